@@ -1,0 +1,159 @@
+//! The certificate authority: creating one, loading one, and what it is.
+
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose};
+use rustls_pki_types::CertificateDer;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::common_name::CommonName;
+use crate::constraints::NameConstraints;
+use crate::error::{crypto, Error, Result};
+use crate::inspect::{self, CertInfo};
+use crate::key::{KeyType, PrivateKey};
+use crate::lifetime::Lifetime;
+use crate::verify;
+
+/// The organisation written into every CA subject, so that `openssl x509 -subject` shows who
+/// made it.
+pub const CA_ORGANIZATION: &str = "dockpki";
+
+/// How to make a new CA.
+#[derive(Clone, Debug)]
+pub struct CaOptions {
+    /// The subject common name. Every CA should have its own: clients pick which certificate to
+    /// present by the issuer name the server asks for, so two CAs with one name confuse rotation.
+    pub common_name: CommonName,
+    /// The CA key's algorithm.
+    pub key_type: KeyType,
+    /// How long the CA is valid; leaves cannot outlive it.
+    pub lifetime: Lifetime,
+    /// basicConstraints pathLenConstraint; 0 means the CA signs leaves only.
+    pub path_len: u8,
+    /// Which names the CA's leaves may carry.
+    pub name_constraints: NameConstraints,
+}
+
+impl CaOptions {
+    /// Options with dockpki's defaults: P-256, 10 years, path length 0, no name constraints, and
+    /// a unique name such as `dockpki CA 2026-11-29 3f9a1c07`.
+    pub fn new(now: OffsetDateTime) -> Result<CaOptions> {
+        Ok(CaOptions {
+            common_name: CaOptions::unique_name(now)?,
+            key_type: KeyType::default(),
+            lifetime: Lifetime::days(3650).ok_or_else(|| crypto("default CA lifetime"))?,
+            path_len: 0,
+            name_constraints: NameConstraints::default(),
+        })
+    }
+
+    /// A CA name unlikely to be reused: the date plus 32 random bits.
+    pub fn unique_name(now: OffsetDateTime) -> Result<CommonName> {
+        let mut tag = [0u8; 4];
+        aws_lc_rs::rand::fill(&mut tag).map_err(crypto)?;
+        let date = now.date();
+        format!(
+            "dockpki CA {:04}-{:02}-{:02} {}",
+            date.year(),
+            u8::from(date.month()),
+            date.day(),
+            inspect::hex(&tag, "")
+        )
+        .parse()
+    }
+}
+
+/// A CA certificate with its private key, ready to sign.
+#[derive(Debug)]
+pub struct CertificateAuthority {
+    cert: CertificateDer<'static>,
+    cert_pem: String,
+    info: CertInfo,
+    constraints: NameConstraints,
+    key: PrivateKey,
+}
+
+impl CertificateAuthority {
+    /// Generates a key and a self-signed CA certificate.
+    pub fn create(options: &CaOptions, now: OffsetDateTime) -> Result<Self> {
+        Self::create_with_key(options, PrivateKey::generate(options.key_type)?, now)
+    }
+
+    /// Makes a self-signed CA certificate for an existing key.
+    pub fn create_with_key(options: &CaOptions, key: PrivateKey, now: OffsetDateTime) -> Result<Self> {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationName, CA_ORGANIZATION);
+        dn.push(DnType::CommonName, options.common_name.as_str());
+        params.distinguished_name = dn;
+        (params.not_before, params.not_after) = options.lifetime.window(now);
+        params.serial_number = Some(crate::issue::random_serial()?);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(options.path_len));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.name_constraints = options.name_constraints.to_rcgen();
+        let cert = params.self_signed(key.rcgen()).map_err(crypto)?;
+        let der = cert.der().clone();
+        Ok(CertificateAuthority {
+            info: inspect::inspect(&der)?,
+            cert_pem: cert.pem(),
+            cert: der,
+            constraints: options.name_constraints.clone(),
+            key,
+        })
+    }
+
+    /// Loads a CA from its certificate and key in PEM. The first certificate in `cert_pem` is
+    /// the CA; it must be a CA (basicConstraints CA:TRUE) and `key_pem` must be its key, since
+    /// signing with a foreign key would produce leaves that verify nowhere.
+    pub fn load(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self> {
+        let cert = inspect::certs_from_pem(cert_pem)?.swap_remove(0);
+        let info = inspect::inspect(&cert)?;
+        if !info.is_ca {
+            return Err(Error::NotACa {
+                subject: info.subject,
+            });
+        }
+        let key = PrivateKey::from_pem(key_pem)?;
+        if !verify::key_matches_cert(&key, &cert) {
+            return Err(Error::KeyMismatch {
+                certificate: format!("CA certificate {:?}", info.subject),
+            });
+        }
+        let constraints = NameConstraints::from_x509(&inspect::parse(&cert)?);
+        Ok(CertificateAuthority {
+            cert_pem: inspect::cert_to_pem(&cert),
+            cert,
+            info,
+            constraints,
+            key,
+        })
+    }
+
+    /// The CA certificate.
+    pub fn cert_der(&self) -> &CertificateDer<'static> {
+        &self.cert
+    }
+
+    /// The CA certificate in PEM, as written to `ca.pem`.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The CA's private key in PKCS#8 PEM, zeroized on drop.
+    pub fn key_pem(&self) -> Zeroizing<String> {
+        self.key.to_pem()
+    }
+
+    /// What the CA certificate says.
+    pub fn info(&self) -> &CertInfo {
+        &self.info
+    }
+
+    /// The names the CA's leaves may carry.
+    pub fn name_constraints(&self) -> &NameConstraints {
+        &self.constraints
+    }
+
+    pub(crate) fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+}

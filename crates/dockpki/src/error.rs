@@ -1,0 +1,203 @@
+//! The one error type of the library.
+//!
+//! Every message names the problem and, where there is one, the fix, because these strings end up
+//! verbatim in front of an operator. None of them ever contains key material.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use crate::verify::VerifyError;
+
+/// Everything that can go wrong in `dockpki`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key type name that is not one of [`crate::KeyType::ALL`].
+    UnknownKeyType {
+        /// What the caller gave.
+        input: String,
+    },
+    /// A subject alternative name that is neither a valid DNS name nor an IP address.
+    InvalidSan {
+        /// What the caller gave.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A server certificate was requested without any subject alternative name.
+    NoSans,
+    /// A common name that cannot go into a certificate.
+    InvalidCommonName {
+        /// What the caller gave.
+        input: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A validity period that is not a positive duration such as `90d`.
+    InvalidLifetime {
+        /// What the caller gave.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A name constraint (permitted DNS suffix or IP range) that cannot be used.
+    InvalidNameConstraint {
+        /// What the caller gave.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// PEM input that does not hold what was expected.
+    Pem {
+        /// What was expected, e.g. "certificate" or "private key".
+        expected: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// An encrypted private key; neither dockerd nor the docker CLI can use one.
+    EncryptedKey,
+    /// A private or public key of a kind dockpki does not issue or sign with.
+    UnsupportedKey {
+        /// What kind of key it was.
+        reason: String,
+    },
+    /// A certificate that was meant to be a CA is not one.
+    NotACa {
+        /// Its subject.
+        subject: String,
+    },
+    /// A private key that does not belong to the certificate it was paired with.
+    KeyMismatch {
+        /// Which certificate, e.g. "CA certificate".
+        certificate: String,
+    },
+    /// The CA has expired or is not valid yet, so it cannot sign.
+    CaNotValidNow {
+        /// Start of the CA's validity.
+        not_before: OffsetDateTime,
+        /// End of the CA's validity.
+        not_after: OffsetDateTime,
+    },
+    /// A leaf was requested that would still be valid after its CA expires.
+    LeafOutlivesCa {
+        /// When the leaf would expire.
+        leaf_not_after: OffsetDateTime,
+        /// When the CA expires.
+        ca_not_after: OffsetDateTime,
+    },
+    /// A SAN that the CA's name constraints do not permit.
+    NameConstraintViolation {
+        /// The refused SAN.
+        san: String,
+    },
+    /// A certificate failed verification.
+    Verify(VerifyError),
+    /// The cryptographic backend failed; this is not caused by user input.
+    Crypto(String),
+    /// rustls refused a configuration.
+    Tls(rustls::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownKeyType { input } => write!(
+                f,
+                "unknown key type {input:?}: use one of {}",
+                crate::KeyType::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Error::InvalidSan { input, reason } => write!(
+                f,
+                "invalid SAN {input:?}: {reason}; give a DNS name (e.g. docker.example.com), an IPv4 or an IPv6 address"
+            ),
+            Error::NoSans => write!(
+                f,
+                "a server certificate needs at least one SAN (Go's verifier ignores the common name); \
+                 give every DNS name and IP address clients dial, e.g. --san docker.example.com --san 192.0.2.10"
+            ),
+            Error::InvalidCommonName { input, reason } => {
+                write!(f, "invalid common name {input:?}: {reason}")
+            }
+            Error::InvalidLifetime { input, reason } => write!(
+                f,
+                "invalid validity {input:?}: {reason}; use a positive number with a unit h, d, w or y, e.g. 90d or 1y"
+            ),
+            Error::InvalidNameConstraint { input, reason } => {
+                write!(f, "invalid name constraint {input:?}: {reason}")
+            }
+            Error::Pem { expected, reason } => write!(f, "expected a PEM {expected}: {reason}"),
+            Error::EncryptedKey => write!(
+                f,
+                "the private key is encrypted, which dockerd and the docker CLI cannot use; \
+                 decrypt it first (openssl pkey -in KEY -out PLAIN)"
+            ),
+            Error::UnsupportedKey { reason } => write!(
+                f,
+                "unsupported key: {reason}; dockpki works with ecdsa-p256, ecdsa-p384, ed25519 and rsa-2048/3072/4096"
+            ),
+            Error::NotACa { subject } => write!(
+                f,
+                "certificate {subject:?} is not a CA (basicConstraints CA:TRUE missing); point to the CA certificate, not a leaf"
+            ),
+            Error::KeyMismatch { certificate } => write!(
+                f,
+                "the private key does not belong to the {certificate}; pair each certificate with the key it was issued for"
+            ),
+            Error::CaNotValidNow {
+                not_before,
+                not_after,
+            } => write!(
+                f,
+                "the CA is valid only from {} to {}, so it cannot sign now; rotate to a new CA (dockpki ca init --force)",
+                crate::inspect::format_time(*not_before),
+                crate::inspect::format_time(*not_after)
+            ),
+            Error::LeafOutlivesCa {
+                leaf_not_after,
+                ca_not_after,
+            } => {
+                let days = (*ca_not_after - OffsetDateTime::now_utc()).whole_days().max(0);
+                write!(
+                    f,
+                    "the certificate would expire {} but its CA expires {}; ask for a validity of at most {days}d or rotate the CA",
+                    crate::inspect::format_time(*leaf_not_after),
+                    crate::inspect::format_time(*ca_not_after)
+                )
+            }
+            Error::NameConstraintViolation { san } => write!(
+                f,
+                "SAN {san:?} is outside the CA's name constraints; use a name the CA permits or a CA without that constraint"
+            ),
+            Error::Verify(e) => e.fmt(f),
+            Error::Crypto(what) => write!(f, "cryptographic operation failed: {what}"),
+            Error::Tls(e) => write!(f, "TLS configuration refused: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<VerifyError> for Error {
+    fn from(e: VerifyError) -> Self {
+        Error::Verify(e)
+    }
+}
+
+impl From<rustls::Error> for Error {
+    fn from(e: rustls::Error) -> Self {
+        Error::Tls(e)
+    }
+}
+
+/// Wraps a backend error; rcgen's errors never carry key bytes.
+pub(crate) fn crypto(e: impl fmt::Display) -> Error {
+    Error::Crypto(e.to_string())
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,298 @@
+//! Key types and private keys.
+
+use std::fmt;
+use std::str::FromStr;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{EcdsaKeyPair, RsaKeyPair};
+use rcgen::{PublicKeyData, RsaKeySize, SignatureAlgorithm};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{crypto, Error, Result};
+
+/// The key algorithms dockpki generates, each one that Go's TLS stack (dockerd and the docker CLI)
+/// and rustls accept on both sides of the connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyType {
+    /// ECDSA on NIST P-256 with SHA-256: fast, small and universally supported.
+    #[default]
+    EcdsaP256,
+    /// ECDSA on NIST P-384 with SHA-384.
+    EcdsaP384,
+    /// Ed25519.
+    Ed25519,
+    /// RSA with a 2048-bit modulus, PKCS#1 v1.5 SHA-256 signatures.
+    Rsa2048,
+    /// RSA with a 3072-bit modulus, PKCS#1 v1.5 SHA-256 signatures.
+    Rsa3072,
+    /// RSA with a 4096-bit modulus, PKCS#1 v1.5 SHA-256 signatures.
+    Rsa4096,
+}
+
+impl KeyType {
+    /// Every key type, in the order they are documented.
+    pub const ALL: [KeyType; 6] = [
+        KeyType::EcdsaP256,
+        KeyType::EcdsaP384,
+        KeyType::Ed25519,
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+    ];
+
+    /// The name used on the command line and in JSON, e.g. `ecdsa-p256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::EcdsaP384 => "ecdsa-p384",
+            KeyType::Ed25519 => "ed25519",
+            KeyType::Rsa2048 => "rsa-2048",
+            KeyType::Rsa3072 => "rsa-3072",
+            KeyType::Rsa4096 => "rsa-4096",
+        }
+    }
+
+    /// Whether this is an RSA key type; RSA server keys also need keyUsage keyEncipherment.
+    pub fn is_rsa(self) -> bool {
+        matches!(self, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096)
+    }
+
+    /// Whether generating a key of this type is slow (tens to hundreds of milliseconds), so that
+    /// callers generating several should do it in parallel.
+    pub fn is_slow_to_generate(self) -> bool {
+        self.is_rsa()
+    }
+
+    fn signature_algorithm(self) -> &'static SignatureAlgorithm {
+        match self {
+            KeyType::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyType::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            KeyType::Ed25519 => &rcgen::PKCS_ED25519,
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => &rcgen::PKCS_RSA_SHA256,
+        }
+    }
+
+    fn rsa_from_bits(bits: usize) -> Result<KeyType> {
+        match bits {
+            2048 => Ok(KeyType::Rsa2048),
+            3072 => Ok(KeyType::Rsa3072),
+            4096 => Ok(KeyType::Rsa4096),
+            other => Err(Error::UnsupportedKey {
+                reason: format!("RSA key of {other} bits"),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyType {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let wanted = s.trim().to_ascii_lowercase();
+        KeyType::ALL
+            .into_iter()
+            .find(|k| k.as_str() == wanted)
+            .ok_or_else(|| Error::UnknownKeyType {
+                input: s.to_string(),
+            })
+    }
+}
+
+/// A private key with its public half.
+///
+/// The PKCS#8 encoding is zeroized when the value is dropped, and the backend (AWS-LC) cleanses
+/// its own copies when it frees them. `Debug` shows the key type only.
+pub struct PrivateKey {
+    pair: rcgen::KeyPair,
+    key_type: KeyType,
+}
+
+impl PrivateKey {
+    /// Generates a fresh key from the operating system's CSPRNG.
+    pub fn generate(key_type: KeyType) -> Result<Self> {
+        let alg = key_type.signature_algorithm();
+        let pair = match key_type {
+            KeyType::Rsa2048 => rcgen::KeyPair::generate_rsa_for(alg, RsaKeySize::_2048),
+            KeyType::Rsa3072 => rcgen::KeyPair::generate_rsa_for(alg, RsaKeySize::_3072),
+            KeyType::Rsa4096 => rcgen::KeyPair::generate_rsa_for(alg, RsaKeySize::_4096),
+            KeyType::EcdsaP256 | KeyType::EcdsaP384 | KeyType::Ed25519 => {
+                rcgen::KeyPair::generate_for(alg)
+            }
+        }
+        .map_err(crypto)?;
+        Ok(PrivateKey { pair, key_type })
+    }
+
+    /// Generates several keys, in parallel when they are slow to make (RSA), so that a bootstrap
+    /// waits for the slowest key rather than for the sum of them.
+    pub fn generate_many(key_types: &[KeyType]) -> Result<Vec<Self>> {
+        if key_types.iter().filter(|k| k.is_slow_to_generate()).count() < 2 {
+            return key_types.iter().map(|k| PrivateKey::generate(*k)).collect();
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = key_types
+                .iter()
+                .map(|k| scope.spawn(move || PrivateKey::generate(*k)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Crypto("key generation thread panicked".into())))
+                })
+                .collect()
+        })
+    }
+
+    /// Parses an unencrypted private key in PEM: PKCS#8 (`PRIVATE KEY`), PKCS#1
+    /// (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`), the three forms dockerd and the docker CLI
+    /// read. Encrypted keys are refused with [`Error::EncryptedKey`].
+    pub fn from_pem(pem: &[u8]) -> Result<Self> {
+        if contains(pem, b"ENCRYPTED PRIVATE KEY") || contains(pem, b"Proc-Type: 4,ENCRYPTED") {
+            return Err(Error::EncryptedKey);
+        }
+        let der = PrivateKeyDer::from_pem_slice(pem).map_err(|e| Error::Pem {
+            expected: "private key",
+            reason: describe_pem_error(pem, &e),
+        })?;
+        Self::from_der(&der)
+    }
+
+    /// Parses an unencrypted private key in DER (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_der(der: &PrivateKeyDer<'_>) -> Result<Self> {
+        let unusable = |what: &str| Error::Pem {
+            expected: "private key",
+            reason: format!("{what} could not be decoded"),
+        };
+        // Normalise to PKCS#8 so that the key is written back in one form whatever it was read in.
+        let pkcs8: Zeroizing<Vec<u8>> = match der {
+            PrivateKeyDer::Pkcs8(p) => Zeroizing::new(p.secret_pkcs8_der().to_vec()),
+            PrivateKeyDer::Pkcs1(p) => {
+                let rsa = RsaKeyPair::from_der(p.secret_pkcs1_der())
+                    .map_err(|_| unusable("RSA PRIVATE KEY"))?;
+                let doc = rsa.as_der().map_err(crypto)?;
+                Zeroizing::new(doc.as_ref().to_vec())
+            }
+            PrivateKeyDer::Sec1(p) => {
+                let sec1 = p.secret_sec1_der();
+                let pair = [
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                ]
+                .into_iter()
+                .find_map(|alg| EcdsaKeyPair::from_private_key_der(alg, sec1).ok())
+                .ok_or_else(|| Error::UnsupportedKey {
+                    reason: "EC key on a curve other than P-256 or P-384".into(),
+                })?;
+                let doc = pair.to_pkcs8v1().map_err(crypto)?;
+                Zeroizing::new(doc.as_ref().to_vec())
+            }
+            _ => return Err(unusable("key")),
+        };
+        let pkcs8_der = PrivatePkcs8KeyDer::from(pkcs8.as_slice());
+        let pair = rcgen::KeyPair::try_from(&pkcs8_der).map_err(|_| Error::UnsupportedKey {
+            reason: "not an ECDSA P-256/P-384, Ed25519 or RSA key".into(),
+        })?;
+        let key_type = key_type_of(&pair, &pkcs8)?;
+        Ok(PrivateKey { pair, key_type })
+    }
+
+    /// The key's algorithm.
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), in a buffer that is zeroized on drop.
+    pub fn to_pem(&self) -> Zeroizing<String> {
+        Zeroizing::new(self.pair.serialize_pem())
+    }
+
+    /// PKCS#8 DER for handing to rustls.
+    pub fn to_der(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.pair.serialize_der()))
+    }
+
+    /// The DER SubjectPublicKeyInfo of the public half.
+    pub fn public_key_spki(&self) -> Vec<u8> {
+        self.pair.subject_public_key_info()
+    }
+
+    /// The raw public key: an uncompressed EC point, 32 Ed25519 bytes, or the RSAPublicKey DER,
+    /// i.e. the contents of the certificate's subjectPublicKey bit string.
+    pub(crate) fn public_key_raw(&self) -> &[u8] {
+        self.pair.public_key_raw()
+    }
+
+    pub(crate) fn rcgen(&self) -> &rcgen::KeyPair {
+        &self.pair
+    }
+}
+
+impl Drop for PrivateKey {
+    fn drop(&mut self) {
+        self.pair.zeroize();
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("key_type", &self.key_type)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_type_of(pair: &rcgen::KeyPair, pkcs8: &[u8]) -> Result<KeyType> {
+    let alg = pair.algorithm();
+    if alg == &rcgen::PKCS_ECDSA_P256_SHA256 {
+        Ok(KeyType::EcdsaP256)
+    } else if alg == &rcgen::PKCS_ECDSA_P384_SHA384 {
+        Ok(KeyType::EcdsaP384)
+    } else if alg == &rcgen::PKCS_ED25519 {
+        Ok(KeyType::Ed25519)
+    } else if alg == &rcgen::PKCS_RSA_SHA256 {
+        let rsa = RsaKeyPair::from_pkcs8(pkcs8).map_err(crypto)?;
+        KeyType::rsa_from_bits(rsa.public_modulus_len() * 8)
+    } else {
+        Err(Error::UnsupportedKey {
+            reason: "a key of an algorithm dockpki does not use".into(),
+        })
+    }
+}
+
+/// Turns a PEM parse failure into a sentence, naming what the input held instead where possible.
+pub(crate) fn describe_pem_error(pem: &[u8], e: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error as E;
+    match e {
+        E::NoItemsFound => match first_pem_label(pem) {
+            Some(label) => format!("found a {label} block instead"),
+            None if pem.is_empty() => "the input is empty".into(),
+            None => "no PEM block found (is it DER, or truncated?)".into(),
+        },
+        E::MissingSectionEnd { .. } => "a PEM block is not terminated (truncated file?)".into(),
+        E::IllegalSectionStart { .. } => "a PEM block header is malformed".into(),
+        E::Base64Decode(_) => "a PEM block is not valid base64".into(),
+        other => format!("{other}"),
+    }
+}
+
+fn first_pem_label(pem: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let end = text[start..].find("-----")?;
+    Some(text[start..start + end].to_string())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,56 @@
+//! # dockpki
+//!
+//! The certificates that protect a remote Docker daemon with mutual TLS: a private CA, a server
+//! certificate whose SANs cover every name and address clients dial, and client certificates
+//! signed by the same CA. This crate creates and loads the CA, issues leaves, inspects and
+//! verifies certificates the way Go (dockerd, the docker CLI) and rustls do, and builds rustls
+//! configurations. The `dockpki` command line tool is a thin layer over it.
+//!
+//! ```
+//! use dockpki::{CaOptions, CertificateAuthority, ClientRequest, PrivateKey, KeyType,
+//!               SanList, ServerRequest, Usage, verify_leaf};
+//! let now = time::OffsetDateTime::now_utc();
+//! let ca = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
+//! let server = ca.issue_server(
+//!     &ServerRequest { sans: SanList::parse(["docker.example.com", "192.0.2.10"])?,
+//!                      common_name: None, lifetime: "1y".parse()? },
+//!     PrivateKey::generate(KeyType::EcdsaP256)?, now)?;
+//! let client = ca.issue_client(
+//!     &ClientRequest { common_name: "alice".parse()?, lifetime: "90d".parse()? },
+//!     PrivateKey::generate(KeyType::EcdsaP256)?, now)?;
+//! verify_leaf(&server.cert, &[ca.cert_der().clone()], Usage::Server,
+//!             Some(&"192.0.2.10".parse()?), now)?;
+//! verify_leaf(&client.cert, &[ca.cert_der().clone()], Usage::Client, None, now)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Private keys live in [`PrivateKey`], whose encoding is zeroized on drop and which never shows
+//! key material in `Debug` or in errors.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod ca;
+mod common_name;
+mod constraints;
+mod error;
+mod inspect;
+mod issue;
+mod key;
+mod lifetime;
+mod san;
+pub mod tls;
+mod verify;
+
+pub use ca::{CaOptions, CertificateAuthority, CA_ORGANIZATION};
+pub use common_name::CommonName;
+pub use constraints::{DnsSuffix, IpRange, NameConstraints};
+pub use error::{Error, Result};
+pub use inspect::{cert_to_pem, certs_from_pem, format_time, inspect, CertInfo, ExtendedKeyUsage};
+pub use issue::{ClientRequest, IssuedCert, ServerRequest};
+pub use key::{KeyType, PrivateKey};
+pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME};
+pub use san::{SanList, SubjectAltName};
+pub use verify::{key_matches_cert, verify_leaf, Usage, VerifyError};
+
+pub use rustls_pki_types::CertificateDer;
+pub use time::OffsetDateTime;

@@ -1,0 +1,272 @@
+//! Subject alternative names, typed from the strings operators type.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// One subject alternative name: what a client dials must match one of these exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum SubjectAltName {
+    /// A DNS name, lower-cased and without a trailing dot; `*.` may stand as the leftmost label.
+    Dns(String),
+    /// An IPv4 or IPv6 address; Go's verifier compares dialled IPs against IP SANs only.
+    Ip(IpAddr),
+}
+
+impl SubjectAltName {
+    /// Whether this is a DNS name starting with the `*.` wildcard label.
+    pub fn is_wildcard(&self) -> bool {
+        matches!(self, SubjectAltName::Dns(d) if d.starts_with("*."))
+    }
+
+    pub(crate) fn to_rcgen(&self) -> Result<rcgen::SanType> {
+        Ok(match self {
+            SubjectAltName::Dns(name) => {
+                rcgen::SanType::DnsName(name.as_str().try_into().map_err(|_| Error::InvalidSan {
+                    input: name.clone(),
+                    reason: "not ASCII".into(),
+                })?)
+            }
+            SubjectAltName::Ip(ip) => rcgen::SanType::IpAddress(*ip),
+        })
+    }
+}
+
+impl FromStr for SubjectAltName {
+    type Err = Error;
+
+    /// Types a string as an IP address when it parses as one (also `[::1]`), else as a DNS name.
+    fn from_str(input: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::InvalidSan {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        let s = input.trim();
+        let unbracketed = s
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(s);
+        if unbracketed.contains('%') {
+            return Err(bad("IPv6 zone ids (the %eth0 part) cannot appear in certificates; drop it"));
+        }
+        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+            if ip.is_unspecified() {
+                return Err(bad("this is a listen-on-everything address that no client dials; give the host's real address"));
+            }
+            return Ok(SubjectAltName::Ip(ip));
+        }
+        if unbracketed.contains(':') {
+            return Err(bad("looks like an IPv6 address but does not parse as one (no port numbers here)"));
+        }
+        validate_dns_name(s, true)
+            .map(SubjectAltName::Dns)
+            .map_err(|reason| bad(&reason))
+    }
+}
+
+impl fmt::Display for SubjectAltName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubjectAltName::Dns(d) => f.write_str(d),
+            SubjectAltName::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+impl TryFrom<String> for SubjectAltName {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<SubjectAltName> for String {
+    fn from(s: SubjectAltName) -> String {
+        s.to_string()
+    }
+}
+
+/// Checks a DNS name by the rules Go's and webpki's verifiers apply (letters, digits and hyphens,
+/// labels of 1 to 63 characters, at most 253 in all), and returns it lower-cased without a
+/// trailing dot. With `allow_wildcard`, `*` may be the whole leftmost label of a name that has at
+/// least two more labels.
+pub(crate) fn validate_dns_name(input: &str, allow_wildcard: bool) -> Result<String, String> {
+    let name = input.strip_suffix('.').unwrap_or(input).to_ascii_lowercase();
+    if name.is_empty() {
+        return Err("empty name".into());
+    }
+    if name.len() > 253 {
+        return Err(format!("{} characters long, more than the 253 DNS allows", name.len()));
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    for (i, label) in labels.iter().enumerate() {
+        if label.is_empty() {
+            return Err("empty label (two dots in a row, or a leading dot)".into());
+        }
+        if *label == "*" {
+            if !allow_wildcard {
+                return Err("wildcards are not allowed here".into());
+            }
+            if i != 0 {
+                return Err("a wildcard may only be the whole leftmost label, as in *.example.com".into());
+            }
+            if labels.len() < 3 {
+                return Err("a wildcard needs at least two labels after it, as in *.example.com".into());
+            }
+            continue;
+        }
+        if label.contains('*') {
+            return Err("a wildcard may only be the whole leftmost label, as in *.example.com".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("label {label:?} is longer than 63 characters"));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(format!(
+                "character {c:?} is not allowed in DNS names (letters, digits and '-' only)"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("label {label:?} starts or ends with '-'"));
+        }
+    }
+    if labels
+        .last()
+        .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err("all-numeric top-level label: neither a valid IP address nor a DNS name".into());
+    }
+    Ok(name)
+}
+
+/// A non-empty, duplicate-free list of SANs, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<SubjectAltName>", into = "Vec<SubjectAltName>")]
+pub struct SanList(Vec<SubjectAltName>);
+
+impl SanList {
+    /// Builds the list, dropping repeats; fails with [`Error::NoSans`] when empty.
+    pub fn new(sans: impl IntoIterator<Item = SubjectAltName>) -> Result<SanList> {
+        let mut list: Vec<SubjectAltName> = Vec::new();
+        for san in sans {
+            if !list.contains(&san) {
+                list.push(san);
+            }
+        }
+        if list.is_empty() {
+            return Err(Error::NoSans);
+        }
+        Ok(SanList(list))
+    }
+
+    /// Parses every string, failing on the first invalid one.
+    pub fn parse<S: AsRef<str>>(inputs: impl IntoIterator<Item = S>) -> Result<SanList> {
+        SanList::new(
+            inputs
+                .into_iter()
+                .map(|s| s.as_ref().parse())
+                .collect::<Result<Vec<_>>>()?,
+        )
+    }
+
+    /// The names, in order.
+    pub fn as_slice(&self) -> &[SubjectAltName] {
+        &self.0
+    }
+
+    /// The first DNS name, or else the first address: the conventional common name.
+    pub fn primary(&self) -> &SubjectAltName {
+        self.0
+            .iter()
+            .find(|s| matches!(s, SubjectAltName::Dns(d) if !d.starts_with('*')))
+            .unwrap_or(&self.0[0])
+    }
+}
+
+impl TryFrom<Vec<SubjectAltName>> for SanList {
+    type Error = Error;
+
+    fn try_from(v: Vec<SubjectAltName>) -> Result<Self> {
+        SanList::new(v)
+    }
+}
+
+impl From<SanList> for Vec<SubjectAltName> {
+    fn from(l: SanList) -> Self {
+        l.0
+    }
+}
+
+impl fmt::Display for SanList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|s| s.to_string()).collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dns(s: &str) -> SubjectAltName {
+        SubjectAltName::Dns(s.into())
+    }
+
+    #[test]
+    fn strings_are_typed_as_ip_or_dns() {
+        assert_eq!("127.0.0.1".parse::<SubjectAltName>().unwrap(), SubjectAltName::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!("::1".parse::<SubjectAltName>().unwrap(), SubjectAltName::Ip("::1".parse().unwrap()));
+        assert_eq!("[2001:db8::1]".parse::<SubjectAltName>().unwrap(), SubjectAltName::Ip("2001:db8::1".parse().unwrap()));
+        assert_eq!("Docker.Example.COM.".parse::<SubjectAltName>().unwrap(), dns("docker.example.com"));
+        assert_eq!("localhost".parse::<SubjectAltName>().unwrap(), dns("localhost"));
+        assert_eq!("*.example.com".parse::<SubjectAltName>().unwrap(), dns("*.example.com"));
+        assert_eq!("xn--bcher-kva.example".parse::<SubjectAltName>().unwrap(), dns("xn--bcher-kva.example"));
+    }
+
+    #[test]
+    fn invalid_names_are_refused_with_a_reason() {
+        let long_label = format!("{}.example.com", "a".repeat(64));
+        let long_name = format!("{}.com", ["a".repeat(60); 5].join("."));
+        for bad in [
+            "", "a..b", ".a.b", "*.*.x.com", "a*.x.com", "*.com", "x.*.com", "under_score.com",
+            "fe80::1%eth0", "0.0.0.0", "::", "256.1.1.1", "1.2.3", "-a.com", "a-.com", "host:2376",
+            "white space.com", long_label.as_str(), long_name.as_str(), "ü.com",
+        ] {
+            let err = bad.parse::<SubjectAltName>().expect_err(bad);
+            assert!(matches!(err, Error::InvalidSan { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn labels_of_exactly_63_and_names_of_253_are_accepted() {
+        let label63 = format!("{}.com", "a".repeat(63));
+        assert!(label63.parse::<SubjectAltName>().is_ok());
+        let name253 = format!("{}.{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(61));
+        assert_eq!(name253.len(), 253);
+        assert!(name253.parse::<SubjectAltName>().is_ok());
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_empty_lists_refused() {
+        let list = SanList::parse(["a.com", "A.com.", "127.0.0.1", "127.0.0.1"]).unwrap();
+        assert_eq!(list.as_slice().len(), 2);
+        assert!(matches!(SanList::parse(Vec::<String>::new()), Err(Error::NoSans)));
+    }
+
+    #[test]
+    fn primary_prefers_a_plain_dns_name() {
+        let list = SanList::parse(["10.0.0.1", "*.x.example", "docker.example"]).unwrap();
+        assert_eq!(list.primary(), &dns("docker.example"));
+        let ips = SanList::parse(["10.0.0.1"]).unwrap();
+        assert_eq!(ips.primary().to_string(), "10.0.0.1");
+    }
+}
