@@ -1,6 +1,8 @@
 //! The certificate authority: creating one, loading one, and what it is.
 
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose,
+};
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -79,7 +81,11 @@ impl CertificateAuthority {
     }
 
     /// Makes a self-signed CA certificate for an existing key.
-    pub fn create_with_key(options: &CaOptions, key: PrivateKey, now: OffsetDateTime) -> Result<Self> {
+    pub fn create_with_key(
+        options: &CaOptions,
+        key: PrivateKey,
+        now: OffsetDateTime,
+    ) -> Result<Self> {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::OrganizationName, CA_ORGANIZATION);

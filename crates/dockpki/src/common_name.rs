@@ -31,7 +31,9 @@ impl FromStr for CommonName {
         };
         let t = s.trim();
         if t.is_empty() {
-            return Err(bad("it is empty; give a name such as the user or machine the certificate is for"));
+            return Err(bad(
+                "it is empty; give a name such as the user or machine the certificate is for",
+            ));
         }
         if t.chars().count() > 64 {
             return Err(bad("longer than the 64 characters X.509 allows"));
@@ -72,7 +74,10 @@ mod tests {
         assert!("   ".parse::<CommonName>().is_err());
         assert!("a".repeat(65).parse::<CommonName>().is_err());
         assert!("a\nb".parse::<CommonName>().is_err());
-        assert_eq!("a".repeat(64).parse::<CommonName>().unwrap().as_str().len(), 64);
+        assert_eq!(
+            "a".repeat(64).parse::<CommonName>().unwrap().as_str().len(),
+            64
+        );
         assert_eq!(" alice ".parse::<CommonName>().unwrap().as_str(), "alice");
         assert!("Jürgen's laptop".parse::<CommonName>().is_ok());
     }

@@ -84,7 +84,10 @@ impl IpRange {
         }
         if mask(addr, prefix) != addr {
             return Err(Error::InvalidNameConstraint {
-                reason: format!("host bits are set; did you mean {}/{prefix}?", mask(addr, prefix)),
+                reason: format!(
+                    "host bits are set; did you mean {}/{prefix}?",
+                    mask(addr, prefix)
+                ),
                 input: s,
             });
         }
@@ -103,7 +106,10 @@ impl IpRange {
     fn from_addr_and_mask(bytes: &[u8]) -> Option<IpRange> {
         let (addr, prefix): (IpAddr, &[u8]) = match bytes.len() {
             8 => (<[u8; 4]>::try_from(&bytes[..4]).ok()?.into(), &bytes[4..]),
-            32 => (<[u8; 16]>::try_from(&bytes[..16]).ok()?.into(), &bytes[16..]),
+            32 => (
+                <[u8; 16]>::try_from(&bytes[..16]).ok()?.into(),
+                &bytes[16..],
+            ),
             _ => return None,
         };
         let ones = prefix.iter().map(|b| b.count_ones()).sum::<u32>();
@@ -144,7 +150,9 @@ impl FromStr for IpRange {
             .parse()
             .map_err(|_| bad("not an IP range; write it as 10.0.0.0/8 or 2001:db8::/32"))?;
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().map_err(|_| bad("the prefix length is not a number"))?,
+            Some(p) => p
+                .parse::<u8>()
+                .map_err(|_| bad("the prefix length is not a number"))?,
             None if addr.is_ipv4() => 32,
             None => 128,
         };
@@ -221,7 +229,9 @@ impl NameConstraints {
 
     /// Reads the permitted subtrees out of a parsed certificate. Subtrees of kinds dockpki does
     /// not issue (e-mail, URI, directory names) are ignored since they cannot affect our leaves.
-    pub(crate) fn from_x509(cert: &x509_parser::certificate::X509Certificate<'_>) -> NameConstraints {
+    pub(crate) fn from_x509(
+        cert: &x509_parser::certificate::X509Certificate<'_>,
+    ) -> NameConstraints {
         use x509_parser::extensions::GeneralName;
         let mut out = NameConstraints::default();
         let Ok(Some(ext)) = cert.name_constraints() else {
@@ -269,9 +279,18 @@ mod tests {
         let err = "10.0.0.1/8".parse::<IpRange>().unwrap_err().to_string();
         assert!(err.contains("10.0.0.0/8"), "{err}");
         assert!("10.0.0.0/33".parse::<IpRange>().is_err());
-        assert!("2001:db8::/32".parse::<IpRange>().unwrap().contains("2001:db8::7".parse().unwrap()));
-        assert_eq!("192.0.2.7".parse::<IpRange>().unwrap().to_string(), "192.0.2.7/32");
-        assert!("0.0.0.0/0".parse::<IpRange>().unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!("2001:db8::/32"
+            .parse::<IpRange>()
+            .unwrap()
+            .contains("2001:db8::7".parse().unwrap()));
+        assert_eq!(
+            "192.0.2.7".parse::<IpRange>().unwrap().to_string(),
+            "192.0.2.7/32"
+        );
+        assert!("0.0.0.0/0"
+            .parse::<IpRange>()
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
     }
 
     #[test]

@@ -117,7 +117,10 @@ pub fn certs_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
 /// Encodes a DER certificate as PEM.
 pub fn cert_to_pem(der: &CertificateDer<'_>) -> String {
     let block = pem::Pem::new("CERTIFICATE", der.as_ref().to_vec());
-    pem::encode_config(&block, pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
+    pem::encode_config(
+        &block,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 pub(crate) fn parse<'a>(der: &'a CertificateDer<'_>) -> Result<X509Certificate<'a>> {
@@ -167,20 +170,40 @@ pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
                 (e.time_stamping, "1.3.6.1.5.5.7.3.8"),
                 (e.ocsp_signing, "1.3.6.1.5.5.7.3.9"),
             ];
-            v.extend(named.iter().filter(|(on, _)| *on).map(|(_, oid)| ExtendedKeyUsage::Other((*oid).into())));
-            v.extend(e.other.iter().map(|o| ExtendedKeyUsage::Other(o.to_id_string())));
+            v.extend(
+                named
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, oid)| ExtendedKeyUsage::Other((*oid).into())),
+            );
+            v.extend(
+                e.other
+                    .iter()
+                    .map(|o| ExtendedKeyUsage::Other(o.to_id_string())),
+            );
             (true, v)
         }
         _ => (false, Vec::new()),
     };
     let key_usages = match cert.key_usage() {
-        Ok(Some(ku)) => ku
-            .value
-            .to_string()
-            .split(", ")
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
+        Ok(Some(ku)) => {
+            let k = ku.value;
+            [
+                (k.digital_signature(), "digitalSignature"),
+                (k.non_repudiation(), "nonRepudiation"),
+                (k.key_encipherment(), "keyEncipherment"),
+                (k.data_encipherment(), "dataEncipherment"),
+                (k.key_agreement(), "keyAgreement"),
+                (k.key_cert_sign(), "keyCertSign"),
+                (k.crl_sign(), "cRLSign"),
+                (k.encipher_only(), "encipherOnly"),
+                (k.decipher_only(), "decipherOnly"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| (*name).to_string())
+            .collect()
+        }
         _ => Vec::new(),
     };
     let (is_ca, path_len) = match cert.basic_constraints() {
@@ -194,16 +217,20 @@ pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
     let signature_algorithm = x509_parser::objects::oid2sn(sig_oid, registry)
         .map(str::to_string)
         .unwrap_or_else(|_| sig_oid.to_id_string());
-    let ski = cert.iter_extensions().find_map(|e| match e.parsed_extension() {
-        x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(hex(k.0, "")),
-        _ => None,
-    });
-    let aki = cert.iter_extensions().find_map(|e| match e.parsed_extension() {
-        x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
-            a.key_identifier.as_ref().map(|k| hex(k.0, ""))
-        }
-        _ => None,
-    });
+    let ski = cert
+        .iter_extensions()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(hex(k.0, "")),
+            _ => None,
+        });
+    let aki = cert
+        .iter_extensions()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| hex(k.0, ""))
+            }
+            _ => None,
+        });
     let common_name = cert
         .subject()
         .iter_common_name()
@@ -228,7 +255,11 @@ pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
         key_type,
         public_key,
         signature_algorithm,
-        sha256_fingerprint: hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref(), ":").to_uppercase(),
+        sha256_fingerprint: hex(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref(),
+            ":",
+        )
+        .to_uppercase(),
         subject_key_id: ski,
         authority_key_id: aki,
     })
@@ -238,10 +269,16 @@ fn describe_public_key(cert: &X509Certificate<'_>) -> (Option<KeyType>, String) 
     let spki = cert.public_key();
     let alg = &spki.algorithm.algorithm;
     if *alg == oids::OID_KEY_TYPE_EC_PUBLIC_KEY {
-        let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok());
         return match curve {
             Some(c) if c == oids::OID_EC_P256 => (Some(KeyType::EcdsaP256), "ecdsa-p256".into()),
-            Some(c) if c == oids::OID_NIST_EC_P384 => (Some(KeyType::EcdsaP384), "ecdsa-p384".into()),
+            Some(c) if c == oids::OID_NIST_EC_P384 => {
+                (Some(KeyType::EcdsaP384), "ecdsa-p384".into())
+            }
             Some(c) => (None, format!("ecdsa ({})", c.to_id_string())),
             None => (None, "ecdsa (unknown curve)".into()),
         };

@@ -71,10 +71,17 @@ pub(crate) fn random_serial() -> Result<SerialNumber> {
 
 impl CertificateAuthority {
     /// Issues a server certificate (EKU serverAuth only) for `key`.
-    pub fn issue_server(&self, req: &ServerRequest, key: PrivateKey, now: OffsetDateTime) -> Result<IssuedCert> {
+    pub fn issue_server(
+        &self,
+        req: &ServerRequest,
+        key: PrivateKey,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCert> {
         for san in req.sans.as_slice() {
             if !self.name_constraints().permits(san) {
-                return Err(Error::NameConstraintViolation { san: san.to_string() });
+                return Err(Error::NameConstraintViolation {
+                    san: san.to_string(),
+                });
             }
         }
         let mut params = self.leaf_params(req.lifetime, now)?;
@@ -99,7 +106,12 @@ impl CertificateAuthority {
     }
 
     /// Issues a client certificate (EKU clientAuth only) for `key`.
-    pub fn issue_client(&self, req: &ClientRequest, key: PrivateKey, now: OffsetDateTime) -> Result<IssuedCert> {
+    pub fn issue_client(
+        &self,
+        req: &ClientRequest,
+        key: PrivateKey,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCert> {
         let mut params = self.leaf_params(req.lifetime, now)?;
         params
             .distinguished_name
@@ -134,12 +146,25 @@ impl CertificateAuthority {
         Ok(params)
     }
 
-    fn sign(&self, params: CertificateParams, key: PrivateKey, usage: Usage, now: OffsetDateTime) -> Result<IssuedCert> {
-        let issuer = Issuer::from_ca_cert_der(self.cert_der(), self.key().rcgen()).map_err(crypto)?;
+    fn sign(
+        &self,
+        params: CertificateParams,
+        key: PrivateKey,
+        usage: Usage,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCert> {
+        let issuer =
+            Issuer::from_ca_cert_der(self.cert_der(), self.key().rcgen()).map_err(crypto)?;
         let cert = params.signed_by(key.rcgen(), &issuer).map_err(crypto)?;
         let der = cert.der().clone();
         // Cheap insurance: never hand out a certificate our own verifier would refuse.
-        verify::verify_leaf(&der, std::slice::from_ref(self.cert_der()), usage, None, now)?;
+        verify::verify_leaf(
+            &der,
+            std::slice::from_ref(self.cert_der()),
+            usage,
+            None,
+            now,
+        )?;
         Ok(IssuedCert {
             info: inspect::inspect(&der)?,
             cert_pem: cert.pem(),

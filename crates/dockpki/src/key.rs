@@ -147,8 +147,9 @@ impl PrivateKey {
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Crypto("key generation thread panicked".into())))
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Crypto("key generation thread panicked".into()))
+                    })
                 })
                 .collect()
         })

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::minutes(5);
 
 /// The longest lifetime accepted. Longer ones are typos (`1000y`), and X.509 dates end in 9999.
-pub const MAX_LIFETIME: Lifetime = Lifetime { hours: 100 * 365 * 24 };
+pub const MAX_LIFETIME: Lifetime = Lifetime {
+    hours: 100 * 365 * 24,
+};
 
 /// A positive validity period, parsed from `<number><unit>` where the unit is `h` (hours),
 /// `d` (days), `w` (weeks) or `y` (365 days).
@@ -118,16 +120,44 @@ mod tests {
 
     #[test]
     fn units_parse_to_hours() {
-        assert_eq!("12h".parse::<Lifetime>().unwrap().duration(), Duration::hours(12));
-        assert_eq!("90d".parse::<Lifetime>().unwrap().duration(), Duration::days(90));
-        assert_eq!("2w".parse::<Lifetime>().unwrap().duration(), Duration::days(14));
-        assert_eq!("1y".parse::<Lifetime>().unwrap().duration(), Duration::days(365));
-        assert_eq!(" 10y ".parse::<Lifetime>().unwrap().duration(), Duration::days(3650));
+        assert_eq!(
+            "12h".parse::<Lifetime>().unwrap().duration(),
+            Duration::hours(12)
+        );
+        assert_eq!(
+            "90d".parse::<Lifetime>().unwrap().duration(),
+            Duration::days(90)
+        );
+        assert_eq!(
+            "2w".parse::<Lifetime>().unwrap().duration(),
+            Duration::days(14)
+        );
+        assert_eq!(
+            "1y".parse::<Lifetime>().unwrap().duration(),
+            Duration::days(365)
+        );
+        assert_eq!(
+            " 10y ".parse::<Lifetime>().unwrap().duration(),
+            Duration::days(3650)
+        );
     }
 
     #[test]
     fn zero_negative_huge_and_garbage_are_refused() {
-        for bad in ["0d", "-1d", "1000000y", "abc", "", "90", "d", "1.5d", "90 d", "5m", "1e3d", "99999999999999999999999d"] {
+        for bad in [
+            "0d",
+            "-1d",
+            "1000000y",
+            "abc",
+            "",
+            "90",
+            "d",
+            "1.5d",
+            "90 d",
+            "5m",
+            "1e3d",
+            "99999999999999999999999d",
+        ] {
             let err = bad.parse::<Lifetime>().expect_err(bad).to_string();
             assert!(err.contains("invalid validity"), "{bad}: {err}");
         }

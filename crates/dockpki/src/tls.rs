@@ -33,9 +33,10 @@ pub fn server_config(
     cert_chain: Vec<CertificateDer<'static>>,
     key: &PrivateKey,
 ) -> Result<ServerConfig> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca_bundle)?, provider().clone())
-        .build()
-        .map_err(|e| Error::Tls(rustls::Error::General(e.to_string())))?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(roots(ca_bundle)?, provider().clone())
+            .build()
+            .map_err(|e| Error::Tls(rustls::Error::General(e.to_string())))?;
     Ok(ServerConfig::builder_with_provider(provider().clone())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)

@@ -179,7 +179,9 @@ fn algorithms() -> &'static [&'static dyn rustls_pki_types::SignatureVerificatio
 }
 
 fn unix_time(t: OffsetDateTime) -> UnixTime {
-    UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(t.unix_timestamp()).unwrap_or(0)))
+    UnixTime::since_unix_epoch(Duration::from_secs(
+        u64::try_from(t.unix_timestamp()).unwrap_or(0),
+    ))
 }
 
 /// Verifies `leaf` against the CAs in `bundle` for `usage` at time `at`; with `host`, also that
@@ -200,9 +202,18 @@ pub fn verify_leaf(
     if anchors.is_empty() {
         return Err(VerifyError::EmptyBundle);
     }
-    let ee = webpki::EndEntityCert::try_from(leaf).map_err(|e| VerifyError::Malformed(format!("{e:?}")))?;
+    let ee = webpki::EndEntityCert::try_from(leaf)
+        .map_err(|e| VerifyError::Malformed(format!("{e:?}")))?;
     let path = ee
-        .verify_for_usage(algorithms(), &anchors, &[], unix_time(at), usage.webpki(), None, None)
+        .verify_for_usage(
+            algorithms(),
+            &anchors,
+            &[],
+            unix_time(at),
+            usage.webpki(),
+            None,
+            None,
+        )
         .map_err(|e| map_error(e, &info, usage))?;
 
     let anchor_subject = path.anchor().subject.as_ref();
@@ -230,15 +241,16 @@ pub fn verify_leaf(
                 SubjectAltName::Dns(d) => ServerName::try_from(d.as_str())
                     .map_err(|_| VerifyError::Malformed(format!("{d} is not a valid host name")))?,
             };
-            ee.verify_is_valid_for_subject_name(&name).map_err(|_| VerifyError::NameMismatch {
-                host: host.to_string(),
-                sans: info
-                    .dns_names
-                    .iter()
-                    .cloned()
-                    .chain(info.ip_addresses.iter().map(|i| i.to_string()))
-                    .collect(),
-            })?;
+            ee.verify_is_valid_for_subject_name(&name)
+                .map_err(|_| VerifyError::NameMismatch {
+                    host: host.to_string(),
+                    sans: info
+                        .dns_names
+                        .iter()
+                        .cloned()
+                        .chain(info.ip_addresses.iter().map(|i| i.to_string()))
+                        .collect(),
+                })?;
         }
     }
     Ok(())
@@ -262,7 +274,9 @@ fn map_error(e: webpki::Error, info: &inspect::CertInfo, usage: Usage) -> Verify
         E::CaUsedAsEndEntity => VerifyError::CaUsedAsLeaf,
         E::InvalidSignatureForPublicKey => VerifyError::BadSignature,
         E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => VerifyError::UnsupportedAlgorithm,
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            VerifyError::UnsupportedAlgorithm
+        }
         E::NameConstraintViolation => VerifyError::NameConstraintViolation,
         other => VerifyError::Other(format!("{other:?}")),
     }

@@ -1,0 +1,227 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Examples:
+  # Everything for one daemon, as root on the daemon host:
+  sudo dockpki bootstrap --san docker.example.com --san 192.0.2.10
+
+  # A local trial run that touches nothing outside ./demo:
+  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 \\
+      --daemon-dir ./demo/daemon --client-dir ./demo/client
+
+  # One more client certificate, for the docker CLI of a colleague:
+  dockpki issue client --name bob --out ./bob
+
+Exit codes: 0 success, 1 failure (bad input, failed verification, I/O), 2 usage error.";
+
+/// Provision and check the mutual-TLS certificates that protect a remote Docker daemon.
+// Values are taken as text and parsed by the commands, so that a bad value is a one-line error
+// with exit code 1, like every other bad input; clap's exit code 2 is kept for malformed usage.
+#[derive(Debug, Parser)]
+#[command(name = "dockpki", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Directory holding the CA and the inventory [default: $XDG_DATA_HOME/dockpki or ~/.local/share/dockpki]
+    #[arg(long, global = true, env = "DOCKPKI_STATE", value_name = "DIR")]
+    pub state: Option<PathBuf>,
+
+    /// Print one JSON document on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Also report what was written on success
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the certificate authority
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Issue a server or client certificate into a directory
+    #[command(subcommand)]
+    Issue(IssueCommand),
+    /// Create the CA if needed, then issue and install the daemon and client layouts
+    #[command(after_help = BOOTSTRAP_HELP)]
+    Bootstrap(BootstrapArgs),
+    /// Show what certificates say
+    #[command(
+        after_help = "Examples:\n  dockpki inspect /etc/docker/pki/server-cert.pem\n  dockpki --json inspect ~/.docker/cert.pem ~/.docker/ca.pem"
+    )]
+    Inspect(InspectArgs),
+    /// Check installed layouts offline: chain, key pairing, EKUs, SANs, validity, file modes
+    #[command(
+        after_help = "Examples:\n  sudo dockpki verify --host docker.example.com\n  dockpki verify --client-dir ~/.docker\n\nExits 1 if any check fails."
+    )]
+    Verify(VerifyArgs),
+}
+
+const BOOTSTRAP_HELP: &str = "\
+Writes:
+  DAEMON_DIR/ca.pem, server-cert.pem, server-key.pem   (for dockerd --tlsverify)
+  CLIENT_DIR/ca.pem, cert.pem, key.pem                 (what the docker CLI reads)
+and prints the daemon.json keys and the client environment to use next.
+
+Examples:
+  sudo dockpki bootstrap --san docker.example.com --san 192.0.2.10
+  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 \\
+      --daemon-dir ./demo/daemon --client-dir ./demo/client";
+
+/// `dockpki ca ...`
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the CA in the state directory
+    #[command(
+        after_help = "Examples:\n  dockpki ca init\n  dockpki ca init --name \"ACME docker CA\" --key-type ecdsa-p384 --permit-dns example.com --permit-ip 10.0.0.0/8"
+    )]
+    Init(CaInitArgs),
+}
+
+/// `dockpki ca init`
+#[derive(Debug, Args)]
+pub struct CaInitArgs {
+    /// Subject common name [default: "dockpki CA <date> <random>", unique per CA]
+    #[arg(long, value_name = "CN")]
+    pub name: Option<String>,
+    /// Key algorithm: ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072, rsa-4096
+    #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
+    pub key_type: String,
+    /// How long the CA is valid (h, d, w, y)
+    #[arg(long, value_name = "DURATION", default_value = "10y")]
+    pub validity: String,
+    /// How many intermediate CAs may follow (0: the CA signs leaves only)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub path_len: u8,
+    /// Only allow leaves for this DNS name and its subdomains (repeatable)
+    #[arg(long, value_name = "SUFFIX")]
+    pub permit_dns: Vec<String>,
+    /// Only allow leaves for IP addresses in this range (repeatable)
+    #[arg(long, value_name = "CIDR")]
+    pub permit_ip: Vec<String>,
+    /// Replace an existing CA (the old files are kept as backups; certificates it issued stop being trusted where the new ca.pem is installed)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `dockpki issue ...`
+#[derive(Debug, Subcommand)]
+pub enum IssueCommand {
+    /// Issue the daemon's certificate: writes DIR/ca.pem, server-cert.pem, server-key.pem
+    #[command(
+        after_help = "Examples:\n  sudo dockpki issue server --san docker.example.com --san 192.0.2.10 --out /etc/docker/pki"
+    )]
+    Server(IssueServerArgs),
+    /// Issue a client certificate: writes DIR/ca.pem, cert.pem, key.pem
+    #[command(
+        after_help = "Examples:\n  dockpki issue client --name alice --out ~/.docker\n  dockpki issue client --name ci-runner --validity 7d --out ./ci-certs"
+    )]
+    Client(IssueClientArgs),
+}
+
+/// Options shared by both leaf kinds.
+#[derive(Debug, Args)]
+pub struct LeafArgs {
+    /// Key algorithm: ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072, rsa-4096
+    #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
+    pub key_type: String,
+    /// Output directory
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace existing files (the old ones are kept as timestamped backups)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `dockpki issue server`
+#[derive(Debug, Args)]
+pub struct IssueServerArgs {
+    /// A DNS name or IP address clients dial (repeat for each; all are needed)
+    #[arg(long = "san", value_name = "NAME_OR_IP")]
+    pub sans: Vec<String>,
+    /// Subject common name [default: the first DNS SAN]
+    #[arg(long, value_name = "CN")]
+    pub name: Option<String>,
+    /// How long the certificate is valid (h, d, w, y)
+    #[arg(long, value_name = "DURATION", default_value = "1y")]
+    pub validity: String,
+    #[command(flatten)]
+    pub leaf: LeafArgs,
+}
+
+/// `dockpki issue client`
+#[derive(Debug, Args)]
+pub struct IssueClientArgs {
+    /// Who the certificate is for (subject common name)
+    #[arg(long, value_name = "CN")]
+    pub name: String,
+    /// How long the certificate is valid (h, d, w, y)
+    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    pub validity: String,
+    #[command(flatten)]
+    pub leaf: LeafArgs,
+}
+
+/// `dockpki bootstrap`
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// A DNS name or IP address clients dial (repeat for each; all are needed)
+    #[arg(long = "san", value_name = "NAME_OR_IP")]
+    pub sans: Vec<String>,
+    /// Client certificate common name [default: the invoking user's name]
+    #[arg(long, value_name = "CN")]
+    pub client: Option<String>,
+    /// Where the daemon's files go
+    #[arg(long, value_name = "DIR", default_value = crate::paths::DEFAULT_DAEMON_DIR)]
+    pub daemon_dir: PathBuf,
+    /// Where the client's files go [default: ~/.docker of the invoking user, also under sudo]
+    #[arg(long, value_name = "DIR")]
+    pub client_dir: Option<PathBuf>,
+    /// Key algorithm for the CA (if created) and both leaves
+    #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
+    pub key_type: String,
+    /// Validity of the server certificate
+    #[arg(long, value_name = "DURATION", default_value = "1y")]
+    pub server_validity: String,
+    /// Validity of the client certificate
+    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    pub client_validity: String,
+    /// Port dockerd will listen on, for the printed configuration
+    #[arg(long, value_name = "PORT", default_value_t = 2376)]
+    pub port: u16,
+    /// Replace existing files in the layouts (old ones are kept as timestamped backups)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `dockpki inspect`
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// PEM files: certificates, bundles or private keys
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `dockpki verify`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Daemon layout to check [default: /etc/docker/pki, if it exists]
+    #[arg(long, value_name = "DIR")]
+    pub daemon_dir: Option<PathBuf>,
+    /// Client layout to check [default: ~/.docker, if it holds cert.pem]
+    #[arg(long, value_name = "DIR")]
+    pub client_dir: Option<PathBuf>,
+    /// A name or address clients dial: the server certificate's SANs must cover it (repeatable)
+    #[arg(long, value_name = "NAME_OR_IP")]
+    pub host: Vec<String>,
+    /// Warn about certificates that expire within this period
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub warn_within: String,
+}

@@ -1,0 +1,65 @@
+//! One module per subcommand; each returns the process exit code.
+
+mod bootstrap;
+mod ca;
+mod inspect;
+mod issue;
+mod verify;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::cli::{CaCommand, Cli, Command, IssueCommand};
+use crate::error::{CliError, CliResult};
+use crate::output::Output;
+
+/// What every command gets besides its own arguments.
+pub struct Context {
+    state: Option<PathBuf>,
+    /// How to print.
+    pub out: Output,
+}
+
+impl Context {
+    /// The state directory, absolute.
+    pub fn state_dir(&self) -> CliResult<PathBuf> {
+        match &self.state {
+            Some(dir) => crate::paths::absolute(dir),
+            None => crate::paths::default_state_dir(),
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> CliResult<i32> {
+    let ctx = Context {
+        state: cli.state,
+        out: Output {
+            json: cli.json,
+            verbose: cli.verbose,
+        },
+    };
+    match cli.command {
+        Command::Ca(CaCommand::Init(args)) => ca::init(&ctx, &args),
+        Command::Issue(IssueCommand::Server(args)) => issue::server(&ctx, &args),
+        Command::Issue(IssueCommand::Client(args)) => issue::client(&ctx, &args),
+        Command::Bootstrap(args) => bootstrap::run(&ctx, &args),
+        Command::Inspect(args) => inspect::run(&ctx, &args),
+        Command::Verify(args) => verify::run(&ctx, &args),
+    }
+}
+
+/// Parses one value with the library's parser, whose errors say what is wrong and what to give.
+pub fn parse<T: FromStr<Err = dockpki::Error>>(s: &str) -> CliResult<T> {
+    s.parse().map_err(CliError::from)
+}
+
+/// Parses every value.
+pub fn parse_all<T: FromStr<Err = dockpki::Error>>(values: &[String]) -> CliResult<Vec<T>> {
+    values.iter().map(|v| parse(v)).collect()
+}
+
+/// The current time, read once per command so that every check in it agrees.
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

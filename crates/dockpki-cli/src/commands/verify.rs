@@ -1,0 +1,357 @@
+//! `dockpki verify`: an offline check of installed layouts.
+
+use std::fs;
+use std::path::PathBuf;
+
+use dockpki::{CertificateDer, PrivateKey, SubjectAltName, Usage};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{now, parse, parse_all, Context};
+use crate::cli::VerifyArgs;
+use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
+use crate::fsio::mode_of;
+use crate::layout::Layout;
+use crate::output::print_json;
+use crate::paths::{absolute, ClientUser, DEFAULT_DAEMON_DIR};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+struct Finding {
+    level: Level,
+    layout: &'static str,
+    path: PathBuf,
+    message: String,
+}
+
+#[derive(Default)]
+struct Report {
+    findings: Vec<Finding>,
+}
+
+impl Report {
+    fn push(&mut self, level: Level, layout: &Layout, path: PathBuf, message: impl Into<String>) {
+        self.findings.push(Finding {
+            level,
+            layout: layout.label(),
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn failed(&self) -> bool {
+        self.findings.iter().any(|f| f.level == Level::Fail)
+    }
+}
+
+/// What was read from one layout, for the cross-checks between layouts.
+struct Loaded {
+    bundle: Vec<CertificateDer<'static>>,
+    leaf: Option<CertificateDer<'static>>,
+}
+
+/// Checks the layouts and prints one line per finding; exit 1 if any check failed.
+pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
+    let hosts: Vec<SubjectAltName> = parse_all(&args.host)?;
+    let warn_within = parse::<dockpki::Lifetime>(&args.warn_within)?.duration();
+    let now = now();
+
+    let mut layouts = Vec::new();
+    let explicit = args.daemon_dir.is_some() || args.client_dir.is_some();
+    if let Some(d) = &args.daemon_dir {
+        layouts.push(Layout::daemon(absolute(d)?));
+    }
+    if let Some(c) = &args.client_dir {
+        layouts.push(Layout::client(absolute(c)?));
+    }
+    if !explicit {
+        let daemon = Layout::daemon(PathBuf::from(DEFAULT_DAEMON_DIR));
+        if daemon.dir.is_dir() {
+            layouts.push(daemon);
+        }
+        if let Ok(dir) = ClientUser::detect().docker_dir() {
+            let client = Layout::client(dir);
+            if client.cert_path().exists() {
+                layouts.push(client);
+            }
+        }
+        if layouts.is_empty() {
+            return Err(CliError::new(format!(
+                "nothing to verify: neither {DEFAULT_DAEMON_DIR} nor ~/.docker/cert.pem exists; pass --daemon-dir DIR and/or --client-dir DIR"
+            )));
+        }
+    }
+
+    let mut report = Report::default();
+    let mut loaded = Vec::new();
+    for layout in &layouts {
+        let l = check_layout(&mut report, layout, &hosts, now, warn_within);
+        loaded.push((layout, l));
+    }
+    cross_check(&mut report, &loaded, &hosts, now);
+
+    if ctx.out.json {
+        print_json(&serde_json::json!({ "ok": !report.failed(), "findings": report.findings }));
+    } else {
+        for f in &report.findings {
+            let tag = match f.level {
+                Level::Ok => "ok  ",
+                Level::Warn => "warn",
+                Level::Fail => "FAIL",
+            };
+            println!(
+                "{tag}  {:<6}  {}: {}",
+                f.layout,
+                f.path.display(),
+                f.message
+            );
+        }
+    }
+    Ok(if report.failed() {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    })
+}
+
+fn check_layout(
+    report: &mut Report,
+    layout: &Layout,
+    hosts: &[SubjectAltName],
+    now: OffsetDateTime,
+    warn_within: time::Duration,
+) -> Loaded {
+    let mut loaded = Loaded {
+        bundle: Vec::new(),
+        leaf: None,
+    };
+    if !layout.dir.is_dir() {
+        report.push(
+            Level::Fail,
+            layout,
+            layout.dir.clone(),
+            "directory does not exist",
+        );
+        return loaded;
+    }
+
+    let ca_path = layout.ca_path();
+    match read_certs(&ca_path) {
+        Err(msg) => report.push(Level::Fail, layout, ca_path.clone(), msg),
+        Ok(bundle) => {
+            let mut good = true;
+            for (i, der) in bundle.iter().enumerate() {
+                let Ok(info) = dockpki::inspect(der) else {
+                    continue;
+                };
+                if !info.is_ca {
+                    good = false;
+                    report.push(Level::Fail, layout, ca_path.clone(), format!("certificate #{} ({:?}) is not a CA; ca.pem must hold only CA certificates", i + 1, info.subject));
+                } else if !info.is_valid_at(now) {
+                    good = false;
+                    report.push(
+                        Level::Fail,
+                        layout,
+                        ca_path.clone(),
+                        format!(
+                            "CA {:?} is not valid now (valid {} .. {}); rotate to a new CA",
+                            info.subject,
+                            dockpki::format_time(info.not_before),
+                            dockpki::format_time(info.not_after)
+                        ),
+                    );
+                } else if info.not_after - now < warn_within {
+                    report.push(
+                        Level::Warn,
+                        layout,
+                        ca_path.clone(),
+                        format!(
+                            "CA {:?} expires in {} days ({}); plan a CA rotation",
+                            info.subject,
+                            info.days_left(now),
+                            dockpki::format_time(info.not_after)
+                        ),
+                    );
+                }
+            }
+            if good {
+                report.push(
+                    Level::Ok,
+                    layout,
+                    ca_path.clone(),
+                    format!("{} CA certificate(s), all valid", bundle.len()),
+                );
+            }
+            loaded.bundle = bundle;
+        }
+    }
+    check_mode(report, layout, &ca_path, false);
+
+    let cert_path = layout.cert_path();
+    match read_certs(&cert_path) {
+        Err(msg) => report.push(Level::Fail, layout, cert_path.clone(), msg),
+        Ok(mut certs) => {
+            let leaf = certs.swap_remove(0);
+            if !loaded.bundle.is_empty() {
+                match dockpki::verify_leaf(&leaf, &loaded.bundle, layout.usage, None, now) {
+                    Ok(()) => report.push(
+                        Level::Ok,
+                        layout,
+                        cert_path.clone(),
+                        format!("chains to ca.pem as a {} certificate", layout.usage),
+                    ),
+                    Err(e) => report.push(Level::Fail, layout, cert_path.clone(), e.to_string()),
+                }
+                if layout.usage == Usage::Server {
+                    for host in hosts {
+                        match dockpki::verify_leaf(
+                            &leaf,
+                            &loaded.bundle,
+                            Usage::Server,
+                            Some(host),
+                            now,
+                        ) {
+                            Ok(()) => report.push(
+                                Level::Ok,
+                                layout,
+                                cert_path.clone(),
+                                format!("SANs cover {host}"),
+                            ),
+                            Err(e) => {
+                                report.push(Level::Fail, layout, cert_path.clone(), e.to_string())
+                            }
+                        }
+                    }
+                }
+            }
+            if let Ok(info) = dockpki::inspect(&leaf) {
+                if info.is_valid_at(now) && info.not_after - now < warn_within {
+                    report.push(
+                        Level::Warn,
+                        layout,
+                        cert_path.clone(),
+                        format!(
+                            "expires in {} days ({}); issue a new one",
+                            info.days_left(now),
+                            dockpki::format_time(info.not_after)
+                        ),
+                    );
+                }
+            }
+            loaded.leaf = Some(leaf);
+        }
+    }
+    check_mode(report, layout, &cert_path, false);
+
+    let key_path = layout.key_path();
+    match fs::read(&key_path) {
+        Err(e) => report.push(
+            Level::Fail,
+            layout,
+            key_path.clone(),
+            format!("cannot read: {e}"),
+        ),
+        Ok(bytes) => {
+            let bytes = zeroize::Zeroizing::new(bytes);
+            match PrivateKey::from_pem(&bytes) {
+                Err(e) => report.push(Level::Fail, layout, key_path.clone(), e.to_string()),
+                Ok(key) => match &loaded.leaf {
+                    Some(leaf) if dockpki::key_matches_cert(&key, leaf) => {
+                        report.push(Level::Ok, layout, key_path.clone(), format!("{} key matches the certificate", key.key_type()))
+                    }
+                    Some(_) => report.push(Level::Fail, layout, key_path.clone(), "the key does not belong to the certificate next to it; install the pair that was issued together"),
+                    None => {}
+                },
+            }
+        }
+    }
+    check_mode(report, layout, &key_path, true);
+    loaded
+}
+
+fn check_mode(report: &mut Report, layout: &Layout, path: &PathBuf, secret: bool) {
+    let Ok(mode) = mode_of(path) else { return };
+    if secret && mode & 0o077 != 0 {
+        report.push(
+            Level::Fail,
+            layout,
+            path.clone(),
+            format!(
+                "private key has mode {mode:04o}, readable by group or others; chmod 400 {}",
+                path.display()
+            ),
+        );
+    } else if mode & 0o022 != 0 {
+        report.push(
+            Level::Fail,
+            layout,
+            path.clone(),
+            format!(
+                "mode {mode:04o} lets group or others replace it; chmod {} {}",
+                if secret { "400" } else { "444" },
+                path.display()
+            ),
+        );
+    } else if secret {
+        report.push(Level::Ok, layout, path.clone(), format!("mode {mode:04o}"));
+    }
+}
+
+fn read_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    dockpki::certs_from_pem(&bytes).map_err(|e| e.to_string())
+}
+
+/// The daemon must trust the client's issuer and the client the daemon's, or the handshake fails
+/// even when each layout is fine on its own.
+fn cross_check(
+    report: &mut Report,
+    loaded: &[(&Layout, Loaded)],
+    hosts: &[SubjectAltName],
+    now: OffsetDateTime,
+) {
+    let find = |usage: Usage| loaded.iter().find(|(l, _)| l.usage == usage);
+    let (Some((daemon, d)), Some((client, c))) = (find(Usage::Server), find(Usage::Client)) else {
+        return;
+    };
+    if let (Some(client_leaf), false) = (&c.leaf, d.bundle.is_empty()) {
+        match dockpki::verify_leaf(client_leaf, &d.bundle, Usage::Client, None, now) {
+            Ok(()) => report.push(
+                Level::Ok,
+                client,
+                client.cert_path(),
+                "accepted by the daemon's ca.pem",
+            ),
+            Err(e) => report.push(
+                Level::Fail,
+                client,
+                client.cert_path(),
+                format!("the daemon would refuse it: {e}"),
+            ),
+        }
+    }
+    if let (Some(server_leaf), false) = (&d.leaf, c.bundle.is_empty()) {
+        let host = hosts.first();
+        match dockpki::verify_leaf(server_leaf, &c.bundle, Usage::Server, host, now) {
+            Ok(()) => report.push(
+                Level::Ok,
+                daemon,
+                daemon.cert_path(),
+                "accepted by the client's ca.pem",
+            ),
+            Err(e) => report.push(
+                Level::Fail,
+                daemon,
+                daemon.cert_path(),
+                format!("the client would refuse it: {e}"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The CLI's error: one line for the operator, and the exit code it maps to.
+
+use std::fmt;
+use std::path::Path;
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for bad input, failed verification or I/O errors.
+pub const EXIT_FAILURE: i32 = 1;
+
+/// A failure reported as `error: <message>` and exit code 1.
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+}
+
+impl CliError {
+    /// An error with a complete, actionable message.
+    pub fn new(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+        }
+    }
+
+    /// An I/O error on `path`, with advice for the common causes.
+    pub fn io(action: &str, path: &Path, e: &std::io::Error) -> CliError {
+        use std::io::ErrorKind as K;
+        let hint = match e.kind() {
+            K::PermissionDenied => {
+                "; check the permissions, or run as a user who may write there (e.g. with sudo)"
+            }
+            K::NotFound => "; check that the path exists",
+            K::ReadOnlyFilesystem => "; the file system is read-only",
+            K::StorageFull => "; free some disk space",
+            K::NotADirectory => "; a part of the path is a file, not a directory",
+            _ => "",
+        };
+        CliError::new(format!("cannot {action} {}: {e}{hint}", path.display()))
+    }
+
+    /// The same error with `context: ` in front.
+    pub fn context(self, context: impl fmt::Display) -> CliError {
+        CliError::new(format!("{context}: {}", self.message))
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<dockpki::Error> for CliError {
+    fn from(e: dockpki::Error) -> Self {
+        CliError::new(e.to_string())
+    }
+}
+
+/// Shorthand for CLI results.
+pub type CliResult<T> = Result<T, CliError>;

@@ -1,0 +1,391 @@
+//! Writing files the way keys must be written: created with their final mode (never readable by
+//! group or others, not even for an instant), atomically (temporary file in the same directory,
+//! fsync, rename, fsync of the directory), never through a symlink, never over an existing file
+//! without `--force`, and then only after keeping a timestamped backup.
+//!
+//! A [`WritePlan`] gathers every file of an operation, checks them all before touching anything,
+//! stages them all as temporary files, and only then renames them into place, so that bad input
+//! or a full disk leaves every layout as it was.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{fchown, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::{CliError, CliResult};
+
+/// Mode of private keys (as Docker's documentation and the CIS Docker Benchmark ask).
+pub const KEY_MODE: u32 = 0o400;
+/// Mode of certificates.
+pub const CERT_MODE: u32 = 0o444;
+/// Mode of dockpki's own bookkeeping files.
+pub const PRIVATE_MODE: u32 = 0o600;
+/// Mode of directories dockpki creates.
+pub const DIR_MODE: u32 = 0o700;
+
+/// A user and group to own written files, when running through sudo for another user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// What to do when the target already exists with different contents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replace {
+    /// Only with `--force`, keeping a backup.
+    IfForced,
+    /// Always; dockpki's own bookkeeping, rewritten on every change, keeping the previous
+    /// version as `NAME.bak`.
+    Always,
+}
+
+struct PlannedFile {
+    path: PathBuf,
+    contents: Zeroizing<Vec<u8>>,
+    mode: u32,
+    owner: Option<Owner>,
+    replace: Replace,
+}
+
+/// What [`WritePlan::commit`] did to one file.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Written {
+    /// The file.
+    pub path: PathBuf,
+    /// Where the previous version was kept, if there was one.
+    pub backup: Option<PathBuf>,
+    /// False when the file already held exactly these contents and was left alone.
+    pub changed: bool,
+}
+
+/// A set of files to write together.
+#[derive(Default)]
+pub struct WritePlan {
+    files: Vec<PlannedFile>,
+    force: bool,
+}
+
+impl WritePlan {
+    /// An empty plan; `force` allows replacing existing files (with backups).
+    pub fn new(force: bool) -> WritePlan {
+        WritePlan {
+            files: Vec::new(),
+            force,
+        }
+    }
+
+    /// Adds a private key (mode 0400).
+    pub fn key(&mut self, path: PathBuf, pem: Zeroizing<String>, owner: Option<Owner>) {
+        let bytes = Zeroizing::new(pem.as_bytes().to_vec());
+        self.add(path, bytes, KEY_MODE, owner, Replace::IfForced);
+    }
+
+    /// Adds a certificate or CA bundle (mode 0444).
+    pub fn cert(&mut self, path: PathBuf, pem: &str, owner: Option<Owner>) {
+        self.add(
+            path,
+            Zeroizing::new(pem.as_bytes().to_vec()),
+            CERT_MODE,
+            owner,
+            Replace::IfForced,
+        );
+    }
+
+    /// Adds a file of dockpki's own state (mode 0600), replaced on every change.
+    pub fn state(&mut self, path: PathBuf, contents: Vec<u8>) {
+        self.add(
+            path,
+            Zeroizing::new(contents),
+            PRIVATE_MODE,
+            None,
+            Replace::Always,
+        );
+    }
+
+    fn add(
+        &mut self,
+        path: PathBuf,
+        contents: Zeroizing<Vec<u8>>,
+        mode: u32,
+        owner: Option<Owner>,
+        replace: Replace,
+    ) {
+        self.files.push(PlannedFile {
+            path,
+            contents,
+            mode,
+            owner,
+            replace,
+        });
+    }
+
+    /// Checks every file without writing anything: no symlinks, no directory in the way, and no
+    /// existing file with other contents unless forced. Returns the directories that would be
+    /// created.
+    pub fn check(&self) -> CliResult<Vec<PathBuf>> {
+        let mut to_create = BTreeSet::new();
+        for f in &self.files {
+            let dir = parent(&f.path);
+            match fs::metadata(dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(CliError::new(format!(
+                        "{} is a file, not a directory; choose another output directory",
+                        dir.display()
+                    )))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let mut missing = dir;
+                    while !missing.exists() {
+                        to_create.insert(missing.to_path_buf());
+                        match missing.parent() {
+                            Some(p) if !p.as_os_str().is_empty() => missing = p,
+                            _ => break,
+                        }
+                    }
+                    if missing.exists() && !missing.is_dir() {
+                        return Err(CliError::new(format!(
+                            "{} is a file, not a directory; choose another output directory",
+                            missing.display()
+                        )));
+                    }
+                }
+                Err(e) => return Err(CliError::io("read directory", dir, &e)),
+            }
+            match fs::symlink_metadata(&f.path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(CliError::new(format!(
+                        "refusing to write {} because it is a symlink (writing through it could put a key anywhere); remove the link first",
+                        f.path.display()
+                    )))
+                }
+                Ok(m) if m.is_dir() => {
+                    return Err(CliError::new(format!(
+                        "{} is a directory; remove it or choose another output directory",
+                        f.path.display()
+                    )))
+                }
+                Ok(_) => {
+                    if f.replace == Replace::IfForced && !self.force && !same_contents(&f.path, &f.contents) {
+                        return Err(CliError::new(format!(
+                            "{} already exists; pass --force to replace it (the old file is kept as a timestamped backup)",
+                            f.path.display()
+                        )));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(CliError::io("read", &f.path, &e)),
+            }
+        }
+        // Shallowest first, so that creation goes top-down.
+        let mut dirs: Vec<PathBuf> = to_create.into_iter().collect();
+        dirs.sort_by_key(|d| d.components().count());
+        Ok(dirs)
+    }
+
+    /// Writes every file. On any error before the first rename, nothing is left behind: staged
+    /// files are removed and created directories that are still empty are removed again.
+    pub fn commit(self) -> CliResult<Vec<Written>> {
+        let new_dirs = self.check()?;
+        let mut created: Vec<PathBuf> = Vec::new();
+        let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
+        let mut written = Vec::new();
+        let result = self.stage(&new_dirs, &mut created, &mut staged, &mut written);
+        if let Err(e) = result {
+            for (tmp, _) in &staged {
+                let _ = fs::remove_file(tmp);
+            }
+            for dir in created.iter().rev() {
+                let _ = fs::remove_dir(dir);
+            }
+            return Err(e);
+        }
+        let stamp = backup_stamp();
+        let mut dirs_to_sync = BTreeSet::new();
+        for (tmp, f) in &staged {
+            let backup = match (f.path.exists(), f.replace) {
+                (false, _) => None,
+                (true, Replace::IfForced) => Some(backup(&f.path, &stamp)?),
+                (true, Replace::Always) => Some(previous_copy(&f.path)?),
+            };
+            fs::rename(tmp, &f.path).map_err(|e| CliError::io("move into place", &f.path, &e))?;
+            dirs_to_sync.insert(parent(&f.path).to_path_buf());
+            written.push(Written {
+                path: f.path.clone(),
+                backup,
+                changed: true,
+            });
+        }
+        for dir in dirs_to_sync {
+            sync_dir(&dir)?;
+        }
+        Ok(written)
+    }
+
+    fn stage<'a>(
+        &'a self,
+        new_dirs: &[PathBuf],
+        created: &mut Vec<PathBuf>,
+        staged: &mut Vec<(PathBuf, &'a PlannedFile)>,
+        unchanged: &mut Vec<Written>,
+    ) -> CliResult<()> {
+        for dir in new_dirs {
+            fs::DirBuilder::new()
+                .mode(DIR_MODE)
+                .create(dir)
+                .map_err(|e| CliError::io("create directory", dir, &e))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
+                .map_err(|e| CliError::io("set permissions of", dir, &e))?;
+            created.push(dir.clone());
+        }
+        for dir in new_dirs {
+            // A directory made for another user's files (sudo) must be theirs too.
+            if let Some(owner) = self
+                .files
+                .iter()
+                .filter(|f| f.path.starts_with(dir))
+                .find_map(|f| f.owner)
+            {
+                std::os::unix::fs::chown(dir, Some(owner.uid), Some(owner.gid))
+                    .map_err(|e| CliError::io("change owner of", dir, &e))?;
+            }
+        }
+        for f in &self.files {
+            if same_contents(&f.path, &f.contents) {
+                unchanged.push(Written {
+                    path: f.path.clone(),
+                    backup: None,
+                    changed: false,
+                });
+                continue;
+            }
+            let tmp = temp_path(&f.path)?;
+            staged.push((tmp.clone(), f));
+            write_new(&tmp, &f.contents, f.mode, f.owner)
+                .map_err(|e| CliError::io("write", &f.path, &e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates `path` (which must not exist) with exactly `mode`, writes and fsyncs it. The mode is
+/// given to open(2) so the file never exists with wider permissions; fchmod then removes any
+/// effect of the umask in the other direction (0444 under umask 077).
+fn write_new(path: &Path, contents: &[u8], mode: u32, owner: Option<Owner>) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some(o) = owner {
+        fchown(&file, Some(o.uid), Some(o.gid))?;
+    }
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+fn temp_path(target: &Path) -> CliResult<PathBuf> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| CliError::new(format!("{} has no file name", target.display())))?;
+    // Uniqueness only has to hold among concurrent writers; O_EXCL refuses any clash.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    Ok(parent(target).join(format!(
+        ".{}.dockpki-{}-{nanos:x}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
+}
+
+/// Keeps the current file as `NAME.bak-YYYYMMDDTHHMMSSZ` through a hard link, which preserves
+/// its mode and owner and cannot be half-written.
+fn backup(path: &Path, stamp: &str) -> CliResult<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for n in 0..1000 {
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let candidate = parent(path).join(format!("{name}.bak-{stamp}{suffix}"));
+        match fs::hard_link(path, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(CliError::io("keep a backup of", path, &e)),
+        }
+    }
+    Err(CliError::new(format!(
+        "too many backups of {} this second",
+        path.display()
+    )))
+}
+
+/// Keeps the current version of a bookkeeping file as `NAME.bak`, replacing the one before.
+fn previous_copy(path: &Path) -> CliResult<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let copy = parent(path).join(format!("{name}.bak"));
+    match fs::remove_file(&copy) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(CliError::io("replace", &copy, &e)),
+    }
+    fs::hard_link(path, &copy).map_err(|e| CliError::io("keep a backup of", path, &e))?;
+    Ok(copy)
+}
+
+fn backup_stamp() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+fn same_contents(path: &Path, contents: &[u8]) -> bool {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() && m.len() == contents.len() as u64 => fs::read(path)
+            .map(|existing| Zeroizing::new(existing).as_slice() == contents)
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+fn sync_dir(dir: &Path) -> CliResult<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| CliError::io("sync directory", dir, &e))
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The permission bits of a file, without following a symlink.
+pub fn mode_of(path: &Path) -> io::Result<u32> {
+    fs::symlink_metadata(path).map(|m| m.mode() & 0o7777)
+}

@@ -1,0 +1,136 @@
+//! The record of every certificate dockpki issued and where it was installed.
+
+use std::path::{Path, PathBuf};
+
+use dockpki::{CertInfo, KeyType, Usage};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::{CliError, CliResult};
+
+/// The inventory format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Whether a recorded certificate is still the one in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Installed and current.
+    Active,
+    /// Replaced by a newer certificate in the same layout.
+    Superseded,
+}
+
+/// One issued certificate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// Server or client.
+    pub kind: Usage,
+    /// Subject common name.
+    pub common_name: Option<String>,
+    /// SANs (server certificates).
+    pub sans: Vec<String>,
+    /// Start of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// SHA-256 fingerprint of the certificate.
+    pub sha256: String,
+    /// Key algorithm.
+    pub key_type: Option<KeyType>,
+    /// SHA-256 fingerprint of the issuing CA certificate.
+    pub ca_sha256: String,
+    /// Layout directories the certificate was installed into.
+    pub installed: Vec<PathBuf>,
+    /// Active or superseded.
+    pub status: Status,
+}
+
+impl Record {
+    /// A record for a certificate just issued by the CA with fingerprint `ca_sha256`.
+    pub fn new(info: &CertInfo, kind: Usage, ca_sha256: &str, installed: PathBuf) -> Record {
+        Record {
+            serial: info.serial.clone(),
+            kind,
+            common_name: info.common_name.clone(),
+            sans: info
+                .dns_names
+                .iter()
+                .cloned()
+                .chain(info.ip_addresses.iter().map(|i| i.to_string()))
+                .collect(),
+            not_before: info.not_before,
+            not_after: info.not_after,
+            sha256: info.sha256_fingerprint.clone(),
+            key_type: info.key_type,
+            ca_sha256: ca_sha256.to_string(),
+            installed: vec![installed],
+            status: Status::Active,
+        }
+    }
+}
+
+/// All records.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Format version, [`FORMAT_VERSION`].
+    pub version: u32,
+    /// Every certificate issued, oldest first.
+    pub certificates: Vec<Record>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Inventory {
+            version: FORMAT_VERSION,
+            certificates: Vec::new(),
+        }
+    }
+}
+
+impl Inventory {
+    /// Parses the inventory file. A damaged file is an error, never silently replaced: it is the
+    /// only record of where certificates went.
+    pub fn parse(path: &Path, bytes: &[u8]) -> CliResult<Inventory> {
+        let inv: Inventory = serde_json::from_slice(bytes).map_err(|e| {
+            CliError::new(format!(
+                "the inventory {} is damaged ({e}); restore the previous version from {}.bak, or move it aside to start a new one",
+                path.display(),
+                path.display()
+            ))
+        })?;
+        if inv.version != FORMAT_VERSION {
+            return Err(CliError::new(format!(
+                "the inventory {} has format version {}, this dockpki reads version {FORMAT_VERSION}; use a matching dockpki",
+                path.display(),
+                inv.version
+            )));
+        }
+        Ok(inv)
+    }
+
+    /// Adds a new active record, marking older active records of the same kind installed in
+    /// the same layout as superseded.
+    pub fn add(&mut self, record: Record) {
+        for old in &mut self.certificates {
+            if old.status == Status::Active
+                && old.kind == record.kind
+                && old.installed.iter().any(|d| record.installed.contains(d))
+            {
+                old.status = Status::Superseded;
+            }
+        }
+        self.certificates.push(record);
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}

@@ -1,0 +1,101 @@
+//! The two file layouts Docker reads.
+//!
+//! The daemon layout is what Docker's "Protect the Docker daemon socket" guide and most
+//! distributions use under `/etc/docker/pki`; the client layout is the exact set of names the
+//! docker CLI reads from `DOCKER_CERT_PATH` or `~/.docker` (the `client-cert.pem` names found in
+//! many guides are silently ignored by docker).
+
+use std::path::{Path, PathBuf};
+
+use dockpki::{CertificateAuthority, IssuedCert, Usage};
+
+use crate::fsio::{Owner, WritePlan};
+
+/// A directory holding `ca.pem` plus one certificate and its key.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Which kind of certificate it holds.
+    pub usage: Usage,
+}
+
+impl Layout {
+    /// The daemon's layout in `dir`.
+    pub fn daemon(dir: PathBuf) -> Layout {
+        Layout {
+            dir,
+            usage: Usage::Server,
+        }
+    }
+
+    /// A client's layout in `dir`.
+    pub fn client(dir: PathBuf) -> Layout {
+        Layout {
+            dir,
+            usage: Usage::Client,
+        }
+    }
+
+    /// `daemon` or `client`.
+    pub fn label(&self) -> &'static str {
+        match self.usage {
+            Usage::Server => "daemon",
+            Usage::Client => "client",
+        }
+    }
+
+    /// The CA bundle the peer is checked against.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// The certificate.
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.join(match self.usage {
+            Usage::Server => "server-cert.pem",
+            Usage::Client => "cert.pem",
+        })
+    }
+
+    /// The private key.
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join(match self.usage {
+            Usage::Server => "server-key.pem",
+            Usage::Client => "key.pem",
+        })
+    }
+
+    /// Adds the three files to `plan`.
+    pub fn plan(
+        &self,
+        plan: &mut WritePlan,
+        ca: &CertificateAuthority,
+        issued: &IssuedCert,
+        owner: Option<Owner>,
+    ) {
+        plan.cert(self.ca_path(), ca.cert_pem(), owner);
+        plan.cert(self.cert_path(), &issued.cert_pem, owner);
+        plan.key(self.key_path(), issued.key_pem(), owner);
+    }
+
+    /// File names for messages, e.g. `/etc/docker/pki/{ca,server-cert,server-key}.pem`.
+    pub fn describe(&self) -> String {
+        let stem = |p: PathBuf| {
+            p.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        format!(
+            "{}/{{{},{},{}}}.pem",
+            display(&self.dir),
+            stem(self.ca_path()),
+            stem(self.cert_path()),
+            stem(self.key_path())
+        )
+    }
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}

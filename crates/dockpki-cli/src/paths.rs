@@ -1,0 +1,90 @@
+//! Where things go by default, and for whom.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::error::{CliError, CliResult};
+use crate::fsio::Owner;
+
+/// The daemon layout directory Docker's documentation uses.
+pub const DEFAULT_DAEMON_DIR: &str = "/etc/docker/pki";
+
+/// The user a client layout is for: the invoking user when run through sudo (files owned by
+/// them, in their home), else the current user.
+#[derive(Clone, Debug)]
+pub struct ClientUser {
+    /// Login name, used as the default client common name.
+    pub name: Option<String>,
+    /// Home directory.
+    pub home: Option<PathBuf>,
+    /// Set when files must be handed to another user (sudo).
+    pub owner: Option<Owner>,
+}
+
+impl ClientUser {
+    /// Works out who the client files are for from sudo's environment.
+    pub fn detect() -> ClientUser {
+        let sudo_uid = std::env::var("SUDO_UID")
+            .ok()
+            .and_then(|u| u.parse::<u32>().ok());
+        if let (Some(uid), true) = (sudo_uid, nix::unistd::geteuid().is_root()) {
+            if uid != 0 {
+                if let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                {
+                    return ClientUser {
+                        name: Some(user.name),
+                        home: Some(user.dir),
+                        owner: Some(Owner {
+                            uid,
+                            gid: user.gid.as_raw(),
+                        }),
+                    };
+                }
+            }
+        }
+        ClientUser {
+            name: std::env::var("USER").ok().filter(|u| !u.is_empty()),
+            home: std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from),
+            owner: None,
+        }
+    }
+
+    /// `~/.docker` of this user, where the docker CLI looks when DOCKER_CERT_PATH is unset.
+    pub fn docker_dir(&self) -> CliResult<PathBuf> {
+        self.home
+            .as_ref()
+            .map(|h| h.join(".docker"))
+            .ok_or_else(|| {
+                CliError::new(
+                    "cannot find the home directory (HOME is unset); pass --client-dir DIR",
+                )
+            })
+    }
+
+    /// The owner for files written to `dir`: the sudo user only for directories in their home.
+    pub fn owner_for(&self, dir: &Path) -> Option<Owner> {
+        match (&self.owner, &self.home) {
+            (Some(o), Some(home)) if dir.starts_with(home) => Some(*o),
+            _ => None,
+        }
+    }
+}
+
+/// The default state directory: `$XDG_DATA_HOME/dockpki`, else `~/.local/share/dockpki`.
+pub fn default_state_dir() -> CliResult<PathBuf> {
+    let nonempty = |v: Option<OsString>| v.filter(|s| !s.is_empty());
+    if let Some(x) = nonempty(std::env::var_os("XDG_DATA_HOME")) {
+        return Ok(PathBuf::from(x).join("dockpki"));
+    }
+    nonempty(std::env::var_os("HOME"))
+        .map(|h| PathBuf::from(h).join(".local/share/dockpki"))
+        .ok_or_else(|| CliError::new("cannot find a state directory (HOME and XDG_DATA_HOME are unset); pass --state DIR"))
+}
+
+/// Makes a relative path absolute against the working directory, so that printed paths and the
+/// inventory stay valid wherever they are read.
+pub fn absolute(path: &Path) -> CliResult<PathBuf> {
+    std::path::absolute(path).map_err(|e| CliError::io("resolve", path, &e))
+}

@@ -1,0 +1,144 @@
+//! The state directory: the CA, the inventory, and the lock that serializes dockpki processes.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use dockpki::CertificateAuthority;
+
+use crate::error::{CliError, CliResult};
+use crate::fsio::{WritePlan, DIR_MODE, PRIVATE_MODE};
+use crate::inventory::Inventory;
+
+/// An opened state directory.
+pub struct State {
+    dir: PathBuf,
+    // Held for the life of the value: the kernel releases the lock when the process exits.
+    _lock: File,
+}
+
+impl State {
+    /// Opens `dir` for changes and takes the exclusive lock, waiting, with a message, while
+    /// another dockpki holds it. With `create`, a missing directory is made (mode 0700); without,
+    /// it means there is no CA yet.
+    pub fn open_write(dir: PathBuf, create: bool) -> CliResult<State> {
+        match fs::symlink_metadata(&dir) {
+            Err(_) if !create => {
+                return Err(CliError::new(format!(
+                    "no CA in {} (the directory does not exist); create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
+                    dir.display()
+                )))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(CliError::new(format!(
+                    "the state path {} is not a directory; pass --state DIR",
+                    dir.display()
+                )))
+            }
+            Ok(m) => {
+                if m.mode() & 0o077 != 0 {
+                    fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE))
+                        .map_err(|e| CliError::io("restrict permissions of", &dir, &e))?;
+                }
+            }
+            Err(_) => fs::DirBuilder::new()
+                .recursive(true)
+                .mode(DIR_MODE)
+                .create(&dir)
+                .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE)))
+                .map_err(|e| CliError::io("create state directory", &dir, &e))?,
+        }
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(PRIVATE_MODE)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&lock_path)
+            .map_err(|e| CliError::io("open lock file", &lock_path, &e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                eprintln!(
+                    "dockpki: waiting for another dockpki process working on {} (lock {})",
+                    dir.display(),
+                    lock_path.display()
+                );
+                lock.lock()
+                    .map_err(|e| CliError::io("lock", &lock_path, &e))?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(CliError::io("lock", &lock_path, &e)),
+        }
+        Ok(State { dir, _lock: lock })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `ca.pem`.
+    pub fn ca_cert_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// `ca-key.pem`.
+    pub fn ca_key_path(&self) -> PathBuf {
+        self.dir.join("ca-key.pem")
+    }
+
+    /// `inventory.json`.
+    pub fn inventory_path(&self) -> PathBuf {
+        self.dir.join("inventory.json")
+    }
+
+    /// Whether a CA (certificate or key) is present.
+    pub fn has_ca(&self) -> bool {
+        self.ca_cert_path().exists() || self.ca_key_path().exists()
+    }
+
+    /// Loads the CA, explaining what to do when it is missing or broken.
+    pub fn load_ca(&self) -> CliResult<CertificateAuthority> {
+        let cert_path = self.ca_cert_path();
+        let key_path = self.ca_key_path();
+        if !cert_path.exists() && !key_path.exists() {
+            return Err(CliError::new(format!(
+                "no CA in {}; create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
+                self.dir.display()
+            )));
+        }
+        let cert = read(&cert_path)?;
+        let key = zeroize::Zeroizing::new(read(&key_path)?);
+        CertificateAuthority::load(&cert, &key).map_err(|e| {
+            CliError::from(e).context(format!("loading the CA from {}", self.dir.display()))
+        })
+    }
+
+    /// Loads the inventory; a missing file is an empty inventory.
+    pub fn load_inventory(&self) -> CliResult<Inventory> {
+        let path = self.inventory_path();
+        match fs::read(&path) {
+            Ok(bytes) => Inventory::parse(&path, &bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Inventory::default()),
+            Err(e) => Err(CliError::io("read", &path, &e)),
+        }
+    }
+
+    /// Adds the CA's files to `plan`.
+    pub fn plan_ca(&self, plan: &mut WritePlan, ca: &CertificateAuthority) {
+        plan.cert(self.ca_cert_path(), ca.cert_pem(), None);
+        plan.key(self.ca_key_path(), ca.key_pem(), None);
+    }
+
+    /// Adds the inventory to `plan`.
+    pub fn plan_inventory(&self, plan: &mut WritePlan, inventory: &Inventory) {
+        plan.state(self.inventory_path(), inventory.to_bytes());
+    }
+}
+
+/// Reads a whole file with a helpful error.
+pub fn read(path: &Path) -> CliResult<Vec<u8>> {
+    fs::read(path).map_err(|e| CliError::io("read", path, &e))
+}
