@@ -44,10 +44,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage the certificate authority
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  dockpki ca init\n  dockpki ca init --name \"ACME docker CA\" --permit-dns example.com"
+    )]
     Ca(CaCommand),
     /// Issue a server or client certificate into a directory
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sudo dockpki issue server --san docker.example.com --san 192.0.2.10 --out /etc/docker/pki\n  dockpki issue client --name alice --out ~/.docker"
+    )]
     Issue(IssueCommand),
     /// Create the CA if needed, then issue and install the daemon and client layouts
     #[command(after_help = BOOTSTRAP_HELP)]
@@ -95,7 +101,7 @@ pub struct CaInitArgs {
     #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
     pub key_type: String,
     /// How long the CA is valid (h, d, w, y)
-    #[arg(long, value_name = "DURATION", default_value = "10y")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "10y")]
     pub validity: String,
     /// How many intermediate CAs may follow (0: the CA signs leaves only)
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -150,7 +156,7 @@ pub struct IssueServerArgs {
     #[arg(long, value_name = "CN")]
     pub name: Option<String>,
     /// How long the certificate is valid (h, d, w, y)
-    #[arg(long, value_name = "DURATION", default_value = "1y")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "1y")]
     pub validity: String,
     #[command(flatten)]
     pub leaf: LeafArgs,
@@ -163,7 +169,7 @@ pub struct IssueClientArgs {
     #[arg(long, value_name = "CN")]
     pub name: String,
     /// How long the certificate is valid (h, d, w, y)
-    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "90d")]
     pub validity: String,
     #[command(flatten)]
     pub leaf: LeafArgs,
@@ -188,10 +194,10 @@ pub struct BootstrapArgs {
     #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
     pub key_type: String,
     /// Validity of the server certificate
-    #[arg(long, value_name = "DURATION", default_value = "1y")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "1y")]
     pub server_validity: String,
     /// Validity of the client certificate
-    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "90d")]
     pub client_validity: String,
     /// Port dockerd will listen on, for the printed configuration
     #[arg(long, value_name = "PORT", default_value_t = 2376)]
@@ -222,6 +228,6 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME_OR_IP")]
     pub host: Vec<String>,
     /// Warn about certificates that expire within this period
-    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "30d")]
     pub warn_within: String,
 }

@@ -15,6 +15,9 @@ pub struct State {
     dir: PathBuf,
     // Held for the life of the value: the kernel releases the lock when the process exits.
     _lock: File,
+    // The directories this process created to open the state (the state directory first, then
+    // its missing parents), removed again on drop if the command left nothing in them.
+    created: Vec<PathBuf>,
 }
 
 impl State {
@@ -22,6 +25,7 @@ impl State {
     /// another dockpki holds it. With `create`, a missing directory is made (mode 0700); without,
     /// it means there is no CA yet.
     pub fn open_write(dir: PathBuf, create: bool) -> CliResult<State> {
+        let mut created = Vec::new();
         match fs::symlink_metadata(&dir) {
             Err(_) if !create => {
                 return Err(CliError::new(format!(
@@ -35,18 +39,30 @@ impl State {
                     dir.display()
                 )))
             }
+            Ok(_) if !create && !has_ca(&dir) => {
+                // Nothing to do here: leave a directory that holds no CA exactly as it is
+                // (no lock file, no chmod), it may not be a state directory at all.
+                return Err(no_ca(&dir));
+            }
             Ok(m) => {
                 if m.mode() & 0o077 != 0 {
                     fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE))
                         .map_err(|e| CliError::io("restrict permissions of", &dir, &e))?;
                 }
             }
-            Err(_) => fs::DirBuilder::new()
-                .recursive(true)
-                .mode(DIR_MODE)
-                .create(&dir)
-                .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE)))
-                .map_err(|e| CliError::io("create state directory", &dir, &e))?,
+            Err(_) => {
+                let mut missing = Some(dir.as_path());
+                while let Some(d) = missing.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+                    created.push(d.to_path_buf());
+                    missing = d.parent();
+                }
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(DIR_MODE)
+                    .create(&dir)
+                    .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE)))
+                    .map_err(|e| CliError::io("create state directory", &dir, &e))?
+            }
         }
         let lock_path = dir.join("lock");
         let lock = OpenOptions::new()
@@ -71,7 +87,11 @@ impl State {
             }
             Err(fs::TryLockError::Error(e)) => return Err(CliError::io("lock", &lock_path, &e)),
         }
-        Ok(State { dir, _lock: lock })
+        Ok(State {
+            dir,
+            _lock: lock,
+            created,
+        })
     }
 
     /// The directory.
@@ -96,18 +116,15 @@ impl State {
 
     /// Whether a CA (certificate or key) is present.
     pub fn has_ca(&self) -> bool {
-        self.ca_cert_path().exists() || self.ca_key_path().exists()
+        has_ca(&self.dir)
     }
 
     /// Loads the CA, explaining what to do when it is missing or broken.
     pub fn load_ca(&self) -> CliResult<CertificateAuthority> {
         let cert_path = self.ca_cert_path();
         let key_path = self.ca_key_path();
-        if !cert_path.exists() && !key_path.exists() {
-            return Err(CliError::new(format!(
-                "no CA in {}; create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
-                self.dir.display()
-            )));
+        if !self.has_ca() {
+            return Err(no_ca(&self.dir));
         }
         let cert = read(&cert_path)?;
         let key = zeroize::Zeroizing::new(read(&key_path)?);
@@ -136,6 +153,36 @@ impl State {
     pub fn plan_inventory(&self, plan: &mut WritePlan, inventory: &Inventory) {
         plan.state(self.inventory_path(), inventory.to_bytes());
     }
+}
+
+impl Drop for State {
+    /// A failed command must leave nothing behind: a state directory this process created and
+    /// that holds nothing but the lock file is removed again, with the parents created for it.
+    fn drop(&mut self) {
+        if self.created.is_empty() {
+            return;
+        }
+        let only_lock = fs::read_dir(&self.dir)
+            .map(|entries| entries.flatten().all(|e| e.file_name() == "lock"))
+            .unwrap_or(false);
+        if only_lock {
+            let _ = fs::remove_file(self.dir.join("lock"));
+            for dir in &self.created {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+fn has_ca(dir: &Path) -> bool {
+    dir.join("ca.pem").exists() || dir.join("ca-key.pem").exists()
+}
+
+fn no_ca(dir: &Path) -> CliError {
+    CliError::new(format!(
+        "no CA in {}; create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
+        dir.display()
+    ))
 }
 
 /// Reads a whole file with a helpful error.
