@@ -1,0 +1,61 @@
+//! Embedding dockpki in a provisioning tool: make a CA, a server certificate and a client
+//! certificate, check them the way dockerd and the docker CLI will, and build the rustls
+//! configurations a Rust client or proxy would use.
+//!
+//! `cargo run -p dockpki --example provision -- docker.example.com 192.0.2.10`
+//!
+//! Prints the PEM certificates (never the keys) and what they say. Writing files with the right
+//! modes is the CLI's job (`dockpki bootstrap`); this example only shows the library calls.
+
+use dockpki::{
+    tls, verify_leaf, CaOptions, CertificateAuthority, ClientRequest, KeyType, PrivateKey, SanList,
+    ServerRequest, Usage,
+};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let names: Vec<String> = std::env::args().skip(1).collect();
+    let names = if names.is_empty() {
+        vec!["localhost".to_string(), "127.0.0.1".to_string()]
+    } else {
+        names
+    };
+    let now = time::OffsetDateTime::now_utc();
+
+    let ca = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
+    let mut keys = PrivateKey::generate_many(&[KeyType::EcdsaP256, KeyType::EcdsaP256])?;
+    let (client_key, server_key) = (keys.remove(1), keys.remove(0));
+    let sans = SanList::parse(&names)?;
+    let server = ca.issue_server(
+        &ServerRequest {
+            sans: sans.clone(),
+            common_name: None,
+            lifetime: "1y".parse()?,
+        },
+        server_key,
+        now,
+    )?;
+    let client = ca.issue_client(
+        &ClientRequest {
+            common_name: "provisioner".parse()?,
+            lifetime: "90d".parse()?,
+        },
+        client_key,
+        now,
+    )?;
+
+    let bundle = [ca.cert_der().clone()];
+    for host in sans.as_slice() {
+        verify_leaf(&server.cert, &bundle, Usage::Server, Some(host), now)?;
+    }
+    verify_leaf(&client.cert, &bundle, Usage::Client, None, now)?;
+
+    let _server_config = tls::server_config(&bundle, vec![server.cert.clone()], &server.key)?;
+    let _client_config = tls::client_config(&bundle, vec![client.cert.clone()], &client.key)?;
+
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&[ca.info(), &server.info, &client.info])?
+    );
+    print!("{}{}", server.cert_pem, client.cert_pem);
+    Ok(())
+}
