@@ -39,7 +39,15 @@ fn bootstrap(dir: &Path, key_type: &str) {
     let status = Command::new(env!("CARGO_BIN_EXE_dockpki"))
         .arg("--state")
         .arg(dir.join("state"))
-        .args(["bootstrap", "--san", "localhost", "--san", "127.0.0.1", "--key-type", key_type])
+        .args([
+            "bootstrap",
+            "--san",
+            "localhost",
+            "--san",
+            "127.0.0.1",
+            "--key-type",
+            key_type,
+        ])
         .arg("--daemon-dir")
         .arg(dir.join("daemon"))
         .arg("--client-dir")
@@ -75,8 +83,17 @@ fn main() {
         return;
     }
     println!("whole process (includes start-up, crypto init, fsync):");
-    for (key_type, n) in [("ecdsa-p256", 50), ("ecdsa-p384", 30), ("ed25519", 30), ("rsa-2048", 10), ("rsa-4096", 3)] {
-        stats(&format!("dockpki bootstrap --key-type {key_type}"), time_runs(n, |_| {}, |d| bootstrap(d, key_type)));
+    for (key_type, n) in [
+        ("ecdsa-p256", 50),
+        ("ecdsa-p384", 30),
+        ("ed25519", 30),
+        ("rsa-2048", 10),
+        ("rsa-4096", 3),
+    ] {
+        stats(
+            &format!("dockpki bootstrap --key-type {key_type}"),
+            time_runs(n, |_| {}, |d| bootstrap(d, key_type)),
+        );
     }
     stats(
         "dockpki issue client (existing CA)",
@@ -97,31 +114,55 @@ fn main() {
             },
         ),
     );
-    if Command::new("openssl").arg("version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
+    if Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
         stats(
             "openssl recipe (P-256, same files)",
-            time_runs(10, |_| {}, |d| {
-                let ok = Command::new("sh")
-                    .args(["-c", OPENSSL_RECIPE, "sh"])
-                    .arg(d)
-                    .status()
-                    .expect("run sh")
-                    .success();
-                assert!(ok, "openssl recipe failed");
-            }),
+            time_runs(
+                10,
+                |_| {},
+                |d| {
+                    let ok = Command::new("sh")
+                        .args(["-c", OPENSSL_RECIPE, "sh"])
+                        .arg(d)
+                        .status()
+                        .expect("run sh")
+                        .success();
+                    assert!(ok, "openssl recipe failed");
+                },
+            ),
         );
     }
 
     println!("\nlibrary, in-process:");
-    for (kt, n) in [(KeyType::EcdsaP256, 200), (KeyType::EcdsaP384, 100), (KeyType::Ed25519, 200), (KeyType::Rsa2048, 10), (KeyType::Rsa3072, 5), (KeyType::Rsa4096, 3)] {
+    for (kt, n) in [
+        (KeyType::EcdsaP256, 200),
+        (KeyType::EcdsaP384, 100),
+        (KeyType::Ed25519, 200),
+        (KeyType::Rsa2048, 10),
+        (KeyType::Rsa3072, 5),
+        (KeyType::Rsa4096, 3),
+    ] {
         stats(
             &format!("PrivateKey::generate({kt})"),
-            time_runs(n, |_| {}, |_| drop(PrivateKey::generate(kt).expect("keygen"))),
+            time_runs(
+                n,
+                |_| {},
+                |_| drop(PrivateKey::generate(kt).expect("keygen")),
+            ),
         );
     }
     stats(
         "generate_many([rsa-4096; 3]) (parallel)",
-        time_runs(3, |_| {}, |_| drop(PrivateKey::generate_many(&[KeyType::Rsa4096; 3]).expect("keygen"))),
+        time_runs(
+            3,
+            |_| {},
+            |_| drop(PrivateKey::generate_many(&[KeyType::Rsa4096; 3]).expect("keygen")),
+        ),
     );
     let now = time::OffsetDateTime::now_utc();
     let ca = CertificateAuthority::create(&CaOptions::new(now).expect("options"), now).expect("ca");
@@ -132,9 +173,13 @@ fn main() {
     };
     stats(
         "issue_server, P-256 CA and key (incl. verify)",
-        time_runs(200, |_| {}, |_| {
-            let key = PrivateKey::generate(KeyType::EcdsaP256).expect("keygen");
-            drop(ca.issue_server(&request, key, now).expect("issue"));
-        }),
+        time_runs(
+            200,
+            |_| {},
+            |_| {
+                let key = PrivateKey::generate(KeyType::EcdsaP256).expect("keygen");
+                drop(ca.issue_server(&request, key, now).expect("issue"));
+            },
+        ),
     );
 }

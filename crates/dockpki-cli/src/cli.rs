@@ -101,7 +101,12 @@ pub struct CaInitArgs {
     #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
     pub key_type: String,
     /// How long the CA is valid (h, d, w, y)
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "10y")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "10y"
+    )]
     pub validity: String,
     /// How many intermediate CAs may follow (0: the CA signs leaves only)
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -156,7 +161,12 @@ pub struct IssueServerArgs {
     #[arg(long, value_name = "CN")]
     pub name: Option<String>,
     /// How long the certificate is valid (h, d, w, y)
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "1y")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "1y"
+    )]
     pub validity: String,
     #[command(flatten)]
     pub leaf: LeafArgs,
@@ -169,7 +179,12 @@ pub struct IssueClientArgs {
     #[arg(long, value_name = "CN")]
     pub name: String,
     /// How long the certificate is valid (h, d, w, y)
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "90d")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "90d"
+    )]
     pub validity: String,
     #[command(flatten)]
     pub leaf: LeafArgs,
@@ -194,10 +209,20 @@ pub struct BootstrapArgs {
     #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
     pub key_type: String,
     /// Validity of the server certificate
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "1y")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "1y"
+    )]
     pub server_validity: String,
     /// Validity of the client certificate
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "90d")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "90d"
+    )]
     pub client_validity: String,
     /// Port dockerd will listen on, for the printed configuration
     #[arg(long, value_name = "PORT", default_value_t = 2376)]
@@ -228,6 +253,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME_OR_IP")]
     pub host: Vec<String>,
     /// Warn about certificates that expire within this period
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value = "30d")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "30d"
+    )]
     pub warn_within: String,
 }

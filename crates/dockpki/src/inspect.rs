@@ -125,7 +125,7 @@ pub fn cert_to_pem(der: &CertificateDer<'_>) -> String {
 
 pub(crate) fn parse<'a>(der: &'a CertificateDer<'_>) -> Result<X509Certificate<'a>> {
     match X509Certificate::from_der(der.as_ref()) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         _ => Err(Error::Pem {
             expected: "certificate",
             reason: "not valid X.509".into(),

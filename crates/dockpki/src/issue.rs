@@ -129,6 +129,9 @@ impl CertificateAuthority {
             });
         }
         let (not_before, not_after) = lifetime.window(now);
+        // Certificates hold whole seconds, so compare at that precision: a leaf ending in the same
+        // second as its CA does not outlive it.
+        let not_after = not_after.replace_nanosecond(0).unwrap_or(not_after);
         if not_after > ca.not_after {
             return Err(Error::LeafOutlivesCa {
                 leaf_not_after: not_after,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::signature::{EcdsaKeyPair, RsaKeyPair};
+use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use rcgen::{PublicKeyData, RsaKeySize, SignatureAlgorithm};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -26,10 +26,13 @@ pub enum KeyType {
     /// Ed25519.
     Ed25519,
     /// RSA with a 2048-bit modulus, PKCS#1 v1.5 SHA-256 signatures.
+    #[serde(rename = "rsa-2048")]
     Rsa2048,
     /// RSA with a 3072-bit modulus, PKCS#1 v1.5 SHA-256 signatures.
+    #[serde(rename = "rsa-3072")]
     Rsa3072,
     /// RSA with a 4096-bit modulus, PKCS#1 v1.5 SHA-256 signatures.
+    #[serde(rename = "rsa-4096")]
     Rsa4096,
 }
 
@@ -125,9 +128,14 @@ impl PrivateKey {
             KeyType::Rsa2048 => rcgen::KeyPair::generate_rsa_for(alg, RsaKeySize::_2048),
             KeyType::Rsa3072 => rcgen::KeyPair::generate_rsa_for(alg, RsaKeySize::_3072),
             KeyType::Rsa4096 => rcgen::KeyPair::generate_rsa_for(alg, RsaKeySize::_4096),
-            KeyType::EcdsaP256 | KeyType::EcdsaP384 | KeyType::Ed25519 => {
-                rcgen::KeyPair::generate_for(alg)
+            KeyType::Ed25519 => {
+                // rcgen writes Ed25519 keys as PKCS#8 v2 (with the public key), which OpenSSL 3.0
+                // cannot read; v1 is what `openssl genpkey` writes and what every reader accepts.
+                let doc = Ed25519KeyPair::generate_pkcs8v1(&aws_lc_rs::rand::SystemRandom::new())
+                    .map_err(crypto)?;
+                rcgen::KeyPair::try_from(doc.as_ref())
             }
+            KeyType::EcdsaP256 | KeyType::EcdsaP384 => rcgen::KeyPair::generate_for(alg),
         }
         .map_err(crypto)?;
         Ok(PrivateKey { pair, key_type })
@@ -175,12 +183,22 @@ impl PrivateKey {
             expected: "private key",
             reason: format!("{what} could not be decoded"),
         };
+        // A body that lost lines still decodes as base64 but its DER is cut short; report a
+        // damaged file rather than an unsupported algorithm.
+        let parsed = x509_parser::der_parser::parse_ber(der.secret_der());
+        if !matches!(parsed, Ok((rest, _)) if rest.is_empty()) {
+            return Err(Error::Pem {
+                expected: "private key",
+                reason: "the key block is damaged or truncated (lines missing?)".into(),
+            });
+        }
         // Normalise to PKCS#8 so that the key is written back in one form whatever it was read in.
         let pkcs8: Zeroizing<Vec<u8>> = match der {
             PrivateKeyDer::Pkcs8(p) => Zeroizing::new(p.secret_pkcs8_der().to_vec()),
             PrivateKeyDer::Pkcs1(p) => {
-                let rsa = RsaKeyPair::from_der(p.secret_pkcs1_der())
-                    .map_err(|_| unusable("RSA PRIVATE KEY"))?;
+                let rsa = RsaKeyPair::from_der(p.secret_pkcs1_der()).map_err(|e| {
+                    rsa_size_refused(&e).unwrap_or_else(|| unusable("RSA PRIVATE KEY"))
+                })?;
                 let doc = rsa.as_der().map_err(crypto)?;
                 Zeroizing::new(doc.as_ref().to_vec())
             }
@@ -201,8 +219,14 @@ impl PrivateKey {
             _ => return Err(unusable("key")),
         };
         let pkcs8_der = PrivatePkcs8KeyDer::from(pkcs8.as_slice());
-        let pair = rcgen::KeyPair::try_from(&pkcs8_der).map_err(|_| Error::UnsupportedKey {
-            reason: "not an ECDSA P-256/P-384, Ed25519 or RSA key".into(),
+        let pair = rcgen::KeyPair::try_from(&pkcs8_der).map_err(|_| {
+            let rsa_refusal = RsaKeyPair::from_pkcs8(&pkcs8).err();
+            rsa_refusal
+                .as_ref()
+                .and_then(rsa_size_refused)
+                .unwrap_or_else(|| Error::UnsupportedKey {
+                    reason: "not an ECDSA P-256/P-384, Ed25519 or RSA key".into(),
+                })
         })?;
         let key_type = key_type_of(&pair, &pkcs8)?;
         Ok(PrivateKey { pair, key_type })
@@ -253,6 +277,19 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
+/// The backend refuses RSA keys below 2048 or above 8192 bits; say that instead of calling the
+/// key undecodable or not RSA.
+fn rsa_size_refused(e: &aws_lc_rs::error::KeyRejected) -> Option<Error> {
+    let reason = match e.description_() {
+        "TooSmall" => "RSA key smaller than 2048 bits",
+        "TooLarge" => "RSA key larger than 8192 bits",
+        _ => return None,
+    };
+    Some(Error::UnsupportedKey {
+        reason: reason.into(),
+    })
+}
+
 fn key_type_of(pair: &rcgen::KeyPair, pkcs8: &[u8]) -> Result<KeyType> {
     let alg = pair.algorithm();
     if alg == &rcgen::PKCS_ECDSA_P256_SHA256 {
@@ -296,4 +333,19 @@ fn first_pem_label(pem: &[u8]) -> Option<String> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyType;
+
+    #[test]
+    fn json_names_of_key_types_are_the_command_line_names() {
+        for kt in KeyType::ALL {
+            let json = serde_json::to_string(&kt).unwrap();
+            assert_eq!(json, format!("\"{}\"", kt.as_str()));
+            assert_eq!(serde_json::from_str::<KeyType>(&json).unwrap(), kt);
+            assert_eq!(kt.as_str().parse::<KeyType>().unwrap(), kt);
+        }
+    }
 }

@@ -88,11 +88,11 @@ impl FromStr for Lifetime {
 impl fmt::Display for Lifetime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = self.hours;
-        if h % (365 * 24) == 0 {
+        if h.is_multiple_of(365 * 24) {
             write!(f, "{}y", h / (365 * 24))
-        } else if h % (7 * 24) == 0 {
+        } else if h.is_multiple_of(7 * 24) {
             write!(f, "{}w", h / (7 * 24))
-        } else if h % 24 == 0 {
+        } else if h.is_multiple_of(24) {
             write!(f, "{}d", h / 24)
         } else {
             write!(f, "{h}h")

@@ -216,11 +216,14 @@ pub fn verify_leaf(
         )
         .map_err(|e| map_error(e, &info, usage))?;
 
-    let anchor_subject = path.anchor().subject.as_ref();
+    // The anchor holds the subject's contents without the outer SEQUENCE header, so match the
+    // bundle certificate through webpki's own view of it (subject and key).
+    let anchor = path.anchor();
     let anchor_cert = bundle.iter().find(|c| {
-        inspect::parse(c)
-            .map(|x| x.subject().as_raw() == anchor_subject)
-            .unwrap_or(false)
+        webpki::anchor_from_trusted_cert(c).is_ok_and(|a| {
+            a.subject.as_ref() == anchor.subject.as_ref()
+                && a.subject_public_key_info.as_ref() == anchor.subject_public_key_info.as_ref()
+        })
     });
     if let Some(ca) = anchor_cert.and_then(|c| inspect::inspect(c).ok()) {
         if ca.has_extended_key_usage

@@ -1,7 +1,7 @@
 //! `dockpki verify`: an offline check of installed layouts.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dockpki::{CertificateDer, PrivateKey, SubjectAltName, Usage};
 use serde::Serialize;
@@ -263,7 +263,7 @@ fn check_layout(
             match PrivateKey::from_pem(&bytes) {
                 Err(e) => report.push(Level::Fail, layout, key_path.clone(), e.to_string()),
                 Ok(key) => match &loaded.leaf {
-                    Some(_) if true => {
+                    Some(leaf) if dockpki::key_matches_cert(&key, leaf) => {
                         report.push(Level::Ok, layout, key_path.clone(), format!("{} key matches the certificate", key.key_type()))
                     }
                     Some(_) => report.push(Level::Fail, layout, key_path.clone(), "the key does not belong to the certificate next to it; install the pair that was issued together"),
@@ -276,13 +276,13 @@ fn check_layout(
     loaded
 }
 
-fn check_mode(report: &mut Report, layout: &Layout, path: &PathBuf, secret: bool) {
+fn check_mode(report: &mut Report, layout: &Layout, path: &Path, secret: bool) {
     let Ok(mode) = mode_of(path) else { return };
     if secret && mode & 0o077 != 0 {
         report.push(
             Level::Fail,
             layout,
-            path.clone(),
+            path.to_path_buf(),
             format!(
                 "private key has mode {mode:04o}, readable by group or others; chmod 400 {}",
                 path.display()
@@ -292,7 +292,7 @@ fn check_mode(report: &mut Report, layout: &Layout, path: &PathBuf, secret: bool
         report.push(
             Level::Fail,
             layout,
-            path.clone(),
+            path.to_path_buf(),
             format!(
                 "mode {mode:04o} lets group or others replace it; chmod {} {}",
                 if secret { "400" } else { "444" },
@@ -300,11 +300,16 @@ fn check_mode(report: &mut Report, layout: &Layout, path: &PathBuf, secret: bool
             ),
         );
     } else if secret {
-        report.push(Level::Ok, layout, path.clone(), format!("mode {mode:04o}"));
+        report.push(
+            Level::Ok,
+            layout,
+            path.to_path_buf(),
+            format!("mode {mode:04o}"),
+        );
     }
 }
 
-fn read_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, String> {
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     dockpki::certs_from_pem(&bytes).map_err(|e| e.to_string())
 }

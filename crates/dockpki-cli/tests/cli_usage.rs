@@ -1,0 +1,115 @@
+//! The command-line contract: help with examples for every subcommand, exit code 2 for
+//! malformed usage (clap), exit code 1 for bad values.
+
+mod common;
+
+use common::Env;
+use predicates::prelude::*;
+
+const SUBCOMMANDS: &[&[&str]] = &[
+    &[],
+    &["ca"],
+    &["ca", "init"],
+    &["issue"],
+    &["issue", "server"],
+    &["issue", "client"],
+    &["bootstrap"],
+    &["inspect"],
+    &["verify"],
+];
+
+#[test]
+fn help_of_every_subcommand_exits_0_and_shows_examples() {
+    let env = Env::new();
+    for sub in SUBCOMMANDS {
+        env.bare()
+            .args(*sub)
+            .arg("--help")
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("Examples"))
+            .stdout(predicate::str::contains("Usage: dockpki"));
+    }
+}
+
+#[test]
+fn help_writes_nothing() {
+    let env = Env::new();
+    let before = common::snapshot(env.root());
+    for sub in SUBCOMMANDS {
+        env.cmd().args(*sub).arg("--help").assert().code(0);
+    }
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "--help");
+    assert!(!env.state().exists());
+}
+
+#[test]
+fn help_lists_the_exit_codes_and_key_types() {
+    let env = Env::new();
+    env.bare()
+        .arg("--help")
+        .assert()
+        .stdout(predicate::str::contains("Exit codes: 0 success, 1 failure"));
+    env.bare()
+        .args(["issue", "client", "--help"])
+        .assert()
+        .stdout(predicate::str::contains("rsa-4096").and(predicate::str::contains("ed25519")));
+}
+
+#[test]
+fn version_exits_0() {
+    Env::new()
+        .bare()
+        .arg("--version")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("dockpki "));
+}
+
+#[test]
+fn usage_errors_exit_2_and_write_nothing() {
+    let env = Env::new();
+    let out = env.path("out");
+    let out = common::s(&out);
+    let cases: &[&[&str]] = &[
+        &["issue", "client", "--name", "a", "--out", out, "--bogus"],
+        &["issue", "client", "--name", "a"],
+        &["issue", "client", "--out", out],
+        &["issue", "server", "--san", "localhost"],
+        &["issue"],
+        &["ca"],
+        &["frobnicate"],
+        &[],
+        &["ca", "init", "--path-len", "many"],
+        &["bootstrap", "--san", "localhost", "--port", "99999"],
+        &["verify", "--unknown"],
+    ];
+    let before = common::snapshot(env.root());
+    for args in cases {
+        let o = env.cmd().args(*args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert!(!o.stderr.is_empty(), "{args:?}");
+    }
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "usage errors");
+}
+
+#[test]
+fn missing_out_is_a_usage_error_naming_the_flag() {
+    Env::new()
+        .cmd()
+        .args(["issue", "client", "--name", "a"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--out"));
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error_naming_the_flag() {
+    Env::new()
+        .cmd()
+        .args(["ca", "init", "--bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--bogus"));
+}

@@ -1,0 +1,542 @@
+//! End-to-end: certificates written by the `dockpki` binary protect a real dockerd, judged by the
+//! real docker CLI and by `openssl s_client`, on 127.0.0.1 and ::1 only.
+//!
+//! Needs root, `dockerd`, `docker` and `openssl`. Without them each test prints `SKIPPED: ...` to
+//! stderr and passes, except under `CI=true`, where it fails. At most two daemons run at once
+//! (`DOCKPKI_E2E_MAX_DAEMONS`). Run with `-- --nocapture` to see every step.
+
+mod support;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{prerequisites, DaemonTls, Dockerd, Run, Tools};
+
+/// What the docker CLI prints when dockerd aborts the handshake because no acceptable client
+/// certificate arrived: Go 1.19 (dockerd 20.10) sends `bad_certificate`; newer Go servers send
+/// TLS 1.3 `certificate_required`.
+const CLIENT_CERT_REFUSED: &[&str] = &[
+    "remote error: tls: bad certificate",
+    "remote error: tls: certificate required",
+];
+
+/// A scratch directory for one test's state, daemon and client directories.
+fn workdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("dpk-pki-")
+        .tempdir_in("/tmp")
+        .expect("tempdir under /tmp")
+}
+
+/// Runs the `dockpki` binary under test with `args` and requires exit 0.
+fn dockpki(args: &[&dyn AsRef<OsStr>]) {
+    let args: Vec<&OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let started = Instant::now();
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_dockpki"))
+        .env_remove("DOCKPKI_STATE")
+        .args(&args)
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success();
+    eprintln!(
+        "[ok] dockpki {} ({:.1?})",
+        shown.join(" "),
+        started.elapsed()
+    );
+}
+
+/// `dockpki --state WORK/STATE bootstrap --san localhost --san 127.0.0.1 --san ::1 --daemon-dir
+/// WORK/NAME-daemon --client-dir WORK/NAME-client --key-type KEY_TYPE`; returns the two
+/// directories after checking that every promised file is there.
+fn bootstrap(work: &Path, state: &str, name: &str, key_type: &str) -> (PathBuf, PathBuf) {
+    let daemon = work.join(format!("{name}-daemon"));
+    let client = work.join(format!("{name}-client"));
+    #[rustfmt::skip]
+    dockpki(&[
+        &"--state", &work.join(state), &"bootstrap",
+        &"--san", &"localhost", &"--san", &"127.0.0.1", &"--san", &"::1",
+        &"--daemon-dir", &daemon, &"--client-dir", &client, &"--key-type", &key_type,
+    ]);
+    assert_files(&daemon, &["ca.pem", "server-cert.pem", "server-key.pem"]);
+    assert_files(&client, &["ca.pem", "cert.pem", "key.pem"]);
+    (daemon, client)
+}
+
+fn assert_files(dir: &Path, names: &[&str]) {
+    for name in names {
+        let path = dir.join(name);
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            text.contains("-----BEGIN "),
+            "{} is not PEM:\n{text}",
+            path.display()
+        );
+    }
+}
+
+/// A `DOCKER_CERT_PATH` directory made of `ca.pem` from `ca_from` and, when given, `cert.pem`
+/// and `key.pem` from `cert_from`.
+fn cert_path(dir: PathBuf, ca_from: &Path, cert_from: Option<&Path>) -> PathBuf {
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::copy(ca_from.join("ca.pem"), dir.join("ca.pem")).expect("copy ca.pem");
+    if let Some(from) = cert_from {
+        for name in ["cert.pem", "key.pem"] {
+            fs::copy(from.join(name), dir.join(name)).expect("copy client cert/key");
+        }
+    }
+    dir
+}
+
+/// `openssl s_client` options presenting the client certificate in `client`, trusting its
+/// `ca.pem`.
+fn openssl_client_args(client: &Path) -> Vec<String> {
+    let p = |name: &str| client.join(name).display().to_string();
+    vec![
+        "-CAfile".into(),
+        p("ca.pem"),
+        "-cert".into(),
+        p("cert.pem"),
+        "-key".into(),
+        p("key.pem"),
+    ]
+}
+
+/// Collects every failed expectation of a test, so that one run shows all of them, and prints
+/// each step as it goes (visible with `--nocapture`).
+#[derive(Default)]
+struct Checks(Vec<String>);
+
+impl Checks {
+    fn check(&mut self, ok: bool, what: &str, run: &Run) {
+        eprintln!("[{}] {what}", if ok { "ok" } else { "FAILED" });
+        if !ok {
+            self.0.push(format!("{what}\n{run}"));
+        }
+    }
+
+    /// Expects `run` to fail with one of `texts` in its output (and the daemon to be fine, which
+    /// each test proves separately with a positive control).
+    fn rejected(&mut self, run: &Run, what: &str, texts: &[&str]) {
+        let out = run.all_output();
+        let ok = !run.success && texts.iter().any(|t| out.contains(t));
+        self.check(ok, &format!("{what}: fails with {texts:?}"), run);
+        if let Some(line) = out.lines().find(|l| texts.iter().any(|t| l.contains(t))) {
+            eprintln!("       observed: {}", line.trim());
+        }
+    }
+
+    /// Expects the daemon log to show `text` within a few seconds (dockerd logs the handshake
+    /// error only after sending the alert the client reports).
+    fn logged(&mut self, dockerd: &Dockerd, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut found = dockerd.log().contains(text);
+        while !found && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            found = dockerd.log().contains(text);
+        }
+        eprintln!(
+            "[{}] dockerd log shows {text:?}",
+            if found { "ok" } else { "FAILED" }
+        );
+        if !found {
+            self.0.push(format!(
+                "dockerd log does not show {text:?} (log printed below)"
+            ));
+        }
+    }
+
+    fn finish(self) {
+        if !self.0.is_empty() {
+            panic!(
+                "{} check(s) failed:\n\n{}",
+                self.0.len(),
+                self.0.join("\n\n")
+            );
+        }
+    }
+}
+
+/// The docker CLI with `--tlsverify` against `host`, using `DOCKER_CERT_PATH=cert_path`.
+fn docker_tlsverify(dockerd: &Dockerd, cert_path: &Path, host: &str) -> Run {
+    dockerd.docker(Some(cert_path), &["--tlsverify", "-H", host, "version"])
+}
+
+/// Whether `docker version` reached the daemon: it prints the server's engine version.
+fn reached_server(run: &Run, version: &str) -> bool {
+    run.success && run.stdout.contains("Server:") && run.stdout.contains(version)
+}
+
+/// Whether an `openssl s_client` run verified the daemon and got `/_ping` answered, which with
+/// TLS 1.3 is the only proof that the daemon also accepted the client certificate.
+fn openssl_pinged(run: &Run) -> bool {
+    run.success
+        && run.stdout.contains("Verify return code: 0 (ok)")
+        && run.stdout.contains(" 200 OK")
+}
+
+/// For one key type: `bootstrap` writes daemon and client files with which dockerd serves mutual
+/// TLS on 127.0.0.1, ::1 and localhost, the docker CLI (`--tlsverify`) verifies the daemon and is
+/// accepted by it, and `openssl s_client` agrees (server chain and IP SAN verified, client
+/// certificate accepted).
+fn bootstrapped_certs_give_mutual_tls(tools: &Tools, key_type: &str) {
+    let work = workdir();
+    let (daemon_dir, client_dir) = bootstrap(work.path(), "state", "main", key_type);
+    let mut checks = Checks::default();
+    // `--key-type` must reach both leaves, or the six variants would all test one key type.
+    let markers = key_type_markers(key_type);
+    for cert in [
+        daemon_dir.join("server-cert.pem"),
+        client_dir.join("cert.pem"),
+    ] {
+        let mut cmd = Command::new(&tools.openssl);
+        cmd.args(["x509", "-noout", "-text", "-in"]).arg(&cert);
+        let run = support::run(cmd, b"");
+        let ok = run.success && markers.iter().all(|m| run.stdout.contains(m));
+        let what = format!(
+            "[{key_type}] {} has a {key_type} key ({markers:?})",
+            cert.display()
+        );
+        checks.check(ok, &what, &run);
+    }
+
+    let dockerd = Dockerd::start(tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+
+    let mut hosts = vec![dockerd.tcp_v4(), dockerd.tcp_localhost()];
+    if dockerd.ipv6() {
+        hosts.push(dockerd.tcp_v6());
+    } else {
+        eprintln!("NOTE: ::1 cannot be bound on this machine; the tcp://[::1] checks are skipped");
+    }
+    for host in &hosts {
+        let run = docker_tlsverify(&dockerd, &client_dir, host);
+        let what =
+            format!("[{key_type}] docker --tlsverify -H {host} version reaches dockerd {version}");
+        checks.check(reached_server(&run, &version), &what, &run);
+    }
+
+    let mut targets = vec![("127.0.0.1", "127.0.0.1")];
+    if dockerd.ipv6() {
+        targets.push(("[::1]", "::1"));
+    }
+    for (host, ip) in targets {
+        let mut args = openssl_client_args(&client_dir);
+        args.extend(["-verify_ip".into(), ip.into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = dockerd.openssl_ping(host, &args);
+        let what = format!("[{key_type}] openssl s_client -connect {host} verifies dockerd (IP {ip}) and is accepted");
+        checks.check(openssl_pinged(&run), &what, &run);
+    }
+    checks.finish();
+}
+
+/// What `openssl x509 -text` prints for a certificate whose key is of `key_type`.
+fn key_type_markers(key_type: &str) -> Vec<String> {
+    match key_type {
+        "ecdsa-p256" => vec!["id-ecPublicKey".into(), "NIST CURVE: P-256".into()],
+        "ecdsa-p384" => vec!["id-ecPublicKey".into(), "NIST CURVE: P-384".into()],
+        "ed25519" => vec!["Public Key Algorithm: ED25519".into()],
+        rsa => {
+            let bits = rsa.strip_prefix("rsa-").expect("known key type");
+            vec!["rsaEncryption".into(), format!("Public-Key: ({bits} bit)")]
+        }
+    }
+}
+
+macro_rules! mutual_tls_test {
+    ($($name:ident => $key_type:literal),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let Some(tools) = prerequisites(stringify!($name)) else { return };
+            bootstrapped_certs_give_mutual_tls(&tools, $key_type);
+        }
+    )*};
+}
+
+mutual_tls_test! {
+    bootstrap_ecdsa_p256_certs_give_mutual_tls_with_dockerd_docker_cli_and_openssl => "ecdsa-p256",
+    bootstrap_ecdsa_p384_certs_give_mutual_tls_with_dockerd_docker_cli_and_openssl => "ecdsa-p384",
+    bootstrap_ed25519_certs_give_mutual_tls_with_dockerd_docker_cli_and_openssl => "ed25519",
+    bootstrap_rsa_2048_certs_give_mutual_tls_with_dockerd_docker_cli_and_openssl => "rsa-2048",
+    bootstrap_rsa_3072_certs_give_mutual_tls_with_dockerd_docker_cli_and_openssl => "rsa-3072",
+    bootstrap_rsa_4096_certs_give_mutual_tls_with_dockerd_docker_cli_and_openssl => "rsa-4096",
+}
+
+/// A client certificate issued by another CA (`ca init` + `issue client` in another state) is
+/// refused, while certificates from the daemon's own CA (`issue client` from the same state, and
+/// a second `bootstrap` that must reuse the existing CA) are accepted. The Go client does not
+/// even send a certificate whose issuer the daemon did not ask for; openssl sends it anyway and
+/// dockerd refuses it as signed by an unknown authority.
+#[test]
+fn dockerd_rejects_client_cert_from_another_ca() {
+    let Some(tools) = prerequisites("dockerd_rejects_client_cert_from_another_ca") else {
+        return;
+    };
+    let work = workdir();
+    let w = work.path();
+    let (daemon_dir, client_dir) = bootstrap(w, "state", "main", "ecdsa-p256");
+    let state = w.join("state");
+    let other = w.join("other-state");
+    let (issued, foreign) = (w.join("issued-client"), w.join("foreign-client"));
+    dockpki(&[
+        &"--state", &state, &"issue", &"client", &"--name", &"bob", &"--out", &issued,
+    ]);
+    // A second bootstrap with the same state must reuse the CA rather than make a new one.
+    let (_, second_client) = bootstrap(w, "state", "second", "ecdsa-p256");
+    dockpki(&[&"--state", &other, &"ca", &"init"]);
+    dockpki(&[
+        &"--state", &other, &"issue", &"client", &"--name", &"mallory", &"--out", &foreign,
+    ]);
+    assert_files(&issued, &["ca.pem", "cert.pem", "key.pem"]);
+    assert_files(&foreign, &["ca.pem", "cert.pem", "key.pem"]);
+    // Trusts the right CA for the server, but holds the foreign client certificate.
+    let mixed = cert_path(w.join("mixed"), &client_dir, Some(&foreign));
+
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    let host = dockerd.tcp_v4();
+    let mut checks = Checks::default();
+    for (dir, what) in [
+        (&client_dir, "bootstrap client"),
+        (&issued, "`issue client` from the same state"),
+        (&second_client, "second bootstrap with the same state"),
+    ] {
+        let run = docker_tlsverify(&dockerd, dir, &host);
+        checks.check(
+            reached_server(&run, &version),
+            &format!("control: {what} is accepted"),
+            &run,
+        );
+    }
+
+    let run = docker_tlsverify(&dockerd, &mixed, &host);
+    checks.rejected(
+        &run,
+        "docker --tlsverify with a client cert from another CA",
+        CLIENT_CERT_REFUSED,
+    );
+    checks.logged(&dockerd, "tls: client didn't provide a certificate");
+
+    let mut args = openssl_client_args(&mixed);
+    args.extend(["-verify_ip".into(), "127.0.0.1".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = dockerd.openssl_ping("127.0.0.1", &args);
+    let refused = !run.success
+        && !run.stdout.contains(" 200 OK")
+        && run.stderr.contains("alert bad certificate");
+    checks.check(
+        refused,
+        "openssl presenting a client cert from another CA gets alert bad certificate",
+        &run,
+    );
+    checks.logged(&dockerd, "x509: certificate signed by unknown authority");
+    checks.finish();
+}
+
+/// A client that presents no certificate (a `DOCKER_CERT_PATH` holding only `ca.pem`) is refused,
+/// with server verification on (`--tlsverify`) or off (`--tls`): the daemon enforces it.
+#[test]
+fn dockerd_rejects_client_without_certificate() {
+    let Some(tools) = prerequisites("dockerd_rejects_client_without_certificate") else {
+        return;
+    };
+    let work = workdir();
+    let (daemon_dir, client_dir) = bootstrap(work.path(), "state", "main", "ecdsa-p256");
+    let ca_only = cert_path(work.path().join("ca-only"), &client_dir, None);
+
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    let host = dockerd.tcp_v4();
+    let mut checks = Checks::default();
+    let run = docker_tlsverify(&dockerd, &client_dir, &host);
+    checks.check(
+        reached_server(&run, &version),
+        "control: the full client dir is accepted",
+        &run,
+    );
+
+    let run = docker_tlsverify(&dockerd, &ca_only, &host);
+    checks.rejected(
+        &run,
+        "docker --tlsverify without client cert",
+        CLIENT_CERT_REFUSED,
+    );
+    checks.rejected(
+        &run,
+        "docker --tlsverify without client cert (CLI hint)",
+        &["the server probably has client authentication (--tlsverify) enabled"],
+    );
+    let run = dockerd.docker(Some(&ca_only), &["--tls", "-H", &host, "version"]);
+    checks.rejected(
+        &run,
+        "docker --tls (no server verification) without client cert",
+        CLIENT_CERT_REFUSED,
+    );
+    checks.logged(&dockerd, "tls: client didn't provide a certificate");
+
+    let ca = client_dir.join("ca.pem").display().to_string();
+    let run = dockerd.openssl_ping("127.0.0.1", &["-CAfile", &ca]);
+    let refused = !run.success && !run.stdout.contains(" 200 OK") && run.stderr.contains("alert");
+    checks.check(
+        refused,
+        "openssl without client cert gets a TLS alert and no HTTP answer",
+        &run,
+    );
+    checks.finish();
+}
+
+/// A daemon certificate whose SANs do not cover the dialled address (`issue server --san
+/// example.invalid`, dialled as 127.0.0.1, ::1 and localhost) is refused by the docker CLI,
+/// although the same daemon and client certificate work when server verification is off
+/// (`--tls`), so that nothing but the SAN check is at stake.
+#[test]
+fn docker_cli_rejects_server_cert_without_san_for_dialled_address() {
+    let Some(tools) =
+        prerequisites("docker_cli_rejects_server_cert_without_san_for_dialled_address")
+    else {
+        return;
+    };
+    let work = workdir();
+    let w = work.path();
+    let (_, client_dir) = bootstrap(w, "state", "main", "ecdsa-p256");
+    let wrong = w.join("wrong-san-daemon");
+    let state = w.join("state");
+    dockpki(&[
+        &"--state",
+        &state,
+        &"issue",
+        &"server",
+        &"--san",
+        &"example.invalid",
+        &"--out",
+        &wrong,
+    ]);
+    assert_files(&wrong, &["ca.pem", "server-cert.pem", "server-key.pem"]);
+
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&wrong));
+    let version = dockerd.server_version();
+    let mut checks = Checks::default();
+    let run = dockerd.docker(
+        Some(&client_dir),
+        &["--tls", "-H", &dockerd.tcp_v4(), "version"],
+    );
+    checks.check(
+        reached_server(&run, &version),
+        "control: docker --tls (no server verification) with the client cert is accepted",
+        &run,
+    );
+
+    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
+    checks.rejected(
+        &run,
+        "docker --tlsverify -H tcp://127.0.0.1",
+        &["x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs"],
+    );
+    if dockerd.ipv6() {
+        let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v6());
+        checks.rejected(
+            &run,
+            "docker --tlsverify -H tcp://[::1]",
+            &["x509: cannot validate certificate for ::1 because it doesn't contain any IP SANs"],
+        );
+    }
+    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_localhost());
+    checks.rejected(
+        &run,
+        "docker --tlsverify -H tcp://localhost",
+        &["x509: certificate is valid for example.invalid, not localhost"],
+    );
+
+    let mut args = openssl_client_args(&client_dir);
+    args.extend(["-verify_ip".into(), "127.0.0.1".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = dockerd.openssl_ping("127.0.0.1", &args);
+    checks.rejected(
+        &run,
+        "openssl s_client -verify_ip 127.0.0.1",
+        &["Verify return code: 64 (IP address mismatch)"],
+    );
+    checks.finish();
+}
+
+/// The docker CLI refuses a daemon whose certificate comes from a CA it does not trust: a client
+/// directory bootstrapped from another state dials the first state's daemon.
+#[test]
+fn docker_cli_rejects_daemon_cert_from_another_ca() {
+    let Some(tools) = prerequisites("docker_cli_rejects_daemon_cert_from_another_ca") else {
+        return;
+    };
+    let work = workdir();
+    let (daemon_dir, client_dir) = bootstrap(work.path(), "state", "main", "ecdsa-p256");
+    let (_, other_client) = bootstrap(work.path(), "other-state", "other", "ecdsa-p256");
+
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    let host = dockerd.tcp_v4();
+    let mut checks = Checks::default();
+    let run = docker_tlsverify(&dockerd, &client_dir, &host);
+    checks.check(
+        reached_server(&run, &version),
+        "control: the daemon's own client dir is accepted",
+        &run,
+    );
+
+    let run = docker_tlsverify(&dockerd, &other_client, &host);
+    checks.rejected(
+        &run,
+        "docker --tlsverify trusting only another CA",
+        &["x509: certificate signed by unknown authority"],
+    );
+    let args = openssl_client_args(&other_client);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = dockerd.openssl_ping("127.0.0.1", &args);
+    checks.rejected(
+        &run,
+        "openssl s_client trusting only another CA",
+        &[
+            "unable to get local issuer certificate",
+            "self-signed certificate in certificate chain",
+        ],
+    );
+    checks.finish();
+}
+
+/// The TLS port does not serve plain HTTP: the docker CLI without TLS flags, or with only
+/// `DOCKER_CERT_PATH` set (which alone does not turn TLS on), gets an error from the daemon.
+#[test]
+fn dockerd_tls_port_refuses_plain_http() {
+    let Some(tools) = prerequisites("dockerd_tls_port_refuses_plain_http") else {
+        return;
+    };
+    let work = workdir();
+    let (daemon_dir, client_dir) = bootstrap(work.path(), "state", "main", "ecdsa-p256");
+
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    let host = dockerd.tcp_v4();
+    let mut checks = Checks::default();
+    let run = docker_tlsverify(&dockerd, &client_dir, &host);
+    checks.check(
+        reached_server(&run, &version),
+        "control: --tlsverify is accepted",
+        &run,
+    );
+
+    const PLAIN: &[&str] = &["Client sent an HTTP request to an HTTPS server."];
+    let run = dockerd.docker(None, &["-H", &host, "version"]);
+    checks.rejected(&run, "docker -H tcp://127.0.0.1 without TLS", PLAIN);
+    let run = dockerd.docker(Some(&client_dir), &["-H", &host, "version"]);
+    checks.rejected(
+        &run,
+        "docker with DOCKER_CERT_PATH but no --tlsverify",
+        PLAIN,
+    );
+    checks.finish();
+}
