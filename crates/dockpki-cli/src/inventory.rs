@@ -57,12 +57,7 @@ impl Record {
             serial: info.serial.clone(),
             kind,
             common_name: info.common_name.clone(),
-            sans: info
-                .dns_names
-                .iter()
-                .cloned()
-                .chain(info.ip_addresses.iter().map(|i| i.to_string()))
-                .collect(),
+            sans: info.san_strings(),
             not_before: info.not_before,
             not_after: info.not_after,
             sha256: info.sha256_fingerprint.clone(),

@@ -84,6 +84,15 @@ impl CertInfo {
         self.not_before <= t && t <= self.not_after
     }
 
+    /// Every SAN as text, DNS names first, then IP addresses.
+    pub fn san_strings(&self) -> Vec<String> {
+        self.dns_names
+            .iter()
+            .cloned()
+            .chain(self.ip_addresses.iter().map(|i| i.to_string()))
+            .collect()
+    }
+
     /// Whole days from `t` until expiry; negative once expired.
     pub fn days_left(&self, t: OffsetDateTime) -> i64 {
         (self.not_after - t).whole_days()

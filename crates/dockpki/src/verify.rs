@@ -247,12 +247,7 @@ pub fn verify_leaf(
             ee.verify_is_valid_for_subject_name(&name)
                 .map_err(|_| VerifyError::NameMismatch {
                     host: host.to_string(),
-                    sans: info
-                        .dns_names
-                        .iter()
-                        .cloned()
-                        .chain(info.ip_addresses.iter().map(|i| i.to_string()))
-                        .collect(),
+                    sans: info.san_strings(),
                 })?;
         }
     }

@@ -165,14 +165,7 @@ fn print_summary(
     println!(
         "daemon  {}  (SANs {}; valid until {})",
         daemon.describe(),
-        server
-            .info
-            .dns_names
-            .iter()
-            .cloned()
-            .chain(server.info.ip_addresses.iter().map(|i| i.to_string()))
-            .collect::<Vec<_>>()
-            .join(", "),
+        server.info.san_strings().join(", "),
         until(server)
     );
     println!(
