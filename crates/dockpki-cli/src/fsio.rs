@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::error::{CliError, CliResult};
+use crate::journal::{fault_injection, remove_journal, Backup, Journal, Move, JOURNAL_VERSION};
 
 /// Mode of private keys (as Docker's documentation and the CIS Docker Benchmark ask).
 pub const KEY_MODE: u32 = 0o400;
@@ -189,9 +190,11 @@ impl WritePlan {
         Ok(dirs)
     }
 
-    /// Writes every file. On any error before the first rename, nothing is left behind: staged
-    /// files are removed and created directories that are still empty are removed again.
-    pub fn commit(self) -> CliResult<Vec<Written>> {
+    /// Writes every file through a journal, so that an interruption at any instant (SIGKILL,
+    /// power loss) leaves either the old files or, after [`recover`] on the next run, all the new
+    /// ones. On any error before the journal is written nothing is left behind: staged files are
+    /// removed, and created directories that are still empty are removed again.
+    pub fn commit(self, journal_path: &Path) -> CliResult<Vec<Written>> {
         let new_dirs = self.check()?;
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
@@ -207,24 +210,35 @@ impl WritePlan {
             return Err(e);
         }
         let stamp = backup_stamp();
-        let mut dirs_to_sync = BTreeSet::new();
-        for (tmp, f) in &staged {
-            let backup = match (f.path.exists(), f.replace) {
-                (false, _) => None,
-                (true, Replace::IfForced) => Some(backup(&f.path, &stamp)?),
-                (true, Replace::Always) => Some(previous_copy(&f.path)?),
-            };
-            fs::rename(tmp, &f.path).map_err(|e| CliError::io("move into place", &f.path, &e))?;
-            dirs_to_sync.insert(parent(&f.path).to_path_buf());
-            written.push(Written {
-                path: f.path.clone(),
-                backup,
-                changed: true,
-            });
-        }
-        for dir in dirs_to_sync {
-            sync_dir(&dir)?;
-        }
+        let moves = staged
+            .iter()
+            .map(|(tmp, f)| {
+                let backup = match (f.path.exists(), f.replace) {
+                    (false, _) => None,
+                    (true, Replace::IfForced) => {
+                        Some(Backup::Timestamped(free_backup_name(&f.path, &stamp)?))
+                    }
+                    (true, Replace::Always) => Some(Backup::Previous(sibling(&f.path, ".bak"))),
+                };
+                Ok(Move {
+                    temp: tmp.clone(),
+                    target: f.path.clone(),
+                    backup,
+                })
+            })
+            .collect::<CliResult<Vec<_>>>()?;
+        let journal = Journal {
+            version: JOURNAL_VERSION,
+            moves,
+        };
+        journal.write(journal_path)?;
+        journal.apply(fault_injection())?;
+        remove_journal(journal_path)?;
+        written.extend(journal.moves.into_iter().map(|m| Written {
+            path: m.target,
+            backup: m.backup.map(Backup::into_path),
+            changed: true,
+        }));
         Ok(written)
     }
 
@@ -277,7 +291,12 @@ impl WritePlan {
 /// Creates `path` (which must not exist) with exactly `mode`, writes and fsyncs it. The mode is
 /// given to open(2) so the file never exists with wider permissions; fchmod then removes any
 /// effect of the umask in the other direction (0444 under umask 077).
-fn write_new(path: &Path, contents: &[u8], mode: u32, owner: Option<Owner>) -> io::Result<()> {
+pub(crate) fn write_new(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    owner: Option<Owner>,
+) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -292,7 +311,7 @@ fn write_new(path: &Path, contents: &[u8], mode: u32, owner: Option<Owner>) -> i
     file.sync_all()
 }
 
-fn temp_path(target: &Path) -> CliResult<PathBuf> {
+pub(crate) fn temp_path(target: &Path) -> CliResult<PathBuf> {
     let name = target
         .file_name()
         .ok_or_else(|| CliError::new(format!("{} has no file name", target.display())))?;
@@ -308,46 +327,32 @@ fn temp_path(target: &Path) -> CliResult<PathBuf> {
     )))
 }
 
-/// Keeps the current file as `NAME.bak-YYYYMMDDTHHMMSSZ` through a hard link, which preserves
-/// its mode and owner and cannot be half-written.
-fn backup(path: &Path, stamp: &str) -> CliResult<PathBuf> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    for n in 0..1000 {
-        let suffix = if n == 0 {
-            String::new()
-        } else {
-            format!("-{n}")
-        };
-        let candidate = parent(path).join(format!("{name}.bak-{stamp}{suffix}"));
-        match fs::hard_link(path, &candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(CliError::io("keep a backup of", path, &e)),
-        }
-    }
-    Err(CliError::new(format!(
-        "too many backups of {} this second",
-        path.display()
-    )))
+/// The first unused `NAME.bak-YYYYMMDDTHHMMSSZ[-N]` next to `path`.
+fn free_backup_name(path: &Path, stamp: &str) -> CliResult<PathBuf> {
+    (0..1000)
+        .map(|n| {
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!("-{n}")
+            };
+            sibling(path, &format!(".bak-{stamp}{suffix}"))
+        })
+        .find(|candidate| fs::symlink_metadata(candidate).is_err())
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "too many backups of {} this second",
+                path.display()
+            ))
+        })
 }
 
-/// Keeps the current version of a bookkeeping file as `NAME.bak`, replacing the one before.
-fn previous_copy(path: &Path) -> CliResult<PathBuf> {
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let copy = parent(path).join(format!("{name}.bak"));
-    match fs::remove_file(&copy) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(CliError::io("replace", &copy, &e)),
-    }
-    fs::hard_link(path, &copy).map_err(|e| CliError::io("keep a backup of", path, &e))?;
-    Ok(copy)
+    parent(path).join(format!("{name}{suffix}"))
 }
 
 fn backup_stamp() -> String {
@@ -363,7 +368,7 @@ fn backup_stamp() -> String {
     )
 }
 
-fn same_contents(path: &Path, contents: &[u8]) -> bool {
+pub(crate) fn same_contents(path: &Path, contents: &[u8]) -> bool {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_file() && m.len() == contents.len() as u64 => fs::read(path)
             .map(|existing| Zeroizing::new(existing).as_slice() == contents)
@@ -372,13 +377,13 @@ fn same_contents(path: &Path, contents: &[u8]) -> bool {
     }
 }
 
-fn sync_dir(dir: &Path) -> CliResult<()> {
+pub(crate) fn sync_dir(dir: &Path) -> CliResult<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| CliError::io("sync directory", dir, &e))
 }
 
-fn parent(path: &Path) -> &Path {
+pub(crate) fn parent(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

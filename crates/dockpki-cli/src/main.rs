@@ -7,6 +7,7 @@ mod commands;
 mod error;
 mod fsio;
 mod inventory;
+mod journal;
 mod layout;
 mod output;
 mod paths;

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use dockpki::CertificateAuthority;
 
 use crate::error::{CliError, CliResult};
-use crate::fsio::{WritePlan, DIR_MODE, PRIVATE_MODE};
+use crate::fsio::{WritePlan, Written, DIR_MODE, PRIVATE_MODE};
 use crate::inventory::Inventory;
+use crate::journal;
 
 /// An opened state directory.
 pub struct State {
@@ -87,11 +88,19 @@ impl State {
             }
             Err(fs::TryLockError::Error(e)) => return Err(CliError::io("lock", &lock_path, &e)),
         }
-        Ok(State {
+        let state = State {
             dir,
             _lock: lock,
             created,
-        })
+        };
+        let completed = journal::recover(&state.journal_path())?;
+        if completed > 0 {
+            eprintln!(
+                "dockpki: completed an interrupted update ({completed} file(s) moved into place) recorded in {}",
+                state.journal_path().display()
+            );
+        }
+        Ok(state)
     }
 
     /// The directory.
@@ -107,6 +116,16 @@ impl State {
     /// `ca-key.pem`.
     pub fn ca_key_path(&self) -> PathBuf {
         self.dir.join("ca-key.pem")
+    }
+
+    /// `journal.json`: present only while an update is being moved into place.
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join("journal.json")
+    }
+
+    /// Writes `plan` crash-safely through this state's journal.
+    pub fn commit(&self, plan: WritePlan) -> CliResult<Vec<Written>> {
+        plan.commit(&self.journal_path())
     }
 
     /// `inventory.json`.

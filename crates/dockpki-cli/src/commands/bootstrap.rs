@@ -101,7 +101,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
         client.dir.clone(),
     ));
     state.plan_inventory(&mut plan, &inventory);
-    let written = plan.commit()?;
+    let written = state.commit(plan)?;
 
     let next = NextSteps::new(&daemon, &client, &server_request.sans, args.port);
     if ctx.out.json {

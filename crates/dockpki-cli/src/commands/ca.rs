@@ -40,7 +40,7 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
     let ca = CertificateAuthority::create(&options, now)?;
     let mut plan = WritePlan::new(args.force);
     state.plan_ca(&mut plan, &ca);
-    let written = plan.commit()?;
+    let written = state.commit(plan)?;
     if ctx.out.json {
         print_json(&json!({ "state": state.dir(), "ca": ca.info(), "written": written }));
     } else if ctx.out.verbose {

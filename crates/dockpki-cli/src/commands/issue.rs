@@ -64,7 +64,7 @@ fn issue(
         layout.dir.clone(),
     ));
     state.plan_inventory(&mut plan, &inventory);
-    let written = plan.commit()?;
+    let written = state.commit(plan)?;
 
     if ctx.out.json {
         print_json(&json!({

@@ -14,6 +14,7 @@ use crate::fsio::mode_of;
 use crate::layout::Layout;
 use crate::output::print_json;
 use crate::paths::{absolute, ClientUser, DEFAULT_DAEMON_DIR};
+use crate::state::State;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,6 +63,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
     let hosts: Vec<SubjectAltName> = parse_all(&args.host)?;
     let warn_within = parse::<dockpki::Lifetime>(&args.warn_within)?.duration();
     let now = now();
+    // An interrupted update is completed before anything is judged, as every command does.
+    if let Ok(state_dir) = ctx.state_dir() {
+        if state_dir.join("journal.json").exists() {
+            State::open_write(state_dir, false)?;
+        }
+    }
 
     let mut layouts = Vec::new();
     let explicit = args.daemon_dir.is_some() || args.client_dir.is_some();
