@@ -51,8 +51,9 @@ pub struct Record {
 }
 
 impl Record {
-    /// A record for a certificate just issued by the CA with fingerprint `ca_sha256`.
-    pub fn new(info: &CertInfo, kind: Usage, ca_sha256: &str, installed: PathBuf) -> Record {
+    /// A record for a certificate just issued by the CA with fingerprint `ca_sha256` and
+    /// installed in the layouts `installed`.
+    pub fn new(info: &CertInfo, kind: Usage, ca_sha256: &str, installed: Vec<PathBuf>) -> Record {
         Record {
             serial: info.serial.clone(),
             kind,
@@ -63,7 +64,7 @@ impl Record {
             sha256: info.sha256_fingerprint.clone(),
             key_type: info.key_type,
             ca_sha256: ca_sha256.to_string(),
-            installed: vec![installed],
+            installed,
             status: Status::Active,
         }
     }

@@ -11,6 +11,7 @@ mod journal;
 mod layout;
 mod output;
 mod paths;
+mod reissue;
 mod state;
 
 use clap::Parser;
