@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod error;
+mod expiry;
 mod fsio;
 mod inventory;
 mod journal;
