@@ -6,8 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{
-    assert_unchanged, inventory, is_timestamped_backup, json, names, read, s, snapshot, stdout,
-    Env,
+    assert_unchanged, inventory, is_timestamped_backup, json, names, read, s, snapshot, stdout, Env,
 };
 use serde_json::Value;
 
@@ -60,7 +59,10 @@ fn within_100d_renews_the_90_day_client_only() {
     let text = stdout(&out);
     assert!(text.contains("renewed client certificate"), "{text}");
     assert!(!text.contains("server"), "{text}");
-    assert!(!text.contains("restart dockerd"), "no daemon certificate changed: {text}");
+    assert!(
+        !text.contains("restart dockerd"),
+        "no daemon certificate changed: {text}"
+    );
     assert_eq!(read(&daemon.join("server-cert.pem")), server_before);
     assert_ne!(read(&client.join("cert.pem")), client_before);
     verify_ok(&env, &daemon, &client);
@@ -90,10 +92,10 @@ fn all_renews_both_with_new_serials_and_new_keys_and_supersedes_the_old_records(
     let renewed = doc["renewed"].as_array().unwrap();
     assert_eq!(renewed.len(), 2);
 
-    for ((dir, old_cert, old_key), (cert, key)) in old
-        .iter()
-        .zip([("server-cert.pem", "server-key.pem"), ("cert.pem", "key.pem")])
-    {
+    for ((dir, old_cert, old_key), (cert, key)) in old.iter().zip([
+        ("server-cert.pem", "server-key.pem"),
+        ("cert.pem", "key.pem"),
+    ]) {
         assert_ne!(&read(&dir.join(cert)), old_cert, "{cert} is new");
         assert_ne!(&read(&dir.join(key)), old_key, "{key} is new");
         // The replaced files are kept, like --force does.
@@ -133,8 +135,14 @@ fn all_renews_both_with_new_serials_and_new_keys_and_supersedes_the_old_records(
 #[test]
 fn reuse_key_keeps_key_bytes_and_replaces_the_certificate() {
     let (env, daemon, client) = bootstrapped();
-    let keys = [read(&daemon.join("server-key.pem")), read(&client.join("key.pem"))];
-    let certs = [read(&daemon.join("server-cert.pem")), read(&client.join("cert.pem"))];
+    let keys = [
+        read(&daemon.join("server-key.pem")),
+        read(&client.join("key.pem")),
+    ];
+    let certs = [
+        read(&daemon.join("server-cert.pem")),
+        read(&client.join("cert.pem")),
+    ];
     let doc = json(&env.ok(&["--json", "renew", "--all", "--reuse-key"]));
     assert_eq!(doc["renewed"][0]["key"], "reused");
     assert_eq!(read(&daemon.join("server-key.pem")), keys[0]);
@@ -165,7 +173,10 @@ fn renewing_the_server_prints_the_restart_hint_for_its_daemon_dir() {
 #[test]
 fn serial_selects_one_certificate_by_its_short_prefix() {
     let (env, daemon, client) = bootstrapped();
-    let serial = records(&env, "client")[0]["serial"].as_str().unwrap().to_string();
+    let serial = records(&env, "client")[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let server_before = read(&daemon.join("server-cert.pem"));
     let doc = json(&env.ok(&["--json", "renew", "--serial", &serial[..8].to_uppercase()]));
     assert_eq!(doc["renewed"].as_array().unwrap().len(), 1);
@@ -177,10 +188,19 @@ fn serial_selects_one_certificate_by_its_short_prefix() {
 #[test]
 fn unknown_name_or_serial_is_a_one_line_error_that_writes_nothing() {
     let (env, _, _) = bootstrapped();
-    env.assert_refused(&["renew", "--name", "nobody"], "no active certificate has the common name");
-    env.assert_refused(&["renew", "--serial", "ffffffff"], "no active certificate has the serial");
+    env.assert_refused(
+        &["renew", "--name", "nobody"],
+        "no active certificate has the common name",
+    );
+    env.assert_refused(
+        &["renew", "--serial", "ffffffff"],
+        "no active certificate has the serial",
+    );
     // A superseded certificate is not renewed either.
-    let old = records(&env, "client")[0]["serial"].as_str().unwrap().to_string();
+    let old = records(&env, "client")[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
     env.ok(&["renew", "--all"]);
     env.assert_refused(&["renew", "--serial", &old], "no active certificate");
 }

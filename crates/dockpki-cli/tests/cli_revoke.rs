@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{inventory, json, mode, s, snapshot, stdout, assert_unchanged, Env};
+use common::{assert_unchanged, inventory, json, mode, s, snapshot, stdout, Env};
 
 fn bootstrapped() -> (Env, PathBuf, PathBuf) {
     let env = Env::new();
@@ -28,7 +28,10 @@ fn client_serial(env: &Env) -> String {
 }
 
 fn openssl(args: &[&str]) -> std::process::Output {
-    Command::new("openssl").args(args).output().expect("run openssl")
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl")
 }
 
 fn crl_text(crl: &Path) -> String {
@@ -44,7 +47,11 @@ fn revoke_marks_the_record_revoked_with_time_and_reason_and_warns_every_time() {
     let out = env.ok(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
     assert!(out.stdout.is_empty(), "quiet without -v");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for phrase in ["check neither CRLs nor OCSP", "short-lived", "dockpki ca rotate begin"] {
+    for phrase in [
+        "check neither CRLs nor OCSP",
+        "short-lived",
+        "dockpki ca rotate begin",
+    ] {
         assert!(stderr.contains(phrase), "{phrase:?} missing: {stderr}");
     }
     let rec = inventory(&env)["certificates"]
@@ -61,7 +68,10 @@ fn revoke_marks_the_record_revoked_with_time_and_reason_and_warns_every_time() {
     let before = snapshot(env.root());
     let again = env.ok(&["revoke", "--serial", &serial]);
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(stderr.contains("already revoked") && stderr.contains("CRLs"), "{stderr}");
+    assert!(
+        stderr.contains("already revoked") && stderr.contains("CRLs"),
+        "{stderr}"
+    );
     assert_unchanged(&before, &snapshot(env.root()), "second revoke");
 }
 
@@ -70,7 +80,12 @@ fn a_revoked_certificate_is_never_renewed() {
     let (env, _, _) = bootstrapped();
     env.ok(&["revoke", "--name", common::USER]);
     let doc = json(&env.ok(&["--json", "renew", "--all"]));
-    let kinds: Vec<&str> = doc["renewed"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = doc["renewed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["server"]);
 }
 
@@ -78,7 +93,13 @@ fn a_revoked_certificate_is_never_renewed() {
 fn crl_lists_the_revoked_serial_for_openssl_and_openssl_verify_rejects_it() {
     let (env, daemon, client) = bootstrapped();
     let serial = client_serial(&env);
-    env.ok(&["revoke", "--serial", &serial, "--reason", "cessationOfOperation"]);
+    env.ok(&[
+        "revoke",
+        "--serial",
+        &serial,
+        "--reason",
+        "cessationOfOperation",
+    ]);
     let crl = env.path("crl.pem");
     let out = env.ok(&["crl", "--out", s(&crl)]);
     assert!(out.stdout.is_empty());
@@ -99,14 +120,28 @@ fn crl_lists_the_revoked_serial_for_openssl_and_openssl_verify_rejects_it() {
     );
 
     let check = |cert: &Path| {
-        openssl(&["verify", "-crl_check", "-CAfile", s(&ca), "-CRLfile", s(&crl), s(cert)])
+        openssl(&[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            s(&ca),
+            "-CRLfile",
+            s(&crl),
+            s(cert),
+        ])
     };
     let revoked = check(&client.join("cert.pem"));
     assert!(!revoked.status.success(), "{revoked:?}");
-    assert!(String::from_utf8_lossy(&revoked.stdout).contains("certificate revoked")
-        || String::from_utf8_lossy(&revoked.stderr).contains("certificate revoked"), "{revoked:?}");
+    assert!(
+        String::from_utf8_lossy(&revoked.stdout).contains("certificate revoked")
+            || String::from_utf8_lossy(&revoked.stderr).contains("certificate revoked"),
+        "{revoked:?}"
+    );
     let fine = check(&daemon.join("server-cert.pem"));
-    assert!(fine.status.success(), "the unrevoked server passes the same check: {fine:?}");
+    assert!(
+        fine.status.success(),
+        "the unrevoked server passes the same check: {fine:?}"
+    );
 }
 
 #[test]
@@ -144,9 +179,18 @@ fn revoke_by_name_revokes_superseded_certificates_too() {
 #[test]
 fn bad_reason_unknown_serial_and_missing_selector_are_refused() {
     let (env, _, _) = bootstrapped();
-    env.assert_refused(&["revoke", "--name", common::USER, "--reason", "stolen"], "keyCompromise");
-    env.assert_refused(&["revoke", "--serial", "abcdef"], "no certificate in the inventory");
-    env.assert_refused(&["revoke", "--name", "nobody"], "no certificate in the inventory");
+    env.assert_refused(
+        &["revoke", "--name", common::USER, "--reason", "stolen"],
+        "keyCompromise",
+    );
+    env.assert_refused(
+        &["revoke", "--serial", "abcdef"],
+        "no certificate in the inventory",
+    );
+    env.assert_refused(
+        &["revoke", "--name", "nobody"],
+        "no certificate in the inventory",
+    );
     let out = env.run(&["revoke"]);
     assert_eq!(out.status.code(), Some(2), "usage error: {out:?}");
 }

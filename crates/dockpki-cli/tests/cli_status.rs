@@ -22,13 +22,23 @@ fn fresh_bootstrap_lists_ca_and_both_leaves_ok_and_exits_0() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "header, CA, server, client:\n{text}");
     assert!(lines[0].starts_with("CERTIFICATE") && lines[0].contains("DAYS LEFT"));
-    assert!(lines[1].starts_with("ca ") && lines[1].contains(" ok "), "{text}");
+    assert!(
+        lines[1].starts_with("ca ") && lines[1].contains(" ok "),
+        "{text}"
+    );
     let server = lines.iter().find(|l| l.starts_with("server")).expect(&text);
     let client_line = lines.iter().find(|l| l.starts_with("client")).expect(&text);
     assert!(server.contains(" ok ") && server.ends_with(&*daemon.to_string_lossy()));
     assert!(client_line.contains(" ok ") && client_line.ends_with(&*client.to_string_lossy()));
-    assert!(client_line.contains(" 89 "), "90-day client has 89 full days: {client_line}");
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        client_line.contains(" 89 "),
+        "90-day client has 89 full days: {client_line}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -40,7 +50,10 @@ fn within_100d_reports_the_90_day_client_as_due_and_exits_1() {
     let client = text.lines().find(|l| l.starts_with("client")).unwrap();
     let server = text.lines().find(|l| l.starts_with("server")).unwrap();
     assert!(client.contains(" due "), "{client}");
-    assert!(server.contains(" ok "), "the 1-year server is not due: {server}");
+    assert!(
+        server.contains(" ok "),
+        "the 1-year server is not due: {server}"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("dockpki renew --within 100d"), "{stderr}");
 }
@@ -49,7 +62,10 @@ fn within_100d_reports_the_90_day_client_as_due_and_exits_1() {
 fn a_certificate_replaced_by_hand_is_reported_replaced_and_exits_1() {
     let (env, daemon, client) = bootstrapped();
     // Another valid certificate (the server's) where the client's should be.
-    overwrite(&client.join("cert.pem"), &read(&daemon.join("server-cert.pem")));
+    overwrite(
+        &client.join("cert.pem"),
+        &read(&daemon.join("server-cert.pem")),
+    );
     let out = env.run(&["status"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
@@ -57,7 +73,13 @@ fn a_certificate_replaced_by_hand_is_reported_replaced_and_exits_1() {
     assert!(line.contains(" replaced "), "{line}");
     assert!(line.contains(&format!("{} (replaced)", client.display())));
     let doc = json(&env.run(&["--json", "status"]));
-    let c = &doc["certificates"].as_array().unwrap().iter().find(|c| c["kind"] == "client").unwrap().clone();
+    let c = &doc["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "client")
+        .unwrap()
+        .clone();
     assert_eq!(c["installed"][0]["state"], "replaced");
 }
 
@@ -69,7 +91,10 @@ fn a_deleted_certificate_is_reported_missing_and_exits_1() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let line = text.lines().find(|l| l.starts_with("server")).unwrap();
-    assert!(line.contains(" missing ") && line.contains("(missing)"), "{line}");
+    assert!(
+        line.contains(" missing ") && line.contains("(missing)"),
+        "{line}"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("dockpki renew --serial"), "{stderr}");
 }
@@ -96,7 +121,13 @@ fn json_has_ok_cas_and_certificates_with_days_left_and_state_per_layout() {
     }
     let due = json(&env.run(&["--json", "status", "--within", "100d"]));
     assert_eq!(due["ok"], false);
-    let c = due["certificates"].as_array().unwrap().iter().find(|c| c["kind"] == "client").unwrap().clone();
+    let c = due["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "client")
+        .unwrap()
+        .clone();
     assert_eq!(c["state"], "due");
 }
 

@@ -7,7 +7,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rcgen::{CertificateRevocationListParams, Issuer, KeyIdMethod, RevokedCertParams, SerialNumber};
+use rcgen::{
+    CertificateRevocationListParams, Issuer, KeyIdMethod, RevokedCertParams, SerialNumber,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -127,7 +129,9 @@ impl CertificateAuthority {
         next_update: OffsetDateTime,
     ) -> Result<String> {
         if next_update <= this_update {
-            return Err(crypto("a CRL's next update must come after its this update"));
+            return Err(crypto(
+                "a CRL's next update must come after its this update",
+            ));
         }
         let revoked_certs = revoked
             .iter()
@@ -170,7 +174,7 @@ pub(crate) fn serial_bytes(serial: &str) -> Result<Vec<u8>> {
         .map(|b| (b as char).to_digit(16).map(|d| d as u8))
         .collect::<Option<_>>()
         .ok_or_else(bad)?;
-    if digits.is_empty() || digits.len() % 2 != 0 || digits.len() > 40 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || digits.len() > 40 {
         return Err(bad());
     }
     Ok(digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
@@ -184,9 +188,18 @@ mod tests {
     fn reasons_parse_by_their_rfc_5280_names_in_any_case() {
         for r in RevocationReason::ALL {
             assert_eq!(r.as_str().parse::<RevocationReason>().unwrap(), r);
-            assert_eq!(r.as_str().to_uppercase().parse::<RevocationReason>().unwrap(), r);
+            assert_eq!(
+                r.as_str()
+                    .to_uppercase()
+                    .parse::<RevocationReason>()
+                    .unwrap(),
+                r
+            );
         }
-        let e = "stolen".parse::<RevocationReason>().unwrap_err().to_string();
+        let e = "stolen"
+            .parse::<RevocationReason>()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("keyCompromise") && e.contains("stolen"), "{e}");
     }
 

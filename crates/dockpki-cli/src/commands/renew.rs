@@ -44,8 +44,8 @@ struct Restart {
 
 /// Renews what is due or selected; prints only when something was renewed.
 pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
-    let within = parse::<dockpki::Lifetime>(args.within.as_deref().unwrap_or(DEFAULT_WITHIN))?
-        .duration();
+    let within =
+        parse::<dockpki::Lifetime>(args.within.as_deref().unwrap_or(DEFAULT_WITHIN))?.duration();
     let key_policy = if args.reuse_key {
         KeyPolicy::Reuse
     } else {

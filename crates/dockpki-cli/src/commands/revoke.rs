@@ -29,6 +29,32 @@ struct Revoked {
     reason: Option<dockpki::RevocationReason>,
 }
 
+/// Which certificates to revoke.
+enum Selector<'a> {
+    /// By serial or a unique prefix of it.
+    Serial(&'a str),
+    /// Every certificate with this common name.
+    Name(&'a str),
+}
+
+impl Selector<'_> {
+    fn matches(&self, r: &Record) -> bool {
+        match self {
+            Selector::Serial(serial) => r.serial_matches(serial),
+            Selector::Name(name) => r.common_name.as_deref() == Some(*name),
+        }
+    }
+}
+
+impl std::fmt::Display for Selector<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selector::Serial(serial) => write!(f, "the serial {serial:?}"),
+            Selector::Name(name) => write!(f, "the common name {name:?}"),
+        }
+    }
+}
+
 /// Revokes the selected certificates.
 pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
     let reason: Option<dockpki::RevocationReason> =
@@ -38,19 +64,12 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
     let mut inventory = state.load_inventory()?;
 
     // clap requires exactly one of --serial and --name.
-    let (what, matches): (String, Box<dyn Fn(&Record) -> bool>) = match &args.serial {
-        Some(serial) => (
-            format!("the serial {serial:?}"),
-            Box::new(move |r: &Record| r.serial_matches(serial)),
-        ),
-        None => {
-            let name = args.name.clone().unwrap_or_default();
-            (
-                format!("the common name {name:?}"),
-                Box::new(move |r: &Record| r.common_name.as_deref() == Some(name.as_str())),
-            )
-        }
+    let selector = match (&args.serial, &args.name) {
+        (Some(serial), _) => Selector::Serial(serial),
+        (None, name) => Selector::Name(name.as_deref().unwrap_or_default()),
     };
+    let what = selector.to_string();
+    let matches = |r: &Record| selector.matches(r);
     let all: Vec<usize> = (0..inventory.certificates.len())
         .filter(|&i| matches(&inventory.certificates[i]))
         .collect();

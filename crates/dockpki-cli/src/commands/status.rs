@@ -119,9 +119,10 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
                     state: installed_state(r, dir, now),
                 })
                 .collect();
-            let drift = installed.iter().map(|i| i.state).find(|s| {
-                matches!(s, FileState::Missing | FileState::Replaced)
-            });
+            let drift = installed
+                .iter()
+                .map(|i| i.state)
+                .find(|s| matches!(s, FileState::Missing | FileState::Replaced));
             let state = match drift {
                 Some(FileState::Missing) => Verdict::Missing,
                 Some(_) => Verdict::Replaced,
@@ -138,8 +139,8 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
             }
         })
         .collect();
-    let ok = cas.iter().all(|c| c.state == Verdict::Ok)
-        && certs.iter().all(|c| c.state == Verdict::Ok);
+    let ok =
+        cas.iter().all(|c| c.state == Verdict::Ok) && certs.iter().all(|c| c.state == Verdict::Ok);
 
     if ctx.out.json {
         print_json(&serde_json::json!({
