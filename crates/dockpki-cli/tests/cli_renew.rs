@@ -236,3 +236,17 @@ fn renew_selection_flags_conflict() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
     }
 }
+
+#[test]
+fn help_of_status_renew_revoke_and_crl_shows_examples() {
+    let env = Env::new();
+    for sub in ["status", "renew", "revoke", "crl"] {
+        let out = env.bare().args([sub, "--help"]).output().unwrap();
+        common::assert_success(&out);
+        let text = stdout(&out);
+        assert!(
+            text.contains("Examples") && text.contains("Usage: dockpki"),
+            "{sub}: {text}"
+        );
+    }
+}

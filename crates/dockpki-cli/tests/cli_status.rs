@@ -157,3 +157,48 @@ fn a_bad_within_is_a_one_line_error() {
     let (env, _, _) = bootstrapped();
     env.assert_refused(&["status", "--within", "soon"], "invalid validity");
 }
+
+#[test]
+fn an_expired_certificate_is_reported_expired_and_plain_renew_replaces_it() {
+    let (env, daemon, client) = bootstrapped();
+    // The inventory's dates are what status judges; move the client's validity into the past
+    // (same 91-day span, so its successor has a usable lifetime).
+    let path = env.state().join("inventory.json");
+    let mut inv = common::inventory(&env);
+    for c in inv["certificates"].as_array_mut().unwrap() {
+        if c["kind"] == "client" {
+            c["not_before"] = "2000-01-01T00:00:00Z".into();
+            c["not_after"] = "2000-04-01T00:05:00Z".into();
+        }
+    }
+    overwrite(&path, &serde_json::to_vec_pretty(&inv).unwrap());
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.starts_with("client")).unwrap();
+    assert!(
+        line.contains(" expired ") && line.contains("(expired)"),
+        "{line}"
+    );
+    let doc = json(&env.run(&["--json", "status"]));
+    let c = doc["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "client")
+        .unwrap()
+        .clone();
+    assert!(c["days_left"].as_i64().unwrap() < 0);
+    assert_eq!(c["installed"][0]["state"], "expired");
+
+    let renewed = stdout(&env.ok(&["renew"]));
+    assert!(renewed.contains("renewed client certificate"), "{renewed}");
+    env.ok(&["status"]);
+    env.ok(&[
+        "verify",
+        "--daemon-dir",
+        common::s(&daemon),
+        "--client-dir",
+        common::s(&client),
+    ]);
+}
