@@ -111,6 +111,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     let mut plan = WritePlan::new(true);
     let mut renewed = Vec::new();
     for record in &selected {
+        refuse_outliving_ca(record, &ca, now)?;
         // Any refusal here (a successor that would outlive the CA, an unreadable key) returns
         // before the plan is committed: nothing is written for any certificate.
         let issued = reissue(
@@ -175,4 +176,35 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// Renewal keeps a certificate's lifetime, so near the end of the CA a successor would outlive
+/// it, which the library refuses (`LeafOutlivesCa`). Say so in renew's terms: the way forward
+/// is a new CA, which `renew` cannot make.
+fn refuse_outliving_ca(
+    record: &Record,
+    ca: &dockpki::CertificateAuthority,
+    now: time::OffsetDateTime,
+) -> CliResult<()> {
+    let Some(lifetime) = dockpki::Lifetime::of_validity(record.not_before, record.not_after) else {
+        // reissue() reports an unusable recorded validity itself.
+        return Ok(());
+    };
+    let (_, successor_not_after) = lifetime.window(now);
+    let ca_not_after = ca.info().not_after;
+    if successor_not_after
+        .replace_nanosecond(0)
+        .unwrap_or(successor_not_after)
+        <= ca_not_after
+    {
+        return Ok(());
+    }
+    Err(CliError::new(format!(
+        "cannot renew {} certificate {:?} (serial {}): its successor (valid {lifetime}) would expire {}, after its CA ({}); rotate the CA first (dockpki ca rotate begin, reissue, finish); nothing was written",
+        record.kind,
+        record.common_name.as_deref().unwrap_or("-"),
+        record.serial,
+        dockpki::format_time(successor_not_after),
+        dockpki::format_time(ca_not_after),
+    )))
 }
