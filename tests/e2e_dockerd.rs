@@ -540,3 +540,90 @@ fn dockerd_tls_port_refuses_plain_http() {
     );
     checks.finish();
 }
+
+/// The first PEM certificate block in `text`, whitespace-trimmed, for comparing what a server
+/// presents with a file.
+fn first_pem_cert(text: &str) -> Option<String> {
+    let start = text.find("-----BEGIN CERTIFICATE-----")?;
+    let end_marker = "-----END CERTIFICATE-----";
+    let end = start + text[start..].find(end_marker)? + end_marker.len();
+    Some(text[start..end].trim().to_string())
+}
+
+/// `renew --all` then a dockerd restart: the restarted daemon serves the renewed server
+/// certificate (not the old one) and accepts the renewed client certificate; before the restart
+/// the running daemon already accepts the renewed client, since both come from the same CA.
+#[test]
+fn renewed_certificates_work_after_dockerd_restart() {
+    let Some(tools) = prerequisites("renewed_certificates_work_after_dockerd_restart") else {
+        return;
+    };
+    let work = workdir();
+    let (daemon_dir, client_dir) = bootstrap(work.path(), "state", "renew", "ecdsa-p256");
+    let server_cert = daemon_dir.join("server-cert.pem");
+    let mut checks = Checks::default();
+
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
+    checks.check(
+        reached_server(&run, &version),
+        "before renewal: docker --tlsverify version reaches dockerd",
+        &run,
+    );
+    let old_server = fs::read_to_string(&server_cert).expect("read server-cert.pem");
+    let old_client = fs::read_to_string(client_dir.join("cert.pem")).expect("read cert.pem");
+
+    #[rustfmt::skip]
+    dockpki(&[&"--state", &work.path().join("state"), &"renew", &"--all"]);
+    let new_server = fs::read_to_string(&server_cert).expect("read server-cert.pem");
+    assert_ne!(
+        new_server, old_server,
+        "renew --all replaced the server certificate"
+    );
+    assert_ne!(
+        fs::read_to_string(client_dir.join("cert.pem")).expect("read cert.pem"),
+        old_client,
+        "renew --all replaced the client certificate"
+    );
+
+    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
+    checks.check(
+        reached_server(&run, &version),
+        "renewed client accepted by the not yet restarted dockerd (same CA)",
+        &run,
+    );
+    let mut args = openssl_client_args(&client_dir);
+    args.push("-showcerts".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = dockerd.openssl_ping("127.0.0.1", &args);
+    checks.check(
+        first_pem_cert(&run.stdout).as_deref() == Some(old_server.trim()),
+        "before the restart dockerd still serves the old server certificate (no reload)",
+        &run,
+    );
+
+    // Restart: stop this instance, start a new one on the same files.
+    drop(dockerd);
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
+    checks.check(
+        reached_server(&run, &version),
+        "after restart: docker --tlsverify version with the renewed client reaches dockerd",
+        &run,
+    );
+    let run = dockerd.openssl_ping("127.0.0.1", &args);
+    let served = first_pem_cert(&run.stdout);
+    checks.check(
+        openssl_pinged(&run) && served.as_deref() == Some(new_server.trim()),
+        "after restart dockerd serves the renewed server certificate",
+        &run,
+    );
+    checks.check(
+        served.as_deref() != Some(old_server.trim()),
+        "after restart dockerd no longer serves the old server certificate",
+        &run,
+    );
+    checks.finish();
+}

@@ -68,7 +68,54 @@ pub enum Command {
         after_help = "Examples:\n  sudo dockpki verify --host docker.example.com\n  dockpki verify --client-dir ~/.docker\n\nExits 1 if any check fails."
     )]
     Verify(VerifyArgs),
+    /// List the CA and every active certificate with its expiry and whether its installed files still match
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
+    /// Re-issue certificates that are due (or the selected ones) into every layout they are installed in
+    #[command(after_help = RENEW_HELP)]
+    Renew(RenewArgs),
+    /// Mark a certificate revoked in the inventory, for the CRL (dockerd itself never checks revocation)
+    #[command(after_help = REVOKE_HELP)]
+    Revoke(RevokeArgs),
+    /// Write a CRL signed by the CA listing the revoked certificates
+    #[command(
+        after_help = "Examples:\n  dockpki crl\n  dockpki crl --out /etc/docker/pki/crl.pem\n\nThe CRL is valid for 30 days; regenerate it before then. dockerd and the docker CLI do not read CRLs."
+    )]
+    Crl(CrlArgs),
 }
+
+const STATUS_HELP: &str = "\
+Examples:
+  dockpki status
+  dockpki status --within 60d
+  dockpki --json status
+
+Exits 1 when a certificate has expired or expires within --within, or when an installed
+certificate file is missing or was replaced.";
+
+const RENEW_HELP: &str = "\
+Without a selection, renews every active certificate that expires within --within. With --name,
+--serial or --all, renews those regardless of expiry. Keys are new unless --reuse-key. Prints
+nothing when nothing is due; prints what it renewed and which daemons to restart otherwise.
+
+Examples:
+  dockpki renew                 # from a daily timer
+  dockpki renew --name alice
+  dockpki renew --all --reuse-key
+
+dockerd does not reload certificates on SIGHUP: restart it after its certificate is renewed.";
+
+const REVOKE_HELP: &str = "\
+dockerd and the docker CLI check neither CRLs nor OCSP: a revoked certificate is still accepted
+until it expires. To cut off a leaked key, rotate the CA (dockpki ca rotate begin, reissue,
+finish); keep client certificates short-lived.
+
+Reasons: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
+cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise.
+
+Examples:
+  dockpki revoke --name alice --reason keyCompromise
+  dockpki revoke --serial 4f1a2b3c";
 
 const BOOTSTRAP_HELP: &str = "\
 Writes:
@@ -260,4 +307,65 @@ pub struct VerifyArgs {
         default_value = "30d"
     )]
     pub warn_within: String,
+}
+
+/// `dockpki status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Report certificates that expire within this period as due (exit 1)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "30d"
+    )]
+    pub within: String,
+}
+
+/// `dockpki renew`
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// Renew certificates that expire within this period [default: 30d]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        conflicts_with_all = ["name", "serial", "all"]
+    )]
+    pub within: Option<String>,
+    /// Renew the active certificates with this common name, due or not
+    #[arg(long, value_name = "CN", conflicts_with_all = ["serial", "all"])]
+    pub name: Option<String>,
+    /// Renew the active certificate with this serial (hex, or a unique prefix), due or not
+    #[arg(long, value_name = "S", conflicts_with = "all")]
+    pub serial: Option<String>,
+    /// Renew every active certificate, due or not
+    #[arg(long)]
+    pub all: bool,
+    /// Keep each certificate's private key instead of generating a new one
+    #[arg(long)]
+    pub reuse_key: bool,
+}
+
+/// `dockpki revoke`
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["serial", "name"])))]
+pub struct RevokeArgs {
+    /// The certificate's serial (hex, or a unique prefix)
+    #[arg(long, value_name = "S")]
+    pub serial: Option<String>,
+    /// Every unrevoked certificate with this common name (active or superseded)
+    #[arg(long, value_name = "CN")]
+    pub name: Option<String>,
+    /// RFC 5280 reason, e.g. keyCompromise, superseded, cessationOfOperation
+    #[arg(long, value_name = "R")]
+    pub reason: Option<String>,
+}
+
+/// `dockpki crl`
+#[derive(Debug, Args)]
+pub struct CrlArgs {
+    /// Write the CRL to FILE (mode 0444, the previous one kept as FILE.bak) [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }

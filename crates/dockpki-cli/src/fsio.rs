@@ -98,6 +98,18 @@ impl WritePlan {
         );
     }
 
+    /// Adds a public file dockpki regenerates (a CRL, mode 0444), replaced on every run keeping
+    /// the previous version as `NAME.bak`, so that a daily job does not pile up backups.
+    pub fn regenerated(&mut self, path: PathBuf, contents: Vec<u8>) {
+        self.add(
+            path,
+            Zeroizing::new(contents),
+            CERT_MODE,
+            None,
+            Replace::Always,
+        );
+    }
+
     /// Adds a file of dockpki's own state (mode 0600), replaced on every change.
     pub fn state(&mut self, path: PathBuf, contents: Vec<u8>) {
         self.add(

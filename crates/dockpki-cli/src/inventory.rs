@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dockpki::{CertInfo, KeyType, Usage};
+use dockpki::{CertInfo, KeyType, RevocationReason, Usage};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -19,6 +19,8 @@ pub enum Status {
     Active,
     /// Replaced by a newer certificate in the same layout.
     Superseded,
+    /// Revoked with `dockpki revoke`: listed in the CRL, never renewed.
+    Revoked,
 }
 
 /// One issued certificate.
@@ -46,13 +48,25 @@ pub struct Record {
     pub ca_sha256: String,
     /// Layout directories the certificate was installed into.
     pub installed: Vec<PathBuf>,
-    /// Active or superseded.
+    /// Active, superseded or revoked.
     pub status: Status,
+    /// When it was revoked (revoked records only; absent in inventories written before
+    /// revocation existed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Why it was revoked, when a reason was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_reason: Option<RevocationReason>,
 }
 
 impl Record {
-    /// A record for a certificate just issued by the CA with fingerprint `ca_sha256`.
-    pub fn new(info: &CertInfo, kind: Usage, ca_sha256: &str, installed: PathBuf) -> Record {
+    /// A record for a certificate just issued by the CA with fingerprint `ca_sha256` and
+    /// installed in the layouts `installed`.
+    pub fn new(info: &CertInfo, kind: Usage, ca_sha256: &str, installed: Vec<PathBuf>) -> Record {
         Record {
             serial: info.serial.clone(),
             kind,
@@ -63,10 +77,34 @@ impl Record {
             sha256: info.sha256_fingerprint.clone(),
             key_type: info.key_type,
             ca_sha256: ca_sha256.to_string(),
-            installed: vec![installed],
+            installed,
             status: Status::Active,
+            revoked_at: None,
+            revocation_reason: None,
         }
     }
+}
+
+impl Record {
+    /// Whether `query` names this record's serial: the whole serial or a prefix of it, in hex,
+    /// ignoring case, colons and a leading `0x`, so that the short serial `dockpki status`
+    /// prints and the colon form of `openssl x509 -serial` both work.
+    pub fn serial_matches(&self, query: &str) -> bool {
+        let q = normalize_serial(query);
+        !q.is_empty() && normalize_serial(&self.serial).starts_with(&q)
+    }
+}
+
+fn normalize_serial(s: &str) -> String {
+    let s = s.trim();
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    s.chars()
+        .filter(|&c| c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// All records.
@@ -120,6 +158,15 @@ impl Inventory {
             }
         }
         self.certificates.push(record);
+    }
+
+    /// Marks `self.certificates[index]` revoked at `at`.
+    pub fn revoke(&mut self, index: usize, at: OffsetDateTime, reason: Option<RevocationReason>) {
+        if let Some(record) = self.certificates.get_mut(index) {
+            record.status = Status::Revoked;
+            record.revoked_at = Some(at);
+            record.revocation_reason = reason;
+        }
     }
 
     /// Pretty JSON with a trailing newline.

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dockpki::{CertificateAuthority, IssuedCert, Usage};
+use dockpki::{IssuedCert, Usage};
 
 use crate::fsio::{Owner, WritePlan};
 
@@ -27,6 +27,11 @@ impl Layout {
             dir,
             usage: Usage::Server,
         }
+    }
+
+    /// The layout in `dir` for certificates of `usage`.
+    pub fn for_usage(usage: Usage, dir: PathBuf) -> Layout {
+        Layout { dir, usage }
     }
 
     /// A client's layout in `dir`.
@@ -66,15 +71,15 @@ impl Layout {
         })
     }
 
-    /// Adds the three files to `plan`.
+    /// Adds the three files to `plan`; `bundle_pem` is the CA bundle the peer is checked against.
     pub fn plan(
         &self,
         plan: &mut WritePlan,
-        ca: &CertificateAuthority,
+        bundle_pem: &str,
         issued: &IssuedCert,
         owner: Option<Owner>,
     ) {
-        plan.cert(self.ca_path(), ca.cert_pem(), owner);
+        plan.cert(self.ca_path(), bundle_pem, owner);
         plan.cert(self.cert_path(), &issued.cert_pem, owner);
         plan.key(self.key_path(), issued.key_pem(), owner);
     }

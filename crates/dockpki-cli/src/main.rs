@@ -5,12 +5,14 @@
 mod cli;
 mod commands;
 mod error;
+mod expiry;
 mod fsio;
 mod inventory;
 mod journal;
 mod layout;
 mod output;
 mod paths;
+mod reissue;
 mod state;
 
 use clap::Parser;

@@ -138,7 +138,8 @@ impl State {
         has_ca(&self.dir)
     }
 
-    /// Loads the CA, explaining what to do when it is missing or broken.
+    /// Loads the CA that signs new certificates, explaining what to do when it is missing or
+    /// broken.
     pub fn load_ca(&self) -> CliResult<CertificateAuthority> {
         let cert_path = self.ca_cert_path();
         let key_path = self.ca_key_path();
@@ -150,6 +151,12 @@ impl State {
         CertificateAuthority::load(&cert, &key).map_err(|e| {
             CliError::from(e).context(format!("loading the CA from {}", self.dir.display()))
         })
+    }
+
+    /// The CA bundle to install as `ca.pem` in every layout: the PEM of every CA whose
+    /// certificates must be trusted now, `signing` among them.
+    pub fn trust_bundle_pem(&self, signing: &CertificateAuthority) -> CliResult<String> {
+        Ok(signing.cert_pem().to_string())
     }
 
     /// Loads the inventory; a missing file is an empty inventory.

@@ -91,6 +91,16 @@ pub enum Error {
         /// The refused SAN.
         san: String,
     },
+    /// A revocation reason that is not one of [`crate::RevocationReason::ALL`].
+    UnknownRevocationReason {
+        /// What the caller gave.
+        input: String,
+    },
+    /// A serial number that is not hexadecimal, as `dockpki inspect` shows serials.
+    InvalidSerial {
+        /// What the caller gave.
+        input: String,
+    },
     /// A certificate failed verification.
     Verify(VerifyError),
     /// The cryptographic backend failed; this is not caused by user input.
@@ -172,6 +182,19 @@ impl fmt::Display for Error {
             Error::NameConstraintViolation { san } => write!(
                 f,
                 "SAN {san:?} is outside the CA's name constraints; use a name the CA permits or a CA without that constraint"
+            ),
+            Error::UnknownRevocationReason { input } => write!(
+                f,
+                "unknown revocation reason {input:?}: use one of {}",
+                crate::RevocationReason::ALL
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Error::InvalidSerial { input } => write!(
+                f,
+                "invalid serial number {input:?}: give it in hex as `dockpki status` or `dockpki inspect` shows it"
             ),
             Error::Verify(e) => e.fmt(f),
             Error::Crypto(what) => write!(f, "cryptographic operation failed: {what}"),

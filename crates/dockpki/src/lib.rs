@@ -32,6 +32,7 @@
 mod ca;
 mod common_name;
 mod constraints;
+mod crl;
 mod error;
 mod inspect;
 mod issue;
@@ -44,6 +45,7 @@ mod verify;
 pub use ca::{CaOptions, CertificateAuthority, CA_ORGANIZATION};
 pub use common_name::CommonName;
 pub use constraints::{DnsSuffix, IpRange, NameConstraints};
+pub use crl::{RevocationReason, RevokedCert};
 pub use error::{Error, Result};
 pub use inspect::{cert_to_pem, certs_from_pem, format_time, inspect, CertInfo, ExtendedKeyUsage};
 pub use issue::{ClientRequest, IssuedCert, ServerRequest};

@@ -31,6 +31,18 @@ impl Lifetime {
         Self::from_hours(u64::from(days) * 24)
     }
 
+    /// A lifetime of whole hours; `None` for zero or more than [`MAX_LIFETIME`].
+    pub fn hours(hours: u32) -> Option<Lifetime> {
+        Self::from_hours(u64::from(hours))
+    }
+
+    /// The lifetime a certificate valid from `not_before` to `not_after` was issued with:
+    /// the span less [`CLOCK_SKEW_ALLOWANCE`], in whole hours.
+    pub fn of_validity(not_before: OffsetDateTime, not_after: OffsetDateTime) -> Option<Lifetime> {
+        let hours = (not_after - not_before - CLOCK_SKEW_ALLOWANCE).whole_hours();
+        Self::from_hours(u64::try_from(hours).ok()?)
+    }
+
     fn from_hours(hours: u64) -> Option<Lifetime> {
         let hours = u32::try_from(hours).ok()?;
         (hours > 0 && hours <= MAX_LIFETIME.hours).then_some(Lifetime { hours })

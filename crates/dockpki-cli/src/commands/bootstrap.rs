@@ -85,20 +85,26 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     if ca_created {
         state.plan_ca(&mut plan, &ca);
     }
-    daemon.plan(&mut plan, &ca, &server, None);
-    client.plan(&mut plan, &ca, &client_cert, user.owner_for(&client.dir));
+    let bundle = state.trust_bundle_pem(&ca)?;
+    daemon.plan(&mut plan, &bundle, &server, None);
+    client.plan(
+        &mut plan,
+        &bundle,
+        &client_cert,
+        user.owner_for(&client.dir),
+    );
     let ca_fp = &ca.info().sha256_fingerprint;
     inventory.add(Record::new(
         &server.info,
         server.usage,
         ca_fp,
-        daemon.dir.clone(),
+        vec![daemon.dir.clone()],
     ));
     inventory.add(Record::new(
         &client_cert.info,
         client_cert.usage,
         ca_fp,
-        client.dir.clone(),
+        vec![client.dir.clone()],
     ));
     state.plan_inventory(&mut plan, &inventory);
     let written = state.commit(plan)?;

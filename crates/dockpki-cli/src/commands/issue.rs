@@ -56,12 +56,12 @@ fn issue(
 
     let owner = ClientUser::detect().owner_for(&layout.dir);
     let mut plan = WritePlan::new(leaf.force);
-    layout.plan(&mut plan, &ca, &issued, owner);
+    layout.plan(&mut plan, &state.trust_bundle_pem(&ca)?, &issued, owner);
     inventory.add(Record::new(
         &issued.info,
         issued.usage,
         &ca.info().sha256_fingerprint,
-        layout.dir.clone(),
+        vec![layout.dir.clone()],
     ));
     state.plan_inventory(&mut plan, &inventory);
     let written = state.commit(plan)?;

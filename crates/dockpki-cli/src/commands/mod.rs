@@ -2,8 +2,12 @@
 
 mod bootstrap;
 mod ca;
+mod crl;
 mod inspect;
 mod issue;
+mod renew;
+mod revoke;
+mod status;
 mod verify;
 
 use std::path::PathBuf;
@@ -46,6 +50,10 @@ pub fn run(cli: Cli) -> CliResult<i32> {
         Command::Bootstrap(args) => bootstrap::run(&ctx, &args),
         Command::Inspect(args) => inspect::run(&ctx, &args),
         Command::Verify(args) => verify::run(&ctx, &args),
+        Command::Status(args) => status::run(&ctx, &args),
+        Command::Renew(args) => renew::run(&ctx, &args),
+        Command::Revoke(args) => revoke::run(&ctx, &args),
+        Command::Crl(args) => crl::run(&ctx, &args),
     }
 }
 

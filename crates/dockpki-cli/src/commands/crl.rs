@@ -1,0 +1,74 @@
+//! `dockpki crl`: a CRL signed by the CA, listing the certificates it issued that were revoked.
+
+use std::io::Write;
+
+use dockpki::RevokedCert;
+
+use super::{now, Context};
+use crate::cli::CrlArgs;
+use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::fsio::WritePlan;
+use crate::inventory::Status;
+use crate::output::print_json;
+use crate::paths::absolute;
+use crate::state::State;
+
+/// How long a CRL is valid (its nextUpdate): relying parties that check CRLs refuse an outdated
+/// one, so it must be regenerated within this period, e.g. by the same daily job as `renew`.
+const CRL_VALIDITY: time::Duration = time::Duration::days(30);
+
+/// Writes the CRL to `--out` or stdout.
+pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
+    let out = args.out.as_deref().map(absolute).transpose()?;
+    let now = now();
+    let state = State::open_write(ctx.state_dir()?, false)?;
+    let ca = state.load_ca()?;
+    let inventory = state.load_inventory()?;
+    let ca_fp = &ca.info().sha256_fingerprint;
+    // Only this CA's certificates: a CRL can only speak for the certificates its signer issued.
+    let revoked: Vec<RevokedCert> = inventory
+        .certificates
+        .iter()
+        .filter(|r| r.status == Status::Revoked && r.ca_sha256.eq_ignore_ascii_case(ca_fp))
+        .map(|r| RevokedCert {
+            serial: r.serial.clone(),
+            revoked_at: r.revoked_at.unwrap_or(now),
+            reason: r.revocation_reason,
+        })
+        .collect();
+    let pem = ca.crl(&revoked, now, now + CRL_VALIDITY)?;
+
+    match &out {
+        Some(path) => {
+            let mut plan = WritePlan::new(false);
+            plan.regenerated(path.clone(), pem.clone().into_bytes());
+            state.commit(plan)?;
+        }
+        // With --json the document carries the PEM; stdout holds exactly one thing.
+        None if !ctx.out.json => std::io::stdout()
+            .lock()
+            .write_all(pem.as_bytes())
+            .map_err(|e| CliError::new(format!("cannot write the CRL to stdout: {e}")))?,
+        None => {}
+    }
+    if ctx.out.json {
+        print_json(&serde_json::json!({
+            "issuer": ca.info().subject,
+            "this_update": dockpki::format_time(now),
+            "next_update": dockpki::format_time(now + CRL_VALIDITY),
+            "revoked_serials": revoked.iter().map(|r| &r.serial).collect::<Vec<_>>(),
+            "out": out,
+            "pem": if out.is_none() { Some(&pem) } else { None },
+        }));
+    } else if ctx.out.verbose {
+        if let Some(path) = &out {
+            println!(
+                "wrote a CRL of {} revoked certificate(s), valid until {}, to {}",
+                revoked.len(),
+                dockpki::format_time(now + CRL_VALIDITY),
+                path.display()
+            );
+        }
+    }
+    Ok(EXIT_OK)
+}

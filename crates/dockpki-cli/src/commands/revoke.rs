@@ -1,0 +1,137 @@
+//! `dockpki revoke`: mark certificates revoked in the inventory, so that `dockpki crl` lists them
+//! and `dockpki renew` never renews them.
+//!
+//! dockerd and the docker CLI check neither CRLs nor OCSP, so this alone does not stop a leaked
+//! key: every run says so and names what does.
+
+use serde::Serialize;
+
+use super::{now, parse, Context};
+use crate::cli::RevokeArgs;
+use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::fsio::WritePlan;
+use crate::inventory::{Record, Status};
+use crate::output::print_json;
+use crate::state::State;
+
+/// Printed on stderr by every `revoke`, because revoking gives a false sense of safety otherwise.
+const DOCKERD_IGNORES_CRLS: &str = "\
+dockpki: note: dockerd and the docker CLI check neither CRLs nor OCSP, so a revoked certificate is still accepted until it expires.
+dockpki: keep client certificates short-lived (dockpki issue client --validity 7d), and to cut off a leaked key rotate the CA: dockpki ca rotate begin, then reissue, then finish.";
+
+#[derive(Debug, Serialize)]
+struct Revoked {
+    kind: dockpki::Usage,
+    common_name: Option<String>,
+    serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    not_after: time::OffsetDateTime,
+    reason: Option<dockpki::RevocationReason>,
+}
+
+/// Which certificates to revoke.
+enum Selector<'a> {
+    /// By serial or a unique prefix of it.
+    Serial(&'a str),
+    /// Every certificate with this common name.
+    Name(&'a str),
+}
+
+impl Selector<'_> {
+    fn matches(&self, r: &Record) -> bool {
+        match self {
+            Selector::Serial(serial) => r.serial_matches(serial),
+            Selector::Name(name) => r.common_name.as_deref() == Some(*name),
+        }
+    }
+}
+
+impl std::fmt::Display for Selector<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selector::Serial(serial) => write!(f, "the serial {serial:?}"),
+            Selector::Name(name) => write!(f, "the common name {name:?}"),
+        }
+    }
+}
+
+/// Revokes the selected certificates.
+pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
+    let reason: Option<dockpki::RevocationReason> =
+        args.reason.as_deref().map(parse).transpose()?;
+    let now = now();
+    let state = State::open_write(ctx.state_dir()?, false)?;
+    let mut inventory = state.load_inventory()?;
+
+    // clap requires exactly one of --serial and --name.
+    let selector = match (&args.serial, &args.name) {
+        (Some(serial), _) => Selector::Serial(serial),
+        (None, name) => Selector::Name(name.as_deref().unwrap_or_default()),
+    };
+    let what = selector.to_string();
+    let matches = |r: &Record| selector.matches(r);
+    let all: Vec<usize> = (0..inventory.certificates.len())
+        .filter(|&i| matches(&inventory.certificates[i]))
+        .collect();
+    if all.is_empty() {
+        return Err(CliError::new(format!(
+            "no certificate in the inventory has {what}; see `dockpki --json status` or {}",
+            state.inventory_path().display()
+        )));
+    }
+    let todo: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| inventory.certificates[i].status != Status::Revoked)
+        .collect();
+    if args.serial.is_some() && todo.len() > 1 {
+        return Err(CliError::new(format!(
+            "{what} matches {} certificates; give more digits",
+            todo.len()
+        )));
+    }
+
+    let revoked: Vec<Revoked> = todo
+        .iter()
+        .map(|&i| {
+            let r = &inventory.certificates[i];
+            Revoked {
+                kind: r.kind,
+                common_name: r.common_name.clone(),
+                serial: r.serial.clone(),
+                not_after: r.not_after,
+                reason,
+            }
+        })
+        .collect();
+    if !todo.is_empty() {
+        for &i in &todo {
+            inventory.revoke(i, now, reason);
+        }
+        let mut plan = WritePlan::new(false);
+        state.plan_inventory(&mut plan, &inventory);
+        state.commit(plan)?;
+    }
+
+    if ctx.out.json {
+        print_json(&serde_json::json!({
+            "revoked": revoked,
+            "dockerd_checks_revocation": false,
+        }));
+    } else if ctx.out.verbose {
+        for r in &revoked {
+            println!(
+                "revoked {} certificate {:?} (serial {}, valid until {})",
+                r.kind,
+                r.common_name.as_deref().unwrap_or("-"),
+                r.serial,
+                dockpki::format_time(r.not_after)
+            );
+        }
+    }
+    if todo.is_empty() {
+        eprintln!("dockpki: {what} was already revoked; nothing changed");
+    }
+    eprintln!("{DOCKERD_IGNORES_CRLS}");
+    Ok(EXIT_OK)
+}

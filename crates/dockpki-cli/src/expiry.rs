@@ -1,0 +1,99 @@
+//! When a certificate is due, and whether the files installed for it are still the ones dockpki
+//! wrote: the judgement shared by `status` (which reports it) and `renew` (which acts on it).
+
+use std::fs;
+use std::path::Path;
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use crate::inventory::Record;
+use crate::layout::Layout;
+
+/// Whole days from `now` until `not_after`; negative once expired. Truncated like
+/// `kubeadm certs check-expiration`, so "89" means at least 89 full days remain.
+pub fn days_left(not_after: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    (not_after - now).whole_days()
+}
+
+/// Whether a certificate ending at `not_after` has expired at `now`.
+pub fn is_expired(not_after: OffsetDateTime, now: OffsetDateTime) -> bool {
+    not_after <= now
+}
+
+/// Whether a certificate ending at `not_after` is due for renewal at `now`: expired, or
+/// expiring within `within`.
+pub fn is_due(not_after: OffsetDateTime, now: OffsetDateTime, within: Duration) -> bool {
+    not_after - now <= within
+}
+
+/// What one installed layout holds compared with the inventory's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileState {
+    /// The recorded certificate, still valid.
+    Ok,
+    /// The certificate file is gone.
+    Missing,
+    /// The certificate file holds something else (edited or replaced by hand, or unreadable).
+    Replaced,
+    /// The recorded certificate, but it has expired.
+    Expired,
+}
+
+impl FileState {
+    /// `ok`, `missing`, `replaced`, `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileState::Ok => "ok",
+            FileState::Missing => "missing",
+            FileState::Replaced => "replaced",
+            FileState::Expired => "expired",
+        }
+    }
+}
+
+/// Compares the certificate installed in `dir` for `record` with the record: by the SHA-256
+/// fingerprint of the first certificate in the file, so that a re-encoded but identical
+/// certificate still counts as the same one.
+pub fn installed_state(record: &Record, dir: &Path, now: OffsetDateTime) -> FileState {
+    let path = Layout::for_usage(record.kind, dir.to_path_buf()).cert_path();
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return FileState::Missing,
+        // Unreadable is not "ours" as far as anyone using the file can tell.
+        Err(_) => return FileState::Replaced,
+    };
+    let fingerprint = dockpki::certs_from_pem(&bytes)
+        .ok()
+        .and_then(|certs| certs.into_iter().next())
+        .and_then(|der| dockpki::inspect(&der).ok())
+        .map(|info| info.sha256_fingerprint);
+    match fingerprint {
+        Some(fp) if fp.eq_ignore_ascii_case(&record.sha256) => {
+            if is_expired(record.not_after, now) {
+                FileState::Expired
+            } else {
+                FileState::Ok
+            }
+        }
+        _ => FileState::Replaced,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_means_expired_or_expiring_within_the_period() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1000);
+        let within = Duration::days(30);
+        assert!(is_due(now - Duration::days(1), now, within), "expired");
+        assert!(is_due(now + Duration::days(30), now, within), "boundary");
+        assert!(!is_due(now + Duration::days(31), now, within));
+        assert!(is_expired(now, now) && !is_expired(now + Duration::seconds(1), now));
+        assert_eq!(days_left(now + Duration::hours(24 * 90 - 1), now), 89);
+        assert_eq!(days_left(now - Duration::hours(36), now), -1);
+    }
+}

@@ -1,0 +1,272 @@
+//! `dockpki renew`: what is due gets new certificates (and keys) in every layout, as one update;
+//! nothing due means nothing happens.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{
+    assert_unchanged, inventory, is_timestamped_backup, json, names, read, s, snapshot, stdout, Env,
+};
+use serde_json::Value;
+
+fn bootstrapped() -> (Env, PathBuf, PathBuf) {
+    let env = Env::new();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    env.bootstrap(&daemon, &client, &[]);
+    (env, daemon, client)
+}
+
+fn verify_ok(env: &Env, daemon: &Path, client: &Path) {
+    env.ok(&[
+        "verify",
+        "--daemon-dir",
+        s(daemon),
+        "--client-dir",
+        s(client),
+    ]);
+}
+
+fn records(env: &Env, kind: &str) -> Vec<Value> {
+    inventory(env)["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn nothing_due_prints_nothing_changes_nothing_and_exits_0() {
+    let (env, _, _) = bootstrapped();
+    let before = snapshot(env.root());
+    let out = env.ok(&["renew"]);
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    let out = env.ok(&["renew", "--within", "30d"]);
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    assert_unchanged(&before, &snapshot(env.root()), "renew with nothing due");
+    let doc = json(&env.ok(&["--json", "renew"]));
+    assert_eq!(doc, serde_json::json!({ "renewed": [], "restart": [] }));
+}
+
+#[test]
+fn within_100d_renews_the_90_day_client_only() {
+    let (env, daemon, client) = bootstrapped();
+    let server_before = read(&daemon.join("server-cert.pem"));
+    let client_before = read(&client.join("cert.pem"));
+    let out = env.ok(&["renew", "--within", "100d"]);
+    let text = stdout(&out);
+    assert!(text.contains("renewed client certificate"), "{text}");
+    assert!(!text.contains("server"), "{text}");
+    assert!(
+        !text.contains("restart dockerd"),
+        "no daemon certificate changed: {text}"
+    );
+    assert_eq!(read(&daemon.join("server-cert.pem")), server_before);
+    assert_ne!(read(&client.join("cert.pem")), client_before);
+    verify_ok(&env, &daemon, &client);
+    // Renewed: no longer due, so a second run does nothing.
+    let before = snapshot(env.root());
+    let again = env.ok(&["renew", "--within", "30d"]);
+    assert!(again.stdout.is_empty());
+    assert_unchanged(&before, &snapshot(env.root()), "second renew");
+}
+
+#[test]
+fn all_renews_both_with_new_serials_and_new_keys_and_supersedes_the_old_records() {
+    let (env, daemon, client) = bootstrapped();
+    let old: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = [
+        (&daemon, "server-cert.pem", "server-key.pem"),
+        (&client, "cert.pem", "key.pem"),
+    ]
+    .iter()
+    .map(|(d, c, k)| (d.to_path_buf(), read(&d.join(c)), read(&d.join(k))))
+    .collect();
+    let old_serials: Vec<String> = ["server", "client"]
+        .iter()
+        .map(|k| records(&env, k)[0]["serial"].as_str().unwrap().to_string())
+        .collect();
+
+    let doc = json(&env.ok(&["--json", "renew", "--all"]));
+    let renewed = doc["renewed"].as_array().unwrap();
+    assert_eq!(renewed.len(), 2);
+
+    for ((dir, old_cert, old_key), (cert, key)) in old.iter().zip([
+        ("server-cert.pem", "server-key.pem"),
+        ("cert.pem", "key.pem"),
+    ]) {
+        assert_ne!(&read(&dir.join(cert)), old_cert, "{cert} is new");
+        assert_ne!(&read(&dir.join(key)), old_key, "{key} is new");
+        // The replaced files are kept, like --force does.
+        for (name, contents) in [(cert, old_cert), (key, old_key)] {
+            let backups: Vec<String> = names(dir)
+                .into_iter()
+                .filter(|n| is_timestamped_backup(n, name))
+                .collect();
+            assert_eq!(backups.len(), 1, "{name}: {backups:?}");
+            assert_eq!(&read(&dir.join(&backups[0])), contents);
+        }
+    }
+    for (kind, old_serial) in ["server", "client"].iter().zip(&old_serials) {
+        let recs = records(&env, kind);
+        assert_eq!(recs.len(), 2, "{kind}: old and new records");
+        assert_eq!(recs[0]["serial"], old_serial.as_str());
+        assert_eq!(recs[0]["status"], "superseded");
+        assert_eq!(recs[1]["status"], "active");
+        assert_ne!(recs[1]["serial"], old_serial.as_str());
+        // Same names and lifetime as before.
+        assert_eq!(recs[1]["common_name"], recs[0]["common_name"]);
+        assert_eq!(recs[1]["sans"], recs[0]["sans"]);
+        let r = renewed.iter().find(|r| r["kind"] == *kind).unwrap();
+        assert_eq!(r["old_serial"], old_serial.as_str());
+        assert_eq!(r["serial"], recs[1]["serial"]);
+        assert_eq!(r["key"], "new");
+    }
+    assert_eq!(
+        doc["restart"][0]["daemon_dir"],
+        daemon.to_str().unwrap(),
+        "{doc}"
+    );
+    verify_ok(&env, &daemon, &client);
+    env.ok(&["status"]);
+}
+
+#[test]
+fn reuse_key_keeps_key_bytes_and_replaces_the_certificate() {
+    let (env, daemon, client) = bootstrapped();
+    let keys = [
+        read(&daemon.join("server-key.pem")),
+        read(&client.join("key.pem")),
+    ];
+    let certs = [
+        read(&daemon.join("server-cert.pem")),
+        read(&client.join("cert.pem")),
+    ];
+    let doc = json(&env.ok(&["--json", "renew", "--all", "--reuse-key"]));
+    assert_eq!(doc["renewed"][0]["key"], "reused");
+    assert_eq!(read(&daemon.join("server-key.pem")), keys[0]);
+    assert_eq!(read(&client.join("key.pem")), keys[1]);
+    assert_ne!(read(&daemon.join("server-cert.pem")), certs[0]);
+    assert_ne!(read(&client.join("cert.pem")), certs[1]);
+    // The key did not change, so there is nothing to back up.
+    assert!(names(&client).iter().all(|n| !n.starts_with("key.pem.bak")));
+    verify_ok(&env, &daemon, &client);
+}
+
+#[test]
+fn renewing_the_server_prints_the_restart_hint_for_its_daemon_dir() {
+    let (env, daemon, client) = bootstrapped();
+    let out = env.ok(&["renew", "--name", "localhost"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "restart dockerd using {} (it does not reload certificates on SIGHUP)",
+            daemon.display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("client certificate"), "{text}");
+    verify_ok(&env, &daemon, &client);
+}
+
+#[test]
+fn serial_selects_one_certificate_by_its_short_prefix() {
+    let (env, daemon, client) = bootstrapped();
+    let serial = records(&env, "client")[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server_before = read(&daemon.join("server-cert.pem"));
+    let doc = json(&env.ok(&["--json", "renew", "--serial", &serial[..8].to_uppercase()]));
+    assert_eq!(doc["renewed"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["renewed"][0]["old_serial"], serial.as_str());
+    assert_eq!(read(&daemon.join("server-cert.pem")), server_before);
+    verify_ok(&env, &daemon, &client);
+}
+
+#[test]
+fn unknown_name_or_serial_is_a_one_line_error_that_writes_nothing() {
+    let (env, _, _) = bootstrapped();
+    env.assert_refused(
+        &["renew", "--name", "nobody"],
+        "no active certificate has the common name",
+    );
+    env.assert_refused(
+        &["renew", "--serial", "ffffffff"],
+        "no active certificate has the serial",
+    );
+    // A superseded certificate is not renewed either.
+    let old = records(&env, "client")[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.ok(&["renew", "--all"]);
+    env.assert_refused(&["renew", "--serial", &old], "no active certificate");
+}
+
+#[test]
+fn a_successor_that_would_outlive_the_ca_fails_and_writes_nothing() {
+    let (env, _, _) = bootstrapped();
+    // A certificate issued with a lifetime longer than what is left of the CA (as happens when
+    // the CA nears its end): its successor, with the same lifetime from now, would outlive the
+    // CA. The inventory's validity is what renew re-issues with, so backdate it there.
+    let path = env.state().join("inventory.json");
+    let mut inv = inventory(&env);
+    for c in inv["certificates"].as_array_mut().unwrap() {
+        if c["kind"] == "client" {
+            c["not_before"] = "2000-01-01T00:00:00Z".into();
+        }
+    }
+    common::overwrite(&path, serde_json::to_vec_pretty(&inv).unwrap().as_slice());
+    let line = env.assert_refused(&["renew", "--all"], "rotate the CA first");
+    assert!(line.contains("cannot renew client certificate"), "{line}");
+    assert!(line.contains("dockpki ca rotate begin"), "{line}");
+    assert!(!env.state().join("journal.json").exists());
+}
+
+#[test]
+fn renew_selection_flags_conflict() {
+    let (env, _, _) = bootstrapped();
+    for args in [
+        vec!["renew", "--all", "--name", "x"],
+        vec!["renew", "--within", "10d", "--all"],
+        vec!["renew", "--serial", "ab", "--name", "x"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+}
+
+#[test]
+fn help_of_status_renew_revoke_and_crl_shows_examples() {
+    let env = Env::new();
+    for sub in ["status", "renew", "revoke", "crl"] {
+        let out = env.bare().args([sub, "--help"]).output().unwrap();
+        common::assert_success(&out);
+        let text = stdout(&out);
+        assert!(
+            text.contains("Examples") && text.contains("Usage: dockpki"),
+            "{sub}: {text}"
+        );
+    }
+}
+
+#[test]
+fn renew_by_serial_reinstalls_a_deleted_certificate_as_status_advises() {
+    let (env, daemon, client) = bootstrapped();
+    std::fs::remove_file(daemon.join("server-cert.pem")).unwrap();
+    let status = env.run(&["status"]);
+    assert_eq!(status.status.code(), Some(1));
+    let advice = String::from_utf8_lossy(&status.stderr).into_owned();
+    let command = advice
+        .split("reinstall a new one with: dockpki ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (").next())
+        .unwrap_or_else(|| panic!("no advice in {advice}"));
+    let args: Vec<&str> = command.split(' ').collect();
+    assert_eq!(args[..2], ["renew", "--serial"], "{command}");
+    env.ok(&args);
+    env.ok(&["status"]);
+    verify_ok(&env, &daemon, &client);
+}
