@@ -360,7 +360,7 @@ fn rotation_json_output_is_one_document_naming_restarts_and_next_step() {
     let (daemon, client) = (env.path("daemon"), env.path("client"));
     env.bootstrap(&daemon, &client, &[]);
     let begin = json(&env.ok(&["--json", "ca", "rotate", "begin"]));
-    assert_eq!(begin["phase"], "begin");
+    assert_eq!(begin["command"], "begin");
     assert_eq!(begin["restart_daemons"], serde_json::json!([s(&daemon)]));
     assert!(begin["new_ca"]["sha256_fingerprint"].is_string());
     let reissue = json(&env.ok(&["--json", "ca", "rotate", "reissue"]));

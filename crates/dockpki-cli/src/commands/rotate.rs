@@ -431,13 +431,13 @@ struct Outcome {
 /// without them the phase is not done (a daemon keeps the old files until restarted).
 fn report(
     ctx: &Context,
-    phase: &str,
+    command: &str,
     outcome: &Outcome,
     extra: serde_json::Value,
 ) -> CliResult<i32> {
     if ctx.out.json {
         let mut doc = json!({
-            "phase": phase,
+            "command": command,
             "restart_daemons": outcome.restart,
             "missing_layouts": outcome.missing,
             "next": outcome.next,
