@@ -627,3 +627,123 @@ fn renewed_certificates_work_after_dockerd_restart() {
     );
     checks.finish();
 }
+
+/// A CA rotation keeps dockerd reachable at every phase, restarting it after each as the
+/// runbook says (docs/rotation.md): after `begin` both the old client and a client issued from
+/// the new CA are accepted; after `reissue` the reissued client, the new-CA client and the old
+/// client certificate (still trusted by the old+new bundle) all are; after `finish` the new
+/// clients are, and a client certificate from the old CA is refused.
+#[test]
+fn ca_rotation_keeps_dockerd_reachable_and_finally_refuses_old_ca_clients() {
+    let Some(tools) =
+        prerequisites("ca_rotation_keeps_dockerd_reachable_and_finally_refuses_old_ca_clients")
+    else {
+        return;
+    };
+    let work = workdir();
+    let w = work.path();
+    let (daemon_dir, client_dir) = bootstrap(w, "state", "main", "ecdsa-p256");
+    let state = w.join("state");
+    let rotate = |phase: &str| dockpki(&[&"--state", &state, &"ca", &"rotate", &phase]);
+    // The old client's certificate and key as they were before anything was rotated.
+    let old_client = cert_path(w.join("old-client"), &client_dir, Some(&client_dir));
+    let mut checks = Checks::default();
+
+    // 1. Bootstrap: the docker CLI works.
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
+    checks.check(
+        reached_server(&run, &version),
+        "1. bootstrap client works",
+        &run,
+    );
+    drop(dockerd);
+
+    // 2. begin + restart: old and new-CA clients both work.
+    rotate("begin");
+    let new_client = w.join("new-client");
+    dockpki(&[
+        &"--state",
+        &state,
+        &"issue",
+        &"client",
+        &"--name",
+        &"newbie",
+        &"--out",
+        &new_client,
+    ]);
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let host = dockerd.tcp_v4();
+    for (dir, what) in [
+        (
+            &client_dir,
+            "2. after begin: the old client (old+new ca.pem) works",
+        ),
+        (
+            &old_client,
+            "2. after begin: an untouched old client copy (old-only ca.pem) works",
+        ),
+        (
+            &new_client,
+            "2. after begin: a client issued from the new CA works",
+        ),
+    ] {
+        let run = docker_tlsverify(&dockerd, dir, &host);
+        checks.check(reached_server(&run, &version), what, &run);
+    }
+    drop(dockerd);
+
+    // 3. reissue + restart: the daemon serves a new-CA certificate and trusts both CAs.
+    rotate("reissue");
+    let old_cert_new_bundle = cert_path(
+        w.join("old-cert-new-bundle"),
+        &client_dir,
+        Some(&old_client),
+    );
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let host = dockerd.tcp_v4();
+    for (dir, what) in [
+        (&client_dir, "3. after reissue: the reissued client works"),
+        (&new_client, "3. after reissue: the new-CA client works"),
+        (
+            &old_cert_new_bundle,
+            "3. after reissue: the old client certificate with the old+new ca.pem still works",
+        ),
+    ] {
+        let run = docker_tlsverify(&dockerd, dir, &host);
+        checks.check(reached_server(&run, &version), what, &run);
+    }
+    let run = docker_tlsverify(&dockerd, &old_client, &host);
+    checks.rejected(
+        &run,
+        "3. after reissue: a client never given the new ca.pem cannot verify the daemon",
+        &["x509: certificate signed by unknown authority"],
+    );
+    drop(dockerd);
+
+    // 4. finish + restart: only the new CA is trusted.
+    rotate("finish");
+    let old_cert_final_bundle = cert_path(
+        w.join("old-cert-final-bundle"),
+        &client_dir,
+        Some(&old_client),
+    );
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let host = dockerd.tcp_v4();
+    for (dir, what) in [
+        (&new_client, "4. after finish: the new-CA client works"),
+        (&client_dir, "4. after finish: the reissued client works"),
+    ] {
+        let run = docker_tlsverify(&dockerd, dir, &host);
+        checks.check(reached_server(&run, &version), what, &run);
+    }
+    let run = docker_tlsverify(&dockerd, &old_cert_final_bundle, &host);
+    checks.rejected(
+        &run,
+        "4. after finish: a client certificate from the old CA",
+        CLIENT_CERT_REFUSED,
+    );
+    checks.logged(&dockerd, "tls: client didn't provide a certificate");
+    checks.finish();
+}

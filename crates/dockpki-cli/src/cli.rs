@@ -136,6 +136,49 @@ pub enum CaCommand {
         after_help = "Examples:\n  dockpki ca init\n  dockpki ca init --name \"ACME docker CA\" --key-type ecdsa-p384 --permit-dns example.com --permit-ip 10.0.0.0/8"
     )]
     Init(CaInitArgs),
+    /// Replace the CA without downtime: begin, reissue, finish (see docs/rotation.md)
+    #[command(subcommand, after_help = ROTATE_HELP)]
+    Rotate(RotateCommand),
+}
+
+const ROTATE_HELP: &str = "\
+Phases (restart each daemon named in the output after every phase; dockerd reads its
+certificates only at start):
+  dockpki ca rotate begin      new CA; every known layout trusts old+new
+  dockpki ca rotate reissue    every certificate from the old CA re-issued from the new one
+  dockpki ca rotate finish     every known layout trusts only the new CA; the old one is archived
+  dockpki ca rotate status     where the rotation stands and what to run next";
+
+/// `dockpki ca rotate ...`
+#[derive(Debug, Subcommand)]
+pub enum RotateCommand {
+    /// Create the new CA and install old+new CA bundles in every known layout
+    #[command(
+        after_help = "Examples:\n  sudo dockpki ca rotate begin\n  sudo dockpki ca rotate begin --key-type ecdsa-p384 --validity 5y"
+    )]
+    Begin(RotateBeginArgs),
+    /// Re-issue every active certificate still issued by the old CA from the new one
+    Reissue,
+    /// Trust only the new CA everywhere and archive the old one
+    Finish,
+    /// Show the phase, both CAs, what is left and the next command
+    Status,
+}
+
+/// `dockpki ca rotate begin`
+#[derive(Debug, Args)]
+pub struct RotateBeginArgs {
+    /// Key algorithm of the new CA [default: the current CA's]
+    #[arg(long, value_name = "T")]
+    pub key_type: Option<String>,
+    /// How long the new CA is valid (h, d, w, y)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "10y"
+    )]
+    pub validity: String,
 }
 
 /// `dockpki ca init`

@@ -65,10 +65,17 @@ pub struct Written {
     pub changed: bool,
 }
 
+/// An existing file of dockpki's own state moved to another name as part of a plan.
+struct PlannedRename {
+    from: PathBuf,
+    to: PathBuf,
+}
+
 /// A set of files to write together.
 #[derive(Default)]
 pub struct WritePlan {
     files: Vec<PlannedFile>,
+    renames: Vec<PlannedRename>,
     force: bool,
 }
 
@@ -77,8 +84,18 @@ impl WritePlan {
     pub fn new(force: bool) -> WritePlan {
         WritePlan {
             files: Vec::new(),
+            renames: Vec::new(),
             force,
         }
+    }
+
+    /// Adds a rename of the existing file `from` (in dockpki's state directory) over `to`, done
+    /// after every written file, through the same journal: the rename is the journal's own
+    /// operation, so a state file can change its role (a CA in rotation becoming the current
+    /// one) in the same atomic update as the files written with it. Whatever `to` held is
+    /// replaced without a backup; keep it with a written copy in the same plan if it matters.
+    pub fn rename(&mut self, from: PathBuf, to: PathBuf) {
+        self.renames.push(PlannedRename { from, to });
     }
 
     /// Adds a private key (mode 0400).
@@ -196,6 +213,26 @@ impl WritePlan {
                 Err(e) => return Err(CliError::io("read", &f.path, &e)),
             }
         }
+        for r in &self.renames {
+            match fs::symlink_metadata(&r.from) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => {
+                    return Err(CliError::new(format!(
+                        "{} is not a regular file; move it aside and retry",
+                        r.from.display()
+                    )))
+                }
+                Err(e) => return Err(CliError::io("read", &r.from, &e)),
+            }
+            if let Ok(m) = fs::symlink_metadata(&r.to) {
+                if !m.is_file() {
+                    return Err(CliError::new(format!(
+                        "refusing to replace {} because it is not a regular file; move it aside and retry",
+                        r.to.display()
+                    )));
+                }
+            }
+        }
         // Shallowest first, so that creation goes top-down.
         let mut dirs: Vec<PathBuf> = to_create.into_iter().collect();
         dirs.sort_by_key(|d| d.components().count());
@@ -238,6 +275,15 @@ impl WritePlan {
                     backup,
                 })
             })
+            .chain(self.renames.iter().map(|r| {
+                // The source itself is the journal's "staged file": once it is gone, the move
+                // was done, which is exactly how recovery skips completed moves.
+                Ok(Move {
+                    temp: r.from.clone(),
+                    target: r.to.clone(),
+                    backup: None,
+                })
+            }))
             .collect::<CliResult<Vec<_>>>()?;
         let journal = Journal {
             version: JOURNAL_VERSION,

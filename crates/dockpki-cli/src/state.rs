@@ -138,25 +138,85 @@ impl State {
         has_ca(&self.dir)
     }
 
+    /// `ca-next.pem`: the new CA while a rotation is in progress (`dockpki ca rotate begin`
+    /// until `finish`). Its presence is the whole record of the rotation: it appears and
+    /// becomes `ca.pem` in journaled updates, so a crash never leaves a half-begun rotation.
+    pub fn ca_next_cert_path(&self) -> PathBuf {
+        self.dir.join("ca-next.pem")
+    }
+
+    /// `ca-next-key.pem`: the key of [`State::ca_next_cert_path`].
+    pub fn ca_next_key_path(&self) -> PathBuf {
+        self.dir.join("ca-next-key.pem")
+    }
+
+    /// `archive/`: CAs retired by `dockpki ca rotate finish`.
+    pub fn archive_dir(&self) -> PathBuf {
+        self.dir.join("archive")
+    }
+
+    /// Whether a CA rotation is in progress (a new CA waits in `ca-next*.pem`).
+    pub fn rotating(&self) -> bool {
+        self.ca_next_cert_path().exists() || self.ca_next_key_path().exists()
+    }
+
     /// Loads the CA that signs new certificates, explaining what to do when it is missing or
-    /// broken.
+    /// broken: during a rotation the new CA, so that every certificate issued from `begin` on
+    /// already survives `finish`.
     pub fn load_ca(&self) -> CliResult<CertificateAuthority> {
-        let cert_path = self.ca_cert_path();
-        let key_path = self.ca_key_path();
+        if self.rotating() {
+            self.load_next_ca()
+        } else {
+            self.load_current_ca()
+        }
+    }
+
+    /// Loads the current CA (`ca.pem`), the old one during a rotation.
+    pub fn load_current_ca(&self) -> CliResult<CertificateAuthority> {
         if !self.has_ca() {
             return Err(no_ca(&self.dir));
         }
-        let cert = read(&cert_path)?;
-        let key = zeroize::Zeroizing::new(read(&key_path)?);
+        self.load_pair(&self.ca_cert_path(), &self.ca_key_path())
+    }
+
+    /// Loads the new CA of a rotation in progress (`ca-next.pem`).
+    pub fn load_next_ca(&self) -> CliResult<CertificateAuthority> {
+        self.load_pair(&self.ca_next_cert_path(), &self.ca_next_key_path())
+            .map_err(|e| e.context("the CA rotation in progress"))
+    }
+
+    fn load_pair(&self, cert_path: &Path, key_path: &Path) -> CliResult<CertificateAuthority> {
+        let cert = read(cert_path)?;
+        let key = zeroize::Zeroizing::new(read(key_path)?);
         CertificateAuthority::load(&cert, &key).map_err(|e| {
-            CliError::from(e).context(format!("loading the CA from {}", self.dir.display()))
+            CliError::from(e).context(format!("loading the CA from {}", cert_path.display()))
         })
     }
 
     /// The CA bundle to install as `ca.pem` in every layout: the PEM of every CA whose
-    /// certificates must be trusted now, `signing` among them.
+    /// certificates must be trusted now, `signing` among them. During a rotation that is the
+    /// old CA followed by the new one (order does not matter to Go or openssl; old first keeps
+    /// the bundle growing at its end), so old and new leaves are accepted everywhere.
     pub fn trust_bundle_pem(&self, signing: &CertificateAuthority) -> CliResult<String> {
-        Ok(signing.cert_pem().to_string())
+        if !self.rotating() {
+            return Ok(signing.cert_pem().to_string());
+        }
+        let current = self.load_current_ca()?;
+        let next = self.load_next_ca()?;
+        let mut cas: Vec<&CertificateAuthority> = vec![&current];
+        for ca in [&next, signing] {
+            let fp = &ca.info().sha256_fingerprint;
+            if !cas.iter().any(|c| &c.info().sha256_fingerprint == fp) {
+                cas.push(ca);
+            }
+        }
+        Ok(cas.iter().map(|ca| ca.cert_pem()).collect())
+    }
+
+    /// Adds a rotation's new CA to `plan` as `ca-next*.pem`.
+    pub fn plan_next_ca(&self, plan: &mut WritePlan, ca: &CertificateAuthority) {
+        plan.cert(self.ca_next_cert_path(), ca.cert_pem(), None);
+        plan.key(self.ca_next_key_path(), ca.key_pem(), None);
     }
 
     /// Loads the inventory; a missing file is an empty inventory.

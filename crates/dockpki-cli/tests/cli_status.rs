@@ -202,3 +202,19 @@ fn an_expired_certificate_is_reported_expired_and_plain_renew_replaces_it() {
         common::s(&client),
     ]);
 }
+
+#[test]
+fn during_a_ca_rotation_status_lists_the_old_and_the_new_ca() {
+    let (env, _, _) = bootstrapped();
+    let old_ca = env.inspect_cert(&env.state().join("ca.pem"));
+    env.ok(&["ca", "rotate", "begin"]);
+    let doc = json(&env.ok(&["--json", "status"]));
+    let cas = doc["cas"].as_array().expect("cas");
+    assert_eq!(cas.len(), 2, "{doc}");
+    assert_eq!(cas[0]["serial"], old_ca["serial"]);
+    assert_ne!(cas[1]["serial"], old_ca["serial"]);
+    assert!(
+        cas[1]["path"].as_str().unwrap().ends_with("ca-next.pem"),
+        "{doc}"
+    );
+}

@@ -27,6 +27,13 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
         },
     };
     let state = State::open_write(ctx.state_dir()?, true)?;
+    if state.rotating() {
+        // Replacing ca.pem now would strand the rotation's new CA and every leaf it issued.
+        return Err(CliError::new(format!(
+            "a CA rotation is in progress in {}; finish it with `dockpki ca rotate reissue` and `dockpki ca rotate finish` (see `dockpki ca rotate status`)",
+            state.dir().display()
+        )));
+    }
     if state.has_ca() && !args.force {
         let existing = state
             .load_ca()

@@ -7,13 +7,14 @@ mod inspect;
 mod issue;
 mod renew;
 mod revoke;
+mod rotate;
 mod status;
 mod verify;
 
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::cli::{CaCommand, Cli, Command, IssueCommand};
+use crate::cli::{CaCommand, Cli, Command, IssueCommand, RotateCommand};
 use crate::error::{CliError, CliResult};
 use crate::output::Output;
 
@@ -45,6 +46,10 @@ pub fn run(cli: Cli) -> CliResult<i32> {
     };
     match cli.command {
         Command::Ca(CaCommand::Init(args)) => ca::init(&ctx, &args),
+        Command::Ca(CaCommand::Rotate(RotateCommand::Begin(args))) => rotate::begin(&ctx, &args),
+        Command::Ca(CaCommand::Rotate(RotateCommand::Reissue)) => rotate::reissue(&ctx),
+        Command::Ca(CaCommand::Rotate(RotateCommand::Finish)) => rotate::finish(&ctx),
+        Command::Ca(CaCommand::Rotate(RotateCommand::Status)) => rotate::status(&ctx),
         Command::Issue(IssueCommand::Server(args)) => issue::server(&ctx, &args),
         Command::Issue(IssueCommand::Client(args)) => issue::client(&ctx, &args),
         Command::Bootstrap(args) => bootstrap::run(&ctx, &args),

@@ -88,13 +88,18 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
     // Opening for write completes an interrupted update first, so the report is about the files
     // as they will stay, not a half-moved state.
     let state = State::open_write(ctx.state_dir()?, false)?;
-    let ca_path = state.ca_cert_path();
-    let cas = dockpki::certs_from_pem(&read(&ca_path)?)
-        .map_err(|e| crate::error::CliError::from(e).context(ca_path.display()))?
-        .iter()
-        .map(|der| {
-            let info = dockpki::inspect(der)?;
-            Ok(CaRow {
+    // During a CA rotation the new CA waits in its own file; both are in service.
+    let mut ca_paths = vec![state.ca_cert_path()];
+    if state.rotating() {
+        ca_paths.push(state.ca_next_cert_path());
+    }
+    let mut cas = Vec::new();
+    for ca_path in ca_paths {
+        for der in dockpki::certs_from_pem(&read(&ca_path)?)
+            .map_err(|e| crate::error::CliError::from(e).context(ca_path.display()))?
+        {
+            let info = dockpki::inspect(&der)?;
+            cas.push(CaRow {
                 state: Verdict::of_dates(info.not_after, now, within),
                 days_left: days_left(info.not_after, now),
                 subject: info.subject,
@@ -102,9 +107,9 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
                 serial: info.serial,
                 not_after: info.not_after,
                 path: ca_path.clone(),
-            })
-        })
-        .collect::<dockpki::Result<Vec<_>>>()?;
+            });
+        }
+    }
     let inventory = state.load_inventory()?;
     let certs: Vec<CertRow> = inventory
         .certificates

@@ -1,0 +1,410 @@
+//! `dockpki ca rotate`: the CA is replaced in phases while every layout keeps verifying, through
+//! the real binary.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{assert_success, inventory, json, mode, s, snapshot, stdout, Env};
+use serde_json::Value;
+
+/// `dockpki verify --daemon-dir D --client-dir C` must pass.
+fn assert_verifies(env: &Env, daemon: &Path, client: &Path) {
+    let out = env.run(&[
+        "verify",
+        "--daemon-dir",
+        s(daemon),
+        "--client-dir",
+        s(client),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "verify failed for {} + {}:\n{}{}",
+        daemon.display(),
+        client.display(),
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The SHA-256 fingerprints of every certificate in a PEM file, in order.
+fn fingerprints(env: &Env, file: &Path) -> Vec<String> {
+    let doc = json(&env.ok(&["--json", "inspect", s(file)]));
+    doc[0]["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .map(|c| c["sha256_fingerprint"].as_str().expect("fp").to_string())
+        .collect()
+}
+
+fn fingerprint(env: &Env, file: &Path) -> String {
+    fingerprints(env, file).remove(0)
+}
+
+fn issuer(env: &Env, cert: &Path) -> String {
+    env.inspect_cert(cert)["issuer"]
+        .as_str()
+        .expect("issuer")
+        .to_string()
+}
+
+fn subject(env: &Env, cert: &Path) -> String {
+    env.inspect_cert(cert)["subject"]
+        .as_str()
+        .expect("subject")
+        .to_string()
+}
+
+fn status(env: &Env) -> Value {
+    json(&env.ok(&["--json", "ca", "rotate", "status"]))
+}
+
+/// Active inventory records.
+fn active(env: &Env) -> Vec<Value> {
+    inventory(env)["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .filter(|c| c["status"] == "active")
+        .cloned()
+        .collect()
+}
+
+/// A directory with `ca.pem` from `ca_from` and the certificate and key from `leaf_from`.
+fn mixed_client(dir: &Path, ca_from: &Path, leaf_from: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    fs::copy(ca_from.join("ca.pem"), dir.join("ca.pem")).unwrap();
+    for name in ["cert.pem", "key.pem"] {
+        fs::copy(leaf_from.join(name), dir.join(name)).unwrap();
+    }
+}
+
+#[test]
+fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca() {
+    let env = Env::new();
+    let (daemon, client, bob) = (env.path("daemon"), env.path("client"), env.path("bob"));
+    env.bootstrap(&daemon, &client, &[]);
+    env.issue_client("bob", &bob, &[]);
+    let layouts = [&daemon, &client, &bob];
+    let old_fp = fingerprint(&env, &env.state().join("ca.pem"));
+    let old_subject = subject(&env, &env.state().join("ca.pem"));
+    assert_eq!(status(&env)["phase"], "none");
+    assert_eq!(status(&env)["next_command"], "dockpki ca rotate begin");
+
+    // begin: a new CA with its own name; every layout trusts old+new; old leaves still verify.
+    let old_client_cert = fs::read(client.join("cert.pem")).unwrap();
+    let out = env.ok(&["ca", "rotate", "begin"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("restart dockerd using {}", daemon.display())),
+        "{text}"
+    );
+    assert!(text.contains("dockpki ca rotate reissue"), "{text}");
+    assert!(
+        !text.contains(&format!("restart dockerd using {}", client.display())),
+        "client layouts need no restart: {text}"
+    );
+    let next = env.state().join("ca-next.pem");
+    let new_fp = fingerprint(&env, &next);
+    let new_subject = subject(&env, &next);
+    assert_ne!(new_fp, old_fp);
+    assert_ne!(
+        new_subject, old_subject,
+        "clients pick certificates by issuer name"
+    );
+    for dir in layouts {
+        assert_eq!(
+            fingerprints(&env, &dir.join("ca.pem")),
+            vec![old_fp.clone(), new_fp.clone()],
+            "{} must trust old and new CA",
+            dir.display()
+        );
+    }
+    assert_eq!(fs::read(client.join("cert.pem")).unwrap(), old_client_cert);
+    assert_eq!(issuer(&env, &client.join("cert.pem")), old_subject);
+    assert_verifies(&env, &daemon, &client);
+    assert_verifies(&env, &daemon, &bob);
+
+    // A certificate issued during the rotation comes from the new CA and works with the old
+    // server certificate both ways.
+    let carol = env.path("carol");
+    env.issue_client("carol", &carol, &[]);
+    assert_eq!(issuer(&env, &carol.join("cert.pem")), new_subject);
+    assert_eq!(
+        fingerprints(&env, &carol.join("ca.pem")),
+        vec![old_fp.clone(), new_fp.clone()]
+    );
+    assert_verifies(&env, &daemon, &carol);
+
+    let st = status(&env);
+    assert_eq!(st["phase"], "begun");
+    assert_eq!(st["current_ca"]["sha256"], old_fp.as_str());
+    assert_eq!(st["next_ca"]["sha256"], new_fp.as_str());
+    assert_eq!(st["left"].as_array().unwrap().len(), 3, "{st}");
+    assert_eq!(st["next_command"], "dockpki ca rotate reissue");
+    let text = stdout(&env.ok(&["ca", "rotate", "status"]));
+    assert!(text.contains("phase:      begun"), "{text}");
+    assert!(text.contains("left:       server"), "{text}");
+
+    // finish right after begin would strand three certificates: refused, nothing written.
+    let line = env.assert_refused(&["ca", "rotate", "finish"], "ca rotate reissue");
+    assert!(
+        line.contains("3 certificate(s) still come from the old CA"),
+        "{line}"
+    );
+    assert!(line.contains(s(&bob)), "{line}");
+
+    // reissue: every active certificate now chains to the new CA, in place.
+    let saved_old_client = env.path("old-client-copy");
+    fs::create_dir(&saved_old_client).unwrap();
+    for name in ["cert.pem", "key.pem"] {
+        fs::copy(client.join(name), saved_old_client.join(name)).unwrap();
+    }
+    let out = env.ok(&["ca", "rotate", "reissue"]);
+    assert!(
+        stdout(&out).contains(&format!("restart dockerd using {}", daemon.display())),
+        "{}",
+        stdout(&out)
+    );
+    for rec in active(&env) {
+        assert_eq!(rec["ca_sha256"], new_fp.as_str(), "{rec}");
+    }
+    assert_eq!(active(&env).len(), 4);
+    for (dir, cert) in [
+        (&daemon, "server-cert.pem"),
+        (&client, "cert.pem"),
+        (&bob, "cert.pem"),
+        (&carol, "cert.pem"),
+    ] {
+        assert_eq!(
+            issuer(&env, &dir.join(cert)),
+            new_subject,
+            "{}",
+            dir.display()
+        );
+    }
+    assert_ne!(
+        fs::read(client.join("key.pem")).unwrap(),
+        fs::read(saved_old_client.join("key.pem")).unwrap(),
+        "fresh keys"
+    );
+    assert_verifies(&env, &daemon, &client);
+    assert_verifies(&env, &daemon, &bob);
+    assert_eq!(status(&env)["phase"], "reissued");
+    assert_eq!(status(&env)["next_command"], "dockpki ca rotate finish");
+
+    // Nothing left to re-issue: a second run writes nothing.
+    let before = snapshot(env.root());
+    env.ok(&["ca", "rotate", "reissue"]);
+    common::assert_unchanged(&before, &snapshot(env.root()), "a second reissue");
+
+    // finish: only the new CA is trusted anywhere, the old one is archived.
+    let out = env.ok(&["ca", "rotate", "finish"]);
+    assert!(
+        stdout(&out).contains(&format!("restart dockerd using {}", daemon.display())),
+        "{}",
+        stdout(&out)
+    );
+    for dir in [&daemon, &client, &bob, &carol] {
+        assert_eq!(
+            fingerprints(&env, &dir.join("ca.pem")),
+            vec![new_fp.clone()],
+            "{}",
+            dir.display()
+        );
+    }
+    assert_eq!(fingerprint(&env, &env.state().join("ca.pem")), new_fp);
+    assert!(!env.state().join("ca-next.pem").exists());
+    assert!(!env.state().join("ca-next-key.pem").exists());
+    let tag: String = old_fp
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let archived = env.state().join("archive").join(format!("ca-{tag}.pem"));
+    let archived_key = env
+        .state()
+        .join("archive")
+        .join(format!("ca-{tag}-key.pem"));
+    assert_eq!(fingerprint(&env, &archived), old_fp);
+    assert_eq!(mode(&archived), 0o444);
+    assert_eq!(mode(&archived_key), 0o400);
+    assert_verifies(&env, &daemon, &client);
+    assert_verifies(&env, &daemon, &bob);
+    assert_verifies(&env, &daemon, &carol);
+
+    // The old client certificate is refused by the daemon's bundle now.
+    let stale = env.path("stale");
+    mixed_client(&stale, &daemon, &saved_old_client);
+    let out = env.run(&[
+        "verify",
+        "--daemon-dir",
+        s(&daemon),
+        "--client-dir",
+        s(&stale),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the daemon would refuse it"),
+        "{}",
+        stdout(&out)
+    );
+
+    // New certificates come from the new (now current) CA with a new-only bundle.
+    let dave = env.path("dave");
+    env.issue_client("dave", &dave, &[]);
+    assert_eq!(issuer(&env, &dave.join("cert.pem")), new_subject);
+    assert_eq!(
+        fingerprints(&env, &dave.join("ca.pem")),
+        vec![new_fp.clone()]
+    );
+    let st = status(&env);
+    assert_eq!(st["phase"], "none");
+    assert_eq!(st["current_ca"]["sha256"], new_fp.as_str());
+    assert!(st["next_ca"].is_null());
+}
+
+#[test]
+fn a_second_rotation_after_a_finished_one_works_the_same_way() {
+    let env = Env::new();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    env.bootstrap(&daemon, &client, &[]);
+    let mut seen = vec![fingerprint(&env, &env.state().join("ca.pem"))];
+    for _ in 0..2 {
+        for phase in ["begin", "reissue", "finish"] {
+            env.ok(&["ca", "rotate", phase]);
+            assert_verifies(&env, &daemon, &client);
+        }
+        let fp = fingerprint(&env, &env.state().join("ca.pem"));
+        assert!(!seen.contains(&fp));
+        assert_eq!(fingerprints(&env, &client.join("ca.pem")), vec![fp.clone()]);
+        seen.push(fp);
+    }
+    assert_eq!(common::names(&env.state().join("archive")).len(), 4);
+}
+
+#[test]
+fn begin_twice_is_refused_and_writes_nothing() {
+    let env = Env::new();
+    env.bootstrap(&env.path("daemon"), &env.path("client"), &[]);
+    env.ok(&["ca", "rotate", "begin"]);
+    env.assert_refused(
+        &["ca", "rotate", "begin"],
+        "a CA rotation is already in progress",
+    );
+    env.ok(&["ca", "rotate", "reissue"]);
+    let line = env.assert_refused(&["ca", "rotate", "begin"], "dockpki ca rotate finish");
+    assert!(line.contains("already in progress"), "{line}");
+}
+
+#[test]
+fn reissue_and_finish_without_a_rotation_are_refused_and_write_nothing() {
+    let env = Env::new();
+    env.bootstrap(&env.path("daemon"), &env.path("client"), &[]);
+    for phase in ["reissue", "finish"] {
+        let line = env.assert_refused(&["ca", "rotate", phase], "no CA rotation in progress");
+        assert!(line.contains("dockpki ca rotate begin"), "{line}");
+    }
+}
+
+#[test]
+fn rotation_without_a_ca_is_refused_and_writes_nothing() {
+    let env = Env::new();
+    for phase in ["begin", "reissue", "finish", "status"] {
+        env.assert_refused(&["ca", "rotate", phase], "no CA in");
+    }
+    assert!(!env.state().exists());
+}
+
+#[test]
+fn begin_with_bad_options_is_refused_before_anything_is_written() {
+    let env = Env::new();
+    env.bootstrap(&env.path("daemon"), &env.path("client"), &[]);
+    env.assert_refused(&["ca", "rotate", "begin", "--key-type", "dsa"], "dsa");
+    env.assert_refused(&["ca", "rotate", "begin", "--validity", "-1d"], "-1d");
+}
+
+#[test]
+fn begin_keeps_the_old_key_type_unless_told_otherwise() {
+    let env = Env::new();
+    env.ca_init(&["--key-type", "ecdsa-p384"]);
+    env.ok(&["ca", "rotate", "begin", "--validity", "2y"]);
+    let next = env.inspect_cert(&env.state().join("ca-next.pem"));
+    assert_eq!(next["key_type"], "ecdsa-p384");
+    let years =
+        (common::time_of(&next["not_after"]) - common::time_of(&next["not_before"])).whole_days();
+    assert!((729..=731).contains(&years), "{years} days");
+
+    let other = Env::new();
+    other.ca_init(&[]);
+    other.ok(&["ca", "rotate", "begin", "--key-type", "ed25519"]);
+    let next = other.inspect_cert(&other.state().join("ca-next.pem"));
+    assert_eq!(next["key_type"], "ed25519");
+}
+
+#[test]
+fn ca_init_force_is_refused_during_a_rotation() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    env.ok(&["ca", "rotate", "begin"]);
+    env.assert_refused(&["ca", "init", "--force"], "a CA rotation is in progress");
+}
+
+#[test]
+fn rotation_json_output_is_one_document_naming_restarts_and_next_step() {
+    let env = Env::new();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    env.bootstrap(&daemon, &client, &[]);
+    let begin = json(&env.ok(&["--json", "ca", "rotate", "begin"]));
+    assert_eq!(begin["command"], "begin");
+    assert_eq!(begin["restart_daemons"], serde_json::json!([s(&daemon)]));
+    assert!(begin["new_ca"]["sha256_fingerprint"].is_string());
+    let reissue = json(&env.ok(&["--json", "ca", "rotate", "reissue"]));
+    assert_eq!(reissue["reissued"], 2);
+    let finish = json(&env.ok(&["--json", "ca", "rotate", "finish"]));
+    assert_eq!(
+        finish["ca"]["sha256_fingerprint"],
+        begin["new_ca"]["sha256_fingerprint"]
+    );
+    assert_eq!(
+        finish["archived_ca"]["sha256_fingerprint"],
+        begin["old_ca"]["sha256_fingerprint"]
+    );
+}
+
+#[test]
+fn quiet_by_default_lists_only_restarts_and_the_next_step_and_verbose_lists_files() {
+    let env = Env::new();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    env.bootstrap(&daemon, &client, &[]);
+    let text = stdout(&env.ok(&["ca", "rotate", "begin"]));
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let out = env.ok(&["-v", "ca", "rotate", "reissue"]);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("re-issued 2 certificate(s)"), "{text}");
+    assert!(
+        text.contains(&format!("wrote {}", client.join("key.pem").display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn layouts_whose_directory_is_gone_are_reported_not_recreated() {
+    let env = Env::new();
+    let (daemon, client, bob) = (env.path("daemon"), env.path("client"), env.path("bob"));
+    env.bootstrap(&daemon, &client, &[]);
+    env.issue_client("bob", &bob, &[]);
+    fs::remove_dir_all(&bob).unwrap();
+    let text = stdout(&env.ok(&["ca", "rotate", "begin"]));
+    assert!(
+        text.contains(&format!("not updated (directory gone): {}", bob.display())),
+        "{text}"
+    );
+    assert!(!bob.exists());
+    assert_verifies(&env, &daemon, &client);
+}
