@@ -75,19 +75,7 @@ impl State {
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|e| CliError::io("open lock file", &lock_path, &e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                eprintln!(
-                    "dockpki: waiting for another dockpki process working on {} (lock {})",
-                    dir.display(),
-                    lock_path.display()
-                );
-                lock.lock()
-                    .map_err(|e| CliError::io("lock", &lock_path, &e))?;
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(CliError::io("lock", &lock_path, &e)),
-        }
+        wait_for_lock(&lock, &dir, &lock_path)?;
         let state = State {
             dir,
             _lock: lock,
@@ -269,6 +257,46 @@ fn no_ca(dir: &Path) -> CliError {
         "no CA in {}; create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
         dir.display()
     ))
+}
+
+/// How long a command waits for another dockpki on the same state before giving up, unless
+/// `DOCKPKI_LOCK_TIMEOUT` (seconds) says otherwise. Long enough for any RSA-4096 renewal run,
+/// short enough that a cron job stuck behind a hung one fails visibly instead of piling up.
+const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
+
+/// Takes the exclusive lock, saying so when it has to wait and giving up with an error after
+/// the timeout. The kernel drops a flock when its holder exits, so a lock is never stale: a
+/// timeout means another dockpki is still running.
+fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
+    let timeout = std::env::var("DOCKPKI_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let mut announced = false;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(CliError::io("lock", lock_path, &e)),
+        }
+        if !announced {
+            eprintln!(
+                "dockpki: waiting up to {timeout}s for another dockpki process working on {} (lock {})",
+                dir.display(),
+                lock_path.display()
+            );
+            announced = true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(CliError::new(format!(
+                "gave up after {timeout}s waiting for another dockpki process working on {} (it holds {}); let it finish, or raise DOCKPKI_LOCK_TIMEOUT",
+                dir.display(),
+                lock_path.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Reads a whole file with a helpful error.
