@@ -326,8 +326,6 @@ impl Dockerd {
         let root = dir.path();
         fs::write(root.join("daemon.json"), "{}\n").expect("write daemon.json");
         fs::create_dir(root.join("docker-config")).expect("mkdir docker-config");
-        let log = fs::File::create(root.join("dockerd.log")).expect("create dockerd.log");
-        let log2 = log.try_clone().expect("dup log");
 
         let mut cmd = Command::new(&tools.dockerd);
         // An empty config file of its own, so that /etc/docker/daemon.json (which may set
@@ -353,6 +351,21 @@ impl Dockerd {
             "--iptables=false",
             "--bridge=none",
         ]);
+        Dockerd::spawn(tools, cmd, dir, port, ipv6, slot)
+    }
+
+    /// Spawns `cmd` (dockerd with its arguments) logging to `dir/dockerd.log`, and waits until
+    /// it answers on `dir/docker.sock` and `127.0.0.1:port` (and `[::1]:port` with `ipv6`).
+    fn spawn(
+        tools: &Tools,
+        mut cmd: Command,
+        dir: tempfile::TempDir,
+        port: u16,
+        ipv6: bool,
+        slot: SlotGuard,
+    ) -> Result<Dockerd, (String, SlotGuard)> {
+        let log = fs::File::create(dir.path().join("dockerd.log")).expect("create dockerd.log");
+        let log2 = log.try_clone().expect("dup log");
         for var in DOCKER_ENV {
             cmd.env_remove(var);
         }
@@ -399,6 +412,29 @@ impl Dockerd {
                 Err((log, slot))
             }
         }
+    }
+
+    /// Starts dockerd with `--config-file` and nothing else, so that everything, `hosts` and
+    /// TLS included, comes from the file (flags would conflict with its keys). `write_config`
+    /// gets the daemon's private directory and a free port and returns the file it wrote; the
+    /// file must set `hosts` to `unix://DIR/docker.sock` and `tcp://127.0.0.1:PORT` and the
+    /// private paths of [`private_settings`]. Returns the daemon, or dockerd's log when it did
+    /// not come up (for tests that expect a refusal).
+    pub fn start_from_config(
+        tools: &Tools,
+        write_config: impl FnOnce(&Path, u16) -> PathBuf,
+    ) -> Result<Dockerd, String> {
+        let slot = SlotGuard::acquire();
+        let dir = tempfile::Builder::new()
+            .prefix("dpk-e2e-")
+            .tempdir_in("/tmp")
+            .expect("tempdir under /tmp");
+        fs::create_dir(dir.path().join("docker-config")).expect("mkdir docker-config");
+        let port = free_port(false);
+        let config = write_config(dir.path(), port);
+        let mut cmd = Command::new(&tools.dockerd);
+        cmd.arg("--config-file").arg(config);
+        Dockerd::spawn(tools, cmd, dir, port, false, slot).map_err(|(log, _)| log)
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
@@ -621,6 +657,20 @@ impl Drop for Dockerd {
         }
         self.stop();
     }
+}
+
+/// The daemon.json keys that keep a daemon started by [`Dockerd::start_from_config`] in its
+/// own directory `dir` (the same choices as the flags of [`Dockerd::start`]).
+pub fn private_settings(dir: &Path) -> serde_json::Value {
+    let p = |name: &str| dir.join(name).display().to_string();
+    serde_json::json!({
+        "data-root": p("data"),
+        "exec-root": p("exec"),
+        "pidfile": p("docker.pid"),
+        "storage-driver": "vfs",
+        "iptables": false,
+        "bridge": "none",
+    })
 }
 
 /// Sends `SIGsig` to exactly `pid`, through the shell's `kill` builtin (no libc dependency).

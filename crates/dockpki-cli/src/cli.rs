@@ -82,7 +82,49 @@ pub enum Command {
         after_help = "Examples:\n  dockpki crl\n  dockpki crl --out /etc/docker/pki/crl.pem\n\nThe CRL is valid for 30 days; regenerate it before then. dockerd and the docker CLI do not read CRLs."
     )]
     Crl(CrlArgs),
+    /// Merge the TLS settings (and, with --harden, safer defaults) into dockerd's daemon.json
+    #[command(after_help = DAEMON_CONFIG_HELP)]
+    DaemonConfig(DaemonConfigArgs),
+    /// Write a systemd drop-in that starts dockerd without -H, so that daemon.json's "hosts" apply
+    #[command(after_help = SYSTEMD_DROPIN_HELP)]
+    SystemdDropin(SystemdDropinArgs),
+    /// Print the shell commands that point the docker CLI at a daemon with TLS
+    #[command(after_help = ENV_HELP)]
+    Env(EnvArgs),
+    /// Suggest SANs for this host: hostname, FQDN and non-loopback addresses
+    #[command(
+        after_help = "Examples:\n  dockpki sans\n  dockpki --json sans\n  sudo dockpki bootstrap --san auto --san docker.example.com   # the same, plus a name"
+    )]
+    Sans,
 }
+
+const DAEMON_CONFIG_HELP: &str = "\
+Sets tlsverify, tlscacert, tlscert, tlskey (the daemon layout in --daemon-dir) and hosts (the
+--listen addresses) in daemon.json, keeping every other key and their order. The previous file is
+kept as NAME.bak-<timestamp>. Restart dockerd afterwards; on systemd hosts whose unit passes
+-H fd:// run `dockpki systemd-dropin` first (dockerd refuses -H together with \"hosts\").
+
+--harden also sets icc=false, userns-remap=default, no-new-privileges, live-restore and the
+local log driver with rotation, keeping (and reporting) any of them you already set.
+
+Examples:
+  sudo dockpki daemon-config --keep-unix
+  sudo dockpki daemon-config --listen tcp://192.0.2.10:2376 --harden --dry-run
+  dockpki daemon-config --rootless --daemon-dir ~/.config/docker/pki";
+
+const SYSTEMD_DROPIN_HELP: &str = "\
+Reads ExecStart of the installed unit (and its drop-ins), removes every -H/--host, and writes a
+drop-in that resets ExecStart= and starts dockerd with the rest. Prints the commands to apply it.
+
+Examples:
+  sudo dockpki systemd-dropin
+  sudo dockpki systemd-dropin --unit docker.service --out /etc/systemd/system/docker.service.d/dockpki.conf";
+
+const ENV_HELP: &str = "\
+Examples:
+  eval \"$(dockpki env --host tcp://docker.example.com:2376)\"
+  dockpki env --host tcp://192.0.2.10:2376 --client-dir ./bob --shell fish | source
+  dockpki env --host tcp://docker.example.com:2376 --shell powershell | Invoke-Expression";
 
 const STATUS_HELP: &str = "\
 Examples:
@@ -283,7 +325,7 @@ pub struct IssueClientArgs {
 /// `dockpki bootstrap`
 #[derive(Debug, Args)]
 pub struct BootstrapArgs {
-    /// A DNS name or IP address clients dial (repeat for each; all are needed)
+    /// A DNS name or IP address clients dial (repeat for each; all are needed); `auto` adds what `dockpki sans` suggests
     #[arg(long = "san", value_name = "NAME_OR_IP")]
     pub sans: Vec<String>,
     /// Client certificate common name [default: the invoking user's name]
@@ -411,4 +453,55 @@ pub struct CrlArgs {
     /// Write the CRL to FILE (mode 0444, the previous one kept as FILE.bak) [default: stdout]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// `dockpki daemon-config`
+#[derive(Debug, Args)]
+pub struct DaemonConfigArgs {
+    /// The daemon.json to merge into [default: /etc/docker/daemon.json; with --rootless $XDG_CONFIG_HOME/docker/daemon.json]
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The daemon layout (ca.pem, server-cert.pem, server-key.pem) [default: /etc/docker/pki; with --rootless $XDG_CONFIG_HOME/docker/pki]
+    #[arg(long, value_name = "DIR")]
+    pub daemon_dir: Option<PathBuf>,
+    /// An address dockerd listens on: tcp://HOST:PORT, unix://PATH or fd:// (repeatable) [default: tcp://0.0.0.0:2376]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<String>,
+    /// Also keep the local unix socket (unix:///var/run/docker.sock; with --rootless $XDG_RUNTIME_DIR/docker.sock)
+    #[arg(long)]
+    pub keep_unix: bool,
+    /// Also set safer daemon defaults, keeping any value already set
+    #[arg(long)]
+    pub harden: bool,
+    /// Print the changes as a diff and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Configure a rootless dockerd: the user's daemon.json, user-owned paths
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+/// `dockpki systemd-dropin`
+#[derive(Debug, Args)]
+pub struct SystemdDropinArgs {
+    /// The unit that starts dockerd
+    #[arg(long, value_name = "UNIT", default_value = "docker.service")]
+    pub unit: String,
+    /// Where to write the drop-in [default: /etc/systemd/system/UNIT.d/dockpki.conf]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `dockpki env`
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The daemon to talk to: tcp://HOST:PORT
+    #[arg(long, value_name = "URL")]
+    pub host: String,
+    /// The client layout (ca.pem, cert.pem, key.pem) [default: ~/.docker]
+    #[arg(long, value_name = "DIR")]
+    pub client_dir: Option<PathBuf>,
+    /// Syntax of the printed commands: sh, fish or powershell
+    #[arg(long, value_name = "SHELL", default_value = "sh")]
+    pub shell: String,
 }

@@ -26,6 +26,9 @@ pub const CERT_MODE: u32 = 0o444;
 pub const PRIVATE_MODE: u32 = 0o600;
 /// Mode of directories dockpki creates.
 pub const DIR_MODE: u32 = 0o700;
+/// Mode of configuration files other programs read (daemon.json, systemd drop-ins): they hold
+/// paths, never secrets, and dockerd's own tooling writes them 0644.
+pub const CONFIG_MODE: u32 = 0o644;
 
 /// A user and group to own written files, when running through sudo for another user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +47,9 @@ pub enum Replace {
     /// Always; dockpki's own bookkeeping, rewritten on every change, keeping the previous
     /// version as `NAME.bak`.
     Always,
+    /// Always, keeping a timestamped backup: a configuration file the user may also edit by
+    /// hand, which dockpki merges into rather than replaces, so every previous version is kept.
+    KeepingBackups,
 }
 
 struct PlannedFile {
@@ -124,6 +130,18 @@ impl WritePlan {
             CERT_MODE,
             None,
             Replace::Always,
+        );
+    }
+
+    /// Adds a configuration file of another program (mode 0644), replaced without `--force`
+    /// since its new contents were derived from the old ones, keeping a timestamped backup.
+    pub fn config(&mut self, path: PathBuf, contents: Vec<u8>) {
+        self.add(
+            path,
+            Zeroizing::new(contents),
+            CONFIG_MODE,
+            None,
+            Replace::KeepingBackups,
         );
     }
 
@@ -264,7 +282,7 @@ impl WritePlan {
             .map(|(tmp, f)| {
                 let backup = match (f.path.exists(), f.replace) {
                     (false, _) => None,
-                    (true, Replace::IfForced) => {
+                    (true, Replace::IfForced | Replace::KeepingBackups) => {
                         Some(Backup::Timestamped(free_backup_name(&f.path, &stamp)?))
                     }
                     (true, Replace::Always) => Some(Backup::Previous(sibling(&f.path, ".bak"))),

@@ -23,7 +23,7 @@ use crate::state::State;
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     let now = now();
     let key_type = parse(&args.key_type)?;
-    let sans = SanList::new(parse_all(&args.sans)?)?;
+    let sans = SanList::new(parse_all(&super::sans::expand_auto(&args.sans)?)?)?;
     let server_request = ServerRequest {
         sans,
         common_name: None,

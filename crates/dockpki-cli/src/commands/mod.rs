@@ -3,12 +3,16 @@
 mod bootstrap;
 mod ca;
 mod crl;
+mod daemon_config;
+mod env;
 mod inspect;
 mod issue;
 mod renew;
 mod revoke;
 mod rotate;
+mod sans;
 mod status;
+mod systemd;
 mod verify;
 
 use std::path::PathBuf;
@@ -59,6 +63,10 @@ pub fn run(cli: Cli) -> CliResult<i32> {
         Command::Renew(args) => renew::run(&ctx, &args),
         Command::Revoke(args) => revoke::run(&ctx, &args),
         Command::Crl(args) => crl::run(&ctx, &args),
+        Command::DaemonConfig(args) => daemon_config::run(&ctx, &args),
+        Command::SystemdDropin(args) => systemd::run(&ctx, &args),
+        Command::Env(args) => env::run(&ctx, &args),
+        Command::Sans => sans::run(&ctx),
     }
 }
 

@@ -1,0 +1,532 @@
+//! `dockpki daemon-config`: merges the TLS settings into dockerd's daemon.json.
+//!
+//! The file belongs to the administrator: every key dockpki does not own is kept, in its order
+//! (serde_json is built with `preserve_order`), hardening values already set are kept, and the
+//! previous file is kept as `NAME.bak-<timestamp>`. It is written through a [`WritePlan`] whose
+//! journal lies next to the file (`.NAME.dockpki-journal`) rather than in the state directory:
+//! the command needs no CA, the host that runs dockerd may hold no state at all (the CA can live
+//! elsewhere), and the next `daemon-config` on the same file is exactly the command that
+//! must complete an interrupted update before reading it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use super::Context;
+use crate::cli::DaemonConfigArgs;
+use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::fsio::{parent, WritePlan};
+use crate::layout::Layout;
+use crate::output::print_json;
+use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
+
+/// dockerd's configuration file.
+const DEFAULT_FILE: &str = "/etc/docker/daemon.json";
+/// Where dockerd listens unless told otherwise: every interface, Docker's TLS port.
+const DEFAULT_LISTEN: &str = "tcp://0.0.0.0:2376";
+/// The socket the distribution's dockerd serves locally.
+const SYSTEM_SOCKET: &str = "unix:///var/run/docker.sock";
+/// The unencrypted Docker port: whoever reaches it is root on the host.
+const PLAIN_PORT: u16 = 2375;
+
+/// The path of the journal for writing `file`: next to it, hidden.
+pub fn journal_next_to(file: &Path) -> CliResult<PathBuf> {
+    let name = file
+        .file_name()
+        .ok_or_else(|| CliError::new(format!("{} has no file name", file.display())))?;
+    Ok(parent(file).join(format!(".{}.dockpki-journal", name.to_string_lossy())))
+}
+
+/// A listen address dockerd accepts, as far as dockpki allows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Listen {
+    /// `tcp://HOST:PORT`: only with TLS.
+    Tcp(String),
+    /// `unix://PATH`.
+    Unix(String),
+    /// `fd://` (systemd socket activation).
+    Fd(String),
+}
+
+impl Listen {
+    fn parse(s: &str) -> CliResult<Listen> {
+        let Some((scheme, rest)) = s.split_once("://") else {
+            return Err(CliError::new(format!(
+                "listen address {s:?} has no scheme; give tcp://HOST:PORT, unix://PATH or fd://"
+            )));
+        };
+        match scheme {
+            "tcp" => {
+                let port = rest
+                    .rsplit_once(':')
+                    .filter(|(host, _)| !host.is_empty() && !host.ends_with(':'))
+                    .and_then(|(_, p)| p.parse::<u16>().ok())
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| {
+                        CliError::new(format!(
+                            "listen address {s:?} needs a host and a port, e.g. tcp://0.0.0.0:2376 (IPv6: tcp://[::]:2376)"
+                        ))
+                    })?;
+                if port == PLAIN_PORT {
+                    return Err(CliError::new(format!(
+                        "refusing listen address {s:?}: port 2375 is Docker's plain-TCP port, and plain TCP makes anyone who connects root on this host; use 2376 (TLS)"
+                    )));
+                }
+                Ok(Listen::Tcp(s.to_string()))
+            }
+            "unix" if !rest.is_empty() => Ok(Listen::Unix(s.to_string())),
+            "fd" => Ok(Listen::Fd(s.to_string())),
+            _ => Err(CliError::new(format!(
+                "listen address {s:?} has an unsupported scheme; give tcp://HOST:PORT (with TLS), unix://PATH or fd://"
+            ))),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Listen::Tcp(s) | Listen::Unix(s) | Listen::Fd(s) => s,
+        }
+    }
+}
+
+/// What happened to one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Action {
+    /// The key was missing and was added.
+    Added,
+    /// The key held another value, replaced (TLS settings dockpki owns).
+    Replaced,
+    /// The key held another value, kept (hardening defaults never override the user).
+    Kept,
+    /// Not set because another setting of the file makes dockerd refuse it.
+    Skipped,
+}
+
+/// One change (or kept value) of the merge.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Change {
+    key: String,
+    action: Action,
+    old: Option<Value>,
+    new: Value,
+}
+
+/// The hardened settings and why each is there (see docs/daemon.md).
+fn harden_settings(rootless: bool) -> Vec<(&'static str, Value)> {
+    let mut v = vec![
+        // Containers on the default bridge cannot talk to each other unless linked.
+        ("icc", json!(false)),
+        // Root in a container is an unprivileged user on the host.
+        ("userns-remap", json!("default")),
+        // setuid binaries in containers cannot gain privileges.
+        ("no-new-privileges", json!(true)),
+        // Containers keep running while dockerd restarts (certificates need a restart).
+        ("live-restore", json!(true)),
+        // Logs rotate instead of filling the disk.
+        ("log-driver", json!("local")),
+    ];
+    if rootless {
+        // A rootless daemon already runs in a user namespace; it refuses userns-remap.
+        v.retain(|(k, _)| *k != "userns-remap");
+    }
+    v
+}
+
+/// The rotation options for the `local` log driver.
+fn log_opts() -> Vec<(&'static str, Value)> {
+    vec![("max-size", json!("10m")), ("max-file", json!("3"))]
+}
+
+/// Everything the merge needs besides the old document.
+struct Wanted {
+    tls: Layout,
+    hosts: Vec<Listen>,
+    harden: bool,
+    rootless: bool,
+}
+
+/// Merges `wanted` into `doc` in place, returning what changed.
+fn merge(doc: &mut Map<String, Value>, wanted: &Wanted) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let p = |path: PathBuf| Value::String(path.display().to_string());
+    let mut owned: Vec<(&str, Value)> = Vec::new();
+    // `tls: false` next to `tlsverify: true` is contradictory; dockpki owns it only when present.
+    if doc.contains_key("tls") {
+        owned.push(("tls", json!(true)));
+    }
+    owned.extend([
+        ("tlsverify", json!(true)),
+        ("tlscacert", p(wanted.tls.ca_path())),
+        ("tlscert", p(wanted.tls.cert_path())),
+        ("tlskey", p(wanted.tls.key_path())),
+        (
+            "hosts",
+            Value::Array(
+                wanted
+                    .hosts
+                    .iter()
+                    .map(|h| Value::String(h.as_str().to_string()))
+                    .collect(),
+            ),
+        ),
+    ]);
+    for (key, value) in owned {
+        set(doc, key, value, true, &mut changes);
+    }
+    if wanted.harden {
+        for (key, value) in harden_settings(wanted.rootless) {
+            // dockerd implements icc=false with iptables and refuses to start with both off
+            // ("ICC=false uses iptables to function").
+            if key == "icc" && doc.get("iptables") == Some(&json!(false)) && doc.get(key).is_none() {
+                changes.push(Change {
+                    key: key.to_string(),
+                    action: Action::Skipped,
+                    old: None,
+                    new: value,
+                });
+                continue;
+            }
+            set(doc, key, value, false, &mut changes);
+        }
+        // Rotation options belong to the local driver (json-file takes the same ones); for any
+        // other driver the user chose they could stop dockerd from starting.
+        let driver = doc.get("log-driver").and_then(Value::as_str);
+        if matches!(driver, Some("local") | Some("json-file")) {
+            match doc.get_mut("log-opts") {
+                Some(Value::Object(opts)) => {
+                    let mut sub = Vec::new();
+                    for (key, value) in log_opts() {
+                        set(opts, key, value, false, &mut sub);
+                    }
+                    changes.extend(sub.into_iter().map(|c| Change {
+                        key: format!("log-opts.{}", c.key),
+                        ..c
+                    }));
+                }
+                Some(other) => changes.push(Change {
+                    key: "log-opts".into(),
+                    action: Action::Kept,
+                    old: Some(other.clone()),
+                    new: Value::Object(log_opts().into_iter().map(|(k, v)| (k.into(), v)).collect()),
+                }),
+                None => set(
+                    doc,
+                    "log-opts",
+                    Value::Object(log_opts().into_iter().map(|(k, v)| (k.into(), v)).collect()),
+                    false,
+                    &mut changes,
+                ),
+            }
+        }
+    }
+    changes
+}
+
+/// Sets `key` to `value`; an existing different value is replaced when `own`, else kept.
+fn set(doc: &mut Map<String, Value>, key: &str, value: Value, own: bool, changes: &mut Vec<Change>) {
+    match doc.get(key) {
+        Some(old) if *old == value => {}
+        Some(old) => {
+            let old = old.clone();
+            if own {
+                doc.insert(key.to_string(), value.clone());
+            }
+            changes.push(Change {
+                key: key.to_string(),
+                action: if own { Action::Replaced } else { Action::Kept },
+                old: Some(old),
+                new: value,
+            });
+        }
+        None => {
+            doc.insert(key.to_string(), value.clone());
+            changes.push(Change {
+                key: key.to_string(),
+                action: Action::Added,
+                old: None,
+                new: value,
+            });
+        }
+    }
+}
+
+/// Parses the existing file; `None` text (no file) is an empty object.
+fn parse_existing(path: &Path, text: Option<&str>) -> CliResult<Map<String, Value>> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Map::new());
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(CliError::new(format!(
+            "{} is valid JSON but not an object ({{...}}), which dockerd requires; fix it or move it aside, then rerun",
+            path.display()
+        ))),
+        Err(e) => Err(CliError::new(format!(
+            "{} is not valid JSON at line {}, column {} ({}); dockerd rejects it too (no comments allowed): fix it or move it aside, then rerun",
+            path.display(),
+            e.line(),
+            e.column(),
+            error_reason(&e)
+        ))),
+    }
+}
+
+/// serde_json's message without its own " at line L column C" suffix (given separately).
+fn error_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// A line diff of `old` and `new` (longest common subsequence), unified-style without hunks:
+/// the whole file with `-`, `+` and ` ` prefixes. daemon.json files are small.
+pub fn line_diff(old_name: &str, new_name: &str, old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out = format!("--- {old_name}\n+++ {new_name}\n");
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out.push_str(&format!(" {}\n", a[i]));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push_str(&format!("+{}\n", b[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("-{}\n", a[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `$XDG_CONFIG_HOME`, else `~/.config`.
+fn config_home() -> CliResult<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".config"))
+        .ok_or_else(|| {
+            CliError::new("cannot find the configuration directory (HOME and XDG_CONFIG_HOME are unset); pass --file and --daemon-dir")
+        })
+}
+
+/// The socket of a rootless daemon: `$XDG_RUNTIME_DIR/docker.sock`.
+fn rootless_socket() -> CliResult<String> {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(|d| format!("unix://{}", PathBuf::from(d).join("docker.sock").display()))
+        .ok_or_else(|| {
+            CliError::new("XDG_RUNTIME_DIR is unset, so the rootless socket is unknown; log in with a systemd user session, or pass --listen unix://PATH instead of --keep-unix")
+        })
+}
+
+/// Merges and writes daemon.json.
+pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
+    let file = absolute(&match (&args.file, args.rootless) {
+        (Some(f), _) => f.clone(),
+        (None, true) => config_home()?.join("docker/daemon.json"),
+        (None, false) => PathBuf::from(DEFAULT_FILE),
+    })?;
+    let daemon_dir = absolute(&match (&args.daemon_dir, args.rootless) {
+        (Some(d), _) => d.clone(),
+        (None, true) => config_home()?.join("docker/pki"),
+        (None, false) => PathBuf::from(DEFAULT_DAEMON_DIR),
+    })?;
+    let mut hosts = Vec::new();
+    if args.keep_unix {
+        let socket = if args.rootless {
+            rootless_socket()?
+        } else {
+            SYSTEM_SOCKET.to_string()
+        };
+        hosts.push(Listen::Unix(socket));
+    }
+    let listen: Vec<String> = if args.listen.is_empty() {
+        vec![DEFAULT_LISTEN.to_string()]
+    } else {
+        args.listen.clone()
+    };
+    for l in &listen {
+        let l = Listen::parse(l)?;
+        if !hosts.contains(&l) {
+            hosts.push(l);
+        }
+    }
+    let tls = Layout::daemon(daemon_dir);
+    if hosts.iter().any(|h| matches!(h, Listen::Tcp(_))) {
+        // tlscacert/tlscert/tlskey naming missing files would leave dockerd unable to start,
+        // and a TCP socket without them would be plain TCP: root for anyone who connects.
+        for path in [tls.ca_path(), tls.cert_path(), tls.key_path()] {
+            if !path.is_file() {
+                return Err(CliError::new(format!(
+                    "{} does not exist, and a tcp:// listen address without TLS files would be plain TCP, which makes anyone who connects root on this host; install the daemon layout first (`dockpki bootstrap --daemon-dir {}`) or pass --daemon-dir",
+                    path.display(),
+                    tls.dir.display()
+                )));
+            }
+        }
+    }
+
+    let journal = journal_next_to(&file)?;
+    if !args.dry_run {
+        // An update interrupted after its journal was written is finished before reading.
+        crate::journal::recover(&journal)?;
+    }
+    let old_text = match fs::read_to_string(&file) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(CliError::io("read", &file, &e)),
+    };
+    let mut doc = parse_existing(&file, old_text.as_deref())?;
+    let wanted = Wanted {
+        tls,
+        hosts,
+        harden: args.harden,
+        rootless: args.rootless,
+    };
+    let changes = merge(&mut doc, &wanted);
+    let mut new_text = serde_json::to_string_pretty(&Value::Object(doc))
+        .map_err(|e| CliError::new(format!("cannot encode daemon.json: {e}")))?;
+    new_text.push('\n');
+
+    for c in changes.iter().filter(|c| c.action == Action::Kept) {
+        eprintln!(
+            "dockpki: kept {} = {} in {} (--harden would set {}; remove it and rerun to take the hardened value)",
+            c.key,
+            c.old.as_ref().map(Value::to_string).unwrap_or_default(),
+            file.display(),
+            c.new
+        );
+    }
+    for c in changes.iter().filter(|c| c.action == Action::Skipped) {
+        eprintln!(
+            "dockpki: did not set {} = {} in {}: \"iptables\" is false there, and dockerd refuses to start with icc=false without iptables",
+            c.key,
+            c.new,
+            file.display()
+        );
+    }
+    if !args.rootless && !wanted.hosts.is_empty() {
+        warn_if_unit_passes_hosts();
+    }
+
+    let unchanged = old_text.as_deref() == Some(new_text.as_str());
+    let diff = line_diff(
+        &file.display().to_string(),
+        &format!("{} (new)", file.display()),
+        old_text.as_deref().unwrap_or(""),
+        &new_text,
+    );
+    let written = if args.dry_run || unchanged {
+        Vec::new()
+    } else {
+        let mut plan = WritePlan::new(false);
+        plan.config(file.clone(), new_text.clone().into_bytes());
+        plan.commit(&journal)?
+    };
+    let backup = written.iter().find_map(|w| w.backup.clone());
+
+    if ctx.out.json {
+        print_json(&json!({
+            "file": file,
+            "dry_run": args.dry_run,
+            "changed": !unchanged,
+            "changes": changes,
+            "backup": backup,
+            "diff": if args.dry_run { Some(&diff) } else { None },
+            "config": serde_json::from_str::<Value>(&new_text).unwrap_or(Value::Null),
+        }));
+    } else if args.dry_run {
+        print!("{diff}");
+    } else if ctx.out.verbose {
+        if unchanged {
+            println!("{} already holds these settings", file.display());
+        }
+        for c in &changes {
+            let verb = match c.action {
+                Action::Added => "added",
+                Action::Replaced => "replaced",
+                // Already reported on stderr.
+                Action::Kept | Action::Skipped => continue,
+            };
+            println!(
+                "{verb} {} = {}",
+                c.key,
+                c.new
+            );
+        }
+        if let Some(b) = &backup {
+            println!("wrote {} (previous file kept as {})", file.display(), b.display());
+        } else if !unchanged {
+            println!("wrote {}", file.display());
+        }
+        println!("restart dockerd to apply (it reads daemon.json and its certificates only at start)");
+    }
+    Ok(EXIT_OK)
+}
+
+/// dockerd refuses to start when `hosts` is in daemon.json and `-H` on its command line: say so
+/// when the installed unit passes one.
+fn warn_if_unit_passes_hosts() {
+    if let Some(exec) = super::systemd::installed_exec_start("docker.service", None) {
+        if let Some(cmd) = exec.command.filter(|c| super::systemd::passes_host(c)) {
+            eprintln!(
+                "dockpki: warning: docker.service starts `{cmd}`; dockerd refuses to start with -H on its command line and \"hosts\" in daemon.json: run `dockpki systemd-dropin` first"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_are_checked() {
+        for ok in ["tcp://0.0.0.0:2376", "tcp://[::]:2376", "unix:///x.sock", "fd://", "fd://3"] {
+            assert!(Listen::parse(ok).is_ok(), "{ok}");
+        }
+        for (bad, phrase) in [
+            ("tcp://0.0.0.0:2375", "root"),
+            ("tcp://0.0.0.0", "port"),
+            ("tcp://:2376", "port"),
+            ("tcp://[::]", "port"),
+            ("http://0.0.0.0:2376", "scheme"),
+            ("ssh://h", "scheme"),
+            ("0.0.0.0:2376", "no scheme"),
+            ("unix://", "scheme"),
+        ] {
+            let e = Listen::parse(bad).expect_err(bad).to_string();
+            assert!(e.contains(phrase), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn line_diff_marks_only_changed_lines() {
+        let d = line_diff("a", "b", "{\n  \"x\": 1\n}\n", "{\n  \"x\": 1,\n  \"y\": 2\n}\n");
+        assert_eq!(
+            d,
+            "--- a\n+++ b\n {\n-  \"x\": 1\n+  \"x\": 1,\n+  \"y\": 2\n }\n"
+        );
+        assert_eq!(line_diff("a", "b", "", "{}\n"), "--- a\n+++ b\n+{}\n");
+    }
+}

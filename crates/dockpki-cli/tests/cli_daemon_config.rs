@@ -1,0 +1,347 @@
+//! `dockpki daemon-config`: merging the TLS settings into daemon.json through the real binary.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use common::{assert_success, json, mode, names_with_prefix, s, stdout, Env};
+use serde_json::Value;
+
+/// A sandbox with a daemon layout in `root/pki` (the command only checks that the files exist)
+/// and an empty systemd unit directory, so no installed unit changes the output.
+fn setup() -> Env {
+    let env = Env::new();
+    let pki = env.path("pki");
+    fs::create_dir(&pki).unwrap();
+    for name in ["ca.pem", "server-cert.pem", "server-key.pem"] {
+        fs::write(pki.join(name), "placeholder").unwrap();
+    }
+    fs::create_dir(env.path("units")).unwrap();
+    env
+}
+
+/// `dockpki daemon-config --file root/daemon.json --daemon-dir root/pki extra...`.
+fn cmd(env: &Env, extra: &[&str]) -> Command {
+    let mut c = env.cmd();
+    c.env("DOCKPKI_SYSTEMD_UNIT_PATH", env.path("units"));
+    c.args(["daemon-config", "--file", s(&file(env)), "--daemon-dir", s(&env.path("pki"))]);
+    c.args(extra);
+    c
+}
+
+fn file(env: &Env) -> PathBuf {
+    env.path("daemon.json")
+}
+
+fn run_ok(env: &Env, extra: &[&str]) -> std::process::Output {
+    let out = cmd(env, extra).output().unwrap();
+    assert_success(&out);
+    out
+}
+
+fn doc(env: &Env) -> Value {
+    serde_json::from_slice(&fs::read(file(env)).unwrap()).expect("daemon.json is valid JSON")
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+fn backups(env: &Env) -> Vec<String> {
+    names_with_prefix(env.root(), "daemon.json.bak-")
+}
+
+fn tls_of(env: &Env) -> [String; 3] {
+    let p = |n: &str| env.path("pki").join(n).display().to_string();
+    [p("ca.pem"), p("server-cert.pem"), p("server-key.pem")]
+}
+
+#[test]
+fn missing_file_is_created_with_tls_keys_and_default_hosts_mode_0644_quietly() {
+    let env = setup();
+    let out = run_ok(&env, &[]);
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    let d = doc(&env);
+    assert_eq!(keys(&d), ["tlsverify", "tlscacert", "tlscert", "tlskey", "hosts"]);
+    let [ca, cert, key] = tls_of(&env);
+    assert_eq!(d["tlsverify"], true);
+    assert_eq!(d["tlscacert"], ca.as_str());
+    assert_eq!(d["tlscert"], cert.as_str());
+    assert_eq!(d["tlskey"], key.as_str());
+    assert_eq!(d["hosts"], serde_json::json!(["tcp://0.0.0.0:2376"]));
+    assert_eq!(mode(&file(&env)), 0o644);
+    assert!(backups(&env).is_empty());
+    assert!(!env.path(".daemon.json.dockpki-journal").exists());
+}
+
+#[test]
+fn empty_object_gets_the_keys_and_its_previous_version_is_backed_up() {
+    let env = setup();
+    fs::write(file(&env), "{}\n").unwrap();
+    run_ok(&env, &["--listen", "tcp://127.0.0.1:2376", "--keep-unix"]);
+    assert_eq!(
+        doc(&env)["hosts"],
+        serde_json::json!(["unix:///var/run/docker.sock", "tcp://127.0.0.1:2376"])
+    );
+    let b = backups(&env);
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(common::is_timestamped_backup(&b[0], "daemon.json"), "{b:?}");
+    assert_eq!(fs::read_to_string(env.root().join(&b[0])).unwrap(), "{}\n");
+}
+
+#[test]
+fn unrelated_keys_are_kept_with_their_values_and_order() {
+    let env = setup();
+    let before = r#"{"debug": true, "storage-driver": "overlay2", "hosts": ["fd://"], "labels": ["a=b"], "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 64000, "Soft": 64000}}}"#;
+    fs::write(file(&env), before).unwrap();
+    run_ok(&env, &[]);
+    let d = doc(&env);
+    assert_eq!(
+        keys(&d),
+        ["debug", "storage-driver", "hosts", "labels", "default-ulimits", "tlsverify", "tlscacert", "tlscert", "tlskey"]
+    );
+    let old: Value = serde_json::from_str(before).unwrap();
+    for k in ["debug", "storage-driver", "labels", "default-ulimits"] {
+        assert_eq!(d[k], old[k], "{k}");
+    }
+    assert_eq!(d["hosts"], serde_json::json!(["tcp://0.0.0.0:2376"]));
+}
+
+#[test]
+fn conflicting_tls_values_are_replaced_and_reported_with_verbose() {
+    let env = setup();
+    fs::write(
+        file(&env),
+        r#"{"tls": false, "tlsverify": false, "tlscert": "/old/cert.pem", "tlskey": "/old/key.pem"}"#,
+    )
+    .unwrap();
+    let out = run_ok(&env, &["-v"]);
+    let d = doc(&env);
+    let [_, cert, key] = tls_of(&env);
+    assert_eq!(d["tls"], true);
+    assert_eq!(d["tlsverify"], true);
+    assert_eq!(d["tlscert"], cert.as_str());
+    assert_eq!(d["tlskey"], key.as_str());
+    let text = stdout(&out);
+    assert!(text.contains("replaced tlsverify = true"), "{text}");
+    assert!(text.contains("previous file kept as"), "{text}");
+}
+
+#[test]
+fn harden_adds_every_setting_to_a_file_without_them() {
+    let env = setup();
+    run_ok(&env, &["--harden"]);
+    let d = doc(&env);
+    assert_eq!(d["icc"], false);
+    assert_eq!(d["userns-remap"], "default");
+    assert_eq!(d["no-new-privileges"], true);
+    assert_eq!(d["live-restore"], true);
+    assert_eq!(d["log-driver"], "local");
+    assert_eq!(d["log-opts"], serde_json::json!({"max-size": "10m", "max-file": "3"}));
+}
+
+#[test]
+fn harden_keeps_values_the_user_set_and_reports_each_on_stderr() {
+    let env = setup();
+    fs::write(
+        file(&env),
+        r#"{"icc": true, "log-driver": "json-file", "log-opts": {"max-size": "50m"}, "live-restore": true}"#,
+    )
+    .unwrap();
+    let out = run_ok(&env, &["--harden"]);
+    let d = doc(&env);
+    assert_eq!(d["icc"], true);
+    assert_eq!(d["log-driver"], "json-file");
+    assert_eq!(d["log-opts"], serde_json::json!({"max-size": "50m", "max-file": "3"}));
+    assert_eq!(d["userns-remap"], "default");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for kept in ["kept icc = true", "kept log-driver = \"json-file\"", "kept log-opts.max-size = \"50m\""] {
+        assert!(err.contains(kept), "stderr lacks {kept:?}:\n{err}");
+    }
+    // Equal values are not "kept" conflicts.
+    assert!(!err.contains("live-restore"), "{err}");
+    assert_eq!(err.lines().count(), 3, "{err}");
+}
+
+#[test]
+fn harden_adds_no_rotation_options_to_another_log_driver() {
+    let env = setup();
+    fs::write(file(&env), r#"{"log-driver": "syslog"}"#).unwrap();
+    run_ok(&env, &["--harden"]);
+    let d = doc(&env);
+    assert_eq!(d["log-driver"], "syslog");
+    assert!(d.get("log-opts").is_none(), "{d}");
+}
+
+#[test]
+fn invalid_json_is_refused_naming_line_and_column_and_left_untouched() {
+    for (what, text, position) in [
+        ("a comment", "{\n  // TLS\n  \"debug\": true\n}\n", "line 2, column 3"),
+        ("a trailing comma", "{\n  \"debug\": true,\n}\n", "line 3, column 1"),
+    ] {
+        let env = setup();
+        fs::write(file(&env), text).unwrap();
+        let line = env.assert_refused_cmd(cmd(&env, &[]), "is not valid JSON");
+        assert!(line.contains(position), "{what}: {line}");
+        assert!(line.contains("fix it or move it aside"), "{what}: {line}");
+    }
+}
+
+#[test]
+fn a_json_document_that_is_not_an_object_is_refused() {
+    let env = setup();
+    fs::write(file(&env), "[1, 2]\n").unwrap();
+    env.assert_refused_cmd(cmd(&env, &[]), "not an object");
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing() {
+    let env = setup();
+    fs::write(file(&env), "{\n  \"debug\": true\n}\n").unwrap();
+    let before = common::snapshot(env.root());
+    let out = run_ok(&env, &["--dry-run", "--harden"]);
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "--dry-run");
+    let diff = stdout(&out);
+    let lines: Vec<&str> = diff.lines().collect();
+    assert!(lines[0].starts_with("--- ") && lines[1].starts_with("+++ "), "{diff}");
+    assert!(lines.contains(&"-  \"debug\": true"), "{diff}");
+    assert!(lines.contains(&"+  \"debug\": true,"), "{diff}");
+    assert!(lines.contains(&"+  \"tlsverify\": true,"), "{diff}");
+    assert!(lines.contains(&"+  \"icc\": false,"), "{diff}");
+    assert!(lines.contains(&" {"), "{diff}");
+}
+
+#[test]
+fn a_second_run_changes_nothing_and_keeps_no_new_backup() {
+    let env = setup();
+    fs::write(file(&env), "{}").unwrap();
+    run_ok(&env, &["--harden"]);
+    let before = common::snapshot(env.root());
+    run_ok(&env, &["--harden"]);
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "second run");
+}
+
+#[test]
+fn unsafe_or_unknown_listen_addresses_are_refused_and_nothing_is_written() {
+    let cases = [
+        ("tcp://0.0.0.0:2375", "plain TCP"),
+        ("tcp://127.0.0.1:2375", "root"),
+        ("http://0.0.0.0:2376", "unsupported scheme"),
+        ("ssh://host", "unsupported scheme"),
+        ("tcp://0.0.0.0", "needs a host and a port"),
+    ];
+    for (listen, phrase) in cases {
+        let env = setup();
+        fs::write(file(&env), "{\"debug\": true}").unwrap();
+        env.assert_refused_cmd(cmd(&env, &["--listen", listen]), phrase);
+    }
+}
+
+#[test]
+fn tcp_without_the_tls_files_is_refused_as_plain_tcp() {
+    let env = setup();
+    fs::remove_file(env.path("pki/server-key.pem")).unwrap();
+    let line = env.assert_refused_cmd(cmd(&env, &[]), "server-key.pem does not exist");
+    assert!(line.contains("plain TCP"), "{line}");
+    // A unix-only configuration needs no TLS files.
+    run_ok(&env, &["--listen", "unix:///run/x.sock"]);
+}
+
+#[test]
+fn json_output_is_one_document_listing_the_changes() {
+    let env = setup();
+    fs::write(file(&env), r#"{"icc": true}"#).unwrap();
+    let out = run_ok(&env, &["--json", "--harden"]);
+    let v = json(&out);
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["config"]["tlsverify"], true);
+    let changes = v["changes"].as_array().unwrap();
+    assert!(changes.iter().any(|c| c["key"] == "icc" && c["action"] == "kept"), "{v}");
+    assert!(changes.iter().any(|c| c["key"] == "hosts" && c["action"] == "added"), "{v}");
+    assert!(v["backup"].as_str().unwrap().contains("daemon.json.bak-"), "{v}");
+}
+
+/// Debian's unit from this machine (or its text) installed in the sandbox's unit directory.
+fn install_debian_unit(units: &Path) {
+    let text = fs::read_to_string("/lib/systemd/system/docker.service").unwrap_or_else(|_| {
+        "[Service]\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS\n".into()
+    });
+    fs::write(units.join("docker.service"), text).unwrap();
+}
+
+#[test]
+fn a_unit_passing_dash_h_is_warned_about_until_the_dropin_is_installed() {
+    let env = setup();
+    let (etc, lib) = (env.path("units/etc"), env.path("units/lib"));
+    fs::create_dir_all(&etc).unwrap();
+    fs::create_dir_all(&lib).unwrap();
+    install_debian_unit(&lib);
+    let unit_path = format!("{}:{}", etc.display(), lib.display());
+    let out = cmd(&env, &[]).env("DOCKPKI_SYSTEMD_UNIT_PATH", &unit_path).output().unwrap();
+    assert_success(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-H fd://") && err.contains("dockpki systemd-dropin"), "{err}");
+
+    let dropin = etc.join("docker.service.d/dockpki.conf");
+    let out = env
+        .cmd()
+        .env("DOCKPKI_SYSTEMD_UNIT_PATH", &unit_path)
+        .args(["systemd-dropin", "--out", s(&dropin)])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let out = cmd(&env, &[]).env("DOCKPKI_SYSTEMD_UNIT_PATH", &unit_path).output().unwrap();
+    assert_success(&out);
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn rootless_uses_the_users_config_dir_socket_and_no_userns_remap() {
+    let env = setup();
+    let config = env.path("xdg-config");
+    let runtime = env.path("run-user");
+    let pki = config.join("docker/pki");
+    fs::create_dir_all(&pki).unwrap();
+    for name in ["ca.pem", "server-cert.pem", "server-key.pem"] {
+        fs::write(pki.join(name), "placeholder").unwrap();
+    }
+    let out = env
+        .cmd()
+        .env("DOCKPKI_SYSTEMD_UNIT_PATH", env.path("units"))
+        .env("XDG_CONFIG_HOME", &config)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["daemon-config", "--rootless", "--keep-unix", "--harden"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let written = config.join("docker/daemon.json");
+    let d: Value = serde_json::from_slice(&fs::read(&written).unwrap()).unwrap();
+    assert_eq!(d["tlscert"], pki.join("server-cert.pem").display().to_string());
+    assert_eq!(d["hosts"][0], format!("unix://{}/docker.sock", runtime.display()));
+    assert!(d.get("userns-remap").is_none(), "{d}");
+    assert_eq!(d["icc"], false);
+}
+
+#[test]
+fn help_shows_examples() {
+    let env = Env::new();
+    let out = env.ok(&["daemon-config", "--help"]);
+    let text = stdout(&out);
+    assert!(text.contains("Examples:") && text.contains("--harden"), "{text}");
+}
+
+/// dockerd 20.10 refuses `icc: false` with `iptables: false` ("ICC=false uses iptables to
+/// function"), found by the end-to-end test: --harden leaves icc unset there and says why.
+#[test]
+fn harden_does_not_set_icc_false_when_iptables_is_off() {
+    let env = setup();
+    fs::write(file(&env), r#"{"iptables": false}"#).unwrap();
+    let out = run_ok(&env, &["--harden"]);
+    let d = doc(&env);
+    assert!(d.get("icc").is_none(), "{d}");
+    assert_eq!(d["no-new-privileges"], true);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not set icc = false") && err.contains("iptables"), "{err}");
+}

@@ -1,0 +1,146 @@
+//! `dockpki systemd-dropin`: the drop-in that lets daemon.json's "hosts" apply.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{assert_success, json, mode, names_with_prefix, s, stdout, Env};
+
+/// Runs `systemd-dropin --out OUT extra...` with the unit search path `dirs`.
+fn dropin(env: &Env, dirs: &[&Path], out: &Path, extra: &[&str]) -> std::process::Output {
+    let path = std::env::join_paths(dirs).unwrap();
+    let o = env
+        .cmd()
+        .env("DOCKPKI_SYSTEMD_UNIT_PATH", path)
+        .args(["systemd-dropin", "--out", s(out)])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_success(&o);
+    o
+}
+
+/// The `ExecStart=` lines of a drop-in.
+fn exec_lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("ExecStart="))
+        .map(str::to_string)
+        .collect()
+}
+
+fn dirs(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
+    let (etc, lib) = (env.path("etc"), env.path("lib"));
+    fs::create_dir_all(&etc).unwrap();
+    fs::create_dir_all(&lib).unwrap();
+    let out = etc.join("docker.service.d/dockpki.conf");
+    (etc, lib, out)
+}
+
+/// Table: installed unit text → the command the drop-in starts.
+#[test]
+fn installed_units_are_rewritten_without_dash_h() {
+    let debian_real = fs::read_to_string("/lib/systemd/system/docker.service").ok();
+    let mut cases: Vec<(&str, String, &str)> = vec![
+        (
+            "Debian docker.io",
+            "[Service]\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS\n".into(),
+            "ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+        ),
+        (
+            "docker-ce",
+            "[Unit]\nDescription=Docker Application Container Engine\n[Service]\nType=notify\nExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n".into(),
+            "ExecStart=/usr/bin/dockerd --containerd=/run/containerd/containerd.sock",
+        ),
+        (
+            "extra hosts and flags",
+            "[Service]\nExecStart=/opt/bin/dockerd --host=fd:// -H tcp://0.0.0.0:2375 --debug\n".into(),
+            "ExecStart=/opt/bin/dockerd --debug",
+        ),
+    ];
+    match &debian_real {
+        Some(text) => cases.push((
+            "this machine's /lib/systemd/system/docker.service",
+            text.clone(),
+            "ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+        )),
+        None => eprintln!("NOTE: no /lib/systemd/system/docker.service on this machine"),
+    }
+    for (what, unit, expected) in cases {
+        let env = Env::new();
+        let (etc, lib, out) = dirs(&env);
+        fs::write(lib.join("docker.service"), unit).unwrap();
+        let o = dropin(&env, &[&etc, &lib], &out, &[]);
+        assert_eq!(exec_lines(&out), ["ExecStart=", expected], "{what}");
+        assert_eq!(mode(&out), 0o644, "{what}");
+        assert_eq!(
+            stdout(&o),
+            "systemctl daemon-reload && systemctl restart docker\n",
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn without_an_installed_unit_the_documented_default_is_used() {
+    let env = Env::new();
+    let (etc, lib, out) = dirs(&env);
+    dropin(&env, &[&etc, &lib], &out, &[]);
+    assert_eq!(
+        exec_lines(&out),
+        ["ExecStart=", "ExecStart=/usr/bin/dockerd --containerd=/run/containerd/containerd.sock"]
+    );
+}
+
+#[test]
+fn other_dropins_count_and_a_rerun_reads_past_its_own_file() {
+    let env = Env::new();
+    let (etc, lib, out) = dirs(&env);
+    fs::write(lib.join("docker.service"), "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n").unwrap();
+    fs::create_dir_all(etc.join("docker.service.d")).unwrap();
+    fs::write(
+        etc.join("docker.service.d/10-flags.conf"),
+        "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// --debug\n",
+    )
+    .unwrap();
+    dropin(&env, &[&etc, &lib], &out, &[]);
+    assert_eq!(exec_lines(&out)[1], "ExecStart=/usr/bin/dockerd --debug");
+    let first = fs::read(&out).unwrap();
+    // A second run does not take its own drop-in for the distribution's command, and leaves the
+    // same file (so no backup either).
+    dropin(&env, &[&etc, &lib], &out, &[]);
+    assert_eq!(fs::read(&out).unwrap(), first);
+    assert!(names_with_prefix(&etc.join("docker.service.d"), "dockpki.conf.bak-").is_empty());
+}
+
+#[test]
+fn a_changed_dropin_is_replaced_keeping_a_backup() {
+    let env = Env::new();
+    let (etc, lib, out) = dirs(&env);
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    fs::write(&out, "[Service]\nExecStart=\nExecStart=/old\n").unwrap();
+    dropin(&env, &[&etc, &lib], &out, &["-v"]);
+    let backups = names_with_prefix(out.parent().unwrap(), "dockpki.conf.bak-");
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let kept = fs::read_to_string(out.parent().unwrap().join(&backups[0])).unwrap();
+    assert!(kept.contains("/old"), "{kept}");
+}
+
+#[test]
+fn json_names_the_command_and_the_next_step() {
+    let env = Env::new();
+    let (etc, lib, out) = dirs(&env);
+    let o = dropin(&env, &[&etc, &lib], &out, &["--json", "--unit", "docker.service"]);
+    let v = json(&o);
+    assert_eq!(v["next"], "systemctl daemon-reload && systemctl restart docker");
+    assert_eq!(v["exec_start"], "/usr/bin/dockerd --containerd=/run/containerd/containerd.sock");
+}
+
+#[test]
+fn a_bad_unit_name_is_refused() {
+    let env = Env::new();
+    let out = env.path("x.conf");
+    env.assert_refused(&["systemd-dropin", "--unit", "../docker", "--out", s(&out)], "not a unit name");
+}
