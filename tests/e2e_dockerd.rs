@@ -760,8 +760,15 @@ fn daemon_config(dir: &Path, port: u16, daemon_dir: &Path, extra: &[&str]) -> Pa
     let tcp = format!("tcp://127.0.0.1:{port}");
     let unix = format!("unix://{}", dir.join("docker.sock").display());
     let mut args: Vec<&dyn AsRef<OsStr>> = vec![
-        &"daemon-config", &"--file", &file, &"--daemon-dir", &daemon_dir,
-        &"--listen", &tcp, &"--listen", &unix,
+        &"daemon-config",
+        &"--file",
+        &file,
+        &"--daemon-dir",
+        &daemon_dir,
+        &"--listen",
+        &tcp,
+        &"--listen",
+        &unix,
     ];
     args.extend(extra.iter().map(|e| e as &dyn AsRef<OsStr>));
     dockpki(&args);
@@ -788,7 +795,13 @@ fn docker_through_env(tools: &Tools, dockerd: &Dockerd, client: &Path, with_env:
         .arg(&tools.docker)
         .arg(dockerd.tcp_v4())
         .arg(client);
-    for var in ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+    for var in [
+        "DOCKER_HOST",
+        "DOCKER_CONTEXT",
+        "DOCKER_TLS",
+        "DOCKER_TLS_VERIFY",
+        "DOCKER_CERT_PATH",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("DOCKER_CONFIG", dockerd.dir().join("docker-config"));
@@ -801,7 +814,9 @@ fn docker_through_env(tools: &Tools, dockerd: &Dockerd, client: &Path, with_env:
 /// "$(dockpki env ...)"`, while the same CLI without that eval is refused.
 #[test]
 fn daemon_config_file_alone_gives_dockerd_tls_and_env_configures_the_docker_cli() {
-    let Some(tools) = prerequisites("daemon_config_file_alone_gives_dockerd_tls_and_env_configures_the_docker_cli") else {
+    let Some(tools) = prerequisites(
+        "daemon_config_file_alone_gives_dockerd_tls_and_env_configures_the_docker_cli",
+    ) else {
         return;
     };
     let work = workdir();
@@ -813,11 +828,23 @@ fn daemon_config_file_alone_gives_dockerd_tls_and_env_configures_the_docker_cli(
     let version = dockerd.server_version();
     let mut checks = Checks::default();
     let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
-    checks.check(reached_server(&run, &version), "docker --tlsverify with the client layout reaches dockerd", &run);
+    checks.check(
+        reached_server(&run, &version),
+        "docker --tlsverify with the client layout reaches dockerd",
+        &run,
+    );
     let run = docker_through_env(&tools, &dockerd, &client_dir, true);
-    checks.check(reached_server(&run, &version), "eval \"$(dockpki env ...)\"; docker version reaches dockerd", &run);
+    checks.check(
+        reached_server(&run, &version),
+        "eval \"$(dockpki env ...)\"; docker version reaches dockerd",
+        &run,
+    );
     let run = docker_through_env(&tools, &dockerd, &client_dir, false);
-    checks.rejected(&run, "control: docker without the env", &["Client sent an HTTP request to an HTTPS server"]);
+    checks.rejected(
+        &run,
+        "control: docker without the env",
+        &["Client sent an HTTP request to an HTTPS server"],
+    );
     checks.finish();
 }
 
@@ -830,7 +857,9 @@ fn daemon_config_file_alone_gives_dockerd_tls_and_env_configures_the_docker_cli(
 /// test says so and checks the remaining keys without it.
 #[test]
 fn daemon_config_harden_output_is_accepted_and_applied_by_dockerd() {
-    let Some(tools) = prerequisites("daemon_config_harden_output_is_accepted_and_applied_by_dockerd") else {
+    let Some(tools) =
+        prerequisites("daemon_config_harden_output_is_accepted_and_applied_by_dockerd")
+    else {
         return;
     };
     let work = workdir();
@@ -840,12 +869,15 @@ fn daemon_config_harden_output_is_accepted_and_applied_by_dockerd() {
         daemon_config(dir, port, &daemon_dir, &["--harden"])
     }) {
         Ok(d) => d,
-        Err(log) if log.contains("remap") || log.contains("subuid") || log.contains("dockremap") => {
+        Err(log)
+            if log.contains("remap") || log.contains("subuid") || log.contains("dockremap") =>
+        {
             eprintln!("NOTE: this machine cannot set up userns-remap \"default\" (dockremap user / subuid ranges); checking --harden without it:\n{log}");
             userns = false;
             Dockerd::start_from_config(&tools, |dir, port| {
                 let file = daemon_config(dir, port, &daemon_dir, &["--harden"]);
-                let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&file).expect("read")).expect("JSON");
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&fs::read(&file).expect("read")).expect("JSON");
                 v.as_object_mut().expect("object").remove("userns-remap");
                 fs::write(&file, v.to_string()).expect("write");
                 file
@@ -859,7 +891,11 @@ fn daemon_config_harden_output_is_accepted_and_applied_by_dockerd() {
         serde_json::from_str(&dockerd.unix_get("/info").expect("GET /info")).expect("JSON");
     let mut checks = Checks::default();
     let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
-    checks.check(reached_server(&run, &version), "docker --tlsverify reaches the hardened dockerd", &run);
+    checks.check(
+        reached_server(&run, &version),
+        "docker --tlsverify reaches the hardened dockerd",
+        &run,
+    );
     let shown = Run {
         command: "GET /info".into(),
         success: true,
@@ -868,10 +904,22 @@ fn daemon_config_harden_output_is_accepted_and_applied_by_dockerd() {
         stderr: String::new(),
     };
     let options = info["SecurityOptions"].to_string();
-    checks.check(info["LoggingDriver"] == "local", "/info: LoggingDriver local", &shown);
-    checks.check(info["LiveRestoreEnabled"] == true, "/info: LiveRestoreEnabled", &shown);
+    checks.check(
+        info["LoggingDriver"] == "local",
+        "/info: LoggingDriver local",
+        &shown,
+    );
+    checks.check(
+        info["LiveRestoreEnabled"] == true,
+        "/info: LiveRestoreEnabled",
+        &shown,
+    );
     if userns {
-        checks.check(options.contains("name=userns"), "/info: SecurityOptions has userns", &shown);
+        checks.check(
+            options.contains("name=userns"),
+            "/info: SecurityOptions has userns",
+            &shown,
+        );
     }
     checks.finish();
 }

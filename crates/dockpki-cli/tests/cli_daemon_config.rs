@@ -26,7 +26,13 @@ fn setup() -> Env {
 fn cmd(env: &Env, extra: &[&str]) -> Command {
     let mut c = env.cmd();
     c.env("DOCKPKI_SYSTEMD_UNIT_PATH", env.path("units"));
-    c.args(["daemon-config", "--file", s(&file(env)), "--daemon-dir", s(&env.path("pki"))]);
+    c.args([
+        "daemon-config",
+        "--file",
+        s(&file(env)),
+        "--daemon-dir",
+        s(&env.path("pki")),
+    ]);
     c.args(extra);
     c
 }
@@ -64,7 +70,10 @@ fn missing_file_is_created_with_tls_keys_and_default_hosts_mode_0644_quietly() {
     let out = run_ok(&env, &[]);
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
     let d = doc(&env);
-    assert_eq!(keys(&d), ["tlsverify", "tlscacert", "tlscert", "tlskey", "hosts"]);
+    assert_eq!(
+        keys(&d),
+        ["tlsverify", "tlscacert", "tlscert", "tlskey", "hosts"]
+    );
     let [ca, cert, key] = tls_of(&env);
     assert_eq!(d["tlsverify"], true);
     assert_eq!(d["tlscacert"], ca.as_str());
@@ -100,7 +109,17 @@ fn unrelated_keys_are_kept_with_their_values_and_order() {
     let d = doc(&env);
     assert_eq!(
         keys(&d),
-        ["debug", "storage-driver", "hosts", "labels", "default-ulimits", "tlsverify", "tlscacert", "tlscert", "tlskey"]
+        [
+            "debug",
+            "storage-driver",
+            "hosts",
+            "labels",
+            "default-ulimits",
+            "tlsverify",
+            "tlscacert",
+            "tlscert",
+            "tlskey"
+        ]
     );
     let old: Value = serde_json::from_str(before).unwrap();
     for k in ["debug", "storage-driver", "labels", "default-ulimits"] {
@@ -139,7 +158,10 @@ fn harden_adds_every_setting_to_a_file_without_them() {
     assert_eq!(d["no-new-privileges"], true);
     assert_eq!(d["live-restore"], true);
     assert_eq!(d["log-driver"], "local");
-    assert_eq!(d["log-opts"], serde_json::json!({"max-size": "10m", "max-file": "3"}));
+    assert_eq!(
+        d["log-opts"],
+        serde_json::json!({"max-size": "10m", "max-file": "3"})
+    );
 }
 
 #[test]
@@ -154,10 +176,17 @@ fn harden_keeps_values_the_user_set_and_reports_each_on_stderr() {
     let d = doc(&env);
     assert_eq!(d["icc"], true);
     assert_eq!(d["log-driver"], "json-file");
-    assert_eq!(d["log-opts"], serde_json::json!({"max-size": "50m", "max-file": "3"}));
+    assert_eq!(
+        d["log-opts"],
+        serde_json::json!({"max-size": "50m", "max-file": "3"})
+    );
     assert_eq!(d["userns-remap"], "default");
     let err = String::from_utf8_lossy(&out.stderr);
-    for kept in ["kept icc = true", "kept log-driver = \"json-file\"", "kept log-opts.max-size = \"50m\""] {
+    for kept in [
+        "kept icc = true",
+        "kept log-driver = \"json-file\"",
+        "kept log-opts.max-size = \"50m\"",
+    ] {
         assert!(err.contains(kept), "stderr lacks {kept:?}:\n{err}");
     }
     // Equal values are not "kept" conflicts.
@@ -178,8 +207,16 @@ fn harden_adds_no_rotation_options_to_another_log_driver() {
 #[test]
 fn invalid_json_is_refused_naming_line_and_column_and_left_untouched() {
     for (what, text, position) in [
-        ("a comment", "{\n  // TLS\n  \"debug\": true\n}\n", "line 2, column 3"),
-        ("a trailing comma", "{\n  \"debug\": true,\n}\n", "line 3, column 1"),
+        (
+            "a comment",
+            "{\n  // TLS\n  \"debug\": true\n}\n",
+            "line 2, column 3",
+        ),
+        (
+            "a trailing comma",
+            "{\n  \"debug\": true,\n}\n",
+            "line 3, column 1",
+        ),
     ] {
         let env = setup();
         fs::write(file(&env), text).unwrap();
@@ -205,7 +242,10 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
     common::assert_unchanged(&before, &common::snapshot(env.root()), "--dry-run");
     let diff = stdout(&out);
     let lines: Vec<&str> = diff.lines().collect();
-    assert!(lines[0].starts_with("--- ") && lines[1].starts_with("+++ "), "{diff}");
+    assert!(
+        lines[0].starts_with("--- ") && lines[1].starts_with("+++ "),
+        "{diff}"
+    );
     assert!(lines.contains(&"-  \"debug\": true"), "{diff}");
     assert!(lines.contains(&"+  \"debug\": true,"), "{diff}");
     assert!(lines.contains(&"+  \"tlsverify\": true,"), "{diff}");
@@ -258,9 +298,22 @@ fn json_output_is_one_document_listing_the_changes() {
     assert_eq!(v["changed"], true);
     assert_eq!(v["config"]["tlsverify"], true);
     let changes = v["changes"].as_array().unwrap();
-    assert!(changes.iter().any(|c| c["key"] == "icc" && c["action"] == "kept"), "{v}");
-    assert!(changes.iter().any(|c| c["key"] == "hosts" && c["action"] == "added"), "{v}");
-    assert!(v["backup"].as_str().unwrap().contains("daemon.json.bak-"), "{v}");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["key"] == "icc" && c["action"] == "kept"),
+        "{v}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["key"] == "hosts" && c["action"] == "added"),
+        "{v}"
+    );
+    assert!(
+        v["backup"].as_str().unwrap().contains("daemon.json.bak-"),
+        "{v}"
+    );
 }
 
 /// Debian's unit from this machine (or its text) installed in the sandbox's unit directory.
@@ -279,10 +332,16 @@ fn a_unit_passing_dash_h_is_warned_about_until_the_dropin_is_installed() {
     fs::create_dir_all(&lib).unwrap();
     install_debian_unit(&lib);
     let unit_path = format!("{}:{}", etc.display(), lib.display());
-    let out = cmd(&env, &[]).env("DOCKPKI_SYSTEMD_UNIT_PATH", &unit_path).output().unwrap();
+    let out = cmd(&env, &[])
+        .env("DOCKPKI_SYSTEMD_UNIT_PATH", &unit_path)
+        .output()
+        .unwrap();
     assert_success(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("-H fd://") && err.contains("dockpki systemd-dropin"), "{err}");
+    assert!(
+        err.contains("-H fd://") && err.contains("dockpki systemd-dropin"),
+        "{err}"
+    );
 
     let dropin = etc.join("docker.service.d/dockpki.conf");
     let out = env
@@ -292,9 +351,16 @@ fn a_unit_passing_dash_h_is_warned_about_until_the_dropin_is_installed() {
         .output()
         .unwrap();
     assert_success(&out);
-    let out = cmd(&env, &[]).env("DOCKPKI_SYSTEMD_UNIT_PATH", &unit_path).output().unwrap();
+    let out = cmd(&env, &[])
+        .env("DOCKPKI_SYSTEMD_UNIT_PATH", &unit_path)
+        .output()
+        .unwrap();
     assert_success(&out);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -318,8 +384,14 @@ fn rootless_uses_the_users_config_dir_socket_and_no_userns_remap() {
     assert_success(&out);
     let written = config.join("docker/daemon.json");
     let d: Value = serde_json::from_slice(&fs::read(&written).unwrap()).unwrap();
-    assert_eq!(d["tlscert"], pki.join("server-cert.pem").display().to_string());
-    assert_eq!(d["hosts"][0], format!("unix://{}/docker.sock", runtime.display()));
+    assert_eq!(
+        d["tlscert"],
+        pki.join("server-cert.pem").display().to_string()
+    );
+    assert_eq!(
+        d["hosts"][0],
+        format!("unix://{}/docker.sock", runtime.display())
+    );
     assert!(d.get("userns-remap").is_none(), "{d}");
     assert_eq!(d["icc"], false);
 }
@@ -329,7 +401,10 @@ fn help_shows_examples() {
     let env = Env::new();
     let out = env.ok(&["daemon-config", "--help"]);
     let text = stdout(&out);
-    assert!(text.contains("Examples:") && text.contains("--harden"), "{text}");
+    assert!(
+        text.contains("Examples:") && text.contains("--harden"),
+        "{text}"
+    );
 }
 
 /// dockerd 20.10 refuses `icc: false` with `iptables: false` ("ICC=false uses iptables to
@@ -343,5 +418,8 @@ fn harden_does_not_set_icc_false_when_iptables_is_off() {
     assert!(d.get("icc").is_none(), "{d}");
     assert_eq!(d["no-new-privileges"], true);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("did not set icc = false") && err.contains("iptables"), "{err}");
+    assert!(
+        err.contains("did not set icc = false") && err.contains("iptables"),
+        "{err}"
+    );
 }

@@ -18,7 +18,13 @@ fn client(env: &Env) -> std::path::PathBuf {
 }
 
 fn env_out(env: &Env, dir: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["env", "--host", "tcp://docker.example.com:2376", "--client-dir", s(dir)];
+    let mut args = vec![
+        "env",
+        "--host",
+        "tcp://docker.example.com:2376",
+        "--client-dir",
+        s(dir),
+    ];
     args.extend_from_slice(extra);
     stdout(&env.ok(&args))
 }
@@ -31,9 +37,15 @@ fn sh_output_exports_the_three_variables_and_evaluates_in_sh() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "export DOCKER_HOST=tcp://docker.example.com:2376");
     assert_eq!(lines[1], "export DOCKER_TLS_VERIFY=1");
-    assert_eq!(lines[2], format!("export DOCKER_CERT_PATH='{}'", dir.display()));
+    assert_eq!(
+        lines[2],
+        format!("export DOCKER_CERT_PATH='{}'", dir.display())
+    );
     assert_eq!(lines[3], "# Run this command to configure your shell:");
-    assert!(lines[4].starts_with("# eval \"$(dockpki env --host "), "{text}");
+    assert!(
+        lines[4].starts_with("# eval \"$(dockpki env --host "),
+        "{text}"
+    );
     // The quoting survives a real shell: the directory name has a space.
     let out = std::process::Command::new("sh")
         .args(["-c", &format!("{text}\nprintf '%s|%s|%s' \"$DOCKER_HOST\" \"$DOCKER_TLS_VERIFY\" \"$DOCKER_CERT_PATH\"")])
@@ -53,7 +65,10 @@ fn fish_and_powershell_get_their_own_syntax() {
     assert!(fish.contains("set -gx DOCKER_TLS_VERIFY '1';"), "{fish}");
     assert!(fish.contains("| source"), "{fish}");
     let ps = env_out(&env, &dir, &["--shell", "powershell"]);
-    assert!(ps.contains("$Env:DOCKER_HOST = 'tcp://docker.example.com:2376'"), "{ps}");
+    assert!(
+        ps.contains("$Env:DOCKER_HOST = 'tcp://docker.example.com:2376'"),
+        "{ps}"
+    );
     assert!(ps.contains("Invoke-Expression"), "{ps}");
 }
 
@@ -61,7 +76,14 @@ fn fish_and_powershell_get_their_own_syntax() {
 fn json_gives_the_variables_as_an_object() {
     let env = Env::new();
     let dir = client(&env);
-    let v = json(&env.ok(&["--json", "env", "--host", "tcp://[::1]:2376", "--client-dir", s(&dir)]));
+    let v = json(&env.ok(&[
+        "--json",
+        "env",
+        "--host",
+        "tcp://[::1]:2376",
+        "--client-dir",
+        s(&dir),
+    ]));
     assert_eq!(
         v,
         serde_json::json!({
@@ -84,11 +106,22 @@ fn bad_hosts_shells_and_incomplete_client_dirs_are_refused() {
         env.assert_refused(&["env", "--host", host, "--client-dir", s(&dir)], phrase);
     }
     env.assert_refused(
-        &["env", "--host", "tcp://h:2376", "--client-dir", s(&dir), "--shell", "csh"],
+        &[
+            "env",
+            "--host",
+            "tcp://h:2376",
+            "--client-dir",
+            s(&dir),
+            "--shell",
+            "csh",
+        ],
         "unknown shell",
     );
     fs::remove_file(dir.join("key.pem")).unwrap();
-    let line = env.assert_refused(&["env", "--host", "tcp://h:2376", "--client-dir", s(&dir)], "has no key.pem");
+    let line = env.assert_refused(
+        &["env", "--host", "tcp://h:2376", "--client-dir", s(&dir)],
+        "has no key.pem",
+    );
     assert!(line.contains("dockpki issue client"), "{line}");
 }
 

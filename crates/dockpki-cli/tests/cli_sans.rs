@@ -16,7 +16,9 @@ fn ip_addr() -> Option<(BTreeSet<IpAddr>, BTreeSet<IpAddr>)> {
     let (mut all, mut dialable) = (BTreeSet::new(), BTreeSet::new());
     for line in text.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
-        let Some(i) = w.iter().position(|x| *x == "inet" || *x == "inet6") else { continue };
+        let Some(i) = w.iter().position(|x| *x == "inet" || *x == "inet6") else {
+            continue;
+        };
         let ip: IpAddr = w[i + 1].split('/').next()?.parse().ok()?;
         all.insert(ip);
         let scope = w.iter().position(|x| *x == "scope").map(|j| w[j + 1]);
@@ -38,12 +40,21 @@ fn every_suggested_ip_is_a_dialable_address_of_this_machine_and_none_is_missing(
         return;
     };
     let env = Env::new();
-    let ips: BTreeSet<IpAddr> = suggested(&env).iter().filter_map(|s| s.parse().ok()).collect();
+    let ips: BTreeSet<IpAddr> = suggested(&env)
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
     for ip in &ips {
-        assert!(all.contains(ip), "{ip} is not an address of this machine: {all:?}");
+        assert!(
+            all.contains(ip),
+            "{ip} is not an address of this machine: {all:?}"
+        );
         assert!(!ip.is_loopback(), "{ip}");
     }
-    assert_eq!(ips, dialable, "suggestions differ from ip -o addr's global addresses");
+    assert_eq!(
+        ips, dialable,
+        "suggestions differ from ip -o addr's global addresses"
+    );
 }
 
 #[test]
@@ -67,11 +78,22 @@ fn bootstrap_san_auto_issues_a_certificate_with_every_suggestion_and_the_other_s
     let list = suggested(&env);
     let (daemon, client) = (env.path("daemon"), env.path("client"));
     env.ok(&[
-        "bootstrap", "--san", "auto", "--san", "docker.example.com",
-        "--daemon-dir", common::s(&daemon), "--client-dir", common::s(&client),
+        "bootstrap",
+        "--san",
+        "auto",
+        "--san",
+        "docker.example.com",
+        "--daemon-dir",
+        common::s(&daemon),
+        "--client-dir",
+        common::s(&client),
     ]);
     let text = common::openssl_x509(&daemon.join("server-cert.pem"), &["-ext", "subjectAltName"]);
-    for san in list.iter().map(String::as_str).chain(["docker.example.com"]) {
+    for san in list
+        .iter()
+        .map(String::as_str)
+        .chain(["docker.example.com"])
+    {
         let wanted = match san.parse::<IpAddr>() {
             Ok(IpAddr::V4(v4)) => format!("IP Address:{v4}"),
             Ok(IpAddr::V6(v6)) => format!("IP Address:{}", expand_v6(v6)),
@@ -83,5 +105,9 @@ fn bootstrap_san_auto_issues_a_certificate_with_every_suggestion_and_the_other_s
 
 /// openssl prints IPv6 SANs with every group, without zero compression.
 fn expand_v6(ip: std::net::Ipv6Addr) -> String {
-    ip.segments().iter().map(|g| format!("{g:X}")).collect::<Vec<_>>().join(":")
+    ip.segments()
+        .iter()
+        .map(|g| format!("{g:X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

@@ -90,7 +90,10 @@ fn without_an_installed_unit_the_documented_default_is_used() {
     dropin(&env, &[&etc, &lib], &out, &[]);
     assert_eq!(
         exec_lines(&out),
-        ["ExecStart=", "ExecStart=/usr/bin/dockerd --containerd=/run/containerd/containerd.sock"]
+        [
+            "ExecStart=",
+            "ExecStart=/usr/bin/dockerd --containerd=/run/containerd/containerd.sock"
+        ]
     );
 }
 
@@ -98,7 +101,11 @@ fn without_an_installed_unit_the_documented_default_is_used() {
 fn other_dropins_count_and_a_rerun_reads_past_its_own_file() {
     let env = Env::new();
     let (etc, lib, out) = dirs(&env);
-    fs::write(lib.join("docker.service"), "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n").unwrap();
+    fs::write(
+        lib.join("docker.service"),
+        "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n",
+    )
+    .unwrap();
     fs::create_dir_all(etc.join("docker.service.d")).unwrap();
     fs::write(
         etc.join("docker.service.d/10-flags.conf"),
@@ -132,15 +139,29 @@ fn a_changed_dropin_is_replaced_keeping_a_backup() {
 fn json_names_the_command_and_the_next_step() {
     let env = Env::new();
     let (etc, lib, out) = dirs(&env);
-    let o = dropin(&env, &[&etc, &lib], &out, &["--json", "--unit", "docker.service"]);
+    let o = dropin(
+        &env,
+        &[&etc, &lib],
+        &out,
+        &["--json", "--unit", "docker.service"],
+    );
     let v = json(&o);
-    assert_eq!(v["next"], "systemctl daemon-reload && systemctl restart docker");
-    assert_eq!(v["exec_start"], "/usr/bin/dockerd --containerd=/run/containerd/containerd.sock");
+    assert_eq!(
+        v["next"],
+        "systemctl daemon-reload && systemctl restart docker"
+    );
+    assert_eq!(
+        v["exec_start"],
+        "/usr/bin/dockerd --containerd=/run/containerd/containerd.sock"
+    );
 }
 
 #[test]
 fn a_bad_unit_name_is_refused() {
     let env = Env::new();
     let out = env.path("x.conf");
-    env.assert_refused(&["systemd-dropin", "--unit", "../docker", "--out", s(&out)], "not a unit name");
+    env.assert_refused(
+        &["systemd-dropin", "--unit", "../docker", "--out", s(&out)],
+        "not a unit name",
+    );
 }

@@ -180,7 +180,8 @@ fn merge(doc: &mut Map<String, Value>, wanted: &Wanted) -> Vec<Change> {
         for (key, value) in harden_settings(wanted.rootless) {
             // dockerd implements icc=false with iptables and refuses to start with both off
             // ("ICC=false uses iptables to function").
-            if key == "icc" && doc.get("iptables") == Some(&json!(false)) && doc.get(key).is_none() {
+            if key == "icc" && doc.get("iptables") == Some(&json!(false)) && doc.get(key).is_none()
+            {
                 changes.push(Change {
                     key: key.to_string(),
                     action: Action::Skipped,
@@ -210,7 +211,9 @@ fn merge(doc: &mut Map<String, Value>, wanted: &Wanted) -> Vec<Change> {
                     key: "log-opts".into(),
                     action: Action::Kept,
                     old: Some(other.clone()),
-                    new: Value::Object(log_opts().into_iter().map(|(k, v)| (k.into(), v)).collect()),
+                    new: Value::Object(
+                        log_opts().into_iter().map(|(k, v)| (k.into(), v)).collect(),
+                    ),
                 }),
                 None => set(
                     doc,
@@ -226,7 +229,13 @@ fn merge(doc: &mut Map<String, Value>, wanted: &Wanted) -> Vec<Change> {
 }
 
 /// Sets `key` to `value`; an existing different value is replaced when `own`, else kept.
-fn set(doc: &mut Map<String, Value>, key: &str, value: Value, own: bool, changes: &mut Vec<Change>) {
+fn set(
+    doc: &mut Map<String, Value>,
+    key: &str,
+    value: Value,
+    own: bool,
+    changes: &mut Vec<Change>,
+) {
     match doc.get(key) {
         Some(old) if *old == value => {}
         Some(old) => {
@@ -305,12 +314,13 @@ pub fn line_diff(old_name: &str, new_name: &str, old: &str, new: &str) -> String
             out.push_str(&format!(" {}\n", a[i]));
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("+{}\n", b[j]));
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removals before additions, as diff(1) prints a changed line.
             out.push_str(&format!("-{}\n", a[i]));
             i += 1;
+        } else {
+            out.push_str(&format!("+{}\n", b[j]));
+            j += 1;
         }
     }
     out
@@ -468,18 +478,20 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
                 // Already reported on stderr.
                 Action::Kept | Action::Skipped => continue,
             };
-            println!(
-                "{verb} {} = {}",
-                c.key,
-                c.new
-            );
+            println!("{verb} {} = {}", c.key, c.new);
         }
         if let Some(b) = &backup {
-            println!("wrote {} (previous file kept as {})", file.display(), b.display());
+            println!(
+                "wrote {} (previous file kept as {})",
+                file.display(),
+                b.display()
+            );
         } else if !unchanged {
             println!("wrote {}", file.display());
         }
-        println!("restart dockerd to apply (it reads daemon.json and its certificates only at start)");
+        println!(
+            "restart dockerd to apply (it reads daemon.json and its certificates only at start)"
+        );
     }
     Ok(EXIT_OK)
 }
@@ -502,7 +514,13 @@ mod tests {
 
     #[test]
     fn listen_addresses_are_checked() {
-        for ok in ["tcp://0.0.0.0:2376", "tcp://[::]:2376", "unix:///x.sock", "fd://", "fd://3"] {
+        for ok in [
+            "tcp://0.0.0.0:2376",
+            "tcp://[::]:2376",
+            "unix:///x.sock",
+            "fd://",
+            "fd://3",
+        ] {
             assert!(Listen::parse(ok).is_ok(), "{ok}");
         }
         for (bad, phrase) in [
@@ -522,7 +540,12 @@ mod tests {
 
     #[test]
     fn line_diff_marks_only_changed_lines() {
-        let d = line_diff("a", "b", "{\n  \"x\": 1\n}\n", "{\n  \"x\": 1,\n  \"y\": 2\n}\n");
+        let d = line_diff(
+            "a",
+            "b",
+            "{\n  \"x\": 1\n}\n",
+            "{\n  \"x\": 1,\n  \"y\": 2\n}\n",
+        );
         assert_eq!(
             d,
             "--- a\n+++ b\n {\n-  \"x\": 1\n+  \"x\": 1,\n+  \"y\": 2\n }\n"

@@ -19,8 +19,8 @@ enum Shell {
     Sh,
     /// fish.
     Fish,
-    /// PowerShell.
-    PowerShell,
+    /// PowerShell (`pwsh`).
+    Pwsh,
 }
 
 impl FromStr for Shell {
@@ -30,7 +30,7 @@ impl FromStr for Shell {
         match s {
             "sh" | "bash" | "zsh" => Ok(Shell::Sh),
             "fish" => Ok(Shell::Fish),
-            "powershell" | "pwsh" => Ok(Shell::PowerShell),
+            "powershell" | "pwsh" => Ok(Shell::Pwsh),
             _ => Err(CliError::new(format!(
                 "unknown shell {s:?}; give sh, fish or powershell"
             ))),
@@ -43,7 +43,7 @@ impl Shell {
         match self {
             Shell::Sh => "sh",
             Shell::Fish => "fish",
-            Shell::PowerShell => "powershell",
+            Shell::Pwsh => "powershell",
         }
     }
 
@@ -56,8 +56,8 @@ impl Shell {
                 "set -gx {name} '{}';",
                 value.replace('\\', "\\\\").replace('\'', "\\'")
             ),
-            // In PowerShell single-quoted strings only `'` is special, doubled.
-            Shell::PowerShell => format!("$Env:{name} = '{}'", value.replace('\'', "''")),
+            // In Pwsh single-quoted strings only `'` is special, doubled.
+            Shell::Pwsh => format!("$Env:{name} = '{}'", value.replace('\'', "''")),
         }
     }
 
@@ -66,7 +66,7 @@ impl Shell {
         match self {
             Shell::Sh => format!("eval \"$({command})\""),
             Shell::Fish => format!("{command} | source"),
-            Shell::PowerShell => format!("& {command} | Invoke-Expression"),
+            Shell::Pwsh => format!("& {command} | Invoke-Expression"),
         }
     }
 }
@@ -154,11 +154,11 @@ mod tests {
     fn values_are_quoted_for_each_shell() {
         let v = "/tmp/it's a \\dir";
         assert_eq!(Shell::Sh.export("X", v), r"export X='/tmp/it'\''s a \dir'");
-        assert_eq!(Shell::Fish.export("X", v), r"set -gx X '/tmp/it\'s a \\dir';");
         assert_eq!(
-            Shell::PowerShell.export("X", v),
-            r"$Env:X = '/tmp/it''s a \dir'"
+            Shell::Fish.export("X", v),
+            r"set -gx X '/tmp/it\'s a \\dir';"
         );
+        assert_eq!(Shell::Pwsh.export("X", v), r"$Env:X = '/tmp/it''s a \dir'");
     }
 
     #[test]

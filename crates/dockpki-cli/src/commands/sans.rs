@@ -135,7 +135,16 @@ mod tests {
 
     #[test]
     fn loopback_link_local_and_multicast_are_not_dialable() {
-        for ip in ["127.0.0.1", "::1", "fe80::1", "febf::1", "169.254.1.1", "0.0.0.0", "ff02::1", "224.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "::1",
+            "fe80::1",
+            "febf::1",
+            "169.254.1.1",
+            "0.0.0.0",
+            "ff02::1",
+            "224.0.0.1",
+        ] {
             assert!(!dialable(&ip.parse().unwrap()), "{ip}");
         }
         for ip in ["192.0.2.2", "10.0.0.1", "fd00::2", "2001:db8::1", "fec0::1"] {

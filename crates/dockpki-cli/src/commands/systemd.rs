@@ -30,7 +30,8 @@ const UNIT_DIRS: &[&str] = &[
 const UNIT_PATH_ENV: &str = "DOCKPKI_SYSTEMD_UNIT_PATH";
 
 /// The command used when no unit is installed: docker-ce's, minus `-H fd://`.
-pub const DEFAULT_EXEC_START: &str = "/usr/bin/dockerd --containerd=/run/containerd/containerd.sock";
+pub const DEFAULT_EXEC_START: &str =
+    "/usr/bin/dockerd --containerd=/run/containerd/containerd.sock";
 
 /// The drop-in's file name; also excluded when reading the current command, so that a second
 /// run rewrites from the distribution's command rather than from its own output.
@@ -333,7 +334,9 @@ mod tests {
             eprintln!("no /lib/systemd/system/docker.service here; nothing to check");
             return;
         };
-        let cmd = exec_start_of(&text).flatten().expect("ExecStart in the unit");
+        let cmd = exec_start_of(&text)
+            .flatten()
+            .expect("ExecStart in the unit");
         assert!(passes_host(&cmd), "{cmd}");
         let new = without_hosts(&cmd);
         assert!(!passes_host(&new), "{new}");
