@@ -286,7 +286,7 @@ pub struct LeafArgs {
 /// `dockpki issue server`
 #[derive(Debug, Args)]
 pub struct IssueServerArgs {
-    /// A DNS name or IP address clients dial (repeat for each; all are needed)
+    /// A DNS name or IP address clients dial (repeat for each; all are needed); `auto` adds what `dockpki sans` suggests
     #[arg(long = "san", value_name = "NAME_OR_IP")]
     pub sans: Vec<String>,
     /// Subject common name [default: the first DNS SAN]

@@ -397,14 +397,62 @@ fn rootless_uses_the_users_config_dir_socket_and_no_userns_remap() {
 }
 
 #[test]
-fn help_shows_examples() {
+fn help_of_each_new_command_shows_examples() {
     let env = Env::new();
-    let out = env.ok(&["daemon-config", "--help"]);
-    let text = stdout(&out);
+    for sub in ["daemon-config", "systemd-dropin", "env", "sans"] {
+        let text = stdout(&env.ok(&[sub, "--help"]));
+        assert!(text.contains("Examples:"), "{sub}: {text}");
+        assert!(text.contains(&format!("dockpki {sub}")), "{sub}: {text}");
+    }
+}
+
+#[test]
+fn a_local_socket_dropped_from_hosts_is_pointed_out() {
+    let env = setup();
+    fs::write(
+        file(&env),
+        r#"{"hosts": ["unix:///var/run/docker.sock", "fd://"]}"#,
+    )
+    .unwrap();
+    let out = run_ok(&env, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        text.contains("Examples:") && text.contains("--harden"),
-        "{text}"
+        err.contains("unix:///var/run/docker.sock was in \"hosts\"") && err.contains("--keep-unix"),
+        "{err}"
     );
+    // With --keep-unix nothing is lost, and nothing is said.
+    fs::write(file(&env), r#"{"hosts": ["unix:///var/run/docker.sock"]}"#).unwrap();
+    let out = run_ok(&env, &["--keep-unix"]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The write goes through a journal next to the file: a process killed after writing the
+/// journal and before renaming leaves the old file, and the next run finishes the update.
+#[test]
+fn an_interrupted_write_is_completed_by_the_next_run() {
+    let env = setup();
+    fs::write(file(&env), "{}").unwrap();
+    let out = cmd(&env, &["--harden"])
+        .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the fault injection did not abort");
+    assert_eq!(fs::read_to_string(file(&env)).unwrap(), "{}");
+    let journal = env.path(".daemon.json.dockpki-journal");
+    assert!(journal.exists(), "no journal next to the file");
+    // A dry run reads and writes nothing of it.
+    run_ok(&env, &["--dry-run"]);
+    assert!(journal.exists());
+    run_ok(&env, &[]);
+    assert!(!journal.exists());
+    // The interrupted --harden update was completed (then merged again without --harden,
+    // which keeps its keys).
+    assert_eq!(doc(&env)["icc"], false);
+    assert_eq!(backups(&env).len(), 1, "{:?}", backups(&env));
 }
 
 /// dockerd 20.10 refuses `icc: false` with `iptables: false` ("ICC=false uses iptables to

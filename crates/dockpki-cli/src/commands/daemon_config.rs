@@ -413,6 +413,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         harden: args.harden,
         rootless: args.rootless,
     };
+    let dropped_sockets = dropped_unix_sockets(&doc, &wanted.hosts);
     let changes = merge(&mut doc, &wanted);
     let mut new_text = serde_json::to_string_pretty(&Value::Object(doc))
         .map_err(|e| CliError::new(format!("cannot encode daemon.json: {e}")))?;
@@ -433,6 +434,12 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
             c.key,
             c.new,
             file.display()
+        );
+    }
+    for socket in &dropped_sockets {
+        // Local tools (and docker without DOCKER_HOST) use it: losing it is rarely intended.
+        eprintln!(
+            "dockpki: note: {socket} was in \"hosts\" and is no longer; pass --keep-unix or --listen {socket} to keep serving it"
         );
     }
     if !args.rootless && !wanted.hosts.is_empty() {
@@ -494,6 +501,18 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// The `unix://` addresses of the existing `hosts` that the new list leaves out.
+fn dropped_unix_sockets(doc: &Map<String, Value>, hosts: &[Listen]) -> Vec<String> {
+    let Some(Value::Array(old)) = doc.get("hosts") else {
+        return Vec::new();
+    };
+    old.iter()
+        .filter_map(Value::as_str)
+        .filter(|h| h.starts_with("unix://") && !hosts.iter().any(|n| n.as_str() == *h))
+        .map(str::to_string)
+        .collect()
 }
 
 /// dockerd refuses to start when `hosts` is in daemon.json and `-H` on its command line: say so

@@ -16,7 +16,7 @@ use crate::state::State;
 /// Issues the daemon's certificate into `--out`.
 pub fn server(ctx: &Context, args: &IssueServerArgs) -> CliResult<i32> {
     let request = ServerRequest {
-        sans: SanList::new(parse_all(&args.sans)?)?,
+        sans: SanList::new(parse_all(&super::sans::expand_auto(&args.sans)?)?)?,
         common_name: args.name.as_deref().map(parse).transpose()?,
         lifetime: parse(&args.validity)?,
     };
