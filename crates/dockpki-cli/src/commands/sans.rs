@@ -76,7 +76,12 @@ fn fqdn(host: &str) -> Option<String> {
         return None;
     }
     let out = Command::new("getent").args(["hosts", host]).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    fqdn_in_getent(host, &String::from_utf8_lossy(&out.stdout))
+}
+
+/// The first name in `getent hosts` output (`ADDRESS NAME ALIAS...` lines) that extends `host`
+/// with a domain: the canonical name or an alias such as `/etc/hosts`' `IP fqdn short`.
+fn fqdn_in_getent(host: &str, text: &str) -> Option<String> {
     let prefix = format!("{host}.");
     text.lines()
         .flat_map(|l| l.split_whitespace().skip(1))
@@ -149,6 +154,23 @@ mod tests {
         }
         for ip in ["192.0.2.2", "10.0.0.1", "fd00::2", "2001:db8::1", "fec0::1"] {
             assert!(dialable(&ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn the_fqdn_is_the_name_that_extends_the_hostname() {
+        let cases = [
+            (
+                "127.0.1.1       vm.example.com vm\n",
+                Some("vm.example.com"),
+            ),
+            ("192.0.2.2  vm  vm.lan\n", Some("vm.lan")),
+            ("127.0.0.1       vm\n", None),
+            ("10.0.0.1  vmx.example.com other.example.com\n", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(fqdn_in_getent("vm", text).as_deref(), expected, "{text:?}");
         }
     }
 
