@@ -447,8 +447,10 @@ fn an_interrupted_write_is_completed_by_the_next_run() {
     // A dry run reads and writes nothing of it.
     run_ok(&env, &["--dry-run"]);
     assert!(journal.exists());
-    run_ok(&env, &[]);
+    let out = run_ok(&env, &[]);
     assert!(!journal.exists());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("completed an interrupted update"), "{err}");
     // The interrupted --harden update was completed (then merged again without --harden,
     // which keeps its keys).
     assert_eq!(doc(&env)["icc"], false);

@@ -39,6 +39,19 @@ pub fn journal_next_to(file: &Path) -> CliResult<PathBuf> {
     Ok(parent(file).join(format!(".{}.dockpki-journal", name.to_string_lossy())))
 }
 
+/// Completes an update of a file outside the state directory that was interrupted after its
+/// journal (next to the file) was written, saying so like [`crate::state::State`] does.
+pub fn recover_next_to(journal: &Path) -> CliResult<()> {
+    let completed = crate::journal::recover(journal)?;
+    if completed > 0 {
+        eprintln!(
+            "dockpki: completed an interrupted update ({completed} file(s) moved into place) recorded in {}",
+            journal.display()
+        );
+    }
+    Ok(())
+}
+
 /// A listen address dockerd accepts, as far as dockpki allows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Listen {
@@ -399,7 +412,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
     let journal = journal_next_to(&file)?;
     if !args.dry_run {
         // An update interrupted after its journal was written is finished before reading.
-        crate::journal::recover(&journal)?;
+        recover_next_to(&journal)?;
     }
     let old_text = match fs::read_to_string(&file) {
         Ok(t) => Some(t),

@@ -237,7 +237,7 @@ pub fn run(ctx: &Context, args: &SystemdDropinArgs) -> CliResult<i32> {
     let mut plan = WritePlan::new(false);
     plan.config(out.clone(), dropin_text(&command, &source).into_bytes());
     let journal = super::daemon_config::journal_next_to(&out)?;
-    crate::journal::recover(&journal)?;
+    super::daemon_config::recover_next_to(&journal)?;
     let written = plan.commit(&journal)?;
     let service = unit.strip_suffix(".service").unwrap_or(unit);
     let next = format!("systemctl daemon-reload && systemctl restart {service}");
