@@ -473,3 +473,35 @@ fn harden_does_not_set_icc_false_when_iptables_is_off() {
         "{err}"
     );
 }
+
+/// The command bootstrap prints writes exactly the keys bootstrap shows for daemon.json.
+#[test]
+fn bootstraps_suggested_command_writes_the_daemon_json_bootstrap_prints() {
+    let env = Env::new();
+    fs::create_dir(env.path("units")).unwrap();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    let printed = stdout(&env.bootstrap(&daemon, &client, &[]));
+    let suggested = format!(
+        "dockpki daemon-config --daemon-dir {} --listen tcp://0.0.0.0:2376 --keep-unix",
+        daemon.display()
+    );
+    assert!(printed.contains(&suggested), "{printed}");
+    let shown = json(&env.ok(&[
+        "--json",
+        "bootstrap",
+        "--san",
+        "localhost",
+        "--daemon-dir",
+        s(&daemon),
+        "--client-dir",
+        s(&client),
+        "--force",
+    ]))["daemon_json"]
+        .clone();
+    let mut c = env.cmd();
+    c.env("DOCKPKI_SYSTEMD_UNIT_PATH", env.path("units"));
+    c.args(suggested.split(' ').skip(1))
+        .args(["--file", s(&file(&env))]);
+    assert_success(&c.output().unwrap());
+    assert_eq!(doc(&env), shown);
+}

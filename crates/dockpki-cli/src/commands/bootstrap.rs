@@ -185,6 +185,7 @@ fn print_summary(
 /// The configuration to apply after installing the files.
 struct NextSteps {
     daemon_json: Value,
+    merge_command: String,
     flags: String,
     env: Vec<(&'static str, String)>,
 }
@@ -214,8 +215,13 @@ impl NextSteps {
             ("DOCKER_TLS_VERIFY", "1".to_string()),
             ("DOCKER_CERT_PATH", p(&client.dir)),
         ];
+        let merge_command = format!(
+            "dockpki daemon-config --daemon-dir {} --listen tcp://0.0.0.0:{port} --keep-unix",
+            shell_quote(&p(&daemon.dir))
+        );
         NextSteps {
             daemon_json,
+            merge_command,
             flags,
             env,
         }
@@ -223,13 +229,17 @@ impl NextSteps {
 
     fn print(&self) {
         println!();
-        println!("Next, on the daemon host, either put these keys in /etc/docker/daemon.json:");
+        println!("Next, on the daemon host, either put these keys in /etc/docker/daemon.json");
+        println!(
+            "(`{}` merges them, keeping your other settings):",
+            self.merge_command
+        );
         println!(
             "{}",
             serde_json::to_string_pretty(&self.daemon_json).unwrap_or_default()
         );
         println!("  (systemd starts dockerd with -H fd://, which conflicts with \"hosts\" in daemon.json:");
-        println!("   add a drop-in with an empty ExecStart= and dockerd without -H fd://, then systemctl daemon-reload)");
+        println!("   `dockpki systemd-dropin` writes a drop-in starting dockerd without -H fd://)");
         println!("or start dockerd with the same settings as flags:");
         println!("  {}", self.flags);
         println!("then restart dockerd (it does not reload certificates on SIGHUP).");
