@@ -505,3 +505,15 @@ fn bootstraps_suggested_command_writes_the_daemon_json_bootstrap_prints() {
     assert_success(&c.output().unwrap());
     assert_eq!(doc(&env), shown);
 }
+
+#[test]
+fn a_symlinked_daemon_json_is_refused_naming_its_target() {
+    let env = setup();
+    fs::write(env.path("real.json"), "{}").unwrap();
+    std::os::unix::fs::symlink("real.json", file(&env)).unwrap();
+    let line = env.assert_refused_cmd(cmd(&env, &[]), "is a symlink");
+    assert!(
+        line.contains(&format!("--file {}", env.path("real.json").display())),
+        "{line}"
+    );
+}

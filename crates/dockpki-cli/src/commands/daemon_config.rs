@@ -409,6 +409,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         }
     }
 
+    refuse_symlink(&file)?;
     let journal = journal_next_to(&file)?;
     if !args.dry_run {
         // An update interrupted after its journal was written is finished before reading.
@@ -514,6 +515,20 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// Refuses a symlinked file with the target to pass instead: replacing the link with a file
+/// would silently detach it from wherever the administrator keeps the real one.
+pub fn refuse_symlink(file: &Path) -> CliResult<()> {
+    match fs::read_link(file) {
+        Ok(target) => Err(CliError::new(format!(
+            "{} is a symlink to {}; dockpki does not replace links: pass --file {} (its target) instead",
+            file.display(),
+            target.display(),
+            parent(file).join(&target).display()
+        ))),
+        Err(_) => Ok(()),
+    }
 }
 
 /// The `unix://` addresses of the existing `hosts` that the new list leaves out.

@@ -210,6 +210,7 @@ pub fn run(ctx: &Context, args: &SystemdDropinArgs) -> CliResult<i32> {
             .join(format!("{unit}.d"))
             .join(DROPIN_NAME),
     })?;
+    super::daemon_config::refuse_symlink(&out)?;
     let installed = installed_exec_start(unit, Some(&out));
     let (base, source) = match &installed {
         Some(ExecStart {
