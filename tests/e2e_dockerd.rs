@@ -923,3 +923,33 @@ fn daemon_config_harden_output_is_accepted_and_applied_by_dockerd() {
     }
     checks.finish();
 }
+
+/// Why `daemon-config` warns about units passing `-H` and why `systemd-dropin` exists: dockerd
+/// 20.10 refuses to start with `hosts` in the merged daemon.json and `-H` on its command line,
+/// naming both. (It exits while validating its configuration, before starting anything.)
+#[test]
+fn dockerd_refuses_hosts_from_daemon_config_together_with_dash_h() {
+    let Some(tools) =
+        prerequisites("dockerd_refuses_hosts_from_daemon_config_together_with_dash_h")
+    else {
+        return;
+    };
+    let work = workdir();
+    let (daemon_dir, _) = bootstrap(work.path(), "state", "conflict", "ecdsa-p256");
+    let dir = work.path().join("daemon");
+    fs::create_dir(&dir).expect("mkdir");
+    let file = daemon_config(&dir, 2376, &daemon_dir, &[]);
+    let mut cmd = Command::new(&tools.dockerd);
+    cmd.arg("--config-file")
+        .arg(&file)
+        .arg("-H")
+        .arg(format!("unix://{}", dir.join("flag.sock").display()));
+    let run = support::run(cmd, b"");
+    let mut checks = Checks::default();
+    checks.rejected(
+        &run,
+        "dockerd with hosts in daemon.json and -H",
+        &["the following directives are specified both as a flag and in the configuration file: hosts"],
+    );
+    checks.finish();
+}
