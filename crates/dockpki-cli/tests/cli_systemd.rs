@@ -56,7 +56,7 @@ fn installed_units_are_rewritten_without_dash_h() {
         ),
         (
             "extra hosts and flags",
-            "[Service]\nExecStart=/opt/bin/dockerd --host=fd:// -H tcp://0.0.0.0:2375 --debug\n".into(),
+            "[Service]\nExecStart=/opt/bin/dockerd --host=fd:// -H tcp://0.0.0.0:2375 --host unix:///x.sock --debug\n".into(),
             "ExecStart=/opt/bin/dockerd --debug",
         ),
     ];
