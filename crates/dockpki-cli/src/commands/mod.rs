@@ -2,9 +2,11 @@
 
 mod bootstrap;
 mod ca;
+mod contexts;
 mod crl;
 mod inspect;
 mod issue;
+mod probe;
 mod renew;
 mod revoke;
 mod rotate;
@@ -14,7 +16,7 @@ mod verify;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::cli::{CaCommand, Cli, Command, IssueCommand, RotateCommand};
+use crate::cli::{CaCommand, Cli, Command, ContextCommand, IssueCommand, RotateCommand};
 use crate::error::{CliError, CliResult};
 use crate::output::Output;
 
@@ -59,6 +61,9 @@ pub fn run(cli: Cli) -> CliResult<i32> {
         Command::Renew(args) => renew::run(&ctx, &args),
         Command::Revoke(args) => revoke::run(&ctx, &args),
         Command::Crl(args) => crl::run(&ctx, &args),
+        Command::Context(ContextCommand::Create(args)) => contexts::create(&ctx, &args),
+        Command::Context(ContextCommand::Update(args)) => contexts::update(&ctx, &args),
+        Command::Probe(args) => probe::run(&ctx, &args),
     }
 }
 
