@@ -360,10 +360,11 @@ fn load_layout(dir: &Path) -> CliResult<Layout> {
         dockpki::certs_from_pem(&read(&path)?)
             .map_err(|e| CliError::from(e).context(path.display()))
     };
+    let (ca, chain) = (certs("ca.pem")?, certs("cert.pem")?);
     let key_path = dir.join("key.pem");
     let key = dockpki::PrivateKey::from_pem(&zeroize::Zeroizing::new(read(&key_path)?))
         .map_err(|e| CliError::from(e).context(key_path.display()))?;
-    Ok((certs("ca.pem")?, certs("cert.pem")?, key))
+    Ok((ca, chain, key))
 }
 
 /// rustls' WebPKI server verifier (the same checks as the docker CLI's Go verifier: chain to
