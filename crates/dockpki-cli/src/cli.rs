@@ -117,8 +117,14 @@ Examples:
 #[derive(Debug, Subcommand)]
 pub enum ContextCommand {
     /// Create a docker context from a client layout, exactly as `docker context create` would
+    #[command(
+        after_help = "Examples:\n  dockpki context create remote-a --host tcp://docker.example.com:2376\n  DOCKER_CONFIG=/srv/ci/.docker dockpki context create ci --host tcp://192.0.2.10:2376 --client-dir /srv/ci/certs\n  docker --context remote-a version"
+    )]
     Create(ContextCreateArgs),
     /// Copy the client layout into a context made by dockpki again (and change its host)
+    #[command(
+        after_help = "Examples:\n  dockpki context update remote-a\n  dockpki context update remote-a --host tcp://docker2.example.com:2376"
+    )]
     Update(ContextUpdateArgs),
 }
 

@@ -460,3 +460,46 @@ fn context_create_json_reports_the_record_and_warns_about_untracked_dirs() {
         "{stderr}"
     );
 }
+
+#[test]
+fn renew_aborted_before_every_rename_leaves_the_context_equal_to_the_layout_after_recovery() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut aborted = 0;
+    for n in 0.. {
+        let env = Env::new();
+        let (_, client) = bootstrapped(&env);
+        let config = env.path("docker-config");
+        #[rustfmt::skip]
+        assert_success(&context(&env, &config, &[
+            "create", "remote-a", "--host", "tcp://127.0.0.1:2376", "--client-dir", s(&client),
+        ]));
+        let old = read(&tls_copy(&config, "remote-a", "cert.pem"));
+        let out = env
+            .cmd()
+            .args(["renew", "--all"])
+            .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", n.to_string())
+            .output()
+            .expect("run");
+        if out.status.success() {
+            break;
+        }
+        assert_eq!(out.status.signal(), Some(6), "n={n}: {out:?}");
+        aborted += 1;
+        // Any command completes the journal: the copies and the layout move together.
+        env.ok(&["status"]);
+        assert_copies_equal(
+            &config,
+            "remote-a",
+            &client,
+            &format!("abort before move {n}"),
+        );
+        assert_ne!(
+            read(&tls_copy(&config, "remote-a", "cert.pem")),
+            old,
+            "n={n}"
+        );
+        assert!(n < 50, "renew never finished");
+    }
+    // server cert and key, client cert and key, their two context copies, the inventory.
+    assert_eq!(aborted, 7, "every rename was interrupted once");
+}
