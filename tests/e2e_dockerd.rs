@@ -945,9 +945,19 @@ fn probe_diagnoses_unknown_ca_refused_client_missing_san_plain_http_and_refusal(
         "client certificate from another CA: refused by the daemon",
         &run,
     );
-    let v6_or_localhost = dockerd.tcp_localhost();
-    let (run, _) = probe(&state, &v6_or_localhost, &client_dir);
+    let (run, _) = probe(&state, &dockerd.tcp_localhost(), &client_dir);
     checks.check(run.success, "probe by DNS name localhost works", &run);
+    if dockerd.ipv6() {
+        let (run, doc) = probe(&state, &dockerd.tcp_v6(), &client_dir);
+        checks.check(
+            run.success
+                && doc["address"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("[::1]")),
+            "probe of tcp://[::1]:PORT works",
+            &run,
+        );
+    }
     drop(dockerd);
 
     // A daemon whose certificate names only example.invalid, dialled as 127.0.0.1.

@@ -348,13 +348,14 @@ fn client_config(dir: &Path, verifier: Arc<RecordingVerifier>) -> CliResult<rust
     Ok(config)
 }
 
-type Layout = (
+/// A client layout's CA bundle, certificate chain and key.
+type ClientFiles = (
     Vec<CertificateDer<'static>>,
     Vec<CertificateDer<'static>>,
     dockpki::PrivateKey,
 );
 
-fn load_layout(dir: &Path) -> CliResult<Layout> {
+fn load_layout(dir: &Path) -> CliResult<ClientFiles> {
     let certs = |name: &str| -> CliResult<Vec<CertificateDer<'static>>> {
         let path = dir.join(name);
         dockpki::certs_from_pem(&read(&path)?)
