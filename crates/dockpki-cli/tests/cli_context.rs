@@ -503,3 +503,33 @@ fn renew_aborted_before_every_rename_leaves_the_context_equal_to_the_layout_afte
     // server cert and key, client cert and key, their two context copies, the inventory.
     assert_eq!(aborted, 7, "every rename was interrupted once");
 }
+
+#[test]
+fn without_options_the_context_copies_home_docker_into_home_docker_contexts() {
+    let env = Env::new();
+    // The real-world default: bootstrap's client layout is ~/.docker, and so is DOCKER_CONFIG.
+    env.ok(&[
+        "bootstrap",
+        "--san",
+        "localhost",
+        "--daemon-dir",
+        s(&env.path("daemon")),
+    ]);
+    let docker_dir = env.home().join(".docker");
+    let out = env.ok(&[
+        "--json",
+        "context",
+        "create",
+        "remote-a",
+        "--host",
+        "tcp://localhost:2376",
+    ]);
+    let doc = json(&out);
+    assert_eq!(doc["tracked"], true, "{doc}");
+    assert_eq!(doc["context"]["client_dir"], s(&docker_dir));
+    assert_eq!(doc["context"]["docker_config"], s(&docker_dir));
+    assert!(out.stderr.is_empty(), "no warning for a tracked layout");
+    assert_copies_equal(&docker_dir, "remote-a", &docker_dir, "after create");
+    env.ok(&["renew", "--all"]);
+    assert_copies_equal(&docker_dir, "remote-a", &docker_dir, "after renew");
+}
