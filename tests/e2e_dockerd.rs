@@ -953,3 +953,263 @@ fn dockerd_refuses_hosts_from_daemon_config_together_with_dash_h() {
     );
     checks.finish();
 }
+
+/// Runs the `dockpki` binary under test with `DOCKER_CONFIG=docker_config`, whatever the
+/// outcome.
+fn dockpki_with_config(docker_config: &Path, args: &[&dyn AsRef<OsStr>]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockpki"));
+    cmd.env_remove("DOCKPKI_STATE")
+        .env("DOCKER_CONFIG", docker_config)
+        .args(args.iter().map(|a| a.as_ref()));
+    support::run(cmd, b"")
+}
+
+/// `docker --context NAME version` with `DOCKER_CONFIG=docker_config`.
+fn docker_context_version(dockerd: &Dockerd, docker_config: &Path, name: &str) -> Run {
+    let mut cmd = dockerd.docker_command(None, &["--context", name, "version"]);
+    cmd.env("DOCKER_CONFIG", docker_config);
+    support::run(cmd, b"")
+}
+
+/// Whether the context's TLS copies hold exactly the client layout's files.
+fn context_copies_equal(docker_config: &Path, name: &str, client: &Path) -> bool {
+    let tls = docker_config.join("contexts/tls");
+    let Some(dir) = fs::read_dir(&tls)
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.path().join("docker"))
+    else {
+        eprintln!("no context TLS directory for {name} in {}", tls.display());
+        return false;
+    };
+    ["ca.pem", "cert.pem", "key.pem"]
+        .iter()
+        .all(|f| fs::read(dir.join(f)).ok() == fs::read(client.join(f)).ok())
+}
+
+/// `dockpki --json probe` against `host` with the client layout `client`: the exit code and
+/// the JSON document (the report, or `{"error": ...}`).
+fn probe(state: &Path, host: &str, client: &Path) -> (Run, serde_json::Value) {
+    #[rustfmt::skip]
+    let run = dockpki_with_config(client, &[
+        &"--state", &state, &"--json", &"probe", &host, &"--client-dir", &client,
+        &"--timeout", &"10s",
+    ]);
+    let doc = serde_json::from_str(&run.stdout).unwrap_or(serde_json::Value::Null);
+    (run, doc)
+}
+
+/// A docker context made by `dockpki context create` keeps working with `docker --context`
+/// through `renew --all` and a whole CA rotation, each followed by a dockerd restart on the same
+/// address, because every update rewrites the context's copies with the client layout (which a
+/// context made by `docker context create` would have missed). `dockpki probe` sees the served
+/// certificate as installed, and as drift between a renewal and the restart.
+#[test]
+fn dockpki_context_survives_renewal_and_ca_rotation_and_probe_sees_restart_drift() {
+    let Some(tools) = prerequisites(
+        "dockpki_context_survives_renewal_and_ca_rotation_and_probe_sees_restart_drift",
+    ) else {
+        return;
+    };
+    let work = workdir();
+    let w = work.path();
+    let (daemon_dir, client_dir) = bootstrap(w, "state", "ctx", "ecdsa-p256");
+    let state = w.join("state");
+    let config = w.join("docker-config");
+    let tls = DaemonTls::from_dir(&daemon_dir);
+    let mut checks = Checks::default();
+
+    let dockerd = Dockerd::start(&tools, &tls);
+    let port = dockerd.port();
+    let host = dockerd.tcp_v4();
+    let version = dockerd.server_version();
+    #[rustfmt::skip]
+    let run = dockpki_with_config(&config, &[
+        &"--state", &state, &"context", &"create", &"remote-a", &"--host", &host,
+        &"--client-dir", &client_dir,
+    ]);
+    assert!(run.success, "context create\n{run}");
+    let run = docker_context_version(&dockerd, &config, "remote-a");
+    checks.check(
+        reached_server(&run, &version),
+        "docker --context remote-a version reaches dockerd",
+        &run,
+    );
+    let (run, doc) = probe(&state, &host, &client_dir);
+    checks.check(
+        run.success
+            && doc["ok"] == true
+            && doc["installed"] == "yes"
+            && doc["ping"] == "OK"
+            && doc["server"]["Version"] == version.as_str()
+            && doc["certificate"]["sans"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|v| v == "127.0.0.1"))
+            && doc["tls_version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("TLS 1.")),
+        "probe: handshake, /_ping, /version, the served certificate is the installed one",
+        &run,
+    );
+
+    #[rustfmt::skip]
+    dockpki(&[&"--state", &state, &"renew", &"--all"]);
+    checks.check(
+        context_copies_equal(&config, "remote-a", &client_dir),
+        "after renew: the context's copies equal the client layout",
+        &run,
+    );
+    let (run, doc) = probe(&state, &host, &client_dir);
+    checks.check(
+        !run.success
+            && doc["installed"] == "drift"
+            && run
+                .stderr
+                .contains("served certificate is not the installed one: restart dockerd"),
+        "probe before the restart: served certificate is not the installed one",
+        &run,
+    );
+    drop(dockerd);
+    let dockerd = Dockerd::start_on_port(&tools, &tls, port);
+    let run = docker_context_version(&dockerd, &config, "remote-a");
+    checks.check(
+        reached_server(&run, &version),
+        "after renew + restart: docker --context remote-a version reaches dockerd",
+        &run,
+    );
+    let (run, doc) = probe(&state, &host, &client_dir);
+    checks.check(
+        run.success && doc["installed"] == "yes",
+        "probe after the restart: the served certificate is the installed one",
+        &run,
+    );
+    drop(dockerd);
+
+    for phase in ["begin", "reissue", "finish"] {
+        dockpki(&[&"--state", &state, &"ca", &"rotate", &phase]);
+        let dockerd = Dockerd::start_on_port(&tools, &tls, port);
+        let run = docker_context_version(&dockerd, &config, "remote-a");
+        checks.check(
+            reached_server(&run, &version),
+            &format!("after rotate {phase} + restart: docker --context remote-a version works"),
+            &run,
+        );
+        checks.check(
+            context_copies_equal(&config, "remote-a", &client_dir),
+            &format!("after rotate {phase}: the context's copies equal the client layout"),
+            &run,
+        );
+    }
+    checks.finish();
+}
+
+/// `dockpki probe` names the cause of each failure against real listeners: a daemon whose
+/// certificate comes from a CA the client does not trust, a client certificate from another CA
+/// (refused by dockerd after a TLS 1.3 handshake, on the first read), a daemon certificate
+/// without a SAN for the dialled address, a plain-HTTP listener, and a closed port.
+#[test]
+fn probe_diagnoses_unknown_ca_refused_client_missing_san_plain_http_and_refusal() {
+    let Some(tools) = prerequisites(
+        "probe_diagnoses_unknown_ca_refused_client_missing_san_plain_http_and_refusal",
+    ) else {
+        return;
+    };
+    let work = workdir();
+    let w = work.path();
+    let (daemon_dir, client_dir) = bootstrap(w, "state", "main", "ecdsa-p256");
+    let (_, other_client) = bootstrap(w, "other-state", "other", "ecdsa-p256");
+    let state = w.join("state");
+    let mut checks = Checks::default();
+    let failed_with = |run: &Run, doc: &serde_json::Value, phrase: &str| {
+        !run.success
+            && run.code == Some(1)
+            && doc["error"].as_str().is_some_and(|e| e.contains(phrase))
+    };
+
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let host = dockerd.tcp_v4();
+    let (run, doc) = probe(&state, &host, &client_dir);
+    checks.check(
+        run.success,
+        "positive control: probe with the right client works",
+        &run,
+    );
+
+    let (run, doc2) = probe(&state, &host, &other_client);
+    checks.check(
+        failed_with(&run, &doc2, "unknown CA: the daemon's certificate"),
+        "client trusting another CA: unknown CA",
+        &run,
+    );
+    let _ = doc;
+    // The right ca.pem, but a certificate and key from the other CA: dockerd refuses it.
+    let stranger = cert_path(w.join("stranger"), &client_dir, Some(&other_client));
+    let (run, doc) = probe(&state, &host, &stranger);
+    checks.check(
+        failed_with(&run, &doc, "the daemon refused the client certificate"),
+        "client certificate from another CA: refused by the daemon",
+        &run,
+    );
+    let (run, _) = probe(&state, &dockerd.tcp_localhost(), &client_dir);
+    checks.check(run.success, "probe by DNS name localhost works", &run);
+    if dockerd.ipv6() {
+        let (run, doc) = probe(&state, &dockerd.tcp_v6(), &client_dir);
+        checks.check(
+            run.success
+                && doc["address"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("[::1]")),
+            "probe of tcp://[::1]:PORT works",
+            &run,
+        );
+    }
+    drop(dockerd);
+
+    // A daemon whose certificate names only example.invalid, dialled as 127.0.0.1.
+    let sanless = w.join("sanless-daemon");
+    #[rustfmt::skip]
+    dockpki(&[
+        &"--state", &state, &"issue", &"server", &"--san", &"example.invalid",
+        &"--out", &sanless,
+    ]);
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&sanless));
+    let (run, doc) = probe(&state, &dockerd.tcp_v4(), &client_dir);
+    checks.check(
+        failed_with(
+            &run,
+            &doc,
+            "does not cover \"127.0.0.1\": its SANs are [example.invalid]",
+        ),
+        "server certificate without the dialled address: SAN diagnosis",
+        &run,
+    );
+    drop(dockerd);
+
+    // A plain-HTTP listener answering the ClientHello the way an HTTP server does.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut buf = [0u8; 512];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    });
+    let (run, doc) = probe(&state, &format!("tcp://127.0.0.1:{port}"), &client_dir);
+    checks.check(
+        failed_with(&run, &doc, "plain HTTP"),
+        "plain-HTTP listener: recognized",
+        &run,
+    );
+    server.join().expect("plain HTTP listener");
+
+    // Nothing listens any more on the port of the listener just closed.
+    let (run, doc) = probe(&state, &format!("tcp://127.0.0.1:{port}"), &client_dir);
+    checks.check(
+        failed_with(&run, &doc, "connection refused"),
+        "closed port: connection refused",
+        &run,
+    );
+    checks.finish();
+}

@@ -300,7 +300,7 @@ impl Dockerd {
         let ipv6 = ipv6_loopback_available();
         let mut attempt = 1;
         loop {
-            match Dockerd::try_start(tools, tls, ipv6, slot) {
+            match Dockerd::try_start(tools, tls, ipv6, None, slot) {
                 Ok(daemon) => return daemon,
                 Err((log, returned)) if attempt < 3 && log.contains("address already in use") => {
                     eprintln!("dockerd could not bind its port (attempt {attempt}); retrying");
@@ -312,17 +312,28 @@ impl Dockerd {
         }
     }
 
+    /// Starts dockerd like [`Dockerd::start`] on `port`, for a restart that clients keep
+    /// reaching at the same address (a docker context records it). Panics if the port is taken.
+    pub fn start_on_port(tools: &Tools, tls: &DaemonTls, port: u16) -> Dockerd {
+        let slot = SlotGuard::acquire();
+        match Dockerd::try_start(tools, tls, ipv6_loopback_available(), Some(port), slot) {
+            Ok(daemon) => daemon,
+            Err((log, _)) => panic!("dockerd did not start on port {port}:\n{log}"),
+        }
+    }
+
     fn try_start(
         tools: &Tools,
         tls: &DaemonTls,
         ipv6: bool,
+        port: Option<u16>,
         slot: SlotGuard,
     ) -> Result<Dockerd, (String, SlotGuard)> {
         let dir = tempfile::Builder::new()
             .prefix("dpk-e2e-")
             .tempdir_in("/tmp")
             .expect("tempdir under /tmp");
-        let port = free_port(ipv6);
+        let port = port.unwrap_or_else(|| free_port(ipv6));
         let root = dir.path();
         fs::write(root.join("daemon.json"), "{}\n").expect("write daemon.json");
         fs::create_dir(root.join("docker-config")).expect("mkdir docker-config");

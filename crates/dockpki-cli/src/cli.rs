@@ -96,6 +96,98 @@ pub enum Command {
         after_help = "Examples:\n  dockpki sans\n  dockpki --json sans\n  sudo dockpki bootstrap --san auto --san docker.example.com   # the same, plus a name"
     )]
     Sans,
+    /// Create or update a docker context whose TLS files dockpki keeps in step with a client layout
+    #[command(subcommand, after_help = CONTEXT_HELP)]
+    Context(ContextCommand),
+    /// Connect to a daemon with mutual TLS, GET /_ping and /version, and report what it serves
+    #[command(after_help = PROBE_HELP)]
+    Probe(ProbeArgs),
+}
+
+const CONTEXT_HELP: &str = "\
+`docker context create` copies ca.pem, cert.pem and key.pem into DOCKER_CONFIG/contexts/tls, so
+renewing or rotating the originals never reaches the context. A context made here is recorded in
+the inventory: renew, issue and every `ca rotate` phase rewrite its copies with the client layout.
+
+Examples:
+  dockpki context create remote-a --host tcp://docker.example.com:2376
+  dockpki context create ci --host tcp://192.0.2.10:2376 --client-dir ./ci-certs --description CI
+  dockpki context update remote-a --host tcp://docker2.example.com:2376
+  docker --context remote-a version";
+
+const PROBE_HELP: &str = "\
+Uses the client layout (ca.pem, cert.pem, key.pem) like `docker --tlsverify` would, and reports
+the TLS version, cipher suite, the served certificate, the engine version, and whether the served
+certificate is the one installed in a daemon layout of the inventory (if not: restart dockerd).
+Exits 1 with a diagnosis when anything fails: connection refused, timeout, plain HTTP, unknown
+CA, a certificate that does not cover the address, a client certificate the daemon refuses.
+
+Examples:
+  dockpki probe tcp://docker.example.com:2376
+  dockpki probe tcp://127.0.0.1:2376 --client-dir ./demo/client --timeout 2s
+  dockpki --json probe tcp://[::1]:2376";
+
+/// `dockpki context ...`
+#[derive(Debug, Subcommand)]
+pub enum ContextCommand {
+    /// Create a docker context from a client layout, exactly as `docker context create` would
+    #[command(
+        after_help = "Examples:\n  dockpki context create remote-a --host tcp://docker.example.com:2376\n  DOCKER_CONFIG=/srv/ci/.docker dockpki context create ci --host tcp://192.0.2.10:2376 --client-dir /srv/ci/certs\n  docker --context remote-a version"
+    )]
+    Create(ContextCreateArgs),
+    /// Copy the client layout into a context made by dockpki again (and change its host)
+    #[command(
+        after_help = "Examples:\n  dockpki context update remote-a\n  dockpki context update remote-a --host tcp://docker2.example.com:2376"
+    )]
+    Update(ContextUpdateArgs),
+}
+
+/// `dockpki context create`
+#[derive(Debug, Args)]
+pub struct ContextCreateArgs {
+    /// Context name (letters, digits, _.+-; not "default")
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The daemon's address
+    #[arg(long, value_name = "tcp://HOST:PORT")]
+    pub host: String,
+    /// Client layout to copy [default: ~/.docker of the invoking user, also under sudo]
+    #[arg(long, value_name = "DIR")]
+    pub client_dir: Option<PathBuf>,
+    /// Description shown by `docker context ls`
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// Replace an existing context of this name, also one not made by dockpki
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `dockpki context update`
+#[derive(Debug, Args)]
+pub struct ContextUpdateArgs {
+    /// Name of a context made by `dockpki context create`
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A new daemon address
+    #[arg(long, value_name = "tcp://HOST:PORT")]
+    pub host: Option<String>,
+    /// A new description
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+}
+
+/// `dockpki probe`
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The daemon's address
+    #[arg(value_name = "tcp://HOST:PORT")]
+    pub host: String,
+    /// Client layout to connect with [default: ~/.docker of the invoking user]
+    #[arg(long, value_name = "DIR")]
+    pub client_dir: Option<PathBuf>,
+    /// How long to wait for the connection and for each answer (s or ms)
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub timeout: String,
 }
 
 const DAEMON_CONFIG_HELP: &str = "\

@@ -50,6 +50,10 @@ pub enum Replace {
     /// Always, keeping a timestamped backup: a configuration file the user may also edit by
     /// hand, which dockpki merges into rather than replaces, so every previous version is kept.
     KeepingBackups,
+    /// Always, without a backup: copies of files installed elsewhere in the same plan (a docker
+    /// context's TLS files), where a backup would only be a stray file in another program's
+    /// directory and the original's backup is kept anyway.
+    Mirror,
 }
 
 struct PlannedFile {
@@ -82,6 +86,8 @@ struct PlannedRename {
 pub struct WritePlan {
     files: Vec<PlannedFile>,
     renames: Vec<PlannedRename>,
+    /// Modes for directories the plan may have to create, when not [`DIR_MODE`].
+    dir_modes: Vec<(PathBuf, u32)>,
     force: bool,
 }
 
@@ -91,8 +97,36 @@ impl WritePlan {
         WritePlan {
             files: Vec::new(),
             renames: Vec::new(),
+            dir_modes: Vec::new(),
             force,
         }
+    }
+
+    /// Adds a copy of a file installed elsewhere (mode `mode`), replaced whenever it differs,
+    /// without a backup (see [`Replace::Mirror`]).
+    pub fn mirror(&mut self, path: PathBuf, contents: &[u8], mode: u32, owner: Option<Owner>) {
+        self.add(
+            path,
+            Zeroizing::new(contents.to_vec()),
+            mode,
+            owner,
+            Replace::Mirror,
+        );
+    }
+
+    /// Creates `dir` with `mode` instead of [`DIR_MODE`] if the plan has to create it: another
+    /// program's layout (the docker CLI's `contexts/meta` directories are 0755).
+    pub fn dir_mode(&mut self, dir: PathBuf, mode: u32) {
+        self.dir_modes.push((dir, mode));
+    }
+
+    /// The contents and owner planned for `path`, if the plan writes it.
+    pub fn planned(&self, path: &Path) -> Option<(&[u8], Option<Owner>)> {
+        self.files
+            .iter()
+            .rev()
+            .find(|f| f.path == path)
+            .map(|f| (f.contents.as_slice(), f.owner))
     }
 
     /// Adds a rename of the existing file `from` (in dockpki's state directory) over `to`, done
@@ -286,6 +320,7 @@ impl WritePlan {
                         Some(Backup::Timestamped(free_backup_name(&f.path, &stamp)?))
                     }
                     (true, Replace::Always) => Some(Backup::Previous(sibling(&f.path, ".bak"))),
+                    (true, Replace::Mirror) => None,
                 };
                 Ok(Move {
                     temp: tmp.clone(),
@@ -326,11 +361,16 @@ impl WritePlan {
         unchanged: &mut Vec<Written>,
     ) -> CliResult<()> {
         for dir in new_dirs {
+            let mode = self
+                .dir_modes
+                .iter()
+                .find(|(d, _)| d == dir)
+                .map_or(DIR_MODE, |(_, m)| *m);
             fs::DirBuilder::new()
-                .mode(DIR_MODE)
+                .mode(mode)
                 .create(dir)
                 .map_err(|e| CliError::io("create directory", dir, &e))?;
-            fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode))
                 .map_err(|e| CliError::io("set permissions of", dir, &e))?;
             created.push(dir.clone());
         }

@@ -114,6 +114,26 @@ pub struct Inventory {
     pub version: u32,
     /// Every certificate issued, oldest first.
     pub certificates: Vec<Record>,
+    /// Docker contexts made by `dockpki context create`, whose TLS files copy a client layout
+    /// and are rewritten with it (absent in inventories written before contexts existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<ContextRecord>,
+}
+
+/// A docker context dockpki owns: `DOCKER_CONFIG/contexts/{meta,tls}/<sha256 of name>/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextRecord {
+    /// The context name (`docker --context NAME`).
+    pub name: String,
+    /// The docker CLI configuration directory holding it.
+    pub docker_config: PathBuf,
+    /// The client layout whose `ca.pem`, `cert.pem` and `key.pem` it copies.
+    pub client_dir: PathBuf,
+    /// The daemon address, `tcp://HOST:PORT`.
+    pub host: String,
+    /// The description `docker context ls` shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl Default for Inventory {
@@ -121,6 +141,7 @@ impl Default for Inventory {
         Inventory {
             version: FORMAT_VERSION,
             certificates: Vec::new(),
+            contexts: Vec::new(),
         }
     }
 }

@@ -4,6 +4,8 @@
 
 mod cli;
 mod commands;
+mod docker_context;
+mod endpoint;
 mod error;
 mod expiry;
 mod fsio;

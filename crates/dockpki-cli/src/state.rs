@@ -111,8 +111,18 @@ impl State {
         self.dir.join("journal.json")
     }
 
-    /// Writes `plan` crash-safely through this state's journal.
-    pub fn commit(&self, plan: WritePlan) -> CliResult<Vec<Written>> {
+    /// Writes `plan` crash-safely through this state's journal. Every command's update passes
+    /// here, so this is where the docker contexts dockpki made get their copies of whatever
+    /// client files the plan rewrites, in the same journaled update (see
+    /// [`crate::docker_context::mirror_client_files`]). The contexts are those of the inventory
+    /// the plan writes, else of the one on disk.
+    pub fn commit(&self, mut plan: WritePlan) -> CliResult<Vec<Written>> {
+        let path = self.inventory_path();
+        let contexts = match plan.planned(&path) {
+            Some((bytes, _)) => Inventory::parse(&path, bytes)?.contexts,
+            None => self.load_inventory()?.contexts,
+        };
+        crate::docker_context::mirror_client_files(&mut plan, &contexts);
         plan.commit(&self.journal_path())
     }
 

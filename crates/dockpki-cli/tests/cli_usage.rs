@@ -16,6 +16,10 @@ const SUBCOMMANDS: &[&[&str]] = &[
     &["bootstrap"],
     &["inspect"],
     &["verify"],
+    &["context"],
+    &["context", "create"],
+    &["context", "update"],
+    &["probe"],
 ];
 
 #[test]

@@ -2,11 +2,13 @@
 
 mod bootstrap;
 mod ca;
+mod contexts;
 mod crl;
 mod daemon_config;
 mod env;
 mod inspect;
 mod issue;
+mod probe;
 mod renew;
 mod revoke;
 mod rotate;
@@ -18,7 +20,7 @@ mod verify;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::cli::{CaCommand, Cli, Command, IssueCommand, RotateCommand};
+use crate::cli::{CaCommand, Cli, Command, ContextCommand, IssueCommand, RotateCommand};
 use crate::error::{CliError, CliResult};
 use crate::output::Output;
 
@@ -67,6 +69,9 @@ pub fn run(cli: Cli) -> CliResult<i32> {
         Command::SystemdDropin(args) => systemd::run(&ctx, &args),
         Command::Env(args) => env::run(&ctx, &args),
         Command::Sans => sans::run(&ctx),
+        Command::Context(ContextCommand::Create(args)) => contexts::create(&ctx, &args),
+        Command::Context(ContextCommand::Update(args)) => contexts::update(&ctx, &args),
+        Command::Probe(args) => probe::run(&ctx, &args),
     }
 }
 

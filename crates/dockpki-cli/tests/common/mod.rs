@@ -29,6 +29,8 @@ const SCRUBBED: &[&str] = &[
     "DOCKER_CERT_PATH",
     "DOCKER_HOST",
     "DOCKER_TLS_VERIFY",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTEXT",
     "LOGNAME",
 ];
 

@@ -1,0 +1,203 @@
+//! `dockpki context create` and `dockpki context update`: docker contexts whose TLS files
+//! dockpki owns, so that renewal and CA rotation reach them (docs/contexts.md).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::Context;
+use crate::cli::{ContextCreateArgs, ContextUpdateArgs};
+use crate::docker_context::{self as dc, TLS_FILES};
+use crate::endpoint::TcpEndpoint;
+use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::fsio::WritePlan;
+use crate::inventory::{ContextRecord, Inventory, Status};
+use crate::output::print_json;
+use crate::paths::{absolute, ClientUser};
+use crate::state::{read, State};
+
+/// `dockpki context create NAME --host tcp://HOST:PORT`.
+pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
+    dc::validate_name(&args.name)?;
+    let host: TcpEndpoint = args.host.parse()?;
+    let user = ClientUser::detect();
+    let docker_config = dc::docker_config_dir(&user)?;
+    let client_dir = match &args.client_dir {
+        Some(dir) => absolute(dir)?,
+        None => user.docker_dir()?,
+    };
+    let files = read_client_layout(&client_dir)?;
+    let state = State::open_write(ctx.state_dir()?, false)?;
+    let mut inventory = state.load_inventory()?;
+    let ours = find(&inventory, &args.name, &docker_config);
+    if !args.force && dc::exists(&docker_config, &args.name) {
+        return Err(CliError::new(match ours {
+            Some(_) => format!(
+                "dockpki already made the docker context {:?} in {}; run `dockpki context update {}` to copy the files again, or pass --force to create it anew",
+                args.name,
+                docker_config.display(),
+                args.name
+            ),
+            None => format!(
+                "a docker context {:?} already exists in {} and was not made by dockpki; pass --force to replace it (its files are overwritten), or choose another name",
+                args.name,
+                docker_config.display()
+            ),
+        }));
+    }
+    let record = ContextRecord {
+        name: args.name.clone(),
+        docker_config,
+        client_dir,
+        host: host.to_string(),
+        description: args.description.clone(),
+    };
+    write(
+        ctx,
+        &state,
+        &mut inventory,
+        record,
+        &files,
+        &user,
+        "created",
+    )
+}
+
+/// `dockpki context update NAME [--host tcp://HOST:PORT] [--description TEXT]`.
+pub fn update(ctx: &Context, args: &ContextUpdateArgs) -> CliResult<i32> {
+    dc::validate_name(&args.name)?;
+    let host: Option<TcpEndpoint> = args.host.as_deref().map(str::parse).transpose()?;
+    let user = ClientUser::detect();
+    let docker_config = dc::docker_config_dir(&user)?;
+    let state = State::open_write(ctx.state_dir()?, false)?;
+    let mut inventory = state.load_inventory()?;
+    let mut record = find(&inventory, &args.name, &docker_config)
+        .map(|i| inventory.contexts[i].clone())
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "dockpki made no docker context {:?} in {}; create it with `dockpki context create {} --host tcp://HOST:PORT` (add --force to take over one made by docker)",
+                args.name,
+                docker_config.display(),
+                args.name
+            ))
+        })?;
+    if let Some(h) = host {
+        record.host = h.to_string();
+    }
+    if let Some(d) = &args.description {
+        record.description = Some(d.clone());
+    }
+    let files = read_client_layout(&record.client_dir)?;
+    write(
+        ctx,
+        &state,
+        &mut inventory,
+        record,
+        &files,
+        &user,
+        "updated",
+    )
+}
+
+/// Writes the context and its inventory record as one journaled update, then reports.
+fn write(
+    ctx: &Context,
+    state: &State,
+    inventory: &mut Inventory,
+    record: ContextRecord,
+    files: &[Zeroizing<Vec<u8>>; 3],
+    user: &ClientUser,
+    verb: &str,
+) -> CliResult<i32> {
+    // Contexts are dockpki's own copies from here on: rewritten without --force or backups.
+    let mut plan = WritePlan::new(true);
+    dc::plan_context(
+        &mut plan,
+        &record,
+        files,
+        user.owner_for(&record.docker_config),
+    );
+    inventory
+        .contexts
+        .retain(|c| !(c.name == record.name && c.docker_config == record.docker_config));
+    inventory.contexts.push(record.clone());
+    state.plan_inventory(&mut plan, inventory);
+    let written = state.commit(plan)?;
+
+    // A directory outside the inventory is copied once and never again: say so even when quiet,
+    // it is the very pitfall contexts made by dockpki exist to avoid.
+    let tracked = inventory
+        .certificates
+        .iter()
+        .any(|r| r.status == Status::Active && r.installed.iter().any(|d| d == &record.client_dir));
+    if !tracked {
+        eprintln!(
+            "warning: {} is not a client layout dockpki installed; renew and CA rotation will not update it, run `dockpki context update {}` after replacing its files",
+            record.client_dir.display(),
+            record.name
+        );
+    }
+    let meta = dc::meta_dir(&record.docker_config, &record.name);
+    let tls = dc::tls_dir(&record.docker_config, &record.name);
+    if ctx.out.json {
+        print_json(&json!({
+            "context": record,
+            "meta_dir": meta,
+            "tls_dir": tls,
+            "tracked": tracked,
+            "written": written,
+        }));
+    } else if ctx.out.verbose {
+        println!(
+            "{verb} docker context {:?} for {} from {} in {}; use it with `docker --context {} version`",
+            record.name,
+            record.host,
+            record.client_dir.display(),
+            record.docker_config.display(),
+            record.name
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize> {
+    inventory
+        .contexts
+        .iter()
+        .position(|c| c.name == name && c.docker_config == docker_config)
+}
+
+/// Reads `ca.pem`, `cert.pem` and `key.pem` of a client layout and checks that they are what
+/// the docker CLI needs (certificates, a key matching the certificate), so that a context is
+/// never made from a directory docker would refuse.
+fn read_client_layout(dir: &Path) -> CliResult<[Zeroizing<Vec<u8>>; 3]> {
+    let path = |name: &str| -> PathBuf { dir.join(name) };
+    let [ca, cert, key] = TLS_FILES.map(|name| read(&path(name)));
+    let (ca, cert, key) = (
+        Zeroizing::new(ca?),
+        Zeroizing::new(cert?),
+        Zeroizing::new(key?),
+    );
+    let bad = |name: &str, e: dockpki::Error| {
+        CliError::from(e).context(format!(
+            "{} is not usable for a docker context",
+            path(name).display()
+        ))
+    };
+    dockpki::certs_from_pem(&ca).map_err(|e| bad("ca.pem", e))?;
+    let leaf = dockpki::certs_from_pem(&cert).map_err(|e| bad("cert.pem", e))?;
+    let private = dockpki::PrivateKey::from_pem(&key).map_err(|e| bad("key.pem", e))?;
+    if !leaf
+        .first()
+        .is_some_and(|c| dockpki::key_matches_cert(&private, c))
+    {
+        return Err(CliError::new(format!(
+            "{} does not belong to the certificate in {}; issue the client again (dockpki issue client --out {} --force)",
+            path("key.pem").display(),
+            path("cert.pem").display(),
+            dir.display()
+        )));
+    }
+    Ok([ca, cert, key])
+}

@@ -1,0 +1,233 @@
+//! Docker CLI contexts, written exactly as `docker context create` writes them (checked against
+//! docker CLI 28 in `tests/cli_context.rs`):
+//!
+//! - `DOCKER_CONFIG/contexts/meta/<sha256 hex of the name>/meta.json` (directories 0755, file
+//!   0644): one line of JSON without a trailing newline;
+//! - `DOCKER_CONFIG/contexts/tls/<sha256 hex of the name>/docker/{ca,cert,key}.pem` (directories
+//!   0700, files 0600): *copies* of the client files.
+//!
+//! Because they are copies, a certificate renewed or re-issued in the client layout never
+//! reaches the context. [`mirror_client_files`] closes that gap for the contexts dockpki made:
+//! every plan that writes a client layout such a context copies also rewrites the copies.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::error::{CliError, CliResult};
+use crate::fsio::{Owner, WritePlan};
+use crate::inventory::ContextRecord;
+use crate::paths::ClientUser;
+
+/// Mode of the `contexts/meta` directories (as docker creates them).
+pub const META_DIR_MODE: u32 = 0o755;
+/// Mode of `meta.json`.
+pub const META_FILE_MODE: u32 = 0o644;
+/// Mode of the `contexts/tls` directories.
+pub const TLS_DIR_MODE: u32 = 0o700;
+/// Mode of the copied PEM files.
+pub const TLS_FILE_MODE: u32 = 0o600;
+/// The files of a client layout a context copies, under the same names.
+pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
+
+/// Checks a context name the way the docker CLI does: `^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$`, and
+/// not `default`, which names the context made from `DOCKER_HOST` and cannot be stored.
+pub fn validate_name(name: &str) -> CliResult<()> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest: Vec<char> = chars.collect();
+    let rest_ok = !rest.is_empty()
+        && rest
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(*c));
+    if !first_ok || !rest_ok {
+        return Err(CliError::new(format!(
+            "{name:?} is not a valid docker context name; use at least two characters, letters, digits and _.+- only, starting with a letter or digit (as docker requires)"
+        )));
+    }
+    if name == "default" {
+        return Err(CliError::new(
+            "\"default\" is reserved by docker for the context made from DOCKER_HOST; choose another name",
+        ));
+    }
+    Ok(())
+}
+
+/// The directory name docker derives from a context name: the SHA-256 of the name, hex.
+pub fn context_id(name: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, name.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `DOCKER_CONFIG/contexts/meta/<id>`.
+pub fn meta_dir(docker_config: &Path, name: &str) -> PathBuf {
+    docker_config.join("contexts/meta").join(context_id(name))
+}
+
+/// `DOCKER_CONFIG/contexts/tls/<id>`.
+pub fn tls_root(docker_config: &Path, name: &str) -> PathBuf {
+    docker_config.join("contexts/tls").join(context_id(name))
+}
+
+/// `DOCKER_CONFIG/contexts/tls/<id>/docker`: where the endpoint's PEM files go.
+pub fn tls_dir(docker_config: &Path, name: &str) -> PathBuf {
+    tls_root(docker_config, name).join("docker")
+}
+
+/// Whether docker has anything stored under this name in `docker_config`.
+pub fn exists(docker_config: &Path, name: &str) -> bool {
+    meta_dir(docker_config, name).exists() || tls_root(docker_config, name).exists()
+}
+
+/// The docker CLI's configuration directory: `DOCKER_CONFIG`, else `~/.docker` of the invoking
+/// user (also under sudo, like the client layout).
+pub fn docker_config_dir(user: &ClientUser) -> CliResult<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
+        Some(dir) => crate::paths::absolute(Path::new(&dir)),
+        None => user.docker_dir(),
+    }
+}
+
+/// `meta.json` as docker writes it: Go's `encoding/json` with no indentation and no newline,
+/// which escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings (they occur nowhere else).
+pub fn meta_json(record: &ContextRecord) -> Vec<u8> {
+    let metadata = match &record.description {
+        Some(d) => json!({ "Description": d }),
+        None => json!({}),
+    };
+    let doc = json!({
+        "Name": record.name,
+        "Metadata": metadata,
+        "Endpoints": { "docker": { "Host": record.host, "SkipTLSVerify": false } },
+    });
+    let mut out = String::new();
+    for c in doc.to_string().chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.into_bytes()
+}
+
+/// Adds the whole context to `plan`: `meta.json` and the copies `files` (contents of `ca.pem`,
+/// `cert.pem`, `key.pem`, in [`TLS_FILES`] order), with docker's modes for whatever directory
+/// has to be created.
+pub fn plan_context(
+    plan: &mut WritePlan,
+    record: &ContextRecord,
+    files: &[Zeroizing<Vec<u8>>; 3],
+    owner: Option<Owner>,
+) {
+    let config = &record.docker_config;
+    for (dir, mode) in [
+        (config.clone(), META_DIR_MODE),
+        (config.join("contexts"), META_DIR_MODE),
+        (config.join("contexts/meta"), META_DIR_MODE),
+        (meta_dir(config, &record.name), META_DIR_MODE),
+        (config.join("contexts/tls"), TLS_DIR_MODE),
+        (tls_root(config, &record.name), TLS_DIR_MODE),
+        (tls_dir(config, &record.name), TLS_DIR_MODE),
+    ] {
+        plan.dir_mode(dir, mode);
+    }
+    plan.mirror(
+        meta_dir(config, &record.name).join("meta.json"),
+        &meta_json(record),
+        META_FILE_MODE,
+        owner,
+    );
+    for (name, contents) in TLS_FILES.iter().zip(files) {
+        plan.mirror(
+            tls_dir(config, &record.name).join(name),
+            contents,
+            TLS_FILE_MODE,
+            owner,
+        );
+    }
+}
+
+/// The hook that keeps contexts in step with their client layouts: for every context in
+/// `contexts` whose client layout file `plan` rewrites, adds the same contents for the
+/// context's copy, so that both change in one journaled update. Called for every plan by
+/// [`crate::state::State::commit`], so `issue`, `bootstrap`, `renew` and every phase of
+/// `ca rotate` reach contexts without knowing about them. A context removed with
+/// `docker context rm` (no `meta.json` left) is not recreated.
+pub fn mirror_client_files(plan: &mut WritePlan, contexts: &[ContextRecord]) {
+    let user = ClientUser::detect();
+    let mut copies: Vec<(PathBuf, Zeroizing<Vec<u8>>, Option<Owner>)> = Vec::new();
+    for record in contexts {
+        let config = &record.docker_config;
+        if !meta_dir(config, &record.name).join("meta.json").is_file() {
+            continue;
+        }
+        for name in TLS_FILES {
+            let copy = tls_dir(config, &record.name).join(name);
+            if plan.planned(&copy).is_some() {
+                continue;
+            }
+            if let Some((contents, _)) = plan.planned(&record.client_dir.join(name)) {
+                copies.push((
+                    copy,
+                    Zeroizing::new(contents.to_vec()),
+                    user.owner_for(config),
+                ));
+            }
+        }
+    }
+    for (path, contents, owner) in copies {
+        plan.mirror(path, &contents, TLS_FILE_MODE, owner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_id_is_the_sha256_of_the_name_in_hex() {
+        // `printf remote-a | sha256sum`; also the directory docker 28 created for it.
+        assert_eq!(
+            context_id("remote-a"),
+            "6bade1949e2327f85564ee8b66e8bf55d23cf996e83ae59c06c179f70fc153e3"
+        );
+    }
+
+    #[test]
+    fn names_follow_dockers_pattern_and_default_is_reserved() {
+        for ok in ["remote-a", "a1", "prod.eu+1_x", "9z"] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "-a", ".a", "a b", "a/b", "ä1", "default"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn meta_json_is_one_line_with_docker_key_order_and_go_escapes() {
+        let mut record = ContextRecord {
+            name: "remote-a".into(),
+            docker_config: "/c".into(),
+            client_dir: "/d".into(),
+            host: "tcp://h:2376".into(),
+            description: Some("a <b> & c".into()),
+        };
+        assert_eq!(
+            String::from_utf8(meta_json(&record)).expect("utf-8"),
+            r#"{"Name":"remote-a","Metadata":{"Description":"a \u003cb\u003e \u0026 c"},"Endpoints":{"docker":{"Host":"tcp://h:2376","SkipTLSVerify":false}}}"#
+        );
+        record.description = None;
+        assert_eq!(
+            String::from_utf8(meta_json(&record)).expect("utf-8"),
+            r#"{"Name":"remote-a","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://h:2376","SkipTLSVerify":false}}}"#
+        );
+    }
+}
