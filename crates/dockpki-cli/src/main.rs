@@ -20,6 +20,7 @@ mod state;
 use clap::Parser;
 
 fn main() {
+    exit_quietly_on_closed_stdout();
     let cli = cli::Cli::parse();
     let json = cli.json;
     let code = match commands::run(cli) {
@@ -33,4 +34,23 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `println!` panics when stdout is a pipe whose reader has gone (`dockpki status | head -1`).
+/// Like other command line tools, stop quietly then instead of printing a panic: the reader
+/// asked for no more output. Any other panic keeps the default report.
+fn exit_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(error::EXIT_OK);
+        }
+        default(info);
+    }));
 }
