@@ -85,7 +85,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
     let bundle: String = [&old, &new].iter().map(|ca| ca.cert_pem()).collect();
 
     let mut plan = WritePlan::new(true);
-    state.plan_next_ca(&mut plan, &new);
+    state.plan_next_ca(&mut plan, &new)?;
     let (present, missing) = existing_layouts(&inventory);
     plan_bundles(&mut plan, &present, &bundle);
     let written = state.commit(plan)?;
