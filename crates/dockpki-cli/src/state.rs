@@ -191,6 +191,15 @@ impl State {
         }
     }
 
+    /// What the CA certificate at `path` says, without its key (which may be encrypted).
+    pub fn cert_info(&self, path: &Path) -> CliResult<dockpki::CertInfo> {
+        let context = |e: dockpki::Error| {
+            CliError::from(e).context(format!("reading the CA certificate {}", path.display()))
+        };
+        let certs = dockpki::certs_from_pem(&read(path)?).map_err(context)?;
+        dockpki::inspect(&certs[0]).map_err(context)
+    }
+
     /// Whether the current CA's key (`ca-key.pem`) is stored encrypted.
     pub fn key_protection(&self) -> CliResult<KeyProtection> {
         let path = self.ca_key_path();

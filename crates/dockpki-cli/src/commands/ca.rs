@@ -36,10 +36,8 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
     }
     if state.has_ca() && !args.force {
         // Only the certificate: naming the CA must not need its (possibly encrypted) key.
-        let existing = crate::state::read(&state.ca_cert_path())
-            .ok()
-            .and_then(|pem| dockpki::certs_from_pem(&pem).ok())
-            .and_then(|certs| dockpki::inspect(&certs[0]).ok())
+        let existing = state
+            .cert_info(&state.ca_cert_path())
             .map(|info| format!(" ({:?})", info.subject))
             .unwrap_or_default();
         return Err(CliError::new(format!(
