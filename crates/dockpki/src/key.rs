@@ -17,6 +17,9 @@ use crate::error::{crypto, Error, Result};
 /// half a second per decryption, paid only by commands that sign with an encrypted CA key.
 pub const PBKDF2_ITERATIONS: u32 = 600_000;
 
+/// The most PBKDF2 iterations an encrypted key may ask for (about ten seconds of work).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
 const ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
 /// The key algorithms dockpki generates, each one that Go's TLS stack (dockerd and the docker CLI)
@@ -198,8 +201,13 @@ impl PrivateKey {
         if label != ENCRYPTED_LABEL {
             return Err(damaged(&format!("found a {label} block instead")));
         }
-        let info = pkcs8::EncryptedPrivateKeyInfo::from_der(doc.as_bytes())
-            .map_err(|_| damaged("the key block is damaged or truncated"))?;
+        let info = pkcs8::EncryptedPrivateKeyInfo::from_der(doc.as_bytes()).map_err(|_| {
+            damaged(
+                "the key block is damaged, or encrypted with a scheme other than PBES2 \
+                 (re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`)",
+            )
+        })?;
+        check_kdf(&info.encryption_algorithm)?;
         // PBES2 with CBC padding cannot tell a wrong passphrase from a damaged ciphertext; the
         // passphrase is by far the likelier cause, and both are refused before anything is
         // signed or written.
@@ -334,6 +342,32 @@ impl fmt::Debug for PrivateKey {
         f.debug_struct("PrivateKey")
             .field("key_type", &self.key_type)
             .finish_non_exhaustive()
+    }
+}
+
+/// Refuses key-derivation parameters that would make decryption hang: the iteration count is
+/// part of the file, and a damaged or planted file could ask for four billion iterations (which
+/// would also stall any fuzzer). Only PBKDF2 is read: it is what
+/// `openssl pkcs8 -topk8 -v2 aes-256-cbc` and dockpki write.
+fn check_kdf(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> Result<()> {
+    use pkcs8::pkcs5::{pbes2::Kdf, EncryptionScheme};
+    let unsupported = |reason: String| Err(Error::UnsupportedKey { reason });
+    match scheme {
+        EncryptionScheme::Pbes2(params) => match &params.kdf {
+            Kdf::Pbkdf2(p) if p.iteration_count <= MAX_PBKDF2_ITERATIONS => Ok(()),
+            Kdf::Pbkdf2(p) => unsupported(format!(
+                "a key encrypted with {} PBKDF2 iterations (more than the {MAX_PBKDF2_ITERATIONS} dockpki accepts)",
+                p.iteration_count
+            )),
+            _ => unsupported(
+                "a key encrypted with scrypt (re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`)"
+                    .into(),
+            ),
+        },
+        _ => unsupported(
+            "a key encrypted with legacy PBES1 (re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`)"
+                .into(),
+        ),
     }
 }
 

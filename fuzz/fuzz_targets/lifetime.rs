@@ -1,0 +1,7 @@
+//! cargo-fuzz target for `harness::lifetime`.
+#![no_main]
+
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::lifetime(data));
