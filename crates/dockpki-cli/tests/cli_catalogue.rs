@@ -207,6 +207,21 @@ fn catalogue() -> Vec<Case> {
             phrase: "but its CA expires",
         },
         Case {
+            name: "expired CA",
+            setup: Setup::Ca,
+            damage: |env| {
+                // A CA made 30 days ago with a 1-day lifetime, in place of the real one.
+                let then = dockpki::OffsetDateTime::now_utc() - time::Duration::days(30);
+                let mut options = dockpki::CaOptions::new(then).unwrap();
+                options.lifetime = dockpki::Lifetime::days(1).unwrap();
+                let ca = dockpki::CertificateAuthority::create(&options, then).unwrap();
+                overwrite(&ca_cert(env), ca.cert_pem().as_bytes());
+                overwrite(&ca_key(env), ca.key_pem().as_bytes());
+            },
+            args: ALICE,
+            phrase: "so it cannot sign now",
+        },
+        Case {
             name: "bad permitted IP range",
             setup: Setup::Nothing,
             damage: none,
