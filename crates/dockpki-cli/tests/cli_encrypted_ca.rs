@@ -308,3 +308,66 @@ fn ca_init_json_reports_no_secret_and_status_needs_no_passphrase() {
     let doc = json(&env.ok(&["--json", "ca", "rotate", "status"]));
     assert!(!doc.to_string().contains("horse"));
 }
+
+/// Runs `dockpki --state STATE ARGS` on a pseudo-terminal (util-linux `script`), typing each of
+/// `lines` after a pause; returns everything the terminal showed, or None without `script`.
+fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> Option<(bool, String)> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let command = format!("{} --state {} {args}", s(&common::bin()), s(&env.state()));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", env.home())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    for line in lines {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        stdin.write_all(format!("{line}\n").as_bytes()).ok()?;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(stdin);
+    let out = child.wait_with_output().ok()?;
+    let shown = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+    Some((out.status.success(), shown))
+}
+
+#[test]
+fn on_a_terminal_the_passphrase_is_asked_twice_without_echo() {
+    let env = Env::new();
+    let Some((ok, shown)) = on_terminal(&env, "ca init --encrypt", &["hunter22", "hunter22"])
+    else {
+        eprintln!("\n*** SKIPPED: needs util-linux `script` for a pseudo-terminal ***\n");
+        return;
+    };
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains("passphrase:") && shown.contains("repeat the passphrase:"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("hunter22"),
+        "the passphrase was echoed: {shown}"
+    );
+    let pass = env.path("pass");
+    fs::write(&pass, "hunter22").unwrap();
+    public_key(&env, &env.state().join("ca-key.pem"), Some(&pass));
+}
+
+#[test]
+fn on_a_terminal_two_different_passphrases_create_nothing() {
+    let env = Env::new();
+    let Some((ok, shown)) = on_terminal(&env, "ca init --encrypt", &["hunter22", "hunter23"])
+    else {
+        eprintln!("\n*** SKIPPED: needs util-linux `script` for a pseudo-terminal ***\n");
+        return;
+    };
+    assert!(
+        !ok && shown.contains("the two passphrases differ"),
+        "{shown}"
+    );
+    assert!(!env.state().join("ca-key.pem").exists());
+}
