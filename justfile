@@ -26,3 +26,15 @@ bench:
 # What CI runs (installs docker.io when missing).
 ci:
     bash .ci/run
+
+# Coverage-guided fuzzing of one parser with libFuzzer (needs nightly and `cargo install
+# cargo-fuzz`): just fuzz certificates 600. Targets: pem_private_key encrypted_private_key
+# certificates ca_load lifetime sans. Crashes land in fuzz/artifacts/TARGET/; copy each into
+# fuzz/regressions/TARGET/ so `cargo test` replays it forever.
+fuzz target="certificates" seconds="300":
+    cd fuzz && cargo +nightly fuzz run {{target}} corpus/{{target}} -- -max_total_time={{seconds}} -timeout=10
+
+# The same harnesses on stable: corpus and regressions replayed, then N proptest mutations per
+# parser (FUZZ_CASES, default 256 in plain `cargo test`).
+fuzz-stable cases="100000":
+    FUZZ_CASES={{cases}} cargo test --release -p dockpki --test fuzz_corpus -- --nocapture

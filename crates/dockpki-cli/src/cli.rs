@@ -36,6 +36,19 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub verbose: bool,
 
+    /// Read the CA key's passphrase from FILE (first line) instead of asking on the terminal
+    #[arg(
+        long,
+        global = true,
+        env = "DOCKPKI_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
+    pub passphrase_file: Option<PathBuf>,
+
+    /// Use a CA key readable by group or others, with a warning, instead of refusing it
+    #[arg(long, global = true)]
+    pub insecure_perms: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -270,6 +283,14 @@ pub enum CaCommand {
         after_help = "Examples:\n  dockpki ca init\n  dockpki ca init --name \"ACME docker CA\" --key-type ecdsa-p384 --permit-dns example.com --permit-ip 10.0.0.0/8"
     )]
     Init(CaInitArgs),
+    /// Encrypt the CA key at rest under a passphrase (PKCS#8, PBKDF2-SHA256 + AES-256-CBC)
+    #[command(
+        after_help = "Examples:\n  dockpki ca encrypt\n  dockpki --passphrase-file /root/ca-pass ca encrypt\n\nEvery command that signs then needs the passphrase. The unencrypted key is kept as a timestamped backup: delete it once the passphrase works."
+    )]
+    Encrypt,
+    /// Store the CA key unencrypted again (mode 0400)
+    #[command(after_help = "Examples:\n  dockpki ca decrypt")]
+    Decrypt,
     /// Replace the CA without downtime: begin, reissue, finish (see docs/rotation.md)
     #[command(subcommand, after_help = ROTATE_HELP)]
     Rotate(RotateCommand),
@@ -341,6 +362,9 @@ pub struct CaInitArgs {
     /// Only allow leaves for IP addresses in this range (repeatable)
     #[arg(long, value_name = "CIDR")]
     pub permit_ip: Vec<String>,
+    /// Store the CA key encrypted under a passphrase (asked twice, or --passphrase-file)
+    #[arg(long)]
+    pub encrypt: bool,
     /// Replace an existing CA (the old files are kept as backups; certificates it issued stop being trusted where the new ca.pem is installed)
     #[arg(long)]
     pub force: bool,

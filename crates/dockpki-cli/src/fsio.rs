@@ -212,8 +212,12 @@ impl WritePlan {
     /// created.
     pub fn check(&self) -> CliResult<Vec<PathBuf>> {
         let mut to_create = BTreeSet::new();
+        let mut trusted_dirs = BTreeSet::new();
         for f in &self.files {
             let dir = parent(&f.path);
+            if trusted_dirs.insert((dir.to_path_buf(), f.owner.map(|o| o.uid))) {
+                check_directory_trust(&f.path, f.owner)?;
+            }
             match fs::metadata(dir) {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => {
@@ -253,7 +257,16 @@ impl WritePlan {
                         f.path.display()
                     )))
                 }
-                Ok(_) => {
+                Ok(m) => {
+                    let me = nix::unistd::geteuid().as_raw();
+                    if m.uid() != me && f.owner.is_none_or(|o| o.uid != m.uid()) {
+                        return Err(CliError::new(format!(
+                            "refusing to replace {} because it is owned by uid {}, not by you (uid {me}){}; remove it, or chown it if it is really yours",
+                            f.path.display(),
+                            m.uid(),
+                            f.owner.map(|o| format!(" or uid {} it is written for", o.uid)).unwrap_or_default()
+                        )));
+                    }
                     if f.replace == Replace::IfForced && !self.force && !same_contents(&f.path, &f.contents) {
                         return Err(CliError::new(format!(
                             "{} already exists; pass --force to replace it (the old file is kept as a timestamped backup)",
@@ -402,6 +415,66 @@ impl WritePlan {
         }
         Ok(())
     }
+}
+
+/// Refuses to write `file` unless everyone who could swap it, or the directory it lands in, is
+/// trusted, like OpenSSH's StrictModes. Trusted users are root, the running user and the user
+/// the file is written for (`owner`, under sudo). The rule, checked on the file's directory (or
+/// its nearest existing ancestor when dockpki will create the rest):
+///
+/// 1. every symlink on the path as given must be owned by a trusted user: whoever owns a link
+///    can repoint it, and with it where the key goes (a trusted link is followed);
+/// 2. every directory of the resolved path, up to `/`, must be owned by a trusted user and not
+///    writable by group or others, unless it has the sticky bit (`/tmp`): in such a directory
+///    anyone could rename a key away or slip in their own `ca.pem`.
+fn check_directory_trust(file: &Path, owner: Option<Owner>) -> CliResult<()> {
+    let me = nix::unistd::geteuid().as_raw();
+    let trusted = |uid: u32| uid == 0 || uid == me || owner.is_some_and(|o| o.uid == uid);
+    let dir = std::path::absolute(parent(file)).map_err(|e| CliError::io("resolve", file, &e))?;
+    let existing = dir
+        .ancestors()
+        .find(|d| fs::symlink_metadata(d).is_ok())
+        .unwrap_or(Path::new("/"));
+    let mut given: Vec<&Path> = existing.ancestors().collect();
+    given.reverse();
+    for prefix in given {
+        let m = fs::symlink_metadata(prefix).map_err(|e| CliError::io("read", prefix, &e))?;
+        if m.file_type().is_symlink() && !trusted(m.uid()) {
+            return Err(CliError::new(format!(
+                "refusing to write {} through {}: it is a symlink owned by uid {}, who could point it anywhere; replace the link with the real directory",
+                file.display(),
+                prefix.display(),
+                m.uid()
+            )));
+        }
+    }
+    let real = fs::canonicalize(existing).map_err(|e| CliError::io("resolve", existing, &e))?;
+    for d in real.ancestors() {
+        let m = fs::metadata(d).map_err(|e| CliError::io("read", d, &e))?;
+        if !m.is_dir() {
+            // Reported as "is a file, not a directory" by the caller.
+            continue;
+        }
+        if !trusted(m.uid()) {
+            return Err(CliError::new(format!(
+                "refusing to write {} because {} is owned by uid {}, who could replace what dockpki writes there; use a directory owned by root or you (chown it)",
+                file.display(),
+                d.display(),
+                m.uid()
+            )));
+        }
+        let mode = m.mode();
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err(CliError::new(format!(
+                "refusing to write {} because {} is writable by group or others (mode {:04o}), who could replace what dockpki writes there; run `chmod go-w {}`",
+                file.display(),
+                d.display(),
+                mode & 0o7777,
+                d.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Creates `path` (which must not exist) with exactly `mode`, writes and fsyncs it. The mode is

@@ -15,6 +15,7 @@ mod layout;
 mod output;
 mod paths;
 mod reissue;
+mod secrets;
 mod state;
 
 use clap::Parser;

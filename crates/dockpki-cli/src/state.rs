@@ -10,6 +10,7 @@ use crate::error::{CliError, CliResult};
 use crate::fsio::{WritePlan, Written, DIR_MODE, PRIVATE_MODE};
 use crate::inventory::Inventory;
 use crate::journal;
+use crate::secrets;
 
 /// An opened state directory.
 pub struct State {
@@ -183,11 +184,40 @@ impl State {
             .map_err(|e| e.context("the CA rotation in progress"))
     }
 
+    /// The one place a CA key is read: the file must pass [`secrets::read_ca_key`]'s ownership
+    /// and mode checks, and an encrypted key is decrypted with the passphrase from
+    /// [`secrets::passphrase`] (asked at most once per process).
     fn load_pair(&self, cert_path: &Path, key_path: &Path) -> CliResult<CertificateAuthority> {
-        let cert = read(cert_path)?;
-        let key = zeroize::Zeroizing::new(read(key_path)?);
-        CertificateAuthority::load(&cert, &key).map_err(|e| {
+        let context = |e: dockpki::Error| {
             CliError::from(e).context(format!("loading the CA from {}", cert_path.display()))
+        };
+        let cert = read(cert_path)?;
+        let key = secrets::read_ca_key(key_path)?;
+        if dockpki::PrivateKey::is_encrypted_pem(&key) {
+            let pass = secrets::passphrase(secrets::Purpose::Unlock)?;
+            CertificateAuthority::load_encrypted(&cert, &key, &pass).map_err(context)
+        } else {
+            CertificateAuthority::load(&cert, &key).map_err(context)
+        }
+    }
+
+    /// What the CA certificate at `path` says, without its key (which may be encrypted).
+    pub fn cert_info(&self, path: &Path) -> CliResult<dockpki::CertInfo> {
+        let context = |e: dockpki::Error| {
+            CliError::from(e).context(format!("reading the CA certificate {}", path.display()))
+        };
+        let certs = dockpki::certs_from_pem(&read(path)?).map_err(context)?;
+        dockpki::inspect(&certs[0]).map_err(context)
+    }
+
+    /// Whether the current CA's key (`ca-key.pem`) is stored encrypted.
+    pub fn key_protection(&self) -> CliResult<KeyProtection> {
+        let path = self.ca_key_path();
+        let key = zeroize::Zeroizing::new(read(&path)?);
+        Ok(if dockpki::PrivateKey::is_encrypted_pem(&key) {
+            KeyProtection::Encrypted
+        } else {
+            KeyProtection::Plain
         })
     }
 
@@ -211,10 +241,16 @@ impl State {
         Ok(cas.iter().map(|ca| ca.cert_pem()).collect())
     }
 
-    /// Adds a rotation's new CA to `plan` as `ca-next*.pem`.
-    pub fn plan_next_ca(&self, plan: &mut WritePlan, ca: &CertificateAuthority) {
+    /// Adds a rotation's new CA to `plan` as `ca-next*.pem`, its key protected like the current
+    /// CA's (an encrypted CA is succeeded by one encrypted under the same passphrase).
+    pub fn plan_next_ca(&self, plan: &mut WritePlan, ca: &CertificateAuthority) -> CliResult<()> {
         plan.cert(self.ca_next_cert_path(), ca.cert_pem(), None);
-        plan.key(self.ca_next_key_path(), ca.key_pem(), None);
+        plan.key(
+            self.ca_next_key_path(),
+            ca_key_pem(ca, self.key_protection()?)?,
+            None,
+        );
+        Ok(())
     }
 
     /// Loads the inventory; a missing file is an empty inventory.
@@ -228,9 +264,15 @@ impl State {
     }
 
     /// Adds the CA's files to `plan`.
-    pub fn plan_ca(&self, plan: &mut WritePlan, ca: &CertificateAuthority) {
+    pub fn plan_ca(
+        &self,
+        plan: &mut WritePlan,
+        ca: &CertificateAuthority,
+        protection: KeyProtection,
+    ) -> CliResult<()> {
         plan.cert(self.ca_cert_path(), ca.cert_pem(), None);
-        plan.key(self.ca_key_path(), ca.key_pem(), None);
+        plan.key(self.ca_key_path(), ca_key_pem(ca, protection)?, None);
+        Ok(())
     }
 
     /// Adds the inventory to `plan`.
@@ -254,6 +296,30 @@ impl Drop for State {
             for dir in &self.created {
                 let _ = fs::remove_dir(dir);
             }
+        }
+    }
+}
+
+/// How a CA key is stored in the state directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyProtection {
+    /// PKCS#8 `PRIVATE KEY`, protected by its mode (0400) only.
+    Plain,
+    /// PKCS#8 `ENCRYPTED PRIVATE KEY` under a passphrase (`ca init --encrypt`, `ca encrypt`).
+    Encrypted,
+}
+
+/// The CA key's PEM in the requested form; encrypting asks for a new passphrase unless this
+/// process already has one (from unlocking the current CA, or a passphrase file).
+pub fn ca_key_pem(
+    ca: &CertificateAuthority,
+    protection: KeyProtection,
+) -> CliResult<zeroize::Zeroizing<String>> {
+    match protection {
+        KeyProtection::Plain => Ok(ca.key_pem()),
+        KeyProtection::Encrypted => {
+            let pass = secrets::passphrase(secrets::Purpose::NewPassphrase)?;
+            Ok(ca.encrypted_key_pem(&pass)?)
         }
     }
 }

@@ -111,6 +111,19 @@ impl CertificateAuthority {
     /// the CA; it must be a CA (basicConstraints CA:TRUE) and `key_pem` must be its key, since
     /// signing with a foreign key would produce leaves that verify nowhere.
     pub fn load(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self> {
+        Self::load_with(cert_pem, || PrivateKey::from_pem(key_pem))
+    }
+
+    /// Like [`CertificateAuthority::load`] for a key in PKCS#8 `ENCRYPTED PRIVATE KEY` form
+    /// (see [`PrivateKey::from_encrypted_pem`]). The certificate is checked first, so a file
+    /// that is not a CA is reported without spending the key derivation.
+    pub fn load_encrypted(cert_pem: &[u8], key_pem: &[u8], passphrase: &[u8]) -> Result<Self> {
+        Self::load_with(cert_pem, || {
+            PrivateKey::from_encrypted_pem(key_pem, passphrase)
+        })
+    }
+
+    fn load_with(cert_pem: &[u8], key: impl FnOnce() -> Result<PrivateKey>) -> Result<Self> {
         let cert = inspect::certs_from_pem(cert_pem)?.swap_remove(0);
         let info = inspect::inspect(&cert)?;
         if !info.is_ca {
@@ -118,7 +131,7 @@ impl CertificateAuthority {
                 subject: info.subject,
             });
         }
-        let key = PrivateKey::from_pem(key_pem)?;
+        let key = key()?;
         if !verify::key_matches_cert(&key, &cert) {
             return Err(Error::KeyMismatch {
                 certificate: format!("CA certificate {:?}", info.subject),
@@ -157,6 +170,11 @@ impl CertificateAuthority {
     /// The names the CA's leaves may carry.
     pub fn name_constraints(&self) -> &NameConstraints {
         &self.constraints
+    }
+
+    /// The CA's private key in PKCS#8 `ENCRYPTED PRIVATE KEY` PEM under `passphrase`.
+    pub fn encrypted_key_pem(&self, passphrase: &[u8]) -> Result<Zeroizing<String>> {
+        self.key.to_encrypted_pem(passphrase)
     }
 
     pub(crate) fn key(&self) -> &PrivateKey {

@@ -57,6 +57,8 @@ pub enum Error {
     },
     /// An encrypted private key; neither dockerd nor the docker CLI can use one.
     EncryptedKey,
+    /// An encrypted private key could not be decrypted with the passphrase given.
+    WrongPassphrase,
     /// A private or public key of a kind dockpki does not issue or sign with.
     UnsupportedKey {
         /// What kind of key it was.
@@ -145,6 +147,11 @@ impl fmt::Display for Error {
                 f,
                 "the private key is encrypted, which dockerd and the docker CLI cannot use; \
                  decrypt it first (openssl pkey -in KEY -out PLAIN)"
+            ),
+            Error::WrongPassphrase => write!(
+                f,
+                "cannot decrypt the private key: wrong passphrase (or a damaged key file); \
+                 check the passphrase (--passphrase-file FILE or DOCKPKI_PASSPHRASE_FILE)"
             ),
             Error::UnsupportedKey { reason } => write!(
                 f,

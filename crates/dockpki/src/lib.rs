@@ -49,7 +49,7 @@ pub use crl::{RevocationReason, RevokedCert};
 pub use error::{Error, Result};
 pub use inspect::{cert_to_pem, certs_from_pem, format_time, inspect, CertInfo, ExtendedKeyUsage};
 pub use issue::{ClientRequest, IssuedCert, ServerRequest};
-pub use key::{KeyType, PrivateKey};
+pub use key::{KeyType, PrivateKey, MAX_PBKDF2_ITERATIONS, PBKDF2_ITERATIONS};
 pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME};
 pub use san::{SanList, SubjectAltName};
 pub use verify::{key_matches_cert, verify_leaf, Usage, VerifyError};

@@ -1,6 +1,6 @@
 //! Property tests: any valid DNS name or IP address parses as a SAN, a server certificate issued
 //! for a random SAN set verifies for each of its SANs, SAN lists keep first occurrences in order,
-//! and invalid characters are always refused.
+//! invalid characters are always refused, and a refused SAN is named in the error.
 
 mod common;
 
@@ -137,6 +137,27 @@ proptest! {
         let input: String = chars.into_iter().collect();
         let err = input.parse::<SubjectAltName>().unwrap_err();
         prop_assert!(matches!(err, Error::InvalidSan { .. }), "{:?}", err);
+    }
+
+    #[test]
+    fn a_refused_san_in_a_list_is_named_in_the_error(
+        good in prop::collection::vec(dns_name(), 0..4),
+        name in dns_name(),
+        bad in prop::sample::select(vec!['_', ' ', '@', '/', '!', '+', '=', ',', '%']),
+        at in any::<prop::sample::Index>(),
+        position in any::<prop::sample::Index>(),
+    ) {
+        let mut chars: Vec<char> = name.chars().collect();
+        chars.insert(1 + at.index(chars.len() - 1), bad);
+        let offending: String = chars.into_iter().collect();
+        let mut inputs = good.clone();
+        inputs.insert(position.index(good.len() + 1), offending.clone());
+        let err = SanList::parse(&inputs).unwrap_err();
+        let message = err.to_string();
+        prop_assert!(
+            message.contains(&format!("{offending:?}")),
+            "{} does not name {:?}", message, offending
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::inventory::Record;
 use crate::layout::Layout;
 use crate::output::{print_json, shell_quote};
 use crate::paths::{absolute, ClientUser};
-use crate::state::State;
+use crate::state::{KeyProtection, State};
 
 /// Creates the CA if there is none, issues a server and a client certificate, installs both
 /// layouts and prints what to configure next.
@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
 
     let mut plan = WritePlan::new(args.force);
     if ca_created {
-        state.plan_ca(&mut plan, &ca);
+        state.plan_ca(&mut plan, &ca, KeyProtection::Plain)?;
     }
     let bundle = state.trust_bundle_pem(&ca)?;
     daemon.plan(&mut plan, &bundle, &server, None);

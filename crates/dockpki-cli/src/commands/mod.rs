@@ -23,6 +23,7 @@ use std::str::FromStr;
 use crate::cli::{CaCommand, Cli, Command, ContextCommand, IssueCommand, RotateCommand};
 use crate::error::{CliError, CliResult};
 use crate::output::Output;
+use crate::state::KeyProtection;
 
 /// What every command gets besides its own arguments.
 pub struct Context {
@@ -43,6 +44,14 @@ impl Context {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> CliResult<i32> {
+    crate::secrets::configure(crate::secrets::Settings {
+        passphrase_file: cli.passphrase_file,
+        insecure_perms: if cli.insecure_perms {
+            crate::secrets::Perms::WarnOnly
+        } else {
+            crate::secrets::Perms::Strict
+        },
+    });
     let ctx = Context {
         state: cli.state,
         out: Output {
@@ -52,6 +61,8 @@ pub fn run(cli: Cli) -> CliResult<i32> {
     };
     match cli.command {
         Command::Ca(CaCommand::Init(args)) => ca::init(&ctx, &args),
+        Command::Ca(CaCommand::Encrypt) => ca::convert(&ctx, KeyProtection::Encrypted),
+        Command::Ca(CaCommand::Decrypt) => ca::convert(&ctx, KeyProtection::Plain),
         Command::Ca(CaCommand::Rotate(RotateCommand::Begin(args))) => rotate::begin(&ctx, &args),
         Command::Ca(CaCommand::Rotate(RotateCommand::Reissue)) => rotate::reissue(&ctx),
         Command::Ca(CaCommand::Rotate(RotateCommand::Finish)) => rotate::finish(&ctx),

@@ -85,7 +85,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
     let bundle: String = [&old, &new].iter().map(|ca| ca.cert_pem()).collect();
 
     let mut plan = WritePlan::new(true);
-    state.plan_next_ca(&mut plan, &new);
+    state.plan_next_ca(&mut plan, &new)?;
     let (present, missing) = existing_layouts(&inventory);
     plan_bundles(&mut plan, &present, &bundle);
     let written = state.commit(plan)?;
@@ -121,7 +121,7 @@ pub fn reissue(ctx: &Context) -> CliResult<i32> {
     let new = state.load_next_ca()?;
     let bundle = state.trust_bundle_pem(&new)?;
     let mut inventory = state.load_inventory()?;
-    let todo: Vec<Record> = from_old_ca(&inventory, &new).cloned().collect();
+    let todo: Vec<Record> = from_old_ca(&inventory, new.info()).cloned().collect();
     let mut written = Vec::new();
     if !todo.is_empty() {
         let user = ClientUser::detect();
@@ -176,7 +176,7 @@ pub fn finish(ctx: &Context) -> CliResult<i32> {
     let old = state.load_current_ca()?;
     let new = state.load_next_ca()?;
     let inventory = state.load_inventory()?;
-    let left: Vec<&Record> = from_old_ca(&inventory, &new).collect();
+    let left: Vec<&Record> = from_old_ca(&inventory, new.info()).collect();
     if !left.is_empty() {
         let names: Vec<String> = left.iter().map(|r| describe(r)).collect();
         return Err(CliError::new(format!(
@@ -227,11 +227,12 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
     // Opening for writing completes an interrupted update first, so the answer is about the
     // files as they will be, not a half-moved journal.
     let state = State::open_write(ctx.state_dir()?, false)?;
-    let current = state.load_current_ca()?;
+    // Certificates only: reporting where a rotation stands must not need an encrypted key.
+    let current = state.cert_info(&state.ca_cert_path())?;
     let inventory = state.load_inventory()?;
     let phase = phase(&state, &inventory)?;
     let next = if state.rotating() {
-        Some(state.load_next_ca()?)
+        Some(state.cert_info(&state.ca_next_cert_path())?)
     } else {
         None
     };
@@ -254,8 +255,7 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
         }));
         return Ok(EXIT_OK);
     }
-    let show = |label: &str, ca: &CertificateAuthority| {
-        let info = ca.info();
+    let show = |label: &str, info: &dockpki::CertInfo| {
         println!(
             "{label:<11} {:?}, sha256 {}, expires {} ({} days)",
             info.subject,
@@ -308,7 +308,7 @@ fn phase(state: &State, inventory: &Inventory) -> CliResult<Phase> {
     if !state.rotating() {
         return Ok(Phase::None);
     }
-    let new = state.load_next_ca()?;
+    let new = state.cert_info(&state.ca_next_cert_path())?;
     Ok(if from_old_ca(inventory, &new).next().is_some() {
         Phase::Begun
     } else {
@@ -319,12 +319,12 @@ fn phase(state: &State, inventory: &Inventory) -> CliResult<Phase> {
 /// Active certificates not issued by `new`: those that stop working when only `new` is trusted.
 fn from_old_ca<'a>(
     inventory: &'a Inventory,
-    new: &'a CertificateAuthority,
+    new: &'a dockpki::CertInfo,
 ) -> impl Iterator<Item = &'a Record> {
     inventory
         .certificates
         .iter()
-        .filter(move |r| r.status == Status::Active && r.ca_sha256 != new.info().sha256_fingerprint)
+        .filter(move |r| r.status == Status::Active && r.ca_sha256 != new.sha256_fingerprint)
 }
 
 /// Every layout dockpki installed an active certificate into, split into those whose directory
@@ -409,8 +409,7 @@ fn fingerprint_tag(ca: &CertificateAuthority) -> String {
         .to_ascii_lowercase()
 }
 
-fn ca_summary(ca: &CertificateAuthority) -> serde_json::Value {
-    let info = ca.info();
+fn ca_summary(info: &dockpki::CertInfo) -> serde_json::Value {
     json!({
         "subject": info.subject,
         "sha256": info.sha256_fingerprint,

@@ -1,0 +1,532 @@
+//! The bad-input catalogue: one table of refusals, each run through the real binary in a fresh
+//! sandbox, each asserting exit code 1, exactly one `error:` line containing the expected
+//! phrase, nothing on stdout, and not a single change to any file or directory of the sandbox
+//! (state, layouts, HOME) — `common::Env::assert_refused`.
+//!
+//! More specific refusals (each command's own, CA rotation phases, locks, hostile file systems,
+//! encrypted keys) live in the other `cli_*.rs` files; this table is the broad sweep over
+//! every kind of bad input an operator or a damaged disk can produce.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{overwrite, read, s, Env};
+
+/// What a case starts from.
+#[derive(Clone, Copy, Debug)]
+enum Setup {
+    /// An empty sandbox: no state directory.
+    Nothing,
+    /// A CA in the state directory.
+    Ca,
+    /// A CA and a client certificate issued into `root/alice`.
+    CaAndClient,
+}
+
+struct Case {
+    /// What is wrong, for the failure message.
+    name: &'static str,
+    setup: Setup,
+    /// Damage done after the setup, before the command.
+    damage: fn(&Env),
+    /// The command line; `{root}` is replaced by the sandbox root.
+    args: &'static [&'static str],
+    /// A phrase the error line must contain.
+    phrase: &'static str,
+}
+
+fn none(_: &Env) {}
+
+fn ca_key(env: &Env) -> std::path::PathBuf {
+    env.state().join("ca-key.pem")
+}
+
+fn ca_cert(env: &Env) -> std::path::PathBuf {
+    env.state().join("ca.pem")
+}
+
+fn truncate_half(path: &Path) {
+    let bytes = read(path);
+    overwrite(path, &bytes[..bytes.len() / 2]);
+}
+
+/// Keeps the header and footer but drops base64 lines from the middle.
+fn drop_middle_lines(path: &Path) {
+    let text = String::from_utf8(read(path)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let kept = [&lines[..2], &lines[lines.len() - 2..]].concat().join("\n") + "\n";
+    overwrite(path, kept.as_bytes());
+}
+
+fn garbage() -> Vec<u8> {
+    // DER-looking junk: a SEQUENCE header followed by bytes that are not a key or certificate.
+    let mut v = vec![0x30, 0x82, 0x01, 0x00];
+    v.extend((0..256u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    v
+}
+
+const ALICE: &[&str] = &[
+    "issue",
+    "client",
+    "--name",
+    "alice",
+    "--out",
+    "{root}/alice",
+];
+
+/// `issue server --san SAN --out {root}/daemon`.
+macro_rules! san_case {
+    ($name:literal, $san:literal, $phrase:literal) => {
+        Case {
+            name: $name,
+            setup: Setup::Ca,
+            damage: none,
+            args: &[
+                "issue",
+                "server",
+                concat!("--san=", $san),
+                "--out",
+                "{root}/daemon",
+            ],
+            phrase: $phrase,
+        }
+    };
+}
+
+/// `issue client --validity V`.
+macro_rules! validity_case {
+    ($v:literal, $phrase:literal) => {
+        Case {
+            name: concat!("validity ", $v),
+            setup: Setup::Ca,
+            damage: none,
+            args: &[
+                "issue",
+                "client",
+                "--name",
+                "a",
+                "--validity",
+                $v,
+                "--out",
+                "{root}/a",
+            ],
+            phrase: $phrase,
+        }
+    };
+}
+
+fn catalogue() -> Vec<Case> {
+    vec![
+        // --- SANs ---
+        san_case!("empty label", "a..b.com", "empty label"),
+        san_case!("empty SAN", "", "empty name"),
+        san_case!("leading dot", ".example.com", "empty label"),
+        san_case!(
+            "label over 63 characters",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
+            "longer than 63"
+        ),
+        san_case!(
+            "name over 253 characters",
+            "abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.abcdefghi.com",
+            "more than the 253"
+        ),
+        san_case!("two wildcards", "*.*.x.com", "wildcard may only be the whole leftmost label"),
+        san_case!("partial wildcard", "a*.x.com", "wildcard may only be the whole leftmost label"),
+        san_case!("wildcard over a TLD", "*.com", "at least two labels"),
+        san_case!("underscore", "bad_name.example.com", "'_' is not allowed"),
+        san_case!("space", "exa mple.com", "' ' is not allowed"),
+        san_case!("leading hyphen", "-a.example.com", "starts or ends with '-'"),
+        san_case!("trailing hyphen", "a-.example.com", "starts or ends with '-'"),
+        san_case!("five numeric labels", "1.2.3.4.5", "all-numeric top-level label"),
+        san_case!("IPv6 zone id", "fe80::1%eth0", "zone"),
+        san_case!("IPv4 with a port", "192.0.2.1:2376", "invalid SAN \"192.0.2.1:2376\""),
+        san_case!("URL instead of a name", "tcp://docker.example.com", "invalid SAN"),
+        Case {
+            name: "no SAN for a server certificate",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["issue", "server", "--out", "{root}/daemon"],
+            phrase: "at least one SAN",
+        },
+        Case {
+            name: "no SAN for bootstrap",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["bootstrap", "--daemon-dir", "{root}/d", "--client-dir", "{root}/c"],
+            phrase: "at least one SAN",
+        },
+        // --- names, validities, key types ---
+        Case {
+            name: "common name over 64 characters",
+            setup: Setup::Ca,
+            damage: none,
+            args: &[
+                "issue", "client", "--name",
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                "--out", "{root}/a",
+            ],
+            phrase: "longer than the 64 characters",
+        },
+        Case {
+            name: "empty common name",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["issue", "client", "--name", "", "--out", "{root}/a"],
+            phrase: "it is empty",
+        },
+        validity_case!("0d", "invalid validity \"0d\""),
+        validity_case!("-1d", "must be positive"),
+        validity_case!("1000000y", "invalid validity \"1000000y\""),
+        validity_case!("abc", "missing number"),
+        validity_case!("90", "invalid validity \"90\""),
+        validity_case!("", "invalid validity \"\""),
+        Case {
+            name: "unknown key type for a leaf",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["issue", "client", "--name", "a", "--key-type", "dsa", "--out", "{root}/a"],
+            phrase: "unknown key type \"dsa\"",
+        },
+        Case {
+            name: "unknown key type for a CA",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["ca", "init", "--key-type", "rsa-1024"],
+            phrase: "unknown key type \"rsa-1024\"",
+        },
+        Case {
+            name: "leaf outliving a CA that expires in an hour",
+            setup: Setup::Nothing,
+            damage: |env| {
+                env.ca_init(&["--validity", "1h"]);
+            },
+            args: ALICE,
+            phrase: "but its CA expires",
+        },
+        Case {
+            name: "expired CA",
+            setup: Setup::Ca,
+            damage: |env| {
+                // A CA made 30 days ago with a 1-day lifetime, in place of the real one.
+                let then = dockpki::OffsetDateTime::now_utc() - time::Duration::days(30);
+                let mut options = dockpki::CaOptions::new(then).unwrap();
+                options.lifetime = dockpki::Lifetime::days(1).unwrap();
+                let ca = dockpki::CertificateAuthority::create(&options, then).unwrap();
+                overwrite(&ca_cert(env), ca.cert_pem().as_bytes());
+                overwrite(&ca_key(env), ca.key_pem().as_bytes());
+            },
+            args: ALICE,
+            phrase: "so it cannot sign now",
+        },
+        Case {
+            name: "bad permitted IP range",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["ca", "init", "--permit-ip", "10.0.0.0/33"],
+            phrase: "invalid name constraint",
+        },
+        // --- damaged CA files ---
+        Case {
+            name: "CA key truncated in the middle",
+            setup: Setup::Ca,
+            damage: |env| truncate_half(&ca_key(env)),
+            args: ALICE,
+            phrase: "expected a PEM private key",
+        },
+        Case {
+            name: "CA key with lines missing",
+            setup: Setup::Ca,
+            damage: |env| drop_middle_lines(&ca_key(env)),
+            args: ALICE,
+            phrase: "private key",
+        },
+        Case {
+            name: "CA key that is DER garbage",
+            setup: Setup::Ca,
+            damage: |env| overwrite(&ca_key(env), &garbage()),
+            args: ALICE,
+            phrase: "no PEM block found",
+        },
+        Case {
+            name: "CA key file holding a certificate",
+            setup: Setup::Ca,
+            damage: |env| overwrite(&ca_key(env), &read(&ca_cert(env))),
+            args: ALICE,
+            phrase: "found a CERTIFICATE block instead",
+        },
+        Case {
+            name: "CA certificate file holding a key",
+            setup: Setup::Ca,
+            damage: |env| overwrite(&ca_cert(env), &read(&ca_key(env))),
+            args: ALICE,
+            phrase: "expected a PEM certificate",
+        },
+        Case {
+            name: "CA certificate truncated",
+            setup: Setup::Ca,
+            damage: |env| truncate_half(&ca_cert(env)),
+            args: ALICE,
+            phrase: "certificate",
+        },
+        Case {
+            name: "CA certificate empty",
+            setup: Setup::Ca,
+            damage: |env| overwrite(&ca_cert(env), b""),
+            args: ALICE,
+            phrase: "the input is empty",
+        },
+        Case {
+            name: "CA certificate that is not a CA",
+            setup: Setup::CaAndClient,
+            damage: |env| {
+                overwrite(&ca_cert(env), &read(&env.path("alice/cert.pem")));
+                overwrite(&ca_key(env), &read(&env.path("alice/key.pem")));
+            },
+            args: &["issue", "client", "--name", "bob", "--out", "{root}/bob"],
+            phrase: "is not a CA",
+        },
+        Case {
+            name: "CA key of another CA",
+            setup: Setup::CaAndClient,
+            damage: |env| overwrite(&ca_key(env), &read(&env.path("alice/key.pem"))),
+            args: &["issue", "client", "--name", "bob", "--out", "{root}/bob"],
+            phrase: "does not belong to the CA certificate",
+        },
+        Case {
+            name: "encrypted CA key with a wrong passphrase",
+            setup: Setup::Nothing,
+            damage: |env| {
+                fs::write(env.path("pass"), "right\n").unwrap();
+                fs::write(env.path("wrong"), "wrong\n").unwrap();
+                let pass = env.path("pass");
+                env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
+            },
+            args: &[
+                "--passphrase-file", "{root}/wrong", "issue", "client", "--name", "a", "--out",
+                "{root}/a",
+            ],
+            phrase: "wrong passphrase",
+        },
+        Case {
+            name: "passphrase file missing",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["--passphrase-file", "{root}/nope", "ca", "encrypt"],
+            phrase: "cannot read the passphrase file",
+        },
+        // --- output locations and the state directory ---
+        Case {
+            name: "output directory is a file",
+            setup: Setup::Ca,
+            damage: |env| fs::write(env.path("alice"), "a file\n").unwrap(),
+            args: ALICE,
+            phrase: "is a file, not a directory",
+        },
+        Case {
+            name: "output directory below a file",
+            setup: Setup::Ca,
+            damage: |env| fs::write(env.path("f"), "a file\n").unwrap(),
+            args: &["issue", "client", "--name", "a", "--out", "{root}/f/alice"],
+            phrase: "is a file, not a directory",
+        },
+        Case {
+            name: "output directory writable by everyone",
+            setup: Setup::Ca,
+            damage: |env| {
+                fs::create_dir(env.path("alice")).unwrap();
+                common::chmod(&env.path("alice"), 0o777);
+            },
+            args: ALICE,
+            phrase: "writable by group or others",
+        },
+        Case {
+            name: "key file already there",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: ALICE,
+            phrase: "already exists; pass --force",
+        },
+        Case {
+            name: "state directory missing",
+            setup: Setup::Nothing,
+            damage: none,
+            args: ALICE,
+            phrase: "no CA in",
+        },
+        Case {
+            name: "state path is a file",
+            setup: Setup::Nothing,
+            damage: |env| fs::write(env.state(), "not a directory\n").unwrap(),
+            args: ALICE,
+            phrase: "is not a directory",
+        },
+        Case {
+            name: "inventory is not JSON",
+            setup: Setup::CaAndClient,
+            damage: |env| overwrite(&env.state().join("inventory.json"), b"{"),
+            args: &["issue", "client", "--name", "bob", "--out", "{root}/bob"],
+            phrase: "inventory.json.bak",
+        },
+        Case {
+            name: "inventory is empty",
+            setup: Setup::CaAndClient,
+            damage: |env| overwrite(&env.state().join("inventory.json"), b""),
+            args: &["renew", "--all"],
+            phrase: "is damaged",
+        },
+        // --- other commands' inputs ---
+        Case {
+            name: "inspect of DER garbage",
+            setup: Setup::Nothing,
+            damage: |env| fs::write(env.path("g.der"), garbage()).unwrap(),
+            args: &["inspect", "{root}/g.der"],
+            phrase: "no PEM block found (is it DER",
+        },
+        Case {
+            name: "inspect of a missing file",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["inspect", "{root}/missing.pem"],
+            phrase: "missing.pem",
+        },
+        Case {
+            name: "revoke with a serial that is not hex",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["revoke", "--serial", "zz"],
+            phrase: "\"zz\"",
+        },
+        Case {
+            name: "revoke with an unknown reason",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["revoke", "--name", "alice", "--reason", "bogus"],
+            phrase: "unknown revocation reason",
+        },
+        Case {
+            name: "renew --within garbage",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["renew", "--within", "soon"],
+            phrase: "invalid validity \"soon\"",
+        },
+    ]
+}
+
+#[test]
+fn every_bad_input_in_the_catalogue_is_refused_with_one_line_and_nothing_written() {
+    let cases = catalogue();
+    assert!(cases.len() >= 40, "the catalogue shrank to {}", cases.len());
+    for case in &cases {
+        let env = Env::new();
+        match case.setup {
+            Setup::Nothing => {}
+            Setup::Ca => {
+                env.ca_init(&[]);
+            }
+            Setup::CaAndClient => {
+                env.ca_init(&[]);
+                env.issue_client("alice", &env.path("alice"), &[]);
+            }
+        }
+        (case.damage)(&env);
+        let root = s(env.root()).to_string();
+        let args: Vec<String> = case
+            .args
+            .iter()
+            .map(|a| a.replace("{root}", &root))
+            .collect();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            env.assert_refused(&args, case.phrase)
+        }));
+        if let Err(e) = result {
+            panic!(
+                "case {:?} ({:?}) failed: {:?}",
+                case.name,
+                case.args,
+                e.downcast_ref::<String>()
+            );
+        }
+    }
+}
+
+#[test]
+fn trailing_dots_are_accepted_and_normalised_and_duplicate_sans_collapse() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let out = env.path("daemon");
+    env.issue_server(
+        &[
+            "docker.example.com.",
+            "DOCKER.example.com",
+            "docker.example.com",
+            "192.0.2.10",
+            "192.0.2.10",
+        ],
+        &out,
+        &[],
+    );
+    let cert = env.inspect_cert(&out.join("server-cert.pem"));
+    assert_eq!(
+        cert["dns_names"],
+        serde_json::json!(["docker.example.com"]),
+        "trailing dot and case normalised, duplicates dropped: {cert}"
+    );
+    assert_eq!(
+        cert["ip_addresses"],
+        serde_json::json!(["192.0.2.10"]),
+        "{cert}"
+    );
+    common::assert_openssl_accepts(
+        &out.join("ca.pem"),
+        &out.join("server-cert.pem"),
+        "sslserver",
+    );
+}
+
+/// A full disk (a 16 KiB tmpfs, as root) is a one-line error naming the disk, and leaves
+/// neither a half-written key nor the directories created for it. Without root (mount
+/// impossible) it skips loudly.
+#[test]
+fn a_full_disk_is_a_clear_error_leaving_nothing_half_written() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let disk = env.path("small");
+    fs::create_dir(&disk).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k,mode=0755", "tmpfs", s(&disk)])
+        .status()
+        .map(|st| st.success())
+        .unwrap_or(false);
+    if !mounted {
+        eprintln!("\n*** SKIPPED: full-disk test needs root to mount a tmpfs ***\n");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&disk);
+    // Fill all but one page: the first file fits, the next ones do not.
+    let filler = disk.join("filler");
+    let _ = fs::write(&filler, vec![0u8; 12 * 1024]);
+    let out = disk.join("alice");
+    env.assert_refused(
+        &["issue", "client", "--name", "alice", "--out", s(&out)],
+        "No space left on device",
+    );
+    assert!(
+        !out.exists(),
+        "a directory created for the failed write was left behind"
+    );
+    let line = env.assert_refused(
+        &["issue", "client", "--name", "alice", "--out", s(&out)],
+        "free some disk space",
+    );
+    assert!(line.contains(s(&out)), "{line}");
+}

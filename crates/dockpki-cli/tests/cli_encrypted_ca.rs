@@ -1,0 +1,373 @@
+//! The CA key encrypted at rest: `ca init --encrypt`, `ca encrypt`, `ca decrypt`, and every
+//! command that signs obtaining the passphrase (file, environment, never argv), refusing a
+//! wrong or missing one with nothing written. The key file is PKCS#8 PBES2 (PBKDF2-HMAC-SHA256,
+//! 600 000 iterations, AES-256-CBC) that `openssl pkey -passin` reads.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{assert_openssl_accepts, json, mode, names_with_prefix, read, s, Env};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// An environment with an encrypted CA, and the passphrase in `root/pass` (with a trailing
+/// newline, as `echo` writes it) and a wrong one in `root/wrong`.
+fn encrypted() -> (Env, PathBuf) {
+    let env = Env::new();
+    let pass = env.path("pass");
+    fs::write(&pass, format!("{PASSPHRASE}\n")).unwrap();
+    fs::write(env.path("wrong"), "tr0ub4dor&3\n").unwrap();
+    env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
+    (env, pass)
+}
+
+fn with_pass<'a>(pass: &'a Path, args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--passphrase-file", s(pass)];
+    v.extend_from_slice(args);
+    v
+}
+
+fn openssl(args: &[&str]) -> std::process::Output {
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl")
+}
+
+fn public_key(env: &Env, key: &Path, pass: Option<&Path>) -> Vec<u8> {
+    let passin = pass.map(|p| format!("file:{}", s(p)));
+    let mut args = vec!["pkey", "-in", s(key), "-pubout"];
+    if let Some(p) = &passin {
+        args.extend(["-passin", p]);
+    }
+    let out = openssl(&args);
+    assert!(
+        out.status.success(),
+        "{env:?} openssl pkey: {out:?}",
+        env = env.root()
+    );
+    out.stdout
+}
+
+#[test]
+fn ca_init_encrypt_writes_a_pbes2_key_openssl_reads_only_with_the_passphrase() {
+    let (env, pass) = encrypted();
+    let key = env.state().join("ca-key.pem");
+    let pem = String::from_utf8(read(&key)).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"),
+        "{pem}"
+    );
+    assert_eq!(mode(&key), 0o400);
+    let parsed = openssl(&["asn1parse", "-in", s(&key)]);
+    let text = String::from_utf8_lossy(&parsed.stdout);
+    for part in [
+        "PBES2",
+        "PBKDF2",
+        "hmacWithSHA256",
+        "aes-256-cbc",
+        ":0927C0",
+    ] {
+        // 0x0927C0 = 600 000 iterations.
+        assert!(text.contains(part), "missing {part} in\n{text}");
+    }
+    assert!(!public_key(&env, &key, Some(&pass)).is_empty());
+    let wrong = openssl(&[
+        "pkey",
+        "-in",
+        s(&key),
+        "-passin",
+        &format!("file:{}", s(&env.path("wrong"))),
+    ]);
+    assert!(
+        !wrong.status.success(),
+        "openssl accepted a wrong passphrase"
+    );
+    // The public key matches the CA certificate.
+    let cert_pub = openssl(&[
+        "x509",
+        "-in",
+        s(&env.state().join("ca.pem")),
+        "-pubkey",
+        "-noout",
+    ]);
+    assert_eq!(cert_pub.stdout, public_key(&env, &key, Some(&pass)));
+}
+
+#[test]
+fn signing_without_a_passphrase_is_refused_when_stdin_is_not_a_terminal() {
+    let (env, _) = encrypted();
+    env.assert_refused(
+        &[
+            "issue",
+            "client",
+            "--name",
+            "alice",
+            "--out",
+            s(&env.path("alice")),
+        ],
+        "no passphrase was given; pass --passphrase-file FILE",
+    );
+}
+
+#[test]
+fn a_wrong_passphrase_is_refused_by_every_signing_command_with_nothing_written() {
+    let (env, pass) = encrypted();
+    let d = env.path("daemon");
+    let c = env.path("client");
+    env.ok(&with_pass(
+        &pass,
+        &[
+            "bootstrap",
+            "--san",
+            "localhost",
+            "--daemon-dir",
+            s(&d),
+            "--client-dir",
+            s(&c),
+        ],
+    ));
+    let wrong = env.path("wrong");
+    let alice = env.path("alice");
+    let crl = env.path("crl.pem");
+    let commands: [&[&str]; 7] = [
+        &["issue", "client", "--name", "alice", "--out", s(&alice)],
+        &["issue", "server", "--san", "localhost", "--out", s(&alice)],
+        &[
+            "bootstrap",
+            "--san",
+            "localhost",
+            "--daemon-dir",
+            s(&d),
+            "--client-dir",
+            s(&c),
+            "--force",
+        ],
+        &["renew", "--all"],
+        &["crl", "--out", s(&crl)],
+        &["ca", "rotate", "begin"],
+        &["ca", "decrypt"],
+    ];
+    for args in commands {
+        env.assert_refused(&with_pass(&wrong, args), "wrong passphrase");
+    }
+}
+
+#[test]
+fn every_signing_command_works_with_the_passphrase_from_a_file_or_the_environment() {
+    let (env, pass) = encrypted();
+    let d = env.path("daemon");
+    let c = env.path("client");
+    env.ok(&with_pass(
+        &pass,
+        &[
+            "bootstrap",
+            "--san",
+            "localhost",
+            "--daemon-dir",
+            s(&d),
+            "--client-dir",
+            s(&c),
+        ],
+    ));
+    assert_openssl_accepts(&d.join("ca.pem"), &d.join("server-cert.pem"), "sslserver");
+    assert_openssl_accepts(&c.join("ca.pem"), &c.join("cert.pem"), "sslclient");
+    // Leaf keys stay unencrypted: dockerd and the docker CLI cannot read encrypted keys.
+    for key in [d.join("server-key.pem"), c.join("key.pem")] {
+        assert!(read(&key).starts_with(b"-----BEGIN PRIVATE KEY-----"));
+    }
+    // The environment variable works like the flag.
+    let alice = env.path("alice");
+    let out = env
+        .cmd()
+        .env("DOCKPKI_PASSPHRASE_FILE", &pass)
+        .args(["issue", "client", "--name", "alice", "--out", s(&alice)])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    assert_openssl_accepts(&alice.join("ca.pem"), &alice.join("cert.pem"), "sslclient");
+    env.ok(&with_pass(&pass, &["renew", "--all"]));
+    env.ok(&with_pass(
+        &pass,
+        &["crl", "--out", s(&env.path("crl.pem"))],
+    ));
+    // A rotation of an encrypted CA: the new CA is encrypted under the same passphrase.
+    env.ok(&with_pass(&pass, &["ca", "rotate", "begin"]));
+    let next_key = env.state().join("ca-next-key.pem");
+    assert!(read(&next_key).starts_with(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    assert!(!public_key(&env, &next_key, Some(&pass)).is_empty());
+    env.ok(&with_pass(&pass, &["ca", "rotate", "reissue"]));
+    env.ok(&with_pass(&pass, &["ca", "rotate", "finish"]));
+    assert!(
+        read(&env.state().join("ca-key.pem")).starts_with(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    );
+    env.ok(&["verify", "--daemon-dir", s(&d), "--client-dir", s(&c)]);
+}
+
+#[test]
+fn the_passphrase_appears_in_no_output() {
+    let (env, pass) = encrypted();
+    for extra in [&["-v"][..], &["--json"][..]] {
+        let mut args = with_pass(&pass, extra);
+        args.extend(["issue", "client", "--name", "alice", "--force", "--out"]);
+        let alice = env.path("alice");
+        args.push(s(&alice));
+        let out = env.ok(&args);
+        let all = [out.stdout, out.stderr].concat();
+        assert!(!String::from_utf8_lossy(&all).contains("horse"));
+    }
+}
+
+#[test]
+fn ca_encrypt_and_decrypt_convert_the_key_keeping_a_backup_and_the_same_key() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let pass = env.path("pass");
+    fs::write(&pass, PASSPHRASE).unwrap();
+    let key = env.state().join("ca-key.pem");
+    let plain_public = public_key(&env, &key, None);
+    let out = env.ok(&with_pass(&pass, &["ca", "encrypt"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unencrypted key is kept as") && stderr.contains("shred"),
+        "{stderr}"
+    );
+    assert!(read(&key).starts_with(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    assert_eq!(mode(&key), 0o400);
+    assert_eq!(public_key(&env, &key, Some(&pass)), plain_public);
+    assert_eq!(names_with_prefix(&env.state(), "ca-key.pem.bak-").len(), 1);
+    // Now a signing command needs it, and works with it.
+    env.assert_refused(
+        &["issue", "client", "--name", "a", "--out", s(&env.path("a"))],
+        "no passphrase was given",
+    );
+    env.ok(&with_pass(
+        &pass,
+        &["issue", "client", "--name", "a", "--out", s(&env.path("a"))],
+    ));
+    env.assert_refused(&with_pass(&pass, &["ca", "encrypt"]), "already encrypted");
+    env.ok(&with_pass(&pass, &["ca", "decrypt"]));
+    assert!(read(&key).starts_with(b"-----BEGIN PRIVATE KEY-----"));
+    assert_eq!(mode(&key), 0o400);
+    assert_eq!(public_key(&env, &key, None), plain_public);
+    env.assert_refused(&["ca", "decrypt"], "is not encrypted");
+    env.ok(&["issue", "client", "--name", "b", "--out", s(&env.path("b"))]);
+}
+
+#[test]
+fn a_key_encrypted_by_openssl_is_accepted() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let pass = env.path("pass");
+    fs::write(&pass, PASSPHRASE).unwrap();
+    let key = env.state().join("ca-key.pem");
+    let encrypted = env.path("enc.pem");
+    let out = openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        s(&key),
+        "-out",
+        s(&encrypted),
+        "-passout",
+        &format!("file:{}", s(&pass)),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    fs::remove_file(&key).unwrap();
+    fs::copy(&encrypted, &key).unwrap();
+    common::chmod(&key, 0o400);
+    env.ok(&with_pass(
+        &pass,
+        &["issue", "client", "--name", "a", "--out", s(&env.path("a"))],
+    ));
+    assert_openssl_accepts(&env.path("a/ca.pem"), &env.path("a/cert.pem"), "sslclient");
+}
+
+#[test]
+fn an_empty_passphrase_file_is_refused() {
+    let env = Env::new();
+    let empty = env.path("empty");
+    fs::write(&empty, "\n").unwrap();
+    env.assert_refused(
+        &["--passphrase-file", s(&empty), "ca", "init", "--encrypt"],
+        "is empty",
+    );
+    assert!(!env.state().exists());
+}
+
+#[test]
+fn ca_init_json_reports_no_secret_and_status_needs_no_passphrase() {
+    let (env, _) = encrypted();
+    // Reading the CA certificate (status, rotate status, ca init's refusal) needs no key.
+    env.assert_refused(&["ca", "init"], "a CA already exists");
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "status"]));
+    assert!(!doc.to_string().contains("horse"));
+}
+
+/// Runs `dockpki --state STATE ARGS` on a pseudo-terminal (util-linux `script`), typing each of
+/// `lines` after a pause; returns everything the terminal showed, or None without `script`.
+fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> Option<(bool, String)> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let command = format!("{} --state {} {args}", s(&common::bin()), s(&env.state()));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", env.home())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    for line in lines {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        stdin.write_all(format!("{line}\n").as_bytes()).ok()?;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(stdin);
+    let out = child.wait_with_output().ok()?;
+    let shown = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+    Some((out.status.success(), shown))
+}
+
+#[test]
+fn on_a_terminal_the_passphrase_is_asked_twice_without_echo() {
+    let env = Env::new();
+    let Some((ok, shown)) = on_terminal(&env, "ca init --encrypt", &["hunter22", "hunter22"])
+    else {
+        eprintln!("\n*** SKIPPED: needs util-linux `script` for a pseudo-terminal ***\n");
+        return;
+    };
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains("passphrase:") && shown.contains("repeat the passphrase:"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("hunter22"),
+        "the passphrase was echoed: {shown}"
+    );
+    let pass = env.path("pass");
+    fs::write(&pass, "hunter22").unwrap();
+    public_key(&env, &env.state().join("ca-key.pem"), Some(&pass));
+}
+
+#[test]
+fn on_a_terminal_two_different_passphrases_create_nothing() {
+    let env = Env::new();
+    let Some((ok, shown)) = on_terminal(&env, "ca init --encrypt", &["hunter22", "hunter23"])
+    else {
+        eprintln!("\n*** SKIPPED: needs util-linux `script` for a pseudo-terminal ***\n");
+        return;
+    };
+    assert!(
+        !ok && shown.contains("the two passphrases differ"),
+        "{shown}"
+    );
+    assert!(!env.state().join("ca-key.pem").exists());
+}
