@@ -4,7 +4,7 @@ use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use dockpki::CertificateAuthority;
+use dockpki::{CertificateAuthority, CertificateDer};
 
 use crate::error::{CliError, CliResult};
 use crate::fsio::{WritePlan, Written, DIR_MODE, PRIVATE_MODE};
@@ -203,11 +203,7 @@ impl State {
 
     /// What the CA certificate at `path` says, without its key (which may be encrypted).
     pub fn cert_info(&self, path: &Path) -> CliResult<dockpki::CertInfo> {
-        let context = |e: dockpki::Error| {
-            CliError::from(e).context(format!("reading the CA certificate {}", path.display()))
-        };
-        let certs = dockpki::certs_from_pem(&read(path)?).map_err(context)?;
-        dockpki::inspect(&certs[0]).map_err(context)
+        dockpki::inspect(&ca_cert(path)?).map_err(|e| ca_cert_context(path, e))
     }
 
     /// Whether the current CA's key (`ca-key.pem`) is stored encrypted.
@@ -229,16 +225,19 @@ impl State {
         if !self.rotating() {
             return Ok(signing.cert_pem().to_string());
         }
-        let current = self.load_current_ca()?;
-        let next = self.load_next_ca()?;
-        let mut cas: Vec<&CertificateAuthority> = vec![&current];
-        for ca in [&next, signing] {
-            let fp = &ca.info().sha256_fingerprint;
-            if !cas.iter().any(|c| &c.info().sha256_fingerprint == fp) {
-                cas.push(ca);
+        // Certificates only: loading both CAs again would re-check their keys, and decrypt an
+        // encrypted CA key a second and a third time.
+        let mut bundle: Vec<CertificateDer<'static>> = Vec::new();
+        for der in [
+            ca_cert(&self.ca_cert_path())?,
+            ca_cert(&self.ca_next_cert_path())?,
+            signing.cert_der().clone(),
+        ] {
+            if !bundle.contains(&der) {
+                bundle.push(der);
             }
         }
-        Ok(cas.iter().map(|ca| ca.cert_pem()).collect())
+        Ok(bundle.iter().map(dockpki::cert_to_pem).collect())
     }
 
     /// Adds a rotation's new CA to `plan` as `ca-next*.pem`, its key protected like the current
@@ -373,6 +372,16 @@ fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// The CA certificate in the file at `path` (its first certificate), without its key.
+fn ca_cert(path: &Path) -> CliResult<CertificateDer<'static>> {
+    let mut certs = dockpki::certs_from_pem(&read(path)?).map_err(|e| ca_cert_context(path, e))?;
+    Ok(certs.swap_remove(0))
+}
+
+fn ca_cert_context(path: &Path, e: dockpki::Error) -> CliError {
+    CliError::from(e).context(format!("reading the CA certificate {}", path.display()))
 }
 
 /// Reads a whole file with a helpful error.
