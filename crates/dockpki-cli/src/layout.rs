@@ -104,3 +104,12 @@ impl Layout {
 fn display(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// The line that tells the operator a daemon must be restarted to serve what was just installed
+/// in `daemon_dir`. One wording for every command, since scripts match it (docs/renewal.md).
+pub fn restart_hint(daemon_dir: &Path) -> String {
+    format!(
+        "restart dockerd using {} (it does not reload certificates on SIGHUP)",
+        daemon_dir.display()
+    )
+}

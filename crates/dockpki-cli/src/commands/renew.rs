@@ -16,6 +16,7 @@ use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::expiry::is_due;
 use crate::fsio::WritePlan;
 use crate::inventory::{Record, Status};
+use crate::layout::restart_hint;
 use crate::output::print_json;
 use crate::paths::ClientUser;
 use crate::reissue::{reissue, KeyPolicy};
@@ -146,10 +147,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         .flat_map(|r| r.installed.iter())
         .map(|dir| Restart {
             daemon_dir: dir.clone(),
-            message: format!(
-                "restart dockerd using {} (it does not reload certificates on SIGHUP)",
-                dir.display()
-            ),
+            message: restart_hint(dir),
         })
         .collect();
     if ctx.out.json {

@@ -21,7 +21,7 @@ use crate::cli::RotateBeginArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::{WritePlan, Written};
 use crate::inventory::{Inventory, Record, Status};
-use crate::layout::Layout;
+use crate::layout::{restart_hint, Layout};
 use crate::output::print_json;
 use crate::paths::ClientUser;
 use crate::reissue::{reissue as reissue_record, KeyPolicy};
@@ -461,10 +461,7 @@ fn report(
         );
     }
     for dir in &outcome.restart {
-        println!(
-            "restart dockerd using {} (it reads certificates only at start)",
-            dir.display()
-        );
+        println!("{}", restart_hint(dir));
     }
     println!("next: {}", outcome.next);
     Ok(EXIT_OK)
