@@ -1,7 +1,6 @@
 //! When a certificate is due, and whether the files installed for it are still the ones dockpki
 //! wrote: the judgement shared by `status` (which reports it) and `renew` (which acts on it).
 
-use std::fs;
 use std::path::Path;
 
 use serde::Serialize;
@@ -9,6 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::inventory::Record;
 use crate::layout::Layout;
+use crate::reader::{self, Limit, Links};
 
 /// Whole days from `now` until `not_after`; negative once expired. Truncated like
 /// `kubeadm certs check-expiration`, so "89" means at least 89 full days remain.
@@ -58,10 +58,11 @@ impl FileState {
 /// certificate still counts as the same one.
 pub fn installed_state(record: &Record, dir: &Path, now: OffsetDateTime) -> FileState {
     let path = Layout::for_usage(record.kind, dir.to_path_buf()).cert_path();
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return FileState::Missing,
-        // Unreadable is not "ours" as far as anyone using the file can tell.
+    let bytes = match reader::read_optional(&path, Links::Follow, Limit::Pem) {
+        Ok(Some(b)) => b,
+        Ok(None) => return FileState::Missing,
+        // Unreadable (or not a regular file, or huge) is not "ours" as far as anyone using the
+        // file can tell.
         Err(_) => return FileState::Replaced,
     };
     let fingerprint = dockpki::certs_from_pem(&bytes)

@@ -14,6 +14,7 @@ mod journal;
 mod layout;
 mod output;
 mod paths;
+mod reader;
 mod reissue;
 mod secrets;
 mod state;
@@ -30,7 +31,9 @@ fn main() {
             if json {
                 output::print_json(&serde_json::json!({ "error": e.to_string() }));
             }
-            eprintln!("error: {e}");
+            // One line whatever the message holds: paths and values in it may come from files
+            // and certificates, and must not forge a second line or drive the terminal.
+            eprintln!("error: {}", output::escape(&e.to_string()));
             error::EXIT_FAILURE
         }
     };

@@ -1,5 +1,6 @@
 //! Printing: JSON for machines, text for people.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde::Serialize;
@@ -20,6 +21,58 @@ pub fn print_json(value: &impl Serialize) {
     let _ = writeln!(out);
 }
 
+/// `s` made safe to print as text: every control character (C0, DEL, C1) and every Unicode
+/// bidirectional-formatting character is shown as an escape (`\n`, `\r`, `\t`, `\x1b`,
+/// `\u{202e}`), so that text from outside (certificate fields, daemon answers, file contents,
+/// paths read from files) can neither start a new line that looks like dockpki's own output,
+/// nor move the cursor, clear the screen, set the window title, or reorder what is shown.
+/// Everything else, backslashes included, is printed as it is. JSON output never needs this:
+/// serde_json escapes control characters itself and the value stays exact.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether [`escape`] rewrites `c`.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// A string from outside, escaped with [`escape`] when displayed: `format!("{}", Untrusted(s))`.
+#[derive(Clone, Copy, Debug)]
+pub struct Untrusted<'a>(pub &'a str);
+
+impl std::fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&escape(self.0))
+    }
+}
+
+/// Prints a note or warning on stderr as `dockpki: MESSAGE`, escaped with [`escape`]: messages
+/// name paths and values read from files, which must not be able to forge a line.
+pub fn note(message: impl std::fmt::Display) {
+    eprintln!("dockpki: {}", escape(&message.to_string()));
+}
+
 /// Quotes `s` for a POSIX shell when it needs quoting.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
@@ -34,7 +87,17 @@ pub fn shell_quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::shell_quote;
+    use super::{escape, shell_quote};
+
+    #[test]
+    fn escape_shows_every_control_and_bidi_character_and_leaves_the_rest() {
+        assert_eq!(escape("plain /path's \\ text é"), "plain /path's \\ text é");
+        assert_eq!(escape("a\nerror: forged"), "a\\nerror: forged");
+        assert_eq!(escape("\x1b[2J\x1b]0;title\x07"), "\\x1b[2J\\x1b]0;title\\x07");
+        assert_eq!(escape("\r\t\x7f\u{85}"), "\\r\\t\\x7f\\u{85}");
+        assert_eq!(escape("evil\u{202e}txt.pem"), "evil\\u{202e}txt.pem");
+        assert_eq!(escape("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
+    }
 
     #[test]
     fn shell_quote_leaves_plain_paths_and_quotes_the_rest() {

@@ -12,7 +12,7 @@ use crate::fsio::WritePlan;
 use crate::inventory::{Inventory, Record};
 use crate::layout::Layout;
 use crate::paths::ClientUser;
-use crate::state::read;
+use crate::reader::{self, Limit, Links};
 
 /// Where the new certificate's key comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub fn reissue(
     let key = match key_policy {
         KeyPolicy::Fresh => PrivateKey::generate(record.key_type.unwrap_or_default())?,
         KeyPolicy::Reuse => {
-            let pem = zeroize::Zeroizing::new(read(&first.key_path())?);
+            let pem = reader::read(&first.key_path(), Links::Follow, Limit::Pem)?;
             PrivateKey::from_pem(&pem)
                 .map_err(|e| CliError::from(e).context(first.key_path().display()))?
         }

@@ -6,15 +6,15 @@
 //! arguments so that each path that loads the CA (`State::load_*`, in one place) obeys them,
 //! including commands added later.
 
-use std::fs::File;
-use std::io::{BufRead, IsTerminal, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use zeroize::Zeroizing;
 
 use crate::error::{CliError, CliResult};
+use crate::reader::{self, Limit, Links};
 
 /// What the global options say about secrets.
 #[derive(Debug, Default)]
@@ -73,19 +73,42 @@ pub fn passphrase(purpose: Purpose) -> CliResult<Zeroizing<Vec<u8>>> {
     Ok(pass)
 }
 
+/// The passphrase is the file's first line, without its line ending, as `openssl -passin
+/// file:` reads it, so that a key encrypted by one is readable by the other. The file must be a
+/// regular file (a FIFO would block, a device never end); one readable by group or others is
+/// used with a warning, since the passphrase in it is as secret as the key it unlocks.
 fn from_file(path: &Path) -> CliResult<Zeroizing<Vec<u8>>> {
-    let mut bytes = Zeroizing::new(Vec::new());
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| CliError::io("read the passphrase file", path, &e))?;
-    let pass = Zeroizing::new(strip_newline(&bytes).to_vec());
+    let file = reader::open(path, Links::Follow, Limit::Passphrase).map_err(|e| match e {
+        reader::ReadError::NotFound(e) => CliError::io("read the passphrase file", path, &e),
+        reader::ReadError::Refused(e) => e,
+    })?;
+    let mode = file
+        .metadata()
+        .map_err(|e| CliError::io("read the passphrase file", path, &e))?
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        crate::output::note(format!(
+            "warning: the passphrase file {} is accessible by group or others (mode {mode:04o}); run `chmod 600 {}`",
+            path.display(),
+            crate::output::shell_quote(&path.display().to_string())
+        ));
+    }
+    let bytes = reader::read_opened(file, path, Limit::Passphrase)?;
+    let pass = Zeroizing::new(first_line(&bytes).to_vec());
     if pass.is_empty() {
         return Err(CliError::new(format!(
-            "the passphrase file {} is empty; put the passphrase in it (one line)",
+            "the first line of the passphrase file {} is empty; put the passphrase on its first line",
             path.display()
         )));
     }
     Ok(pass)
+}
+
+/// The first line of `bytes`, without its `\n` or `\r\n`.
+fn first_line(bytes: &[u8]) -> &[u8] {
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or(bytes);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// One trailing newline is the end of the line `echo` or an editor wrote, not the passphrase.
@@ -144,29 +167,13 @@ fn read_hidden(prompt: &str) -> CliResult<Zeroizing<Vec<u8>>> {
 /// `--insecure-perms` (then with a warning). The checks use the opened file, so the file that
 /// was checked is the file that is read.
 pub fn read_ca_key(path: &Path) -> CliResult<Zeroizing<Vec<u8>>> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(nix::libc::ELOOP) {
-                CliError::new(format!(
-                    "refusing to read the CA key {} because it is a symlink (it could point at any key); replace the link with the key file itself",
-                    path.display()
-                ))
-            } else {
-                CliError::io("read", path, &e)
-            }
-        })?;
+    let file = reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| match e {
+        reader::ReadError::NotFound(e) => CliError::io("read", path, &e),
+        reader::ReadError::Refused(e) => e.context("the CA key"),
+    })?;
     let meta = file
         .metadata()
         .map_err(|e| CliError::io("read", path, &e))?;
-    if !meta.is_file() {
-        return Err(CliError::new(format!(
-            "the CA key {} is not a regular file; put the key file itself there",
-            path.display()
-        )));
-    }
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me && meta.uid() != 0 {
         return Err(CliError::new(format!(
@@ -191,15 +198,21 @@ pub fn read_ca_key(path: &Path) -> CliResult<Zeroizing<Vec<u8>>> {
             Perms::WarnOnly => eprintln!("dockpki: warning: {problem}"),
         }
     }
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.read_to_end(&mut bytes)
-        .map_err(|e| CliError::io("read", path, &e))?;
-    Ok(bytes)
+    reader::read_opened(file, path, Limit::Pem)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::strip_newline;
+    use super::{first_line, strip_newline};
+
+    #[test]
+    fn a_passphrase_file_gives_its_first_line_like_openssl_passin_file() {
+        assert_eq!(first_line(b"secret\nsecond line\n"), b"secret");
+        assert_eq!(first_line(b"secret\r\nsecond"), b"secret");
+        assert_eq!(first_line(b"secret"), b"secret");
+        assert_eq!(first_line(b"\nsecret"), b"");
+        assert_eq!(first_line(b" se cret \n"), b" se cret ");
+    }
 
     #[test]
     fn one_trailing_newline_is_not_part_of_the_passphrase() {

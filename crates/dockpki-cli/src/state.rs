@@ -10,6 +10,7 @@ use crate::error::{CliError, CliResult};
 use crate::fsio::{WritePlan, Written, DIR_MODE, PRIVATE_MODE};
 use crate::inventory::Inventory;
 use crate::journal;
+use crate::reader::{self, Limit, Links};
 use crate::secrets;
 
 /// An opened state directory.
@@ -209,7 +210,7 @@ impl State {
     /// Whether the current CA's key (`ca-key.pem`) is stored encrypted.
     pub fn key_protection(&self) -> CliResult<KeyProtection> {
         let path = self.ca_key_path();
-        let key = zeroize::Zeroizing::new(read(&path)?);
+        let key = read(&path)?;
         Ok(if dockpki::PrivateKey::is_encrypted_pem(&key) {
             KeyProtection::Encrypted
         } else {
@@ -255,10 +256,9 @@ impl State {
     /// Loads the inventory; a missing file is an empty inventory.
     pub fn load_inventory(&self) -> CliResult<Inventory> {
         let path = self.inventory_path();
-        match fs::read(&path) {
-            Ok(bytes) => Inventory::parse(&path, &bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Inventory::default()),
-            Err(e) => Err(CliError::io("read", &path, &e)),
+        match reader::read_optional(&path, Links::Refuse, Limit::Inventory)? {
+            Some(bytes) => Inventory::parse(&path, &bytes),
+            None => Ok(Inventory::default()),
         }
     }
 
@@ -384,7 +384,7 @@ fn ca_cert_context(path: &Path, e: dockpki::Error) -> CliError {
     CliError::from(e).context(format!("reading the CA certificate {}", path.display()))
 }
 
-/// Reads a whole file with a helpful error.
-pub fn read(path: &Path) -> CliResult<Vec<u8>> {
-    fs::read(path).map_err(|e| CliError::io("read", path, &e))
+/// Reads a PEM file of the state directory (never through a symlink: dockpki makes none there).
+pub fn read(path: &Path) -> CliResult<zeroize::Zeroizing<Vec<u8>>> {
+    reader::read(path, Links::Refuse, Limit::Pem)
 }

@@ -501,8 +501,7 @@ fn a_full_disk_is_a_clear_error_leaving_nothing_half_written() {
         .status()
         .map(|st| st.success())
         .unwrap_or(false);
-    if !mounted {
-        eprintln!("\n*** SKIPPED: full-disk test needs root to mount a tmpfs ***\n");
+    if !common::prerequisite(mounted, "root to mount a tmpfs (full-disk test)") {
         return;
     }
     struct Unmount<'a>(&'a Path);

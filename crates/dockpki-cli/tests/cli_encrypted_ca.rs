@@ -340,7 +340,7 @@ fn on_a_terminal_the_passphrase_is_asked_twice_without_echo() {
     let env = Env::new();
     let Some((ok, shown)) = on_terminal(&env, "ca init --encrypt", &["hunter22", "hunter22"])
     else {
-        eprintln!("\n*** SKIPPED: needs util-linux `script` for a pseudo-terminal ***\n");
+        common::prerequisite(false, "util-linux `script` for a pseudo-terminal");
         return;
     };
     assert!(ok, "{shown}");
@@ -362,7 +362,7 @@ fn on_a_terminal_two_different_passphrases_create_nothing() {
     let env = Env::new();
     let Some((ok, shown)) = on_terminal(&env, "ca init --encrypt", &["hunter22", "hunter23"])
     else {
-        eprintln!("\n*** SKIPPED: needs util-linux `script` for a pseudo-terminal ***\n");
+        common::prerequisite(false, "util-linux `script` for a pseudo-terminal");
         return;
     };
     assert!(

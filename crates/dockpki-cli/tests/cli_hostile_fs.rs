@@ -14,23 +14,13 @@ use std::fs;
 use std::os::unix::fs::{lchown, symlink, MetadataExt};
 use std::path::Path;
 
-use common::{assert_success, chmod, mode, read, s, Env};
+use common::{assert_success, chmod, mode, read, require_root, s, Env};
 
 const NOBODY: u32 = 65534;
 
-fn is_root() -> bool {
-    fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
-
 /// Changes the owner of `path` (not following a symlink) to nobody; false when not root.
 fn give_to_nobody(path: &Path) -> bool {
-    if !is_root() {
-        eprintln!(
-            "\n*** SKIPPED: needs root to chown {} ***\n",
-            path.display()
-        );
+    if !require_root(&format!("to chown {}", path.display())) {
         return false;
     }
     lchown(path, Some(NOBODY), Some(NOBODY)).expect("lchown");

@@ -36,7 +36,7 @@ fn suggested(env: &Env) -> Vec<String> {
 #[test]
 fn every_suggested_ip_is_a_dialable_address_of_this_machine_and_none_is_missing() {
     let Some((all, dialable)) = ip_addr() else {
-        eprintln!("SKIPPED: no `ip` command here");
+        common::prerequisite(false, "the `ip` command (iproute2)");
         return;
     };
     let env = Env::new();

@@ -15,7 +15,8 @@ use crate::fsio::WritePlan;
 use crate::inventory::{ContextRecord, Inventory, Status};
 use crate::output::print_json;
 use crate::paths::{absolute, ClientUser};
-use crate::state::{read, State};
+use crate::reader::{self, Limit, Links};
+use crate::state::State;
 
 /// `dockpki context create NAME --host tcp://HOST:PORT`.
 pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
@@ -173,12 +174,8 @@ fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize
 /// never made from a directory docker would refuse.
 fn read_client_layout(dir: &Path) -> CliResult<[Zeroizing<Vec<u8>>; 3]> {
     let path = |name: &str| -> PathBuf { dir.join(name) };
-    let [ca, cert, key] = TLS_FILES.map(|name| read(&path(name)));
-    let (ca, cert, key) = (
-        Zeroizing::new(ca?),
-        Zeroizing::new(cert?),
-        Zeroizing::new(key?),
-    );
+    let [ca, cert, key] = TLS_FILES.map(|name| reader::read(&path(name), Links::Follow, Limit::Pem));
+    let (ca, cert, key) = (ca?, cert?, key?);
     let bad = |name: &str, e: dockpki::Error| {
         CliError::from(e).context(format!(
             "{} is not usable for a docker context",

@@ -9,7 +9,6 @@
 //! must complete an interrupted update before reading it.
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
@@ -21,6 +20,7 @@ use crate::fsio::{parent, WritePlan};
 use crate::layout::Layout;
 use crate::output::print_json;
 use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
+use crate::reader::{self, Limit, Links};
 
 /// dockerd's configuration file.
 const DEFAULT_FILE: &str = "/etc/docker/daemon.json";
@@ -415,11 +415,16 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         // An update interrupted after its journal was written is finished before reading.
         recover_next_to(&journal)?;
     }
-    let old_text = match fs::read_to_string(&file) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(CliError::io("read", &file, &e)),
-    };
+    let old_text = reader::read_optional(&file, Links::Refuse, Limit::Config)?
+        .map(|bytes| {
+            String::from_utf8(bytes.to_vec()).map_err(|_| {
+                CliError::new(format!(
+                    "{} is not UTF-8 text, so it is not JSON dockerd could read; fix or move it",
+                    file.display()
+                ))
+            })
+        })
+        .transpose()?;
     let mut doc = parse_existing(&file, old_text.as_deref())?;
     let wanted = Wanted {
         tls,

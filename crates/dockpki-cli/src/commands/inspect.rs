@@ -9,7 +9,7 @@ use super::{now, Context};
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::mode_of;
 use crate::output::print_json;
-use crate::state::read;
+use crate::reader::{self, Limit, Links};
 
 #[derive(Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, args: &crate::cli::InspectArgs) -> CliResult<i32> {
 }
 
 fn describe(path: &Path) -> CliResult<FileReport> {
-    let bytes = zeroize::Zeroizing::new(read(path)?);
+    let bytes = reader::read(path, Links::Follow, Limit::Pem)?;
     let text = String::from_utf8_lossy(&bytes);
     let contents = if text.contains("PRIVATE KEY-----") && !text.contains("BEGIN CERTIFICATE") {
         let key =

@@ -25,7 +25,7 @@ use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
 use crate::inventory::{Inventory, Status};
 use crate::output::print_json;
 use crate::paths::{absolute, ClientUser};
-use crate::state::read;
+use crate::reader::{self, Limit, Links};
 
 /// The served certificate, as far as a probe reports it.
 #[derive(Debug, Serialize)]
@@ -241,7 +241,11 @@ fn installed(ctx: &Context, served_sha256: &str) -> (Installed, Vec<PathBuf>) {
         .state_dir()
         .ok()
         .map(|d| d.join("inventory.json"))
-        .and_then(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+        .and_then(|p| {
+            reader::read(&p, Links::Refuse, Limit::Inventory)
+                .ok()
+                .map(|b| (p, b))
+        })
         .and_then(|(p, b)| Inventory::parse(&p, &b).ok())
     else {
         return (Installed::Unknown, Vec::new());
@@ -268,7 +272,7 @@ fn installed(ctx: &Context, served_sha256: &str) -> (Installed, Vec<PathBuf>) {
 }
 
 fn installed_fingerprint(dir: &Path) -> Option<String> {
-    let pem = std::fs::read(dir.join("server-cert.pem")).ok()?;
+    let pem = reader::read(&dir.join("server-cert.pem"), Links::Follow, Limit::Pem).ok()?;
     let der = dockpki::certs_from_pem(&pem).ok()?.into_iter().next()?;
     Some(dockpki::inspect(&der).ok()?.sha256_fingerprint)
 }
@@ -358,12 +362,12 @@ type ClientFiles = (
 fn load_layout(dir: &Path) -> CliResult<ClientFiles> {
     let certs = |name: &str| -> CliResult<Vec<CertificateDer<'static>>> {
         let path = dir.join(name);
-        dockpki::certs_from_pem(&read(&path)?)
+        dockpki::certs_from_pem(&reader::read(&path, Links::Follow, Limit::Pem)?)
             .map_err(|e| CliError::from(e).context(path.display()))
     };
     let (ca, chain) = (certs("ca.pem")?, certs("cert.pem")?);
     let key_path = dir.join("key.pem");
-    let key = dockpki::PrivateKey::from_pem(&zeroize::Zeroizing::new(read(&key_path)?))
+    let key = dockpki::PrivateKey::from_pem(&reader::read(&key_path, Links::Follow, Limit::Pem)?)
         .map_err(|e| CliError::from(e).context(key_path.display()))?;
     Ok((ca, chain, key))
 }

@@ -16,6 +16,7 @@ use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::WritePlan;
 use crate::output::print_json;
 use crate::paths::absolute;
+use crate::reader::{self, Limit, Links};
 
 /// Where systemd looks for system units, highest precedence first.
 const UNIT_DIRS: &[&str] = &[
@@ -79,9 +80,10 @@ pub fn installed_exec_start(unit: &str, skip: Option<&Path>) -> Option<ExecStart
         if skip.is_some_and(|s| s == path.as_path()) {
             continue;
         }
-        let Ok(text) = fs::read_to_string(&path) else {
+        let Ok(bytes) = reader::read(&path, Links::Follow, Limit::Config) else {
             continue;
         };
+        let text = String::from_utf8_lossy(&bytes);
         if let Some(set) = exec_start_of(&text) {
             command = set;
         }

@@ -1,6 +1,5 @@
 //! `dockpki verify`: an offline check of installed layouts.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use dockpki::{CertificateDer, PrivateKey, SubjectAltName, Usage};
@@ -14,6 +13,7 @@ use crate::fsio::mode_of;
 use crate::layout::Layout;
 use crate::output::print_json;
 use crate::paths::{absolute, ClientUser, DEFAULT_DAEMON_DIR};
+use crate::reader::{self, Limit, Links};
 use crate::state::State;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -258,15 +258,9 @@ fn check_layout(
     check_mode(report, layout, &cert_path, false);
 
     let key_path = layout.key_path();
-    match fs::read(&key_path) {
-        Err(e) => report.push(
-            Level::Fail,
-            layout,
-            key_path.clone(),
-            format!("cannot read: {e}"),
-        ),
+    match reader::read(&key_path, Links::Follow, Limit::Pem) {
+        Err(e) => report.push(Level::Fail, layout, key_path.clone(), e.to_string()),
         Ok(bytes) => {
-            let bytes = zeroize::Zeroizing::new(bytes);
             match PrivateKey::from_pem(&bytes) {
                 Err(e) => report.push(Level::Fail, layout, key_path.clone(), e.to_string()),
                 Ok(key) => match &loaded.leaf {
@@ -317,7 +311,7 @@ fn check_mode(report: &mut Report, layout: &Layout, path: &Path, secret: bool) {
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = reader::read(path, Links::Follow, Limit::Pem).map_err(|e| e.to_string())?;
     dockpki::certs_from_pem(&bytes).map_err(|e| e.to_string())
 }
 

@@ -37,6 +37,45 @@ const SCRUBBED: &[&str] = &[
 /// The login name every child sees (the default client common name).
 pub const USER: &str = "tester";
 
+/// Whether this run is CI (`CI=true`), where a missing prerequisite fails the test.
+pub fn running_in_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| v.eq_ignore_ascii_case("true") || v == "1")
+        .unwrap_or(false)
+}
+
+/// The one gate for tests that need something this machine may lack (root, a tool, a mount).
+/// Returns `true` when `available`. Otherwise the test must stop: under `CI=true` this panics
+/// naming what is missing (CI installs everything, so a missing prerequisite is a broken CI,
+/// never a pass); elsewhere it writes a loud `SKIPPED` line straight to the terminal (the
+/// harness swallows `eprintln!`) and returns `false`.
+pub fn prerequisite(available: bool, what: &str) -> bool {
+    if available {
+        return true;
+    }
+    if running_in_ci() {
+        panic!("CI=true but this test cannot run: it needs {what}");
+    }
+    use std::io::Write;
+    if let Ok(mut tty) = fs::OpenOptions::new().write(true).open("/dev/tty") {
+        let _ = writeln!(tty, "\n*** SKIPPED: needs {what} ***");
+    }
+    eprintln!("\n*** SKIPPED: needs {what} ***");
+    false
+}
+
+/// Whether the tests run as root (uid 0).
+pub fn is_root() -> bool {
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// [`prerequisite`] for root: `require_root("to chown files")`.
+pub fn require_root(why: &str) -> bool {
+    prerequisite(is_root(), &format!("root {why}"))
+}
+
 /// Path of the binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dockpki"))

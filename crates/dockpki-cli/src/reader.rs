@@ -1,0 +1,264 @@
+//! The one way dockpki reads a file it did not just write.
+//!
+//! dockpki runs as root and reads files other users own: a client layout under sudo, a
+//! `daemon.json` someone else manages, a state directory, a unit file. Any of them may be a FIFO
+//! (a plain read blocks forever), a device (`/dev/zero` never ends), a symlink to one of those,
+//! or simply huge. [`read`] refuses all of that before reading a byte:
+//!
+//! - it opens with `O_NONBLOCK`, so opening a FIFO does not wait for a writer, and with
+//!   `O_NOFOLLOW` where the path must not be a link ([`Links::Refuse`]);
+//! - it checks the *opened* file with `fstat` (so the file checked is the file read): only a
+//!   regular file is read;
+//! - it reads at most [`Limit`] bytes and refuses a file that is larger, naming the limit.
+//!
+//! Everything read comes back in a [`Zeroizing`] buffer, since some of it is key material.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::{CliError, CliResult};
+
+/// Whether the path itself may be a symlink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Links {
+    /// The path must not be a symlink (dockpki's own state files, files it may replace): a link
+    /// there was planted, not made by dockpki.
+    Refuse,
+    /// A symlink is followed (files the user named, layout files users link by hand, systemd
+    /// units); whatever it points at must still be a regular file within the limit.
+    Follow,
+}
+
+/// How many bytes a kind of file may have. Each is far above what a real file of that kind
+/// holds, and far below what would hurt: the point is that `/dev/zero` or a runaway file cannot
+/// make a root process read gigabytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// PEM files: certificates, bundles, keys, CRLs (1 MiB; a certificate is ~1 KiB).
+    Pem,
+    /// Configuration and small JSON files: daemon.json, systemd units, docker's meta.json,
+    /// a journal (1 MiB).
+    Config,
+    /// The inventory, which grows with every certificate issued (64 MiB: ~1 KiB a record).
+    Inventory,
+    /// A passphrase file (64 KiB).
+    Passphrase,
+}
+
+impl Limit {
+    /// The limit in bytes.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Limit::Pem | Limit::Config => 1 << 20,
+            Limit::Inventory => 64 << 20,
+            Limit::Passphrase => 64 << 10,
+        }
+    }
+
+    fn describe(self) -> String {
+        let b = self.bytes();
+        if b >= 1 << 20 {
+            format!("{} MiB", b >> 20)
+        } else {
+            format!("{} KiB", b >> 10)
+        }
+    }
+}
+
+/// Why a file was not read, before any I/O error.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file does not exist.
+    NotFound(io::Error),
+    /// Anything else, already worded for the operator.
+    Refused(CliError),
+}
+
+/// Reads the whole file at `path`, which must be a regular file of at most `limit` bytes.
+///
+/// # Errors
+/// One line naming the file and the fix when it is missing, unreadable, a symlink (with
+/// [`Links::Refuse`]), not a regular file, or larger than the limit.
+pub fn read(path: &Path, links: Links, limit: Limit) -> CliResult<Zeroizing<Vec<u8>>> {
+    match read_inner(path, links, limit) {
+        Ok(b) => Ok(b),
+        Err(ReadError::NotFound(e)) => Err(CliError::io("read", path, &e)),
+        Err(ReadError::Refused(e)) => Err(e),
+    }
+}
+
+/// Like [`read`], but a missing file is `Ok(None)`.
+///
+/// # Errors
+/// As [`read`], except for a missing file.
+pub fn read_optional(
+    path: &Path,
+    links: Links,
+    limit: Limit,
+) -> CliResult<Option<Zeroizing<Vec<u8>>>> {
+    match read_inner(path, links, limit) {
+        Ok(b) => Ok(Some(b)),
+        Err(ReadError::NotFound(_)) => Ok(None),
+        Err(ReadError::Refused(e)) => Err(e),
+    }
+}
+
+/// Opens `path` for reading the way [`read`] does and returns the checked file, for callers that
+/// also need its metadata (owner, mode). The file is a regular file no larger than `limit`.
+///
+/// # Errors
+/// As [`read_optional`].
+pub fn open(path: &Path, links: Links, limit: Limit) -> Result<File, ReadError> {
+    let mut flags = nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC;
+    if links == Links::Refuse {
+        flags |= nix::libc::O_NOFOLLOW;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                ReadError::NotFound(e)
+            } else if links == Links::Refuse && e.raw_os_error() == Some(nix::libc::ELOOP) {
+                ReadError::Refused(CliError::new(format!(
+                    "refusing to read {} because it is a symlink (dockpki never makes one there, so it was planted); replace the link with the file itself",
+                    path.display()
+                )))
+            } else {
+                ReadError::Refused(CliError::io("read", path, &e))
+            }
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| ReadError::Refused(CliError::io("read", path, &e)))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(ReadError::Refused(CliError::new(format!(
+            "refusing to read {} because it is {what}, not a regular file; put the file itself there",
+            path.display()
+        ))));
+    }
+    if meta.len() > limit.bytes() {
+        return Err(ReadError::Refused(too_large(path, limit)));
+    }
+    Ok(file)
+}
+
+/// Reads an opened file (from [`open`]) to its end, refusing it past `limit`: a file can grow
+/// between `fstat` and the read.
+///
+/// # Errors
+/// An I/O error, or the file being larger than the limit.
+pub fn read_opened(file: File, path: &Path, limit: Limit) -> CliResult<Zeroizing<Vec<u8>>> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(limit.bytes() + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::io("read", path, &e))?;
+    if bytes.len() as u64 > limit.bytes() {
+        return Err(too_large(path, limit));
+    }
+    Ok(bytes)
+}
+
+fn read_inner(path: &Path, links: Links, limit: Limit) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+    let file = open(path, links, limit)?;
+    read_opened(file, path, limit).map_err(ReadError::Refused)
+}
+
+fn too_large(path: &Path, limit: Limit) -> CliError {
+    CliError::new(format!(
+        "refusing to read {} because it is larger than {} (the most a file of its kind can need); check that it is the right file",
+        path.display(),
+        limit.describe()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn dir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn a_regular_file_within_the_limit_is_read_whole() {
+        let d = dir();
+        let p = d.path().join("f");
+        std::fs::write(&p, b"hello").unwrap();
+        assert_eq!(&**read(&p, Links::Refuse, Limit::Pem).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn a_file_of_exactly_the_limit_is_read_and_one_byte_more_is_refused() {
+        let d = dir();
+        let p = d.path().join("f");
+        std::fs::write(&p, vec![b'x'; Limit::Passphrase.bytes() as usize]).unwrap();
+        assert!(read(&p, Links::Refuse, Limit::Passphrase).is_ok());
+        std::fs::write(&p, vec![b'x'; Limit::Passphrase.bytes() as usize + 1]).unwrap();
+        let e = read(&p, Links::Refuse, Limit::Passphrase).unwrap_err();
+        assert!(e.to_string().contains("larger than 64 KiB"), "{e}");
+    }
+
+    #[test]
+    fn devices_fifos_and_directories_are_refused_without_blocking() {
+        let d = dir();
+        let fifo = d.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let zero_link = d.path().join("zero");
+        symlink("/dev/zero", &zero_link).unwrap();
+        for (p, what) in [
+            (fifo.as_path(), "a FIFO"),
+            (Path::new("/dev/zero"), "a character device"),
+            (zero_link.as_path(), "a character device"),
+            (d.path(), "a directory"),
+        ] {
+            let e = read(p, Links::Follow, Limit::Pem).unwrap_err().to_string();
+            assert!(e.contains(what) && e.contains("not a regular file"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_symlink_is_refused_where_links_are_not_expected_and_followed_where_they_are() {
+        let d = dir();
+        let real = d.path().join("real");
+        std::fs::write(&real, b"x").unwrap();
+        let link = d.path().join("link");
+        symlink(&real, &link).unwrap();
+        let e = read(&link, Links::Refuse, Limit::Pem).unwrap_err().to_string();
+        assert!(e.contains("is a symlink"), "{e}");
+        assert_eq!(&**read(&link, Links::Follow, Limit::Pem).unwrap(), b"x");
+    }
+
+    #[test]
+    fn a_missing_file_is_none_for_optional_reads_and_an_error_otherwise() {
+        let d = dir();
+        let p = d.path().join("missing");
+        assert!(read_optional(&p, Links::Refuse, Limit::Pem)
+            .unwrap()
+            .is_none());
+        assert!(read(&p, Links::Refuse, Limit::Pem)
+            .unwrap_err()
+            .to_string()
+            .contains("check that the path exists"));
+    }
+}
