@@ -6,14 +6,14 @@ fmt:
 
 # Lint everything, warnings are errors.
 clippy:
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --features dockpki-cli/fault-injection -- -D warnings
 
 # Alias of clippy, under the name the issue uses.
 lint: clippy
 
 # Every test: unit, property, CLI and end-to-end (the e2e tests need root and dockerd).
 test:
-    cargo test --workspace
+    cargo test --workspace --features dockpki-cli/fault-injection
 
 # Only the end-to-end tests against a real dockerd and docker CLI.
 e2e:

@@ -569,6 +569,9 @@ pub struct CrlArgs {
     /// Write the CRL to FILE (mode 0444, the previous one kept as FILE.bak) [default: stdout]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace a FILE that is not a CRL of this CA (kept as a timestamped backup)
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `dockpki daemon-config`
@@ -606,6 +609,9 @@ pub struct SystemdDropinArgs {
     /// Where to write the drop-in [default: /etc/systemd/system/UNIT.d/dockpki.conf]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace a FILE that dockpki did not write (kept as a timestamped backup)
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `dockpki env`

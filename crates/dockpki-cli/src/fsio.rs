@@ -54,6 +54,20 @@ pub enum Replace {
     /// context's TLS files), where a backup would only be a stray file in another program's
     /// directory and the original's backup is kept anyway.
     Mirror,
+    /// Like [`Replace::IfForced`], for a file dockpki regenerates (a CRL, a systemd drop-in)
+    /// when the file in its place was not written by dockpki: someone else's data is replaced
+    /// only with `--force`, and then kept as a timestamped backup that is never overwritten.
+    Foreign,
+}
+
+/// Who wrote the file a regenerated file replaces, as far as dockpki can tell from its
+/// contents (a CRL signed by this CA, a drop-in with dockpki's header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Previous {
+    /// Nothing there, or a file dockpki wrote: replaced freely.
+    Dockpki,
+    /// A file dockpki did not write: replaced only with `--force`.
+    Unknown,
 }
 
 struct PlannedFile {
@@ -155,16 +169,15 @@ impl WritePlan {
         );
     }
 
-    /// Adds a public file dockpki regenerates (a CRL, mode 0444), replaced on every run keeping
-    /// the previous version as `NAME.bak`, so that a daily job does not pile up backups.
-    pub fn regenerated(&mut self, path: PathBuf, contents: Vec<u8>) {
-        self.add(
-            path,
-            Zeroizing::new(contents),
-            CERT_MODE,
-            None,
-            Replace::Always,
-        );
+    /// Adds a public file dockpki regenerates (a CRL, mode 0444). One dockpki wrote before is
+    /// replaced on every run keeping the previous version as `NAME.bak`, so that a daily job does
+    /// not pile up backups; any other file only with `--force` ([`Replace::Foreign`]).
+    pub fn regenerated(&mut self, path: PathBuf, contents: Vec<u8>, previous: Previous) {
+        let replace = match previous {
+            Previous::Dockpki => Replace::Always,
+            Previous::Unknown => Replace::Foreign,
+        };
+        self.add(path, Zeroizing::new(contents), CERT_MODE, None, replace);
     }
 
     /// Adds a configuration file of another program (mode 0644), replaced without `--force`
@@ -177,6 +190,17 @@ impl WritePlan {
             None,
             Replace::KeepingBackups,
         );
+    }
+
+    /// Adds a configuration file dockpki generates whole (a systemd drop-in, mode 0644): one it
+    /// wrote before is replaced keeping a timestamped backup; any other file only with `--force`
+    /// ([`Replace::Foreign`]).
+    pub fn generated_config(&mut self, path: PathBuf, contents: Vec<u8>, previous: Previous) {
+        let replace = match previous {
+            Previous::Dockpki => Replace::KeepingBackups,
+            Previous::Unknown => Replace::Foreign,
+        };
+        self.add(path, Zeroizing::new(contents), CONFIG_MODE, None, replace);
     }
 
     /// Adds a file of dockpki's own state (mode 0600), replaced on every change.
@@ -213,10 +237,18 @@ impl WritePlan {
     pub fn check(&self) -> CliResult<Vec<PathBuf>> {
         let mut to_create = BTreeSet::new();
         let mut trusted_dirs = BTreeSet::new();
+        for path in self
+            .files
+            .iter()
+            .map(|f| &f.path)
+            .chain(self.renames.iter().flat_map(|r| [&r.from, &r.to]))
+        {
+            check_utf8(path)?;
+        }
         for f in &self.files {
             let dir = parent(&f.path);
             if trusted_dirs.insert((dir.to_path_buf(), f.owner.map(|o| o.uid))) {
-                check_directory_trust(&f.path, f.owner)?;
+                check_directory_trust(&f.path, f.owner.map(|o| o.uid))?;
             }
             match fs::metadata(dir) {
                 Ok(m) if m.is_dir() => {}
@@ -257,6 +289,15 @@ impl WritePlan {
                         f.path.display()
                     )))
                 }
+                // A device, FIFO or socket is never swapped for a regular file, not even with
+                // --force: `--out /dev/null` must not move the system's /dev/null away.
+                Ok(m) if !m.is_file() => {
+                    return Err(CliError::new(format!(
+                        "refusing to replace {} because it is {}, not a regular file; choose another path",
+                        f.path.display(),
+                        kind_of(&m)
+                    )))
+                }
                 Ok(m) => {
                     let me = nix::unistd::geteuid().as_raw();
                     if m.uid() != me && f.owner.is_none_or(|o| o.uid != m.uid()) {
@@ -270,6 +311,12 @@ impl WritePlan {
                     if f.replace == Replace::IfForced && !self.force && !same_contents(&f.path, &f.contents) {
                         return Err(CliError::new(format!(
                             "{} already exists; pass --force to replace it (the old file is kept as a timestamped backup)",
+                            f.path.display()
+                        )));
+                    }
+                    if f.replace == Replace::Foreign && !self.force && !same_contents(&f.path, &f.contents) {
+                        return Err(CliError::new(format!(
+                            "{} already exists and was not written by dockpki; pass --force to replace it (the old file is kept as a timestamped backup), or choose another path",
                             f.path.display()
                         )));
                     }
@@ -292,8 +339,9 @@ impl WritePlan {
             if let Ok(m) = fs::symlink_metadata(&r.to) {
                 if !m.is_file() {
                     return Err(CliError::new(format!(
-                        "refusing to replace {} because it is not a regular file; move it aside and retry",
-                        r.to.display()
+                        "refusing to replace {} because it is {}, not a regular file; move it aside and retry",
+                        r.to.display(),
+                        kind_of(&m)
                     )));
                 }
             }
@@ -313,23 +361,51 @@ impl WritePlan {
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
         let mut written = Vec::new();
-        let result = self.stage(&new_dirs, &mut created, &mut staged, &mut written);
-        if let Err(e) = result {
-            for (tmp, _) in &staged {
+        // Until the journal exists, every error must take back what was staged: the staged
+        // files (private keys among them) and the directories made for them.
+        let undo = |staged: &[(PathBuf, &PlannedFile)], created: &[PathBuf]| {
+            for (tmp, _) in staged {
                 let _ = fs::remove_file(tmp);
             }
             for dir in created.iter().rev() {
                 let _ = fs::remove_dir(dir);
             }
+        };
+        let result = self.stage(&new_dirs, &mut created, &mut staged, &mut written);
+        if let Err(e) = result {
+            undo(&staged, &created);
             return Err(e);
         }
+        let journal = match self.journal_of(&staged) {
+            Ok(j) => j,
+            Err(e) => {
+                undo(&staged, &created);
+                return Err(e);
+            }
+        };
+        if let Err(e) = journal.write(journal_path) {
+            undo(&staged, &created);
+            return Err(e);
+        }
+        journal.apply(fault_injection())?;
+        remove_journal(journal_path)?;
+        written.extend(journal.moves.into_iter().map(|m| Written {
+            path: m.target,
+            backup: m.backup.map(Backup::into_path),
+            changed: true,
+        }));
+        Ok(written)
+    }
+
+    /// The journal of the staged files and the planned renames.
+    fn journal_of(&self, staged: &[(PathBuf, &PlannedFile)]) -> CliResult<Journal> {
         let stamp = backup_stamp();
         let moves = staged
             .iter()
             .map(|(tmp, f)| {
                 let backup = match (f.path.exists(), f.replace) {
                     (false, _) => None,
-                    (true, Replace::IfForced | Replace::KeepingBackups) => {
+                    (true, Replace::IfForced | Replace::KeepingBackups | Replace::Foreign) => {
                         Some(Backup::Timestamped(free_backup_name(&f.path, &stamp)?))
                     }
                     (true, Replace::Always) => Some(Backup::Previous(sibling(&f.path, ".bak"))),
@@ -339,6 +415,7 @@ impl WritePlan {
                     temp: tmp.clone(),
                     target: f.path.clone(),
                     backup,
+                    owner: f.owner.map(|o| o.uid),
                 })
             })
             .chain(self.renames.iter().map(|r| {
@@ -348,22 +425,14 @@ impl WritePlan {
                     temp: r.from.clone(),
                     target: r.to.clone(),
                     backup: None,
+                    owner: None,
                 })
             }))
             .collect::<CliResult<Vec<_>>>()?;
-        let journal = Journal {
+        Ok(Journal {
             version: JOURNAL_VERSION,
             moves,
-        };
-        journal.write(journal_path)?;
-        journal.apply(fault_injection())?;
-        remove_journal(journal_path)?;
-        written.extend(journal.moves.into_iter().map(|m| Written {
-            path: m.target,
-            backup: m.backup.map(Backup::into_path),
-            changed: true,
-        }));
-        Ok(written)
+        })
     }
 
     fn stage<'a>(
@@ -427,9 +496,12 @@ impl WritePlan {
 /// 2. every directory of the resolved path, up to `/`, must be owned by a trusted user and not
 ///    writable by group or others, unless it has the sticky bit (`/tmp`): in such a directory
 ///    anyone could rename a key away or slip in their own `ca.pem`.
-fn check_directory_trust(file: &Path, owner: Option<Owner>) -> CliResult<()> {
+///
+/// The same rule is applied when a journal is replayed ([`crate::journal::recover`]), with the
+/// owner recorded in the journal.
+pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> CliResult<()> {
     let me = nix::unistd::geteuid().as_raw();
-    let trusted = |uid: u32| uid == 0 || uid == me || owner.is_some_and(|o| o.uid == uid);
+    let trusted = |uid: u32| uid == 0 || uid == me || owner == Some(uid);
     let dir = std::path::absolute(parent(file)).map_err(|e| CliError::io("resolve", file, &e))?;
     let existing = dir
         .ancestors()
@@ -498,6 +570,78 @@ pub(crate) fn write_new(
     }
     file.write_all(contents)?;
     file.sync_all()
+}
+
+/// Refuses a path that is not UTF-8: paths are recorded in JSON (the journal, the inventory),
+/// which cannot hold them, and finding that out after staging would leave files behind.
+pub(crate) fn check_utf8(path: &Path) -> CliResult<()> {
+    if path.to_str().is_none() {
+        return Err(CliError::new(format!(
+            "the path {} is not valid UTF-8, which dockpki cannot record; choose a UTF-8 path",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// "a FIFO", "a character device", … for messages about something that is not a regular file.
+pub(crate) fn kind_of(m: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a regular file"
+    }
+}
+
+/// The target file name and the process id in a staged file's name
+/// (`.NAME.dockpki-PID-HEX.tmp`, made by [`temp_path`]), or `None` for any other name.
+pub(crate) fn parse_temp_name(name: &str) -> Option<(&str, u32)> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (rest, nanos) = rest.rsplit_once('-')?;
+    if nanos.is_empty() || !nanos.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let (target, pid) = rest.rsplit_once(".dockpki-")?;
+    if target.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((target, pid.parse().ok()?))
+}
+
+/// Removes the staged files a killed dockpki left in `dir` (SIGKILL runs no cleanup): files
+/// named like [`temp_path`]'s whose process is gone. Called only while holding the lock of the
+/// update that would have written there, after its journal was replayed, so no staged file
+/// still in use is touched; a live process's files are left alone all the same. Returns how many
+/// were removed.
+pub(crate) fn remove_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some((_, pid)) = name.to_str().and_then(parse_temp_name) else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists();
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(true);
+        if !alive && !is_dir && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 pub(crate) fn temp_path(target: &Path) -> CliResult<PathBuf> {

@@ -7,16 +7,41 @@
 //! temporaries are inert); a crash after it is completed by [`recover`], which every command that
 //! opens the state runs first, before it reads anything. Every step of [`Journal::apply`] can be
 //! repeated, so a crash during recovery is recovered the same way.
+//!
+//! A journal is also a list of renames that a root process will carry out, so a journal found on
+//! disk is trusted no more than anything else read from a file. [`recover`] replays it only when
+//! every check below passes, all of them before the first rename; otherwise it refuses with one
+//! line naming the journal, and nothing moves:
+//!
+//! 1. the journal is a regular file (not a link), owned by the running user or root, writable by
+//!    no one else, in a directory that passes the same trust checks as every write
+//!    ([`crate::fsio::check_directory_trust`]);
+//! 2. every path in it is absolute and plain (no `.` or `..`), and UTF-8;
+//! 3. every target lies in a directory its [`Scope`] allows: for the state's journal the state
+//!    directory, its archive, and the layouts and docker-context directories that the inventory
+//!    (the one on disk or the one the journal is installing) records; for a journal kept next to
+//!    a configuration file, that file alone;
+//! 4. every staged file is a sibling of its target named like dockpki's temporaries
+//!    (`.NAME.dockpki-PID-HEX.tmp`), and every backup a sibling named `NAME.bak` or
+//!    `NAME.bak-…`; the only other moves are renames between two files of the state directory;
+//! 5. every staged file still present is a regular file with one link, owned by the running
+//!    user, root, or the user the journal says it was written for; the directory trust checks
+//!    pass for its target; and a target that exists is a regular file.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, CliResult};
-use crate::fsio::{parent, sync_dir, temp_path, write_new, PRIVATE_MODE};
+use crate::fsio::{
+    check_directory_trust, kind_of, parent, parse_temp_name, sync_dir, temp_path, write_new,
+    PRIVATE_MODE,
+};
+use crate::reader::{self, Limit, Links};
 
 /// Format version of the journal file.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -49,6 +74,10 @@ pub struct Move {
     pub target: PathBuf,
     /// How to keep the file it replaces, if any.
     pub backup: Option<Backup>,
+    /// The user the file was written for (a client layout under sudo), whose staged file and
+    /// directories are trusted like the running user's when the journal is replayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<u32>,
 }
 
 /// Every rename of one update.
@@ -66,8 +95,16 @@ impl Journal {
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| CliError::new(format!("cannot encode the journal: {e}")))?;
         let tmp = temp_path(path)?;
-        write_new(&tmp, &bytes, PRIVATE_MODE, None).map_err(|e| CliError::io("write", path, &e))?;
-        fs::rename(&tmp, path).map_err(|e| CliError::io("move into place", path, &e))?;
+        let written = write_new(&tmp, &bytes, PRIVATE_MODE, None)
+            .map_err(|e| CliError::io("write", path, &e))
+            .and_then(|()| {
+                fs::rename(&tmp, path).map_err(|e| CliError::io("move into place", path, &e))
+            });
+        if written.is_err() {
+            // A half-written journal temporary (a full disk) is not left behind.
+            let _ = fs::remove_file(&tmp);
+        }
+        written?;
         sync_dir(parent(path))
     }
 
@@ -103,14 +140,140 @@ impl Journal {
     }
 }
 
-/// Completes an update that was interrupted after its journal was written. Returns how many
-/// files it had to move into place (0 when there was nothing to do).
-pub fn recover(path: &Path) -> CliResult<usize> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(CliError::io("read", path, &e)),
+/// Where the moves of a journal found on disk may act (rule 3 of the module documentation).
+#[derive(Debug)]
+pub enum Scope {
+    /// The state directory's journal: targets in `dirs` (which include the state directory);
+    /// renames of existing files only between two files of `state`.
+    State {
+        /// The state directory.
+        state: PathBuf,
+        /// Every directory a move may write into.
+        dirs: BTreeSet<PathBuf>,
+    },
+    /// A journal kept next to one configuration file: that file is the only target.
+    File(PathBuf),
+}
+
+impl Scope {
+    fn allows(&self, m: &Move) -> Result<(), String> {
+        let dir = parent(&m.target);
+        let staged_sibling = parent(&m.temp) == dir
+            && file_name(&m.temp)
+                .and_then(parse_temp_name)
+                .is_some_and(|(target, _)| Some(target) == file_name(&m.target));
+        match self {
+            Scope::State { state, dirs } => {
+                if !dirs.contains(dir) {
+                    return Err(format!(
+                        "it would write {}, outside the state directory and every layout the inventory records",
+                        m.target.display()
+                    ));
+                }
+                let state_rename = parent(&m.temp) == state && dir == state;
+                if !staged_sibling && !state_rename {
+                    return Err(format!(
+                        "it would move {} to {}, which is neither a file dockpki staged next to its target nor a file of the state directory",
+                        m.temp.display(),
+                        m.target.display()
+                    ));
+                }
+            }
+            Scope::File(file) => {
+                if &m.target != file || !staged_sibling {
+                    return Err(format!(
+                        "it would move {} to {}, but it may only install {}",
+                        m.temp.display(),
+                        m.target.display(),
+                        file.display()
+                    ));
+                }
+            }
+        }
+        if let Some(backup) = &m.backup {
+            let (b, target) = (
+                backup_path(backup),
+                file_name(&m.target).unwrap_or_default(),
+            );
+            let named = file_name(b).is_some_and(|n| match backup {
+                Backup::Previous(_) => n == format!("{target}.bak"),
+                Backup::Timestamped(_) => n.starts_with(&format!("{target}.bak-")),
+            });
+            if parent(b) != dir || !named {
+                return Err(format!(
+                    "its backup {} is not a backup name next to {}",
+                    b.display(),
+                    m.target.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn backup_path(b: &Backup) -> &Path {
+    match b {
+        Backup::Timestamped(p) | Backup::Previous(p) => p,
+    }
+}
+
+fn file_name(p: &Path) -> Option<&str> {
+    p.file_name().and_then(|n| n.to_str())
+}
+
+/// Rule 2: absolute, without `.` or `..`, UTF-8.
+fn plain_path(p: &Path) -> Result<(), String> {
+    use std::path::Component;
+    let plain = p.is_absolute()
+        && p.to_str().is_some()
+        && p.components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("{} is not a plain absolute path", p.display()))
+    }
+}
+
+/// Completes an update that was interrupted after its journal was written, after checking that
+/// the journal and everything it names may be trusted (see the module documentation). `scope`
+/// says where its moves may act; it is asked after the staged files passed their checks, so it
+/// may read a staged inventory. Returns how many files it moved into place (0 when there was
+/// nothing to do).
+///
+/// # Errors
+/// One line naming the journal when it is damaged, of another version, or fails any check;
+/// nothing is moved then.
+pub fn recover(path: &Path, scope: impl FnOnce(&Journal) -> CliResult<Scope>) -> CliResult<usize> {
+    let refuse = |why: &dyn std::fmt::Display| {
+        CliError::new(format!(
+            "refusing to replay the journal {} of an interrupted update: {why}; dockpki did not write it like this, so check what it names, then delete it",
+            path.display()
+        ))
     };
+    let file = match reader::open(path, Links::Refuse, Limit::Config) {
+        Ok(f) => f,
+        Err(reader::ReadError::NotFound(_)) => return Ok(0),
+        Err(reader::ReadError::Refused(e)) => return Err(e),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| CliError::io("read", path, &e))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(refuse(&format_args!(
+            "it is owned by uid {}, not by you (uid {me}) or root",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(refuse(&format_args!(
+            "it is writable by group or others (mode {:04o})",
+            meta.mode() & 0o7777
+        )));
+    }
+    check_directory_trust(path, None)?;
+    let bytes = reader::read_opened(file, path, Limit::Config)?;
     let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
         CliError::new(format!(
             "the journal {} of an interrupted update is damaged ({e}); check the layouts with `dockpki verify`, then delete it",
@@ -124,14 +287,77 @@ pub fn recover(path: &Path) -> CliResult<usize> {
             journal.version
         )));
     }
-    let pending = journal
-        .moves
-        .iter()
-        .filter(|m| fs::symlink_metadata(&m.temp).is_ok())
-        .count();
+    for m in &journal.moves {
+        let backup = m.backup.as_ref().map(backup_path);
+        for p in [Some(m.temp.as_path()), Some(m.target.as_path()), backup]
+            .into_iter()
+            .flatten()
+        {
+            plain_path(p).map_err(|why| refuse(&why))?;
+        }
+    }
+    let mut pending = 0;
+    for m in &journal.moves {
+        let Ok(staged) = fs::symlink_metadata(&m.temp) else {
+            continue;
+        };
+        pending += 1;
+        let trusted = |uid: u32| uid == me || uid == 0 || m.owner == Some(uid);
+        if !staged.is_file() || staged.nlink() != 1 || !trusted(staged.uid()) {
+            return Err(refuse(&format_args!(
+                "{} is {} with {} link(s) owned by uid {}, not a file dockpki staged",
+                m.temp.display(),
+                kind_of(&staged),
+                staged.nlink(),
+                staged.uid()
+            )));
+        }
+        if let Ok(target) = fs::symlink_metadata(&m.target) {
+            if !target.is_file() {
+                return Err(refuse(&format_args!(
+                    "its target {} is {}, not a regular file",
+                    m.target.display(),
+                    kind_of(&target)
+                )));
+            }
+        }
+        check_directory_trust(&m.target, m.owner).map_err(|e| refuse(&e))?;
+    }
+    let scope = scope(&journal)?;
+    for m in &journal.moves {
+        scope.allows(m).map_err(|why| refuse(&why))?;
+    }
     journal.apply(None)?;
     remove_journal(path)?;
     Ok(pending)
+}
+
+/// The journal of an update of one file outside the state directory (daemon.json, a systemd
+/// drop-in, a CRL): next to the file, hidden, since the host that file is on may have no state
+/// directory.
+pub fn next_to(file: &Path) -> CliResult<PathBuf> {
+    let name = file_name(file)
+        .ok_or_else(|| CliError::new(format!("{} has no UTF-8 file name", file.display())))?;
+    Ok(parent(file).join(format!(".{name}.dockpki-journal")))
+}
+
+/// Completes an interrupted update of `file` from its journal next to it ([`next_to`]), which
+/// may only install `file` itself, then removes what a killed update staged next to it. Says so
+/// on stderr when it completed something. Returns the journal's path, for the next update.
+///
+/// # Errors
+/// As [`recover`].
+pub fn recover_next_to(file: &Path) -> CliResult<PathBuf> {
+    let journal = next_to(file)?;
+    let completed = recover(&journal, |_| Ok(Scope::File(file.to_path_buf())))?;
+    if completed > 0 {
+        crate::output::note(format_args!(
+            "completed an interrupted update ({completed} file(s) moved into place) recorded in {}",
+            journal.display()
+        ));
+    }
+    crate::fsio::remove_stale_temps(parent(file));
+    Ok(journal)
 }
 
 /// Deletes the journal durably: the update is complete.
@@ -144,10 +370,20 @@ pub fn remove_journal(path: &Path) -> CliResult<()> {
 /// SIGKILL: no destructors, no cleanup) after N renames, so the crash tests can stop an update
 /// at every step deterministically instead of hoping a random signal lands in a microsecond
 /// window.
+///
+/// Only in builds with the `fault-injection` feature: a release binary has no way to be made to
+/// abort.
+#[cfg(feature = "fault-injection")]
 pub fn fault_injection() -> Option<usize> {
     std::env::var("DOCKPKI_TEST_ABORT_AFTER_MOVES")
         .ok()
         .and_then(|v| v.parse().ok())
+}
+
+/// Without the `fault-injection` feature there is no hook.
+#[cfg(not(feature = "fault-injection"))]
+pub fn fault_injection() -> Option<usize> {
+    None
 }
 
 fn link_once(from: &Path, to: &Path) -> CliResult<()> {

@@ -93,7 +93,10 @@ mod tests {
     fn escape_shows_every_control_and_bidi_character_and_leaves_the_rest() {
         assert_eq!(escape("plain /path's \\ text é"), "plain /path's \\ text é");
         assert_eq!(escape("a\nerror: forged"), "a\\nerror: forged");
-        assert_eq!(escape("\x1b[2J\x1b]0;title\x07"), "\\x1b[2J\\x1b]0;title\\x07");
+        assert_eq!(
+            escape("\x1b[2J\x1b]0;title\x07"),
+            "\\x1b[2J\\x1b]0;title\\x07"
+        );
         assert_eq!(escape("\r\t\x7f\u{85}"), "\\r\\t\\x7f\\u{85}");
         assert_eq!(escape("evil\u{202e}txt.pem"), "evil\\u{202e}txt.pem");
         assert_eq!(escape("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");

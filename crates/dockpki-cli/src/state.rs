@@ -1,5 +1,6 @@
 //! The state directory: the CA, the inventory, and the lock that serializes dockpki processes.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -27,7 +28,12 @@ impl State {
     /// Opens `dir` for changes and takes the exclusive lock, waiting, with a message, while
     /// another dockpki holds it. With `create`, a missing directory is made (mode 0700); without,
     /// it means there is no CA yet.
+    ///
+    /// The directory must be trusted before anything in it is: owned by the running user or
+    /// root, writable by no one else, below directories that pass the write checks. A directory
+    /// that fails is refused, never `chmod`ed: only one dockpki creates gets its mode set.
     pub fn open_write(dir: PathBuf, create: bool) -> CliResult<State> {
+        crate::fsio::check_utf8(&dir)?;
         let mut created = Vec::new();
         match fs::symlink_metadata(&dir) {
             Err(_) if !create => {
@@ -48,12 +54,10 @@ impl State {
                 return Err(no_ca(&dir));
             }
             Ok(m) => {
-                if m.mode() & 0o077 != 0 {
-                    fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE))
-                        .map_err(|e| CliError::io("restrict permissions of", &dir, &e))?;
-                }
+                check_state_dir(&dir, &m)?;
             }
             Err(_) => {
+                crate::fsio::check_directory_trust(&dir.join("lock"), None)?;
                 let mut missing = Some(dir.as_path());
                 while let Some(d) = missing.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
                     created.push(d.to_path_buf());
@@ -83,14 +87,51 @@ impl State {
             _lock: lock,
             created,
         };
-        let completed = journal::recover(&state.journal_path())?;
+        let completed = journal::recover(&state.journal_path(), |j| state.replay_scope(j))?;
         if completed > 0 {
-            eprintln!(
-                "dockpki: completed an interrupted update ({completed} file(s) moved into place) recorded in {}",
+            crate::output::note(format_args!(
+                "completed an interrupted update ({completed} file(s) moved into place) recorded in {}",
                 state.journal_path().display()
-            );
+            ));
+        }
+        // Under the lock, with no update pending, any staged file left in a directory this
+        // state writes is from a killed run (SIGKILL runs no cleanup): remove it.
+        let inventory = state.load_inventory().unwrap_or_default();
+        for dir in state.written_dirs(&inventory) {
+            crate::fsio::remove_stale_temps(&dir);
         }
         Ok(state)
+    }
+
+    /// Every directory an update of this state may write into: the state directory, its
+    /// archive, and the layouts and docker-context directories `inventory` records.
+    fn written_dirs(&self, inventory: &Inventory) -> BTreeSet<PathBuf> {
+        let mut dirs = BTreeSet::from([self.dir.clone(), self.archive_dir()]);
+        for r in &inventory.certificates {
+            dirs.extend(r.installed.iter().cloned());
+        }
+        for c in &inventory.contexts {
+            dirs.insert(crate::docker_context::meta_dir(&c.docker_config, &c.name));
+            dirs.insert(crate::docker_context::tls_dir(&c.docker_config, &c.name));
+        }
+        dirs
+    }
+
+    /// Where the state's journal may act when it is replayed: [`State::written_dirs`] of the
+    /// inventory on disk and of the inventory the journal installs (an interrupted `issue
+    /// --out NEW` records NEW only in the new one). A damaged inventory on disk adds nothing.
+    fn replay_scope(&self, journal: &journal::Journal) -> CliResult<journal::Scope> {
+        let path = self.inventory_path();
+        let mut dirs = self.written_dirs(&self.load_inventory().unwrap_or_default());
+        for m in journal.moves.iter().filter(|m| m.target == path) {
+            if let Some(bytes) = reader::read_optional(&m.temp, Links::Refuse, Limit::Inventory)? {
+                dirs.extend(self.written_dirs(&Inventory::parse(&m.temp, &bytes)?));
+            }
+        }
+        Ok(journal::Scope::State {
+            state: self.dir.clone(),
+            dirs,
+        })
     }
 
     /// The directory.
@@ -321,6 +362,29 @@ pub fn ca_key_pem(
             Ok(ca.encrypted_key_pem(&pass)?)
         }
     }
+}
+
+/// Refuses an existing state directory anyone but the running user or root could change: its
+/// owner and whoever may write to it could plant a journal, an inventory or a CA that a root
+/// dockpki would act on.
+fn check_state_dir(dir: &Path, m: &fs::Metadata) -> CliResult<()> {
+    let me = nix::unistd::geteuid().as_raw();
+    if m.uid() != me && m.uid() != 0 {
+        return Err(CliError::new(format!(
+            "refusing to use the state directory {} because it is owned by uid {}, not by you (uid {me}) or root, who could plant files dockpki would act on; use your own (pass --state DIR) or chown it",
+            dir.display(),
+            m.uid()
+        )));
+    }
+    let mode = m.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(CliError::new(format!(
+            "refusing to use the state directory {} because it is writable by group or others (mode {mode:04o}), who could plant files dockpki would act on; run `chmod 700 {}`",
+            dir.display(),
+            crate::output::shell_quote(&dir.display().to_string())
+        )));
+    }
+    crate::fsio::check_directory_trust(&dir.join("lock"), None)
 }
 
 fn has_ca(dir: &Path) -> bool {

@@ -299,8 +299,8 @@ fn catalogue() -> Vec<Case> {
             name: "encrypted CA key with a wrong passphrase",
             setup: Setup::Nothing,
             damage: |env| {
-                fs::write(env.path("pass"), "right\n").unwrap();
-                fs::write(env.path("wrong"), "wrong\n").unwrap();
+                common::write_secret(&env.path("pass"), "right\n");
+                common::write_secret(&env.path("wrong"), "wrong\n");
                 let pass = env.path("pass");
                 env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
             },

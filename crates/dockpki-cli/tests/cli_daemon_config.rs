@@ -434,6 +434,9 @@ fn a_local_socket_dropped_from_hosts_is_pointed_out() {
 /// journal and before renaming leaves the old file, and the next run finishes the update.
 #[test]
 fn an_interrupted_write_is_completed_by_the_next_run() {
+    if !common::fault_injection() {
+        return;
+    }
     let env = setup();
     fs::write(file(&env), "{}").unwrap();
     let out = cmd(&env, &["--harden"])

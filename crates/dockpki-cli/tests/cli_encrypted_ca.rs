@@ -18,8 +18,8 @@ const PASSPHRASE: &str = "correct horse battery staple";
 fn encrypted() -> (Env, PathBuf) {
     let env = Env::new();
     let pass = env.path("pass");
-    fs::write(&pass, format!("{PASSPHRASE}\n")).unwrap();
-    fs::write(env.path("wrong"), "tr0ub4dor&3\n").unwrap();
+    common::write_secret(&pass, format!("{PASSPHRASE}\n"));
+    common::write_secret(&env.path("wrong"), "tr0ub4dor&3\n");
     env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
     (env, pass)
 }
@@ -226,7 +226,7 @@ fn ca_encrypt_and_decrypt_convert_the_key_keeping_a_backup_and_the_same_key() {
     let env = Env::new();
     env.ca_init(&[]);
     let pass = env.path("pass");
-    fs::write(&pass, PASSPHRASE).unwrap();
+    common::write_secret(&pass, PASSPHRASE);
     let key = env.state().join("ca-key.pem");
     let plain_public = public_key(&env, &key, None);
     let out = env.ok(&with_pass(&pass, &["ca", "encrypt"]));
@@ -262,7 +262,7 @@ fn a_key_encrypted_by_openssl_is_accepted() {
     let env = Env::new();
     env.ca_init(&[]);
     let pass = env.path("pass");
-    fs::write(&pass, PASSPHRASE).unwrap();
+    common::write_secret(&pass, PASSPHRASE);
     let key = env.state().join("ca-key.pem");
     let encrypted = env.path("enc.pem");
     let out = openssl(&[
@@ -292,7 +292,7 @@ fn a_key_encrypted_by_openssl_is_accepted() {
 fn an_empty_passphrase_file_is_refused() {
     let env = Env::new();
     let empty = env.path("empty");
-    fs::write(&empty, "\n").unwrap();
+    common::write_secret(&empty, "\n");
     env.assert_refused(
         &["--passphrase-file", s(&empty), "ca", "init", "--encrypt"],
         "is empty",
@@ -353,7 +353,7 @@ fn on_a_terminal_the_passphrase_is_asked_twice_without_echo() {
         "the passphrase was echoed: {shown}"
     );
     let pass = env.path("pass");
-    fs::write(&pass, "hunter22").unwrap();
+    common::write_secret(&pass, "hunter22");
     public_key(&env, &env.state().join("ca-key.pem"), Some(&pass));
 }
 

@@ -113,12 +113,37 @@ fn certificates_stay_world_readable_under_umask_077() {
 }
 
 #[test]
-fn a_state_directory_open_to_others_is_made_private() {
+fn a_state_directory_dockpki_creates_is_private_and_an_existing_one_keeps_its_mode() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    assert_eq!(mode(&env.state()), 0o700);
+    // Only a directory dockpki creates gets its mode set; a readable one is not a risk (the key
+    // is 0400, the inventory 0600), so it is used as it is rather than chmod-ed behind the
+    // operator's back.
     let env = Env::new();
     fs::create_dir(env.state()).unwrap();
     common::chmod(&env.state(), 0o755);
     env.ca_init(&[]);
-    assert_eq!(mode(&env.state()), 0o700);
+    assert_eq!(mode(&env.state()), 0o755);
+}
+
+#[test]
+fn a_state_directory_others_can_write_to_is_refused_and_left_as_it_is() {
+    for dir_mode in [0o775, 0o757, 0o777, 0o1777, 0o770] {
+        let env = Env::new();
+        env.ca_init(&[]);
+        common::chmod(&env.state(), dir_mode);
+        let before = common::snapshot(env.root());
+        for args in [
+            &["status"][..],
+            &["issue", "client", "--name", "a", "--out", "x"],
+        ] {
+            let line = env.assert_refused(args, "writable by group or others");
+            assert!(line.contains("chmod 700"), "{line}");
+        }
+        common::assert_unchanged(&before, &common::snapshot(env.root()), "a refused state");
+        assert_eq!(mode(&env.state()), dir_mode);
+    }
 }
 
 #[test]

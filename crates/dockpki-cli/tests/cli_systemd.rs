@@ -127,12 +127,37 @@ fn a_changed_dropin_is_replaced_keeping_a_backup() {
     let env = Env::new();
     let (etc, lib, out) = dirs(&env);
     fs::create_dir_all(out.parent().unwrap()).unwrap();
-    fs::write(&out, "[Service]\nExecStart=\nExecStart=/old\n").unwrap();
+    fs::write(
+        &out,
+        "# Written by `dockpki systemd-dropin` from /old.\n[Service]\nExecStart=\nExecStart=/old\n",
+    )
+    .unwrap();
     dropin(&env, &[&etc, &lib], &out, &["-v"]);
     let backups = names_with_prefix(out.parent().unwrap(), "dockpki.conf.bak-");
     assert_eq!(backups.len(), 1, "{backups:?}");
     let kept = fs::read_to_string(out.parent().unwrap().join(&backups[0])).unwrap();
     assert!(kept.contains("/old"), "{kept}");
+}
+
+#[test]
+fn a_file_dockpki_did_not_write_is_replaced_only_with_force_keeping_every_backup() {
+    let env = Env::new();
+    let (etc, lib, out) = dirs(&env);
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    fs::write(&out, "[Service]\nExecStart=\nExecStart=/mine\n").unwrap();
+    let path = std::env::join_paths([&etc, &lib]).unwrap();
+    let mut cmd = env.cmd();
+    cmd.env("DOCKPKI_SYSTEMD_UNIT_PATH", &path)
+        .args(["systemd-dropin", "--out", s(&out)]);
+    let before = common::snapshot(env.root());
+    let line = env.assert_refused_cmd(cmd, "was not written by dockpki");
+    assert!(line.contains("--force"), "{line}");
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "refused drop-in");
+    dropin(&env, &[&etc, &lib], &out, &["--force"]);
+    let backups = names_with_prefix(out.parent().unwrap(), "dockpki.conf.bak-");
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let kept = fs::read_to_string(out.parent().unwrap().join(&backups[0])).unwrap();
+    assert!(kept.contains("/mine"), "{kept}");
 }
 
 #[test]

@@ -162,6 +162,32 @@ impl CertificateAuthority {
     }
 }
 
+impl CertificateAuthority {
+    /// Whether `pem` holds exactly one CRL (an `X509 CRL` PEM block) issued under this CA's
+    /// name: one an earlier [`CertificateAuthority::crl`] wrote, which a new CRL may replace
+    /// without asking. Anything else (another CA's CRL, a certificate, any other file) is not.
+    pub fn issued_crl(&self, pem: &[u8]) -> bool {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        use x509_parser::revocation_list::CertificateRevocationList;
+        let Ok(blocks) = ::pem::parse_many(pem) else {
+            return false;
+        };
+        let [block] = blocks.as_slice() else {
+            return false;
+        };
+        if block.tag() != "X509 CRL" {
+            return false;
+        }
+        let Ok((rest, crl)) = CertificateRevocationList::from_der(block.contents()) else {
+            return false;
+        };
+        let Ok((_, ca)) = X509Certificate::from_der(self.cert_der()) else {
+            return false;
+        };
+        rest.is_empty() && crl.tbs_cert_list.issuer.as_raw() == ca.subject().as_raw()
+    }
+}
+
 /// Decodes a hex serial such as `4f:1a...` or `4F1A...` into its DER INTEGER content bytes.
 pub(crate) fn serial_bytes(serial: &str) -> Result<Vec<u8>> {
     let bad = || Error::InvalidSerial {
@@ -201,6 +227,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("keyCompromise") && e.contains("stolen"), "{e}");
+    }
+
+    #[test]
+    fn only_a_crl_of_this_ca_counts_as_issued_by_it() {
+        let now = OffsetDateTime::now_utc();
+        let ca =
+            || CertificateAuthority::create(&crate::CaOptions::new(now).unwrap(), now).unwrap();
+        let (mine, other) = (ca(), ca());
+        let crl = mine.crl(&[], now, now + time::Duration::days(1)).unwrap();
+        assert!(mine.issued_crl(crl.as_bytes()));
+        assert!(!other.issued_crl(crl.as_bytes()));
+        assert!(!mine.issued_crl(mine.cert_pem().as_bytes()));
+        assert!(!mine.issued_crl(format!("{crl}{crl}").as_bytes()));
+        assert!(!mine.issued_crl(b"not pem at all"));
+        assert!(!mine.issued_crl(b""));
     }
 
     #[test]

@@ -7,15 +7,39 @@ use dockpki::RevokedCert;
 use super::{now, Context};
 use crate::cli::CrlArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::WritePlan;
+use std::path::Path;
+
+use crate::fsio::{Previous, WritePlan};
 use crate::inventory::Status;
 use crate::output::print_json;
 use crate::paths::absolute;
+use crate::reader::{self, Limit, Links};
 use crate::state::State;
 
 /// How long a CRL is valid (its nextUpdate): relying parties that check CRLs refuse an outdated
 /// one, so it must be regenerated within this period, e.g. by the same daily job as `renew`.
 const CRL_VALIDITY: time::Duration = time::Duration::days(30);
+
+/// Who wrote the file at `path`: a CRL this CA issued is dockpki's own, replaced on every run;
+/// anything else is someone's data, replaced only with `--force`. A path that is not a regular
+/// file is left to the write plan, which refuses it with the reason.
+fn previous(path: &Path, ca: &dockpki::CertificateAuthority) -> CliResult<Previous> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => {
+            let ours = reader::read(path, Links::Refuse, Limit::Pem)
+                .map(|old| ca.issued_crl(&old))
+                .unwrap_or(false);
+            Ok(if ours {
+                Previous::Dockpki
+            } else {
+                Previous::Unknown
+            })
+        }
+        Ok(_) => Ok(Previous::Unknown),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Previous::Dockpki),
+        Err(e) => Err(CliError::io("read", path, &e)),
+    }
+}
 
 /// Writes the CRL to `--out` or stdout.
 pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
@@ -40,9 +64,12 @@ pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
 
     match &out {
         Some(path) => {
-            let mut plan = WritePlan::new(false);
-            plan.regenerated(path.clone(), pem.clone().into_bytes());
-            state.commit(plan)?;
+            // Like daemon.json, the CRL may live anywhere (a web root), so its update keeps its
+            // journal next to it rather than in the state, whose journal only writes layouts.
+            let journal = crate::journal::recover_next_to(path)?;
+            let mut plan = WritePlan::new(args.force);
+            plan.regenerated(path.clone(), pem.clone().into_bytes(), previous(path, &ca)?);
+            plan.commit(&journal)?;
         }
         // With --json the document carries the PEM; stdout holds exactly one thing.
         None if !ctx.out.json => std::io::stdout()

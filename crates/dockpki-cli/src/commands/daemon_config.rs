@@ -31,27 +31,6 @@ const SYSTEM_SOCKET: &str = "unix:///var/run/docker.sock";
 /// The unencrypted Docker port: whoever reaches it is root on the host.
 const PLAIN_PORT: u16 = 2375;
 
-/// The path of the journal for writing `file`: next to it, hidden.
-pub fn journal_next_to(file: &Path) -> CliResult<PathBuf> {
-    let name = file
-        .file_name()
-        .ok_or_else(|| CliError::new(format!("{} has no file name", file.display())))?;
-    Ok(parent(file).join(format!(".{}.dockpki-journal", name.to_string_lossy())))
-}
-
-/// Completes an update of a file outside the state directory that was interrupted after its
-/// journal (next to the file) was written, saying so like [`crate::state::State`] does.
-pub fn recover_next_to(journal: &Path) -> CliResult<()> {
-    let completed = crate::journal::recover(journal)?;
-    if completed > 0 {
-        eprintln!(
-            "dockpki: completed an interrupted update ({completed} file(s) moved into place) recorded in {}",
-            journal.display()
-        );
-    }
-    Ok(())
-}
-
 /// A listen address dockerd accepts, as far as dockpki allows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Listen {
@@ -410,10 +389,10 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
     }
 
     refuse_symlink(&file)?;
-    let journal = journal_next_to(&file)?;
+    let journal = crate::journal::next_to(&file)?;
     if !args.dry_run {
         // An update interrupted after its journal was written is finished before reading.
-        recover_next_to(&journal)?;
+        crate::journal::recover_next_to(&file)?;
     }
     let old_text = reader::read_optional(&file, Links::Refuse, Limit::Config)?
         .map(|bytes| {

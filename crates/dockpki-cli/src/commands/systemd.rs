@@ -13,7 +13,7 @@ use serde_json::json;
 use super::Context;
 use crate::cli::SystemdDropinArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::WritePlan;
+use crate::fsio::{Previous, WritePlan};
 use crate::output::print_json;
 use crate::paths::absolute;
 use crate::reader::{self, Limit, Links};
@@ -188,12 +188,17 @@ pub fn without_hosts(command: &str) -> String {
 }
 
 /// The drop-in's text.
+/// The first words of every drop-in dockpki writes: how it recognises its own.
+const DROPIN_HEADER: &str = "# Written by `dockpki systemd-dropin`";
+
 fn dropin_text(command: &str, source: &str) -> String {
     format!(
-        "# Written by `dockpki systemd-dropin` from {source}.\n\
+        "{DROPIN_HEADER} from {}.\n\
          # dockerd takes its listen addresses (\"hosts\") from daemon.json and refuses to start\n\
          # when -H is also on its command line, so ExecStart is reset and set again without -H.\n\
-         [Service]\nExecStart=\nExecStart={command}\n"
+         [Service]\nExecStart=\nExecStart={command}\n",
+        // A path is one comment line, whatever bytes its name holds.
+        crate::output::escape(source)
     )
 }
 
@@ -237,10 +242,20 @@ pub fn run(ctx: &Context, args: &SystemdDropinArgs) -> CliResult<i32> {
             "the ExecStart of {unit} ({base:?}) holds nothing but -H options; fix the unit or pass --unit"
         )));
     }
-    let mut plan = WritePlan::new(false);
-    plan.config(out.clone(), dropin_text(&command, &source).into_bytes());
-    let journal = super::daemon_config::journal_next_to(&out)?;
-    super::daemon_config::recover_next_to(&journal)?;
+    // A drop-in dockpki wrote starts with its header; any other file there is someone's.
+    let previous = match reader::read_optional(&out, Links::Refuse, Limit::Config) {
+        Ok(Some(old)) if !old.starts_with(DROPIN_HEADER.as_bytes()) => Previous::Unknown,
+        Ok(_) => Previous::Dockpki,
+        // Not a regular file: the write plan refuses it with the reason.
+        Err(_) => Previous::Unknown,
+    };
+    let mut plan = WritePlan::new(args.force);
+    plan.generated_config(
+        out.clone(),
+        dropin_text(&command, &source).into_bytes(),
+        previous,
+    );
+    let journal = crate::journal::recover_next_to(&out)?;
     let written = plan.commit(&journal)?;
     let service = unit.strip_suffix(".service").unwrap_or(unit);
     let next = format!("systemctl daemon-reload && systemctl restart {service}");

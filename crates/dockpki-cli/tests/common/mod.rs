@@ -76,6 +76,31 @@ pub fn require_root(why: &str) -> bool {
     prerequisite(is_root(), &format!("root {why}"))
 }
 
+/// Whether the binary under test has the crash tests' fault-injection hook
+/// (`DOCKPKI_TEST_ABORT_AFTER_MOVES`), which only `--features fault-injection` builds carry:
+/// [`prerequisite`] for it.
+pub fn fault_injection() -> bool {
+    prerequisite(
+        cfg!(feature = "fault-injection"),
+        "the binary built with `--features fault-injection` (cargo test --workspace --features dockpki-cli/fault-injection)",
+    )
+}
+
+/// Writes a secret (a passphrase file) readable by its owner only, as an operator would; dockpki
+/// warns about one that group or others can read.
+pub fn write_secret(path: &Path, contents: impl AsRef<[u8]>) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = fs::remove_file(path);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(contents.as_ref()))
+        .expect("write secret");
+}
+
 /// Path of the binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dockpki"))
