@@ -133,7 +133,8 @@ Uses the client layout (ca.pem, cert.pem, key.pem) like `docker --tlsverify` wou
 the TLS version, cipher suite, the served certificate, the engine version, and whether the served
 certificate is the one installed in a daemon layout of the inventory (if not: restart dockerd).
 Exits 1 with a diagnosis when anything fails: connection refused, timeout, plain HTTP, unknown
-CA, a certificate that does not cover the address, a client certificate the daemon refuses.
+CA, a certificate that does not cover the address, a client certificate the daemon refuses, an
+answer that is not dockerd's (/_ping other than OK, or larger than the probe reads).
 
 Examples:
   dockpki probe tcp://docker.example.com:2376
@@ -198,7 +199,8 @@ pub struct ProbeArgs {
     /// Client layout to connect with [default: ~/.docker of the invoking user]
     #[arg(long, value_name = "DIR")]
     pub client_dir: Option<PathBuf>,
-    /// How long to wait for the connection and for each answer (s or ms)
+    /// Deadline for the whole probe: name resolution, connection, TLS handshake and both
+    /// requests (s, ms or m; at most a day)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub timeout: String,
 }
