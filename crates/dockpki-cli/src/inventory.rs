@@ -191,10 +191,18 @@ impl Inventory {
     }
 
     /// Pretty JSON with a trailing newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+    ///
+    /// # Errors
+    /// When a value cannot be written as JSON (a path that is not UTF-8); refused before
+    /// anything is staged, instead of writing an empty inventory that reads as damaged.
+    pub fn to_bytes(&self) -> CliResult<Vec<u8>> {
+        let mut out = serde_json::to_vec_pretty(self).map_err(|e| {
+            CliError::new(format!(
+                "cannot record the inventory ({e}); every path dockpki records must be UTF-8"
+            ))
+        })?;
         out.push(b'\n');
-        out
+        Ok(out)
     }
 }
 

@@ -76,15 +76,20 @@ impl ClientUser {
 pub fn default_state_dir() -> CliResult<PathBuf> {
     let nonempty = |v: Option<OsString>| v.filter(|s| !s.is_empty());
     if let Some(x) = nonempty(std::env::var_os("XDG_DATA_HOME")) {
-        return Ok(PathBuf::from(x).join("dockpki"));
+        return absolute(&PathBuf::from(x).join("dockpki"));
     }
     nonempty(std::env::var_os("HOME"))
-        .map(|h| PathBuf::from(h).join(".local/share/dockpki"))
-        .ok_or_else(|| CliError::new("cannot find a state directory (HOME and XDG_DATA_HOME are unset); pass --state DIR"))
+        .map(|h| absolute(&PathBuf::from(h).join(".local/share/dockpki")))
+        .ok_or_else(|| CliError::new("cannot find a state directory (HOME and XDG_DATA_HOME are unset); pass --state DIR"))?
 }
 
 /// Makes a relative path absolute against the working directory, so that printed paths and the
 /// inventory stay valid wherever they are read.
+///
+/// Every path dockpki records (the inventory, journals) is JSON, so a path that is not UTF-8 is
+/// refused here, where every path from the command line or the environment passes, before
+/// anything is read or staged.
 pub fn absolute(path: &Path) -> CliResult<PathBuf> {
+    crate::fsio::check_utf8(path)?;
     std::path::absolute(path).map_err(|e| CliError::io("resolve", path, &e))
 }

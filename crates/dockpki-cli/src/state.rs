@@ -316,8 +316,9 @@ impl State {
     }
 
     /// Adds the inventory to `plan`.
-    pub fn plan_inventory(&self, plan: &mut WritePlan, inventory: &Inventory) {
-        plan.state(self.inventory_path(), inventory.to_bytes());
+    pub fn plan_inventory(&self, plan: &mut WritePlan, inventory: &Inventory) -> CliResult<()> {
+        plan.state(self.inventory_path(), inventory.to_bytes()?);
+        Ok(())
     }
 }
 

@@ -78,9 +78,12 @@ fn tree(root: &Path) -> Vec<(PathBuf, u32, Option<Vec<u8>>)> {
         .map(|(p, e)| {
             let rel = p.strip_prefix(root).expect("under root").to_path_buf();
             match e {
-                Entry::Dir { mode } => (rel, mode, None),
+                Entry::Dir { mode, .. } => (rel, mode, None),
                 Entry::File { mode, contents, .. } => (rel, mode, Some(contents)),
-                Entry::Link(t) => panic!("unexpected symlink {} -> {}", p.display(), t.display()),
+                Entry::Link { target, .. } => {
+                    panic!("unexpected symlink {} -> {}", p.display(), target.display())
+                }
+                Entry::Special { kind, .. } => panic!("unexpected {kind} {}", p.display()),
             }
         })
         .collect()

@@ -47,6 +47,15 @@ fn assert_consistent(env: &Env, daemon: &Path, client: &Path, what: &str) {
         String::from_utf8_lossy(&verify.stderr)
     );
     assert!(!env.state().join("journal.json").exists(), "{what}");
+    // A SIGKILL runs no cleanup; the next command holding the lock removes what it staged.
+    for dir in [env.state(), daemon.to_path_buf(), client.to_path_buf()] {
+        let staged = common::names_with_prefix(&dir, ".");
+        assert!(
+            staged.iter().all(|n| !n.ends_with(".tmp")),
+            "{what}: staged files left in {}: {staged:?}",
+            dir.display()
+        );
+    }
 }
 
 #[test]

@@ -106,7 +106,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
         ca_fp,
         vec![client.dir.clone()],
     ));
-    state.plan_inventory(&mut plan, &inventory);
+    state.plan_inventory(&mut plan, &inventory)?;
     let written = state.commit(plan)?;
 
     let next = NextSteps::new(&daemon, &client, &server_request.sans, args.port);

@@ -123,7 +123,7 @@ fn write(
         .contexts
         .retain(|c| !(c.name == record.name && c.docker_config == record.docker_config));
     inventory.contexts.push(record.clone());
-    state.plan_inventory(&mut plan, inventory);
+    state.plan_inventory(&mut plan, inventory)?;
     let written = state.commit(plan)?;
 
     // A directory outside the inventory is copied once and never again: say so even when quiet,

@@ -63,7 +63,7 @@ fn issue(
         &ca.info().sha256_fingerprint,
         vec![layout.dir.clone()],
     ));
-    state.plan_inventory(&mut plan, &inventory);
+    state.plan_inventory(&mut plan, &inventory)?;
     let written = state.commit(plan)?;
 
     if ctx.out.json {

@@ -138,7 +138,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
             installed: record.installed.clone(),
         });
     }
-    state.plan_inventory(&mut plan, &inventory);
+    state.plan_inventory(&mut plan, &inventory)?;
     state.commit(plan)?;
 
     let restart: Vec<Restart> = renewed

@@ -109,7 +109,7 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
             inventory.revoke(i, now, reason);
         }
         let mut plan = WritePlan::new(false);
-        state.plan_inventory(&mut plan, &inventory);
+        state.plan_inventory(&mut plan, &inventory)?;
         state.commit(plan)?;
     }
 

@@ -138,7 +138,7 @@ pub fn reissue(ctx: &Context) -> CliResult<i32> {
                 &mut inventory,
             )?;
         }
-        state.plan_inventory(&mut plan, &inventory);
+        state.plan_inventory(&mut plan, &inventory)?;
         written = state.commit(plan)?;
     }
     let reissued: Vec<Layout> = todo

@@ -391,15 +391,26 @@ pub fn names_with_prefix(dir: &Path, prefix: &str) -> Vec<String> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Entry {
     /// A directory and its permission bits.
-    Dir { mode: u32 },
+    Dir { mode: u32, owner: (u32, u32) },
     /// A regular file.
     File {
         mode: u32,
+        owner: (u32, u32),
         contents: Vec<u8>,
         mtime: SystemTime,
+        /// The inode, so that a file swapped for a copy with the same contents counts as changed.
+        ino: u64,
     },
     /// A symlink and its target.
-    Link(PathBuf),
+    Link { target: PathBuf, owner: (u32, u32) },
+    /// A FIFO, device or socket: never read (a FIFO would block, a device never end).
+    Special {
+        kind: &'static str,
+        mode: u32,
+        owner: (u32, u32),
+        rdev: u64,
+        ino: u64,
+    },
 }
 
 /// Every entry under `root` (recursively, not following symlinks), keyed by path.
@@ -413,24 +424,52 @@ fn walk(path: &Path, map: &mut BTreeMap<PathBuf, Entry>) {
     let Ok(meta) = fs::symlink_metadata(path) else {
         return;
     };
+    use std::os::unix::fs::FileTypeExt;
     let mode = meta.mode() & 0o7777;
-    if meta.file_type().is_symlink() {
+    let owner = (meta.uid(), meta.gid());
+    let t = meta.file_type();
+    if t.is_symlink() {
         map.insert(
             path.to_path_buf(),
-            Entry::Link(fs::read_link(path).expect("readlink")),
+            Entry::Link {
+                target: fs::read_link(path).expect("readlink"),
+                owner,
+            },
         );
     } else if meta.is_dir() {
-        map.insert(path.to_path_buf(), Entry::Dir { mode });
+        map.insert(path.to_path_buf(), Entry::Dir { mode, owner });
         for e in fs::read_dir(path).expect("read_dir") {
             walk(&e.expect("entry").path(), map);
         }
-    } else {
+    } else if meta.is_file() {
         map.insert(
             path.to_path_buf(),
             Entry::File {
                 mode,
+                owner,
                 contents: fs::read(path).expect("read"),
                 mtime: meta.modified().expect("mtime"),
+                ino: meta.ino(),
+            },
+        );
+    } else {
+        let kind = if t.is_fifo() {
+            "fifo"
+        } else if t.is_char_device() {
+            "char device"
+        } else if t.is_block_device() {
+            "block device"
+        } else {
+            "socket"
+        };
+        map.insert(
+            path.to_path_buf(),
+            Entry::Special {
+                kind,
+                mode,
+                owner,
+                rdev: meta.rdev(),
+                ino: meta.ino(),
             },
         );
     }
