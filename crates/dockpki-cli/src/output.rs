@@ -73,6 +73,25 @@ pub fn note(message: impl std::fmt::Display) {
     eprintln!("dockpki: {}", escape(&message.to_string()));
 }
 
+/// Whether `s` prints as itself: [`escape`] would leave it unchanged.
+pub fn is_printable(s: &str) -> bool {
+    !s.chars().any(needs_escape)
+}
+
+/// Refuses `value`, given as `what` (e.g. `--host`), when it holds a character [`escape`] would
+/// rewrite. For values printed into shell code or written where no escape can be shown (the
+/// address of a daemon, a directory named in an `export` line): such a value cannot be printed
+/// faithfully and safely, and no daemon address or sane directory name holds one.
+pub fn refuse_unprintable(what: &str, value: &str) -> crate::error::CliResult<()> {
+    if is_printable(value) {
+        return Ok(());
+    }
+    Err(crate::error::CliError::new(format!(
+        "{what} \"{}\" contains a control or bidirectional-formatting character (shown escaped); give it without one",
+        escape(value)
+    )))
+}
+
 /// Quotes `s` for a POSIX shell when it needs quoting.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
@@ -87,16 +106,31 @@ pub fn shell_quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape, shell_quote};
+    use super::{escape, is_printable, refuse_unprintable, shell_quote};
 
     #[test]
     fn escape_shows_every_control_and_bidi_character_and_leaves_the_rest() {
         assert_eq!(escape("plain /path's \\ text é"), "plain /path's \\ text é");
         assert_eq!(escape("a\nerror: forged"), "a\\nerror: forged");
-        assert_eq!(escape("\x1b[2J\x1b]0;title\x07"), "\\x1b[2J\\x1b]0;title\\x07");
+        assert_eq!(
+            escape("\x1b[2J\x1b]0;title\x07"),
+            "\\x1b[2J\\x1b]0;title\\x07"
+        );
         assert_eq!(escape("\r\t\x7f\u{85}"), "\\r\\t\\x7f\\u{85}");
         assert_eq!(escape("evil\u{202e}txt.pem"), "evil\\u{202e}txt.pem");
         assert_eq!(escape("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
+    }
+
+    #[test]
+    fn unprintable_values_are_refused_and_shown_escaped() {
+        assert!(is_printable("tcp://docker.example.com:2376 'q' $x é"));
+        for bad in ["a\nb", "a\x1b[2J", "a\rb", "a\u{202e}b", "a\u{85}"] {
+            assert!(!is_printable(bad), "{bad:?}");
+            let msg = refuse_unprintable("--host", bad).unwrap_err().to_string();
+            assert!(msg.starts_with("--host \""), "{msg}");
+            assert!(is_printable(&msg), "{msg:?}");
+        }
+        assert!(refuse_unprintable("--host", "tcp://h:2376").is_ok());
     }
 
     #[test]

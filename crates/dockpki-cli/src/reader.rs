@@ -244,7 +244,9 @@ mod tests {
         std::fs::write(&real, b"x").unwrap();
         let link = d.path().join("link");
         symlink(&real, &link).unwrap();
-        let e = read(&link, Links::Refuse, Limit::Pem).unwrap_err().to_string();
+        let e = read(&link, Links::Refuse, Limit::Pem)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a symlink"), "{e}");
         assert_eq!(&**read(&link, Links::Follow, Limit::Pem).unwrap(), b"x");
     }

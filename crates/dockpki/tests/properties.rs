@@ -38,9 +38,7 @@ fn dialable(ip: &IpAddr) -> bool {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(*ip, IpAddr::V4),
         v4 => *v4,
     };
-    !(ip.is_unspecified()
-        || ip.is_multicast()
-        || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast()))
+    !(ip.is_unspecified() || ip.is_multicast() || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast()))
 }
 
 fn ipv4() -> impl Strategy<Value = IpAddr> {

@@ -174,7 +174,8 @@ fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize
 /// never made from a directory docker would refuse.
 fn read_client_layout(dir: &Path) -> CliResult<[Zeroizing<Vec<u8>>; 3]> {
     let path = |name: &str| -> PathBuf { dir.join(name) };
-    let [ca, cert, key] = TLS_FILES.map(|name| reader::read(&path(name), Links::Follow, Limit::Pem));
+    let [ca, cert, key] =
+        TLS_FILES.map(|name| reader::read(&path(name), Links::Follow, Limit::Pem));
     let (ca, cert, key) = (ca?, cert?, key?);
     let bad = |name: &str, e: dockpki::Error| {
         CliError::from(e).context(format!(
