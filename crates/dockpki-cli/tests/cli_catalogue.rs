@@ -330,6 +330,9 @@ fn catalogue() -> Vec<Case> {
             damage: |env| {
                 fs::write(env.path("pass"), "right\n").unwrap();
                 fs::write(env.path("wrong"), "wrong\n").unwrap();
+                // Private, as they should be: a loose mode adds a warning line of its own.
+                common::chmod(&env.path("pass"), 0o600);
+                common::chmod(&env.path("wrong"), 0o600);
                 let pass = env.path("pass");
                 env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
             },
