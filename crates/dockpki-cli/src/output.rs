@@ -92,6 +92,22 @@ pub fn refuse_unprintable(what: &str, value: &str) -> crate::error::CliResult<()
     )))
 }
 
+/// `path` as text for shell code, refused (as `what`) when it is not UTF-8 (it would print with
+/// U+FFFD in place of its bytes, naming another path) or holds a character [`escape`] rewrites.
+pub fn printable_path<'a>(
+    what: &str,
+    path: &'a std::path::Path,
+) -> crate::error::CliResult<&'a str> {
+    let text = path.to_str().ok_or_else(|| {
+        crate::error::CliError::new(format!(
+            "{what} {} is not valid UTF-8, so it cannot be printed for a shell; rename it",
+            escape(&path.display().to_string())
+        ))
+    })?;
+    refuse_unprintable(what, text)?;
+    Ok(text)
+}
+
 /// Quotes `s` for a POSIX shell when it needs quoting.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()

@@ -157,6 +157,36 @@ fn catalogue() -> Vec<Case> {
             phrase: "at least one SAN",
         },
         Case {
+            name: "bootstrap on port 0",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &[
+                "bootstrap", "--san", "localhost", "--port", "0",
+                "--daemon-dir", "{root}/d", "--client-dir", "{root}/c",
+            ],
+            phrase: "--port 0 is no port",
+        },
+        Case {
+            name: "bootstrap on Docker's plaintext port",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &[
+                "bootstrap", "--san", "localhost", "--port", "2375",
+                "--daemon-dir", "{root}/d", "--client-dir", "{root}/c",
+            ],
+            phrase: "TLS belongs on 2376",
+        },
+        Case {
+            name: "bootstrap into a client directory with a newline in its name",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &[
+                "bootstrap", "--san", "localhost",
+                "--daemon-dir", "{root}/d", "--client-dir", "{root}/c\nexport DOCKER_HOST=evil",
+            ],
+            phrase: "the client directory",
+        },
+        Case {
             name: "no SAN for bootstrap",
             setup: Setup::Nothing,
             damage: none,

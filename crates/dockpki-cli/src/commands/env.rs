@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::Context;
 use crate::cli::EnvArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_json, refuse_unprintable, shell_quote};
+use crate::output::{print_json, printable_path, refuse_unprintable, shell_quote};
 use crate::paths::{absolute, ClientUser};
 
 /// The shell whose syntax to print.
@@ -143,18 +143,7 @@ pub fn run(ctx: &Context, args: &EnvArgs) -> CliResult<i32> {
         Some(d) => d.clone(),
         None => ClientUser::detect().docker_dir()?,
     })?;
-    // A path that is not UTF-8 would be printed with U+FFFD in place of its bytes: a variable
-    // naming another directory.
-    let dir_text = dir
-        .to_str()
-        .ok_or_else(|| {
-            CliError::new(format!(
-                "the client directory {} is not valid UTF-8, so it cannot be printed for a shell; rename it or pass --client-dir",
-                dir.display()
-            ))
-        })?
-        .to_string();
-    refuse_unprintable("the client directory", &dir_text)?;
+    let dir_text = printable_path("the client directory", &dir)?.to_string();
     check_client_dir(&dir)?;
     let vars = [
         ("DOCKER_HOST", host.to_string()),
