@@ -20,6 +20,9 @@ fn encrypted() -> (Env, PathBuf) {
     let pass = env.path("pass");
     fs::write(&pass, format!("{PASSPHRASE}\n")).unwrap();
     fs::write(env.path("wrong"), "tr0ub4dor&3\n").unwrap();
+    // Private, as they should be: a loose mode adds a warning line of its own.
+    common::chmod(&pass, 0o600);
+    common::chmod(&env.path("wrong"), 0o600);
     env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
     (env, pass)
 }
@@ -293,6 +296,7 @@ fn an_empty_passphrase_file_is_refused() {
     let env = Env::new();
     let empty = env.path("empty");
     fs::write(&empty, "\n").unwrap();
+    common::chmod(&empty, 0o600);
     env.assert_refused(
         &["--passphrase-file", s(&empty), "ca", "init", "--encrypt"],
         "is empty",

@@ -211,7 +211,7 @@ fn inspect_non_pem_input_is_a_one_line_error() {
     env.assert_refused(&["inspect", s(&der)], "binary.der");
 
     env.assert_refused(&["inspect", s(&env.path("missing.pem"))], "missing.pem");
-    env.assert_refused(&["inspect", s(env.root())], "cannot read");
+    env.assert_refused(&["inspect", s(env.root())], "is a directory, not a regular file");
 }
 
 #[test]
