@@ -73,6 +73,13 @@ pub fn note(message: impl std::fmt::Display) {
     eprintln!("dockpki: {}", escape(&message.to_string()));
 }
 
+/// Prints one line of text output on stdout, escaped with [`escape`]: for lines that hold
+/// certificate fields, paths from the inventory or anything else from outside, so that none of
+/// it can start a second line, drive the terminal or reorder what is shown.
+pub fn say(line: impl std::fmt::Display) {
+    println!("{}", escape(&line.to_string()));
+}
+
 /// Whether `s` prints as itself: [`escape`] would leave it unchanged.
 pub fn is_printable(s: &str) -> bool {
     !s.chars().any(needs_escape)

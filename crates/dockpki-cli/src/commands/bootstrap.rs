@@ -14,7 +14,7 @@ use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::WritePlan;
 use crate::inventory::Record;
 use crate::layout::Layout;
-use crate::output::{print_json, printable_path, shell_quote};
+use crate::output::{print_json, printable_path, say, shell_quote};
 use crate::paths::{absolute, ClientUser};
 use crate::state::{KeyProtection, State};
 
@@ -181,24 +181,25 @@ fn print_summary(
     client_cert: &IssuedCert,
 ) {
     let until = |c: &IssuedCert| dockpki::format_time(c.info.not_after);
-    println!(
+    // A reused CA's name comes from its certificate, which may say anything.
+    say(format_args!(
         "CA      {:?} {} in {}",
         ca.info().common_name.clone().unwrap_or_default(),
         if ca_created { "created" } else { "reused" },
         state.dir().display()
-    );
-    println!(
+    ));
+    say(format_args!(
         "daemon  {}  (SANs {}; valid until {})",
         daemon.describe(),
         server.info.san_strings().join(", "),
         until(server)
-    );
-    println!(
+    ));
+    say(format_args!(
         "client  {}  (CN {:?}; valid until {})",
         client.describe(),
         client_cert.info.common_name.clone().unwrap_or_default(),
         until(client_cert)
-    );
+    ));
 }
 
 /// The configuration to apply after installing the files.
