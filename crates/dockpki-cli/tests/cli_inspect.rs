@@ -211,7 +211,10 @@ fn inspect_non_pem_input_is_a_one_line_error() {
     env.assert_refused(&["inspect", s(&der)], "binary.der");
 
     env.assert_refused(&["inspect", s(&env.path("missing.pem"))], "missing.pem");
-    env.assert_refused(&["inspect", s(env.root())], "is a directory, not a regular file");
+    env.assert_refused(
+        &["inspect", s(env.root())],
+        "is a directory, not a regular file",
+    );
 }
 
 #[test]
