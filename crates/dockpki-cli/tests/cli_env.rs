@@ -429,9 +429,12 @@ fn hostile_but_legal_values_are_single_literals_in_powershell_output() {
             let out = shell(
                 &env,
                 "pwsh",
-                &["-NoProfile", "-NonInteractive", "-Command", &format!(
-                    "$input | Out-String | Invoke-Expression; Write-Host -NoNewline \"$Env:DOCKER_HOST`n$Env:DOCKER_TLS_VERIFY`n$Env:DOCKER_CERT_PATH\""
-                )],
+                &[
+                    "-NoProfile",
+                    "-NonInteractive",
+                    "-Command",
+                    "$input | Out-String | Invoke-Expression; Write-Host -NoNewline \"$Env:DOCKER_HOST`n$Env:DOCKER_TLS_VERIFY`n$Env:DOCKER_CERT_PATH\"",
+                ],
                 &text,
             );
             assert_variables(
