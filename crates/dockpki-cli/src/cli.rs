@@ -474,7 +474,7 @@ pub struct BootstrapArgs {
         default_value = "90d"
     )]
     pub client_validity: String,
-    /// Port dockerd will listen on, for the printed configuration
+    /// Port dockerd will listen on, for the printed configuration (not 2375, Docker's port without TLS)
     #[arg(long, value_name = "PORT", default_value_t = 2376)]
     pub port: u16,
     /// Replace existing files in the layouts (old ones are kept as timestamped backups)

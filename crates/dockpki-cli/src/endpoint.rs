@@ -41,6 +41,9 @@ impl FromStr for TcpEndpoint {
                 "the daemon address {s:?} {why}; give tcp://HOST:PORT, e.g. tcp://docker.example.com:2376"
             ))
         };
+        // A daemon address never holds one; it would be written into the context's meta.json
+        // and printed, where it could start a forged line or drive the terminal.
+        crate::output::refuse_unprintable("the daemon address", s)?;
         let rest = s
             .strip_prefix("tcp://")
             .ok_or_else(|| bad("does not start with tcp://"))?;
@@ -105,6 +108,11 @@ mod tests {
             "tcp://::1:2376",
             "tcp://[zz]:2376",
             "tcp://h/x:2376",
+            "tcp://h\n:2376",
+            "tcp://h:2376\n",
+            "tcp://h\x1b[2J:2376",
+            "tcp://h\u{202e}:2376",
+            "tcp://[::1\r]:2376",
         ] {
             assert!(s.parse::<TcpEndpoint>().is_err(), "{s} was accepted");
         }

@@ -73,6 +73,48 @@ pub fn note(message: impl std::fmt::Display) {
     eprintln!("dockpki: {}", escape(&message.to_string()));
 }
 
+/// Prints one line of text output on stdout, escaped with [`escape`]: for lines that hold
+/// certificate fields, paths from the inventory or anything else from outside, so that none of
+/// it can start a second line, drive the terminal or reorder what is shown.
+pub fn say(line: impl std::fmt::Display) {
+    println!("{}", escape(&line.to_string()));
+}
+
+/// Whether `s` prints as itself: [`escape`] would leave it unchanged.
+pub fn is_printable(s: &str) -> bool {
+    !s.chars().any(needs_escape)
+}
+
+/// Refuses `value`, given as `what` (e.g. `--host`), when it holds a character [`escape`] would
+/// rewrite. For values printed into shell code or written where no escape can be shown (the
+/// address of a daemon, a directory named in an `export` line): such a value cannot be printed
+/// faithfully and safely, and no daemon address or sane directory name holds one.
+pub fn refuse_unprintable(what: &str, value: &str) -> crate::error::CliResult<()> {
+    if is_printable(value) {
+        return Ok(());
+    }
+    Err(crate::error::CliError::new(format!(
+        "{what} \"{}\" contains a control or bidirectional-formatting character (shown escaped); give it without one",
+        escape(value)
+    )))
+}
+
+/// `path` as text for shell code, refused (as `what`) when it is not UTF-8 (it would print with
+/// U+FFFD in place of its bytes, naming another path) or holds a character [`escape`] rewrites.
+pub fn printable_path<'a>(
+    what: &str,
+    path: &'a std::path::Path,
+) -> crate::error::CliResult<&'a str> {
+    let text = path.to_str().ok_or_else(|| {
+        crate::error::CliError::new(format!(
+            "{what} {} is not valid UTF-8, so it cannot be printed for a shell; rename it",
+            escape(&path.display().to_string())
+        ))
+    })?;
+    refuse_unprintable(what, text)?;
+    Ok(text)
+}
+
 /// Quotes `s` for a POSIX shell when it needs quoting.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
@@ -87,7 +129,7 @@ pub fn shell_quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape, shell_quote};
+    use super::{escape, is_printable, refuse_unprintable, shell_quote};
 
     #[test]
     fn escape_shows_every_control_and_bidi_character_and_leaves_the_rest() {
@@ -100,6 +142,18 @@ mod tests {
         assert_eq!(escape("\r\t\x7f\u{85}"), "\\r\\t\\x7f\\u{85}");
         assert_eq!(escape("evil\u{202e}txt.pem"), "evil\\u{202e}txt.pem");
         assert_eq!(escape("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
+    }
+
+    #[test]
+    fn unprintable_values_are_refused_and_shown_escaped() {
+        assert!(is_printable("tcp://docker.example.com:2376 'q' $x é"));
+        for bad in ["a\nb", "a\x1b[2J", "a\rb", "a\u{202e}b", "a\u{85}"] {
+            assert!(!is_printable(bad), "{bad:?}");
+            let msg = refuse_unprintable("--host", bad).unwrap_err().to_string();
+            assert!(msg.starts_with("--host \""), "{msg}");
+            assert!(is_printable(&msg), "{msg:?}");
+        }
+        assert!(refuse_unprintable("--host", "tcp://h:2376").is_ok());
     }
 
     #[test]

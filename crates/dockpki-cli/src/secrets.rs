@@ -195,7 +195,7 @@ pub fn read_ca_key(path: &Path) -> CliResult<Zeroizing<Vec<u8>>> {
                     "{problem} (or pass --insecure-perms to use it anyway)"
                 )))
             }
-            Perms::WarnOnly => eprintln!("dockpki: warning: {problem}"),
+            Perms::WarnOnly => crate::output::note(format_args!("warning: {problem}")),
         }
     }
     reader::read_opened(file, path, Limit::Pem)

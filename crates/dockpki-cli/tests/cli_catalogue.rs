@@ -144,12 +144,47 @@ fn catalogue() -> Vec<Case> {
         san_case!("IPv6 zone id", "fe80::1%eth0", "zone"),
         san_case!("IPv4 with a port", "192.0.2.1:2376", "invalid SAN \"192.0.2.1:2376\""),
         san_case!("URL instead of a name", "tcp://docker.example.com", "invalid SAN"),
+        san_case!("unspecified IPv4", "0.0.0.0", "listen-on-everything"),
+        san_case!("limited broadcast", "255.255.255.255", "broadcast address"),
+        san_case!("IPv4 multicast", "224.0.0.251", "multicast address"),
+        san_case!("IPv6 multicast", "ff02::1", "multicast address"),
+        san_case!("IPv4-mapped multicast", "::ffff:239.1.1.1", "multicast address"),
         Case {
             name: "no SAN for a server certificate",
             setup: Setup::Ca,
             damage: none,
             args: &["issue", "server", "--out", "{root}/daemon"],
             phrase: "at least one SAN",
+        },
+        Case {
+            name: "bootstrap on port 0",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &[
+                "bootstrap", "--san", "localhost", "--port", "0",
+                "--daemon-dir", "{root}/d", "--client-dir", "{root}/c",
+            ],
+            phrase: "--port 0 is no port",
+        },
+        Case {
+            name: "bootstrap on Docker's plaintext port",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &[
+                "bootstrap", "--san", "localhost", "--port", "2375",
+                "--daemon-dir", "{root}/d", "--client-dir", "{root}/c",
+            ],
+            phrase: "TLS belongs on 2376",
+        },
+        Case {
+            name: "bootstrap into a client directory with a newline in its name",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &[
+                "bootstrap", "--san", "localhost",
+                "--daemon-dir", "{root}/d", "--client-dir", "{root}/c\nexport DOCKER_HOST=evil",
+            ],
+            phrase: "the client directory",
         },
         Case {
             name: "no SAN for bootstrap",
@@ -169,6 +204,30 @@ fn catalogue() -> Vec<Case> {
                 "--out", "{root}/a",
             ],
             phrase: "longer than the 64 characters",
+        },
+        Case {
+            name: "right-to-left override in a client common name",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["issue", "client", "--name", "alice\u{202e}fdp.exe", "--out", "{root}/a"],
+            phrase: "U+202E",
+        },
+        Case {
+            name: "escape sequence in a server common name",
+            setup: Setup::Ca,
+            damage: none,
+            args: &[
+                "issue", "server", "--san", "localhost", "--name", "a\x1b]0;pwned\x07",
+                "--out", "{root}/d",
+            ],
+            phrase: "U+001B",
+        },
+        Case {
+            name: "zero-width space in a CA name",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["ca", "init", "--name", "ACME\u{200b} CA"],
+            phrase: "U+200B",
         },
         Case {
             name: "empty common name",

@@ -31,7 +31,8 @@ fn fail_lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// Asserts exit 1 and a FAIL line containing every one of `phrases`.
+/// Asserts exit 1, a FAIL line containing every one of `phrases`, and on stderr the one
+/// `error:` line every failing command ends with, counting the FAIL lines.
 fn assert_fails_with(out: &Output, phrases: &[&str]) {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(out));
     let fails = fail_lines(out);
@@ -39,6 +40,13 @@ fn assert_fails_with(out: &Output, phrases: &[&str]) {
         fails.iter().any(|l| phrases.iter().all(|p| l.contains(p))),
         "no FAIL line with {phrases:?}:\n{}",
         stdout(out)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: verify found {} problem(s); see the FAIL lines above\n",
+            fails.len()
+        )
     );
 }
 
@@ -186,6 +194,12 @@ fn verify_json_reports_ok_and_findings() {
     assert_eq!(good["ok"], true);
     let bad_out = verify(&env, &d, &c, &["--json", "--host", "nope.example.com"]);
     assert_eq!(bad_out.status.code(), Some(1));
+    // stdout stays one JSON document; the summary goes to stderr.
+    let stderr = String::from_utf8_lossy(&bad_out.stderr);
+    assert!(
+        stderr.lines().count() == 1 && stderr.starts_with("error: verify found 2 problem(s)"),
+        "{stderr}"
+    );
     let bad = json(&bad_out);
     assert_eq!(bad["ok"], false);
     let findings = bad["findings"].as_array().expect("findings array");

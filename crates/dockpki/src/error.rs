@@ -32,7 +32,7 @@ pub enum Error {
         /// What the caller gave.
         input: String,
         /// Why it was refused.
-        reason: &'static str,
+        reason: String,
     },
     /// A validity period that is not a positive duration such as `90d`.
     InvalidLifetime {

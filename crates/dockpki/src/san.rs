@@ -59,8 +59,8 @@ impl FromStr for SubjectAltName {
             ));
         }
         if let Ok(ip) = unbracketed.parse::<IpAddr>() {
-            if ip.is_unspecified() {
-                return Err(bad("this is a listen-on-everything address that no client dials; give the host's real address"));
+            if let Some(reason) = undialable(ip) {
+                return Err(bad(reason));
             }
             return Ok(SubjectAltName::Ip(ip));
         }
@@ -73,6 +73,27 @@ impl FromStr for SubjectAltName {
             .map(SubjectAltName::Dns)
             .map_err(|reason| bad(&reason))
     }
+}
+
+/// Why no client can dial `ip` over TCP, if it cannot: the unspecified address means "every
+/// address" to a listener, broadcast and multicast address groups of hosts, and TCP (hence TLS)
+/// connects to one host only. A certificate naming one covers nothing and hides a typo. An
+/// IPv4-mapped IPv6 address (`::ffff:224.0.0.1`) is judged as the IPv4 address it carries.
+fn undialable(ip: IpAddr) -> Option<&'static str> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    if ip.is_unspecified() {
+        return Some("this is a listen-on-everything address that no client dials; give the host's real address");
+    }
+    if ip.is_multicast() {
+        return Some("this is a multicast address (224.0.0.0/4, ff00::/8), which TCP cannot connect to; give the host's own address");
+    }
+    if matches!(ip, IpAddr::V4(v4) if v4.is_broadcast()) {
+        return Some("this is the broadcast address, which TCP cannot connect to; give the host's own address");
+    }
+    None
 }
 
 impl fmt::Display for SubjectAltName {
@@ -289,6 +310,14 @@ mod tests {
             "fe80::1%eth0",
             "0.0.0.0",
             "::",
+            "::ffff:0.0.0.0",
+            "255.255.255.255",
+            "::ffff:255.255.255.255",
+            "224.0.0.1",
+            "239.255.255.250",
+            "[ff02::1]",
+            "ff05::fb",
+            "::ffff:224.0.0.251",
             "256.1.1.1",
             "1.2.3",
             "-a.com",
@@ -301,6 +330,33 @@ mod tests {
         ] {
             let err = bad.parse::<SubjectAltName>().expect_err(bad);
             assert!(matches!(err, Error::InvalidSan { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn addresses_no_client_can_connect_to_are_refused_with_the_reason() {
+        for (bad, phrase) in [
+            ("0.0.0.0", "listen-on-everything"),
+            ("::", "listen-on-everything"),
+            ("255.255.255.255", "broadcast"),
+            ("224.0.0.1", "multicast"),
+            ("ff02::1", "multicast"),
+            ("::ffff:239.1.2.3", "multicast"),
+        ] {
+            let err = bad.parse::<SubjectAltName>().expect_err(bad).to_string();
+            assert!(err.contains(phrase), "{bad}: {err}");
+        }
+        // The neighbours of the refused ranges stay usable.
+        for good in [
+            "223.255.255.255",
+            "240.0.0.1",
+            "255.255.255.254",
+            "192.168.1.255",
+            "fe80::1",
+            "feff::1",
+            "::ffff:192.0.2.1",
+        ] {
+            assert!(good.parse::<SubjectAltName>().is_ok(), "{good}");
         }
     }
 

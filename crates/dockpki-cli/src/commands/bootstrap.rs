@@ -14,13 +14,14 @@ use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::WritePlan;
 use crate::inventory::Record;
 use crate::layout::Layout;
-use crate::output::{print_json, shell_quote};
+use crate::output::{print_json, printable_path, say, shell_quote};
 use crate::paths::{absolute, ClientUser};
 use crate::state::{KeyProtection, State};
 
 /// Creates the CA if there is none, issues a server and a client certificate, installs both
 /// layouts and prints what to configure next.
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
+    check_port(args.port)?;
     let now = now();
     let key_type = parse(&args.key_type)?;
     let sans = SanList::new(parse_all(&super::sans::expand_auto(&args.sans)?)?)?;
@@ -43,6 +44,9 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
         Some(dir) => dir.clone(),
         None => user.docker_dir()?,
     })?);
+    // Both directories are printed into shell commands (the dockerd flags, the `export` lines).
+    printable_path("the daemon directory", &daemon.dir)?;
+    printable_path("the client directory", &client.dir)?;
     let state_dir = ctx.state_dir()?;
     if !state_dir.exists() {
         // Opening the state creates it; refuse conflicts in the layouts before that happens.
@@ -135,6 +139,21 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     Ok(EXIT_OK)
 }
 
+/// Refuses ports the printed configuration must not use: 0 (no port; dockerd would pick a
+/// random one) and 2375, which Docker and every guide reserve for the daemon without TLS, so
+/// that a TLS daemon there is mistaken for an open one and clients fall back to plain HTTP.
+fn check_port(port: u16) -> CliResult<()> {
+    match port {
+        0 => Err(CliError::new(
+            "--port 0 is no port clients can dial; give the port dockerd listens on, normally 2376",
+        )),
+        2375 => Err(CliError::new(
+            "--port 2375 is Docker's port for the daemon without TLS; TLS belongs on 2376: pass --port 2376 or leave --port out",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn refuse_existing(layouts: &[&Layout], force: bool) -> CliResult<()> {
     if force {
         return Ok(());
@@ -162,24 +181,25 @@ fn print_summary(
     client_cert: &IssuedCert,
 ) {
     let until = |c: &IssuedCert| dockpki::format_time(c.info.not_after);
-    println!(
+    // A reused CA's name comes from its certificate, which may say anything.
+    say(format_args!(
         "CA      {:?} {} in {}",
         ca.info().common_name.clone().unwrap_or_default(),
         if ca_created { "created" } else { "reused" },
         state.dir().display()
-    );
-    println!(
+    ));
+    say(format_args!(
         "daemon  {}  (SANs {}; valid until {})",
         daemon.describe(),
         server.info.san_strings().join(", "),
         until(server)
-    );
-    println!(
+    ));
+    say(format_args!(
         "client  {}  (CN {:?}; valid until {})",
         client.describe(),
         client_cert.info.common_name.clone().unwrap_or_default(),
         until(client_cert)
-    );
+    ));
 }
 
 /// The configuration to apply after installing the files.

@@ -7,7 +7,7 @@ use super::{now, parse, parse_all, Context};
 use crate::cli::CaInitArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::WritePlan;
-use crate::output::print_json;
+use crate::output::{note, print_json, say};
 use crate::state::{ca_key_pem, KeyProtection, State};
 
 /// Creates the CA.
@@ -57,14 +57,14 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
     if ctx.out.json {
         print_json(&json!({ "state": state.dir(), "ca": ca.info(), "written": written }));
     } else if ctx.out.verbose {
-        println!(
+        say(format_args!(
             "created CA {:?} ({}{}, valid until {}) in {}",
             ca.info().subject,
             options.key_type,
             if args.encrypt { ", key encrypted" } else { "" },
             dockpki::format_time(ca.info().not_after),
             state.dir().display()
-        );
+        ));
     }
     Ok(EXIT_OK)
 }
@@ -100,10 +100,10 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
     if to == KeyProtection::Encrypted {
         // The backup is the unencrypted key: the one thing encrypting was meant to remove.
         for backup in written.iter().filter_map(|w| w.backup.as_ref()) {
-            eprintln!(
-                "dockpki: the unencrypted key is kept as {}; delete it (shred -u) once the passphrase works",
+            note(format_args!(
+                "the unencrypted key is kept as {}; delete it (shred -u) once the passphrase works",
                 backup.display()
-            );
+            ));
         }
     }
     if ctx.out.json {
@@ -114,14 +114,14 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
         }));
     } else if ctx.out.verbose {
         for w in &written {
-            println!(
+            say(format_args!(
                 "{} {}",
                 match to {
                     KeyProtection::Encrypted => "encrypted",
                     KeyProtection::Plain => "decrypted",
                 },
                 w.path.display()
-            );
+            ));
         }
     }
     Ok(EXIT_OK)

@@ -13,7 +13,7 @@ use crate::endpoint::TcpEndpoint;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::WritePlan;
 use crate::inventory::{ContextRecord, Inventory, Status};
-use crate::output::print_json;
+use crate::output::{note, print_json, say};
 use crate::paths::{absolute, ClientUser};
 use crate::reader::{self, Limit, Links};
 use crate::state::State;
@@ -133,11 +133,11 @@ fn write(
         .iter()
         .any(|r| r.status == Status::Active && r.installed.iter().any(|d| d == &record.client_dir));
     if !tracked {
-        eprintln!(
+        note(format_args!(
             "warning: {} is not a client layout dockpki installed; renew and CA rotation will not update it, run `dockpki context update {}` after replacing its files",
             record.client_dir.display(),
             record.name
-        );
+        ));
     }
     let meta = dc::meta_dir(&record.docker_config, &record.name);
     let tls = dc::tls_dir(&record.docker_config, &record.name);
@@ -150,14 +150,15 @@ fn write(
             "written": written,
         }));
     } else if ctx.out.verbose {
-        println!(
+        // On update the record (host, directories) comes from the inventory.
+        say(format_args!(
             "{verb} docker context {:?} for {} from {} in {}; use it with `docker --context {} version`",
             record.name,
             record.host,
             record.client_dir.display(),
             record.docker_config.display(),
             record.name
-        );
+        ));
     }
     Ok(EXIT_OK)
 }

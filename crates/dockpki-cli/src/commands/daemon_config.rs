@@ -18,7 +18,7 @@ use crate::cli::DaemonConfigArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::{parent, WritePlan};
 use crate::layout::Layout;
-use crate::output::print_json;
+use crate::output::{note, print_json, say};
 use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
 use crate::reader::{self, Limit, Links};
 
@@ -417,28 +417,29 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         .map_err(|e| CliError::new(format!("cannot encode daemon.json: {e}")))?;
     new_text.push('\n');
 
+    // The old values and sockets come from the existing daemon.json: notes escape them.
     for c in changes.iter().filter(|c| c.action == Action::Kept) {
-        eprintln!(
-            "dockpki: kept {} = {} in {} (--harden would set {}; remove it and rerun to take the hardened value)",
+        note(format_args!(
+            "kept {} = {} in {} (--harden would set {}; remove it and rerun to take the hardened value)",
             c.key,
             c.old.as_ref().map(Value::to_string).unwrap_or_default(),
             file.display(),
             c.new
-        );
+        ));
     }
     for c in changes.iter().filter(|c| c.action == Action::Skipped) {
-        eprintln!(
-            "dockpki: did not set {} = {} in {}: \"iptables\" is false there, and dockerd refuses to start with icc=false without iptables",
+        note(format_args!(
+            "did not set {} = {} in {}: \"iptables\" is false there, and dockerd refuses to start with icc=false without iptables",
             c.key,
             c.new,
             file.display()
-        );
+        ));
     }
     for socket in &dropped_sockets {
         // Local tools (and docker without DOCKER_HOST) use it: losing it is rarely intended.
-        eprintln!(
-            "dockpki: note: {socket} was in \"hosts\" and is no longer; pass --keep-unix or --listen {socket} to keep serving it"
-        );
+        note(format_args!(
+            "note: {socket} was in \"hosts\" and is no longer; pass --keep-unix or --listen {socket} to keep serving it"
+        ));
     }
     if !args.rootless && !wanted.hosts.is_empty() {
         warn_if_unit_passes_hosts();
@@ -471,10 +472,18 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
             "config": serde_json::from_str::<Value>(&new_text).unwrap_or(Value::Null),
         }));
     } else if args.dry_run {
-        print!("{diff}");
+        // The diff shows lines of the existing file, which may hold anything JSON strings can
+        // (bidirectional-formatting characters) and stray carriage returns: escaped line by line.
+        // (split on '\n' only, so that a carriage return is shown, not taken for a line end)
+        for line in diff.strip_suffix('\n').unwrap_or(&diff).split('\n') {
+            say(line);
+        }
     } else if ctx.out.verbose {
         if unchanged {
-            println!("{} already holds these settings", file.display());
+            say(format_args!(
+                "{} already holds these settings",
+                file.display()
+            ));
         }
         for c in &changes {
             let verb = match c.action {
@@ -483,16 +492,16 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
                 // Already reported on stderr.
                 Action::Kept | Action::Skipped => continue,
             };
-            println!("{verb} {} = {}", c.key, c.new);
+            say(format_args!("{verb} {} = {}", c.key, c.new));
         }
         if let Some(b) = &backup {
-            println!(
+            say(format_args!(
                 "wrote {} (previous file kept as {})",
                 file.display(),
                 b.display()
-            );
+            ));
         } else if !unchanged {
-            println!("wrote {}", file.display());
+            say(format_args!("wrote {}", file.display()));
         }
         println!(
             "restart dockerd to apply (it reads daemon.json and its certificates only at start)"
@@ -532,9 +541,10 @@ fn dropped_unix_sockets(doc: &Map<String, Value>, hosts: &[Listen]) -> Vec<Strin
 fn warn_if_unit_passes_hosts() {
     if let Some(exec) = super::systemd::installed_exec_start("docker.service", None) {
         if let Some(cmd) = exec.command.filter(|c| super::systemd::passes_host(c)) {
-            eprintln!(
-                "dockpki: warning: docker.service starts `{cmd}`; dockerd refuses to start with -H on its command line and \"hosts\" in daemon.json: run `dockpki systemd-dropin` first"
-            );
+            // `cmd` is the unit's ExecStart, text from a file.
+            note(format_args!(
+                "warning: docker.service starts `{cmd}`; dockerd refuses to start with -H on its command line and \"hosts\" in daemon.json: run `dockpki systemd-dropin` first"
+            ));
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::Context;
 use crate::cli::EnvArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_json, shell_quote};
+use crate::output::{print_json, printable_path, refuse_unprintable, shell_quote};
 use crate::paths::{absolute, ClientUser};
 
 /// The shell whose syntax to print.
@@ -47,17 +47,38 @@ impl Shell {
         }
     }
 
+    /// `value` as one literal word of this shell. The caller has refused control characters
+    /// (see [`run`]), so every quoted form below stays on one line.
+    fn quote(self, value: &str) -> String {
+        match self {
+            Shell::Sh => shell_quote(value),
+            // In fish single quotes only `\'` and `\\` are special.
+            Shell::Fish => format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'")),
+            // In PowerShell single quotes `$`, backticks and double quotes are literal, and a
+            // quote is written doubled. PowerShell takes the typographic single quotes
+            // U+2018..U+201B for `'` too, so they are doubled as well, as its own
+            // EscapeSingleQuotedStringContent does; one left single would end the string.
+            Shell::Pwsh => {
+                let mut out = String::with_capacity(value.len() + 2);
+                out.push('\'');
+                for c in value.chars() {
+                    if PWSH_SINGLE_QUOTES.contains(&c) {
+                        out.push(c);
+                    }
+                    out.push(c);
+                }
+                out.push('\'');
+                out
+            }
+        }
+    }
+
     /// One assignment of an exported variable.
     fn export(self, name: &str, value: &str) -> String {
         match self {
-            Shell::Sh => format!("export {name}={}", shell_quote(value)),
-            // In fish single quotes only `\'` and `\\` are special.
-            Shell::Fish => format!(
-                "set -gx {name} '{}';",
-                value.replace('\\', "\\\\").replace('\'', "\\'")
-            ),
-            // In Pwsh single-quoted strings only `'` is special, doubled.
-            Shell::Pwsh => format!("$Env:{name} = '{}'", value.replace('\'', "''")),
+            Shell::Sh => format!("export {name}={}", self.quote(value)),
+            Shell::Fish => format!("set -gx {name} {};", self.quote(value)),
+            Shell::Pwsh => format!("$Env:{name} = {}", self.quote(value)),
         }
     }
 
@@ -71,8 +92,13 @@ impl Shell {
     }
 }
 
+/// The characters PowerShell accepts as a single quote.
+const PWSH_SINGLE_QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201a}', '\u{201b}'];
+
 /// Checks `tcp://HOST:PORT` and returns it unchanged.
 fn check_host(host: &str) -> CliResult<&str> {
+    // First, so that the message is about the character and not some consequence of it.
+    refuse_unprintable("--host", host)?;
     let Some(rest) = host.strip_prefix("tcp://") else {
         return Err(CliError::new(format!(
             "--host {host:?} must be tcp://HOST:PORT (TLS is only used over TCP), e.g. tcp://docker.example.com:2376"
@@ -106,6 +132,10 @@ fn check_client_dir(dir: &Path) -> CliResult<()> {
 }
 
 /// Prints the environment.
+///
+/// The text is shell code that users `eval`, so every byte of it is either fixed text or inside
+/// one quoted literal of the chosen shell, and values that cannot be quoted on one line (control
+/// characters; bidirectional-formatting characters, which would disguise the line) are refused.
 pub fn run(ctx: &Context, args: &EnvArgs) -> CliResult<i32> {
     let shell: Shell = args.shell.parse()?;
     let host = check_host(&args.host)?;
@@ -113,12 +143,13 @@ pub fn run(ctx: &Context, args: &EnvArgs) -> CliResult<i32> {
         Some(d) => d.clone(),
         None => ClientUser::detect().docker_dir()?,
     })?;
+    let dir_text = printable_path("the client directory", &dir)?.to_string();
     check_client_dir(&dir)?;
     let vars = [
         ("DOCKER_HOST", host.to_string()),
         // Any non-empty value means TLS with verification of the daemon; "1" says so plainly.
         ("DOCKER_TLS_VERIFY", "1".to_string()),
-        ("DOCKER_CERT_PATH", dir.display().to_string()),
+        ("DOCKER_CERT_PATH", dir_text.clone()),
     ];
     if ctx.out.json {
         let map: Map<String, Value> = vars
@@ -131,19 +162,29 @@ pub fn run(ctx: &Context, args: &EnvArgs) -> CliResult<i32> {
     for (k, v) in &vars {
         println!("{}", shell.export(k, v));
     }
-    let mut command = format!("dockpki env --host {}", shell_quote(host));
-    if args.client_dir.is_some() {
-        command.push_str(&format!(
-            " --client-dir {}",
-            shell_quote(&dir.display().to_string())
-        ));
-    }
+    println!("# Run this command to configure your shell:");
+    println!(
+        "# {}",
+        shell.eval_hint(&hint_command(shell, host, &dir_text))
+    );
+    Ok(EXIT_OK)
+}
+
+/// The `dockpki env` command that prints this output again, quoted for `shell`. It names the
+/// client directory even when it was the default: the default depends on who runs it (sudo, HOME),
+/// and the hint must give the same directory wherever it is pasted. No global option changes
+/// what `env` prints (`--state`, `--verbose` and `--passphrase-file` are not used by it, and
+/// `--json` prints no hint), so none is repeated.
+fn hint_command(shell: Shell, host: &str, dir: &str) -> String {
+    let mut command = format!(
+        "dockpki env --host {} --client-dir {}",
+        shell.quote(host),
+        shell.quote(dir)
+    );
     if shell != Shell::Sh {
         command.push_str(&format!(" --shell {}", shell.name()));
     }
-    println!("# Run this command to configure your shell:");
-    println!("# {}", shell.eval_hint(&command));
-    Ok(EXIT_OK)
+    command
 }
 
 #[cfg(test)]
@@ -159,6 +200,112 @@ mod tests {
             r"set -gx X '/tmp/it\'s a \\dir';"
         );
         assert_eq!(Shell::Pwsh.export("X", v), r"$Env:X = '/tmp/it''s a \dir'");
+    }
+
+    /// A model of how PowerShell reads a single-quoted string (about_Quoting_Rules): it ends at
+    /// the first quote character (`'` or U+2018..U+201B) not followed by another one; a doubled
+    /// one stands for itself. Returns the value and what follows the string.
+    fn pwsh_unquote(text: &str) -> (String, String) {
+        let mut chars = text.chars().peekable();
+        assert!(chars
+            .next()
+            .is_some_and(|c| PWSH_SINGLE_QUOTES.contains(&c)));
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            if PWSH_SINGLE_QUOTES.contains(&c) {
+                match chars.peek() {
+                    Some(n) if PWSH_SINGLE_QUOTES.contains(n) => {
+                        value.push(c);
+                        chars.next();
+                    }
+                    _ => return (value, chars.collect()),
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        panic!("unterminated PowerShell string: {text}");
+    }
+
+    /// A model of fish's single quotes: `\\` and `\'` are escapes, any other backslash is
+    /// literal, the first unescaped `'` ends the string.
+    fn fish_unquote(text: &str) -> (String, String) {
+        let mut chars = text.chars().peekable();
+        assert_eq!(chars.next(), Some('\''));
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if matches!(chars.peek(), Some('\\' | '\'')) => {
+                    value.push(chars.next().unwrap_or_default());
+                }
+                '\'' => return (value, chars.collect()),
+                c => value.push(c),
+            }
+        }
+        panic!("unterminated fish string: {text}");
+    }
+
+    const HOSTILE: &[&str] = &[
+        "plain",
+        "",
+        "it's",
+        "'; Remove-Item -Recurse ~ ; '",
+        "\u{2019}; Invoke-WebRequest evil \u{2018}",
+        "\u{201a}\u{201b}''",
+        "$(touch x) `whoami` $Env:HOME ${x}",
+        "\\'; rm -rf ~; echo \\",
+        "a\\",
+        "\\",
+        "\"double\" & | ; < > * ? [ ] { } # ~",
+    ];
+
+    #[test]
+    fn powershell_quoting_gives_back_the_exact_value_and_nothing_after_it() {
+        for v in HOSTILE {
+            let (value, rest) = pwsh_unquote(&Shell::Pwsh.quote(v));
+            assert_eq!(&value, v);
+            assert_eq!(rest, "", "{v:?} escaped its quotes");
+        }
+    }
+
+    #[test]
+    fn fish_quoting_gives_back_the_exact_value_and_nothing_after_it() {
+        for v in HOSTILE {
+            let (value, rest) = fish_unquote(&Shell::Fish.quote(v));
+            assert_eq!(&value, v);
+            assert_eq!(rest, "", "{v:?} escaped its quotes");
+        }
+    }
+
+    #[test]
+    fn the_hint_quotes_for_its_own_shell_and_names_the_client_dir() {
+        let dir = "/home/o'brien/.docker";
+        assert_eq!(
+            hint_command(Shell::Sh, "tcp://h:2376", dir),
+            r"dockpki env --host tcp://h:2376 --client-dir '/home/o'\''brien/.docker'"
+        );
+        assert_eq!(
+            hint_command(Shell::Fish, "tcp://h:2376", dir),
+            r"dockpki env --host 'tcp://h:2376' --client-dir '/home/o\'brien/.docker' --shell fish"
+        );
+        assert_eq!(
+            hint_command(Shell::Pwsh, "tcp://h:2376", dir),
+            r"dockpki env --host 'tcp://h:2376' --client-dir '/home/o''brien/.docker' --shell powershell"
+        );
+    }
+
+    #[test]
+    fn hosts_with_control_or_bidi_characters_are_refused() {
+        for bad in [
+            "tcp://a\ntouch x\n:2376",
+            "tcp://a:2376\n",
+            "tcp://a\r:2376",
+            "tcp://a\x1b]0;t\x07:2376",
+            "tcp://a\u{202e}:2376",
+        ] {
+            let e = check_host(bad).unwrap_err().to_string();
+            assert!(e.contains("control or bidirectional"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

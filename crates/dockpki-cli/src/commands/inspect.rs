@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{now, Context};
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::mode_of;
-use crate::output::print_json;
+use crate::output::{print_json, say, Untrusted};
 use crate::reader::{self, Limit, Links};
 
 #[derive(Serialize)]
@@ -49,14 +49,17 @@ pub fn run(ctx: &Context, args: &crate::cli::InspectArgs) -> CliResult<i32> {
             .unwrap_or_default();
         match &r.contents {
             Contents::PrivateKey { key_type } => {
-                println!("{}{mode}: private key, {key_type}", r.path.display());
+                say(format_args!(
+                    "{}{mode}: private key, {key_type}",
+                    r.path.display()
+                ));
             }
             Contents::Certificates { certificates } => {
-                println!(
+                say(format_args!(
                     "{}{mode}: {} certificate(s)",
                     r.path.display(),
                     certificates.len()
-                );
+                ));
                 for c in certificates {
                     print_cert(c, now);
                 }
@@ -93,8 +96,10 @@ fn describe(path: &Path) -> CliResult<FileReport> {
     })
 }
 
+/// Prints what a certificate says. Every field may hold anything its issuer put there (a subject
+/// with a newline and `error: ...`, terminal escapes), so every row is escaped.
 fn print_cert(c: &CertInfo, now: time::OffsetDateTime) {
-    let row = |k: &str, v: String| println!("  {k:<11} {v}");
+    let row = |k: &str, v: String| println!("  {k:<11} {}", Untrusted(&v));
     println!();
     row("subject", c.subject.clone());
     row("issuer", c.issuer.clone());

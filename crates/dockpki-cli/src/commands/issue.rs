@@ -9,7 +9,7 @@ use crate::error::{CliResult, EXIT_OK};
 use crate::fsio::WritePlan;
 use crate::inventory::Record;
 use crate::layout::Layout;
-use crate::output::print_json;
+use crate::output::{print_json, say};
 use crate::paths::{absolute, ClientUser};
 use crate::state::State;
 
@@ -73,14 +73,14 @@ fn issue(
             "written": written,
         }));
     } else if ctx.out.verbose {
-        println!(
+        say(format_args!(
             "issued {} certificate {:?} (serial {}, valid until {}) into {}",
             issued.usage,
             issued.info.subject,
             issued.info.serial,
             dockpki::format_time(issued.info.not_after),
             layout.describe()
-        );
+        ));
     }
     Ok(EXIT_OK)
 }

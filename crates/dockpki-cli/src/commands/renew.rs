@@ -17,7 +17,7 @@ use crate::expiry::is_due;
 use crate::fsio::WritePlan;
 use crate::inventory::{Record, Status};
 use crate::layout::restart_hint;
-use crate::output::print_json;
+use crate::output::{print_json, say};
 use crate::paths::ClientUser;
 use crate::reissue::{reissue, KeyPolicy};
 use crate::state::State;
@@ -153,8 +153,10 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     if ctx.out.json {
         print_json(&serde_json::json!({ "renewed": renewed, "restart": restart }));
     } else {
+        // Names and serials come from the inventory and the certificates, directories from
+        // the inventory: every line is escaped.
         for r in &renewed {
-            println!(
+            say(format_args!(
                 "renewed {} certificate {:?}: serial {} replaces {}, valid until {}, {} key, in {}",
                 r.kind,
                 r.common_name.as_deref().unwrap_or("-"),
@@ -167,10 +169,10 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                     .map(|d| d.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
+            ));
         }
         for r in &restart {
-            println!("{}", r.message);
+            say(&r.message);
         }
     }
     Ok(EXIT_OK)

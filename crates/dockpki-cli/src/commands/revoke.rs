@@ -11,13 +11,15 @@ use crate::cli::RevokeArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::WritePlan;
 use crate::inventory::{Record, Status};
-use crate::output::print_json;
+use crate::output::{note, print_json, say};
 use crate::state::State;
 
-/// Printed on stderr by every `revoke`, because revoking gives a false sense of safety otherwise.
-const DOCKERD_IGNORES_CRLS: &str = "\
-dockpki: note: dockerd and the docker CLI check neither CRLs nor OCSP, so a revoked certificate is still accepted until it expires.
-dockpki: keep client certificates short-lived (dockpki issue client --validity 7d), and to cut off a leaked key rotate the CA: dockpki ca rotate begin, then reissue, then finish.";
+/// Printed on stderr by every `revoke` (one note per line), because revoking gives a false sense
+/// of safety otherwise.
+const DOCKERD_IGNORES_CRLS: [&str; 2] = [
+    "note: dockerd and the docker CLI check neither CRLs nor OCSP, so a revoked certificate is still accepted until it expires.",
+    "keep client certificates short-lived (dockpki issue client --validity 7d), and to cut off a leaked key rotate the CA: dockpki ca rotate begin, then reissue, then finish.",
+];
 
 #[derive(Debug, Serialize)]
 struct Revoked {
@@ -120,18 +122,20 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
         }));
     } else if ctx.out.verbose {
         for r in &revoked {
-            println!(
+            say(format_args!(
                 "revoked {} certificate {:?} (serial {}, valid until {})",
                 r.kind,
                 r.common_name.as_deref().unwrap_or("-"),
                 r.serial,
                 dockpki::format_time(r.not_after)
-            );
+            ));
         }
     }
     if todo.is_empty() {
-        eprintln!("dockpki: {what} was already revoked; nothing changed");
+        note(format_args!("{what} was already revoked; nothing changed"));
     }
-    eprintln!("{DOCKERD_IGNORES_CRLS}");
+    for line in DOCKERD_IGNORES_CRLS {
+        note(line);
+    }
     Ok(EXIT_OK)
 }

@@ -22,7 +22,7 @@ use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::{WritePlan, Written};
 use crate::inventory::{Inventory, Record, Status};
 use crate::layout::{restart_hint, Layout};
-use crate::output::print_json;
+use crate::output::{print_json, say};
 use crate::paths::ClientUser;
 use crate::reissue::{reissue as reissue_record, KeyPolicy};
 use crate::state::State;
@@ -255,14 +255,16 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
         }));
         return Ok(EXIT_OK);
     }
+    // Subjects come from the CA certificates and names and paths from the inventory: every line
+    // that shows one is escaped.
     let show = |label: &str, info: &dockpki::CertInfo| {
-        println!(
+        say(format_args!(
             "{label:<11} {:?}, sha256 {}, expires {} ({} days)",
             info.subject,
             info.sha256_fingerprint,
             dockpki::format_time(info.not_after),
             info.days_left(now)
-        );
+        ));
     };
     match phase {
         Phase::None => println!("phase:      none (no CA rotation in progress)"),
@@ -286,7 +288,7 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
         show("new CA:", n);
     }
     for r in &left {
-        println!("left:       {}", describe(r));
+        say(format_args!("left:       {}", describe(r)));
     }
     println!("next:       {}", phase.next_command());
     Ok(EXIT_OK)
@@ -448,21 +450,22 @@ fn report(
         print_json(&doc);
         return Ok(EXIT_OK);
     }
+    // The summary names CA subjects; the directories come from the inventory.
     if ctx.out.verbose {
-        println!("{}", outcome.summary);
+        say(&outcome.summary);
         for w in outcome.written.iter().filter(|w| w.changed) {
-            println!("wrote {}", w.path.display());
+            say(format_args!("wrote {}", w.path.display()));
         }
     }
     for dir in &outcome.missing {
-        println!(
+        say(format_args!(
             "not updated (directory gone): {}; give its holder the new ca.pem",
             dir.display()
-        );
+        ));
     }
     for dir in &outcome.restart {
-        println!("{}", restart_hint(dir));
+        say(restart_hint(dir));
     }
-    println!("next: {}", outcome.next);
+    say(format_args!("next: {}", outcome.next));
     Ok(EXIT_OK)
 }

@@ -12,7 +12,7 @@ use crate::cli::StatusArgs;
 use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
 use crate::expiry::{days_left, installed_state, is_due, is_expired, FileState};
 use crate::inventory::Status;
-use crate::output::print_json;
+use crate::output::{escape, note, print_json};
 use crate::state::{read, State};
 
 /// The verdict on one certificate as a whole.
@@ -209,6 +209,12 @@ fn print_table(cas: &[CaRow], certs: &[CertRow]) {
             installed,
         ]);
     }
+    // Names come from certificates and paths from the inventory: each cell is escaped before
+    // the columns are measured, so the table keeps its shape and no cell can start a line.
+    let rows: Vec<[String; 7]> = rows
+        .into_iter()
+        .map(|r| r.map(|cell| escape(&cell).into_owned()))
+        .collect();
     let widths: Vec<usize> = (0..7)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
@@ -225,35 +231,35 @@ fn print_table(cas: &[CaRow], certs: &[CertRow]) {
 /// One line on stderr per thing to do, so that a cron mail or a journal says what fixes it.
 fn print_advice(cas: &[CaRow], certs: &[CertRow], within: &str) {
     for c in cas.iter().filter(|c| c.state != Verdict::Ok) {
-        eprintln!(
-            "dockpki: the CA {:?} {}; rotate it: dockpki ca rotate begin, reissue, finish",
+        note(format_args!(
+            "the CA {:?} {}; rotate it: dockpki ca rotate begin, reissue, finish",
             c.subject,
             if c.state == Verdict::Expired {
                 "has expired"
             } else {
                 "expires soon"
             }
-        );
+        ));
     }
     for c in certs {
         let name = c.common_name.as_deref().unwrap_or("-");
         let serial = short(&c.serial);
         match c.state {
             Verdict::Ok => {}
-            Verdict::Due | Verdict::Expired => eprintln!(
-                "dockpki: {} certificate {name:?} ({serial}) {}; renew it: dockpki renew --within {within}",
+            Verdict::Due | Verdict::Expired => note(format_args!(
+                "{} certificate {name:?} ({serial}) {}; renew it: dockpki renew --within {within}",
                 c.kind,
                 if c.state == Verdict::Expired {
                     "has expired".to_string()
                 } else {
                     format!("expires in {} day(s)", c.days_left)
                 }
-            ),
-            Verdict::Missing | Verdict::Replaced => eprintln!(
-                "dockpki: the installed {} certificate {name:?} ({serial}) is {}; reinstall a new one with: dockpki renew --serial {serial} (a replaced file is kept as a backup)",
+            )),
+            Verdict::Missing | Verdict::Replaced => note(format_args!(
+                "the installed {} certificate {name:?} ({serial}) is {}; reinstall a new one with: dockpki renew --serial {serial} (a replaced file is kept as a backup)",
                 c.kind,
                 c.state.as_str()
-            ),
+            )),
         }
     }
 }

@@ -14,7 +14,7 @@ use super::Context;
 use crate::cli::SystemdDropinArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::fsio::{Previous, WritePlan};
-use crate::output::print_json;
+use crate::output::{print_json, say};
 use crate::paths::absolute;
 use crate::reader::{self, Limit, Links};
 
@@ -268,10 +268,14 @@ pub fn run(ctx: &Context, args: &SystemdDropinArgs) -> CliResult<i32> {
             "written": written,
         }));
     } else {
+        // The command comes from the installed unit, a file.
         if ctx.out.verbose {
-            println!("wrote {} (ExecStart={command})", out.display());
+            say(format_args!(
+                "wrote {} (ExecStart={command})",
+                out.display()
+            ));
         }
-        println!("{next}");
+        say(&next);
     }
     Ok(EXIT_OK)
 }

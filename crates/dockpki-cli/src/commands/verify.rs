@@ -11,7 +11,7 @@ use crate::cli::VerifyArgs;
 use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
 use crate::fsio::mode_of;
 use crate::layout::Layout;
-use crate::output::print_json;
+use crate::output::{print_json, say};
 use crate::paths::{absolute, ClientUser, DEFAULT_DAEMON_DIR};
 use crate::reader::{self, Limit, Links};
 use crate::state::State;
@@ -113,19 +113,35 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
                 Level::Warn => "warn",
                 Level::Fail => "FAIL",
             };
-            println!(
+            // Messages quote certificate subjects and SANs, and paths may be anything: escaped,
+            // so that a certificate cannot add an `ok` line of its own.
+            say(format_args!(
                 "{tag}  {:<6}  {}: {}",
                 f.layout,
                 f.path.display(),
                 f.message
-            );
+            ));
         }
     }
-    Ok(if report.failed() {
-        EXIT_FAILURE
-    } else {
-        EXIT_OK
-    })
+    let failures = report
+        .findings
+        .iter()
+        .filter(|f| f.level == Level::Fail)
+        .count();
+    if failures == 0 {
+        return Ok(EXIT_OK);
+    }
+    // Like every other failure, one `error:` line on stderr, for logs and cron mail that keep
+    // stderr only; the findings themselves are on stdout.
+    eprintln!(
+        "error: verify found {failures} problem(s); {}",
+        if ctx.out.json {
+            "see the findings with \"level\": \"fail\""
+        } else {
+            "see the FAIL lines above"
+        }
+    );
+    Ok(EXIT_FAILURE)
 }
 
 fn check_layout(
