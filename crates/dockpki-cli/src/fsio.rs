@@ -727,3 +727,142 @@ pub(crate) fn parent(path: &Path) -> &Path {
 pub fn mode_of(path: &Path) -> io::Result<u32> {
     fs::symlink_metadata(path).map(|m| m.mode() & 0o7777)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_written_takes_back_every_staged_file_and_new_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let mut plan = WritePlan::new(false);
+        let layout = root.path().join("new/layout");
+        plan.key(layout.join("key.pem"), Zeroizing::new("k".into()), None);
+        plan.cert(layout.join("cert.pem"), "c", None);
+        // The journal's directory does not exist: writing it fails after staging, as a full
+        // disk would.
+        let e = plan
+            .commit(&root.path().join("missing/journal.json"))
+            .unwrap_err();
+        assert!(e.to_string().contains("journal.json"), "{e}");
+        assert_eq!(names(root.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_existing_fifo_or_socket_target_is_refused_even_with_force() {
+        let root = tempfile::tempdir().unwrap();
+        let fifo = root.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let sock = root.path().join("sock");
+        let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        for (path, kind) in [(fifo, "a FIFO"), (sock, "a socket")] {
+            let mut plan = WritePlan::new(true);
+            plan.cert(path.clone(), "c", None);
+            let e = plan.check().unwrap_err().to_string();
+            assert!(e.contains(kind) && e.contains("not a regular file"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_foreign_file_needs_force_and_an_own_regenerated_file_does_not() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("crl.pem");
+        fs::write(&path, "someone's\n").unwrap();
+        let plan_with = |force, previous| {
+            let mut plan = WritePlan::new(force);
+            plan.regenerated(path.clone(), b"new".to_vec(), previous);
+            plan
+        };
+        let e = plan_with(false, Previous::Unknown).check().unwrap_err();
+        assert!(e.to_string().contains("was not written by dockpki"), "{e}");
+        plan_with(true, Previous::Unknown).check().unwrap();
+        plan_with(false, Previous::Dockpki).check().unwrap();
+        // Identical contents are never a conflict.
+        let mut same = WritePlan::new(false);
+        same.regenerated(path.clone(), b"someone's\n".to_vec(), Previous::Unknown);
+        same.check().unwrap();
+    }
+
+    #[test]
+    fn a_foreign_file_replaced_with_force_is_kept_in_a_timestamped_backup() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("crl.pem");
+        fs::write(&path, "someone's\n").unwrap();
+        let mut plan = WritePlan::new(true);
+        plan.regenerated(path.clone(), b"new".to_vec(), Previous::Unknown);
+        let written = plan.commit(&root.path().join("journal.json")).unwrap();
+        let backup = written[0].backup.clone().unwrap();
+        let name = backup.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("crl.pem.bak-"), "{name}");
+        assert_eq!(fs::read(&backup).unwrap(), b"someone's\n");
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
+    fn non_utf8_paths_are_refused_before_staging() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = tempfile::tempdir().unwrap();
+        let bad = root.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+        let mut plan = WritePlan::new(false);
+        plan.cert(bad.join("cert.pem"), "c", None);
+        let e = plan.commit(&root.path().join("journal.json")).unwrap_err();
+        assert!(e.to_string().contains("not valid UTF-8"), "{e}");
+        assert_eq!(names(root.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn temp_names_are_recognised_exactly() {
+        let tmp = temp_path(Path::new("/x/key.pem")).unwrap();
+        let name = tmp.file_name().unwrap().to_str().unwrap();
+        assert_eq!(parse_temp_name(name), Some(("key.pem", std::process::id())));
+        assert_eq!(parse_temp_name(".a.b.dockpki-12-ff.tmp"), Some(("a.b", 12)));
+        for other in [
+            "key.pem",
+            ".key.pem.dockpki-12-ff",
+            "key.pem.dockpki-12-ff.tmp",
+            ".key.pem.dockpki--ff.tmp",
+            ".key.pem.dockpki-12-.tmp",
+            ".key.pem.dockpki-1x-ff.tmp",
+            ".key.pem.dockpki-12-fg.tmp",
+            "..dockpki-12-ff.tmp",
+            ".key.pem.other-12-ff.tmp",
+        ] {
+            assert_eq!(parse_temp_name(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn only_staged_files_of_dead_processes_are_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let live = std::process::id();
+        for name in [
+            format!(".key.pem.dockpki-{dead}-1.tmp"),
+            format!(".key.pem.dockpki-{live}-1.tmp"),
+            "key.pem".to_string(),
+        ] {
+            fs::write(root.path().join(name), "x").unwrap();
+        }
+        fs::create_dir(root.path().join(format!(".d.dockpki-{dead}-1.tmp"))).unwrap();
+        assert_eq!(remove_stale_temps(root.path()), 1);
+        assert_eq!(
+            names(root.path()),
+            vec![
+                format!(".d.dockpki-{dead}-1.tmp"),
+                format!(".key.pem.dockpki-{live}-1.tmp"),
+                "key.pem".to_string()
+            ]
+        );
+    }
+}

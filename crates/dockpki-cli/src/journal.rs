@@ -402,3 +402,241 @@ fn remove_if_present(path: &Path) -> CliResult<()> {
         Err(e) => Err(CliError::io("remove", path, &e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    struct Dir {
+        root: tempfile::TempDir,
+    }
+
+    impl Dir {
+        fn new() -> Dir {
+            let root = tempfile::tempdir().unwrap();
+            fs::set_permissions(root.path(), fs::Permissions::from_mode(0o700)).unwrap();
+            for d in ["state", "layout", "elsewhere"] {
+                fs::create_dir(root.path().join(d)).unwrap();
+            }
+            Dir { root }
+        }
+        fn p(&self, rel: &str) -> PathBuf {
+            self.root.path().join(rel)
+        }
+        fn scope(&self) -> Scope {
+            Scope::State {
+                state: self.p("state"),
+                dirs: [self.p("state"), self.p("layout")].into(),
+            }
+        }
+        fn journal(&self, moves: Vec<Move>) -> PathBuf {
+            let path = self.p("state/journal.json");
+            let j = Journal {
+                version: JOURNAL_VERSION,
+                moves,
+            };
+            let tmp = self.p("state/j.tmp");
+            write_new(&tmp, &serde_json::to_vec(&j).unwrap(), PRIVATE_MODE, None).unwrap();
+            fs::rename(tmp, &path).unwrap();
+            path
+        }
+        fn staged(&self, target: &str) -> PathBuf {
+            let t = self.p(target);
+            let tmp = temp_path(&t).unwrap();
+            write_new(&tmp, b"new", 0o600, None).unwrap();
+            tmp
+        }
+    }
+
+    fn mv(temp: PathBuf, target: PathBuf, backup: Option<Backup>) -> Move {
+        Move {
+            temp,
+            target,
+            backup,
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn an_honest_journal_is_replayed_with_its_backups() {
+        let d = Dir::new();
+        fs::write(d.p("layout/cert.pem"), "old").unwrap();
+        let temp = d.staged("layout/cert.pem");
+        let path = d.journal(vec![mv(
+            temp.clone(),
+            d.p("layout/cert.pem"),
+            Some(Backup::Timestamped(
+                d.p("layout/cert.pem.bak-20260101T000000Z"),
+            )),
+        )]);
+        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
+        assert_eq!(fs::read(d.p("layout/cert.pem")).unwrap(), b"new");
+        assert_eq!(
+            fs::read(d.p("layout/cert.pem.bak-20260101T000000Z")).unwrap(),
+            b"old"
+        );
+        assert!(!path.exists() && !temp.exists());
+    }
+
+    #[test]
+    fn a_rename_between_two_state_files_is_allowed_and_nowhere_else() {
+        let d = Dir::new();
+        fs::write(d.p("state/ca-next.pem"), "next").unwrap();
+        let path = d.journal(vec![mv(
+            d.p("state/ca-next.pem"),
+            d.p("state/ca.pem"),
+            None,
+        )]);
+        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
+        assert_eq!(fs::read(d.p("state/ca.pem")).unwrap(), b"next");
+        // The same kind of rename from the state into a layout is refused.
+        fs::write(d.p("state/ca-key.pem"), "key").unwrap();
+        let path = d.journal(vec![mv(
+            d.p("state/ca-key.pem"),
+            d.p("layout/key.pem"),
+            None,
+        )]);
+        let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+        assert!(e.contains("neither a file dockpki staged"), "{e}");
+        assert!(d.p("state/ca-key.pem").exists() && !d.p("layout/key.pem").exists());
+    }
+
+    /// Each move is refused by exactly the rule it breaks, and nothing moves.
+    #[test]
+    fn every_rule_refuses_the_move_that_breaks_it() {
+        type Build = fn(&Dir) -> Move;
+        let cases: [(&str, Build, &str); 8] = [
+            (
+                "target outside the scope",
+                |d| mv(d.staged("elsewhere/x"), d.p("elsewhere/x"), None),
+                "outside the state directory",
+            ),
+            (
+                "staged file in another directory than its target",
+                |d| mv(d.staged("state/cert.pem"), d.p("layout/cert.pem"), None),
+                "neither a file dockpki staged",
+            ),
+            (
+                "staged file named for another target",
+                |d| mv(d.staged("layout/key.pem"), d.p("layout/cert.pem"), None),
+                "neither a file dockpki staged",
+            ),
+            (
+                "relative path",
+                |d| {
+                    mv(
+                        d.staged("layout/cert.pem"),
+                        PathBuf::from("layout/cert.pem"),
+                        None,
+                    )
+                },
+                "not a plain absolute path",
+            ),
+            (
+                "dot-dot",
+                |d| {
+                    mv(
+                        d.staged("layout/cert.pem"),
+                        d.p("layout/../layout/cert.pem"),
+                        None,
+                    )
+                },
+                "not a plain absolute path",
+            ),
+            (
+                "previous backup with another name",
+                |d| {
+                    mv(
+                        d.staged("layout/cert.pem"),
+                        d.p("layout/cert.pem"),
+                        Some(Backup::Previous(d.p("layout/key.pem"))),
+                    )
+                },
+                "is not a backup name",
+            ),
+            (
+                "timestamped backup elsewhere",
+                |d| {
+                    mv(
+                        d.staged("layout/cert.pem"),
+                        d.p("layout/cert.pem"),
+                        Some(Backup::Timestamped(d.p("elsewhere/cert.pem.bak-1"))),
+                    )
+                },
+                "is not a backup name",
+            ),
+            (
+                "timestamped backup without the stamp separator",
+                |d| {
+                    mv(
+                        d.staged("layout/cert.pem"),
+                        d.p("layout/cert.pem"),
+                        Some(Backup::Timestamped(d.p("layout/cert.pem.bakery"))),
+                    )
+                },
+                "is not a backup name",
+            ),
+        ];
+        for (name, build, phrase) in cases {
+            let d = Dir::new();
+            fs::write(d.p("layout/key.pem"), "key").unwrap();
+            let m = build(&d);
+            let temp = m.temp.clone();
+            let path = d.journal(vec![m]);
+            let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+            assert!(e.contains(phrase), "{name}: {e}");
+            assert!(e.contains("journal.json"), "{name}: {e}");
+            assert!(temp.exists() && path.exists(), "{name}: something moved");
+            assert_eq!(fs::read(d.p("layout/key.pem")).unwrap(), b"key", "{name}");
+        }
+    }
+
+    #[test]
+    fn a_file_journal_installs_its_file_only() {
+        let d = Dir::new();
+        let file = d.p("layout/daemon.json");
+        let ok = d.staged("layout/daemon.json");
+        let other = d.staged("layout/other.json");
+        let path = d.journal(vec![mv(other, d.p("layout/other.json"), None)]);
+        let e = recover(&path, |_| Ok(Scope::File(file.clone())))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("it may only install"), "{e}");
+        let path = d.journal(vec![mv(ok, file.clone(), None)]);
+        assert_eq!(
+            recover(&path, |_| Ok(Scope::File(file.clone()))).unwrap(),
+            1
+        );
+        assert_eq!(fs::read(&file).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_journal_others_may_write_and_staged_files_that_are_not_plain_are_refused() {
+        let d = Dir::new();
+        let temp = d.staged("layout/cert.pem");
+        let path = d.journal(vec![mv(temp.clone(), d.p("layout/cert.pem"), None)]);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).unwrap();
+        let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+        assert!(e.contains("writable by group or others"), "{e}");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::hard_link(&temp, d.p("elsewhere/link")).unwrap();
+        let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+        assert!(e.contains("2 link(s)"), "{e}");
+        fs::remove_file(d.p("elsewhere/link")).unwrap();
+        // Now it is honest again, and replays.
+        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
+    }
+
+    #[test]
+    fn done_moves_are_skipped_and_counted_as_nothing_pending() {
+        let d = Dir::new();
+        fs::write(d.p("layout/cert.pem"), "done").unwrap();
+        let gone = temp_path(&d.p("layout/cert.pem")).unwrap();
+        let path = d.journal(vec![mv(gone, d.p("layout/cert.pem"), None)]);
+        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 0);
+        assert!(!path.exists());
+        assert_eq!(fs::read(d.p("layout/cert.pem")).unwrap(), b"done");
+        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 0);
+    }
+}
