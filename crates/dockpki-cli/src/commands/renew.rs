@@ -73,9 +73,11 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         }
         found
     } else if let Some(serial) = &args.serial {
-        let found: Vec<Record> = active()
-            .filter(|r| r.serial_matches(serial))
-            .cloned()
+        let selection = inventory.select_serial(serial, |r| r.status == Status::Active);
+        let found: Vec<Record> = selection
+            .indices
+            .iter()
+            .map(|&i| inventory.certificates[i].clone())
             .collect();
         match found.len() {
             0 => {
@@ -84,6 +86,13 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                 )))
             }
             1 => found,
+            n if selection.exact => {
+                return Err(CliError::new(format!(
+                    "the serial {serial:?} is recorded for {n} active certificates in {}, which is damaged (dockpki records each certificate once); restore the previous version from {}.bak, or remove the extra record by hand",
+                    state.inventory_path().display(),
+                    state.inventory_path().display()
+                )))
+            }
             n => {
                 return Err(CliError::new(format!(
                     "the serial {serial:?} matches {n} active certificates; give more digits (see `dockpki --json status`)"
