@@ -33,6 +33,12 @@ pub struct Context {
 }
 
 impl Context {
+    /// Whether the state directory was named (`--state` or `DOCKPKI_STATE`) rather than the
+    /// default.
+    pub fn state_named(&self) -> bool {
+        self.state.is_some()
+    }
+
     /// The state directory, absolute.
     pub fn state_dir(&self) -> CliResult<PathBuf> {
         match &self.state {
