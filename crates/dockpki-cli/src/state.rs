@@ -30,12 +30,7 @@ impl State {
     pub fn open_write(dir: PathBuf, create: bool) -> CliResult<State> {
         let mut created = Vec::new();
         match fs::symlink_metadata(&dir) {
-            Err(_) if !create => {
-                return Err(CliError::new(format!(
-                    "no CA in {} (the directory does not exist); create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
-                    dir.display()
-                )))
-            }
+            Err(e) if !create => return Err(no_state_dir(&dir, &e)),
             Ok(m) if !m.is_dir() => {
                 return Err(CliError::new(format!(
                     "the state path {} is not a directory; pass --state DIR",
@@ -327,9 +322,42 @@ fn has_ca(dir: &Path) -> bool {
     dir.join("ca.pem").exists() || dir.join("ca-key.pem").exists()
 }
 
+/// Why `dir` holds no CA as far as [`has_ca`] can tell. `exists()` is false for a file that
+/// cannot be looked at too, so a state directory this user may not search (another user's, say
+/// root's under `sudo`) is reported as such, not as an empty one.
 fn no_ca(dir: &Path) -> CliError {
+    for name in ["ca.pem", "ca-key.pem"] {
+        if let Err(e) = fs::symlink_metadata(dir.join(name)) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return unreadable_state(dir, &e);
+            }
+        }
+    }
     CliError::new(format!(
         "no CA in {}; create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
+        dir.display()
+    ))
+}
+
+/// The state directory `dir` could not be looked at (`e`): missing means no CA yet; anything
+/// else (a parent this user may not search) is said as it is.
+fn no_state_dir(dir: &Path, e: &std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return CliError::new(format!(
+            "no CA in {} (the directory does not exist); create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
+            dir.display()
+        ));
+    }
+    unreadable_state(dir, e)
+}
+
+/// The state directory exists (or may) but this user cannot look into it.
+fn unreadable_state(dir: &Path, e: &std::io::Error) -> CliError {
+    let owner = fs::metadata(dir)
+        .map(|m| format!("it belongs to uid {}, ", m.uid()))
+        .unwrap_or_default();
+    CliError::new(format!(
+        "cannot read the state directory {}: {e}; {owner}run dockpki as the user who owns it (e.g. with sudo), or pass --state DIR",
         dir.display()
     ))
 }
