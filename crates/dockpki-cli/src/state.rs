@@ -184,8 +184,29 @@ impl State {
     /// and mode checks, and an encrypted key is decrypted with the passphrase from
     /// [`secrets::passphrase`] (asked at most once per process).
     fn load_pair(&self, cert_path: &Path, key_path: &Path) -> CliResult<CertificateAuthority> {
+        // Name the file the error is about: an empty or damaged key must not send the operator
+        // to the certificate.
         let context = |e: dockpki::Error| {
-            CliError::from(e).context(format!("loading the CA from {}", cert_path.display()))
+            let what = match &e {
+                dockpki::Error::Pem { expected, .. } if *expected == "certificate" => {
+                    format!("loading the CA certificate {}", cert_path.display())
+                }
+                dockpki::Error::NotACa { .. } => {
+                    format!("loading the CA certificate {}", cert_path.display())
+                }
+                dockpki::Error::Pem { .. }
+                | dockpki::Error::EncryptedKey
+                | dockpki::Error::WrongPassphrase
+                | dockpki::Error::UnsupportedKey { .. } => {
+                    format!("loading the CA key {}", key_path.display())
+                }
+                _ => format!(
+                    "loading the CA from {} and {}",
+                    cert_path.display(),
+                    key_path.display()
+                ),
+            };
+            CliError::from(e).context(what)
         };
         let cert = read(cert_path)?;
         let key = secrets::read_ca_key(key_path)?;

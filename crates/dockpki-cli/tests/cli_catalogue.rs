@@ -33,7 +33,7 @@ struct Case {
     damage: fn(&Env),
     /// The command line; `{root}` is replaced by the sandbox root.
     args: &'static [&'static str],
-    /// A phrase the error line must contain.
+    /// A phrase the error line must contain; `{root}` is replaced by the sandbox root.
     phrase: &'static str,
 }
 
@@ -244,6 +244,14 @@ fn catalogue() -> Vec<Case> {
             phrase: "private key",
         },
         Case {
+            // The error must send the operator to the key file, not to ca.pem.
+            name: "CA key empty",
+            setup: Setup::Ca,
+            damage: |env| overwrite(&ca_key(env), b""),
+            args: ALICE,
+            phrase: "loading the CA key {root}/state/ca-key.pem: expected a PEM private key: the input is empty",
+        },
+        Case {
             name: "CA key that is DER garbage",
             setup: Setup::Ca,
             damage: |env| overwrite(&ca_key(env), &garbage()),
@@ -301,6 +309,9 @@ fn catalogue() -> Vec<Case> {
             damage: |env| {
                 fs::write(env.path("pass"), "right\n").unwrap();
                 fs::write(env.path("wrong"), "wrong\n").unwrap();
+                // Private, as a passphrase file should be: a loose mode adds a warning line.
+                common::chmod(&env.path("pass"), 0o600);
+                common::chmod(&env.path("wrong"), 0o600);
                 let pass = env.path("pass");
                 env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
             },
@@ -439,8 +450,9 @@ fn every_bad_input_in_the_catalogue_is_refused_with_one_line_and_nothing_written
             .iter()
             .map(|a| a.replace("{root}", &root))
             .collect();
+        let phrase = case.phrase.replace("{root}", &root);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            env.assert_refused(&args, case.phrase)
+            env.assert_refused(&args, &phrase)
         }));
         if let Err(e) = result {
             panic!(
