@@ -142,8 +142,18 @@ fn catalogue() -> Vec<Case> {
         san_case!("trailing hyphen", "a-.example.com", "starts or ends with '-'"),
         san_case!("five numeric labels", "1.2.3.4.5", "all-numeric top-level label"),
         san_case!("IPv6 zone id", "fe80::1%eth0", "zone"),
-        san_case!("IPv4 with a port", "192.0.2.1:2376", "invalid SAN \"192.0.2.1:2376\""),
-        san_case!("URL instead of a name", "tcp://docker.example.com", "invalid SAN"),
+        san_case!("IPv4 with a port", "192.0.2.1:2376", "invalid SAN \"192.0.2.1:2376\": a SAN is a name or an address without a port"),
+        san_case!(
+            "name with a port",
+            "host:2376",
+            "a SAN is a name or an address without a port; drop ':2376'"
+        ),
+        san_case!("bracketed IPv6 with a port", "[2001:db8::1]:2376", "drop ':2376'"),
+        san_case!(
+            "URL instead of a name",
+            "tcp://docker.example.com:2376",
+            "not a URL; give just the host: docker.example.com"
+        ),
         Case {
             name: "no SAN for a server certificate",
             setup: Setup::Ca,
