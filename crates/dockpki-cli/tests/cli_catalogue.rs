@@ -432,7 +432,21 @@ fn catalogue() -> Vec<Case> {
             setup: Setup::CaAndClient,
             damage: none,
             args: &["renew", "--within", "soon"],
-            phrase: "invalid validity \"soon\"",
+            phrase: "invalid window \"soon\" for --within: missing number",
+        },
+        Case {
+            name: "status --within negative",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["status", "--within", "-1d"],
+            phrase: "invalid window \"-1d\" for --within: it cannot be negative",
+        },
+        Case {
+            name: "verify --warn-within without a unit",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["verify", "--client-dir", "{root}/alice", "--warn-within", "0"],
+            phrase: "invalid window \"0\" for --warn-within: missing unit",
         },
     ]
 }

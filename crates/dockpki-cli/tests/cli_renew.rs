@@ -270,3 +270,30 @@ fn renew_by_serial_reinstalls_a_deleted_certificate_as_status_advises() {
     env.ok(&["status"]);
     verify_ok(&env, &daemon, &client);
 }
+
+/// `--within 0d` is a window of nothing ahead: it renews only what has already expired.
+#[test]
+fn within_0d_renews_only_expired_certificates() {
+    let (env, daemon, client) = bootstrapped();
+    let before = common::snapshot(env.root());
+    let out = env.ok(&["renew", "--within", "0d"]);
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "renew --within 0d");
+    env.ok(&["status", "--within", "0d"]);
+
+    // Move the client's recorded validity into the past (same 91-day span).
+    let path = env.state().join("inventory.json");
+    let mut inv = common::inventory(&env);
+    for c in inv["certificates"].as_array_mut().unwrap() {
+        if c["kind"] == "client" {
+            c["not_before"] = "2000-01-01T00:00:00Z".into();
+            c["not_after"] = "2000-04-01T00:05:00Z".into();
+        }
+    }
+    common::overwrite(&path, &serde_json::to_vec_pretty(&inv).unwrap());
+    let doc = json(&env.ok(&["--json", "renew", "--within", "0d"]));
+    let renewed = doc["renewed"].as_array().unwrap();
+    assert_eq!(renewed.len(), 1, "{doc}");
+    assert_eq!(renewed[0]["kind"], "client");
+    verify_ok(&env, &daemon, &client);
+}

@@ -155,7 +155,10 @@ fn status_without_a_ca_is_a_one_line_error() {
 #[test]
 fn a_bad_within_is_a_one_line_error() {
     let (env, _, _) = bootstrapped();
-    env.assert_refused(&["status", "--within", "soon"], "invalid validity");
+    env.assert_refused(
+        &["status", "--within", "soon"],
+        "invalid window \"soon\" for --within",
+    );
 }
 
 #[test]

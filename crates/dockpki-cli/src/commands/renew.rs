@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{now, parse, Context};
+use super::{now, parse_window, Context};
 use crate::cli::RenewArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::expiry::is_due;
@@ -45,8 +45,7 @@ struct Restart {
 
 /// Renews what is due or selected; prints only when something was renewed.
 pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
-    let within =
-        parse::<dockpki::Lifetime>(args.within.as_deref().unwrap_or(DEFAULT_WITHIN))?.duration();
+    let within = parse_window("--within", args.within.as_deref().unwrap_or(DEFAULT_WITHIN))?;
     let key_policy = if args.reuse_key {
         KeyPolicy::Reuse
     } else {

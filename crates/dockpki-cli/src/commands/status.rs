@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{now, parse, Context};
+use super::{now, parse_window, Context};
 use crate::cli::StatusArgs;
 use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
 use crate::expiry::{days_left, installed_state, is_due, is_expired, FileState};
@@ -100,7 +100,7 @@ struct Duplicate {
 
 /// Prints the table (or JSON); exit 1 when something is expired, due or drifted.
 pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
-    let within = parse::<dockpki::Lifetime>(&args.within)?.duration();
+    let within = parse_window("--within", &args.within)?;
     let now = now();
     // Opening for write completes an interrupted update first, so the report is about the files
     // as they will stay, not a half-moved state.

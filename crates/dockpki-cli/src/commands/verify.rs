@@ -6,7 +6,7 @@ use dockpki::{CertificateDer, PrivateKey, SubjectAltName, Usage, VerifyError};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{now, parse, parse_all, Context};
+use super::{now, parse_all, parse_window, Context};
 use crate::cli::VerifyArgs;
 use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
 use crate::fsio::mode_of;
@@ -114,7 +114,7 @@ struct Loaded {
 /// Checks the layouts and prints one line per finding; exit 1 if any check failed.
 pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
     let hosts: Vec<SubjectAltName> = parse_all(&args.host)?;
-    let warn_within = parse::<dockpki::Lifetime>(&args.warn_within)?.duration();
+    let warn_within = parse_window("--warn-within", &args.warn_within)?;
     let now = now();
     // An interrupted update is completed before anything is judged, as every command does.
     if let Ok(state_dir) = ctx.state_dir() {
