@@ -392,11 +392,9 @@ const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
 /// the timeout. The kernel drops a flock when its holder exits, so a lock is never stale: a
 /// timeout means another dockpki is still running.
 fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
-    let timeout = std::env::var("DOCKPKI_LOCK_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let timeout = lock_timeout(std::env::var_os("DOCKPKI_LOCK_TIMEOUT").as_deref())?;
+    // A timeout too large for the clock means no deadline, not an overflow panic.
+    let deadline = std::time::Instant::now().checked_add(std::time::Duration::from_secs(timeout));
     let mut announced = false;
     loop {
         match lock.try_lock() {
@@ -412,7 +410,7 @@ fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
             );
             announced = true;
         }
-        if std::time::Instant::now() >= deadline {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             return Err(CliError::new(format!(
                 "gave up after {timeout}s waiting for another dockpki process working on {} (it holds {}); let it finish, or raise DOCKPKI_LOCK_TIMEOUT",
                 dir.display(),
@@ -420,6 +418,55 @@ fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
             )));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The lock timeout in seconds from `DOCKPKI_LOCK_TIMEOUT`'s value: unset or empty is the
+/// default; anything but whole seconds is refused, since silently waiting 300 s instead of the
+/// `1.5` or `-5` someone set hides the mistake until a cron job piles up.
+fn lock_timeout(value: Option<&std::ffi::OsStr>) -> CliResult<u64> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_LOCK_TIMEOUT_SECS);
+    };
+    value
+        .to_str()
+        .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "DOCKPKI_LOCK_TIMEOUT={:?} is not a whole number of seconds; set it to one, e.g. DOCKPKI_LOCK_TIMEOUT=60, or unset it for the default {DEFAULT_LOCK_TIMEOUT_SECS}",
+                value.to_string_lossy()
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lock_timeout, DEFAULT_LOCK_TIMEOUT_SECS};
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_lock_timeout_is_whole_seconds_or_the_default_and_nothing_else() {
+        assert_eq!(lock_timeout(None).unwrap(), DEFAULT_LOCK_TIMEOUT_SECS);
+        assert_eq!(
+            lock_timeout(Some(OsStr::new(""))).unwrap(),
+            DEFAULT_LOCK_TIMEOUT_SECS
+        );
+        assert_eq!(lock_timeout(Some(OsStr::new("0"))).unwrap(), 0);
+        assert_eq!(lock_timeout(Some(OsStr::new("42"))).unwrap(), 42);
+        assert_eq!(
+            lock_timeout(Some(OsStr::new("18446744073709551615"))).unwrap(),
+            u64::MAX
+        );
+        for bad in ["abc", "-5", "1.5", "+5", " 5", "5s", "18446744073709551616"] {
+            let e = lock_timeout(Some(OsStr::new(bad))).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "DOCKPKI_LOCK_TIMEOUT={bad:?} is not a whole number of seconds"
+                )),
+                "{bad}: {e}"
+            );
+        }
     }
 }
 
