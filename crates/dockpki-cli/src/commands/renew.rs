@@ -19,7 +19,7 @@ use crate::inventory::{Record, Status};
 use crate::layout::restart_hint;
 use crate::output::print_json;
 use crate::paths::ClientUser;
-use crate::reissue::{reissue, KeyPolicy};
+use crate::reissue::{reissue, restrict_reused_keys, KeyPolicy};
 use crate::state::State;
 
 /// The default of `--within`.
@@ -148,6 +148,11 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     }
     state.plan_inventory(&mut plan, &inventory);
     state.commit(plan)?;
+    if key_policy == KeyPolicy::Reuse {
+        for record in &selected {
+            restrict_reused_keys(record)?;
+        }
+    }
 
     let restart: Vec<Restart> = renewed
         .iter()
