@@ -440,6 +440,21 @@ fn lock_timeout(value: Option<&std::ffi::OsStr>) -> CliResult<u64> {
         })
 }
 
+/// The CA certificate in the file at `path` (its first certificate), without its key.
+fn ca_cert(path: &Path) -> CliResult<CertificateDer<'static>> {
+    let mut certs = dockpki::certs_from_pem(&read(path)?).map_err(|e| ca_cert_context(path, e))?;
+    Ok(certs.swap_remove(0))
+}
+
+fn ca_cert_context(path: &Path, e: dockpki::Error) -> CliError {
+    CliError::from(e).context(format!("reading the CA certificate {}", path.display()))
+}
+
+/// Reads a PEM file of the state directory (never through a symlink: dockpki makes none there).
+pub fn read(path: &Path) -> CliResult<zeroize::Zeroizing<Vec<u8>>> {
+    reader::read(path, Links::Refuse, Limit::Pem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{lock_timeout, DEFAULT_LOCK_TIMEOUT_SECS};
@@ -468,19 +483,4 @@ mod tests {
             );
         }
     }
-}
-
-/// The CA certificate in the file at `path` (its first certificate), without its key.
-fn ca_cert(path: &Path) -> CliResult<CertificateDer<'static>> {
-    let mut certs = dockpki::certs_from_pem(&read(path)?).map_err(|e| ca_cert_context(path, e))?;
-    Ok(certs.swap_remove(0))
-}
-
-fn ca_cert_context(path: &Path, e: dockpki::Error) -> CliError {
-    CliError::from(e).context(format!("reading the CA certificate {}", path.display()))
-}
-
-/// Reads a PEM file of the state directory (never through a symlink: dockpki makes none there).
-pub fn read(path: &Path) -> CliResult<zeroize::Zeroizing<Vec<u8>>> {
-    reader::read(path, Links::Refuse, Limit::Pem)
 }

@@ -489,7 +489,13 @@ fn scan(text: &str) -> Scan {
 /// old file had at the same place is written as it was there: `1e2` stays `1e2`, and a 23-digit
 /// integer keeps its digits. The administrator's values are kept, and so is how they are written.
 fn to_pretty(doc: &Value, numbers: &HashMap<String, String>) -> String {
-    fn write(out: &mut String, v: &Value, path: &mut Vec<Step>, depth: usize, numbers: &HashMap<String, String>) {
+    fn write(
+        out: &mut String,
+        v: &Value,
+        path: &mut Vec<Step>,
+        depth: usize,
+        numbers: &HashMap<String, String>,
+    ) {
         let indent = |out: &mut String, depth: usize| out.push_str(&"  ".repeat(depth));
         match v {
             Value::Object(map) if !map.is_empty() => {
@@ -833,7 +839,10 @@ mod tests {
     #[test]
     fn the_scan_finds_a_repeated_key_at_any_depth_with_both_lines() {
         let dup = |text: &str| scan(text).duplicate;
-        assert_eq!(dup(r#"{"a": 1, "b": {"a": 2}, "c": [{"a": 1}, {"a": 2}]}"#), None);
+        assert_eq!(
+            dup(r#"{"a": 1, "b": {"a": 2}, "c": [{"a": 1}, {"a": 2}]}"#),
+            None
+        );
         assert_eq!(
             dup("{\n\"a\": 1,\n\"a\": 2}"),
             Some(DuplicateKey {
@@ -843,8 +852,7 @@ mod tests {
             })
         );
         assert_eq!(
-            dup("{\"x\": [0, {\"k\": 1,\n \"k\": 2}]}")
-                .map(|d| (d.key, d.line)),
+            dup("{\"x\": [0, {\"k\": 1,\n \"k\": 2}]}").map(|d| (d.key, d.line)),
             Some(("\"x\"[1].\"k\"".into(), 2))
         );
         // The same key spelled with an escape is the same key.
@@ -858,11 +866,20 @@ mod tests {
         let text = r#"{"big": 12345678901234567890123, "exp": 1e2, "neg": -0.0, "list": [1.50, 2E-3, {"x": 10}], "s": "1e2", "t": true, "n": null, "e": {}, "a": []}"#;
         let doc: Value = serde_json::from_str(text).unwrap();
         let out = to_pretty(&doc, &scan(text).numbers);
-        for kept in ["12345678901234567890123", ": 1e2,", "-0.0", "1.50", "2E-3", "\"1e2\""] {
+        for kept in [
+            "12345678901234567890123",
+            ": 1e2,",
+            "-0.0",
+            "1.50",
+            "2E-3",
+            "\"1e2\"",
+        ] {
             assert!(out.contains(kept), "{kept}: {out}");
         }
         // Without old numbers, exactly what serde_json's pretty printer writes.
-        let plain: Value = serde_json::from_str(r#"{"a": [1, {"b": "x\"y\n"}], "c": {}, "d": [], "e": 2.5}"#).unwrap();
+        let plain: Value =
+            serde_json::from_str(r#"{"a": [1, {"b": "x\"y\n"}], "c": {}, "d": [], "e": 2.5}"#)
+                .unwrap();
         assert_eq!(
             to_pretty(&plain, &HashMap::new()),
             serde_json::to_string_pretty(&plain).unwrap() + "\n"
