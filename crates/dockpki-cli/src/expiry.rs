@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use dockpki::CertificateDer;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
@@ -39,25 +40,37 @@ pub enum FileState {
     Replaced,
     /// The recorded certificate, but it has expired.
     Expired,
+    /// The recorded certificate, but the layout's `ca.pem` does not hold the state's CA, so it
+    /// refuses every peer dockpki issues from now on.
+    #[serde(rename = "ca-mismatch")]
+    CaMismatch,
 }
 
 impl FileState {
-    /// `ok`, `missing`, `replaced`, `expired`.
+    /// `ok`, `missing`, `replaced`, `expired`, `ca-mismatch`.
     pub fn as_str(self) -> &'static str {
         match self {
             FileState::Ok => "ok",
             FileState::Missing => "missing",
             FileState::Replaced => "replaced",
             FileState::Expired => "expired",
+            FileState::CaMismatch => "ca-mismatch",
         }
     }
 }
 
 /// Compares the certificate installed in `dir` for `record` with the record: by the SHA-256
 /// fingerprint of the first certificate in the file, so that a re-encoded but identical
-/// certificate still counts as the same one.
-pub fn installed_state(record: &Record, dir: &Path, now: OffsetDateTime) -> FileState {
-    let path = Layout::for_usage(record.kind, dir.to_path_buf()).cert_path();
+/// certificate still counts as the same one. The layout's `ca.pem` must also hold `state_ca`,
+/// the state's current CA: a layout that trusts another CA refuses the peers dockpki issues.
+pub fn installed_state(
+    record: &Record,
+    dir: &Path,
+    now: OffsetDateTime,
+    state_ca: &CertificateDer<'_>,
+) -> FileState {
+    let layout = Layout::for_usage(record.kind, dir.to_path_buf());
+    let path = layout.cert_path();
     let bytes = match reader::read_optional(&path, Links::Follow, Limit::Pem) {
         Ok(Some(b)) => b,
         Ok(None) => return FileState::Missing,
@@ -72,7 +85,9 @@ pub fn installed_state(record: &Record, dir: &Path, now: OffsetDateTime) -> File
         .map(|info| info.sha256_fingerprint);
     match fingerprint {
         Some(fp) if fp.eq_ignore_ascii_case(&record.sha256) => {
-            if is_expired(record.not_after, now) {
+            if !bundle_holds(&layout.ca_path(), state_ca) {
+                FileState::CaMismatch
+            } else if is_expired(record.not_after, now) {
                 FileState::Expired
             } else {
                 FileState::Ok
@@ -80,6 +95,15 @@ pub fn installed_state(record: &Record, dir: &Path, now: OffsetDateTime) -> File
         }
         _ => FileState::Replaced,
     }
+}
+
+/// Whether the CA bundle at `path` holds `ca` (compared as DER, so re-encoding does not
+/// matter). A missing or unreadable bundle holds nothing.
+pub fn bundle_holds(path: &Path, ca: &CertificateDer<'_>) -> bool {
+    reader::read(path, Links::Follow, Limit::Pem)
+        .ok()
+        .and_then(|bytes| dockpki::certs_from_pem(&bytes).ok())
+        .is_some_and(|certs| certs.iter().any(|c| c.as_ref() == ca.as_ref()))
 }
 
 #[cfg(test)]

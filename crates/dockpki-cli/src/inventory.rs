@@ -93,6 +93,22 @@ impl Record {
         let q = normalize_serial(query);
         !q.is_empty() && normalize_serial(&self.serial).starts_with(&q)
     }
+
+    /// Whether `query` is this record's whole serial (written as [`Record::serial_matches`]
+    /// accepts it).
+    pub fn serial_is(&self, query: &str) -> bool {
+        let q = normalize_serial(query);
+        !q.is_empty() && normalize_serial(&self.serial) == q
+    }
+}
+
+/// The records a `--serial` query selects, as indices into [`Inventory::certificates`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct SerialSelection {
+    /// The selected records, oldest first.
+    pub indices: Vec<usize>,
+    /// Whether they match the whole serial (else only a prefix of it).
+    pub exact: bool,
 }
 
 fn normalize_serial(s: &str) -> String {
@@ -181,6 +197,57 @@ impl Inventory {
         self.certificates.push(record);
     }
 
+    /// The records among those `include` accepts that `query` names by serial: every one whose
+    /// whole serial it is, else every one whose serial starts with it. A whole serial wins over
+    /// prefixes because serials differ in length (DER drops leading zero bytes, and adds one
+    /// before a high bit), so one certificate's full serial can begin another's: without this,
+    /// typing the full serial would be "ambiguous".
+    pub fn select_serial(&self, query: &str, include: impl Fn(&Record) -> bool) -> SerialSelection {
+        let among = || {
+            self.certificates
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| include(r))
+        };
+        let exact: Vec<usize> = among()
+            .filter(|(_, r)| r.serial_is(query))
+            .map(|(i, _)| i)
+            .collect();
+        if !exact.is_empty() {
+            return SerialSelection {
+                indices: exact,
+                exact: true,
+            };
+        }
+        SerialSelection {
+            indices: among()
+                .filter(|(_, r)| r.serial_matches(query))
+                .map(|(i, _)| i)
+                .collect(),
+            exact: false,
+        }
+    }
+
+    /// Serials recorded more than once, with how often, in order of first appearance. dockpki
+    /// draws 128-bit random serials and records each certificate once, so a repeat means the
+    /// file was damaged or edited by hand, and `--serial` could not tell the records apart.
+    pub fn duplicate_serials(&self) -> Vec<(String, usize)> {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut position: std::collections::HashMap<String, usize> = Default::default();
+        for r in &self.certificates {
+            let key = normalize_serial(&r.serial);
+            match position.get(&key) {
+                Some(&i) => counts[i].1 += 1,
+                None => {
+                    position.insert(key.clone(), counts.len());
+                    counts.push((key, 1));
+                }
+            }
+        }
+        counts.retain(|(_, n)| *n > 1);
+        counts
+    }
+
     /// Marks `self.certificates[index]` revoked at `at`.
     pub fn revoke(&mut self, index: usize, at: OffsetDateTime, reason: Option<RevocationReason>) {
         if let Some(record) = self.certificates.get_mut(index) {
@@ -203,6 +270,93 @@ impl Inventory {
         })?;
         out.push(b'\n');
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(serial: &str, status: Status) -> Record {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        Record {
+            serial: serial.to_string(),
+            kind: Usage::Client,
+            common_name: Some("a".into()),
+            sans: Vec::new(),
+            not_before: t,
+            not_after: t,
+            sha256: String::new(),
+            key_type: None,
+            ca_sha256: String::new(),
+            installed: Vec::new(),
+            status,
+            revoked_at: None,
+            revocation_reason: None,
+        }
+    }
+
+    fn inventory(serials: &[(&str, Status)]) -> Inventory {
+        Inventory {
+            certificates: serials.iter().map(|(s, st)| record(s, *st)).collect(),
+            ..Inventory::default()
+        }
+    }
+
+    #[test]
+    fn a_whole_serial_wins_over_a_longer_serial_it_begins() {
+        let inv = inventory(&[("abcd", Status::Active), ("abcd01", Status::Active)]);
+        let all = |_: &Record| true;
+        assert_eq!(
+            inv.select_serial("abcd", all),
+            SerialSelection {
+                indices: vec![0],
+                exact: true
+            }
+        );
+        assert_eq!(
+            inv.select_serial("AB:CD:01", all),
+            SerialSelection {
+                indices: vec![1],
+                exact: true
+            }
+        );
+        assert_eq!(
+            inv.select_serial("ab", all),
+            SerialSelection {
+                indices: vec![0, 1],
+                exact: false
+            }
+        );
+        assert!(inv.select_serial("ff", all).indices.is_empty());
+        assert!(inv.select_serial("", all).indices.is_empty());
+    }
+
+    #[test]
+    fn serial_selection_only_looks_at_the_records_included() {
+        let inv = inventory(&[("abcd", Status::Superseded), ("abcd01", Status::Active)]);
+        let active = |r: &Record| r.status == Status::Active;
+        assert_eq!(
+            inv.select_serial("abcd", active),
+            SerialSelection {
+                indices: vec![1],
+                exact: false
+            }
+        );
+    }
+
+    #[test]
+    fn repeated_serials_are_found_whatever_their_spelling() {
+        let inv = inventory(&[
+            ("aa", Status::Active),
+            ("bb", Status::Active),
+            ("AA", Status::Superseded),
+            ("aa", Status::Revoked),
+        ]);
+        assert_eq!(inv.duplicate_serials(), vec![("aa".to_string(), 3)]);
+        assert!(inventory(&[("aa", Status::Active)])
+            .duplicate_serials()
+            .is_empty());
     }
 }
 

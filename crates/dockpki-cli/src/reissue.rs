@@ -1,6 +1,8 @@
 //! Re-issuing a recorded certificate (same kind, names and lifetime) into every layout it was
 //! installed in: the shared step of `renew` and `ca rotate reissue`.
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
 use dockpki::{
     CertificateAuthority, ClientRequest, IssuedCert, Lifetime, PrivateKey, SanList, ServerRequest,
     Usage,
@@ -8,7 +10,7 @@ use dockpki::{
 use time::OffsetDateTime;
 
 use crate::error::{CliError, CliResult};
-use crate::fsio::WritePlan;
+use crate::fsio::{WritePlan, KEY_MODE};
 use crate::inventory::{Inventory, Record};
 use crate::layout::Layout;
 use crate::paths::ClientUser;
@@ -56,9 +58,23 @@ pub fn reissue(
     let key = match key_policy {
         KeyPolicy::Fresh => PrivateKey::generate(record.key_type.unwrap_or_default())?,
         KeyPolicy::Reuse => {
-            let pem = reader::read(&first.key_path(), Links::Follow, Limit::Pem)?;
-            PrivateKey::from_pem(&pem)
-                .map_err(|e| CliError::from(e).context(first.key_path().display()))?
+            // Every installed copy of the key must be private: a copy others could read may
+            // have been taken, and renewing onto a taken key renews nothing.
+            for layout in &layouts[1..] {
+                match reader::open(&layout.key_path(), Links::Follow, Limit::Pem) {
+                    Ok(file) => refuse_readable_key(&file, &layout.key_path())?,
+                    Err(reader::ReadError::NotFound(_)) => {}
+                    Err(reader::ReadError::Refused(e)) => return Err(e),
+                }
+            }
+            let path = first.key_path();
+            let file = reader::open(&path, Links::Follow, Limit::Pem).map_err(|e| match e {
+                reader::ReadError::NotFound(e) => CliError::io("read", &path, &e),
+                reader::ReadError::Refused(e) => e,
+            })?;
+            refuse_readable_key(&file, &path)?;
+            let pem = reader::read_opened(file, &path, Limit::Pem)?;
+            PrivateKey::from_pem(&pem).map_err(|e| CliError::from(e).context(path.display()))?
         }
     };
     let lifetime = Lifetime::of_validity(record.not_before, record.not_after).ok_or_else(|| {
@@ -104,4 +120,40 @@ pub fn reissue(
         record.installed.clone(),
     ));
     Ok(issued)
+}
+
+/// Refuses to reuse the key in `file` (opened from `path`) when group or others may read it.
+/// Refusing rather than warning: the point of a renewal with `--reuse-key` is a certificate for
+/// the same key, and if that key may have been copied the certificate should not be extended;
+/// a fresh key costs nothing (docs/renewal.md).
+fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> CliResult<()> {
+    let mode = file
+        .metadata()
+        .map_err(|e| CliError::io("read", path, &e))?
+        .mode()
+        & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    Err(CliError::new(format!(
+        "refusing to reuse the key {}: its mode {mode:04o} lets group or others read it, so it may have been copied; renew without --reuse-key for a new key (the loose file is replaced by a 0400 one, the old one kept as a backup), or, if you are sure nobody read it, chmod 400 it and rerun",
+        path.display()
+    )))
+}
+
+/// After a renewal that reused `record`'s key, makes every installed copy 0400: an unchanged
+/// file is left alone by the write (same contents), so an owner-only 0600 copy would keep its
+/// mode, where dockpki writes keys 0400.
+pub fn restrict_reused_keys(record: &Record) -> CliResult<()> {
+    for dir in &record.installed {
+        let path = Layout::for_usage(record.kind, dir.clone()).key_path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_file() && meta.mode() & 0o7777 != KEY_MODE {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(KEY_MODE))
+                .map_err(|e| CliError::io("restrict permissions of", &path, &e))?;
+        }
+    }
+    Ok(())
 }

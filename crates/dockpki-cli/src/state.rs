@@ -36,12 +36,7 @@ impl State {
         crate::fsio::check_utf8(&dir)?;
         let mut created = Vec::new();
         match fs::symlink_metadata(&dir) {
-            Err(_) if !create => {
-                return Err(CliError::new(format!(
-                    "no CA in {} (the directory does not exist); create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
-                    dir.display()
-                )))
-            }
+            Err(e) if !create => return Err(no_state_dir(&dir, &e)),
             Ok(m) if !m.is_dir() => {
                 return Err(CliError::new(format!(
                     "the state path {} is not a directory; pass --state DIR",
@@ -230,8 +225,29 @@ impl State {
     /// and mode checks, and an encrypted key is decrypted with the passphrase from
     /// [`secrets::passphrase`] (asked at most once per process).
     fn load_pair(&self, cert_path: &Path, key_path: &Path) -> CliResult<CertificateAuthority> {
+        // Name the file the error is about: an empty or damaged key must not send the operator
+        // to the certificate.
         let context = |e: dockpki::Error| {
-            CliError::from(e).context(format!("loading the CA from {}", cert_path.display()))
+            let what = match &e {
+                dockpki::Error::Pem { expected, .. } if *expected == "certificate" => {
+                    format!("loading the CA certificate {}", cert_path.display())
+                }
+                dockpki::Error::NotACa { .. } => {
+                    format!("loading the CA certificate {}", cert_path.display())
+                }
+                dockpki::Error::Pem { .. }
+                | dockpki::Error::EncryptedKey
+                | dockpki::Error::WrongPassphrase
+                | dockpki::Error::UnsupportedKey { .. } => {
+                    format!("loading the CA key {}", key_path.display())
+                }
+                _ => format!(
+                    "loading the CA from {} and {}",
+                    cert_path.display(),
+                    key_path.display()
+                ),
+            };
+            CliError::from(e).context(what)
         };
         let cert = read(cert_path)?;
         let key = secrets::read_ca_key(key_path)?;
@@ -392,9 +408,42 @@ fn has_ca(dir: &Path) -> bool {
     dir.join("ca.pem").exists() || dir.join("ca-key.pem").exists()
 }
 
+/// Why `dir` holds no CA as far as [`has_ca`] can tell. `exists()` is false for a file that
+/// cannot be looked at too, so a state directory this user may not search (another user's, say
+/// root's under `sudo`) is reported as such, not as an empty one.
 fn no_ca(dir: &Path) -> CliError {
+    for name in ["ca.pem", "ca-key.pem"] {
+        if let Err(e) = fs::symlink_metadata(dir.join(name)) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return unreadable_state(dir, &e);
+            }
+        }
+    }
     CliError::new(format!(
         "no CA in {}; create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
+        dir.display()
+    ))
+}
+
+/// The state directory `dir` could not be looked at (`e`): missing means no CA yet; anything
+/// else (a parent this user may not search) is said as it is.
+fn no_state_dir(dir: &Path, e: &std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return CliError::new(format!(
+            "no CA in {} (the directory does not exist); create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
+            dir.display()
+        ));
+    }
+    unreadable_state(dir, e)
+}
+
+/// The state directory exists (or may) but this user cannot look into it.
+fn unreadable_state(dir: &Path, e: &std::io::Error) -> CliError {
+    let owner = fs::metadata(dir)
+        .map(|m| format!("it belongs to uid {}, ", m.uid()))
+        .unwrap_or_default();
+    CliError::new(format!(
+        "cannot read the state directory {}: {e}; {owner}run dockpki as the user who owns it (e.g. with sudo), or pass --state DIR",
         dir.display()
     ))
 }
@@ -408,11 +457,9 @@ const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
 /// the timeout. The kernel drops a flock when its holder exits, so a lock is never stale: a
 /// timeout means another dockpki is still running.
 fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
-    let timeout = std::env::var("DOCKPKI_LOCK_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let timeout = lock_timeout(std::env::var_os("DOCKPKI_LOCK_TIMEOUT").as_deref())?;
+    // A timeout too large for the clock means no deadline, not an overflow panic.
+    let deadline = std::time::Instant::now().checked_add(std::time::Duration::from_secs(timeout));
     let mut announced = false;
     loop {
         match lock.try_lock() {
@@ -428,7 +475,7 @@ fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
             );
             announced = true;
         }
-        if std::time::Instant::now() >= deadline {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             return Err(CliError::new(format!(
                 "gave up after {timeout}s waiting for another dockpki process working on {} (it holds {}); let it finish, or raise DOCKPKI_LOCK_TIMEOUT",
                 dir.display(),
@@ -437,6 +484,25 @@ fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// The lock timeout in seconds from `DOCKPKI_LOCK_TIMEOUT`'s value: unset or empty is the
+/// default; anything but whole seconds is refused, since silently waiting 300 s instead of the
+/// `1.5` or `-5` someone set hides the mistake until a cron job piles up.
+fn lock_timeout(value: Option<&std::ffi::OsStr>) -> CliResult<u64> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_LOCK_TIMEOUT_SECS);
+    };
+    value
+        .to_str()
+        .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "DOCKPKI_LOCK_TIMEOUT={:?} is not a whole number of seconds; set it to one, e.g. DOCKPKI_LOCK_TIMEOUT=60, or unset it for the default {DEFAULT_LOCK_TIMEOUT_SECS}",
+                value.to_string_lossy()
+            ))
+        })
 }
 
 /// The CA certificate in the file at `path` (its first certificate), without its key.
@@ -452,4 +518,34 @@ fn ca_cert_context(path: &Path, e: dockpki::Error) -> CliError {
 /// Reads a PEM file of the state directory (never through a symlink: dockpki makes none there).
 pub fn read(path: &Path) -> CliResult<zeroize::Zeroizing<Vec<u8>>> {
     reader::read(path, Links::Refuse, Limit::Pem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lock_timeout, DEFAULT_LOCK_TIMEOUT_SECS};
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_lock_timeout_is_whole_seconds_or_the_default_and_nothing_else() {
+        assert_eq!(lock_timeout(None).unwrap(), DEFAULT_LOCK_TIMEOUT_SECS);
+        assert_eq!(
+            lock_timeout(Some(OsStr::new(""))).unwrap(),
+            DEFAULT_LOCK_TIMEOUT_SECS
+        );
+        assert_eq!(lock_timeout(Some(OsStr::new("0"))).unwrap(), 0);
+        assert_eq!(lock_timeout(Some(OsStr::new("42"))).unwrap(), 42);
+        assert_eq!(
+            lock_timeout(Some(OsStr::new("18446744073709551615"))).unwrap(),
+            u64::MAX
+        );
+        for bad in ["abc", "-5", "1.5", "+5", " 5", "5s", "18446744073709551616"] {
+            let e = lock_timeout(Some(OsStr::new(bad))).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "DOCKPKI_LOCK_TIMEOUT={bad:?} is not a whole number of seconds"
+                )),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

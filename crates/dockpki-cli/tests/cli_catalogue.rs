@@ -33,7 +33,7 @@ struct Case {
     damage: fn(&Env),
     /// The command line; `{root}` is replaced by the sandbox root.
     args: &'static [&'static str],
-    /// A phrase the error line must contain.
+    /// A phrase the error line must contain; `{root}` is replaced by the sandbox root.
     phrase: &'static str,
 }
 
@@ -142,8 +142,18 @@ fn catalogue() -> Vec<Case> {
         san_case!("trailing hyphen", "a-.example.com", "starts or ends with '-'"),
         san_case!("five numeric labels", "1.2.3.4.5", "all-numeric top-level label"),
         san_case!("IPv6 zone id", "fe80::1%eth0", "zone"),
-        san_case!("IPv4 with a port", "192.0.2.1:2376", "invalid SAN \"192.0.2.1:2376\""),
-        san_case!("URL instead of a name", "tcp://docker.example.com", "invalid SAN"),
+        san_case!("IPv4 with a port", "192.0.2.1:2376", "invalid SAN \"192.0.2.1:2376\": a SAN is a name or an address without a port"),
+        san_case!(
+            "name with a port",
+            "host:2376",
+            "a SAN is a name or an address without a port; drop ':2376'"
+        ),
+        san_case!("bracketed IPv6 with a port", "[2001:db8::1]:2376", "drop ':2376'"),
+        san_case!(
+            "URL instead of a name",
+            "tcp://docker.example.com:2376",
+            "not a URL; give just the host: docker.example.com"
+        ),
         san_case!("unspecified IPv4", "0.0.0.0", "listen-on-everything"),
         san_case!("limited broadcast", "255.255.255.255", "broadcast address"),
         san_case!("IPv4 multicast", "224.0.0.251", "multicast address"),
@@ -301,6 +311,14 @@ fn catalogue() -> Vec<Case> {
             damage: |env| drop_middle_lines(&ca_key(env)),
             args: ALICE,
             phrase: "private key",
+        },
+        Case {
+            // The error must send the operator to the key file, not to ca.pem.
+            name: "CA key empty",
+            setup: Setup::Ca,
+            damage: |env| overwrite(&ca_key(env), b""),
+            args: ALICE,
+            phrase: "loading the CA key {root}/state/ca-key.pem: expected a PEM private key: the input is empty",
         },
         Case {
             name: "CA key that is DER garbage",
@@ -470,7 +488,21 @@ fn catalogue() -> Vec<Case> {
             setup: Setup::CaAndClient,
             damage: none,
             args: &["renew", "--within", "soon"],
-            phrase: "invalid validity \"soon\"",
+            phrase: "invalid window \"soon\" for --within: missing number",
+        },
+        Case {
+            name: "status --within negative",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["status", "--within", "-1d"],
+            phrase: "invalid window \"-1d\" for --within: it cannot be negative",
+        },
+        Case {
+            name: "verify --warn-within without a unit",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["verify", "--client-dir", "{root}/alice", "--warn-within", "0"],
+            phrase: "invalid window \"0\" for --warn-within: missing unit",
         },
     ]
 }
@@ -498,8 +530,9 @@ fn every_bad_input_in_the_catalogue_is_refused_with_one_line_and_nothing_written
             .iter()
             .map(|a| a.replace("{root}", &root))
             .collect();
+        let phrase = case.phrase.replace("{root}", &root);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            env.assert_refused(&args, case.phrase)
+            env.assert_refused(&args, &phrase)
         }));
         if let Err(e) = result {
             panic!(

@@ -520,3 +520,56 @@ fn a_symlinked_daemon_json_is_refused_naming_its_target() {
         "{line}"
     );
 }
+
+/// Numbers the administrator wrote stay exactly as written: no rounding through f64, no `1e2`
+/// turned into `100.0`.
+#[test]
+fn numbers_are_kept_exactly_as_written() {
+    let env = setup();
+    fs::write(
+        file(&env),
+        r#"{"max-concurrent-downloads": 12345678901234567890123, "shutdown-timeout": 1e2, "x": [-0.0, 1.50, 2E-3]}"#,
+    )
+    .unwrap();
+    run_ok(&env, &[]);
+    let text = fs::read_to_string(file(&env)).unwrap();
+    for kept in [
+        "\"max-concurrent-downloads\": 12345678901234567890123,",
+        "\"shutdown-timeout\": 1e2,",
+        "-0.0,",
+        "1.50,",
+        "2E-3\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} not in:\n{text}");
+    }
+    // A second run changes nothing.
+    let before = common::snapshot(env.root());
+    run_ok(&env, &[]);
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "second run");
+}
+
+/// A key given twice (dockerd would silently use the last) is refused, naming the key and both
+/// lines, at any depth, and the file is left alone.
+#[test]
+fn a_key_given_twice_is_refused_naming_it_and_its_lines() {
+    for (text, key, lines) in [
+        (
+            "{\n  \"debug\": true,\n  \"debug\": false\n}\n",
+            "the key \"debug\" twice",
+            "on lines 2 and 3",
+        ),
+        (
+            "{\n  \"log-opts\": {\n    \"max-size\": \"1m\",\n    \"max-size\": \"2m\"\n  }\n}\n",
+            "the key \"log-opts\".\"max-size\" twice",
+            "on lines 3 and 4",
+        ),
+    ] {
+        let env = setup();
+        fs::write(file(&env), text).unwrap();
+        let line = env.assert_refused_cmd(cmd(&env, &[]), key);
+        assert!(
+            line.contains(lines) && line.contains("remove one"),
+            "{line}"
+        );
+    }
+}

@@ -322,3 +322,96 @@ fn a_failed_issue_leaves_an_existing_layout_and_inventory_unchanged() {
     common::assert_error_line(&o, "cert.pem already exists");
     common::assert_unchanged(&before, &snapshot(env.root()), "failed issue");
 }
+
+/// 4000 SANs make a certificate larger than webpki (and so rustls, and dockpki's check of what
+/// it issues) can parse; the refusal says so in words, with the size and the fix.
+#[test]
+fn a_server_certificate_over_64_kib_is_refused_with_its_size_and_the_fix() {
+    let env = env_with_ca();
+    let mut args: Vec<String> = vec!["issue".into(), "server".into()];
+    for i in 0..4000 {
+        args.push(format!("--san=host{i}.example.com"));
+    }
+    args.extend(["--out".into(), s(&env.path("daemon")).to_string()]);
+    let line = env.assert_refused(&args, "certificate could not be parsed: it is ");
+    assert!(
+        line.contains("64 KiB") && line.contains("fewer SANs") && !line.contains("TrailingData"),
+        "{line}"
+    );
+}
+
+/// The same limit met by `verify`, in a certificate made elsewhere (openssl has none).
+#[test]
+fn verify_reports_an_oversized_certificate_made_elsewhere_in_words() {
+    let env = env_with_ca();
+    let daemon = env.path("daemon");
+    fs::create_dir(&daemon).unwrap();
+    let sans: Vec<String> = (0..4000)
+        .map(|i| format!("DNS:host{i}.example.com"))
+        .collect();
+    let ext = env.path("ext.cnf");
+    fs::write(
+        &ext,
+        format!(
+            "subjectAltName={}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+            sans.join(",")
+        ),
+    )
+    .unwrap();
+    let csr = env.path("big.csr");
+    let key = daemon.join("server-key.pem");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&key),
+        "-subj",
+        "/CN=big",
+        "-out",
+        s(&csr),
+    ]);
+    let ca = env.state().join("ca.pem");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&csr),
+        "-CA",
+        s(&ca),
+        "-CAkey",
+        s(&env.state().join("ca-key.pem")),
+        "-set_serial",
+        "1",
+        "-days",
+        "10",
+        "-extfile",
+        s(&ext),
+        "-out",
+        s(&daemon.join("server-cert.pem")),
+    ]);
+    fs::copy(&ca, daemon.join("ca.pem")).unwrap();
+    common::chmod(&key, 0o400);
+    let out = env.run(&["verify", "--daemon-dir", s(&daemon)]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = common::stdout(&out);
+    assert!(
+        text.lines().any(|l| l.starts_with("FAIL")
+            && l.contains("server-cert.pem")
+            && l.contains("certificate could not be parsed: it is ")
+            && l.contains("64 KiB")),
+        "{text}"
+    );
+    assert!(!text.contains("TrailingData"), "{text}");
+}

@@ -89,3 +89,23 @@ fn a_process_gives_up_after_the_lock_timeout_and_writes_nothing() {
     assert!(last.contains("DOCKPKI_LOCK_TIMEOUT"), "{stderr}");
     assert!(!env.path("bob").exists());
 }
+
+/// A timeout that is not whole seconds is refused before waiting, rather than silently
+/// becoming the 300 s default.
+#[test]
+fn a_lock_timeout_that_is_not_whole_seconds_is_refused_naming_the_variable() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    for bad in ["abc", "-5", "1.5"] {
+        let mut cmd = env.cmd();
+        cmd.env("DOCKPKI_LOCK_TIMEOUT", bad).arg("status");
+        let line = env.assert_refused_cmd(
+            cmd,
+            &format!("DOCKPKI_LOCK_TIMEOUT={bad:?} is not a whole number of seconds"),
+        );
+        assert!(line.contains("e.g. DOCKPKI_LOCK_TIMEOUT=60"), "{line}");
+    }
+    let mut cmd = env.cmd();
+    cmd.env("DOCKPKI_LOCK_TIMEOUT", "0").arg("status");
+    common::assert_success(&cmd.output().unwrap());
+}

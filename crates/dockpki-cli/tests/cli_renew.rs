@@ -270,3 +270,67 @@ fn renew_by_serial_reinstalls_a_deleted_certificate_as_status_advises() {
     env.ok(&["status"]);
     verify_ok(&env, &daemon, &client);
 }
+
+/// `--within 0d` is a window of nothing ahead: it renews only what has already expired.
+#[test]
+fn within_0d_renews_only_expired_certificates() {
+    let (env, daemon, client) = bootstrapped();
+    let before = common::snapshot(env.root());
+    let out = env.ok(&["renew", "--within", "0d"]);
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "renew --within 0d");
+    env.ok(&["status", "--within", "0d"]);
+
+    // Move the client's recorded validity into the past (same 91-day span).
+    let path = env.state().join("inventory.json");
+    let mut inv = common::inventory(&env);
+    for c in inv["certificates"].as_array_mut().unwrap() {
+        if c["kind"] == "client" {
+            c["not_before"] = "2000-01-01T00:00:00Z".into();
+            c["not_after"] = "2000-04-01T00:05:00Z".into();
+        }
+    }
+    common::overwrite(&path, &serde_json::to_vec_pretty(&inv).unwrap());
+    let doc = json(&env.ok(&["--json", "renew", "--within", "0d"]));
+    let renewed = doc["renewed"].as_array().unwrap();
+    assert_eq!(renewed.len(), 1, "{doc}");
+    assert_eq!(renewed[0]["kind"], "client");
+    verify_ok(&env, &daemon, &client);
+}
+
+/// A key group or others could read may have been copied: `--reuse-key` refuses it (naming the
+/// file and both ways out) and writes nothing; a plain renewal replaces it with a new 0400 key.
+#[test]
+fn reuse_key_refuses_a_key_others_can_read_and_a_fresh_renewal_leaves_0400() {
+    let (env, _, client) = bootstrapped();
+    let key = client.join("key.pem");
+    common::chmod(&key, 0o644);
+    let line = env.assert_refused(
+        &["renew", "--name", common::USER, "--reuse-key"],
+        "refusing to reuse the key",
+    );
+    assert!(
+        line.contains(s(&key))
+            && line.contains("mode 0644")
+            && line.contains("renew without --reuse-key")
+            && line.contains("chmod 400"),
+        "{line}"
+    );
+    let old = read(&key);
+    env.ok(&["renew", "--name", common::USER]);
+    assert_ne!(read(&key), old, "a new key");
+    assert_eq!(common::mode(&key), 0o400);
+}
+
+/// An owner-only key that is not 0400 is reused, and ends up 0400 like every key dockpki
+/// writes, although its contents did not change.
+#[test]
+fn reuse_key_leaves_the_reused_key_0400() {
+    let (env, _, client) = bootstrapped();
+    let key = client.join("key.pem");
+    common::chmod(&key, 0o600);
+    let old = read(&key);
+    env.ok(&["renew", "--name", common::USER, "--reuse-key"]);
+    assert_eq!(read(&key), old, "the same key");
+    assert_eq!(common::mode(&key), 0o400);
+}

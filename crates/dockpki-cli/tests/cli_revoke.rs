@@ -194,3 +194,76 @@ fn bad_reason_unknown_serial_and_missing_selector_are_refused() {
     let out = env.run(&["revoke"]);
     assert_eq!(out.status.code(), Some(2), "usage error: {out:?}");
 }
+
+/// Adds a copy of the active client record with `serial`, as a hand edit (or a certificate
+/// whose serial happens to begin with another's) would.
+fn add_client_record_with_serial(env: &Env, serial: &str, status: &str) {
+    let path = env.state().join("inventory.json");
+    let mut inv = inventory(env);
+    let certs = inv["certificates"].as_array_mut().unwrap();
+    let mut copy = certs
+        .iter()
+        .find(|c| c["kind"] == "client" && c["status"] == "active")
+        .unwrap()
+        .clone();
+    copy["serial"] = serial.into();
+    copy["status"] = status.into();
+    certs.push(copy);
+    common::overwrite(&path, &serde_json::to_vec_pretty(&inv).unwrap());
+}
+
+#[test]
+fn the_full_serial_selects_its_certificate_even_when_it_begins_a_longer_serial() {
+    let (env, _, _) = bootstrapped();
+    let serial = client_serial(&env);
+    let longer = format!("{serial}01");
+    add_client_record_with_serial(&env, &longer, "superseded");
+    // A prefix of both is ambiguous...
+    env.assert_refused(&["revoke", "--serial", &serial[..8]], "give more digits");
+    // ...the whole serial is not.
+    let doc = json(&env.ok(&["--json", "revoke", "--serial", &serial]));
+    assert_eq!(doc["revoked"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["revoked"][0]["serial"], serial.as_str());
+    let statuses: Vec<(String, String)> = inventory(&env)["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["serial"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&(serial.clone(), "revoked".into())),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&(longer.clone(), "superseded".into())),
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn the_full_serial_renews_its_certificate_even_when_it_begins_a_longer_serial() {
+    let (env, _, _) = bootstrapped();
+    let serial = client_serial(&env);
+    add_client_record_with_serial(&env, &format!("{serial}01"), "active");
+    let doc = json(&env.ok(&["--json", "renew", "--serial", &serial]));
+    assert_eq!(doc["renewed"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["renewed"][0]["old_serial"], serial.as_str());
+}
+
+#[test]
+fn a_serial_recorded_twice_is_refused_as_a_damaged_inventory() {
+    let (env, _, _) = bootstrapped();
+    let serial = client_serial(&env);
+    add_client_record_with_serial(&env, &serial, "active");
+    let line = env.assert_refused(&["revoke", "--serial", &serial], "is damaged");
+    assert!(
+        line.contains("recorded 2 times") && line.contains("inventory.json.bak"),
+        "{line}"
+    );
+    env.assert_refused(&["renew", "--serial", &serial], "is damaged");
+}

@@ -155,7 +155,10 @@ fn status_without_a_ca_is_a_one_line_error() {
 #[test]
 fn a_bad_within_is_a_one_line_error() {
     let (env, _, _) = bootstrapped();
-    env.assert_refused(&["status", "--within", "soon"], "invalid validity");
+    env.assert_refused(
+        &["status", "--within", "soon"],
+        "invalid window \"soon\" for --within",
+    );
 }
 
 #[test]
@@ -217,4 +220,129 @@ fn during_a_ca_rotation_status_lists_the_old_and_the_new_ca() {
         cas[1]["path"].as_str().unwrap().ends_with("ca-next.pem"),
         "{doc}"
     );
+}
+
+/// Puts another CA (certificate and key) in place of the state's, as a hand-copied or restored
+/// `ca.pem` would.
+fn replace_state_ca(env: &Env) {
+    let other = Env::new();
+    other.ca_init(&[]);
+    for name in ["ca.pem", "ca-key.pem"] {
+        overwrite(&env.state().join(name), &read(&other.state().join(name)));
+    }
+}
+
+#[test]
+fn a_state_ca_replaced_by_another_ca_is_a_ca_mismatch_with_a_fix_and_exits_1() {
+    let (env, _, _) = bootstrapped();
+    replace_state_ca(&env);
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    for kind in ["server", "client"] {
+        let line = text.lines().find(|l| l.starts_with(kind)).expect(&text);
+        assert!(line.contains(" ca-mismatch "), "{line}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "one line per certificate: {stderr}"
+    );
+    for line in stderr.lines() {
+        assert!(
+            line.contains("not by the state's CA") && line.contains("dockpki renew --serial"),
+            "{line}"
+        );
+    }
+    let doc = json(&env.run(&["--json", "status"]));
+    assert_eq!(doc["ok"], false, "{doc}");
+    for c in doc["certificates"].as_array().unwrap() {
+        assert_eq!(c["state"], "ca-mismatch", "{c}");
+        assert_eq!(c["issued_by_state_ca"], false, "{c}");
+        assert_eq!(c["installed"][0]["state"], "ca-mismatch", "{c}");
+    }
+    // The advised fix, when the new CA is meant: reissue from it.
+    env.ok(&["renew", "--all"]);
+    env.ok(&["status"]);
+}
+
+#[test]
+fn a_layout_whose_ca_pem_lacks_the_state_ca_is_a_ca_mismatch_until_renewed() {
+    let (env, daemon, client) = bootstrapped();
+    let other = Env::new();
+    other.ca_init(&[]);
+    overwrite(&client.join("ca.pem"), &read(&other.state().join("ca.pem")));
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("does not hold the state's CA")
+            && stderr.contains(&*client.to_string_lossy())
+            && !stderr.contains(&*daemon.to_string_lossy()),
+        "{stderr}"
+    );
+    let doc = json(&env.run(&["--json", "status"]));
+    let row = |kind: &str| {
+        doc["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == kind)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("client")["state"], "ca-mismatch");
+    assert_eq!(row("client")["issued_by_state_ca"], true);
+    assert_eq!(row("client")["installed"][0]["state"], "ca-mismatch");
+    assert_eq!(row("server")["state"], "ok");
+    let serial = row("client")["serial"].as_str().unwrap().to_string();
+    env.ok(&["renew", "--serial", &serial]);
+    env.ok(&["status"]);
+}
+
+#[test]
+fn a_serial_recorded_twice_is_reported_as_a_damaged_inventory_and_exits_1() {
+    let (env, _, _) = bootstrapped();
+    let path = env.state().join("inventory.json");
+    let mut inv = common::inventory(&env);
+    let certs = inv["certificates"].as_array_mut().unwrap();
+    let copy = certs[1].clone();
+    let serial = copy["serial"].as_str().unwrap().to_string();
+    certs.push(copy);
+    overwrite(&path, &serde_json::to_vec_pretty(&inv).unwrap());
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is damaged")
+            && stderr.contains(&format!("serial {serial} is recorded 2 times")),
+        "{stderr}"
+    );
+    let doc = json(&env.run(&["--json", "status"]));
+    assert_eq!(doc["ok"], false);
+    assert_eq!(
+        doc["duplicate_serials"],
+        serde_json::json!([{ "serial": serial, "records": 2 }])
+    );
+}
+
+#[test]
+fn during_every_phase_of_a_ca_rotation_status_sees_no_ca_mismatch() {
+    let (env, _, _) = bootstrapped();
+    for phase in [
+        &["ca", "rotate", "begin"][..],
+        &["ca", "rotate", "reissue"],
+        &["ca", "rotate", "finish"],
+    ] {
+        env.ok(phase);
+        let out = env.run(&["status"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "after {phase:?}:\n{}{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

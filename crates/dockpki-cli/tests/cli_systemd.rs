@@ -59,6 +59,17 @@ fn installed_units_are_rewritten_without_dash_h() {
             "[Service]\nExecStart=/opt/bin/dockerd --host=fd:// -H tcp://0.0.0.0:2375 --host unix:///x.sock --debug\n".into(),
             "ExecStart=/opt/bin/dockerd --debug",
         ),
+        // systemd unquotes ExecStart words before dockerd sees them: quoted -H is -H.
+        (
+            "double-quoted -H and its value",
+            "[Service]\nExecStart=/usr/bin/dockerd \"-H\" \"fd://\" --containerd=/run/containerd/containerd.sock\n".into(),
+            "ExecStart=/usr/bin/dockerd --containerd=/run/containerd/containerd.sock",
+        ),
+        (
+            "single-quoted -H, quoted --host=, and a quoted argument kept as written",
+            "[Service]\nExecStart=/usr/bin/dockerd '-H' 'fd://' \"--host=unix:///x.sock\" --label \"a b\"\n".into(),
+            "ExecStart=/usr/bin/dockerd --label \"a b\"",
+        ),
     ];
     match &debian_real {
         Some(text) => cases.push((

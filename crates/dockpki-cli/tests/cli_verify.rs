@@ -132,8 +132,8 @@ fn verify_cross_check_fails_for_a_client_of_another_ca() {
     let other_d = other.path("daemon");
     let other_c = other.path("client");
     other.bootstrap(&other_d, &other_c, &[]);
-    // Each layout on its own is fine...
-    common::assert_success(&env.run(&["verify", "--client-dir", s(&other_c)]));
+    // Each layout on its own is fine (checked against the state that provisioned it)...
+    common::assert_success(&other.run(&["verify", "--client-dir", s(&other_c)]));
     // ...but together, neither side accepts the other.
     let out = verify(&env, &d, &other_c, &[]);
     assert_fails_with(&out, &["cert.pem", "the daemon would refuse it"]);
@@ -238,4 +238,80 @@ fn verify_writes_nothing() {
     let before = common::snapshot(env.root());
     verify(&env, &d, &c, &["--host", "localhost"]);
     common::assert_unchanged(&before, &common::snapshot(env.root()), "verify");
+}
+
+#[test]
+fn verify_with_a_state_fails_for_a_layout_of_another_ca_naming_the_state() {
+    let (env, _, _) = bootstrapped();
+    let other = Env::new();
+    let other_c = other.path("client");
+    other.bootstrap(&other.path("daemon"), &other_c, &[]);
+    let out = env.run(&["verify", "--client-dir", s(&other_c)]);
+    assert_fails_with(&out, &["ca.pem", "does not hold the state's CA"]);
+    assert_fails_with(&out, &["cert.pem", "not by the state's CA"]);
+}
+
+#[test]
+fn verify_fails_when_the_state_ca_was_replaced_by_another_ca() {
+    let (env, d, c) = bootstrapped();
+    let passing = stdout(&verify(&env, &d, &c, &[]));
+    assert!(passing.contains("holds the state's CA"), "{passing}");
+    assert!(passing.contains("issued by the state's CA"), "{passing}");
+    let other = Env::new();
+    other.ca_init(&[]);
+    common::overwrite(
+        &env.state().join("ca.pem"),
+        &common::read(&other.state().join("ca.pem")),
+    );
+    let out = verify(&env, &d, &c, &[]);
+    for layout in [&d, &c] {
+        assert_fails_with(
+            &out,
+            &[s(&layout.join("ca.pem")), "does not hold the state's CA"],
+        );
+    }
+    assert_fails_with(&out, &["server-cert.pem", "not by the state's CA"]);
+    assert_fails_with(&out, &["/cert.pem", "not by the state's CA"]);
+}
+
+/// A client layout in `dir` whose certificate, from a CA of its own, expired 20 days ago.
+fn expired_client_of_another_ca(dir: &Path) {
+    let then = dockpki::OffsetDateTime::now_utc() - time::Duration::days(30);
+    let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(then).unwrap(), then)
+        .unwrap();
+    let issued = ca
+        .issue_client(
+            &dockpki::ClientRequest {
+                common_name: "old".parse().unwrap(),
+                lifetime: "10d".parse().unwrap(),
+            },
+            dockpki::PrivateKey::generate(dockpki::KeyType::EcdsaP256).unwrap(),
+            then,
+        )
+        .unwrap();
+    fs::create_dir(dir).unwrap();
+    fs::write(dir.join("ca.pem"), ca.cert_pem()).unwrap();
+    fs::write(dir.join("cert.pem"), &issued.cert_pem).unwrap();
+    fs::write(dir.join("key.pem"), issued.key_pem().as_bytes()).unwrap();
+    chmod(&dir.join("key.pem"), 0o400);
+}
+
+#[test]
+fn verify_judges_an_expired_leaf_by_its_issuer_too() {
+    let (env, _, _) = bootstrapped();
+    let old = env.path("old");
+    expired_client_of_another_ca(&old);
+    let out = env.run(&["verify", "--client-dir", s(&old)]);
+    assert_fails_with(&out, &["cert.pem", "expired"]);
+    assert_fails_with(&out, &["cert.pem", "not by the state's CA"]);
+}
+
+#[test]
+fn verify_with_a_named_state_without_a_ca_is_refused() {
+    let (env, _, c) = bootstrapped();
+    let empty = env.path("empty-state");
+    fs::create_dir(&empty).unwrap();
+    let mut cmd = env.bare();
+    cmd.args(["--state", s(&empty), "verify", "--client-dir", s(&c)]);
+    env.assert_refused_cmd(cmd, "no CA in");
 }

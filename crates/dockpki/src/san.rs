@@ -49,6 +49,19 @@ impl FromStr for SubjectAltName {
             reason: reason.to_string(),
         };
         let s = input.trim();
+        if let Some((_, rest)) = s.split_once("://") {
+            let host = strip_port(rest.split('/').next().unwrap_or(rest)).0;
+            return Err(bad(&format!(
+                "a SAN is a name or an address, not a URL; give just the host: {host}"
+            )));
+        }
+        if let (host, Some(port)) = strip_port(s) {
+            if !host.is_empty() {
+                return Err(bad(&format!(
+                    "a SAN is a name or an address without a port; drop ':{port}'"
+                )));
+            }
+        }
         let unbracketed = s
             .strip_prefix('[')
             .and_then(|r| r.strip_suffix(']'))
@@ -94,6 +107,24 @@ fn undialable(ip: IpAddr) -> Option<&'static str> {
         return Some("this is the broadcast address, which TCP cannot connect to; give the host's own address");
     }
     None
+}
+
+/// Splits `host:port` (also `[v6]:port`) into host and port. A bare IPv6 address has several
+/// colons and no brackets, so it is never taken for a host with a port.
+fn strip_port(s: &str) -> (&str, Option<&str>) {
+    let is_port = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(inner) = s.strip_prefix('[') {
+        if let Some((host, port)) = inner.split_once("]:") {
+            if is_port(port) {
+                return (host, Some(port));
+            }
+        }
+        return (s, None);
+    }
+    match s.split_once(':') {
+        Some((host, port)) if !port.contains(':') && is_port(port) => (host, Some(port)),
+        _ => (s, None),
+    }
 }
 
 impl fmt::Display for SubjectAltName {
@@ -358,6 +389,38 @@ mod tests {
         ] {
             assert!(good.parse::<SubjectAltName>().is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn a_port_or_a_url_is_named_as_such_with_what_to_give_instead() {
+        for (input, reason) in [
+            (
+                "host:2376",
+                "a SAN is a name or an address without a port; drop ':2376'",
+            ),
+            ("192.0.2.1:2376", "without a port; drop ':2376'"),
+            ("[2001:db8::1]:2376", "without a port; drop ':2376'"),
+            (
+                "tcp://docker.example.com:2376",
+                "not a URL; give just the host: docker.example.com",
+            ),
+            ("https://[::1]:2376/", "not a URL; give just the host: ::1"),
+        ] {
+            let err = input
+                .parse::<SubjectAltName>()
+                .expect_err(input)
+                .to_string();
+            assert!(err.contains(reason), "{input}: {err}");
+            assert!(!err.contains("IPv6 address but"), "{input}: {err}");
+        }
+        // Colons without a port are still an IPv6 question.
+        let err = "2001:db8::zz"
+            .parse::<SubjectAltName>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("looks like an IPv6 address"), "{err}");
+        // A bare IPv6 address ending in digits is an address, not a host and a port.
+        assert!("2001:db8::2376".parse::<SubjectAltName>().is_ok());
     }
 
     #[test]

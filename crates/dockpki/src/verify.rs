@@ -72,8 +72,14 @@ impl fmt::Display for Usage {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// The certificate or input could not be parsed.
+    /// The certificate or input could not be parsed; the text says why, as a sentence.
     Malformed(String),
+    /// The certificate is larger than webpki (and so rustls and dockpki) can parse: its signed
+    /// part must fit in 64 KiB, which thousands of SANs overflow.
+    TooLarge {
+        /// The size of the DER certificate.
+        bytes: usize,
+    },
     /// The bundle holds no usable CA certificate.
     EmptyBundle,
     /// Past notAfter.
@@ -125,7 +131,11 @@ pub enum VerifyError {
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VerifyError::Malformed(why) => write!(f, "malformed certificate: {why}"),
+            VerifyError::Malformed(why) => write!(f, "certificate could not be parsed: {why}"),
+            VerifyError::TooLarge { bytes } => write!(
+                f,
+                "certificate could not be parsed: it is {bytes} bytes, and webpki (the verifier of rustls, which dockpki uses) reads at most 64 KiB; issue it with fewer SANs (a wildcard such as *.example.com covers many names)"
+            ),
             VerifyError::EmptyBundle => write!(f, "the CA bundle holds no CA certificate; point to the CA's ca.pem"),
             VerifyError::Expired { not_after } => {
                 write!(f, "certificate expired at {}; issue a new one", format_time(*not_after))
@@ -194,7 +204,13 @@ pub fn verify_leaf(
     host: Option<&SubjectAltName>,
     at: OffsetDateTime,
 ) -> Result<(), VerifyError> {
-    let info = inspect::inspect(leaf).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    let info = inspect::inspect(leaf).map_err(|e| {
+        VerifyError::Malformed(match e {
+            // "expected a PEM certificate" would be wrong here: this is DER.
+            crate::Error::Pem { reason, .. } => reason,
+            other => other.to_string(),
+        })
+    })?;
     let anchors = bundle
         .iter()
         .filter_map(|c| webpki::anchor_from_trusted_cert(c).ok())
@@ -202,8 +218,15 @@ pub fn verify_leaf(
     if anchors.is_empty() {
         return Err(VerifyError::EmptyBundle);
     }
-    let ee = webpki::EndEntityCert::try_from(leaf)
-        .map_err(|e| VerifyError::Malformed(format!("{e:?}")))?;
+    let ee = webpki::EndEntityCert::try_from(leaf).map_err(|e| {
+        // webpki reads the signed part of a certificate with a two-byte length at most, and
+        // reports a larger one as `TrailingData`; x509-parser (inspect, above) has no such limit.
+        if leaf.len() > MAX_DER_SEQUENCE {
+            VerifyError::TooLarge { bytes: leaf.len() }
+        } else {
+            VerifyError::Malformed(describe(&e))
+        }
+    })?;
     let path = ee
         .verify_for_usage(
             algorithms(),
@@ -241,8 +264,11 @@ pub fn verify_leaf(
         if let Some(host) = host {
             let name = match host {
                 SubjectAltName::Ip(ip) => ServerName::IpAddress((*ip).into()),
-                SubjectAltName::Dns(d) => ServerName::try_from(d.as_str())
-                    .map_err(|_| VerifyError::Malformed(format!("{d} is not a valid host name")))?,
+                SubjectAltName::Dns(d) => ServerName::try_from(d.as_str()).map_err(|_| {
+                    VerifyError::Other(format!(
+                        "{d} is not a host name a client can dial (a wildcard is not); give the name clients dial"
+                    ))
+                })?,
             };
             ee.verify_is_valid_for_subject_name(&name)
                 .map_err(|_| VerifyError::NameMismatch {
@@ -276,7 +302,51 @@ fn map_error(e: webpki::Error, info: &inspect::CertInfo, usage: Usage) -> Verify
             VerifyError::UnsupportedAlgorithm
         }
         E::NameConstraintViolation => VerifyError::NameConstraintViolation,
-        other => VerifyError::Other(format!("{other:?}")),
+        other => VerifyError::Other(describe(&other)),
+    }
+}
+
+/// The largest DER SEQUENCE webpki parses (a two-byte length), and so about the largest
+/// certificate.
+const MAX_DER_SEQUENCE: usize = 0xffff;
+
+/// A webpki error as a sentence about the certificate. webpki's own `Display` is its `Debug`
+/// (`TrailingData(SignedData)`), which tells an operator nothing.
+fn describe(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match e {
+        E::BadDer | E::TrailingData(_) => {
+            "its DER encoding is damaged (cut short, or with bytes past its end)".into()
+        }
+        E::BadDerTime | E::InvalidCertValidity => "its validity dates are invalid".into(),
+        E::UnsupportedCertVersion => "it is not an X.509 version 3 certificate".into(),
+        E::UnsupportedCriticalExtension => {
+            "it has a critical extension the verifier does not know, so it must be refused".into()
+        }
+        E::MalformedExtensions | E::ExtensionValueInvalid => {
+            "one of its extensions is malformed".into()
+        }
+        E::MalformedNameConstraint | E::InvalidNetworkMaskConstraint => {
+            "its name constraints are malformed".into()
+        }
+        E::MalformedDnsIdentifier => "a DNS name in it is malformed".into(),
+        E::UnsupportedNameType => "it carries a kind of name the verifier does not support".into(),
+        E::InvalidSerialNumber => {
+            "its serial number is invalid (zero, negative or longer than 20 bytes)".into()
+        }
+        E::EndEntityUsedAsCa => "a leaf certificate stands where a CA must".into(),
+        E::PathLenConstraintViolated => "the chain is longer than a CA's path length allows".into(),
+        E::MaximumPathDepthExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumSignatureChecksExceeded
+        | E::MaximumNameConstraintComparisonsExceeded => {
+            "the chain is too long or too complex to check".into()
+        }
+        E::SignatureAlgorithmMismatch => {
+            "its signature algorithm differs from the one it declares".into()
+        }
+        E::CertRevoked => "it is revoked".into(),
+        other => format!("the verifier refused it ({other:?})"),
     }
 }
 

@@ -446,3 +446,55 @@ fn ca_with_any_eku_allows_both_purposes() {
         .unwrap();
     verify(&client.cert, &bundle, Usage::Client, None).unwrap();
 }
+
+#[test]
+fn a_certificate_over_64_kib_is_refused_by_its_size_in_a_sentence() {
+    let ca = common::ca();
+    let names: Vec<String> = (0..4000).map(|i| format!("host{i}.example.com")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let err = ca
+        .issue_server(&server_req(&names, "30d"), common::p256(), now())
+        .unwrap_err();
+    let bytes = match &err {
+        dockpki::Error::Verify(VerifyError::TooLarge { bytes }) => *bytes,
+        other => panic!("not TooLarge: {other:?}"),
+    };
+    assert!(bytes > 0xffff, "{bytes}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "certificate could not be parsed: it is {bytes} bytes"
+        )) && text.contains("fewer SANs")
+            && !text.contains("TrailingData"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_leaf_webpki_cannot_parse_is_described_in_words_not_debug_names() {
+    let ca = common::ca();
+    let mut params = CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let mut unknown =
+        rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 99999, 1], vec![0x05, 0x00]);
+    unknown.set_criticality(true);
+    params.custom_extensions = vec![unknown];
+    let leaf = sign_raw(&ca, params);
+    let err = verify(&leaf, &[ca.cert_der().clone()], Usage::Server, None).unwrap_err();
+    assert!(matches!(err, VerifyError::Malformed(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "certificate could not be parsed: it has a critical extension the verifier does not know, so it must be refused"
+    );
+}
+
+#[test]
+fn garbage_is_described_without_the_parsers_names() {
+    let bundle = [common::ca().cert_der().clone()];
+    for bytes in [vec![], vec![0x30, 0x03, 0x02, 0x01, 0x00], b"junk".to_vec()] {
+        let text = verify(&CertificateDer::from(bytes), &bundle, Usage::Client, None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(text, "certificate could not be parsed: not valid X.509");
+    }
+}

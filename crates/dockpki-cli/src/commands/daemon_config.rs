@@ -8,6 +8,7 @@
 //! elsewhere), and the next `daemon-config` on the same file is exactly the command that
 //! must complete an interrupted update before reading it.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -254,13 +255,41 @@ fn set(
     }
 }
 
-/// Parses the existing file; `None` text (no file) is an empty object.
-fn parse_existing(path: &Path, text: Option<&str>) -> CliResult<Map<String, Value>> {
+/// The existing file: its document, and the text of each of its numbers.
+struct Existing {
+    doc: Map<String, Value>,
+    /// Every number of the file as written, by its JSON pointer.
+    numbers: HashMap<String, String>,
+}
+
+/// Parses the existing file; `None` text (no file) is an empty object. A key given twice in one
+/// object is refused: serde_json (like dockerd's Go decoder) would silently keep the last one,
+/// and the merged file would drop the other without a word.
+fn parse_existing(path: &Path, text: Option<&str>) -> CliResult<Existing> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
-        return Ok(Map::new());
+        return Ok(Existing {
+            doc: Map::new(),
+            numbers: HashMap::new(),
+        });
     };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
+    let parsed = serde_json::from_str::<Value>(text);
+    // Scanned only once the text is known to be valid JSON, which the scanner relies on.
+    let scanned = parsed.as_ref().ok().map(|_| scan(text));
+    if let Some(Scan {
+        duplicate: Some(d), ..
+    }) = &scanned
+    {
+        return Err(CliError::new(format!(
+            "{} has the key {} twice, on lines {} and {}; dockerd would silently use only the last one: remove one of them, then rerun",
+            path.display(),
+            d.key,
+            d.first_line,
+            d.line
+        )));
+    }
+    let numbers = scanned.map(|s| s.numbers).unwrap_or_default();
+    match parsed {
+        Ok(Value::Object(doc)) => Ok(Existing { doc, numbers }),
         Ok(_) => Err(CliError::new(format!(
             "{} is valid JSON but not an object ({{...}}), which dockerd requires; fix it or move it aside, then rerun",
             path.display()
@@ -273,6 +302,225 @@ fn parse_existing(path: &Path, text: Option<&str>) -> CliResult<Map<String, Valu
             error_reason(&e)
         ))),
     }
+}
+
+/// What [`scan`] found in a JSON text.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Scan {
+    /// The first key that appears twice in one object.
+    duplicate: Option<DuplicateKey>,
+    /// Every number as written, by JSON pointer (`/log-opts/max-file`, `/a/0`).
+    numbers: HashMap<String, String>,
+}
+
+/// A key given twice in one object.
+#[derive(Debug, PartialEq, Eq)]
+struct DuplicateKey {
+    /// The key with the keys and indices leading to it, e.g. `"log-opts"."max-size"`.
+    key: String,
+    /// The line of its first appearance.
+    first_line: usize,
+    /// The line of the repeat.
+    line: usize,
+}
+
+/// One step of a path into a JSON document.
+#[derive(Clone, Debug)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A pointer (RFC 6901) from the steps to a value.
+fn pointer(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => format!("/{}", k.replace('~', "~0").replace('/', "~1")),
+            Step::Index(i) => format!("/{i}"),
+        })
+        .collect()
+}
+
+/// The steps to a key, for a message: `"log-opts"."max-size"`, `"a"[0]."b"`.
+fn describe_key(steps: &[Step]) -> String {
+    let mut out = String::new();
+    for s in steps {
+        match s {
+            Step::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&format!("{k:?}"));
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Walks a text that serde_json has accepted as JSON, finding repeated keys and the text of
+/// every number, which a parsed `Value` no longer has (it keeps `1e2` as `100.0`).
+fn scan(text: &str) -> Scan {
+    struct Frame {
+        /// The path to this object or array.
+        path: Vec<Step>,
+        /// For an object: its keys with their lines, and whether a key comes next.
+        keys: Option<(HashMap<String, usize>, bool)>,
+        /// For an object the last key read, for an array the index of the current element.
+        current: Step,
+    }
+    let mut result = Scan::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut line = 1;
+    let mut i = 0;
+    // The path of a value starting here: its parent's path and its key or index.
+    let value_path = |stack: &[Frame]| -> Vec<Step> {
+        stack
+            .last()
+            .map(|f| {
+                let mut p = f.path.clone();
+                p.push(f.current.clone());
+                p
+            })
+            .unwrap_or_default()
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => line += 1,
+            b'{' | b'[' => {
+                let path = value_path(&stack);
+                let object = bytes[i] == b'{';
+                stack.push(Frame {
+                    path,
+                    keys: object.then(|| (HashMap::new(), true)),
+                    current: if object {
+                        Step::Key(String::new())
+                    } else {
+                        Step::Index(0)
+                    },
+                });
+            }
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => {
+                if let Some(f) = stack.last_mut() {
+                    match (&mut f.keys, &mut f.current) {
+                        (Some((_, expect_key)), _) => *expect_key = true,
+                        (None, Step::Index(n)) => *n += 1,
+                        _ => {}
+                    }
+                }
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                if let Some(f) = stack.last_mut() {
+                    if let Some((keys, expect_key @ true)) = &mut f.keys {
+                        *expect_key = false;
+                        let raw = &text[start..=i.min(text.len() - 1)];
+                        let key: String =
+                            serde_json::from_str(raw).unwrap_or_else(|_| raw.to_string());
+                        if let Some(&first_line) = keys.get(&key) {
+                            if result.duplicate.is_none() {
+                                let mut steps = f.path.clone();
+                                steps.push(Step::Key(key.clone()));
+                                result.duplicate = Some(DuplicateKey {
+                                    key: describe_key(&steps),
+                                    first_line,
+                                    line,
+                                });
+                            }
+                        } else {
+                            keys.insert(key.clone(), line);
+                        }
+                        f.current = Step::Key(key);
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i + 1 < bytes.len()
+                    && matches!(bytes[i + 1], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                result
+                    .numbers
+                    .insert(pointer(&value_path(&stack)), text[start..=i].to_string());
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    result
+}
+
+/// `doc` as serde_json's pretty printer writes it (two-space indent), except that a number the
+/// old file had at the same place is written as it was there: `1e2` stays `1e2`, and a 23-digit
+/// integer keeps its digits. The administrator's values are kept, and so is how they are written.
+fn to_pretty(doc: &Value, numbers: &HashMap<String, String>) -> String {
+    fn write(
+        out: &mut String,
+        v: &Value,
+        path: &mut Vec<Step>,
+        depth: usize,
+        numbers: &HashMap<String, String>,
+    ) {
+        let indent = |out: &mut String, depth: usize| out.push_str(&"  ".repeat(depth));
+        match v {
+            Value::Object(map) if !map.is_empty() => {
+                out.push_str("{\n");
+                for (n, (k, v)) in map.iter().enumerate() {
+                    indent(out, depth + 1);
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push_str(": ");
+                    path.push(Step::Key(k.clone()));
+                    write(out, v, path, depth + 1, numbers);
+                    path.pop();
+                    out.push_str(if n + 1 < map.len() { ",\n" } else { "\n" });
+                }
+                indent(out, depth);
+                out.push('}');
+            }
+            Value::Array(items) if !items.is_empty() => {
+                out.push_str("[\n");
+                for (n, v) in items.iter().enumerate() {
+                    indent(out, depth + 1);
+                    path.push(Step::Index(n));
+                    write(out, v, path, depth + 1, numbers);
+                    path.pop();
+                    out.push_str(if n + 1 < items.len() { ",\n" } else { "\n" });
+                }
+                indent(out, depth);
+                out.push(']');
+            }
+            Value::Number(n) => {
+                // The old text only if it still denotes this number (a replaced value may
+                // have moved to the same place).
+                let old = numbers
+                    .get(&pointer(path))
+                    .filter(|t| serde_json::from_str::<Value>(t).ok().as_ref() == Some(v));
+                match old {
+                    Some(text) => out.push_str(text),
+                    None => out.push_str(&n.to_string()),
+                }
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(&mut out, doc, &mut Vec::new(), 0, numbers);
+    out.push('\n');
+    out
 }
 
 /// serde_json's message without its own " at line L column C" suffix (given separately).
@@ -404,7 +652,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
             })
         })
         .transpose()?;
-    let mut doc = parse_existing(&file, old_text.as_deref())?;
+    let Existing { mut doc, numbers } = parse_existing(&file, old_text.as_deref())?;
     let wanted = Wanted {
         tls,
         hosts,
@@ -413,9 +661,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
     };
     let dropped_sockets = dropped_unix_sockets(&doc, &wanted.hosts);
     let changes = merge(&mut doc, &wanted);
-    let mut new_text = serde_json::to_string_pretty(&Value::Object(doc))
-        .map_err(|e| CliError::new(format!("cannot encode daemon.json: {e}")))?;
-    new_text.push('\n');
+    let new_text = to_pretty(&Value::Object(doc), &numbers);
 
     // The old values and sockets come from the existing daemon.json: notes escape them.
     for c in changes.iter().filter(|c| c.action == Action::Kept) {
@@ -577,6 +823,63 @@ mod tests {
             let e = Listen::parse(bad).expect_err(bad).to_string();
             assert!(e.contains(phrase), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_scan_finds_a_repeated_key_at_any_depth_with_both_lines() {
+        let dup = |text: &str| scan(text).duplicate;
+        assert_eq!(
+            dup(r#"{"a": 1, "b": {"a": 2}, "c": [{"a": 1}, {"a": 2}]}"#),
+            None
+        );
+        assert_eq!(
+            dup("{\n\"a\": 1,\n\"a\": 2}"),
+            Some(DuplicateKey {
+                key: "\"a\"".into(),
+                first_line: 2,
+                line: 3
+            })
+        );
+        assert_eq!(
+            dup("{\"x\": [0, {\"k\": 1,\n \"k\": 2}]}").map(|d| (d.key, d.line)),
+            Some(("\"x\"[1].\"k\"".into(), 2))
+        );
+        // The same key spelled with an escape is the same key.
+        assert!(dup(r#"{"ab": 1, "a\u0062": 2}"#).is_some());
+        // Keys that look like structure inside strings do not confuse it.
+        assert_eq!(dup(r#"{"a,\"b": "{\"a\": 1}", "b": "}"}"#), None);
+    }
+
+    #[test]
+    fn numbers_are_written_back_as_they_were_and_the_rest_as_serde_json_pretty() {
+        let text = r#"{"big": 12345678901234567890123, "exp": 1e2, "neg": -0.0, "list": [1.50, 2E-3, {"x": 10}], "s": "1e2", "t": true, "n": null, "e": {}, "a": []}"#;
+        let doc: Value = serde_json::from_str(text).unwrap();
+        let out = to_pretty(&doc, &scan(text).numbers);
+        for kept in [
+            "12345678901234567890123",
+            ": 1e2,",
+            "-0.0",
+            "1.50",
+            "2E-3",
+            "\"1e2\"",
+        ] {
+            assert!(out.contains(kept), "{kept}: {out}");
+        }
+        // Without old numbers, exactly what serde_json's pretty printer writes.
+        let plain: Value =
+            serde_json::from_str(r#"{"a": [1, {"b": "x\"y\n"}], "c": {}, "d": [], "e": 2.5}"#)
+                .unwrap();
+        assert_eq!(
+            to_pretty(&plain, &HashMap::new()),
+            serde_json::to_string_pretty(&plain).unwrap() + "\n"
+        );
+    }
+
+    #[test]
+    fn an_old_number_text_is_used_only_where_it_still_denotes_the_value() {
+        let numbers = scan(r#"{"a": 1e2}"#).numbers;
+        let doc: Value = serde_json::from_str(r#"{"a": 7}"#).unwrap();
+        assert_eq!(to_pretty(&doc, &numbers), "{\n  \"a\": 7\n}\n");
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub struct Context {
 }
 
 impl Context {
+    /// Whether the state directory was named (`--state` or `DOCKPKI_STATE`) rather than the
+    /// default.
+    pub fn state_named(&self) -> bool {
+        self.state.is_some()
+    }
+
     /// The state directory, absolute.
     pub fn state_dir(&self) -> CliResult<PathBuf> {
         match &self.state {
@@ -91,6 +97,34 @@ pub fn parse<T: FromStr<Err = dockpki::Error>>(s: &str) -> CliResult<T> {
     s.parse().map_err(CliError::from)
 }
 
+/// Parses the window of `flag` (`--within 30d`): how long before expiry a certificate counts as
+/// due. Zero (`0d`, `0h`, ...) is a window too, of nothing ahead: only what has already
+/// expired. Any other value is a [`dockpki::Lifetime`]; its errors are reworded, since this is
+/// not a validity.
+pub fn parse_window(flag: &str, s: &str) -> CliResult<time::Duration> {
+    let t = s.trim();
+    let zero = t
+        .strip_suffix(['h', 'd', 'w', 'y'])
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b == b'0'));
+    if zero {
+        return Ok(time::Duration::ZERO);
+    }
+    s.parse::<dockpki::Lifetime>()
+        .map(dockpki::Lifetime::duration)
+        .map_err(|e| {
+            let reason = if t.starts_with('-') {
+                "it cannot be negative".to_string()
+            } else if let dockpki::Error::InvalidLifetime { reason, .. } = e {
+                reason
+            } else {
+                e.to_string()
+            };
+            CliError::new(format!(
+                "invalid window {s:?} for {flag}: {reason}; give a number and a unit h, d, w or y, e.g. 30d (0d: only what has already expired)"
+            ))
+        })
+}
+
 /// Parses every value.
 pub fn parse_all<T: FromStr<Err = dockpki::Error>>(values: &[String]) -> CliResult<Vec<T>> {
     values.iter().map(|v| parse(v)).collect()
@@ -99,4 +133,46 @@ pub fn parse_all<T: FromStr<Err = dockpki::Error>>(values: &[String]) -> CliResu
 /// The current time, read once per command so that every check in it agrees.
 pub fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_window;
+    use time::Duration;
+
+    #[test]
+    fn a_zero_window_means_only_what_has_expired_and_other_windows_are_lifetimes() {
+        for zero in ["0d", "0h", "00w", " 0y "] {
+            assert_eq!(
+                parse_window("--within", zero).unwrap(),
+                Duration::ZERO,
+                "{zero}"
+            );
+        }
+        assert_eq!(parse_window("--within", "30d").unwrap(), Duration::days(30));
+        assert_eq!(
+            parse_window("--within", "12h").unwrap(),
+            Duration::hours(12)
+        );
+    }
+
+    #[test]
+    fn a_bad_window_is_called_a_window_naming_the_flag() {
+        for (bad, reason) in [
+            ("soon", "missing number"),
+            ("-1d", "it cannot be negative"),
+            ("0", "missing unit"),
+            ("d", "missing number"),
+            ("5m", "unknown unit"),
+            ("1000y", "longer than the maximum"),
+        ] {
+            let e = parse_window("--within", bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid window {bad:?} for --within: {reason}"))
+                    && e.contains("0d: only what has already expired")
+                    && !e.contains("validity"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

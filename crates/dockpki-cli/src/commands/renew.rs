@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{now, parse, Context};
+use super::{now, parse_window, Context};
 use crate::cli::RenewArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::expiry::is_due;
@@ -19,7 +19,7 @@ use crate::inventory::{Record, Status};
 use crate::layout::restart_hint;
 use crate::output::{print_json, say};
 use crate::paths::ClientUser;
-use crate::reissue::{reissue, KeyPolicy};
+use crate::reissue::{reissue, restrict_reused_keys, KeyPolicy};
 use crate::state::State;
 
 /// The default of `--within`.
@@ -45,8 +45,7 @@ struct Restart {
 
 /// Renews what is due or selected; prints only when something was renewed.
 pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
-    let within =
-        parse::<dockpki::Lifetime>(args.within.as_deref().unwrap_or(DEFAULT_WITHIN))?.duration();
+    let within = parse_window("--within", args.within.as_deref().unwrap_or(DEFAULT_WITHIN))?;
     let key_policy = if args.reuse_key {
         KeyPolicy::Reuse
     } else {
@@ -73,9 +72,11 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         }
         found
     } else if let Some(serial) = &args.serial {
-        let found: Vec<Record> = active()
-            .filter(|r| r.serial_matches(serial))
-            .cloned()
+        let selection = inventory.select_serial(serial, |r| r.status == Status::Active);
+        let found: Vec<Record> = selection
+            .indices
+            .iter()
+            .map(|&i| inventory.certificates[i].clone())
             .collect();
         match found.len() {
             0 => {
@@ -84,6 +85,13 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                 )))
             }
             1 => found,
+            n if selection.exact => {
+                return Err(CliError::new(format!(
+                    "the serial {serial:?} is recorded for {n} active certificates in {}, which is damaged (dockpki records each certificate once); restore the previous version from {}.bak, or remove the extra record by hand",
+                    state.inventory_path().display(),
+                    state.inventory_path().display()
+                )))
+            }
             n => {
                 return Err(CliError::new(format!(
                     "the serial {serial:?} matches {n} active certificates; give more digits (see `dockpki --json status`)"
@@ -140,6 +148,11 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     }
     state.plan_inventory(&mut plan, &inventory)?;
     state.commit(plan)?;
+    if key_policy == KeyPolicy::Reuse {
+        for record in &selected {
+            restrict_reused_keys(record)?;
+        }
+    }
 
     let restart: Vec<Restart> = renewed
         .iter()

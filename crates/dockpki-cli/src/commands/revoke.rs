@@ -71,10 +71,18 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
         (None, name) => Selector::Name(name.as_deref().unwrap_or_default()),
     };
     let what = selector.to_string();
-    let matches = |r: &Record| selector.matches(r);
-    let all: Vec<usize> = (0..inventory.certificates.len())
-        .filter(|&i| matches(&inventory.certificates[i]))
-        .collect();
+    let (all, exact): (Vec<usize>, bool) = match selector {
+        Selector::Serial(serial) => {
+            let found = inventory.select_serial(serial, |_| true);
+            (found.indices, found.exact)
+        }
+        Selector::Name(_) => (
+            (0..inventory.certificates.len())
+                .filter(|&i| selector.matches(&inventory.certificates[i]))
+                .collect(),
+            false,
+        ),
+    };
     if all.is_empty() {
         return Err(CliError::new(format!(
             "no certificate in the inventory has {what}; see `dockpki --json status` or {}",
@@ -86,6 +94,14 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
         .copied()
         .filter(|&i| inventory.certificates[i].status != Status::Revoked)
         .collect();
+    if args.serial.is_some() && exact && all.len() > 1 {
+        return Err(CliError::new(format!(
+            "{what} is recorded {} times in {}, which is damaged (dockpki records each certificate once); restore the previous version from {}.bak, or remove the extra record by hand",
+            all.len(),
+            state.inventory_path().display(),
+            state.inventory_path().display()
+        )));
+    }
     if args.serial.is_some() && todo.len() > 1 {
         return Err(CliError::new(format!(
             "{what} matches {} certificates; give more digits",

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{now, parse, Context};
+use super::{now, parse_window, Context};
 use crate::cli::StatusArgs;
 use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
 use crate::expiry::{days_left, installed_state, is_due, is_expired, FileState};
@@ -27,6 +27,10 @@ enum Verdict {
     Missing,
     /// An installed file holds another certificate.
     Replaced,
+    /// The state's CA did not issue it, or a layout's `ca.pem` does not hold the state's CA:
+    /// the CA in the state directory was replaced, or the layout was.
+    #[serde(rename = "ca-mismatch")]
+    CaMismatch,
 }
 
 impl Verdict {
@@ -37,6 +41,7 @@ impl Verdict {
             Verdict::Expired => "expired",
             Verdict::Missing => "missing",
             Verdict::Replaced => "replaced",
+            Verdict::CaMismatch => "ca-mismatch",
         }
     }
 
@@ -61,6 +66,7 @@ struct CaRow {
     days_left: i64,
     state: Verdict,
     path: PathBuf,
+    sha256_fingerprint: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,12 +84,23 @@ struct CertRow {
     not_after: OffsetDateTime,
     days_left: i64,
     state: Verdict,
+    /// SHA-256 fingerprint of the CA that issued it, as recorded.
+    ca_sha256: String,
+    /// Whether that is one of the state's CAs (`ca.pem`, and `ca-next.pem` during a rotation).
+    issued_by_state_ca: bool,
     installed: Vec<Installed>,
+}
+
+/// A serial the inventory records more than once.
+#[derive(Debug, Serialize)]
+struct Duplicate {
+    serial: String,
+    records: usize,
 }
 
 /// Prints the table (or JSON); exit 1 when something is expired, due or drifted.
 pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
-    let within = parse::<dockpki::Lifetime>(&args.within)?.duration();
+    let within = parse_window("--within", &args.within)?;
     let now = now();
     // Opening for write completes an interrupted update first, so the report is about the files
     // as they will stay, not a half-moved state.
@@ -94,11 +111,17 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
         ca_paths.push(state.ca_next_cert_path());
     }
     let mut cas = Vec::new();
+    // The CA every layout's ca.pem must hold: the first certificate of ca.pem, which signs (or,
+    // during a rotation, signed) what is installed.
+    let mut current_ca = None;
     for ca_path in ca_paths {
         for der in dockpki::certs_from_pem(&read(&ca_path)?)
             .map_err(|e| crate::error::CliError::from(e).context(ca_path.display()))?
         {
             let info = dockpki::inspect(&der)?;
+            if current_ca.is_none() {
+                current_ca = Some(der.clone());
+            }
             cas.push(CaRow {
                 state: Verdict::of_dates(info.not_after, now, within),
                 days_left: days_left(info.not_after, now),
@@ -107,10 +130,23 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
                 serial: info.serial,
                 not_after: info.not_after,
                 path: ca_path.clone(),
+                sha256_fingerprint: info.sha256_fingerprint,
             });
         }
     }
+    // certs_from_pem never returns an empty list.
+    let current_ca = current_ca.ok_or_else(|| {
+        crate::error::CliError::new(format!(
+            "{} holds no certificate",
+            state.ca_cert_path().display()
+        ))
+    })?;
     let inventory = state.load_inventory()?;
+    let duplicates: Vec<Duplicate> = inventory
+        .duplicate_serials()
+        .into_iter()
+        .map(|(serial, records)| Duplicate { serial, records })
+        .collect();
     let certs: Vec<CertRow> = inventory
         .certificates
         .iter()
@@ -121,17 +157,21 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
                 .iter()
                 .map(|dir| Installed {
                     dir: dir.clone(),
-                    state: installed_state(r, dir, now),
+                    state: installed_state(r, dir, now, &current_ca),
                 })
                 .collect();
-            let drift = installed
+            let has = |s: FileState| installed.iter().any(|i| i.state == s);
+            let issued_by_state_ca = cas
                 .iter()
-                .map(|i| i.state)
-                .find(|s| matches!(s, FileState::Missing | FileState::Replaced));
-            let state = match drift {
-                Some(FileState::Missing) => Verdict::Missing,
-                Some(_) => Verdict::Replaced,
-                None => Verdict::of_dates(r.not_after, now, within),
+                .any(|c| c.sha256_fingerprint.eq_ignore_ascii_case(&r.ca_sha256));
+            let state = if has(FileState::Missing) {
+                Verdict::Missing
+            } else if has(FileState::Replaced) {
+                Verdict::Replaced
+            } else if !issued_by_state_ca || has(FileState::CaMismatch) {
+                Verdict::CaMismatch
+            } else {
+                Verdict::of_dates(r.not_after, now, within)
             };
             CertRow {
                 kind: r.kind,
@@ -140,12 +180,15 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
                 not_after: r.not_after,
                 days_left: days_left(r.not_after, now),
                 state,
+                ca_sha256: r.ca_sha256.clone(),
+                issued_by_state_ca,
                 installed,
             }
         })
         .collect();
-    let ok =
-        cas.iter().all(|c| c.state == Verdict::Ok) && certs.iter().all(|c| c.state == Verdict::Ok);
+    let ok = cas.iter().all(|c| c.state == Verdict::Ok)
+        && certs.iter().all(|c| c.state == Verdict::Ok)
+        && duplicates.is_empty();
 
     if ctx.out.json {
         print_json(&serde_json::json!({
@@ -153,10 +196,21 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
             "within_days": within.whole_days(),
             "cas": cas,
             "certificates": certs,
+            "duplicate_serials": duplicates,
         }));
     } else {
         print_table(&cas, &certs);
         print_advice(&cas, &certs, &args.within);
+        for d in &duplicates {
+            let path = state.inventory_path();
+            eprintln!(
+                "dockpki: the inventory {} is damaged: serial {} is recorded {} times (dockpki records each certificate once, and --serial cannot tell them apart); restore the previous version from {}.bak, or remove the extra record by hand",
+                path.display(),
+                d.serial,
+                d.records,
+                path.display()
+            );
+        }
     }
     Ok(if ok { EXIT_OK } else { EXIT_FAILURE })
 }
@@ -259,6 +313,26 @@ fn print_advice(cas: &[CaRow], certs: &[CertRow], within: &str) {
                 "the installed {} certificate {name:?} ({serial}) is {}; reinstall a new one with: dockpki renew --serial {serial} (a replaced file is kept as a backup)",
                 c.kind,
                 c.state.as_str()
+            )),
+            Verdict::CaMismatch if !c.issued_by_state_ca => note(format_args!(
+                "{} certificate {name:?} ({serial}) was issued by the CA with SHA-256 {}, not by the state's CA {:?} ({}, SHA-256 {}); if that ca.pem was replaced by mistake, put back the CA that issued it; if the new CA is meant, reissue from it: dockpki renew --serial {serial}",
+                c.kind,
+                c.ca_sha256,
+                cas[0].subject,
+                cas[0].path.display(),
+                cas[0].sha256_fingerprint
+            )),
+            Verdict::CaMismatch => note(format_args!(
+                "the ca.pem installed with {} certificate {name:?} ({serial}) in {} does not hold the state's CA {:?} ({}), so it refuses the peers dockpki issues; reinstall it with: dockpki renew --serial {serial}",
+                c.kind,
+                c.installed
+                    .iter()
+                    .filter(|i| i.state == FileState::CaMismatch)
+                    .map(|i| i.dir.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                cas[0].subject,
+                cas[0].path.display()
             )),
         }
     }

@@ -120,42 +120,91 @@ pub fn exec_start_of(unit_text: &str) -> Option<Option<String>> {
     result
 }
 
-/// Splits a command line into words as written (quotes kept), honouring quotes so that a
-/// quoted argument with spaces stays one word.
-fn words(command: &str) -> Vec<String> {
+/// One word of a command line: as written (quotes and escapes kept, for writing it back) and
+/// as systemd passes it to the program.
+#[derive(Debug, PartialEq, Eq)]
+struct Word {
+    raw: String,
+    value: String,
+}
+
+/// Splits an `ExecStart=` command line into words the way systemd does (`extract_first_word`
+/// with unquoting and C escapes): words are separated by unquoted whitespace; double and single
+/// quotes, anywhere in a word, quote until the matching one and are removed; a backslash starts
+/// a C escape (`\n`, `\s`, `\x2d`, `\055`, `\u2d`, ...) inside quotes and out. So
+/// `"-H" "fd://"`, `'-H'` and `\x2dH` all reach dockerd as `-H`.
+fn words(command: &str) -> Vec<Word> {
     let mut out = Vec::new();
-    let mut word = String::new();
-    let mut quote: Option<char> = None;
-    for c in command.chars() {
-        match quote {
-            Some(q) => {
-                word.push(c);
-                if c == q {
-                    quote = None;
-                }
+    let mut chars: Chars<'_> = command.char_indices().peekable();
+    loop {
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        let Some(&(start, _)) = chars.peek() else {
+            break;
+        };
+        let mut value = String::new();
+        let mut quote: Option<char> = None;
+        let mut end = command.len();
+        while let Some(&(i, c)) = chars.peek() {
+            if quote.is_none() && c.is_whitespace() {
+                end = i;
+                break;
             }
-            None if c.is_whitespace() => {
-                if !word.is_empty() {
-                    out.push(std::mem::take(&mut word));
-                }
-            }
-            None => {
-                if c == '"' || c == '\'' {
-                    quote = Some(c);
-                }
-                word.push(c);
+            chars.next();
+            match (quote, c) {
+                (_, '\\') => value.push_str(&unescape(&mut chars)),
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (_, c) => value.push(c),
             }
         }
-    }
-    if !word.is_empty() {
-        out.push(word);
+        out.push(Word {
+            raw: command[start..end].to_string(),
+            value,
+        });
     }
     out
 }
 
+type Chars<'a> = std::iter::Peekable<std::str::CharIndices<'a>>;
+
+/// The character a C escape stands for, the backslash already read. An unknown escape stands
+/// for its character, a backslash at the end for itself, and a malformed number for nothing.
+fn unescape(chars: &mut Chars<'_>) -> String {
+    let Some((_, c)) = chars.next() else {
+        return "\\".into();
+    };
+    let unescaped = match c {
+        'a' => Some('\u{7}'),
+        'b' => Some('\u{8}'),
+        'f' => Some('\u{c}'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        's' => Some(' '),
+        't' => Some('\t'),
+        'v' => Some('\u{b}'),
+        'x' => digits(chars, 2, 16, 0),
+        'u' => digits(chars, 4, 16, 0),
+        'U' => digits(chars, 8, 16, 0),
+        '0'..='7' => digits(chars, 2, 8, c.to_digit(8).unwrap_or(0)),
+        other => Some(other),
+    };
+    unescaped.map(String::from).unwrap_or_default()
+}
+
+/// The character whose code is `n` more digits in `radix`, after the value `code` so far.
+fn digits(chars: &mut Chars<'_>, n: usize, radix: u32, mut code: u32) -> Option<char> {
+    for _ in 0..n {
+        let (_, c) = chars.next_if(|(_, c)| c.is_digit(radix))?;
+        code = code * radix + c.to_digit(radix)?;
+    }
+    char::from_u32(code)
+}
+
 /// Whether a dockerd command line sets listen addresses (`-H`/`--host` in any spelling).
 pub fn passes_host(command: &str) -> bool {
-    words(command).iter().any(|w| is_host_flag(w).is_some())
+    words(command)
+        .iter()
+        .any(|w| is_host_flag(&w.value).is_some())
 }
 
 /// For a word that is a host option: whether its value is the next word.
@@ -179,9 +228,10 @@ pub fn without_hosts(command: &str) -> String {
             skip_next = false;
             continue;
         }
-        match is_host_flag(&w) {
+        match is_host_flag(&w.value) {
             Some(takes_next) => skip_next = takes_next,
-            None => kept.push(w),
+            // Written back as it was: its quoting means the same to systemd again.
+            None => kept.push(w.raw),
         }
     }
     kept.join(" ")
@@ -326,6 +376,64 @@ mod tests {
             assert_eq!(without_hosts(&cmd), expected, "{what}");
             assert!(!passes_host(&without_hosts(&cmd)), "{what}");
         }
+    }
+
+    /// systemd unquotes and unescapes ExecStart words before dockerd sees them, so every
+    /// quoted or escaped spelling of -H is a host option too.
+    #[test]
+    fn quoted_and_escaped_host_options_are_removed_as_systemd_reads_them() {
+        for (cmd, expected) in [
+            (
+                r#"/usr/bin/dockerd "-H" "fd://" --debug"#,
+                "/usr/bin/dockerd --debug",
+            ),
+            (
+                r#"/usr/bin/dockerd '-H' 'fd://' --debug"#,
+                "/usr/bin/dockerd --debug",
+            ),
+            (
+                r#"/usr/bin/dockerd "--host=fd://" --debug"#,
+                "/usr/bin/dockerd --debug",
+            ),
+            (
+                r#"/usr/bin/dockerd --host="fd://" --debug"#,
+                "/usr/bin/dockerd --debug",
+            ),
+            (r#"/usr/bin/dockerd "--host" 'fd://'"#, "/usr/bin/dockerd"),
+            (r#"/usr/bin/dockerd "-Hfd://""#, "/usr/bin/dockerd"),
+            (r#"/usr/bin/dockerd \x2dH fd://"#, "/usr/bin/dockerd"),
+            (r#"/usr/bin/dockerd -\110 fd://"#, "/usr/bin/dockerd"),
+            (r#"/usr/bin/dockerd "-"H fd://"#, "/usr/bin/dockerd"),
+            // Kept words are written back exactly as they were.
+            (
+                r#"/usr/bin/dockerd -H fd:// --label "a b" --label='c "d"' \s"#,
+                r#"/usr/bin/dockerd --label "a b" --label='c "d"' \s"#,
+            ),
+            // One word "-H fd://": dockerd's flag parser (pflag) reads -H with the value
+            // " fd://", so it is a host option too.
+            (r#"/usr/bin/dockerd "-H fd://""#, "/usr/bin/dockerd"),
+        ] {
+            assert_eq!(without_hosts(cmd), expected, "{cmd}");
+            assert!(!passes_host(&without_hosts(cmd)), "{cmd}");
+            assert!(passes_host(cmd), "{cmd}");
+        }
+    }
+
+    #[test]
+    fn words_are_split_unquoted_and_unescaped_like_systemd() {
+        let values = |cmd: &str| words(cmd).into_iter().map(|w| w.value).collect::<Vec<_>>();
+        assert_eq!(
+            values(r#"a "b c" 'd e'f g\sh"#),
+            ["a", "b c", "d ef", "g h"]
+        );
+        assert_eq!(
+            values(r#""x\"y" 'it\'s' \t\x41\101\u0042"#),
+            ["x\"y", "it's", "\tAAB"]
+        );
+        assert_eq!(values("  spaced\tout  "), ["spaced", "out"]);
+        assert_eq!(values(r#"trailing\"#), ["trailing\\"]);
+        let raw = |cmd: &str| words(cmd).into_iter().map(|w| w.raw).collect::<Vec<_>>();
+        assert_eq!(raw(r#"a  "b c"  d"#), ["a", r#""b c""#, "d"]);
     }
 
     #[test]

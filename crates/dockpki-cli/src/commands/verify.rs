@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use dockpki::{CertificateDer, PrivateKey, SubjectAltName, Usage};
+use dockpki::{CertificateDer, PrivateKey, SubjectAltName, Usage, VerifyError};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{now, parse, parse_all, Context};
+use super::{now, parse_all, parse_window, Context};
 use crate::cli::VerifyArgs;
 use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
 use crate::fsio::mode_of;
@@ -52,6 +52,59 @@ impl Report {
     }
 }
 
+/// The state's CA certificates, which a layout provisioned from that state must trust and its
+/// leaf must come from.
+struct StateCa {
+    /// The state's `ca.pem`.
+    path: PathBuf,
+    /// Its first certificate: the current CA, which every layout's ca.pem must hold.
+    current: CertificateDer<'static>,
+    /// The current CA's subject, for messages.
+    subject: String,
+    /// Every CA the state signs with: `ca.pem`, and `ca-next.pem` during a rotation.
+    all: Vec<CertificateDer<'static>>,
+}
+
+impl StateCa {
+    /// The CA of the state directory, when it holds one. The names are those of
+    /// [`State::ca_cert_path`] and [`State::ca_next_cert_path`]; the files are read without
+    /// the state's lock, since dockpki replaces them by rename only. A state named with
+    /// `--state` (or `DOCKPKI_STATE`) must hold a CA; the default one is used only if it does.
+    fn load(ctx: &Context) -> CliResult<Option<StateCa>> {
+        let Ok(dir) = ctx.state_dir() else {
+            return Ok(None);
+        };
+        let path = dir.join("ca.pem");
+        let Some(bytes) = reader::read_optional(&path, Links::Refuse, Limit::Pem)? else {
+            if ctx.state_named() {
+                return Err(CliError::new(format!(
+                    "no CA in {} to check the layouts against; pass the --state that provisioned them, or leave --state out to check the layouts alone",
+                    dir.display()
+                )));
+            }
+            return Ok(None);
+        };
+        let context = |e: dockpki::Error| {
+            CliError::from(e).context(format!("reading the state's CA {}", path.display()))
+        };
+        let mut all = dockpki::certs_from_pem(&bytes).map_err(context)?;
+        let current = all[0].clone();
+        let subject = dockpki::inspect(&current).map_err(context)?.subject;
+        let next = dir.join("ca-next.pem");
+        if let Some(bytes) = reader::read_optional(&next, Links::Refuse, Limit::Pem)? {
+            all.extend(dockpki::certs_from_pem(&bytes).map_err(|e| {
+                CliError::from(e).context(format!("reading the state's new CA {}", next.display()))
+            })?);
+        }
+        Ok(Some(StateCa {
+            path,
+            current,
+            subject,
+            all,
+        }))
+    }
+}
+
 /// What was read from one layout, for the cross-checks between layouts.
 struct Loaded {
     bundle: Vec<CertificateDer<'static>>,
@@ -61,7 +114,7 @@ struct Loaded {
 /// Checks the layouts and prints one line per finding; exit 1 if any check failed.
 pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
     let hosts: Vec<SubjectAltName> = parse_all(&args.host)?;
-    let warn_within = parse::<dockpki::Lifetime>(&args.warn_within)?.duration();
+    let warn_within = parse_window("--warn-within", &args.warn_within)?;
     let now = now();
     // An interrupted update is completed before anything is judged, as every command does.
     if let Ok(state_dir) = ctx.state_dir() {
@@ -96,10 +149,18 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
         }
     }
 
+    let state_ca = StateCa::load(ctx)?;
     let mut report = Report::default();
     let mut loaded = Vec::new();
     for layout in &layouts {
-        let l = check_layout(&mut report, layout, &hosts, now, warn_within);
+        let l = check_layout(
+            &mut report,
+            layout,
+            &hosts,
+            now,
+            warn_within,
+            state_ca.as_ref(),
+        );
         loaded.push((layout, l));
     }
     cross_check(&mut report, &loaded, &hosts, now);
@@ -150,6 +211,7 @@ fn check_layout(
     hosts: &[SubjectAltName],
     now: OffsetDateTime,
     warn_within: time::Duration,
+    state_ca: Option<&StateCa>,
 ) -> Loaded {
     let mut loaded = Loaded {
         bundle: Vec::new(),
@@ -212,6 +274,27 @@ fn check_layout(
                     format!("{} CA certificate(s), all valid", bundle.len()),
                 );
             }
+            if let Some(state) = state_ca {
+                if bundle.contains(&state.current) {
+                    report.push(
+                        Level::Ok,
+                        layout,
+                        ca_path.clone(),
+                        format!("holds the state's CA ({})", state.path.display()),
+                    );
+                } else {
+                    report.push(
+                        Level::Fail,
+                        layout,
+                        ca_path.clone(),
+                        format!(
+                            "does not hold the state's CA {:?} ({}), so it refuses the peers that CA issues; reinstall it with `dockpki renew --serial S` (`dockpki status` names S), or pass the --state that provisioned this layout",
+                            state.subject,
+                            state.path.display()
+                        ),
+                    );
+                }
+            }
             loaded.bundle = bundle;
         }
     }
@@ -254,6 +337,9 @@ fn check_layout(
                     }
                 }
             }
+            if let Some(state) = state_ca {
+                check_issued_by_state(report, layout, &cert_path, &leaf, state, now);
+            }
             if let Ok(info) = dockpki::inspect(&leaf) {
                 if info.is_valid_at(now) && info.not_after - now < warn_within {
                     report.push(
@@ -291,6 +377,48 @@ fn check_layout(
     }
     check_mode(report, layout, &key_path, true);
     loaded
+}
+
+/// Whether the state's CA issued `leaf`. The check is made at a moment within the leaf's own
+/// validity, so that an expired leaf (already a FAIL of its own) is still judged by its issuer;
+/// other refusals (usage, names) are the layout's own checks and not repeated here.
+fn check_issued_by_state(
+    report: &mut Report,
+    layout: &Layout,
+    cert_path: &Path,
+    leaf: &CertificateDer<'static>,
+    state: &StateCa,
+    now: OffsetDateTime,
+) {
+    let Ok(info) = dockpki::inspect(leaf) else {
+        return;
+    };
+    // clamp() panics on an inverted range, which a hand-made certificate can have.
+    let at = if info.not_before <= info.not_after {
+        now.clamp(info.not_before, info.not_after)
+    } else {
+        now
+    };
+    match dockpki::verify_leaf(leaf, &state.all, layout.usage, None, at) {
+        Ok(()) => report.push(
+            Level::Ok,
+            layout,
+            cert_path.to_path_buf(),
+            format!("issued by the state's CA ({})", state.path.display()),
+        ),
+        Err(VerifyError::UnknownIssuer { .. } | VerifyError::BadSignature) => report.push(
+            Level::Fail,
+            layout,
+            cert_path.to_path_buf(),
+            format!(
+                "was issued by {:?}, not by the state's CA {:?} ({}); replace it with `dockpki renew --serial S` (`dockpki status` names S), or pass the --state that issued it",
+                info.issuer,
+                state.subject,
+                state.path.display()
+            ),
+        ),
+        Err(_) => {}
+    }
 }
 
 fn check_mode(report: &mut Report, layout: &Layout, path: &Path, secret: bool) {
