@@ -206,6 +206,16 @@ impl Scope {
                     m.target.display()
                 ));
             }
+            // `NAME.bak` replaces the one before (it is removed first), which only dockpki's
+            // own bookkeeping does: never in a layout another user may own.
+            if let (Backup::Previous(_), Scope::State { state, .. }) = (backup, self) {
+                if dir != state {
+                    return Err(format!(
+                        "its backup {} would replace an earlier one outside the state directory",
+                        b.display()
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -506,7 +516,7 @@ mod tests {
     #[test]
     fn every_rule_refuses_the_move_that_breaks_it() {
         type Build = fn(&Dir) -> Move;
-        let cases: [(&str, Build, &str); 8] = [
+        let cases: [(&str, Build, &str); 9] = [
             (
                 "target outside the scope",
                 |d| mv(d.staged("elsewhere/x"), d.p("elsewhere/x"), None),
@@ -565,6 +575,17 @@ mod tests {
                     )
                 },
                 "is not a backup name",
+            ),
+            (
+                "a backup replacing an earlier one in a layout",
+                |d| {
+                    mv(
+                        d.staged("layout/cert.pem"),
+                        d.p("layout/cert.pem"),
+                        Some(Backup::Previous(d.p("layout/cert.pem.bak"))),
+                    )
+                },
+                "outside the state directory",
             ),
             (
                 "timestamped backup without the stamp separator",

@@ -273,6 +273,12 @@ fn assert_one_error_summary(out: &Output, what: &str) {
     );
 }
 
+/// `verify` of layouts alone, without a state (these layouts come from a hand-made CA, which
+/// a state's CA would rightly refuse).
+fn verify_alone(env: &Env, args: &[&str]) -> Output {
+    env.bare().args(args).output().expect("run dockpki")
+}
+
 #[test]
 fn verify_cannot_be_made_to_print_a_forged_line_by_a_certificate() {
     for v in VARIANTS {
@@ -286,15 +292,18 @@ fn verify_cannot_be_made_to_print_a_forged_line_by_a_certificate() {
         let not_a_ca = env.path("not-a-ca");
         daemon_layout(&not_a_ca, &leaf.cert_pem, &leaf);
 
-        let out = env.run(&[
-            "verify",
-            "--daemon-dir",
-            s(&daemon),
-            "--host",
-            "localhost",
-            "--host",
-            "nope.example.com",
-        ]);
+        let out = verify_alone(
+            &env,
+            &[
+                "verify",
+                "--daemon-dir",
+                s(&daemon),
+                "--host",
+                "localhost",
+                "--host",
+                "nope.example.com",
+            ],
+        );
         assert_safe(&out, v, "verify --host");
         // The directory name is in every line, and with an ASCII payload the SANs are too.
         assert_shown(&out, v, "verify --host");
@@ -308,19 +317,22 @@ fn verify_cannot_be_made_to_print_a_forged_line_by_a_certificate() {
         );
         assert!(text.contains("SANs cover localhost"), "{}: {text}", v.name);
 
-        let out = env.run(&["verify", "--daemon-dir", s(&not_a_ca)]);
+        let out = verify_alone(&env, &["verify", "--daemon-dir", s(&not_a_ca)]);
         assert_safe(&out, v, "verify of a ca.pem holding a leaf");
         assert_shown(&out, v, "verify of a ca.pem holding a leaf");
         assert_one_error_summary(&out, v.name);
 
-        let out = env.run(&[
-            "--json",
-            "verify",
-            "--daemon-dir",
-            s(&daemon),
-            "--host",
-            "nope.example.com",
-        ]);
+        let out = verify_alone(
+            &env,
+            &[
+                "--json",
+                "verify",
+                "--daemon-dir",
+                s(&daemon),
+                "--host",
+                "nope.example.com",
+            ],
+        );
         assert_one_error_summary(&out, v.name);
         let failures = json_failures(&out);
         assert!(
