@@ -8,7 +8,7 @@
 //! or a full disk leaves every layout as it was.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{fchown, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -314,6 +314,21 @@ impl WritePlan {
                             f.path.display()
                         )));
                     }
+                    if f.replace == Replace::Always {
+                        // `NAME.bak` is removed and made again: anything but a file there would
+                        // stop the update after its journal exists, on every run.
+                        let bak = sibling(&f.path, ".bak");
+                        if let Ok(b) = fs::symlink_metadata(&bak) {
+                            if !b.is_file() {
+                                return Err(CliError::new(format!(
+                                    "refusing to update {} because its backup {} is {}, not a regular file; move it aside",
+                                    f.path.display(),
+                                    bak.display(),
+                                    kind_of(&b)
+                                )));
+                            }
+                        }
+                    }
                     if f.replace == Replace::Foreign && !self.force && !same_contents(&f.path, &f.contents) {
                         return Err(CliError::new(format!(
                             "{} already exists and was not written by dockpki; pass --force to replace it (the old file is kept as a timestamped backup), or choose another path",
@@ -521,6 +536,20 @@ pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> CliResul
         }
     }
     let real = fs::canonicalize(existing).map_err(|e| CliError::io("resolve", existing, &e))?;
+    // Files written for another user (a client layout under sudo) go only into a directory that
+    // user owns: a symlink they own may point anywhere, and root must not be steered into
+    // writing, and handing them, files in directories of root's.
+    if let Some(o) = owner.filter(|&o| o != me) {
+        let m = fs::metadata(&real).map_err(|e| CliError::io("read", &real, &e))?;
+        if m.is_dir() && m.uid() != o {
+            return Err(CliError::new(format!(
+                "refusing to write {} for uid {o} because {} (where it resolves) is owned by uid {}, not by uid {o}; files for a user go only into a directory that user owns: pass a directory in their home",
+                file.display(),
+                real.display(),
+                m.uid()
+            )));
+        }
+    }
     for d in real.ancestors() {
         let m = fs::metadata(d).map_err(|e| CliError::io("read", d, &e))?;
         if !m.is_dir() {
@@ -542,7 +571,7 @@ pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> CliResul
                 file.display(),
                 d.display(),
                 mode & 0o7777,
-                d.display()
+                crate::output::shell_quote(&d.display().to_string())
             )));
         }
     }
@@ -622,22 +651,71 @@ pub(crate) fn parse_temp_name(name: &str) -> Option<(&str, u32)> {
 
 /// Removes the staged files a killed dockpki left in `dir` (SIGKILL runs no cleanup): files
 /// named like [`temp_path`]'s whose process is gone. Called only while holding the lock of the
-/// update that would have written there, after its journal was replayed, so no staged file
-/// still in use is touched; a live process's files are left alone all the same. Returns how many
-/// were removed.
+/// update that would have written there, after its journal was replayed. Returns how many were
+/// removed.
+///
+/// A root process deleting by name in directories other users may own is careful:
+/// - the directory is opened with `O_NOFOLLOW` and every name is removed relative to that open
+///   directory (`unlinkat`), so a directory swapped for a symlink (to a root-only place) is
+///   never entered, not even halfway through;
+/// - the directory must pass the write trust checks ([`check_directory_trust`]) with its own
+///   owner trusted (a client layout under sudo), else it is left alone;
+/// - a directory holding a journal of a pending update (any `*.dockpki-journal`) is left alone:
+///   its staged files are that update's, whoever runs it;
+/// - only regular files owned by the running user, root, or the directory's owner go, and only
+///   those of a process that no longer exists.
 pub(crate) fn remove_stale_temps(dir: &Path) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else {
+    use nix::fcntl::{AtFlags, OFlag};
+    use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
+    let Ok(mut handle) = nix::dir::Dir::open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
         return 0;
     };
+    let Ok(dir_stat) = fstat(&handle) else {
+        return 0;
+    };
+    let dir_owner = dir_stat.st_uid;
+    if check_directory_trust(&dir.join("x"), Some(dir_owner)).is_err() {
+        return 0;
+    }
+    let names: Vec<std::ffi::CString> = handle
+        .iter()
+        .flatten()
+        .map(|e| e.file_name().to_owned())
+        .collect();
+    if names
+        .iter()
+        .any(|n| n.to_bytes().ends_with(b".dockpki-journal") || n.to_bytes() == b"journal.json")
+    {
+        return 0;
+    }
+    let me = nix::unistd::geteuid().as_raw();
     let mut removed = 0;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some((_, pid)) = name.to_str().and_then(parse_temp_name) else {
+    for name in names {
+        let Some((_, pid)) = name.to_str().ok().and_then(parse_temp_name) else {
             continue;
         };
         let alive = pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists();
-        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(true);
-        if !alive && !is_dir && fs::remove_file(e.path()).is_ok() {
+        if alive {
+            continue;
+        }
+        let Ok(st) = fstatat(&handle, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let regular = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG;
+        let owner_ok = st.st_uid == me || st.st_uid == 0 || st.st_uid == dir_owner;
+        if regular
+            && owner_ok
+            && nix::unistd::unlinkat(
+                &handle,
+                name.as_c_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            )
+            .is_ok()
+        {
             removed += 1;
         }
     }
@@ -701,17 +779,29 @@ fn backup_stamp() -> String {
     )
 }
 
+/// Whether `path` is a regular file holding exactly `contents`. Read through the bounded
+/// reader without following a link: the file may have been swapped for a FIFO (which would
+/// block while the lock is held) or a link to `/dev/zero` since it was checked.
 pub(crate) fn same_contents(path: &Path, contents: &[u8]) -> bool {
     match fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() && m.len() == contents.len() as u64 => fs::read(path)
-            .map(|existing| Zeroizing::new(existing).as_slice() == contents)
-            .unwrap_or(false),
+        Ok(m) if m.is_file() && m.len() == contents.len() as u64 => crate::reader::read(
+            path,
+            crate::reader::Links::Refuse,
+            crate::reader::Limit::Inventory,
+        )
+        .map(|existing| existing.as_slice() == contents)
+        .unwrap_or(false),
         _ => false,
     }
 }
 
+/// fsyncs a directory, opened with `O_DIRECTORY` so that whatever else is found at that path
+/// (a FIFO swapped in) fails at once instead of blocking.
 pub(crate) fn sync_dir(dir: &Path) -> CliResult<()> {
-    File::open(dir)
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
+        .open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| CliError::io("sync directory", dir, &e))
 }

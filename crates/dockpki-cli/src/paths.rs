@@ -91,5 +91,16 @@ pub fn default_state_dir() -> CliResult<PathBuf> {
 /// anything is read or staged.
 pub fn absolute(path: &Path) -> CliResult<PathBuf> {
     crate::fsio::check_utf8(path)?;
+    // `..` is resolved by the kernel through whatever symlinks precede it, so a path holding one
+    // does not say where it leads; dockpki records paths and judges them component by component.
+    if path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(CliError::new(format!(
+            "the path {} contains '..'; give it without (e.g. the directory it leads to)",
+            path.display()
+        )));
+    }
     std::path::absolute(path).map_err(|e| CliError::io("resolve", path, &e))
 }

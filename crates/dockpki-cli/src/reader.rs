@@ -113,30 +113,34 @@ pub fn read_optional(
 /// # Errors
 /// As [`read_optional`].
 pub fn open(path: &Path, links: Links, limit: Limit) -> Result<File, ReadError> {
-    let mut flags = nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC;
+    use std::os::unix::fs::MetadataExt;
+    // First a handle that opens nothing (O_PATH): opening a device can itself act (a tape
+    // rewinds, a watchdog arms, a pty is allocated), so only a regular file is opened for real.
+    let mut flags = nix::libc::O_PATH | nix::libc::O_CLOEXEC;
     if links == Links::Refuse {
         flags |= nix::libc::O_NOFOLLOW;
     }
-    let file = OpenOptions::new()
+    let handle = OpenOptions::new()
         .read(true)
         .custom_flags(flags)
         .open(path)
         .map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 ReadError::NotFound(e)
-            } else if links == Links::Refuse && e.raw_os_error() == Some(nix::libc::ELOOP) {
-                ReadError::Refused(CliError::new(format!(
-                    "refusing to read {} because it is a symlink (dockpki never makes one there, so it was planted); replace the link with the file itself",
-                    path.display()
-                )))
             } else {
                 ReadError::Refused(CliError::io("read", path, &e))
             }
         })?;
-    let meta = file
+    let meta = handle
         .metadata()
         .map_err(|e| ReadError::Refused(CliError::io("read", path, &e)))?;
     let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(ReadError::Refused(CliError::new(format!(
+            "refusing to read {} because it is a symlink (dockpki never makes one there, so it was planted); replace the link with the file itself",
+            path.display()
+        ))));
+    }
     if !kind.is_file() {
         let what = if kind.is_dir() {
             "a directory"
@@ -158,6 +162,23 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> Result<File, ReadError> 
     }
     if meta.len() > limit.bytes() {
         return Err(ReadError::Refused(too_large(path, limit)));
+    }
+    // Now the regular file itself, through the handle (not the path, which may have been
+    // swapped since), checked to be the very inode that was judged.
+    use std::os::fd::AsRawFd;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(format!("/proc/self/fd/{}", handle.as_raw_fd()))
+        .map_err(|e| ReadError::Refused(CliError::io("read", path, &e)))?;
+    let opened = file
+        .metadata()
+        .map_err(|e| ReadError::Refused(CliError::io("read", path, &e)))?;
+    if opened.dev() != meta.dev() || opened.ino() != meta.ino() || !opened.is_file() {
+        return Err(ReadError::Refused(CliError::new(format!(
+            "{} changed while it was being read; run the command again",
+            path.display()
+        ))));
     }
     Ok(file)
 }

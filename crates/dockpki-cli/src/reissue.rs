@@ -2,6 +2,7 @@
 //! installed in: the shared step of `renew` and `ca rotate reissue`.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
 
 use dockpki::{
     CertificateAuthority, ClientRequest, IssuedCert, Lifetime, PrivateKey, SanList, ServerRequest,
@@ -50,32 +51,14 @@ pub fn reissue(
         .iter()
         .map(|dir| Layout::for_usage(record.kind, dir.clone()))
         .collect();
-    let first = layouts.first().ok_or_else(|| {
+    layouts.first().ok_or_else(|| {
         CliError::new(format!(
             "{what}: the inventory records no layout it was installed in"
         ))
     })?;
     let key = match key_policy {
         KeyPolicy::Fresh => PrivateKey::generate(record.key_type.unwrap_or_default())?,
-        KeyPolicy::Reuse => {
-            // Every installed copy of the key must be private: a copy others could read may
-            // have been taken, and renewing onto a taken key renews nothing.
-            for layout in &layouts[1..] {
-                match reader::open(&layout.key_path(), Links::Follow, Limit::Pem) {
-                    Ok(file) => refuse_readable_key(&file, &layout.key_path())?,
-                    Err(reader::ReadError::NotFound(_)) => {}
-                    Err(reader::ReadError::Refused(e)) => return Err(e),
-                }
-            }
-            let path = first.key_path();
-            let file = reader::open(&path, Links::Follow, Limit::Pem).map_err(|e| match e {
-                reader::ReadError::NotFound(e) => CliError::io("read", &path, &e),
-                reader::ReadError::Refused(e) => e,
-            })?;
-            refuse_readable_key(&file, &path)?;
-            let pem = reader::read_opened(file, &path, Limit::Pem)?;
-            PrivateKey::from_pem(&pem).map_err(|e| CliError::from(e).context(path.display()))?
-        }
+        KeyPolicy::Reuse => reused_key(record, &layouts, &what)?,
     };
     let lifetime = Lifetime::of_validity(record.not_before, record.not_after).ok_or_else(|| {
         CliError::new(format!(
@@ -141,17 +124,73 @@ fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> CliResul
     )))
 }
 
+/// The key to reuse for `record`: the key of the certificate the inventory records, read from
+/// the first layout it was installed in. Runs as root on layouts other users own, so neither
+/// file may be a symlink (a link swapped in at the right moment would make root read, and
+/// re-certify, any key on the machine, the CA's included), the installed certificate must be
+/// the recorded one, and the key must belong to it: whatever else lies there is not reused.
+/// Every installed copy of the key must be private: a copy others could read may have been
+/// taken, and renewing onto a taken key renews nothing.
+fn reused_key(record: &Record, layouts: &[Layout], what: &str) -> CliResult<PrivateKey> {
+    let open = |path: &Path| {
+        reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| match e {
+            reader::ReadError::NotFound(e) => CliError::io("read", path, &e),
+            reader::ReadError::Refused(e) => e,
+        })
+    };
+    for layout in &layouts[1..] {
+        match reader::open(&layout.key_path(), Links::Refuse, Limit::Pem) {
+            Ok(file) => refuse_readable_key(&file, &layout.key_path())?,
+            Err(reader::ReadError::NotFound(_)) => {}
+            Err(reader::ReadError::Refused(e)) => return Err(e),
+        }
+    }
+    let first = &layouts[0];
+    let (cert_path, key_path) = (first.cert_path(), first.key_path());
+    let cert = reader::read_opened(open(&cert_path)?, &cert_path, Limit::Pem)?;
+    let installed = dockpki::certs_from_pem(&cert)
+        .ok()
+        .and_then(|c| c.into_iter().next())
+        .filter(|der| {
+            dockpki::inspect(der)
+                .is_ok_and(|i| i.sha256_fingerprint.eq_ignore_ascii_case(&record.sha256))
+        })
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "{what}: {} is not the certificate the inventory records, so the key next to it is not reused; renew without --reuse-key for a new key",
+                cert_path.display()
+            ))
+        })?;
+    let file = open(&key_path)?;
+    refuse_readable_key(&file, &key_path)?;
+    let pem = reader::read_opened(file, &key_path, Limit::Pem)?;
+    let key =
+        PrivateKey::from_pem(&pem).map_err(|e| CliError::from(e).context(key_path.display()))?;
+    if !dockpki::key_matches_cert(&key, &installed) {
+        return Err(CliError::new(format!(
+            "{what}: {} does not belong to the recorded certificate, so it is not reused; renew without --reuse-key for a new key",
+            key_path.display()
+        )));
+    }
+    Ok(key)
+}
+
 /// After a renewal that reused `record`'s key, makes every installed copy 0400: an unchanged
 /// file is left alone by the write (same contents), so an owner-only 0600 copy would keep its
 /// mode, where dockpki writes keys 0400.
 pub fn restrict_reused_keys(record: &Record) -> CliResult<()> {
     for dir in &record.installed {
         let path = Layout::for_usage(record.kind, dir.clone()).key_path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+        // Through the opened file (O_NOFOLLOW, a regular file checked by fstat): chmod on the
+        // path would follow a symlink swapped in since the write, to any file on the machine.
+        let Ok(file) = reader::open(&path, Links::Refuse, Limit::Pem) else {
             continue;
         };
-        if meta.is_file() && meta.mode() & 0o7777 != KEY_MODE {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(KEY_MODE))
+        let meta = file
+            .metadata()
+            .map_err(|e| CliError::io("read", &path, &e))?;
+        if meta.mode() & 0o7777 != KEY_MODE {
+            file.set_permissions(std::fs::Permissions::from_mode(KEY_MODE))
                 .map_err(|e| CliError::io("restrict permissions of", &path, &e))?;
         }
     }

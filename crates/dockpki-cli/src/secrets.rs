@@ -187,7 +187,7 @@ pub fn read_ca_key(path: &Path) -> CliResult<Zeroizing<Vec<u8>>> {
         let problem = format!(
             "the CA key {} is accessible by group or others (mode {mode:04o}); run `chmod 400 {}`",
             path.display(),
-            path.display()
+            crate::output::shell_quote(&path.display().to_string())
         );
         match settings().insecure_perms {
             Perms::Strict => {

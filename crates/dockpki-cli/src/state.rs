@@ -468,11 +468,11 @@ fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
             Err(fs::TryLockError::Error(e)) => return Err(CliError::io("lock", lock_path, &e)),
         }
         if !announced {
-            eprintln!(
-                "dockpki: waiting up to {timeout}s for another dockpki process working on {} (lock {})",
+            crate::output::note(format_args!(
+                "waiting up to {timeout}s for another dockpki process working on {} (lock {})",
                 dir.display(),
                 lock_path.display()
-            );
+            ));
             announced = true;
         }
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {

@@ -149,3 +149,169 @@ fn under_sudo_files_outside_the_invoking_users_home_stay_roots() {
         );
     }
 }
+
+/// `dockpki --state STATE ...` as `sudo` run by the account would start it.
+fn sudo(env: &Env, user: &Account) -> assert_cmd::Command {
+    let mut cmd = env.bare();
+    cmd.arg("--state")
+        .arg(env.state())
+        .env("SUDO_UID", user.uid.to_string())
+        .env("SUDO_GID", user.gid.to_string())
+        .env("SUDO_USER", TEST_USER);
+    cmd
+}
+
+/// A fresh directory of the account's own in its home (tests run in parallel), removed on drop.
+struct UserDir(PathBuf);
+
+impl UserDir {
+    fn new(user: &Account, name: &str) -> UserDir {
+        let dir = user.home.join(format!("{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(user.uid), Some(user.gid)).unwrap();
+        UserDir(dir)
+    }
+}
+
+impl Drop for UserDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `cmd` and asserts one `error:` line naming `phrase`.
+fn refused(mut cmd: assert_cmd::Command, phrase: &str) {
+    common::assert_error_line(&cmd.output().unwrap(), phrase);
+}
+
+#[test]
+fn under_sudo_a_context_is_never_made_from_a_key_linked_to_the_ca_key() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let evil = UserDir::new(&user, "evil");
+    let ca_pem = env.state().join("ca.pem");
+    fs::copy(&ca_pem, evil.0.join("ca.pem")).unwrap();
+    // The CA certificate as cert.pem matches the CA key the link points at.
+    fs::copy(&ca_pem, evil.0.join("cert.pem")).unwrap();
+    std::os::unix::fs::symlink(env.state().join("ca-key.pem"), evil.0.join("key.pem")).unwrap();
+    let config = UserDir::new(&user, "docker-config");
+    let context = |env: &Env| {
+        let mut cmd = sudo(env, &user);
+        cmd.env("DOCKER_CONFIG", &config.0).args([
+            "context",
+            "create",
+            "stolen",
+            "--host",
+            "tcp://127.0.0.1:2376",
+            "--client-dir",
+            s(&evil.0),
+        ]);
+        cmd
+    };
+    refused(context(&env), "is a symlink");
+    // A copy instead of a link (as if the user could read the key): still not a client.
+    fs::remove_file(evil.0.join("key.pem")).unwrap();
+    fs::copy(env.state().join("ca-key.pem"), evil.0.join("key.pem")).unwrap();
+    refused(
+        context(&env),
+        "holds a CA certificate, not a client certificate",
+    );
+    assert!(
+        fs::read_dir(&config.0).unwrap().next().is_none(),
+        "something was written for the refused context"
+    );
+}
+
+#[test]
+fn under_sudo_renew_reuses_only_the_recorded_key_never_a_linked_one() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let layout = UserDir::new(&user, "layout");
+    let out = layout.0.join("bob");
+    let mut issue = sudo(&env, &user);
+    issue
+        .args(["issue", "client", "--name", "bob", "--out", s(&out)])
+        .assert()
+        .success();
+    let key = out.join("key.pem");
+    let original = fs::read(&key).unwrap();
+    let renew = |env: &Env| {
+        let mut cmd = sudo(env, &user);
+        cmd.args(["renew", "--name", "bob", "--reuse-key"]);
+        cmd
+    };
+    // key.pem swapped for a link to the CA key: refused before anything is read through it.
+    fs::rename(&key, out.join("real-key.pem")).unwrap();
+    std::os::unix::fs::symlink(env.state().join("ca-key.pem"), &key).unwrap();
+    let before = common::snapshot(env.root());
+    refused(renew(&env), "is a symlink");
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "refused reuse");
+    // Another key as a regular file (0400 like dockpki's): not the recorded certificate's.
+    fs::remove_file(&key).unwrap();
+    let other = env.path("other");
+    env.issue_client("other", &other, &[]);
+    fs::copy(other.join("key.pem"), &key).unwrap();
+    refused(renew(&env), "does not belong to the recorded certificate");
+    // The real key back: reused.
+    fs::remove_file(&key).unwrap();
+    fs::rename(out.join("real-key.pem"), &key).unwrap();
+    renew(&env).assert().success();
+    assert_eq!(fs::read(&key).unwrap(), original);
+}
+
+#[test]
+fn under_sudo_a_symlink_of_the_users_cannot_steer_root_into_roots_directories() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let roots = env.path("roots");
+    fs::create_dir(&roots).unwrap();
+    let home = UserDir::new(&user, "steer");
+    let link = home.0.join("docker");
+    std::os::unix::fs::symlink(&roots, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(user.uid), Some(user.gid)).unwrap();
+    let before = common::snapshot(&roots);
+    let mut cmd = sudo(&env, &user);
+    cmd.args(["issue", "client", "--name", "bob", "--out", s(&link)]);
+    refused(
+        cmd,
+        "files for a user go only into a directory that user owns",
+    );
+    common::assert_unchanged(&before, &common::snapshot(&roots), "steered write");
+    // `..` out of the home is refused outright.
+    let mut cmd = sudo(&env, &user);
+    let dotdot = format!("{}/../../{}", s(&home.0), s(&roots));
+    cmd.args(["issue", "client", "--name", "bob", "--out", &dotdot]);
+    refused(cmd, "contains '..'");
+}
+
+/// The cleanup of a killed run's staged files deletes by name in layouts other users own: a
+/// layout swapped for a symlink to a root-only directory must not make root delete there.
+#[test]
+fn stale_staged_files_are_never_removed_through_a_symlinked_layout() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let home = UserDir::new(&user, "cleanup");
+    let out = home.0.join("bob");
+    sudo(&env, &user)
+        .args(["issue", "client", "--name", "bob", "--out", s(&out)])
+        .assert()
+        .success();
+    let root_only = env.path("root-only");
+    fs::create_dir(&root_only).unwrap();
+    common::chmod(&root_only, 0o700);
+    let precious = root_only.join(".daemon.json.dockpki-4000000-abc.tmp");
+    fs::write(&precious, "precious").unwrap();
+    fs::rename(&out, home.0.join("bob.real")).unwrap();
+    std::os::unix::fs::symlink(&root_only, &out).unwrap();
+    std::os::unix::fs::lchown(&out, Some(user.uid), Some(user.gid)).unwrap();
+    env.run(&["status"]);
+    assert!(
+        precious.exists(),
+        "root deleted a file through the user's symlink"
+    );
+}

@@ -173,10 +173,15 @@ fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize
 /// Reads `ca.pem`, `cert.pem` and `key.pem` of a client layout and checks that they are what
 /// the docker CLI needs (certificates, a key matching the certificate), so that a context is
 /// never made from a directory docker would refuse.
+///
+/// The files are copied, as root under sudo, into a directory the invoking user owns, so none
+/// may be a symlink: a link named `key.pem` pointing at the CA key (with the CA certificate as
+/// `cert.pem`, which it matches) would otherwise hand the CA key to that user. For the same
+/// reason `cert.pem` must be a leaf, not a CA certificate.
 fn read_client_layout(dir: &Path) -> CliResult<[Zeroizing<Vec<u8>>; 3]> {
     let path = |name: &str| -> PathBuf { dir.join(name) };
     let [ca, cert, key] =
-        TLS_FILES.map(|name| reader::read(&path(name), Links::Follow, Limit::Pem));
+        TLS_FILES.map(|name| reader::read(&path(name), Links::Refuse, Limit::Pem));
     let (ca, cert, key) = (ca?, cert?, key?);
     let bad = |name: &str, e: dockpki::Error| {
         CliError::from(e).context(format!(
@@ -187,6 +192,17 @@ fn read_client_layout(dir: &Path) -> CliResult<[Zeroizing<Vec<u8>>; 3]> {
     dockpki::certs_from_pem(&ca).map_err(|e| bad("ca.pem", e))?;
     let leaf = dockpki::certs_from_pem(&cert).map_err(|e| bad("cert.pem", e))?;
     let private = dockpki::PrivateKey::from_pem(&key).map_err(|e| bad("key.pem", e))?;
+    let is_ca = match leaf.first() {
+        Some(der) => dockpki::inspect(der).map_err(|e| bad("cert.pem", e))?.is_ca,
+        None => false,
+    };
+    if is_ca {
+        return Err(CliError::new(format!(
+            "{} holds a CA certificate, not a client certificate, so it is not usable for a docker context; issue a client: dockpki issue client --out {} --force",
+            path("cert.pem").display(),
+            crate::output::shell_quote(&dir.display().to_string())
+        )));
+    }
     if !leaf
         .first()
         .is_some_and(|c| dockpki::key_matches_cert(&private, c))
@@ -195,7 +211,7 @@ fn read_client_layout(dir: &Path) -> CliResult<[Zeroizing<Vec<u8>>; 3]> {
             "{} does not belong to the certificate in {}; issue the client again (dockpki issue client --out {} --force)",
             path("key.pem").display(),
             path("cert.pem").display(),
-            dir.display()
+            crate::output::shell_quote(&dir.display().to_string())
         )));
     }
     Ok([ca, cert, key])

@@ -89,12 +89,12 @@ pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
         }));
     } else if ctx.out.verbose {
         if let Some(path) = &out {
-            println!(
+            crate::output::say(format_args!(
                 "wrote a CRL of {} revoked certificate(s), valid until {}, to {}",
                 revoked.len(),
                 dockpki::format_time(now + CRL_VALIDITY),
                 path.display()
-            );
+            ));
         }
     }
     Ok(EXIT_OK)

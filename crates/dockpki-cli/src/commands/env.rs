@@ -124,7 +124,7 @@ fn check_client_dir(dir: &Path) -> CliResult<()> {
             return Err(CliError::new(format!(
                 "{} has no {name}; the docker CLI needs ca.pem, cert.pem and key.pem there (without cert.pem/key.pem it silently sends no certificate and dockerd refuses it): issue one with `dockpki issue client --name NAME --out {}` or pass --client-dir",
                 dir.display(),
-                dir.display()
+                crate::output::shell_quote(&dir.display().to_string())
             )));
         }
     }

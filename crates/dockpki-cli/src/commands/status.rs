@@ -203,13 +203,13 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
         print_advice(&cas, &certs, &args.within);
         for d in &duplicates {
             let path = state.inventory_path();
-            eprintln!(
-                "dockpki: the inventory {} is damaged: serial {} is recorded {} times (dockpki records each certificate once, and --serial cannot tell them apart); restore the previous version from {}.bak, or remove the extra record by hand",
+            note(format_args!(
+                "the inventory {} is damaged: serial {} is recorded {} times (dockpki records each certificate once, and --serial cannot tell them apart); restore the previous version from {}.bak, or remove the extra record by hand",
                 path.display(),
                 d.serial,
                 d.records,
                 path.display()
-            );
+            ));
         }
     }
     Ok(if ok { EXIT_OK } else { EXIT_FAILURE })

@@ -430,7 +430,7 @@ fn check_mode(report: &mut Report, layout: &Layout, path: &Path, secret: bool) {
             path.to_path_buf(),
             format!(
                 "private key has mode {mode:04o}, readable by group or others; chmod 400 {}",
-                path.display()
+                crate::output::shell_quote(&path.display().to_string())
             ),
         );
     } else if mode & 0o022 != 0 {
@@ -441,7 +441,7 @@ fn check_mode(report: &mut Report, layout: &Layout, path: &Path, secret: bool) {
             format!(
                 "mode {mode:04o} lets group or others replace it; chmod {} {}",
                 if secret { "400" } else { "444" },
-                path.display()
+                crate::output::shell_quote(&path.display().to_string())
             ),
         );
     } else if secret {
