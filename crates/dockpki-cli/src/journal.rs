@@ -650,6 +650,23 @@ mod tests {
     }
 
     #[test]
+    fn a_backup_that_cannot_be_made_stops_the_replay_before_the_rename() {
+        let d = Dir::new();
+        fs::write(d.p("state/inventory.json"), "old").unwrap();
+        fs::create_dir(d.p("state/inventory.json.bak")).unwrap();
+        let temp = d.staged("state/inventory.json");
+        let path = d.journal(vec![mv(
+            temp.clone(),
+            d.p("state/inventory.json"),
+            Some(Backup::Previous(d.p("state/inventory.json.bak"))),
+        )]);
+        let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+        assert!(e.contains("inventory.json.bak"), "{e}");
+        assert_eq!(fs::read(d.p("state/inventory.json")).unwrap(), b"old");
+        assert!(temp.exists() && path.exists());
+    }
+
+    #[test]
     fn done_moves_are_skipped_and_counted_as_nothing_pending() {
         let d = Dir::new();
         fs::write(d.p("layout/cert.pem"), "done").unwrap();

@@ -708,3 +708,26 @@ fn a_non_utf8_path_is_refused_before_anything_is_staged() {
     assert_error_line(&cmd.output().unwrap(), "is not valid UTF-8");
     assert_unchanged(&before, &snapshot(scene.env.root()), "non-UTF-8 paths");
 }
+
+#[test]
+fn a_backup_path_that_is_not_a_file_is_refused_before_anything_is_staged() {
+    let scene = Scene::new();
+    let out = scene.env.path("www/crl.pem");
+    fs::create_dir(out.parent().unwrap()).unwrap();
+    scene.env.ok(&["crl", "--out", s(&out)]);
+    fs::create_dir(scene.env.path("www/crl.pem.bak")).unwrap();
+    scene.assert_refused(
+        &["crl", "--out", s(&out)],
+        "is a directory, not a regular file",
+    );
+}
+
+#[test]
+fn a_path_with_dot_dot_is_refused_where_it_enters() {
+    let scene = Scene::new();
+    let out = format!("{}/../escape", s(&scene.client));
+    scene.assert_refused(
+        &["issue", "client", "--name", "x", "--out", &out],
+        "contains '..'",
+    );
+}
