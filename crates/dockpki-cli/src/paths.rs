@@ -63,13 +63,31 @@ impl ClientUser {
             })
     }
 
-    /// The owner for files written to `dir`: the sudo user only for directories in their home.
+    /// The owner for files written to `dir`: the sudo user for directories in their home; and,
+    /// for root, the user who owns `dir` when it lies in that user's home, so that a layout
+    /// made under sudo and renewed later by root itself (a cron job) stays theirs instead of
+    /// being refused as another user's directory.
     pub fn owner_for(&self, dir: &Path) -> Option<Owner> {
         match (&self.owner, &self.home) {
             (Some(o), Some(home)) if dir.starts_with(home) => Some(*o),
+            _ if nix::unistd::geteuid().is_root() => owner_in_home(dir),
             _ => None,
         }
     }
+}
+
+/// The user who owns the existing directory `dir`, when `dir` lies in that user's home.
+fn owner_in_home(dir: &Path) -> Option<Owner> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir).ok()?;
+    if !m.is_dir() || m.uid() == 0 {
+        return None;
+    }
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(m.uid())).ok()??;
+    (user.dir != Path::new("/") && dir.starts_with(&user.dir)).then_some(Owner {
+        uid: m.uid(),
+        gid: user.gid.as_raw(),
+    })
 }
 
 /// The default state directory: `$XDG_DATA_HOME/dockpki`, else `~/.local/share/dockpki`.

@@ -315,3 +315,34 @@ fn stale_staged_files_are_never_removed_through_a_symlinked_layout() {
         "root deleted a file through the user's symlink"
     );
 }
+
+/// A layout made under sudo in the user's home is renewed by root itself (a cron job, no
+/// sudo): the files stay the user's, and the renewal is not refused as another user's
+/// directory.
+#[test]
+fn root_renews_a_layout_made_under_sudo_and_it_stays_the_users() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let home = UserDir::new(&user, "cron");
+    let out = home.0.join("bob");
+    sudo(&env, &user)
+        .args(["issue", "client", "--name", "bob", "--out", s(&out)])
+        .assert()
+        .success();
+    let before = fs::read(out.join("cert.pem")).unwrap();
+    env.ok(&["renew", "--all"]);
+    assert_ne!(
+        fs::read(out.join("cert.pem")).unwrap(),
+        before,
+        "not renewed"
+    );
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        let meta = fs::metadata(out.join(name)).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (user.uid, user.gid),
+            "{name} owner"
+        );
+    }
+}
