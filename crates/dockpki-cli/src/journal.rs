@@ -649,6 +649,25 @@ mod tests {
         assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
     }
 
+    /// A crash between making the backup and the rename: the replay finds the backup made and
+    /// completes the rename.
+    #[test]
+    fn a_backup_made_before_the_interruption_is_kept_and_the_move_completed() {
+        let d = Dir::new();
+        fs::write(d.p("layout/cert.pem"), "old").unwrap();
+        let backup = d.p("layout/cert.pem.bak-20260101T000000Z");
+        fs::hard_link(d.p("layout/cert.pem"), &backup).unwrap();
+        let temp = d.staged("layout/cert.pem");
+        let path = d.journal(vec![mv(
+            temp,
+            d.p("layout/cert.pem"),
+            Some(Backup::Timestamped(backup.clone())),
+        )]);
+        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
+        assert_eq!(fs::read(d.p("layout/cert.pem")).unwrap(), b"new");
+        assert_eq!(fs::read(&backup).unwrap(), b"old");
+    }
+
     #[test]
     fn a_backup_that_cannot_be_made_stops_the_replay_before_the_rename() {
         let d = Dir::new();

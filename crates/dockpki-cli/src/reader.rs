@@ -234,9 +234,20 @@ mod tests {
         let d = dir();
         let p = d.path().join("f");
         std::fs::write(&p, vec![b'x'; Limit::Passphrase.bytes() as usize]).unwrap();
-        assert!(read(&p, Links::Refuse, Limit::Passphrase).is_ok());
+        let whole = read(&p, Links::Refuse, Limit::Passphrase).unwrap();
+        assert_eq!(whole.len() as u64, Limit::Passphrase.bytes(), "read short");
         std::fs::write(&p, vec![b'x'; Limit::Passphrase.bytes() as usize + 1]).unwrap();
         let e = read(&p, Links::Refuse, Limit::Passphrase).unwrap_err();
+        assert!(e.to_string().contains("larger than 64 KiB"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_grew_past_the_limit_after_it_was_judged_is_refused_not_truncated() {
+        let d = dir();
+        let p = d.path().join("f");
+        std::fs::write(&p, vec![b'x'; Limit::Passphrase.bytes() as usize + 1]).unwrap();
+        // As if fstat had seen it small: read_opened alone must still refuse it.
+        let e = read_opened(File::open(&p).unwrap(), &p, Limit::Passphrase).unwrap_err();
         assert!(e.to_string().contains("larger than 64 KiB"), "{e}");
     }
 
