@@ -295,7 +295,7 @@ impl WritePlan {
                     return Err(CliError::new(format!(
                         "refusing to replace {} because it is {}, not a regular file; choose another path",
                         f.path.display(),
-                        kind_of(&m)
+                        crate::reader::kind_of(&m)
                     )))
                 }
                 Ok(m) => {
@@ -324,7 +324,7 @@ impl WritePlan {
                                     "refusing to update {} because its backup {} is {}, not a regular file; move it aside",
                                     f.path.display(),
                                     bak.display(),
-                                    kind_of(&b)
+                                    crate::reader::kind_of(&b)
                                 )));
                             }
                         }
@@ -356,7 +356,7 @@ impl WritePlan {
                     return Err(CliError::new(format!(
                         "refusing to replace {} because it is {}, not a regular file; move it aside and retry",
                         r.to.display(),
-                        kind_of(&m)
+                        crate::reader::kind_of(&m)
                     )));
                 }
             }
@@ -611,27 +611,6 @@ pub(crate) fn check_utf8(path: &Path) -> CliResult<()> {
         )));
     }
     Ok(())
-}
-
-/// "a FIFO", "a character device", … for messages about something that is not a regular file.
-pub(crate) fn kind_of(m: &fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = m.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_symlink() {
-        "a symlink"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "a regular file"
-    }
 }
 
 /// The target file name and the process id in a staged file's name

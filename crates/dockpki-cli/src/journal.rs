@@ -38,10 +38,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, CliResult};
 use crate::fsio::{
-    check_directory_trust, kind_of, parent, parse_temp_name, sync_dir, temp_path, write_new,
-    PRIVATE_MODE,
+    check_directory_trust, parent, parse_temp_name, sync_dir, temp_path, write_new, PRIVATE_MODE,
 };
-use crate::reader::{self, Limit, Links};
+use crate::reader::{self, kind_of, Limit, Links};
 
 /// Format version of the journal file.
 pub const JOURNAL_VERSION: u32 = 1;

@@ -15,7 +15,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use zeroize::Zeroizing;
@@ -142,22 +142,10 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> Result<File, ReadError> 
         ))));
     }
     if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a directory"
-        } else if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_char_device() {
-            "a character device"
-        } else if kind.is_block_device() {
-            "a block device"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a regular file"
-        };
         return Err(ReadError::Refused(CliError::new(format!(
-            "refusing to read {} because it is {what}, not a regular file; put the file itself there",
-            path.display()
+            "refusing to read {} because it is {}, not a regular file; put the file itself there",
+            path.display(),
+            kind_of(&meta)
         ))));
     }
     if meta.len() > limit.bytes() {
@@ -202,6 +190,27 @@ pub fn read_opened(file: File, path: &Path, limit: Limit) -> CliResult<Zeroizing
 fn read_inner(path: &Path, links: Links, limit: Limit) -> Result<Zeroizing<Vec<u8>>, ReadError> {
     let file = open(path, links, limit)?;
     read_opened(file, path, limit).map_err(ReadError::Refused)
+}
+
+/// "a FIFO", "a character device", … for messages about something that is not a regular file.
+pub(crate) fn kind_of(m: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a regular file"
+    }
 }
 
 fn too_large(path: &Path, limit: Limit) -> CliError {
