@@ -174,12 +174,14 @@ pub fn mirror_client_files(plan: &mut WritePlan, contexts: &[ContextRecord]) {
             if plan.planned(&copy).is_some() {
                 continue;
             }
+            // A context copies its layout's key into its owner's tree: only ever a layout of
+            // that same owner (a context recorded over someone else's layout is not fed).
+            let owner = user.owner_for(config);
+            if owner.map(|o| o.uid) != user.owner_for(&record.client_dir).map(|o| o.uid) {
+                continue;
+            }
             if let Some((contents, _)) = plan.planned(&record.client_dir.join(name)) {
-                copies.push((
-                    copy,
-                    Zeroizing::new(contents.to_vec()),
-                    user.owner_for(config),
-                ));
+                copies.push((copy, Zeroizing::new(contents.to_vec()), owner));
             }
         }
     }

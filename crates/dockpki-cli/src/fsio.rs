@@ -39,6 +39,64 @@ pub struct Owner {
     pub gid: u32,
 }
 
+/// While alive, this thread does its file-system work as another user: its fsuid (and, when
+/// known, fsgid) are that user's, so the kernel itself judges every path as it would for that
+/// user. Root writes the files of a user's layout this way (under sudo, or a cron renewal of a
+/// layout made under sudo): whatever symlink or directory the user swaps into their own tree
+/// between dockpki's checks and its writes, root can then only reach what that user could, and
+/// what it creates is theirs from the start (no chown by path, which would follow a swapped-in
+/// link). fsuid is per thread on Linux, and every file operation of an update runs on the
+/// thread that made this guard.
+pub(crate) struct ActingAs {
+    previous: Option<(u32, u32)>,
+}
+
+impl ActingAs {
+    /// Acts as `uid` (and `gid`, else the current fsgid) if that is not the running user;
+    /// otherwise does nothing.
+    ///
+    /// # Errors
+    /// When the kernel did not switch (not root, or no CAP_SETUID).
+    pub(crate) fn user(uid: Option<u32>, gid: Option<u32>) -> CliResult<ActingAs> {
+        use nix::unistd::{setfsgid, setfsuid, Gid, Uid};
+        let me = nix::unistd::geteuid().as_raw();
+        let Some(uid) = uid.filter(|&u| u != me) else {
+            return Ok(ActingAs { previous: None });
+        };
+        let old_gid = match gid {
+            Some(g) => setfsgid(Gid::from_raw(g)).as_raw(),
+            None => setfsgid(Gid::from_raw(u32::MAX)).as_raw(),
+        };
+        let old_uid = setfsuid(Uid::from_raw(uid)).as_raw();
+        let guard = ActingAs {
+            previous: Some((old_uid, old_gid)),
+        };
+        // setfsuid reports the previous value, never failure: ask again to see what holds.
+        if setfsuid(Uid::from_raw(uid)).as_raw() != uid {
+            return Err(CliError::new(format!(
+                "cannot act as uid {uid} to write that user's files (is dockpki running as root?)"
+            )));
+        }
+        Ok(guard)
+    }
+}
+
+impl ActingAs {
+    /// Whether this guard switched to another user.
+    pub(crate) fn is_acting(&self) -> bool {
+        self.previous.is_some()
+    }
+}
+
+impl Drop for ActingAs {
+    fn drop(&mut self) {
+        if let Some((uid, gid)) = self.previous {
+            nix::unistd::setfsuid(nix::unistd::Uid::from_raw(uid));
+            nix::unistd::setfsgid(nix::unistd::Gid::from_raw(gid));
+        }
+    }
+}
+
 /// What to do when the target already exists with different contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Replace {
@@ -402,7 +460,9 @@ impl WritePlan {
             undo(&staged, &created);
             return Err(e);
         }
-        journal.apply(fault_injection())?;
+        for line in journal.apply(fault_injection())? {
+            crate::output::note(line);
+        }
         remove_journal(journal_path)?;
         written.extend(journal.moves.into_iter().map(|m| Written {
             path: m.target,
@@ -463,27 +523,30 @@ impl WritePlan {
                 .iter()
                 .find(|(d, _)| d == dir)
                 .map_or(DIR_MODE, |(_, m)| *m);
+            // A directory made for another user's files (sudo) is made by that user: theirs
+            // from the start, and only where they may make one.
+            let owner = self
+                .files
+                .iter()
+                .filter(|f| f.path.starts_with(dir))
+                .find_map(|f| f.owner);
+            let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
             fs::DirBuilder::new()
                 .mode(mode)
                 .create(dir)
                 .map_err(|e| CliError::io("create directory", dir, &e))?;
-            fs::set_permissions(dir, fs::Permissions::from_mode(mode))
-                .map_err(|e| CliError::io("set permissions of", dir, &e))?;
             created.push(dir.clone());
-        }
-        for dir in new_dirs {
-            // A directory made for another user's files (sudo) must be theirs too.
-            if let Some(owner) = self
-                .files
-                .iter()
-                .filter(|f| f.path.starts_with(dir))
-                .find_map(|f| f.owner)
-            {
-                std::os::unix::fs::chown(dir, Some(owner.uid), Some(owner.gid))
-                    .map_err(|e| CliError::io("change owner of", dir, &e))?;
-            }
+            // The umask narrowed the mode: widen it through the directory just made, opened
+            // without following a link (a path would follow one swapped in meanwhile).
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+                .open(dir)
+                .and_then(|d| d.set_permissions(fs::Permissions::from_mode(mode)))
+                .map_err(|e| CliError::io("set permissions of", dir, &e))?;
         }
         for f in &self.files {
+            let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
             if same_contents(&f.path, &f.contents) {
                 unchanged.push(Written {
                     path: f.path.clone(),
@@ -594,8 +657,12 @@ pub(crate) fn write_new(
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(path)?;
     file.set_permissions(fs::Permissions::from_mode(mode))?;
+    // Made by the owner itself when the caller acts as them ([`ActingAs`]): then it is theirs.
     if let Some(o) = owner {
-        fchown(&file, Some(o.uid), Some(o.gid))?;
+        let m = file.metadata()?;
+        if m.uid() != o.uid || m.gid() != o.gid {
+            fchown(&file, Some(o.uid), Some(o.gid))?;
+        }
     }
     file.write_all(contents)?;
     file.sync_all()
@@ -886,6 +953,38 @@ mod tests {
         let e = plan.commit(&root.path().join("journal.json")).unwrap_err();
         assert!(e.to_string().contains("not valid UTF-8"), "{e}");
         assert_eq!(names(root.path()), Vec::<String>::new());
+    }
+
+    /// Root writing a user's files acts as that user: a directory the user may not write
+    /// (where a swapped-in link would lead) stays out of reach.
+    #[test]
+    fn acting_as_a_user_root_cannot_write_where_that_user_cannot() {
+        if !nix::unistd::geteuid().is_root() {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true but this test needs root"
+            );
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let roots = root.path().join("root-only");
+        fs::DirBuilder::new().mode(0o700).create(&roots).unwrap();
+        {
+            let _as = ActingAs::user(Some(65534), Some(65534)).unwrap();
+            let e = write_new(&roots.join("key.pem"), b"k", KEY_MODE, None).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        }
+        // Back to root once the guard is gone.
+        write_new(&roots.join("key.pem"), b"k", KEY_MODE, None).unwrap();
+        // What the user creates is theirs from the start.
+        let open = root.path().join("open");
+        fs::DirBuilder::new().mode(0o777).create(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        {
+            let _as = ActingAs::user(Some(65534), Some(65534)).unwrap();
+            write_new(&open.join("f"), b"x", CERT_MODE, None).unwrap();
+        }
+        assert_eq!(fs::metadata(open.join("f")).unwrap().uid(), 65534);
     }
 
     #[test]

@@ -38,7 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, CliResult};
 use crate::fsio::{
-    check_directory_trust, parent, parse_temp_name, sync_dir, temp_path, write_new, PRIVATE_MODE,
+    check_directory_trust, parent, parse_temp_name, sync_dir, temp_path, write_new, ActingAs,
+    PRIVATE_MODE,
 };
 use crate::reader::{self, kind_of, Limit, Links};
 
@@ -79,6 +80,28 @@ pub struct Move {
     pub owner: Option<u32>,
 }
 
+impl Move {
+    /// Keeps the backup and renames; `false` when the staged file is gone (done before).
+    fn apply(&self) -> CliResult<bool> {
+        if fs::symlink_metadata(&self.temp).is_err() {
+            return Ok(false);
+        }
+        if fs::symlink_metadata(&self.target).is_ok() {
+            match &self.backup {
+                Some(Backup::Timestamped(b)) => link_once(&self.target, b)?,
+                Some(Backup::Previous(b)) => {
+                    remove_if_present(b)?;
+                    link_once(&self.target, b)?;
+                }
+                None => {}
+            }
+        }
+        fs::rename(&self.temp, &self.target)
+            .map_err(|e| CliError::io("move into place", &self.target, &e))?;
+        Ok(true)
+    }
+}
+
 /// Every rename of one update.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Journal {
@@ -109,33 +132,41 @@ impl Journal {
 
     /// Performs the renames. Idempotent: a move whose staged file is gone was already done.
     /// `abort_after` is the test hook of [`fault_injection`].
-    pub fn apply(&self, abort_after: Option<usize>) -> CliResult<()> {
+    ///
+    /// A move into another user's layout (one with an [`Move::owner`]) is done as that user
+    /// ([`ActingAs`]), so nothing they swap into their own tree can steer it elsewhere; and when
+    /// it fails (they made its target a directory, say) it is skipped and reported instead of
+    /// stopping the update: a user must not be able to hold every later command on the state
+    /// hostage by breaking their own copy. Returns what was skipped, one line each.
+    pub fn apply(&self, abort_after: Option<usize>) -> CliResult<Vec<String>> {
         let mut dirs = BTreeSet::new();
+        let mut skipped = Vec::new();
         for (done, m) in self.moves.iter().enumerate() {
             if abort_after == Some(done) {
                 std::process::abort();
             }
-            if fs::symlink_metadata(&m.temp).is_err() {
-                continue;
-            }
-            if fs::symlink_metadata(&m.target).is_ok() {
-                match &m.backup {
-                    Some(Backup::Timestamped(b)) => link_once(&m.target, b)?,
-                    Some(Backup::Previous(b)) => {
-                        remove_if_present(b)?;
-                        link_once(&m.target, b)?;
-                    }
-                    None => {}
+            let acting = ActingAs::user(m.owner, None)?;
+            let foreign = acting.is_acting();
+            match m.apply() {
+                Ok(true) => {
+                    dirs.insert(parent(&m.target).to_path_buf());
                 }
+                Ok(false) => {}
+                Err(e) if foreign => {
+                    let _ = fs::remove_file(&m.temp);
+                    skipped.push(format!(
+                        "skipped {} of uid {}: {e}; renew it once the layout is fixed",
+                        m.target.display(),
+                        m.owner.unwrap_or_default()
+                    ));
+                }
+                Err(e) => return Err(e),
             }
-            fs::rename(&m.temp, &m.target)
-                .map_err(|e| CliError::io("move into place", &m.target, &e))?;
-            dirs.insert(parent(&m.target).to_path_buf());
         }
         for dir in dirs {
             sync_dir(&dir)?;
         }
-        Ok(())
+        Ok(skipped)
     }
 }
 
@@ -246,8 +277,9 @@ fn plain_path(p: &Path) -> Result<(), String> {
 
 /// Completes an update that was interrupted after its journal was written, after checking that
 /// the journal and everything it names may be trusted (see the module documentation). `scope`
-/// says where its moves may act; it is asked after the staged files passed their checks, so it
-/// may read a staged inventory. Returns how many files it moved into place (0 when there was
+/// says where its moves may act (it may read the staged inventory, a file of the state
+/// directory, through the bounded reader). A move into another user's layout whose staged file
+/// or target that user broke since is skipped and reported, not a reason to refuse the rest. Returns how many files it moved into place (0 when there was
 /// nothing to do).
 ///
 /// # Errors
@@ -305,38 +337,64 @@ pub fn recover(path: &Path, scope: impl FnOnce(&Journal) -> CliResult<Scope>) ->
             plain_path(p).map_err(|why| refuse(&why))?;
         }
     }
+    let scope = scope(&journal)?;
+    for m in &journal.moves {
+        scope.allows(m).map_err(|why| refuse(&why))?;
+    }
     let mut pending = 0;
+    let mut skipped = Vec::new();
+    let mut keep = Vec::new();
     for m in &journal.moves {
         let Ok(staged) = fs::symlink_metadata(&m.temp) else {
+            keep.push(m.clone());
             continue;
         };
         pending += 1;
         let trusted = |uid: u32| uid == me || uid == 0 || m.owner == Some(uid);
-        if !staged.is_file() || staged.nlink() != 1 || !trusted(staged.uid()) {
-            return Err(refuse(&format_args!(
+        let problem = if !staged.is_file() || staged.nlink() != 1 || !trusted(staged.uid()) {
+            Some(format!(
                 "{} is {} with {} link(s) owned by uid {}, not a file dockpki staged",
                 m.temp.display(),
                 kind_of(&staged),
                 staged.nlink(),
                 staged.uid()
-            )));
-        }
-        if let Ok(target) = fs::symlink_metadata(&m.target) {
-            if !target.is_file() {
-                return Err(refuse(&format_args!(
+            ))
+        } else {
+            match fs::symlink_metadata(&m.target) {
+                Ok(target) if !target.is_file() => Some(format!(
                     "its target {} is {}, not a regular file",
                     m.target.display(),
                     kind_of(&target)
-                )));
+                )),
+                _ => check_directory_trust(&m.target, m.owner)
+                    .err()
+                    .map(|e| e.to_string()),
             }
+        };
+        match problem {
+            None => keep.push(m.clone()),
+            // Another user's layout (a sudo client layout) that they broke since: their copy is
+            // skipped and reported, never a reason to hold every later command on the state.
+            Some(why) if m.owner.is_some_and(|o| o != me) => {
+                let _as = ActingAs::user(m.owner, None)?;
+                let _ = fs::remove_file(&m.temp);
+                skipped.push(format!(
+                    "skipped {} of uid {}: {why}; renew it once the layout is fixed",
+                    m.target.display(),
+                    m.owner.unwrap_or_default()
+                ));
+            }
+            Some(why) => return Err(refuse(&why)),
         }
-        check_directory_trust(&m.target, m.owner).map_err(|e| refuse(&e))?;
     }
-    let scope = scope(&journal)?;
-    for m in &journal.moves {
-        scope.allows(m).map_err(|why| refuse(&why))?;
+    let journal = Journal {
+        version: journal.version,
+        moves: keep,
+    };
+    skipped.extend(journal.apply(None)?);
+    for line in skipped {
+        crate::output::note(line);
     }
-    journal.apply(None)?;
     remove_journal(path)?;
     Ok(pending)
 }
@@ -682,6 +740,33 @@ mod tests {
         assert!(e.contains("inventory.json.bak"), "{e}");
         assert_eq!(fs::read(d.p("state/inventory.json")).unwrap(), b"old");
         assert!(temp.exists() && path.exists());
+    }
+
+    /// A user who breaks their own layout during an update (its target made a directory)
+    /// loses that one copy, reported; the state's own moves still land and the journal is done.
+    #[test]
+    fn a_move_a_user_broke_is_skipped_and_the_rest_replayed() {
+        if !nix::unistd::geteuid().is_root() {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true but this test needs root"
+            );
+            return;
+        }
+        let d = Dir::new();
+        // The user reaches their layout (the sandbox above it is searchable, like /home).
+        fs::set_permissions(d.root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let user_dir = d.p("layout");
+        std::os::unix::fs::chown(&user_dir, Some(65534), Some(65534)).unwrap();
+        fs::create_dir(d.p("layout/cert.pem")).unwrap();
+        let users = d.staged("layout/cert.pem");
+        let ours = d.staged("state/inventory.json");
+        let mut broken = mv(users.clone(), d.p("layout/cert.pem"), None);
+        broken.owner = Some(65534);
+        let path = d.journal(vec![broken, mv(ours, d.p("state/inventory.json"), None)]);
+        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 2);
+        assert_eq!(fs::read(d.p("state/inventory.json")).unwrap(), b"new");
+        assert!(d.p("layout/cert.pem").is_dir() && !users.exists() && !path.exists());
     }
 
     #[test]

@@ -70,6 +70,9 @@ impl ClientUser {
     pub fn owner_for(&self, dir: &Path) -> Option<Owner> {
         match (&self.owner, &self.home) {
             (Some(o), Some(home)) if dir.starts_with(home) => Some(*o),
+            // Under sudo, only the invoking user's home is theirs: a directory some other user
+            // owns is not the invoking user's to have root write into.
+            (Some(_), _) => None,
             _ if nix::unistd::geteuid().is_root() => owner_in_home(dir),
             _ => None,
         }

@@ -11,7 +11,7 @@ use dockpki::{
 use time::OffsetDateTime;
 
 use crate::error::{CliError, CliResult};
-use crate::fsio::{WritePlan, KEY_MODE};
+use crate::fsio::{ActingAs, WritePlan, KEY_MODE};
 use crate::inventory::{Inventory, Record};
 use crate::layout::Layout;
 use crate::paths::ClientUser;
@@ -132,6 +132,10 @@ fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> CliResul
 /// Every installed copy of the key must be private: a copy others could read may have been
 /// taken, and renewing onto a taken key renews nothing.
 fn reused_key(record: &Record, layouts: &[Layout], what: &str) -> CliResult<PrivateKey> {
+    // Read as the layout's owner (a layout made under sudo): whatever they swap into their own
+    // tree, root reads only what they could.
+    let owner = ClientUser::detect().owner_for(&layouts[0].dir);
+    let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
     let open = |path: &Path| {
         reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| match e {
             reader::ReadError::NotFound(e) => CliError::io("read", path, &e),
@@ -181,6 +185,8 @@ fn reused_key(record: &Record, layouts: &[Layout], what: &str) -> CliResult<Priv
 pub fn restrict_reused_keys(record: &Record) -> CliResult<()> {
     for dir in &record.installed {
         let path = Layout::for_usage(record.kind, dir.clone()).key_path();
+        let owner = ClientUser::detect().owner_for(dir);
+        let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
         // Through the opened file (O_NOFOLLOW, a regular file checked by fstat): chmod on the
         // path would follow a symlink swapped in since the write, to any file on the machine.
         let Ok(file) = reader::open(&path, Links::Refuse, Limit::Pem) else {

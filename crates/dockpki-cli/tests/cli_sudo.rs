@@ -180,6 +180,14 @@ impl Drop for UserDir {
     }
 }
 
+/// Hands every entry of `dir` to the account, as if it had put them there itself.
+fn give(user: &Account, dir: &std::path::Path) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        std::os::unix::fs::lchown(&p, Some(user.uid), Some(user.gid)).unwrap();
+    }
+}
+
 /// Runs `cmd` and asserts one `error:` line naming `phrase`.
 fn refused(mut cmd: assert_cmd::Command, phrase: &str) {
     common::assert_error_line(&cmd.output().unwrap(), phrase);
@@ -214,6 +222,7 @@ fn under_sudo_a_context_is_never_made_from_a_key_linked_to_the_ca_key() {
     // A copy instead of a link (as if the user could read the key): still not a client.
     fs::remove_file(evil.0.join("key.pem")).unwrap();
     fs::copy(env.state().join("ca-key.pem"), evil.0.join("key.pem")).unwrap();
+    give(&user, &evil.0);
     refused(
         context(&env),
         "holds a CA certificate, not a client certificate",
@@ -254,6 +263,7 @@ fn under_sudo_renew_reuses_only_the_recorded_key_never_a_linked_one() {
     let other = env.path("other");
     env.issue_client("other", &other, &[]);
     fs::copy(other.join("key.pem"), &key).unwrap();
+    give(&user, &out);
     refused(renew(&env), "does not belong to the recorded certificate");
     // The real key back: reused.
     fs::remove_file(&key).unwrap();
@@ -345,4 +355,58 @@ fn root_renews_a_layout_made_under_sudo_and_it_stays_the_users() {
             "{name} owner"
         );
     }
+}
+
+/// Under sudo, `--client-dir` naming root's own layout does not copy root's key into the
+/// invoking user's context: the layout is read as that user, and must be theirs.
+#[test]
+fn under_sudo_a_context_is_never_made_from_someone_elses_layout() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let roots = env.path("root-client");
+    env.issue_client("rootadmin", &roots, &[]);
+    let config = UserDir::new(&user, "config-theft");
+    let mut cmd = sudo(&env, &user);
+    cmd.env("DOCKER_CONFIG", &config.0).args([
+        "context",
+        "create",
+        "stolen",
+        "--host",
+        "tcp://127.0.0.1:2376",
+        "--client-dir",
+        s(&roots),
+    ]);
+    refused(cmd, "is not a client layout of the user the context is for");
+    assert!(fs::read_dir(&config.0).unwrap().next().is_none());
+}
+
+/// Under sudo, a directory of a third user (not in the invoking user's home) is not the
+/// invoking user's to have root write into, whoever owns it.
+#[test]
+fn under_sudo_another_users_directory_is_refused() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let theirs = UserDir::new(&user, "third-party");
+    fs::write(theirs.0.join("key.pem"), "their key\n").unwrap();
+    give(&user, &theirs.0);
+    // The invoking user is nobody; the directory belongs to the test account.
+    let mut cmd = env.bare();
+    cmd.arg("--state")
+        .arg(env.state())
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .env("SUDO_USER", "nobody")
+        .args([
+            "issue",
+            "client",
+            "--name",
+            "evil",
+            "--force",
+            "--out",
+            s(&theirs.0),
+        ]);
+    refused(cmd, "owned by uid");
+    assert_eq!(fs::read(theirs.0.join("key.pem")).unwrap(), b"their key\n");
 }

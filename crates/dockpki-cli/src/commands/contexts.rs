@@ -11,7 +11,7 @@ use crate::cli::{ContextCreateArgs, ContextUpdateArgs};
 use crate::docker_context::{self as dc, TLS_FILES};
 use crate::endpoint::TcpEndpoint;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::WritePlan;
+use crate::fsio::{ActingAs, WritePlan};
 use crate::inventory::{ContextRecord, Inventory, Status};
 use crate::output::{note, print_json, say};
 use crate::paths::{absolute, ClientUser};
@@ -28,7 +28,7 @@ pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
         Some(dir) => absolute(dir)?,
         None => user.docker_dir()?,
     };
-    let files = read_client_layout(&client_dir)?;
+    let files = read_client_layout(&client_dir, &user, &docker_config)?;
     let state = State::open_write(ctx.state_dir()?, false)?;
     let mut inventory = state.load_inventory()?;
     let ours = find(&inventory, &args.name, &docker_config);
@@ -89,7 +89,7 @@ pub fn update(ctx: &Context, args: &ContextUpdateArgs) -> CliResult<i32> {
     if let Some(d) = &args.description {
         record.description = Some(d.clone());
     }
-    let files = read_client_layout(&record.client_dir)?;
+    let files = read_client_layout(&record.client_dir, &user, &docker_config)?;
     write(
         ctx,
         &state,
@@ -178,7 +178,25 @@ fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize
 /// may be a symlink: a link named `key.pem` pointing at the CA key (with the CA certificate as
 /// `cert.pem`, which it matches) would otherwise hand the CA key to that user. For the same
 /// reason `cert.pem` must be a leaf, not a CA certificate.
-fn read_client_layout(dir: &Path) -> CliResult<[Zeroizing<Vec<u8>>; 3]> {
+///
+/// The copies go to the user who owns `docker_config` (the invoking user under sudo), so the
+/// layout is read as that user ([`ActingAs`]): under sudo, `--client-dir` naming root's (or
+/// anyone else's) layout finds only what that user could read anyway, and a layout of another
+/// owner is refused outright.
+fn read_client_layout(
+    dir: &Path,
+    user: &ClientUser,
+    docker_config: &Path,
+) -> CliResult<[Zeroizing<Vec<u8>>; 3]> {
+    let owner = user.owner_for(docker_config);
+    if owner.map(|o| o.uid) != user.owner_for(dir).map(|o| o.uid) {
+        return Err(CliError::new(format!(
+            "{} is not a client layout of the user the context is for (the owner of {}); give a --client-dir of that user's own",
+            dir.display(),
+            docker_config.display()
+        )));
+    }
+    let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
     let path = |name: &str| -> PathBuf { dir.join(name) };
     let [ca, cert, key] =
         TLS_FILES.map(|name| reader::read(&path(name), Links::Refuse, Limit::Pem));
