@@ -48,34 +48,59 @@ pub struct Owner {
 /// link). fsuid is per thread on Linux, and every file operation of an update runs on the
 /// thread that made this guard.
 pub(crate) struct ActingAs {
-    previous: Option<(u32, u32)>,
+    previous: Option<Previously>,
+}
+
+/// What [`ActingAs`] restores.
+struct Previously {
+    fsuid: u32,
+    fsgid: u32,
+    groups: Vec<nix::unistd::Gid>,
 }
 
 impl ActingAs {
-    /// Acts as `uid` (and `gid`, else the current fsgid) if that is not the running user;
-    /// otherwise does nothing.
+    /// Acts as `uid` (with `gid`, else that user's primary group) if that is not the running
+    /// user; otherwise does nothing. The supplementary groups become that one group too: root's
+    /// (group 0 under sudo and cron) would otherwise still open whatever group 0 may.
     ///
     /// # Errors
-    /// When the kernel did not switch (not root, or no CAP_SETUID).
+    /// When the kernel did not switch (not root, or no CAP_SETUID/CAP_SETGID).
     pub(crate) fn user(uid: Option<u32>, gid: Option<u32>) -> CliResult<ActingAs> {
-        use nix::unistd::{setfsgid, setfsuid, Gid, Uid};
+        use nix::unistd::{getgroups, setfsgid, setfsuid, setgroups, Gid, Uid, User};
         let me = nix::unistd::geteuid().as_raw();
         let Some(uid) = uid.filter(|&u| u != me) else {
             return Ok(ActingAs { previous: None });
         };
-        let old_gid = match gid {
-            Some(g) => setfsgid(Gid::from_raw(g)).as_raw(),
-            None => setfsgid(Gid::from_raw(u32::MAX)).as_raw(),
+        let cannot = |why: String| {
+            CliError::new(format!(
+                "cannot act as uid {uid} to work on that user's files ({why}; is dockpki running as root?)"
+            ))
         };
-        let old_uid = setfsuid(Uid::from_raw(uid)).as_raw();
+        let gid = match gid {
+            Some(g) => g,
+            None => User::from_uid(Uid::from_raw(uid))
+                .ok()
+                .flatten()
+                .map_or(uid, |u| u.gid.as_raw()),
+        };
+        let groups = getgroups().map_err(|e| cannot(e.to_string()))?;
+        // Supplementary groups are per process through glibc; dockpki does its file work on
+        // one thread, and the guard restores them.
+        setgroups(&[Gid::from_raw(gid)]).map_err(|e| cannot(e.to_string()))?;
+        let fsgid = setfsgid(Gid::from_raw(gid)).as_raw();
+        let fsuid = setfsuid(Uid::from_raw(uid)).as_raw();
         let guard = ActingAs {
-            previous: Some((old_uid, old_gid)),
+            previous: Some(Previously {
+                fsuid,
+                fsgid,
+                groups,
+            }),
         };
         // setfsuid reports the previous value, never failure: ask again to see what holds.
-        if setfsuid(Uid::from_raw(uid)).as_raw() != uid {
-            return Err(CliError::new(format!(
-                "cannot act as uid {uid} to write that user's files (is dockpki running as root?)"
-            )));
+        if setfsuid(Uid::from_raw(uid)).as_raw() != uid
+            || setfsgid(Gid::from_raw(gid)).as_raw() != gid
+        {
+            return Err(cannot("the kernel kept the identity".into()));
         }
         Ok(guard)
     }
@@ -90,9 +115,12 @@ impl ActingAs {
 
 impl Drop for ActingAs {
     fn drop(&mut self) {
-        if let Some((uid, gid)) = self.previous {
-            nix::unistd::setfsuid(nix::unistd::Uid::from_raw(uid));
-            nix::unistd::setfsgid(nix::unistd::Gid::from_raw(gid));
+        if let Some(p) = self.previous.take() {
+            nix::unistd::setfsuid(nix::unistd::Uid::from_raw(p.fsuid));
+            nix::unistd::setfsgid(nix::unistd::Gid::from_raw(p.fsgid));
+            // Cannot fail for root (CAP_SETGID is not a file-system capability, so it survived
+            // the fsuid switch); the process is root's again either way.
+            let _ = nix::unistd::setgroups(&p.groups);
         }
     }
 }
@@ -128,6 +156,7 @@ pub enum Previous {
     Unknown,
 }
 
+#[derive(Clone)]
 struct PlannedFile {
     path: PathBuf,
     contents: Zeroizing<Vec<u8>>,
@@ -146,6 +175,9 @@ pub struct Written {
     /// False when the file already held exactly these contents and was left alone.
     pub changed: bool,
 }
+
+/// A layout directory a plan left out, and why (see [`WritePlan::drop_unwritable_layouts`]).
+pub type Skipped = (PathBuf, String);
 
 /// An existing file of dockpki's own state moved to another name as part of a plan.
 struct PlannedRename {
@@ -287,6 +319,40 @@ impl WritePlan {
             owner,
             replace,
         });
+    }
+
+    /// Takes out of the plan every layout directory (outside `keep`, the state directory) whose
+    /// files fail [`WritePlan::check`], returning each with the reason. A batch renewal uses it
+    /// so that one user who broke their own layout (made it group-writable, swapped it for a
+    /// link) cannot stop every other certificate, the daemon's included, from being renewed.
+    /// A directory goes whole: half a layout (a new certificate without its key) is worse
+    /// than the old one.
+    pub fn drop_unwritable_layouts(&mut self, keep: &Path) -> Vec<Skipped> {
+        let dirs: BTreeSet<PathBuf> = self
+            .files
+            .iter()
+            .map(|f| parent(&f.path).to_path_buf())
+            .filter(|d| !d.starts_with(keep))
+            .collect();
+        let mut dropped = Vec::new();
+        for dir in dirs {
+            let one = WritePlan {
+                files: self
+                    .files
+                    .iter()
+                    .filter(|f| parent(&f.path) == dir)
+                    .cloned()
+                    .collect(),
+                renames: Vec::new(),
+                dir_modes: self.dir_modes.clone(),
+                force: self.force,
+            };
+            if let Err(e) = one.check() {
+                self.files.retain(|f| parent(&f.path) != dir);
+                dropped.push((dir, e.to_string()));
+            }
+        }
+        dropped
     }
 
     /// Checks every file without writing anything: no symlinks, no directory in the way, and no

@@ -181,11 +181,18 @@ fn reused_key(record: &Record, layouts: &[Layout], what: &str) -> CliResult<Priv
 
 /// After a renewal that reused `record`'s key, makes every installed copy 0400: an unchanged
 /// file is left alone by the write (same contents), so an owner-only 0600 copy would keep its
-/// mode, where dockpki writes keys 0400.
-pub fn restrict_reused_keys(record: &Record) -> CliResult<()> {
+/// mode, where dockpki writes keys 0400. `owners` are the layouts' owners as judged before the
+/// update: judged again now, a layout swapped for a symlink would have none, and root would
+/// follow it.
+pub fn restrict_reused_keys(
+    record: &Record,
+    owners: &std::collections::BTreeMap<std::path::PathBuf, Option<crate::fsio::Owner>>,
+) -> CliResult<()> {
     for dir in &record.installed {
         let path = Layout::for_usage(record.kind, dir.clone()).key_path();
-        let owner = ClientUser::detect().owner_for(dir);
+        let Some(owner) = owners.get(dir).copied() else {
+            continue;
+        };
         let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
         // Through the opened file (O_NOFOLLOW, a regular file checked by fstat): chmod on the
         // path would follow a symlink swapped in since the write, to any file on the machine.

@@ -164,6 +164,23 @@ impl State {
         plan.commit(&self.journal_path())
     }
 
+    /// Like [`State::commit`], for a batch renewal: a layout directory that cannot be written
+    /// (see [`WritePlan::drop_unwritable_layouts`]) is left out instead of stopping the whole
+    /// update, and returned with the reason.
+    pub fn commit_skipping_unwritable(
+        &self,
+        mut plan: WritePlan,
+    ) -> CliResult<(Vec<Written>, Vec<crate::fsio::Skipped>)> {
+        let path = self.inventory_path();
+        let contexts = match plan.planned(&path) {
+            Some((bytes, _)) => Inventory::parse(&path, bytes)?.contexts,
+            None => self.load_inventory()?.contexts,
+        };
+        crate::docker_context::mirror_client_files(&mut plan, &contexts);
+        let skipped = plan.drop_unwritable_layouts(&self.dir);
+        Ok((plan.commit(&self.journal_path())?, skipped))
+    }
+
     /// `inventory.json`.
     pub fn inventory_path(&self) -> PathBuf {
         self.dir.join("inventory.json")

@@ -410,3 +410,46 @@ fn under_sudo_another_users_directory_is_refused() {
     refused(cmd, "owned by uid");
     assert_eq!(fs::read(theirs.0.join("key.pem")).unwrap(), b"their key\n");
 }
+
+/// One user who breaks their own layout (here: makes it writable by everyone) cannot stop a
+/// root renewal of everything else: the other layouts, the daemon's included, are renewed,
+/// theirs is left as it was and named, and the exit code says something needs the operator.
+#[test]
+fn a_users_broken_layout_does_not_stop_roots_renewal_of_the_others() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    env.bootstrap(&daemon, &client, &[]);
+    let home = UserDir::new(&user, "broken");
+    let out = home.0.join("bob");
+    sudo(&env, &user)
+        .args(["issue", "client", "--name", "bob", "--out", s(&out)])
+        .assert()
+        .success();
+    common::chmod(&out, 0o777);
+    let (server_before, bob_before) = (
+        fs::read(daemon.join("server-cert.pem")).unwrap(),
+        fs::read(out.join("cert.pem")).unwrap(),
+    );
+    let o = env.run(&["renew", "--all"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("left")
+            && stderr.contains(s(&out))
+            && stderr.contains("writable by group or others"),
+        "{stderr}"
+    );
+    assert_ne!(
+        fs::read(daemon.join("server-cert.pem")).unwrap(),
+        server_before
+    );
+    assert_eq!(fs::read(out.join("cert.pem")).unwrap(), bob_before);
+    env.run(&[
+        "verify",
+        "--daemon-dir",
+        s(&daemon),
+        "--client-dir",
+        s(&client),
+    ]);
+}

@@ -147,10 +147,21 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         });
     }
     state.plan_inventory(&mut plan, &inventory)?;
-    state.commit(plan)?;
+    let owners: std::collections::BTreeMap<_, _> = selected
+        .iter()
+        .flat_map(|r| r.installed.iter())
+        .map(|d| (d.clone(), user.owner_for(d)))
+        .collect();
+    let (_, skipped) = state.commit_skipping_unwritable(plan)?;
+    for (dir, why) in &skipped {
+        crate::output::note(format_args!(
+            "warning: left {} as it was: {why}",
+            dir.display()
+        ));
+    }
     if key_policy == KeyPolicy::Reuse {
         for record in &selected {
-            restrict_reused_keys(record)?;
+            restrict_reused_keys(record, &owners)?;
         }
     }
 
@@ -164,7 +175,13 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         })
         .collect();
     if ctx.out.json {
-        print_json(&serde_json::json!({ "renewed": renewed, "restart": restart }));
+        let skipped: Vec<_> = skipped
+            .iter()
+            .map(|(dir, why)| serde_json::json!({ "dir": dir, "reason": why }))
+            .collect();
+        print_json(
+            &serde_json::json!({ "renewed": renewed, "restart": restart, "skipped": skipped }),
+        );
     } else {
         // Names and serials come from the inventory and the certificates, directories from
         // the inventory: every line is escaped.
@@ -188,7 +205,12 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
             say(&r.message);
         }
     }
-    Ok(EXIT_OK)
+    // Whatever could be renewed was; a layout left as it was still needs the operator.
+    Ok(if skipped.is_empty() {
+        EXIT_OK
+    } else {
+        crate::error::EXIT_FAILURE
+    })
 }
 
 /// Renewal keeps a certificate's lifetime, so near the end of the CA a successor would outlive
