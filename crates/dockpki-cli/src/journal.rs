@@ -81,6 +81,15 @@ pub struct Move {
 }
 
 impl Move {
+    /// The report of a move into a user's layout that was skipped because of `why`.
+    fn skipped(&self, why: &dyn std::fmt::Display) -> String {
+        format!(
+            "skipped {} of uid {}: {why}; renew it once the layout is fixed",
+            self.target.display(),
+            self.owner.unwrap_or_default()
+        )
+    }
+
     /// Keeps the backup and renames; `false` when the staged file is gone (done before).
     fn apply(&self) -> CliResult<bool> {
         if fs::symlink_metadata(&self.temp).is_err() {
@@ -154,11 +163,7 @@ impl Journal {
                 Ok(false) => {}
                 Err(e) if foreign => {
                     let _ = fs::remove_file(&m.temp);
-                    skipped.push(format!(
-                        "skipped {} of uid {}: {e}; renew it once the layout is fixed",
-                        m.target.display(),
-                        m.owner.unwrap_or_default()
-                    ));
+                    skipped.push(m.skipped(&e));
                 }
                 Err(e) => return Err(e),
             }
@@ -385,11 +390,7 @@ pub fn recover(path: &Path, scope: impl FnOnce(&Journal) -> CliResult<Scope>) ->
             Some(why) if m.owner.is_some_and(|o| o != me) => {
                 let _as = ActingAs::user(m.owner, None)?;
                 let _ = fs::remove_file(&m.temp);
-                skipped.push(format!(
-                    "skipped {} of uid {}: {why}; renew it once the layout is fixed",
-                    m.target.display(),
-                    m.owner.unwrap_or_default()
-                ));
+                skipped.push(m.skipped(&why));
             }
             Some(why) => return Err(refuse(&why)),
         }

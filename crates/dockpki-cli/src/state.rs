@@ -154,14 +154,19 @@ impl State {
     /// client files the plan rewrites, in the same journaled update (see
     /// [`crate::docker_context::mirror_client_files`]). The contexts are those of the inventory
     /// the plan writes, else of the one on disk.
-    pub fn commit(&self, mut plan: WritePlan) -> CliResult<Vec<Written>> {
+    pub fn commit(&self, plan: WritePlan) -> CliResult<Vec<Written>> {
+        self.with_context_copies(plan)?.commit(&self.journal_path())
+    }
+
+    /// `plan` with the copies its docker contexts need.
+    fn with_context_copies(&self, mut plan: WritePlan) -> CliResult<WritePlan> {
         let path = self.inventory_path();
         let contexts = match plan.planned(&path) {
             Some((bytes, _)) => Inventory::parse(&path, bytes)?.contexts,
             None => self.load_inventory()?.contexts,
         };
         crate::docker_context::mirror_client_files(&mut plan, &contexts);
-        plan.commit(&self.journal_path())
+        Ok(plan)
     }
 
     /// Like [`State::commit`], for a batch renewal: a layout directory that cannot be written
@@ -169,14 +174,9 @@ impl State {
     /// update, and returned with the reason.
     pub fn commit_skipping_unwritable(
         &self,
-        mut plan: WritePlan,
+        plan: WritePlan,
     ) -> CliResult<(Vec<Written>, Vec<crate::fsio::Skipped>)> {
-        let path = self.inventory_path();
-        let contexts = match plan.planned(&path) {
-            Some((bytes, _)) => Inventory::parse(&path, bytes)?.contexts,
-            None => self.load_inventory()?.contexts,
-        };
-        crate::docker_context::mirror_client_files(&mut plan, &contexts);
+        let mut plan = self.with_context_copies(plan)?;
         let skipped = plan.drop_unwritable_layouts(&self.dir);
         Ok((plan.commit(&self.journal_path())?, skipped))
     }
