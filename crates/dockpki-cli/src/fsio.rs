@@ -1053,6 +1053,23 @@ mod tests {
         assert_eq!(fs::metadata(open.join("f")).unwrap().uid(), 65534);
     }
 
+    /// A directory with a pending update of its own (a journal next to a file there) keeps
+    /// its staged files: they are that update's, whoever will complete it.
+    #[test]
+    fn staged_files_next_to_a_pending_journal_are_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let staged = root
+            .path()
+            .join(format!(".daemon.json.dockpki-{dead}-1.tmp"));
+        fs::write(&staged, "x").unwrap();
+        fs::write(root.path().join(".daemon.json.dockpki-journal"), "{}").unwrap();
+        assert_eq!(remove_stale_temps(root.path()), 0);
+        assert!(staged.exists());
+    }
+
     #[test]
     fn temp_names_are_recognised_exactly() {
         let tmp = temp_path(Path::new("/x/key.pem")).unwrap();

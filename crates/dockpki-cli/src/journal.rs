@@ -777,6 +777,50 @@ mod tests {
         assert!(d.p("layout/cert.pem").is_dir() && !users.exists() && !path.exists());
     }
 
+    /// The same at commit time: a user's move that fails in `apply` (its target became a
+    /// directory after the checks) is reported and the next move still lands; a failing move
+    /// of root's own stops the update.
+    #[test]
+    fn a_users_move_that_fails_while_applying_is_reported_and_roots_stops() {
+        if !nix::unistd::geteuid().is_root() {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true but this test needs root"
+            );
+            return;
+        }
+        let d = Dir::new();
+        fs::set_permissions(d.root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(d.p("layout"), Some(65534), Some(65534)).unwrap();
+        let users = d.staged("layout/cert.pem");
+        std::os::unix::fs::chown(&users, Some(65534), Some(65534)).unwrap();
+        fs::create_dir(d.p("layout/cert.pem")).unwrap();
+        fs::write(d.p("layout/cert.pem/x"), "keeps the directory non-empty").unwrap();
+        let ours = d.staged("state/inventory.json");
+        let mut broken = mv(users, d.p("layout/cert.pem"), None);
+        broken.owner = Some(65534);
+        let journal = Journal {
+            version: JOURNAL_VERSION,
+            moves: vec![broken.clone(), mv(ours, d.p("state/inventory.json"), None)],
+        };
+        let skipped = journal.apply(None).unwrap();
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(
+            skipped[0].contains("layout/cert.pem") && skipped[0].contains("uid 65534"),
+            "{skipped:?}"
+        );
+        assert_eq!(fs::read(d.p("state/inventory.json")).unwrap(), b"new");
+        // Root's own move failing the same way is an error.
+        let ours = d.staged("state/ca.pem");
+        fs::create_dir(d.p("state/ca.pem")).unwrap();
+        fs::write(d.p("state/ca.pem/x"), "x").unwrap();
+        let journal = Journal {
+            version: JOURNAL_VERSION,
+            moves: vec![mv(ours, d.p("state/ca.pem"), None)],
+        };
+        assert!(journal.apply(None).is_err());
+    }
+
     #[test]
     fn done_moves_are_skipped_and_counted_as_nothing_pending() {
         let d = Dir::new();
