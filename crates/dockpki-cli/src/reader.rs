@@ -84,10 +84,17 @@ pub enum ReadError {
 /// One line naming the file and the fix when it is missing, unreadable, a symlink (with
 /// [`Links::Refuse`]), not a regular file, or larger than the limit.
 pub fn read(path: &Path, links: Links, limit: Limit) -> CliResult<Zeroizing<Vec<u8>>> {
-    match read_inner(path, links, limit) {
-        Ok(b) => Ok(b),
-        Err(ReadError::NotFound(e)) => Err(CliError::io("read", path, &e)),
-        Err(ReadError::Refused(e)) => Err(e),
+    read_inner(path, links, limit).map_err(|e| e.into_error("read", path))
+}
+
+impl ReadError {
+    /// One error for every case, a missing file worded as `cannot ACTION PATH: …`, for a
+    /// caller to whom a missing file is as wrong as any other.
+    pub fn into_error(self, action: &str, path: &Path) -> CliError {
+        match self {
+            ReadError::NotFound(e) => CliError::io(action, path, &e),
+            ReadError::Refused(e) => e,
+        }
     }
 }
 

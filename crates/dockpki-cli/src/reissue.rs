@@ -137,10 +137,7 @@ fn reused_key(record: &Record, layouts: &[Layout], what: &str) -> CliResult<Priv
     let owner = ClientUser::detect().owner_for(&layouts[0].dir);
     let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
     let open = |path: &Path| {
-        reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| match e {
-            reader::ReadError::NotFound(e) => CliError::io("read", path, &e),
-            reader::ReadError::Refused(e) => e,
-        })
+        reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| e.into_error("read", path))
     };
     for layout in &layouts[1..] {
         match reader::open(&layout.key_path(), Links::Refuse, Limit::Pem) {

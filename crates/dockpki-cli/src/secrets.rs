@@ -78,10 +78,8 @@ pub fn passphrase(purpose: Purpose) -> CliResult<Zeroizing<Vec<u8>>> {
 /// regular file (a FIFO would block, a device never end); one readable by group or others is
 /// used with a warning, since the passphrase in it is as secret as the key it unlocks.
 fn from_file(path: &Path) -> CliResult<Zeroizing<Vec<u8>>> {
-    let file = reader::open(path, Links::Follow, Limit::Passphrase).map_err(|e| match e {
-        reader::ReadError::NotFound(e) => CliError::io("read the passphrase file", path, &e),
-        reader::ReadError::Refused(e) => e,
-    })?;
+    let file = reader::open(path, Links::Follow, Limit::Passphrase)
+        .map_err(|e| e.into_error("read the passphrase file", path))?;
     let mode = file
         .metadata()
         .map_err(|e| CliError::io("read the passphrase file", path, &e))?
