@@ -1025,11 +1025,7 @@ mod tests {
     /// (where a swapped-in link would lead) stays out of reach.
     #[test]
     fn acting_as_a_user_root_cannot_write_where_that_user_cannot() {
-        if !nix::unistd::geteuid().is_root() {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "CI=true but this test needs root"
-            );
+        if !crate::test_support::root_or_skip() {
             return;
         }
         let root = tempfile::tempdir().unwrap();
@@ -1058,9 +1054,7 @@ mod tests {
     #[test]
     fn staged_files_next_to_a_pending_journal_are_kept() {
         let root = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = child.id();
-        child.wait().unwrap();
+        let dead = crate::test_support::dead_pid();
         let staged = root
             .path()
             .join(format!(".daemon.json.dockpki-{dead}-1.tmp"));
@@ -1094,9 +1088,7 @@ mod tests {
     #[test]
     fn only_staged_files_of_dead_processes_are_removed() {
         let root = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = child.id();
-        child.wait().unwrap();
+        let dead = crate::test_support::dead_pid();
         let live = std::process::id();
         for name in [
             format!(".key.pem.dockpki-{dead}-1.tmp"),

@@ -499,6 +499,12 @@ mod tests {
         fn p(&self, rel: &str) -> PathBuf {
             self.root.path().join(rel)
         }
+        /// Makes `layout/` a user's (uid 65534) layout, which that user can reach (the
+        /// sandbox above it searchable, like /home).
+        fn give_layout_to_nobody(&self) {
+            fs::set_permissions(self.root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+            std::os::unix::fs::chown(self.p("layout"), Some(65534), Some(65534)).unwrap();
+        }
         fn scope(&self) -> Scope {
             Scope::State {
                 state: self.p("state"),
@@ -754,18 +760,11 @@ mod tests {
     /// loses that one copy, reported; the state's own moves still land and the journal is done.
     #[test]
     fn a_move_a_user_broke_is_skipped_and_the_rest_replayed() {
-        if !nix::unistd::geteuid().is_root() {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "CI=true but this test needs root"
-            );
+        if !crate::test_support::root_or_skip() {
             return;
         }
         let d = Dir::new();
-        // The user reaches their layout (the sandbox above it is searchable, like /home).
-        fs::set_permissions(d.root.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let user_dir = d.p("layout");
-        std::os::unix::fs::chown(&user_dir, Some(65534), Some(65534)).unwrap();
+        d.give_layout_to_nobody();
         fs::create_dir(d.p("layout/cert.pem")).unwrap();
         let users = d.staged("layout/cert.pem");
         let ours = d.staged("state/inventory.json");
@@ -782,16 +781,11 @@ mod tests {
     /// of root's own stops the update.
     #[test]
     fn a_users_move_that_fails_while_applying_is_reported_and_roots_stops() {
-        if !nix::unistd::geteuid().is_root() {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "CI=true but this test needs root"
-            );
+        if !crate::test_support::root_or_skip() {
             return;
         }
         let d = Dir::new();
-        fs::set_permissions(d.root.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        std::os::unix::fs::chown(d.p("layout"), Some(65534), Some(65534)).unwrap();
+        d.give_layout_to_nobody();
         let users = d.staged("layout/cert.pem");
         std::os::unix::fs::chown(&users, Some(65534), Some(65534)).unwrap();
         fs::create_dir(d.p("layout/cert.pem")).unwrap();

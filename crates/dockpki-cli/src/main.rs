@@ -18,6 +18,8 @@ mod reader;
 mod reissue;
 mod secrets;
 mod state;
+#[cfg(test)]
+mod test_support;
 
 use clap::Parser;
 
