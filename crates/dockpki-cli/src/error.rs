@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::Path;
 
+use dockpki_provision::Advice;
+
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
 /// Exit code for bad input, failed verification or I/O errors.
@@ -47,6 +49,39 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+impl From<dockpki_provision::Error> for CliError {
+    /// The engine's message with its [`Advice`] said in the command line's terms.
+    fn from(e: dockpki_provision::Error) -> Self {
+        match e.advice() {
+            Some(advice) => CliError::new(format!("{}; {}", e.message(), advice_text(advice))),
+            None => CliError::new(e.message()),
+        }
+    }
+}
+
+/// What the command line offers for each [`Advice`]: its flags and commands.
+fn advice_text(advice: Advice) -> &'static str {
+    match advice {
+        Advice::Force => {
+            "pass --force to replace it (the old file is kept as a timestamped backup)"
+        }
+        Advice::StateDir => "or pass --state DIR",
+        Advice::PassphraseFile => {
+            "pass --passphrase-file FILE (or set DOCKPKI_PASSPHRASE_FILE), or run on a terminal to be asked"
+        }
+        Advice::InsecurePerms => "or pass --insecure-perms to use it anyway",
+        Advice::NewKey => {
+            "renew without --reuse-key for a new key (a loose key file is replaced by a 0400 one, the old one kept as a backup)"
+        }
+        Advice::LockTimeout => "or raise DOCKPKI_LOCK_TIMEOUT",
+        Advice::CreateCa => {
+            "create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR"
+        }
+        Advice::VerifyLayouts => "check the layouts with `dockpki verify`, then delete it",
+        _ => "",
     }
 }
 

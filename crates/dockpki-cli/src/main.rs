@@ -1,25 +1,14 @@
 //! `dockpki`: provision and check the mutual-TLS certificates that protect a remote Docker
-//! daemon. A thin layer over the `dockpki` library: argument parsing, files, and output.
+//! daemon. A thin shell over the `dockpki` and `dockpki-provision` libraries: argument parsing,
+//! the terminal, sudo and XDG path discovery, and output.
 #![forbid(unsafe_code)]
 
 mod cli;
 mod commands;
-mod docker_context;
-mod endpoint;
 mod error;
-mod expiry;
-mod fsio;
-mod inventory;
-mod journal;
-mod layout;
 mod output;
 mod paths;
-mod reader;
-mod reissue;
 mod secrets;
-mod state;
-#[cfg(test)]
-mod test_support;
 
 use clap::Parser;
 

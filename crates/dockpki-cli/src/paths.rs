@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::error::{CliError, CliResult};
-use crate::fsio::Owner;
+use dockpki_provision::fs::{Owner, OwnerPolicy};
 
 /// The daemon layout directory Docker's documentation uses.
 pub const DEFAULT_DAEMON_DIR: &str = "/etc/docker/pki";
@@ -17,8 +17,8 @@ pub struct ClientUser {
     pub name: Option<String>,
     /// Home directory.
     pub home: Option<PathBuf>,
-    /// Set when files must be handed to another user (sudo).
-    pub owner: Option<Owner>,
+    /// Who owns the files written for this user (the engine applies it).
+    pub owners: OwnerPolicy,
 }
 
 impl ClientUser {
@@ -33,11 +33,14 @@ impl ClientUser {
                 {
                     return ClientUser {
                         name: Some(user.name),
-                        home: Some(user.dir),
-                        owner: Some(Owner {
-                            uid,
-                            gid: user.gid.as_raw(),
-                        }),
+                        home: Some(user.dir.clone()),
+                        owners: OwnerPolicy::InvokingUser {
+                            owner: Owner {
+                                uid,
+                                gid: user.gid.as_raw(),
+                            },
+                            home: user.dir,
+                        },
                     };
                 }
             }
@@ -47,7 +50,11 @@ impl ClientUser {
             home: std::env::var_os("HOME")
                 .filter(|h| !h.is_empty())
                 .map(PathBuf::from),
-            owner: None,
+            owners: if nix::unistd::geteuid().is_root() {
+                OwnerPolicy::HomeOwner
+            } else {
+                OwnerPolicy::RunningUser
+            },
         }
     }
 
@@ -63,34 +70,19 @@ impl ClientUser {
             })
     }
 
-    /// The owner for files written to `dir`: the sudo user for directories in their home; and,
-    /// for root, the user who owns `dir` when it lies in that user's home, so that a layout
-    /// made under sudo and renewed later by root itself (a cron job) stays theirs instead of
-    /// being refused as another user's directory.
+    /// The owner for files written to `dir` ([`OwnerPolicy::owner_for`]).
     pub fn owner_for(&self, dir: &Path) -> Option<Owner> {
-        match (&self.owner, &self.home) {
-            (Some(o), Some(home)) if dir.starts_with(home) => Some(*o),
-            // Under sudo, only the invoking user's home is theirs: a directory some other user
-            // owns is not the invoking user's to have root write into.
-            (Some(_), _) => None,
-            _ if nix::unistd::geteuid().is_root() => owner_in_home(dir),
-            _ => None,
+        self.owners.owner_for(dir)
+    }
+
+    /// The docker CLI's configuration directory: `DOCKER_CONFIG`, else `~/.docker` of this
+    /// user (also under sudo, like the client layout).
+    pub fn docker_config_dir(&self) -> CliResult<PathBuf> {
+        match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
+            Some(dir) => absolute(Path::new(&dir)),
+            None => self.docker_dir(),
         }
     }
-}
-
-/// The user who owns the existing directory `dir`, when `dir` lies in that user's home.
-fn owner_in_home(dir: &Path) -> Option<Owner> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::symlink_metadata(dir).ok()?;
-    if !m.is_dir() || m.uid() == 0 {
-        return None;
-    }
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(m.uid())).ok()??;
-    (user.dir != Path::new("/") && dir.starts_with(&user.dir)).then_some(Owner {
-        uid: m.uid(),
-        gid: user.gid.as_raw(),
-    })
 }
 
 /// The default state directory: `$XDG_DATA_HOME/dockpki`, else `~/.local/share/dockpki`.
@@ -111,7 +103,7 @@ pub fn default_state_dir() -> CliResult<PathBuf> {
 /// refused here, where every path from the command line or the environment passes, before
 /// anything is read or staged.
 pub fn absolute(path: &Path) -> CliResult<PathBuf> {
-    crate::fsio::check_utf8(path)?;
+    dockpki_provision::fs::write::check_utf8(path)?;
     // `..` is resolved by the kernel through whatever symlinks precede it, so a path holding one
     // does not say where it leads; dockpki records paths and judges them component by component.
     if path

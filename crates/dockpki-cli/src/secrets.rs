@@ -1,76 +1,59 @@
-//! Where the CA key's passphrase comes from, and how the CA key file is trusted before it is
-//! read.
-//!
-//! These are process-wide settings made once from the global options (`--passphrase-file`,
-//! `--insecure-perms`) before any command runs. They live here rather than in every command's
-//! arguments so that each path that loads the CA (`State::load_*`, in one place) obeys them,
-//! including commands added later.
+//! Where the CA key's passphrase comes from on the command line: `--passphrase-file` (or
+//! `DOCKPKI_PASSPHRASE_FILE`), else the terminal. The engine asks through its
+//! [`Passphrases`] trait; [`CliPassphrases`] answers, once per process: a rotation unlocks two
+//! CAs and encrypts a third, and a second prompt (or a second read of the file) would only be
+//! another chance to get it wrong.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
+use dockpki_provision::fs::reader::{self, Limit, Links};
+use dockpki_provision::store::{Passphrases, Purpose};
 use zeroize::Zeroizing;
 
 use crate::error::{CliError, CliResult};
-use crate::reader::{self, Limit, Links};
 
-/// What the global options say about secrets.
+/// The command line's passphrase source.
 #[derive(Debug, Default)]
-pub struct Settings {
-    /// `--passphrase-file` / `DOCKPKI_PASSPHRASE_FILE`.
-    pub passphrase_file: Option<PathBuf>,
-    /// `--insecure-perms`: a CA key readable by group or others is a warning, not an error.
-    pub insecure_perms: Perms,
+pub struct CliPassphrases {
+    /// `--passphrase-file` / `DOCKPKI_PASSPHRASE_FILE`; without one, the terminal.
+    file: Option<PathBuf>,
+    /// The passphrase once obtained.
+    cached: Mutex<Option<Zeroizing<Vec<u8>>>>,
 }
 
-/// How a CA key file readable by group or others is treated.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Perms {
-    /// Refused with an error naming `chmod 400` (the default, like ssh's).
-    #[default]
-    Strict,
-    /// Loaded after a warning on stderr (`--insecure-perms`).
-    WarnOnly,
-}
-
-static SETTINGS: OnceLock<Settings> = OnceLock::new();
-// Obtained at most once per process: a rotation loads two encrypted CAs, and a second prompt (or
-// a second read of the file) would only be another chance to get it wrong.
-static PASSPHRASE: Mutex<Option<Zeroizing<Vec<u8>>>> = Mutex::new(None);
-
-/// Records the global options; called once before the command runs.
-pub fn configure(settings: Settings) {
-    let _ = SETTINGS.set(settings);
-}
-
-fn settings() -> &'static Settings {
-    SETTINGS.get_or_init(Settings::default)
-}
-
-/// How passphrases are asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    /// To decrypt an existing key: asked once.
-    Unlock,
-    /// To encrypt a key: asked twice on a terminal, so that a typo does not lock the CA away.
-    NewPassphrase,
-}
-
-/// The passphrase: from `--passphrase-file` (or `DOCKPKI_PASSPHRASE_FILE`), else typed on the
-/// terminal without echo. Never from the command line, where `ps` and shell history show it.
-pub fn passphrase(purpose: Purpose) -> CliResult<Zeroizing<Vec<u8>>> {
-    let mut cached = PASSPHRASE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = cached.as_ref() {
-        return Ok(p.clone());
+impl CliPassphrases {
+    /// Reads `file` when a passphrase is first needed, or prompts when there is none.
+    pub fn new(file: Option<PathBuf>) -> CliPassphrases {
+        CliPassphrases {
+            file,
+            cached: Mutex::new(None),
+        }
     }
-    let pass = match &settings().passphrase_file {
-        Some(path) => from_file(path)?,
-        None => prompt(purpose)?,
-    };
-    *cached = Some(pass.clone());
-    Ok(pass)
+
+    /// The passphrase: from the file, else typed on the terminal without echo. Never from the
+    /// command line, where `ps` and shell history show it.
+    fn obtain(&self, purpose: Purpose) -> CliResult<Zeroizing<Vec<u8>>> {
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cached.as_ref() {
+            return Ok(p.clone());
+        }
+        let pass = match &self.file {
+            Some(path) => from_file(path)?,
+            None => prompt(purpose)?,
+        };
+        *cached = Some(pass.clone());
+        Ok(pass)
+    }
+}
+
+impl Passphrases for CliPassphrases {
+    fn passphrase(&self, purpose: Purpose) -> dockpki_provision::Result<Zeroizing<Vec<u8>>> {
+        self.obtain(purpose)
+            .map_err(|e| dockpki_provision::Error::new(e.to_string()))
+    }
 }
 
 /// The passphrase is the file's first line, without its line ending, as `openssl -passin
@@ -158,45 +141,6 @@ fn read_hidden(prompt: &str) -> CliResult<Zeroizing<Vec<u8>>> {
     read.map_err(|e| CliError::new(format!("cannot read the passphrase: {e}")))?;
     restored.map_err(|e| CliError::new(format!("cannot restore the terminal echo: {e}")))?;
     Ok(Zeroizing::new(strip_newline(&line).to_vec()))
-}
-
-/// Reads a CA key file the way ssh reads identity files: not through a symlink, only a regular
-/// file, owned by the running user or root, and not readable by group or others unless
-/// `--insecure-perms` (then with a warning). The checks use the opened file, so the file that
-/// was checked is the file that is read.
-pub fn read_ca_key(path: &Path) -> CliResult<Zeroizing<Vec<u8>>> {
-    let file = reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| match e {
-        reader::ReadError::NotFound(e) => CliError::io("read", path, &e),
-        reader::ReadError::Refused(e) => e.context("the CA key"),
-    })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| CliError::io("read", path, &e))?;
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me && meta.uid() != 0 {
-        return Err(CliError::new(format!(
-            "refusing to use the CA key {} because it is owned by uid {}, not by you (uid {me}) or root; whoever owns it can replace it: chown it to yourself",
-            path.display(),
-            meta.uid()
-        )));
-    }
-    let mode = meta.mode() & 0o777;
-    if mode & 0o077 != 0 {
-        let problem = format!(
-            "the CA key {} is accessible by group or others (mode {mode:04o}); run `chmod 400 {}`",
-            path.display(),
-            crate::output::shell_quote(&path.display().to_string())
-        );
-        match settings().insecure_perms {
-            Perms::Strict => {
-                return Err(CliError::new(format!(
-                    "{problem} (or pass --insecure-perms to use it anyway)"
-                )))
-            }
-            Perms::WarnOnly => crate::output::note(format_args!("warning: {problem}")),
-        }
-    }
-    reader::read_opened(file, path, Limit::Pem)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `dockpki bootstrap`: the whole job for one daemon and one client in one step.
 
+use dockpki_provision::store::Create;
 use std::path::Path;
 
 use dockpki::{
@@ -11,12 +12,12 @@ use serde_json::{json, Value};
 use super::{now, parse, parse_all, Context};
 use crate::cli::BootstrapArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::WritePlan;
-use crate::inventory::Record;
-use crate::layout::Layout;
 use crate::output::{print_json, printable_path, say, shell_quote};
-use crate::paths::{absolute, ClientUser};
-use crate::state::{KeyProtection, State};
+use crate::paths::absolute;
+use dockpki_provision::fs::write::WritePlan;
+use dockpki_provision::layout::Layout;
+use dockpki_provision::store::inventory::Record;
+use dockpki_provision::store::state::{KeyProtection, State};
 
 /// Creates the CA if there is none, issues a server and a client certificate, installs both
 /// layouts and prints what to configure next.
@@ -30,7 +31,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
         common_name: None,
         lifetime: parse(&args.server_validity)?,
     };
-    let user = ClientUser::detect();
+    let user = ctx.user.clone();
     let client_name: CommonName = match &args.client {
         Some(cn) => parse(cn)?,
         None => parse(user.name.as_deref().unwrap_or("docker-client"))?,
@@ -53,7 +54,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
         refuse_existing(&[&daemon, &client], args.force)?;
     }
 
-    let state = State::open_write(state_dir, true)?;
+    let state = ctx.open_state_at(state_dir, Create::IfMissing)?;
     let existing_ca = if state.has_ca() {
         Some(state.load_ca()?)
     } else {
@@ -85,7 +86,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     let server = ca.issue_server(&server_request, server_key, now)?;
     let client_cert = ca.issue_client(&client_request, client_key, now)?;
 
-    let mut plan = WritePlan::new(args.force);
+    let mut plan = WritePlan::new(super::existing(args.force));
     if ca_created {
         state.plan_ca(&mut plan, &ca, KeyProtection::Plain)?;
     }

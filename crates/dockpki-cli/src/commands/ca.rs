@@ -1,14 +1,16 @@
 //! `dockpki ca init`, `dockpki ca encrypt`, `dockpki ca decrypt`.
 
 use dockpki::{CaOptions, CertificateAuthority, NameConstraints};
+use dockpki_provision::fs::Existing;
+use dockpki_provision::store::Create;
 use serde_json::json;
 
 use super::{now, parse, parse_all, Context};
 use crate::cli::CaInitArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::WritePlan;
 use crate::output::{note, print_json, say};
-use crate::state::{ca_key_pem, KeyProtection, State};
+use dockpki_provision::fs::write::WritePlan;
+use dockpki_provision::store::state::KeyProtection;
 
 /// Creates the CA.
 pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
@@ -26,7 +28,7 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
             permitted_ips: parse_all(&args.permit_ip)?,
         },
     };
-    let state = State::open_write(ctx.state_dir()?, true)?;
+    let state = ctx.open_state(Create::IfMissing)?;
     if state.rotating() {
         // Replacing ca.pem now would strand the rotation's new CA and every leaf it issued.
         return Err(CliError::new(format!(
@@ -46,7 +48,7 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
         )));
     }
     let ca = CertificateAuthority::create(&options, now)?;
-    let mut plan = WritePlan::new(args.force);
+    let mut plan = WritePlan::new(super::existing(args.force));
     let protection = if args.encrypt {
         KeyProtection::Encrypted
     } else {
@@ -74,7 +76,7 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
 /// backups. Converting to the form a key already has is refused, so that a typo'd command is
 /// noticed rather than silently doing nothing.
 pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     let current = state.key_protection()?;
     if current == to {
         return Err(CliError::new(match to {
@@ -92,9 +94,9 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
     if state.rotating() {
         cas.push((state.ca_next_key_path(), state.load_next_ca()?));
     }
-    let mut plan = WritePlan::new(true);
+    let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
     for (path, ca) in &cas {
-        plan.key(path.clone(), ca_key_pem(ca, to)?, None);
+        plan.key(path.clone(), state.ca_key_pem(ca, to)?, None);
     }
     let written = state.commit(plan)?;
     if to == KeyProtection::Encrypted {

@@ -1,6 +1,8 @@
 //! `dockpki context create` and `dockpki context update`: docker contexts whose TLS files
 //! dockpki owns, so that renewal and CA rotation reach them (docs/contexts.md).
 
+use dockpki_provision::fs::Existing;
+use dockpki_provision::store::Create;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -8,28 +10,28 @@ use zeroize::Zeroizing;
 
 use super::Context;
 use crate::cli::{ContextCreateArgs, ContextUpdateArgs};
-use crate::docker_context::{self as dc, TLS_FILES};
-use crate::endpoint::TcpEndpoint;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::{ActingAs, WritePlan};
-use crate::inventory::{ContextRecord, Inventory, Status};
 use crate::output::{note, print_json, say};
 use crate::paths::{absolute, ClientUser};
-use crate::reader::{self, Limit, Links};
-use crate::state::State;
+use dockpki_provision::docker::context::{self as dc, TLS_FILES};
+use dockpki_provision::docker::endpoint::TcpEndpoint;
+use dockpki_provision::fs::reader::{self, Limit, Links};
+use dockpki_provision::fs::{ActingAs, WritePlan};
+use dockpki_provision::store::inventory::{ContextRecord, Inventory, Status};
+use dockpki_provision::store::state::State;
 
 /// `dockpki context create NAME --host tcp://HOST:PORT`.
 pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
     dc::validate_name(&args.name)?;
     let host: TcpEndpoint = args.host.parse()?;
-    let user = ClientUser::detect();
-    let docker_config = dc::docker_config_dir(&user)?;
+    let user = ctx.user.clone();
+    let docker_config = user.docker_config_dir()?;
     let client_dir = match &args.client_dir {
         Some(dir) => absolute(dir)?,
         None => user.docker_dir()?,
     };
     let files = read_client_layout(&client_dir, &user, &docker_config)?;
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     let mut inventory = state.load_inventory()?;
     let ours = find(&inventory, &args.name, &docker_config);
     if !args.force && dc::exists(&docker_config, &args.name) {
@@ -69,9 +71,9 @@ pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
 pub fn update(ctx: &Context, args: &ContextUpdateArgs) -> CliResult<i32> {
     dc::validate_name(&args.name)?;
     let host: Option<TcpEndpoint> = args.host.as_deref().map(str::parse).transpose()?;
-    let user = ClientUser::detect();
-    let docker_config = dc::docker_config_dir(&user)?;
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let user = ctx.user.clone();
+    let docker_config = user.docker_config_dir()?;
+    let state = ctx.open_state(Create::No)?;
     let mut inventory = state.load_inventory()?;
     let mut record = find(&inventory, &args.name, &docker_config)
         .map(|i| inventory.contexts[i].clone())
@@ -112,7 +114,7 @@ fn write(
     verb: &str,
 ) -> CliResult<i32> {
     // Contexts are dockpki's own copies from here on: rewritten without --force or backups.
-    let mut plan = WritePlan::new(true);
+    let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
     dc::plan_context(
         &mut plan,
         &record,

@@ -1,5 +1,6 @@
 //! `dockpki crl`: a CRL signed by the CA, listing the certificates it issued that were revoked.
 
+use dockpki_provision::store::Create;
 use std::io::Write;
 
 use dockpki::RevokedCert;
@@ -9,12 +10,11 @@ use crate::cli::CrlArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use std::path::Path;
 
-use crate::fsio::{Previous, WritePlan};
-use crate::inventory::Status;
 use crate::output::print_json;
 use crate::paths::absolute;
-use crate::reader::{self, Limit, Links};
-use crate::state::State;
+use dockpki_provision::fs::reader::{self, Limit, Links};
+use dockpki_provision::fs::write::{Previous, WritePlan};
+use dockpki_provision::store::inventory::Status;
 
 /// How long a CRL is valid (its nextUpdate): relying parties that check CRLs refuse an outdated
 /// one, so it must be regenerated within this period, e.g. by the same daily job as `renew`.
@@ -45,7 +45,7 @@ fn previous(path: &Path, ca: &dockpki::CertificateAuthority) -> CliResult<Previo
 pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
     let out = args.out.as_deref().map(absolute).transpose()?;
     let now = now();
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     let ca = state.load_ca()?;
     let inventory = state.load_inventory()?;
     let ca_fp = &ca.info().sha256_fingerprint;
@@ -66,10 +66,10 @@ pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
         Some(path) => {
             // Like daemon.json, the CRL may live anywhere (a web root), so its update keeps its
             // journal next to it rather than in the state, whose journal only writes layouts.
-            let journal = crate::journal::recover_next_to(path)?;
-            let mut plan = WritePlan::new(args.force);
+            let journal = dockpki_provision::fs::journal::recover_next_to(path, ctx.report())?;
+            let mut plan = WritePlan::new(super::existing(args.force));
             plan.regenerated(path.clone(), pem.clone().into_bytes(), previous(path, &ca)?);
-            plan.commit(&journal)?;
+            plan.commit(&journal, ctx.report())?;
         }
         // With --json the document carries the PEM; stdout holds exactly one thing.
         None if !ctx.out.json => std::io::stdout()

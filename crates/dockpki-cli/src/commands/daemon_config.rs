@@ -17,11 +17,11 @@ use serde_json::{json, Map, Value};
 use super::Context;
 use crate::cli::DaemonConfigArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::{parent, WritePlan};
-use crate::layout::Layout;
 use crate::output::{note, print_json, say};
 use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
-use crate::reader::{self, Limit, Links};
+use dockpki_provision::fs::reader::{self, Limit, Links};
+use dockpki_provision::fs::write::{parent, WritePlan};
+use dockpki_provision::layout::Layout;
 
 /// dockerd's configuration file.
 const DEFAULT_FILE: &str = "/etc/docker/daemon.json";
@@ -637,10 +637,10 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
     }
 
     refuse_symlink(&file)?;
-    let journal = crate::journal::next_to(&file)?;
+    let journal = dockpki_provision::fs::journal::next_to(&file)?;
     if !args.dry_run {
         // An update interrupted after its journal was written is finished before reading.
-        crate::journal::recover_next_to(&file)?;
+        dockpki_provision::fs::journal::recover_next_to(&file, ctx.report())?;
     }
     let old_text = reader::read_optional(&file, Links::Refuse, Limit::Config)?
         .map(|bytes| {
@@ -701,9 +701,9 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
     let written = if args.dry_run || unchanged {
         Vec::new()
     } else {
-        let mut plan = WritePlan::new(false);
+        let mut plan = WritePlan::new(dockpki_provision::fs::Existing::Refuse);
         plan.config(file.clone(), new_text.clone().into_bytes());
-        plan.commit(&journal)?
+        plan.commit(&journal, ctx.report())?
     };
     let backup = written.iter().find_map(|w| w.backup.clone());
 

@@ -10,7 +10,7 @@ use super::Context;
 use crate::cli::EnvArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::output::{print_json, printable_path, refuse_unprintable, shell_quote};
-use crate::paths::{absolute, ClientUser};
+use crate::paths::absolute;
 
 /// The shell whose syntax to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +141,7 @@ pub fn run(ctx: &Context, args: &EnvArgs) -> CliResult<i32> {
     let host = check_host(&args.host)?;
     let dir: PathBuf = absolute(&match &args.client_dir {
         Some(d) => d.clone(),
-        None => ClientUser::detect().docker_dir()?,
+        None => ctx.user.clone().docker_dir()?,
     })?;
     let dir_text = printable_path("the client directory", &dir)?.to_string();
     check_client_dir(&dir)?;

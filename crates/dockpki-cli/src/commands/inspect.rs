@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::{now, Context};
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::mode_of;
 use crate::output::{print_json, say, Untrusted};
-use crate::reader::{self, Limit, Links};
+use dockpki_provision::fs::reader::{self, Limit, Links};
+use dockpki_provision::fs::write::mode_of;
 
 #[derive(Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]

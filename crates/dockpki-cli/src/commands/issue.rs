@@ -1,17 +1,17 @@
 //! `dockpki issue server` and `dockpki issue client`.
 
 use dockpki::{ClientRequest, IssuedCert, PrivateKey, SanList, ServerRequest};
+use dockpki_provision::store::Create;
 use serde_json::json;
 
 use super::{now, parse, parse_all, Context};
 use crate::cli::{IssueClientArgs, IssueServerArgs, LeafArgs};
 use crate::error::{CliResult, EXIT_OK};
-use crate::fsio::WritePlan;
-use crate::inventory::Record;
-use crate::layout::Layout;
 use crate::output::{print_json, say};
-use crate::paths::{absolute, ClientUser};
-use crate::state::State;
+use crate::paths::absolute;
+use dockpki_provision::fs::write::WritePlan;
+use dockpki_provision::layout::Layout;
+use dockpki_provision::store::inventory::Record;
 
 /// Issues the daemon's certificate into `--out`.
 pub fn server(ctx: &Context, args: &IssueServerArgs) -> CliResult<i32> {
@@ -49,13 +49,13 @@ fn issue(
     ) -> dockpki::Result<IssuedCert>,
 ) -> CliResult<i32> {
     let key_type = parse(&leaf.key_type)?;
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     let ca = state.load_ca()?;
     let mut inventory = state.load_inventory()?;
     let issued = sign(&ca, PrivateKey::generate(key_type)?, now())?;
 
-    let owner = ClientUser::detect().owner_for(&layout.dir);
-    let mut plan = WritePlan::new(leaf.force);
+    let owner = ctx.user.clone().owner_for(&layout.dir);
+    let mut plan = WritePlan::new(super::existing(leaf.force));
     layout.plan(&mut plan, &state.trust_bundle_pem(&ca)?, &issued, owner);
     inventory.add(Record::new(
         &issued.info,

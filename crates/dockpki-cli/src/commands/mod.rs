@@ -19,17 +19,29 @@ mod verify;
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dockpki_provision::fs::Existing;
+use dockpki_provision::report::Notice;
+use dockpki_provision::store::{Create, KeyPerms, Settings, State};
 
 use crate::cli::{CaCommand, Cli, Command, ContextCommand, IssueCommand, RotateCommand};
 use crate::error::{CliError, CliResult};
 use crate::output::Output;
-use crate::state::KeyProtection;
+use crate::paths::ClientUser;
+use crate::secrets::CliPassphrases;
+use dockpki_provision::store::state::KeyProtection;
 
 /// What every command gets besides its own arguments.
 pub struct Context {
     state: Option<PathBuf>,
     /// How to print.
     pub out: Output,
+    /// Who the client files are for (sudo's invoking user, else the running user).
+    pub user: ClientUser,
+    /// What the engine is told about passphrases, key modes, owners, the lock and notices.
+    settings: Settings,
 }
 
 impl Context {
@@ -37,6 +49,26 @@ impl Context {
     /// default.
     pub fn state_named(&self) -> bool {
         self.state.is_some()
+    }
+
+    /// The engine's settings for this command line.
+    pub fn settings(&self) -> Settings {
+        self.settings.clone()
+    }
+
+    /// Where the engine's notices go: stderr, escaped.
+    pub fn report(&self) -> &dyn dockpki_provision::report::Report {
+        self.settings.report.as_ref()
+    }
+
+    /// Opens the state directory (`--state`, else the default) for changes.
+    pub fn open_state(&self, create: Create) -> CliResult<State> {
+        self.open_state_at(self.state_dir()?, create)
+    }
+
+    /// Opens the state directory `dir` for changes.
+    pub fn open_state_at(&self, dir: PathBuf, create: Create) -> CliResult<State> {
+        Ok(State::open(dir, create, self.settings())?)
     }
 
     /// The state directory, absolute.
@@ -50,20 +82,28 @@ impl Context {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> CliResult<i32> {
-    crate::secrets::configure(crate::secrets::Settings {
-        passphrase_file: cli.passphrase_file,
-        insecure_perms: if cli.insecure_perms {
-            crate::secrets::Perms::WarnOnly
+    let user = ClientUser::detect();
+    let settings = Settings {
+        passphrases: Arc::new(CliPassphrases::new(cli.passphrase_file)),
+        key_perms: if cli.insecure_perms {
+            KeyPerms::WarnOnly
         } else {
-            crate::secrets::Perms::Strict
+            KeyPerms::Strict
         },
-    });
+        owners: user.owners.clone(),
+        lock_timeout: Some(Duration::from_secs(lock_timeout(
+            std::env::var_os("DOCKPKI_LOCK_TIMEOUT").as_deref(),
+        )?)),
+        report: Arc::new(|n: &Notice| crate::output::note(n)),
+    };
     let ctx = Context {
         state: cli.state,
         out: Output {
             json: cli.json,
             verbose: cli.verbose,
         },
+        user,
+        settings,
     };
     match cli.command {
         Command::Ca(CaCommand::Init(args)) => ca::init(&ctx, &args),
@@ -130,6 +170,35 @@ pub fn parse_all<T: FromStr<Err = dockpki::Error>>(values: &[String]) -> CliResu
     values.iter().map(|v| parse(v)).collect()
 }
 
+/// Whether a plan may replace files that need consent: `--force`.
+pub fn existing(force: bool) -> Existing {
+    if force {
+        Existing::ReplaceKeepingBackup
+    } else {
+        Existing::Refuse
+    }
+}
+
+/// The lock timeout in seconds from `DOCKPKI_LOCK_TIMEOUT`'s value: unset or empty is the
+/// default; anything but whole seconds is refused, since silently waiting 300 s instead of the
+/// `1.5` or `-5` someone set hides the mistake until a cron job piles up.
+fn lock_timeout(value: Option<&std::ffi::OsStr>) -> CliResult<u64> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS);
+    };
+    value
+        .to_str()
+        .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "DOCKPKI_LOCK_TIMEOUT={:?} is not a whole number of seconds; set it to one, e.g. DOCKPKI_LOCK_TIMEOUT=60, or unset it for the default {}",
+                value.to_string_lossy(),
+                dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS
+            ))
+        })
+}
+
 /// The current time, read once per command so that every check in it agrees.
 pub fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
@@ -137,7 +206,8 @@ pub fn now() -> time::OffsetDateTime {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_window;
+    use super::{lock_timeout, parse_window};
+    use std::ffi::OsStr;
     use time::Duration;
 
     #[test]
@@ -171,6 +241,33 @@ mod tests {
                 e.starts_with(&format!("invalid window {bad:?} for --within: {reason}"))
                     && e.contains("0d: only what has already expired")
                     && !e.contains("validity"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_lock_timeout_is_whole_seconds_or_the_default_and_nothing_else() {
+        assert_eq!(
+            lock_timeout(None).unwrap(),
+            dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS
+        );
+        assert_eq!(
+            lock_timeout(Some(OsStr::new(""))).unwrap(),
+            dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS
+        );
+        assert_eq!(lock_timeout(Some(OsStr::new("0"))).unwrap(), 0);
+        assert_eq!(lock_timeout(Some(OsStr::new("42"))).unwrap(), 42);
+        assert_eq!(
+            lock_timeout(Some(OsStr::new("18446744073709551615"))).unwrap(),
+            u64::MAX
+        );
+        for bad in ["abc", "-5", "1.5", "+5", " 5", "5s", "18446744073709551616"] {
+            let e = lock_timeout(Some(OsStr::new(bad))).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "DOCKPKI_LOCK_TIMEOUT={bad:?} is not a whole number of seconds"
+                )),
                 "{bad}: {e}"
             );
         }

@@ -24,12 +24,12 @@ use serde_json::Value;
 
 use super::Context;
 use crate::cli::ProbeArgs;
-use crate::endpoint::TcpEndpoint;
 use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
-use crate::inventory::{Inventory, Status};
 use crate::output::{escape, print_json, Untrusted};
-use crate::paths::{absolute, ClientUser};
-use crate::reader::{self, Limit, Links};
+use crate::paths::absolute;
+use dockpki_provision::docker::endpoint::TcpEndpoint;
+use dockpki_provision::fs::reader::{self, Limit, Links};
+use dockpki_provision::store::inventory::{Inventory, Status};
 
 /// The served certificate, as far as a probe reports it.
 #[derive(Debug, Serialize)]
@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, args: &ProbeArgs) -> CliResult<i32> {
     let deadline = Deadline::after(timeout);
     let client_dir = match &args.client_dir {
         Some(dir) => absolute(dir)?,
-        None => ClientUser::detect().docker_dir()?,
+        None => ctx.user.clone().docker_dir()?,
     };
     let recorder = Arc::new(RecordingVerifier::new(&client_dir)?);
     let config = client_config(&client_dir, recorder.clone())?;

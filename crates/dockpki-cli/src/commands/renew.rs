@@ -6,6 +6,8 @@
 //! are a few hundred bytes each, and an operator may need the previous key to read old traffic
 //! captures or to roll back by hand.
 
+use dockpki_provision::fs::Existing;
+use dockpki_provision::store::Create;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -13,14 +15,12 @@ use serde::Serialize;
 use super::{now, parse_window, Context};
 use crate::cli::RenewArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::expiry::is_due;
-use crate::fsio::WritePlan;
-use crate::inventory::{Record, Status};
-use crate::layout::restart_hint;
 use crate::output::{print_json, say};
-use crate::paths::ClientUser;
-use crate::reissue::{reissue, restrict_reused_keys, KeyPolicy};
-use crate::state::State;
+use dockpki_provision::fs::write::WritePlan;
+use dockpki_provision::layout::restart_hint;
+use dockpki_provision::store::expiry::is_due;
+use dockpki_provision::store::inventory::{Record, Status};
+use dockpki_provision::store::reissue::{reissue, restrict_reused_keys, KeyPolicy};
 
 /// The default of `--within`.
 const DEFAULT_WITHIN: &str = "30d";
@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         KeyPolicy::Fresh
     };
     let now = now();
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     let mut inventory = state.load_inventory()?;
     let active = || {
         inventory
@@ -115,9 +115,9 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
 
     let ca = state.load_ca()?;
     let bundle = state.trust_bundle_pem(&ca)?;
-    let user = ClientUser::detect();
+    let user = ctx.user.clone();
     // Renew replaces files it wrote itself: forced, with backups.
-    let mut plan = WritePlan::new(true);
+    let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
     let mut renewed = Vec::new();
     for record in &selected {
         refuse_outliving_ca(record, &ca, now)?;
@@ -128,7 +128,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
             &bundle,
             record,
             key_policy,
-            &user,
+            &user.owners,
             now,
             &mut plan,
             &mut inventory,

@@ -4,15 +4,16 @@
 //! dockerd and the docker CLI check neither CRLs nor OCSP, so this alone does not stop a leaked
 //! key: every run says so and names what does.
 
+use dockpki_provision::fs::Existing;
+use dockpki_provision::store::Create;
 use serde::Serialize;
 
 use super::{now, parse, Context};
 use crate::cli::RevokeArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::WritePlan;
-use crate::inventory::{Record, Status};
 use crate::output::{note, print_json, say};
-use crate::state::State;
+use dockpki_provision::fs::write::WritePlan;
+use dockpki_provision::store::inventory::{Record, Status};
 
 /// Printed on stderr by every `revoke` (one note per line), because revoking gives a false sense
 /// of safety otherwise.
@@ -62,7 +63,7 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
     let reason: Option<dockpki::RevocationReason> =
         args.reason.as_deref().map(parse).transpose()?;
     let now = now();
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     let mut inventory = state.load_inventory()?;
 
     // clap requires exactly one of --serial and --name.
@@ -126,7 +127,7 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
         for &i in &todo {
             inventory.revoke(i, now, reason);
         }
-        let mut plan = WritePlan::new(false);
+        let mut plan = WritePlan::new(Existing::Refuse);
         state.plan_inventory(&mut plan, &inventory)?;
         state.commit(plan)?;
     }

@@ -10,6 +10,9 @@
 //! The only record of a rotation in progress is the new CA waiting in `ca-next*.pem`; which
 //! phase it is in follows from the inventory (are there active certificates from the old CA?).
 
+use dockpki_provision::fs::Existing;
+use dockpki_provision::fs::OwnerPolicy;
+use dockpki_provision::store::Create;
 use std::path::PathBuf;
 
 use dockpki::{CaOptions, CertificateAuthority, KeyType, Usage};
@@ -19,13 +22,12 @@ use serde_json::json;
 use super::{now, parse, Context};
 use crate::cli::RotateBeginArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::{WritePlan, Written};
-use crate::inventory::{Inventory, Record, Status};
-use crate::layout::{restart_hint, Layout};
 use crate::output::{print_json, say};
-use crate::paths::ClientUser;
-use crate::reissue::{reissue as reissue_record, KeyPolicy};
-use crate::state::State;
+use dockpki_provision::fs::write::{WritePlan, Written};
+use dockpki_provision::layout::{restart_hint, Layout};
+use dockpki_provision::store::inventory::{Inventory, Record, Status};
+use dockpki_provision::store::reissue::{reissue as reissue_record, KeyPolicy};
+use dockpki_provision::store::state::State;
 
 /// Where a rotation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -54,7 +56,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
     let now = now();
     let key_type: Option<KeyType> = args.key_type.as_deref().map(parse).transpose()?;
     let lifetime = parse(&args.validity)?;
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     if state.rotating() {
         return Err(CliError::new(format!(
             "a CA rotation is already in progress (new CA in {}); continue it with `{}` (see `dockpki ca rotate status`)",
@@ -84,10 +86,10 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
     let new = CertificateAuthority::create(&options, now)?;
     let bundle: String = [&old, &new].iter().map(|ca| ca.cert_pem()).collect();
 
-    let mut plan = WritePlan::new(true);
+    let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
     state.plan_next_ca(&mut plan, &new)?;
     let (present, missing) = existing_layouts(&inventory);
-    plan_bundles(&mut plan, &present, &bundle);
+    plan_bundles(&mut plan, &present, &bundle, &ctx.user.owners);
     let written = state.commit(plan)?;
 
     let restart = daemon_dirs(&present);
@@ -124,15 +126,15 @@ pub fn reissue(ctx: &Context) -> CliResult<i32> {
     let todo: Vec<Record> = from_old_ca(&inventory, new.info()).cloned().collect();
     let mut written = Vec::new();
     if !todo.is_empty() {
-        let user = ClientUser::detect();
-        let mut plan = WritePlan::new(true);
+        let user = ctx.user.clone();
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
         for record in &todo {
             reissue_record(
                 &new,
                 &bundle,
                 record,
                 KeyPolicy::Fresh,
-                &user,
+                &user.owners,
                 now,
                 &mut plan,
                 &mut inventory,
@@ -185,9 +187,9 @@ pub fn finish(ctx: &Context) -> CliResult<i32> {
             names.join(", ")
         )));
     }
-    let mut plan = WritePlan::new(true);
+    let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
     let (present, missing) = existing_layouts(&inventory);
-    plan_bundles(&mut plan, &present, new.cert_pem());
+    plan_bundles(&mut plan, &present, new.cert_pem(), &ctx.user.owners);
     // The old CA is kept (its key can still sign for anything that trusts it, hence 0400 in a
     // 0700 directory), so that leaves it issued can be inspected and the rotation undone by hand.
     let tag = fingerprint_tag(&old);
@@ -226,7 +228,7 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
     let now = now();
     // Opening for writing completes an interrupted update first, so the answer is about the
     // files as they will be, not a half-moved journal.
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     // Certificates only: reporting where a rotation stands must not need an encrypted key.
     let current = state.cert_info(&state.ca_cert_path())?;
     let inventory = state.load_inventory()?;
@@ -296,7 +298,7 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
 
 /// Opens the state for a phase that needs a rotation in progress.
 fn open_rotating(ctx: &Context, command: &str) -> CliResult<State> {
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     if !state.rotating() {
         return Err(CliError::new(format!(
             "no CA rotation in progress in {}, nothing to {command}; start one with `dockpki ca rotate begin`",
@@ -355,10 +357,9 @@ fn existing_layouts(inventory: &Inventory) -> (Vec<Layout>, Vec<PathBuf>) {
 }
 
 /// Adds `bundle` as `ca.pem` to every layout directory (once per directory).
-fn plan_bundles(plan: &mut WritePlan, layouts: &[Layout], bundle: &str) {
-    let user = ClientUser::detect();
+fn plan_bundles(plan: &mut WritePlan, layouts: &[Layout], bundle: &str, owners: &OwnerPolicy) {
     for dir in dirs_of(layouts) {
-        plan.cert(dir.join("ca.pem"), bundle, user.owner_for(&dir));
+        plan.cert(dir.join("ca.pem"), bundle, owners.owner_for(&dir));
     }
 }
 

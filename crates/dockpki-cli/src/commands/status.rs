@@ -2,6 +2,7 @@
 //! installed for it are still the ones dockpki wrote, in the spirit of
 //! `kubeadm certs check-expiration`. Exits 1 when anything needs attention, for monitoring.
 
+use dockpki_provision::store::Create;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -10,10 +11,10 @@ use time::OffsetDateTime;
 use super::{now, parse_window, Context};
 use crate::cli::StatusArgs;
 use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
-use crate::expiry::{days_left, installed_state, is_due, is_expired, FileState};
-use crate::inventory::Status;
 use crate::output::{escape, note, print_json};
-use crate::state::{read, State};
+use dockpki_provision::store::expiry::{days_left, installed_state, is_due, is_expired, FileState};
+use dockpki_provision::store::inventory::Status;
+use dockpki_provision::store::state::read;
 
 /// The verdict on one certificate as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -104,7 +105,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
     let now = now();
     // Opening for write completes an interrupted update first, so the report is about the files
     // as they will stay, not a half-moved state.
-    let state = State::open_write(ctx.state_dir()?, false)?;
+    let state = ctx.open_state(Create::No)?;
     // During a CA rotation the new CA waits in its own file; both are in service.
     let mut ca_paths = vec![state.ca_cert_path()];
     if state.rotating() {

@@ -13,10 +13,10 @@ use serde_json::json;
 use super::Context;
 use crate::cli::SystemdDropinArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::fsio::{Previous, WritePlan};
 use crate::output::{print_json, say};
 use crate::paths::absolute;
-use crate::reader::{self, Limit, Links};
+use dockpki_provision::fs::reader::{self, Limit, Links};
+use dockpki_provision::fs::write::{Previous, WritePlan};
 
 /// Where systemd looks for system units, highest precedence first.
 const UNIT_DIRS: &[&str] = &[
@@ -299,14 +299,14 @@ pub fn run(ctx: &Context, args: &SystemdDropinArgs) -> CliResult<i32> {
         // Not a regular file: the write plan refuses it with the reason.
         Err(_) => Previous::Unknown,
     };
-    let mut plan = WritePlan::new(args.force);
+    let mut plan = WritePlan::new(super::existing(args.force));
     plan.generated_config(
         out.clone(),
         dropin_text(&command, &source).into_bytes(),
         previous,
     );
-    let journal = crate::journal::recover_next_to(&out)?;
-    let written = plan.commit(&journal)?;
+    let journal = dockpki_provision::fs::journal::recover_next_to(&out, ctx.report())?;
+    let written = plan.commit(&journal, ctx.report())?;
     let service = unit.strip_suffix(".service").unwrap_or(unit);
     let next = format!("systemctl daemon-reload && systemctl restart {service}");
     if ctx.out.json {

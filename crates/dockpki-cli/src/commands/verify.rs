@@ -1,5 +1,6 @@
 //! `dockpki verify`: an offline check of installed layouts.
 
+use dockpki_provision::store::Create;
 use std::path::{Path, PathBuf};
 
 use dockpki::{CertificateDer, PrivateKey, SubjectAltName, Usage, VerifyError};
@@ -9,12 +10,11 @@ use time::OffsetDateTime;
 use super::{now, parse_all, parse_window, Context};
 use crate::cli::VerifyArgs;
 use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
-use crate::fsio::mode_of;
-use crate::layout::Layout;
 use crate::output::{print_json, say};
-use crate::paths::{absolute, ClientUser, DEFAULT_DAEMON_DIR};
-use crate::reader::{self, Limit, Links};
-use crate::state::State;
+use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
+use dockpki_provision::fs::reader::{self, Limit, Links};
+use dockpki_provision::fs::write::mode_of;
+use dockpki_provision::layout::Layout;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,7 +119,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
     // An interrupted update is completed before anything is judged, as every command does.
     if let Ok(state_dir) = ctx.state_dir() {
         if state_dir.join("journal.json").exists() {
-            State::open_write(state_dir, false)?;
+            ctx.open_state_at(state_dir, Create::No)?;
         }
     }
 
@@ -136,7 +136,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
         if daemon.dir.is_dir() {
             layouts.push(daemon);
         }
-        if let Ok(dir) = ClientUser::detect().docker_dir() {
+        if let Ok(dir) = ctx.user.clone().docker_dir() {
             let client = Layout::client(dir);
             if client.cert_path().exists() {
                 layouts.push(client);

@@ -4,15 +4,69 @@ use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use dockpki::{CertificateAuthority, CertificateDer};
 
-use crate::error::{CliError, CliResult};
-use crate::fsio::{WritePlan, Written, DIR_MODE, PRIVATE_MODE};
-use crate::inventory::Inventory;
-use crate::journal;
-use crate::reader::{self, Limit, Links};
-use crate::secrets;
+use crate::error::{Advice, Error, Result};
+use crate::fs::journal;
+use crate::fs::owner::OwnerPolicy;
+use crate::fs::reader::{self, Limit, Links};
+use crate::fs::write::{WritePlan, Written, DIR_MODE, PRIVATE_MODE};
+use crate::report::{Notice, Report, Silent};
+use crate::store::ca_key::{self, KeyPerms, NoPassphrase, Passphrases, Purpose};
+use crate::store::inventory::Inventory;
+
+/// What only the caller knows, given to [`State::open`]: how passphrases are had, how loose CA
+/// key files are treated, who owns the files of users' layouts, how long to wait for the lock,
+/// and where notices go.
+#[derive(Clone)]
+pub struct Settings {
+    /// Where passphrases for encrypted CA keys come from.
+    pub passphrases: Arc<dyn Passphrases>,
+    /// How a CA key file readable by group or others is treated.
+    pub key_perms: KeyPerms,
+    /// Who owns the files written into users' layouts and docker contexts.
+    pub owners: OwnerPolicy,
+    /// How long to wait for another process's lock (`None`: for ever).
+    pub lock_timeout: Option<Duration>,
+    /// Where notices go.
+    pub report: Arc<dyn Report>,
+}
+
+impl Default for Settings {
+    /// No passphrase, strict key modes, files owned by the running user, a 300 s lock timeout,
+    /// notices dropped.
+    fn default() -> Settings {
+        Settings {
+            passphrases: Arc::new(NoPassphrase),
+            key_perms: KeyPerms::Strict,
+            owners: OwnerPolicy::RunningUser,
+            lock_timeout: Some(Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS)),
+            report: Arc::new(Silent),
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("key_perms", &self.key_perms)
+            .field("owners", &self.owners)
+            .field("lock_timeout", &self.lock_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether [`State::open`] may create the state directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Create {
+    /// A missing directory is made (mode 0700), with its missing parents.
+    IfMissing,
+    /// The directory must exist and hold a CA.
+    No,
+}
 
 /// An opened state directory.
 pub struct State {
@@ -22,6 +76,7 @@ pub struct State {
     // The directories this process created to open the state (the state directory first, then
     // its missing parents), removed again on drop if the command left nothing in them.
     created: Vec<PathBuf>,
+    settings: Settings,
 }
 
 impl State {
@@ -32,16 +87,24 @@ impl State {
     /// The directory must be trusted before anything in it is: owned by the running user or
     /// root, writable by no one else, below directories that pass the write checks. A directory
     /// that fails is refused, never `chmod`ed: only one dockpki creates gets its mode set.
-    pub fn open_write(dir: PathBuf, create: bool) -> CliResult<State> {
-        crate::fsio::check_utf8(&dir)?;
+    ///
+    /// # Errors
+    /// When the directory is missing (and not to be created), holds no CA (and not to be
+    /// created), is not trusted, cannot be locked in time, or its journal cannot be replayed.
+    pub fn open(dir: PathBuf, create: Create, settings: Settings) -> Result<State> {
+        let create = create == Create::IfMissing;
+        crate::fs::write::check_utf8(&dir)?;
         let mut created = Vec::new();
         match fs::symlink_metadata(&dir) {
             Err(e) if !create => return Err(no_state_dir(&dir, &e)),
             Ok(m) if !m.is_dir() => {
-                return Err(CliError::new(format!(
-                    "the state path {} is not a directory; pass --state DIR",
-                    dir.display()
-                )))
+                return Err(Error::advised(
+                    format!(
+                        "the state path {} is not a directory; remove or rename it",
+                        dir.display()
+                    ),
+                    Advice::StateDir,
+                ))
             }
             Ok(_) if !create && !has_ca(&dir) => {
                 // Nothing to do here: leave a directory that holds no CA exactly as it is
@@ -52,7 +115,7 @@ impl State {
                 check_state_dir(&dir, &m)?;
             }
             Err(_) => {
-                crate::fsio::check_directory_trust(&dir.join("lock"), None)?;
+                crate::fs::write::check_directory_trust(&dir.join("lock"), None)?;
                 let mut missing = Some(dir.as_path());
                 while let Some(d) = missing.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
                     created.push(d.to_path_buf());
@@ -63,7 +126,7 @@ impl State {
                     .mode(DIR_MODE)
                     .create(&dir)
                     .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE)))
-                    .map_err(|e| CliError::io("create state directory", &dir, &e))?
+                    .map_err(|e| Error::io("create state directory", &dir, &e))?
             }
         }
         let lock_path = dir.join("lock");
@@ -75,25 +138,27 @@ impl State {
             .mode(PRIVATE_MODE)
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&lock_path)
-            .map_err(|e| CliError::io("open lock file", &lock_path, &e))?;
-        wait_for_lock(&lock, &dir, &lock_path)?;
+            .map_err(|e| Error::io("open lock file", &lock_path, &e))?;
+        wait_for_lock(&lock, &dir, &lock_path, &settings)?;
         let state = State {
             dir,
             _lock: lock,
             created,
+            settings,
         };
-        let completed = journal::recover(&state.journal_path(), |j| state.replay_scope(j))?;
-        if completed > 0 {
-            crate::output::note(format_args!(
-                "completed an interrupted update ({completed} file(s) moved into place) recorded in {}",
-                state.journal_path().display()
-            ));
+        let report = state.settings.report.as_ref();
+        let moved = journal::recover(&state.journal_path(), |j| state.replay_scope(j), report)?;
+        if moved > 0 {
+            report.notice(&Notice::Recovered {
+                journal: state.journal_path(),
+                moved,
+            });
         }
         // Under the lock, with no update pending, any staged file left in a directory this
         // state writes is from a killed run (SIGKILL runs no cleanup): remove it.
         let inventory = state.load_inventory().unwrap_or_default();
         for dir in state.written_dirs(&inventory) {
-            crate::fsio::remove_stale_temps(&dir);
+            crate::fs::write::remove_stale_temps(&dir);
         }
         Ok(state)
     }
@@ -106,8 +171,8 @@ impl State {
             dirs.extend(r.installed.iter().cloned());
         }
         for c in &inventory.contexts {
-            dirs.insert(crate::docker_context::meta_dir(&c.docker_config, &c.name));
-            dirs.insert(crate::docker_context::tls_dir(&c.docker_config, &c.name));
+            dirs.insert(crate::docker::context::meta_dir(&c.docker_config, &c.name));
+            dirs.insert(crate::docker::context::tls_dir(&c.docker_config, &c.name));
         }
         dirs
     }
@@ -115,7 +180,7 @@ impl State {
     /// Where the state's journal may act when it is replayed: [`State::written_dirs`] of the
     /// inventory on disk and of the inventory the journal installs (an interrupted `issue
     /// --out NEW` records NEW only in the new one). A damaged inventory on disk adds nothing.
-    fn replay_scope(&self, journal: &journal::Journal) -> CliResult<journal::Scope> {
+    fn replay_scope(&self, journal: &journal::Journal) -> Result<journal::Scope> {
         let path = self.inventory_path();
         let mut dirs = self.written_dirs(&self.load_inventory().unwrap_or_default());
         for m in journal.moves.iter().filter(|m| m.target == path) {
@@ -152,20 +217,29 @@ impl State {
     /// Writes `plan` crash-safely through this state's journal. Every command's update passes
     /// here, so this is where the docker contexts dockpki made get their copies of whatever
     /// client files the plan rewrites, in the same journaled update (see
-    /// [`crate::docker_context::mirror_client_files`]). The contexts are those of the inventory
+    /// [`crate::docker::context::mirror_client_files`]). The contexts are those of the inventory
     /// the plan writes, else of the one on disk.
-    pub fn commit(&self, plan: WritePlan) -> CliResult<Vec<Written>> {
-        self.with_context_copies(plan)?.commit(&self.journal_path())
+    ///
+    /// # Errors
+    /// As [`WritePlan::commit`].
+    pub fn commit(&self, plan: WritePlan) -> Result<Vec<Written>> {
+        self.with_context_copies(plan)?
+            .commit(&self.journal_path(), self.settings.report.as_ref())
+    }
+
+    /// The settings this state was opened with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// `plan` with the copies its docker contexts need.
-    fn with_context_copies(&self, mut plan: WritePlan) -> CliResult<WritePlan> {
+    fn with_context_copies(&self, mut plan: WritePlan) -> Result<WritePlan> {
         let path = self.inventory_path();
         let contexts = match plan.planned(&path) {
             Some((bytes, _)) => Inventory::parse(&path, bytes)?.contexts,
             None => self.load_inventory()?.contexts,
         };
-        crate::docker_context::mirror_client_files(&mut plan, &contexts);
+        crate::docker::context::mirror_client_files(&mut plan, &contexts, &self.settings.owners);
         Ok(plan)
     }
 
@@ -175,10 +249,11 @@ impl State {
     pub fn commit_skipping_unwritable(
         &self,
         plan: WritePlan,
-    ) -> CliResult<(Vec<Written>, Vec<crate::fsio::Skipped>)> {
+    ) -> Result<(Vec<Written>, Vec<crate::fs::write::Skipped>)> {
         let mut plan = self.with_context_copies(plan)?;
         let skipped = plan.drop_unwritable_layouts(&self.dir);
-        Ok((plan.commit(&self.journal_path())?, skipped))
+        let written = plan.commit(&self.journal_path(), self.settings.report.as_ref())?;
+        Ok((written, skipped))
     }
 
     /// `inventory.json`.
@@ -216,7 +291,7 @@ impl State {
     /// Loads the CA that signs new certificates, explaining what to do when it is missing or
     /// broken: during a rotation the new CA, so that every certificate issued from `begin` on
     /// already survives `finish`.
-    pub fn load_ca(&self) -> CliResult<CertificateAuthority> {
+    pub fn load_ca(&self) -> Result<CertificateAuthority> {
         if self.rotating() {
             self.load_next_ca()
         } else {
@@ -225,7 +300,7 @@ impl State {
     }
 
     /// Loads the current CA (`ca.pem`), the old one during a rotation.
-    pub fn load_current_ca(&self) -> CliResult<CertificateAuthority> {
+    pub fn load_current_ca(&self) -> Result<CertificateAuthority> {
         if !self.has_ca() {
             return Err(no_ca(&self.dir));
         }
@@ -233,15 +308,15 @@ impl State {
     }
 
     /// Loads the new CA of a rotation in progress (`ca-next.pem`).
-    pub fn load_next_ca(&self) -> CliResult<CertificateAuthority> {
+    pub fn load_next_ca(&self) -> Result<CertificateAuthority> {
         self.load_pair(&self.ca_next_cert_path(), &self.ca_next_key_path())
             .map_err(|e| e.context("the CA rotation in progress"))
     }
 
-    /// The one place a CA key is read: the file must pass [`secrets::read_ca_key`]'s ownership
-    /// and mode checks, and an encrypted key is decrypted with the passphrase from
-    /// [`secrets::passphrase`] (asked at most once per process).
-    fn load_pair(&self, cert_path: &Path, key_path: &Path) -> CliResult<CertificateAuthority> {
+    /// The one place a CA key is read: the file must pass [`ca_key::read_ca_key`]'s ownership
+    /// and mode checks, and an encrypted key is decrypted with the passphrase from the
+    /// settings' [`Passphrases`].
+    fn load_pair(&self, cert_path: &Path, key_path: &Path) -> Result<CertificateAuthority> {
         // Name the file the error is about: an empty or damaged key must not send the operator
         // to the certificate.
         let context = |e: dockpki::Error| {
@@ -264,12 +339,16 @@ impl State {
                     key_path.display()
                 ),
             };
-            CliError::from(e).context(what)
+            Error::from(e).context(what)
         };
         let cert = read(cert_path)?;
-        let key = secrets::read_ca_key(key_path)?;
+        let key = ca_key::read_ca_key(
+            key_path,
+            self.settings.key_perms,
+            self.settings.report.as_ref(),
+        )?;
         if dockpki::PrivateKey::is_encrypted_pem(&key) {
-            let pass = secrets::passphrase(secrets::Purpose::Unlock)?;
+            let pass = self.settings.passphrases.passphrase(Purpose::Unlock)?;
             CertificateAuthority::load_encrypted(&cert, &key, &pass).map_err(context)
         } else {
             CertificateAuthority::load(&cert, &key).map_err(context)
@@ -277,12 +356,12 @@ impl State {
     }
 
     /// What the CA certificate at `path` says, without its key (which may be encrypted).
-    pub fn cert_info(&self, path: &Path) -> CliResult<dockpki::CertInfo> {
+    pub fn cert_info(&self, path: &Path) -> Result<dockpki::CertInfo> {
         dockpki::inspect(&ca_cert(path)?).map_err(|e| ca_cert_context(path, e))
     }
 
     /// Whether the current CA's key (`ca-key.pem`) is stored encrypted.
-    pub fn key_protection(&self) -> CliResult<KeyProtection> {
+    pub fn key_protection(&self) -> Result<KeyProtection> {
         let path = self.ca_key_path();
         let key = read(&path)?;
         Ok(if dockpki::PrivateKey::is_encrypted_pem(&key) {
@@ -296,7 +375,7 @@ impl State {
     /// certificates must be trusted now, `signing` among them. During a rotation that is the
     /// old CA followed by the new one (order does not matter to Go or openssl; old first keeps
     /// the bundle growing at its end), so old and new leaves are accepted everywhere.
-    pub fn trust_bundle_pem(&self, signing: &CertificateAuthority) -> CliResult<String> {
+    pub fn trust_bundle_pem(&self, signing: &CertificateAuthority) -> Result<String> {
         if !self.rotating() {
             return Ok(signing.cert_pem().to_string());
         }
@@ -317,18 +396,18 @@ impl State {
 
     /// Adds a rotation's new CA to `plan` as `ca-next*.pem`, its key protected like the current
     /// CA's (an encrypted CA is succeeded by one encrypted under the same passphrase).
-    pub fn plan_next_ca(&self, plan: &mut WritePlan, ca: &CertificateAuthority) -> CliResult<()> {
+    pub fn plan_next_ca(&self, plan: &mut WritePlan, ca: &CertificateAuthority) -> Result<()> {
         plan.cert(self.ca_next_cert_path(), ca.cert_pem(), None);
         plan.key(
             self.ca_next_key_path(),
-            ca_key_pem(ca, self.key_protection()?)?,
+            self.ca_key_pem(ca, self.key_protection()?)?,
             None,
         );
         Ok(())
     }
 
     /// Loads the inventory; a missing file is an empty inventory.
-    pub fn load_inventory(&self) -> CliResult<Inventory> {
+    pub fn load_inventory(&self) -> Result<Inventory> {
         let path = self.inventory_path();
         match reader::read_optional(&path, Links::Refuse, Limit::Inventory)? {
             Some(bytes) => Inventory::parse(&path, &bytes),
@@ -342,14 +421,36 @@ impl State {
         plan: &mut WritePlan,
         ca: &CertificateAuthority,
         protection: KeyProtection,
-    ) -> CliResult<()> {
+    ) -> Result<()> {
         plan.cert(self.ca_cert_path(), ca.cert_pem(), None);
-        plan.key(self.ca_key_path(), ca_key_pem(ca, protection)?, None);
+        plan.key(self.ca_key_path(), self.ca_key_pem(ca, protection)?, None);
         Ok(())
     }
 
+    /// The CA key's PEM in the requested form; encrypting asks the settings' [`Passphrases`]
+    /// for a new passphrase (a source hands out the one it already gave, if any).
+    ///
+    /// # Errors
+    /// When no passphrase can be had, or encryption fails.
+    pub fn ca_key_pem(
+        &self,
+        ca: &CertificateAuthority,
+        protection: KeyProtection,
+    ) -> Result<zeroize::Zeroizing<String>> {
+        match protection {
+            KeyProtection::Plain => Ok(ca.key_pem()),
+            KeyProtection::Encrypted => {
+                let pass = self
+                    .settings
+                    .passphrases
+                    .passphrase(Purpose::NewPassphrase)?;
+                Ok(ca.encrypted_key_pem(&pass)?)
+            }
+        }
+    }
+
     /// Adds the inventory to `plan`.
-    pub fn plan_inventory(&self, plan: &mut WritePlan, inventory: &Inventory) -> CliResult<()> {
+    pub fn plan_inventory(&self, plan: &mut WritePlan, inventory: &Inventory) -> Result<()> {
         plan.state(self.inventory_path(), inventory.to_bytes()?);
         Ok(())
     }
@@ -383,42 +484,30 @@ pub enum KeyProtection {
     Encrypted,
 }
 
-/// The CA key's PEM in the requested form; encrypting asks for a new passphrase unless this
-/// process already has one (from unlocking the current CA, or a passphrase file).
-pub fn ca_key_pem(
-    ca: &CertificateAuthority,
-    protection: KeyProtection,
-) -> CliResult<zeroize::Zeroizing<String>> {
-    match protection {
-        KeyProtection::Plain => Ok(ca.key_pem()),
-        KeyProtection::Encrypted => {
-            let pass = secrets::passphrase(secrets::Purpose::NewPassphrase)?;
-            Ok(ca.encrypted_key_pem(&pass)?)
-        }
-    }
-}
-
 /// Refuses an existing state directory anyone but the running user or root could change: its
 /// owner and whoever may write to it could plant a journal, an inventory or a CA that a root
 /// dockpki would act on.
-fn check_state_dir(dir: &Path, m: &fs::Metadata) -> CliResult<()> {
+fn check_state_dir(dir: &Path, m: &fs::Metadata) -> Result<()> {
     let me = nix::unistd::geteuid().as_raw();
     if m.uid() != me && m.uid() != 0 {
-        return Err(CliError::new(format!(
-            "refusing to use the state directory {} because it is owned by uid {}, not by you (uid {me}) or root, who could plant files dockpki would act on; use your own (pass --state DIR) or chown it",
-            dir.display(),
-            m.uid()
-        )));
+        return Err(Error::advised(
+            format!(
+                "refusing to use the state directory {} because it is owned by uid {}, not by you (uid {me}) or root, who could plant files dockpki would act on; chown it to yourself",
+                dir.display(),
+                m.uid()
+            ),
+            Advice::StateDir,
+        ));
     }
     let mode = m.mode() & 0o7777;
     if mode & 0o022 != 0 {
-        return Err(CliError::new(format!(
+        return Err(Error::new(format!(
             "refusing to use the state directory {} because it is writable by group or others (mode {mode:04o}), who could plant files dockpki would act on; run `chmod 700 {}`",
             dir.display(),
-            crate::output::shell_quote(&dir.display().to_string())
+            crate::text::shell_quote(&dir.display().to_string())
         )));
     }
-    crate::fsio::check_directory_trust(&dir.join("lock"), None)
+    crate::fs::write::check_directory_trust(&dir.join("lock"), None)
 }
 
 fn has_ca(dir: &Path) -> bool {
@@ -428,7 +517,7 @@ fn has_ca(dir: &Path) -> bool {
 /// Why `dir` holds no CA as far as [`has_ca`] can tell. `exists()` is false for a file that
 /// cannot be looked at too, so a state directory this user may not search (another user's, say
 /// root's under `sudo`) is reported as such, not as an empty one.
-fn no_ca(dir: &Path) -> CliError {
+fn no_ca(dir: &Path) -> Error {
     for name in ["ca.pem", "ca-key.pem"] {
         if let Err(e) = fs::symlink_metadata(dir.join(name)) {
             if e.kind() != std::io::ErrorKind::NotFound {
@@ -436,133 +525,89 @@ fn no_ca(dir: &Path) -> CliError {
             }
         }
     }
-    CliError::new(format!(
-        "no CA in {}; create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
-        dir.display()
-    ))
+    Error::advised(format!("no CA in {}", dir.display()), Advice::CreateCa)
 }
 
 /// The state directory `dir` could not be looked at (`e`): missing means no CA yet; anything
 /// else (a parent this user may not search) is said as it is.
-fn no_state_dir(dir: &Path, e: &std::io::Error) -> CliError {
+fn no_state_dir(dir: &Path, e: &std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
-        return CliError::new(format!(
-            "no CA in {} (the directory does not exist); create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR",
-            dir.display()
-        ));
+        return Error::advised(
+            format!("no CA in {} (the directory does not exist)", dir.display()),
+            Advice::CreateCa,
+        );
     }
     unreadable_state(dir, e)
 }
 
 /// The state directory exists (or may) but this user cannot look into it.
-fn unreadable_state(dir: &Path, e: &std::io::Error) -> CliError {
+fn unreadable_state(dir: &Path, e: &std::io::Error) -> Error {
     let owner = fs::metadata(dir)
         .map(|m| format!("it belongs to uid {}, ", m.uid()))
         .unwrap_or_default();
-    CliError::new(format!(
-        "cannot read the state directory {}: {e}; {owner}run dockpki as the user who owns it (e.g. with sudo), or pass --state DIR",
-        dir.display()
-    ))
+    Error::advised(
+        format!(
+            "cannot read the state directory {}: {e}; {owner}run dockpki as the user who owns it (e.g. with sudo)",
+            dir.display()
+        ),
+        Advice::StateDir,
+    )
 }
 
-/// How long a command waits for another dockpki on the same state before giving up, unless
-/// `DOCKPKI_LOCK_TIMEOUT` (seconds) says otherwise. Long enough for any RSA-4096 renewal run,
-/// short enough that a cron job stuck behind a hung one fails visibly instead of piling up.
-const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
+/// How long [`Settings::default`] waits for another process on the same state: long enough
+/// for any RSA-4096 renewal run, short enough that a cron job stuck behind a hung one fails
+/// visibly instead of piling up.
+pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
 
-/// Takes the exclusive lock, saying so when it has to wait and giving up with an error after
+/// Takes the exclusive lock, reporting when it has to wait and giving up with an error after
 /// the timeout. The kernel drops a flock when its holder exits, so a lock is never stale: a
 /// timeout means another dockpki is still running.
-fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path) -> CliResult<()> {
-    let timeout = lock_timeout(std::env::var_os("DOCKPKI_LOCK_TIMEOUT").as_deref())?;
+fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path, settings: &Settings) -> Result<()> {
     // A timeout too large for the clock means no deadline, not an overflow panic.
-    let deadline = std::time::Instant::now().checked_add(std::time::Duration::from_secs(timeout));
+    let deadline = settings
+        .lock_timeout
+        .and_then(|t| std::time::Instant::now().checked_add(t));
     let mut announced = false;
     loop {
         match lock.try_lock() {
             Ok(()) => return Ok(()),
             Err(fs::TryLockError::WouldBlock) => {}
-            Err(fs::TryLockError::Error(e)) => return Err(CliError::io("lock", lock_path, &e)),
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path, &e)),
         }
         if !announced {
-            crate::output::note(format_args!(
-                "waiting up to {timeout}s for another dockpki process working on {} (lock {})",
-                dir.display(),
-                lock_path.display()
-            ));
+            settings.report.notice(&Notice::WaitingForLock {
+                dir: dir.to_path_buf(),
+                lock: lock_path.to_path_buf(),
+                timeout: settings.lock_timeout,
+            });
             announced = true;
         }
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            return Err(CliError::new(format!(
-                "gave up after {timeout}s waiting for another dockpki process working on {} (it holds {}); let it finish, or raise DOCKPKI_LOCK_TIMEOUT",
-                dir.display(),
-                lock_path.display()
-            )));
+            return Err(Error::advised(
+                format!(
+                    "gave up after {}s waiting for another dockpki process working on {} (it holds {}); let it finish",
+                    settings.lock_timeout.unwrap_or_default().as_secs(),
+                    dir.display(),
+                    lock_path.display()
+                ),
+                Advice::LockTimeout,
+            ));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
-/// The lock timeout in seconds from `DOCKPKI_LOCK_TIMEOUT`'s value: unset or empty is the
-/// default; anything but whole seconds is refused, since silently waiting 300 s instead of the
-/// `1.5` or `-5` someone set hides the mistake until a cron job piles up.
-fn lock_timeout(value: Option<&std::ffi::OsStr>) -> CliResult<u64> {
-    let Some(value) = value.filter(|v| !v.is_empty()) else {
-        return Ok(DEFAULT_LOCK_TIMEOUT_SECS);
-    };
-    value
-        .to_str()
-        .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            CliError::new(format!(
-                "DOCKPKI_LOCK_TIMEOUT={:?} is not a whole number of seconds; set it to one, e.g. DOCKPKI_LOCK_TIMEOUT=60, or unset it for the default {DEFAULT_LOCK_TIMEOUT_SECS}",
-                value.to_string_lossy()
-            ))
-        })
-}
-
 /// The CA certificate in the file at `path` (its first certificate), without its key.
-fn ca_cert(path: &Path) -> CliResult<CertificateDer<'static>> {
+fn ca_cert(path: &Path) -> Result<CertificateDer<'static>> {
     let mut certs = dockpki::certs_from_pem(&read(path)?).map_err(|e| ca_cert_context(path, e))?;
     Ok(certs.swap_remove(0))
 }
 
-fn ca_cert_context(path: &Path, e: dockpki::Error) -> CliError {
-    CliError::from(e).context(format!("reading the CA certificate {}", path.display()))
+fn ca_cert_context(path: &Path, e: dockpki::Error) -> Error {
+    Error::from(e).context(format!("reading the CA certificate {}", path.display()))
 }
 
 /// Reads a PEM file of the state directory (never through a symlink: dockpki makes none there).
-pub fn read(path: &Path) -> CliResult<zeroize::Zeroizing<Vec<u8>>> {
+pub fn read(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     reader::read(path, Links::Refuse, Limit::Pem)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{lock_timeout, DEFAULT_LOCK_TIMEOUT_SECS};
-    use std::ffi::OsStr;
-
-    #[test]
-    fn the_lock_timeout_is_whole_seconds_or_the_default_and_nothing_else() {
-        assert_eq!(lock_timeout(None).unwrap(), DEFAULT_LOCK_TIMEOUT_SECS);
-        assert_eq!(
-            lock_timeout(Some(OsStr::new(""))).unwrap(),
-            DEFAULT_LOCK_TIMEOUT_SECS
-        );
-        assert_eq!(lock_timeout(Some(OsStr::new("0"))).unwrap(), 0);
-        assert_eq!(lock_timeout(Some(OsStr::new("42"))).unwrap(), 42);
-        assert_eq!(
-            lock_timeout(Some(OsStr::new("18446744073709551615"))).unwrap(),
-            u64::MAX
-        );
-        for bad in ["abc", "-5", "1.5", "+5", " 5", "5s", "18446744073709551616"] {
-            let e = lock_timeout(Some(OsStr::new(bad))).unwrap_err().to_string();
-            assert!(
-                e.starts_with(&format!(
-                    "DOCKPKI_LOCK_TIMEOUT={bad:?} is not a whole number of seconds"
-                )),
-                "{bad}: {e}"
-            );
-        }
-    }
 }

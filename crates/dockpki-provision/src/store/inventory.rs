@@ -6,7 +6,7 @@ use dockpki::{CertInfo, KeyType, RevocationReason, Usage};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::error::{CliError, CliResult};
+use crate::error::{Error, Result};
 
 /// The inventory format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -165,16 +165,16 @@ impl Default for Inventory {
 impl Inventory {
     /// Parses the inventory file. A damaged file is an error, never silently replaced: it is the
     /// only record of where certificates went.
-    pub fn parse(path: &Path, bytes: &[u8]) -> CliResult<Inventory> {
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory> {
         let inv: Inventory = serde_json::from_slice(bytes).map_err(|e| {
-            CliError::new(format!(
+            Error::new(format!(
                 "the inventory {} is damaged ({e}); restore the previous version from {}.bak, or move it aside to start a new one",
                 path.display(),
                 path.display()
             ))
         })?;
         if inv.version != FORMAT_VERSION {
-            return Err(CliError::new(format!(
+            return Err(Error::new(format!(
                 "the inventory {} has format version {}, this dockpki reads version {FORMAT_VERSION}; use a matching dockpki",
                 path.display(),
                 inv.version
@@ -262,9 +262,9 @@ impl Inventory {
     /// # Errors
     /// When a value cannot be written as JSON (a path that is not UTF-8); refused before
     /// anything is staged, instead of writing an empty inventory that reads as damaged.
-    pub fn to_bytes(&self) -> CliResult<Vec<u8>> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut out = serde_json::to_vec_pretty(self).map_err(|e| {
-            CliError::new(format!(
+            Error::new(format!(
                 "cannot record the inventory ({e}); every path dockpki records must be UTF-8"
             ))
         })?;

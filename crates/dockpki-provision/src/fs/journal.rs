@@ -15,7 +15,7 @@
 //!
 //! 1. the journal is a regular file (not a link), owned by the running user or root, writable by
 //!    no one else, in a directory that passes the same trust checks as every write
-//!    ([`crate::fsio::check_directory_trust`]);
+//!    ([`crate::fs::write::check_directory_trust`]);
 //! 2. every path in it is absolute and plain (no `.` or `..`), and UTF-8;
 //! 3. every target lies in a directory its [`Scope`] allows: for the state's journal the state
 //!    directory, its archive, and the layouts and docker-context directories that the inventory
@@ -36,12 +36,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CliError, CliResult};
-use crate::fsio::{
-    check_directory_trust, parent, parse_temp_name, sync_dir, temp_path, write_new, ActingAs,
-    PRIVATE_MODE,
+use crate::error::{Error, Result};
+use crate::fs::owner::ActingAs;
+use crate::fs::reader::{self, kind_of, Limit, Links};
+use crate::fs::write::{
+    check_directory_trust, parent, parse_temp_name, sync_dir, temp_path, write_new, PRIVATE_MODE,
 };
-use crate::reader::{self, kind_of, Limit, Links};
+use crate::report::{Notice, Report};
 
 /// Format version of the journal file.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -91,7 +92,7 @@ impl Move {
     }
 
     /// Keeps the backup and renames; `false` when the staged file is gone (done before).
-    fn apply(&self) -> CliResult<bool> {
+    fn apply(&self) -> Result<bool> {
         if fs::symlink_metadata(&self.temp).is_err() {
             return Ok(false);
         }
@@ -106,7 +107,7 @@ impl Move {
             }
         }
         fs::rename(&self.temp, &self.target)
-            .map_err(|e| CliError::io("move into place", &self.target, &e))?;
+            .map_err(|e| Error::io("move into place", &self.target, &e))?;
         Ok(true)
     }
 }
@@ -122,14 +123,14 @@ pub struct Journal {
 
 impl Journal {
     /// Writes the journal atomically and durably: once this returns, the update will complete.
-    pub fn write(&self, path: &Path) -> CliResult<()> {
+    pub fn write(&self, path: &Path) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| CliError::new(format!("cannot encode the journal: {e}")))?;
+            .map_err(|e| Error::new(format!("cannot encode the journal: {e}")))?;
         let tmp = temp_path(path)?;
         let written = write_new(&tmp, &bytes, PRIVATE_MODE, None)
-            .map_err(|e| CliError::io("write", path, &e))
+            .map_err(|e| Error::io("write", path, &e))
             .and_then(|()| {
-                fs::rename(&tmp, path).map_err(|e| CliError::io("move into place", path, &e))
+                fs::rename(&tmp, path).map_err(|e| Error::io("move into place", path, &e))
             });
         if written.is_err() {
             // A half-written journal temporary (a full disk) is not left behind.
@@ -147,7 +148,7 @@ impl Journal {
     /// it fails (they made its target a directory, say) it is skipped and reported instead of
     /// stopping the update: a user must not be able to hold every later command on the state
     /// hostage by breaking their own copy. Returns what was skipped, one line each.
-    pub fn apply(&self, abort_after: Option<usize>) -> CliResult<Vec<String>> {
+    pub fn apply(&self, abort_after: Option<usize>) -> Result<Vec<String>> {
         let mut dirs = std::collections::BTreeMap::new();
         let mut skipped = Vec::new();
         for (done, m) in self.moves.iter().enumerate() {
@@ -198,7 +199,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn allows(&self, m: &Move) -> Result<(), String> {
+    fn allows(&self, m: &Move) -> std::result::Result<(), String> {
         let dir = parent(&m.target);
         let staged_sibling = parent(&m.temp) == dir
             && file_name(&m.temp)
@@ -274,7 +275,7 @@ fn file_name(p: &Path) -> Option<&str> {
 }
 
 /// Rule 2: absolute, without `.` or `..`, UTF-8.
-fn plain_path(p: &Path) -> Result<(), String> {
+fn plain_path(p: &Path) -> std::result::Result<(), String> {
     use std::path::Component;
     let plain = p.is_absolute()
         && p.to_str().is_some()
@@ -297,9 +298,13 @@ fn plain_path(p: &Path) -> Result<(), String> {
 /// # Errors
 /// One line naming the journal when it is damaged, of another version, or fails any check;
 /// nothing is moved then.
-pub fn recover(path: &Path, scope: impl FnOnce(&Journal) -> CliResult<Scope>) -> CliResult<usize> {
+pub fn recover(
+    path: &Path,
+    scope: impl FnOnce(&Journal) -> Result<Scope>,
+    report: &dyn Report,
+) -> Result<usize> {
     let refuse = |why: &dyn std::fmt::Display| {
-        CliError::new(format!(
+        Error::new(format!(
             "refusing to replay the journal {} of an interrupted update: {why}; dockpki did not write it like this, so check what it names, then delete it",
             path.display()
         ))
@@ -309,9 +314,7 @@ pub fn recover(path: &Path, scope: impl FnOnce(&Journal) -> CliResult<Scope>) ->
         Err(reader::ReadError::NotFound(_)) => return Ok(0),
         Err(reader::ReadError::Refused(e)) => return Err(e),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| CliError::io("read", path, &e))?;
+    let meta = file.metadata().map_err(|e| Error::io("read", path, &e))?;
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me && meta.uid() != 0 {
         return Err(refuse(&format_args!(
@@ -328,13 +331,16 @@ pub fn recover(path: &Path, scope: impl FnOnce(&Journal) -> CliResult<Scope>) ->
     check_directory_trust(path, None)?;
     let bytes = reader::read_opened(file, path, Limit::Config)?;
     let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
-        CliError::new(format!(
-            "the journal {} of an interrupted update is damaged ({e}); check the layouts with `dockpki verify`, then delete it",
-            path.display()
-        ))
+        Error::advised(
+            format!(
+                "the journal {} of an interrupted update is damaged ({e})",
+                path.display()
+            ),
+            crate::Advice::VerifyLayouts,
+        )
     })?;
     if journal.version != JOURNAL_VERSION {
-        return Err(CliError::new(format!(
+        return Err(Error::new(format!(
             "the journal {} has format version {}, this dockpki reads version {JOURNAL_VERSION}; finish the update with a matching dockpki",
             path.display(),
             journal.version
@@ -401,7 +407,7 @@ pub fn recover(path: &Path, scope: impl FnOnce(&Journal) -> CliResult<Scope>) ->
     };
     skipped.extend(journal.apply(None)?);
     for line in skipped {
-        crate::output::note(line);
+        report.notice(&Notice::SkippedUserFile(line));
     }
     remove_journal(path)?;
     Ok(pending)
@@ -410,33 +416,33 @@ pub fn recover(path: &Path, scope: impl FnOnce(&Journal) -> CliResult<Scope>) ->
 /// The journal of an update of one file outside the state directory (daemon.json, a systemd
 /// drop-in, a CRL): next to the file, hidden, since the host that file is on may have no state
 /// directory.
-pub fn next_to(file: &Path) -> CliResult<PathBuf> {
+pub fn next_to(file: &Path) -> Result<PathBuf> {
     let name = file_name(file)
-        .ok_or_else(|| CliError::new(format!("{} has no UTF-8 file name", file.display())))?;
+        .ok_or_else(|| Error::new(format!("{} has no UTF-8 file name", file.display())))?;
     Ok(parent(file).join(format!(".{name}.dockpki-journal")))
 }
 
 /// Completes an interrupted update of `file` from its journal next to it ([`next_to`]), which
-/// may only install `file` itself, then removes what a killed update staged next to it. Says so
-/// on stderr when it completed something. Returns the journal's path, for the next update.
+/// may only install `file` itself, then removes what a killed update staged next to it. Reports
+/// a [`Notice::Recovered`] when it completed something. Returns the journal's path, for the next update.
 ///
 /// # Errors
 /// As [`recover`].
-pub fn recover_next_to(file: &Path) -> CliResult<PathBuf> {
+pub fn recover_next_to(file: &Path, report: &dyn Report) -> Result<PathBuf> {
     let journal = next_to(file)?;
-    let completed = recover(&journal, |_| Ok(Scope::File(file.to_path_buf())))?;
-    if completed > 0 {
-        crate::output::note(format_args!(
-            "completed an interrupted update ({completed} file(s) moved into place) recorded in {}",
-            journal.display()
-        ));
+    let moved = recover(&journal, |_| Ok(Scope::File(file.to_path_buf())), report)?;
+    if moved > 0 {
+        report.notice(&Notice::Recovered {
+            journal: journal.clone(),
+            moved,
+        });
     }
-    crate::fsio::remove_stale_temps(parent(file));
+    crate::fs::write::remove_stale_temps(parent(file));
     Ok(journal)
 }
 
 /// Deletes the journal durably: the update is complete.
-pub fn remove_journal(path: &Path) -> CliResult<()> {
+pub fn remove_journal(path: &Path) -> Result<()> {
     remove_if_present(path)?;
     sync_dir(parent(path))
 }
@@ -461,26 +467,27 @@ pub fn fault_injection() -> Option<usize> {
     None
 }
 
-fn link_once(from: &Path, to: &Path) -> CliResult<()> {
+fn link_once(from: &Path, to: &Path) -> Result<()> {
     match fs::hard_link(from, to) {
         Ok(()) => Ok(()),
         // Made before the interruption: it already holds the old file.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(CliError::io("keep a backup of", from, &e)),
+        Err(e) => Err(Error::io("keep a backup of", from, &e)),
     }
 }
 
-fn remove_if_present(path: &Path) -> CliResult<()> {
+fn remove_if_present(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(CliError::io("remove", path, &e)),
+        Err(e) => Err(Error::io("remove", path, &e)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Silent;
     use std::os::unix::fs::PermissionsExt;
 
     struct Dir {
@@ -551,7 +558,7 @@ mod tests {
                 d.p("layout/cert.pem.bak-20260101T000000Z"),
             )),
         )]);
-        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 1);
         assert_eq!(fs::read(d.p("layout/cert.pem")).unwrap(), b"new");
         assert_eq!(
             fs::read(d.p("layout/cert.pem.bak-20260101T000000Z")).unwrap(),
@@ -569,7 +576,7 @@ mod tests {
             d.p("state/ca.pem"),
             None,
         )]);
-        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 1);
         assert_eq!(fs::read(d.p("state/ca.pem")).unwrap(), b"next");
         // The same kind of rename from the state into a layout is refused.
         fs::write(d.p("state/ca-key.pem"), "key").unwrap();
@@ -578,7 +585,9 @@ mod tests {
             d.p("layout/key.pem"),
             None,
         )]);
-        let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+        let e = recover(&path, |_| Ok(d.scope()), &Silent)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("neither a file dockpki staged"), "{e}");
         assert!(d.p("state/ca-key.pem").exists() && !d.p("layout/key.pem").exists());
     }
@@ -676,7 +685,9 @@ mod tests {
             let m = build(&d);
             let temp = m.temp.clone();
             let path = d.journal(vec![m]);
-            let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+            let e = recover(&path, |_| Ok(d.scope()), &Silent)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(phrase), "{name}: {e}");
             assert!(e.contains("journal.json"), "{name}: {e}");
             assert!(temp.exists() && path.exists(), "{name}: something moved");
@@ -691,13 +702,13 @@ mod tests {
         let ok = d.staged("layout/daemon.json");
         let other = d.staged("layout/other.json");
         let path = d.journal(vec![mv(other, d.p("layout/other.json"), None)]);
-        let e = recover(&path, |_| Ok(Scope::File(file.clone())))
+        let e = recover(&path, |_| Ok(Scope::File(file.clone())), &Silent)
             .unwrap_err()
             .to_string();
         assert!(e.contains("it may only install"), "{e}");
         let path = d.journal(vec![mv(ok, file.clone(), None)]);
         assert_eq!(
-            recover(&path, |_| Ok(Scope::File(file.clone()))).unwrap(),
+            recover(&path, |_| Ok(Scope::File(file.clone())), &Silent).unwrap(),
             1
         );
         assert_eq!(fs::read(&file).unwrap(), b"new");
@@ -709,15 +720,19 @@ mod tests {
         let temp = d.staged("layout/cert.pem");
         let path = d.journal(vec![mv(temp.clone(), d.p("layout/cert.pem"), None)]);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).unwrap();
-        let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+        let e = recover(&path, |_| Ok(d.scope()), &Silent)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("writable by group or others"), "{e}");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         fs::hard_link(&temp, d.p("elsewhere/link")).unwrap();
-        let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+        let e = recover(&path, |_| Ok(d.scope()), &Silent)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("2 link(s)"), "{e}");
         fs::remove_file(d.p("elsewhere/link")).unwrap();
         // Now it is honest again, and replays.
-        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 1);
     }
 
     /// A crash between making the backup and the rename: the replay finds the backup made and
@@ -734,7 +749,7 @@ mod tests {
             d.p("layout/cert.pem"),
             Some(Backup::Timestamped(backup.clone())),
         )]);
-        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 1);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 1);
         assert_eq!(fs::read(d.p("layout/cert.pem")).unwrap(), b"new");
         assert_eq!(fs::read(&backup).unwrap(), b"old");
     }
@@ -750,7 +765,9 @@ mod tests {
             d.p("state/inventory.json"),
             Some(Backup::Previous(d.p("state/inventory.json.bak"))),
         )]);
-        let e = recover(&path, |_| Ok(d.scope())).unwrap_err().to_string();
+        let e = recover(&path, |_| Ok(d.scope()), &Silent)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("inventory.json.bak"), "{e}");
         assert_eq!(fs::read(d.p("state/inventory.json")).unwrap(), b"old");
         assert!(temp.exists() && path.exists());
@@ -771,7 +788,7 @@ mod tests {
         let mut broken = mv(users.clone(), d.p("layout/cert.pem"), None);
         broken.owner = Some(65534);
         let path = d.journal(vec![broken, mv(ours, d.p("state/inventory.json"), None)]);
-        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 2);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 2);
         assert_eq!(fs::read(d.p("state/inventory.json")).unwrap(), b"new");
         assert!(d.p("layout/cert.pem").is_dir() && !users.exists() && !path.exists());
     }
@@ -821,9 +838,9 @@ mod tests {
         fs::write(d.p("layout/cert.pem"), "done").unwrap();
         let gone = temp_path(&d.p("layout/cert.pem")).unwrap();
         let path = d.journal(vec![mv(gone, d.p("layout/cert.pem"), None)]);
-        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 0);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 0);
         assert!(!path.exists());
         assert_eq!(fs::read(d.p("layout/cert.pem")).unwrap(), b"done");
-        assert_eq!(recover(&path, |_| Ok(d.scope())).unwrap(), 0);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 0);
     }
 }

@@ -7,9 +7,9 @@ use dockpki::CertificateDer;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::inventory::Record;
+use crate::fs::reader::{self, Limit, Links};
 use crate::layout::Layout;
-use crate::reader::{self, Limit, Links};
+use crate::store::inventory::Record;
 
 /// Whole days from `now` until `not_after`; negative once expired. Truncated like
 /// `kubeadm certs check-expiration`, so "89" means at least 89 full days remain.

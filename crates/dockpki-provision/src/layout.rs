@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use dockpki::{IssuedCert, Usage};
 
-use crate::fsio::{Owner, WritePlan};
+use crate::fs::owner::Owner;
+use crate::fs::write::WritePlan;
 
 /// A directory holding `ca.pem` plus one certificate and its key.
 #[derive(Clone, Debug)]

@@ -10,12 +10,13 @@ use dockpki::{
 };
 use time::OffsetDateTime;
 
-use crate::error::{CliError, CliResult};
-use crate::fsio::{ActingAs, WritePlan, KEY_MODE};
-use crate::inventory::{Inventory, Record};
+use crate::error::{Advice, Error, Result};
+use crate::fs::owner::ActingAs;
+use crate::fs::owner::OwnerPolicy;
+use crate::fs::reader::{self, Limit, Links};
+use crate::fs::write::{WritePlan, KEY_MODE};
 use crate::layout::Layout;
-use crate::paths::ClientUser;
-use crate::reader::{self, Limit, Links};
+use crate::store::inventory::{Inventory, Record};
 
 /// Where the new certificate's key comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,11 +36,11 @@ pub fn reissue(
     bundle_pem: &str,
     record: &Record,
     key_policy: KeyPolicy,
-    user: &ClientUser,
+    owners: &OwnerPolicy,
     now: OffsetDateTime,
     plan: &mut WritePlan,
     inventory: &mut Inventory,
-) -> CliResult<IssuedCert> {
+) -> Result<IssuedCert> {
     let what = format!(
         "re-issuing {} certificate {:?} (serial {})",
         record.kind,
@@ -52,16 +53,16 @@ pub fn reissue(
         .map(|dir| Layout::for_usage(record.kind, dir.clone()))
         .collect();
     layouts.first().ok_or_else(|| {
-        CliError::new(format!(
+        Error::new(format!(
             "{what}: the inventory records no layout it was installed in"
         ))
     })?;
     let key = match key_policy {
         KeyPolicy::Fresh => PrivateKey::generate(record.key_type.unwrap_or_default())?,
-        KeyPolicy::Reuse => reused_key(record, &layouts, &what)?,
+        KeyPolicy::Reuse => reused_key(record, &layouts, owners, &what)?,
     };
     let lifetime = Lifetime::of_validity(record.not_before, record.not_after).ok_or_else(|| {
-        CliError::new(format!(
+        Error::new(format!(
             "{what}: its recorded validity is not a usable lifetime"
         ))
     })?;
@@ -70,11 +71,11 @@ pub fn reissue(
         .as_deref()
         .map(str::parse)
         .transpose()
-        .map_err(|e: dockpki::Error| CliError::from(e).context(&what))?;
+        .map_err(|e: dockpki::Error| Error::from(e).context(&what))?;
     let issued = match record.kind {
         Usage::Server => ca.issue_server(
             &ServerRequest {
-                sans: SanList::parse(&record.sans).map_err(|e| CliError::from(e).context(&what))?,
+                sans: SanList::parse(&record.sans).map_err(|e| Error::from(e).context(&what))?,
                 common_name,
                 lifetime,
             },
@@ -83,18 +84,17 @@ pub fn reissue(
         ),
         Usage::Client => ca.issue_client(
             &ClientRequest {
-                common_name: common_name.ok_or_else(|| {
-                    CliError::new(format!("{what}: the record has no common name"))
-                })?,
+                common_name: common_name
+                    .ok_or_else(|| Error::new(format!("{what}: the record has no common name")))?,
                 lifetime,
             },
             key,
             now,
         ),
     }
-    .map_err(|e| CliError::from(e).context(&what))?;
+    .map_err(|e| Error::from(e).context(&what))?;
     for layout in &layouts {
-        layout.plan(plan, bundle_pem, &issued, user.owner_for(&layout.dir));
+        layout.plan(plan, bundle_pem, &issued, owners.owner_for(&layout.dir));
     }
     inventory.add(Record::new(
         &issued.info,
@@ -109,19 +109,22 @@ pub fn reissue(
 /// Refusing rather than warning: the point of a renewal with `--reuse-key` is a certificate for
 /// the same key, and if that key may have been copied the certificate should not be extended;
 /// a fresh key costs nothing (docs/renewal.md).
-fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> CliResult<()> {
+fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> Result<()> {
     let mode = file
         .metadata()
-        .map_err(|e| CliError::io("read", path, &e))?
+        .map_err(|e| Error::io("read", path, &e))?
         .mode()
         & 0o7777;
     if mode & 0o077 == 0 {
         return Ok(());
     }
-    Err(CliError::new(format!(
-        "refusing to reuse the key {}: its mode {mode:04o} lets group or others read it, so it may have been copied; renew without --reuse-key for a new key (the loose file is replaced by a 0400 one, the old one kept as a backup), or, if you are sure nobody read it, chmod 400 it and rerun",
-        path.display()
-    )))
+    Err(Error::advised(
+        format!(
+            "refusing to reuse the key {}: its mode {mode:04o} lets group or others read it, so it may have been copied; if you are sure nobody read it, chmod 400 it and rerun",
+            path.display()
+        ),
+        Advice::NewKey,
+    ))
 }
 
 /// The key to reuse for `record`: the key of the certificate the inventory records, read from
@@ -131,10 +134,15 @@ fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> CliResul
 /// the recorded one, and the key must belong to it: whatever else lies there is not reused.
 /// Every installed copy of the key must be private: a copy others could read may have been
 /// taken, and renewing onto a taken key renews nothing.
-fn reused_key(record: &Record, layouts: &[Layout], what: &str) -> CliResult<PrivateKey> {
+fn reused_key(
+    record: &Record,
+    layouts: &[Layout],
+    owners: &OwnerPolicy,
+    what: &str,
+) -> Result<PrivateKey> {
     // Read as the layout's owner (a layout made under sudo): whatever they swap into their own
     // tree, root reads only what they could.
-    let owner = ClientUser::detect().owner_for(&layouts[0].dir);
+    let owner = owners.owner_for(&layouts[0].dir);
     let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
     let open = |path: &Path| {
         reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| e.into_error("read", path))
@@ -157,21 +165,26 @@ fn reused_key(record: &Record, layouts: &[Layout], what: &str) -> CliResult<Priv
                 .is_ok_and(|i| i.sha256_fingerprint.eq_ignore_ascii_case(&record.sha256))
         })
         .ok_or_else(|| {
-            CliError::new(format!(
-                "{what}: {} is not the certificate the inventory records, so the key next to it is not reused; renew without --reuse-key for a new key",
-                cert_path.display()
-            ))
+            Error::advised(
+                format!(
+                    "{what}: {} is not the certificate the inventory records, so the key next to it is not reused",
+                    cert_path.display()
+                ),
+                Advice::NewKey,
+            )
         })?;
     let file = open(&key_path)?;
     refuse_readable_key(&file, &key_path)?;
     let pem = reader::read_opened(file, &key_path, Limit::Pem)?;
-    let key =
-        PrivateKey::from_pem(&pem).map_err(|e| CliError::from(e).context(key_path.display()))?;
+    let key = PrivateKey::from_pem(&pem).map_err(|e| Error::from(e).context(key_path.display()))?;
     if !dockpki::key_matches_cert(&key, &installed) {
-        return Err(CliError::new(format!(
-            "{what}: {} does not belong to the recorded certificate, so it is not reused; renew without --reuse-key for a new key",
-            key_path.display()
-        )));
+        return Err(Error::advised(
+            format!(
+                "{what}: {} does not belong to the recorded certificate, so it is not reused",
+                key_path.display()
+            ),
+            Advice::NewKey,
+        ));
     }
     Ok(key)
 }
@@ -183,8 +196,8 @@ fn reused_key(record: &Record, layouts: &[Layout], what: &str) -> CliResult<Priv
 /// follow it.
 pub fn restrict_reused_keys(
     record: &Record,
-    owners: &std::collections::BTreeMap<std::path::PathBuf, Option<crate::fsio::Owner>>,
-) -> CliResult<()> {
+    owners: &std::collections::BTreeMap<std::path::PathBuf, Option<crate::fs::owner::Owner>>,
+) -> Result<()> {
     for dir in &record.installed {
         let path = Layout::for_usage(record.kind, dir.clone()).key_path();
         let Some(owner) = owners.get(dir).copied() else {
@@ -196,12 +209,10 @@ pub fn restrict_reused_keys(
         let Ok(file) = reader::open(&path, Links::Refuse, Limit::Pem) else {
             continue;
         };
-        let meta = file
-            .metadata()
-            .map_err(|e| CliError::io("read", &path, &e))?;
+        let meta = file.metadata().map_err(|e| Error::io("read", &path, &e))?;
         if meta.mode() & 0o7777 != KEY_MODE {
             file.set_permissions(std::fs::Permissions::from_mode(KEY_MODE))
-                .map_err(|e| CliError::io("restrict permissions of", &path, &e))?;
+                .map_err(|e| Error::io("restrict permissions of", &path, &e))?;
         }
     }
     Ok(())

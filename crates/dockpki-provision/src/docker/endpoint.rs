@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::CliError;
+use crate::error::Error;
 
 /// A TCP daemon address: a DNS name or an IP address, and a port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,17 +33,17 @@ impl fmt::Display for TcpEndpoint {
 }
 
 impl FromStr for TcpEndpoint {
-    type Err = CliError;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, CliError> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         let bad = |why: &str| {
-            CliError::new(format!(
+            Error::new(format!(
                 "the daemon address {s:?} {why}; give tcp://HOST:PORT, e.g. tcp://docker.example.com:2376"
             ))
         };
         // A daemon address never holds one; it would be written into the context's meta.json
         // and printed, where it could start a forged line or drive the terminal.
-        crate::output::refuse_unprintable("the daemon address", s)?;
+        crate::text::refuse_unprintable("the daemon address", s)?;
         let rest = s
             .strip_prefix("tcp://")
             .ok_or_else(|| bad("does not start with tcp://"))?;

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::error::{CliError, CliResult};
+use crate::error::{Error, Result};
 
 /// Whether the path itself may be a symlink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub enum ReadError {
     /// The file does not exist.
     NotFound(io::Error),
     /// Anything else, already worded for the operator.
-    Refused(CliError),
+    Refused(Error),
 }
 
 /// Reads the whole file at `path`, which must be a regular file of at most `limit` bytes.
@@ -83,16 +83,16 @@ pub enum ReadError {
 /// # Errors
 /// One line naming the file and the fix when it is missing, unreadable, a symlink (with
 /// [`Links::Refuse`]), not a regular file, or larger than the limit.
-pub fn read(path: &Path, links: Links, limit: Limit) -> CliResult<Zeroizing<Vec<u8>>> {
+pub fn read(path: &Path, links: Links, limit: Limit) -> Result<Zeroizing<Vec<u8>>> {
     read_inner(path, links, limit).map_err(|e| e.into_error("read", path))
 }
 
 impl ReadError {
     /// One error for every case, a missing file worded as `cannot ACTION PATH: …`, for a
     /// caller to whom a missing file is as wrong as any other.
-    pub fn into_error(self, action: &str, path: &Path) -> CliError {
+    pub fn into_error(self, action: &str, path: &Path) -> Error {
         match self {
-            ReadError::NotFound(e) => CliError::io(action, path, &e),
+            ReadError::NotFound(e) => Error::io(action, path, &e),
             ReadError::Refused(e) => e,
         }
     }
@@ -106,7 +106,7 @@ pub fn read_optional(
     path: &Path,
     links: Links,
     limit: Limit,
-) -> CliResult<Option<Zeroizing<Vec<u8>>>> {
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
     match read_inner(path, links, limit) {
         Ok(b) => Ok(Some(b)),
         Err(ReadError::NotFound(_)) => Ok(None),
@@ -119,7 +119,7 @@ pub fn read_optional(
 ///
 /// # Errors
 /// As [`read_optional`].
-pub fn open(path: &Path, links: Links, limit: Limit) -> Result<File, ReadError> {
+pub fn open(path: &Path, links: Links, limit: Limit) -> std::result::Result<File, ReadError> {
     use std::os::unix::fs::MetadataExt;
     // First a handle that opens nothing (O_PATH): opening a device can itself act (a tape
     // rewinds, a watchdog arms, a pty is allocated), so only a regular file is opened for real.
@@ -135,21 +135,21 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> Result<File, ReadError> 
             if e.kind() == io::ErrorKind::NotFound {
                 ReadError::NotFound(e)
             } else {
-                ReadError::Refused(CliError::io("read", path, &e))
+                ReadError::Refused(Error::io("read", path, &e))
             }
         })?;
     let meta = handle
         .metadata()
-        .map_err(|e| ReadError::Refused(CliError::io("read", path, &e)))?;
+        .map_err(|e| ReadError::Refused(Error::io("read", path, &e)))?;
     let kind = meta.file_type();
     if kind.is_symlink() {
-        return Err(ReadError::Refused(CliError::new(format!(
+        return Err(ReadError::Refused(Error::new(format!(
             "refusing to read {} because it is a symlink (dockpki never makes one there, so it was planted); replace the link with the file itself",
             path.display()
         ))));
     }
     if !kind.is_file() {
-        return Err(ReadError::Refused(CliError::new(format!(
+        return Err(ReadError::Refused(Error::new(format!(
             "refusing to read {} because it is {}, not a regular file; put the file itself there",
             path.display(),
             kind_of(&meta)
@@ -165,12 +165,12 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> Result<File, ReadError> 
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
         .open(format!("/proc/self/fd/{}", handle.as_raw_fd()))
-        .map_err(|e| ReadError::Refused(CliError::io("read", path, &e)))?;
+        .map_err(|e| ReadError::Refused(Error::io("read", path, &e)))?;
     let opened = file
         .metadata()
-        .map_err(|e| ReadError::Refused(CliError::io("read", path, &e)))?;
+        .map_err(|e| ReadError::Refused(Error::io("read", path, &e)))?;
     if opened.dev() != meta.dev() || opened.ino() != meta.ino() || !opened.is_file() {
-        return Err(ReadError::Refused(CliError::new(format!(
+        return Err(ReadError::Refused(Error::new(format!(
             "{} changed while it was being read; run the command again",
             path.display()
         ))));
@@ -183,18 +183,22 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> Result<File, ReadError> 
 ///
 /// # Errors
 /// An I/O error, or the file being larger than the limit.
-pub fn read_opened(file: File, path: &Path, limit: Limit) -> CliResult<Zeroizing<Vec<u8>>> {
+pub fn read_opened(file: File, path: &Path, limit: Limit) -> Result<Zeroizing<Vec<u8>>> {
     let mut bytes = Zeroizing::new(Vec::new());
     file.take(limit.bytes() + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| CliError::io("read", path, &e))?;
+        .map_err(|e| Error::io("read", path, &e))?;
     if bytes.len() as u64 > limit.bytes() {
         return Err(too_large(path, limit));
     }
     Ok(bytes)
 }
 
-fn read_inner(path: &Path, links: Links, limit: Limit) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+fn read_inner(
+    path: &Path,
+    links: Links,
+    limit: Limit,
+) -> std::result::Result<Zeroizing<Vec<u8>>, ReadError> {
     let file = open(path, links, limit)?;
     read_opened(file, path, limit).map_err(ReadError::Refused)
 }
@@ -220,8 +224,8 @@ pub(crate) fn kind_of(m: &std::fs::Metadata) -> &'static str {
     }
 }
 
-fn too_large(path: &Path, limit: Limit) -> CliError {
-    CliError::new(format!(
+fn too_large(path: &Path, limit: Limit) -> Error {
+    Error::new(format!(
         "refusing to read {} because it is larger than {} (the most a file of its kind can need); check that it is the right file",
         path.display(),
         limit.describe()

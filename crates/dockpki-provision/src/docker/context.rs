@@ -15,10 +15,11 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::error::{CliError, CliResult};
-use crate::fsio::{Owner, WritePlan};
-use crate::inventory::ContextRecord;
-use crate::paths::ClientUser;
+use crate::error::{Error, Result};
+use crate::fs::owner::Owner;
+use crate::fs::owner::OwnerPolicy;
+use crate::fs::write::WritePlan;
+use crate::store::inventory::ContextRecord;
 
 /// Mode of the `contexts/meta` directories (as docker creates them).
 pub const META_DIR_MODE: u32 = 0o755;
@@ -33,7 +34,7 @@ pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 
 /// Checks a context name the way the docker CLI does: `^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$`, and
 /// not `default`, which names the context made from `DOCKER_HOST` and cannot be stored.
-pub fn validate_name(name: &str) -> CliResult<()> {
+pub fn validate_name(name: &str) -> Result<()> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest: Vec<char> = chars.collect();
@@ -42,12 +43,12 @@ pub fn validate_name(name: &str) -> CliResult<()> {
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(*c));
     if !first_ok || !rest_ok {
-        return Err(CliError::new(format!(
+        return Err(Error::new(format!(
             "{name:?} is not a valid docker context name; use at least two characters, letters, digits and _.+- only, starting with a letter or digit (as docker requires)"
         )));
     }
     if name == "default" {
-        return Err(CliError::new(
+        return Err(Error::new(
             "\"default\" is reserved by docker for the context made from DOCKER_HOST; choose another name",
         ));
     }
@@ -81,15 +82,6 @@ pub fn tls_dir(docker_config: &Path, name: &str) -> PathBuf {
 /// Whether docker has anything stored under this name in `docker_config`.
 pub fn exists(docker_config: &Path, name: &str) -> bool {
     meta_dir(docker_config, name).exists() || tls_root(docker_config, name).exists()
-}
-
-/// The docker CLI's configuration directory: `DOCKER_CONFIG`, else `~/.docker` of the invoking
-/// user (also under sudo, like the client layout).
-pub fn docker_config_dir(user: &ClientUser) -> CliResult<PathBuf> {
-    match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
-        Some(dir) => crate::paths::absolute(Path::new(&dir)),
-        None => user.docker_dir(),
-    }
 }
 
 /// `meta.json` as docker writes it: Go's `encoding/json` with no indentation and no newline,
@@ -158,11 +150,10 @@ pub fn plan_context(
 /// The hook that keeps contexts in step with their client layouts: for every context in
 /// `contexts` whose client layout file `plan` rewrites, adds the same contents for the
 /// context's copy, so that both change in one journaled update. Called for every plan by
-/// [`crate::state::State::commit`], so `issue`, `bootstrap`, `renew` and every phase of
+/// [`crate::store::state::State::commit`], so `issue`, `bootstrap`, `renew` and every phase of
 /// `ca rotate` reach contexts without knowing about them. A context removed with
 /// `docker context rm` (no `meta.json` left) is not recreated.
-pub fn mirror_client_files(plan: &mut WritePlan, contexts: &[ContextRecord]) {
-    let user = ClientUser::detect();
+pub fn mirror_client_files(plan: &mut WritePlan, contexts: &[ContextRecord], owners: &OwnerPolicy) {
     let mut copies: Vec<(PathBuf, Zeroizing<Vec<u8>>, Option<Owner>)> = Vec::new();
     for record in contexts {
         let config = &record.docker_config;
@@ -176,8 +167,8 @@ pub fn mirror_client_files(plan: &mut WritePlan, contexts: &[ContextRecord]) {
             }
             // A context copies its layout's key into its owner's tree: only ever a layout of
             // that same owner (a context recorded over someone else's layout is not fed).
-            let owner = user.owner_for(config);
-            if owner.map(|o| o.uid) != user.owner_for(&record.client_dir).map(|o| o.uid) {
+            let owner = owners.owner_for(config);
+            if owner.map(|o| o.uid) != owners.owner_for(&record.client_dir).map(|o| o.uid) {
                 continue;
             }
             if let Some((contents, _)) = plan.planned(&record.client_dir.join(name)) {

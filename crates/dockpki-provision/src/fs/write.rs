@@ -15,8 +15,10 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::error::{CliError, CliResult};
-use crate::journal::{fault_injection, remove_journal, Backup, Journal, Move, JOURNAL_VERSION};
+use crate::error::{Advice, Error, Result};
+use crate::fs::journal::{fault_injection, remove_journal, Backup, Journal, Move, JOURNAL_VERSION};
+use crate::fs::owner::{ActingAs, Owner};
+use crate::report::{Notice, Report};
 
 /// Mode of private keys (as Docker's documentation and the CIS Docker Benchmark ask).
 pub const KEY_MODE: u32 = 0o400;
@@ -29,101 +31,6 @@ pub const DIR_MODE: u32 = 0o700;
 /// Mode of configuration files other programs read (daemon.json, systemd drop-ins): they hold
 /// paths, never secrets, and dockerd's own tooling writes them 0644.
 pub const CONFIG_MODE: u32 = 0o644;
-
-/// A user and group to own written files, when running through sudo for another user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Owner {
-    /// User id.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
-}
-
-/// While alive, this thread does its file-system work as another user: its fsuid (and, when
-/// known, fsgid) are that user's, so the kernel itself judges every path as it would for that
-/// user. Root writes the files of a user's layout this way (under sudo, or a cron renewal of a
-/// layout made under sudo): whatever symlink or directory the user swaps into their own tree
-/// between dockpki's checks and its writes, root can then only reach what that user could, and
-/// what it creates is theirs from the start (no chown by path, which would follow a swapped-in
-/// link). fsuid is per thread on Linux, and every file operation of an update runs on the
-/// thread that made this guard.
-pub(crate) struct ActingAs {
-    previous: Option<Previously>,
-}
-
-/// What [`ActingAs`] restores.
-struct Previously {
-    fsuid: u32,
-    fsgid: u32,
-    groups: Vec<nix::unistd::Gid>,
-}
-
-impl ActingAs {
-    /// Acts as `uid` (with `gid`, else that user's primary group) if that is not the running
-    /// user; otherwise does nothing. The supplementary groups become that one group too: root's
-    /// (group 0 under sudo and cron) would otherwise still open whatever group 0 may.
-    ///
-    /// # Errors
-    /// When the kernel did not switch (not root, or no CAP_SETUID/CAP_SETGID).
-    pub(crate) fn user(uid: Option<u32>, gid: Option<u32>) -> CliResult<ActingAs> {
-        use nix::unistd::{getgroups, setfsgid, setfsuid, setgroups, Gid, Uid, User};
-        let me = nix::unistd::geteuid().as_raw();
-        let Some(uid) = uid.filter(|&u| u != me) else {
-            return Ok(ActingAs { previous: None });
-        };
-        let cannot = |why: String| {
-            CliError::new(format!(
-                "cannot act as uid {uid} to work on that user's files ({why}; is dockpki running as root?)"
-            ))
-        };
-        let gid = match gid {
-            Some(g) => g,
-            None => User::from_uid(Uid::from_raw(uid))
-                .ok()
-                .flatten()
-                .map_or(uid, |u| u.gid.as_raw()),
-        };
-        let groups = getgroups().map_err(|e| cannot(e.to_string()))?;
-        // Supplementary groups are per process through glibc; dockpki does its file work on
-        // one thread, and the guard restores them.
-        setgroups(&[Gid::from_raw(gid)]).map_err(|e| cannot(e.to_string()))?;
-        let fsgid = setfsgid(Gid::from_raw(gid)).as_raw();
-        let fsuid = setfsuid(Uid::from_raw(uid)).as_raw();
-        let guard = ActingAs {
-            previous: Some(Previously {
-                fsuid,
-                fsgid,
-                groups,
-            }),
-        };
-        // setfsuid reports the previous value, never failure: ask again to see what holds.
-        if setfsuid(Uid::from_raw(uid)).as_raw() != uid
-            || setfsgid(Gid::from_raw(gid)).as_raw() != gid
-        {
-            return Err(cannot("the kernel kept the identity".into()));
-        }
-        Ok(guard)
-    }
-}
-
-impl ActingAs {
-    /// Whether this guard switched to another user.
-    pub(crate) fn is_acting(&self) -> bool {
-        self.previous.is_some()
-    }
-}
-
-impl Drop for ActingAs {
-    fn drop(&mut self) {
-        if let Some(p) = self.previous.take() {
-            nix::unistd::setfsuid(nix::unistd::Uid::from_raw(p.fsuid));
-            nix::unistd::setfsgid(nix::unistd::Gid::from_raw(p.fsgid));
-            // Cannot fail for root (CAP_SETGID is not a file-system capability, so it survived
-            // the fsuid switch); the process is root's again either way.
-            let _ = nix::unistd::setgroups(&p.groups);
-        }
-    }
-}
 
 /// What to do when the target already exists with different contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +92,17 @@ struct PlannedRename {
     to: PathBuf,
 }
 
+/// Whether a plan may replace existing files that need consent ([`Replace::IfForced`],
+/// [`Replace::Foreign`]): the caller's `--force`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Existing {
+    /// Such a file with other contents stops the plan ([`crate::Advice::Force`]).
+    #[default]
+    Refuse,
+    /// Such a file is replaced, and kept as a timestamped backup that is never overwritten.
+    ReplaceKeepingBackup,
+}
+
 /// A set of files to write together.
 #[derive(Default)]
 pub struct WritePlan {
@@ -192,17 +110,17 @@ pub struct WritePlan {
     renames: Vec<PlannedRename>,
     /// Modes for directories the plan may have to create, when not [`DIR_MODE`].
     dir_modes: Vec<(PathBuf, u32)>,
-    force: bool,
+    existing: Existing,
 }
 
 impl WritePlan {
-    /// An empty plan; `force` allows replacing existing files (with backups).
-    pub fn new(force: bool) -> WritePlan {
+    /// An empty plan; `existing` says whether files that need consent may be replaced.
+    pub fn new(existing: Existing) -> WritePlan {
         WritePlan {
             files: Vec::new(),
             renames: Vec::new(),
             dir_modes: Vec::new(),
-            force,
+            existing,
         }
     }
 
@@ -345,7 +263,7 @@ impl WritePlan {
                     .collect(),
                 renames: Vec::new(),
                 dir_modes: self.dir_modes.clone(),
-                force: self.force,
+                existing: self.existing,
             };
             if let Err(e) = one.check() {
                 self.files.retain(|f| parent(&f.path) != dir);
@@ -358,7 +276,7 @@ impl WritePlan {
     /// Checks every file without writing anything: no symlinks, no directory in the way, and no
     /// existing file with other contents unless forced. Returns the directories that would be
     /// created.
-    pub fn check(&self) -> CliResult<Vec<PathBuf>> {
+    pub fn check(&self) -> Result<Vec<PathBuf>> {
         let mut to_create = BTreeSet::new();
         let mut trusted_dirs = BTreeSet::new();
         for path in self
@@ -377,7 +295,7 @@ impl WritePlan {
             match fs::metadata(dir) {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => {
-                    return Err(CliError::new(format!(
+                    return Err(Error::new(format!(
                         "{} is a file, not a directory; choose another output directory",
                         dir.display()
                     )))
@@ -392,23 +310,23 @@ impl WritePlan {
                         }
                     }
                     if missing.exists() && !missing.is_dir() {
-                        return Err(CliError::new(format!(
+                        return Err(Error::new(format!(
                             "{} is a file, not a directory; choose another output directory",
                             missing.display()
                         )));
                     }
                 }
-                Err(e) => return Err(CliError::io("read directory", dir, &e)),
+                Err(e) => return Err(Error::io("read directory", dir, &e)),
             }
             match fs::symlink_metadata(&f.path) {
                 Ok(m) if m.file_type().is_symlink() => {
-                    return Err(CliError::new(format!(
+                    return Err(Error::new(format!(
                         "refusing to write {} because it is a symlink (writing through it could put a key anywhere); remove the link first",
                         f.path.display()
                     )))
                 }
                 Ok(m) if m.is_dir() => {
-                    return Err(CliError::new(format!(
+                    return Err(Error::new(format!(
                         "{} is a directory; remove it or choose another output directory",
                         f.path.display()
                     )))
@@ -416,27 +334,27 @@ impl WritePlan {
                 // A device, FIFO or socket is never swapped for a regular file, not even with
                 // --force: `--out /dev/null` must not move the system's /dev/null away.
                 Ok(m) if !m.is_file() => {
-                    return Err(CliError::new(format!(
+                    return Err(Error::new(format!(
                         "refusing to replace {} because it is {}, not a regular file; choose another path",
                         f.path.display(),
-                        crate::reader::kind_of(&m)
+                        crate::fs::reader::kind_of(&m)
                     )))
                 }
                 Ok(m) => {
                     let me = nix::unistd::geteuid().as_raw();
                     if m.uid() != me && f.owner.is_none_or(|o| o.uid != m.uid()) {
-                        return Err(CliError::new(format!(
+                        return Err(Error::new(format!(
                             "refusing to replace {} because it is owned by uid {}, not by you (uid {me}){}; remove it, or chown it if it is really yours",
                             f.path.display(),
                             m.uid(),
                             f.owner.map(|o| format!(" or uid {} it is written for", o.uid)).unwrap_or_default()
                         )));
                     }
-                    if f.replace == Replace::IfForced && !self.force && !same_contents(&f.path, &f.contents) {
-                        return Err(CliError::new(format!(
-                            "{} already exists; pass --force to replace it (the old file is kept as a timestamped backup)",
-                            f.path.display()
-                        )));
+                    if f.replace == Replace::IfForced && self.existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
+                        return Err(Error::advised(
+                            format!("{} already exists", f.path.display()),
+                            Advice::Force,
+                        ));
                     }
                     if f.replace == Replace::Always {
                         // `NAME.bak` is removed and made again: anything but a file there would
@@ -444,43 +362,46 @@ impl WritePlan {
                         let bak = sibling(&f.path, ".bak");
                         if let Ok(b) = fs::symlink_metadata(&bak) {
                             if !b.is_file() {
-                                return Err(CliError::new(format!(
+                                return Err(Error::new(format!(
                                     "refusing to update {} because its backup {} is {}, not a regular file; move it aside",
                                     f.path.display(),
                                     bak.display(),
-                                    crate::reader::kind_of(&b)
+                                    crate::fs::reader::kind_of(&b)
                                 )));
                             }
                         }
                     }
-                    if f.replace == Replace::Foreign && !self.force && !same_contents(&f.path, &f.contents) {
-                        return Err(CliError::new(format!(
-                            "{} already exists and was not written by dockpki; pass --force to replace it (the old file is kept as a timestamped backup), or choose another path",
-                            f.path.display()
-                        )));
+                    if f.replace == Replace::Foreign && self.existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
+                        return Err(Error::advised(
+                            format!(
+                                "{} already exists and was not written by dockpki",
+                                f.path.display()
+                            ),
+                            Advice::Force,
+                        ));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(CliError::io("read", &f.path, &e)),
+                Err(e) => return Err(Error::io("read", &f.path, &e)),
             }
         }
         for r in &self.renames {
             match fs::symlink_metadata(&r.from) {
                 Ok(m) if m.is_file() => {}
                 Ok(_) => {
-                    return Err(CliError::new(format!(
+                    return Err(Error::new(format!(
                         "{} is not a regular file; move it aside and retry",
                         r.from.display()
                     )))
                 }
-                Err(e) => return Err(CliError::io("read", &r.from, &e)),
+                Err(e) => return Err(Error::io("read", &r.from, &e)),
             }
             if let Ok(m) = fs::symlink_metadata(&r.to) {
                 if !m.is_file() {
-                    return Err(CliError::new(format!(
+                    return Err(Error::new(format!(
                         "refusing to replace {} because it is {}, not a regular file; move it aside and retry",
                         r.to.display(),
-                        crate::reader::kind_of(&m)
+                        crate::fs::reader::kind_of(&m)
                     )));
                 }
             }
@@ -495,7 +416,7 @@ impl WritePlan {
     /// power loss) leaves either the old files or, after [`recover`] on the next run, all the new
     /// ones. On any error before the journal is written nothing is left behind: staged files are
     /// removed, and created directories that are still empty are removed again.
-    pub fn commit(self, journal_path: &Path) -> CliResult<Vec<Written>> {
+    pub fn commit(self, journal_path: &Path, report: &dyn Report) -> Result<Vec<Written>> {
         let new_dirs = self.check()?;
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
@@ -527,7 +448,7 @@ impl WritePlan {
             return Err(e);
         }
         for line in journal.apply(fault_injection())? {
-            crate::output::note(line);
+            report.notice(&Notice::SkippedUserFile(line));
         }
         remove_journal(journal_path)?;
         written.extend(journal.moves.into_iter().map(|m| Written {
@@ -539,7 +460,7 @@ impl WritePlan {
     }
 
     /// The journal of the staged files and the planned renames.
-    fn journal_of(&self, staged: &[(PathBuf, &PlannedFile)]) -> CliResult<Journal> {
+    fn journal_of(&self, staged: &[(PathBuf, &PlannedFile)]) -> Result<Journal> {
         let stamp = backup_stamp();
         let moves = staged
             .iter()
@@ -569,7 +490,7 @@ impl WritePlan {
                     owner: None,
                 })
             }))
-            .collect::<CliResult<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(Journal {
             version: JOURNAL_VERSION,
             moves,
@@ -582,7 +503,7 @@ impl WritePlan {
         created: &mut Vec<PathBuf>,
         staged: &mut Vec<(PathBuf, &'a PlannedFile)>,
         unchanged: &mut Vec<Written>,
-    ) -> CliResult<()> {
+    ) -> Result<()> {
         for dir in new_dirs {
             let mode = self
                 .dir_modes
@@ -600,7 +521,7 @@ impl WritePlan {
             fs::DirBuilder::new()
                 .mode(mode)
                 .create(dir)
-                .map_err(|e| CliError::io("create directory", dir, &e))?;
+                .map_err(|e| Error::io("create directory", dir, &e))?;
             created.push(dir.clone());
             // The umask narrowed the mode: widen it through the directory just made, opened
             // without following a link (a path would follow one swapped in meanwhile).
@@ -609,7 +530,7 @@ impl WritePlan {
                 .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
                 .open(dir)
                 .and_then(|d| d.set_permissions(fs::Permissions::from_mode(mode)))
-                .map_err(|e| CliError::io("set permissions of", dir, &e))?;
+                .map_err(|e| Error::io("set permissions of", dir, &e))?;
         }
         for f in &self.files {
             let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
@@ -624,7 +545,7 @@ impl WritePlan {
             let tmp = temp_path(&f.path)?;
             staged.push((tmp.clone(), f));
             write_new(&tmp, &f.contents, f.mode, f.owner)
-                .map_err(|e| CliError::io("write", &f.path, &e))?;
+                .map_err(|e| Error::io("write", &f.path, &e))?;
         }
         Ok(())
     }
@@ -641,12 +562,12 @@ impl WritePlan {
 ///    writable by group or others, unless it has the sticky bit (`/tmp`): in such a directory
 ///    anyone could rename a key away or slip in their own `ca.pem`.
 ///
-/// The same rule is applied when a journal is replayed ([`crate::journal::recover`]), with the
+/// The same rule is applied when a journal is replayed ([`crate::fs::journal::recover`]), with the
 /// owner recorded in the journal.
-pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> CliResult<()> {
+pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
     let me = nix::unistd::geteuid().as_raw();
     let trusted = |uid: u32| uid == 0 || uid == me || owner == Some(uid);
-    let dir = std::path::absolute(parent(file)).map_err(|e| CliError::io("resolve", file, &e))?;
+    let dir = std::path::absolute(parent(file)).map_err(|e| Error::io("resolve", file, &e))?;
     let existing = dir
         .ancestors()
         .find(|d| fs::symlink_metadata(d).is_ok())
@@ -654,9 +575,9 @@ pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> CliResul
     let mut given: Vec<&Path> = existing.ancestors().collect();
     given.reverse();
     for prefix in given {
-        let m = fs::symlink_metadata(prefix).map_err(|e| CliError::io("read", prefix, &e))?;
+        let m = fs::symlink_metadata(prefix).map_err(|e| Error::io("read", prefix, &e))?;
         if m.file_type().is_symlink() && !trusted(m.uid()) {
-            return Err(CliError::new(format!(
+            return Err(Error::new(format!(
                 "refusing to write {} through {}: it is a symlink owned by uid {}, who could point it anywhere; replace the link with the real directory",
                 file.display(),
                 prefix.display(),
@@ -664,14 +585,14 @@ pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> CliResul
             )));
         }
     }
-    let real = fs::canonicalize(existing).map_err(|e| CliError::io("resolve", existing, &e))?;
+    let real = fs::canonicalize(existing).map_err(|e| Error::io("resolve", existing, &e))?;
     // Files written for another user (a client layout under sudo) go only into a directory that
     // user owns: a symlink they own may point anywhere, and root must not be steered into
     // writing, and handing them, files in directories of root's.
     if let Some(o) = owner.filter(|&o| o != me) {
-        let m = fs::metadata(&real).map_err(|e| CliError::io("read", &real, &e))?;
+        let m = fs::metadata(&real).map_err(|e| Error::io("read", &real, &e))?;
         if m.is_dir() && m.uid() != o {
-            return Err(CliError::new(format!(
+            return Err(Error::new(format!(
                 "refusing to write {} for uid {o} because {} (where it resolves) is owned by uid {}, not by uid {o}; files for a user go only into a directory that user owns: pass a directory in their home",
                 file.display(),
                 real.display(),
@@ -680,13 +601,13 @@ pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> CliResul
         }
     }
     for d in real.ancestors() {
-        let m = fs::metadata(d).map_err(|e| CliError::io("read", d, &e))?;
+        let m = fs::metadata(d).map_err(|e| Error::io("read", d, &e))?;
         if !m.is_dir() {
             // Reported as "is a file, not a directory" by the caller.
             continue;
         }
         if !trusted(m.uid()) {
-            return Err(CliError::new(format!(
+            return Err(Error::new(format!(
                 "refusing to write {} because {} is owned by uid {}, who could replace what dockpki writes there; use a directory owned by root or you (chown it)",
                 file.display(),
                 d.display(),
@@ -695,12 +616,12 @@ pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> CliResul
         }
         let mode = m.mode();
         if mode & 0o022 != 0 && mode & 0o1000 == 0 {
-            return Err(CliError::new(format!(
+            return Err(Error::new(format!(
                 "refusing to write {} because {} is writable by group or others (mode {:04o}), who could replace what dockpki writes there; run `chmod go-w {}`",
                 file.display(),
                 d.display(),
                 mode & 0o7777,
-                crate::output::shell_quote(&d.display().to_string())
+                crate::text::shell_quote(&d.display().to_string())
             )));
         }
     }
@@ -736,9 +657,9 @@ pub(crate) fn write_new(
 
 /// Refuses a path that is not UTF-8: paths are recorded in JSON (the journal, the inventory),
 /// which cannot hold them, and finding that out after staging would leave files behind.
-pub(crate) fn check_utf8(path: &Path) -> CliResult<()> {
+pub fn check_utf8(path: &Path) -> Result<()> {
     if path.to_str().is_none() {
-        return Err(CliError::new(format!(
+        return Err(Error::new(format!(
             "the path {} is not valid UTF-8, which dockpki cannot record; choose a UTF-8 path",
             path.display()
         )));
@@ -834,10 +755,10 @@ pub(crate) fn remove_stale_temps(dir: &Path) -> usize {
     removed
 }
 
-pub(crate) fn temp_path(target: &Path) -> CliResult<PathBuf> {
+pub(crate) fn temp_path(target: &Path) -> Result<PathBuf> {
     let name = target
         .file_name()
-        .ok_or_else(|| CliError::new(format!("{} has no file name", target.display())))?;
+        .ok_or_else(|| Error::new(format!("{} has no file name", target.display())))?;
     // Uniqueness only has to hold among concurrent writers; O_EXCL refuses any clash.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -851,7 +772,7 @@ pub(crate) fn temp_path(target: &Path) -> CliResult<PathBuf> {
 }
 
 /// The first unused `NAME.bak-YYYYMMDDTHHMMSSZ[-N]` next to `path`.
-fn free_backup_name(path: &Path, stamp: &str) -> CliResult<PathBuf> {
+fn free_backup_name(path: &Path, stamp: &str) -> Result<PathBuf> {
     (0..1000)
         .map(|n| {
             let suffix = if n == 0 {
@@ -863,7 +784,7 @@ fn free_backup_name(path: &Path, stamp: &str) -> CliResult<PathBuf> {
         })
         .find(|candidate| fs::symlink_metadata(candidate).is_err())
         .ok_or_else(|| {
-            CliError::new(format!(
+            Error::new(format!(
                 "too many backups of {} this second",
                 path.display()
             ))
@@ -896,10 +817,10 @@ fn backup_stamp() -> String {
 /// block while the lock is held) or a link to `/dev/zero` since it was checked.
 pub(crate) fn same_contents(path: &Path, contents: &[u8]) -> bool {
     match fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() && m.len() == contents.len() as u64 => crate::reader::read(
+        Ok(m) if m.is_file() && m.len() == contents.len() as u64 => crate::fs::reader::read(
             path,
-            crate::reader::Links::Refuse,
-            crate::reader::Limit::Inventory,
+            crate::fs::reader::Links::Refuse,
+            crate::fs::reader::Limit::Inventory,
         )
         .map(|existing| existing.as_slice() == contents)
         .unwrap_or(false),
@@ -909,16 +830,17 @@ pub(crate) fn same_contents(path: &Path, contents: &[u8]) -> bool {
 
 /// fsyncs a directory, opened with `O_DIRECTORY` so that whatever else is found at that path
 /// (a FIFO swapped in) fails at once instead of blocking.
-pub(crate) fn sync_dir(dir: &Path) -> CliResult<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
         .open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| CliError::io("sync directory", dir, &e))
+        .map_err(|e| Error::io("sync directory", dir, &e))
 }
 
-pub(crate) fn parent(path: &Path) -> &Path {
+/// The directory `path` is in (`.` for a bare name).
+pub fn parent(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -933,6 +855,7 @@ pub fn mode_of(path: &Path) -> io::Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Silent;
 
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(dir)
@@ -946,14 +869,14 @@ mod tests {
     #[test]
     fn a_journal_that_cannot_be_written_takes_back_every_staged_file_and_new_directory() {
         let root = tempfile::tempdir().unwrap();
-        let mut plan = WritePlan::new(false);
+        let mut plan = WritePlan::new(Existing::Refuse);
         let layout = root.path().join("new/layout");
         plan.key(layout.join("key.pem"), Zeroizing::new("k".into()), None);
         plan.cert(layout.join("cert.pem"), "c", None);
         // The journal's directory does not exist: writing it fails after staging, as a full
         // disk would.
         let e = plan
-            .commit(&root.path().join("missing/journal.json"))
+            .commit(&root.path().join("missing/journal.json"), &Silent)
             .unwrap_err();
         assert!(e.to_string().contains("journal.json"), "{e}");
         assert_eq!(names(root.path()), Vec::<String>::new());
@@ -967,7 +890,7 @@ mod tests {
         let sock = root.path().join("sock");
         let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         for (path, kind) in [(fifo, "a FIFO"), (sock, "a socket")] {
-            let mut plan = WritePlan::new(true);
+            let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
             plan.cert(path.clone(), "c", None);
             let e = plan.check().unwrap_err().to_string();
             assert!(e.contains(kind) && e.contains("not a regular file"), "{e}");
@@ -984,12 +907,18 @@ mod tests {
             plan.regenerated(path.clone(), b"new".to_vec(), previous);
             plan
         };
-        let e = plan_with(false, Previous::Unknown).check().unwrap_err();
+        let e = plan_with(Existing::Refuse, Previous::Unknown)
+            .check()
+            .unwrap_err();
         assert!(e.to_string().contains("was not written by dockpki"), "{e}");
-        plan_with(true, Previous::Unknown).check().unwrap();
-        plan_with(false, Previous::Dockpki).check().unwrap();
+        plan_with(Existing::ReplaceKeepingBackup, Previous::Unknown)
+            .check()
+            .unwrap();
+        plan_with(Existing::Refuse, Previous::Dockpki)
+            .check()
+            .unwrap();
         // Identical contents are never a conflict.
-        let mut same = WritePlan::new(false);
+        let mut same = WritePlan::new(Existing::Refuse);
         same.regenerated(path.clone(), b"someone's\n".to_vec(), Previous::Unknown);
         same.check().unwrap();
     }
@@ -999,9 +928,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let path = root.path().join("crl.pem");
         fs::write(&path, "someone's\n").unwrap();
-        let mut plan = WritePlan::new(true);
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
         plan.regenerated(path.clone(), b"new".to_vec(), Previous::Unknown);
-        let written = plan.commit(&root.path().join("journal.json")).unwrap();
+        let written = plan
+            .commit(&root.path().join("journal.json"), &Silent)
+            .unwrap();
         let backup = written[0].backup.clone().unwrap();
         let name = backup.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with("crl.pem.bak-"), "{name}");
@@ -1014,9 +945,11 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let root = tempfile::tempdir().unwrap();
         let bad = root.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
-        let mut plan = WritePlan::new(false);
+        let mut plan = WritePlan::new(Existing::Refuse);
         plan.cert(bad.join("cert.pem"), "c", None);
-        let e = plan.commit(&root.path().join("journal.json")).unwrap_err();
+        let e = plan
+            .commit(&root.path().join("journal.json"), &Silent)
+            .unwrap_err();
         assert!(e.to_string().contains("not valid UTF-8"), "{e}");
         assert_eq!(names(root.path()), Vec::<String>::new());
     }

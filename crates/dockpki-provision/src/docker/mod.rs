@@ -1,0 +1,6 @@
+//! Docker's own formats and addresses: docker contexts and daemon endpoints.
+
+pub mod context;
+pub mod endpoint;
+
+pub use endpoint::TcpEndpoint;

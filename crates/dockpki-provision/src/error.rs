@@ -1,0 +1,146 @@
+//! The engine's error: what went wrong, in one line, plus what the caller can do about it.
+//!
+//! Messages say what the problem is and how to fix it on the host (`chmod 400 …`, "chown it")
+//! but never name a command-line flag: the engine does not know how it was called. Where the
+//! fix is an option of the caller's (replace anyway, another state directory, a passphrase
+//! file), the error carries an [`Advice`] that the caller renders in its own terms.
+
+use std::fmt;
+use std::path::Path;
+
+/// A fix the caller offers in its own terms (a CLI flag, an API option).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Advice {
+    /// Replacing an existing file needs the caller's explicit consent (`--force`); the old
+    /// file is then kept as a timestamped backup.
+    Force,
+    /// Another state directory should be named (`--state DIR`).
+    StateDir,
+    /// The CA key is encrypted and no passphrase source was given (`--passphrase-file`).
+    PassphraseFile,
+    /// A CA key readable by group or others may be used anyway (`--insecure-perms`).
+    InsecurePerms,
+    /// A key is not reused: renew with a new key instead (renew without `--reuse-key`).
+    NewKey,
+    /// Waiting longer for another process's lock (`DOCKPKI_LOCK_TIMEOUT`).
+    LockTimeout,
+    /// A CA must be created first (`dockpki ca init` or `dockpki bootstrap`), or another state
+    /// directory named.
+    CreateCa,
+    /// The layouts should be checked (`dockpki verify`) before the named file is deleted.
+    VerifyLayouts,
+}
+
+/// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying
+/// cause when there is one ([`std::error::Error::source`]).
+#[derive(Debug)]
+pub struct Error {
+    message: String,
+    advice: Option<Advice>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// An error with a complete, actionable message.
+    pub fn new(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+            advice: None,
+            source: None,
+        }
+    }
+
+    /// An error whose fix includes `advice`, which the caller renders after the message.
+    pub fn advised(message: impl Into<String>, advice: Advice) -> Error {
+        Error {
+            advice: Some(advice),
+            ..Error::new(message)
+        }
+    }
+
+    /// An I/O error on `path`, with advice for the common causes.
+    pub fn io(action: &str, path: &Path, e: &std::io::Error) -> Error {
+        use std::io::ErrorKind as K;
+        let hint = match e.kind() {
+            K::PermissionDenied => {
+                "; check the permissions, or run as a user who may write there (e.g. with sudo)"
+            }
+            K::NotFound => "; check that the path exists",
+            K::ReadOnlyFilesystem => "; the file system is read-only",
+            K::StorageFull => "; free some disk space",
+            K::NotADirectory => "; a part of the path is a file, not a directory",
+            _ => "",
+        };
+        Error {
+            source: Some(Box::new(std::io::Error::new(e.kind(), e.to_string()))),
+            ..Error::new(format!("cannot {action} {}: {e}{hint}", path.display()))
+        }
+    }
+
+    /// The same error with `context: ` in front; advice and cause are kept.
+    pub fn context(self, context: impl fmt::Display) -> Error {
+        Error {
+            message: format!("{context}: {}", self.message),
+            ..self
+        }
+    }
+
+    /// The message, without the advice.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What the caller can offer as the fix, if anything beyond the message.
+    pub fn advice(&self) -> Option<Advice> {
+        self.advice
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<dockpki::Error> for Error {
+    fn from(e: dockpki::Error) -> Self {
+        Error {
+            message: e.to_string(),
+            advice: None,
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+/// Shorthand for engine results.
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn context_keeps_the_advice_and_the_cause() {
+        let e = Error::io(
+            "read",
+            Path::new("/x"),
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        )
+        .context("loading");
+        assert!(e.to_string().starts_with("loading: cannot read /x"), "{e}");
+        assert!(e.source().is_some());
+        let e = Error::advised("exists", Advice::Force).context("writing");
+        assert_eq!(e.advice(), Some(Advice::Force));
+        assert_eq!(e.message(), "writing: exists");
+    }
+}

@@ -1,0 +1,145 @@
+//! Who owns the files dockpki writes for a user, and acting as that user while writing them.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A user and group to own written files, when running through sudo for another user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// While alive, this thread does its file-system work as another user: its fsuid (and, when
+/// known, fsgid) are that user's, so the kernel itself judges every path as it would for that
+/// user. Root writes the files of a user's layout this way (under sudo, or a cron renewal of a
+/// layout made under sudo): whatever symlink or directory the user swaps into their own tree
+/// between dockpki's checks and its writes, root can then only reach what that user could, and
+/// what it creates is theirs from the start (no chown by path, which would follow a swapped-in
+/// link). fsuid is per thread on Linux, and every file operation of an update runs on the
+/// thread that made this guard.
+pub struct ActingAs {
+    previous: Option<Previously>,
+}
+
+/// What [`ActingAs`] restores.
+struct Previously {
+    fsuid: u32,
+    fsgid: u32,
+    groups: Vec<nix::unistd::Gid>,
+}
+
+impl ActingAs {
+    /// Acts as `uid` (with `gid`, else that user's primary group) if that is not the running
+    /// user; otherwise does nothing. The supplementary groups become that one group too: root's
+    /// (group 0 under sudo and cron) would otherwise still open whatever group 0 may.
+    ///
+    /// # Errors
+    /// When the kernel did not switch (not root, or no CAP_SETUID/CAP_SETGID).
+    pub fn user(uid: Option<u32>, gid: Option<u32>) -> Result<ActingAs> {
+        use nix::unistd::{getgroups, setfsgid, setfsuid, setgroups, Gid, Uid, User};
+        let me = nix::unistd::geteuid().as_raw();
+        let Some(uid) = uid.filter(|&u| u != me) else {
+            return Ok(ActingAs { previous: None });
+        };
+        let cannot = |why: String| {
+            Error::new(format!(
+                "cannot act as uid {uid} to work on that user's files ({why}; is dockpki running as root?)"
+            ))
+        };
+        let gid = match gid {
+            Some(g) => g,
+            None => User::from_uid(Uid::from_raw(uid))
+                .ok()
+                .flatten()
+                .map_or(uid, |u| u.gid.as_raw()),
+        };
+        let groups = getgroups().map_err(|e| cannot(e.to_string()))?;
+        // Supplementary groups are per process through glibc; dockpki does its file work on
+        // one thread, and the guard restores them.
+        setgroups(&[Gid::from_raw(gid)]).map_err(|e| cannot(e.to_string()))?;
+        let fsgid = setfsgid(Gid::from_raw(gid)).as_raw();
+        let fsuid = setfsuid(Uid::from_raw(uid)).as_raw();
+        let guard = ActingAs {
+            previous: Some(Previously {
+                fsuid,
+                fsgid,
+                groups,
+            }),
+        };
+        // setfsuid reports the previous value, never failure: ask again to see what holds.
+        if setfsuid(Uid::from_raw(uid)).as_raw() != uid
+            || setfsgid(Gid::from_raw(gid)).as_raw() != gid
+        {
+            return Err(cannot("the kernel kept the identity".into()));
+        }
+        Ok(guard)
+    }
+}
+
+impl ActingAs {
+    /// Whether this guard switched to another user.
+    pub fn is_acting(&self) -> bool {
+        self.previous.is_some()
+    }
+}
+
+impl Drop for ActingAs {
+    fn drop(&mut self) {
+        if let Some(p) = self.previous.take() {
+            nix::unistd::setfsuid(nix::unistd::Uid::from_raw(p.fsuid));
+            nix::unistd::setfsgid(nix::unistd::Gid::from_raw(p.fsgid));
+            // Cannot fail for root (CAP_SETGID is not a file-system capability, so it survived
+            // the fsuid switch); the process is root's again either way.
+            let _ = nix::unistd::setgroups(&p.groups);
+        }
+    }
+}
+
+/// Who owns the files written into a directory: the caller decides (the CLI from sudo's
+/// environment), the engine applies the rule wherever it writes or reads a user's layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnerPolicy {
+    /// Files belong to the running user: nothing is handed over.
+    RunningUser,
+    /// Running as root for an invoking user (sudo): files in `home` are handed to `owner`;
+    /// directories elsewhere are not that user's, and root writes nothing there for them.
+    InvokingUser {
+        /// The invoking user.
+        owner: Owner,
+        /// Their home directory.
+        home: PathBuf,
+    },
+    /// Running as root on nobody's behalf (a cron job): an existing directory in a user's home
+    /// belongs to that user, so a layout made under sudo and renewed by root stays theirs
+    /// instead of being refused as another user's directory.
+    HomeOwner,
+}
+
+impl OwnerPolicy {
+    /// The owner for files written to (or read from) `dir`, or `None` for the running user.
+    pub fn owner_for(&self, dir: &Path) -> Option<Owner> {
+        match self {
+            OwnerPolicy::InvokingUser { owner, home } if dir.starts_with(home) => Some(*owner),
+            OwnerPolicy::InvokingUser { .. } | OwnerPolicy::RunningUser => None,
+            OwnerPolicy::HomeOwner => owner_in_home(dir),
+        }
+    }
+}
+
+/// The user who owns the existing directory `dir`, when `dir` lies in that user's home.
+fn owner_in_home(dir: &Path) -> Option<Owner> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir).ok()?;
+    if !m.is_dir() || m.uid() == 0 {
+        return None;
+    }
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(m.uid())).ok()??;
+    (user.dir != Path::new("/") && dir.starts_with(&user.dir)).then_some(Owner {
+        uid: m.uid(),
+        gid: user.gid.as_raw(),
+    })
+}
