@@ -21,6 +21,7 @@ pub mod docker;
 mod error;
 pub mod fs;
 pub mod layout;
+pub mod ops;
 pub mod report;
 pub mod store;
 #[cfg(test)]

@@ -1,0 +1,8 @@
+//! The operations: each takes an opened [`State`](crate::store::State) and a request value,
+//! decides, writes through one journaled [`WritePlan`](crate::fs::WritePlan), and returns an
+//! outcome value saying what was written, which daemons need a restart and what comes next.
+//! Nothing here prints; the CLI turns outcomes into text or JSON.
+
+pub mod issue;
+
+pub use issue::{issue, IssueRequest, Issued, LeafRequest};
