@@ -11,6 +11,10 @@ clippy:
 # Alias of clippy, under the name the issue uses.
 lint: clippy
 
+# The libraries' documentation, warnings are errors (as CI builds it).
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
 # Every test: unit, property, CLI and end-to-end (the e2e tests need root and dockerd).
 test:
     cargo test --workspace --features dockpki-cli/fault-injection

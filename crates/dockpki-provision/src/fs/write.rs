@@ -413,7 +413,7 @@ impl WritePlan {
     }
 
     /// Writes every file through a journal, so that an interruption at any instant (SIGKILL,
-    /// power loss) leaves either the old files or, after [`recover`] on the next run, all the new
+    /// power loss) leaves either the old files or, after [`recover`](crate::fs::journal::recover) on the next run, all the new
     /// ones. On any error before the journal is written nothing is left behind: staged files are
     /// removed, and created directories that are still empty are removed again.
     pub fn commit(self, journal_path: &Path, report: &dyn Report) -> Result<Vec<Written>> {
@@ -564,7 +564,7 @@ impl WritePlan {
 ///
 /// The same rule is applied when a journal is replayed ([`crate::fs::journal::recover`]), with the
 /// owner recorded in the journal.
-pub(crate) fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
+pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
     let me = nix::unistd::geteuid().as_raw();
     let trusted = |uid: u32| uid == 0 || uid == me || owner == Some(uid);
     let dir = std::path::absolute(parent(file)).map_err(|e| Error::io("resolve", file, &e))?;

@@ -456,6 +456,14 @@ impl State {
     }
 }
 
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for State {
     /// A failed command must leave nothing behind: a state directory this process created and
     /// that holds nothing but the lock file is removed again, with the parents created for it.
