@@ -5,6 +5,8 @@
 //! docker CLI reads from `DOCKER_CERT_PATH` or `~/.docker` (the `client-cert.pem` names found in
 //! many guides are silently ignored by docker).
 
+pub mod check;
+
 use std::path::{Path, PathBuf};
 
 use dockpki::{IssuedCert, Usage};
