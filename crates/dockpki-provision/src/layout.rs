@@ -6,6 +6,7 @@
 //! many guides are silently ignored by docker).
 
 pub mod check;
+pub mod read;
 
 use std::path::{Path, PathBuf};
 
