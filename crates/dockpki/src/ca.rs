@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::common_name::CommonName;
 use crate::constraints::NameConstraints;
-use crate::error::{crypto, Error, Result};
+use crate::error::{crypto, crypto_failure, Error, Result};
 use crate::inspect::{self, CertInfo};
 use crate::key::{KeyType, PrivateKey};
 use crate::lifetime::Lifetime;
@@ -42,7 +42,7 @@ impl CaOptions {
         Ok(CaOptions {
             common_name: CaOptions::unique_name(now)?,
             key_type: KeyType::default(),
-            lifetime: Lifetime::days(3650).ok_or_else(|| crypto("default CA lifetime"))?,
+            lifetime: Lifetime::days(3650).ok_or_else(|| crypto_failure("default CA lifetime"))?,
             path_len: 0,
             name_constraints: NameConstraints::default(),
         })

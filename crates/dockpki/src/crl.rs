@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ca::CertificateAuthority;
-use crate::error::{crypto, Error, Result};
+use crate::error::{crypto, crypto_failure, Error, Result};
 
 /// Why a certificate was revoked: the RFC 5280 CRLReason codes that apply to a full CRL
 /// (`removeFromCRL` only exists for delta CRLs, which dockpki does not make).
@@ -129,7 +129,7 @@ impl CertificateAuthority {
         next_update: OffsetDateTime,
     ) -> Result<String> {
         if next_update <= this_update {
-            return Err(crypto(
+            return Err(crypto_failure(
                 "a CRL's next update must come after its this update",
             ));
         }

@@ -11,7 +11,7 @@ use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::error::{crypto, Error, Result};
+use crate::error::{crypto, crypto_failure, Error, Result};
 
 /// PBKDF2-HMAC-SHA256 iterations for encrypted keys: OWASP's 2023 recommendation. Costs about
 /// half a second per decryption, paid only by commands that sign with an encrypted CA key.
@@ -164,9 +164,8 @@ impl PrivateKey {
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::Crypto("key generation thread panicked".into()))
-                    })
+                    h.join()
+                        .unwrap_or_else(|_| Err(crypto_failure("key generation thread panicked")))
                 })
                 .collect()
         })
@@ -230,7 +229,9 @@ impl PrivateKey {
         aws_lc_rs::rand::fill(&mut iv).map_err(crypto)?;
         let params =
             pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv)
-                .map_err(crypto)?;
+                // pkcs5's error implements std::error::Error only with its `std` feature, which
+                // pkcs8 does not turn on; its message is all there is to keep.
+                .map_err(|e| crypto_failure(&e.to_string()))?;
         let der = Zeroizing::new(self.pair.serialize_der());
         let info = pkcs8::PrivateKeyInfo::from_der(&der).map_err(crypto)?;
         let doc = info
