@@ -199,7 +199,8 @@ impl NameConstraints {
     pub fn permits(&self, san: &SubjectAltName) -> bool {
         match san {
             SubjectAltName::Dns(d) => {
-                self.permitted_dns.is_empty() || self.permitted_dns.iter().any(|p| p.permits(d))
+                self.permitted_dns.is_empty()
+                    || self.permitted_dns.iter().any(|p| p.permits(d.as_str()))
             }
             SubjectAltName::Ip(ip) => {
                 self.permitted_ips.is_empty() || self.permitted_ips.iter().any(|r| r.contains(*ip))

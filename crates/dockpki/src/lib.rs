@@ -51,7 +51,7 @@ pub use inspect::{cert_to_pem, certs_from_pem, format_time, inspect, CertInfo, E
 pub use issue::{ClientRequest, IssuedCert, ServerRequest};
 pub use key::{KeyType, PrivateKey, MAX_PBKDF2_ITERATIONS, PBKDF2_ITERATIONS};
 pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME};
-pub use san::{SanList, SubjectAltName};
+pub use san::{DnsName, SanList, SubjectAltName};
 pub use verify::{key_matches_cert, verify_leaf, Usage, VerifyError};
 
 pub use rustls_pki_types::CertificateDer;
