@@ -103,6 +103,13 @@ pub enum Error {
         /// What the caller gave.
         input: String,
     },
+    /// Text that is not a SHA-256 fingerprint (see [`crate::Fingerprint`]).
+    InvalidFingerprint {
+        /// What the caller gave.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A certificate failed verification.
     Verify(VerifyError),
     /// The cryptographic backend failed; this is not caused by user input.
@@ -208,6 +215,10 @@ impl fmt::Display for Error {
             Error::InvalidSerial { input } => write!(
                 f,
                 "invalid serial number {input:?}: give it in hex as `dockpki status` or `dockpki inspect` shows it"
+            ),
+            Error::InvalidFingerprint { input, reason } => write!(
+                f,
+                "invalid SHA-256 fingerprint {input:?}: {reason}; give 32 bytes in hex, with or without colons, as `dockpki inspect` shows them"
             ),
             Error::Verify(e) => e.fmt(f),
             Error::Crypto { what, .. } => write!(f, "cryptographic operation failed: {what}"),

@@ -14,6 +14,7 @@ use x509_parser::prelude::FromDer;
 
 use crate::constraints::NameConstraints;
 use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
 use crate::key::{describe_pem_error, KeyType};
 
 /// An extended key usage purpose found in a certificate.
@@ -70,15 +71,25 @@ pub struct CertInfo {
     pub public_key: String,
     /// The signature algorithm's name, e.g. `ecdsa-with-SHA256`.
     pub signature_algorithm: String,
-    /// SHA-256 over the DER certificate, upper-case hex with colons as openssl prints it.
+    /// SHA-256 over the DER certificate, upper-case hex with colons as openssl prints it: the
+    /// text of [`CertInfo::fingerprint`], kept for display and JSON. Compare fingerprints
+    /// through [`CertInfo::fingerprint`] (a [`Fingerprint`]), not as text.
     pub sha256_fingerprint: String,
     /// Subject key identifier, hex.
     pub subject_key_id: Option<String>,
     /// Authority key identifier, hex.
     pub authority_key_id: Option<String>,
+    /// The typed fingerprint; not serialised, since `sha256_fingerprint` already is.
+    #[serde(skip)]
+    fingerprint: Fingerprint,
 }
 
 impl CertInfo {
+    /// The SHA-256 fingerprint of the certificate, computed from its DER.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
     /// Whether the certificate is valid at `t`.
     pub fn is_valid_at(&self, t: OffsetDateTime) -> bool {
         self.not_before <= t && t <= self.not_after
@@ -240,6 +251,7 @@ pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
             }
             _ => None,
         });
+    let fingerprint = Fingerprint::of(der);
     let common_name = cert
         .subject()
         .iter_common_name()
@@ -264,13 +276,10 @@ pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
         key_type,
         public_key,
         signature_algorithm,
-        sha256_fingerprint: hex(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref(),
-            ":",
-        )
-        .to_uppercase(),
+        sha256_fingerprint: fingerprint.to_string(),
         subject_key_id: ski,
         authority_key_id: aki,
+        fingerprint,
     })
 }
 
