@@ -326,7 +326,7 @@ fn from_old_ca<'a>(
     inventory
         .certificates
         .iter()
-        .filter(move |r| r.status == Status::Active && r.ca_sha256 != new.sha256_fingerprint)
+        .filter(move |r| r.status == Status::Active && !new.fingerprint().matches(&r.ca_sha256))
 }
 
 /// Every layout dockpki installed an active certificate into, split into those whose directory
