@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bundle;
 mod ca;
 mod common_name;
 mod constraints;
@@ -43,6 +44,7 @@ mod san;
 pub mod tls;
 mod verify;
 
+pub use bundle::trust_bundle_pem;
 pub use ca::{CaOptions, CertificateAuthority, CA_ORGANIZATION};
 pub use common_name::CommonName;
 pub use constraints::{DnsSuffix, IpRange, NameConstraints};
