@@ -82,7 +82,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
         options.common_name = CaOptions::unique_name(now)?;
     }
     let new = CertificateAuthority::create(&options, now)?;
-    let bundle: String = [&old, &new].iter().map(|ca| ca.cert_pem()).collect();
+    let bundle = dockpki::trust_bundle_pem([old.cert_der(), new.cert_der()])?;
 
     let mut plan = WritePlan::new(true);
     state.plan_next_ca(&mut plan, &new)?;
