@@ -74,6 +74,14 @@ pub enum Error {
         /// Which certificate, e.g. "CA certificate".
         certificate: String,
     },
+    /// A certificate that is not a server or a client certificate as dockpki issues them, where
+    /// one is needed (to load it with its key, or to issue it again).
+    UnusableLeaf {
+        /// Its subject.
+        subject: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The CA has expired or is not valid yet, so it cannot sign.
     CaNotValidNow {
         /// Start of the CA's validity.
@@ -177,6 +185,10 @@ impl fmt::Display for Error {
             Error::KeyMismatch { certificate } => write!(
                 f,
                 "the private key does not belong to the {certificate}; pair each certificate with the key it was issued for"
+            ),
+            Error::UnusableLeaf { subject, reason } => write!(
+                f,
+                "certificate {subject:?} is not a server or client certificate dockpki can use here: {reason}"
             ),
             Error::CaNotValidNow {
                 not_before,

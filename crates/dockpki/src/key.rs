@@ -330,6 +330,18 @@ impl PrivateKey {
     pub(crate) fn rcgen(&self) -> &rcgen::KeyPair {
         &self.pair
     }
+
+    /// A second value holding the same key, for a certificate that reuses it. Not `Clone`, so
+    /// that every copy of a key in memory is one the crate chose to make; the PKCS#8 passes
+    /// through a zeroizing buffer only.
+    pub(crate) fn duplicate(&self) -> Result<PrivateKey> {
+        let der = Zeroizing::new(self.pair.serialize_der());
+        let pair = rcgen::KeyPair::try_from(der.as_slice()).map_err(crypto)?;
+        Ok(PrivateKey {
+            pair,
+            key_type: self.key_type,
+        })
+    }
 }
 
 impl Drop for PrivateKey {

@@ -52,7 +52,7 @@ pub use crl::{RevocationReason, RevokedCert};
 pub use error::{Error, Result};
 pub use fingerprint::Fingerprint;
 pub use inspect::{cert_to_pem, certs_from_pem, format_time, inspect, CertInfo, ExtendedKeyUsage};
-pub use issue::{ClientRequest, IssuedCert, ServerRequest};
+pub use issue::{ClientRequest, IssuedCert, KeyPolicy, LeafRequest, ServerRequest, SignedCert};
 pub use key::{KeyType, PrivateKey, MAX_PBKDF2_ITERATIONS, PBKDF2_ITERATIONS};
 pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME};
 pub use san::{DnsName, SanList, SubjectAltName};
