@@ -208,6 +208,52 @@ impl IssuedCert {
     pub fn key_pem(&self) -> Zeroizing<String> {
         self.key.to_pem()
     }
+
+    /// Loads a server or client certificate and its key, as a layout holds them (`cert.pem` or
+    /// `server-cert.pem`, and the unencrypted `key.pem`). The first certificate in `cert_pem`
+    /// is the leaf (later ones, a chain, are ignored) and is kept re-encoded as PEM; whether it
+    /// is a server or a client certificate comes from its extended key usage.
+    ///
+    /// The key must belong to the certificate; nothing else is checked here. Use
+    /// [`crate::verify_leaf`] for its issuer, validity and names.
+    ///
+    /// ```
+    /// use dockpki::{CaOptions, CertificateAuthority, ClientRequest, Error, IssuedCert, KeyType,
+    ///               OffsetDateTime, PrivateKey, Usage};
+    /// let now = OffsetDateTime::now_utc();
+    /// let ca = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
+    /// let req = ClientRequest { common_name: "alice".parse()?, lifetime: "90d".parse()? };
+    /// let issued = ca.issue_client(&req, PrivateKey::generate(KeyType::EcdsaP256)?, now)?;
+    /// let loaded = IssuedCert::from_pem(issued.cert_pem.as_bytes(), issued.key_pem().as_bytes())?;
+    /// assert_eq!(loaded.cert, issued.cert);
+    /// assert_eq!(loaded.usage, Usage::Client);
+    /// let other = PrivateKey::generate(KeyType::EcdsaP256)?;
+    /// let err = IssuedCert::from_pem(issued.cert_pem.as_bytes(), other.to_pem().as_bytes());
+    /// assert!(matches!(err, Err(Error::KeyMismatch { .. })));
+    /// # Ok::<(), dockpki::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Pem`] when `cert_pem` holds no certificate or `key_pem` no key.
+    /// - [`Error::EncryptedKey`] for an encrypted key, and the other errors of
+    ///   [`PrivateKey::from_pem`].
+    /// - [`Error::UnusableLeaf`] when the certificate is a CA, or its extended key usage is not
+    ///   exactly one of serverAuth and clientAuth.
+    /// - [`Error::KeyMismatch`] when the key is not the certificate's.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<IssuedCert> {
+        let cert = inspect::certs_from_pem(cert_pem)?.swap_remove(0);
+        let info = inspect::inspect(&cert)?;
+        let usage = leaf_usage(&info)?;
+        let key = PrivateKey::from_pem(key_pem)?;
+        SignedCert {
+            cert_pem: inspect::cert_to_pem(&cert),
+            cert,
+            info,
+            usage,
+        }
+        .with_key(key)
+    }
 }
 
 /// Whether `info` is a server or a client certificate: exactly one of the two purposes, as

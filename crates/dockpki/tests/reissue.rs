@@ -1,9 +1,10 @@
-//! Re-issuing: `CertificateAuthority::reissue` with each
-//! `KeyPolicy`, `LeafRequest::renewing`, signing a key the caller keeps.
+//! Re-issuing and loading issued material: `CertificateAuthority::reissue` with each
+//! `KeyPolicy`, `LeafRequest::renewing`, signing a key the caller keeps, and
+//! `IssuedCert::from_pem`.
 
 mod common;
 
-use common::{client_req, now, x509};
+use common::{client_req, now, server_req, x509};
 use dockpki::{
     key_matches_cert, verify_leaf, CertificateAuthority, ClientRequest, Error, IssuedCert,
     KeyPolicy, KeyType, LeafRequest, Lifetime, NameConstraints, SanList, ServerRequest, Usage,
@@ -190,6 +191,7 @@ fn renewing_refuses_a_ca_and_a_certificate_of_both_purposes() {
 /// A self-signed leaf made with rcgen directly, with purposes dockpki never combines.
 struct Foreign {
     cert: dockpki::CertificateDer<'static>,
+    key_pem: String,
 }
 
 fn foreign_leaf(ekus: &[rcgen::ExtendedKeyUsagePurpose]) -> Foreign {
@@ -200,6 +202,7 @@ fn foreign_leaf(ekus: &[rcgen::ExtendedKeyUsagePurpose]) -> Foreign {
     let cert = params.self_signed(&key).unwrap();
     Foreign {
         cert: cert.der().clone(),
+        key_pem: key.serialize_pem(),
     }
 }
 
@@ -225,4 +228,84 @@ fn signing_borrows_the_key_and_with_key_pairs_only_the_certified_key() {
     assert!(matches!(err, Error::KeyMismatch { .. }), "{err:?}");
     let issued = signed.with_key(key).unwrap();
     assert_eq!(issued.info.common_name.as_deref(), Some("carol"));
+}
+
+#[test]
+fn from_pem_loads_what_issue_wrote_and_refuses_a_key_that_is_not_the_certificates() {
+    let ca = common::ca();
+    let issued = ca
+        .issue_server(
+            &server_req(&["docker.example.com"], "90d"),
+            common::p256(),
+            now(),
+        )
+        .unwrap();
+    let loaded =
+        IssuedCert::from_pem(issued.cert_pem.as_bytes(), issued.key_pem().as_bytes()).unwrap();
+    assert_eq!(loaded.cert, issued.cert);
+    assert_eq!(loaded.cert_pem, issued.cert_pem);
+    assert_eq!(loaded.usage, Usage::Server);
+    assert_eq!(loaded.info.fingerprint(), issued.info.fingerprint());
+    assert_eq!(*loaded.key_pem(), *issued.key_pem());
+
+    let other = common::p256();
+    let err =
+        IssuedCert::from_pem(issued.cert_pem.as_bytes(), other.to_pem().as_bytes()).unwrap_err();
+    assert!(matches!(err, Error::KeyMismatch { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("does not belong to the server certificate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn from_pem_takes_the_first_certificate_of_a_chain_in_any_line_ending() {
+    let ca = common::ca();
+    let issued = ca
+        .issue_client(&client_req("alice", "90d"), common::p256(), now())
+        .unwrap();
+    let chain = format!("{}{}", issued.cert_pem, ca.cert_pem()).replace('\n', "\r\n");
+    let loaded = IssuedCert::from_pem(chain.as_bytes(), issued.key_pem().as_bytes()).unwrap();
+    assert_eq!(loaded.cert, issued.cert);
+    assert_eq!(loaded.cert_pem, issued.cert_pem);
+    assert_eq!(loaded.usage, Usage::Client);
+}
+
+#[test]
+fn from_pem_refuses_a_ca_an_undecided_purpose_an_encrypted_key_and_junk() {
+    let ca = common::ca();
+    let err = IssuedCert::from_pem(ca.cert_pem().as_bytes(), ca.key_pem().as_bytes()).unwrap_err();
+    assert!(matches!(err, Error::UnusableLeaf { .. }), "{err:?}");
+
+    let both = foreign_leaf(&[
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ]);
+    let err = IssuedCert::from_pem(
+        dockpki::cert_to_pem(&both.cert).as_bytes(),
+        both.key_pem.as_bytes(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::UnusableLeaf { .. }), "{err:?}");
+
+    let issued = ca
+        .issue_client(&client_req("alice", "90d"), common::p256(), now())
+        .unwrap();
+    let encrypted = issued.key.to_encrypted_pem(b"secret").unwrap();
+    let err = IssuedCert::from_pem(issued.cert_pem.as_bytes(), encrypted.as_bytes()).unwrap_err();
+    assert!(matches!(err, Error::EncryptedKey), "{err:?}");
+
+    let err =
+        IssuedCert::from_pem(issued.key_pem().as_bytes(), issued.key_pem().as_bytes()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Pem {
+                expected: "certificate",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
