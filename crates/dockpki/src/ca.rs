@@ -48,6 +48,58 @@ impl CaOptions {
         })
     }
 
+    /// Options for the CA that replaces `current` in a rotation, as `dockpki ca rotate begin`
+    /// makes it: the same key type, path length and name constraints (so the new CA may sign
+    /// exactly what the old one could, and no certificate changes meaning), a fresh unique name
+    /// that differs from the current CA's (clients choose the certificate to present by issuer
+    /// name, so two CAs trusted side by side must not share one), and dockpki's default
+    /// lifetime of 10 years. Change the fields for anything else, e.g. a new key type.
+    ///
+    /// A CA with an unlimited path length (none in its basicConstraints), or one larger than
+    /// 255, is succeeded by one with path length 0, as dockpki creates them; a key type dockpki
+    /// does not issue becomes the default, P-256.
+    ///
+    /// `current` is enough as a [`CertInfo`], so options can be made from the CA certificate
+    /// alone, without decrypting an encrypted CA key.
+    ///
+    /// ```
+    /// use dockpki::{CaOptions, CertificateAuthority, KeyType, OffsetDateTime};
+    /// let now = OffsetDateTime::now_utc();
+    /// let mut options = CaOptions::new(now)?;
+    /// options.key_type = KeyType::EcdsaP384;
+    /// options.name_constraints.permitted_dns.push("example.com".parse()?);
+    /// let old = CertificateAuthority::create(&options, now)?;
+    /// let next = CaOptions::successor(old.info(), now)?;
+    /// assert_eq!(next.key_type, KeyType::EcdsaP384);
+    /// assert_eq!(&next.name_constraints, old.name_constraints());
+    /// assert_ne!(old.info().common_name.as_deref(), Some(next.common_name.as_str()));
+    /// let new = CertificateAuthority::create(&next, now)?;
+    /// # Ok::<(), dockpki::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotACa`] when `current` is not a CA certificate, and [`Error::Crypto`] when the
+    /// random part of the name cannot be drawn.
+    pub fn successor(current: &CertInfo, now: OffsetDateTime) -> Result<CaOptions> {
+        if !current.is_ca {
+            return Err(Error::NotACa {
+                subject: current.subject.clone(),
+            });
+        }
+        let mut options = CaOptions::new(now)?;
+        options.key_type = current.key_type.unwrap_or_default();
+        options.path_len = current
+            .path_len
+            .and_then(|n| u8::try_from(n).ok())
+            .unwrap_or(0);
+        options.name_constraints = current.name_constraints.clone().unwrap_or_default();
+        while current.common_name.as_deref() == Some(options.common_name.as_str()) {
+            options.common_name = CaOptions::unique_name(now)?;
+        }
+        Ok(options)
+    }
+
     /// A CA name unlikely to be reused: the date plus 32 random bits.
     pub fn unique_name(now: OffsetDateTime) -> Result<CommonName> {
         let mut tag = [0u8; 4];
