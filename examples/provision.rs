@@ -49,8 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     verify_leaf(&client.cert, &bundle, Usage::Client, None, now)?;
 
-    let _server_config = tls::server_config(&bundle, vec![server.cert.clone()], &server.key)?;
-    let _client_config = tls::client_config(&bundle, vec![client.cert.clone()], &client.key)?;
+    let _server_config = tls::server_config(&bundle, &server)?;
+    let _client_config = tls::client_config(&bundle, tls::ClientAuth::Cert(&client))?;
 
     println!(
         "{}",

@@ -58,5 +58,8 @@ pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME};
 pub use san::{DnsName, SanList, SubjectAltName};
 pub use verify::{key_matches_cert, verify_leaf, Usage, VerifyError};
 
+/// The rustls this crate builds its configurations with (see [`tls`]), so that an embedder uses
+/// the same version of its types.
+pub use rustls;
 pub use rustls_pki_types::CertificateDer;
 pub use time::OffsetDateTime;

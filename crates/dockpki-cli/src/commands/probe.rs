@@ -438,8 +438,14 @@ fn connect(endpoint: &TcpEndpoint, deadline: Deadline) -> CliResult<(TcpStream, 
 /// presented is known even when it is refused.
 fn client_config(dir: &Path, verifier: Arc<RecordingVerifier>) -> CliResult<rustls::ClientConfig> {
     let (ca, chain, key) = load_layout(dir)?;
-    let mut config = dockpki::tls::client_config(&ca, chain, &key)
-        .map_err(|e| CliError::from(e).context(format!("the client layout {}", dir.display())))?;
+    let mut config = dockpki::tls::client_config(
+        &ca,
+        dockpki::tls::ClientAuth::Chain {
+            chain: &chain,
+            key: &key,
+        },
+    )
+    .map_err(|e| CliError::from(e).context(format!("the client layout {}", dir.display())))?;
     config.dangerous().set_certificate_verifier(verifier);
     Ok(config)
 }
