@@ -95,6 +95,8 @@ pub enum Error {
         leaf_not_after: OffsetDateTime,
         /// When the CA expires.
         ca_not_after: OffsetDateTime,
+        /// The `now` the leaf was requested at, from which the message counts the days left.
+        requested_at: OffsetDateTime,
     },
     /// A SAN that the CA's name constraints do not permit.
     NameConstraintViolation {
@@ -202,8 +204,10 @@ impl fmt::Display for Error {
             Error::LeafOutlivesCa {
                 leaf_not_after,
                 ca_not_after,
+                requested_at,
             } => {
-                let days = (*ca_not_after - OffsetDateTime::now_utc()).whole_days().max(0);
+                // From the caller's `now`, not the clock: the library never reads the time.
+                let days = (*ca_not_after - *requested_at).whole_days().max(0);
                 write!(
                     f,
                     "the certificate would expire {} but its CA expires {}; ask for a validity of at most {days}d or rotate the CA",

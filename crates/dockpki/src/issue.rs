@@ -478,6 +478,7 @@ impl CertificateAuthority {
             return Err(Error::LeafOutlivesCa {
                 leaf_not_after: not_after,
                 ca_not_after: ca.not_after,
+                requested_at: now,
             });
         }
         let mut params = CertificateParams::default();
