@@ -8,8 +8,8 @@
 //!
 //! ```
 //! use dockpki::{CaOptions, CertificateAuthority, ClientRequest, PrivateKey, KeyType,
-//!               SanList, ServerRequest, Usage, verify_leaf};
-//! let now = time::OffsetDateTime::now_utc();
+//!               OffsetDateTime, SanList, ServerRequest, Usage, verify_leaf};
+//! let now = OffsetDateTime::now_utc();
 //! let ca = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
 //! let server = ca.issue_server(
 //!     &ServerRequest { sans: SanList::parse(["docker.example.com", "192.0.2.10"])?,
@@ -23,6 +23,14 @@
 //! verify_leaf(&client.cert, &[ca.cert_der().clone()], Usage::Client, None, now)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Beyond issuing: [`CertificateAuthority::reissue`] renews an [`IssuedCert`] with the same key or
+//! a new one ([`KeyPolicy`]), [`IssuedCert::from_pem`] loads a certificate with its key,
+//! [`CaOptions::successor`] plans the next CA of a rotation, [`trust_bundle_pem`] builds a
+//! `ca.pem` of several CAs, and [`tls`] makes the rustls configurations of both ends. Nothing
+//! here touches the file system or reads the clock: the time is always the caller's `now`.
+//! Writing the files, with their modes and owners, is the provisioning layer's job (see
+//! `docs/embedding.md`).
 //!
 //! Private keys live in [`PrivateKey`], whose encoding is zeroized on drop and which never shows
 //! key material in `Debug` or in errors.
