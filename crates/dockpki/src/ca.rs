@@ -38,6 +38,10 @@ pub struct CaOptions {
 impl CaOptions {
     /// Options with dockpki's defaults: P-256, 10 years, path length 0, no name constraints, and
     /// a unique name such as `dockpki CA 2026-11-29 3f9a1c07`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`] when the random part of the name cannot be drawn.
     pub fn new(now: OffsetDateTime) -> Result<CaOptions> {
         Ok(CaOptions {
             common_name: CaOptions::unique_name(now)?,
@@ -101,6 +105,10 @@ impl CaOptions {
     }
 
     /// A CA name unlikely to be reused: the date plus 32 random bits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`] when the operating system's CSPRNG fails.
     pub fn unique_name(now: OffsetDateTime) -> Result<CommonName> {
         let mut tag = [0u8; 4];
         aws_lc_rs::rand::fill(&mut tag).map_err(crypto)?;
@@ -127,12 +135,22 @@ pub struct CertificateAuthority {
 }
 
 impl CertificateAuthority {
-    /// Generates a key and a self-signed CA certificate.
+    /// Generates a key and a self-signed CA certificate, valid from `now` (less
+    /// [`crate::CLOCK_SKEW_ALLOWANCE`]) for `options.lifetime`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`] when the key cannot be generated or the backend fails to sign.
     pub fn create(options: &CaOptions, now: OffsetDateTime) -> Result<Self> {
         Self::create_with_key(options, PrivateKey::generate(options.key_type)?, now)
     }
 
-    /// Makes a self-signed CA certificate for an existing key.
+    /// Makes a self-signed CA certificate for an existing key (its type, not
+    /// `options.key_type`, is the CA's).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`] when the backend fails to sign.
     pub fn create_with_key(
         options: &CaOptions,
         key: PrivateKey,
@@ -162,6 +180,27 @@ impl CertificateAuthority {
     /// Loads a CA from its certificate and key in PEM. The first certificate in `cert_pem` is
     /// the CA; it must be a CA (basicConstraints CA:TRUE) and `key_pem` must be its key, since
     /// signing with a foreign key would produce leaves that verify nowhere.
+    ///
+    /// ```
+    /// use dockpki::{CaOptions, CertificateAuthority, Error, OffsetDateTime};
+    /// let now = OffsetDateTime::now_utc();
+    /// let ca = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
+    /// let loaded = CertificateAuthority::load(ca.cert_pem().as_bytes(), ca.key_pem().as_bytes())?;
+    /// assert_eq!(loaded.info().fingerprint(), ca.info().fingerprint());
+    /// let other = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
+    /// let mixed = CertificateAuthority::load(ca.cert_pem().as_bytes(), other.key_pem().as_bytes());
+    /// assert!(matches!(mixed, Err(Error::KeyMismatch { .. })));
+    /// # Ok::<(), dockpki::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Pem`] when `cert_pem` holds no certificate or `key_pem` no key.
+    /// - [`Error::NotACa`] when the certificate is not a CA.
+    /// - [`Error::EncryptedKey`] for an encrypted key (use
+    ///   [`CertificateAuthority::load_encrypted`]), and the other errors of
+    ///   [`PrivateKey::from_pem`].
+    /// - [`Error::KeyMismatch`] when the key is not the certificate's.
     pub fn load(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self> {
         Self::load_with(cert_pem, || PrivateKey::from_pem(key_pem))
     }

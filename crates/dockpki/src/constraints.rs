@@ -73,6 +73,11 @@ pub struct IpRange {
 
 impl IpRange {
     /// The range's network address and prefix length.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidNameConstraint`] when the prefix is longer than the address, or the
+    /// address has bits set past the prefix.
     pub fn new(addr: IpAddr, prefix: u8) -> Result<IpRange> {
         let s = format!("{addr}/{prefix}");
         let max = if addr.is_ipv4() { 32 } else { 128 };

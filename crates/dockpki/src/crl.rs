@@ -122,6 +122,12 @@ impl CertificateAuthority {
     /// A CRL signed by this CA listing `revoked`, valid from `this_update` until `next_update`,
     /// in PEM. The CRL number is `this_update` in Unix seconds, so CRLs made later by the same
     /// CA carry larger numbers, as RFC 5280 requires, without keeping a counter.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidSerial`] when a serial number is not hexadecimal.
+    /// - [`Error::Crypto`] when `next_update` is not after `this_update`, or the backend fails
+    ///   to sign.
     pub fn crl(
         &self,
         revoked: &[RevokedCert],

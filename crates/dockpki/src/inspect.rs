@@ -112,6 +112,10 @@ impl CertInfo {
 
 /// Parses every certificate in a PEM input. Fails when there is none, naming what was found
 /// instead (a private key, say), or when one is not valid X.509.
+///
+/// # Errors
+///
+/// [`Error::Pem`], saying which of the two it was.
 pub fn certs_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
     let mut certs = Vec::new();
     for item in CertificateDer::pem_slice_iter(pem) {
@@ -154,6 +158,20 @@ pub(crate) fn parse<'a>(der: &'a CertificateDer<'_>) -> Result<X509Certificate<'
 }
 
 /// Describes a DER certificate.
+///
+/// ```
+/// use dockpki::{inspect, CaOptions, CertificateAuthority, OffsetDateTime};
+/// let now = OffsetDateTime::now_utc();
+/// let ca = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
+/// let info = inspect(ca.cert_der())?;
+/// assert!(info.is_ca);
+/// assert_eq!(info.fingerprint(), dockpki::Fingerprint::of(ca.cert_der()));
+/// # Ok::<(), dockpki::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Pem`] when `der` is not an X.509 certificate or its dates are out of range.
 pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
     let cert = parse(der)?;
     let mut dns_names = Vec::new();

@@ -155,6 +155,10 @@ pub struct PrivateKey {
 
 impl PrivateKey {
     /// Generates a fresh key from the operating system's CSPRNG.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`] when the backend cannot generate the key.
     pub fn generate(key_type: KeyType) -> Result<Self> {
         let alg = key_type.signature_algorithm();
         let pair = match key_type {
@@ -176,6 +180,10 @@ impl PrivateKey {
 
     /// Generates several keys, in parallel when they are slow to make (RSA), so that a bootstrap
     /// waits for the slowest key rather than for the sum of them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`] when any key cannot be generated.
     pub fn generate_many(key_types: &[KeyType]) -> Result<Vec<Self>> {
         if key_types.iter().filter(|k| k.is_slow_to_generate()).count() < 2 {
             return key_types.iter().map(|k| PrivateKey::generate(*k)).collect();
@@ -198,6 +206,13 @@ impl PrivateKey {
     /// Parses an unencrypted private key in PEM: PKCS#8 (`PRIVATE KEY`), PKCS#1
     /// (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`), the three forms dockerd and the docker CLI
     /// read. Encrypted keys are refused with [`Error::EncryptedKey`].
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::EncryptedKey`] for an encrypted key (see [`PrivateKey::from_encrypted_pem`]).
+    /// - [`Error::Pem`] when there is no private key block, or it is damaged.
+    /// - [`Error::UnsupportedKey`] for a key dockpki does not use (an EC key on another curve,
+    ///   RSA under 2048 or over 8192 bits, DSA, ...).
     pub fn from_pem(pem: &[u8]) -> Result<Self> {
         if Self::is_encrypted_pem(pem) {
             return Err(Error::EncryptedKey);
@@ -290,6 +305,11 @@ impl PrivateKey {
     }
 
     /// Parses an unencrypted private key in DER (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Pem`] when the DER is damaged, [`Error::UnsupportedKey`] for a key dockpki does
+    /// not use.
     pub fn from_der(der: &PrivateKeyDer<'_>) -> Result<Self> {
         let unusable = |what: &str| Error::Pem {
             expected: "private key",

@@ -312,7 +312,12 @@ pub(crate) fn validate_dns_name(input: &str, allow_wildcard: bool) -> Result<Str
 pub struct SanList(Vec<SubjectAltName>);
 
 impl SanList {
-    /// Builds the list, dropping repeats; fails with [`Error::NoSans`] when empty.
+    /// Builds the list, dropping repeats. Every name in it was validated when it was made (see
+    /// [`DnsName`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSans`] when the list is empty.
     pub fn new(sans: impl IntoIterator<Item = SubjectAltName>) -> Result<SanList> {
         let mut list: Vec<SubjectAltName> = Vec::new();
         for san in sans {
@@ -327,6 +332,11 @@ impl SanList {
     }
 
     /// Parses every string, failing on the first invalid one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSan`] for the first string that is neither a DNS name nor a dialable IP
+    /// address, [`Error::NoSans`] when there is none.
     pub fn parse<S: AsRef<str>>(inputs: impl IntoIterator<Item = S>) -> Result<SanList> {
         SanList::new(
             inputs
