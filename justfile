@@ -19,6 +19,12 @@ doc:
 test:
     cargo test --workspace --features dockpki-cli/fault-injection
 
+# Run the library's examples; each exits non-zero when what it shows does not hold
+# (mtls_loopback: a mutual-TLS exchange over 127.0.0.1, and a client without a certificate refused).
+examples:
+    cargo run -q -p dockpki --example provision >/dev/null
+    cargo run -q -p dockpki --example mtls_loopback
+
 # Only the end-to-end tests against a real dockerd and docker CLI.
 e2e:
     cargo test -p dockpki-cli --test e2e_dockerd -- --nocapture

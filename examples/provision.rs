@@ -1,15 +1,16 @@
 //! Embedding dockpki in a provisioning tool: make a CA, a server certificate and a client
-//! certificate, check them the way dockerd and the docker CLI will, and build the rustls
-//! configurations a Rust client or proxy would use.
+//! certificate, and check them the way dockerd and the docker CLI will.
 //!
 //! `cargo run -p dockpki --example provision -- docker.example.com 192.0.2.10`
 //!
-//! Prints the PEM certificates (never the keys) and what they say. Writing files with the right
-//! modes is the CLI's job (`dockpki bootstrap`); this example only shows the library calls.
+//! Prints what the certificates say and the PEM certificates (never the keys). The library stops
+//! at values in memory: writing the files, with the right modes and owners, is the job of the
+//! provisioning crate `dockpki-provision` (see docs/embedding.md). The rustls side, a server and
+//! a client talking mutual TLS with these certificates, is examples/mtls_loopback.rs.
 
 use dockpki::{
-    tls, verify_leaf, CaOptions, CertificateAuthority, ClientRequest, KeyType, PrivateKey, SanList,
-    ServerRequest, Usage,
+    verify_leaf, CaOptions, CertificateAuthority, ClientRequest, KeyType, OffsetDateTime,
+    PrivateKey, SanList, ServerRequest, Usage,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         names
     };
-    let now = time::OffsetDateTime::now_utc();
+    let now = OffsetDateTime::now_utc();
 
     let ca = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
     let mut keys = PrivateKey::generate_many(&[KeyType::EcdsaP256, KeyType::EcdsaP256])?;
@@ -48,9 +49,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         verify_leaf(&server.cert, &bundle, Usage::Server, Some(host), now)?;
     }
     verify_leaf(&client.cert, &bundle, Usage::Client, None, now)?;
-
-    let _server_config = tls::server_config(&bundle, vec![server.cert.clone()], &server.key)?;
-    let _client_config = tls::client_config(&bundle, vec![client.cert.clone()], &client.key)?;
 
     println!(
         "{}",

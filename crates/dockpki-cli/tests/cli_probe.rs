@@ -184,9 +184,9 @@ impl Listener {
         let dir = env.path("daemon");
         let pem = |name: &str| common::read(&dir.join(name));
         let ca = dockpki::certs_from_pem(&pem("ca.pem")).expect("ca.pem");
-        let chain = dockpki::certs_from_pem(&pem("server-cert.pem")).expect("server-cert.pem");
-        let key = dockpki::PrivateKey::from_pem(&pem("server-key.pem")).expect("server-key.pem");
-        let config = Arc::new(dockpki::tls::server_config(&ca, chain, &key).expect("config"));
+        let server = dockpki::IssuedCert::from_pem(&pem("server-cert.pem"), &pem("server-key.pem"))
+            .expect("server-cert.pem and server-key.pem");
+        let config = Arc::new(dockpki::tls::server_config(&ca, &server).expect("config"));
         Listener::tcp(move |sock| {
             let Ok(conn) = ServerConnection::new(config) else {
                 return;

@@ -73,6 +73,11 @@ pub struct IpRange {
 
 impl IpRange {
     /// The range's network address and prefix length.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidNameConstraint`] when the prefix is longer than the address, or the
+    /// address has bits set past the prefix.
     pub fn new(addr: IpAddr, prefix: u8) -> Result<IpRange> {
         let s = format!("{addr}/{prefix}");
         let max = if addr.is_ipv4() { 32 } else { 128 };
@@ -199,7 +204,8 @@ impl NameConstraints {
     pub fn permits(&self, san: &SubjectAltName) -> bool {
         match san {
             SubjectAltName::Dns(d) => {
-                self.permitted_dns.is_empty() || self.permitted_dns.iter().any(|p| p.permits(d))
+                self.permitted_dns.is_empty()
+                    || self.permitted_dns.iter().any(|p| p.permits(d.as_str()))
             }
             SubjectAltName::Ip(ip) => {
                 self.permitted_ips.is_empty() || self.permitted_ips.iter().any(|r| r.contains(*ip))

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ca::CertificateAuthority;
-use crate::error::{crypto, Error, Result};
+use crate::error::{crypto, crypto_failure, Error, Result};
 
 /// Why a certificate was revoked: the RFC 5280 CRLReason codes that apply to a full CRL
 /// (`removeFromCRL` only exists for delta CRLs, which dockpki does not make).
@@ -122,6 +122,12 @@ impl CertificateAuthority {
     /// A CRL signed by this CA listing `revoked`, valid from `this_update` until `next_update`,
     /// in PEM. The CRL number is `this_update` in Unix seconds, so CRLs made later by the same
     /// CA carry larger numbers, as RFC 5280 requires, without keeping a counter.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidSerial`] when a serial number is not hexadecimal.
+    /// - [`Error::Crypto`] when `next_update` is not after `this_update`, or the backend fails
+    ///   to sign.
     pub fn crl(
         &self,
         revoked: &[RevokedCert],
@@ -129,7 +135,7 @@ impl CertificateAuthority {
         next_update: OffsetDateTime,
     ) -> Result<String> {
         if next_update <= this_update {
-            return Err(crypto(
+            return Err(crypto_failure(
                 "a CRL's next update must come after its this update",
             ));
         }

@@ -74,6 +74,14 @@ pub enum Error {
         /// Which certificate, e.g. "CA certificate".
         certificate: String,
     },
+    /// A certificate that is not a server or a client certificate as dockpki issues them, where
+    /// one is needed (to load it with its key, or to issue it again).
+    UnusableLeaf {
+        /// Its subject.
+        subject: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The CA has expired or is not valid yet, so it cannot sign.
     CaNotValidNow {
         /// Start of the CA's validity.
@@ -87,6 +95,8 @@ pub enum Error {
         leaf_not_after: OffsetDateTime,
         /// When the CA expires.
         ca_not_after: OffsetDateTime,
+        /// The `now` the leaf was requested at, from which the message counts the days left.
+        requested_at: OffsetDateTime,
     },
     /// A SAN that the CA's name constraints do not permit.
     NameConstraintViolation {
@@ -103,10 +113,23 @@ pub enum Error {
         /// What the caller gave.
         input: String,
     },
+    /// Text that is not a SHA-256 fingerprint (see [`crate::Fingerprint`]).
+    InvalidFingerprint {
+        /// What the caller gave.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A certificate failed verification.
     Verify(VerifyError),
     /// The cryptographic backend failed; this is not caused by user input.
-    Crypto(String),
+    Crypto {
+        /// What failed, as a sentence.
+        what: String,
+        /// The backend's own error, when there is one; also returned by
+        /// [`std::error::Error::source`].
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// rustls refused a configuration.
     Tls(rustls::Error),
 }
@@ -165,6 +188,10 @@ impl fmt::Display for Error {
                 f,
                 "the private key does not belong to the {certificate}; pair each certificate with the key it was issued for"
             ),
+            Error::UnusableLeaf { subject, reason } => write!(
+                f,
+                "certificate {subject:?} is not a server or client certificate dockpki can use here: {reason}"
+            ),
             Error::CaNotValidNow {
                 not_before,
                 not_after,
@@ -177,8 +204,10 @@ impl fmt::Display for Error {
             Error::LeafOutlivesCa {
                 leaf_not_after,
                 ca_not_after,
+                requested_at,
             } => {
-                let days = (*ca_not_after - OffsetDateTime::now_utc()).whole_days().max(0);
+                // From the caller's `now`, not the clock: the library never reads the time.
+                let days = (*ca_not_after - *requested_at).whole_days().max(0);
                 write!(
                     f,
                     "the certificate would expire {} but its CA expires {}; ask for a validity of at most {days}d or rotate the CA",
@@ -203,14 +232,32 @@ impl fmt::Display for Error {
                 f,
                 "invalid serial number {input:?}: give it in hex as `dockpki status` or `dockpki inspect` shows it"
             ),
+            Error::InvalidFingerprint { input, reason } => write!(
+                f,
+                "invalid SHA-256 fingerprint {input:?}: {reason}; give 32 bytes in hex, with or without colons, as `dockpki inspect` shows them"
+            ),
             Error::Verify(e) => e.fmt(f),
-            Error::Crypto(what) => write!(f, "cryptographic operation failed: {what}"),
+            Error::Crypto { what, .. } => write!(f, "cryptographic operation failed: {what}"),
             Error::Tls(e) => write!(f, "TLS configuration refused: {e}"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+/// [`Error::Verify`], [`Error::Tls`] and [`Error::Crypto`] (when the backend gave one) return the
+/// error they wrap. Their `Display` already includes its message, so print either the `Display`
+/// alone (as the `dockpki` command does) or walk the chain, not both.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Verify(e) => Some(e),
+            Error::Tls(e) => Some(e),
+            Error::Crypto {
+                source: Some(e), ..
+            } => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 impl From<VerifyError> for Error {
     fn from(e: VerifyError) -> Self {
@@ -224,10 +271,72 @@ impl From<rustls::Error> for Error {
     }
 }
 
-/// Wraps a backend error; rcgen's errors never carry key bytes.
-pub(crate) fn crypto(e: impl fmt::Display) -> Error {
-    Error::Crypto(e.to_string())
+/// Wraps a backend error, keeping it as the source; rcgen's, AWS-LC's and the PKCS#8 crates'
+/// errors never carry key bytes.
+pub(crate) fn crypto(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Crypto {
+        what: e.to_string(),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// A backend failure without an error value to keep (a panicked thread, an impossible constant).
+pub(crate) fn crypto_failure(what: &str) -> Error {
+    Error::Crypto {
+        what: what.to_string(),
+        source: None,
+    }
 }
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn source_of_a_verify_error_is_the_verify_error() {
+        let e = Error::from(VerifyError::EmptyBundle);
+        let cause = e.source().expect("Error::Verify has a source");
+        assert_eq!(
+            cause.downcast_ref::<VerifyError>(),
+            Some(&VerifyError::EmptyBundle)
+        );
+    }
+
+    #[test]
+    fn source_of_a_tls_error_is_the_rustls_error() {
+        let e = Error::from(rustls::Error::NoCertificatesPresented);
+        let cause = e.source().expect("Error::Tls has a source");
+        assert_eq!(
+            cause.downcast_ref::<rustls::Error>(),
+            Some(&rustls::Error::NoCertificatesPresented)
+        );
+    }
+
+    #[test]
+    fn source_of_a_backend_error_is_the_backends_error_and_its_message_is_unchanged() {
+        let e = crypto(aws_lc_rs::error::Unspecified);
+        assert!(e
+            .source()
+            .and_then(|c| c.downcast_ref::<aws_lc_rs::error::Unspecified>())
+            .is_some());
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cryptographic operation failed: {}",
+                aws_lc_rs::error::Unspecified
+            )
+        );
+        assert!(crypto_failure("no value to keep").source().is_none());
+    }
+
+    #[test]
+    fn errors_about_input_have_no_source() {
+        assert!(Error::NoSans.source().is_none());
+        assert!(Error::WrongPassphrase.source().is_none());
+    }
+}

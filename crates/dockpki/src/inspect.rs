@@ -14,6 +14,7 @@ use x509_parser::prelude::FromDer;
 
 use crate::constraints::NameConstraints;
 use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
 use crate::key::{describe_pem_error, KeyType};
 
 /// An extended key usage purpose found in a certificate.
@@ -70,15 +71,25 @@ pub struct CertInfo {
     pub public_key: String,
     /// The signature algorithm's name, e.g. `ecdsa-with-SHA256`.
     pub signature_algorithm: String,
-    /// SHA-256 over the DER certificate, upper-case hex with colons as openssl prints it.
+    /// SHA-256 over the DER certificate, upper-case hex with colons as openssl prints it: the
+    /// text of [`CertInfo::fingerprint`], kept for display and JSON. Compare fingerprints
+    /// through [`CertInfo::fingerprint`] (a [`Fingerprint`]), not as text.
     pub sha256_fingerprint: String,
     /// Subject key identifier, hex.
     pub subject_key_id: Option<String>,
     /// Authority key identifier, hex.
     pub authority_key_id: Option<String>,
+    /// The typed fingerprint; not serialised, since `sha256_fingerprint` already is.
+    #[serde(skip)]
+    fingerprint: Fingerprint,
 }
 
 impl CertInfo {
+    /// The SHA-256 fingerprint of the certificate, computed from its DER.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
     /// Whether the certificate is valid at `t`.
     pub fn is_valid_at(&self, t: OffsetDateTime) -> bool {
         self.not_before <= t && t <= self.not_after
@@ -101,6 +112,10 @@ impl CertInfo {
 
 /// Parses every certificate in a PEM input. Fails when there is none, naming what was found
 /// instead (a private key, say), or when one is not valid X.509.
+///
+/// # Errors
+///
+/// [`Error::Pem`], saying which of the two it was.
 pub fn certs_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
     let mut certs = Vec::new();
     for item in CertificateDer::pem_slice_iter(pem) {
@@ -143,6 +158,20 @@ pub(crate) fn parse<'a>(der: &'a CertificateDer<'_>) -> Result<X509Certificate<'
 }
 
 /// Describes a DER certificate.
+///
+/// ```
+/// use dockpki::{inspect, CaOptions, CertificateAuthority, OffsetDateTime};
+/// let now = OffsetDateTime::now_utc();
+/// let ca = CertificateAuthority::create(&CaOptions::new(now)?, now)?;
+/// let info = inspect(ca.cert_der())?;
+/// assert!(info.is_ca);
+/// assert_eq!(info.fingerprint(), dockpki::Fingerprint::of(ca.cert_der()));
+/// # Ok::<(), dockpki::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Pem`] when `der` is not an X.509 certificate or its dates are out of range.
 pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
     let cert = parse(der)?;
     let mut dns_names = Vec::new();
@@ -240,6 +269,7 @@ pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
             }
             _ => None,
         });
+    let fingerprint = Fingerprint::of(der);
     let common_name = cert
         .subject()
         .iter_common_name()
@@ -264,13 +294,10 @@ pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
         key_type,
         public_key,
         signature_algorithm,
-        sha256_fingerprint: hex(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref(),
-            ":",
-        )
-        .to_uppercase(),
+        sha256_fingerprint: fingerprint.to_string(),
         subject_key_id: ski,
         authority_key_id: aki,
+        fingerprint,
     })
 }
 

@@ -8,12 +8,98 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// A DNS name that passed validation: letters, digits and hyphens, labels of 1 to 63
+/// characters, at most 253 in all, lower-cased and without a trailing dot; `*` may be the whole
+/// leftmost label of a name with at least two more labels (`*.example.com`). These are the rules
+/// Go's and webpki's verifiers apply, so a name that is not one would make a certificate that
+/// nobody can match.
+///
+/// The only ways to get one are [`DnsName::from_str`] (also through `str::parse`),
+/// `TryFrom<String>` and deserialisation, which all validate: there is no constructor from an
+/// unchecked string, so a [`SubjectAltName::Dns`] (and so a [`SanList`]) never holds an
+/// unvalidated name.
+///
+/// ```
+/// use dockpki::DnsName;
+/// let name: DnsName = "Docker.Example.COM.".parse()?;
+/// assert_eq!(name.as_str(), "docker.example.com");
+/// assert!("*.example.com".parse::<DnsName>()?.is_wildcard());
+/// assert!("under_score.example.com".parse::<DnsName>().is_err());
+/// # Ok::<(), dockpki::Error>(())
+/// ```
+///
+/// A SAN cannot be made from an unchecked string:
+///
+/// ```compile_fail
+/// let san = dockpki::SubjectAltName::Dns("under_score.example.com".to_string());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DnsName(String);
+
+impl DnsName {
+    /// The name as text: lower case, no trailing dot.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the name starts with the `*.` wildcard label.
+    pub fn is_wildcard(&self) -> bool {
+        self.0.starts_with("*.")
+    }
+}
+
+impl FromStr for DnsName {
+    type Err = Error;
+
+    /// Validates `input` (surrounding blanks ignored) by the rules in [`DnsName`]'s
+    /// description, wildcards included.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSan`], with the rule the name breaks.
+    fn from_str(input: &str) -> Result<Self> {
+        validate_dns_name(input.trim(), true)
+            .map(DnsName)
+            .map_err(|reason| Error::InvalidSan {
+                input: input.to_string(),
+                reason,
+            })
+    }
+}
+
+impl fmt::Display for DnsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for DnsName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for DnsName {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<DnsName> for String {
+    fn from(d: DnsName) -> String {
+        d.0
+    }
+}
+
 /// One subject alternative name: what a client dials must match one of these exactly.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum SubjectAltName {
-    /// A DNS name, lower-cased and without a trailing dot; `*.` may stand as the leftmost label.
-    Dns(String),
+    /// A validated DNS name; `*.` may stand as the leftmost label.
+    Dns(DnsName),
     /// An IPv4 or IPv6 address; Go's verifier compares dialled IPs against IP SANs only.
     Ip(IpAddr),
 }
@@ -21,7 +107,7 @@ pub enum SubjectAltName {
 impl SubjectAltName {
     /// Whether this is a DNS name starting with the `*.` wildcard label.
     pub fn is_wildcard(&self) -> bool {
-        matches!(self, SubjectAltName::Dns(d) if d.starts_with("*."))
+        matches!(self, SubjectAltName::Dns(d) if d.is_wildcard())
     }
 
     pub(crate) fn to_rcgen(&self) -> Result<rcgen::SanType> {
@@ -29,7 +115,7 @@ impl SubjectAltName {
             SubjectAltName::Dns(name) => {
                 rcgen::SanType::DnsName(name.as_str().try_into().map_err(|_| {
                     Error::InvalidSan {
-                        input: name.clone(),
+                        input: name.to_string(),
                         reason: "not ASCII".into(),
                     }
                 })?)
@@ -83,7 +169,7 @@ impl FromStr for SubjectAltName {
             ));
         }
         validate_dns_name(s, true)
-            .map(SubjectAltName::Dns)
+            .map(|name| SubjectAltName::Dns(DnsName(name)))
             .map_err(|reason| bad(&reason))
     }
 }
@@ -130,7 +216,7 @@ fn strip_port(s: &str) -> (&str, Option<&str>) {
 impl fmt::Display for SubjectAltName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SubjectAltName::Dns(d) => f.write_str(d),
+            SubjectAltName::Dns(d) => f.write_str(d.as_str()),
             SubjectAltName::Ip(ip) => write!(f, "{ip}"),
         }
     }
@@ -226,7 +312,12 @@ pub(crate) fn validate_dns_name(input: &str, allow_wildcard: bool) -> Result<Str
 pub struct SanList(Vec<SubjectAltName>);
 
 impl SanList {
-    /// Builds the list, dropping repeats; fails with [`Error::NoSans`] when empty.
+    /// Builds the list, dropping repeats. Every name in it was validated when it was made (see
+    /// [`DnsName`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSans`] when the list is empty.
     pub fn new(sans: impl IntoIterator<Item = SubjectAltName>) -> Result<SanList> {
         let mut list: Vec<SubjectAltName> = Vec::new();
         for san in sans {
@@ -241,6 +332,11 @@ impl SanList {
     }
 
     /// Parses every string, failing on the first invalid one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSan`] for the first string that is neither a DNS name nor a dialable IP
+    /// address, [`Error::NoSans`] when there is none.
     pub fn parse<S: AsRef<str>>(inputs: impl IntoIterator<Item = S>) -> Result<SanList> {
         SanList::new(
             inputs
@@ -259,7 +355,7 @@ impl SanList {
     pub fn primary(&self) -> &SubjectAltName {
         self.0
             .iter()
-            .find(|s| matches!(s, SubjectAltName::Dns(d) if !d.starts_with('*')))
+            .find(|s| matches!(s, SubjectAltName::Dns(d) if !d.is_wildcard()))
             .unwrap_or(&self.0[0])
     }
 }
@@ -290,7 +386,7 @@ mod tests {
     use super::*;
 
     fn dns(s: &str) -> SubjectAltName {
-        SubjectAltName::Dns(s.into())
+        SubjectAltName::Dns(s.parse().unwrap())
     }
 
     #[test]
@@ -446,6 +542,63 @@ mod tests {
             SanList::parse(Vec::<String>::new()),
             Err(Error::NoSans)
         ));
+    }
+
+    #[test]
+    fn dns_name_refuses_what_a_dns_san_refuses_and_accepts_what_it_accepts() {
+        let long_label = format!("{}.example.com", "a".repeat(64));
+        for bad in [
+            "",
+            "a..b",
+            ".a.b",
+            "*.*.x.com",
+            "a*.x.com",
+            "*.com",
+            "x.*.com",
+            "under_score.com",
+            "-a.com",
+            "a-.com",
+            "white space.com",
+            "host:2376",
+            "1.2.3",
+            "ü.com",
+            long_label.as_str(),
+        ] {
+            let err = bad.parse::<DnsName>().expect_err(bad);
+            assert!(matches!(err, Error::InvalidSan { .. }), "{bad}: {err}");
+        }
+        for good in [
+            "Docker.Example.COM.",
+            " localhost ",
+            "*.example.com",
+            "xn--bcher-kva.example",
+        ] {
+            let name: DnsName = good.parse().expect(good);
+            assert_eq!(
+                good.parse::<SubjectAltName>().unwrap(),
+                SubjectAltName::Dns(name.clone()),
+                "{good}"
+            );
+            assert_eq!(
+                name.as_str(),
+                good.trim().trim_end_matches('.').to_lowercase()
+            );
+        }
+    }
+
+    #[test]
+    fn a_san_list_cannot_be_deserialised_with_an_unvalidated_name() {
+        // Deserialisation is the one way around `parse`; it validates as well.
+        for json in [r#"["under_score.example.com"]"#, r#"["a..b"]"#] {
+            assert!(serde_json::from_str::<SanList>(json).is_err(), "{json}");
+            assert!(serde_json::from_str::<DnsName>(&json[1..json.len() - 1]).is_err());
+        }
+        let list: SanList = serde_json::from_str(r#"["Docker.Example.com", "10.0.0.1"]"#).unwrap();
+        assert_eq!(list.as_slice()[0], dns("docker.example.com"));
+        assert_eq!(
+            serde_json::to_string(&list).unwrap(),
+            r#"["docker.example.com","10.0.0.1"]"#
+        );
     }
 
     #[test]

@@ -197,6 +197,13 @@ fn unix_time(t: OffsetDateTime) -> UnixTime {
 /// Verifies `leaf` against the CAs in `bundle` for `usage` at time `at`; with `host`, also that
 /// a server certificate's SANs cover it. The EKU extension is required, not merely allowed to be
 /// absent: dockpki only accepts leaves that state their purpose.
+///
+/// # Errors
+///
+/// The [`VerifyError`] that says why the certificate is refused: among others
+/// [`VerifyError::UnknownIssuer`], [`VerifyError::Expired`], [`VerifyError::WrongUsage`],
+/// [`VerifyError::NameMismatch`], and [`VerifyError::EmptyBundle`] when `bundle` holds no usable
+/// CA.
 pub fn verify_leaf(
     leaf: &CertificateDer<'_>,
     bundle: &[CertificateDer<'_>],

@@ -478,3 +478,64 @@ fn issued_cert_comes_with_its_own_key_in_pem_and_der_that_agree() {
     assert_eq!(info.sha256_fingerprint, server.info.sha256_fingerprint);
     assert_eq!(info.issuer, ca.info().subject);
 }
+
+#[test]
+fn cert_info_json_keeps_its_keys_and_the_fingerprint_text_while_the_typed_fingerprint_matches_it() {
+    let now = now();
+    let ca = common::ca_at(now);
+    let server = ca
+        .issue_server(
+            &server_req(&["docker.example.com"], "90d"),
+            common::p256(),
+            now,
+        )
+        .unwrap();
+    let json = serde_json::to_value(&server.info).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // The `--json` outputs and the inventory are made of these; the typed fingerprint adds none.
+    assert_eq!(
+        keys,
+        [
+            "subject",
+            "common_name",
+            "issuer",
+            "serial",
+            "not_before",
+            "not_after",
+            "dns_names",
+            "ip_addresses",
+            "has_extended_key_usage",
+            "extended_key_usages",
+            "key_usages",
+            "is_ca",
+            "path_len",
+            "name_constraints",
+            "key_type",
+            "public_key",
+            "signature_algorithm",
+            "sha256_fingerprint",
+            "subject_key_id",
+            "authority_key_id",
+        ]
+    );
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, server.cert.as_ref());
+    let openssl_style = digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    assert_eq!(json["sha256_fingerprint"], openssl_style.as_str());
+    assert_eq!(server.info.sha256_fingerprint, openssl_style);
+    assert_eq!(server.info.fingerprint().to_string(), openssl_style);
+    assert_eq!(
+        server.info.fingerprint().as_bytes().as_slice(),
+        digest.as_ref()
+    );
+    assert_ne!(server.info.fingerprint(), ca.info().fingerprint());
+}

@@ -251,12 +251,8 @@ fn every_key_type_chain_passes_openssl_verify() {
 fn every_key_type_completes_a_mutual_tls_handshake() {
     for (kt, chain) in chains() {
         let bundle = vec![chain.ca.cert_der().clone()];
-        let server_cfg =
-            tls::server_config(&bundle, vec![chain.server.cert.clone()], &chain.server.key)
-                .unwrap();
-        let client_cfg =
-            tls::client_config(&bundle, vec![chain.client.cert.clone()], &chain.client.key)
-                .unwrap();
+        let server_cfg = tls::server_config(&bundle, &chain.server).unwrap();
+        let client_cfg = tls::client_config(&bundle, tls::ClientAuth::Cert(&chain.client)).unwrap();
         let (mut client, mut server) =
             common::handshake(client_cfg, server_cfg, "docker.example.com")
                 .unwrap_or_else(|e| panic!("{kt}: handshake failed: {e:?}"));

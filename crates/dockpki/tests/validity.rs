@@ -30,9 +30,11 @@ fn leaf_that_would_outlive_its_ca_is_refused() {
         Error::LeafOutlivesCa {
             leaf_not_after,
             ca_not_after,
+            requested_at,
         } => {
             assert_eq!(leaf_not_after, now + Duration::days(31));
             assert_eq!(ca_not_after, now + Duration::days(30));
+            assert_eq!(requested_at, now);
         }
         other => panic!("expected LeafOutlivesCa, got {other:?}"),
     }
@@ -41,6 +43,25 @@ fn leaf_that_would_outlive_its_ca_is_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::LeafOutlivesCa { .. }), "{err:?}");
     assert!(err.to_string().contains("rotate the CA"), "{err}");
+}
+
+#[test]
+fn outliving_message_counts_the_days_left_from_the_requests_now_not_the_clock() {
+    let created = now();
+    let ca = ca_with_lifetime("30d", created);
+    // Asked for ten days into the CA's life, whatever the clock says now.
+    let err = ca
+        .issue_client(
+            &client_req("alice", "30d"),
+            common::p256(),
+            created + Duration::days(10),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ask for a validity of at most 20d"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -48,12 +48,12 @@ pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
     let state = ctx.open_state(Create::No)?;
     let ca = state.load_ca()?;
     let inventory = state.load_inventory()?;
-    let ca_fp = &ca.info().sha256_fingerprint;
+    let ca_fp = ca.info().fingerprint();
     // Only this CA's certificates: a CRL can only speak for the certificates its signer issued.
     let revoked: Vec<RevokedCert> = inventory
         .certificates
         .iter()
-        .filter(|r| r.status == Status::Revoked && r.ca_sha256.eq_ignore_ascii_case(ca_fp))
+        .filter(|r| r.status == Status::Revoked && ca_fp.matches(&r.ca_sha256))
         .map(|r| RevokedCert {
             serial: r.serial.clone(),
             revoked_at: r.revoked_at.unwrap_or(now),

@@ -170,7 +170,7 @@ pub fn run(ctx: &Context, args: &ProbeArgs) -> CliResult<i32> {
     })?;
 
     let info = dockpki::inspect(&served_der)?;
-    let (installed, daemon_dirs) = installed(ctx, &info.sha256_fingerprint);
+    let (installed, daemon_dirs) = installed(ctx, info.fingerprint());
     let problem = (installed == Installed::Drift).then(|| {
         format!(
             "served certificate is not the installed one: restart dockerd using {} (it reads certificates only at start)",
@@ -268,7 +268,7 @@ fn join(dirs: &[PathBuf]) -> String {
 
 /// Compares the served certificate with the daemon layouts of the inventory. Without a state
 /// (a client-only machine) there is nothing to compare with, which is not an error.
-fn installed(ctx: &Context, served_sha256: &str) -> (Installed, Vec<PathBuf>) {
+fn installed(ctx: &Context, served: dockpki::Fingerprint) -> (Installed, Vec<PathBuf>) {
     let Some(inventory) = ctx
         .state_dir()
         .ok()
@@ -291,22 +291,22 @@ fn installed(ctx: &Context, served_sha256: &str) -> (Installed, Vec<PathBuf>) {
     let holding: Vec<PathBuf> = servers()
         .filter(|r| r.status == Status::Active)
         .flat_map(|r| r.installed.iter())
-        .filter(|dir| installed_fingerprint(dir).as_deref() == Some(served_sha256))
+        .filter(|dir| installed_fingerprint(dir) == Some(served))
         .cloned()
         .collect();
     if !holding.is_empty() {
         return (Installed::Yes, holding);
     }
-    match servers().find(|r| r.sha256 == served_sha256) {
+    match servers().find(|r| served.matches(&r.sha256)) {
         Some(r) => (Installed::Drift, r.installed.clone()),
         None => (Installed::Unknown, Vec::new()),
     }
 }
 
-fn installed_fingerprint(dir: &Path) -> Option<String> {
+fn installed_fingerprint(dir: &Path) -> Option<dockpki::Fingerprint> {
     let pem = reader::read(&dir.join("server-cert.pem"), Links::Follow, Limit::Pem).ok()?;
     let der = dockpki::certs_from_pem(&pem).ok()?.into_iter().next()?;
-    Some(dockpki::inspect(&der).ok()?.sha256_fingerprint)
+    Some(dockpki::inspect(&der).ok()?.fingerprint())
 }
 
 /// `5s`, `500ms`, `2m`, or plain seconds; at most a day.
@@ -438,8 +438,14 @@ fn connect(endpoint: &TcpEndpoint, deadline: Deadline) -> CliResult<(TcpStream, 
 /// presented is known even when it is refused.
 fn client_config(dir: &Path, verifier: Arc<RecordingVerifier>) -> CliResult<rustls::ClientConfig> {
     let (ca, chain, key) = load_layout(dir)?;
-    let mut config = dockpki::tls::client_config(&ca, chain, &key)
-        .map_err(|e| CliError::from(e).context(format!("the client layout {}", dir.display())))?;
+    let mut config = dockpki::tls::client_config(
+        &ca,
+        dockpki::tls::ClientAuth::Chain {
+            chain: &chain,
+            key: &key,
+        },
+    )
+    .map_err(|e| CliError::from(e).context(format!("the client layout {}", dir.display())))?;
     config.dangerous().set_certificate_verifier(verifier);
     Ok(config)
 }

@@ -84,7 +84,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
         options.common_name = CaOptions::unique_name(now)?;
     }
     let new = CertificateAuthority::create(&options, now)?;
-    let bundle: String = [&old, &new].iter().map(|ca| ca.cert_pem()).collect();
+    let bundle = dockpki::trust_bundle_pem([old.cert_der(), new.cert_der()])?;
 
     let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
     state.plan_next_ca(&mut plan, &new)?;
@@ -328,7 +328,7 @@ fn from_old_ca<'a>(
     inventory
         .certificates
         .iter()
-        .filter(move |r| r.status == Status::Active && r.ca_sha256 != new.sha256_fingerprint)
+        .filter(move |r| r.status == Status::Active && !new.fingerprint().matches(&r.ca_sha256))
 }
 
 /// Every layout dockpki installed an active certificate into, split into those whose directory

@@ -162,9 +162,11 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
                 })
                 .collect();
             let has = |s: FileState| installed.iter().any(|i| i.state == s);
-            let issued_by_state_ca = cas
-                .iter()
-                .any(|c| c.sha256_fingerprint.eq_ignore_ascii_case(&r.ca_sha256));
+            let issued_by_state_ca = cas.iter().any(|c| {
+                c.sha256_fingerprint
+                    .parse()
+                    .is_ok_and(|fp: dockpki::Fingerprint| fp.matches(&r.ca_sha256))
+            });
             let state = if has(FileState::Missing) {
                 Verdict::Missing
             } else if has(FileState::Replaced) {

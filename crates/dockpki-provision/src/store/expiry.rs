@@ -82,9 +82,9 @@ pub fn installed_state(
         .ok()
         .and_then(|certs| certs.into_iter().next())
         .and_then(|der| dockpki::inspect(&der).ok())
-        .map(|info| info.sha256_fingerprint);
+        .map(|info| info.fingerprint());
     match fingerprint {
-        Some(fp) if fp.eq_ignore_ascii_case(&record.sha256) => {
+        Some(fp) if fp.matches(&record.sha256) => {
             if !bundle_holds(&layout.ca_path(), state_ca) {
                 FileState::CaMismatch
             } else if is_expired(record.not_after, now) {

@@ -162,7 +162,7 @@ fn reused_key(
         .and_then(|c| c.into_iter().next())
         .filter(|der| {
             dockpki::inspect(der)
-                .is_ok_and(|i| i.sha256_fingerprint.eq_ignore_ascii_case(&record.sha256))
+                .is_ok_and(|i| i.fingerprint().matches(&record.sha256))
         })
         .ok_or_else(|| {
             Error::advised(

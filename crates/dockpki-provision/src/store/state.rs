@@ -381,17 +381,11 @@ impl State {
         }
         // Certificates only: loading both CAs again would re-check their keys, and decrypt an
         // encrypted CA key a second and a third time.
-        let mut bundle: Vec<CertificateDer<'static>> = Vec::new();
-        for der in [
+        Ok(dockpki::trust_bundle_pem(&[
             ca_cert(&self.ca_cert_path())?,
             ca_cert(&self.ca_next_cert_path())?,
             signing.cert_der().clone(),
-        ] {
-            if !bundle.contains(&der) {
-                bundle.push(der);
-            }
-        }
-        Ok(bundle.iter().map(dockpki::cert_to_pem).collect())
+        ])?)
     }
 
     /// Adds a rotation's new CA to `plan` as `ca-next*.pem`, its key protected like the current
