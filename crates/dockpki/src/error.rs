@@ -198,8 +198,8 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "the CA is valid only from {} to {}, so it cannot sign now; rotate to a new CA (dockpki ca init --force)",
-                crate::inspect::format_time(*not_before),
-                crate::inspect::format_time(*not_after)
+                crate::time_format::format_time(*not_before),
+                crate::time_format::format_time(*not_after)
             ),
             Error::LeafOutlivesCa {
                 leaf_not_after,
@@ -211,8 +211,8 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "the certificate would expire {} but its CA expires {}; ask for a validity of at most {days}d or rotate the CA",
-                    crate::inspect::format_time(*leaf_not_after),
-                    crate::inspect::format_time(*ca_not_after)
+                    crate::time_format::format_time(*leaf_not_after),
+                    crate::time_format::format_time(*ca_not_after)
                 )
             }
             Error::NameConstraintViolation { san } => write!(

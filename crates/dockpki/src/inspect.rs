@@ -1,11 +1,11 @@
 //! Reading certificates: what is in them, in a form for humans and for `--json`.
 
+pub use crate::time_format::format_time;
 use std::net::IpAddr;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
@@ -361,13 +361,4 @@ pub(crate) fn hex(bytes: &[u8], sep: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(sep)
-}
-
-/// Formats a time as RFC 3339 in UTC to the second, the way every dockpki output shows times.
-pub fn format_time(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
 }

@@ -51,6 +51,7 @@ mod issue;
 mod key;
 mod lifetime;
 mod san;
+mod time_format;
 pub mod tls;
 mod verify;
 
