@@ -3,8 +3,10 @@
 //! outcome value saying what was written, which daemons need a restart and what comes next.
 //! Nothing here prints; the CLI turns outcomes into text or JSON.
 
+pub mod bootstrap;
 pub mod ca;
 pub mod issue;
 
+pub use bootstrap::{bootstrap, BootstrapRequest, Bootstrapped, CaSource, NextSteps};
 pub use ca::{CaCreated, CaInitRequest, Converted};
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};
