@@ -5,8 +5,10 @@
 
 pub mod bootstrap;
 pub mod ca;
+pub mod context;
 pub mod issue;
 
 pub use bootstrap::{bootstrap, BootstrapRequest, Bootstrapped, CaSource, NextSteps};
 pub use ca::{CaCreated, CaInitRequest, Converted};
+pub use context::{ContextCreateRequest, ContextUpdateRequest, ContextWritten, Tracking};
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};
