@@ -6,9 +6,13 @@
 pub mod bootstrap;
 pub mod ca;
 pub mod context;
+pub mod crl;
 pub mod issue;
+pub mod revoke;
 
 pub use bootstrap::{bootstrap, BootstrapRequest, Bootstrapped, CaSource, NextSteps};
 pub use ca::{CaCreated, CaInitRequest, Converted};
 pub use context::{ContextCreateRequest, ContextUpdateRequest, ContextWritten, Tracking};
+pub use crl::{crl, CrlGenerated, CrlRequest};
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};
+pub use revoke::{revoke, Revocation, RevokeRequest, RevokedCertificate, Selection, Selector};
