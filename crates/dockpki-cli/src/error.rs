@@ -139,3 +139,51 @@ impl From<dockpki::Error> for CliError {
 
 /// Shorthand for CLI results.
 pub type CliResult<T> = Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dockpki_provision::Error;
+
+    #[test]
+    fn advice_about_a_subject_names_it_shell_quoted_where_it_is_a_path() {
+        let cases = [
+            (
+                Error::advised_about("m", Advice::UpdateContext, "remote-a"),
+                "m; run `dockpki context update remote-a` to copy the files again, or pass --force to create it anew",
+            ),
+            (
+                Error::advised_about("m", Advice::CreateContext, "remote-a"),
+                "m; create it with `dockpki context create remote-a --host tcp://HOST:PORT` (add --force to take over one made by docker)",
+            ),
+            (
+                Error::advised_about("m", Advice::IssueClient, "/tmp/a b"),
+                "m; issue a client: dockpki issue client --out '/tmp/a b' --force",
+            ),
+            (
+                Error::advised_about("m", Advice::IssueClientAgain, "/tmp/ab"),
+                "m; issue the client again (dockpki issue client --out /tmp/ab --force)",
+            ),
+            (
+                Error::advised_about("m", Advice::ListCertificates, "/s/inventory.json"),
+                "m; see `dockpki --json status` or /s/inventory.json",
+            ),
+            (
+                Error::advised("m", Advice::ReplaceCa),
+                "m; pass --force to replace it (the old files are kept as backups, and certificates it issued stop being trusted wherever the new ca.pem is installed)",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(CliError::from(e).to_string(), text);
+        }
+    }
+
+    #[test]
+    fn advice_about_a_subject_that_was_not_given_says_what_to_fill_in() {
+        let e = Error::advised("m", Advice::IssueClient);
+        assert_eq!(
+            CliError::from(e).to_string(),
+            "m; issue a client: dockpki issue client --out DIR --force"
+        );
+    }
+}
