@@ -56,7 +56,10 @@ impl From<dockpki_provision::Error> for CliError {
     /// The engine's message with its [`Advice`] said in the command line's terms.
     fn from(e: dockpki_provision::Error) -> Self {
         match e.advice() {
-            Some(advice) => CliError::new(format!("{}; {}", e.message(), advice_text(advice))),
+            Some(advice) => match advice_about(advice, e.subject()) {
+                Some(text) => CliError::new(format!("{}; {text}", e.message())),
+                None => CliError::new(format!("{}; {}", e.message(), advice_text(advice))),
+            },
             None => CliError::new(e.message()),
         }
     }
@@ -81,8 +84,51 @@ fn advice_text(advice: Advice) -> &'static str {
             "create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR"
         }
         Advice::VerifyLayouts => "check the layouts with `dockpki verify`, then delete it",
+        Advice::ReplaceCa => {
+            "pass --force to replace it (the old files are kept as backups, and certificates it issued stop being trusted wherever the new ca.pem is installed)"
+        }
+        Advice::FinishRotation => {
+            "finish it with `dockpki ca rotate reissue` and `dockpki ca rotate finish` (see `dockpki ca rotate status`)"
+        }
+        Advice::ChangePassphrase => {
+            "to change the passphrase run `dockpki ca decrypt` then `dockpki ca encrypt`"
+        }
+        Advice::ReplaceContext => {
+            "pass --force to replace it (its files are overwritten), or choose another name"
+        }
+        Advice::ClientDirOfOwner => "give a --client-dir of that user's own",
         _ => "",
     }
+}
+
+/// The advice that names what it is about ([`dockpki_provision::Error::subject`]): a context
+/// to update or create, a directory to issue a client into, the inventory to look at; `None`
+/// for the advice [`advice_text`] says alone.
+fn advice_about(advice: Advice, subject: Option<&str>) -> Option<String> {
+    let or = |placeholder: &'static str| subject.unwrap_or(placeholder);
+    Some(match advice {
+        Advice::UpdateContext => format!(
+            "run `dockpki context update {}` to copy the files again, or pass --force to create it anew",
+            or("NAME")
+        ),
+        Advice::CreateContext => format!(
+            "create it with `dockpki context create {} --host tcp://HOST:PORT` (add --force to take over one made by docker)",
+            or("NAME")
+        ),
+        Advice::IssueClient => format!(
+            "issue a client: dockpki issue client --out {} --force",
+            crate::output::shell_quote(or("DIR"))
+        ),
+        Advice::IssueClientAgain => format!(
+            "issue the client again (dockpki issue client --out {} --force)",
+            crate::output::shell_quote(or("DIR"))
+        ),
+        Advice::ListCertificates => format!(
+            "see `dockpki --json status` or {}",
+            or("the inventory")
+        ),
+        _ => return None,
+    })
 }
 
 impl From<dockpki::Error> for CliError {
@@ -93,3 +139,51 @@ impl From<dockpki::Error> for CliError {
 
 /// Shorthand for CLI results.
 pub type CliResult<T> = Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dockpki_provision::Error;
+
+    #[test]
+    fn advice_about_a_subject_names_it_shell_quoted_where_it_is_a_path() {
+        let cases = [
+            (
+                Error::advised_about("m", Advice::UpdateContext, "remote-a"),
+                "m; run `dockpki context update remote-a` to copy the files again, or pass --force to create it anew",
+            ),
+            (
+                Error::advised_about("m", Advice::CreateContext, "remote-a"),
+                "m; create it with `dockpki context create remote-a --host tcp://HOST:PORT` (add --force to take over one made by docker)",
+            ),
+            (
+                Error::advised_about("m", Advice::IssueClient, "/tmp/a b"),
+                "m; issue a client: dockpki issue client --out '/tmp/a b' --force",
+            ),
+            (
+                Error::advised_about("m", Advice::IssueClientAgain, "/tmp/ab"),
+                "m; issue the client again (dockpki issue client --out /tmp/ab --force)",
+            ),
+            (
+                Error::advised_about("m", Advice::ListCertificates, "/s/inventory.json"),
+                "m; see `dockpki --json status` or /s/inventory.json",
+            ),
+            (
+                Error::advised("m", Advice::ReplaceCa),
+                "m; pass --force to replace it (the old files are kept as backups, and certificates it issued stop being trusted wherever the new ca.pem is installed)",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(CliError::from(e).to_string(), text);
+        }
+    }
+
+    #[test]
+    fn advice_about_a_subject_that_was_not_given_says_what_to_fill_in() {
+        let e = Error::advised("m", Advice::IssueClient);
+        assert_eq!(
+            CliError::from(e).to_string(),
+            "m; issue a client: dockpki issue client --out DIR --force"
+        );
+    }
+}

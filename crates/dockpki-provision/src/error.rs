@@ -30,6 +30,37 @@ pub enum Advice {
     CreateCa,
     /// The layouts should be checked (`dockpki verify`) before the named file is deleted.
     VerifyLayouts,
+    /// A CA exists; replacing it needs the caller's explicit consent (`--force`), and then the
+    /// old CA files are kept as backups while certificates it issued stop being trusted
+    /// wherever the new `ca.pem` is installed.
+    ReplaceCa,
+    /// A CA rotation is in progress and must be finished first (`dockpki ca rotate reissue`,
+    /// then `dockpki ca rotate finish`; `dockpki ca rotate status` shows where it stands).
+    FinishRotation,
+    /// The CA key is already encrypted: changing its passphrase is decrypting, then encrypting
+    /// again (`dockpki ca decrypt`, then `dockpki ca encrypt`).
+    ChangePassphrase,
+    /// Docker already has a context of that name that dockpki did not make: replacing it needs
+    /// the caller's consent (`--force`, its files are overwritten), or another name.
+    ReplaceContext,
+    /// dockpki already made that docker context ([`Error::subject`] is its name): update it
+    /// (`dockpki context update NAME`), or create it anew with consent (`--force`).
+    UpdateContext,
+    /// dockpki made no docker context of that name ([`Error::subject`]): create it first
+    /// (`dockpki context create NAME --host tcp://HOST:PORT`, `--force` to take over docker's).
+    CreateContext,
+    /// A docker context may only copy a client layout of the user the context is for: name a
+    /// layout of theirs (`--client-dir`).
+    ClientDirOfOwner,
+    /// The directory ([`Error::subject`]) holds no client certificate: issue one there
+    /// (`dockpki issue client --out DIR --force`).
+    IssueClient,
+    /// The key in the directory ([`Error::subject`]) is not the certificate's: issue the client
+    /// again there (`dockpki issue client --out DIR --force`).
+    IssueClientAgain,
+    /// No recorded certificate matches: list what is recorded (`dockpki --json status`, or the
+    /// inventory file, [`Error::subject`]).
+    ListCertificates,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying
@@ -38,6 +69,7 @@ pub enum Advice {
 pub struct Error {
     message: String,
     advice: Option<Advice>,
+    subject: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -47,6 +79,7 @@ impl Error {
         Error {
             message: message.into(),
             advice: None,
+            subject: None,
             source: None,
         }
     }
@@ -56,6 +89,19 @@ impl Error {
         Error {
             advice: Some(advice),
             ..Error::new(message)
+        }
+    }
+
+    /// An error whose fix includes `advice` about `subject` (a docker context's name, a
+    /// directory, a file), which the caller's rendering of the advice names.
+    pub fn advised_about(
+        message: impl Into<String>,
+        advice: Advice,
+        subject: impl Into<String>,
+    ) -> Error {
+        Error {
+            subject: Some(subject.into()),
+            ..Error::advised(message, advice)
         }
     }
 
@@ -95,6 +141,11 @@ impl Error {
     pub fn advice(&self) -> Option<Advice> {
         self.advice
     }
+
+    /// What the advice is about, when it names something (see [`Error::advised_about`]).
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
 }
 
 impl fmt::Display for Error {
@@ -116,6 +167,7 @@ impl From<dockpki::Error> for Error {
         Error {
             message: e.to_string(),
             advice: None,
+            subject: None,
             source: Some(Box::new(e)),
         }
     }
@@ -142,5 +194,13 @@ mod tests {
         let e = Error::advised("exists", Advice::Force).context("writing");
         assert_eq!(e.advice(), Some(Advice::Force));
         assert_eq!(e.message(), "writing: exists");
+    }
+
+    #[test]
+    fn context_keeps_what_the_advice_is_about() {
+        let e = Error::advised_about("no context", Advice::CreateContext, "remote-a").context("x");
+        assert_eq!(e.advice(), Some(Advice::CreateContext));
+        assert_eq!(e.subject(), Some("remote-a"));
+        assert_eq!(Error::advised("y", Advice::Force).subject(), None);
     }
 }

@@ -1,141 +1,75 @@
 //! `dockpki bootstrap`: the whole job for one daemon and one client in one step.
 
 use dockpki_provision::store::Create;
-use std::path::Path;
 
-use dockpki::{
-    CaOptions, CertificateAuthority, ClientRequest, CommonName, IssuedCert, PrivateKey, SanList,
-    ServerRequest, SubjectAltName,
-};
-use serde_json::{json, Value};
+use dockpki::{ClientRequest, CommonName, SanList, ServerRequest};
+use dockpki_provision::ops::{self, BootstrapRequest, Bootstrapped, CaSource};
+use serde_json::json;
 
 use super::{now, parse, parse_all, Context};
 use crate::cli::BootstrapArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::output::{print_json, printable_path, say, shell_quote};
 use crate::paths::absolute;
-use dockpki_provision::fs::write::WritePlan;
-use dockpki_provision::layout::Layout;
-use dockpki_provision::store::inventory::Record;
-use dockpki_provision::store::state::{KeyProtection, State};
+use dockpki_provision::store::state::State;
 
 /// Creates the CA if there is none, issues a server and a client certificate, installs both
 /// layouts and prints what to configure next.
+///
+/// `--san auto` is expanded here, not in the engine: it guesses the names clients dial from the
+/// host dockpki runs on (its hostname, the resolver, its interfaces), which is the command
+/// line's knowledge of where it runs; an embedder provisioning a daemon elsewhere must give the
+/// names itself.
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     check_port(args.port)?;
     let now = now();
-    let key_type = parse(&args.key_type)?;
-    let sans = SanList::new(parse_all(&super::sans::expand_auto(&args.sans)?)?)?;
-    let server_request = ServerRequest {
-        sans,
-        common_name: None,
-        lifetime: parse(&args.server_validity)?,
-    };
     let user = ctx.user.clone();
-    let client_name: CommonName = match &args.client {
-        Some(cn) => parse(cn)?,
-        None => parse(user.name.as_deref().unwrap_or("docker-client"))?,
+    let request = BootstrapRequest {
+        key_type: parse(&args.key_type)?,
+        server: ServerRequest {
+            sans: SanList::new(parse_all(&super::sans::expand_auto(&args.sans)?)?)?,
+            common_name: None,
+            lifetime: parse(&args.server_validity)?,
+        },
+        client: ClientRequest {
+            common_name: match &args.client {
+                Some(cn) => parse::<CommonName>(cn)?,
+                None => parse(user.name.as_deref().unwrap_or("docker-client"))?,
+            },
+            lifetime: parse(&args.client_validity)?,
+        },
+        daemon_dir: absolute(&args.daemon_dir)?,
+        client_dir: absolute(&match &args.client_dir {
+            Some(dir) => dir.clone(),
+            None => user.docker_dir()?,
+        })?,
+        port: args.port,
+        existing: super::existing(args.force),
     };
-    let client_request = ClientRequest {
-        common_name: client_name,
-        lifetime: parse(&args.client_validity)?,
-    };
-    let daemon = Layout::daemon(absolute(&args.daemon_dir)?);
-    let client = Layout::client(absolute(&match &args.client_dir {
-        Some(dir) => dir.clone(),
-        None => user.docker_dir()?,
-    })?);
     // Both directories are printed into shell commands (the dockerd flags, the `export` lines).
-    printable_path("the daemon directory", &daemon.dir)?;
-    printable_path("the client directory", &client.dir)?;
+    printable_path("the daemon directory", &request.daemon_dir)?;
+    printable_path("the client directory", &request.client_dir)?;
     let state_dir = ctx.state_dir()?;
     if !state_dir.exists() {
         // Opening the state creates it; refuse conflicts in the layouts before that happens.
-        refuse_existing(&[&daemon, &client], args.force)?;
+        ops::bootstrap::refuse_existing_layout_files(&request)?;
     }
 
     let state = ctx.open_state_at(state_dir, Create::IfMissing)?;
-    let existing_ca = if state.has_ca() {
-        Some(state.load_ca()?)
-    } else {
-        None
-    };
-    let mut inventory = state.load_inventory()?;
-    let wanted = if existing_ca.is_some() { 2 } else { 3 };
-    let mut keys = PrivateKey::generate_many(&vec![key_type; wanted])?;
-    let (ca, ca_created) = match existing_ca {
-        Some(ca) => (ca, false),
-        None => {
-            let mut options = CaOptions::new(now)?;
-            options.key_type = key_type;
-            let key = keys
-                .pop()
-                .ok_or_else(|| CliError::new("key generation returned too few keys"))?;
-            (
-                CertificateAuthority::create_with_key(&options, key, now)?,
-                true,
-            )
-        }
-    };
-    let client_key = keys
-        .pop()
-        .ok_or_else(|| CliError::new("key generation returned too few keys"))?;
-    let server_key = keys
-        .pop()
-        .ok_or_else(|| CliError::new("key generation returned too few keys"))?;
-    let server = ca.issue_server(&server_request, server_key, now)?;
-    let client_cert = ca.issue_client(&client_request, client_key, now)?;
-
-    let mut plan = WritePlan::new(super::existing(args.force));
-    if ca_created {
-        state.plan_ca(&mut plan, &ca, KeyProtection::Plain)?;
-    }
-    let bundle = state.trust_bundle_pem(&ca)?;
-    daemon.plan(&mut plan, &bundle, &server, None);
-    client.plan(
-        &mut plan,
-        &bundle,
-        &client_cert,
-        user.owner_for(&client.dir),
-    );
-    let ca_fp = &ca.info().sha256_fingerprint;
-    inventory.add(Record::new(
-        &server.info,
-        server.usage,
-        ca_fp,
-        vec![daemon.dir.clone()],
-    ));
-    inventory.add(Record::new(
-        &client_cert.info,
-        client_cert.usage,
-        ca_fp,
-        vec![client.dir.clone()],
-    ));
-    state.plan_inventory(&mut plan, &inventory)?;
-    let written = state.commit(plan)?;
-
-    let next = NextSteps::new(&daemon, &client, &server_request.sans, args.port);
+    let done = ops::bootstrap(&state, &request, now)?;
     if ctx.out.json {
         print_json(&json!({
             "state": state.dir(),
-            "ca": { "created": ca_created, "certificate": ca.info() },
-            "daemon": { "dir": daemon.dir, "certificate": server.info },
-            "client": { "dir": client.dir, "certificate": client_cert.info },
-            "daemon_json": next.daemon_json,
-            "client_env": next.env,
-            "written": written,
+            "ca": { "created": done.ca_source == CaSource::Created, "certificate": done.ca },
+            "daemon": { "dir": done.daemon.dir, "certificate": done.server },
+            "client": { "dir": done.client.dir, "certificate": done.client_certificate },
+            "daemon_json": done.next.daemon_json,
+            "client_env": done.next.client_env,
+            "written": done.written,
         }));
     } else {
-        print_summary(
-            &state,
-            &ca,
-            ca_created,
-            &daemon,
-            &server,
-            &client,
-            &client_cert,
-        );
-        next.print();
+        print_summary(&state, &done);
+        print_next_steps(&done);
     }
     Ok(EXIT_OK)
 }
@@ -155,120 +89,67 @@ fn check_port(port: u16) -> CliResult<()> {
     }
 }
 
-fn refuse_existing(layouts: &[&Layout], force: bool) -> CliResult<()> {
-    if force {
-        return Ok(());
-    }
-    for layout in layouts {
-        for path in [layout.cert_path(), layout.key_path(), layout.ca_path()] {
-            if path.symlink_metadata().is_ok() {
-                return Err(CliError::new(format!(
-                    "{} already exists; pass --force to replace it (the old file is kept as a timestamped backup)",
-                    path.display()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn print_summary(
-    state: &State,
-    ca: &CertificateAuthority,
-    ca_created: bool,
-    daemon: &Layout,
-    server: &IssuedCert,
-    client: &Layout,
-    client_cert: &IssuedCert,
-) {
-    let until = |c: &IssuedCert| dockpki::format_time(c.info.not_after);
+fn print_summary(state: &State, done: &Bootstrapped) {
+    let until = |c: &dockpki::CertInfo| dockpki::format_time(c.not_after);
     // A reused CA's name comes from its certificate, which may say anything.
     say(format_args!(
         "CA      {:?} {} in {}",
-        ca.info().common_name.clone().unwrap_or_default(),
-        if ca_created { "created" } else { "reused" },
+        done.ca.common_name.clone().unwrap_or_default(),
+        match done.ca_source {
+            CaSource::Created => "created",
+            CaSource::Reused => "reused",
+        },
         state.dir().display()
     ));
     say(format_args!(
         "daemon  {}  (SANs {}; valid until {})",
-        daemon.describe(),
-        server.info.san_strings().join(", "),
-        until(server)
+        done.daemon.describe(),
+        done.server.san_strings().join(", "),
+        until(&done.server)
     ));
     say(format_args!(
         "client  {}  (CN {:?}; valid until {})",
-        client.describe(),
-        client_cert.info.common_name.clone().unwrap_or_default(),
-        until(client_cert)
+        done.client.describe(),
+        done.client_certificate
+            .common_name
+            .clone()
+            .unwrap_or_default(),
+        until(&done.client_certificate)
     ));
 }
 
-/// The configuration to apply after installing the files.
-struct NextSteps {
-    daemon_json: Value,
-    merge_command: String,
-    flags: String,
-    env: Vec<(&'static str, String)>,
-}
-
-impl NextSteps {
-    fn new(daemon: &Layout, client: &Layout, sans: &SanList, port: u16) -> NextSteps {
-        let p = |path: &Path| path.display().to_string();
-        let daemon_json = json!({
-            "tlsverify": true,
-            "tlscacert": p(&daemon.ca_path()),
-            "tlscert": p(&daemon.cert_path()),
-            "tlskey": p(&daemon.key_path()),
-            "hosts": ["unix:///var/run/docker.sock", format!("tcp://0.0.0.0:{port}")],
-        });
-        let flags = format!(
-            "dockerd --tlsverify --tlscacert={} --tlscert={} --tlskey={} -H unix:///var/run/docker.sock -H tcp://0.0.0.0:{port}",
-            shell_quote(&p(&daemon.ca_path())),
-            shell_quote(&p(&daemon.cert_path())),
-            shell_quote(&p(&daemon.key_path()))
-        );
-        let host = match sans.primary() {
-            SubjectAltName::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
-            other => other.to_string(),
-        };
-        let env = vec![
-            ("DOCKER_HOST", format!("tcp://{host}:{port}")),
-            ("DOCKER_TLS_VERIFY", "1".to_string()),
-            ("DOCKER_CERT_PATH", p(&client.dir)),
-        ];
-        let merge_command = format!(
-            "dockpki daemon-config --daemon-dir {} --listen tcp://0.0.0.0:{port} --keep-unix",
-            shell_quote(&p(&daemon.dir))
-        );
-        NextSteps {
-            daemon_json,
-            merge_command,
-            flags,
-            env,
-        }
+/// The configuration to apply after installing the files: the daemon.json keys (or the same as
+/// dockerd flags), then the client's environment.
+fn print_next_steps(done: &Bootstrapped) {
+    let p = |path: std::path::PathBuf| shell_quote(&path.display().to_string());
+    let daemon = &done.daemon;
+    let listen = &done.next.listen;
+    println!();
+    println!("Next, on the daemon host, either put these keys in /etc/docker/daemon.json");
+    println!(
+        "(`dockpki daemon-config --daemon-dir {} --listen {listen} --keep-unix` merges them, keeping your other settings):",
+        shell_quote(&done.daemon_to_restart().display().to_string())
+    );
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&done.next.daemon_json).unwrap_or_default()
+    );
+    println!(
+        "  (systemd starts dockerd with -H fd://, which conflicts with \"hosts\" in daemon.json:"
+    );
+    println!("   `dockpki systemd-dropin` writes a drop-in starting dockerd without -H fd://)");
+    println!("or start dockerd with the same settings as flags:");
+    println!(
+        "  dockerd --tlsverify --tlscacert={} --tlscert={} --tlskey={} -H unix:///var/run/docker.sock -H {listen}",
+        p(daemon.ca_path()),
+        p(daemon.cert_path()),
+        p(daemon.key_path())
+    );
+    println!("then restart dockerd (it does not reload certificates on SIGHUP).");
+    println!();
+    println!("On the client:");
+    for (k, v) in &done.next.client_env {
+        println!("  export {k}={}", shell_quote(v));
     }
-
-    fn print(&self) {
-        println!();
-        println!("Next, on the daemon host, either put these keys in /etc/docker/daemon.json");
-        println!(
-            "(`{}` merges them, keeping your other settings):",
-            self.merge_command
-        );
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&self.daemon_json).unwrap_or_default()
-        );
-        println!("  (systemd starts dockerd with -H fd://, which conflicts with \"hosts\" in daemon.json:");
-        println!("   `dockpki systemd-dropin` writes a drop-in starting dockerd without -H fd://)");
-        println!("or start dockerd with the same settings as flags:");
-        println!("  {}", self.flags);
-        println!("then restart dockerd (it does not reload certificates on SIGHUP).");
-        println!();
-        println!("On the client:");
-        for (k, v) in &self.env {
-            println!("  export {k}={}", shell_quote(v));
-        }
-        println!("  docker version");
-    }
+    println!("  docker version");
 }

@@ -3,6 +3,16 @@
 //! outcome value saying what was written, which daemons need a restart and what comes next.
 //! Nothing here prints; the CLI turns outcomes into text or JSON.
 
+pub mod bootstrap;
+pub mod ca;
+pub mod context;
+pub mod crl;
 pub mod issue;
+pub mod revoke;
 
+pub use bootstrap::{bootstrap, BootstrapRequest, Bootstrapped, CaSource, NextSteps};
+pub use ca::{CaCreated, CaInitRequest, Converted};
+pub use context::{ContextCreateRequest, ContextUpdateRequest, ContextWritten, Tracking};
+pub use crl::{crl, CrlGenerated, CrlRequest};
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};
+pub use revoke::{revoke, Revocation, RevokeRequest, RevokedCertificate, Selection, Selector};

@@ -1,0 +1,555 @@
+//! Docker contexts whose TLS files dockpki keeps in step with a client layout: made or updated
+//! here, recorded in the inventory, and rewritten by every later update of that layout (see
+//! [`crate::docker::context::mirror_client_files`]).
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::docker::context::{self as dc, TLS_FILES};
+use crate::docker::TcpEndpoint;
+use crate::error::{Advice, Error, Result};
+use crate::fs::reader::{self, Limit, Links};
+use crate::fs::{ActingAs, Existing, OwnerPolicy, WritePlan, Written};
+use crate::store::inventory::{ContextRecord, Inventory, Status};
+use crate::store::State;
+
+/// A request to make a docker context from a client layout.
+#[derive(Clone, Debug)]
+pub struct ContextCreateRequest {
+    /// The context name (checked with [`dc::validate_name`]).
+    pub name: String,
+    /// The daemon's address.
+    pub host: TcpEndpoint,
+    /// The docker CLI configuration directory to make it in (`DOCKER_CONFIG`).
+    pub docker_config: PathBuf,
+    /// The client layout whose `ca.pem`, `cert.pem` and `key.pem` it copies; it must belong to
+    /// the same owner as `docker_config` under the state's [`OwnerPolicy`].
+    pub client_dir: PathBuf,
+    /// The description `docker context ls` shows.
+    pub description: Option<String>,
+    /// Whether a context of this name already in `docker_config` may be replaced (its files
+    /// are overwritten, without backups: they are copies).
+    pub existing: Existing,
+}
+
+/// A request to copy a context's client layout again, optionally with a new address or
+/// description.
+#[derive(Clone, Debug)]
+pub struct ContextUpdateRequest {
+    /// The name of a context dockpki made.
+    pub name: String,
+    /// The docker CLI configuration directory holding it.
+    pub docker_config: PathBuf,
+    /// A new daemon address, if any.
+    pub host: Option<TcpEndpoint>,
+    /// A new description, if any.
+    pub description: Option<String>,
+}
+
+/// Whether later updates of a context's client layout reach the context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracking {
+    /// The client layout holds an active certificate dockpki installed: renewals and CA
+    /// rotations rewrite the context's copies with it.
+    Tracked,
+    /// dockpki did not install the layout: its files were copied once, and a replacement made
+    /// elsewhere reaches the context only through another update.
+    Untracked,
+}
+
+/// What [`create`] or [`update`] wrote.
+#[derive(Debug)]
+pub struct ContextWritten {
+    /// The context as recorded in the inventory.
+    pub record: ContextRecord,
+    /// `DOCKER_CONFIG/contexts/meta/<id>`.
+    pub meta_dir: PathBuf,
+    /// `DOCKER_CONFIG/contexts/tls/<id>/docker`.
+    pub tls_dir: PathBuf,
+    /// Whether later updates of the client layout reach the context.
+    pub tracking: Tracking,
+    /// The files written: `meta.json`, the three copies and the inventory.
+    pub written: Vec<Written>,
+}
+
+/// Makes the docker context `request.name` in `request.docker_config` from the client layout
+/// `request.client_dir`, exactly as `docker context create` would, and records it in the
+/// inventory, in one journaled update.
+///
+/// The client layout is read as its owner ([`read_client_layout`]).
+///
+/// # Errors
+/// When the name is not one docker accepts, the client layout is not usable (see
+/// [`read_client_layout`]), a context of that name exists and `request.existing` is
+/// [`Existing::Refuse`] ([`Advice::UpdateContext`] with the name as [`Error::subject`] when
+/// dockpki made it, [`Advice::ReplaceContext`] when docker did), or the files cannot be
+/// written.
+pub fn create(state: &State, request: &ContextCreateRequest) -> Result<ContextWritten> {
+    dc::validate_name(&request.name)?;
+    let owners = &state.settings().owners;
+    let files = read_client_layout(&request.client_dir, &request.docker_config, owners)?;
+    let mut inventory = state.load_inventory()?;
+    if request.existing == Existing::Refuse && dc::exists(&request.docker_config, &request.name) {
+        return Err(
+            match find(&inventory, &request.name, &request.docker_config) {
+                Some(_) => Error::advised_about(
+                    format!(
+                        "dockpki already made the docker context {:?} in {}",
+                        request.name,
+                        request.docker_config.display()
+                    ),
+                    Advice::UpdateContext,
+                    request.name.clone(),
+                ),
+                None => Error::advised(
+                    format!(
+                        "a docker context {:?} already exists in {} and was not made by dockpki",
+                        request.name,
+                        request.docker_config.display()
+                    ),
+                    Advice::ReplaceContext,
+                ),
+            },
+        );
+    }
+    let record = ContextRecord {
+        name: request.name.clone(),
+        docker_config: request.docker_config.clone(),
+        client_dir: request.client_dir.clone(),
+        host: request.host.to_string(),
+        description: request.description.clone(),
+    };
+    write(state, &mut inventory, record, &files)
+}
+
+/// Copies the client layout of the context `request.name` that dockpki made in
+/// `request.docker_config` into it again, with the new address or description if given, and
+/// updates its record, in one journaled update.
+///
+/// # Errors
+/// When dockpki made no such context ([`Advice::CreateContext`], the name as
+/// [`Error::subject`]), its client layout is not usable (see [`read_client_layout`]), or the
+/// files cannot be written.
+pub fn update(state: &State, request: &ContextUpdateRequest) -> Result<ContextWritten> {
+    dc::validate_name(&request.name)?;
+    let mut inventory = state.load_inventory()?;
+    let mut record = find(&inventory, &request.name, &request.docker_config)
+        .map(|i| inventory.contexts[i].clone())
+        .ok_or_else(|| {
+            Error::advised_about(
+                format!(
+                    "dockpki made no docker context {:?} in {}",
+                    request.name,
+                    request.docker_config.display()
+                ),
+                Advice::CreateContext,
+                request.name.clone(),
+            )
+        })?;
+    if let Some(h) = &request.host {
+        record.host = h.to_string();
+    }
+    if let Some(d) = &request.description {
+        record.description = Some(d.clone());
+    }
+    let files = read_client_layout(
+        &record.client_dir,
+        &record.docker_config,
+        &state.settings().owners,
+    )?;
+    write(state, &mut inventory, record, &files)
+}
+
+/// Writes the context and its inventory record as one journaled update.
+fn write(
+    state: &State,
+    inventory: &mut Inventory,
+    record: ContextRecord,
+    files: &[Zeroizing<Vec<u8>>; 3],
+) -> Result<ContextWritten> {
+    // Contexts are dockpki's own copies from here on: rewritten without consent or backups.
+    let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+    dc::plan_context(
+        &mut plan,
+        &record,
+        files,
+        state.settings().owners.owner_for(&record.docker_config),
+    );
+    inventory
+        .contexts
+        .retain(|c| !(c.name == record.name && c.docker_config == record.docker_config));
+    inventory.contexts.push(record.clone());
+    state.plan_inventory(&mut plan, inventory)?;
+    let written = state.commit(plan)?;
+    let tracked = inventory
+        .certificates
+        .iter()
+        .any(|r| r.status == Status::Active && r.installed.iter().any(|d| d == &record.client_dir));
+    Ok(ContextWritten {
+        meta_dir: dc::meta_dir(&record.docker_config, &record.name),
+        tls_dir: dc::tls_dir(&record.docker_config, &record.name),
+        tracking: if tracked {
+            Tracking::Tracked
+        } else {
+            Tracking::Untracked
+        },
+        record,
+        written,
+    })
+}
+
+fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize> {
+    inventory
+        .contexts
+        .iter()
+        .position(|c| c.name == name && c.docker_config == docker_config)
+}
+
+/// Reads `ca.pem`, `cert.pem` and `key.pem` of the client layout `dir` (in [`TLS_FILES`]
+/// order) and checks that they are what the docker CLI needs (certificates, a key matching the
+/// certificate), so that a context is never made from a directory docker would refuse.
+///
+/// The files are copied, as root under sudo, into a directory the invoking user owns, so none
+/// may be a symlink: a link named `key.pem` pointing at the CA key (with the CA certificate as
+/// `cert.pem`, which it matches) would otherwise hand the CA key to that user. For the same
+/// reason `cert.pem` must be a leaf, not a CA certificate.
+///
+/// The copies go to the user who owns `docker_config` under `owners` (the invoking user under
+/// sudo), so the layout is read as that user ([`ActingAs`]): a `dir` naming root's (or anyone
+/// else's) layout finds only what that user could read anyway, and a layout of another owner
+/// is refused outright.
+///
+/// # Errors
+/// When `dir` is another owner's ([`Advice::ClientDirOfOwner`]), a file is missing, a link,
+/// or not PEM of the right kind, `cert.pem` is a CA ([`Advice::IssueClient`]), or the key is
+/// not the certificate's ([`Advice::IssueClientAgain`]); both with `dir` as
+/// [`Error::subject`].
+pub fn read_client_layout(
+    dir: &Path,
+    docker_config: &Path,
+    owners: &OwnerPolicy,
+) -> Result<[Zeroizing<Vec<u8>>; 3]> {
+    let owner = owners.owner_for(docker_config);
+    if owner.map(|o| o.uid) != owners.owner_for(dir).map(|o| o.uid) {
+        return Err(Error::advised(
+            format!(
+                "{} is not a client layout of the user the context is for (the owner of {})",
+                dir.display(),
+                docker_config.display()
+            ),
+            Advice::ClientDirOfOwner,
+        ));
+    }
+    let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
+    let path = |name: &str| -> PathBuf { dir.join(name) };
+    let [ca, cert, key] =
+        TLS_FILES.map(|name| reader::read(&path(name), Links::Refuse, Limit::Pem));
+    let (ca, cert, key) = (ca?, cert?, key?);
+    let bad = |name: &str, e: dockpki::Error| {
+        Error::from(e).context(format!(
+            "{} is not usable for a docker context",
+            path(name).display()
+        ))
+    };
+    dockpki::certs_from_pem(&ca).map_err(|e| bad("ca.pem", e))?;
+    let leaf = dockpki::certs_from_pem(&cert).map_err(|e| bad("cert.pem", e))?;
+    let private = dockpki::PrivateKey::from_pem(&key).map_err(|e| bad("key.pem", e))?;
+    let is_ca = match leaf.first() {
+        Some(der) => dockpki::inspect(der).map_err(|e| bad("cert.pem", e))?.is_ca,
+        None => false,
+    };
+    if is_ca {
+        return Err(Error::advised_about(
+            format!(
+                "{} holds a CA certificate, not a client certificate, so it is not usable for a docker context",
+                path("cert.pem").display()
+            ),
+            Advice::IssueClient,
+            dir.display().to_string(),
+        ));
+    }
+    if !leaf
+        .first()
+        .is_some_and(|c| dockpki::key_matches_cert(&private, c))
+    {
+        return Err(Error::advised_about(
+            format!(
+                "{} does not belong to the certificate in {}",
+                path("key.pem").display(),
+                path("cert.pem").display()
+            ),
+            Advice::IssueClientAgain,
+            dir.display().to_string(),
+        ));
+    }
+    Ok([ca, cert, key])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{issue, IssueRequest, LeafRequest};
+    use crate::store::{Create, Settings};
+    use dockpki::{ClientRequest, KeyType, OffsetDateTime};
+    use std::os::unix::fs::PermissionsExt;
+
+    struct Setup {
+        root: tempfile::TempDir,
+        state: State,
+    }
+
+    impl Setup {
+        /// A state with a CA and a client layout issued into `client/`.
+        fn new() -> Setup {
+            let root = tempfile::tempdir().unwrap();
+            let state = State::open(
+                root.path().join("state"),
+                Create::IfMissing,
+                Settings::default(),
+            )
+            .unwrap();
+            let now = OffsetDateTime::now_utc();
+            let ca =
+                dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now).unwrap(), now)
+                    .unwrap();
+            let mut plan = WritePlan::new(Existing::Refuse);
+            state
+                .plan_ca(&mut plan, &ca, crate::store::KeyProtection::Plain)
+                .unwrap();
+            state.commit(plan).unwrap();
+            let s = Setup { root, state };
+            s.issue_client("client");
+            s
+        }
+        fn p(&self, rel: &str) -> PathBuf {
+            self.root.path().join(rel)
+        }
+        fn issue_client(&self, dir: &str) {
+            issue(
+                &self.state,
+                &IssueRequest {
+                    leaf: LeafRequest::Client(ClientRequest {
+                        common_name: "alice".parse().unwrap(),
+                        lifetime: "90d".parse().unwrap(),
+                    }),
+                    key_type: KeyType::EcdsaP256,
+                    dir: self.p(dir),
+                    existing: Existing::ReplaceKeepingBackup,
+                },
+                OffsetDateTime::now_utc(),
+            )
+            .unwrap();
+        }
+        fn create(&self, name: &str, client: &str, existing: Existing) -> Result<ContextWritten> {
+            create(
+                &self.state,
+                &ContextCreateRequest {
+                    name: name.into(),
+                    host: "tcp://docker.example.com:2376".parse().unwrap(),
+                    docker_config: self.p("config"),
+                    client_dir: self.p(client),
+                    description: None,
+                    existing,
+                },
+            )
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    #[test]
+    fn create_writes_docker_meta_json_and_copies_of_the_client_files_and_records_the_context() {
+        let s = Setup::new();
+        let made = s.create("remote-a", "client", Existing::Refuse).unwrap();
+        assert_eq!(made.tracking, Tracking::Tracked);
+        assert_eq!(made.meta_dir, dc::meta_dir(&s.p("config"), "remote-a"));
+        assert_eq!(
+            std::fs::read(made.meta_dir.join("meta.json")).unwrap(),
+            dc::meta_json(&made.record)
+        );
+        assert_eq!(mode(&made.meta_dir), dc::META_DIR_MODE);
+        assert_eq!(mode(&made.tls_dir), dc::TLS_DIR_MODE);
+        for name in TLS_FILES {
+            let copy = made.tls_dir.join(name);
+            assert_eq!(
+                std::fs::read(&copy).unwrap(),
+                std::fs::read(s.p("client").join(name)).unwrap(),
+                "{name}"
+            );
+            assert_eq!(mode(&copy), dc::TLS_FILE_MODE, "{name}");
+            assert!(made.written.iter().any(|w| w.path == copy), "{name}");
+        }
+        let inventory = s.state.load_inventory().unwrap();
+        assert_eq!(inventory.contexts, vec![made.record.clone()]);
+        assert_eq!(made.record.host, "tcp://docker.example.com:2376");
+    }
+
+    #[test]
+    fn an_existing_context_is_replaced_only_with_consent_with_advice_by_who_made_it() {
+        let s = Setup::new();
+        // One docker made: a meta directory dockpki has no record of.
+        std::fs::create_dir_all(dc::meta_dir(&s.p("config"), "theirs")).unwrap();
+        let e = s.create("theirs", "client", Existing::Refuse).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::ReplaceContext));
+        assert!(e.message().ends_with("was not made by dockpki"), "{e}");
+        s.create("theirs", "client", Existing::ReplaceKeepingBackup)
+            .unwrap();
+        // Now dockpki's: the advice is to update it, naming it.
+        let e = s.create("theirs", "client", Existing::Refuse).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::UpdateContext));
+        assert_eq!(e.subject(), Some("theirs"));
+        assert_eq!(s.state.load_inventory().unwrap().contexts.len(), 1);
+    }
+
+    #[test]
+    fn update_copies_the_layout_again_and_keeps_what_it_is_not_told_to_change() {
+        let s = Setup::new();
+        let made = s.create("remote-a", "client", Existing::Refuse).unwrap();
+        let old_key = std::fs::read(made.tls_dir.join("key.pem")).unwrap();
+        // A renewal of the layout reaches the tracked context by itself...
+        s.issue_client("client");
+        let key = std::fs::read(s.p("client/key.pem")).unwrap();
+        assert_ne!(key, old_key);
+        assert_eq!(std::fs::read(made.tls_dir.join("key.pem")).unwrap(), key);
+        // ...and update takes a new address, keeping the directories.
+        let updated = update(
+            &s.state,
+            &ContextUpdateRequest {
+                name: "remote-a".into(),
+                docker_config: s.p("config"),
+                host: Some("tcp://10.0.0.9:2376".parse().unwrap()),
+                description: Some("new".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(updated.record.host, "tcp://10.0.0.9:2376");
+        assert_eq!(updated.record.client_dir, s.p("client"));
+        assert_eq!(updated.record.description.as_deref(), Some("new"));
+        assert_eq!(
+            s.state.load_inventory().unwrap().contexts,
+            vec![updated.record.clone()]
+        );
+    }
+
+    #[test]
+    fn update_of_a_context_dockpki_never_made_advises_creating_it() {
+        let s = Setup::new();
+        let e = update(
+            &s.state,
+            &ContextUpdateRequest {
+                name: "nosuch".into(),
+                docker_config: s.p("config"),
+                host: None,
+                description: None,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::CreateContext));
+        assert_eq!(e.subject(), Some("nosuch"));
+        assert!(!s.p("config").exists());
+    }
+
+    #[test]
+    fn a_layout_dockpki_did_not_install_is_copied_but_untracked() {
+        let s = Setup::new();
+        std::fs::create_dir(s.p("copied")).unwrap();
+        for name in TLS_FILES {
+            std::fs::copy(s.p("client").join(name), s.p("copied").join(name)).unwrap();
+        }
+        let made = s.create("copied", "copied", Existing::Refuse).unwrap();
+        assert_eq!(made.tracking, Tracking::Untracked);
+    }
+
+    #[test]
+    fn layouts_docker_would_refuse_or_that_could_leak_the_ca_key_are_refused_writing_nothing() {
+        let s = Setup::new();
+        // The CA certificate as cert.pem, the CA key behind a key.pem link: refused at the link.
+        std::fs::create_dir(s.p("linked")).unwrap();
+        std::fs::copy(s.p("client/ca.pem"), s.p("linked/ca.pem")).unwrap();
+        std::fs::copy(s.state.ca_cert_path(), s.p("linked/cert.pem")).unwrap();
+        std::os::unix::fs::symlink(s.state.ca_key_path(), s.p("linked/key.pem")).unwrap();
+        assert!(s.create("linked", "linked", Existing::Refuse).is_err());
+        // The same with a copy of the CA key: refused because cert.pem is a CA.
+        std::fs::remove_file(s.p("linked/key.pem")).unwrap();
+        std::fs::copy(s.state.ca_key_path(), s.p("linked/key.pem")).unwrap();
+        let e = s.create("linked", "linked", Existing::Refuse).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::IssueClient));
+        assert_eq!(e.subject(), Some(s.p("linked").to_str().unwrap()));
+        // A key that is not the certificate's.
+        std::fs::create_dir(s.p("mixed")).unwrap();
+        for name in ["ca.pem", "cert.pem"] {
+            std::fs::copy(s.p("client").join(name), s.p("mixed").join(name)).unwrap();
+        }
+        std::fs::copy(s.state.ca_key_path(), s.p("mixed/key.pem")).unwrap();
+        let e = s.create("mixed", "mixed", Existing::Refuse).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::IssueClientAgain));
+        assert!(
+            e.message().contains("does not belong to the certificate"),
+            "{e}"
+        );
+        assert!(!s.p("config").exists());
+        assert!(s.state.load_inventory().unwrap().contexts.is_empty());
+    }
+
+    /// Under sudo a context is the invoking user's: a client layout outside their home is not
+    /// theirs to copy, whoever may read it.
+    #[test]
+    fn a_client_layout_of_another_owner_than_the_config_is_refused() {
+        let home = Path::new("/home/alice");
+        let owners = OwnerPolicy::InvokingUser {
+            owner: crate::fs::Owner {
+                uid: 65534,
+                gid: 65534,
+            },
+            home: home.to_path_buf(),
+        };
+        let e = read_client_layout(Path::new("/root/.docker"), &home.join(".docker"), &owners)
+            .unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::ClientDirOfOwner));
+    }
+
+    /// Root reads a user's layout as that user: a file the user may not read is not copied
+    /// into their context even though root could read it.
+    #[test]
+    fn the_client_layout_is_read_as_the_owner_of_the_context() {
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let s = Setup::new();
+        std::fs::set_permissions(s.root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let home = s.p("home");
+        std::fs::create_dir(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+        // root's files in the user's layout directory, readable by root only.
+        let layout = home.join("layout");
+        std::fs::create_dir(&layout).unwrap();
+        std::os::unix::fs::chown(&layout, Some(65534), Some(65534)).unwrap();
+        for name in TLS_FILES {
+            std::fs::copy(s.p("client").join(name), layout.join(name)).unwrap();
+        }
+        std::fs::set_permissions(
+            layout.join("key.pem"),
+            std::fs::Permissions::from_mode(0o400),
+        )
+        .unwrap();
+        let owners = OwnerPolicy::InvokingUser {
+            owner: crate::fs::Owner {
+                uid: 65534,
+                gid: 65534,
+            },
+            home: home.clone(),
+        };
+        let e = read_client_layout(&layout, &home.join(".docker"), &owners).unwrap_err();
+        assert!(e.message().contains("key.pem"), "{e}");
+        // Readable by the user: copied.
+        std::os::unix::fs::chown(layout.join("key.pem"), Some(65534), Some(65534)).unwrap();
+        read_client_layout(&layout, &home.join(".docker"), &owners).unwrap();
+    }
+}
