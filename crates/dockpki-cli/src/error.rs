@@ -81,6 +81,20 @@ fn advice_text(advice: Advice) -> &'static str {
             "create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR"
         }
         Advice::VerifyLayouts => "check the layouts with `dockpki verify`, then delete it",
+        Advice::ListNames => "see `dockpki status` for the names",
+        Advice::ListSerials => "see `dockpki status` for the serials",
+        Advice::MoreSerialDigits => "give more digits (see `dockpki --json status`)",
+        Advice::RotateCaFirst => {
+            "rotate the CA first (dockpki ca rotate begin, reissue, finish); nothing was written"
+        }
+        Advice::ContinueRotationWithReissue => {
+            "continue it with `dockpki ca rotate reissue` (see `dockpki ca rotate status`)"
+        }
+        Advice::ContinueRotationWithFinish => {
+            "continue it with `dockpki ca rotate finish` (see `dockpki ca rotate status`)"
+        }
+        Advice::BeginRotation => "start one with `dockpki ca rotate begin`",
+        Advice::ReissueFirst => "run `dockpki ca rotate reissue` first",
         _ => "",
     }
 }
