@@ -4,5 +4,9 @@
 //! Nothing here prints; the CLI turns outcomes into text or JSON.
 
 pub mod issue;
+pub mod renew;
+#[cfg(test)]
+mod test_fixtures;
 
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};
+pub use renew::{renew, RenewRequest, Renewal, Renewed, Selection};
