@@ -5,6 +5,7 @@
 
 pub mod issue;
 pub mod renew;
+pub mod rotate;
 #[cfg(test)]
 mod test_fixtures;
 
