@@ -6,8 +6,12 @@
 pub mod issue;
 pub mod renew;
 pub mod rotate;
+pub mod status;
 #[cfg(test)]
 mod test_fixtures;
 
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};
 pub use renew::{renew, RenewRequest, Renewal, Renewed, Selection};
+pub use status::{
+    status, CaStatus, CertStatus, DuplicateSerial, InstalledStatus, StatusReport, Verdict,
+};
