@@ -170,6 +170,7 @@ pub fn begin(state: &State, request: &BeginRequest, now: OffsetDateTime) -> Resu
     if state.rotating() {
         let advice = match phase(state, &state.load_inventory()?)? {
             Phase::Reissued => Advice::ContinueRotationWithFinish,
+            // None cannot be: rotating() is what makes a phase other than None.
             Phase::Begun | Phase::None => Advice::ContinueRotationWithReissue,
         };
         return Err(Error::advised(
