@@ -97,6 +97,20 @@ fn advice_text(advice: Advice) -> &'static str {
             "pass --force to replace it (its files are overwritten), or choose another name"
         }
         Advice::ClientDirOfOwner => "give a --client-dir of that user's own",
+        Advice::ListNames => "see `dockpki status` for the names",
+        Advice::ListSerials => "see `dockpki status` for the serials",
+        Advice::MoreSerialDigits => "give more digits (see `dockpki --json status`)",
+        Advice::RotateCaFirst => {
+            "rotate the CA first (dockpki ca rotate begin, reissue, finish); nothing was written"
+        }
+        Advice::ContinueRotationWithReissue => {
+            "continue it with `dockpki ca rotate reissue` (see `dockpki ca rotate status`)"
+        }
+        Advice::ContinueRotationWithFinish => {
+            "continue it with `dockpki ca rotate finish` (see `dockpki ca rotate status`)"
+        }
+        Advice::BeginRotation => "start one with `dockpki ca rotate begin`",
+        Advice::ReissueFirst => "run `dockpki ca rotate reissue` first",
         _ => "",
     }
 }

@@ -70,11 +70,6 @@ impl ClientUser {
             })
     }
 
-    /// The owner for files written to `dir` ([`OwnerPolicy::owner_for`]).
-    pub fn owner_for(&self, dir: &Path) -> Option<Owner> {
-        self.owners.owner_for(dir)
-    }
-
     /// The docker CLI's configuration directory: `DOCKER_CONFIG`, else `~/.docker` of this
     /// user (also under sudo, like the client layout).
     pub fn docker_config_dir(&self) -> CliResult<PathBuf> {

@@ -61,6 +61,29 @@ pub enum Advice {
     /// No recorded certificate matches: list what is recorded (`dockpki --json status`, or the
     /// inventory file, [`Error::subject`]).
     ListCertificates,
+    /// No active certificate has the name given: the recorded names should be looked up
+    /// (`dockpki status`).
+    ListNames,
+    /// No active certificate has the serial given: the recorded serials should be looked up
+    /// (`dockpki status`).
+    ListSerials,
+    /// A serial prefix matches several certificates: more of its digits should be given (the
+    /// whole serials are in `dockpki --json status`).
+    MoreSerialDigits,
+    /// A renewed certificate would outlive its CA: the CA must be rotated first (`dockpki ca
+    /// rotate begin`, `reissue`, `finish`); nothing was written.
+    RotateCaFirst,
+    /// A CA rotation is in progress whose next phase re-issues the certificates (`dockpki ca
+    /// rotate reissue`; `dockpki ca rotate status` shows where it stands).
+    ContinueRotationWithReissue,
+    /// A CA rotation is in progress whose next phase finishes it (`dockpki ca rotate finish`;
+    /// `dockpki ca rotate status` shows where it stands).
+    ContinueRotationWithFinish,
+    /// No CA rotation is in progress: one must be begun first (`dockpki ca rotate begin`).
+    BeginRotation,
+    /// Certificates from the old CA remain: they must be re-issued first (`dockpki ca rotate
+    /// reissue`).
+    ReissueFirst,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying

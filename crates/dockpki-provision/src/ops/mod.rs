@@ -8,11 +8,20 @@ pub mod ca;
 pub mod context;
 pub mod crl;
 pub mod issue;
+pub mod renew;
 pub mod revoke;
+pub mod rotate;
+pub mod status;
+#[cfg(test)]
+mod test_fixtures;
 
 pub use bootstrap::{bootstrap, BootstrapRequest, Bootstrapped, CaSource, NextSteps};
 pub use ca::{CaCreated, CaInitRequest, Converted};
 pub use context::{ContextCreateRequest, ContextUpdateRequest, ContextWritten, Tracking};
 pub use crl::{crl, CrlGenerated, CrlRequest};
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};
-pub use revoke::{revoke, Revocation, RevokeRequest, RevokedCertificate, Selection, Selector};
+pub use renew::{renew, RenewRequest, Renewal, Renewed, Selection};
+pub use revoke::{revoke, Revocation, RevokeRequest, RevokedCertificate, Selector};
+pub use status::{
+    status, CaStatus, CertStatus, DuplicateSerial, InstalledStatus, StatusReport, Verdict,
+};

@@ -1,0 +1,518 @@
+//! Renewing recorded certificates: re-issuing the active certificates that are due (or the
+//! selected ones) into every layout they are installed in, as one crash-safe update.
+//!
+//! Built for a daily timer: nothing due means nothing loaded, nothing written. The files a
+//! renewal replaces are kept as timestamped backups; they are a few hundred bytes each, and an
+//! operator may need the previous key to read old traffic captures or to roll back by hand.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use dockpki::{CertInfo, CertificateAuthority, Lifetime, Usage};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{Advice, Error, Result};
+use crate::fs::{Existing, Skipped, WritePlan, Written};
+use crate::store::expiry::is_due;
+use crate::store::inventory::{Inventory, Record, Status};
+use crate::store::reissue::{reissue, restrict_reused_keys};
+use crate::store::State;
+
+pub use crate::store::reissue::KeyPolicy;
+
+/// Which active certificates to renew.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Those that have expired or expire within this window (zero: only the expired ones).
+    DueWithin(Duration),
+    /// Every active certificate.
+    All,
+    /// Every active certificate with this common name.
+    CommonName(String),
+    /// The one active certificate with this serial, whole or a prefix that names only it
+    /// ([`Record::serial_matches`] says how it may be written).
+    Serial(String),
+}
+
+/// A request to renew certificates.
+#[derive(Clone, Debug)]
+pub struct RenewRequest {
+    /// What to renew.
+    pub selection: Selection,
+    /// Whether the successors get new keys or keep the installed ones.
+    pub key_policy: KeyPolicy,
+}
+
+/// One certificate renewed.
+#[derive(Clone, Debug)]
+pub struct Renewed {
+    /// Server or client.
+    pub kind: Usage,
+    /// The common name, as recorded.
+    pub common_name: Option<String>,
+    /// The serial of the certificate it replaces.
+    pub old_serial: String,
+    /// What the successor says.
+    pub certificate: CertInfo,
+    /// Whether its key is new or the one installed before.
+    pub key_policy: KeyPolicy,
+    /// The layout directories it was installed in.
+    pub installed: Vec<PathBuf>,
+}
+
+/// What [`renew`] did.
+#[derive(Debug, Default)]
+pub struct Renewal {
+    /// The certificates renewed, in inventory order; empty when nothing was selected.
+    pub renewed: Vec<Renewed>,
+    /// The users' layout directories left as they were because they could not be written
+    /// (see [`WritePlan::drop_unwritable_layouts`]), with the reason: everything else was
+    /// renewed.
+    pub skipped: Vec<Skipped>,
+    /// The files written, with their backups.
+    pub written: Vec<Written>,
+}
+
+impl Renewal {
+    /// The daemon directories that got new certificates, in the order they were renewed: dockerd
+    /// reads its certificates only at start (SIGHUP does not reload TLS), so each needs a
+    /// restart to serve them.
+    pub fn restart_daemons(&self) -> Vec<PathBuf> {
+        self.renewed
+            .iter()
+            .filter(|r| r.kind == Usage::Server)
+            .flat_map(|r| r.installed.iter().cloned())
+            .collect()
+    }
+
+    /// Whether every selected layout was written: `false` when one was skipped and still needs
+    /// the operator.
+    pub fn is_complete(&self) -> bool {
+        self.skipped.is_empty()
+    }
+}
+
+/// Renews the active certificates `request` selects from the state's signing CA (the new CA
+/// during a rotation), keeping each one's kind, names and lifetime, into every layout it is
+/// installed in, with the replaced files kept as timestamped backups, in one journaled update
+/// that also records the successors in the inventory. Nothing selected means nothing is loaded
+/// (no passphrase asked for) and nothing written.
+///
+/// A user's layout that cannot be written (they broke it) is left as it was and reported in
+/// [`Renewal::skipped`] instead of stopping the renewal of everything else. With
+/// [`KeyPolicy::Reuse`] every installed copy of a reused key is made 0400 afterwards.
+///
+/// # Errors
+/// When no active certificate matches a [`Selection::CommonName`] or [`Selection::Serial`], a
+/// serial prefix matches several, a successor would outlive the CA (rotate the CA first), the CA
+/// cannot be loaded, a key to reuse cannot be (it is loose, or not the recorded certificate's),
+/// or the update cannot be written; nothing is written then.
+///
+/// # Examples
+/// ```
+/// use dockpki::{ClientRequest, KeyType, OffsetDateTime};
+/// use dockpki_provision::fs::Existing;
+/// use dockpki_provision::ops::{issue, renew, IssueRequest, LeafRequest, RenewRequest, Selection};
+/// use dockpki_provision::store::reissue::KeyPolicy;
+/// use dockpki_provision::store::{Create, Settings, State};
+/// # let root = tempfile::tempdir()?;
+/// let state = State::open(root.path().join("state"), Create::IfMissing, Settings::default())?;
+/// let now = OffsetDateTime::now_utc();
+/// # let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now)?, now)?;
+/// # let mut plan = dockpki_provision::fs::WritePlan::new(Existing::Refuse);
+/// # state.plan_ca(&mut plan, &ca, dockpki_provision::store::KeyProtection::Plain)?;
+/// # state.commit(plan)?;
+/// # let leaf = LeafRequest::Client(ClientRequest { common_name: "alice".parse()?, lifetime: "90d".parse()? });
+/// # let dir = root.path().join("alice/.docker");
+/// # issue(&state, &IssueRequest { leaf, key_type: KeyType::EcdsaP256, dir, existing: Existing::Refuse }, now)?;
+/// // alice's 90-day certificate is due within 100 days.
+/// let renewal = renew(
+///     &state,
+///     &RenewRequest {
+///         selection: Selection::DueWithin(time::Duration::days(100)),
+///         key_policy: KeyPolicy::Fresh,
+///     },
+///     now,
+/// )?;
+/// assert_eq!(renewal.renewed.len(), 1);
+/// assert!(renewal.is_complete() && renewal.restart_daemons().is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Result<Renewal> {
+    let mut inventory = state.load_inventory()?;
+    let selected = select(state, &inventory, &request.selection, now)?;
+    if selected.is_empty() {
+        return Ok(Renewal::default());
+    }
+
+    let ca = state.load_ca()?;
+    let bundle = state.trust_bundle_pem(&ca)?;
+    let owners = &state.settings().owners;
+    // Renew replaces files it wrote itself: forced, with backups.
+    let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+    let mut renewed = Vec::new();
+    for record in &selected {
+        // Any refusal here (a successor that would outlive the CA, an unreadable key) returns
+        // before the plan is committed: nothing is written for any certificate.
+        refuse_outliving_ca(record, &ca, now)?;
+        let issued = reissue(
+            &ca,
+            &bundle,
+            record,
+            request.key_policy,
+            owners,
+            now,
+            &mut plan,
+            &mut inventory,
+        )?;
+        renewed.push(Renewed {
+            kind: record.kind,
+            common_name: record.common_name.clone(),
+            old_serial: record.serial.clone(),
+            certificate: issued.info.clone(),
+            key_policy: request.key_policy,
+            installed: record.installed.clone(),
+        });
+    }
+    state.plan_inventory(&mut plan, &inventory)?;
+    // Judged before the update: judged again after it, a layout swapped for a symlink would
+    // have no owner, and root would follow it (see restrict_reused_keys).
+    let layout_owners: BTreeMap<_, _> = selected
+        .iter()
+        .flat_map(|r| r.installed.iter())
+        .map(|d| (d.clone(), owners.owner_for(d)))
+        .collect();
+    let (written, skipped) = state.commit_skipping_unwritable(plan)?;
+    if request.key_policy == KeyPolicy::Reuse {
+        for record in &selected {
+            restrict_reused_keys(record, &layout_owners)?;
+        }
+    }
+    Ok(Renewal {
+        renewed,
+        skipped,
+        written,
+    })
+}
+
+/// The active records `selection` names, in inventory order.
+fn select(
+    state: &State,
+    inventory: &Inventory,
+    selection: &Selection,
+    now: OffsetDateTime,
+) -> Result<Vec<Record>> {
+    let active = || {
+        inventory
+            .certificates
+            .iter()
+            .filter(|r| r.status == Status::Active)
+    };
+    Ok(match selection {
+        Selection::DueWithin(within) => active()
+            .filter(|r| is_due(r.not_after, now, *within))
+            .cloned()
+            .collect(),
+        Selection::All => active().cloned().collect(),
+        Selection::CommonName(name) => {
+            let found: Vec<Record> = active()
+                .filter(|r| r.common_name.as_deref() == Some(name.as_str()))
+                .cloned()
+                .collect();
+            if found.is_empty() {
+                return Err(Error::advised(
+                    format!("no active certificate has the common name {name:?}"),
+                    Advice::ListNames,
+                ));
+            }
+            found
+        }
+        Selection::Serial(serial) => {
+            let selection = inventory.select_serial(serial, |r| r.status == Status::Active);
+            let found: Vec<Record> = selection
+                .indices
+                .iter()
+                .map(|&i| inventory.certificates[i].clone())
+                .collect();
+            match found.len() {
+                0 => {
+                    return Err(Error::advised(
+                        format!("no active certificate has the serial {serial:?}"),
+                        Advice::ListSerials,
+                    ))
+                }
+                1 => found,
+                n if selection.exact => {
+                    return Err(Error::new(format!(
+                        "the serial {serial:?} is recorded for {n} active certificates in {}, which is damaged (dockpki records each certificate once); restore the previous version from {}.bak, or remove the extra record by hand",
+                        state.inventory_path().display(),
+                        state.inventory_path().display()
+                    )))
+                }
+                n => {
+                    return Err(Error::advised(
+                        format!("the serial {serial:?} matches {n} active certificates"),
+                        Advice::MoreSerialDigits,
+                    ))
+                }
+            }
+        }
+    })
+}
+
+/// Renewal keeps a certificate's lifetime, so near the end of the CA a successor would outlive
+/// it, which the core refuses (`LeafOutlivesCa`). Say so in renewal's terms: the way forward is
+/// a new CA, which renewing cannot make.
+fn refuse_outliving_ca(
+    record: &Record,
+    ca: &CertificateAuthority,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let Some(lifetime) = Lifetime::of_validity(record.not_before, record.not_after) else {
+        // reissue() reports an unusable recorded validity itself.
+        return Ok(());
+    };
+    let (_, successor_not_after) = lifetime.window(now);
+    let ca_not_after = ca.info().not_after;
+    if successor_not_after
+        .replace_nanosecond(0)
+        .unwrap_or(successor_not_after)
+        <= ca_not_after
+    {
+        return Ok(());
+    }
+    Err(Error::advised(
+        format!(
+            "cannot renew {} certificate {:?} (serial {}): its successor (valid {lifetime}) would expire {}, after its CA ({})",
+            record.kind,
+            record.common_name.as_deref().unwrap_or("-"),
+            record.serial,
+            dockpki::format_time(successor_not_after),
+            dockpki::format_time(ca_not_after),
+        ),
+        Advice::RotateCaFirst,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::layout::Layout;
+    use crate::ops::test_fixtures::{certs, chains_to, installed_spki, Fixture};
+
+    fn request(selection: Selection, key_policy: KeyPolicy) -> RenewRequest {
+        RenewRequest {
+            selection,
+            key_policy,
+        }
+    }
+
+    fn serial_in(layout: &Layout) -> String {
+        dockpki::inspect(&certs(&layout.cert_path())[0])
+            .unwrap()
+            .serial
+    }
+
+    #[test]
+    fn only_what_expires_within_the_window_is_renewed_and_nothing_due_writes_nothing() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let [daemon, alice, bob] = f.layouts();
+        let before = [&daemon, &alice, &bob].map(serial_in);
+
+        let nothing = renew(
+            &f.state,
+            &request(Selection::DueWithin(Duration::days(30)), KeyPolicy::Fresh),
+            now,
+        )
+        .unwrap();
+        assert!(nothing.renewed.is_empty() && nothing.written.is_empty());
+        assert_eq!([&daemon, &alice, &bob].map(serial_in), before);
+
+        // alice's 90 days are within 100 days; the daemon's 365 and bob's 400 are not.
+        let renewal = renew(
+            &f.state,
+            &request(Selection::DueWithin(Duration::days(100)), KeyPolicy::Fresh),
+            now,
+        )
+        .unwrap();
+        assert_eq!(renewal.renewed.len(), 1);
+        let renewed = &renewal.renewed[0];
+        assert_eq!(renewed.common_name.as_deref(), Some("alice"));
+        assert_eq!(renewed.old_serial, before[1]);
+        assert_eq!(renewed.certificate.serial, serial_in(&alice));
+        assert_ne!(serial_in(&alice), before[1]);
+        assert_eq!(
+            [serial_in(&daemon), serial_in(&bob)],
+            [before[0].clone(), before[2].clone()]
+        );
+        assert!(renewal.restart_daemons().is_empty(), "no daemon changed");
+        assert!(renewal.is_complete());
+
+        // 340 days on: alice's has expired (due too), the daemon's expires in 25 days, bob's
+        // in 60.
+        let later = now + Duration::days(340);
+        let renewal = renew(
+            &f.state,
+            &request(Selection::DueWithin(Duration::days(30)), KeyPolicy::Fresh),
+            later,
+        )
+        .unwrap();
+        let renewed: Vec<_> = renewal
+            .renewed
+            .iter()
+            .map(|r| (r.kind, r.installed.clone()))
+            .collect();
+        assert_eq!(
+            renewed,
+            [
+                (Usage::Server, vec![f.daemon.clone()]),
+                (Usage::Client, vec![f.alice.clone()])
+            ]
+        );
+        assert_eq!(renewal.restart_daemons(), std::slice::from_ref(&f.daemon));
+        let ca = certs(&f.state.ca_cert_path());
+        for layout in [&daemon, &alice] {
+            assert!(chains_to(layout, &ca, later), "{}", layout.dir.display());
+        }
+        assert_eq!(serial_in(&bob), before[2]);
+    }
+
+    #[test]
+    fn reusing_the_key_keeps_its_public_key_and_a_fresh_key_changes_it() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let alice = Layout::client(f.alice.clone());
+        let spki = installed_spki(&alice);
+        let serial = serial_in(&alice);
+
+        let reused = renew(
+            &f.state,
+            &request(Selection::Serial(serial.clone()), KeyPolicy::Reuse),
+            now,
+        )
+        .unwrap();
+        assert_eq!(reused.renewed[0].key_policy, KeyPolicy::Reuse);
+        assert_ne!(serial_in(&alice), serial, "a new certificate");
+        assert_eq!(installed_spki(&alice), spki, "for the same key");
+        let mode = std::fs::metadata(alice.key_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o400);
+
+        let fresh = renew(
+            &f.state,
+            &request(Selection::CommonName("alice".into()), KeyPolicy::Fresh),
+            now,
+        )
+        .unwrap();
+        assert_eq!(fresh.renewed.len(), 1);
+        assert_ne!(installed_spki(&alice), spki, "a new key");
+        assert!(chains_to(&alice, &certs(&f.state.ca_cert_path()), now));
+    }
+
+    #[test]
+    fn a_name_or_serial_naming_no_active_certificate_is_refused_with_advice() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let err =
+            |selection| renew(&f.state, &request(selection, KeyPolicy::Fresh), now).unwrap_err();
+        let e = err(Selection::CommonName("carol".into()));
+        assert_eq!(e.advice(), Some(Advice::ListNames));
+        assert!(e.message().contains("\"carol\""), "{e}");
+        let e = err(Selection::Serial("0g".into()));
+        assert_eq!(e.advice(), Some(Advice::ListSerials));
+        // A renewed certificate's old serial is no longer active.
+        let old = serial_in(&Layout::client(f.bob.clone()));
+        renew(
+            &f.state,
+            &request(Selection::Serial(old.clone()), KeyPolicy::Fresh),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            err(Selection::Serial(old)).advice(),
+            Some(Advice::ListSerials)
+        );
+    }
+
+    #[test]
+    fn a_serial_prefix_of_several_or_a_serial_recorded_twice_is_refused() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let set_bobs_serial = |serial: String| {
+            let mut inventory = f.state.load_inventory().unwrap();
+            inventory.certificates[2].serial = serial;
+            let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+            f.state.plan_inventory(&mut plan, &inventory).unwrap();
+            f.state.commit(plan).unwrap();
+        };
+        let alices = f.state.load_inventory().unwrap().certificates[1]
+            .serial
+            .clone();
+        let renew_serial = |serial: &str| {
+            renew(
+                &f.state,
+                &request(Selection::Serial(serial.into()), KeyPolicy::Fresh),
+                now,
+            )
+        };
+
+        set_bobs_serial(format!("{alices}00"));
+        let e = renew_serial(&alices[..6]).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::MoreSerialDigits));
+        assert!(e.message().contains("matches 2 active certificates"), "{e}");
+
+        set_bobs_serial(alices.clone());
+        let inventory = std::fs::read(f.state.inventory_path()).unwrap();
+        let e = renew_serial(&alices).unwrap_err();
+        assert_eq!(e.advice(), None);
+        assert!(e.message().contains("which is damaged"), "{e}");
+        assert_eq!(std::fs::read(f.state.inventory_path()).unwrap(), inventory);
+    }
+
+    #[test]
+    fn a_layout_that_cannot_be_written_is_left_as_it_was_and_reported_while_the_rest_renews() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let [daemon, alice, bob] = f.layouts();
+        let before = [&daemon, &alice].map(serial_in);
+        let bobs_key = std::fs::read(bob.key_path()).unwrap();
+        // bob broke his layout: a directory where his certificate belongs.
+        std::fs::remove_file(bob.cert_path()).unwrap();
+        std::fs::create_dir(bob.cert_path()).unwrap();
+
+        let renewal = renew(&f.state, &request(Selection::All, KeyPolicy::Fresh), now).unwrap();
+        assert!(!renewal.is_complete());
+        assert_eq!(renewal.skipped.len(), 1, "{:?}", renewal.skipped);
+        assert_eq!(renewal.skipped[0].0, f.bob);
+        assert!(!renewal.skipped[0].1.is_empty());
+        assert_ne!([&daemon, &alice].map(serial_in), before);
+        assert_eq!(std::fs::read(bob.key_path()).unwrap(), bobs_key);
+        assert!(renewal.written.iter().all(|w| !w.path.starts_with(&f.bob)));
+        assert_eq!(renewal.restart_daemons(), std::slice::from_ref(&f.daemon));
+    }
+
+    #[test]
+    fn a_successor_that_would_outlive_the_ca_is_refused_and_nothing_is_written() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let inventory = std::fs::read(f.state.inventory_path()).unwrap();
+        // The CA lives 10 years; 3600 days on, a 365-day successor would end after it.
+        let e = renew(
+            &f.state,
+            &request(Selection::All, KeyPolicy::Fresh),
+            now + Duration::days(3600),
+        )
+        .unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::RotateCaFirst));
+        assert!(
+            e.message().starts_with("cannot renew server certificate"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(f.state.inventory_path()).unwrap(), inventory);
+    }
+}
