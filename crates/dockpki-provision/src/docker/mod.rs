@@ -6,4 +6,5 @@ pub mod endpoint;
 pub use endpoint::TcpEndpoint;
 pub mod daemon_json;
 pub mod host_file;
+pub mod probe;
 pub mod systemd;
