@@ -84,6 +84,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if failed > 0 {
         std::process::exit(1);
     }
-    println!("ok: every recorded layout trusts only {:?}", finished.new_ca.subject);
+    println!(
+        "ok: every recorded layout trusts only {:?}",
+        finished.new_ca.subject
+    );
     Ok(())
 }

@@ -154,6 +154,35 @@ impl From<dockpki::Error> for CliError {
 /// Shorthand for CLI results.
 pub type CliResult<T> = Result<T, CliError>;
 
+impl From<dockpki_provision::docker::host_file::Failure> for CliError {
+    /// A refusal about a file of the Docker host, with the fix in the command line's terms.
+    fn from(f: dockpki_provision::docker::host_file::Failure) -> Self {
+        use dockpki_provision::docker::host_file::{Failure, Refusal};
+        match f {
+            Failure::Failed(e) => e.into(),
+            Failure::Refused(Refusal::Symlink {
+                file,
+                target,
+                resolved,
+            }) => CliError::new(format!(
+                "{} is a symlink to {}; dockpki does not replace links: pass --file {} (its target) instead",
+                file.display(),
+                target.display(),
+                resolved.display()
+            )),
+            Failure::Refused(Refusal::MissingTlsFile { path, daemon_dir }) => CliError::new(format!(
+                "{} does not exist, and a tcp:// listen address without TLS files would be plain TCP, which makes anyone who connects root on this host; install the daemon layout first (`dockpki bootstrap --daemon-dir {}`) or pass --daemon-dir",
+                path.display(),
+                daemon_dir.display()
+            )),
+            Failure::Refused(Refusal::OnlyHostOptions { unit, command }) => CliError::new(format!(
+                "the ExecStart of {unit} ({command:?}) holds nothing but -H options; fix the unit or pass --unit"
+            )),
+            Failure::Refused(other) => CliError::new(other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -204,6 +204,16 @@ pub fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
+/// Where systemd units are looked for, highest precedence first:
+/// `DOCKPKI_SYSTEMD_UNIT_PATH` (colon-separated), so that tests and unusual layouts can point
+/// at other unit directories, else systemd's own.
+pub fn unit_dirs() -> Vec<PathBuf> {
+    match std::env::var_os("DOCKPKI_SYSTEMD_UNIT_PATH").filter(|v| !v.is_empty()) {
+        Some(v) => std::env::split_paths(&v).collect(),
+        None => dockpki_provision::docker::systemd::default_unit_dirs(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{lock_timeout, parse_window};

@@ -4,3 +4,7 @@ pub mod context;
 pub mod endpoint;
 
 pub use endpoint::TcpEndpoint;
+pub mod daemon_json;
+pub mod host_file;
+pub mod probe;
+pub mod systemd;
