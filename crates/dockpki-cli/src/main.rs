@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod error;
+mod host_names;
 mod output;
 mod paths;
 mod secrets;

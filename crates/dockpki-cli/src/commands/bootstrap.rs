@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     let request = BootstrapRequest {
         key_type: parse(&args.key_type)?,
         server: ServerRequest {
-            sans: SanList::new(parse_all(&super::sans::expand_auto(&args.sans)?)?)?,
+            sans: SanList::new(parse_all(&crate::host_names::expand_auto(&args.sans)?)?)?,
             common_name: None,
             lifetime: parse(&args.server_validity)?,
         },

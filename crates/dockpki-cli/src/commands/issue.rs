@@ -14,7 +14,7 @@ use crate::paths::absolute;
 /// Issues the daemon's certificate into `--out`.
 pub fn server(ctx: &Context, args: &IssueServerArgs) -> CliResult<i32> {
     let leaf = LeafRequest::Server(ServerRequest {
-        sans: SanList::new(parse_all(&super::sans::expand_auto(&args.sans)?)?)?,
+        sans: SanList::new(parse_all(&crate::host_names::expand_auto(&args.sans)?)?)?,
         common_name: args.name.as_deref().map(parse).transpose()?,
         lifetime: parse(&args.validity)?,
     });
