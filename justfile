@@ -22,8 +22,16 @@ test:
 # Run the library's examples; each exits non-zero when what it shows does not hold
 # (mtls_loopback: a mutual-TLS exchange over 127.0.0.1, and a client without a certificate refused).
 examples:
+    #!/usr/bin/env bash
+    set -euo pipefail
     cargo run -q -p dockpki --example provision >/dev/null
     cargo run -q -p dockpki --example mtls_loopback
+    d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+    cargo run -q -p dockpki-provision --example embed_bootstrap -- "$d/root"
+    cargo run -q -p dockpki-cli -- --state "$d/state" bootstrap --san localhost --daemon-dir "$d/daemon" --client-dir "$d/client" >/dev/null
+    cargo run -q -p dockpki-provision --example rotate_ca -- "$d/state"
+    cargo run -q -p dockpki-cli -- --state "$d/state" status >/dev/null
+    cargo run -q -p dockpki-cli -- --state "$d/state" verify --daemon-dir "$d/daemon" --client-dir "$d/client" --host localhost >/dev/null
 
 # Only the end-to-end tests against a real dockerd and docker CLI.
 e2e:
