@@ -20,3 +20,16 @@ pub fn dead_pid() -> u32 {
     child.wait().unwrap();
     pid
 }
+
+/// Whether something a test needs is here (`found`); when not, the test must stop, and under
+/// `CI=true` (where .ci/run installs it) that is a failure, never a silent pass.
+pub fn present_or_skip(found: bool, what: &str) -> bool {
+    if found {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "CI=true but {what} is missing"
+    );
+    false
+}

@@ -790,7 +790,6 @@ mod tests {
                     .unwrap();
                 if out.status.success() {
                     // N is past the last rename: the phase ran to its end.
-                    eprintln!("{phase}: {n} renames, each one interrupted once");
                     assert!(n >= 3, "{phase} must move several files, moved {n}");
                     break;
                 }
