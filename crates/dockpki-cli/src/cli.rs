@@ -10,43 +10,53 @@ Examples:
   sudo dockpki bootstrap --san docker.example.com --san 192.0.2.10
 
   # A local trial run that touches nothing outside ./demo:
-  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 \\
-      --daemon-dir ./demo/daemon --client-dir ./demo/client
+  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 --daemon-dir ./demo/daemon --client-dir ./demo/client
 
   # One more client certificate, for the docker CLI of a colleague:
   dockpki issue client --name bob --out ./bob
 
 Exit codes: 0 success, 1 failure (bad input, failed verification, I/O), 2 usage error.";
 
+/// The heading of the options every command takes, so that a command's help lists its own options
+/// first and these apart.
+pub const GLOBAL_OPTIONS: &str = "Global options";
+
 /// Provision and check the mutual-TLS certificates that protect a remote Docker daemon.
 // Values are taken as text and parsed by the commands, so that a bad value is a one-line error
 // with exit code 1, like every other bad input; clap's exit code 2 is kept for malformed usage.
 #[derive(Debug, Parser)]
-#[command(name = "dockpki", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+// No `max_term_width` and no clap `wrap_help`: clap would hard-wrap `after_help` (the examples)
+// at the terminal's width, capped at 100 columns even on a wide terminal, and a wrapped example
+// is two lines that no longer paste as one command. Help is printed as written, the same bytes on
+// every terminal (docs/cli.md is that text); the terminal itself folds a long line for display,
+// and copying the folded line copies the one command.
+#[command(name = "dockpki", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Directory holding the CA and the inventory [default: $XDG_DATA_HOME/dockpki or ~/.local/share/dockpki]
-    #[arg(long, global = true, env = "DOCKPKI_STATE", value_name = "DIR")]
+    #[arg(long, global = true,
+        help_heading = GLOBAL_OPTIONS, env = "DOCKPKI_STATE", value_name = "DIR")]
     pub state: Option<PathBuf>,
 
     /// Print one JSON document on stdout instead of text
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub json: bool,
 
     /// Also report what was written on success
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL_OPTIONS)]
     pub verbose: bool,
 
     /// Read the CA key's passphrase from FILE (first line) instead of asking on the terminal
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL_OPTIONS,
         env = "DOCKPKI_PASSPHRASE_FILE",
         value_name = "FILE"
     )]
     pub passphrase_file: Option<PathBuf>,
 
     /// Use a CA key readable by group or others, with a warning, instead of refusing it
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub insecure_perms: bool,
 
     #[command(subcommand)]
@@ -274,8 +284,7 @@ and prints the daemon.json keys and the client environment to use next.
 
 Examples:
   sudo dockpki bootstrap --san docker.example.com --san 192.0.2.10
-  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 \\
-      --daemon-dir ./demo/daemon --client-dir ./demo/client";
+  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 --daemon-dir ./demo/daemon --client-dir ./demo/client";
 
 /// `dockpki ca ...`
 #[derive(Debug, Subcommand)]
@@ -304,7 +313,11 @@ certificates only at start):
   dockpki ca rotate begin      new CA; every known layout trusts old+new
   dockpki ca rotate reissue    every certificate from the old CA re-issued from the new one
   dockpki ca rotate finish     every known layout trusts only the new CA; the old one is archived
-  dockpki ca rotate status     where the rotation stands and what to run next";
+  dockpki ca rotate status     where the rotation stands and what to run next
+
+Examples:
+  sudo dockpki ca rotate begin --validity 10y
+  sudo dockpki ca rotate status";
 
 /// `dockpki ca rotate ...`
 #[derive(Debug, Subcommand)]
@@ -315,10 +328,19 @@ pub enum RotateCommand {
     )]
     Begin(RotateBeginArgs),
     /// Re-issue every active certificate still issued by the old CA from the new one
+    #[command(
+        after_help = "Examples:\n  sudo dockpki ca rotate reissue\n  sudo dockpki --passphrase-file /root/ca-pass ca rotate reissue\n\nRestart every daemon named in the output, then run dockpki ca rotate finish."
+    )]
     Reissue,
     /// Trust only the new CA everywhere and archive the old one
+    #[command(
+        after_help = "Examples:\n  sudo dockpki ca rotate finish\n  sudo dockpki --state /srv/dockpki ca rotate finish\n\nRestart every daemon named in the output: until then it still trusts the old CA."
+    )]
     Finish,
     /// Show the phase, both CAs, what is left and the next command
+    #[command(
+        after_help = "Examples:\n  dockpki ca rotate status\n  dockpki --json ca rotate status"
+    )]
     Status,
 }
 
@@ -628,4 +650,134 @@ pub struct EnvArgs {
     /// Syntax of the printed commands: sh, fish or powershell
     #[arg(long, value_name = "SHELL", default_value = "sh")]
     pub shell: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, GLOBAL_OPTIONS};
+    use clap::{Command, CommandFactory};
+
+    /// Every command of the tree clap parses with, by its full name (`dockpki ca rotate begin`),
+    /// built so that each one's usage names its parents; clap's own `help` subcommands are not
+    /// commands of dockpki.
+    fn every_command() -> Vec<(String, Command)> {
+        fn walk(cmd: &Command, name: String, out: &mut Vec<(String, Command)>) {
+            out.push((name.clone(), cmd.clone()));
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, format!("{name} {}", sub.get_name()), out);
+            }
+        }
+        let mut root = Cli::command();
+        root.build();
+        let mut out = Vec::new();
+        walk(&root, "dockpki".to_string(), &mut out);
+        out
+    }
+
+    /// The example command lines of a help text: the indented lines of the paragraphs after
+    /// `Examples:`, without comment lines.
+    fn examples(help: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut inside = false;
+        for line in help.lines() {
+            if line == "Examples:" {
+                inside = true;
+            } else if !line.is_empty() && !line.starts_with(' ') {
+                inside = false;
+            } else if inside && !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+                out.push(line.trim().to_string());
+            }
+        }
+        out
+    }
+
+    /// Whether `example` runs the command `name`: its words follow `dockpki` in order, global
+    /// options allowed in between (`dockpki --state D ca rotate finish`).
+    fn runs(example: &str, name: &str) -> bool {
+        let mut tokens = example
+            .split_whitespace()
+            .skip_while(|t| !t.ends_with("dockpki"))
+            .skip(1);
+        name.split(' ')
+            .skip(1)
+            .all(|word| tokens.any(|t| t == word))
+            && example.contains("dockpki")
+    }
+
+    #[test]
+    fn the_walk_reaches_every_nested_command() {
+        let names: Vec<String> = every_command().into_iter().map(|(n, _)| n).collect();
+        for nested in [
+            "dockpki ca rotate",
+            "dockpki ca rotate begin",
+            "dockpki ca rotate reissue",
+            "dockpki ca rotate finish",
+            "dockpki ca rotate status",
+            "dockpki context update",
+        ] {
+            assert!(names.iter().any(|n| n == nested), "{nested}: {names:?}");
+        }
+    }
+
+    #[test]
+    fn every_command_has_an_example_that_runs_it() {
+        for (name, cmd) in every_command() {
+            let help = cmd.clone().render_help().to_string();
+            let examples = examples(&help);
+            assert!(
+                examples.iter().any(|e| runs(e, &name)),
+                "`{name} --help` has no example running {name}: {examples:?}\n{help}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_example_is_wrapped_even_on_a_narrow_terminal() {
+        for (name, cmd) in every_command() {
+            let after = cmd
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            // 40 columns: what clap's wrap_help would wrap every example at.
+            let help = cmd.clone().term_width(40).render_help().to_string();
+            let lines: Vec<&str> = help.lines().collect();
+            for line in after.lines() {
+                assert!(
+                    lines.contains(&line),
+                    "{name}: {line:?} is not one line of\n{help}"
+                );
+                // A continuation line is one command in two lines: it pastes into sh, but not
+                // into every shell, and it wraps the command by hand.
+                assert!(!line.ends_with('\\'), "{name}: {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn global_options_are_listed_apart_from_a_commands_own() {
+        for (name, cmd) in every_command() {
+            let help = cmd.clone().render_help().to_string();
+            let global = help
+                .find(&format!("\n{GLOBAL_OPTIONS}:\n"))
+                .unwrap_or_else(|| panic!("{name}: no {GLOBAL_OPTIONS}:\n{help}"));
+            let own = help.find("\nOptions:\n").expect("every command has -h");
+            assert!(own < global, "{name}");
+            for flag in [
+                "--state <DIR>",
+                "--json",
+                "-v, --verbose",
+                "--passphrase-file <FILE>",
+                "--insecure-perms",
+            ] {
+                // The option's own line, not a mention of it in another option's help.
+                let at = help
+                    .find(&format!("  {flag}  "))
+                    .unwrap_or_else(|| panic!("{name}: {flag}\n{help}"));
+                assert!(
+                    at > global,
+                    "{name}: {flag} is among the command's own options"
+                );
+            }
+        }
+    }
 }
