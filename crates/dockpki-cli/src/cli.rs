@@ -125,6 +125,55 @@ pub enum Command {
     /// Connect to a daemon with mutual TLS, GET /_ping and /version, and report what it serves
     #[command(after_help = PROBE_HELP)]
     Probe(ProbeArgs),
+    /// Print the shell completion script of dockpki: bash, zsh, fish or powershell
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print dockpki's man page, or write one page per command into a directory
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Prints the script on stdout; README.md (Install) says where each shell looks for it.
+
+Examples:
+  source <(dockpki completions bash)
+  dockpki completions bash > /usr/share/bash-completion/completions/dockpki
+  dockpki completions zsh > \"${fpath[1]}/_dockpki\"
+  dockpki completions fish > ~/.config/fish/completions/dockpki.fish
+  dockpki completions powershell | Out-String | Invoke-Expression";
+
+const MAN_HELP: &str = "\
+Without --dir, prints the page of dockpki, or of COMMAND, on stdout. With --dir, writes one page
+per command into DIR (dockpki.1, dockpki-ca.1, dockpki-ca-init.1, ...; mode 0644). A page dockpki
+wrote is replaced when it changed; any other file of that name only with --force, and then kept
+as a timestamped backup.
+
+Examples:
+  dockpki man | man -l -
+  dockpki man issue client | man -l -
+  sudo dockpki man --dir /usr/local/share/man/man1 && sudo mandb -q";
+
+/// `dockpki completions`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish or powershell
+    #[arg(value_name = "SHELL")]
+    pub shell: String,
+}
+
+/// `dockpki man`
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print, e.g. `issue client` [default: dockpki itself]
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Vec<String>,
+    /// Write every page into DIR instead of printing one (DIR is created, mode 0755, if missing)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Replace files in DIR that dockpki did not write (kept as timestamped backups)
+    #[arg(long, requires = "dir")]
+    pub force: bool,
 }
 
 const CONTEXT_HELP: &str = "\
@@ -714,6 +763,8 @@ mod tests {
             "dockpki ca rotate finish",
             "dockpki ca rotate status",
             "dockpki context update",
+            "dockpki completions",
+            "dockpki man",
         ] {
             assert!(names.iter().any(|n| n == nested), "{nested}: {names:?}");
         }

@@ -2,12 +2,14 @@
 
 mod bootstrap;
 mod ca;
+mod completions;
 mod contexts;
 mod crl;
 mod daemon_config;
 mod env;
 mod inspect;
 mod issue;
+mod man;
 mod probe;
 mod renew;
 mod revoke;
@@ -129,6 +131,8 @@ pub fn run(cli: Cli) -> CliResult<i32> {
         Command::Context(ContextCommand::Create(args)) => contexts::create(&ctx, &args),
         Command::Context(ContextCommand::Update(args)) => contexts::update(&ctx, &args),
         Command::Probe(args) => probe::run(&ctx, &args),
+        Command::Completions(args) => completions::run(&ctx, &args),
+        Command::Man(args) => man::run(&ctx, &args),
     }
 }
 
