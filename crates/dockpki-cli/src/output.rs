@@ -66,3 +66,15 @@ pub use dockpki_provision::text::{escape, shell_quote};
 pub fn refuse_unprintable(what: &str, value: &str) -> crate::error::CliResult<()> {
     Ok(dockpki_provision::text::refuse_unprintable(what, value)?)
 }
+
+/// Writes `bytes` (a generated script or page, `what`) to stdout as they are. A reader that has
+/// gone (`dockpki completions bash | head`) asked for no more: that is not an error, as for
+/// every other output (see `main`).
+pub fn print_raw(what: &str, bytes: &[u8]) -> crate::error::CliResult<()> {
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::error::CliError::new(
+            format!("cannot write {what} to stdout: {e}"),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -2,15 +2,13 @@
 //! the same command tree clap parses with, so it offers exactly the commands and options that
 //! exist.
 
-use std::io::Write;
-
 use clap::CommandFactory;
 use clap_complete::Shell;
 
 use super::Context;
 use crate::cli::{Cli, CompletionsArgs};
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::print_json;
+use crate::output::{print_json, print_raw};
 
 /// The shells dockpki writes completions for, with the name each is given as.
 const SHELLS: &[(&str, Shell)] = &[
@@ -28,10 +26,7 @@ pub fn run(ctx: &Context, args: &CompletionsArgs) -> CliResult<i32> {
         print_json(&serde_json::json!({ "shell": args.shell, "script": script }));
         return Ok(EXIT_OK);
     }
-    std::io::stdout()
-        .lock()
-        .write_all(script.as_bytes())
-        .map_err(|e| CliError::new(format!("cannot write the completion script to stdout: {e}")))?;
+    print_raw("the completion script", script.as_bytes())?;
     Ok(EXIT_OK)
 }
 

@@ -10,7 +10,6 @@
 //! every character that groff would typeset as something else (`-`, `'`, `` ` ``, `~`, `^`) is
 //! escaped to its ASCII glyph, so an example copied from `man` is the command itself.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Command, CommandFactory};
@@ -21,7 +20,7 @@ use dockpki_provision::fs::{journal, Previous, WritePlan, Written};
 use super::Context;
 use crate::cli::{Cli, ManArgs};
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_json, say};
+use crate::output::{print_json, print_raw, say};
 use crate::paths::absolute;
 
 /// The first line of every page: how `man --dir` tells a page dockpki wrote (replaced whenever
@@ -61,10 +60,7 @@ pub fn run(ctx: &Context, args: &ManArgs) -> CliResult<i32> {
         if ctx.out.json {
             print_json(&serde_json::json!({ "page": page.file, "roff": page.roff }));
         } else {
-            std::io::stdout()
-                .lock()
-                .write_all(page.roff.as_bytes())
-                .map_err(|e| CliError::new(format!("cannot write the man page to stdout: {e}")))?;
+            print_raw("the man page", page.roff.as_bytes())?;
         }
         return Ok(EXIT_OK);
     };
