@@ -427,8 +427,12 @@ pub fn next_to(file: &Path) -> Result<PathBuf> {
 /// a [`Notice::Recovered`] when it completed something. Returns the journal's path, for the next update.
 ///
 /// # Errors
-/// As [`recover`].
+/// When `file` is not a plain absolute path ([`crate::fs::write::check_path`]); else as
+/// [`recover`].
 pub fn recover_next_to(file: &Path, report: &dyn Report) -> Result<PathBuf> {
+    // The journal records `file`, and its replay accepts plain absolute paths only: refused
+    // here, before a journal is looked for or a staged file removed next to it.
+    crate::fs::write::check_path(file)?;
     let journal = next_to(file)?;
     let moved = recover(&journal, |_| Ok(Scope::File(file.to_path_buf())), report)?;
     if moved > 0 {

@@ -285,7 +285,7 @@ impl WritePlan {
             .map(|f| &f.path)
             .chain(self.renames.iter().flat_map(|r| [&r.from, &r.to]))
         {
-            check_utf8(path)?;
+            check_path(path)?;
         }
         for f in &self.files {
             let dir = parent(&f.path);
@@ -655,6 +655,36 @@ pub(crate) fn write_new(
     file.sync_all()
 }
 
+/// Refuses a path dockpki cannot record and act on again later: one that is not UTF-8 (see
+/// [`check_utf8`]), not absolute (the inventory and the journal are read by other processes,
+/// in other working directories, and a journal's replay refuses relative paths), or that holds
+/// `..` (the kernel resolves it through whatever symlinks precede it, so such a path does not
+/// say where it leads, and the trust checks judge paths component by component). The engine
+/// applies it wherever a path enters (a state directory, every file a [`WritePlan`] writes, a
+/// directory recorded in the inventory), whatever its caller checked before.
+///
+/// # Errors
+/// One line naming the path and what is wrong with it.
+pub fn check_path(path: &Path) -> Result<()> {
+    check_utf8(path)?;
+    if !path.is_absolute() {
+        return Err(Error::new(format!(
+            "the path {} is not absolute; give it from / (dockpki records paths, which must name the same place for every later run)",
+            path.display()
+        )));
+    }
+    if path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(Error::new(format!(
+            "the path {} contains '..'; give it without (e.g. the directory it leads to)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses a path that is not UTF-8: paths are recorded in JSON (the journal, the inventory),
 /// which cannot hold them, and finding that out after staging would leave files behind.
 pub fn check_utf8(path: &Path) -> Result<()> {
@@ -951,6 +981,35 @@ mod tests {
             .commit(&root.path().join("journal.json"), &Silent)
             .unwrap_err();
         assert!(e.to_string().contains("not valid UTF-8"), "{e}");
+        assert_eq!(names(root.path()), Vec::<String>::new());
+    }
+
+    /// Every path a plan writes is recorded in a journal (and often the inventory) that a later
+    /// process, with another working directory, acts on; the journal's replay refuses anything
+    /// but a plain absolute path. So a plan refuses such paths before anything is staged,
+    /// whatever its caller checked: a relative path would mean another place to every later
+    /// process, and one with `..` goes wherever the symlinks before it lead.
+    #[test]
+    fn relative_paths_and_paths_with_dotdot_are_refused_before_anything_is_staged() {
+        let root = tempfile::tempdir().unwrap();
+        let dotdot = root.path().join("a/../layout/cert.pem");
+        for (bad, why) in [
+            (PathBuf::from("layout/cert.pem"), "is not absolute"),
+            (dotdot.clone(), "contains '..'"),
+        ] {
+            let mut plan = WritePlan::new(Existing::Refuse);
+            plan.cert(bad.clone(), "c", None);
+            let e = plan.check().unwrap_err().to_string();
+            assert!(e.contains(why), "{}: {e}", bad.display());
+        }
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.rename(root.path().join("ca-next.pem"), PathBuf::from("ca.pem"));
+        let e = plan.check().unwrap_err().to_string();
+        assert!(e.contains("is not absolute"), "{e}");
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(dotdot, "c", None);
+        plan.commit(&root.path().join("journal.json"), &Silent)
+            .unwrap_err();
         assert_eq!(names(root.path()), Vec::<String>::new());
     }
 
