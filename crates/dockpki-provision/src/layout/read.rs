@@ -131,6 +131,27 @@ mod tests {
         assert!(e.contains("holds a CA certificate"), "{e}");
     }
 
+    /// What was read is logged by embedders (`{:?}` of an outcome): it says what is there, and
+    /// never the key's PEM, which `pem` holds for the copy.
+    #[test]
+    fn debug_output_names_what_was_read_and_never_the_key() {
+        let (_root, layout, _ca) = client_layout();
+        let files = layout.read(Links::Refuse).unwrap();
+        let shown = format!("{files:?}");
+        assert!(
+            shown.starts_with("LayoutFiles")
+                && shown.contains("bundle: 1")
+                && shown.contains("chain: 1"),
+            "{shown}"
+        );
+        let key_pem = String::from_utf8(files.pem[2].to_vec()).unwrap();
+        let body = key_pem.lines().nth(1).unwrap();
+        assert!(
+            !shown.contains(body) && !shown.contains("PRIVATE KEY"),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn a_key_of_another_certificate_is_refused() {
         let (_root, layout, _ca) = client_layout();
