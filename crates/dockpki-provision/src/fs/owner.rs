@@ -177,6 +177,64 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
+    /// Root on nobody's behalf (a cron renewal) treats a directory as a user's only when it is
+    /// a real directory that user owns, in that user's home: not a symlink they own (judged
+    /// where it points, by whoever runs), not root's directory in their home, not their
+    /// directory elsewhere. Uses the throwaway account `dockpki-ci` (created by `.ci/run`).
+    #[test]
+    fn home_owner_hands_over_only_a_users_own_directory_in_their_home() {
+        use std::os::unix::fs::{chown, symlink};
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let user = nix::unistd::User::from_name("dockpki-ci").ok().flatten();
+        if !crate::test_support::present_or_skip(user.is_some(), "the dockpki-ci account") {
+            return;
+        }
+        let user = user.unwrap();
+        let owner = Owner {
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+        };
+        std::fs::create_dir_all(&user.dir).unwrap();
+        let in_home = tempfile::tempdir_in(&user.dir).unwrap();
+        let theirs = in_home.path().join("layout");
+        let roots = in_home.path().join("roots");
+        let link = in_home.path().join("link");
+        std::fs::create_dir(&theirs).unwrap();
+        std::fs::create_dir(&roots).unwrap();
+        chown(&theirs, Some(owner.uid), Some(owner.gid)).unwrap();
+        symlink(&theirs, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(owner.uid), Some(owner.gid)).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let outside = elsewhere.path().join("layout");
+        std::fs::create_dir(&outside).unwrap();
+        chown(&outside, Some(owner.uid), Some(owner.gid)).unwrap();
+
+        let policy = OwnerPolicy::HomeOwner;
+        assert_eq!(policy.owner_for(&theirs), Some(owner));
+        assert_eq!(
+            policy.owner_for(&roots),
+            None,
+            "root's directory in their home"
+        );
+        assert_eq!(policy.owner_for(&link), None, "their symlink in their home");
+        assert_eq!(
+            policy.owner_for(&outside),
+            None,
+            "their directory outside their home"
+        );
+        assert_eq!(policy.owner_for(&in_home.path().join("missing")), None);
+        // The other policies never look at the directory.
+        assert_eq!(OwnerPolicy::RunningUser.owner_for(&theirs), None);
+        let invoking = OwnerPolicy::InvokingUser {
+            owner,
+            home: user.dir.clone(),
+        };
+        assert_eq!(invoking.owner_for(&roots), Some(owner));
+        assert_eq!(invoking.owner_for(&outside), None);
+    }
+
     /// Supplementary groups belong to the whole process (glibc's setgroups applies to every
     /// thread), so two threads acting as two users at once (an embedder running operations on
     /// two states in parallel) would each see the other's groups while acting, and the last
