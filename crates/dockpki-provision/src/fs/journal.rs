@@ -149,8 +149,15 @@ impl Journal {
     /// stopping the update: a user must not be able to hold every later command on the state
     /// hostage by breaking their own copy. Returns what was skipped, one line each.
     pub fn apply(&self, abort_after: Option<usize>) -> Result<Vec<String>> {
+        Ok(self.apply_moves(abort_after)?.lines)
+    }
+
+    /// [`Journal::apply`], also saying which targets were left out, so that a commit does not
+    /// report them as written.
+    pub(crate) fn apply_moves(&self, abort_after: Option<usize>) -> Result<Applied> {
         let mut dirs = std::collections::BTreeMap::new();
         let mut skipped = Vec::new();
+        let mut left_out = BTreeSet::new();
         for (done, m) in self.moves.iter().enumerate() {
             if abort_after == Some(done) {
                 std::process::abort();
@@ -165,6 +172,7 @@ impl Journal {
                 Err(e) if foreign => {
                     let _ = fs::remove_file(&m.temp);
                     skipped.push(m.skipped(&e));
+                    left_out.insert(m.target.clone());
                 }
                 Err(e) => return Err(e),
             }
@@ -179,8 +187,19 @@ impl Journal {
                 Err(e) => return Err(e),
             }
         }
-        Ok(skipped)
+        Ok(Applied {
+            lines: skipped,
+            left_out,
+        })
     }
+}
+
+/// What [`Journal::apply_moves`] left out.
+pub(crate) struct Applied {
+    /// One line per move or directory sync left out, for the report.
+    pub(crate) lines: Vec<String>,
+    /// The targets whose moves were left out (they hold what they held before).
+    pub(crate) left_out: BTreeSet<PathBuf>,
 }
 
 /// Where the moves of a journal found on disk may act (rule 3 of the module documentation).

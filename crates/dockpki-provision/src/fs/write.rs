@@ -447,15 +447,24 @@ impl WritePlan {
             undo(&staged, &created);
             return Err(e);
         }
-        for line in journal.apply(fault_injection())? {
+        let applied = journal.apply_moves(fault_injection())?;
+        for line in applied.lines {
             report.notice(&Notice::SkippedUserFile(line));
         }
         remove_journal(journal_path)?;
-        written.extend(journal.moves.into_iter().map(|m| Written {
-            path: m.target,
-            backup: m.backup.map(Backup::into_path),
-            changed: true,
-        }));
+        // A move left out (a user broke their layout meanwhile) wrote nothing: the outcome says
+        // so itself, whether or not the caller's report shows the notice.
+        written.extend(
+            journal
+                .moves
+                .into_iter()
+                .filter(|m| !applied.left_out.contains(&m.target))
+                .map(|m| Written {
+                    path: m.target,
+                    backup: m.backup.map(Backup::into_path),
+                    changed: true,
+                }),
+        );
         Ok(written)
     }
 
@@ -1039,6 +1048,49 @@ mod tests {
             write_new(&open.join("f"), b"x", CERT_MODE, None).unwrap();
         }
         assert_eq!(fs::metadata(open.join("f")).unwrap().uid(), 65534);
+    }
+
+    /// A user's file whose move fails while the plan is applied (here: the user may not keep a
+    /// backup of a file root left in their layout) is left out and reported; the outcome must
+    /// not list it as written either, since an embedder's [`Report`] may drop notices (the
+    /// default settings' does).
+    #[test]
+    fn a_users_file_left_out_while_moving_into_place_is_not_listed_as_written() {
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (state, layout) = (root.path().join("state"), root.path().join("layout"));
+        fs::DirBuilder::new().mode(0o700).create(&state).unwrap();
+        fs::create_dir(&layout).unwrap();
+        let cert = layout.join("cert.pem");
+        fs::write(&cert, "old").unwrap();
+        fs::set_permissions(&cert, fs::Permissions::from_mode(0o444)).unwrap();
+        std::os::unix::fs::chown(&layout, Some(65534), Some(65534)).unwrap();
+        let nobody = Owner {
+            uid: 65534,
+            gid: 65534,
+        };
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+        plan.cert(cert.clone(), "new", Some(nobody));
+        plan.state(state.join("inventory.json"), b"inventory".to_vec());
+        let notices = std::sync::Mutex::new(Vec::new());
+        let report = |n: &Notice| notices.lock().unwrap().push(n.clone());
+        let written = plan.commit(&state.join("journal.json"), &report).unwrap();
+        let notices = notices.into_inner().unwrap();
+        assert!(
+            matches!(&notices[..], [Notice::SkippedUserFile(line)] if line.contains("cert.pem")),
+            "{notices:?}"
+        );
+        assert_eq!(fs::read(&cert).unwrap(), b"old");
+        assert!(
+            !written.iter().any(|w| w.path == cert),
+            "listed as written: {written:?}"
+        );
+        assert!(written
+            .iter()
+            .any(|w| w.path == state.join("inventory.json")));
     }
 
     /// A directory with a pending update of its own (a journal next to a file there) keeps
