@@ -121,13 +121,15 @@ fn advice_text(advice: Advice) -> &'static str {
 fn advice_about(advice: Advice, subject: Option<&str>) -> Option<String> {
     let or = |placeholder: &'static str| subject.unwrap_or(placeholder);
     Some(match advice {
+        // The engine names only contexts whose names it accepted (docker's characters, which
+        // need no quoting); quoted all the same, since the line is a command to paste.
         Advice::UpdateContext => format!(
             "run `dockpki context update {}` to copy the files again, or pass --force to create it anew",
-            or("NAME")
+            subject.map_or_else(|| "NAME".to_string(), crate::output::shell_quote)
         ),
         Advice::CreateContext => format!(
             "create it with `dockpki context create {} --host tcp://HOST:PORT` (add --force to take over one made by docker)",
-            or("NAME")
+            subject.map_or_else(|| "NAME".to_string(), crate::output::shell_quote)
         ),
         Advice::IssueClient => format!(
             "issue a client: dockpki issue client --out {} --force",
@@ -219,6 +221,23 @@ mod tests {
         for (e, text) in cases {
             assert_eq!(CliError::from(e).to_string(), text);
         }
+    }
+
+    #[test]
+    fn a_context_name_in_advice_is_a_shell_word_whatever_it_holds() {
+        let e = Error::advised_about("m", Advice::UpdateContext, "a; rm -rf ~");
+        assert_eq!(
+            CliError::from(e).to_string(),
+            "m; run `dockpki context update 'a; rm -rf ~'` to copy the files again, or pass --force to create it anew"
+        );
+        let e = Error::advised_about("m", Advice::CreateContext, "$(id)");
+        assert!(CliError::from(e)
+            .to_string()
+            .contains("`dockpki context create '$(id)' --host"),);
+        let e = Error::advised("m", Advice::CreateContext);
+        assert!(CliError::from(e)
+            .to_string()
+            .contains("`dockpki context create NAME --host"));
     }
 
     #[test]
