@@ -170,12 +170,12 @@ impl From<dockpki_provision::docker::host_file::Failure> for CliError {
                 "{} is a symlink to {}; dockpki does not replace links: pass --file {} (its target) instead",
                 file.display(),
                 target.display(),
-                resolved.display()
+                crate::output::shell_quote(&resolved.display().to_string())
             )),
             Failure::Refused(Refusal::MissingTlsFile { path, daemon_dir }) => CliError::new(format!(
                 "{} does not exist, and a tcp:// listen address without TLS files would be plain TCP, which makes anyone who connects root on this host; install the daemon layout first (`dockpki bootstrap --daemon-dir {}`) or pass --daemon-dir",
                 path.display(),
-                daemon_dir.display()
+                crate::output::shell_quote(&daemon_dir.display().to_string())
             )),
             Failure::Refused(Refusal::OnlyHostOptions { unit, command }) => CliError::new(format!(
                 "the ExecStart of {unit} ({command:?}) holds nothing but -H options; fix the unit or pass --unit"
@@ -238,6 +238,32 @@ mod tests {
         assert!(CliError::from(e)
             .to_string()
             .contains("`dockpki context create NAME --host"));
+    }
+
+    /// The paths a refusal of a Docker host file hands back as flags to pass are shell words,
+    /// like every other path in a command the CLI suggests.
+    #[test]
+    fn paths_in_suggested_flags_of_host_file_refusals_are_shell_quoted() {
+        use dockpki_provision::docker::host_file::{Failure, Refusal};
+        let e = CliError::from(Failure::Refused(Refusal::Symlink {
+            file: "/etc/docker/daemon.json".into(),
+            target: "../srv/my conf.json".into(),
+            resolved: "/etc/docker/../srv/my conf.json".into(),
+        }));
+        assert!(
+            e.to_string()
+                .ends_with("pass --file '/etc/docker/../srv/my conf.json' (its target) instead"),
+            "{e}"
+        );
+        let e = CliError::from(Failure::Refused(Refusal::MissingTlsFile {
+            path: "/srv/pki $x/ca.pem".into(),
+            daemon_dir: "/srv/pki $x".into(),
+        }));
+        assert!(
+            e.to_string()
+                .contains("(`dockpki bootstrap --daemon-dir '/srv/pki $x'`)"),
+            "{e}"
+        );
     }
 
     #[test]
