@@ -65,7 +65,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let layout = Layout::for_usage(record.kind, dir.clone());
             let bundle = reader::read(&layout.ca_path(), Links::Refuse, Limit::Pem)?;
             let bundle = dockpki::certs_from_pem(&bundle)?;
-            let files = layout.read(Links::Refuse)?;
+            // Read as the layout's owner (a user's layout, when root runs this).
+            let files = layout.read(Links::Refuse, state.settings().owners.owner_for(dir))?;
             let ok = bundle == [new_ca.cert_der().clone()]
                 && dockpki::verify_leaf(
                     &files.chain[0],

@@ -121,13 +121,15 @@ fn advice_text(advice: Advice) -> &'static str {
 fn advice_about(advice: Advice, subject: Option<&str>) -> Option<String> {
     let or = |placeholder: &'static str| subject.unwrap_or(placeholder);
     Some(match advice {
+        // The engine names only contexts whose names it accepted (docker's characters, which
+        // need no quoting); quoted all the same, since the line is a command to paste.
         Advice::UpdateContext => format!(
             "run `dockpki context update {}` to copy the files again, or pass --force to create it anew",
-            or("NAME")
+            subject.map_or_else(|| "NAME".to_string(), crate::output::shell_quote)
         ),
         Advice::CreateContext => format!(
             "create it with `dockpki context create {} --host tcp://HOST:PORT` (add --force to take over one made by docker)",
-            or("NAME")
+            subject.map_or_else(|| "NAME".to_string(), crate::output::shell_quote)
         ),
         Advice::IssueClient => format!(
             "issue a client: dockpki issue client --out {} --force",
@@ -168,12 +170,12 @@ impl From<dockpki_provision::docker::host_file::Failure> for CliError {
                 "{} is a symlink to {}; dockpki does not replace links: pass --file {} (its target) instead",
                 file.display(),
                 target.display(),
-                resolved.display()
+                crate::output::shell_quote(&resolved.display().to_string())
             )),
             Failure::Refused(Refusal::MissingTlsFile { path, daemon_dir }) => CliError::new(format!(
                 "{} does not exist, and a tcp:// listen address without TLS files would be plain TCP, which makes anyone who connects root on this host; install the daemon layout first (`dockpki bootstrap --daemon-dir {}`) or pass --daemon-dir",
                 path.display(),
-                daemon_dir.display()
+                crate::output::shell_quote(&daemon_dir.display().to_string())
             )),
             Failure::Refused(Refusal::OnlyHostOptions { unit, command }) => CliError::new(format!(
                 "the ExecStart of {unit} ({command:?}) holds nothing but -H options; fix the unit or pass --unit"
@@ -219,6 +221,49 @@ mod tests {
         for (e, text) in cases {
             assert_eq!(CliError::from(e).to_string(), text);
         }
+    }
+
+    #[test]
+    fn a_context_name_in_advice_is_a_shell_word_whatever_it_holds() {
+        let e = Error::advised_about("m", Advice::UpdateContext, "a; rm -rf ~");
+        assert_eq!(
+            CliError::from(e).to_string(),
+            "m; run `dockpki context update 'a; rm -rf ~'` to copy the files again, or pass --force to create it anew"
+        );
+        let e = Error::advised_about("m", Advice::CreateContext, "$(id)");
+        assert!(CliError::from(e)
+            .to_string()
+            .contains("`dockpki context create '$(id)' --host"),);
+        let e = Error::advised("m", Advice::CreateContext);
+        assert!(CliError::from(e)
+            .to_string()
+            .contains("`dockpki context create NAME --host"));
+    }
+
+    /// The paths a refusal of a Docker host file hands back as flags to pass are shell words,
+    /// like every other path in a command the CLI suggests.
+    #[test]
+    fn paths_in_suggested_flags_of_host_file_refusals_are_shell_quoted() {
+        use dockpki_provision::docker::host_file::{Failure, Refusal};
+        let e = CliError::from(Failure::Refused(Refusal::Symlink {
+            file: "/etc/docker/daemon.json".into(),
+            target: "../srv/my conf.json".into(),
+            resolved: "/etc/docker/../srv/my conf.json".into(),
+        }));
+        assert!(
+            e.to_string()
+                .ends_with("pass --file '/etc/docker/../srv/my conf.json' (its target) instead"),
+            "{e}"
+        );
+        let e = CliError::from(Failure::Refused(Refusal::MissingTlsFile {
+            path: "/srv/pki $x/ca.pem".into(),
+            daemon_dir: "/srv/pki $x".into(),
+        }));
+        assert!(
+            e.to_string()
+                .contains("(`dockpki bootstrap --daemon-dir '/srv/pki $x'`)"),
+            "{e}"
+        );
     }
 
     #[test]

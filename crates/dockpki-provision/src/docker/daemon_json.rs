@@ -356,8 +356,9 @@ impl Prepared {
 /// caller can show what will change.
 ///
 /// # Errors
-/// [`Refusal`]s of [`Request::check`]; a file that cannot be read, is not UTF-8, or that
-/// [`merge`] refuses; an interrupted update that cannot be completed.
+/// [`Refusal`]s of [`Request::check`]; a daemon directory or file that is not a plain absolute
+/// path ([`check_path`](crate::fs::write::check_path)); a file that cannot be read, is not
+/// UTF-8, or that [`merge`] refuses; an interrupted update that cannot be completed.
 ///
 /// # Examples
 /// ```
@@ -387,6 +388,10 @@ pub fn prepare(
     report: &dyn Report,
 ) -> std::result::Result<Prepared, Failure> {
     request.check()?;
+    // dockerd reads the TLS paths it is given relative to its own working directory, and the
+    // file's journal records its path: plain absolute paths only, whoever the caller is.
+    crate::fs::write::check_path(&request.tls.dir)?;
+    crate::fs::write::check_path(&request.file)?;
     let file = &request.file;
     let journal = crate::fs::journal::next_to(file)?;
     if mode == Mode::Write {
@@ -1219,6 +1224,24 @@ mod tests {
         // A unix socket alone needs no TLS files.
         r.hosts = vec![Listen::parse("unix:///x.sock").unwrap()];
         assert!(prepare(&r, Mode::DryRun, &crate::report::Silent).is_ok());
+    }
+
+    /// dockerd reads the TLS paths of daemon.json relative to its own working directory: a
+    /// relative daemon directory (or one with `..`) would name other files there than the ones
+    /// installed, so it is refused before anything is read, even in a dry run.
+    #[test]
+    fn a_relative_or_dotdot_daemon_directory_is_refused_before_the_file_is_read() {
+        let root = tempfile::tempdir().unwrap();
+        let mut r = request(&["unix:///x.sock"]);
+        r.file = root.path().join("daemon.json");
+        for (dir, why) in [
+            (PathBuf::from("pki"), "is not absolute"),
+            (root.path().join("x/../pki"), "contains '..'"),
+        ] {
+            r.tls = Layout::daemon(dir.clone());
+            let e = prepare(&r, Mode::DryRun, &crate::report::Silent).unwrap_err();
+            assert!(e.to_string().contains(why), "{}: {e}", dir.display());
+        }
     }
 
     #[test]

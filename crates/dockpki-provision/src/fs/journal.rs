@@ -149,8 +149,15 @@ impl Journal {
     /// stopping the update: a user must not be able to hold every later command on the state
     /// hostage by breaking their own copy. Returns what was skipped, one line each.
     pub fn apply(&self, abort_after: Option<usize>) -> Result<Vec<String>> {
+        Ok(self.apply_moves(abort_after)?.lines)
+    }
+
+    /// [`Journal::apply`], also saying which targets were left out, so that a commit does not
+    /// report them as written.
+    pub(crate) fn apply_moves(&self, abort_after: Option<usize>) -> Result<Applied> {
         let mut dirs = std::collections::BTreeMap::new();
         let mut skipped = Vec::new();
+        let mut left_out = BTreeSet::new();
         for (done, m) in self.moves.iter().enumerate() {
             if abort_after == Some(done) {
                 std::process::abort();
@@ -165,6 +172,7 @@ impl Journal {
                 Err(e) if foreign => {
                     let _ = fs::remove_file(&m.temp);
                     skipped.push(m.skipped(&e));
+                    left_out.insert(m.target.clone());
                 }
                 Err(e) => return Err(e),
             }
@@ -179,8 +187,19 @@ impl Journal {
                 Err(e) => return Err(e),
             }
         }
-        Ok(skipped)
+        Ok(Applied {
+            lines: skipped,
+            left_out,
+        })
     }
+}
+
+/// What [`Journal::apply_moves`] left out.
+pub(crate) struct Applied {
+    /// One line per move or directory sync left out, for the report.
+    pub(crate) lines: Vec<String>,
+    /// The targets whose moves were left out (they hold what they held before).
+    pub(crate) left_out: BTreeSet<PathBuf>,
 }
 
 /// Where the moves of a journal found on disk may act (rule 3 of the module documentation).
@@ -427,8 +446,12 @@ pub fn next_to(file: &Path) -> Result<PathBuf> {
 /// a [`Notice::Recovered`] when it completed something. Returns the journal's path, for the next update.
 ///
 /// # Errors
-/// As [`recover`].
+/// When `file` is not a plain absolute path ([`crate::fs::write::check_path`]); else as
+/// [`recover`].
 pub fn recover_next_to(file: &Path, report: &dyn Report) -> Result<PathBuf> {
+    // The journal records `file`, and its replay accepts plain absolute paths only: refused
+    // here, before a journal is looked for or a staged file removed next to it.
+    crate::fs::write::check_path(file)?;
     let journal = next_to(file)?;
     let moved = recover(&journal, |_| Ok(Scope::File(file.to_path_buf())), report)?;
     if moved > 0 {

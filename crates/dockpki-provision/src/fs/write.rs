@@ -285,7 +285,7 @@ impl WritePlan {
             .map(|f| &f.path)
             .chain(self.renames.iter().flat_map(|r| [&r.from, &r.to]))
         {
-            check_utf8(path)?;
+            check_path(path)?;
         }
         for f in &self.files {
             let dir = parent(&f.path);
@@ -447,15 +447,24 @@ impl WritePlan {
             undo(&staged, &created);
             return Err(e);
         }
-        for line in journal.apply(fault_injection())? {
+        let applied = journal.apply_moves(fault_injection())?;
+        for line in applied.lines {
             report.notice(&Notice::SkippedUserFile(line));
         }
         remove_journal(journal_path)?;
-        written.extend(journal.moves.into_iter().map(|m| Written {
-            path: m.target,
-            backup: m.backup.map(Backup::into_path),
-            changed: true,
-        }));
+        // A move left out (a user broke their layout meanwhile) wrote nothing: the outcome says
+        // so itself, whether or not the caller's report shows the notice.
+        written.extend(
+            journal
+                .moves
+                .into_iter()
+                .filter(|m| !applied.left_out.contains(&m.target))
+                .map(|m| Written {
+                    path: m.target,
+                    backup: m.backup.map(Backup::into_path),
+                    changed: true,
+                }),
+        );
         Ok(written)
     }
 
@@ -653,6 +662,36 @@ pub(crate) fn write_new(
     }
     file.write_all(contents)?;
     file.sync_all()
+}
+
+/// Refuses a path dockpki cannot record and act on again later: one that is not UTF-8 (see
+/// [`check_utf8`]), not absolute (the inventory and the journal are read by other processes,
+/// in other working directories, and a journal's replay refuses relative paths), or that holds
+/// `..` (the kernel resolves it through whatever symlinks precede it, so such a path does not
+/// say where it leads, and the trust checks judge paths component by component). The engine
+/// applies it wherever a path enters (a state directory, every file a [`WritePlan`] writes, a
+/// directory recorded in the inventory), whatever its caller checked before.
+///
+/// # Errors
+/// One line naming the path and what is wrong with it.
+pub fn check_path(path: &Path) -> Result<()> {
+    check_utf8(path)?;
+    if !path.is_absolute() {
+        return Err(Error::new(format!(
+            "the path {} is not absolute; give it from / (dockpki records paths, which must name the same place for every later run)",
+            path.display()
+        )));
+    }
+    if path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(Error::new(format!(
+            "the path {} contains '..'; give it without (e.g. the directory it leads to)",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a path that is not UTF-8: paths are recorded in JSON (the journal, the inventory),
@@ -954,6 +993,35 @@ mod tests {
         assert_eq!(names(root.path()), Vec::<String>::new());
     }
 
+    /// Every path a plan writes is recorded in a journal (and often the inventory) that a later
+    /// process, with another working directory, acts on; the journal's replay refuses anything
+    /// but a plain absolute path. So a plan refuses such paths before anything is staged,
+    /// whatever its caller checked: a relative path would mean another place to every later
+    /// process, and one with `..` goes wherever the symlinks before it lead.
+    #[test]
+    fn relative_paths_and_paths_with_dotdot_are_refused_before_anything_is_staged() {
+        let root = tempfile::tempdir().unwrap();
+        let dotdot = root.path().join("a/../layout/cert.pem");
+        for (bad, why) in [
+            (PathBuf::from("layout/cert.pem"), "is not absolute"),
+            (dotdot.clone(), "contains '..'"),
+        ] {
+            let mut plan = WritePlan::new(Existing::Refuse);
+            plan.cert(bad.clone(), "c", None);
+            let e = plan.check().unwrap_err().to_string();
+            assert!(e.contains(why), "{}: {e}", bad.display());
+        }
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.rename(root.path().join("ca-next.pem"), PathBuf::from("ca.pem"));
+        let e = plan.check().unwrap_err().to_string();
+        assert!(e.contains("is not absolute"), "{e}");
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(dotdot, "c", None);
+        plan.commit(&root.path().join("journal.json"), &Silent)
+            .unwrap_err();
+        assert_eq!(names(root.path()), Vec::<String>::new());
+    }
+
     /// Root writing a user's files acts as that user: a directory the user may not write
     /// (where a swapped-in link would lead) stays out of reach.
     #[test]
@@ -980,6 +1048,49 @@ mod tests {
             write_new(&open.join("f"), b"x", CERT_MODE, None).unwrap();
         }
         assert_eq!(fs::metadata(open.join("f")).unwrap().uid(), 65534);
+    }
+
+    /// A user's file whose move fails while the plan is applied (here: the user may not keep a
+    /// backup of a file root left in their layout) is left out and reported; the outcome must
+    /// not list it as written either, since an embedder's [`Report`] may drop notices (the
+    /// default settings' does).
+    #[test]
+    fn a_users_file_left_out_while_moving_into_place_is_not_listed_as_written() {
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (state, layout) = (root.path().join("state"), root.path().join("layout"));
+        fs::DirBuilder::new().mode(0o700).create(&state).unwrap();
+        fs::create_dir(&layout).unwrap();
+        let cert = layout.join("cert.pem");
+        fs::write(&cert, "old").unwrap();
+        fs::set_permissions(&cert, fs::Permissions::from_mode(0o444)).unwrap();
+        std::os::unix::fs::chown(&layout, Some(65534), Some(65534)).unwrap();
+        let nobody = Owner {
+            uid: 65534,
+            gid: 65534,
+        };
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+        plan.cert(cert.clone(), "new", Some(nobody));
+        plan.state(state.join("inventory.json"), b"inventory".to_vec());
+        let notices = std::sync::Mutex::new(Vec::new());
+        let report = |n: &Notice| notices.lock().unwrap().push(n.clone());
+        let written = plan.commit(&state.join("journal.json"), &report).unwrap();
+        let notices = notices.into_inner().unwrap();
+        assert!(
+            matches!(&notices[..], [Notice::SkippedUserFile(line)] if line.contains("cert.pem")),
+            "{notices:?}"
+        );
+        assert_eq!(fs::read(&cert).unwrap(), b"old");
+        assert!(
+            !written.iter().any(|w| w.path == cert),
+            "listed as written: {written:?}"
+        );
+        assert!(written
+            .iter()
+            .any(|w| w.path == state.join("inventory.json")));
     }
 
     /// A directory with a pending update of its own (a journal next to a file there) keeps

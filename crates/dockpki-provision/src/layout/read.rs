@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 use dockpki::{CertificateDer, PrivateKey};
 
 use crate::error::{Error, Result};
+use crate::fs::owner::{ActingAs, Owner};
 use crate::fs::reader::{self, Limit, Links};
 use crate::layout::Layout;
 
@@ -40,17 +41,30 @@ impl Layout {
     /// holding the CA certificate and, next to it, a link to the CA key would otherwise hand
     /// the CA key to whoever uses it), and the key belongs to it.
     ///
-    /// Run it as the layout's owner ([`ActingAs`](crate::fs::ActingAs)) when the layout is
-    /// another user's.
+    /// `owner` is who the files are read as: the layout's owner when root reads another
+    /// user's layout (see [`OwnerPolicy::owner_for`](crate::fs::OwnerPolicy::owner_for)),
+    /// `None` for a layout of the running user's own. Read as root, a layout directory the
+    /// user swapped for a link to root's own client layout would hand over root's key (its
+    /// certificate is a leaf and matches it); read as the user ([`ActingAs`]), it finds only
+    /// what that user could read anyway.
     ///
     /// # Errors
-    /// One line naming the file: missing, refused by the reader, not PEM, a CA certificate,
-    /// or a key of another certificate.
-    pub fn read(&self, links: Links) -> Result<LayoutFiles> {
+    /// One line naming the file: missing, refused by the reader (or unreadable for `owner`),
+    /// not PEM, a CA certificate, or a key of another certificate; or when root cannot act as
+    /// `owner`.
+    pub fn read(&self, links: Links, owner: Option<Owner>) -> Result<LayoutFiles> {
+        let read = {
+            let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
+            [self.ca_path(), self.cert_path(), self.key_path()]
+                .map(|path| reader::read(&path, links, Limit::Pem))
+        };
+        self.check_read(read)
+    }
+
+    /// Parses and checks what [`Layout::read`] read.
+    fn check_read(&self, read: [Result<Zeroizing<Vec<u8>>>; 3]) -> Result<LayoutFiles> {
         let paths = [self.ca_path(), self.cert_path(), self.key_path()];
-        let [ca, cert, key] = paths
-            .clone()
-            .map(|path| reader::read(&path, links, Limit::Pem));
+        let [ca, cert, key] = read;
         let (ca, cert, key) = (ca?, cert?, key?);
         let bad =
             |path: &std::path::Path, e: dockpki::Error| Error::from(e).context(path.display());
@@ -111,7 +125,7 @@ mod tests {
     #[test]
     fn a_layout_as_issued_reads_back_whole() {
         let (_root, layout, ca) = client_layout();
-        let files = layout.read(Links::Refuse).unwrap();
+        let files = layout.read(Links::Refuse, None).unwrap();
         assert_eq!(files.bundle, vec![ca.cert_der().clone()]);
         assert_eq!(files.chain.len(), 1);
         assert!(dockpki::key_matches_cert(&files.key, &files.chain[0]));
@@ -125,10 +139,69 @@ mod tests {
         std::fs::write(&ca_key, ca.key_pem()).unwrap();
         std::fs::remove_file(layout.key_path()).unwrap();
         std::os::unix::fs::symlink(&ca_key, layout.key_path()).unwrap();
-        let e = layout.read(Links::Refuse).unwrap_err().to_string();
+        let e = layout.read(Links::Refuse, None).unwrap_err().to_string();
         assert!(e.contains("symlink"), "{e}");
-        let e = layout.read(Links::Follow).unwrap_err().to_string();
+        let e = layout.read(Links::Follow, None).unwrap_err().to_string();
         assert!(e.contains("holds a CA certificate"), "{e}");
+    }
+
+    /// What was read is logged by embedders (`{:?}` of an outcome): it says what is there, and
+    /// never the key's PEM, which `pem` holds for the copy.
+    #[test]
+    fn debug_output_names_what_was_read_and_never_the_key() {
+        let (_root, layout, _ca) = client_layout();
+        let files = layout.read(Links::Refuse, None).unwrap();
+        let shown = format!("{files:?}");
+        assert!(
+            shown.starts_with("LayoutFiles")
+                && shown.contains("bundle: 1")
+                && shown.contains("chain: 1"),
+            "{shown}"
+        );
+        let key_pem = String::from_utf8(files.pem[2].to_vec()).unwrap();
+        let body = key_pem.lines().nth(1).unwrap();
+        assert!(
+            !shown.contains(body) && !shown.contains("PRIVATE KEY"),
+            "{shown}"
+        );
+    }
+
+    /// Root reading a user's layout reads it as that user: a layout directory the user
+    /// swapped for a link to root's own client layout (a leaf and its key, which belong
+    /// together) gives root's key to whoever reads as root, and nothing to the user.
+    #[test]
+    fn a_users_layout_read_as_that_user_cannot_lead_to_roots_files() {
+        use std::os::unix::fs::PermissionsExt;
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let (sandbox, roots, _ca) = client_layout();
+        let sandbox = sandbox.path();
+        std::fs::set_permissions(sandbox, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let roots_dir = sandbox.join("roots");
+        std::fs::create_dir(&roots_dir).unwrap();
+        for path in [roots.ca_path(), roots.cert_path(), roots.key_path()] {
+            std::fs::rename(&path, roots_dir.join(path.file_name().unwrap())).unwrap();
+        }
+        std::fs::set_permissions(&roots_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let home = sandbox.join("home");
+        std::fs::create_dir(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+        let swapped = home.join(".docker");
+        std::os::unix::fs::symlink(&roots_dir, &swapped).unwrap();
+        std::os::unix::fs::lchown(&swapped, Some(65534), Some(65534)).unwrap();
+        let users = Layout::client(swapped);
+        // What reading it as root would hand over.
+        let as_root = users.read(Links::Refuse, None).unwrap();
+        assert!(String::from_utf8_lossy(&as_root.pem[2]).contains("PRIVATE KEY"));
+        let nobody = crate::fs::Owner {
+            uid: 65534,
+            gid: 65534,
+        };
+        let e = users.read(Links::Refuse, Some(nobody)).unwrap_err();
+        assert!(e.to_string().contains("ermission denied"), "{e}");
+        let e = users.read(Links::Follow, Some(nobody)).unwrap_err();
+        assert!(e.to_string().contains("ermission denied"), "{e}");
     }
 
     #[test]
@@ -136,7 +209,7 @@ mod tests {
         let (_root, layout, _ca) = client_layout();
         let other = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
         std::fs::write(layout.key_path(), other.to_pem()).unwrap();
-        let e = layout.read(Links::Refuse).unwrap_err().to_string();
+        let e = layout.read(Links::Refuse, None).unwrap_err().to_string();
         assert!(e.contains("does not belong"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use crate::docker::context::{self as dc, TLS_FILES};
 use crate::docker::TcpEndpoint;
 use crate::error::{Advice, Error, Result};
 use crate::fs::reader::{self, Limit, Links};
+use crate::fs::write::check_path;
 use crate::fs::{ActingAs, Existing, OwnerPolicy, WritePlan, Written};
 use crate::store::inventory::{ContextRecord, Inventory, Status};
 use crate::store::State;
@@ -221,7 +222,8 @@ fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize
 /// is refused outright.
 ///
 /// # Errors
-/// When `dir` is another owner's ([`Advice::ClientDirOfOwner`]), a file is missing, a link,
+/// When either path is not a plain absolute path ([`check_path`]), `dir` is another owner's
+/// ([`Advice::ClientDirOfOwner`]), a file is missing, a link,
 /// or not PEM of the right kind, `cert.pem` is a CA ([`Advice::IssueClient`]), or the key is
 /// not the certificate's ([`Advice::IssueClientAgain`]); both with `dir` as
 /// [`Error::subject`].
@@ -230,6 +232,10 @@ pub fn read_client_layout(
     docker_config: &Path,
     owners: &OwnerPolicy,
 ) -> Result<[Zeroizing<Vec<u8>>; 3]> {
+    // Both are recorded in the inventory, and the layout is fed into the context by every later
+    // update of it: plain absolute paths only, before anything is read.
+    check_path(dir)?;
+    check_path(docker_config)?;
     let owner = owners.owner_for(docker_config);
     if owner.map(|o| o.uid) != owners.owner_for(dir).map(|o| o.uid) {
         return Err(Error::advised(

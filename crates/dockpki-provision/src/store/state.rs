@@ -89,11 +89,13 @@ impl State {
     /// that fails is refused, never `chmod`ed: only one dockpki creates gets its mode set.
     ///
     /// # Errors
-    /// When the directory is missing (and not to be created), holds no CA (and not to be
+    /// When `dir` is not a plain absolute path
+    /// ([`check_path`](crate::fs::write::check_path)), the directory is missing (and not to be
+    /// created), holds no CA (and not to be
     /// created), is not trusted, cannot be locked in time, or its journal cannot be replayed.
     pub fn open(dir: PathBuf, create: Create, settings: Settings) -> Result<State> {
         let create = create == Create::IfMissing;
-        crate::fs::write::check_utf8(&dir)?;
+        crate::fs::write::check_path(&dir)?;
         let mut created = Vec::new();
         match fs::symlink_metadata(&dir) {
             Err(e) if !create => return Err(no_state_dir(&dir, &e)),

@@ -11,7 +11,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConnection, DigitallySignedStruct};
 
 use crate::error::{Error, Result};
-use crate::fs::owner::{ActingAs, Owner};
+use crate::fs::owner::Owner;
 use crate::fs::reader::Links;
 use crate::layout::read::LayoutFiles;
 use crate::layout::Layout;
@@ -25,8 +25,7 @@ pub(crate) type ClientFiles = LayoutFiles;
 /// CLI follows them (users link layout files by hand); what they point at must still be a
 /// regular file within the PEM limit.
 pub(crate) fn load_layout(dir: &Path, owner: Option<Owner>) -> Result<ClientFiles> {
-    let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
-    Layout::client(dir.to_path_buf()).read(Links::Follow)
+    Layout::client(dir.to_path_buf()).read(Links::Follow, owner)
 }
 
 /// The client configuration of `dockpki::tls::client_config` (the layout's CA bundle,
