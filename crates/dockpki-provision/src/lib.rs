@@ -16,6 +16,7 @@
 //! makes the writes safe.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 
 pub mod docker;
 mod error;

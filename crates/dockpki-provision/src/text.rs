@@ -49,6 +49,9 @@ pub fn is_printable(s: &str) -> bool {
 /// rewrite. For values printed into shell code or written where no escape can be shown (the
 /// address of a daemon, a directory named in an `export` line): such a value cannot be printed
 /// faithfully and safely, and no daemon address or sane directory name holds one.
+///
+/// # Errors
+/// When `value` holds a control or bidirectional-formatting character.
 pub fn refuse_unprintable(what: &str, value: &str) -> crate::Result<()> {
     if is_printable(value) {
         return Ok(());

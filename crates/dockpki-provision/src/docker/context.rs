@@ -34,6 +34,9 @@ pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 
 /// Checks a context name the way the docker CLI does: `^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$`, and
 /// not `default`, which names the context made from `DOCKER_HOST` and cannot be stored.
+///
+/// # Errors
+/// When the name is not one docker accepts for a context (or is `default`).
 pub fn validate_name(name: &str) -> Result<()> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());

@@ -123,6 +123,9 @@ pub struct Journal {
 
 impl Journal {
     /// Writes the journal atomically and durably: once this returns, the update will complete.
+    ///
+    /// # Errors
+    /// When the journal cannot be written or synced.
     pub fn write(&self, path: &Path) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::new(format!("cannot encode the journal: {e}")))?;
@@ -148,6 +151,10 @@ impl Journal {
     /// it fails (they made its target a directory, say) it is skipped and reported instead of
     /// stopping the update: a user must not be able to hold every later command on the state
     /// hostage by breaking their own copy. Returns what was skipped, one line each.
+    ///
+    /// # Errors
+    /// When a move of the running user's (or root's) files fails; a failed move into another
+    /// user's layout is skipped and returned instead.
     pub fn apply(&self, abort_after: Option<usize>) -> Result<Vec<String>> {
         Ok(self.apply_moves(abort_after)?.lines)
     }
@@ -435,6 +442,9 @@ pub fn recover(
 /// The journal of an update of one file outside the state directory (daemon.json, a systemd
 /// drop-in, a CRL): next to the file, hidden, since the host that file is on may have no state
 /// directory.
+///
+/// # Errors
+/// When `file` has no UTF-8 file name.
 pub fn next_to(file: &Path) -> Result<PathBuf> {
     let name = file_name(file)
         .ok_or_else(|| Error::new(format!("{} has no UTF-8 file name", file.display())))?;
@@ -465,6 +475,9 @@ pub fn recover_next_to(file: &Path, report: &dyn Report) -> Result<PathBuf> {
 }
 
 /// Deletes the journal durably: the update is complete.
+///
+/// # Errors
+/// When the journal cannot be removed or its directory synced.
 pub fn remove_journal(path: &Path) -> Result<()> {
     remove_if_present(path)?;
     sync_dir(parent(path))

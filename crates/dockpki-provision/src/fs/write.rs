@@ -276,6 +276,9 @@ impl WritePlan {
     /// Checks every file without writing anything: no symlinks, no directory in the way, and no
     /// existing file with other contents unless forced. Returns the directories that would be
     /// created.
+    ///
+    /// # Errors
+    /// The first target that may not be written, with why (see the module documentation).
     pub fn check(&self) -> Result<Vec<PathBuf>> {
         let mut to_create = BTreeSet::new();
         let mut trusted_dirs = BTreeSet::new();
@@ -416,6 +419,11 @@ impl WritePlan {
     /// power loss) leaves either the old files or, after [`recover`](crate::fs::journal::recover) on the next run, all the new
     /// ones. On any error before the journal is written nothing is left behind: staged files are
     /// removed, and created directories that are still empty are removed again.
+    ///
+    /// # Errors
+    /// When a check fails, or staging or the journal fails (then nothing was changed and the
+    /// staged files are removed), or a rename of the running user's files fails after the
+    /// journal exists (then the next run completes the update from the journal).
     pub fn commit(self, journal_path: &Path, report: &dyn Report) -> Result<Vec<Written>> {
         let new_dirs = self.check()?;
         let mut created: Vec<PathBuf> = Vec::new();
@@ -573,6 +581,10 @@ impl WritePlan {
 ///
 /// The same rule is applied when a journal is replayed ([`crate::fs::journal::recover`]), with the
 /// owner recorded in the journal.
+///
+/// # Errors
+/// When a directory on the path is not trusted (owned by someone else, writable by group
+/// or others) or a symlink on it is owned by someone who could redirect it.
 pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
     let me = nix::unistd::geteuid().as_raw();
     let trusted = |uid: u32| uid == 0 || uid == me || owner == Some(uid);
@@ -696,6 +708,9 @@ pub fn check_path(path: &Path) -> Result<()> {
 
 /// Refuses a path that is not UTF-8: paths are recorded in JSON (the journal, the inventory),
 /// which cannot hold them, and finding that out after staging would leave files behind.
+///
+/// # Errors
+/// When the path is not valid UTF-8.
 pub fn check_utf8(path: &Path) -> Result<()> {
     if path.to_str().is_none() {
         return Err(Error::new(format!(
@@ -887,6 +902,9 @@ pub fn parent(path: &Path) -> &Path {
 }
 
 /// The permission bits of a file, without following a symlink.
+///
+/// # Errors
+/// When the file cannot be looked at.
 pub fn mode_of(path: &Path) -> io::Result<u32> {
     fs::symlink_metadata(path).map(|m| m.mode() & 0o7777)
 }

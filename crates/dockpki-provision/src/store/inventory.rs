@@ -165,6 +165,9 @@ impl Default for Inventory {
 impl Inventory {
     /// Parses the inventory file. A damaged file is an error, never silently replaced: it is the
     /// only record of where certificates went.
+    ///
+    /// # Errors
+    /// When the file is not an inventory or has another format version.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory> {
         let inv: Inventory = serde_json::from_slice(bytes).map_err(|e| {
             Error::new(format!(

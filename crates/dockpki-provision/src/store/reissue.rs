@@ -30,6 +30,10 @@ pub enum KeyPolicy {
 /// Issues the successor of `record` from `ca`, adds its files to `plan` for every layout the old
 /// one was installed in (with `bundle_pem` as `ca.pem`), and records it in `inventory`, which
 /// marks `record` superseded.
+///
+/// # Errors
+/// When the record has no layout, the key to reuse is refused, or the CA refuses the
+/// request (a successor that would outlive it).
 #[allow(clippy::too_many_arguments)]
 pub fn reissue(
     ca: &CertificateAuthority,
@@ -194,6 +198,9 @@ fn reused_key(
 /// mode, where dockpki writes keys 0400. `owners` are the layouts' owners as judged before the
 /// update: judged again now, a layout swapped for a symlink would have none, and root would
 /// follow it.
+///
+/// # Errors
+/// When acting as a layout's owner fails, or a key's mode cannot be changed.
 pub fn restrict_reused_keys(
     record: &Record,
     owners: &std::collections::BTreeMap<std::path::PathBuf, Option<crate::fs::owner::Owner>>,

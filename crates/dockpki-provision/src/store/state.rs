@@ -248,6 +248,9 @@ impl State {
     /// Like [`State::commit`], for a batch renewal: a layout directory that cannot be written
     /// (see [`WritePlan::drop_unwritable_layouts`]) is left out instead of stopping the whole
     /// update, and returned with the reason.
+    ///
+    /// # Errors
+    /// As [`State::commit`].
     pub fn commit_skipping_unwritable(
         &self,
         plan: WritePlan,
@@ -293,6 +296,9 @@ impl State {
     /// Loads the CA that signs new certificates, explaining what to do when it is missing or
     /// broken: during a rotation the new CA, so that every certificate issued from `begin` on
     /// already survives `finish`.
+    ///
+    /// # Errors
+    /// As [`State::load_current_ca`] or [`State::load_next_ca`].
     pub fn load_ca(&self) -> Result<CertificateAuthority> {
         if self.rotating() {
             self.load_next_ca()
@@ -302,6 +308,10 @@ impl State {
     }
 
     /// Loads the current CA (`ca.pem`), the old one during a rotation.
+    ///
+    /// # Errors
+    /// When there is no CA, the key file is refused, or the key is encrypted and no
+    /// passphrase (or a wrong one) was given.
     pub fn load_current_ca(&self) -> Result<CertificateAuthority> {
         if !self.has_ca() {
             return Err(no_ca(&self.dir));
@@ -310,6 +320,9 @@ impl State {
     }
 
     /// Loads the new CA of a rotation in progress (`ca-next.pem`).
+    ///
+    /// # Errors
+    /// As [`State::load_current_ca`], for `ca-next*.pem`.
     pub fn load_next_ca(&self) -> Result<CertificateAuthority> {
         self.load_pair(&self.ca_next_cert_path(), &self.ca_next_key_path())
             .map_err(|e| e.context("the CA rotation in progress"))
@@ -358,11 +371,17 @@ impl State {
     }
 
     /// What the CA certificate at `path` says, without its key (which may be encrypted).
+    ///
+    /// # Errors
+    /// When the file is refused by the reader or is not a certificate.
     pub fn cert_info(&self, path: &Path) -> Result<dockpki::CertInfo> {
         dockpki::inspect(&ca_cert(path)?).map_err(|e| ca_cert_context(path, e))
     }
 
     /// Whether the current CA's key (`ca-key.pem`) is stored encrypted.
+    ///
+    /// # Errors
+    /// When the key file cannot be read.
     pub fn key_protection(&self) -> Result<KeyProtection> {
         let path = self.ca_key_path();
         let key = read(&path)?;
@@ -377,6 +396,9 @@ impl State {
     /// certificates must be trusted now, `signing` among them. During a rotation that is the
     /// old CA followed by the new one (order does not matter to Go or openssl; old first keeps
     /// the bundle growing at its end), so old and new leaves are accepted everywhere.
+    ///
+    /// # Errors
+    /// When a CA certificate of the state cannot be read.
     pub fn trust_bundle_pem(&self, signing: &CertificateAuthority) -> Result<String> {
         if !self.rotating() {
             return Ok(signing.cert_pem().to_string());
@@ -392,6 +414,9 @@ impl State {
 
     /// Adds a rotation's new CA to `plan` as `ca-next*.pem`, its key protected like the current
     /// CA's (an encrypted CA is succeeded by one encrypted under the same passphrase).
+    ///
+    /// # Errors
+    /// When the current key's protection cannot be read, or encrypting the new key fails.
     pub fn plan_next_ca(&self, plan: &mut WritePlan, ca: &CertificateAuthority) -> Result<()> {
         plan.cert(self.ca_next_cert_path(), ca.cert_pem(), None);
         plan.key(
@@ -403,6 +428,9 @@ impl State {
     }
 
     /// Loads the inventory; a missing file is an empty inventory.
+    ///
+    /// # Errors
+    /// When the inventory is refused by the reader or damaged.
     pub fn load_inventory(&self) -> Result<Inventory> {
         let path = self.inventory_path();
         match reader::read_optional(&path, Links::Refuse, Limit::Inventory)? {
@@ -412,6 +440,9 @@ impl State {
     }
 
     /// Adds the CA's files to `plan`.
+    ///
+    /// # Errors
+    /// When the key cannot be encrypted (no passphrase).
     pub fn plan_ca(
         &self,
         plan: &mut WritePlan,
@@ -446,6 +477,9 @@ impl State {
     }
 
     /// Adds the inventory to `plan`.
+    ///
+    /// # Errors
+    /// When the inventory cannot be serialized (a path that is not UTF-8).
     pub fn plan_inventory(&self, plan: &mut WritePlan, inventory: &Inventory) -> Result<()> {
         plan.state(self.inventory_path(), inventory.to_bytes()?);
         Ok(())
@@ -612,6 +646,9 @@ fn ca_cert_context(path: &Path, e: dockpki::Error) -> Error {
 }
 
 /// Reads a PEM file of the state directory (never through a symlink: dockpki makes none there).
+///
+/// # Errors
+/// When the file is missing, a symlink, not a regular file, or too large.
 pub fn read(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     reader::read(path, Links::Refuse, Limit::Pem)
 }
