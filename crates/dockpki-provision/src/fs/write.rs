@@ -1040,6 +1040,111 @@ mod tests {
         assert_eq!(names(root.path()), Vec::<String>::new());
     }
 
+    /// The rule every write and every journal replay obeys (StrictModes'), through the
+    /// library alone: every directory up to `/` owned by root, the running user or the user
+    /// the file is for, none writable by group or others unless sticky; every symlink on the
+    /// path owned by one of them; and a user's files only where that user owns the directory.
+    #[test]
+    fn directory_trust_is_the_strict_modes_rule() {
+        use std::os::unix::fs::{chown, lchown, symlink};
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let sandbox = root.path();
+        fs::set_permissions(sandbox, fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = |name: &str, mode: u32, uid: u32| {
+            let d = sandbox.join(name);
+            fs::create_dir(&d).unwrap();
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode)).unwrap();
+            chown(&d, Some(uid), Some(uid)).unwrap();
+            d.join("file")
+        };
+        let roots = dir("roots", 0o700, 0);
+        let group_writable = dir("group-writable", 0o770, 0);
+        let sticky = dir("sticky", 0o1777, 0);
+        let users = dir("users", 0o700, 65534);
+        let link = |name: &str, to: &str, uid: u32| {
+            let l = sandbox.join(name);
+            symlink(sandbox.join(to), &l).unwrap();
+            lchown(&l, Some(uid), Some(uid)).unwrap();
+            l.join("file")
+        };
+        let roots_link = link("roots-link", "roots", 0);
+        let users_link_to_roots = link("users-link-to-roots", "roots", 65534);
+        let users_link_to_theirs = link("users-link-to-theirs", "users", 65534);
+        let check = |file: &Path, owner: Option<u32>| {
+            check_directory_trust(file, owner).map_err(|e| e.to_string())
+        };
+        let refused = |file: &Path, owner: Option<u32>, why: &str| {
+            let e = check(file, owner).unwrap_err();
+            assert!(e.contains(why), "{}: {e}", file.display());
+        };
+
+        check(&roots, None).unwrap();
+        check(&sticky, None).unwrap();
+        check(&roots_link, None).unwrap();
+        check(&roots.parent().unwrap().join("new/sub/file"), None).unwrap();
+        refused(
+            &group_writable,
+            None,
+            "is writable by group or others (mode 0770)",
+        );
+        refused(&users, None, "is owned by uid 65534, who could replace");
+        refused(
+            &users_link_to_roots,
+            None,
+            "it is a symlink owned by uid 65534",
+        );
+        // For that user, their directory and their link to it are fine...
+        check(&users, Some(65534)).unwrap();
+        check(&users_link_to_theirs, Some(65534)).unwrap();
+        // ...but files for them go only where they own the directory.
+        refused(&users_link_to_roots, Some(65534), "not by uid 65534");
+        refused(&roots, Some(65534), "not by uid 65534");
+        refused(&group_writable, Some(65534), "not by uid 65534");
+    }
+
+    /// For a user who is not root, root's directories and their own are trusted, nobody
+    /// else's. Run in a child process of this test binary as uid 65534.
+    #[test]
+    fn for_a_user_roots_directories_and_their_own_are_trusted_and_no_one_elses() {
+        use std::os::unix::process::CommandExt;
+        const SANDBOX: &str = "DOCKPKI_TEST_TRUST_SANDBOX";
+        if let Some(sandbox) = std::env::var_os(SANDBOX) {
+            let sandbox = PathBuf::from(sandbox);
+            assert_eq!(nix::unistd::geteuid().as_raw(), 65534);
+            check_directory_trust(&sandbox.join("mine/file"), None).unwrap();
+            check_directory_trust(&sandbox.join("mine/new/file"), None).unwrap();
+            let e = check_directory_trust(&sandbox.join("theirs/file"), None).unwrap_err();
+            assert!(e.to_string().contains("owned by uid 65533"), "{e}");
+            return;
+        }
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        for (name, uid) in [("mine", 65534), ("theirs", 65533)] {
+            let d = root.path().join(name);
+            fs::DirBuilder::new().mode(0o755).create(&d).unwrap();
+            std::os::unix::fs::chown(&d, Some(uid), Some(uid)).unwrap();
+        }
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "fs::write::tests::for_a_user_roots_directories_and_their_own_are_trusted_and_no_one_elses",
+                "--test-threads=1",
+            ])
+            .env(SANDBOX, root.path())
+            .current_dir(root.path())
+            .uid(65534)
+            .gid(65534)
+            .status()
+            .unwrap();
+        assert!(status.success(), "the check as uid 65534 failed: {status}");
+    }
+
     /// Root writing a user's files acts as that user: a directory the user may not write
     /// (where a swapped-in link would lead) stays out of reach.
     #[test]
