@@ -12,7 +12,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{assert_success, bin, prerequisite, stdout, Env};
+use common::{assert_success, bin, every_command, prerequisite, stdout, Env};
 
 /// The line of docs/cli.md after which everything is generated; above it is written by hand.
 const GENERATED: &str = "<!-- Generated from the binary's --help by crates/dockpki-cli/tests/cli_help.rs: edit the help in crates/dockpki-cli/src/cli.rs, then run DOCKPKI_UPDATE_CLI_DOC=1 cargo test -p dockpki-cli --test cli_help -->\n";
@@ -34,31 +34,6 @@ fn help(env: &Env, words: &[String], columns: Option<&str>) -> String {
     assert_success(&out);
     assert!(out.stderr.is_empty(), "{words:?}: {out:?}");
     stdout(&out)
-}
-
-/// Every command, as its words after `dockpki`, found by walking the `Commands:` sections of
-/// the binary's own help (clap's `help` subcommand aside), parents before children.
-fn every_command(env: &Env) -> Vec<Vec<String>> {
-    fn walk(env: &Env, words: Vec<String>, out: &mut Vec<Vec<String>>) {
-        let text = help(env, &words, None);
-        out.push(words.clone());
-        let subs: Vec<String> = text
-            .lines()
-            .skip_while(|l| *l != "Commands:")
-            .skip(1)
-            .take_while(|l| !l.is_empty())
-            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-            .filter(|n| n != "help")
-            .collect();
-        for sub in subs {
-            let mut w = words.clone();
-            w.push(sub);
-            walk(env, w, out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(env, Vec::new(), &mut out);
-    out
 }
 
 fn title(words: &[String]) -> String {

@@ -559,3 +559,30 @@ pub fn is_timestamped_backup(name: &str, base: &str) -> bool {
         && b[9..15].iter().all(u8::is_ascii_digit)
         && b[15] == b'Z'
 }
+
+/// Every command, as its words after `dockpki`, found by walking the `Commands:` sections of
+/// the binary's own `--help` (clap's `help` subcommand aside), parents before children.
+#[allow(dead_code)]
+pub fn every_command(env: &Env) -> Vec<Vec<String>> {
+    fn walk(env: &Env, words: Vec<String>, out: &mut Vec<Vec<String>>) {
+        let help = env.bare().args(&words).arg("--help").output().unwrap();
+        assert_success(&help);
+        out.push(words.clone());
+        let subs: Vec<String> = stdout(&help)
+            .lines()
+            .skip_while(|l| *l != "Commands:")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|n| n != "help")
+            .collect();
+        for sub in subs {
+            let mut w = words.clone();
+            w.push(sub);
+            walk(env, w, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(env, Vec::new(), &mut out);
+    out
+}
