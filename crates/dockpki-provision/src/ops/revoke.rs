@@ -200,22 +200,7 @@ pub(crate) mod tests {
     use dockpki::{ClientRequest, KeyType};
 
     fn record(serial: &str, name: &str, status: Status) -> Record {
-        let t = OffsetDateTime::UNIX_EPOCH;
-        Record {
-            serial: serial.into(),
-            kind: Usage::Client,
-            common_name: Some(name.into()),
-            sans: Vec::new(),
-            not_before: t,
-            not_after: t,
-            sha256: String::new(),
-            key_type: None,
-            ca_sha256: String::new(),
-            installed: Vec::new(),
-            status,
-            revoked_at: None,
-            revocation_reason: None,
-        }
+        Record::for_test(serial, name, status)
     }
 
     fn inventory(records: Vec<Record>) -> Inventory {

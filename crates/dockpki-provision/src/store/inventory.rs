@@ -277,15 +277,14 @@ impl Inventory {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(serial: &str, status: Status) -> Record {
+impl Record {
+    /// A client record with `serial`, `name` and `status` and nothing else, for unit tests.
+    pub(crate) fn for_test(serial: &str, name: &str, status: Status) -> Record {
         let t = OffsetDateTime::UNIX_EPOCH;
         Record {
-            serial: serial.to_string(),
+            serial: serial.into(),
             kind: Usage::Client,
-            common_name: Some("a".into()),
+            common_name: Some(name.into()),
             sans: Vec::new(),
             not_before: t,
             not_after: t,
@@ -297,6 +296,15 @@ mod tests {
             revoked_at: None,
             revocation_reason: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(serial: &str, status: Status) -> Record {
+        Record::for_test(serial, "a", status)
     }
 
     fn inventory(serials: &[(&str, Status)]) -> Inventory {
