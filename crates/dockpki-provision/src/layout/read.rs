@@ -1,6 +1,8 @@
 //! Reading an installed layout back: the one reader of a layout's three files, used wherever a
 //! layout's contents are needed (a docker context copies them, the probe presents them).
 
+use std::path::PathBuf;
+
 use zeroize::Zeroizing;
 
 use dockpki::{CertificateDer, PrivateKey};
@@ -53,39 +55,58 @@ impl Layout {
     /// not PEM, a CA certificate, or a key of another certificate; or when root cannot act as
     /// `owner`.
     pub fn read(&self, links: Links, owner: Option<Owner>) -> Result<LayoutFiles> {
+        self.read_checked(links, owner)
+            .map_err(|unusable| unusable.into_error(self.usage))
+    }
+
+    /// [`Layout::read`], saying why the files are unusable as a value, for callers that word
+    /// it for their own purpose (a docker context says what to issue instead).
+    ///
+    /// # Errors
+    /// As [`Layout::read`], as an [`Unusable`].
+    pub fn read_checked(
+        &self,
+        links: Links,
+        owner: Option<Owner>,
+    ) -> std::result::Result<LayoutFiles, Unusable> {
         let read = {
-            let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
+            let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))
+                .map_err(Unusable::Read)?;
             [self.ca_path(), self.cert_path(), self.key_path()]
                 .map(|path| reader::read(&path, links, Limit::Pem))
         };
         self.check_read(read)
     }
 
-    /// Parses and checks what [`Layout::read`] read.
-    fn check_read(&self, read: [Result<Zeroizing<Vec<u8>>>; 3]) -> Result<LayoutFiles> {
-        let paths = [self.ca_path(), self.cert_path(), self.key_path()];
+    /// Parses and checks what [`Layout::read_checked`] read.
+    fn check_read(
+        &self,
+        read: [Result<Zeroizing<Vec<u8>>>; 3],
+    ) -> std::result::Result<LayoutFiles, Unusable> {
         let [ca, cert, key] = read;
-        let (ca, cert, key) = (ca?, cert?, key?);
-        let bad =
-            |path: &std::path::Path, e: dockpki::Error| Error::from(e).context(path.display());
-        let bundle = dockpki::certs_from_pem(&ca).map_err(|e| bad(&paths[0], e))?;
-        let chain = dockpki::certs_from_pem(&cert).map_err(|e| bad(&paths[1], e))?;
-        let private = PrivateKey::from_pem(&key).map_err(|e| bad(&paths[2], e))?;
+        let (ca, cert, key) = (
+            ca.map_err(Unusable::Read)?,
+            cert.map_err(Unusable::Read)?,
+            key.map_err(Unusable::Read)?,
+        );
+        let invalid = |path: PathBuf| move |error| Unusable::Invalid { path, error };
+        let bundle = dockpki::certs_from_pem(&ca).map_err(invalid(self.ca_path()))?;
+        let chain = dockpki::certs_from_pem(&cert).map_err(invalid(self.cert_path()))?;
+        let private = PrivateKey::from_pem(&key).map_err(invalid(self.key_path()))?;
         let leaf = &chain[0];
-        if dockpki::inspect(leaf).map_err(|e| bad(&paths[1], e))?.is_ca {
-            return Err(Error::new(format!(
-                "{} holds a CA certificate, not a {} certificate; install the {} certificate that was issued for this layout",
-                paths[1].display(),
-                self.usage,
-                self.usage
-            )));
+        if dockpki::inspect(leaf)
+            .map_err(invalid(self.cert_path()))?
+            .is_ca
+        {
+            return Err(Unusable::CaCertificate {
+                cert: self.cert_path(),
+            });
         }
         if !dockpki::key_matches_cert(&private, leaf) {
-            return Err(Error::new(format!(
-                "{} does not belong to the certificate in {}; install the pair that was issued together",
-                paths[2].display(),
-                paths[1].display()
-            )));
+            return Err(Unusable::KeyMismatch {
+                key: self.key_path(),
+                cert: self.cert_path(),
+            });
         }
         Ok(LayoutFiles {
             bundle,
@@ -93,6 +114,53 @@ impl Layout {
             key: private,
             pem: [ca, cert, key],
         })
+    }
+}
+
+/// Why a layout's files cannot be used together ([`Layout::read_checked`]).
+#[derive(Debug)]
+pub enum Unusable {
+    /// A file could not be read (missing, refused by the reader, unreadable for the owner), or
+    /// acting as the owner failed; the error names the file.
+    Read(Error),
+    /// A file is not what its name says (not PEM, not a certificate, not a key).
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: dockpki::Error,
+    },
+    /// The certificate file holds a CA certificate, not a leaf: next to a link to the CA key,
+    /// the layout would hand the CA key to whoever uses it.
+    CaCertificate {
+        /// The certificate file.
+        cert: PathBuf,
+    },
+    /// The key does not belong to the certificate.
+    KeyMismatch {
+        /// The key file.
+        key: PathBuf,
+        /// The certificate file.
+        cert: PathBuf,
+    },
+}
+
+impl Unusable {
+    /// The one-line error of [`Layout::read`] for a layout of `usage`.
+    fn into_error(self, usage: dockpki::Usage) -> Error {
+        match self {
+            Unusable::Read(e) => e,
+            Unusable::Invalid { path, error } => Error::from(error).context(path.display()),
+            Unusable::CaCertificate { cert } => Error::new(format!(
+                "{} holds a CA certificate, not a {usage} certificate; install the {usage} certificate that was issued for this layout",
+                cert.display()
+            )),
+            Unusable::KeyMismatch { key, cert } => Error::new(format!(
+                "{} does not belong to the certificate in {}; install the pair that was issued together",
+                key.display(),
+                cert.display()
+            )),
+        }
     }
 }
 

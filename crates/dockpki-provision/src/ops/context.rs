@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::docker::context::{self as dc, TLS_FILES};
+use crate::docker::context as dc;
 use crate::docker::TcpEndpoint;
 use crate::error::{Advice, Error, Result};
-use crate::fs::reader::{self, Limit, Links};
+use crate::fs::reader::Links;
 use crate::fs::write::check_path;
-use crate::fs::{ActingAs, Existing, OwnerPolicy, WritePlan, Written};
+use crate::fs::{Existing, OwnerPolicy, WritePlan, Written};
+use crate::layout::read::Unusable;
+use crate::layout::Layout;
 use crate::store::inventory::{ContextRecord, Inventory, Status};
 use crate::store::State;
 
@@ -247,54 +249,41 @@ pub fn read_client_layout(
             Advice::ClientDirOfOwner,
         ));
     }
-    let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
-    let path = |name: &str| -> PathBuf { dir.join(name) };
-    let [ca, cert, key] =
-        TLS_FILES.map(|name| reader::read(&path(name), Links::Refuse, Limit::Pem));
-    let (ca, cert, key) = (ca?, cert?, key?);
-    let bad = |name: &str, e: dockpki::Error| {
-        Error::from(e).context(format!(
-            "{} is not usable for a docker context",
-            path(name).display()
-        ))
-    };
-    dockpki::certs_from_pem(&ca).map_err(|e| bad("ca.pem", e))?;
-    let leaf = dockpki::certs_from_pem(&cert).map_err(|e| bad("cert.pem", e))?;
-    let private = dockpki::PrivateKey::from_pem(&key).map_err(|e| bad("key.pem", e))?;
-    let is_ca = match leaf.first() {
-        Some(der) => dockpki::inspect(der).map_err(|e| bad("cert.pem", e))?.is_ca,
-        None => false,
-    };
-    if is_ca {
-        return Err(Error::advised_about(
-            format!(
-                "{} holds a CA certificate, not a client certificate, so it is not usable for a docker context",
-                path("cert.pem").display()
+    // The one layout reader, as the context's owner, never through a link: the copies go into
+    // that user's tree, and a link named `key.pem` could otherwise point at any key root reads.
+    let files = Layout::client(dir.to_path_buf())
+        .read_checked(Links::Refuse, owner)
+        .map_err(|unusable| match unusable {
+            Unusable::Read(e) => e,
+            Unusable::Invalid { path, error } => Error::from(error).context(format!(
+                "{} is not usable for a docker context",
+                path.display()
+            )),
+            Unusable::CaCertificate { cert } => Error::advised_about(
+                format!(
+                    "{} holds a CA certificate, not a client certificate, so it is not usable for a docker context",
+                    cert.display()
+                ),
+                Advice::IssueClient,
+                dir.display().to_string(),
             ),
-            Advice::IssueClient,
-            dir.display().to_string(),
-        ));
-    }
-    if !leaf
-        .first()
-        .is_some_and(|c| dockpki::key_matches_cert(&private, c))
-    {
-        return Err(Error::advised_about(
-            format!(
-                "{} does not belong to the certificate in {}",
-                path("key.pem").display(),
-                path("cert.pem").display()
+            Unusable::KeyMismatch { key, cert } => Error::advised_about(
+                format!(
+                    "{} does not belong to the certificate in {}",
+                    key.display(),
+                    cert.display()
+                ),
+                Advice::IssueClientAgain,
+                dir.display().to_string(),
             ),
-            Advice::IssueClientAgain,
-            dir.display().to_string(),
-        ));
-    }
-    Ok([ca, cert, key])
+        })?;
+    Ok(files.pem)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::context::TLS_FILES;
     use crate::ops::{issue, IssueRequest, LeafRequest};
     use crate::store::{Create, Settings};
     use dockpki::{ClientRequest, KeyType, OffsetDateTime};
