@@ -209,8 +209,8 @@ fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize
         .position(|c| c.name == name && c.docker_config == docker_config)
 }
 
-/// Reads `ca.pem`, `cert.pem` and `key.pem` of the client layout `dir` (in [`TLS_FILES`](crate::docker::context::TLS_FILES)
-/// order) and checks that they are what the docker CLI needs (certificates, a key matching the
+/// Reads `ca.pem`, `cert.pem` and `key.pem` of the client layout `dir` (in
+/// [`TLS_FILES`](crate::docker::context::TLS_FILES) order) with the one layout reader, and checks that they are what the docker CLI needs (certificates, a key matching the
 /// certificate), so that a context is never made from a directory docker would refuse.
 ///
 /// The files are copied, as root under sudo, into a directory the invoking user owns, so none
@@ -219,8 +219,8 @@ fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize
 /// reason `cert.pem` must be a leaf, not a CA certificate.
 ///
 /// The copies go to the user who owns `docker_config` under `owners` (the invoking user under
-/// sudo), so the layout is read as that user ([`ActingAs`](crate::fs::ActingAs)): a `dir` naming root's (or anyone
-/// else's) layout finds only what that user could read anyway, and a layout of another owner
+/// sudo), so the layout is read as that user ([`ActingAs`](crate::fs::ActingAs)): a `dir`
+/// naming root's (or anyone else's) layout finds only what that user could read anyway, and a layout of another owner
 /// is refused outright.
 ///
 /// # Errors
