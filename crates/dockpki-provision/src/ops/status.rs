@@ -178,6 +178,8 @@ pub fn status(state: &State, within: Duration, now: OffsetDateTime) -> Result<St
         ca_paths.push(state.ca_next_cert_path());
     }
     let mut cas = Vec::new();
+    // Every CA's fingerprint, once, for the issuer check of each record below.
+    let mut ca_fingerprints = Vec::new();
     // The CA every layout's ca.pem must hold: the first certificate of ca.pem, which signs (or,
     // during a rotation, signed) what is installed.
     let mut current_ca: Option<CertificateDer<'static>> = None;
@@ -189,6 +191,7 @@ pub fn status(state: &State, within: Duration, now: OffsetDateTime) -> Result<St
             if current_ca.is_none() {
                 current_ca = Some(der.clone());
             }
+            ca_fingerprints.push(info.fingerprint());
             cas.push(CaStatus {
                 state: Verdict::of_dates(info.not_after, now, within),
                 days_left: days_left(info.not_after, now),
@@ -228,11 +231,7 @@ pub fn status(state: &State, within: Duration, now: OffsetDateTime) -> Result<St
                 })
                 .collect();
             let has = |s: FileState| installed.iter().any(|i| i.state == s);
-            let issued_by_state_ca = cas.iter().any(|c| {
-                c.sha256_fingerprint
-                    .parse()
-                    .is_ok_and(|fp: dockpki::Fingerprint| fp.matches(&r.ca_sha256))
-            });
+            let issued_by_state_ca = ca_fingerprints.iter().any(|fp| fp.matches(&r.ca_sha256));
             let state = if has(FileState::Missing) {
                 Verdict::Missing
             } else if has(FileState::Replaced) {
