@@ -33,3 +33,20 @@ pub fn present_or_skip(found: bool, what: &str) -> bool {
     );
     false
 }
+
+/// Runs the unit test `name` (its full path, e.g. `fs::write::tests::x`) of this test binary
+/// again, in a child process as uid and gid 65534, with the environment variable `var` set to
+/// `dir` (which that user must be able to reach), and says whether it passed. A test uses it
+/// for what it must check as a user who is not root: the child sees `var` and does that part.
+pub fn passes_as_nobody(name: &str, var: &str, dir: &std::path::Path) -> bool {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1"])
+        .env(var, dir)
+        .current_dir(dir)
+        .uid(65534)
+        .gid(65534)
+        .status()
+        .unwrap()
+        .success()
+}

@@ -524,7 +524,7 @@ fn remove_if_present(path: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::report::Silent;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
     struct Dir {
         root: tempfile::TempDir,
@@ -729,6 +729,121 @@ mod tests {
             assert!(temp.exists() && path.exists(), "{name}: something moved");
             assert_eq!(fs::read(d.p("layout/key.pem")).unwrap(), b"key", "{name}");
         }
+    }
+
+    /// A journal of another user is theirs to write, so it is refused (rule 1); a staged file of
+    /// another user moves only when the journal says it was written for them (rule 5).
+    #[test]
+    fn a_journal_or_staged_file_of_another_user_is_refused_unless_the_journal_names_them() {
+        use std::os::unix::fs::chown;
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let d = Dir::new();
+        let temp = d.staged("layout/cert.pem");
+        let path = d.journal(vec![mv(temp.clone(), d.p("layout/cert.pem"), None)]);
+        chown(&path, Some(65534), Some(65534)).unwrap();
+        let e = recover(&path, |_| Ok(d.scope()), &Silent)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("it is owned by uid 65534"), "{e}");
+        chown(&path, Some(0), Some(0)).unwrap();
+        chown(&temp, Some(65534), Some(65534)).unwrap();
+        let e = recover(&path, |_| Ok(d.scope()), &Silent)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("owned by uid 65534, not a file dockpki staged"),
+            "{e}"
+        );
+        assert!(temp.exists() && path.exists() && !d.p("layout/cert.pem").exists());
+        // Written for that user (their layout): it moves, as them.
+        d.give_layout_to_nobody();
+        let mut theirs = mv(temp, d.p("layout/cert.pem"), None);
+        theirs.owner = Some(65534);
+        let path = d.journal(vec![theirs]);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 1);
+        assert_eq!(fs::read(d.p("layout/cert.pem")).unwrap(), b"new");
+    }
+
+    /// For a user who is not root, a journal of root's and their own staged files are trusted.
+    /// Run in a child process of this test binary as uid 65534.
+    #[test]
+    fn for_a_user_a_journal_of_roots_and_their_own_staged_files_replay() {
+        const SANDBOX: &str = "DOCKPKI_TEST_JOURNAL_SANDBOX";
+        if let Some(sandbox) = std::env::var_os(SANDBOX) {
+            let sandbox = PathBuf::from(sandbox);
+            let scope = Scope::State {
+                state: sandbox.join("state"),
+                dirs: [sandbox.join("state"), sandbox.join("layout")].into(),
+            };
+            let path = sandbox.join("state/journal.json");
+            assert_eq!(recover(&path, |_| Ok(scope), &Silent).unwrap(), 1);
+            assert_eq!(fs::read(sandbox.join("layout/cert.pem")).unwrap(), b"new");
+            return;
+        }
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let d = Dir::new();
+        fs::set_permissions(d.root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        for dir in ["state", "layout"] {
+            std::os::unix::fs::chown(d.p(dir), Some(65534), Some(65534)).unwrap();
+        }
+        let temp = d.staged("layout/cert.pem");
+        std::os::unix::fs::chown(&temp, Some(65534), Some(65534)).unwrap();
+        let path = d.journal(vec![mv(temp, d.p("layout/cert.pem"), None)]);
+        // Root's, readable by that user, writable by no one else.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            crate::test_support::passes_as_nobody(
+                "fs::journal::tests::for_a_user_a_journal_of_roots_and_their_own_staged_files_replay",
+                SANDBOX,
+                d.root.path()
+            ),
+            "the replay as uid 65534 failed"
+        );
+    }
+
+    /// A target that is not a regular file (a FIFO, a directory) is never replaced by a replay:
+    /// a FIFO would simply be renamed over.
+    #[test]
+    fn a_target_that_is_not_a_regular_file_stops_the_replay() {
+        let d = Dir::new();
+        let fifo = d.p("layout/cert.pem");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let temp = d.staged("layout/cert.pem");
+        let path = d.journal(vec![mv(temp.clone(), fifo.clone(), None)]);
+        let e = recover(&path, |_| Ok(d.scope()), &Silent)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a FIFO, not a regular file"), "{e}");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(temp.exists() && path.exists());
+    }
+
+    /// Completing an interrupted update of a file next to its journal is reported once, with
+    /// how many files moved; nothing to complete reports nothing.
+    #[test]
+    fn completing_a_file_update_is_reported_and_nothing_to_do_is_not() {
+        let d = Dir::new();
+        let file = d.p("layout/daemon.json");
+        let temp = d.staged("layout/daemon.json");
+        let journal = next_to(&file).unwrap();
+        let j = Journal {
+            version: JOURNAL_VERSION,
+            moves: vec![mv(temp, file.clone(), None)],
+        };
+        j.write(&journal).unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report = |n: &Notice| seen.lock().unwrap().push(n.clone());
+        assert_eq!(recover_next_to(&file, &report).unwrap(), journal);
+        assert_eq!(fs::read(&file).unwrap(), b"new");
+        recover_next_to(&file, &report).unwrap();
+        assert_eq!(
+            seen.into_inner().unwrap(),
+            vec![Notice::Recovered { journal, moved: 1 }]
+        );
     }
 
     #[test]

@@ -1109,7 +1109,6 @@ mod tests {
     /// else's. Run in a child process of this test binary as uid 65534.
     #[test]
     fn for_a_user_roots_directories_and_their_own_are_trusted_and_no_one_elses() {
-        use std::os::unix::process::CommandExt;
         const SANDBOX: &str = "DOCKPKI_TEST_TRUST_SANDBOX";
         if let Some(sandbox) = std::env::var_os(SANDBOX) {
             let sandbox = PathBuf::from(sandbox);
@@ -1130,19 +1129,14 @@ mod tests {
             fs::DirBuilder::new().mode(0o755).create(&d).unwrap();
             std::os::unix::fs::chown(&d, Some(uid), Some(uid)).unwrap();
         }
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
+        assert!(
+            crate::test_support::passes_as_nobody(
                 "fs::write::tests::for_a_user_roots_directories_and_their_own_are_trusted_and_no_one_elses",
-                "--test-threads=1",
-            ])
-            .env(SANDBOX, root.path())
-            .current_dir(root.path())
-            .uid(65534)
-            .gid(65534)
-            .status()
-            .unwrap();
-        assert!(status.success(), "the check as uid 65534 failed: {status}");
+                SANDBOX,
+                root.path()
+            ),
+            "the check as uid 65534 failed"
+        );
     }
 
     /// Root writing a user's files acts as that user: a directory the user may not write

@@ -133,3 +133,80 @@ pub fn read_ca_key(
     }
     reader::read_opened(file, path, Limit::Pem)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Silent;
+    use std::os::unix::fs::{chown, PermissionsExt};
+
+    fn key_file(dir: &Path, mode: u32) -> std::path::PathBuf {
+        let path = dir.join("ca-key.pem");
+        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    /// Whoever owns the CA key file can replace it with a key of their choosing, which root
+    /// would then sign with: a key file of another user is refused, however private its mode.
+    #[test]
+    fn a_ca_key_owned_by_another_user_is_refused_even_when_private() {
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let path = key_file(root.path(), 0o400);
+        read_ca_key(&path, KeyPerms::Strict, &Silent).unwrap();
+        chown(&path, Some(65534), Some(65534)).unwrap();
+        for perms in [KeyPerms::Strict, KeyPerms::WarnOnly] {
+            let e = read_ca_key(&path, perms, &Silent).unwrap_err().to_string();
+            assert!(e.contains("owned by uid 65534"), "{e}");
+        }
+    }
+
+    /// For a user who is not root, their own key file and root's are trusted. Run in a child
+    /// process of this test binary as uid 65534.
+    #[test]
+    fn for_a_user_their_own_ca_key_and_roots_are_trusted() {
+        const SANDBOX: &str = "DOCKPKI_TEST_CA_KEY_SANDBOX";
+        if let Some(sandbox) = std::env::var_os(SANDBOX) {
+            let sandbox = std::path::PathBuf::from(sandbox);
+            read_ca_key(&sandbox.join("mine/ca-key.pem"), KeyPerms::Strict, &Silent).unwrap();
+            // Root's is readable to them only when loose: allowed here, to judge its owner.
+            read_ca_key(
+                &sandbox.join("roots/ca-key.pem"),
+                KeyPerms::WarnOnly,
+                &Silent,
+            )
+            .unwrap();
+            return;
+        }
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (name, uid, mode) in [("mine", 65534, 0o400), ("roots", 0, 0o444)] {
+            let dir = root.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let key = key_file(&dir, mode);
+            chown(&key, Some(uid), Some(uid)).unwrap();
+        }
+        assert!(
+            crate::test_support::passes_as_nobody(
+                "store::ca_key::tests::for_a_user_their_own_ca_key_and_roots_are_trusted",
+                SANDBOX,
+                root.path()
+            ),
+            "reading the keys as uid 65534 failed"
+        );
+    }
+
+    /// A passphrase held for an embedder never shows in its logs.
+    #[test]
+    fn a_passphrase_never_shows_in_debug_output() {
+        let shown = format!("{:?}", Passphrase::new("hunter2").unwrap());
+        assert_eq!(shown, "Passphrase(..)");
+    }
+}
