@@ -1063,11 +1063,12 @@ fn dockpki_context_survives_renewal_and_ca_rotation_and_probe_sees_restart_drift
     let (run, doc) = probe(&state, &host, &client_dir);
     checks.check(
         !run.success
+            && run.code == Some(3)
             && doc["installed"] == "drift"
             && run
                 .stderr
                 .contains("served certificate is not the installed one: restart dockerd"),
-        "probe before the restart: served certificate is not the installed one",
+        "probe before the restart: served certificate is not the installed one (exit 3, a restart pending)",
         &run,
     );
     drop(dockerd);
@@ -1121,11 +1122,16 @@ fn probe_diagnoses_unknown_ca_refused_client_missing_san_plain_http_and_refusal(
     let (_, other_client) = bootstrap(w, "other-state", "other", "ecdsa-p256");
     let state = w.join("state");
     let mut checks = Checks::default();
-    let failed_with = |run: &Run, doc: &serde_json::Value, phrase: &str| {
+    // A daemon that answers wrongly is broken now (exit 4); one that cannot be reached could not
+    // be checked (exit 1). Either way the error document says why.
+    let failed_with_code = |run: &Run, doc: &serde_json::Value, phrase: &str, code: i32| {
         !run.success
-            && run.code == Some(1)
+            && run.code == Some(code)
+            && doc["exit_code"] == code
             && doc["error"].as_str().is_some_and(|e| e.contains(phrase))
     };
+    let failed_with =
+        |run: &Run, doc: &serde_json::Value, phrase: &str| failed_with_code(run, doc, phrase, 4);
 
     let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
     let host = dockerd.tcp_v4();
@@ -1207,7 +1213,7 @@ fn probe_diagnoses_unknown_ca_refused_client_missing_san_plain_http_and_refusal(
     // Nothing listens any more on the port of the listener just closed.
     let (run, doc) = probe(&state, &format!("tcp://127.0.0.1:{port}"), &client_dir);
     checks.check(
-        failed_with(&run, &doc, "connection refused"),
+        failed_with_code(&run, &doc, "connection refused", 1),
         "closed port: connection refused",
         &run,
     );

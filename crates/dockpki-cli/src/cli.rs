@@ -15,7 +15,12 @@ Examples:
   # One more client certificate, for the docker CLI of a colleague:
   dockpki issue client --name bob --out ./bob
 
-Exit codes: 0 success, 1 failure (bad input, failed verification, I/O), 2 usage error.";
+Exit codes (status, verify and probe use all five; other commands 0, 1 and 2):
+  0  success: everything checked is good
+  1  error: bad input or value, an I/O failure, something that could not be done or checked
+  2  usage error: an unknown command or option, a missing argument
+  3  changes pending: a certificate or CA due for renewal, a daemon to restart
+  4  broken now: expired, missing, replaced, not from the state's CA, refused by the daemon";
 
 /// The heading of the options every command takes, so that a command's help lists its own options
 /// first and these apart.
@@ -23,7 +28,8 @@ pub const GLOBAL_OPTIONS: &str = "Global options";
 
 /// Provision and check the mutual-TLS certificates that protect a remote Docker daemon.
 // Values are taken as text and parsed by the commands, so that a bad value is a one-line error
-// with exit code 1, like every other bad input; clap's exit code 2 is kept for malformed usage.
+// with exit code 1, like every other bad input; clap's exit code 2 is kept for malformed usage
+// (an unknown option, a missing argument).
 #[derive(Debug, Parser)]
 // No `max_term_width` and no clap `wrap_help`: clap would hard-wrap `after_help` (the examples)
 // at the terminal's width, capped at 100 columns even on a wide terminal, and a wrapped example
@@ -88,7 +94,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Check installed layouts offline: chain, key pairing, EKUs, SANs, validity, file modes
     #[command(
-        after_help = "Examples:\n  sudo dockpki verify --host docker.example.com\n  dockpki verify --client-dir ~/.docker\n\nExits 1 if any check fails."
+        after_help = "Examples:\n  sudo dockpki verify --host docker.example.com\n  dockpki verify --client-dir ~/.docker\n\nExits 4 if a check fails (broken now), 3 if something expires within --warn-within and nothing fails, 1 if the layouts could not be checked."
     )]
     Verify(VerifyArgs),
     /// List the CA and every active certificate with its expiry and whether its installed files still match
@@ -191,9 +197,11 @@ const PROBE_HELP: &str = "\
 Uses the client layout (ca.pem, cert.pem, key.pem) like `docker --tlsverify` would, and reports
 the TLS version, cipher suite, the served certificate, the engine version, and whether the served
 certificate is the one installed in a daemon layout of the inventory (if not: restart dockerd).
-Exits 1 with a diagnosis when anything fails: connection refused, timeout, plain HTTP, unknown
-CA, a certificate that does not cover the address, a client certificate the daemon refuses, an
-answer that is not dockerd's (/_ping other than OK, or larger than the probe reads).
+Exits 4 with a diagnosis when the daemon answers wrongly: plain HTTP, unknown CA, a certificate
+that does not cover the address or has expired, a client certificate the daemon refuses, an
+answer that is not dockerd's (/_ping other than OK, or larger than the probe reads); 3 when the
+daemon serves a certificate its layout no longer holds (restart it); 1 when it could not be
+checked (connection refused, timeout, no such name).
 
 Examples:
   dockpki probe tcp://docker.example.com:2376
@@ -298,8 +306,9 @@ Examples:
   dockpki status --within 60d
   dockpki --json status
 
-Exits 1 when a certificate has expired or expires within --within, or when an installed
-certificate file is missing or was replaced.";
+Exits 3 when a certificate or the CA expires within --within (a renewal is due) and nothing is
+broken; 4 when one has expired, or an installed file is missing, was replaced, or does not hold
+the state's CA; 1 when the state cannot be read.";
 
 const RENEW_HELP: &str = "\
 Without a selection, renews every active certificate that expires within --within. With --name,
@@ -427,8 +436,13 @@ pub struct CaInitArgs {
     )]
     pub validity: String,
     /// How many intermediate CAs may follow (0: the CA signs leaves only)
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub path_len: u8,
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "0",
+        allow_hyphen_values = true
+    )]
+    pub path_len: String,
     /// Only allow leaves for this DNS name and its subdomains (repeatable)
     #[arg(long, value_name = "SUFFIX")]
     pub permit_dns: Vec<String>,
@@ -546,8 +560,13 @@ pub struct BootstrapArgs {
     )]
     pub client_validity: String,
     /// Port dockerd will listen on, for the printed configuration (not 2375, Docker's port without TLS)
-    #[arg(long, value_name = "PORT", default_value_t = 2376)]
-    pub port: u16,
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value = "2376",
+        allow_hyphen_values = true
+    )]
+    pub port: String,
     /// Replace existing files in the layouts (old ones are kept as timestamped backups)
     #[arg(long)]
     pub force: bool,
@@ -586,7 +605,7 @@ pub struct VerifyArgs {
 /// `dockpki status`
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Report certificates that expire within this period as due (exit 1)
+    /// Report certificates that expire within this period as due (exit 3)
     #[arg(
         long,
         value_name = "DURATION",

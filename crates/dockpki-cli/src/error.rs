@@ -5,22 +5,97 @@ use std::path::Path;
 
 use dockpki_provision::Advice;
 
-/// Exit code for success.
+use crate::invocation::Invocation;
+
+// The exit codes, documented once in docs/cli.md ("Exit codes") and the top-level --help.
+
+/// Exit code for success: everything checked is good.
 pub const EXIT_OK: i32 = 0;
-/// Exit code for bad input, failed verification or I/O errors.
+/// Exit code for an error: bad input, something that could not be done or could not be checked.
 pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for a usage error: an unknown option or a value clap refuses (clap's own code).
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for changes pending: a certificate or CA due for renewal, a daemon to restart
+/// (the code `plan` will use for "something to apply").
+pub const EXIT_PENDING: i32 = 3;
+/// Exit code for something broken now: expired, missing, replaced, not issued by the state's
+/// CA, refused by the daemon.
+pub const EXIT_BROKEN: i32 = 4;
+
+/// The exit code a check ends with for `health`.
+pub fn exit_code(health: dockpki_provision::health::Health) -> i32 {
+    use dockpki_provision::health::Health;
+    match health {
+        Health::Good => EXIT_OK,
+        Health::ChangesPending => EXIT_PENDING,
+        Health::Broken => EXIT_BROKEN,
+    }
+}
 
 /// A failure reported as `error: <message>` and exit code 1.
 #[derive(Debug)]
 pub struct CliError {
-    message: String,
+    /// The message: text, and the command lines it names ([`Part::Command`]).
+    message: Vec<Part>,
+    /// The engine's advice, said when the error is rendered: the commands it names repeat the
+    /// global options in force ([`Invocation`]).
+    advice: Option<(Advice, Option<String>)>,
+    /// The exit code: [`EXIT_FAILURE`] unless a check found something broken ([`EXIT_BROKEN`]).
+    code: i32,
 }
 
 impl CliError {
     /// An error with a complete, actionable message.
     pub fn new(message: impl Into<String>) -> CliError {
         CliError {
-            message: message.into(),
+            message: vec![Part::Text(message.into())],
+            advice: None,
+            code: EXIT_FAILURE,
+        }
+    }
+
+    /// The same error ending the process with `code` instead of [`EXIT_FAILURE`].
+    pub fn with_exit_code(mut self, code: i32) -> CliError {
+        self.code = code;
+        self
+    }
+
+    /// The exit code this error ends the process with.
+    pub fn exit_code(&self) -> i32 {
+        self.code
+    }
+
+    /// The message continued by the command line `dockpki [global options] args` (`args` already
+    /// shell words), rendered with the options in force.
+    pub fn command(mut self, args: impl Into<String>) -> CliError {
+        self.message.push(Part::Command(args.into()));
+        self
+    }
+
+    /// The message continued by `text`.
+    pub fn text(mut self, text: impl Into<String>) -> CliError {
+        self.message.push(Part::Text(text.into()));
+        self
+    }
+
+    /// The line printed after `error: `, with the commands its advice names given the global
+    /// options of `invocation`.
+    pub fn render(&self, invocation: &Invocation) -> String {
+        let message: String = self
+            .message
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => text.clone(),
+                Part::Command(args) => invocation.command(args),
+            })
+            .collect();
+        match &self.advice {
+            None => message,
+            Some((advice, subject)) => format!(
+                "{message}; {}",
+                advice_about(*advice, subject.as_deref(), invocation)
+                    .unwrap_or_else(|| advice_text(*advice, invocation))
+            ),
         }
     }
 
@@ -42,105 +117,139 @@ impl CliError {
 
     /// The same error with `context: ` in front.
     pub fn context(self, context: impl fmt::Display) -> CliError {
-        CliError::new(format!("{context}: {}", self.message))
+        let mut message = vec![Part::Text(format!("{context}: "))];
+        message.extend(self.message);
+        CliError {
+            message,
+            advice: self.advice,
+            code: self.code,
+        }
     }
 }
 
+/// A piece of an error's message.
+#[derive(Debug)]
+enum Part {
+    Text(String),
+    /// The arguments of a dockpki command line to run, shell words.
+    Command(String),
+}
+
 impl fmt::Display for CliError {
+    /// The line as [`CliError::render`] says it with no global option in force.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.render(&Invocation::default()))
     }
 }
 
 impl From<dockpki_provision::Error> for CliError {
     /// The engine's message with its [`Advice`] said in the command line's terms.
     fn from(e: dockpki_provision::Error) -> Self {
-        match e.advice() {
-            Some(advice) => match advice_about(advice, e.subject()) {
-                Some(text) => CliError::new(format!("{}; {text}", e.message())),
-                None => CliError::new(format!("{}; {}", e.message(), advice_text(advice))),
-            },
-            None => CliError::new(e.message()),
+        CliError {
+            message: vec![Part::Text(e.message().to_string())],
+            advice: e.advice().map(|a| (a, e.subject().map(str::to_string))),
+            code: EXIT_FAILURE,
         }
     }
 }
 
-/// What the command line offers for each [`Advice`]: its flags and commands.
-fn advice_text(advice: Advice) -> &'static str {
+/// What the command line offers for each [`Advice`]: its flags, and its commands with the global
+/// options of `inv`.
+fn advice_text(advice: Advice, inv: &Invocation) -> String {
+    let run = |args: &str| inv.command(args);
     match advice {
         Advice::Force => {
-            "pass --force to replace it (the old file is kept as a timestamped backup)"
+            "pass --force to replace it (the old file is kept as a timestamped backup)".to_string()
         }
-        Advice::StateDir => "or pass --state DIR",
+        Advice::StateDir => "or pass --state DIR".to_string(),
         Advice::PassphraseFile => {
-            "pass --passphrase-file FILE (or set DOCKPKI_PASSPHRASE_FILE), or run on a terminal to be asked"
+            "pass --passphrase-file FILE (or set DOCKPKI_PASSPHRASE_FILE), or run on a terminal to be asked".to_string()
         }
-        Advice::InsecurePerms => "or pass --insecure-perms to use it anyway",
+        Advice::InsecurePerms => "or pass --insecure-perms to use it anyway".to_string(),
         Advice::NewKey => {
-            "renew without --reuse-key for a new key (a loose key file is replaced by a 0400 one, the old one kept as a backup)"
+            "renew without --reuse-key for a new key (a loose key file is replaced by a 0400 one, the old one kept as a backup)".to_string()
         }
-        Advice::LockTimeout => "or raise DOCKPKI_LOCK_TIMEOUT",
-        Advice::CreateCa => {
-            "create one with `dockpki ca init` (or `dockpki bootstrap`), or pass --state DIR"
-        }
-        Advice::VerifyLayouts => "check the layouts with `dockpki verify`, then delete it",
+        Advice::LockTimeout => "or raise DOCKPKI_LOCK_TIMEOUT".to_string(),
+        Advice::CreateCa => format!(
+            "create one with `{}` (or `{}`), or pass --state DIR",
+            run("ca init"),
+            run("bootstrap")
+        ),
+        Advice::VerifyLayouts => format!("check the layouts with `{}`, then delete it", run("verify")),
         Advice::ReplaceCa => {
-            "pass --force to replace it (the old files are kept as backups, and certificates it issued stop being trusted wherever the new ca.pem is installed)"
+            "pass --force to replace it (the old files are kept as backups, and certificates it issued stop being trusted wherever the new ca.pem is installed)".to_string()
         }
-        Advice::FinishRotation => {
-            "finish it with `dockpki ca rotate reissue` and `dockpki ca rotate finish` (see `dockpki ca rotate status`)"
-        }
-        Advice::ChangePassphrase => {
-            "to change the passphrase run `dockpki ca decrypt` then `dockpki ca encrypt`"
-        }
+        Advice::FinishRotation => format!(
+            "finish it with `{}` and `{}` (see `{}`)",
+            run("ca rotate reissue"),
+            run("ca rotate finish"),
+            run("ca rotate status")
+        ),
+        Advice::ChangePassphrase => format!(
+            "to change the passphrase run `{}` then `{}`",
+            run("ca decrypt"),
+            run("ca encrypt")
+        ),
         Advice::ReplaceContext => {
-            "pass --force to replace it (its files are overwritten), or choose another name"
+            "pass --force to replace it (its files are overwritten), or choose another name".to_string()
         }
-        Advice::ClientDirOfOwner => "give a --client-dir of that user's own",
-        Advice::ListNames => "see `dockpki status` for the names",
-        Advice::ListSerials => "see `dockpki status` for the serials",
-        Advice::MoreSerialDigits => "give more digits (see `dockpki --json status`)",
-        Advice::RotateCaFirst => {
-            "rotate the CA first (dockpki ca rotate begin, reissue, finish); nothing was written"
-        }
-        Advice::ContinueRotationWithReissue => {
-            "continue it with `dockpki ca rotate reissue` (see `dockpki ca rotate status`)"
-        }
-        Advice::ContinueRotationWithFinish => {
-            "continue it with `dockpki ca rotate finish` (see `dockpki ca rotate status`)"
-        }
-        Advice::BeginRotation => "start one with `dockpki ca rotate begin`",
-        Advice::ReissueFirst => "run `dockpki ca rotate reissue` first",
-        _ => "",
+        Advice::ClientDirOfOwner => "give a --client-dir of that user's own".to_string(),
+        Advice::ListNames => format!("see `{}` for the names", run("status")),
+        Advice::ListSerials => format!("see `{}` for the serials", run("status")),
+        Advice::MoreSerialDigits => format!("give more digits (see `{}`)", run("--json status")),
+        Advice::RotateCaFirst => format!(
+            "rotate the CA first (`{}`, then reissue, then finish); nothing was written",
+            run("ca rotate begin")
+        ),
+        Advice::ContinueRotationWithReissue => format!(
+            "continue it with `{}` (see `{}`)",
+            run("ca rotate reissue"),
+            run("ca rotate status")
+        ),
+        Advice::ContinueRotationWithFinish => format!(
+            "continue it with `{}` (see `{}`)",
+            run("ca rotate finish"),
+            run("ca rotate status")
+        ),
+        Advice::BeginRotation => format!("start one with `{}`", run("ca rotate begin")),
+        Advice::ReissueFirst => format!("run `{}` first", run("ca rotate reissue")),
+        _ => String::new(),
     }
 }
 
 /// The advice that names what it is about ([`dockpki_provision::Error::subject`]): a context
 /// to update or create, a directory to issue a client into, the inventory to look at; `None`
 /// for the advice [`advice_text`] says alone.
-fn advice_about(advice: Advice, subject: Option<&str>) -> Option<String> {
+fn advice_about(advice: Advice, subject: Option<&str>, inv: &Invocation) -> Option<String> {
     let or = |placeholder: &'static str| subject.unwrap_or(placeholder);
+    // The engine names only contexts whose names it accepted (docker's characters, which need no
+    // quoting); quoted all the same, since the line is a command to paste.
+    let quoted_or = |placeholder: &'static str| {
+        subject.map_or_else(|| placeholder.to_string(), crate::output::shell_quote)
+    };
     Some(match advice {
-        // The engine names only contexts whose names it accepted (docker's characters, which
-        // need no quoting); quoted all the same, since the line is a command to paste.
         Advice::UpdateContext => format!(
-            "run `dockpki context update {}` to copy the files again, or pass --force to create it anew",
-            subject.map_or_else(|| "NAME".to_string(), crate::output::shell_quote)
+            "run `{}` to copy the files again, or pass --force to create it anew",
+            inv.command(&format!("context update {}", quoted_or("NAME")))
         ),
         Advice::CreateContext => format!(
-            "create it with `dockpki context create {} --host tcp://HOST:PORT` (add --force to take over one made by docker)",
-            subject.map_or_else(|| "NAME".to_string(), crate::output::shell_quote)
+            "create it with `{}` (add --force to take over one made by docker)",
+            inv.command(&format!(
+                "context create {} --host tcp://HOST:PORT",
+                quoted_or("NAME")
+            ))
         ),
         Advice::IssueClient => format!(
-            "issue a client: dockpki issue client --out {} --force",
-            crate::output::shell_quote(or("DIR"))
+            "issue a client: {}",
+            inv.command(&format!("issue client --out {} --force", quoted_or("DIR")))
         ),
         Advice::IssueClientAgain => format!(
-            "issue the client again (dockpki issue client --out {} --force)",
-            crate::output::shell_quote(or("DIR"))
+            "issue the client again ({})",
+            inv.command(&format!("issue client --out {} --force", quoted_or("DIR")))
         ),
         Advice::ListCertificates => format!(
-            "see `dockpki --json status` or {}",
+            "see `{}` or {}",
+            inv.command("--json status"),
             or("the inventory")
         ),
         _ => return None,
@@ -173,10 +282,14 @@ impl From<dockpki_provision::docker::host_file::Failure> for CliError {
                 crate::output::shell_quote(&resolved.display().to_string())
             )),
             Failure::Refused(Refusal::MissingTlsFile { path, daemon_dir }) => CliError::new(format!(
-                "{} does not exist, and a tcp:// listen address without TLS files would be plain TCP, which makes anyone who connects root on this host; install the daemon layout first (`dockpki bootstrap --daemon-dir {}`) or pass --daemon-dir",
+                "{} does not exist, and a tcp:// listen address without TLS files would be plain TCP, which makes anyone who connects root on this host; install the daemon layout first (`",
                 path.display(),
+            ))
+            .command(format!(
+                "bootstrap --daemon-dir {}",
                 crate::output::shell_quote(&daemon_dir.display().to_string())
-            )),
+            ))
+            .text("`) or pass --daemon-dir"),
             Failure::Refused(Refusal::OnlyHostOptions { unit, command }) => CliError::new(format!(
                 "the ExecStart of {unit} ({command:?}) holds nothing but -H options; fix the unit or pass --unit"
             )),

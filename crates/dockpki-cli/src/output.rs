@@ -20,6 +20,19 @@ pub fn print_json(value: &impl Serialize) {
     let _ = writeln!(out);
 }
 
+/// The name and version of the error document, `{"schema", "error", "exit_code"}`.
+pub const ERROR_SCHEMA: &str = "dockpki/error/v1";
+
+/// Prints the error document for `--json`: one object on stdout, whatever command failed, so
+/// that a script reading stdout gets JSON either way.
+pub fn print_error_json(message: &str, exit_code: i32) {
+    print_json(&serde_json::json!({
+        "schema": ERROR_SCHEMA,
+        "error": message,
+        "exit_code": exit_code,
+    }));
+}
+
 /// A string from outside, escaped with [`escape`] when displayed: `format!("{}", Untrusted(s))`.
 #[derive(Clone, Copy, Debug)]
 pub struct Untrusted<'a>(pub &'a str);

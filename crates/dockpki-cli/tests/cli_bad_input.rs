@@ -251,7 +251,7 @@ fn issue_without_a_ca_does_not_create_the_state_directory() {
     );
     env.assert_refused(
         &["issue", "server", "--san", "localhost", "--out", s(&out)],
-        "dockpki ca init",
+        &env.hint("ca init"),
     );
     assert!(!env.state().exists());
     assert!(!out.exists());

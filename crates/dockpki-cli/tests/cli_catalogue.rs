@@ -177,6 +177,23 @@ fn catalogue() -> Vec<Case> {
             phrase: "--port 0 is no port",
         },
         Case {
+            name: "bootstrap on a port beyond 65535 (a bad value, exit 1, not a usage error)",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &[
+                "bootstrap", "--san", "localhost", "--port", "99999",
+                "--daemon-dir", "{root}/d", "--client-dir", "{root}/c",
+            ],
+            phrase: "invalid --port \"99999\"",
+        },
+        Case {
+            name: "a CA path length that is not a number (a bad value, exit 1, not a usage error)",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["ca", "init", "--path-len", "many"],
+            phrase: "invalid --path-len \"many\"",
+        },
+        Case {
             name: "bootstrap on Docker's plaintext port",
             setup: Setup::Nothing,
             damage: none,

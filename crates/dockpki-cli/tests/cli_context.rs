@@ -258,7 +258,7 @@ fn context_create_refuses_a_context_docker_made_and_takes_it_over_with_force() {
         "context", "create", "theirs", "--host", "tcp://docker.example.com:2376",
         "--client-dir", s(&client),
     ]);
-    env.assert_refused_cmd(cmd, "dockpki context update theirs");
+    env.assert_refused_cmd(cmd, &env.hint("context update theirs"));
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn context_create_refuses_bad_names_hosts_and_client_dirs_writing_nothing() {
     let mut cmd = env.cmd();
     cmd.env("DOCKER_CONFIG", &config)
         .args(["context", "update", "nosuch"]);
-    env.assert_refused_cmd(cmd, "dockpki context create nosuch");
+    env.assert_refused_cmd(cmd, &env.hint("context create nosuch"));
 }
 
 #[test]

@@ -339,7 +339,7 @@ fn a_unit_passing_dash_h_is_warned_about_until_the_dropin_is_installed() {
     assert_success(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("-H fd://") && err.contains("dockpki systemd-dropin"),
+        err.contains("-H fd://") && err.contains(&env.hint("systemd-dropin")),
         "{err}"
     );
 
@@ -484,10 +484,10 @@ fn bootstraps_suggested_command_writes_the_daemon_json_bootstrap_prints() {
     fs::create_dir(env.path("units")).unwrap();
     let (daemon, client) = (env.path("daemon"), env.path("client"));
     let printed = stdout(&env.bootstrap(&daemon, &client, &[]));
-    let suggested = format!(
-        "dockpki daemon-config --daemon-dir {} --listen tcp://0.0.0.0:2376 --keep-unix",
+    let suggested = env.hint(&format!(
+        "daemon-config --daemon-dir {} --listen tcp://0.0.0.0:2376 --keep-unix",
         daemon.display()
-    );
+    ));
     assert!(printed.contains(&suggested), "{printed}");
     let shown = json(&env.ok(&[
         "--json",
@@ -501,7 +501,8 @@ fn bootstraps_suggested_command_writes_the_daemon_json_bootstrap_prints() {
         "--force",
     ]))["daemon_json"]
         .clone();
-    let mut c = env.cmd();
+    // The suggestion repeats --state itself.
+    let mut c = env.bare();
     c.env("DOCKPKI_SYSTEMD_UNIT_PATH", env.path("units"));
     c.args(suggested.split(' ').skip(1))
         .args(["--file", s(&file(&env))]);

@@ -404,7 +404,7 @@ fn verify_reports_an_oversized_certificate_made_elsewhere_in_words() {
     fs::copy(&ca, daemon.join("ca.pem")).unwrap();
     common::chmod(&key, 0o400);
     let out = env.run(&["verify", "--daemon-dir", s(&daemon)]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let text = common::stdout(&out);
     assert!(
         text.lines().any(|l| l.starts_with("FAIL")

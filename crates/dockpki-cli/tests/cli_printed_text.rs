@@ -261,10 +261,10 @@ fn json_failures(out: &Output) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Asserts exit 1 and, on stderr, exactly one `error:` line, the summary (the findings are on
-/// stdout).
+/// Asserts exit 4 (broken now) and, on stderr, exactly one `error:` line, the summary (the
+/// findings are on stdout).
 fn assert_one_error_summary(out: &Output, what: &str) {
-    assert_eq!(out.status.code(), Some(1), "{what}");
+    assert_eq!(out.status.code(), Some(4), "{what}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert!(
@@ -386,9 +386,9 @@ fn status_rotate_status_and_revoke_show_hostile_names_and_paths_escaped() {
             ca(v.payload).cert_pem.as_bytes(),
         );
 
-        // The client's layout is "gone": exit 1, a table on stdout and advice on stderr.
+        // The client's layout is "gone": exit 4, a table on stdout and advice on stderr.
         let out = env.run(&["status"]);
-        assert_eq!(out.status.code(), Some(1), "{}", v.name);
+        assert_eq!(out.status.code(), Some(4), "{}", v.name);
         assert_safe(&out, v, "status");
         assert_shown(&out, v, "status");
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -58,7 +58,8 @@ fn probe_recognizes_a_plain_http_listener() {
         hello[0]
     });
     let out = probe(&env, &[&format!("tcp://127.0.0.1:{port}")]);
-    let line = assert_error_line(&out, "plain HTTP");
+    // The listener answered, wrongly: broken now.
+    let line = common::assert_error_line_with_code(&out, "plain HTTP", 4);
     assert!(line.contains("HTTP/1.1 400 Bad Request"), "{line}");
     assert!(line.contains("--tlsverify"), "{line}");
     // 0x16: the probe did send a TLS handshake record.
@@ -269,11 +270,12 @@ fn timed_probe(env: &Env, host: &str, extra: &[&str]) -> (Output, Duration) {
     (out, start.elapsed())
 }
 
-/// Probes `listener` with `--timeout 2s`, asserts that it failed within [`BOUND`] with one
-/// `error:` line containing each of `phrases`, and returns that line.
-fn fails_in_time(env: &Env, listener: Listener, phrases: &[&str]) -> String {
+/// Probes `listener` with `--timeout 2s`, asserts that it failed within [`BOUND`] with exit
+/// `code` (1: the daemon could not be checked, 4: it answered wrongly) and one `error:` line
+/// containing each of `phrases`, and returns that line.
+fn fails_in_time(env: &Env, listener: Listener, code: i32, phrases: &[&str]) -> String {
     let (out, took) = timed_probe(env, &listener.host(), &["--timeout", TIMEOUT]);
-    let line = assert_error_line(&out, phrases[0]);
+    let line = common::assert_error_line_with_code(&out, phrases[0], code);
     for phrase in phrases {
         assert!(line.contains(phrase), "{phrase:?} not in: {line}");
     }
@@ -306,6 +308,7 @@ fn probe_deadline_bounds_a_tls_handshake_trickled_one_byte_at_a_time() {
     fails_in_time(
         &env,
         listener,
+        1,
         &["timeout:", "did not finish the TLS handshake within 2s"],
     );
 }
@@ -318,7 +321,7 @@ fn probe_deadline_bounds_an_answer_trickled_one_byte_at_a_time() {
             repeat(tls, b"a", Duration::from_millis(300));
         }
     });
-    let line = fails_in_time(&env, listener, &["timeout:", "GET /_ping", "within 2s"]);
+    let line = fails_in_time(&env, listener, 1, &["timeout:", "GET /_ping", "within 2s"]);
     assert!(line.contains("whole probe"), "{line}");
 }
 
@@ -361,6 +364,7 @@ fn probe_refuses_an_endless_header_block_naming_the_64_kib_limit() {
         let line = fails_in_time(
             &env,
             listener,
+            4,
             &["GET /_ping", "response headers are larger than 64 KiB"],
         );
         assert!(!line.contains("refused"), "{line}");
@@ -386,6 +390,7 @@ fn probe_refuses_huge_bodies_naming_the_limit_with_bounded_memory() {
     let line = fails_in_time(
         &env,
         declared,
+        4,
         &[
             "GET /_ping",
             "answer is larger than 1 KiB (Content-Length: 2000000000)",
@@ -419,6 +424,7 @@ fn probe_refuses_huge_bodies_naming_the_limit_with_bounded_memory() {
         let line = fails_in_time(
             &env,
             listener,
+            4,
             &["GET /version", "answer is larger than 1 MiB"],
         );
         assert!(!line.contains("refused"), "{line}");
@@ -439,7 +445,7 @@ fn probe_fails_when_ping_answers_anything_but_ok() {
             format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
         ping.extend_from_slice(body);
         let listener = Listener::answering(&env, ping, version_ok());
-        let line = fails_in_time(&env, listener, &["GET /_ping", "instead of OK"]);
+        let line = fails_in_time(&env, listener, 4, &["GET /_ping", "instead of OK"]);
         assert!(line.contains("not a Docker daemon"), "{line}");
     }
 }

@@ -92,7 +92,7 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
     let old_fp = fingerprint(&env, &env.state().join("ca.pem"));
     let old_subject = subject(&env, &env.state().join("ca.pem"));
     assert_eq!(status(&env)["phase"], "none");
-    assert_eq!(status(&env)["next_command"], "dockpki ca rotate begin");
+    assert_eq!(status(&env)["next_command"], env.hint("ca rotate begin"));
 
     // begin: a new CA with its own name; every layout trusts old+new; old leaves still verify.
     let old_client_cert = fs::read(client.join("cert.pem")).unwrap();
@@ -102,7 +102,7 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
         text.contains(&format!("restart dockerd using {}", daemon.display())),
         "{text}"
     );
-    assert!(text.contains("dockpki ca rotate reissue"), "{text}");
+    assert!(text.contains(&env.hint("ca rotate reissue")), "{text}");
     assert!(
         !text.contains(&format!("restart dockerd using {}", client.display())),
         "client layouts need no restart: {text}"
@@ -144,7 +144,7 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
     assert_eq!(st["current_ca"]["sha256"], old_fp.as_str());
     assert_eq!(st["next_ca"]["sha256"], new_fp.as_str());
     assert_eq!(st["left"].as_array().unwrap().len(), 3, "{st}");
-    assert_eq!(st["next_command"], "dockpki ca rotate reissue");
+    assert_eq!(st["next_command"], env.hint("ca rotate reissue"));
     let text = stdout(&env.ok(&["ca", "rotate", "status"]));
     assert!(text.contains("phase:      begun"), "{text}");
     assert!(text.contains("left:       server"), "{text}");
@@ -194,7 +194,7 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
     assert_verifies(&env, &daemon, &client);
     assert_verifies(&env, &daemon, &bob);
     assert_eq!(status(&env)["phase"], "reissued");
-    assert_eq!(status(&env)["next_command"], "dockpki ca rotate finish");
+    assert_eq!(status(&env)["next_command"], env.hint("ca rotate finish"));
 
     // Nothing left to re-issue: a second run writes nothing.
     let before = snapshot(env.root());
@@ -247,7 +247,7 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
         "--client-dir",
         s(&stale),
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("the daemon would refuse it"),
         "{}",
@@ -297,7 +297,7 @@ fn begin_twice_is_refused_and_writes_nothing() {
         "a CA rotation is already in progress",
     );
     env.ok(&["ca", "rotate", "reissue"]);
-    let line = env.assert_refused(&["ca", "rotate", "begin"], "dockpki ca rotate finish");
+    let line = env.assert_refused(&["ca", "rotate", "begin"], &env.hint("ca rotate finish"));
     assert!(line.contains("already in progress"), "{line}");
 }
 
@@ -307,7 +307,7 @@ fn reissue_and_finish_without_a_rotation_are_refused_and_write_nothing() {
     env.bootstrap(&env.path("daemon"), &env.path("client"), &[]);
     for phase in ["reissue", "finish"] {
         let line = env.assert_refused(&["ca", "rotate", phase], "no CA rotation in progress");
-        assert!(line.contains("dockpki ca rotate begin"), "{line}");
+        assert!(line.contains(&env.hint("ca rotate begin")), "{line}");
     }
 }
 

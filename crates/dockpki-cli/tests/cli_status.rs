@@ -1,5 +1,5 @@
-//! `dockpki status`: expiry and drift of every active certificate, exit 1 when anything needs
-//! attention.
+//! `dockpki status`: expiry and drift of every active certificate; exit 3 when a renewal is due,
+//! 4 when anything is broken now (expired, missing, replaced, another CA).
 
 mod common;
 
@@ -42,10 +42,10 @@ fn fresh_bootstrap_lists_ca_and_both_leaves_ok_and_exits_0() {
 }
 
 #[test]
-fn within_100d_reports_the_90_day_client_as_due_and_exits_1() {
+fn within_100d_reports_the_90_day_client_as_due_and_exits_3() {
     let (env, _, _) = bootstrapped();
     let out = env.run(&["status", "--within", "100d"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "due is a change pending");
     let text = stdout(&out);
     let client = text.lines().find(|l| l.starts_with("client")).unwrap();
     let server = text.lines().find(|l| l.starts_with("server")).unwrap();
@@ -55,11 +55,14 @@ fn within_100d_reports_the_90_day_client_as_due_and_exits_1() {
         "the 1-year server is not due: {server}"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("dockpki renew --within 100d"), "{stderr}");
+    assert!(
+        stderr.contains(&env.hint("renew --within 100d")),
+        "{stderr}"
+    );
 }
 
 #[test]
-fn a_certificate_replaced_by_hand_is_reported_replaced_and_exits_1() {
+fn a_certificate_replaced_by_hand_is_reported_replaced_and_exits_4() {
     let (env, daemon, client) = bootstrapped();
     // Another valid certificate (the server's) where the client's should be.
     overwrite(
@@ -67,7 +70,7 @@ fn a_certificate_replaced_by_hand_is_reported_replaced_and_exits_1() {
         &read(&daemon.join("server-cert.pem")),
     );
     let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let text = stdout(&out);
     let line = text.lines().find(|l| l.starts_with("client")).unwrap();
     assert!(line.contains(" replaced "), "{line}");
@@ -84,11 +87,11 @@ fn a_certificate_replaced_by_hand_is_reported_replaced_and_exits_1() {
 }
 
 #[test]
-fn a_deleted_certificate_is_reported_missing_and_exits_1() {
+fn a_deleted_certificate_is_reported_missing_and_exits_4() {
     let (env, daemon, _) = bootstrapped();
     fs::remove_file(daemon.join("server-cert.pem")).unwrap();
     let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let text = stdout(&out);
     let line = text.lines().find(|l| l.starts_with("server")).unwrap();
     assert!(
@@ -96,7 +99,7 @@ fn a_deleted_certificate_is_reported_missing_and_exits_1() {
         "{line}"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("dockpki renew --serial"), "{stderr}");
+    assert!(stderr.contains(&env.hint("renew --serial")), "{stderr}");
 }
 
 #[test]
@@ -149,7 +152,7 @@ fn superseded_certificates_are_not_listed() {
 #[test]
 fn status_without_a_ca_is_a_one_line_error() {
     let env = Env::new();
-    env.assert_refused(&["status"], "dockpki ca init");
+    env.assert_refused(&["status"], &env.hint("ca init"));
 }
 
 #[test]
@@ -176,7 +179,7 @@ fn an_expired_certificate_is_reported_expired_and_plain_renew_replaces_it() {
     }
     overwrite(&path, &serde_json::to_vec_pretty(&inv).unwrap());
     let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let text = stdout(&out);
     let line = text.lines().find(|l| l.starts_with("client")).unwrap();
     assert!(
@@ -233,11 +236,11 @@ fn replace_state_ca(env: &Env) {
 }
 
 #[test]
-fn a_state_ca_replaced_by_another_ca_is_a_ca_mismatch_with_a_fix_and_exits_1() {
+fn a_state_ca_replaced_by_another_ca_is_a_ca_mismatch_with_a_fix_and_exits_4() {
     let (env, _, _) = bootstrapped();
     replace_state_ca(&env);
     let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
     let text = stdout(&out);
     for kind in ["server", "client"] {
         let line = text.lines().find(|l| l.starts_with(kind)).expect(&text);
@@ -251,7 +254,7 @@ fn a_state_ca_replaced_by_another_ca_is_a_ca_mismatch_with_a_fix_and_exits_1() {
     );
     for line in stderr.lines() {
         assert!(
-            line.contains("not by the state's CA") && line.contains("dockpki renew --serial"),
+            line.contains("not by the state's CA") && line.contains(&env.hint("renew --serial")),
             "{line}"
         );
     }
@@ -274,7 +277,7 @@ fn a_layout_whose_ca_pem_lacks_the_state_ca_is_a_ca_mismatch_until_renewed() {
     other.ca_init(&[]);
     overwrite(&client.join("ca.pem"), &read(&other.state().join("ca.pem")));
     let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         stderr.contains("does not hold the state's CA")
@@ -302,7 +305,7 @@ fn a_layout_whose_ca_pem_lacks_the_state_ca_is_a_ca_mismatch_until_renewed() {
 }
 
 #[test]
-fn a_serial_recorded_twice_is_reported_as_a_damaged_inventory_and_exits_1() {
+fn a_serial_recorded_twice_is_reported_as_a_damaged_inventory_and_exits_4() {
     let (env, _, _) = bootstrapped();
     let path = env.state().join("inventory.json");
     let mut inv = common::inventory(&env);
@@ -312,7 +315,7 @@ fn a_serial_recorded_twice_is_reported_as_a_damaged_inventory_and_exits_1() {
     certs.push(copy);
     overwrite(&path, &serde_json::to_vec_pretty(&inv).unwrap());
     let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("is damaged")

@@ -31,10 +31,10 @@ fn fail_lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// Asserts exit 1, a FAIL line containing every one of `phrases`, and on stderr the one
+/// Asserts exit 4 (broken now), a FAIL line containing every one of `phrases`, and on stderr the one
 /// `error:` line every failing command ends with, counting the FAIL lines.
 fn assert_fails_with(out: &Output, phrases: &[&str]) {
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(out));
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(out));
     let fails = fail_lines(out);
     assert!(
         fails.iter().any(|l| phrases.iter().all(|p| l.contains(p))),
@@ -174,11 +174,12 @@ fn verify_fails_when_certificates_are_in_the_wrong_layout() {
 }
 
 #[test]
-fn verify_warns_about_expiry_without_failing() {
+fn verify_warns_about_expiry_without_failing_and_exits_3_for_the_change_due() {
     let (env, d, c) = bootstrapped();
     // The client certificate is valid for 90 days.
     let out = verify(&env, &d, &c, &["--warn-within", "100d"]);
-    common::assert_success(&out);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(out.stderr.is_empty(), "a warning is no error: {out:?}");
     let text = stdout(&out);
     assert!(
         text.lines()
@@ -193,7 +194,7 @@ fn verify_json_reports_ok_and_findings() {
     let good = json(&verify(&env, &d, &c, &["--json"]));
     assert_eq!(good["ok"], true);
     let bad_out = verify(&env, &d, &c, &["--json", "--host", "nope.example.com"]);
-    assert_eq!(bad_out.status.code(), Some(1));
+    assert_eq!(bad_out.status.code(), Some(4));
     // stdout stays one JSON document; the summary goes to stderr.
     let stderr = String::from_utf8_lossy(&bad_out.stderr);
     assert!(

@@ -21,6 +21,7 @@
 pub mod docker;
 mod error;
 pub mod fs;
+pub mod health;
 pub mod layout;
 pub mod ops;
 pub mod report;

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{now, parse, parse_all, Context};
 use crate::cli::BootstrapArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::invocation::Invocation;
 use crate::output::{print_json, printable_path, say, shell_quote};
 use crate::paths::absolute;
 use dockpki_provision::store::state::State;
@@ -21,7 +22,7 @@ use dockpki_provision::store::state::State;
 /// line's knowledge of where it runs; an embedder provisioning a daemon elsewhere must give the
 /// names itself.
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
-    check_port(args.port)?;
+    let port = check_port(&args.port)?;
     let now = now();
     let user = ctx.user.clone();
     let request = BootstrapRequest {
@@ -43,7 +44,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
             Some(dir) => dir.clone(),
             None => user.docker_dir()?,
         })?,
-        port: args.port,
+        port,
         existing: super::existing(args.force),
     };
     // Both directories are printed into shell commands (the dockerd flags, the `export` lines).
@@ -69,7 +70,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
         }));
     } else {
         print_summary(&state, &done);
-        print_next_steps(&done);
+        print_next_steps(&ctx.invocation, &done);
     }
     Ok(EXIT_OK)
 }
@@ -77,7 +78,14 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
 /// Refuses ports the printed configuration must not use: 0 (no port; dockerd would pick a
 /// random one) and 2375, which Docker and every guide reserve for the daemon without TLS, so
 /// that a TLS daemon there is mistaken for an open one and clients fall back to plain HTTP.
-fn check_port(port: u16) -> CliResult<()> {
+/// `--port`: a TCP port clients can dial with TLS. Parsed here rather than by clap so that a bad
+/// value is a one-line error with exit code 1, like every other bad value.
+fn check_port(text: &str) -> CliResult<u16> {
+    let port: u16 = text.trim().parse().map_err(|_| {
+        CliError::new(format!(
+            "invalid --port {text:?}: give a TCP port from 1 to 65535, normally 2376"
+        ))
+    })?;
     match port {
         0 => Err(CliError::new(
             "--port 0 is no port clients can dial; give the port dockerd listens on, normally 2376",
@@ -85,7 +93,7 @@ fn check_port(port: u16) -> CliResult<()> {
         2375 => Err(CliError::new(
             "--port 2375 is Docker's port for the daemon without TLS; TLS belongs on 2376: pass --port 2376 or leave --port out",
         )),
-        _ => Ok(()),
+        _ => Ok(port),
     }
 }
 
@@ -120,15 +128,19 @@ fn print_summary(state: &State, done: &Bootstrapped) {
 
 /// The configuration to apply after installing the files: the daemon.json keys (or the same as
 /// dockerd flags), then the client's environment.
-fn print_next_steps(done: &Bootstrapped) {
+fn print_next_steps(inv: &Invocation, done: &Bootstrapped) {
     let p = |path: std::path::PathBuf| shell_quote(&path.display().to_string());
     let daemon = &done.daemon;
     let listen = &done.next.listen;
     println!();
     println!("Next, on the daemon host, either put these keys in /etc/docker/daemon.json");
     println!(
-        "(`dockpki daemon-config --daemon-dir {} --listen {listen} --keep-unix` merges them, keeping your other settings):",
-        shell_quote(&done.daemon_to_restart().display().to_string())
+        "(`{}` merges them, keeping your other settings):",
+        inv.command(&format!(
+            "daemon-config --daemon-dir {} --listen {} --keep-unix",
+            shell_quote(&done.daemon_to_restart().display().to_string()),
+            shell_quote(listen)
+        ))
     );
     println!(
         "{}",
@@ -137,7 +149,10 @@ fn print_next_steps(done: &Bootstrapped) {
     println!(
         "  (systemd starts dockerd with -H fd://, which conflicts with \"hosts\" in daemon.json:"
     );
-    println!("   `dockpki systemd-dropin` writes a drop-in starting dockerd without -H fd://)");
+    println!(
+        "   `{}` writes a drop-in starting dockerd without -H fd://)",
+        inv.command("systemd-dropin")
+    );
     println!("or start dockerd with the same settings as flags:");
     println!(
         "  dockerd --tlsverify --tlscacert={} --tlscert={} --tlskey={} -H unix:///var/run/docker.sock -H {listen}",

@@ -22,7 +22,7 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
             },
             key_type: parse(&args.key_type)?,
             lifetime: parse(&args.validity)?,
-            path_len: args.path_len,
+            path_len: parse_path_len(&args.path_len)?,
             name_constraints: NameConstraints {
                 permitted_dns: parse_all(&args.permit_dns)?,
                 permitted_ips: parse_all(&args.permit_ip)?,
@@ -89,4 +89,29 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// `--path-len N`: how many intermediate CAs may follow, 0 to 255. Parsed here rather than by
+/// clap so that a bad value is a one-line error with exit code 1, like every other bad value.
+fn parse_path_len(s: &str) -> CliResult<u8> {
+    s.trim().parse().map_err(|_| {
+        crate::error::CliError::new(format!(
+            "invalid --path-len {s:?}: give a whole number from 0 to 255 (0: the CA signs leaves only)"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_path_len;
+
+    #[test]
+    fn a_path_length_is_a_whole_number_from_0_to_255_and_nothing_else() {
+        assert_eq!(parse_path_len("0").unwrap(), 0);
+        assert_eq!(parse_path_len("255").unwrap(), 255);
+        for bad in ["x", "-1", "256", "1.5", ""] {
+            let e = parse_path_len(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid --path-len"), "{bad}: {e}");
+        }
+    }
 }

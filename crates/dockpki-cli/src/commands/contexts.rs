@@ -61,9 +61,9 @@ fn report(ctx: &Context, done: &ContextWritten, verb: &str) {
     // it is the very pitfall contexts made by dockpki exist to avoid.
     if done.tracking == Tracking::Untracked {
         note(format_args!(
-            "warning: {} is not a client layout dockpki installed; renew and CA rotation will not update it, run `dockpki context update {}` after replacing its files",
+            "warning: {} is not a client layout dockpki installed; renew and CA rotation will not update it, run `{}` after replacing its files",
             record.client_dir.display(),
-            record.name
+            ctx.invocation.command(&format!("context update {}", crate::output::shell_quote(&record.name)))
         ));
     }
     if ctx.out.json {

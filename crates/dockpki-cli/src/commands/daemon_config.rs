@@ -135,8 +135,9 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
                 option: "host",
                 ..
             } => note(format_args!(
-                "warning: {} starts `{command}`; dockerd refuses to start with -H on its command line and \"hosts\" in daemon.json: run `dockpki systemd-dropin` first",
-                systemd::DOCKER_UNIT
+                "warning: {} starts `{command}`; dockerd refuses to start with -H on its command line and \"hosts\" in daemon.json: run `{}` first",
+                systemd::DOCKER_UNIT,
+                ctx.invocation.command("systemd-dropin")
             )),
             Conflict::CommandLine {
                 command,

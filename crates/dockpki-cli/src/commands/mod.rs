@@ -30,6 +30,7 @@ use dockpki_provision::store::{Create, KeyPerms, Settings, State};
 
 use crate::cli::{CaCommand, Cli, Command, ContextCommand, IssueCommand, RotateCommand};
 use crate::error::{CliError, CliResult};
+use crate::invocation::Invocation;
 use crate::output::Output;
 use crate::paths::ClientUser;
 use crate::secrets::CliPassphrases;
@@ -44,6 +45,8 @@ pub struct Context {
     pub user: ClientUser,
     /// What the engine is told about passphrases, key modes, owners, the lock and notices.
     settings: Settings,
+    /// `dockpki` with the global options in force, for every command line printed as a hint.
+    pub invocation: Invocation,
 }
 
 impl Context {
@@ -83,7 +86,7 @@ impl Context {
 }
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> CliResult<i32> {
+pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
     let user = ClientUser::detect();
     let settings = Settings {
         passphrases: Arc::new(CliPassphrases::new(cli.passphrase_file)),
@@ -106,6 +109,7 @@ pub fn run(cli: Cli) -> CliResult<i32> {
         },
         user,
         settings,
+        invocation,
     };
     match cli.command {
         Command::Ca(CaCommand::Init(args)) => ca::init(&ctx, &args),

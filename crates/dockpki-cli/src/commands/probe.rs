@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use super::Context;
 use crate::cli::ProbeArgs;
-use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
-use crate::output::{escape, print_json, Untrusted};
+use crate::error::{exit_code, CliError, CliResult, EXIT_FAILURE};
+use crate::invocation::Invocation;
+use crate::output::{escape, print_json, shell_quote, Untrusted};
 use crate::paths::absolute;
 use dockpki_provision::docker::endpoint::TcpEndpoint;
 use dockpki_provision::docker::probe::diagnose::{served_by, served_expiry, served_sans};
@@ -36,43 +37,49 @@ pub fn run(ctx: &Context, args: &ProbeArgs) -> CliResult<i32> {
     })
     .map_err(|e| match e {
         ProbeError::Setup(e) => CliError::from(e),
-        ProbeError::Diagnosis(d) => CliError::new(diagnosis_text(&d)),
+        // A daemon that answered wrongly is broken now (exit 4); one that could not be reached
+        // could not be checked (exit 1).
+        ProbeError::Diagnosis(d) => {
+            let code = d.health().map_or(EXIT_FAILURE, exit_code);
+            CliError::new(diagnosis_text(&ctx.invocation, &d)).with_exit_code(code)
+        }
     })?;
     if ctx.out.json {
         print_json(&report);
     } else {
         print!("{}", report_text(&report));
     }
-    match &report.problem {
-        Some(p) => {
-            // The inventory's paths are read from a file: one line whatever they hold.
-            eprintln!("error: {}", escape(&p.to_string()));
-            Ok(EXIT_FAILURE)
-        }
-        None => Ok(EXIT_OK),
+    if let Some(p) = &report.problem {
+        // The inventory's paths are read from a file: one line whatever they hold.
+        eprintln!("error: {}", escape(&p.to_string()));
     }
+    Ok(exit_code(report.health()))
 }
 
 /// The diagnosis in one line, naming dockpki's own commands where the fix is a certificate to
 /// issue or renew. (main prints it escaped: it quotes the daemon and its certificate.)
-fn diagnosis_text(d: &Diagnosis) -> String {
+fn diagnosis_text(inv: &Invocation, d: &Diagnosis) -> String {
     match d {
         Diagnosis::UnknownCa { served, ca_file } => format!(
-            "unknown CA: the daemon's certificate{} is not signed by a CA in {}; put the daemon's CA in that ca.pem, or give the daemon a certificate from this CA (dockpki issue server) and restart it",
+            "unknown CA: the daemon's certificate{} is not signed by a CA in {}; put the daemon's CA in that ca.pem, or give the daemon a certificate from this CA ({}) and restart it",
             served_by(served.as_deref()),
-            ca_file.display()
+            ca_file.display(),
+            inv.command("issue server")
         ),
         Diagnosis::NameNotCovered { host, served } => format!(
-            "the daemon's certificate does not cover {host:?}: its SANs are [{}]; re-issue it with every name and address clients dial (dockpki issue server --san {host} ... --force) and restart dockerd",
+            "the daemon's certificate does not cover {host:?}: its SANs are [{}]; re-issue it with every name and address clients dial ({} ... --force) and restart dockerd",
             served_sans(served.as_deref()),
+            inv.command(&format!("issue server --san {}", shell_quote(host))),
         ),
         Diagnosis::Expired { served } => format!(
-            "the daemon's certificate has expired{}; renew it (dockpki renew) and restart dockerd",
-            served_expiry(served.as_deref())
+            "the daemon's certificate has expired{}; renew it ({}) and restart dockerd",
+            served_expiry(served.as_deref()),
+            inv.command("renew")
         ),
         Diagnosis::ClientCertRefused { alert, cert_file } => format!(
-            "the daemon refused the client certificate {} (TLS alert {alert:?}): it is not signed by a CA the daemon trusts, or has expired; issue one from the daemon's CA (dockpki issue client) or add its CA to the daemon's ca.pem and restart dockerd",
-            cert_file.display()
+            "the daemon refused the client certificate {} (TLS alert {alert:?}): it is not signed by a CA the daemon trusts, or has expired; issue one from the daemon's CA ({}) or add its CA to the daemon's ca.pem and restart dockerd",
+            cert_file.display(),
+            inv.command("issue client")
         ),
         other => other.to_string(),
     }
@@ -188,17 +195,21 @@ mod tests {
 
     #[test]
     fn certificate_diagnoses_name_the_dockpki_command_that_fixes_them() {
-        let text = diagnosis_text(&Diagnosis::NameNotCovered {
-            host: "h.example".into(),
-            served: None,
-        });
+        let inv = Invocation::default();
+        let text = diagnosis_text(
+            &inv,
+            &Diagnosis::NameNotCovered {
+                host: "h.example".into(),
+                served: None,
+            },
+        );
         assert_eq!(
             text,
             "the daemon's certificate does not cover \"h.example\": its SANs are []; re-issue it with every name and address clients dial (dockpki issue server --san h.example ... --force) and restart dockerd"
         );
-        let text = diagnosis_text(&Diagnosis::Expired { served: None });
+        let text = diagnosis_text(&inv, &Diagnosis::Expired { served: None });
         assert!(text.contains("(dockpki renew)"), "{text}");
-        let text = diagnosis_text(&Diagnosis::NoCertificate);
+        let text = diagnosis_text(&inv, &Diagnosis::NoCertificate);
         assert_eq!(text, "the daemon presented no certificate");
     }
 

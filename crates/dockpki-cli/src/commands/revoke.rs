@@ -10,14 +10,21 @@ use dockpki_provision::store::Create;
 use super::{now, parse, Context};
 use crate::cli::RevokeArgs;
 use crate::error::{CliResult, EXIT_OK};
+use crate::invocation::Invocation;
 use crate::output::{note, print_json, say};
 
 /// Printed on stderr by every `revoke` (one note per line), because revoking gives a false sense
 /// of safety otherwise.
-const DOCKERD_IGNORES_CRLS: [&str; 2] = [
-    "note: dockerd and the docker CLI check neither CRLs nor OCSP, so a revoked certificate is still accepted until it expires.",
-    "keep client certificates short-lived (dockpki issue client --validity 7d), and to cut off a leaked key rotate the CA: dockpki ca rotate begin, then reissue, then finish.",
-];
+fn dockerd_ignores_crls(inv: &Invocation) -> [String; 2] {
+    [
+        "note: dockerd and the docker CLI check neither CRLs nor OCSP, so a revoked certificate is still accepted until it expires.".to_string(),
+        format!(
+            "keep client certificates short-lived (`{}`), and to cut off a leaked key rotate the CA: `{}`, then reissue, then finish.",
+            inv.command("issue client --validity 7d"),
+            inv.command("ca rotate begin")
+        ),
+    ]
+}
 
 /// Revokes the selected certificates.
 pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
@@ -60,7 +67,7 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
             "{selector} was already revoked; nothing changed"
         ));
     }
-    for line in DOCKERD_IGNORES_CRLS {
+    for line in dockerd_ignores_crls(&ctx.invocation) {
         note(line);
     }
     Ok(EXIT_OK)

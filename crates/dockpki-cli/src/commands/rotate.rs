@@ -11,30 +11,39 @@ use serde_json::json;
 use super::{now, parse, Context};
 use crate::cli::RotateBeginArgs;
 use crate::error::{CliResult, EXIT_OK};
+use crate::invocation::Invocation;
 use crate::output::{print_json, say};
 
-/// The command line that moves a rotation in `phase` on.
-fn next_command(phase: Phase) -> &'static str {
-    match phase {
-        Phase::None => "dockpki ca rotate begin",
-        Phase::Begun => "dockpki ca rotate reissue",
-        Phase::Reissued => "dockpki ca rotate finish",
-    }
+/// The command line (with the global options in force) that moves a rotation in `phase` on.
+fn next_command(inv: &Invocation, phase: Phase) -> String {
+    inv.command(match phase {
+        Phase::None => "ca rotate begin",
+        Phase::Begun => "ca rotate reissue",
+        Phase::Reissued => "ca rotate finish",
+    })
 }
 
-/// What the operator does after a phase, with the command line to run next.
-fn next_step(next: Next) -> String {
+/// What the operator does after a phase, with the command line to run next. The daemons to
+/// restart are named only when the phase listed some: a phase that changed no daemon layout
+/// asks for no restart.
+fn next_step(inv: &Invocation, next: Next, restarts: bool) -> String {
+    let restart = if restarts {
+        "restart the daemons listed, "
+    } else {
+        ""
+    };
     match next {
-        Next::Begin => format!("run `{}`", next_command(Phase::None)),
+        Next::Begin => format!("run `{}`", next_command(inv, Phase::None)),
         Next::Reissue => format!(
-            "restart the daemons listed, copy the new ca.pem to clients dockpki does not know (copied directories, docker contexts), then run `{}`",
-            next_command(Phase::Begun)
+            "{restart}copy the new ca.pem to clients dockpki does not know (copied directories, docker contexts), then run `{}`",
+            next_command(inv, Phase::Begun)
         ),
         Next::Finish => format!(
-            "restart the daemons listed, hand re-issued client directories to their users, then run `{}`",
-            next_command(Phase::Reissued)
+            "{restart}hand re-issued client directories to their users, then run `{}`",
+            next_command(inv, Phase::Reissued)
         ),
-        Next::Done => "restart the daemons listed; clients still holding certificates from the old CA are refused from now on".to_string(),
+        Next::Done if restarts => "restart the daemons listed; clients still holding certificates from the old CA are refused from now on".to_string(),
+        Next::Done => "clients still holding certificates from the old CA are refused from now on".to_string(),
     }
 }
 
@@ -109,7 +118,7 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
                 "serial": r.serial,
                 "installed": r.installed,
             })).collect::<Vec<_>>(),
-            "next_command": next_command(st.phase),
+            "next_command": next_command(&ctx.invocation, st.phase),
         }));
         return Ok(EXIT_OK);
     }
@@ -148,7 +157,10 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
     for r in &st.left {
         say(format_args!("left:       {}", rotate::describe(r)));
     }
-    println!("next:       {}", next_command(st.phase));
+    say(format_args!(
+        "next:       {}",
+        next_command(&ctx.invocation, st.phase)
+    ));
     Ok(EXIT_OK)
 }
 
@@ -170,7 +182,7 @@ fn report(
     extra: serde_json::Value,
 ) -> CliResult<i32> {
     let restart = outcome.restart_daemons();
-    let next = next_step(outcome.next);
+    let next = next_step(&ctx.invocation, outcome.next, !restart.is_empty());
     if ctx.out.json {
         let mut doc = json!({
             "command": command,

@@ -9,8 +9,8 @@ use dockpki_provision::store::Create;
 
 use super::{now, parse_window, Context};
 use crate::cli::StatusArgs;
-use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
-use crate::output::{escape, note, print_json};
+use crate::error::{exit_code, CliResult};
+use crate::output::{escape, note, print_json, shell_quote};
 
 /// Prints the table (or JSON); exit 1 when something is expired, due or drifted.
 pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
         }));
     } else {
         print_table(&report.cas, &report.certificates);
-        print_advice(&report.cas, &report.certificates, &args.within);
+        print_advice(ctx, &report.cas, &report.certificates, &args.within);
         for d in &report.duplicate_serials {
             let path = state.inventory_path();
             note(format_args!(
@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
             ));
         }
     }
-    Ok(if ok { EXIT_OK } else { EXIT_FAILURE })
+    Ok(exit_code(report.health()))
 }
 
 /// Serials are 32 hex digits; the first 8 identify a certificate in practice and are accepted
@@ -113,16 +113,18 @@ fn print_table(cas: &[CaStatus], certs: &[CertStatus]) {
 }
 
 /// One line on stderr per thing to do, so that a cron mail or a journal says what fixes it.
-fn print_advice(cas: &[CaStatus], certs: &[CertStatus], within: &str) {
+fn print_advice(ctx: &Context, cas: &[CaStatus], certs: &[CertStatus], within: &str) {
+    let run = |args: &str| ctx.invocation.command(args);
     for c in cas.iter().filter(|c| c.state != Verdict::Ok) {
         note(format_args!(
-            "the CA {:?} {}; rotate it: dockpki ca rotate begin, reissue, finish",
+            "the CA {:?} {}; rotate it: {}, then reissue, then finish",
             c.subject,
             if c.state == Verdict::Expired {
                 "has expired"
             } else {
                 "expires soon"
-            }
+            },
+            run("ca rotate begin")
         ));
     }
     for c in certs {
@@ -131,29 +133,32 @@ fn print_advice(cas: &[CaStatus], certs: &[CertStatus], within: &str) {
         match c.state {
             Verdict::Ok => {}
             Verdict::Due | Verdict::Expired => note(format_args!(
-                "{} certificate {name:?} ({serial}) {}; renew it: dockpki renew --within {within}",
+                "{} certificate {name:?} ({serial}) {}; renew it: {}",
                 c.kind,
                 if c.state == Verdict::Expired {
                     "has expired".to_string()
                 } else {
                     format!("expires in {} day(s)", c.days_left)
-                }
+                },
+                run(&format!("renew --within {}", shell_quote(within)))
             )),
             Verdict::Missing | Verdict::Replaced => note(format_args!(
-                "the installed {} certificate {name:?} ({serial}) is {}; reinstall a new one with: dockpki renew --serial {serial} (a replaced file is kept as a backup)",
+                "the installed {} certificate {name:?} ({serial}) is {}; reinstall a new one with: {} (a replaced file is kept as a backup)",
                 c.kind,
-                c.state.as_str()
+                c.state.as_str(),
+                run(&format!("renew --serial {}", shell_quote(serial)))
             )),
             Verdict::CaMismatch if !c.issued_by_state_ca => note(format_args!(
-                "{} certificate {name:?} ({serial}) was issued by the CA with SHA-256 {}, not by the state's CA {:?} ({}, SHA-256 {}); if that ca.pem was replaced by mistake, put back the CA that issued it; if the new CA is meant, reissue from it: dockpki renew --serial {serial}",
+                "{} certificate {name:?} ({serial}) was issued by the CA with SHA-256 {}, not by the state's CA {:?} ({}, SHA-256 {}); if that ca.pem was replaced by mistake, put back the CA that issued it; if the new CA is meant, reissue from it: {}",
                 c.kind,
                 c.ca_sha256,
                 cas[0].subject,
                 cas[0].path.display(),
-                cas[0].sha256_fingerprint
+                cas[0].sha256_fingerprint,
+                run(&format!("renew --serial {}", shell_quote(serial)))
             )),
             Verdict::CaMismatch => note(format_args!(
-                "the ca.pem installed with {} certificate {name:?} ({serial}) in {} does not hold the state's CA {:?} ({}), so it refuses the peers dockpki issues; reinstall it with: dockpki renew --serial {serial}",
+                "the ca.pem installed with {} certificate {name:?} ({serial}) in {} does not hold the state's CA {:?} ({}), so it refuses the peers dockpki issues; reinstall it with: {}",
                 c.kind,
                 c.installed
                     .iter()
@@ -162,7 +167,8 @@ fn print_advice(cas: &[CaStatus], certs: &[CertStatus], within: &str) {
                     .collect::<Vec<_>>()
                     .join(", "),
                 cas[0].subject,
-                cas[0].path.display()
+                cas[0].path.display(),
+                run(&format!("renew --serial {}", shell_quote(serial)))
             )),
         }
     }

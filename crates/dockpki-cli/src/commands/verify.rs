@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::{now, parse_all, parse_window, Context};
 use crate::cli::VerifyArgs;
-use crate::error::{CliError, CliResult, EXIT_FAILURE, EXIT_OK};
+use crate::error::{exit_code, CliError, CliResult};
+use crate::invocation::Invocation;
 use crate::output::{print_json, say};
 use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
 
@@ -24,11 +25,19 @@ struct Printed {
 }
 
 impl Printed {
-    fn from(f: Finding) -> Printed {
+    fn from(inv: &Invocation, f: Finding) -> Printed {
         let fix = match f.fix {
-            Some(Fix::ReinstallFromState) => "; reinstall it with `dockpki renew --serial S` (`dockpki status` names S), or pass the --state that provisioned this layout",
-            Some(Fix::ReissueFromState) => "; replace it with `dockpki renew --serial S` (`dockpki status` names S), or pass the --state that issued it",
-            _ => "",
+            Some(Fix::ReinstallFromState) => format!(
+                "; reinstall it with `{}` (`{}` names S), or pass the --state that provisioned this layout",
+                inv.command("renew --serial S"),
+                inv.command("status")
+            ),
+            Some(Fix::ReissueFromState) => format!(
+                "; replace it with `{}` (`{}` names S), or pass the --state that issued it",
+                inv.command("renew --serial S"),
+                inv.command("status")
+            ),
+            _ => String::new(),
         };
         Printed {
             level: f.level,
@@ -103,7 +112,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
         },
     );
     let failures = findings.failures();
-    let findings: Vec<Printed> = findings.findings.into_iter().map(Printed::from).collect();
+    let health = findings.health();
+    let findings: Vec<Printed> = findings
+        .findings
+        .into_iter()
+        .map(|f| Printed::from(&ctx.invocation, f))
+        .collect();
 
     if ctx.out.json {
         print_json(&serde_json::json!({ "ok": failures == 0, "findings": findings }));
@@ -125,7 +139,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
         }
     }
     if failures == 0 {
-        return Ok(EXIT_OK);
+        return Ok(exit_code(health));
     }
     // Like every other failure, one `error:` line on stderr, for logs and cron mail that keep
     // stderr only; the findings themselves are on stdout.
@@ -137,5 +151,5 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
             "see the FAIL lines above"
         }
     );
-    Ok(EXIT_FAILURE)
+    Ok(exit_code(health))
 }

@@ -153,6 +153,12 @@ impl Env {
         self.path("state")
     }
 
+    /// The command line `dockpki --state STATE args` as dockpki prints it in a hint for this
+    /// sandbox (the state directory needs no quoting).
+    pub fn hint(&self, args: &str) -> String {
+        format!("dockpki --state {} {args}", self.state().display())
+    }
+
     /// The binary with the sanitized environment and no arguments.
     pub fn bare(&self) -> Command {
         let mut cmd = Command::new(bin());
@@ -294,11 +300,17 @@ pub fn assert_success(out: &Output) {
 /// Asserts exit code 1 and exactly one stderr line `error: ...` containing `phrase`; returns
 /// that line.
 pub fn assert_error_line(out: &Output, phrase: &str) -> String {
+    assert_error_line_with_code(out, phrase, 1)
+}
+
+/// Asserts exit code `code` and exactly one stderr line `error: ...` containing `phrase`;
+/// returns that line.
+pub fn assert_error_line_with_code(out: &Output, phrase: &str, code: i32) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "expected exit code 1\nstdout:\n{}\nstderr:\n{stderr}",
+        Some(code),
+        "expected exit code {code}\nstdout:\n{}\nstderr:\n{stderr}",
         String::from_utf8_lossy(&out.stdout)
     );
     let lines: Vec<&str> = stderr.lines().collect();

@@ -3,6 +3,7 @@
 //! the key (matches, private), the modes, and whether the daemon and the client layouts accept
 //! each other. The outcome is a list of [`Finding`]s; nothing is printed.
 
+use crate::health::Health;
 use std::path::{Path, PathBuf};
 
 use dockpki::{CertificateDer, OffsetDateTime, PrivateKey, SubjectAltName, Usage, VerifyError};
@@ -86,6 +87,16 @@ impl Findings {
             message: message.into(),
             fix: Some(fix),
         });
+    }
+
+    /// A failure is [`Health::Broken`], a warning (something expiring within the window) a
+    /// [`Health::ChangesPending`].
+    pub fn health(&self) -> Health {
+        Health::worst(self.findings.iter().map(|f| match f.level {
+            Level::Ok => Health::Good,
+            Level::Warn => Health::ChangesPending,
+            Level::Fail => Health::Broken,
+        }))
     }
 
     /// How many checks failed.

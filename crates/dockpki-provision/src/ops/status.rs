@@ -2,6 +2,7 @@
 //! for it are still the ones dockpki wrote, in the spirit of `kubeadm certs check-expiration`:
 //! a read-only report, for monitoring.
 
+use crate::health::Health;
 use std::path::PathBuf;
 
 use dockpki::{CertificateDer, Usage};
@@ -35,6 +36,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// What the verdict means for monitoring: due is a change pending, everything but ok and
+    /// due is broken now.
+    pub fn health(self) -> Health {
+        match self {
+            Verdict::Ok => Health::Good,
+            Verdict::Due => Health::ChangesPending,
+            Verdict::Expired | Verdict::Missing | Verdict::Replaced | Verdict::CaMismatch => {
+                Health::Broken
+            }
+        }
+    }
+
     /// `ok`, `due`, `expired`, `missing`, `replaced`, `ca-mismatch`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -141,9 +154,24 @@ impl StatusReport {
     /// Whether nothing needs attention: every CA and certificate [`Verdict::Ok`] and no serial
     /// recorded twice.
     pub fn ok(&self) -> bool {
-        self.cas.iter().all(|c| c.state == Verdict::Ok)
-            && self.certificates.iter().all(|c| c.state == Verdict::Ok)
-            && self.duplicate_serials.is_empty()
+        self.health() == Health::Good
+    }
+
+    /// The worst of every CA's and certificate's [`Verdict::health`]; a serial recorded twice
+    /// is [`Health::Broken`] (the inventory cannot tell the two apart).
+    pub fn health(&self) -> Health {
+        let damaged = if self.duplicate_serials.is_empty() {
+            Health::Good
+        } else {
+            Health::Broken
+        };
+        Health::worst(
+            self.cas
+                .iter()
+                .map(|c| c.state.health())
+                .chain(self.certificates.iter().map(|c| c.state.health()))
+                .chain([damaged]),
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! What went wrong when a probe failed, as a typed [`Diagnosis`] whose one-line
 //! [`fmt::Display`] says what to do.
 
+use crate::health::Health;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -200,6 +201,41 @@ pub enum Diagnosis {
     },
     /// The daemon completed the handshake without a certificate.
     NoCertificate,
+}
+
+impl Diagnosis {
+    /// [`Health::Broken`] when the daemon answered and what it answered is wrong (its
+    /// certificate, its CA, its refusal of the client, plain HTTP on the TLS port, a failed
+    /// ping); `None` when the daemon could not be checked (no name, no connection, no answer in
+    /// time, a connection cut), which says nothing about its certificates.
+    pub fn health(&self) -> Option<Health> {
+        match self {
+            Diagnosis::PlainHttp { .. }
+            | Diagnosis::UnknownCa { .. }
+            | Diagnosis::NameNotCovered { .. }
+            | Diagnosis::Expired { .. }
+            | Diagnosis::ClientCertRefused { .. }
+            | Diagnosis::TlsFailed { .. }
+            | Diagnosis::ClosedAfterHandshake { .. }
+            | Diagnosis::BadAnswer { .. }
+            | Diagnosis::NotOk { .. }
+            | Diagnosis::NotJson { .. }
+            | Diagnosis::NoCertificate => Some(Health::Broken),
+            Diagnosis::ResolveTimedOut { .. }
+            | Diagnosis::ResolveFailed { .. }
+            | Diagnosis::NoAddress { .. }
+            | Diagnosis::ConnectionRefused { .. }
+            | Diagnosis::ConnectTimedOut { .. }
+            | Diagnosis::ConnectFailed { .. }
+            | Diagnosis::NoTlsAnswer { .. }
+            | Diagnosis::HandshakeTimedOut { .. }
+            | Diagnosis::NoAnswerToPing { .. }
+            | Diagnosis::AnswerTimedOut { .. }
+            | Diagnosis::ClosedDuringHandshake { .. }
+            | Diagnosis::ClosedDuringAnswer { .. }
+            | Diagnosis::ConnectionFailed { .. } => None,
+        }
+    }
 }
 
 impl fmt::Display for Diagnosis {

@@ -1,6 +1,7 @@
 //! What a successful probe found: the connection, the served certificate, whether it is the
 //! one installed, and what the daemon answered.
 
+use crate::health::Health;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -108,6 +109,15 @@ impl ProbeReport {
     /// Whether the daemon answered and nothing is wrong.
     pub fn is_ok(&self) -> bool {
         self.problem.is_none()
+    }
+
+    /// [`Health::Good`], or [`Health::ChangesPending`] for a daemon still serving a certificate
+    /// its layout no longer holds: nothing is broken until a restart, which is the change due.
+    pub fn health(&self) -> Health {
+        match self.problem {
+            None => Health::Good,
+            Some(Problem::NotRestarted { .. }) => Health::ChangesPending,
+        }
     }
 }
 
