@@ -143,8 +143,60 @@ fn advice_about(advice: Advice, subject: Option<&str>) -> Option<String> {
             "see `dockpki --json status` or {}",
             or("the inventory")
         ),
+        Advice::DaemonLayoutGiven | Advice::ClientLayoutGiven => {
+            wrong_layout_advice(advice, subject, LayoutFlags::DaemonAndClientDir)?
+        }
         _ => return None,
     })
+}
+
+/// How a command names its layout directories, for the advice about a directory holding the
+/// other kind of layout ([`Advice::DaemonLayoutGiven`], [`Advice::ClientLayoutGiven`]): the
+/// fix names the flag that command has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutFlags {
+    /// `--daemon-dir` and `--client-dir` (`bootstrap`, `verify`): the directory may just have
+    /// been given to the other one.
+    DaemonAndClientDir,
+    /// Only `--client-dir` (`env`, `probe`, `context create`).
+    ClientDir,
+    /// `issue server|client --out DIR`.
+    IssueOut,
+}
+
+/// The fix for a directory of the wrong layout kind, in the terms of a command whose layout
+/// flags are `flags`; `None` for any other advice.
+fn wrong_layout_advice(
+    advice: Advice,
+    subject: Option<&str>,
+    flags: LayoutFlags,
+) -> Option<String> {
+    let dir = crate::output::shell_quote(subject.unwrap_or("DIR"));
+    Some(match (advice, flags) {
+        (Advice::DaemonLayoutGiven, LayoutFlags::DaemonAndClientDir) => format!(
+            "it is the daemon's: pass it as --daemon-dir {dir}, and give --client-dir a client layout (ca.pem, cert.pem, key.pem), e.g. ~/.docker"
+        ),
+        (Advice::DaemonLayoutGiven, LayoutFlags::ClientDir) => "give --client-dir a client layout (ca.pem, cert.pem, key.pem), e.g. ~/.docker; `dockpki issue client --name NAME --out DIR` makes one in a directory of its own".to_string(),
+        (Advice::DaemonLayoutGiven, LayoutFlags::IssueOut) => "issue the client certificate into a directory of its own with --out DIR, e.g. --out ~/.docker".to_string(),
+        (Advice::ClientLayoutGiven, LayoutFlags::IssueOut) => "issue the server certificate into the daemon's directory with --out DIR, e.g. --out /etc/docker/pki".to_string(),
+        (Advice::ClientLayoutGiven, LayoutFlags::DaemonAndClientDir | LayoutFlags::ClientDir) => format!(
+            "it is a client's: pass it as --client-dir {dir}, and give --daemon-dir the daemon's directory (ca.pem, server-cert.pem, server-key.pem), e.g. /etc/docker/pki"
+        ),
+        _ => return None,
+    })
+}
+
+/// The engine's error as a [`CliError`], its advice about a layout of the wrong kind said with
+/// the layout flags of the command that failed (`flags`); any other advice as
+/// [`From<dockpki_provision::Error>`] says it.
+pub fn with_layout_flags(flags: LayoutFlags) -> impl Fn(dockpki_provision::Error) -> CliError {
+    move |e| match e
+        .advice()
+        .and_then(|advice| wrong_layout_advice(advice, e.subject(), flags))
+    {
+        Some(text) => CliError::new(format!("{}; {text}", e.message())),
+        None => CliError::from(e),
+    }
 }
 
 impl From<dockpki::Error> for CliError {

@@ -35,7 +35,10 @@ pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
         existing: super::existing(args.force),
     };
     let state = ctx.open_state(Create::No)?;
-    report(ctx, &context::create(&state, &request)?, "created");
+    let created = context::create(&state, &request).map_err(crate::error::with_layout_flags(
+        crate::error::LayoutFlags::ClientDir,
+    ))?;
+    report(ctx, &created, "created");
     Ok(EXIT_OK)
 }
 

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use super::Context;
 use crate::cli::EnvArgs;
-use crate::error::{CliError, CliResult, EXIT_OK};
+use dockpki_provision::layout::Layout;
+
+use crate::error::{with_layout_flags, CliError, CliResult, LayoutFlags, EXIT_OK};
 use crate::output::{print_json, printable_path, refuse_unprintable, shell_quote};
 use crate::paths::absolute;
 
@@ -117,8 +119,14 @@ fn check_host(host: &str) -> CliResult<&str> {
     Ok(host)
 }
 
-/// Refuses a client directory without the three files the docker CLI reads.
+/// Refuses a client directory that holds the daemon's layout, or lacks the three files the
+/// docker CLI reads.
 fn check_client_dir(dir: &Path) -> CliResult<()> {
+    // First: a daemon layout lacks cert.pem too, and the advice below would be to issue a
+    // client certificate into the daemon's directory.
+    Layout::client(dir.to_path_buf())
+        .refuse_other_kind()
+        .map_err(with_layout_flags(LayoutFlags::ClientDir))?;
     for name in ["ca.pem", "cert.pem", "key.pem"] {
         if !dir.join(name).is_file() {
             return Err(CliError::new(format!(

@@ -35,7 +35,9 @@ pub fn run(ctx: &Context, args: &ProbeArgs) -> CliResult<i32> {
         state_dir: ctx.state_dir().ok(),
     })
     .map_err(|e| match e {
-        ProbeError::Setup(e) => CliError::from(e),
+        ProbeError::Setup(e) => {
+            crate::error::with_layout_flags(crate::error::LayoutFlags::ClientDir)(e)
+        }
         ProbeError::Diagnosis(d) => CliError::new(diagnosis_text(&d)),
     })?;
     if ctx.out.json {
