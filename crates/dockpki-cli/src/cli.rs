@@ -83,7 +83,7 @@ pub enum Command {
     Bootstrap(BootstrapArgs),
     /// Show what certificates say
     #[command(
-        after_help = "Examples:\n  dockpki inspect /etc/docker/pki/server-cert.pem\n  dockpki --json inspect ~/.docker/cert.pem ~/.docker/ca.pem"
+        after_help = "Examples:\n  dockpki inspect /etc/docker/pki/server-cert.pem\n  dockpki --json inspect ~/.docker/cert.pem ~/.docker/ca.pem\n  dockpki inspect windows-export.cer\n  ssh docker.example.com cat /etc/docker/pki/server-cert.pem | dockpki inspect -"
     )]
     Inspect(InspectArgs),
     /// Check installed layouts offline: chain, key pairing, EKUs, SANs, validity, file modes
@@ -556,7 +556,8 @@ pub struct BootstrapArgs {
 /// `dockpki inspect`
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// PEM files: certificates, bundles or private keys
+    /// Files of certificates, bundles or private keys, in PEM or DER (told apart by content);
+    /// `-` reads standard input (once; a file named `-` is `./-`)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }

@@ -462,7 +462,7 @@ fn catalogue() -> Vec<Case> {
             setup: Setup::Nothing,
             damage: |env| fs::write(env.path("g.der"), garbage()).unwrap(),
             args: &["inspect", "{root}/g.der"],
-            phrase: "no PEM block found (is it DER",
+            phrase: "neither PEM (no -----BEGIN line) nor a DER certificate or private key",
         },
         Case {
             name: "inspect of a missing file",
@@ -505,6 +505,21 @@ fn catalogue() -> Vec<Case> {
             damage: none,
             args: &["verify", "--client-dir", "{root}/alice", "--warn-within", "0"],
             phrase: "invalid window \"0\" for --warn-within: missing unit",
+        },
+        // --- inspect: standard input ---
+        Case {
+            name: "inspect naming standard input twice",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["inspect", "-", "-"],
+            phrase: "standard input (-) can be given only once",
+        },
+        Case {
+            name: "inspect of an empty standard input",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["inspect", "-"],
+            phrase: "standard input: expected a PEM certificate or private key: the input is empty",
         },
         // --- a layout of one kind where the other is expected ---
         Case {
