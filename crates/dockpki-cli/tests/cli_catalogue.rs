@@ -521,6 +521,14 @@ fn catalogue() -> Vec<Case> {
             args: &["inspect", "-"],
             phrase: "standard input: expected a PEM certificate or private key: the input is empty",
         },
+        // --- env ---
+        Case {
+            name: "env --unset for a shell dockpki does not know",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["env", "--unset", "--shell", "tcsh"],
+            phrase: "unknown shell \"tcsh\"; give sh (for bash, zsh, dash, ksh too), fish or powershell",
+        },
         // --- a layout of one kind where the other is expected ---
         Case {
             name: "issue server into a client layout, even with --force",
