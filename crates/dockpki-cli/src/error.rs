@@ -158,7 +158,8 @@ pub enum LayoutFlags {
     /// `--daemon-dir` and `--client-dir` (`bootstrap`, `verify`): the directory may just have
     /// been given to the other one.
     DaemonAndClientDir,
-    /// Only `--client-dir` (`env`, `probe`, `context create`).
+    /// Only `--client-dir` (`env`, `probe`, `context create`; and `context update`, whose
+    /// recorded directory is fixed by creating the context again with `--client-dir`).
     ClientDir,
     /// `issue server|client --out DIR`.
     IssueOut,

@@ -53,7 +53,12 @@ pub fn update(ctx: &Context, args: &ContextUpdateArgs) -> CliResult<i32> {
         description: args.description.clone(),
     };
     let state = ctx.open_state(Create::No)?;
-    report(ctx, &context::update(&state, &request)?, "updated");
+    // The recorded client directory now holding the daemon's files is fixed by creating the
+    // context again from a client layout (`create --client-dir`).
+    let updated = context::update(&state, &request).map_err(crate::error::with_layout_flags(
+        crate::error::LayoutFlags::ClientDir,
+    ))?;
+    report(ctx, &updated, "updated");
     Ok(EXIT_OK)
 }
 
