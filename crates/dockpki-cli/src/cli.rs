@@ -89,7 +89,7 @@ pub enum Command {
     Bootstrap(BootstrapArgs),
     /// Show what certificates say
     #[command(
-        after_help = "Examples:\n  dockpki inspect /etc/docker/pki/server-cert.pem\n  dockpki --json inspect ~/.docker/cert.pem ~/.docker/ca.pem"
+        after_help = "Examples:\n  dockpki inspect /etc/docker/pki/server-cert.pem\n  dockpki --json inspect ~/.docker/cert.pem ~/.docker/ca.pem\n  dockpki inspect windows-export.cer\n  ssh docker.example.com cat /etc/docker/pki/server-cert.pem | dockpki inspect -"
     )]
     Inspect(InspectArgs),
     /// Check installed layouts offline: chain, key pairing, EKUs, SANs, validity, file modes
@@ -298,7 +298,11 @@ const ENV_HELP: &str = "\
 Examples:
   eval \"$(dockpki env --host tcp://docker.example.com:2376)\"
   dockpki env --host tcp://192.0.2.10:2376 --client-dir ./bob --shell fish | source
-  dockpki env --host tcp://docker.example.com:2376 --shell powershell | Invoke-Expression";
+  dockpki env --host tcp://docker.example.com:2376 --shell powershell | Invoke-Expression
+  eval \"$(dockpki env --unset)\"
+
+Without --shell the syntax follows $SHELL (bash, zsh, sh, dash, ksh: sh; fish; pwsh, powershell),
+and is sh when $SHELL is unset; for any other shell it is sh with a note on stderr.";
 
 const STATUS_HELP: &str = "\
 Examples:
@@ -575,7 +579,8 @@ pub struct BootstrapArgs {
 /// `dockpki inspect`
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// PEM files: certificates, bundles or private keys
+    /// Files of certificates, bundles or private keys, in PEM or DER (told apart by content);
+    /// `-` reads standard input (once; a file named `-` is `./-`)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }
@@ -710,14 +715,24 @@ pub struct SystemdDropinArgs {
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// The daemon to talk to: tcp://HOST:PORT
-    #[arg(long, value_name = "URL")]
-    pub host: String,
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "unset",
+        conflicts_with = "unset"
+    )]
+    pub host: Option<String>,
     /// The client layout (ca.pem, cert.pem, key.pem) [default: ~/.docker]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "unset")]
     pub client_dir: Option<PathBuf>,
-    /// Syntax of the printed commands: sh, fish or powershell
-    #[arg(long, value_name = "SHELL", default_value = "sh")]
-    pub shell: String,
+    /// Syntax of the printed commands: sh (also bash, zsh, dash, ksh), fish or powershell
+    /// (pwsh) [default: the basename of $SHELL; sh when $SHELL is unset or another shell]
+    #[arg(long, value_name = "SHELL")]
+    pub shell: Option<String>,
+    /// Print the commands that unset DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, so
+    /// that the docker CLI talks to its default daemon again
+    #[arg(long)]
+    pub unset: bool,
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub struct CliError {
     message: Vec<Part>,
     /// The engine's advice, said when the error is rendered: the commands it names repeat the
     /// global options in force ([`Invocation`]).
-    advice: Option<(Advice, Option<String>)>,
+    advice: Option<Advised>,
     /// The exit code: [`EXIT_FAILURE`] unless a check found something broken ([`EXIT_BROKEN`]).
     code: i32,
 }
@@ -91,10 +91,10 @@ impl CliError {
             .collect();
         match &self.advice {
             None => message,
-            Some((advice, subject)) => format!(
+            Some(a) => format!(
                 "{message}; {}",
-                advice_about(*advice, subject.as_deref(), invocation)
-                    .unwrap_or_else(|| advice_text(*advice, invocation))
+                advice_about(a.advice, a.subject.as_deref(), a.flags, invocation)
+                    .unwrap_or_else(|| advice_text(a.advice, invocation))
             ),
         }
     }
@@ -147,7 +147,11 @@ impl From<dockpki_provision::Error> for CliError {
     fn from(e: dockpki_provision::Error) -> Self {
         CliError {
             message: vec![Part::Text(e.message().to_string())],
-            advice: e.advice().map(|a| (a, e.subject().map(str::to_string))),
+            advice: e.advice().map(|advice| Advised {
+                advice,
+                subject: e.subject().map(str::to_string),
+                flags: LayoutFlags::DaemonAndClientDir,
+            }),
             code: EXIT_FAILURE,
         }
     }
@@ -220,7 +224,12 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
 /// The advice that names what it is about ([`dockpki_provision::Error::subject`]): a context
 /// to update or create, a directory to issue a client into, the inventory to look at; `None`
 /// for the advice [`advice_text`] says alone.
-fn advice_about(advice: Advice, subject: Option<&str>, inv: &Invocation) -> Option<String> {
+fn advice_about(
+    advice: Advice,
+    subject: Option<&str>,
+    flags: LayoutFlags,
+    inv: &Invocation,
+) -> Option<String> {
     let or = |placeholder: &'static str| subject.unwrap_or(placeholder);
     // The engine names only contexts whose names it accepted (docker's characters, which need no
     // quoting); quoted all the same, since the line is a command to paste.
@@ -252,8 +261,75 @@ fn advice_about(advice: Advice, subject: Option<&str>, inv: &Invocation) -> Opti
             inv.command("--json status"),
             or("the inventory")
         ),
+        Advice::DaemonLayoutGiven | Advice::ClientLayoutGiven => {
+            wrong_layout_advice(advice, subject, flags, inv)?
+        }
         _ => return None,
     })
+}
+
+/// How a command names its layout directories, for the advice about a directory holding the
+/// other kind of layout ([`Advice::DaemonLayoutGiven`], [`Advice::ClientLayoutGiven`]): the
+/// fix names the flag that command has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutFlags {
+    /// `--daemon-dir` and `--client-dir` (`bootstrap`, `verify`): the directory may just have
+    /// been given to the other one.
+    DaemonAndClientDir,
+    /// Only `--client-dir` (`env`, `probe`, `context create`; and `context update`, whose
+    /// recorded directory is fixed by creating the context again with `--client-dir`).
+    ClientDir,
+    /// `issue server|client --out DIR`.
+    IssueOut,
+}
+
+/// The fix for a directory of the wrong layout kind, in the terms of a command whose layout
+/// flags are `flags`; `None` for any other advice.
+fn wrong_layout_advice(
+    advice: Advice,
+    subject: Option<&str>,
+    flags: LayoutFlags,
+    inv: &Invocation,
+) -> Option<String> {
+    let dir = crate::output::shell_quote(subject.unwrap_or("DIR"));
+    Some(match (advice, flags) {
+        (Advice::DaemonLayoutGiven, LayoutFlags::DaemonAndClientDir) => format!(
+            "it is the daemon's: pass it as --daemon-dir {dir}, and give --client-dir a client layout (ca.pem, cert.pem, key.pem), e.g. ~/.docker"
+        ),
+        (Advice::DaemonLayoutGiven, LayoutFlags::ClientDir) => format!(
+            "give --client-dir a client layout (ca.pem, cert.pem, key.pem), e.g. ~/.docker; `{}` makes one in a directory of its own",
+            inv.command("issue client --name NAME --out DIR")
+        ),
+        (Advice::DaemonLayoutGiven, LayoutFlags::IssueOut) => "issue the client certificate into a directory of its own with --out DIR, e.g. --out ~/.docker".to_string(),
+        (Advice::ClientLayoutGiven, LayoutFlags::IssueOut) => "issue the server certificate into the daemon's directory with --out DIR, e.g. --out /etc/docker/pki".to_string(),
+        (Advice::ClientLayoutGiven, LayoutFlags::DaemonAndClientDir | LayoutFlags::ClientDir) => format!(
+            "it is a client's: pass it as --client-dir {dir}, and give --daemon-dir the daemon's directory (ca.pem, server-cert.pem, server-key.pem), e.g. /etc/docker/pki"
+        ),
+        _ => return None,
+    })
+}
+
+/// The engine's error as a [`CliError`], its advice about a layout of the wrong kind said with
+/// the layout flags of the command that failed (`flags`); any other advice as
+/// [`From<dockpki_provision::Error>`] says it.
+pub fn with_layout_flags(flags: LayoutFlags) -> impl Fn(dockpki_provision::Error) -> CliError {
+    move |e| {
+        let mut cli = CliError::from(e);
+        if let Some(advised) = &mut cli.advice {
+            advised.flags = flags;
+        }
+        cli
+    }
+}
+
+/// The engine's advice kept until the error is rendered.
+#[derive(Debug)]
+struct Advised {
+    advice: Advice,
+    /// What the advice is about ([`dockpki_provision::Error::subject`]).
+    subject: Option<String>,
+    /// The layout flags of the command that failed.
+    flags: LayoutFlags,
 }
 
 impl From<dockpki::Error> for CliError {

@@ -23,6 +23,8 @@ enum Setup {
     Ca,
     /// A CA and a client certificate issued into `root/alice`.
     CaAndClient,
+    /// A CA, a client layout in `root/alice` and a daemon layout in `root/daemon`.
+    CaClientAndDaemon,
 }
 
 struct Case {
@@ -477,7 +479,7 @@ fn catalogue() -> Vec<Case> {
             setup: Setup::Nothing,
             damage: |env| fs::write(env.path("g.der"), garbage()).unwrap(),
             args: &["inspect", "{root}/g.der"],
-            phrase: "no PEM block found (is it DER",
+            phrase: "neither PEM (no -----BEGIN line) nor a DER certificate or private key",
         },
         Case {
             name: "inspect of a missing file",
@@ -521,6 +523,93 @@ fn catalogue() -> Vec<Case> {
             args: &["verify", "--client-dir", "{root}/alice", "--warn-within", "0"],
             phrase: "invalid window \"0\" for --warn-within: missing unit",
         },
+        // --- inspect: standard input ---
+        Case {
+            name: "inspect naming standard input twice",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["inspect", "-", "-"],
+            phrase: "standard input (-) can be given only once",
+        },
+        Case {
+            name: "inspect of an empty standard input",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["inspect", "-"],
+            phrase: "standard input: expected a PEM certificate or private key: the input is empty",
+        },
+        // --- env ---
+        Case {
+            name: "env --unset for a shell dockpki does not know",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["env", "--unset", "--shell", "tcsh"],
+            phrase: "unknown shell \"tcsh\"; give sh (for bash, zsh, dash, ksh too), fish or powershell",
+        },
+        // --- a layout of one kind where the other is expected ---
+        Case {
+            name: "issue server into a client layout, even with --force",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["issue", "server", "--san", "localhost", "--out", "{root}/alice", "--force"],
+            phrase: "{root}/alice holds a client layout (cert.pem, key.pem), not a daemon layout (server-cert.pem, server-key.pem); dockpki does not mix the two in one directory; issue the server certificate into the daemon's directory with --out DIR",
+        },
+        Case {
+            name: "issue client into the daemon layout, even with --force",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["issue", "client", "--name", "bob", "--out", "{root}/daemon", "--force"],
+            phrase: "{root}/daemon holds a daemon layout (server-cert.pem, server-key.pem), not a client layout (cert.pem, key.pem); dockpki does not mix the two in one directory; issue the client certificate into a directory of its own with --out DIR",
+        },
+        Case {
+            name: "bootstrap --client-dir naming the daemon layout",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["bootstrap", "--san", "localhost", "--daemon-dir", "{root}/d2", "--client-dir", "{root}/daemon", "--force"],
+            phrase: "holds a daemon layout (server-cert.pem, server-key.pem), not a client layout (cert.pem, key.pem); dockpki does not mix the two in one directory; it is the daemon's: pass it as --daemon-dir {root}/daemon, and give --client-dir a client layout",
+        },
+        Case {
+            name: "bootstrap --daemon-dir naming a client layout",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["bootstrap", "--san", "localhost", "--daemon-dir", "{root}/alice", "--client-dir", "{root}/c2"],
+            phrase: "{root}/alice holds a client layout (cert.pem, key.pem), not a daemon layout (server-cert.pem, server-key.pem); dockpki does not mix the two in one directory; it is a client's: pass it as --client-dir {root}/alice, and give --daemon-dir the daemon's directory",
+        },
+        Case {
+            name: "env --client-dir naming the daemon layout",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["env", "--host", "tcp://localhost:2376", "--client-dir", "{root}/daemon"],
+            phrase: "{root}/daemon holds a daemon layout (server-cert.pem, server-key.pem), not a client layout (cert.pem, key.pem); dockpki does not mix the two in one directory; give --client-dir a client layout (ca.pem, cert.pem, key.pem), e.g. ~/.docker",
+        },
+        Case {
+            name: "probe --client-dir naming the daemon layout",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["probe", "tcp://127.0.0.1:9", "--client-dir", "{root}/daemon", "--timeout", "1s"],
+            phrase: "{root}/daemon holds a daemon layout (server-cert.pem, server-key.pem), not a client layout (cert.pem, key.pem); dockpki does not mix the two in one directory; give --client-dir a client layout",
+        },
+        Case {
+            name: "context create --client-dir naming the daemon layout",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["context", "create", "remote", "--host", "tcp://localhost:2376", "--client-dir", "{root}/daemon"],
+            phrase: "{root}/daemon holds a daemon layout (server-cert.pem, server-key.pem), not a client layout (cert.pem, key.pem); dockpki does not mix the two in one directory; give --client-dir a client layout",
+        },
+        Case {
+            name: "verify --client-dir naming the daemon layout",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["verify", "--client-dir", "{root}/daemon"],
+            phrase: "it is the daemon's: pass it as --daemon-dir {root}/daemon",
+        },
+        Case {
+            name: "verify --daemon-dir naming a client layout",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["verify", "--daemon-dir", "{root}/alice"],
+            phrase: "it is a client's: pass it as --client-dir {root}/alice",
+        },
     ]
 }
 
@@ -538,6 +627,11 @@ fn every_bad_input_in_the_catalogue_is_refused_with_one_line_and_nothing_written
             Setup::CaAndClient => {
                 env.ca_init(&[]);
                 env.issue_client("alice", &env.path("alice"), &[]);
+            }
+            Setup::CaClientAndDaemon => {
+                env.ca_init(&[]);
+                env.issue_client("alice", &env.path("alice"), &[]);
+                env.issue_server(&["localhost"], &env.path("daemon"), &[]);
             }
         }
         (case.damage)(&env);

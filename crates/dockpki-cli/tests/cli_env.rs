@@ -122,7 +122,7 @@ fn bad_hosts_shells_and_incomplete_client_dirs_are_refused() {
         &["env", "--host", "tcp://h:2376", "--client-dir", s(&dir)],
         "has no key.pem",
     );
-    assert!(line.contains("dockpki issue client"), "{line}");
+    assert!(line.contains(&env.hint("issue client")), "{line}");
 }
 
 #[test]
@@ -498,5 +498,259 @@ fn values_with_control_or_bidi_characters_are_refused_in_every_shell() {
                 "the refusal does not show the character escaped: {line}"
             );
         }
+    }
+}
+
+/// `dockpki ARGS` with `SHELL` set to `login` (unset for `None`); must succeed.
+fn with_login_shell(env: &Env, login: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = env.cmd();
+    if let Some(login) = login {
+        cmd.env("SHELL", login);
+    }
+    let out = cmd.args(args).output().unwrap();
+    common::assert_success(&out);
+    out
+}
+
+#[test]
+fn without_shell_the_syntax_follows_the_basename_of_the_login_shell() {
+    let env = Env::new();
+    let dir = client(&env);
+    let args = [
+        "env",
+        "--host",
+        "tcp://docker.example.com:2376",
+        "--client-dir",
+        s(&dir),
+    ];
+    for (login, first, hint_end) in [
+        (Some("/bin/bash"), "export DOCKER_HOST=", "--shell sh)\""),
+        (Some("/usr/bin/zsh"), "export DOCKER_HOST=", "--shell sh)\""),
+        (Some("/bin/sh"), "export DOCKER_HOST=", "--shell sh)\""),
+        (Some("/bin/dash"), "export DOCKER_HOST=", "--shell sh)\""),
+        (Some("/bin/ksh"), "export DOCKER_HOST=", "--shell sh)\""),
+        (
+            Some("/usr/bin/fish"),
+            "set -gx DOCKER_HOST ",
+            "--shell fish | source",
+        ),
+        (
+            Some("/opt/microsoft/powershell/7/pwsh"),
+            "$Env:DOCKER_HOST = ",
+            "--shell powershell | Invoke-Expression",
+        ),
+        (
+            Some("powershell"),
+            "$Env:DOCKER_HOST = ",
+            "--shell powershell | Invoke-Expression",
+        ),
+        (None, "export DOCKER_HOST=", "--shell sh)\""),
+        (Some(""), "export DOCKER_HOST=", "--shell sh)\""),
+    ] {
+        let out = with_login_shell(&env, login, &args);
+        let text = stdout(&out);
+        assert!(text.starts_with(first), "SHELL={login:?}: {text}");
+        assert!(
+            text.trim_end().ends_with(hint_end),
+            "SHELL={login:?}: {text}"
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "SHELL={login:?}: {:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // --unset follows it the same way.
+        let unset = stdout(&with_login_shell(&env, login, &["env", "--unset"]));
+        let expected_first = match first {
+            "export DOCKER_HOST=" => "unset DOCKER_HOST",
+            "set -gx DOCKER_HOST " => "set -e DOCKER_HOST;",
+            _ => "Remove-Item Env:DOCKER_HOST -ErrorAction SilentlyContinue",
+        };
+        assert_eq!(
+            unset.lines().next(),
+            Some(expected_first),
+            "SHELL={login:?}: {unset}"
+        );
+    }
+    // --shell wins over SHELL.
+    let mut explicit = args.to_vec();
+    explicit.extend_from_slice(&["--shell", "sh"]);
+    let text = stdout(&with_login_shell(&env, Some("/usr/bin/fish"), &explicit));
+    assert!(text.starts_with("export DOCKER_HOST="), "{text}");
+}
+
+#[test]
+fn an_unknown_login_shell_gets_posix_syntax_and_a_note_naming_it() {
+    let env = Env::new();
+    let dir = client(&env);
+    let out = with_login_shell(
+        &env,
+        Some("/bin/tcsh"),
+        &[
+            "env",
+            "--host",
+            "tcp://docker.example.com:2376",
+            "--client-dir",
+            s(&dir),
+        ],
+    );
+    assert!(
+        stdout(&out).starts_with("export DOCKER_HOST="),
+        "{}",
+        stdout(&out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("dockpki: SHELL is \"/bin/tcsh\", whose syntax dockpki does not print; printing POSIX sh commands (pass --shell"),
+        "{stderr}"
+    );
+    // JSON does not depend on the shell: no note.
+    let out = with_login_shell(
+        &env,
+        Some("/bin/tcsh"),
+        &[
+            "--json",
+            "env",
+            "--host",
+            "tcp://docker.example.com:2376",
+            "--client-dir",
+            s(&dir),
+        ],
+    );
+    assert!(out.stderr.is_empty());
+}
+
+/// The variables after `script`, as `HOST|VERIFY|PATH` with `-` for an unset one, in `sh`-like
+/// `program`.
+fn posix_variables_after(env: &Env, program: &str, script: &str) -> String {
+    let print = "printf '%s|%s|%s' \"${DOCKER_HOST--}\" \"${DOCKER_TLS_VERIFY--}\" \"${DOCKER_CERT_PATH--}\"";
+    let out = shell(env, program, &["-c", &format!("{script}\n{print}")], "");
+    assert!(
+        out.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn unset_output_removes_what_env_set_in_sh_bash_and_dash() {
+    let env = Env::new();
+    let dir = client(&env);
+    let set = env_text(&env, "tcp://docker.example.com:2376", &dir, "sh");
+    let unset = stdout(&env.ok(&["env", "--unset", "--shell", "sh"]));
+    assert_eq!(
+        unset,
+        "unset DOCKER_HOST\nunset DOCKER_TLS_VERIFY\nunset DOCKER_CERT_PATH\n# Run this command to configure your shell:\n# eval \"$(dockpki env --unset --shell sh)\"\n"
+    );
+    for program in ["sh", "bash", "dash"] {
+        let has = std::process::Command::new(program)
+            .args(["-c", "true"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !common::prerequisite(has, program) {
+            continue;
+        }
+        assert_eq!(
+            posix_variables_after(&env, program, &set),
+            format!("tcp://docker.example.com:2376|1|{}", dir.display()),
+            "{program}"
+        );
+        assert_eq!(
+            posix_variables_after(&env, program, &format!("{set}\n{unset}")),
+            "-|-|-",
+            "{program}"
+        );
+        // The printed hint, run as it is, does the same (and unsetting twice is no error).
+        assert_eq!(
+            posix_variables_after(
+                &env,
+                program,
+                &format!("{set}\n{}\n{}", hint(&unset), hint(&unset))
+            ),
+            "-|-|-",
+            "{program} hint"
+        );
+    }
+}
+
+#[test]
+fn fish_detected_from_shell_sets_and_unsets_in_real_fish() {
+    let has_fish = std::process::Command::new("fish")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !common::prerequisite(has_fish, "fish (apt-get install fish)") {
+        return;
+    }
+    let env = Env::new();
+    let dir = client(&env);
+    let set = stdout(&with_login_shell(
+        &env,
+        Some("/usr/bin/fish"),
+        &[
+            "env",
+            "--host",
+            "tcp://docker.example.com:2376",
+            "--client-dir",
+            s(&dir),
+        ],
+    ));
+    let unset = stdout(&with_login_shell(
+        &env,
+        Some("/usr/bin/fish"),
+        &["env", "--unset"],
+    ));
+    assert!(unset.starts_with("set -e DOCKER_HOST;"), "{unset}");
+    let print = "for v in DOCKER_HOST DOCKER_TLS_VERIFY DOCKER_CERT_PATH; if set -q $v; printf '%s|' $$v; else; printf '-|'; end; end";
+    let run = |script: &str| {
+        let out = shell(
+            &env,
+            "fish",
+            &["--no-config", "-c", &format!("{script}\n{print}")],
+            "",
+        );
+        assert!(
+            out.status.success(),
+            "fish: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        run(&set),
+        format!("tcp://docker.example.com:2376|1|{}|", dir.display())
+    );
+    assert_eq!(run(&format!("{set}\n{unset}")), "-|-|-|");
+    // The hint, piped to source as printed; unsetting twice is no error either.
+    assert_eq!(
+        run(&format!("{set}\n{}\n{}", hint(&unset), hint(&unset))),
+        "-|-|-|"
+    );
+    // And the variables are gone from what fish exports to the programs it starts.
+    let exported = run(&format!("{set}\n{unset}\nenv | grep '^DOCKER_' ; true"));
+    assert_eq!(exported, "-|-|-|");
+}
+
+#[test]
+fn unset_takes_no_host_or_client_dir_and_powershell_removes_each_variable() {
+    let env = Env::new();
+    let ps = stdout(&env.ok(&["env", "--unset", "--shell", "powershell"]));
+    assert_eq!(
+        ps,
+        "Remove-Item Env:DOCKER_HOST -ErrorAction SilentlyContinue\nRemove-Item Env:DOCKER_TLS_VERIFY -ErrorAction SilentlyContinue\nRemove-Item Env:DOCKER_CERT_PATH -ErrorAction SilentlyContinue\n# Run this command to configure your shell:\n# & dockpki env --unset --shell powershell | Invoke-Expression\n"
+    );
+    assert_eq!(
+        json(&env.ok(&["--json", "env", "--unset"])),
+        serde_json::json!({ "unset": ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] })
+    );
+    for args in [
+        &["env", "--unset", "--host", "tcp://h:2376"][..],
+        &["env", "--unset", "--client-dir", "/tmp"][..],
+        &["env"][..],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
     }
 }

@@ -200,7 +200,10 @@ fn inspect_non_pem_input_is_a_one_line_error() {
     let garbage = env.path("garbage.txt");
     fs::write(&garbage, "hello\nworld\n").unwrap();
     let line = env.assert_refused(&["inspect", s(&garbage)], "garbage.txt");
-    assert!(line.contains("no PEM block"), "{line}");
+    assert!(
+        line.contains("neither PEM (no -----BEGIN line) nor a DER certificate or private key"),
+        "{line}"
+    );
 
     let empty = env.path("empty.pem");
     fs::write(&empty, "").unwrap();
@@ -242,4 +245,123 @@ fn inspect_json_key_type_is_spelled_like_the_key_type_flag() {
     assert_eq!(ca["key_type"], "rsa-2048", "{ca}");
     let key = json(&env.ok(&["--json", "inspect", s(&env.state().join("ca-key.pem"))]));
     assert_eq!(key[0]["key_type"], "rsa-2048", "{key}");
+}
+
+/// `openssl OPERATION -in IN -outform DER -out OUT`.
+fn openssl_to_der(operation: &str, input: &std::path::Path, out: &std::path::Path) {
+    let status = std::process::Command::new("openssl")
+        .args([
+            operation,
+            "-in",
+            s(input),
+            "-outform",
+            "DER",
+            "-out",
+            s(out),
+        ])
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl {operation} -outform DER failed");
+}
+
+#[test]
+fn a_der_certificate_made_by_openssl_reads_as_its_pem_does() {
+    let (env, d, _) = bootstrapped();
+    let pem = d.join("server-cert.pem");
+    let der = env.path("server.der");
+    openssl_to_der("x509", &pem, &der);
+    assert_ne!(fs::read(&der).unwrap(), fs::read(&pem).unwrap());
+    let from_der = json(&env.ok(&["--json", "inspect", s(&der)]));
+    let from_pem = json(&env.ok(&["--json", "inspect", s(&pem)]));
+    assert_eq!(from_der[0]["encoding"], "der");
+    assert_eq!(from_pem[0]["encoding"], "pem");
+    assert_eq!(from_der[0]["certificates"], from_pem[0]["certificates"]);
+    let text = stdout(&env.ok(&["inspect", s(&der)]));
+    assert!(text.contains("server.der (mode 0"), "{text}");
+    assert!(text.contains(": 1 certificate(s) (DER)"), "{text}");
+    assert!(text.contains("CN=localhost"), "{text}");
+}
+
+#[test]
+fn a_der_private_key_made_by_openssl_shows_its_type_and_no_key_material() {
+    let (env, _, c) = bootstrapped();
+    let der = env.path("key.der");
+    openssl_to_der("pkey", &c.join("key.pem"), &der);
+    let doc = json(&env.ok(&["--json", "inspect", s(&der)]));
+    assert_eq!(doc[0]["kind"], "private_key");
+    assert_eq!(doc[0]["encoding"], "der");
+    assert_eq!(doc[0]["key_type"], "ecdsa-p256");
+    let text = stdout(&env.ok(&["inspect", s(&der)]));
+    assert!(text.contains("private key (DER), "), "{text}");
+    assert_no_key_material(&text, &fs::read(c.join("key.pem")).unwrap());
+}
+
+#[test]
+fn standard_input_is_read_for_a_dash_in_pem_or_der() {
+    let (env, d, _) = bootstrapped();
+    let pem_path = d.join("server-cert.pem");
+    let der_path = env.path("server.der");
+    openssl_to_der("x509", &pem_path, &der_path);
+    let expected = json(&env.ok(&["--json", "inspect", s(&pem_path)]))[0]["certificates"].clone();
+    for (input, encoding) in [
+        (fs::read(&pem_path).unwrap(), "pem"),
+        (fs::read(&der_path).unwrap(), "der"),
+    ] {
+        let out = env
+            .cmd()
+            .args(["--json", "inspect", "-"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        let doc = json(&out);
+        assert_eq!(doc[0]["path"], "-");
+        assert_eq!(doc[0]["mode"], serde_json::Value::Null);
+        assert_eq!(doc[0]["encoding"], encoding);
+        assert_eq!(doc[0]["certificates"], expected);
+    }
+    // Between files, in the order given.
+    let out = env
+        .cmd()
+        .args(["inspect", s(&d.join("ca.pem")), "-"])
+        .write_stdin(fs::read(&pem_path).unwrap())
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let text = stdout(&out);
+    let ca_at = text.find("ca.pem (mode").unwrap();
+    let stdin_at = text.find("standard input: 1 certificate(s)").unwrap();
+    assert!(ca_at < stdin_at, "{text}");
+}
+
+#[test]
+fn garbage_or_too_much_on_standard_input_is_one_error_line() {
+    let env = Env::new();
+    let mut cmd = env.cmd();
+    cmd.args(["inspect", "-"]).write_stdin("hello\nworld\n");
+    env.assert_refused_cmd(
+        cmd,
+        "standard input: expected a PEM certificate or private key: the input is neither PEM",
+    );
+    let mut cmd = env.cmd();
+    cmd.args(["inspect", "-"])
+        .write_stdin(vec![0x30u8; (1 << 20) + 1]);
+    env.assert_refused_cmd(
+        cmd,
+        "refusing to read standard input because it is larger than 1 MiB",
+    );
+    let mut cmd = env.cmd();
+    cmd.args(["inspect", "-"]);
+    env.assert_refused_cmd(
+        cmd,
+        "standard input: expected a PEM certificate or private key",
+    );
+}
+
+#[test]
+fn standard_input_can_be_named_only_once() {
+    let env = Env::new();
+    let mut cmd = env.cmd();
+    cmd.args(["inspect", "-", "-"]).write_stdin("x");
+    env.assert_refused_cmd(cmd, "standard input (-) can be given only once");
 }

@@ -76,9 +76,13 @@ fn reissuing_into_the_same_dir_supersedes_the_previous_certificate() {
 fn a_server_certificate_does_not_supersede_a_client_certificate() {
     let env = Env::new();
     env.ca_init(&[]);
+    // One directory holding both layouts, as Docker's own guide makes it: dockpki refuses to
+    // start such a mix (a server certificate into a client-only directory), so the daemon's
+    // name is taken first by a file of the operator's.
     let dir = env.path("mixed");
     env.issue_client("a", &dir, &[]);
-    env.issue_server(&["localhost"], &dir, &[]);
+    std::fs::write(dir.join("server-cert.pem"), "operator's").unwrap();
+    env.issue_server(&["localhost"], &dir, &["--force"]);
     let recs = records(&env);
     assert!(recs.iter().all(|r| r["status"] == "active"), "{recs:?}");
 }

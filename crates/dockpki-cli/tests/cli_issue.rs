@@ -415,3 +415,39 @@ fn verify_reports_an_oversized_certificate_made_elsewhere_in_words() {
     );
     assert!(!text.contains("TrailingData"), "{text}");
 }
+
+/// Docker's "Protect the Docker daemon socket" guide keeps all five files in one directory;
+/// both programs find their own names there, so a directory already holding both kinds is
+/// not a mix dockpki refuses, and renewing either certificate into it works.
+#[test]
+fn a_directory_already_holding_both_layouts_takes_either_kind() {
+    let env = env_with_ca();
+    let dir = env.path("together");
+    env.issue_server(&["localhost"], &dir, &[]);
+    // A client certificate is refused there while only the daemon's files are present ...
+    let out = env.run(&[
+        "issue",
+        "client",
+        "--name",
+        "a",
+        "--out",
+        s(&dir),
+        "--force",
+    ]);
+    common::assert_error_line(&out, "holds a daemon layout");
+    // ... but once both are there (as the guide makes it), either kind may be issued again.
+    fs::write(dir.join("cert.pem"), "placeholder").unwrap();
+    env.issue_client("a", &dir, &["--force"]);
+    env.issue_server(&["localhost"], &dir, &["--force"]);
+    let mut got = names(&dir);
+    got.retain(|n| !n.contains(".bak"));
+    for name in [
+        "ca.pem",
+        "cert.pem",
+        "key.pem",
+        "server-cert.pem",
+        "server-key.pem",
+    ] {
+        assert!(got.iter().any(|n| n == name), "{name} missing from {got:?}");
+    }
+}

@@ -84,6 +84,14 @@ pub enum Advice {
     /// Certificates from the old CA remain: they must be re-issued first (`dockpki ca rotate
     /// reissue`).
     ReissueFirst,
+    /// A directory given for a client layout holds a daemon layout ([`Error::subject`] is the
+    /// directory): it is the daemon's (`--daemon-dir`), and a client layout should be named
+    /// instead (`--client-dir`, or `dockpki issue client --out DIR` to make one elsewhere).
+    DaemonLayoutGiven,
+    /// A directory given for a daemon layout holds a client layout ([`Error::subject`] is the
+    /// directory): it is a client's (`--client-dir`), and the daemon's directory should be
+    /// named instead (`--daemon-dir`, or `dockpki issue server --out DIR`).
+    ClientLayoutGiven,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying

@@ -6,7 +6,10 @@
 //! many guides are silently ignored by docker).
 
 pub mod check;
+pub mod kind;
 pub mod read;
+
+pub use kind::{detect, Detected, LayoutKind};
 
 use std::path::{Path, PathBuf};
 

@@ -138,6 +138,69 @@ pub fn certs_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
+/// How a file of certificates or keys is encoded, judged by its content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Text with `-----BEGIN ...-----` blocks.
+    Pem,
+    /// One binary DER structure (`openssl x509 -outform DER`, a `.crt`/`.cer` from Windows).
+    Der,
+}
+
+/// What a file holds: certificates (a bundle's every one) or one private key.
+#[derive(Debug)]
+pub enum Decoded {
+    /// Every certificate, in order.
+    Certificates(Vec<CertificateDer<'static>>),
+    /// A private key.
+    PrivateKey(crate::key::PrivateKey),
+}
+
+/// Reads certificates or a private key in PEM or DER, telling the two apart by content: PEM
+/// when the input holds a `-----BEGIN ` line, DER otherwise (a DER certificate or key starts
+/// with a SEQUENCE tag and holds no such text). PEM holding a private key and no certificate is
+/// a key; any other PEM must hold certificates. DER is tried as one certificate, then as one
+/// unencrypted private key (PKCS#8, PKCS#1 or SEC1).
+///
+/// # Errors
+/// As [`certs_from_pem`] and [`PrivateKey::from_pem`](crate::PrivateKey::from_pem) for PEM;
+/// [`Error::Pem`] for DER that is neither a certificate nor a key, or for a DER key dockpki
+/// does not use ([`Error::UnsupportedKey`]).
+pub fn decode_pem_or_der(bytes: &[u8]) -> Result<(Encoding, Decoded)> {
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    if has(b"-----BEGIN ") {
+        let decoded = if has(b"PRIVATE KEY-----") && !has(b"BEGIN CERTIFICATE") {
+            Decoded::PrivateKey(crate::key::PrivateKey::from_pem(bytes)?)
+        } else {
+            Decoded::Certificates(certs_from_pem(bytes)?)
+        };
+        return Ok((Encoding::Pem, decoded));
+    }
+    let cert = CertificateDer::from(bytes.to_vec());
+    if parse(&cert).is_ok() {
+        return Ok((Encoding::Der, Decoded::Certificates(vec![cert])));
+    }
+    if let Ok(key) = rustls_pki_types::PrivateKeyDer::try_from(bytes) {
+        return Ok((
+            Encoding::Der,
+            Decoded::PrivateKey(crate::key::PrivateKey::from_der(&key)?),
+        ));
+    }
+    if bytes.is_empty() {
+        return Err(Error::Pem {
+            expected: "certificate or private key",
+            reason: "the input is empty".into(),
+        });
+    }
+    Err(Error::Pem {
+        expected: "certificate or private key",
+        reason:
+            "the input is neither PEM (no -----BEGIN line) nor a DER certificate or private key"
+                .into(),
+    })
+}
+
 /// Encodes a DER certificate as PEM.
 pub fn cert_to_pem(der: &CertificateDer<'_>) -> String {
     let block = pem::Pem::new("CERTIFICATE", der.as_ref().to_vec());
@@ -361,4 +424,46 @@ pub(crate) fn hex(bytes: &[u8], sep: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(sep)
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+    use crate::{CaOptions, CertificateAuthority, KeyType, PrivateKey};
+
+    #[test]
+    fn pem_and_der_certificates_and_keys_are_told_apart_by_content() {
+        let now = OffsetDateTime::now_utc();
+        let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let der = ca.cert_der().as_ref().to_vec();
+        match decode_pem_or_der(&der).unwrap() {
+            (Encoding::Der, Decoded::Certificates(c)) => assert_eq!(c, vec![ca.cert_der().clone()]),
+            other => panic!("{other:?}"),
+        }
+        match decode_pem_or_der(ca.cert_pem().as_bytes()).unwrap() {
+            (Encoding::Pem, Decoded::Certificates(c)) => assert_eq!(c.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        match decode_pem_or_der(key.to_der().secret_der()).unwrap() {
+            (Encoding::Der, Decoded::PrivateKey(k)) => assert_eq!(k.key_type(), KeyType::EcdsaP256),
+            other => panic!("{other:?}"),
+        }
+        match decode_pem_or_der(key.to_pem().as_bytes()).unwrap() {
+            (Encoding::Pem, Decoded::PrivateKey(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn input_that_is_neither_is_one_error_saying_so() {
+        assert!(decode_pem_or_der(b"")
+            .unwrap_err()
+            .to_string()
+            .contains("the input is empty"));
+        for junk in [&b"hello world\n"[..], &[0x30, 0x82, 0x01, 0x00, 1, 2, 3]] {
+            let e = decode_pem_or_der(junk).unwrap_err().to_string();
+            assert!(e.contains("neither PEM"), "{junk:?}: {e}");
+        }
+    }
 }

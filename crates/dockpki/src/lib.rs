@@ -62,7 +62,10 @@ pub use constraints::{DnsSuffix, IpRange, NameConstraints};
 pub use crl::{RevocationReason, RevokedCert};
 pub use error::{Error, Result};
 pub use fingerprint::Fingerprint;
-pub use inspect::{cert_to_pem, certs_from_pem, format_time, inspect, CertInfo, ExtendedKeyUsage};
+pub use inspect::{
+    cert_to_pem, certs_from_pem, decode_pem_or_der, format_time, inspect, CertInfo, Decoded,
+    Encoding, ExtendedKeyUsage,
+};
 pub use issue::{ClientRequest, IssuedCert, KeyPolicy, LeafRequest, ServerRequest, SignedCert};
 pub use key::{KeyType, PrivateKey, MAX_PBKDF2_ITERATIONS, PBKDF2_ITERATIONS};
 pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME};

@@ -35,7 +35,10 @@ pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
         existing: super::existing(args.force),
     };
     let state = ctx.open_state(Create::No)?;
-    report(ctx, &context::create(&state, &request)?, "created");
+    let created = context::create(&state, &request).map_err(crate::error::with_layout_flags(
+        crate::error::LayoutFlags::ClientDir,
+    ))?;
+    report(ctx, &created, "created");
     Ok(EXIT_OK)
 }
 
@@ -50,7 +53,12 @@ pub fn update(ctx: &Context, args: &ContextUpdateArgs) -> CliResult<i32> {
         description: args.description.clone(),
     };
     let state = ctx.open_state(Create::No)?;
-    report(ctx, &context::update(&state, &request)?, "updated");
+    // The recorded client directory now holding the daemon's files is fixed by creating the
+    // context again from a client layout (`create --client-dir`).
+    let updated = context::update(&state, &request).map_err(crate::error::with_layout_flags(
+        crate::error::LayoutFlags::ClientDir,
+    ))?;
+    report(ctx, &updated, "updated");
     Ok(EXIT_OK)
 }
 

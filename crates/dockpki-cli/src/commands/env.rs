@@ -8,8 +8,10 @@ use serde_json::{Map, Value};
 
 use super::Context;
 use crate::cli::EnvArgs;
-use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_json, printable_path, refuse_unprintable, shell_quote};
+use dockpki_provision::layout::Layout;
+
+use crate::error::{with_layout_flags, CliError, CliResult, LayoutFlags, EXIT_OK};
+use crate::output::{note, print_json, printable_path, refuse_unprintable, shell_quote};
 use crate::paths::absolute;
 
 /// The shell whose syntax to print.
@@ -27,16 +29,71 @@ impl FromStr for Shell {
     type Err = CliError;
 
     fn from_str(s: &str) -> CliResult<Shell> {
-        match s {
-            "sh" | "bash" | "zsh" => Ok(Shell::Sh),
-            "fish" => Ok(Shell::Fish),
-            "powershell" | "pwsh" => Ok(Shell::Pwsh),
-            _ => Err(CliError::new(format!(
-                "unknown shell {s:?}; give sh, fish or powershell"
-            ))),
-        }
+        Shell::named(s).ok_or_else(|| {
+            CliError::new(format!(
+                "unknown shell {s:?}; give sh (for bash, zsh, dash, ksh too), fish or powershell"
+            ))
+        })
     }
 }
+
+/// The shell `env` prints for, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Chosen {
+    /// `--shell`, or `$SHELL` naming a shell dockpki knows.
+    Known(Shell),
+    /// `$SHELL` names a shell whose syntax dockpki does not print (tcsh, nu, ...): POSIX sh
+    /// is printed, the most widely understood syntax, with a note on stderr naming the shell
+    /// and `--shell`. Refusing instead would break `eval "$(dockpki env ...)"` for everyone
+    /// whose login shell differs from the shell they type in.
+    Fallback(String),
+}
+
+impl Shell {
+    /// The shell called `name` (a `--shell` value or the basename of `$SHELL`).
+    fn named(name: &str) -> Option<Shell> {
+        match name {
+            "sh" | "bash" | "zsh" | "dash" | "ksh" => Some(Shell::Sh),
+            "fish" => Some(Shell::Fish),
+            "powershell" | "pwsh" => Some(Shell::Pwsh),
+            _ => None,
+        }
+    }
+
+    /// The shell to print for: `--shell` when given, else the basename of `$SHELL`
+    /// (`login_shell`, which the caller reads), else POSIX sh.
+    ///
+    /// # Errors
+    /// An unknown `--shell`.
+    fn choose(flag: Option<&str>, login_shell: Option<&std::ffi::OsStr>) -> CliResult<Chosen> {
+        if let Some(name) = flag {
+            return Ok(Chosen::Known(name.parse()?));
+        }
+        let Some(path) = login_shell.filter(|p| !p.is_empty()) else {
+            return Ok(Chosen::Known(Shell::Sh));
+        };
+        let base = Path::new(path)
+            .file_name()
+            .map(|b| b.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(match Shell::named(&base) {
+            Some(shell) => Chosen::Known(shell),
+            None => Chosen::Fallback(path.to_string_lossy().into_owned()),
+        })
+    }
+}
+
+/// What `env` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Assignments pointing the docker CLI at a daemon.
+    Set,
+    /// Removals of the variables `Set` assigns (`--unset`).
+    Unset,
+}
+
+/// The variables `env` sets, and `env --unset` removes.
+const VARIABLES: [&str; 3] = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"];
 
 impl Shell {
     fn name(self) -> &'static str {
@@ -82,6 +139,15 @@ impl Shell {
         }
     }
 
+    /// Removes an exported variable; a variable that is not set is no error in any of them.
+    fn unset(self, name: &str) -> String {
+        match self {
+            Shell::Sh => format!("unset {name}"),
+            Shell::Fish => format!("set -e {name};"),
+            Shell::Pwsh => format!("Remove-Item Env:{name} -ErrorAction SilentlyContinue"),
+        }
+    }
+
     /// How to run `command` so that its output configures this shell.
     fn eval_hint(self, command: &str) -> String {
         match self {
@@ -117,15 +183,25 @@ fn check_host(host: &str) -> CliResult<&str> {
     Ok(host)
 }
 
-/// Refuses a client directory without the three files the docker CLI reads.
+/// Refuses a client directory that holds the daemon's layout, or lacks the three files the
+/// docker CLI reads.
 fn check_client_dir(dir: &Path) -> CliResult<()> {
+    // First: a daemon layout lacks cert.pem too, and the advice below would be to issue a
+    // client certificate into the daemon's directory.
+    Layout::client(dir.to_path_buf())
+        .refuse_other_kind()
+        .map_err(with_layout_flags(LayoutFlags::ClientDir))?;
     for name in ["ca.pem", "cert.pem", "key.pem"] {
         if !dir.join(name).is_file() {
             return Err(CliError::new(format!(
-                "{} has no {name}; the docker CLI needs ca.pem, cert.pem and key.pem there (without cert.pem/key.pem it silently sends no certificate and dockerd refuses it): issue one with `dockpki issue client --name NAME --out {}` or pass --client-dir",
+                "{} has no {name}; the docker CLI needs ca.pem, cert.pem and key.pem there (without cert.pem/key.pem it silently sends no certificate and dockerd refuses it): issue one with `",
                 dir.display(),
+            ))
+            .command(format!(
+                "issue client --name NAME --out {}",
                 crate::output::shell_quote(&dir.display().to_string())
-            )));
+            ))
+            .text("` or pass --client-dir"));
         }
     }
     Ok(())
@@ -137,8 +213,48 @@ fn check_client_dir(dir: &Path) -> CliResult<()> {
 /// one quoted literal of the chosen shell, and values that cannot be quoted on one line (control
 /// characters; bidirectional-formatting characters, which would disguise the line) are refused.
 pub fn run(ctx: &Context, args: &EnvArgs) -> CliResult<i32> {
-    let shell: Shell = args.shell.parse()?;
-    let host = check_host(&args.host)?;
+    let shell = match Shell::choose(args.shell.as_deref(), std::env::var_os("SHELL").as_deref())? {
+        Chosen::Known(shell) => shell,
+        Chosen::Fallback(login) => {
+            if !ctx.out.json {
+                note(format_args!(
+                    "SHELL is {login:?}, whose syntax dockpki does not print; printing POSIX sh commands (pass --shell sh, fish or powershell to choose)"
+                ));
+            }
+            Shell::Sh
+        }
+    };
+    let action = if args.unset {
+        Action::Unset
+    } else {
+        Action::Set
+    };
+    match action {
+        Action::Unset => {
+            unset(ctx, shell);
+            Ok(EXIT_OK)
+        }
+        Action::Set => set(ctx, shell, args),
+    }
+}
+
+/// `env --unset`: the removal of every variable `env` sets.
+fn unset(ctx: &Context, shell: Shell) {
+    if ctx.out.json {
+        print_json(&serde_json::json!({ "unset": VARIABLES }));
+        return;
+    }
+    for name in VARIABLES {
+        println!("{}", shell.unset(name));
+    }
+    let command = format!("dockpki env --unset --shell {}", shell.name());
+    println!("# Run this command to configure your shell:");
+    println!("# {}", shell.eval_hint(&command));
+}
+
+fn set(ctx: &Context, shell: Shell, args: &EnvArgs) -> CliResult<i32> {
+    // clap requires --host unless --unset is given.
+    let host = check_host(args.host.as_deref().unwrap_or_default())?;
     let dir: PathBuf = absolute(&match &args.client_dir {
         Some(d) => d.clone(),
         None => ctx.user.clone().docker_dir()?,
@@ -146,10 +262,10 @@ pub fn run(ctx: &Context, args: &EnvArgs) -> CliResult<i32> {
     let dir_text = printable_path("the client directory", &dir)?.to_string();
     check_client_dir(&dir)?;
     let vars = [
-        ("DOCKER_HOST", host.to_string()),
+        (VARIABLES[0], host.to_string()),
         // Any non-empty value means TLS with verification of the daemon; "1" says so plainly.
-        ("DOCKER_TLS_VERIFY", "1".to_string()),
-        ("DOCKER_CERT_PATH", dir_text.clone()),
+        (VARIABLES[1], "1".to_string()),
+        (VARIABLES[2], dir_text.clone()),
     ];
     if ctx.out.json {
         let map: Map<String, Value> = vars
@@ -181,15 +297,51 @@ fn hint_command(shell: Shell, host: &str, dir: &str) -> String {
         shell.quote(host),
         shell.quote(dir)
     );
-    if shell != Shell::Sh {
-        command.push_str(&format!(" --shell {}", shell.name()));
-    }
+    // Always named: without it the pasted command would follow the $SHELL of wherever it is
+    // pasted (a bash started from fish has SHELL=fish), not the syntax of this output.
+    command.push_str(&format!(" --shell {}", shell.name()));
     command
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shell_comes_from_the_flag_else_the_basename_of_shell_else_sh() {
+        use std::ffi::OsStr;
+        let known = |flag: Option<&str>, login: Option<&str>| {
+            Shell::choose(flag, login.map(OsStr::new)).unwrap()
+        };
+        for (login, shell) in [
+            ("/bin/bash", Shell::Sh),
+            ("/usr/bin/zsh", Shell::Sh),
+            ("/bin/sh", Shell::Sh),
+            ("/bin/dash", Shell::Sh),
+            ("/bin/ksh", Shell::Sh),
+            ("/usr/bin/fish", Shell::Fish),
+            ("/usr/local/bin/pwsh", Shell::Pwsh),
+            ("powershell", Shell::Pwsh),
+        ] {
+            assert_eq!(known(None, Some(login)), Chosen::Known(shell), "{login}");
+        }
+        assert_eq!(known(None, None), Chosen::Known(Shell::Sh));
+        assert_eq!(known(None, Some("")), Chosen::Known(Shell::Sh));
+        assert_eq!(
+            known(None, Some("/bin/tcsh")),
+            Chosen::Fallback("/bin/tcsh".into())
+        );
+        // The flag wins over SHELL, whatever SHELL holds.
+        assert_eq!(
+            known(Some("fish"), Some("/bin/tcsh")),
+            Chosen::Known(Shell::Fish)
+        );
+        assert_eq!(
+            known(Some("sh"), Some("/usr/bin/fish")),
+            Chosen::Known(Shell::Sh)
+        );
+        assert!(Shell::choose(Some("tcsh"), None).is_err());
+    }
 
     #[test]
     fn values_are_quoted_for_each_shell() {
@@ -282,7 +434,7 @@ mod tests {
         let dir = "/home/o'brien/.docker";
         assert_eq!(
             hint_command(Shell::Sh, "tcp://h:2376", dir),
-            r"dockpki env --host tcp://h:2376 --client-dir '/home/o'\''brien/.docker'"
+            r"dockpki env --host tcp://h:2376 --client-dir '/home/o'\''brien/.docker' --shell sh"
         );
         assert_eq!(
             hint_command(Shell::Fish, "tcp://h:2376", dir),

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dockpki::{CertInfo, ExtendedKeyUsage, KeyType, PrivateKey};
+use dockpki::{CertInfo, Decoded, Encoding, ExtendedKeyUsage, KeyType};
 use serde::Serialize;
 
 use super::{now, Context};
@@ -22,12 +22,23 @@ enum Contents {
 struct FileReport {
     path: PathBuf,
     mode: Option<String>,
+    encoding: Encoding,
     #[serde(flatten)]
     contents: Contents,
 }
 
-/// Describes each file: certificates (all of a bundle) or a private key (its type only).
+/// The argument that names standard input instead of a file.
+const STDIN: &str = "-";
+
+/// Describes each file: certificates (all of a bundle) or a private key (its type only), in
+/// PEM or DER; `-` is standard input.
 pub fn run(ctx: &Context, args: &crate::cli::InspectArgs) -> CliResult<i32> {
+    // Standard input can be read only once: a second `-` would find it empty.
+    if args.files.iter().filter(|p| p.as_os_str() == STDIN).count() > 1 {
+        return Err(CliError::new(
+            "standard input (-) can be given only once; save the other input to a file and name it",
+        ));
+    }
     let reports = args
         .files
         .iter()
@@ -47,17 +58,22 @@ pub fn run(ctx: &Context, args: &crate::cli::InspectArgs) -> CliResult<i32> {
             .as_deref()
             .map(|m| format!(" (mode {m})"))
             .unwrap_or_default();
+        let name = if r.path.as_os_str() == STDIN {
+            "standard input".to_string()
+        } else {
+            r.path.display().to_string()
+        };
+        let der = match r.encoding {
+            Encoding::Der => " (DER)",
+            Encoding::Pem => "",
+        };
         match &r.contents {
             Contents::PrivateKey { key_type } => {
-                say(format_args!(
-                    "{}{mode}: private key, {key_type}",
-                    r.path.display()
-                ));
+                say(format_args!("{name}{mode}: private key{der}, {key_type}"));
             }
             Contents::Certificates { certificates } => {
                 say(format_args!(
-                    "{}{mode}: {} certificate(s)",
-                    r.path.display(),
+                    "{name}{mode}: {} certificate(s){der}",
                     certificates.len()
                 ));
                 for c in certificates {
@@ -70,28 +86,32 @@ pub fn run(ctx: &Context, args: &crate::cli::InspectArgs) -> CliResult<i32> {
 }
 
 fn describe(path: &Path) -> CliResult<FileReport> {
-    let bytes = reader::read(path, Links::Follow, Limit::Pem)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let contents = if text.contains("PRIVATE KEY-----") && !text.contains("BEGIN CERTIFICATE") {
-        let key =
-            PrivateKey::from_pem(&bytes).map_err(|e| CliError::from(e).context(path.display()))?;
-        Contents::PrivateKey {
-            key_type: key.key_type(),
-        }
+    let (bytes, name, mode) = if path.as_os_str() == STDIN {
+        let name = Path::new("standard input");
+        let bytes = reader::read_stream(std::io::stdin().lock(), name, Limit::Pem)?;
+        (bytes, name, None)
     } else {
-        let certs = dockpki::certs_from_pem(&bytes)
-            .map_err(|e| CliError::from(e).context(path.display()))?;
-        Contents::Certificates {
+        let bytes = reader::read(path, Links::Follow, Limit::Pem)?;
+        (bytes, path, mode_of(path).ok().map(|m| format!("{m:04o}")))
+    };
+    let context = |e: dockpki::Error| CliError::from(e).context(name.display());
+    let (encoding, decoded) = dockpki::decode_pem_or_der(&bytes).map_err(context)?;
+    let contents = match decoded {
+        Decoded::PrivateKey(key) => Contents::PrivateKey {
+            key_type: key.key_type(),
+        },
+        Decoded::Certificates(certs) => Contents::Certificates {
             certificates: certs
                 .iter()
                 .map(dockpki::inspect)
                 .collect::<dockpki::Result<_>>()
-                .map_err(|e| CliError::from(e).context(path.display()))?,
-        }
+                .map_err(context)?,
+        },
     };
     Ok(FileReport {
         path: path.to_path_buf(),
-        mode: mode_of(path).ok().map(|m| format!("{m:04o}")),
+        mode,
+        encoding,
         contents,
     })
 }

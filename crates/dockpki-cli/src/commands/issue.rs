@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{now, parse, parse_all, Context};
 use crate::cli::{IssueClientArgs, IssueServerArgs, LeafArgs};
-use crate::error::{CliResult, EXIT_OK};
+use crate::error::{with_layout_flags, CliResult, LayoutFlags, EXIT_OK};
 use crate::output::{print_json, say};
 use crate::paths::absolute;
 
@@ -38,7 +38,8 @@ fn issue(ctx: &Context, args: &LeafArgs, leaf: LeafRequest) -> CliResult<i32> {
         existing: super::existing(args.force),
     };
     let state = ctx.open_state(Create::No)?;
-    let issued = ops::issue(&state, &request, now())?;
+    let issued =
+        ops::issue(&state, &request, now()).map_err(with_layout_flags(LayoutFlags::IssueOut))?;
     if ctx.out.json {
         print_json(&json!({
             "layout": { "kind": issued.layout.label(), "dir": issued.layout.dir },

@@ -36,7 +36,9 @@ pub fn run(ctx: &Context, args: &ProbeArgs) -> CliResult<i32> {
         state_dir: ctx.state_dir().ok(),
     })
     .map_err(|e| match e {
-        ProbeError::Setup(e) => CliError::from(e),
+        ProbeError::Setup(e) => {
+            crate::error::with_layout_flags(crate::error::LayoutFlags::ClientDir)(e)
+        }
         // A daemon that answered wrongly is broken now (exit 4); one that could not be reached
         // could not be checked (exit 1).
         ProbeError::Diagnosis(d) => {

@@ -83,6 +83,11 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
     if let Some(c) = &args.client_dir {
         layouts.push(Layout::client(absolute(c)?));
     }
+    // A directory given to the other flag is named as such, not checked as a layout that
+    // misses every file.
+    for layout in &layouts {
+        layout.refuse_other_kind()?;
+    }
     if !explicit {
         let daemon = Layout::daemon(PathBuf::from(DEFAULT_DAEMON_DIR));
         if daemon.dir.is_dir() {

@@ -32,6 +32,8 @@ const SCRUBBED: &[&str] = &[
     "DOCKER_CONFIG",
     "DOCKER_CONTEXT",
     "LOGNAME",
+    // `env` picks its shell from SHELL when --shell is not given: tests set it when they mean to.
+    "SHELL",
 ];
 
 /// The login name every child sees (the default client common name).

@@ -184,12 +184,25 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> std::result::Result<File
 /// # Errors
 /// An I/O error, or the file being larger than the limit.
 pub fn read_opened(file: File, path: &Path, limit: Limit) -> Result<Zeroizing<Vec<u8>>> {
+    read_stream(file, path, limit)
+}
+
+/// Reads a stream that is not a file of the file system (standard input, a pipe the caller
+/// was given) to its end, with the same cap as a file of its kind: what arrives may be
+/// endless (`dockpki inspect - < /dev/zero`), so at most `limit` bytes are kept and a longer
+/// stream is refused once one byte more has arrived. `name` says what it is in messages
+/// (`standard input`).
+///
+/// # Errors
+/// An I/O error, or the stream being longer than the limit.
+pub fn read_stream(stream: impl Read, name: &Path, limit: Limit) -> Result<Zeroizing<Vec<u8>>> {
     let mut bytes = Zeroizing::new(Vec::new());
-    file.take(limit.bytes() + 1)
+    stream
+        .take(limit.bytes() + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::io("read", path, &e))?;
+        .map_err(|e| Error::io("read", name, &e))?;
     if bytes.len() as u64 > limit.bytes() {
-        return Err(too_large(path, limit));
+        return Err(too_large(name, limit));
     }
     Ok(bytes)
 }

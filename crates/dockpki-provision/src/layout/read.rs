@@ -51,7 +51,8 @@ impl Layout {
     /// what that user could read anyway.
     ///
     /// # Errors
-    /// One line naming the file: missing, refused by the reader (or unreadable for `owner`),
+    /// A directory holding only the other kind of layout, as
+    /// [`Layout::refuse_other_kind`] words it; else one line naming the file: missing, refused by the reader (or unreadable for `owner`),
     /// not PEM, a CA certificate, or a key of another certificate; or when root cannot act as
     /// `owner`.
     pub fn read(&self, links: Links, owner: Option<Owner>) -> Result<LayoutFiles> {
@@ -72,6 +73,9 @@ impl Layout {
         let read = {
             let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))
                 .map_err(Unusable::Read)?;
+            // Before the reads, as the owner: a layout of the other kind is named as such
+            // rather than as a missing file, which would suggest writing this kind next to it.
+            self.refuse_other_kind().map_err(Unusable::OtherKind)?;
             [self.ca_path(), self.cert_path(), self.key_path()]
                 .map(|path| reader::read(&path, links, Limit::Pem))
         };
@@ -120,6 +124,9 @@ impl Layout {
 /// Why a layout's files cannot be used together ([`Layout::read_checked`]).
 #[derive(Debug)]
 pub enum Unusable {
+    /// The directory holds only the other kind of layout
+    /// ([`Layout::refuse_other_kind`]'s error, with its advice).
+    OtherKind(Error),
     /// A file could not be read (missing, refused by the reader, unreadable for the owner), or
     /// acting as the owner failed; the error names the file.
     Read(Error),
@@ -149,7 +156,7 @@ impl Unusable {
     /// The one-line error of [`Layout::read`] for a layout of `usage`.
     fn into_error(self, usage: dockpki::Usage) -> Error {
         match self {
-            Unusable::Read(e) => e,
+            Unusable::Read(e) | Unusable::OtherKind(e) => e,
             Unusable::Invalid { path, error } => Error::from(error).context(path.display()),
             Unusable::CaCertificate { cert } => Error::new(format!(
                 "{} holds a CA certificate, not a {usage} certificate; install the {usage} certificate that was issued for this layout",

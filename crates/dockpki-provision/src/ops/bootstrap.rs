@@ -121,8 +121,10 @@ impl Bootstrapped {
 /// before any key is generated.
 ///
 /// # Errors
-/// With [`Advice::Force`], naming the first existing file.
+/// With [`Advice::Force`], naming the first existing file; as [`refuse_mixed_layouts`]
+/// whatever `request.existing` allows.
 pub fn refuse_existing_layout_files(request: &BootstrapRequest) -> Result<()> {
+    refuse_mixed_layouts(request)?;
     if request.existing == Existing::ReplaceKeepingBackup {
         return Ok(());
     }
@@ -142,6 +144,17 @@ pub fn refuse_existing_layout_files(request: &BootstrapRequest) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a daemon directory that holds only a client layout, or a client directory that
+/// holds only a daemon layout (see [`Layout::refuse_other_kind`]): `--force` consents to
+/// replacing files, not to putting a server key into a client's directory.
+///
+/// # Errors
+/// With [`Advice::ClientLayoutGiven`] or [`Advice::DaemonLayoutGiven`] about the directory.
+pub fn refuse_mixed_layouts(request: &BootstrapRequest) -> Result<()> {
+    Layout::daemon(request.daemon_dir.clone()).refuse_other_kind()?;
+    Layout::client(request.client_dir.clone()).refuse_other_kind()
+}
+
 /// Sets up mutual TLS for one daemon and one client in one journaled update: creates the CA
 /// when the state has none, issues the daemon's and the client's certificates with fresh keys,
 /// installs both layouts (keys 0400, certificates 0444; the client's owned as the state's
@@ -151,7 +164,8 @@ pub fn refuse_existing_layout_files(request: &BootstrapRequest) -> Result<()> {
 /// # Errors
 /// When the state's CA cannot be loaded, a certificate is refused by the CA (name constraints,
 /// a lifetime beyond the CA's), or the files cannot be written (an existing file without
-/// [`Existing::ReplaceKeepingBackup`], an untrusted directory); nothing is written then.
+/// [`Existing::ReplaceKeepingBackup`], an untrusted directory), or a directory holds the
+/// other kind of layout ([`refuse_mixed_layouts`]); nothing is written then.
 ///
 /// # Examples
 /// ```
@@ -192,6 +206,7 @@ pub fn bootstrap(
     request: &BootstrapRequest,
     now: OffsetDateTime,
 ) -> Result<Bootstrapped> {
+    refuse_mixed_layouts(request)?;
     let existing_ca = if state.has_ca() {
         Some(state.load_ca()?)
     } else {

@@ -254,7 +254,7 @@ pub fn read_client_layout(
     let files = Layout::client(dir.to_path_buf())
         .read_checked(Links::Refuse, owner)
         .map_err(|unusable| match unusable {
-            Unusable::Read(e) => e,
+            Unusable::Read(e) | Unusable::OtherKind(e) => e,
             Unusable::Invalid { path, error } => Error::from(error).context(format!(
                 "{} is not usable for a docker context",
                 path.display()

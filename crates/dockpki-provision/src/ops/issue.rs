@@ -68,7 +68,8 @@ impl Issued {
 /// When the CA cannot be loaded (missing, or encrypted without a passphrase), the request is
 /// refused by the CA (name constraints, a lifetime beyond the CA's), or the files cannot be
 /// written (an existing file without [`Existing::ReplaceKeepingBackup`], an untrusted
-/// directory); nothing is written then.
+/// directory), or the directory holds only the other kind of layout
+/// ([`Layout::refuse_other_kind`], whatever `existing` allows); nothing is written then.
 ///
 /// # Examples
 /// ```
@@ -101,6 +102,10 @@ impl Issued {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn issue(state: &State, request: &IssueRequest, now: OffsetDateTime) -> Result<Issued> {
+    let layout = Layout::for_usage(request.leaf.usage(), request.dir.clone());
+    // Before anything else, whatever `existing` allows: consent to replace files is not
+    // consent to put a server key into a client's directory (or the reverse).
+    layout.refuse_other_kind()?;
     let ca = state.load_ca()?;
     let mut inventory = state.load_inventory()?;
     let key = PrivateKey::generate(request.key_type)?;
@@ -108,7 +113,6 @@ pub fn issue(state: &State, request: &IssueRequest, now: OffsetDateTime) -> Resu
         LeafRequest::Server(r) => ca.issue_server(r, key, now)?,
         LeafRequest::Client(r) => ca.issue_client(r, key, now)?,
     };
-    let layout = Layout::for_usage(request.leaf.usage(), request.dir.clone());
     let owner = state.settings().owners.owner_for(&layout.dir);
     let mut plan = WritePlan::new(request.existing);
     layout.plan(&mut plan, &state.trust_bundle_pem(&ca)?, &issued, owner);
