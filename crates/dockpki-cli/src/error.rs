@@ -88,7 +88,7 @@ fn advice_text(advice: Advice) -> &'static str {
             "pass --force to replace it (the old files are kept as backups, and certificates it issued stop being trusted wherever the new ca.pem is installed)"
         }
         Advice::FinishRotation => {
-            "finish it with `dockpki ca rotate reissue` and `dockpki ca rotate finish` (see `dockpki ca rotate status`)"
+            "finish it with `dockpki ca rotate reissue` and `dockpki ca rotate finish`, or undo it with `dockpki ca rotate abort` (see `dockpki ca rotate status`)"
         }
         Advice::ChangePassphrase => {
             "to change the passphrase run `dockpki ca decrypt` then `dockpki ca encrypt`"
@@ -104,13 +104,17 @@ fn advice_text(advice: Advice) -> &'static str {
             "rotate the CA first (dockpki ca rotate begin, reissue, finish); nothing was written"
         }
         Advice::ContinueRotationWithReissue => {
-            "continue it with `dockpki ca rotate reissue` (see `dockpki ca rotate status`)"
+            "continue it with `dockpki ca rotate reissue`, or undo it with `dockpki ca rotate abort` (see `dockpki ca rotate status`)"
         }
         Advice::ContinueRotationWithFinish => {
-            "continue it with `dockpki ca rotate finish` (see `dockpki ca rotate status`)"
+            "continue it with `dockpki ca rotate finish`, or undo it with `dockpki ca rotate abort` (see `dockpki ca rotate status`)"
         }
         Advice::BeginRotation => "start one with `dockpki ca rotate begin`",
         Advice::ReissueFirst => "run `dockpki ca rotate reissue` first",
+        Advice::AbortRotation => {
+            "undo the rotation with `dockpki ca rotate abort`, then begin it again with a longer --validity"
+        }
+        Advice::LongerCaValidity => "pass a longer --validity",
         _ => "",
     }
 }
@@ -142,6 +146,12 @@ fn advice_about(advice: Advice, subject: Option<&str>) -> Option<String> {
         Advice::ListCertificates => format!(
             "see `dockpki --json status` or {}",
             or("the inventory")
+        ),
+        // The subject is a validity the engine formatted (`826d`): nothing to quote, quoted
+        // all the same.
+        Advice::LongerCaValidity => format!(
+            "pass --validity {} or longer",
+            crate::output::shell_quote(subject?)
         ),
         _ => return None,
     })

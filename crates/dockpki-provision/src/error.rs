@@ -84,6 +84,13 @@ pub enum Advice {
     /// Certificates from the old CA remain: they must be re-issued first (`dockpki ca rotate
     /// reissue`).
     ReissueFirst,
+    /// The new CA of a rotation would not outlive the certificates it must re-issue: a longer
+    /// validity should be asked for ([`Error::subject`] is the shortest that works, e.g.
+    /// `826d`; `dockpki ca rotate begin --validity 826d`).
+    LongerCaValidity,
+    /// A rotation in progress cannot go on as it is (its new CA cannot sign what it must): it
+    /// should be undone (`dockpki ca rotate abort`) and begun again.
+    AbortRotation,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying
