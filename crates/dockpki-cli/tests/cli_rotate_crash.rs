@@ -235,7 +235,7 @@ fn rotation_phases_killed_at_random_instants_always_leave_verifying_layouts() {
                 .any(|&n| n < MIN_INTERRUPTED_COMMITS))
     {
         // One rotation in three under way is aborted instead of moved on.
-        let command = if current != "none" && rng.next() % 3 == 0 {
+        let command = if current != "none" && rng.next().is_multiple_of(3) {
             "abort"
         } else {
             next_command(&current)
