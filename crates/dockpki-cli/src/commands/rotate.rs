@@ -42,7 +42,7 @@ fn next_step(next: Next) -> String {
     }
 }
 
-/// When a phase's one-line summary is printed (it is always in `--json`).
+/// When a phase's one-line summary is printed as text (`--json` carries its facts as fields).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Summary {
     /// Only with `-v`: the restarts and the next step say enough.
