@@ -748,6 +748,82 @@ fn ca_rotation_keeps_dockerd_reachable_and_finally_refuses_old_ca_clients() {
     checks.finish();
 }
 
+/// An aborted rotation puts dockerd back on the old CA alone, with the runbook's restarts: after
+/// `begin`, `reissue` and `abort` (each followed by a restart) the client layout (re-issued from
+/// the old CA), a copy of the client never updated (old certificate, old-only ca.pem) and a
+/// client issued during the rotation (re-issued from the old CA too) work, and a copy of that
+/// client's new-CA certificate is refused.
+#[test]
+fn aborted_ca_rotation_puts_dockerd_back_on_the_old_ca_and_refuses_new_ca_clients() {
+    let Some(tools) = prerequisites(
+        "aborted_ca_rotation_puts_dockerd_back_on_the_old_ca_and_refuses_new_ca_clients",
+    ) else {
+        return;
+    };
+    let work = workdir();
+    let w = work.path();
+    let (daemon_dir, client_dir) = bootstrap(w, "state", "main", "ecdsa-p256");
+    let state = w.join("state");
+    let rotate = |phase: &str| dockpki(&[&"--state", &state, &"ca", &"rotate", &phase]);
+    // A client dockpki does not know: the old certificate and the old-only ca.pem, never updated.
+    let old_client = cert_path(w.join("old-client"), &client_dir, Some(&client_dir));
+    let mut checks = Checks::default();
+
+    rotate("begin");
+    let new_client = w.join("new-client");
+    dockpki(&[
+        &"--state",
+        &state,
+        &"issue",
+        &"client",
+        &"--name",
+        &"newbie",
+        &"--out",
+        &new_client,
+    ]);
+    drop(Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir)));
+    rotate("reissue");
+    // A copy of the new-CA client taken before the abort (old+new ca.pem, new-CA certificate).
+    let new_ca_copy = cert_path(w.join("new-ca-copy"), &new_client, Some(&new_client));
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
+    checks.check(
+        reached_server(&run, &version),
+        "after reissue: the reissued client works",
+        &run,
+    );
+    drop(dockerd);
+
+    rotate("abort");
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let host = dockerd.tcp_v4();
+    for (dir, what) in [
+        (
+            &client_dir,
+            "after abort: the client re-issued from the old CA works",
+        ),
+        (
+            &old_client,
+            "after abort: a client copy never updated (old-only ca.pem) works again",
+        ),
+        (
+            &new_client,
+            "after abort: the client issued during the rotation, re-issued from the old CA, works",
+        ),
+    ] {
+        let run = docker_tlsverify(&dockerd, dir, &host);
+        checks.check(reached_server(&run, &version), what, &run);
+    }
+    let run = docker_tlsverify(&dockerd, &new_ca_copy, &host);
+    checks.rejected(
+        &run,
+        "after abort: a client certificate from the abandoned CA",
+        CLIENT_CERT_REFUSED,
+    );
+    checks.finish();
+}
+
 /// Writes `dir/daemon.json` holding the daemon's private settings (data root, exec root, pidfile,
 /// vfs, no iptables, no bridge: keys dockpki must keep), then merges the TLS settings into it
 /// with `dockpki daemon-config --listen tcp://127.0.0.1:PORT --listen unix://DIR/docker.sock

@@ -376,6 +376,7 @@ certificates only at start):
   dockpki ca rotate reissue    every certificate from the old CA re-issued from the new one
   dockpki ca rotate finish     every known layout trusts only the new CA; the old one is archived
   dockpki ca rotate status     where the rotation stands and what to run next
+  dockpki ca rotate abort      undo it (any phase): the old CA alone again; the new one is archived
 
 Examples:
   sudo dockpki ca rotate begin --validity 10y
@@ -404,6 +405,20 @@ pub enum RotateCommand {
         after_help = "Examples:\n  dockpki ca rotate status\n  dockpki --json ca rotate status"
     )]
     Status,
+    /// Undo a rotation in any phase: every known layout trusts the old CA alone again
+    #[command(
+        after_help = "Certificates the new CA issued (by reissue, or by issue during the rotation) are re-issued from
+the old CA with fresh keys; those it cannot re-issue are listed, to be issued again. The new CA
+is moved to STATE/archive/ca-<sha256 prefix>-aborted.pem and -aborted-key.pem; a new rotation may
+begin afterwards.
+
+Examples:
+  sudo dockpki ca rotate abort
+  sudo dockpki --json ca rotate abort
+
+Restart every daemon named in the output: until then it still trusts the new CA."
+    )]
+    Abort,
 }
 
 /// `dockpki ca rotate begin`
@@ -412,7 +427,7 @@ pub struct RotateBeginArgs {
     /// Key algorithm of the new CA [default: the current CA's]
     #[arg(long, value_name = "T")]
     pub key_type: Option<String>,
-    /// How long the new CA is valid (h, d, w, y)
+    /// How long the new CA is valid (h, d, w, y); at least a day longer than the longest active certificate
     #[arg(
         long,
         value_name = "DURATION",
@@ -796,6 +811,7 @@ mod tests {
             "dockpki ca rotate reissue",
             "dockpki ca rotate finish",
             "dockpki ca rotate status",
+            "dockpki ca rotate abort",
             "dockpki context update",
             "dockpki completions",
             "dockpki man",

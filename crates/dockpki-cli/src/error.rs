@@ -184,9 +184,10 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
             "pass --force to replace it (the old files are kept as backups, and certificates it issued stop being trusted wherever the new ca.pem is installed)".to_string()
         }
         Advice::FinishRotation => format!(
-            "finish it with `{}` and `{}` (see `{}`)",
+            "finish it with `{}` and `{}`, or undo it with `{}` (see `{}`)",
             run("ca rotate reissue"),
             run("ca rotate finish"),
+            run("ca rotate abort"),
             run("ca rotate status")
         ),
         Advice::ChangePassphrase => format!(
@@ -206,17 +207,24 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
             run("ca rotate begin")
         ),
         Advice::ContinueRotationWithReissue => format!(
-            "continue it with `{}` (see `{}`)",
+            "continue it with `{}`, or undo it with `{}` (see `{}`)",
             run("ca rotate reissue"),
+            run("ca rotate abort"),
             run("ca rotate status")
         ),
         Advice::ContinueRotationWithFinish => format!(
-            "continue it with `{}` (see `{}`)",
+            "continue it with `{}`, or undo it with `{}` (see `{}`)",
             run("ca rotate finish"),
+            run("ca rotate abort"),
             run("ca rotate status")
         ),
         Advice::BeginRotation => format!("start one with `{}`", run("ca rotate begin")),
         Advice::ReissueFirst => format!("run `{}` first", run("ca rotate reissue")),
+        Advice::AbortRotation => format!(
+            "undo the rotation with `{}`, then begin it again with a longer --validity",
+            run("ca rotate abort")
+        ),
+        Advice::LongerCaValidity => "pass a longer --validity".to_string(),
         _ => String::new(),
     }
 }
@@ -260,6 +268,12 @@ fn advice_about(
             "see `{}` or {}",
             inv.command("--json status"),
             or("the inventory")
+        ),
+        // The subject is a validity the engine formatted (`826d`): nothing to quote, quoted
+        // all the same.
+        Advice::LongerCaValidity => format!(
+            "pass --validity {} or longer",
+            crate::output::shell_quote(subject?)
         ),
         Advice::DaemonLayoutGiven | Advice::ClientLayoutGiven => {
             wrong_layout_advice(advice, subject, flags, inv)?

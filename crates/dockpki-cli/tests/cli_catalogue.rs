@@ -610,6 +610,28 @@ fn catalogue() -> Vec<Case> {
             args: &["verify", "--daemon-dir", "{root}/alice"],
             phrase: "it is a client's: pass it as --client-dir {root}/alice",
         },
+        Case {
+            name: "ca rotate begin with a CA shorter than the certificate it must re-issue",
+            setup: Setup::CaAndClient,
+            damage: none,
+            // alice's client certificate is valid 90 days.
+            args: &["ca", "rotate", "begin", "--validity", "30d"],
+            phrase: "the new CA needs a validity of at least 91d (that plus a day for the restarts in between); pass --validity 91d or longer",
+        },
+        Case {
+            name: "ca rotate begin with a CA valid an hour",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["ca", "rotate", "begin", "--validity", "1h"],
+            phrase: "a new CA valid 1h could not re-issue the certificates it replaces: client \"alice\"",
+        },
+        Case {
+            name: "ca rotate abort with no rotation in progress",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["ca", "rotate", "abort"],
+            phrase: "no CA rotation in progress in {root}/state, nothing to abort; start one with `dockpki --state {root}/state ca rotate begin`",
+        },
     ]
 }
 

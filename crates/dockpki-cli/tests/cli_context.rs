@@ -329,7 +329,7 @@ fn context_create_refuses_bad_names_hosts_and_client_dirs_writing_nothing() {
 }
 
 #[test]
-fn renew_and_every_ca_rotation_phase_rewrite_the_context_copies() {
+fn renew_every_ca_rotation_phase_and_abort_rewrite_the_context_copies() {
     let env = Env::new();
     let (_, client) = bootstrapped(&env);
     let config = env.path("docker-config");
@@ -371,6 +371,20 @@ fn renew_and_every_ca_rotation_phase_rewrite_the_context_copies() {
         );
     }
     // After finish the context trusts only the new CA, which is now the state's ca.pem.
+    assert_eq!(
+        read(&tls_copy(&config, "remote-a", "ca.pem")),
+        read(&env.state().join("ca.pem"))
+    );
+    // An aborted rotation takes the context back to the old CA, certificate and all.
+    for phase in ["begin", "reissue", "abort"] {
+        env.ok(&["ca", "rotate", phase]);
+        assert_copies_equal(
+            &config,
+            "remote-a",
+            &client,
+            &format!("after rotate {phase}"),
+        );
+    }
     assert_eq!(
         read(&tls_copy(&config, "remote-a", "ca.pem")),
         read(&env.state().join("ca.pem"))

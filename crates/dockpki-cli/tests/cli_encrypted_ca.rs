@@ -371,3 +371,48 @@ fn on_a_terminal_two_different_passphrases_create_nothing() {
     );
     assert!(!env.state().join("ca-key.pem").exists());
 }
+
+/// Aborting right after `begin` re-issues nothing, so it needs no passphrase; after `reissue` it
+/// signs with the old CA and does. The abandoned CA's key is archived still encrypted.
+#[test]
+fn abort_asks_for_the_passphrase_only_when_it_reissues_and_archives_the_key_encrypted() {
+    let (env, pass) = encrypted();
+    let (d, c) = (env.path("daemon"), env.path("client"));
+    env.ok(&with_pass(
+        &pass,
+        &[
+            "bootstrap",
+            "--san",
+            "localhost",
+            "--daemon-dir",
+            s(&d),
+            "--client-dir",
+            s(&c),
+        ],
+    ));
+    env.ok(&with_pass(&pass, &["ca", "rotate", "begin"]));
+    // No passphrase source at all, stdin not a terminal: nothing to sign, so it works.
+    env.ok(&["ca", "rotate", "abort"]);
+    let archived: Vec<PathBuf> = fs::read_dir(env.state().join("archive"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| s(p).ends_with("-aborted-key.pem"))
+        .collect();
+    assert_eq!(archived.len(), 1, "{archived:?}");
+    assert!(read(&archived[0]).starts_with(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    assert_eq!(mode(&archived[0]), 0o400);
+
+    env.ok(&with_pass(&pass, &["ca", "rotate", "begin"]));
+    env.ok(&with_pass(&pass, &["ca", "rotate", "reissue"]));
+    env.assert_refused(
+        &with_pass(&env.path("wrong"), &["ca", "rotate", "abort"]),
+        "wrong passphrase",
+    );
+    env.ok(&with_pass(&pass, &["ca", "rotate", "abort"]));
+    assert_openssl_accepts(
+        &env.state().join("ca.pem"),
+        &c.join("cert.pem"),
+        "sslclient",
+    );
+    env.ok(&["verify", "--daemon-dir", s(&d), "--client-dir", s(&c)]);
+}

@@ -314,7 +314,7 @@ fn reissue_and_finish_without_a_rotation_are_refused_and_write_nothing() {
 #[test]
 fn rotation_without_a_ca_is_refused_and_writes_nothing() {
     let env = Env::new();
-    for phase in ["begin", "reissue", "finish", "status"] {
+    for phase in ["begin", "reissue", "finish", "status", "abort"] {
         env.assert_refused(&["ca", "rotate", phase], "no CA in");
     }
     assert!(!env.state().exists());
@@ -407,4 +407,252 @@ fn layouts_whose_directory_is_gone_are_reported_not_recreated() {
     );
     assert!(!bob.exists());
     assert_verifies(&env, &daemon, &client);
+}
+
+/// The first 16 hex digits of a SHA-256 fingerprint, lower case: how the archive names a CA.
+fn tag(fp: &str) -> String {
+    fp.chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// `dockpki status` exits 0: every recorded certificate present, matching and not due.
+fn assert_status_clean(env: &Env) {
+    let out = env.run(&["status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "status not clean:\n{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn abort_after_begin_puts_every_layout_back_on_the_old_ca_and_a_new_begin_works() {
+    let env = Env::new();
+    let (daemon, client, bob) = (env.path("daemon"), env.path("client"), env.path("bob"));
+    env.bootstrap(&daemon, &client, &[]);
+    env.issue_client("bob", &bob, &[]);
+    let old_fp = fingerprint(&env, &env.state().join("ca.pem"));
+    let leaves: Vec<Vec<u8>> = [&client, &bob]
+        .iter()
+        .map(|d| fs::read(d.join("cert.pem")).unwrap())
+        .collect();
+    env.ok(&["ca", "rotate", "begin"]);
+    let next = env.state().join("ca-next.pem");
+    let new_fp = fingerprint(&env, &next);
+    let next_key = fs::read(env.state().join("ca-next-key.pem")).unwrap();
+
+    let out = env.ok(&["ca", "rotate", "abort"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("aborted the CA rotation: 3 layout(s) trust only"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("restart dockerd using {}", daemon.display())),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("restart dockerd using {}", client.display())),
+        "{text}"
+    );
+    assert!(text.contains(&env.hint("ca rotate begin")), "{text}");
+    for dir in [&daemon, &client, &bob] {
+        assert_eq!(
+            fingerprints(&env, &dir.join("ca.pem")),
+            vec![old_fp.clone()],
+            "{} must trust the old CA alone",
+            dir.display()
+        );
+    }
+    for (dir, before) in [&client, &bob].iter().zip(&leaves) {
+        assert_eq!(
+            &fs::read(dir.join("cert.pem")).unwrap(),
+            before,
+            "untouched"
+        );
+    }
+    assert!(!next.exists() && !env.state().join("ca-next-key.pem").exists());
+    let archived = env
+        .state()
+        .join("archive")
+        .join(format!("ca-{}-aborted.pem", tag(&new_fp)));
+    let archived_key = env
+        .state()
+        .join("archive")
+        .join(format!("ca-{}-aborted-key.pem", tag(&new_fp)));
+    assert_eq!(fingerprint(&env, &archived), new_fp);
+    assert_eq!(
+        fs::read(&archived_key).unwrap(),
+        next_key,
+        "archived as stored"
+    );
+    assert_eq!((mode(&archived), mode(&archived_key)), (0o444, 0o400));
+    assert_eq!(fingerprint(&env, &env.state().join("ca.pem")), old_fp);
+    assert_eq!(status(&env)["phase"], "none");
+    assert_verifies(&env, &daemon, &client);
+    assert_verifies(&env, &daemon, &bob);
+    assert_status_clean(&env);
+
+    // A new rotation may begin, and run to its end.
+    for phase in ["begin", "reissue", "finish"] {
+        env.ok(&["ca", "rotate", phase]);
+        assert_verifies(&env, &daemon, &client);
+    }
+    let newest = fingerprint(&env, &env.state().join("ca.pem"));
+    assert!(newest != old_fp && newest != new_fp);
+    assert_eq!(common::names(&env.state().join("archive")).len(), 4);
+}
+
+#[test]
+fn abort_after_reissue_reissues_every_certificate_from_the_old_ca() {
+    let env = Env::new();
+    let (daemon, client, bob) = (env.path("daemon"), env.path("client"), env.path("bob"));
+    env.bootstrap(&daemon, &client, &[]);
+    env.issue_client("bob", &bob, &[]);
+    let old_ca = env.path("old-ca.pem");
+    fs::copy(env.state().join("ca.pem"), &old_ca).unwrap();
+    let old_subject = subject(&env, &old_ca);
+    env.ok(&["ca", "rotate", "begin"]);
+    // Issued during the rotation: from the new CA.
+    let carol = env.path("carol");
+    env.issue_client("carol", &carol, &[]);
+    env.ok(&["ca", "rotate", "reissue"]);
+    let new_key = fs::read(client.join("key.pem")).unwrap();
+    let before: Vec<Value> = active(&env);
+
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "abort"]));
+    assert_eq!(doc["command"], "abort");
+    assert_eq!(doc["reissued"], 4, "{doc}");
+    assert_eq!(doc["not_reissued"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["skipped_layouts"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["restart_daemons"], serde_json::json!([s(&daemon)]));
+    assert_eq!(doc["ca"]["subject"], old_subject.as_str());
+    assert_eq!(doc["archived_files"].as_array().unwrap().len(), 2, "{doc}");
+
+    for (dir, cert, purpose) in [
+        (&daemon, "server-cert.pem", "sslserver"),
+        (&client, "cert.pem", "sslclient"),
+        (&bob, "cert.pem", "sslclient"),
+        (&carol, "cert.pem", "sslclient"),
+    ] {
+        assert_eq!(
+            issuer(&env, &dir.join(cert)),
+            old_subject,
+            "{}",
+            dir.display()
+        );
+        // Against the old CA alone, as a copy outside dockpki would hold it.
+        common::assert_openssl_accepts(&old_ca, &dir.join(cert), purpose);
+        assert_eq!(
+            fs::read(dir.join("ca.pem")).unwrap(),
+            fs::read(&old_ca).unwrap()
+        );
+    }
+    assert_ne!(
+        fs::read(client.join("key.pem")).unwrap(),
+        new_key,
+        "fresh keys"
+    );
+    // Same names and lifetimes, from the old CA.
+    let after = active(&env);
+    assert_eq!(after.len(), before.len());
+    let old_fp = fingerprint(&env, &old_ca);
+    for (a, b) in after.iter().zip(&before) {
+        assert_eq!(a["ca_sha256"], old_fp.as_str(), "{a}");
+        assert_eq!(a["common_name"], b["common_name"]);
+        assert_eq!(a["installed"], b["installed"]);
+        let days = |r: &Value| {
+            (common::time_of(&r["not_after"]) - common::time_of(&r["not_before"])).whole_days()
+        };
+        assert_eq!(days(a), days(b), "{a}");
+    }
+    assert_verifies(&env, &daemon, &client);
+    assert_verifies(&env, &daemon, &bob);
+    assert_verifies(&env, &daemon, &carol);
+    assert_status_clean(&env);
+    assert_eq!(status(&env)["phase"], "none");
+    env.ok(&["ca", "rotate", "begin"]);
+}
+
+#[test]
+fn abort_lists_a_layout_it_cannot_write_and_the_certificate_left_in_it() {
+    let env = Env::new();
+    let (daemon, client, bob) = (env.path("daemon"), env.path("client"), env.path("bob"));
+    env.bootstrap(&daemon, &client, &[]);
+    env.issue_client("bob", &bob, &[]);
+    env.ok(&["ca", "rotate", "begin"]);
+    env.ok(&["ca", "rotate", "reissue"]);
+    // bob made his directory writable by anyone: dockpki writes no key there.
+    common::chmod(&bob, 0o777);
+    let bob_files = snapshot(&bob);
+
+    let text = stdout(&env.ok(&["ca", "rotate", "abort"]));
+    assert!(
+        text.contains("not re-issued: client \"bob\"") && text.contains("issue it again"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "not updated (cannot be written): {}",
+            bob.display()
+        )),
+        "{text}"
+    );
+    common::assert_unchanged(&bob_files, &snapshot(&bob), "bob's layout");
+    assert_verifies(&env, &daemon, &client);
+    assert_eq!(status(&env)["phase"], "none");
+}
+
+#[test]
+fn abort_without_a_rotation_is_refused_with_advice_and_writes_nothing() {
+    let env = Env::new();
+    env.bootstrap(&env.path("daemon"), &env.path("client"), &[]);
+    let line = env.assert_refused(&["ca", "rotate", "abort"], "no CA rotation in progress");
+    assert!(line.contains("nothing to abort"), "{line}");
+    assert!(line.contains(&env.hint("ca rotate begin")), "{line}");
+    // After a finished rotation there is nothing to abort either.
+    for phase in ["begin", "reissue", "finish"] {
+        env.ok(&["ca", "rotate", phase]);
+    }
+    env.assert_refused(&["ca", "rotate", "abort"], "nothing to abort");
+}
+
+#[test]
+fn begin_refuses_a_new_ca_that_cannot_outlive_the_certificates_it_must_reissue() {
+    let env = Env::new();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    // The server certificate (1y) is the longest.
+    env.bootstrap(&daemon, &client, &[]);
+    // 365d is exactly the server certificate's lifetime (shown as 1y): a day short.
+    for (short, shown) in [("30d", "30d"), ("1h", "1h"), ("365d", "1y")] {
+        let line = env.assert_refused(&["ca", "rotate", "begin", "--validity", short], "366d");
+        assert!(
+            line.contains(&format!("a new CA valid {shown} could not re-issue")),
+            "{line}"
+        );
+        assert!(line.contains("server \"localhost\""), "{line}");
+        assert!(line.ends_with("pass --validity 366d or longer"), "{line}");
+    }
+    // The minimum named works, through to the end.
+    env.ok(&["ca", "rotate", "begin", "--validity", "366d"]);
+    env.ok(&["ca", "rotate", "reissue"]);
+    env.ok(&["ca", "rotate", "finish"]);
+    assert_verifies(&env, &daemon, &client);
+}
+
+#[test]
+fn the_advice_of_a_rotation_in_progress_offers_abort() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    env.ok(&["ca", "rotate", "begin"]);
+    let line = env.assert_refused(&["ca", "rotate", "begin"], "already in progress");
+    let abort = format!("`{}`", env.hint("ca rotate abort"));
+    assert!(line.contains(&format!("or undo it with {abort}")), "{line}");
+    let line = env.assert_refused(&["ca", "init", "--force"], "a CA rotation is in progress");
+    assert!(line.contains(&abort), "{line}");
 }

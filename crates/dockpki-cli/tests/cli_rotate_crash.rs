@@ -2,9 +2,9 @@
 //! that belong together and chain to its `ca.pem`, once the next dockpki command has completed
 //! the journal.
 //!
-//! Two ways of interrupting: deterministically before every single rename of every phase
-//! (`DOCKPKI_TEST_ABORT_AFTER_MOVES=N` makes the committing process abort, like a SIGKILL, just
-//! before its N-th rename), and by SIGKILL at random instants of real runs.
+//! Two ways of interrupting: deterministically before every single rename of every phase and of
+//! `ca rotate abort` (`DOCKPKI_TEST_ABORT_AFTER_MOVES=N` makes the committing process abort, like
+//! a SIGKILL, just before its N-th rename), and by SIGKILL at random instants of real runs.
 
 mod common;
 
@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use common::{bin, json, s, Env};
 
-const PHASES: [&str; 3] = ["begin", "reissue", "finish"];
+/// The commands the random-kill test runs: the phases, and abort.
+const COMMANDS: [&str; 4] = ["begin", "reissue", "finish", "abort"];
 
 /// The sandbox's dockpki as a plain `std` command (so it can be killed by pid), with a clean
 /// environment: only HOME and USER, nothing that could point it elsewhere.
@@ -104,11 +105,20 @@ fn every_phase_aborted_before_any_rename_is_completed_and_leaves_verifying_layou
     if !common::fault_injection() {
         return;
     }
-    for (i, command) in PHASES.iter().enumerate() {
+    // Each phase after the ones before it, and abort after begin and after reissue.
+    let runs: [(&[&str], &str); 5] = [
+        (&[], "begin"),
+        (&["begin"], "reissue"),
+        (&["begin", "reissue"], "finish"),
+        (&["begin"], "abort"),
+        (&["begin", "reissue"], "abort"),
+    ];
+    for (earlier, command) in runs {
         let mut n = 0;
         loop {
             let (env, dirs) = setup();
-            for earlier in &PHASES[..i] {
+            let old_ca = std::fs::read(env.state().join("ca.pem")).expect("read ca.pem");
+            for earlier in earlier {
                 run_ok(&mut dockpki(&env, &["ca", "rotate", earlier]));
             }
             let out = dockpki(&env, &["ca", "rotate", command])
@@ -122,11 +132,8 @@ fn every_phase_aborted_before_any_rename_is_completed_and_leaves_verifying_layou
                 assert_layouts_verify(&env, &dirs, &format!("{command} uninterrupted"));
                 break;
             }
-            assert_eq!(
-                out.status.signal(),
-                Some(6),
-                "ca rotate {command} with abort before rename {n} must abort: {out:?}"
-            );
+            let what = format!("ca rotate {command} after {earlier:?} aborted before rename {n}");
+            assert_eq!(out.status.signal(), Some(6), "{what} must abort: {out:?}");
             assert!(env.state().join("journal.json").exists());
 
             let status = dockpki(&env, &["ca", "rotate", "status"])
@@ -138,13 +145,22 @@ fn every_phase_aborted_before_any_rename_is_completed_and_leaves_verifying_layou
                 "{status:?}"
             );
             assert!(!env.state().join("journal.json").exists());
-            let what = format!("ca rotate {command} aborted before rename {n}");
             assert_layouts_verify(&env, &dirs, &what);
             assert_eq!(
                 phase(&env),
                 phase_after(command),
                 "{what}: completed, not lost"
             );
+            if command == "abort" {
+                for dir in &dirs {
+                    assert_eq!(
+                        std::fs::read(dir.join("ca.pem")).expect("read ca.pem"),
+                        old_ca,
+                        "{what}: {} trusts the old CA alone",
+                        dir.display()
+                    );
+                }
+            }
             n += 1;
             assert!(n < 200, "ca rotate {command} never completed");
         }
@@ -188,24 +204,29 @@ fn rotation_phases_killed_at_random_instants_always_leave_verifying_layouts() {
 
     // How long each phase takes uninterrupted (the slowest of two full rotations) bounds the
     // random kill delay; a quarter more lets some runs complete, so the phases move on.
-    let mut runtime_us = [0u64; 3];
+    // Abort is timed after a reissue, where it has the most to do.
+    let mut runtime_us = [0u64; 4];
     for _ in 0..2 {
-        for (i, command) in PHASES.iter().enumerate() {
+        for command in ["begin", "reissue", "finish", "begin", "reissue", "abort"] {
+            let i = COMMANDS
+                .iter()
+                .position(|c| *c == command)
+                .expect("command");
             let started = Instant::now();
             run_ok(&mut dockpki(&env, &["ca", "rotate", command]));
             runtime_us[i] = runtime_us[i].max(started.elapsed().as_micros() as u64);
         }
     }
     eprintln!(
-        "uninterrupted runtimes (µs): begin {}, reissue {}, finish {}",
-        runtime_us[0], runtime_us[1], runtime_us[2]
+        "uninterrupted runtimes (µs): begin {}, reissue {}, finish {}, abort {}",
+        runtime_us[0], runtime_us[1], runtime_us[2], runtime_us[3]
     );
     let max_delay_us = runtime_us.map(|us| us + us / 4);
 
     let started = Instant::now();
     let (mut iterations, mut killed, mut completed) = (0, 0, 0);
-    let mut per_phase = [0usize; 3];
-    let mut interrupted_commits = [0usize; 3];
+    let mut per_phase = [0usize; 4];
+    let mut interrupted_commits = [0usize; 4];
     let mut current = phase(&env);
     while started.elapsed() < BUDGET
         && (iterations < MIN_ITERATIONS
@@ -213,8 +234,16 @@ fn rotation_phases_killed_at_random_instants_always_leave_verifying_layouts() {
                 .iter()
                 .any(|&n| n < MIN_INTERRUPTED_COMMITS))
     {
-        let command = next_command(&current);
-        let i = PHASES.iter().position(|p| *p == command).expect("phase");
+        // One rotation in three under way is aborted instead of moved on.
+        let command = if current != "none" && rng.next().is_multiple_of(3) {
+            "abort"
+        } else {
+            next_command(&current)
+        };
+        let i = COMMANDS
+            .iter()
+            .position(|p| *p == command)
+            .expect("command");
         let delay = Duration::from_micros(rng.next() % (max_delay_us[i] + 1));
         let mut child = dockpki(&env, &["ca", "rotate", command])
             .stdout(Stdio::null())
@@ -253,14 +282,16 @@ fn rotation_phases_killed_at_random_instants_always_leave_verifying_layouts() {
         iterations += 1;
     }
     eprintln!(
-        "{iterations} iterations in {:.1?} (begin {}, reissue {}, finish {}): {killed} killed mid-run, {completed} finished before the kill; killed during the renames and completed by recovery: begin {}, reissue {}, finish {}",
+        "{iterations} iterations in {:.1?} (begin {}, reissue {}, finish {}, abort {}): {killed} killed mid-run, {completed} finished before the kill; killed during the renames and completed by recovery: begin {}, reissue {}, finish {}, abort {}",
         started.elapsed(),
         per_phase[0],
         per_phase[1],
         per_phase[2],
+        per_phase[3],
         interrupted_commits[0],
         interrupted_commits[1],
-        interrupted_commits[2]
+        interrupted_commits[2],
+        interrupted_commits[3]
     );
     assert!(
         iterations >= MIN_ITERATIONS,

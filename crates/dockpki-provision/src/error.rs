@@ -92,6 +92,13 @@ pub enum Advice {
     /// directory): it is a client's (`--client-dir`), and the daemon's directory should be
     /// named instead (`--daemon-dir`, or `dockpki issue server --out DIR`).
     ClientLayoutGiven,
+    /// The new CA of a rotation would not outlive the certificates it must re-issue: a longer
+    /// validity should be asked for ([`Error::subject`] is the shortest that works, e.g.
+    /// `826d`; `dockpki ca rotate begin --validity 826d`).
+    LongerCaValidity,
+    /// A rotation in progress cannot go on as it is (its new CA cannot sign what it must): it
+    /// should be undone (`dockpki ca rotate abort`) and begun again.
+    AbortRotation,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying

@@ -119,6 +119,7 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Ca(CaCommand::Rotate(RotateCommand::Reissue)) => rotate::reissue(&ctx),
         Command::Ca(CaCommand::Rotate(RotateCommand::Finish)) => rotate::finish(&ctx),
         Command::Ca(CaCommand::Rotate(RotateCommand::Status)) => rotate::status(&ctx),
+        Command::Ca(CaCommand::Rotate(RotateCommand::Abort)) => rotate::abort(&ctx),
         Command::Issue(IssueCommand::Server(args)) => issue::server(&ctx, &args),
         Command::Issue(IssueCommand::Client(args)) => issue::client(&ctx, &args),
         Command::Bootstrap(args) => bootstrap::run(&ctx, &args),

@@ -44,7 +44,20 @@ fn next_step(inv: &Invocation, next: Next, restarts: bool) -> String {
         ),
         Next::Done if restarts => "restart the daemons listed; clients still holding certificates from the old CA are refused from now on".to_string(),
         Next::Done => "clients still holding certificates from the old CA are refused from now on".to_string(),
+        Next::Aborted => format!(
+            "{restart}issue again the certificates listed as not re-issued, and give the re-issued client directories and the old-only ca.pem to clients dockpki does not know; `{}` starts a new rotation",
+            next_command(inv, Phase::None)
+        ),
     }
+}
+
+/// When a phase's one-line summary is printed as text (`--json` carries its facts as fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Summary {
+    /// Only with `-v`: the restarts and the next step say enough.
+    Verbose,
+    /// Always: what was undone is not obvious from the next step.
+    Always,
 }
 
 /// `dockpki ca rotate begin`.
@@ -65,7 +78,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
         outcome.updated_dirs().len()
     );
     let extra = json!({ "new_ca": outcome.new_ca, "old_ca": outcome.old_ca });
-    report(ctx, "begin", &outcome, &summary, extra)
+    report(ctx, "begin", &outcome, &summary, Summary::Verbose, extra)
 }
 
 /// `dockpki ca rotate reissue`.
@@ -79,7 +92,7 @@ pub fn reissue(ctx: &Context) -> CliResult<i32> {
         outcome.new_ca.subject
     );
     let extra = json!({ "reissued": outcome.reissued.len(), "new_ca": outcome.new_ca });
-    report(ctx, "reissue", &outcome, &summary, extra)
+    report(ctx, "reissue", &outcome, &summary, Summary::Verbose, extra)
 }
 
 /// `dockpki ca rotate finish`.
@@ -97,7 +110,45 @@ pub fn finish(ctx: &Context) -> CliResult<i32> {
             .display()
     );
     let extra = json!({ "ca": outcome.new_ca, "archived_ca": outcome.old_ca });
-    report(ctx, "finish", &outcome, &summary, extra)
+    report(ctx, "finish", &outcome, &summary, Summary::Verbose, extra)
+}
+
+/// `dockpki ca rotate abort`.
+pub fn abort(ctx: &Context) -> CliResult<i32> {
+    let now = now();
+    let state = ctx.open_state(Create::No)?;
+    let outcome = rotate::abort(&state, now)?;
+    let archived = outcome
+        .archived
+        .first()
+        .cloned()
+        .unwrap_or_else(|| state.archive_dir());
+    let summary = format!(
+        "aborted the CA rotation: {} layout(s) trust only {:?} again, {} certificate(s) re-issued from it; the new CA {:?} is archived as {}",
+        outcome.updated_dirs().len(),
+        outcome.old_ca.subject,
+        outcome.reissued.len(),
+        outcome.new_ca.subject,
+        archived.display()
+    );
+    let extra = json!({
+        "ca": outcome.old_ca,
+        "archived_ca": outcome.new_ca,
+        "archived_files": outcome.archived,
+        "reissued": outcome.reissued.len(),
+        "not_reissued": outcome.not_reissued.iter().map(|n| json!({
+            "kind": n.record.kind,
+            "common_name": n.record.common_name,
+            "serial": n.record.serial,
+            "installed": n.record.installed,
+            "reason": n.reason,
+        })).collect::<Vec<_>>(),
+        "skipped_layouts": outcome.skipped.iter().map(|(dir, reason)| json!({
+            "dir": dir,
+            "reason": reason,
+        })).collect::<Vec<_>>(),
+    });
+    report(ctx, "abort", &outcome, &summary, Summary::Always, extra)
 }
 
 /// `dockpki ca rotate status`.
@@ -179,6 +230,7 @@ fn report(
     command: &str,
     outcome: &Outcome,
     summary: &str,
+    shown: Summary,
     extra: serde_json::Value,
 ) -> CliResult<i32> {
     let restart = outcome.restart_daemons();
@@ -198,11 +250,27 @@ fn report(
         return Ok(EXIT_OK);
     }
     // The summary names CA subjects; the directories come from the inventory.
-    if ctx.out.verbose {
+    if ctx.out.verbose || shown == Summary::Always {
         say(summary);
+    }
+    if ctx.out.verbose {
         for w in outcome.written.iter().filter(|w| w.changed) {
             say(format_args!("wrote {}", w.path.display()));
         }
+    }
+    // Escaped by say: names and paths come from the inventory, reasons quote both.
+    for n in &outcome.not_reissued {
+        say(format_args!(
+            "not re-issued: {}: {}; issue it again",
+            rotate::describe(&n.record),
+            n.reason
+        ));
+    }
+    for (dir, reason) in &outcome.skipped {
+        say(format_args!(
+            "not updated (cannot be written): {}: {reason}",
+            dir.display()
+        ));
     }
     for dir in &outcome.missing {
         say(format_args!(

@@ -23,7 +23,8 @@
 //!    a configuration file, that file alone;
 //! 4. every staged file is a sibling of its target named like dockpki's temporaries
 //!    (`.NAME.dockpki-PID-HEX.tmp`), and every backup a sibling named `NAME.bak` or
-//!    `NAME.bak-…`; the only other moves are renames between two files of the state directory;
+//!    `NAME.bak-…`; the only other moves are renames of a file of the state directory to another
+//!    file of the state directory or of its archive;
 //! 5. every staged file still present is a regular file with one link, owned by the running
 //!    user, root, or the user the journal says it was written for; the directory trust checks
 //!    pass for its target; and a target that exists is a regular file.
@@ -213,10 +214,14 @@ pub(crate) struct Applied {
 #[derive(Debug)]
 pub enum Scope {
     /// The state directory's journal: targets in `dirs` (which include the state directory);
-    /// renames of existing files only between two files of `state`.
+    /// renames of existing files only from a file of `state` to another file of `state` or of
+    /// `archive`.
     State {
         /// The state directory.
         state: PathBuf,
+        /// The state's archive (`STATE/archive`): a CA a rotation retires or abandons is moved
+        /// there whole, its key untouched.
+        archive: PathBuf,
         /// Every directory a move may write into.
         dirs: BTreeSet<PathBuf>,
     },
@@ -232,14 +237,18 @@ impl Scope {
                 .and_then(parse_temp_name)
                 .is_some_and(|(target, _)| Some(target) == file_name(&m.target));
         match self {
-            Scope::State { state, dirs } => {
+            Scope::State {
+                state,
+                archive,
+                dirs,
+            } => {
                 if !dirs.contains(dir) {
                     return Err(format!(
                         "it would write {}, outside the state directory and every layout the inventory records",
                         m.target.display()
                     ));
                 }
-                let state_rename = parent(&m.temp) == state && dir == state;
+                let state_rename = parent(&m.temp) == state && (dir == state || dir == archive);
                 if !staged_sibling && !state_rename {
                     return Err(format!(
                         "it would move {} to {}, which is neither a file dockpki staged next to its target nor a file of the state directory",
@@ -551,7 +560,8 @@ mod tests {
         fn scope(&self) -> Scope {
             Scope::State {
                 state: self.p("state"),
-                dirs: [self.p("state"), self.p("layout")].into(),
+                archive: self.p("state/archive"),
+                dirs: [self.p("state"), self.p("state/archive"), self.p("layout")].into(),
             }
         }
         fn journal(&self, moves: Vec<Move>) -> PathBuf {
@@ -626,6 +636,39 @@ mod tests {
             .to_string();
         assert!(e.contains("neither a file dockpki staged"), "{e}");
         assert!(d.p("state/ca-key.pem").exists() && !d.p("layout/key.pem").exists());
+    }
+
+    /// `dockpki ca rotate abort` moves the abandoned CA into the archive whole; a rename from
+    /// the archive back out of it, or from a layout into it, is refused.
+    #[test]
+    fn a_rename_from_the_state_into_its_archive_is_allowed_and_not_back() {
+        let d = Dir::new();
+        fs::create_dir(d.p("state/archive")).unwrap();
+        fs::write(d.p("state/ca-next-key.pem"), "key").unwrap();
+        let path = d.journal(vec![mv(
+            d.p("state/ca-next-key.pem"),
+            d.p("state/archive/ca-0123-key.pem"),
+            None,
+        )]);
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 1);
+        assert_eq!(
+            fs::read(d.p("state/archive/ca-0123-key.pem")).unwrap(),
+            b"key"
+        );
+        assert!(!d.p("state/ca-next-key.pem").exists());
+        for (from, to) in [
+            ("state/archive/ca-0123-key.pem", "state/ca-key.pem"),
+            ("layout/key.pem", "state/archive/ca-4567-key.pem"),
+        ] {
+            fs::write(d.p(from), "x").unwrap();
+            let path = d.journal(vec![mv(d.p(from), d.p(to), None)]);
+            let e = recover(&path, |_| Ok(d.scope()), &Silent)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("neither a file dockpki staged"), "{from}: {e}");
+            assert!(d.p(from).exists() && !d.p(to).exists(), "{from}");
+            fs::remove_file(&path).unwrap();
+        }
     }
 
     /// Each move is refused by exactly the rule it breaks, and nothing moves.
@@ -775,6 +818,7 @@ mod tests {
             let sandbox = PathBuf::from(sandbox);
             let scope = Scope::State {
                 state: sandbox.join("state"),
+                archive: sandbox.join("state/archive"),
                 dirs: [sandbox.join("state"), sandbox.join("layout")].into(),
             };
             let path = sandbox.join("state/journal.json");

@@ -151,7 +151,8 @@ impl WritePlan {
             .map(|f| (f.contents.as_slice(), f.owner))
     }
 
-    /// Adds a rename of the existing file `from` (in dockpki's state directory) over `to`, done
+    /// Adds a rename of the existing file `from` (in dockpki's state directory) over `to` (in
+    /// the state directory or its archive, which is made if missing), done
     /// after every written file, through the same journal: the rename is the journal's own
     /// operation, so a state file can change its role (a CA in rotation becoming the current
     /// one) in the same atomic update as the files written with it. Whatever `to` held is
@@ -389,6 +390,24 @@ impl WritePlan {
             }
         }
         for r in &self.renames {
+            // A rename into a directory not made yet (the state's first archive) makes it, like
+            // a written file's directory. Its parent is the state directory, which exists.
+            let dir = parent(&r.to);
+            match fs::symlink_metadata(dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(m) => {
+                    return Err(Error::new(format!(
+                        "refusing to move {} into {} because it is {}, not a directory; move it aside and retry",
+                        r.from.display(),
+                        dir.display(),
+                        crate::fs::reader::kind_of(&m)
+                    )))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    to_create.insert(dir.to_path_buf());
+                }
+                Err(e) => return Err(Error::io("read directory", dir, &e)),
+            }
             match fs::symlink_metadata(&r.from) {
                 Ok(m) if m.is_file() => {}
                 Ok(_) => {

@@ -6,7 +6,9 @@
 //! every layout the inventory records, [`reissue`] replaces every certificate from the old CA
 //! with one from the new CA, [`finish`] installs new-only bundles and retires the old CA. Each
 //! phase is one journaled plan, so a crash leaves either the previous phase or, once
-//! [`State::open`] has completed the journal, the next one.
+//! [`State::open`] has completed the journal, the next one. [`abort`] undoes a rotation at any
+//! phase the same way: every layout back to the old CA alone, what the new CA issued re-issued
+//! from the old one, the new CA archived.
 //!
 //! The only record of a rotation in progress is the new CA waiting in `ca-next*.pem`; which
 //! phase it is in follows from the inventory (are there active certificates from the old CA?).
@@ -15,10 +17,11 @@ use std::path::PathBuf;
 
 use dockpki::{CaOptions, CertInfo, CertificateAuthority, KeyType, Lifetime, Usage};
 use serde::Serialize;
+use time::Duration;
 use time::OffsetDateTime;
 
 use crate::error::{Advice, Error, Result};
-use crate::fs::{Existing, OwnerPolicy, WritePlan, Written};
+use crate::fs::{Existing, OwnerPolicy, Skipped, WritePlan, Written};
 use crate::layout::Layout;
 use crate::store::inventory::{Inventory, Record, Status as RecordStatus};
 use crate::store::reissue::{reissue as reissue_record, KeyPolicy};
@@ -61,6 +64,29 @@ pub enum Next {
     /// Nothing of the rotation: restart the daemons listed; clients still holding certificates
     /// from the old CA are refused from now on.
     Done,
+    /// The rotation is undone ([`abort`]): restart the daemons listed (until then they trust
+    /// the abandoned CA too and present what it issued); certificates [`abort`] could not
+    /// re-issue, and clients dockpki does not know that got the abandoned CA's certificates,
+    /// need new ones. A new rotation may begin.
+    Aborted,
+}
+
+/// How much longer than the longest certificate it must re-issue a rotation's new CA has to be
+/// valid: [`reissue`] gives each successor the lifetime of the certificate it replaces,
+/// counted from when it runs, which is after every daemon was restarted. A day leaves room
+/// for that; a CA only just longer would refuse a `reissue` run an hour late.
+pub const REISSUE_MARGIN: Duration = Duration::days(1);
+
+/// A certificate from the new CA that [`abort`] could not re-issue from the old one. It is left
+/// as it was (still recorded as active, from the abandoned CA) and stops working once the daemons
+/// trust the old CA alone: issue it again.
+#[derive(Clone, Debug)]
+pub struct NotReissued {
+    /// Its inventory record.
+    pub record: Record,
+    /// Why: the old CA refused (the certificate would outlive it), or a layout of it cannot be
+    /// written.
+    pub reason: String,
 }
 
 /// A request to begin a rotation.
@@ -93,8 +119,18 @@ pub struct Outcome {
     /// The inventory records of the certificates [`reissue`] issued from the new CA; empty for
     /// the other phases.
     pub reissued: Vec<Record>,
-    /// Where [`finish`] archived the old CA (certificate and key); `None` for the other phases.
+    /// Certificates from the new CA that [`abort`] could not re-issue from the old one; empty for
+    /// the other phases.
+    pub not_reissued: Vec<NotReissued>,
+    /// Layout directories [`abort`] could not write, with the reason: they still trust the new
+    /// CA and hold what it issued; empty for the other phases.
+    pub skipped: Vec<Skipped>,
+    /// Where [`finish`] archived the old CA, or [`abort`] the new one (the state's `archive/`);
+    /// `None` for the other phases.
     pub archive: Option<PathBuf>,
+    /// The archived CA's certificate and key files ([`finish`]: the old CA, [`abort`]: the new
+    /// one); empty for the other phases.
+    pub archived: Vec<PathBuf>,
     /// What comes next.
     pub next: Next,
     /// The files written, with their backups.
@@ -142,8 +178,10 @@ impl RotationStatus {
 ///
 /// # Errors
 /// When a rotation is already in progress ([`Advice::ContinueRotationWithReissue`] or
-/// [`Advice::ContinueRotationWithFinish`]), the old CA cannot be loaded, or the update cannot be
-/// written; nothing is written then.
+/// [`Advice::ContinueRotationWithFinish`]), the new CA's lifetime is shorter than the longest
+/// active certificate's plus [`REISSUE_MARGIN`] so that [`reissue`] could not re-issue it
+/// ([`Advice::LongerCaValidity`], the error's subject the shortest validity that works), the old
+/// CA cannot be loaded, or the update cannot be written; nothing is written then.
 ///
 /// # Examples
 /// ```
@@ -181,8 +219,10 @@ pub fn begin(state: &State, request: &BeginRequest, now: OffsetDateTime) -> Resu
             advice,
         ));
     }
-    let old = state.load_current_ca()?;
     let inventory = state.load_inventory()?;
+    // Before the CA key is loaded: a refusal must not cost a passphrase prompt.
+    refuse_short_lived_successor(&inventory, request.lifetime)?;
+    let old = state.load_current_ca()?;
     let new = CertificateAuthority::create(&successor_options(&old, request, now)?, now)?;
     let bundle = dockpki::trust_bundle_pem([old.cert_der(), new.cert_der()])?;
 
@@ -198,7 +238,10 @@ pub fn begin(state: &State, request: &BeginRequest, now: OffsetDateTime) -> Resu
         updated: present,
         missing,
         reissued: Vec::new(),
+        not_reissued: Vec::new(),
+        skipped: Vec::new(),
         archive: None,
+        archived: Vec::new(),
         next: Next::Reissue,
         written,
     })
@@ -236,7 +279,8 @@ fn successor_options(
 ///
 /// # Errors
 /// When no rotation is in progress ([`Advice::BeginRotation`]), the new CA cannot be loaded, a
-/// certificate cannot be re-issued, or the update cannot be written; nothing is written then.
+/// certificate's successor would outlive the new CA ([`Advice::AbortRotation`]), a certificate
+/// cannot be re-issued, or the update cannot be written; nothing is written then.
 pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
     require_rotation(state, "reissue")?;
     let new = state.load_next_ca()?;
@@ -250,6 +294,7 @@ pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
     if !todo.is_empty() {
         let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
         for record in &todo {
+            refuse_outliving(record, &new, now)?;
             let issued = reissue_record(
                 &new,
                 &bundle,
@@ -285,10 +330,41 @@ pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
         updated,
         missing: Vec::new(),
         reissued,
+        not_reissued: Vec::new(),
+        skipped: Vec::new(),
         archive: None,
+        archived: Vec::new(),
         next: Next::Finish,
         written,
     })
+}
+
+/// Refuses to re-issue `record` from the rotation's new CA `new` when its successor would
+/// outlive it (a CA begun too short-lived, before `begin` refused those): the rotation cannot go
+/// on, only be aborted.
+fn refuse_outliving(
+    record: &Record,
+    new: &CertificateAuthority,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let Some(lifetime) = Lifetime::of_validity(record.not_before, record.not_after) else {
+        // reissue_record() reports an unusable recorded validity itself.
+        return Ok(());
+    };
+    let (_, not_after) = lifetime.window(now);
+    let ca_not_after = new.info().not_after;
+    if not_after.replace_nanosecond(0).unwrap_or(not_after) <= ca_not_after {
+        return Ok(());
+    }
+    Err(Error::advised(
+        format!(
+            "cannot re-issue {}: its successor (valid {lifetime}) would expire {}, after the new CA ({})",
+            describe(record),
+            dockpki::format_time(not_after),
+            dockpki::format_time(ca_not_after)
+        ),
+        Advice::AbortRotation,
+    ))
 }
 
 /// Finishes a rotation: makes every recorded layout trust only the new CA, archives the old CA
@@ -325,14 +401,14 @@ pub fn finish(state: &State) -> Result<Outcome> {
         new.cert_pem(),
         &state.settings().owners,
     );
-    let tag = fingerprint_tag(&old);
+    let tag = fingerprint_tag(old.info());
     let archive = state.archive_dir();
-    plan.cert(archive.join(format!("ca-{tag}.pem")), old.cert_pem(), None);
-    plan.key(
+    let archived = vec![
+        archive.join(format!("ca-{tag}.pem")),
         archive.join(format!("ca-{tag}-key.pem")),
-        old.key_pem(),
-        None,
-    );
+    ];
+    plan.cert(archived[0].clone(), old.cert_pem(), None);
+    plan.key(archived[1].clone(), old.key_pem(), None);
     plan.rename(state.ca_next_cert_path(), state.ca_cert_path());
     plan.rename(state.ca_next_key_path(), state.ca_key_path());
     let written = state.commit(plan)?;
@@ -343,10 +419,246 @@ pub fn finish(state: &State) -> Result<Outcome> {
         updated: present,
         missing,
         reissued: Vec::new(),
+        not_reissued: Vec::new(),
+        skipped: Vec::new(),
         archive: Some(archive),
+        archived,
         next: Next::Done,
         written,
     })
+}
+
+/// Aborts a rotation in any phase, in one journaled update: every recorded layout trusts the old
+/// CA alone again (`ca.pem`), every active certificate the new CA issued (by [`reissue`], or by
+/// an issue during the rotation) is re-issued from the old CA with a fresh key, same names and
+/// lifetime, into every layout it is installed in, and the new CA (certificate and key, as
+/// stored) is moved into the state's `archive/` as `ca-<sha256 prefix>-aborted.pem` and
+/// `-aborted-key.pem`, never over an earlier archive. Afterwards no rotation is in progress and a
+/// new one may begin.
+///
+/// A certificate that cannot be re-issued from the old CA (it would outlive it, or one of its
+/// layouts cannot be written) does not stop the abort: it is left as it was and listed in
+/// [`Outcome::not_reissued`]. A layout that cannot be written is left as it was and listed in
+/// [`Outcome::skipped`]. The old CA's key is loaded (and a passphrase asked for) only when there
+/// is something to re-issue; the new CA's key is never loaded.
+///
+/// # Errors
+/// When no rotation is in progress ([`Advice::BeginRotation`]), a CA certificate, the old CA
+/// or the inventory cannot be read, or the update cannot be written; nothing is written then.
+///
+/// # Examples
+/// ```
+/// use dockpki::OffsetDateTime;
+/// use dockpki_provision::ops::rotate::{self, BeginRequest, Next, Phase};
+/// use dockpki_provision::store::{Create, Settings, State};
+/// # let root = tempfile::tempdir()?;
+/// let state = State::open(root.path().join("state"), Create::IfMissing, Settings::default())?;
+/// let now = OffsetDateTime::now_utc();
+/// # let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now)?, now)?;
+/// # let mut plan = dockpki_provision::fs::WritePlan::new(dockpki_provision::fs::Existing::Refuse);
+/// # state.plan_ca(&mut plan, &ca, dockpki_provision::store::KeyProtection::Plain)?;
+/// # state.commit(plan)?;
+/// let old = state.cert_info(&state.ca_cert_path())?;
+/// rotate::begin(&state, &BeginRequest { key_type: None, lifetime: "10y".parse()? }, now)?;
+/// let aborted = rotate::abort(&state, now)?;
+/// assert_eq!((aborted.phase, aborted.next), (Phase::None, Next::Aborted));
+/// assert_eq!(state.cert_info(&state.ca_cert_path())?.sha256_fingerprint, old.sha256_fingerprint);
+/// assert!(!state.rotating() && aborted.archived.iter().all(|f| f.exists()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn abort(state: &State, now: OffsetDateTime) -> Result<Outcome> {
+    require_rotation(state, "abort")?;
+    let new = state.cert_info(&state.ca_next_cert_path())?;
+    let old = state.cert_info(&state.ca_cert_path())?;
+    let bundle = state.current_ca_pem()?;
+    let mut inventory = state.load_inventory()?;
+    let owners = &state.settings().owners;
+    let from_new: Vec<Record> = inventory
+        .certificates
+        .iter()
+        .filter(|r| r.status == RecordStatus::Active && new.fingerprint().matches(&r.ca_sha256))
+        .cloned()
+        .collect();
+    // Only what must be re-issued needs the old CA's key (and its passphrase).
+    let signer = if from_new.is_empty() {
+        None
+    } else {
+        Some(state.load_current_ca()?)
+    };
+    let (present, gone) = existing_layouts(&inventory);
+
+    let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+    let mut skipped: Vec<Skipped> = Vec::new();
+    let mut reissued = Vec::new();
+    let mut not_reissued = Vec::new();
+    for record in &from_new {
+        let layouts: Vec<Layout> = record
+            .installed
+            .iter()
+            .map(|d| Layout::for_usage(record.kind, d.clone()))
+            .collect();
+        if let Some((dir, why)) = layouts
+            .iter()
+            .find_map(|l| refusal(l, LayoutFiles::All, &bundle, owners).map(|w| (l.dir.clone(), w)))
+        {
+            not_reissued.push(NotReissued {
+                record: record.clone(),
+                reason: format!("{} cannot be written: {why}", dir.display()),
+            });
+            continue;
+        }
+        let Some(signer) = &signer else { continue };
+        match reissue_record(
+            signer,
+            &bundle,
+            record,
+            KeyPolicy::Fresh,
+            owners,
+            now,
+            &mut plan,
+            &mut inventory,
+        ) {
+            Ok(issued) => reissued.push(Record::new(
+                &issued.info,
+                record.kind,
+                &old.sha256_fingerprint,
+                record.installed.clone(),
+            )),
+            // reissue_record plans nothing and records nothing when it fails.
+            Err(e) => not_reissued.push(NotReissued {
+                record: record.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let mut updated: Vec<Layout> = Vec::new();
+    for layout in present {
+        let ca_path = layout.ca_path();
+        if plan.planned(&ca_path).is_some() {
+            updated.push(layout);
+        } else if let Some(why) = refusal(&layout, LayoutFiles::CaOnly, &bundle, owners) {
+            if !skipped.iter().any(|(d, _)| d == &layout.dir) {
+                skipped.push((layout.dir.clone(), why));
+            }
+        } else {
+            plan.cert(ca_path, &bundle, owners.owner_for(&layout.dir));
+            updated.push(layout);
+        }
+    }
+    // A re-issue recreates a layout directory that was gone, as `reissue` does.
+    for r in &reissued {
+        for dir in &r.installed {
+            if !updated.iter().any(|l| &l.dir == dir && l.usage == r.kind) {
+                updated.push(Layout::for_usage(r.kind, dir.clone()));
+            }
+        }
+    }
+    let missing: Vec<PathBuf> = gone
+        .into_iter()
+        .filter(|d| !updated.iter().any(|l| &l.dir == d))
+        .collect();
+    state.plan_inventory(&mut plan, &inventory)?;
+    let archived = free_archive_names(state, &fingerprint_tag(&new));
+    plan.rename(state.ca_next_cert_path(), archived[0].clone());
+    plan.rename(state.ca_next_key_path(), archived[1].clone());
+    let written = state.commit(plan)?;
+    Ok(Outcome {
+        phase: Phase::None,
+        old_ca: old,
+        new_ca: new,
+        updated,
+        missing,
+        reissued,
+        not_reissued,
+        skipped,
+        archive: Some(state.archive_dir()),
+        archived: archived.to_vec(),
+        next: Next::Aborted,
+        written,
+    })
+}
+
+/// Which files of a layout an update writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LayoutFiles {
+    /// `ca.pem` alone (a layout whose certificate stays).
+    CaOnly,
+    /// `ca.pem`, the certificate and the key (a re-issued certificate).
+    All,
+}
+
+/// Why the `files` of `layout` cannot be written (the checks of [`WritePlan::check`], contents
+/// aside), or `None` when they can.
+fn refusal(
+    layout: &Layout,
+    files: LayoutFiles,
+    bundle: &str,
+    owners: &OwnerPolicy,
+) -> Option<String> {
+    let owner = owners.owner_for(&layout.dir);
+    let mut probe = WritePlan::new(Existing::ReplaceKeepingBackup);
+    probe.cert(layout.ca_path(), bundle, owner);
+    if files == LayoutFiles::All {
+        probe.cert(layout.cert_path(), bundle, owner);
+        probe.key(
+            layout.key_path(),
+            zeroize::Zeroizing::new(String::new()),
+            owner,
+        );
+    }
+    probe.check().err().map(|e| e.to_string())
+}
+
+/// The archive's names for an abandoned CA with fingerprint prefix `tag`: certificate and key,
+/// `ca-TAG-aborted.pem` or, if either name is taken, the first `ca-TAG-aborted-N.pem` whose pair
+/// is free. Nothing archived is ever replaced.
+fn free_archive_names(state: &State, tag: &str) -> [PathBuf; 2] {
+    let archive = state.archive_dir();
+    let taken = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok();
+    let mut n = 1u32;
+    loop {
+        let stem = if n == 1 {
+            format!("ca-{tag}-aborted")
+        } else {
+            format!("ca-{tag}-aborted-{n}")
+        };
+        let names = [
+            archive.join(format!("{stem}.pem")),
+            archive.join(format!("{stem}-key.pem")),
+        ];
+        if !names.iter().any(taken) {
+            return names;
+        }
+        n += 1;
+    }
+}
+
+/// Refuses a new CA valid `lifetime` that could not re-issue every active certificate of
+/// `inventory`: [`reissue`] gives each successor its predecessor's lifetime, and a certificate
+/// may not outlive its CA. [`REISSUE_MARGIN`] leaves time for the restarts in between.
+fn refuse_short_lived_successor(inventory: &Inventory, lifetime: Lifetime) -> Result<()> {
+    let longest = inventory
+        .certificates
+        .iter()
+        .filter(|r| r.status == RecordStatus::Active)
+        .filter_map(|r| Lifetime::of_validity(r.not_before, r.not_after).map(|l| (l, r)))
+        .max_by_key(|(l, _)| *l);
+    let Some((longest, record)) = longest else {
+        return Ok(());
+    };
+    let needed = longest.duration() + REISSUE_MARGIN;
+    if lifetime.duration() >= needed {
+        return Ok(());
+    }
+    let days = (needed.whole_hours() + 23) / 24;
+    Err(Error::advised_about(
+        format!(
+            "a new CA valid {lifetime} could not re-issue the certificates it replaces: {} is valid {longest}, and its successor gets as long from when it is re-issued; the new CA needs a validity of at least {days}d (that plus a day for the restarts in between)",
+            describe(record)
+        ),
+        Advice::LongerCaValidity,
+        format!("{days}d"),
+    ))
 }
 
 /// Where a rotation stands. Reads certificates only: asking must not need an encrypted key.
@@ -471,9 +783,8 @@ pub fn describe(r: &Record) -> String {
 
 /// The first 16 hex digits of the CA's SHA-256 fingerprint, lower case: unique enough to name
 /// archived CAs apart.
-fn fingerprint_tag(ca: &CertificateAuthority) -> String {
-    ca.info()
-        .sha256_fingerprint
+fn fingerprint_tag(ca: &CertInfo) -> String {
+    ca.sha256_fingerprint
         .chars()
         .filter(char::is_ascii_hexdigit)
         .take(16)
@@ -664,12 +975,13 @@ mod tests {
     }
 
     #[test]
-    fn reissue_and_finish_without_a_rotation_are_refused() {
+    fn reissue_finish_and_abort_without_a_rotation_are_refused() {
         let now = OffsetDateTime::now_utc();
         let f = Fixture::new(now);
         for e in [
             reissue(&f.state, now).unwrap_err(),
             finish(&f.state).unwrap_err(),
+            abort(&f.state, now).unwrap_err(),
         ] {
             assert_eq!(e.advice(), Some(Advice::BeginRotation));
             assert!(
@@ -719,6 +1031,245 @@ mod tests {
         );
     }
 
+    fn request(lifetime: &str) -> BeginRequest {
+        BeginRequest {
+            key_type: None,
+            lifetime: lifetime.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn begin_refuses_a_new_ca_that_cannot_outlive_the_longest_certificate_by_a_day() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        // bob's 400-day certificate is the longest.
+        for short in ["1h", "30d", "400d"] {
+            let e = begin(&f.state, &request(short), now).unwrap_err();
+            assert_eq!(e.advice(), Some(Advice::LongerCaValidity), "{short}: {e}");
+            assert_eq!(e.subject(), Some("401d"), "{short}: {e}");
+            assert!(
+                e.message().contains(&format!(
+                    "a new CA valid {short} could not re-issue the certificates it replaces: client \"bob\""
+                )) && e.message().contains("at least 401d"),
+                "{e}"
+            );
+            assert!(!f.state.rotating(), "{short}: nothing written");
+        }
+        let begun = begin(&f.state, &request("401d"), now).unwrap();
+        // And what begin accepted, reissue can do right away.
+        assert_eq!(begun.phase, Phase::Begun);
+        assert_eq!(reissue(&f.state, now).unwrap().reissued.len(), 3);
+    }
+
+    #[test]
+    fn reissue_with_a_new_ca_too_short_for_a_certificate_advises_aborting() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        begin(&f.state, &request("401d"), now).unwrap();
+        // Two days later the 400-day successor of bob no longer fits.
+        let later = now + Duration::days(2);
+        let e = reissue(&f.state, later).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::AbortRotation), "{e}");
+        assert!(
+            e.message().starts_with("cannot re-issue client \"bob\""),
+            "{e}"
+        );
+        assert_eq!(status(&f.state).unwrap().left.len(), 3, "nothing written");
+        abort(&f.state, later).unwrap();
+        assert!(!f.state.rotating());
+    }
+
+    #[test]
+    fn abort_after_begin_puts_every_layout_back_on_the_old_ca_and_archives_the_new_one() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let old = der(&f.state.ca_cert_path());
+        let leaves_before: Vec<_> = f.layouts().iter().map(|l| certs(&l.cert_path())).collect();
+        begin(&f.state, &begin_request(), now).unwrap();
+        let next_cert = std::fs::read(f.state.ca_next_cert_path()).unwrap();
+        let next_key = std::fs::read(f.state.ca_next_key_path()).unwrap();
+
+        let aborted = abort(&f.state, now).unwrap();
+        assert_eq!((aborted.phase, aborted.next), (Phase::None, Next::Aborted));
+        assert!(aborted.reissued.is_empty() && aborted.not_reissued.is_empty());
+        assert!(aborted.skipped.is_empty() && aborted.missing.is_empty());
+        assert_eq!(
+            aborted.updated_dirs(),
+            [f.daemon.clone(), f.alice.clone(), f.bob.clone()]
+        );
+        assert_eq!(aborted.restart_daemons(), std::slice::from_ref(&f.daemon));
+        for (layout, before) in f.layouts().iter().zip(leaves_before) {
+            assert_eq!(certs(&layout.ca_path()), std::slice::from_ref(&old));
+            assert_eq!(certs(&layout.cert_path()), before, "leaves are untouched");
+            assert!(chains_to(layout, std::slice::from_ref(&old), now));
+        }
+        assert_eq!(der(&f.state.ca_cert_path()), old);
+        assert!(!f.state.rotating());
+        assert_eq!(status(&f.state).unwrap().phase, Phase::None);
+        // The new CA is archived as it was stored, key and all.
+        let [cert, key] = [&aborted.archived[0], &aborted.archived[1]];
+        assert_eq!(cert.parent(), Some(f.state.archive_dir().as_path()));
+        assert!(cert
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-aborted.pem"));
+        assert_eq!(std::fs::read(cert).unwrap(), next_cert);
+        assert_eq!(std::fs::read(key).unwrap(), next_key);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
+            0o400
+        );
+        // A new rotation may begin.
+        let again = begin(&f.state, &begin_request(), now).unwrap();
+        assert_ne!(
+            again.new_ca.sha256_fingerprint,
+            aborted.new_ca.sha256_fingerprint
+        );
+    }
+
+    #[test]
+    fn abort_after_reissue_reissues_every_leaf_from_the_old_ca() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let old = der(&f.state.ca_cert_path());
+        begin(&f.state, &begin_request(), now).unwrap();
+        let new = der(&f.state.ca_next_cert_path());
+        reissue(&f.state, now).unwrap();
+
+        let aborted = abort(&f.state, now).unwrap();
+        assert_eq!(aborted.reissued.len(), 3);
+        assert!(aborted.not_reissued.is_empty() && aborted.skipped.is_empty());
+        assert_eq!(aborted.restart_daemons(), std::slice::from_ref(&f.daemon));
+        for layout in f.layouts() {
+            let what = layout.dir.display().to_string();
+            assert_eq!(
+                certs(&layout.ca_path()),
+                std::slice::from_ref(&old),
+                "{what}"
+            );
+            assert!(
+                chains_to(&layout, std::slice::from_ref(&old), now),
+                "{what}"
+            );
+            assert!(
+                !chains_to(&layout, std::slice::from_ref(&new), now),
+                "{what}"
+            );
+        }
+        let inventory = f.state.load_inventory().unwrap();
+        let active: Vec<_> = inventory
+            .certificates
+            .iter()
+            .filter(|r| r.status == RecordStatus::Active)
+            .collect();
+        assert_eq!(active.len(), 3);
+        assert!(active
+            .iter()
+            .all(|r| r.ca_sha256 == aborted.old_ca.sha256_fingerprint));
+        // Same names and lifetimes as before the rotation.
+        let bob = active
+            .iter()
+            .find(|r| r.common_name.as_deref() == Some("bob"))
+            .unwrap();
+        assert_eq!(
+            Lifetime::of_validity(bob.not_before, bob.not_after),
+            "400d".parse().ok()
+        );
+        assert!(!f.state.rotating());
+    }
+
+    #[test]
+    fn abort_lists_what_the_old_ca_cannot_reissue_and_layouts_it_cannot_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let old = der(&f.state.ca_cert_path());
+        begin(&f.state, &request("30y"), now).unwrap();
+        reissue(&f.state, now).unwrap();
+        // Issued during the rotation by the new CA, longer than the old (10-year) CA lasts.
+        let carol = f._root.path().join("carol");
+        crate::ops::issue(
+            &f.state,
+            &crate::ops::IssueRequest {
+                leaf: crate::ops::LeafRequest::Client(dockpki::ClientRequest {
+                    common_name: "carol".parse().unwrap(),
+                    lifetime: "20y".parse().unwrap(),
+                }),
+                key_type: KeyType::EcdsaP256,
+                dir: carol.clone(),
+                existing: Existing::Refuse,
+            },
+            now,
+        )
+        .unwrap();
+        // bob made his layout writable by anyone: it is not written.
+        std::fs::set_permissions(&f.bob, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let bob_ca = std::fs::read(Layout::client(f.bob.clone()).ca_path()).unwrap();
+
+        let aborted = abort(&f.state, now).unwrap();
+        let listed: Vec<_> = aborted
+            .not_reissued
+            .iter()
+            .map(|n| n.record.common_name.clone().unwrap())
+            .collect();
+        assert_eq!(listed, ["bob", "carol"], "{:?}", aborted.not_reissued);
+        assert!(
+            aborted.not_reissued[0].reason.contains("cannot be written"),
+            "{:?}",
+            aborted.not_reissued[0]
+        );
+        assert!(
+            aborted.not_reissued[1].reason.contains("its CA expires"),
+            "{:?}",
+            aborted.not_reissued[1]
+        );
+        assert_eq!(aborted.skipped.len(), 1, "{:?}", aborted.skipped);
+        assert_eq!(aborted.skipped[0].0, f.bob);
+        assert_eq!(
+            std::fs::read(Layout::client(f.bob.clone()).ca_path()).unwrap(),
+            bob_ca,
+            "bob's layout untouched"
+        );
+        assert_eq!(aborted.reissued.len(), 2, "daemon and alice");
+        for layout in &f.layouts()[..2] {
+            assert!(chains_to(layout, std::slice::from_ref(&old), now));
+        }
+        // carol's layout trusts the old CA alone, like every other: her certificate must be
+        // issued again.
+        assert_eq!(
+            certs(&Layout::client(carol).ca_path()),
+            std::slice::from_ref(&old)
+        );
+        assert!(!f.state.rotating());
+    }
+
+    #[test]
+    fn abort_never_replaces_an_earlier_archive() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let begun = begin(&f.state, &begin_request(), now).unwrap();
+        let tag = fingerprint_tag(&begun.new_ca);
+        let first = f.state.archive_dir().join(format!("ca-{tag}-aborted.pem"));
+        std::fs::create_dir_all(f.state.archive_dir()).unwrap();
+        std::fs::write(&first, "kept").unwrap();
+        let aborted = abort(&f.state, now).unwrap();
+        assert_eq!(
+            aborted.archived,
+            [
+                f.state
+                    .archive_dir()
+                    .join(format!("ca-{tag}-aborted-2.pem")),
+                f.state
+                    .archive_dir()
+                    .join(format!("ca-{tag}-aborted-2-key.pem")),
+            ]
+        );
+        assert_eq!(std::fs::read(&first).unwrap(), b"kept");
+    }
+
     /// The environment variables that make [`each_phase_aborted_before_any_rename_is_completed_by_the_next_open`]
     /// the child that runs one phase and is aborted.
     #[cfg(feature = "fault-injection")]
@@ -732,11 +1283,13 @@ mod tests {
             "begin" => drop(begin(state, &begin_request(), now).unwrap()),
             "reissue" => drop(reissue(state, now).unwrap()),
             "finish" => drop(finish(state).unwrap()),
+            "abort" => drop(abort(state, now).unwrap()),
             other => panic!("no phase {other}"),
         }
     }
 
-    /// Each rotation phase, run in a child process (this test binary, filtered to this test)
+    /// Each rotation phase (and abort, after begin and after reissue), run in a child process
+    /// (this test binary, filtered to this test)
     /// that aborts just before its N-th rename, for every N: the next [`State::open`] completes
     /// the journal, and every layout then holds a certificate and key that belong together and
     /// chain to its own `ca.pem`, in the phase the interrupted one reaches.
@@ -763,18 +1316,18 @@ mod tests {
             "::each_phase_aborted_before_any_rename_is_completed_by_the_next_open"
         );
         let name = name.split_once("::").unwrap().1;
-        for (i, (phase, reached)) in [
-            ("begin", Phase::Begun),
-            ("reissue", Phase::Reissued),
-            ("finish", Phase::None),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        // Each phase after the ones before it; abort after begin and after reissue.
+        for (earlier, phase, reached) in [
+            (&[][..], "begin", Phase::Begun),
+            (&["begin"][..], "reissue", Phase::Reissued),
+            (&["begin", "reissue"][..], "finish", Phase::None),
+            (&["begin"][..], "abort", Phase::None),
+            (&["begin", "reissue"][..], "abort", Phase::None),
+        ] {
             let mut n = 0;
             loop {
                 let f = Fixture::new(now);
-                for earlier in ["begin", "reissue"].iter().take(i) {
+                for earlier in earlier {
                     run_phase(&f.state, earlier, now);
                 }
                 let (state_dir, layouts, _root) =
@@ -833,6 +1386,14 @@ mod tests {
                         "{what}: {}",
                         layout.dir.display()
                     );
+                    if phase == "abort" {
+                        assert_eq!(
+                            certs(&layout.ca_path()),
+                            [der(&state.ca_cert_path())],
+                            "{what}: {} trusts the old CA alone",
+                            layout.dir.display()
+                        );
+                    }
                 }
                 n += 1;
                 assert!(n < 100, "{phase} never completed");

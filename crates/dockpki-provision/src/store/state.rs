@@ -192,6 +192,7 @@ impl State {
         }
         Ok(journal::Scope::State {
             state: self.dir.clone(),
+            archive: self.archive_dir(),
             dirs,
         })
     }
@@ -283,7 +284,8 @@ impl State {
         self.dir.join("ca-next-key.pem")
     }
 
-    /// `archive/`: CAs retired by `dockpki ca rotate finish`.
+    /// `archive/`: CAs retired by `dockpki ca rotate finish` or abandoned by `dockpki ca rotate
+    /// abort`.
     pub fn archive_dir(&self) -> PathBuf {
         self.dir.join("archive")
     }
@@ -376,6 +378,17 @@ impl State {
     /// When the file is refused by the reader or is not a certificate.
     pub fn cert_info(&self, path: &Path) -> Result<dockpki::CertInfo> {
         dockpki::inspect(&ca_cert(path)?).map_err(|e| ca_cert_context(path, e))
+    }
+
+    /// The current CA's certificate (`ca.pem`, the old CA during a rotation) as PEM, read
+    /// without its key (which may be encrypted): the bundle that trusts it alone.
+    ///
+    /// # Errors
+    /// When the file is refused by the reader or holds no certificate.
+    pub fn current_ca_pem(&self) -> Result<String> {
+        Ok(dockpki::trust_bundle_pem(&[ca_cert(
+            &self.ca_cert_path(),
+        )?])?)
     }
 
     /// Whether the current CA's key (`ca-key.pem`) is stored encrypted.
