@@ -280,10 +280,17 @@ Examples:
 
 const SYSTEMD_DROPIN_HELP: &str = "\
 Reads ExecStart of the installed unit (and its drop-ins), removes every -H/--host, and writes a
-drop-in that resets ExecStart= and starts dockerd with the rest. Prints the commands to apply it.
+drop-in that resets ExecStart= and starts dockerd with the rest. Prints the -H options removed
+and the commands to apply it. A unit that is not installed is an error: name it, or its unit file
+by path.
+
+Environment:
+  DOCKPKI_SYSTEMD_UNIT_PATH  colon-separated directories searched for --unit NAME and its drop-ins
+                             [default: /etc/systemd/system:/run/systemd/system:/lib/systemd/system:/usr/lib/systemd/system]
 
 Examples:
   sudo dockpki systemd-dropin
+  sudo dockpki systemd-dropin --unit /opt/docker/docker.service
   sudo dockpki systemd-dropin --unit docker.service --out /etc/systemd/system/docker.service.d/dockpki.conf";
 
 const ENV_HELP: &str = "\
@@ -676,8 +683,8 @@ pub struct DaemonConfigArgs {
 /// `dockpki systemd-dropin`
 #[derive(Debug, Args)]
 pub struct SystemdDropinArgs {
-    /// The unit that starts dockerd
-    #[arg(long, value_name = "UNIT", default_value = "docker.service")]
+    /// The unit that starts dockerd: an installed unit's name, or a unit file's path (holding a /)
+    #[arg(long, value_name = "UNIT|FILE", default_value = "docker.service")]
     pub unit: String,
     /// Where to write the drop-in [default: /etc/systemd/system/UNIT.d/dockpki.conf]
     #[arg(long, value_name = "FILE")]

@@ -39,6 +39,18 @@ struct Case {
 
 fn none(_: &Env) {}
 
+/// `root/units` with a `docker.service` and an `other.service` that sets no command.
+fn units_dir(env: &Env) {
+    let units = env.path("units");
+    fs::create_dir_all(&units).unwrap();
+    fs::write(
+        units.join("docker.service"),
+        "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n",
+    )
+    .unwrap();
+    fs::write(units.join("other.service"), "[Service]\nType=oneshot\n").unwrap();
+}
+
 fn ca_key(env: &Env) -> std::path::PathBuf {
     env.state().join("ca-key.pem")
 }
@@ -503,6 +515,35 @@ fn catalogue() -> Vec<Case> {
             damage: none,
             args: &["verify", "--client-dir", "{root}/alice", "--warn-within", "0"],
             phrase: "invalid window \"0\" for --warn-within: missing unit",
+        },
+        // --- systemd-dropin ---
+        Case {
+            name: "systemd-dropin for a misspelt unit",
+            setup: Setup::Nothing,
+            damage: units_dir,
+            args: &["systemd-dropin", "--unit", "dokcer.service", "--out", "{root}/dropin.conf"],
+            phrase: "no unit \"dokcer.service\" in ",
+        },
+        Case {
+            name: "systemd-dropin for a unit file that does not exist",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["systemd-dropin", "--unit", "{root}/nowhere/docker.service", "--out", "{root}/dropin.conf"],
+            phrase: "{root}/nowhere/docker.service",
+        },
+        Case {
+            name: "systemd-dropin for a unit file without ExecStart",
+            setup: Setup::Nothing,
+            damage: units_dir,
+            args: &["systemd-dropin", "--unit", "{root}/units/other.service", "--out", "{root}/dropin.conf"],
+            phrase: "other.service sets no ExecStart",
+        },
+        Case {
+            name: "systemd-dropin for a path whose file name is no unit",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["systemd-dropin", "--unit", "{root}/units/docker", "--out", "{root}/dropin.conf"],
+            phrase: "is not a unit file's path",
         },
     ]
 }
