@@ -119,7 +119,7 @@ pub enum Command {
         after_help = "Examples:\n  dockpki sans\n  dockpki --json sans\n  sudo dockpki bootstrap --san auto --san docker.example.com   # the same, plus a name"
     )]
     Sans,
-    /// Create or update a docker context whose TLS files dockpki keeps in step with a client layout
+    /// Create, update, list or remove docker contexts whose TLS files dockpki keeps in step with a client layout
     #[command(subcommand, after_help = CONTEXT_HELP)]
     Context(ContextCommand),
     /// Connect to a daemon with mutual TLS, GET /_ping and /version, and report what it serves
@@ -185,6 +185,8 @@ Examples:
   dockpki context create remote-a --host tcp://docker.example.com:2376
   dockpki context create ci --host tcp://192.0.2.10:2376 --client-dir ./ci-certs --description CI
   dockpki context update remote-a --host tcp://docker2.example.com:2376
+  dockpki context ls
+  dockpki context rm remote-a
   docker --context remote-a version";
 
 const PROBE_HELP: &str = "\
@@ -213,6 +215,29 @@ pub enum ContextCommand {
         after_help = "Examples:\n  dockpki context update remote-a\n  dockpki context update remote-a --host tcp://docker2.example.com:2376"
     )]
     Update(ContextUpdateArgs),
+    /// List the docker contexts dockpki made: present or removed, and whether their files match
+    #[command(
+        visible_alias = "list",
+        after_help = "A context removed with `docker context rm` is listed as removed: dockpki does not recreate it\n(`dockpki context rm NAME` forgets it). Files that differ name meta.json (changed with\n`docker context update`) or copies whose client layout was replaced outside dockpki\n(`dockpki context update NAME` copies them again).\n\nExamples:\n  dockpki context ls\n  dockpki --json context ls"
+    )]
+    Ls,
+    /// Remove a docker context dockpki made (its meta.json and TLS copies) and forget it
+    #[command(
+        visible_alias = "remove",
+        after_help = "Removes what `docker context rm` removes, then the record in the inventory. A context dockpki did\nnot make is refused unless --force; docker's current context always (switch first).\n\nExamples:\n  dockpki context rm remote-a\n  dockpki context rm old-ci --force"
+    )]
+    Rm(ContextRmArgs),
+}
+
+/// `dockpki context rm`
+#[derive(Debug, Args)]
+pub struct ContextRmArgs {
+    /// Context name
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Also remove a context dockpki did not make
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `dockpki context create`

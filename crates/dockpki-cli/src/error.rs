@@ -111,6 +111,7 @@ fn advice_text(advice: Advice) -> &'static str {
         }
         Advice::BeginRotation => "start one with `dockpki ca rotate begin`",
         Advice::ReissueFirst => "run `dockpki ca rotate reissue` first",
+        Advice::RemoveContext => "or pass --force to remove it anyway",
         _ => "",
     }
 }

@@ -516,6 +516,21 @@ fn catalogue() -> Vec<Case> {
             args: &["verify", "--client-dir", "{root}/alice", "--warn-within", "0"],
             phrase: "invalid window \"0\" for --warn-within: missing unit",
         },
+        // --- docker contexts ---
+        Case {
+            name: "context rm of a context that does not exist",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["context", "rm", "nope"],
+            phrase: "there is no docker context \"nope\"",
+        },
+        Case {
+            name: "context rm of a name docker would refuse",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["context", "rm", "../x"],
+            phrase: "is not a valid docker context name",
+        },
         // --- systemd-dropin ---
         Case {
             name: "systemd-dropin for a misspelt unit",

@@ -84,6 +84,9 @@ pub enum Advice {
     /// Certificates from the old CA remain: they must be re-issued first (`dockpki ca rotate
     /// reissue`).
     ReissueFirst,
+    /// A docker context dockpki did not make is removed only with the caller's consent
+    /// (`--force`); docker's own command removes it too.
+    RemoveContext,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying
