@@ -291,15 +291,19 @@ pub struct ProbeArgs {
 
 const DAEMON_CONFIG_HELP: &str = "\
 Sets tlsverify, tlscacert, tlscert, tlskey (the daemon layout in --daemon-dir) and hosts (the
---listen addresses) in daemon.json, keeping every other key and their order. The previous file is
-kept as NAME.bak-<timestamp>. Restart dockerd afterwards; on systemd hosts whose unit passes
--H fd:// run `dockpki systemd-dropin` first (dockerd refuses -H together with \"hosts\").
+local unix socket, unless --no-unix, then the --listen addresses) in daemon.json, editing only
+those keys: every other key, their order and the file's layout stay. The previous file is kept as
+NAME.bak-<timestamp>; a file that already holds the values is not rewritten. Restart dockerd
+afterwards; on systemd hosts whose unit passes -H fd:// run `dockpki systemd-dropin` first
+(dockerd refuses -H together with \"hosts\").
 
 --harden also sets icc=false, userns-remap=default, no-new-privileges, live-restore and the
-local log driver with rotation, keeping (and reporting) any of them you already set.
+local log driver with rotation, keeping (and reporting) any of them you already set. Setting
+userns-remap hides the existing images, containers and volumes from dockerd (a warning says so).
 
 Examples:
-  sudo dockpki daemon-config --keep-unix
+  sudo dockpki daemon-config
+  sudo dockpki daemon-config --listen tcp://192.0.2.10:2376 --no-unix
   sudo dockpki daemon-config --listen tcp://192.0.2.10:2376 --harden --dry-run
   dockpki daemon-config --rootless --daemon-dir ~/.config/docker/pki";
 
@@ -691,7 +695,10 @@ pub struct DaemonConfigArgs {
     /// An address dockerd listens on: tcp://HOST:PORT, unix://PATH or fd:// (repeatable) [default: tcp://0.0.0.0:2376]
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<String>,
-    /// Also keep the local unix socket (unix:///var/run/docker.sock; with --rootless $XDG_RUNTIME_DIR/docker.sock)
+    /// Drop the local unix socket from "hosts" (kept by default: unix:///var/run/docker.sock; with --rootless $XDG_RUNTIME_DIR/docker.sock)
+    #[arg(long, conflicts_with = "keep_unix")]
+    pub no_unix: bool,
+    /// Keep the local unix socket in "hosts" (the default; accepted for older scripts)
     #[arg(long)]
     pub keep_unix: bool,
     /// Also set safer daemon defaults, keeping any value already set
