@@ -776,4 +776,83 @@ mod tests {
         std::os::unix::fs::chown(layout.join("key.pem"), Some(65534), Some(65534)).unwrap();
         read_client_layout(&layout, &home.join(".docker"), &owners).unwrap();
     }
+
+    #[test]
+    fn list_tells_present_matching_differing_and_removed_contexts_apart() {
+        let s = Setup::new();
+        let made = s.create("remote-a", "client", Existing::Refuse).unwrap();
+        let one = |s: &Setup| list(&s.state, None).unwrap().remove(0);
+        let c = one(&s);
+        assert_eq!(
+            (c.presence, c.files),
+            (Presence::Present, Some(Files::Match))
+        );
+        std::fs::write(made.tls_dir.join("cert.pem"), "other").unwrap();
+        assert_eq!(one(&s).files, Some(Files::Differ(vec!["cert.pem".into()])));
+        std::fs::remove_file(made.meta_dir.join("meta.json")).unwrap();
+        let c = one(&s);
+        assert_eq!((c.presence, c.files), (Presence::Removed, None));
+        assert!(list(&s.state, Some(&s.p("elsewhere"))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn update_refuses_to_recreate_a_context_docker_removed() {
+        let s = Setup::new();
+        let made = s.create("remote-a", "client", Existing::Refuse).unwrap();
+        std::fs::remove_dir_all(&made.meta_dir).unwrap();
+        std::fs::remove_dir_all(made.tls_dir.parent().unwrap()).unwrap();
+        let e = update(
+            &s.state,
+            &ContextUpdateRequest {
+                name: "remote-a".into(),
+                docker_config: s.p("config"),
+                host: None,
+                description: None,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::CreateContext));
+        assert!(e.message().contains("does not recreate it"), "{e}");
+        assert!(!made.meta_dir.exists());
+    }
+
+    #[test]
+    fn remove_takes_the_files_and_the_record_and_needs_consent_for_a_foreign_context() {
+        let s = Setup::new();
+        let made = s.create("remote-a", "client", Existing::Refuse).unwrap();
+        let rm = |name: &str, existing| {
+            remove(
+                &s.state,
+                &ContextRemoveRequest {
+                    name: name.into(),
+                    docker_config: s.p("config"),
+                    existing,
+                },
+            )
+        };
+        // Something dockpki did not write there: nothing is removed.
+        std::fs::write(made.meta_dir.join("extra"), "x").unwrap();
+        let e = rm("remote-a", Existing::Refuse).unwrap_err();
+        assert!(e.message().contains("extra"), "{e}");
+        assert!(made.meta_dir.join("meta.json").is_file());
+        std::fs::remove_file(made.meta_dir.join("extra")).unwrap();
+        let done = rm("remote-a", Existing::Refuse).unwrap();
+        assert_eq!(done.made_by, MadeBy::Dockpki);
+        assert_eq!(done.removed.len(), 7, "{:?}", done.removed);
+        assert!(!dc::exists(&s.p("config"), "remote-a"));
+        assert!(s.state.load_inventory().unwrap().contexts.is_empty());
+        // docker's own: consent needed.
+        std::fs::create_dir_all(dc::meta_dir(&s.p("config"), "theirs")).unwrap();
+        std::fs::write(
+            dc::meta_dir(&s.p("config"), "theirs").join("meta.json"),
+            "{}",
+        )
+        .unwrap();
+        let e = rm("theirs", Existing::Refuse).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::RemoveContext));
+        let done = rm("theirs", Existing::ReplaceKeepingBackup).unwrap();
+        assert_eq!(done.made_by, MadeBy::Other);
+        assert!(!dc::exists(&s.p("config"), "theirs"));
+        assert!(rm("theirs", Existing::ReplaceKeepingBackup).is_err());
+    }
 }
