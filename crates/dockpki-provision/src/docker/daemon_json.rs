@@ -273,8 +273,9 @@ impl Merge {
 ///     daemon: Daemon::System,
 ///     command_line: None,
 /// };
-/// let merged = merge(&request, Some(r#"{"debug": true, "max-concurrent-uploads": 1e1}"#))?;
-/// assert!(merged.new_text.starts_with("{\n  \"debug\": true,\n  \"max-concurrent-uploads\": 1e1,\n"));
+/// let merged = merge(&request, Some("{\n    \"debug\": true,\n    \"max-concurrent-uploads\": 1e1\n}\n"))?;
+/// // The file's own keys as they were, dockpki's appended in its indentation.
+/// assert!(merged.new_text.starts_with("{\n    \"debug\": true,\n    \"max-concurrent-uploads\": 1e1,\n    \"tlsverify\": true,\n"));
 /// assert_eq!(merged.changes[0].key, "tlsverify");
 /// assert_eq!(merged.changes[0].action, Action::Added);
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -649,6 +649,24 @@ mod tests {
     }
 
     #[test]
+    fn host_values_are_the_addresses_without_hosts_removes() {
+        assert_eq!(
+            host_values(
+                r#"/usr/bin/dockerd -H fd:// --host=tcp://0.0.0.0:2375 -Hunix:///a.sock -H=unix:///b.sock "--host" 'tcp://[::1]:2376' --debug"#
+            ),
+            [
+                "fd://",
+                "tcp://0.0.0.0:2375",
+                "unix:///a.sock",
+                "unix:///b.sock",
+                "tcp://[::1]:2376"
+            ]
+        );
+        assert!(host_values("/usr/bin/dockerd --debug").is_empty());
+        assert_eq!(host_values("/usr/bin/dockerd -H"), [""]);
+    }
+
+    #[test]
     fn a_reset_only_dropin_and_an_unrelated_one_are_told_apart() {
         assert_eq!(exec_start_of("[Service]\nExecStart=\n"), Some(None));
         assert_eq!(exec_start_of("[Service]\nEnvironment=A=1\n"), None);
