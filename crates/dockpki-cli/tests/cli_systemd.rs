@@ -332,3 +332,26 @@ fn a_bad_unit_name_is_refused() {
         "is not a unit file's path",
     );
 }
+
+/// A drop-in that is a link is refused (replacing it would detach it), naming the flag of this
+/// command (--out) and the link's target.
+#[test]
+fn a_symlinked_dropin_is_refused_naming_out_and_its_target() {
+    let env = Env::new();
+    let (etc, lib, out) = dirs(&env);
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let real = env.path("real.conf");
+    fs::write(&real, "[Service]\n").unwrap();
+    std::os::unix::fs::symlink(&real, &out).unwrap();
+    let mut cmd = env.cmd();
+    cmd.env(
+        "DOCKPKI_SYSTEMD_UNIT_PATH",
+        std::env::join_paths([&etc, &lib]).unwrap(),
+    )
+    .args(["systemd-dropin", "--out", s(&out)]);
+    let line = env.assert_refused_cmd(cmd, "is a symlink to");
+    assert!(
+        line.contains(&format!("pass --out {}", real.display())),
+        "{line}"
+    );
+}

@@ -5,9 +5,10 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::SystemdDropinArgs;
-use crate::error::{CliResult, EXIT_OK};
+use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::output::{print_json, say, shell_quote};
 use crate::paths::absolute;
+use dockpki_provision::docker::host_file::{Failure, Refusal};
 use dockpki_provision::docker::systemd::{self, DropinRequest, Unit};
 
 /// Writes the drop-in.
@@ -28,7 +29,21 @@ pub fn run(ctx: &Context, args: &SystemdDropinArgs) -> CliResult<i32> {
             unit_dirs: super::unit_dirs(),
         },
         ctx.report(),
-    )?;
+    )
+    .map_err(|f| match f {
+        // The generic wording names daemon-config's --file; here the drop-in is --out.
+        Failure::Refused(Refusal::Symlink {
+            file,
+            target,
+            resolved,
+        }) => CliError::new(format!(
+            "{} is a symlink to {}; dockpki does not replace links: pass --out {} (its target) instead",
+            file.display(),
+            target.display(),
+            shell_quote(&resolved.display().to_string())
+        )),
+        other => other.into(),
+    })?;
     let service = dropin.unit.strip_suffix(".service").unwrap_or(&dropin.unit);
     let next = format!(
         "systemctl daemon-reload && systemctl restart {}",
