@@ -827,8 +827,8 @@ fn aborted_ca_rotation_puts_dockerd_back_on_the_old_ca_and_refuses_new_ca_client
 /// Writes `dir/daemon.json` holding the daemon's private settings (data root, exec root, pidfile,
 /// vfs, no iptables, no bridge: keys dockpki must keep), then merges the TLS settings into it
 /// with `dockpki daemon-config --listen tcp://127.0.0.1:PORT --listen unix://DIR/docker.sock
-/// extra...`. The private unix socket stands in for `--keep-unix`, whose
-/// /var/run/docker.sock belongs to the host's own dockerd.
+/// --no-unix extra...`. The private unix socket stands in for the default local socket
+/// (dropped with `--no-unix`), whose /var/run/docker.sock belongs to the host's own dockerd.
 fn daemon_config(dir: &Path, port: u16, daemon_dir: &Path, extra: &[&str]) -> PathBuf {
     let file = dir.join("daemon.json");
     let private = support::private_settings(dir);
@@ -845,6 +845,7 @@ fn daemon_config(dir: &Path, port: u16, daemon_dir: &Path, extra: &[&str]) -> Pa
         &tcp,
         &"--listen",
         &unix,
+        &"--no-unix",
     ];
     args.extend(extra.iter().map(|e| e as &dyn AsRef<OsStr>));
     dockpki(&args);

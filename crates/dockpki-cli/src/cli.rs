@@ -125,7 +125,7 @@ pub enum Command {
         after_help = "Examples:\n  dockpki sans\n  dockpki --json sans\n  sudo dockpki bootstrap --san auto --san docker.example.com   # the same, plus a name"
     )]
     Sans,
-    /// Create or update a docker context whose TLS files dockpki keeps in step with a client layout
+    /// Create, update, list or remove docker contexts whose TLS files dockpki keeps in step with a client layout
     #[command(subcommand, after_help = CONTEXT_HELP)]
     Context(ContextCommand),
     /// Connect to a daemon with mutual TLS, GET /_ping and /version, and report what it serves
@@ -191,6 +191,8 @@ Examples:
   dockpki context create remote-a --host tcp://docker.example.com:2376
   dockpki context create ci --host tcp://192.0.2.10:2376 --client-dir ./ci-certs --description CI
   dockpki context update remote-a --host tcp://docker2.example.com:2376
+  dockpki context ls
+  dockpki context rm remote-a
   docker --context remote-a version";
 
 const PROBE_HELP: &str = "\
@@ -221,6 +223,29 @@ pub enum ContextCommand {
         after_help = "Examples:\n  dockpki context update remote-a\n  dockpki context update remote-a --host tcp://docker2.example.com:2376"
     )]
     Update(ContextUpdateArgs),
+    /// List the docker contexts dockpki made: present or removed, and whether their files match
+    #[command(
+        visible_alias = "list",
+        after_help = "A context removed with `docker context rm` is listed as removed: dockpki does not recreate it\n(`dockpki context rm NAME` forgets it). Files that differ name meta.json (changed with\n`docker context update`) or copies whose client layout was replaced outside dockpki\n(`dockpki context update NAME` copies them again).\n\nExamples:\n  dockpki context ls\n  dockpki --json context ls"
+    )]
+    Ls,
+    /// Remove a docker context dockpki made (its meta.json and TLS copies) and forget it
+    #[command(
+        visible_alias = "remove",
+        after_help = "Removes what `docker context rm` removes, then the record in the inventory. A context dockpki did\nnot make is refused unless --force; docker's current context always (switch first).\n\nExamples:\n  dockpki context rm remote-a\n  dockpki context rm old-ci --force"
+    )]
+    Rm(ContextRmArgs),
+}
+
+/// `dockpki context rm`
+#[derive(Debug, Args)]
+pub struct ContextRmArgs {
+    /// Context name
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Also remove a context dockpki did not make
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `dockpki context create`
@@ -274,24 +299,35 @@ pub struct ProbeArgs {
 
 const DAEMON_CONFIG_HELP: &str = "\
 Sets tlsverify, tlscacert, tlscert, tlskey (the daemon layout in --daemon-dir) and hosts (the
---listen addresses) in daemon.json, keeping every other key and their order. The previous file is
-kept as NAME.bak-<timestamp>. Restart dockerd afterwards; on systemd hosts whose unit passes
--H fd:// run `dockpki systemd-dropin` first (dockerd refuses -H together with \"hosts\").
+local unix socket, unless --no-unix, then the --listen addresses) in daemon.json, editing only
+those keys: every other key, their order and the file's layout stay. The previous file is kept as
+NAME.bak-<timestamp>; a file that already holds the values is not rewritten. Restart dockerd
+afterwards; on systemd hosts whose unit passes -H fd:// run `dockpki systemd-dropin` first
+(dockerd refuses -H together with \"hosts\").
 
 --harden also sets icc=false, userns-remap=default, no-new-privileges, live-restore and the
-local log driver with rotation, keeping (and reporting) any of them you already set.
+local log driver with rotation, keeping (and reporting) any of them you already set. Setting
+userns-remap hides the existing images, containers and volumes from dockerd (a warning says so).
 
 Examples:
-  sudo dockpki daemon-config --keep-unix
+  sudo dockpki daemon-config
+  sudo dockpki daemon-config --listen tcp://192.0.2.10:2376 --no-unix
   sudo dockpki daemon-config --listen tcp://192.0.2.10:2376 --harden --dry-run
   dockpki daemon-config --rootless --daemon-dir ~/.config/docker/pki";
 
 const SYSTEMD_DROPIN_HELP: &str = "\
 Reads ExecStart of the installed unit (and its drop-ins), removes every -H/--host, and writes a
-drop-in that resets ExecStart= and starts dockerd with the rest. Prints the commands to apply it.
+drop-in that resets ExecStart= and starts dockerd with the rest. Prints the -H options removed
+and the commands to apply it. A unit that is not installed is an error: name it, or its unit file
+by path.
+
+Environment:
+  DOCKPKI_SYSTEMD_UNIT_PATH  colon-separated directories searched for --unit NAME and its drop-ins
+                             [default: /etc/systemd/system:/run/systemd/system:/lib/systemd/system:/usr/lib/systemd/system]
 
 Examples:
   sudo dockpki systemd-dropin
+  sudo dockpki systemd-dropin --unit /opt/docker/docker.service
   sudo dockpki systemd-dropin --unit docker.service --out /etc/systemd/system/docker.service.d/dockpki.conf";
 
 const ENV_HELP: &str = "\
@@ -698,7 +734,10 @@ pub struct DaemonConfigArgs {
     /// An address dockerd listens on: tcp://HOST:PORT, unix://PATH or fd:// (repeatable) [default: tcp://0.0.0.0:2376]
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<String>,
-    /// Also keep the local unix socket (unix:///var/run/docker.sock; with --rootless $XDG_RUNTIME_DIR/docker.sock)
+    /// Drop the local unix socket from "hosts" (kept by default: unix:///var/run/docker.sock; with --rootless $XDG_RUNTIME_DIR/docker.sock)
+    #[arg(long, conflicts_with = "keep_unix")]
+    pub no_unix: bool,
+    /// Keep the local unix socket in "hosts" (the default; accepted for older scripts)
     #[arg(long)]
     pub keep_unix: bool,
     /// Also set safer daemon defaults, keeping any value already set
@@ -715,8 +754,8 @@ pub struct DaemonConfigArgs {
 /// `dockpki systemd-dropin`
 #[derive(Debug, Args)]
 pub struct SystemdDropinArgs {
-    /// The unit that starts dockerd
-    #[arg(long, value_name = "UNIT", default_value = "docker.service")]
+    /// The unit that starts dockerd: an installed unit's name, or a unit file's path (holding a /)
+    #[arg(long, value_name = "UNIT|FILE", default_value = "docker.service")]
     pub unit: String,
     /// Where to write the drop-in [default: /etc/systemd/system/UNIT.d/dockpki.conf]
     #[arg(long, value_name = "FILE")]

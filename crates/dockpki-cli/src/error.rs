@@ -225,6 +225,7 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
             run("ca rotate abort")
         ),
         Advice::LongerCaValidity => "pass a longer --validity".to_string(),
+        Advice::RemoveContext => "or pass --force to remove it anyway".to_string(),
         _ => String::new(),
     }
 }
@@ -382,6 +383,29 @@ impl From<dockpki_provision::docker::host_file::Failure> for CliError {
             .text("`) or pass --daemon-dir"),
             Failure::Refused(Refusal::OnlyHostOptions { unit, command }) => CliError::new(format!(
                 "the ExecStart of {unit} ({command:?}) holds nothing but -H options; fix the unit or pass --unit"
+            )),
+            Failure::Refused(Refusal::UnknownUnit {
+                unit,
+                searched,
+                found,
+            }) => {
+                let dirs = searched
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let found = if found.is_empty() {
+                    "no unit whose name mentions docker is installed there".to_string()
+                } else {
+                    format!("installed: {}", found.join(", "))
+                };
+                // The unit name is what the user typed: quoted with escapes.
+                CliError::new(format!(
+                    "no unit {unit:?} in {dirs} ({found}); pass --unit with an installed unit's name, or --unit /path/to/UNIT.service for a unit file elsewhere (DOCKPKI_SYSTEMD_UNIT_PATH=DIR:DIR changes the directories searched)"
+                ))
+            }
+            Failure::Refused(Refusal::NoExecStart { unit, .. }) => CliError::new(format!(
+                "{unit} sets no ExecStart, so there is no dockerd command to rewrite; pass --unit with the unit that starts dockerd"
             )),
             Failure::Refused(other) => CliError::new(other.to_string()),
         }

@@ -41,6 +41,18 @@ struct Case {
 
 fn none(_: &Env) {}
 
+/// `root/units` with a `docker.service` and an `other.service` that sets no command.
+fn units_dir(env: &Env) {
+    let units = env.path("units");
+    fs::create_dir_all(&units).unwrap();
+    fs::write(
+        units.join("docker.service"),
+        "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n",
+    )
+    .unwrap();
+    fs::write(units.join("other.service"), "[Service]\nType=oneshot\n").unwrap();
+}
+
 fn ca_key(env: &Env) -> std::path::PathBuf {
     env.state().join("ca-key.pem")
 }
@@ -631,6 +643,50 @@ fn catalogue() -> Vec<Case> {
             damage: none,
             args: &["ca", "rotate", "abort"],
             phrase: "no CA rotation in progress in {root}/state, nothing to abort; start one with `dockpki --state {root}/state ca rotate begin`",
+        },
+        // --- docker contexts ---
+        Case {
+            name: "context rm of a context that does not exist",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["context", "rm", "nope"],
+            phrase: "there is no docker context \"nope\"",
+        },
+        Case {
+            name: "context rm of a name docker would refuse",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["context", "rm", "../x"],
+            phrase: "is not a valid docker context name",
+        },
+        // --- systemd-dropin ---
+        Case {
+            name: "systemd-dropin for a misspelt unit",
+            setup: Setup::Nothing,
+            damage: units_dir,
+            args: &["systemd-dropin", "--unit", "dokcer.service", "--out", "{root}/dropin.conf"],
+            phrase: "no unit \"dokcer.service\" in ",
+        },
+        Case {
+            name: "systemd-dropin for a unit file that does not exist",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["systemd-dropin", "--unit", "{root}/nowhere/docker.service", "--out", "{root}/dropin.conf"],
+            phrase: "{root}/nowhere/docker.service",
+        },
+        Case {
+            name: "systemd-dropin for a unit file without ExecStart",
+            setup: Setup::Nothing,
+            damage: units_dir,
+            args: &["systemd-dropin", "--unit", "{root}/units/other.service", "--out", "{root}/dropin.conf"],
+            phrase: "other.service sets no ExecStart",
+        },
+        Case {
+            name: "systemd-dropin for a path whose file name is no unit",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["systemd-dropin", "--unit", "{root}/units/docker", "--out", "{root}/dropin.conf"],
+            phrase: "is not a unit file's path",
         },
     ]
 }

@@ -549,3 +549,264 @@ fn without_options_the_context_copies_home_docker_into_home_docker_contexts() {
     env.ok(&["renew", "--all"]);
     assert_copies_equal(&docker_dir, "remote-a", &docker_dir, "after renew");
 }
+
+/// `docs/contexts.md` promises that a context removed with `docker context rm` is not
+/// recreated: `context update` used to recreate it silently. Now it refuses, says why, writes
+/// nothing, and `context create` (as the advice says) makes it again.
+#[test]
+fn context_update_does_not_recreate_a_context_docker_removed() {
+    let clis = docker_clis("context_update_does_not_recreate_a_context_docker_removed");
+    let Some(cli) = clis.first() else { return };
+    let env = Env::new();
+    let (_, client) = bootstrapped(&env);
+    let config = env.path("docker-config");
+    #[rustfmt::skip]
+    assert_success(&context(&env, &config, &[
+        "create", "gone", "--host", "tcp://127.0.0.1:2376", "--client-dir", s(&client),
+    ]));
+    docker(cli, &config, &["context", "rm", "gone"]);
+    let before = snapshot(env.root());
+    let mut cmd = env.cmd();
+    cmd.env("DOCKER_CONFIG", &config)
+        .args(["context", "update", "gone"]);
+    let line = env.assert_refused_cmd(cmd, "was removed");
+    assert!(line.contains("does not recreate it"), "{line}");
+    assert!(line.contains("dockpki context create gone"), "{line}");
+    common::assert_unchanged(
+        &before,
+        &snapshot(env.root()),
+        "update of a removed context",
+    );
+    let listed = docker(cli, &config, &["context", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .any(|l| l == "gone"),
+        "docker lists it again"
+    );
+}
+
+/// `context ls` lists what dockpki made and how it stands: present with matching files,
+/// present with files that differ (named), removed by docker.
+#[test]
+fn context_ls_shows_present_removed_and_differing_contexts() {
+    let clis = docker_clis("context_ls_shows_present_removed_and_differing_contexts");
+    let Some(cli) = clis.first() else { return };
+    let env = Env::new();
+    let (_, client) = bootstrapped(&env);
+    let config = env.path("docker-config");
+    for name in ["ok-one", "changed", "gone"] {
+        #[rustfmt::skip]
+        assert_success(&context(&env, &config, &[
+            "create", name, "--host", "tcp://127.0.0.1:2376", "--client-dir", s(&client),
+        ]));
+    }
+    // docker changes one endpoint (keeping its TLS files) and removes another.
+    docker(
+        cli,
+        &config,
+        &[
+            "context",
+            "update",
+            "changed",
+            "--description",
+            "edited by docker",
+        ],
+    );
+    docker(cli, &config, &["context", "rm", "gone"]);
+
+    let out = context(&env, &config, &["ls"]);
+    assert_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}  ")))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{text}"))
+            .to_string()
+    };
+    assert!(line("ok-one").contains("present, files match"), "{text}");
+    assert!(
+        line("changed").contains("present, files differ: meta.json"),
+        "{text}"
+    );
+    assert!(line("gone").contains("removed"), "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+
+    let v = json(&context(&env, &config, &["ls", "--json"]));
+    let by_name = |name: &str| {
+        v["contexts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["record"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name}: {v}"))
+    };
+    assert_eq!(by_name("ok-one")["presence"], "present");
+    assert_eq!(by_name("ok-one")["files"]["state"], "match");
+    assert_eq!(
+        by_name("changed")["files"],
+        serde_json::json!({"state": "differ", "files": ["meta.json"]})
+    );
+    assert_eq!(by_name("gone")["presence"], "removed");
+    assert!(by_name("gone")["files"].is_null());
+
+    // A client copy replaced behind dockpki's back is named too.
+    fs::write(
+        tls_copy(&config, "ok-one", "cert.pem"),
+        "not the layout's\n",
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&context(&env, &config, &["ls"]).stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok-one  ") && l.contains("files differ: cert.pem")),
+        "{text}"
+    );
+}
+
+/// `context rm` removes exactly what `docker context rm` would (docker no longer lists it,
+/// nothing of it is left in DOCKER_CONFIG) and the record; renewals then leave it alone.
+#[test]
+fn context_rm_removes_the_docker_context_and_its_record() {
+    let clis = docker_clis("context_rm_removes_the_docker_context_and_its_record");
+    let Some(cli) = clis.first() else { return };
+    let env = Env::new();
+    let (_, client) = bootstrapped(&env);
+    let config = env.path("docker-config");
+    for name in ["keep", "drop"] {
+        #[rustfmt::skip]
+        assert_success(&context(&env, &config, &[
+            "create", name, "--host", "tcp://127.0.0.1:2376", "--client-dir", s(&client),
+        ]));
+    }
+    let out = context(&env, &config, &["rm", "drop"]);
+    assert_success(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "removed the docker context \"drop\" from {}\n",
+            config.display()
+        )
+    );
+    assert!(!config.join("contexts/meta").join(id("drop")).exists());
+    assert!(!config.join("contexts/tls").join(id("drop")).exists());
+    assert!(config.join("contexts/meta").join(id("keep")).exists());
+    let listed = docker(cli, &config, &["context", "ls", "--format", "{{.Name}}"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(!listed.lines().any(|l| l == "drop"), "{listed}");
+    assert!(listed.lines().any(|l| l == "keep"), "{listed}");
+    let contexts = common::inventory(&env)["contexts"].clone();
+    assert_eq!(contexts.as_array().map(Vec::len), Some(1), "{contexts}");
+    assert_eq!(contexts[0]["name"], "keep");
+    env.ok(&["renew", "--all"]);
+    assert!(!config.join("contexts/tls").join(id("drop")).exists());
+
+    // A second rm: nothing of that name any more.
+    let mut cmd = env.cmd();
+    cmd.env("DOCKER_CONFIG", &config)
+        .args(["context", "rm", "drop"]);
+    env.assert_refused_cmd(cmd, "there is no docker context \"drop\"");
+}
+
+/// A context docker removed is only a record: `rm` forgets it.
+#[test]
+fn context_rm_forgets_a_context_docker_removed_already() {
+    let clis = docker_clis("context_rm_forgets_a_context_docker_removed_already");
+    let Some(cli) = clis.first() else { return };
+    let env = Env::new();
+    let (_, client) = bootstrapped(&env);
+    let config = env.path("docker-config");
+    #[rustfmt::skip]
+    assert_success(&context(&env, &config, &[
+        "create", "gone", "--host", "tcp://127.0.0.1:2376", "--client-dir", s(&client),
+    ]));
+    docker(cli, &config, &["context", "rm", "gone"]);
+    let out = context(&env, &config, &["rm", "gone"]);
+    assert_success(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("forgot the docker context \"gone\""),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // An inventory without contexts leaves the key out.
+    assert_eq!(
+        common::inventory(&env)["contexts"]
+            .as_array()
+            .map_or(0, Vec::len),
+        0
+    );
+}
+
+/// A context docker made is refused without --force (nothing changes), removed with it; the
+/// current context is refused even with --force; an unexpected file stops the removal before
+/// anything is removed; a link in docker's tree is never followed.
+#[test]
+fn context_rm_refuses_what_dockpki_did_not_make_the_current_context_and_strange_trees() {
+    let clis = docker_clis(
+        "context_rm_refuses_what_dockpki_did_not_make_the_current_context_and_strange_trees",
+    );
+    let Some(cli) = clis.first() else { return };
+    let env = Env::new();
+    let (_, client) = bootstrapped(&env);
+    let config = env.path("docker-config");
+    docker(
+        cli,
+        &config,
+        &[
+            "context",
+            "create",
+            "theirs",
+            "--docker",
+            "host=tcp://other.example:2376",
+        ],
+    );
+    let refuse = |args: &[&str], phrase: &str| {
+        let before = snapshot(env.root());
+        let mut cmd = env.cmd();
+        cmd.env("DOCKER_CONFIG", &config).arg("context").args(args);
+        let line = env.assert_refused_cmd(cmd, phrase);
+        common::assert_unchanged(&before, &snapshot(env.root()), phrase);
+        line
+    };
+    let line = refuse(&["rm", "theirs"], "was not made by dockpki");
+    assert!(line.contains("--force"), "{line}");
+    assert!(line.contains("docker context rm theirs"), "{line}");
+
+    docker(cli, &config, &["context", "use", "theirs"]);
+    refuse(&["rm", "theirs", "--force"], "docker's current context");
+    docker(cli, &config, &["context", "use", "default"]);
+    assert_success(&context(&env, &config, &["rm", "theirs", "--force"]));
+    let listed = docker(cli, &config, &["context", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .any(|l| l == "theirs"),
+        "still listed"
+    );
+
+    #[rustfmt::skip]
+    assert_success(&context(&env, &config, &[
+        "create", "mine", "--host", "tcp://127.0.0.1:2376", "--client-dir", s(&client),
+    ]));
+    let stray = tls_copy(&config, "mine", "notes.txt");
+    fs::write(&stray, "mine\n").unwrap();
+    refuse(&["rm", "mine"], "notes.txt is not a file a docker context");
+    fs::remove_file(&stray).unwrap();
+    // The TLS directory swapped for a link to a directory of files of the same names.
+    let elsewhere = env.path("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        fs::write(elsewhere.join(f), "precious\n").unwrap();
+    }
+    let docker_dir = tls_copy(&config, "mine", "ca.pem")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    fs::remove_dir_all(&docker_dir).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &docker_dir).unwrap();
+    refuse(&["rm", "mine"], "is not a directory (a link or a file)");
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        assert_eq!(fs::read_to_string(elsewhere.join(f)).unwrap(), "precious\n");
+    }
+}

@@ -65,10 +65,17 @@ fn tls_of(env: &Env) -> [String; 3] {
 }
 
 #[test]
-fn missing_file_is_created_with_tls_keys_and_default_hosts_mode_0644_quietly() {
+fn missing_file_is_created_with_tls_keys_and_default_hosts_mode_0644_saying_restart() {
     let env = setup();
     let out = run_ok(&env, &[]);
-    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "wrote {}\nrestart dockerd to apply (it reads daemon.json and its certificates only at start)\n",
+            file(&env).display()
+        )
+    );
     let d = doc(&env);
     assert_eq!(
         keys(&d),
@@ -79,7 +86,10 @@ fn missing_file_is_created_with_tls_keys_and_default_hosts_mode_0644_quietly() {
     assert_eq!(d["tlscacert"], ca.as_str());
     assert_eq!(d["tlscert"], cert.as_str());
     assert_eq!(d["tlskey"], key.as_str());
-    assert_eq!(d["hosts"], serde_json::json!(["tcp://0.0.0.0:2376"]));
+    assert_eq!(
+        d["hosts"],
+        serde_json::json!(["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"])
+    );
     assert_eq!(mode(&file(&env)), 0o644);
     assert!(backups(&env).is_empty());
     assert!(!env.path(".daemon.json.dockpki-journal").exists());
@@ -125,7 +135,10 @@ fn unrelated_keys_are_kept_with_their_values_and_order() {
     for k in ["debug", "storage-driver", "labels", "default-ulimits"] {
         assert_eq!(d[k], old[k], "{k}");
     }
-    assert_eq!(d["hosts"], serde_json::json!(["tcp://0.0.0.0:2376"]));
+    assert_eq!(
+        d["hosts"],
+        serde_json::json!(["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"])
+    );
 }
 
 #[test]
@@ -191,7 +204,13 @@ fn harden_keeps_values_the_user_set_and_reports_each_on_stderr() {
     }
     // Equal values are not "kept" conflicts.
     assert!(!err.contains("live-restore"), "{err}");
-    assert_eq!(err.lines().count(), 3, "{err}");
+    // userns-remap was added: the warning about what dockerd will no longer see.
+    assert!(
+        err.contains("warning: userns-remap")
+            && err.contains("existing images, containers and volumes are invisible"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 4, "{err}");
 }
 
 #[test]
@@ -416,18 +435,38 @@ fn a_local_socket_dropped_from_hosts_is_pointed_out() {
     .unwrap();
     let out = run_ok(&env, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
+    // Kept by default: nothing is lost, and nothing is said (fd:// was not a socket file).
+    assert!(out.stderr.is_empty(), "{err}");
+    assert_eq!(
+        doc(&env)["hosts"],
+        serde_json::json!(["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"])
+    );
+    // Dropped only with --no-unix, and then pointed out.
+    let out = run_ok(&env, &["--no-unix"]);
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("unix:///var/run/docker.sock was in \"hosts\"") && err.contains("--keep-unix"),
+        err.contains("unix:///var/run/docker.sock was in \"hosts\"")
+            && err.contains("--listen unix:///var/run/docker.sock"),
         "{err}"
     );
-    // With --keep-unix nothing is lost, and nothing is said.
-    fs::write(file(&env), r#"{"hosts": ["unix:///var/run/docker.sock"]}"#).unwrap();
+    assert_eq!(
+        doc(&env)["hosts"],
+        serde_json::json!(["tcp://0.0.0.0:2376"])
+    );
+    // --keep-unix, the old spelling of the default, is still accepted.
     let out = run_ok(&env, &["--keep-unix"]);
     assert!(
         out.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(
+        doc(&env)["hosts"],
+        serde_json::json!(["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"])
+    );
+    // Both at once is a usage error.
+    let out = cmd(&env, &["--keep-unix", "--no-unix"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// The write goes through a journal next to the file: a process killed after writing the
@@ -537,9 +576,7 @@ fn numbers_are_kept_exactly_as_written() {
     for kept in [
         "\"max-concurrent-downloads\": 12345678901234567890123,",
         "\"shutdown-timeout\": 1e2,",
-        "-0.0,",
-        "1.50,",
-        "2E-3\n",
+        "[-0.0, 1.50, 2E-3]",
     ] {
         assert!(text.contains(kept), "{kept:?} not in:\n{text}");
     }
@@ -573,4 +610,34 @@ fn a_key_given_twice_is_refused_naming_it_and_its_lines() {
             "{line}"
         );
     }
+}
+
+/// The administrator's layout survives: a four-space file keeps its indentation, its other
+/// lines byte for byte, and a second run (the values already there) writes nothing and keeps no
+/// backup, while still saying to restart dockerd.
+#[test]
+fn the_files_layout_is_kept_and_a_file_holding_the_values_is_not_rewritten() {
+    let env = setup();
+    let before = "{\n    \"debug\": true,\n    \"labels\": [\"a=b\",   \"c=d\"],\n    \"log-level\": \"warn\"\n}\n";
+    fs::write(file(&env), before).unwrap();
+    run_ok(&env, &[]);
+    let text = fs::read_to_string(file(&env)).unwrap();
+    let [ca, cert, key] = tls_of(&env);
+    assert_eq!(
+        text,
+        format!(
+            "{{\n    \"debug\": true,\n    \"labels\": [\"a=b\",   \"c=d\"],\n    \"log-level\": \"warn\",\n    \"tlsverify\": true,\n    \"tlscacert\": {ca:?},\n    \"tlscert\": {cert:?},\n    \"tlskey\": {key:?},\n    \"hosts\": [\n        \"unix:///var/run/docker.sock\",\n        \"tcp://0.0.0.0:2376\"\n    ]\n}}\n"
+        )
+    );
+    assert_eq!(backups(&env).len(), 1);
+    let snap = common::snapshot(env.root());
+    let out = run_ok(&env, &[]);
+    common::assert_unchanged(&snap, &common::snapshot(env.root()), "second run");
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{} already holds these settings; nothing written\nrestart dockerd to apply (it reads daemon.json and its certificates only at start)\n",
+            file(&env).display()
+        )
+    );
 }

@@ -35,6 +35,12 @@ fn dirs(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
     let (etc, lib) = (env.path("etc"), env.path("lib"));
     fs::create_dir_all(&etc).unwrap();
     fs::create_dir_all(&lib).unwrap();
+    // docker-ce's unit; tests that need another write over it.
+    fs::write(
+        lib.join("docker.service"),
+        "[Service]\nExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n",
+    )
+    .unwrap();
     let out = etc.join("docker.service.d/dockpki.conf");
     (etc, lib, out)
 }
@@ -86,26 +92,141 @@ fn installed_units_are_rewritten_without_dash_h() {
         let o = dropin(&env, &[&etc, &lib], &out, &[]);
         assert_eq!(exec_lines(&out), ["ExecStart=", expected], "{what}");
         assert_eq!(mode(&out), 0o644, "{what}");
+        let text = stdout(&o);
         assert_eq!(
-            stdout(&o),
-            "systemctl daemon-reload && systemctl restart docker\n",
+            text.lines().last(),
+            Some("systemctl daemon-reload && systemctl restart docker"),
             "{what}"
         );
+        assert_eq!(text.lines().count(), 2, "{what}: {text}");
     }
 }
 
+/// The addresses the unit listened on stop being served: the output names each -H removed.
 #[test]
-fn without_an_installed_unit_the_documented_default_is_used() {
+fn the_output_names_every_host_option_the_dropin_removes() {
     let env = Env::new();
     let (etc, lib, out) = dirs(&env);
-    dropin(&env, &[&etc, &lib], &out, &[]);
+    fs::write(
+        lib.join("docker.service"),
+        "[Service]\nExecStart=/usr/bin/dockerd -H fd:// --host=tcp://0.0.0.0:2375 --debug\n",
+    )
+    .unwrap();
+    let o = dropin(&env, &[&etc, &lib], &out, &[]);
+    let first = stdout(&o).lines().next().unwrap().to_string();
+    assert_eq!(
+        first,
+        format!(
+            "wrote {}: docker.service starts `/usr/bin/dockerd --debug` (removed -H fd:// -H tcp://0.0.0.0:2375)",
+            out.display()
+        )
+    );
+    let v = json(&dropin(&env, &[&etc, &lib], &out, &["--json"]));
+    assert_eq!(
+        v["removed_hosts"],
+        serde_json::json!(["fd://", "tcp://0.0.0.0:2375"])
+    );
+}
+
+/// A unit given by its path is read from there, wherever it is, and named by its file name.
+#[test]
+fn a_unit_file_given_by_path_is_read_and_named_by_its_file_name() {
+    let env = Env::new();
+    let (etc, lib, _) = dirs(&env);
+    let elsewhere = env.path("opt/units/dockerd-tls.service");
+    fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    fs::write(
+        &elsewhere,
+        "[Service]\nExecStart=/opt/bin/dockerd -H unix:///run/d.sock --debug\n",
+    )
+    .unwrap();
+    let out = env.path("dropin.conf");
+    let o = dropin(&env, &[&etc, &lib], &out, &["--unit", s(&elsewhere)]);
     assert_eq!(
         exec_lines(&out),
-        [
-            "ExecStart=",
-            "ExecStart=/usr/bin/dockerd --containerd=/run/containerd/containerd.sock"
-        ]
+        ["ExecStart=", "ExecStart=/opt/bin/dockerd --debug"]
     );
+    let text = stdout(&o);
+    assert!(text.contains("(removed -H unix:///run/d.sock)"), "{text}");
+    assert!(
+        text.ends_with("systemctl daemon-reload && systemctl restart dockerd-tls\n"),
+        "{text}"
+    );
+    // A relative path is taken from the working directory.
+    let o = env
+        .cmd()
+        .env(
+            "DOCKPKI_SYSTEMD_UNIT_PATH",
+            std::env::join_paths([&etc, &lib]).unwrap(),
+        )
+        .args([
+            "systemd-dropin",
+            "--unit",
+            "opt/units/dockerd-tls.service",
+            "--out",
+            s(&out),
+        ])
+        .output()
+        .unwrap();
+    assert_success(&o);
+}
+
+/// `dokcer.service` used to get a drop-in starting docker-ce's /usr/bin/dockerd, which is the
+/// wrong binary on Debian: dockerd would not start. Now nothing is written, and the error names
+/// the docker units that are installed and how to pass a unit file.
+#[test]
+fn an_unknown_unit_is_refused_naming_the_docker_units_installed() {
+    let env = Env::new();
+    let (etc, lib, out) = dirs(&env);
+    fs::write(
+        lib.join("docker.service"),
+        "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n",
+    )
+    .unwrap();
+    fs::write(lib.join("docker.socket"), "[Socket]\n").unwrap();
+    fs::write(
+        lib.join("ssh.service"),
+        "[Service]\nExecStart=/usr/sbin/sshd\n",
+    )
+    .unwrap();
+    let path = std::env::join_paths([&etc, &lib]).unwrap();
+    let before = common::snapshot(env.root());
+    for unit in ["dokcer.service", "docker-ce.service"] {
+        let mut cmd = env.cmd();
+        cmd.env("DOCKPKI_SYSTEMD_UNIT_PATH", &path).args([
+            "systemd-dropin",
+            "--unit",
+            unit,
+            "--out",
+            s(&out),
+        ]);
+        let line = env.assert_refused_cmd(cmd, &format!("no unit \"{unit}\" in "));
+        assert!(line.contains("(installed: docker.service)"), "{line}");
+        assert!(line.contains(s(&lib)), "{line}");
+        assert!(line.contains("--unit /path/to/UNIT.service"), "{line}");
+        assert!(line.contains("DOCKPKI_SYSTEMD_UNIT_PATH"), "{line}");
+    }
+    common::assert_unchanged(&before, &common::snapshot(env.root()), "unknown unit");
+    // Without any unit installed (the old fallback to docker-ce's command): refused too.
+    let empty = env.path("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let mut cmd = env.cmd();
+    cmd.env("DOCKPKI_SYSTEMD_UNIT_PATH", &empty)
+        .args(["systemd-dropin", "--out", s(&out)]);
+    let line = env.assert_refused_cmd(cmd, "no unit \"docker.service\"");
+    assert!(
+        line.contains("no unit whose name mentions docker is installed there"),
+        "{line}"
+    );
+}
+
+#[test]
+fn help_names_the_unit_search_path_variable_and_unit_files() {
+    let env = Env::new();
+    let o = env.ok(&["systemd-dropin", "--help"]);
+    let text = stdout(&o);
+    assert!(text.contains("DOCKPKI_SYSTEMD_UNIT_PATH"), "{text}");
+    assert!(text.contains("--unit <UNIT|FILE>"), "{text}");
 }
 
 #[test]
@@ -175,6 +296,11 @@ fn a_file_dockpki_did_not_write_is_replaced_only_with_force_keeping_every_backup
 fn json_names_the_command_and_the_next_step() {
     let env = Env::new();
     let (etc, lib, out) = dirs(&env);
+    fs::write(
+        lib.join("docker.service"),
+        "[Service]\nExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n",
+    )
+    .unwrap();
     let o = dropin(
         &env,
         &[&etc, &lib],
@@ -197,7 +323,35 @@ fn a_bad_unit_name_is_refused() {
     let env = Env::new();
     let out = env.path("x.conf");
     env.assert_refused(
-        &["systemd-dropin", "--unit", "../docker", "--out", s(&out)],
+        &["systemd-dropin", "--unit", "docker", "--out", s(&out)],
         "not a unit name",
+    );
+    // With a slash it is a path, whose file name must still be a unit's.
+    env.assert_refused(
+        &["systemd-dropin", "--unit", "../docker", "--out", s(&out)],
+        "is not a unit file's path",
+    );
+}
+
+/// A drop-in that is a link is refused (replacing it would detach it), naming the flag of this
+/// command (--out) and the link's target.
+#[test]
+fn a_symlinked_dropin_is_refused_naming_out_and_its_target() {
+    let env = Env::new();
+    let (etc, lib, out) = dirs(&env);
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let real = env.path("real.conf");
+    fs::write(&real, "[Service]\n").unwrap();
+    std::os::unix::fs::symlink(&real, &out).unwrap();
+    let mut cmd = env.cmd();
+    cmd.env(
+        "DOCKPKI_SYSTEMD_UNIT_PATH",
+        std::env::join_paths([&etc, &lib]).unwrap(),
+    )
+    .args(["systemd-dropin", "--out", s(&out)]);
+    let line = env.assert_refused_cmd(cmd, "is a symlink to");
+    assert!(
+        line.contains(&format!("pass --out {}", real.display())),
+        "{line}"
     );
 }

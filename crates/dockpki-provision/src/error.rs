@@ -99,6 +99,9 @@ pub enum Advice {
     /// A rotation in progress cannot go on as it is (its new CA cannot sign what it must): it
     /// should be undone (`dockpki ca rotate abort`) and begun again.
     AbortRotation,
+    /// A docker context dockpki did not make is removed only with the caller's consent
+    /// (`--force`); docker's own command removes it too.
+    RemoveContext,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying

@@ -1,4 +1,4 @@
-//! `dockpki context create` and `dockpki context update`: docker contexts whose TLS files
+//! `dockpki context create`, `update`, `ls` and `rm`: docker contexts whose TLS files
 //! dockpki owns, so that renewal and CA rotation reach them (docs/contexts.md).
 
 use dockpki_provision::store::Create;
@@ -6,14 +6,15 @@ use dockpki_provision::store::Create;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::{ContextCreateArgs, ContextUpdateArgs};
+use crate::cli::{ContextCreateArgs, ContextRmArgs, ContextUpdateArgs};
 use crate::error::{CliResult, EXIT_OK};
-use crate::output::{note, print_json, say};
+use crate::output::{note, print_json, say, shell_quote};
 use crate::paths::absolute;
 use dockpki_provision::docker::context as dc;
 use dockpki_provision::docker::endpoint::TcpEndpoint;
 use dockpki_provision::ops::context::{
-    self, ContextCreateRequest, ContextUpdateRequest, ContextWritten, Tracking,
+    self, ContextCreateRequest, ContextRemoveRequest, ContextUpdateRequest, ContextWritten, Files,
+    MadeBy, Presence, Tracking,
 };
 
 /// `dockpki context create NAME --host tcp://HOST:PORT`.
@@ -93,4 +94,81 @@ fn report(ctx: &Context, done: &ContextWritten, verb: &str) {
             record.name
         ));
     }
+}
+
+/// `dockpki context ls`: the contexts dockpki made and how each stands.
+pub fn list(ctx: &Context) -> CliResult<i32> {
+    let state = ctx.open_state(Create::No)?;
+    let contexts = context::list(&state, None)?;
+    if ctx.out.json {
+        print_json(&json!({ "contexts": contexts }));
+        return Ok(EXIT_OK);
+    }
+    if contexts.is_empty() {
+        say(format_args!(
+            "dockpki made no docker contexts (`{}` makes one)",
+            ctx.invocation
+                .command("context create NAME --host tcp://HOST:PORT")
+        ));
+        return Ok(EXIT_OK);
+    }
+    // Names, hosts and paths come from the inventory: `say` escapes them.
+    for c in &contexts {
+        let state = match (&c.presence, &c.files) {
+            (Presence::Removed, _) => "removed (by docker context rm; not recreated)".to_string(),
+            (Presence::Present, Some(Files::Match) | None) => "present, files match".to_string(),
+            (Presence::Present, Some(Files::Differ(files))) => format!(
+                "present, files differ: {} (`{}` copies them again)",
+                files.join(", "),
+                ctx.invocation
+                    .command(&format!("context update {}", shell_quote(&c.record.name)))
+            ),
+        };
+        say(format_args!(
+            "{}  {}  {}  from {} in {}",
+            c.record.name,
+            c.record.host,
+            state,
+            c.record.client_dir.display(),
+            c.record.docker_config.display()
+        ));
+    }
+    Ok(EXIT_OK)
+}
+
+/// `dockpki context rm NAME [--force]`.
+pub fn remove(ctx: &Context, args: &ContextRmArgs) -> CliResult<i32> {
+    dc::validate_name(&args.name)?;
+    let request = ContextRemoveRequest {
+        name: args.name.clone(),
+        docker_config: ctx.user.docker_config_dir()?,
+        existing: super::existing(args.force),
+    };
+    let state = ctx.open_state(Create::No)?;
+    let done = context::remove(&state, &request)?;
+    if ctx.out.json {
+        print_json(&json!({
+            "context": done.name,
+            "docker_config": done.docker_config,
+            "made_by": done.made_by,
+            "removed": done.removed,
+            "written": done.written,
+        }));
+    } else {
+        let what = if done.removed.is_empty() {
+            "forgot the docker context"
+        } else {
+            "removed the docker context"
+        };
+        let whose = match done.made_by {
+            MadeBy::Dockpki => "",
+            MadeBy::Other => " (not made by dockpki)",
+        };
+        say(format_args!(
+            "{what} {:?}{whose} from {}",
+            done.name,
+            done.docker_config.display()
+        ));
+    }
+    Ok(EXIT_OK)
 }

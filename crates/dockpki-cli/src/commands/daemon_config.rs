@@ -35,7 +35,7 @@ fn rootless_socket() -> CliResult<String> {
         .filter(|v| !v.is_empty())
         .map(|d| format!("unix://{}", PathBuf::from(d).join("docker.sock").display()))
         .ok_or_else(|| {
-            CliError::new("XDG_RUNTIME_DIR is unset, so the rootless socket is unknown; log in with a systemd user session, or pass --listen unix://PATH instead of --keep-unix")
+            CliError::new("XDG_RUNTIME_DIR is unset, so the rootless socket (kept in \"hosts\" by default) is unknown; log in with a systemd user session, pass --listen unix://PATH, or pass --no-unix")
         })
 }
 
@@ -52,7 +52,9 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         (None, false) => PathBuf::from(DEFAULT_DAEMON_DIR),
     })?;
     let mut hosts = Vec::new();
-    if args.keep_unix {
+    // Local tools (and docker without DOCKER_HOST) use the socket: dropping it is opt-in.
+    // `--keep-unix` is the default, still accepted.
+    if !args.no_unix {
         let socket = if args.rootless {
             rootless_socket()?
         } else {
@@ -127,7 +129,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         match conflict {
             // Local tools (and docker without DOCKER_HOST) use it: losing it is rarely intended.
             Conflict::DroppedSocket(socket) => note(format_args!(
-                "note: {socket} was in \"hosts\" and is no longer; pass --keep-unix or --listen {socket} to keep serving it"
+                "note: {socket} was in \"hosts\" and is no longer; pass --listen {socket} to keep serving it"
             )),
             // `command` is the unit's ExecStart, text from a file.
             Conflict::CommandLine {
@@ -150,6 +152,17 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         }
     }
 
+    // userns-remap moves dockerd to a remapped storage root: whatever it ran before is still on
+    // disk but no longer seen, which looks like data loss to whoever restarts it unwarned.
+    if changes
+        .iter()
+        .any(|c| c.key == "userns-remap" && c.action == Action::Added)
+    {
+        note(format_args!(
+            "warning: userns-remap makes dockerd keep its data under a remapped root (e.g. /var/lib/docker/<uid>.<gid>): after the restart, existing images, containers and volumes are invisible to it (not deleted; removing userns-remap from {} brings them back)",
+            file.display()
+        ));
+    }
     let unchanged = !prepared.changed();
     let written = prepared.write(ctx.report())?;
     let backup = written.iter().find_map(|w| w.backup.clone());
@@ -172,34 +185,35 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         for line in diff.strip_suffix('\n').unwrap_or(&diff).split('\n') {
             say(line);
         }
-    } else if ctx.out.verbose {
+    } else {
+        if ctx.out.verbose {
+            for c in changes {
+                let verb = match c.action {
+                    Action::Added => "added",
+                    Action::Replaced => "replaced",
+                    // Already reported on stderr.
+                    Action::Kept | Action::Skipped => continue,
+                };
+                say(format_args!("{verb} {} = {}", c.key, c.new));
+            }
+        }
+        // One line of what was done, then always the restart: dockerd reads daemon.json and its
+        // certificates only at start, and forgetting it is the usual "it did not work".
         if unchanged {
             say(format_args!(
-                "{} already holds these settings",
+                "{} already holds these settings; nothing written",
                 file.display()
             ));
-        }
-        for c in changes {
-            let verb = match c.action {
-                Action::Added => "added",
-                Action::Replaced => "replaced",
-                // Already reported on stderr.
-                Action::Kept | Action::Skipped => continue,
-            };
-            say(format_args!("{verb} {} = {}", c.key, c.new));
-        }
-        if let Some(b) = &backup {
+        } else if let Some(b) = &backup {
             say(format_args!(
                 "wrote {} (previous file kept as {})",
                 file.display(),
                 b.display()
             ));
-        } else if !unchanged {
+        } else {
             say(format_args!("wrote {}", file.display()));
         }
-        println!(
-            "restart dockerd to apply (it reads daemon.json and its certificates only at start)"
-        );
+        say("restart dockerd to apply (it reads daemon.json and its certificates only at start)");
     }
     Ok(EXIT_OK)
 }

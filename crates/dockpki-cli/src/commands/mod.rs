@@ -135,6 +135,8 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Sans => sans::run(&ctx),
         Command::Context(ContextCommand::Create(args)) => contexts::create(&ctx, &args),
         Command::Context(ContextCommand::Update(args)) => contexts::update(&ctx, &args),
+        Command::Context(ContextCommand::Ls) => contexts::list(&ctx),
+        Command::Context(ContextCommand::Rm(args)) => contexts::remove(&ctx, &args),
         Command::Probe(args) => probe::run(&ctx, &args),
         Command::Completions(args) => completions::run(&ctx, &args),
         Command::Man(args) => man::run(&ctx, &args),

@@ -87,6 +87,206 @@ pub fn exists(docker_config: &Path, name: &str) -> bool {
     meta_dir(docker_config, name).exists() || tls_root(docker_config, name).exists()
 }
 
+/// Whether docker knows the context: its `meta.json` exists. `docker context rm` removes it
+/// (with the TLS directory), and docker lists only meta directories holding one.
+pub fn is_present(docker_config: &Path, name: &str) -> bool {
+    meta_dir(docker_config, name).join("meta.json").is_file()
+}
+
+/// Removes the context `name` from `docker_config` the way `docker context rm` does:
+/// `meta.json` first (from then on docker no longer knows the context, so a crash at any later
+/// point leaves a removed context and some empty directories or copies, which a second run
+/// removes), then the TLS copies, then the directories. Returns the paths removed.
+///
+/// Only what a context made from a client layout holds is removed: `meta.json`,
+/// `tls/<id>/docker/{ca,cert,key}.pem` and their directories. Anything else there (another
+/// endpoint's files, a link) stops the removal before anything is removed. Every name is
+/// opened and removed relative to its open parent directory, never through a link, since
+/// this may run as root in a directory a user owns.
+///
+/// # Errors
+/// When a directory or file is not what docker would have written, or a removal fails.
+pub fn remove_files(docker_config: &Path, name: &str) -> Result<Vec<PathBuf>> {
+    let id = context_id(name);
+    let meta = Dirs::open(docker_config, &["contexts", "meta", &id])?;
+    let tls = Dirs::open(docker_config, &["contexts", "tls", &id, "docker"])?;
+    // Check everything first: nothing is removed when anything is unexpected.
+    let meta_files = meta.expect_only(&["meta.json"], &[])?;
+    let tls_files = tls.expect_only(&TLS_FILES, &[])?;
+    let tls_root = tls.parent_expecting(&["docker"])?;
+    let mut removed = Vec::new();
+    meta.remove(&meta_files, &mut removed)?;
+    meta.remove_self(&mut removed)?;
+    tls.remove(&tls_files, &mut removed)?;
+    tls.remove_self(&mut removed)?;
+    if let Some(root) = tls_root {
+        root.remove_self(&mut removed)?;
+    }
+    Ok(removed)
+}
+
+/// A chain of directories opened one below the other without following links; `None` where a
+/// directory does not exist.
+struct Dirs {
+    /// Each opened directory with its path: the base, then one per name down; shorter than
+    /// that when one is missing.
+    opened: Vec<(PathBuf, std::os::fd::OwnedFd)>,
+    /// How many names were asked for.
+    wanted: usize,
+}
+
+impl Dirs {
+    /// Opens `base`, then each of `names` below the one before.
+    fn open(base: &Path, names: &[&str]) -> Result<Dirs> {
+        use nix::fcntl::{open, openat, OFlag};
+        use nix::sys::stat::Mode;
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let mut opened: Vec<(PathBuf, std::os::fd::OwnedFd)> = Vec::new();
+        let wanted = names.len();
+        // The configuration directory itself may be a link (a dotfiles repository): it is the
+        // user's choice of directory. Everything below it is docker's and never a link.
+        match open(base, flags, Mode::empty()) {
+            Ok(fd) => opened.push((base.to_path_buf(), fd)),
+            Err(nix::errno::Errno::ENOENT) => return Ok(Dirs { opened, wanted }),
+            Err(e) => return Err(Error::io("open", base, &std::io::Error::from(e))),
+        }
+        for name in names {
+            let (path, result) = {
+                let (parent_path, parent) = &opened[opened.len() - 1];
+                (
+                    parent_path.join(name),
+                    openat(parent, *name, flags | OFlag::O_NOFOLLOW, Mode::empty()),
+                )
+            };
+            match result {
+                Ok(fd) => opened.push((path, fd)),
+                Err(nix::errno::Errno::ENOENT) => break,
+                Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => {
+                    return Err(Error::new(format!(
+                        "{} is not a directory (a link or a file); docker would not have made it, so dockpki removes nothing there",
+                        path.display()
+                    )))
+                }
+                Err(e) => return Err(Error::io("open", &path, &std::io::Error::from(e))),
+            }
+        }
+        Ok(Dirs { opened, wanted })
+    }
+
+    /// The last directory, when every one of the chain exists.
+    fn leaf(&self) -> Option<&(PathBuf, std::os::fd::OwnedFd)> {
+        (self.opened.len() == self.wanted + 1)
+            .then(|| self.opened.last())
+            .flatten()
+    }
+
+    /// The names in the last directory, all of which must be regular files among `files` or
+    /// directories among `dirs`.
+    fn expect_only(&self, files: &[&str], dirs: &[&str]) -> Result<Vec<String>> {
+        let Some((path, fd)) = self.leaf() else {
+            return Ok(Vec::new());
+        };
+        entries_expecting(path, fd, files, dirs)
+    }
+
+    /// The directory above the last one (its parent in the chain), checked to hold nothing
+    /// but `dirs`; `None` when it does not exist.
+    fn parent_expecting(&self, dirs: &[&str]) -> Result<Option<Dirs>> {
+        // The parent is at index `wanted - 1` (the base is at 0).
+        let n = self.wanted;
+        if self.opened.len() < n {
+            return Ok(None);
+        }
+        let (path, fd) = &self.opened[n - 1];
+        entries_expecting(path, fd, &[], dirs)?;
+        let opened = self.opened[..n]
+            .iter()
+            .map(|(p, fd)| fd.try_clone().map(|fd| (p.clone(), fd)))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| Error::io("open", path, &e))?;
+        Ok(Some(Dirs {
+            opened,
+            wanted: n - 1,
+        }))
+    }
+
+    /// Removes `files` from the last directory.
+    fn remove(&self, files: &[String], removed: &mut Vec<PathBuf>) -> Result<()> {
+        let Some((path, fd)) = self.leaf() else {
+            return Ok(());
+        };
+        for name in files {
+            nix::unistd::unlinkat(fd, name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir)
+                .map_err(|e| Error::io("remove", &path.join(name), &std::io::Error::from(e)))?;
+            removed.push(path.join(name));
+        }
+        let _ = nix::unistd::fsync(fd);
+        Ok(())
+    }
+
+    /// Removes the last directory (empty by now) from its parent.
+    fn remove_self(&self, removed: &mut Vec<PathBuf>) -> Result<()> {
+        let Some((path, _)) = self.leaf() else {
+            return Ok(());
+        };
+        let Some((_, parent)) = self.opened.len().checked_sub(2).map(|i| &self.opened[i]) else {
+            return Ok(());
+        };
+        let name = path.file_name().unwrap_or_default();
+        nix::unistd::unlinkat(parent, name, nix::unistd::UnlinkatFlags::RemoveDir)
+            .map_err(|e| Error::io("remove", path, &std::io::Error::from(e)))?;
+        let _ = nix::unistd::fsync(parent);
+        removed.push(path.clone());
+        Ok(())
+    }
+}
+
+/// The names in the open directory `fd` (at `path`), each a regular file among `files` or a
+/// directory among `dirs`, else an error naming it.
+fn entries_expecting(
+    path: &Path,
+    fd: &std::os::fd::OwnedFd,
+    files: &[&str],
+    dirs: &[&str],
+) -> Result<Vec<String>> {
+    use nix::fcntl::AtFlags;
+    use nix::sys::stat::{fstatat, SFlag};
+    // A new open of the same directory, so that its reading position is its own.
+    let own = nix::fcntl::openat(
+        fd,
+        ".",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::io("read", path, &std::io::Error::from(e)))?;
+    let mut dir = nix::dir::Dir::from_fd(own)
+        .map_err(|e| Error::io("read", path, &std::io::Error::from(e)))?;
+    let mut names = Vec::new();
+    for entry in dir.iter() {
+        let entry = entry.map_err(|e| Error::io("read", path, &std::io::Error::from(e)))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "." || name == ".." {
+            continue;
+        }
+        let st = fstatat(fd, entry.file_name(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| Error::io("inspect", &path.join(&name), &std::io::Error::from(e)))?;
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        let expected = (kind == SFlag::S_IFREG && files.contains(&name.as_str()))
+            || (kind == SFlag::S_IFDIR && dirs.contains(&name.as_str()));
+        if !expected {
+            return Err(Error::new(format!(
+                "{} is not a file a docker context made from a client layout holds; remove it first (or remove the context with docker context rm), dockpki removes only what it knows",
+                path.join(&name).display()
+            )));
+        }
+        if kind == SFlag::S_IFREG {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// `meta.json` as docker writes it: Go's `encoding/json` with no indentation and no newline,
 /// which escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings (they occur nowhere else).
 pub fn meta_json(record: &ContextRecord) -> Vec<u8> {

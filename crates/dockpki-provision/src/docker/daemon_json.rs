@@ -1,8 +1,10 @@
 //! dockerd's `daemon.json`: dockpki's TLS settings (and, when asked, hardening) merged into the
 //! administrator's file.
 //!
-//! The file belongs to the administrator: every key dockpki does not own is kept, in its order
-//! (serde_json is built with `preserve_order`), every number is written back exactly as it was
+//! The file belongs to the administrator: it is edited key by key rather than rewritten, so
+//! every key dockpki does not own is kept byte for byte, in its order, with the file's own
+//! indentation used for the keys added, and a file already holding the values is left alone;
+//! every number is written back exactly as it was
 //! written (`1e2` stays `1e2`, a 23-digit integer keeps its digits), hardening values already
 //! set are kept, and a key given twice is refused rather than silently reduced to one. What
 //! would stop dockerd from starting is reported as a typed [`Conflict`], or refused before
@@ -233,7 +235,9 @@ const KEY_OPTIONS: &[(&str, &str)] = &[
 /// The merge of one text, before anything is written.
 #[derive(Debug, Clone)]
 pub struct Merge {
-    /// The new file's text: the old keys in their order, numbers as written, two-space indent.
+    /// The new file's text: the old file with only the keys dockpki sets changed or added
+    /// (everything else byte for byte, new keys in the file's own indentation), or, for a new
+    /// file, two spaces per level.
     pub new_text: String,
     /// What happened to each key dockpki set, kept or skipped, in the order of the settings.
     pub changes: Vec<Change>,
@@ -269,14 +273,16 @@ impl Merge {
 ///     daemon: Daemon::System,
 ///     command_line: None,
 /// };
-/// let merged = merge(&request, Some(r#"{"debug": true, "max-concurrent-uploads": 1e1}"#))?;
-/// assert!(merged.new_text.starts_with("{\n  \"debug\": true,\n  \"max-concurrent-uploads\": 1e1,\n"));
+/// let merged = merge(&request, Some("{\n    \"debug\": true,\n    \"max-concurrent-uploads\": 1e1\n}\n"))?;
+/// // The file's own keys as they were, dockpki's appended in its indentation.
+/// assert!(merged.new_text.starts_with("{\n    \"debug\": true,\n    \"max-concurrent-uploads\": 1e1,\n    \"tlsverify\": true,\n"));
 /// assert_eq!(merged.changes[0].key, "tlsverify");
 /// assert_eq!(merged.changes[0].action, Action::Added);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn merge(request: &Request, old_text: Option<&str>) -> Result<Merge> {
     let OldFile { mut doc, numbers } = parse_existing(&request.file, old_text)?;
+    let old_doc = doc.clone();
     let mut conflicts: Vec<Conflict> = dropped_unix_sockets(&doc, &request.hosts)
         .into_iter()
         .map(Conflict::DroppedSocket)
@@ -294,8 +300,14 @@ pub fn merge(request: &Request, old_text: Option<&str>) -> Result<Merge> {
             }
         }
     }
+    // The administrator's file is edited key by key, so that its layout stays theirs; a file
+    // that is new (or blank) is laid out two spaces per level.
+    let new_text = old_text
+        .filter(|t| !t.trim().is_empty())
+        .and_then(|t| edit_in_place(t, &old_doc, &doc, &numbers))
+        .unwrap_or_else(|| to_pretty(&Value::Object(doc), &numbers, "  "));
     Ok(Merge {
-        new_text: to_pretty(&Value::Object(doc), &numbers),
+        new_text,
         changes,
         conflicts,
     })
@@ -796,15 +808,32 @@ fn scan(text: &str) -> Scan {
 /// `doc` as serde_json's pretty printer writes it (two-space indent), except that a number the
 /// old file had at the same place is written as it was there: `1e2` stays `1e2`, and a 23-digit
 /// integer keeps its digits. The administrator's values are kept, and so is how they are written.
-fn to_pretty(doc: &Value, numbers: &HashMap<String, String>) -> String {
-    fn write(
-        out: &mut String,
-        v: &Value,
-        path: &mut Vec<Step>,
-        depth: usize,
-        numbers: &HashMap<String, String>,
-    ) {
-        let indent = |out: &mut String, depth: usize| out.push_str(&"  ".repeat(depth));
+fn to_pretty(doc: &Value, numbers: &HashMap<String, String>, unit: &str) -> String {
+    let mut out = String::new();
+    write_pretty(&mut out, doc, &mut Vec::new(), 0, numbers, unit);
+    out.push('\n');
+    out
+}
+
+/// Writes `v` (found at `path` of the document) at nesting `depth`, `unit` per level; see
+/// [`to_pretty`].
+fn write_pretty(
+    out: &mut String,
+    v: &Value,
+    path: &mut Vec<Step>,
+    depth: usize,
+    numbers: &HashMap<String, String>,
+    unit: &str,
+) {
+    {
+        let write = |out: &mut String,
+                     v: &Value,
+                     path: &mut Vec<Step>,
+                     depth: usize,
+                     numbers: &HashMap<String, String>| {
+            write_pretty(out, v, path, depth, numbers, unit)
+        };
+        let indent = |out: &mut String, depth: usize| out.push_str(&unit.repeat(depth));
         match v {
             Value::Object(map) if !map.is_empty() => {
                 out.push_str("{\n");
@@ -846,10 +875,178 @@ fn to_pretty(doc: &Value, numbers: &HashMap<String, String>) -> String {
             other => out.push_str(&other.to_string()),
         }
     }
-    let mut out = String::new();
-    write(&mut out, doc, &mut Vec::new(), 0, numbers);
-    out.push('\n');
-    out
+}
+
+/// The old text with the top-level keys whose values differ between `old` and `new` edited in
+/// place: a changed value's text replaced, a new key appended after the last one, in the
+/// file's own style (its indentation unit on a multi-line file, `, "key": value` on a one-line
+/// one). Every other byte (spacing, key order, how arrays are broken, the final newline) is the
+/// administrator's and stays. `None` when the text's shape is not understood (an empty object,
+/// keys removed), or the edit would not parse back to `new`: the caller then lays out the
+/// whole file.
+fn edit_in_place(
+    text: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+    numbers: &HashMap<String, String>,
+) -> Option<String> {
+    if old.keys().any(|k| !new.contains_key(k)) {
+        return None;
+    }
+    let top = top_level(text)?;
+    let last_end = top.members.last()?.1.end;
+    let multiline = text[top.open + 1..top.members.first()?.1.start].contains('\n');
+    // The indentation of the first key: what precedes it on its line.
+    let first_key = text[..top.members.first()?.1.start]
+        .rfind('"')
+        .unwrap_or(top.open);
+    let key_start = text[..first_key].rfind('"').unwrap_or(first_key);
+    let line_start = text[..key_start].rfind('\n').map_or(0, |i| i + 1);
+    let unit = &text[line_start..key_start];
+    if multiline && (unit.is_empty() || !unit.chars().all(|c| c == ' ' || c == '\t')) {
+        return None;
+    }
+    let render = |key: &str, value: &Value| -> String {
+        let mut path = vec![Step::Key(key.to_string())];
+        if multiline {
+            let mut out = String::new();
+            write_pretty(&mut out, value, &mut path, 1, numbers, unit);
+            out
+        } else {
+            inline(value)
+        }
+    };
+    // Edits as (range, replacement), applied from the end so that earlier ranges stay valid.
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    for (key, range) in &top.members {
+        let (Some(a), Some(b)) = (old.get(key), new.get(key)) else {
+            return None;
+        };
+        if a != b {
+            edits.push((range.clone(), render(key, b)));
+        }
+    }
+    let mut appended = String::new();
+    for (key, value) in new.iter().filter(|(k, _)| !old.contains_key(*k)) {
+        let name = Value::String(key.clone()).to_string();
+        if multiline {
+            appended.push_str(&format!(",\n{unit}{name}: {}", render(key, value)));
+        } else {
+            appended.push_str(&format!(", {name}: {}", render(key, value)));
+        }
+    }
+    if !appended.is_empty() {
+        edits.push((last_end..last_end, appended));
+    }
+    edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+    let mut out = text.to_string();
+    for (range, replacement) in edits {
+        out.replace_range(range, &replacement);
+    }
+    // A check of this function, not of the file: the edit must mean exactly the merge.
+    let reparsed: Value = serde_json::from_str(&out).ok()?;
+    let same_order = reparsed
+        .as_object()
+        .is_some_and(|m| m.keys().eq(new.keys()) && m.iter().all(|(k, v)| new.get(k) == Some(v)));
+    same_order.then_some(out)
+}
+
+/// `value` on one line the way people write JSON by hand (and serde_json does not): `", "`
+/// between items and `": "` after keys.
+fn inline(value: &Value) -> String {
+    match value {
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(inline).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The top-level object of a JSON text: where its `{` is, and each member's key with the byte
+/// range of its value's text.
+struct TopLevel {
+    open: usize,
+    members: Vec<(String, std::ops::Range<usize>)>,
+}
+
+/// Finds the members of the top-level object of `text`, which serde_json has accepted as JSON
+/// (so strings are closed and brackets balanced).
+fn top_level(text: &str) -> Option<TopLevel> {
+    let bytes = text.as_bytes();
+    let skip_ws = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    // The index just past the string starting at `i` (its opening quote).
+    let skip_string = |mut i: usize| {
+        i += 1;
+        while i < bytes.len() && bytes[i] != b'"' {
+            if bytes[i] == b'\\' {
+                i += 1;
+            }
+            i += 1;
+        }
+        i + 1
+    };
+    let open = skip_ws(0);
+    if bytes.get(open) != Some(&b'{') {
+        return None;
+    }
+    let mut members = Vec::new();
+    let mut i = skip_ws(open + 1);
+    while bytes.get(i) == Some(&b'"') {
+        let key_end = skip_string(i);
+        let key: String = serde_json::from_str(text.get(i..key_end)?).ok()?;
+        i = skip_ws(key_end);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(i + 1);
+        let mut end = start;
+        let mut depth = 0usize;
+        while end < bytes.len() {
+            match bytes[end] {
+                b'"' => {
+                    end = skip_string(end);
+                    if depth == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => break,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end += 1;
+                        break;
+                    }
+                }
+                b',' if depth == 0 => break,
+                c if depth == 0 && c.is_ascii_whitespace() => break,
+                _ => {}
+            }
+            end += 1;
+        }
+        members.push((key, start..end));
+        i = skip_ws(end);
+        match bytes.get(i) {
+            Some(b',') => i = skip_ws(i + 1),
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    Some(TopLevel { open, members })
 }
 
 /// serde_json's message without its own " at line L column C" suffix (given separately).
@@ -959,13 +1156,15 @@ mod tests {
                 "hosts"
             ]
         );
-        // Nested objects keep their order too.
+        // Nested objects keep their order too, and a one-line file stays one line.
         assert!(
-            m.new_text
-                .contains("\"alpha\": {\n    \"b\": 1,\n    \"a\": 2\n  }"),
+            m.new_text.starts_with(
+                r#"{"zeta": 1, "debug": true, "tlscert": "/etc/docker/pki/server-cert.pem", "alpha": {"b": 1, "a": 2}, "tlsverify": true,"#
+            ),
             "{}",
             m.new_text
         );
+        assert_eq!(m.new_text.lines().count(), 1, "{}", m.new_text);
         let actions: Vec<(&str, Action)> = m
             .changes
             .iter()
@@ -1164,7 +1363,7 @@ mod tests {
     fn numbers_are_written_back_as_they_were_and_the_rest_as_serde_json_pretty() {
         let text = r#"{"big": 12345678901234567890123, "exp": 1e2, "neg": -0.0, "list": [1.50, 2E-3, {"x": 10}], "s": "1e2", "t": true, "n": null, "e": {}, "a": []}"#;
         let doc: Value = serde_json::from_str(text).unwrap();
-        let out = to_pretty(&doc, &scan(text).numbers);
+        let out = to_pretty(&doc, &scan(text).numbers, "  ");
         for kept in [
             "12345678901234567890123",
             ": 1e2,",
@@ -1180,7 +1379,7 @@ mod tests {
             serde_json::from_str(r#"{"a": [1, {"b": "x\"y\n"}], "c": {}, "d": [], "e": 2.5}"#)
                 .unwrap();
         assert_eq!(
-            to_pretty(&plain, &HashMap::new()),
+            to_pretty(&plain, &HashMap::new(), "  "),
             serde_json::to_string_pretty(&plain).unwrap() + "\n"
         );
     }
@@ -1189,7 +1388,7 @@ mod tests {
     fn an_old_number_text_is_used_only_where_it_still_denotes_the_value() {
         let numbers = scan(r#"{"a": 1e2}"#).numbers;
         let doc: Value = serde_json::from_str(r#"{"a": 7}"#).unwrap();
-        assert_eq!(to_pretty(&doc, &numbers), "{\n  \"a\": 7\n}\n");
+        assert_eq!(to_pretty(&doc, &numbers, "  "), "{\n  \"a\": 7\n}\n");
     }
 
     #[test]
@@ -1264,5 +1463,71 @@ mod tests {
         let again = prepare(&r, Mode::Write, &crate::report::Silent).unwrap();
         assert!(!again.changed());
         assert!(again.write(&crate::report::Silent).unwrap().is_empty());
+    }
+
+    /// The administrator's layout is kept: only the keys dockpki sets are edited, in the file's
+    /// own indentation; everything else is byte for byte what it was.
+    #[test]
+    fn the_files_own_indentation_and_layout_are_kept_around_the_edited_keys() {
+        let old = "{\n    \"debug\": true,\n    \"labels\": [\"a=b\", \"c=d\"],\n    \"tlscert\": \"/old.pem\",\n    \"n\": 1e2\n}\n";
+        let m = merge(&request(&["tcp://0.0.0.0:2376"]), Some(old)).unwrap();
+        assert_eq!(
+            m.new_text,
+            "{\n    \"debug\": true,\n    \"labels\": [\"a=b\", \"c=d\"],\n    \"tlscert\": \"/etc/docker/pki/server-cert.pem\",\n    \"n\": 1e2,\n    \"tlsverify\": true,\n    \"tlscacert\": \"/etc/docker/pki/ca.pem\",\n    \"tlskey\": \"/etc/docker/pki/server-key.pem\",\n    \"hosts\": [\n        \"tcp://0.0.0.0:2376\"\n    ]\n}\n"
+        );
+        // Tabs too.
+        let tabs = "{\n\t\"debug\": true\n}\n";
+        let m = merge(&request(&["tcp://0.0.0.0:2376"]), Some(tabs)).unwrap();
+        assert!(
+            m.new_text
+                .starts_with("{\n\t\"debug\": true,\n\t\"tlsverify\": true,\n"),
+            "{}",
+            m.new_text
+        );
+        assert!(
+            m.new_text
+                .ends_with("\t\"hosts\": [\n\t\t\"tcp://0.0.0.0:2376\"\n\t]\n}\n"),
+            "{}",
+            m.new_text
+        );
+    }
+
+    /// A file that already holds every value is left exactly as it is, however it is laid out,
+    /// so nothing is written and no backup is kept.
+    #[test]
+    fn a_file_already_holding_the_values_is_not_rewritten() {
+        let first = merge(
+            &request(&["tcp://0.0.0.0:2376"]),
+            Some("{\n   \"debug\" :  true\n}"),
+        )
+        .unwrap();
+        let again = merge(&request(&["tcp://0.0.0.0:2376"]), Some(&first.new_text)).unwrap();
+        assert_eq!(again.new_text, first.new_text);
+        assert!(again.changes.is_empty(), "{:?}", again.changes);
+        // A compact file with every value set: byte for byte.
+        let compact = r#"{"tlsverify":true,"tlscacert":"/etc/docker/pki/ca.pem","tlscert":"/etc/docker/pki/server-cert.pem","tlskey":"/etc/docker/pki/server-key.pem","hosts":["tcp://0.0.0.0:2376"]}"#;
+        let m = merge(&request(&["tcp://0.0.0.0:2376"]), Some(compact)).unwrap();
+        assert_eq!(m.new_text, compact);
+    }
+
+    #[test]
+    fn top_level_members_are_found_with_their_value_ranges() {
+        let text = r#" { "a" : [1, {"x": "]"}] , "b":"s\"}", "c": 1e2, "d": {}, "e": null }"#;
+        let top = top_level(text).unwrap();
+        let values: Vec<(&str, &str)> = top
+            .members
+            .iter()
+            .map(|(k, r)| (k.as_str(), &text[r.clone()]))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("a", r#"[1, {"x": "]"}]"#),
+                ("b", r#""s\"}""#),
+                ("c", "1e2"),
+                ("d", "{}"),
+                ("e", "null")
+            ]
+        );
     }
 }

@@ -41,6 +41,43 @@ pub enum Refusal {
         /// Its command line as written.
         command: String,
     },
+    /// No unit of that name is installed in the unit directories: a drop-in for it would
+    /// start a guessed command (another distribution's dockerd path) or nothing at all.
+    UnknownUnit {
+        /// The name asked for.
+        unit: String,
+        /// The directories looked in, highest precedence first.
+        searched: Vec<PathBuf>,
+        /// The installed `.service` units whose names mention docker.
+        found: Vec<String>,
+    },
+    /// The unit and its drop-ins set no `ExecStart=`: there is no command to start without
+    /// `-H`.
+    NoExecStart {
+        /// The unit, e.g. `docker.service`.
+        unit: String,
+        /// The files read.
+        sources: Vec<PathBuf>,
+    },
+}
+
+impl Refusal {
+    /// For [`Refusal::UnknownUnit`]: what was searched and found, as one clause
+    /// ("no docker.service in /etc/systemd/system, /lib/systemd/system; installed: a.service").
+    fn unknown_unit(unit: &str, searched: &[PathBuf], found: &[String]) -> String {
+        let dirs = searched
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let found = if found.is_empty() {
+            "no unit whose name mentions docker is installed there".to_string()
+        } else {
+            format!("installed: {}", found.join(", "))
+        };
+        // The name is what the user typed: quoted with escapes.
+        format!("no unit {unit:?} in {dirs} ({found})")
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -66,6 +103,24 @@ impl fmt::Display for Refusal {
             Refusal::OnlyHostOptions { unit, command } => write!(
                 f,
                 "the ExecStart of {unit} ({command:?}) holds nothing but -H options; fix the unit or name another one"
+            ),
+            Refusal::UnknownUnit {
+                unit,
+                searched,
+                found,
+            } => write!(
+                f,
+                "{}; name an installed unit, or its unit file by path",
+                Refusal::unknown_unit(unit, searched, found)
+            ),
+            Refusal::NoExecStart { unit, sources } => write!(
+                f,
+                "{unit} sets no ExecStart in {}; name the unit that starts dockerd",
+                sources
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -167,6 +222,15 @@ mod tests {
             Refusal::OnlyHostOptions {
                 unit: "docker.service".into(),
                 command: "dockerd -H fd://".into(),
+            },
+            Refusal::UnknownUnit {
+                unit: "dokcer.service".into(),
+                searched: vec!["/etc/systemd/system".into()],
+                found: vec!["docker.service".into()],
+            },
+            Refusal::NoExecStart {
+                unit: "x.service".into(),
+                sources: vec!["/lib/systemd/system/x.service".into()],
             },
         ] {
             let text = r.to_string();

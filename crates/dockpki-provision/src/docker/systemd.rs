@@ -28,10 +28,6 @@ pub const UNIT_DIRS: &[&str] = &[
 /// The unit of the system's dockerd.
 pub const DOCKER_UNIT: &str = "docker.service";
 
-/// The command used when no unit is installed: docker-ce's, minus `-H fd://`.
-pub const DEFAULT_EXEC_START: &str =
-    "/usr/bin/dockerd --containerd=/run/containerd/containerd.sock";
-
 /// The drop-in's file name; also excluded when reading the current command, so that a second
 /// run rewrites from the distribution's command rather than from its own output.
 pub const DROPIN_NAME: &str = "dockpki.conf";
@@ -64,7 +60,38 @@ pub fn installed_exec_start(
     dirs: &[PathBuf],
     skip: Option<&Path>,
 ) -> Option<ExecStart> {
-    let unit_file = dirs.iter().map(|d| d.join(unit)).find(|p| p.is_file())?;
+    let unit_file = find_unit(unit, dirs)?;
+    Some(exec_start_with_dropins(unit_file, unit, dirs, skip))
+}
+
+/// The unit file named `unit` in the directories `dirs` (highest precedence first), if any.
+pub fn find_unit(unit: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter().map(|d| d.join(unit)).find(|p| p.is_file())
+}
+
+/// The `.service` units in `dirs` whose names mention docker, sorted, each once: the ones an
+/// unknown unit name was probably meant to be.
+pub fn docker_units(dirs: &[PathBuf]) -> Vec<String> {
+    let mut found: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.ends_with(".service") && n.to_ascii_lowercase().contains("docker"))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The effective `ExecStart=` of the unit file `unit_file` (named `unit`) after the drop-ins
+/// systemd would apply from `dirs`, leaving out the drop-in `skip`.
+fn exec_start_with_dropins(
+    unit_file: PathBuf,
+    unit: &str,
+    dirs: &[PathBuf],
+    skip: Option<&Path>,
+) -> ExecStart {
     // Drop-ins apply in file-name order across all directories; a name in a directory of higher
     // precedence hides the same name in lower ones.
     let mut dropins: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -96,7 +123,7 @@ pub fn installed_exec_start(
         }
         sources.push(path);
     }
-    Some(ExecStart { command, sources })
+    ExecStart { command, sources }
 }
 
 /// What one unit file does to `ExecStart` in its `[Service]` section: `None` when it does not
@@ -255,6 +282,30 @@ enum HostValue {
     SameWord,
 }
 
+/// The values of the `-H`/`--host` options of a command line, as dockerd receives them
+/// (`fd://`, `tcp://0.0.0.0:2375`), in order: what [`without_hosts`] removes. A trailing `-H`
+/// without a value gives an empty one.
+pub fn host_values(command: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut words = words(command).into_iter();
+    while let Some(w) = words.next() {
+        match is_host_flag(&w.value) {
+            Some(HostValue::NextWord) => {
+                values.push(words.next().map(|n| n.value).unwrap_or_default())
+            }
+            Some(HostValue::SameWord) => {
+                let v = w.value.strip_prefix("--host=").unwrap_or_else(|| {
+                    let rest = &w.value[2..];
+                    rest.strip_prefix('=').unwrap_or(rest)
+                });
+                values.push(v.to_string());
+            }
+            None => {}
+        }
+    }
+    values
+}
+
 /// The command without any `-H`/`--host` option, the rest (binary path, systemd's
 /// prefixes such as `-`, variables such as `$DOCKER_OPTS`) unchanged.
 pub fn without_hosts(command: &str) -> String {
@@ -287,6 +338,45 @@ pub fn dropin_text(command: &str, source: &str) -> String {
     )
 }
 
+/// The unit whose drop-in is written: a unit name looked up in the unit directories, or a unit
+/// file named by its path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A name such as `docker.service`, looked up in the unit directories.
+    Name(String),
+    /// A unit file (absolute), read as it is; its file name is the unit's name.
+    File(PathBuf),
+}
+
+impl Unit {
+    /// A unit from what a user typed: a path when it holds a `/`, else a name checked with
+    /// [`unit_name`].
+    ///
+    /// # Errors
+    /// When it is neither a unit name nor a path to a unit file's name.
+    pub fn parse(text: &str) -> Result<Unit> {
+        if text.contains('/') {
+            let path = PathBuf::from(text);
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            unit_name(name).map_err(|_| {
+                Error::new(format!(
+                    "{text:?} is not a unit file's path; give one whose file name is the unit's, like /lib/systemd/system/docker.service"
+                ))
+            })?;
+            return Ok(Unit::File(path));
+        }
+        Ok(Unit::Name(unit_name(text)?.to_string()))
+    }
+
+    /// The unit's name, e.g. `docker.service` (a file's name for [`Unit::File`]).
+    pub fn name(&self) -> &str {
+        match self {
+            Unit::Name(n) => n,
+            Unit::File(p) => p.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+        }
+    }
+}
+
 /// Checks a unit name: not empty, no `/`, with a type suffix (`docker.service`); returns it
 /// without surrounding whitespace.
 ///
@@ -312,8 +402,9 @@ pub fn default_dropin_path(unit: &str) -> PathBuf {
 /// A drop-in to write.
 #[derive(Clone, Debug)]
 pub struct DropinRequest {
-    /// The unit whose `ExecStart` is rewritten (checked with [`unit_name`]).
-    pub unit: String,
+    /// The unit whose `ExecStart` is rewritten: its name (checked with [`unit_name`]) or its
+    /// file.
+    pub unit: Unit,
     /// Where the drop-in goes, absolute ([`default_dropin_path`] unless told otherwise).
     pub out: PathBuf,
     /// Whether a file there that dockpki did not write may be replaced (kept as a backup).
@@ -327,28 +418,39 @@ pub struct DropinRequest {
 pub struct Dropin {
     /// The drop-in.
     pub out: PathBuf,
+    /// The unit's name, e.g. `docker.service`.
+    pub unit: String,
     /// The command it starts: the unit's, without `-H` options.
     pub exec_start: String,
-    /// The unit files the command was read from (empty when the unit is not installed).
+    /// The values of the `-H` options removed from the unit's command (`fd://`,
+    /// `tcp://0.0.0.0:2375`), in order.
+    pub removed_hosts: Vec<String>,
+    /// The unit files the command was read from: the unit file, then its drop-ins.
     pub from: Vec<PathBuf>,
     /// The file written, with its backup.
     pub written: Vec<Written>,
 }
 
 /// Writes the drop-in that starts `request.unit`'s command without `-H`: the command is read
-/// from the installed unit and its other drop-ins ([`DEFAULT_EXEC_START`] when the unit is not
-/// installed), and written through a journal next to the drop-in, completing an interrupted
-/// earlier write first. A drop-in dockpki wrote is replaced; another file only with
+/// from the unit file (looked up in the unit directories for a name) and its other drop-ins,
+/// and written through a journal next to the drop-in, completing an interrupted earlier write
+/// first. A drop-in dockpki wrote is replaced; another file only with
 /// [`Existing::ReplaceKeepingBackup`].
 ///
+/// A unit that is not installed is refused rather than guessed: a drop-in starting another
+/// distribution's dockerd path (docker-ce's `/usr/bin/dockerd` on Debian, whose is
+/// `/usr/sbin/dockerd`) would leave dockerd unable to start.
+///
 /// # Errors
-/// [`Refusal::Symlink`] when the drop-in is a symlink, [`Refusal::OnlyHostOptions`] when the
-/// unit's command is nothing but `-H` options; a failure when the file cannot be written
-/// (another file there without consent, an untrusted directory).
+/// [`Refusal::Symlink`] when the drop-in is a symlink, [`Refusal::UnknownUnit`] when no unit
+/// of that name is installed, [`Refusal::NoExecStart`] when the unit sets no command,
+/// [`Refusal::OnlyHostOptions`] when the unit's command is nothing but `-H` options; a failure
+/// when a unit file given by path cannot be read or the drop-in cannot be written (another file
+/// there without consent, an untrusted directory).
 ///
 /// # Examples
 /// ```
-/// use dockpki_provision::docker::systemd::{write_dropin, DropinRequest};
+/// use dockpki_provision::docker::systemd::{write_dropin, DropinRequest, Unit};
 /// use dockpki_provision::fs::Existing;
 /// # let root = tempfile::tempdir()?;
 /// let units = root.path().join("units");
@@ -359,7 +461,7 @@ pub struct Dropin {
 /// )?;
 /// let dropin = write_dropin(
 ///     &DropinRequest {
-///         unit: "docker.service".into(),
+///         unit: Unit::Name("docker.service".into()),
 ///         out: root.path().join("docker.service.d/dockpki.conf"),
 ///         existing: Existing::Refuse,
 ///         unit_dirs: vec![units],
@@ -367,37 +469,50 @@ pub struct Dropin {
 ///     &dockpki_provision::report::Silent,
 /// )?;
 /// assert_eq!(dropin.exec_start, "/usr/bin/dockerd --debug");
+/// assert_eq!(dropin.removed_hosts, ["fd://"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn write_dropin(
     request: &DropinRequest,
     report: &dyn Report,
 ) -> std::result::Result<Dropin, Failure> {
-    let unit = unit_name(&request.unit)?;
     let out = &request.out;
     refuse_symlink(out)?;
-    let installed = installed_exec_start(unit, &request.unit_dirs, Some(out));
-    let (base, source) = match &installed {
-        Some(ExecStart {
-            command: Some(cmd),
-            sources,
-        }) => (
-            cmd.clone(),
-            sources
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        Some(ExecStart { command: None, .. }) | None => (
-            DEFAULT_EXEC_START.to_string(),
-            format!("the default command ({unit} has no ExecStart here)"),
-        ),
+    let unit = request.unit.name().to_string();
+    let unit_file = match &request.unit {
+        Unit::Name(name) => {
+            unit_name(name)?;
+            find_unit(name, &request.unit_dirs).ok_or_else(|| Refusal::UnknownUnit {
+                unit: name.clone(),
+                searched: request.unit_dirs.clone(),
+                found: docker_units(&request.unit_dirs),
+            })?
+        }
+        Unit::File(path) => {
+            // Read once here so that a missing or unreadable file fails with its reason,
+            // rather than being passed over as unreadable drop-ins are.
+            reader::read(path, Links::Follow, Limit::Config)?;
+            path.clone()
+        }
     };
+    let installed = exec_start_with_dropins(unit_file, &unit, &request.unit_dirs, Some(out));
+    let Some(base) = installed.command.clone() else {
+        return Err(Refusal::NoExecStart {
+            unit,
+            sources: installed.sources,
+        }
+        .into());
+    };
+    let source = installed
+        .sources
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let command = without_hosts(&base);
     if command.is_empty() {
         return Err(Refusal::OnlyHostOptions {
-            unit: unit.to_string(),
+            unit,
             command: base,
         }
         .into());
@@ -419,8 +534,10 @@ pub fn write_dropin(
     let written = plan.commit(&journal, report)?;
     Ok(Dropin {
         out: out.clone(),
+        unit,
+        removed_hosts: host_values(&base),
         exec_start: command,
-        from: installed.map(|i| i.sources).unwrap_or_default(),
+        from: installed.sources,
         written,
     })
 }
@@ -529,6 +646,24 @@ mod tests {
         assert_eq!(values(r#"trailing\"#), ["trailing\\"]);
         let raw = |cmd: &str| words(cmd).into_iter().map(|w| w.raw).collect::<Vec<_>>();
         assert_eq!(raw(r#"a  "b c"  d"#), ["a", r#""b c""#, "d"]);
+    }
+
+    #[test]
+    fn host_values_are_the_addresses_without_hosts_removes() {
+        assert_eq!(
+            host_values(
+                r#"/usr/bin/dockerd -H fd:// --host=tcp://0.0.0.0:2375 -Hunix:///a.sock -H=unix:///b.sock "--host" 'tcp://[::1]:2376' --debug"#
+            ),
+            [
+                "fd://",
+                "tcp://0.0.0.0:2375",
+                "unix:///a.sock",
+                "unix:///b.sock",
+                "tcp://[::1]:2376"
+            ]
+        );
+        assert!(host_values("/usr/bin/dockerd --debug").is_empty());
+        assert_eq!(host_values("/usr/bin/dockerd -H"), [""]);
     }
 
     #[test]
@@ -645,7 +780,7 @@ mod tests {
         let out = root.path().join("x.service.d/dockpki.conf");
         let r = write_dropin(
             &DropinRequest {
-                unit: "x.service".into(),
+                unit: Unit::Name("x.service".into()),
                 out: out.clone(),
                 existing: Existing::Refuse,
                 unit_dirs: vec![root.path().to_path_buf()],

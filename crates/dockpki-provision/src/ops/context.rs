@@ -131,7 +131,8 @@ pub fn create(state: &State, request: &ContextCreateRequest) -> Result<ContextWr
 /// updates its record, in one journaled update.
 ///
 /// # Errors
-/// When dockpki made no such context ([`Advice::CreateContext`], the name as
+/// When dockpki made no such context, or docker no longer has it (removed with `docker context
+/// rm`, which an update does not undo) ([`Advice::CreateContext`], the name as
 /// [`Error::subject`]), its client layout is not usable (see [`read_client_layout`]), or the
 /// files cannot be written.
 pub fn update(state: &State, request: &ContextUpdateRequest) -> Result<ContextWritten> {
@@ -150,6 +151,19 @@ pub fn update(state: &State, request: &ContextUpdateRequest) -> Result<ContextWr
                 request.name.clone(),
             )
         })?;
+    // Removed with `docker context rm`: the user's decision, which an update does not undo
+    // (renewals do not recreate it either, see `mirror_client_files`).
+    if !dc::is_present(&record.docker_config, &record.name) {
+        return Err(Error::advised_about(
+            format!(
+                "the docker context {:?} dockpki made in {} was removed (its meta.json is gone, as after `docker context rm`); dockpki does not recreate it",
+                record.name,
+                record.docker_config.display()
+            ),
+            Advice::CreateContext,
+            record.name.clone(),
+        ));
+    }
     if let Some(h) = &request.host {
         record.host = h.to_string();
     }
@@ -200,6 +214,221 @@ fn write(
         record,
         written,
     })
+}
+
+/// Whether docker still has a context dockpki made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Its `meta.json` is there: docker lists it.
+    Present,
+    /// Its `meta.json` is gone (`docker context rm`): docker does not list it, and dockpki
+    /// does not recreate it.
+    Removed,
+}
+
+/// Whether a present context's files are what dockpki would write now.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "files")]
+pub enum Files {
+    /// `meta.json` and the three copies match the record and the client layout.
+    Match,
+    /// These files differ from what dockpki would write (or cannot be read): `meta.json`
+    /// (changed with `docker context update`), or copies of a client layout replaced
+    /// outside dockpki.
+    Differ(Vec<String>),
+}
+
+/// One context dockpki made, and how it stands.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ContextStatus {
+    /// The record in the inventory.
+    pub record: ContextRecord,
+    /// Whether docker still has it.
+    pub presence: Presence,
+    /// For a present context, whether its files match; `None` for a removed one.
+    pub files: Option<Files>,
+}
+
+/// The contexts dockpki made (recorded in the inventory), each with whether docker still has it
+/// and whether its files match the record and the client layout. Contexts in every docker
+/// configuration directory are listed; `docker_config` keeps only those of one.
+///
+/// # Errors
+/// When the inventory cannot be read.
+pub fn list(state: &State, docker_config: Option<&Path>) -> Result<Vec<ContextStatus>> {
+    let inventory = state.load_inventory()?;
+    Ok(inventory
+        .contexts
+        .into_iter()
+        .filter(|r| docker_config.is_none_or(|d| d == r.docker_config))
+        .map(|record| {
+            let presence = if dc::is_present(&record.docker_config, &record.name) {
+                Presence::Present
+            } else {
+                Presence::Removed
+            };
+            let files = (presence == Presence::Present).then(|| compare(&record));
+            ContextStatus {
+                record,
+                presence,
+                files,
+            }
+        })
+        .collect())
+}
+
+/// Compares a present context's files with what dockpki would write: `meta.json` with the
+/// record, each copy with its client layout's file. Read bounded and never through a link; a
+/// file that cannot be read differs.
+fn compare(record: &ContextRecord) -> Files {
+    use crate::fs::reader::{read, Limit};
+    let meta = dc::meta_dir(&record.docker_config, &record.name).join("meta.json");
+    let mut differ = Vec::new();
+    let same = |a: &Path, b: Option<&[u8]>, limit: Limit| match (read(a, Links::Refuse, limit), b) {
+        (Ok(x), Some(y)) => x.as_slice() == y,
+        _ => false,
+    };
+    if !same(&meta, Some(&dc::meta_json(record)), Limit::Config) {
+        differ.push("meta.json".to_string());
+    }
+    let tls = dc::tls_dir(&record.docker_config, &record.name);
+    for name in dc::TLS_FILES {
+        let original = read(&record.client_dir.join(name), Links::Refuse, Limit::Pem).ok();
+        if !same(
+            &tls.join(name),
+            original.as_deref().map(Vec::as_slice),
+            Limit::Pem,
+        ) {
+            differ.push(name.to_string());
+        }
+    }
+    if differ.is_empty() {
+        Files::Match
+    } else {
+        Files::Differ(differ)
+    }
+}
+
+/// A request to remove a docker context.
+#[derive(Clone, Debug)]
+pub struct ContextRemoveRequest {
+    /// The context name.
+    pub name: String,
+    /// The docker CLI configuration directory holding it.
+    pub docker_config: PathBuf,
+    /// Whether a context dockpki did not make may be removed too.
+    pub existing: Existing,
+}
+
+/// Who made a removed context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MadeBy {
+    /// dockpki (it was recorded in the inventory; the record is gone too).
+    Dockpki,
+    /// docker or another tool (removed with consent).
+    Other,
+}
+
+/// What [`remove`] did.
+#[derive(Debug, serde::Serialize)]
+pub struct ContextRemoved {
+    /// The context name.
+    pub name: String,
+    /// The docker CLI configuration directory that held it.
+    pub docker_config: PathBuf,
+    /// Who made it.
+    pub made_by: MadeBy,
+    /// The files and directories removed (none when docker had removed it already and only
+    /// the record was left).
+    pub removed: Vec<PathBuf>,
+    /// The inventory written without the record, when there was one.
+    pub written: Vec<Written>,
+}
+
+/// Removes the docker context `request.name` from `request.docker_config` (`meta.json`, the
+/// TLS copies and their directories, as `docker context rm` does) and its record from the
+/// inventory. A context dockpki did not make is removed only with
+/// [`Existing::ReplaceKeepingBackup`]; docker's current context never.
+///
+/// The docker files go first, `meta.json` before the rest ([`dc::remove_files`]), then the
+/// inventory is written through a journaled plan: a crash in between leaves a record of a
+/// removed context, which `list` shows as removed and a second `remove` forgets, never a
+/// context docker lists that dockpki has forgotten.
+///
+/// # Errors
+/// When no context of that name exists or is recorded, it was not made by dockpki and
+/// `request.existing` is [`Existing::Refuse`] ([`Advice::RemoveContext`]), it is docker's current
+/// context, its directories hold something a context made from a client layout does not, or a
+/// file cannot be removed or written.
+pub fn remove(state: &State, request: &ContextRemoveRequest) -> Result<ContextRemoved> {
+    dc::validate_name(&request.name)?;
+    check_path(&request.docker_config)?;
+    let mut inventory = state.load_inventory()?;
+    let found = find(&inventory, &request.name, &request.docker_config);
+    let on_disk = dc::exists(&request.docker_config, &request.name);
+    if found.is_none() {
+        if !on_disk {
+            return Err(Error::new(format!(
+                "there is no docker context {:?} in {} (`docker context ls` lists them)",
+                request.name,
+                request.docker_config.display()
+            )));
+        }
+        if request.existing == Existing::Refuse {
+            return Err(Error::advised(
+                format!(
+                    "the docker context {:?} in {} was not made by dockpki; remove it with `docker context rm {}`",
+                    request.name,
+                    request.docker_config.display(),
+                    request.name
+                ),
+                Advice::RemoveContext,
+            ));
+        }
+    }
+    if on_disk && current_context(&request.docker_config).as_deref() == Some(&request.name) {
+        return Err(Error::new(format!(
+            "the docker context {:?} is docker's current context in {}; switch to another first (`docker context use default`)",
+            request.name,
+            request.docker_config.display()
+        )));
+    }
+    let removed = dc::remove_files(&request.docker_config, &request.name)?;
+    let written = match found {
+        Some(i) => {
+            inventory.contexts.remove(i);
+            let mut plan = WritePlan::new(Existing::Refuse);
+            state.plan_inventory(&mut plan, &inventory)?;
+            state.commit(plan)?
+        }
+        None => Vec::new(),
+    };
+    Ok(ContextRemoved {
+        name: request.name.clone(),
+        docker_config: request.docker_config.clone(),
+        made_by: if found.is_some() {
+            MadeBy::Dockpki
+        } else {
+            MadeBy::Other
+        },
+        removed,
+        written,
+    })
+}
+
+/// The `currentContext` of `DOCKER_CONFIG/config.json`, if any can be read.
+fn current_context(docker_config: &Path) -> Option<String> {
+    use crate::fs::reader::{read_optional, Limit};
+    let bytes = read_optional(
+        &docker_config.join("config.json"),
+        Links::Follow,
+        Limit::Config,
+    )
+    .ok()??;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    doc.get("currentContext")?.as_str().map(str::to_string)
 }
 
 fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize> {
@@ -546,5 +775,84 @@ mod tests {
         // Readable by the user: copied.
         std::os::unix::fs::chown(layout.join("key.pem"), Some(65534), Some(65534)).unwrap();
         read_client_layout(&layout, &home.join(".docker"), &owners).unwrap();
+    }
+
+    #[test]
+    fn list_tells_present_matching_differing_and_removed_contexts_apart() {
+        let s = Setup::new();
+        let made = s.create("remote-a", "client", Existing::Refuse).unwrap();
+        let one = |s: &Setup| list(&s.state, None).unwrap().remove(0);
+        let c = one(&s);
+        assert_eq!(
+            (c.presence, c.files),
+            (Presence::Present, Some(Files::Match))
+        );
+        std::fs::write(made.tls_dir.join("cert.pem"), "other").unwrap();
+        assert_eq!(one(&s).files, Some(Files::Differ(vec!["cert.pem".into()])));
+        std::fs::remove_file(made.meta_dir.join("meta.json")).unwrap();
+        let c = one(&s);
+        assert_eq!((c.presence, c.files), (Presence::Removed, None));
+        assert!(list(&s.state, Some(&s.p("elsewhere"))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn update_refuses_to_recreate_a_context_docker_removed() {
+        let s = Setup::new();
+        let made = s.create("remote-a", "client", Existing::Refuse).unwrap();
+        std::fs::remove_dir_all(&made.meta_dir).unwrap();
+        std::fs::remove_dir_all(made.tls_dir.parent().unwrap()).unwrap();
+        let e = update(
+            &s.state,
+            &ContextUpdateRequest {
+                name: "remote-a".into(),
+                docker_config: s.p("config"),
+                host: None,
+                description: None,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::CreateContext));
+        assert!(e.message().contains("does not recreate it"), "{e}");
+        assert!(!made.meta_dir.exists());
+    }
+
+    #[test]
+    fn remove_takes_the_files_and_the_record_and_needs_consent_for_a_foreign_context() {
+        let s = Setup::new();
+        let made = s.create("remote-a", "client", Existing::Refuse).unwrap();
+        let rm = |name: &str, existing| {
+            remove(
+                &s.state,
+                &ContextRemoveRequest {
+                    name: name.into(),
+                    docker_config: s.p("config"),
+                    existing,
+                },
+            )
+        };
+        // Something dockpki did not write there: nothing is removed.
+        std::fs::write(made.meta_dir.join("extra"), "x").unwrap();
+        let e = rm("remote-a", Existing::Refuse).unwrap_err();
+        assert!(e.message().contains("extra"), "{e}");
+        assert!(made.meta_dir.join("meta.json").is_file());
+        std::fs::remove_file(made.meta_dir.join("extra")).unwrap();
+        let done = rm("remote-a", Existing::Refuse).unwrap();
+        assert_eq!(done.made_by, MadeBy::Dockpki);
+        assert_eq!(done.removed.len(), 7, "{:?}", done.removed);
+        assert!(!dc::exists(&s.p("config"), "remote-a"));
+        assert!(s.state.load_inventory().unwrap().contexts.is_empty());
+        // docker's own: consent needed.
+        std::fs::create_dir_all(dc::meta_dir(&s.p("config"), "theirs")).unwrap();
+        std::fs::write(
+            dc::meta_dir(&s.p("config"), "theirs").join("meta.json"),
+            "{}",
+        )
+        .unwrap();
+        let e = rm("theirs", Existing::Refuse).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::RemoveContext));
+        let done = rm("theirs", Existing::ReplaceKeepingBackup).unwrap();
+        assert_eq!(done.made_by, MadeBy::Other);
+        assert!(!dc::exists(&s.p("config"), "theirs"));
+        assert!(rm("theirs", Existing::ReplaceKeepingBackup).is_err());
     }
 }
