@@ -453,3 +453,31 @@ fn a_users_broken_layout_does_not_stop_roots_renewal_of_the_others() {
         s(&client),
     ]);
 }
+
+/// `verify` under sudo reads the invoking user's layout as that user: a `key.pem` the user
+/// linked to root's CA key is a file they cannot read, never one root reads for them (and
+/// judges, matching the CA certificate they copied as `cert.pem`).
+#[test]
+fn under_sudo_verify_reads_a_users_layout_as_the_user_never_following_a_link_as_root() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let evil = UserDir::new(&user, "evil-verify");
+    let ca_pem = env.state().join("ca.pem");
+    fs::copy(&ca_pem, evil.0.join("ca.pem")).unwrap();
+    fs::copy(&ca_pem, evil.0.join("cert.pem")).unwrap();
+    std::os::unix::fs::symlink(env.state().join("ca-key.pem"), evil.0.join("key.pem")).unwrap();
+    give(&user, &evil.0);
+    let out = sudo(&env, &user)
+        .args(["verify", "--client-dir", s(&evil.0)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    let key_lines: Vec<&str> = text.lines().filter(|l| l.contains("key.pem")).collect();
+    assert!(
+        key_lines.iter().all(|l| l.starts_with("FAIL")) && !key_lines.is_empty(),
+        "root judged the CA key through the user's link:\n{text}"
+    );
+    assert!(!text.contains("key matches"), "{text}");
+}

@@ -114,6 +114,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
             now,
             warn_within,
             state_ca: state_ca.as_ref(),
+            owners: &ctx.user.owners,
         },
     );
     let failures = findings.failures();
