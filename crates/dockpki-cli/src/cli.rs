@@ -346,13 +346,19 @@ Examples:
   dockpki status --within 60d
   dockpki --json status
 
-Exits 3 when a certificate or the CA expires within --within (a renewal is due) and nothing is
+A certificate is due when 30 days, or a third of its lifetime if that is less, remain (or within
+--within); one in the first third of its lifetime is never due, so a short-lived certificate is
+not renewed again on every run.
+
+Exits 3 when a certificate or the CA is due (a renewal is pending) and nothing is
 broken; 4 when one has expired, or an installed file is missing, was replaced, or does not hold
 the state's CA; 1 when the state cannot be read.";
 
 const RENEW_HELP: &str = "\
-Without a selection, renews every active certificate that expires within --within. With --name,
---serial or --all, renews those regardless of expiry. Keys are new unless --reuse-key. Prints
+Without a selection, renews every active certificate that is due: 30 days, or a third of its
+lifetime if that is less, remain (or it expires within --within), and it is past the first third
+of its lifetime, so a second run right after a renewal finds nothing due. With --name, --serial or
+--all, renews those regardless of expiry. Keys are new unless --reuse-key. Prints
 nothing when nothing is due; prints what it renewed and which daemons to restart otherwise.
 
 Examples:
@@ -661,20 +667,15 @@ pub struct VerifyArgs {
 /// `dockpki status`
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Report certificates that expire within this period as due (exit 3)
-    #[arg(
-        long,
-        value_name = "DURATION",
-        allow_hyphen_values = true,
-        default_value = "30d"
-    )]
-    pub within: String,
+    /// Report certificates that expire within this period as due (exit 3) [default: 30 days, or a third of a shorter lifetime]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub within: Option<String>,
 }
 
 /// `dockpki renew`
 #[derive(Debug, Args)]
 pub struct RenewArgs {
-    /// Renew certificates that expire within this period [default: 30d]
+    /// Renew certificates that expire within this period [default: 30 days, or a third of a shorter lifetime]
     #[arg(
         long,
         value_name = "DURATION",

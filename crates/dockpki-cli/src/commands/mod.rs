@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use dockpki_provision::fs::Existing;
 use dockpki_provision::report::Notice;
+use dockpki_provision::store::expiry::RenewalWindow;
 use dockpki_provision::store::{Create, KeyPerms, Settings, State};
 
 use crate::cli::{CaCommand, Cli, Command, ContextCommand, IssueCommand, RotateCommand};
@@ -174,6 +175,15 @@ pub fn parse_window(flag: &str, s: &str) -> CliResult<time::Duration> {
                 "invalid window {s:?} for {flag}: {reason}; give a number and a unit h, d, w or y, e.g. 30d (0d: only what has already expired)"
             ))
         })
+}
+
+/// The renewal window of `--within` for `status` and `renew`: the default relative rule when not
+/// given, else the window given ([`parse_window`]).
+pub fn renewal_window(within: Option<&str>) -> CliResult<RenewalWindow> {
+    Ok(match within {
+        None => RenewalWindow::Relative,
+        Some(w) => RenewalWindow::Within(parse_window("--within", w)?),
+    })
 }
 
 /// Parses every value.
