@@ -388,22 +388,10 @@ impl From<dockpki_provision::docker::host_file::Failure> for CliError {
                 unit,
                 searched,
                 found,
-            }) => {
-                let dirs = searched
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let found = if found.is_empty() {
-                    "no unit whose name mentions docker is installed there".to_string()
-                } else {
-                    format!("installed: {}", found.join(", "))
-                };
-                // The unit name is what the user typed: quoted with escapes.
-                CliError::new(format!(
-                    "no unit {unit:?} in {dirs} ({found}); pass --unit with an installed unit's name, or --unit /path/to/UNIT.service for a unit file elsewhere (DOCKPKI_SYSTEMD_UNIT_PATH=DIR:DIR changes the directories searched)"
-                ))
-            }
+            }) => CliError::new(format!(
+                "{}; pass --unit with an installed unit's name, or --unit /path/to/UNIT.service for a unit file elsewhere (DOCKPKI_SYSTEMD_UNIT_PATH=DIR:DIR changes the directories searched)",
+                Refusal::unknown_unit(&unit, &searched, &found)
+            )),
             Failure::Refused(Refusal::NoExecStart { unit, .. }) => CliError::new(format!(
                 "{unit} sets no ExecStart, so there is no dockerd command to rewrite; pass --unit with the unit that starts dockerd"
             )),
