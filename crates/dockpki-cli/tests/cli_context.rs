@@ -64,6 +64,16 @@ fn context(env: &Env, config: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// A bootstrapped sandbox; returns (daemon dir, client dir).
+/// `dockpki context create NAME --host tcp://127.0.0.1:2376 --client-dir CLIENT` for each name.
+fn create_contexts(env: &Env, config: &Path, client: &Path, names: &[&str]) {
+    for name in names {
+        #[rustfmt::skip]
+        assert_success(&context(env, config, &[
+            "create", name, "--host", "tcp://127.0.0.1:2376", "--client-dir", s(client),
+        ]));
+    }
+}
+
 fn bootstrapped(env: &Env) -> (PathBuf, PathBuf) {
     let (daemon, client) = (env.path("daemon"), env.path("client"));
     env.bootstrap(&daemon, &client, &[]);
@@ -595,12 +605,7 @@ fn context_ls_shows_present_removed_and_differing_contexts() {
     let env = Env::new();
     let (_, client) = bootstrapped(&env);
     let config = env.path("docker-config");
-    for name in ["ok-one", "changed", "gone"] {
-        #[rustfmt::skip]
-        assert_success(&context(&env, &config, &[
-            "create", name, "--host", "tcp://127.0.0.1:2376", "--client-dir", s(&client),
-        ]));
-    }
+    create_contexts(&env, &config, &client, &["ok-one", "changed", "gone"]);
     // docker changes one endpoint (keeping its TLS files) and removes another.
     docker(
         cli,
@@ -674,12 +679,7 @@ fn context_rm_removes_the_docker_context_and_its_record() {
     let env = Env::new();
     let (_, client) = bootstrapped(&env);
     let config = env.path("docker-config");
-    for name in ["keep", "drop"] {
-        #[rustfmt::skip]
-        assert_success(&context(&env, &config, &[
-            "create", name, "--host", "tcp://127.0.0.1:2376", "--client-dir", s(&client),
-        ]));
-    }
+    create_contexts(&env, &config, &client, &["keep", "drop"]);
     let out = context(&env, &config, &["rm", "drop"]);
     assert_success(&out);
     assert_eq!(

@@ -49,7 +49,8 @@ fn paste(env: &Env, cwd: &Path, line: &str) -> Output {
 /// [`common::age_certificates`] for the state at `rel state`.
 fn age(env: &Env, days: i64) {
     let path = env.path("rel state").join("inventory.json");
-    let mut inv: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut inv: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     for c in inv["certificates"].as_array_mut().unwrap() {
         for field in ["not_before", "not_after"] {
             let t = time::OffsetDateTime::parse(

@@ -370,17 +370,28 @@ fn a_short_lived_certificate_settles_a_second_renew_finds_nothing_due() {
         let out = env.ok(&["renew"]);
         assert!(out.stdout.is_empty(), "{out:?}");
     }
-    assert_unchanged(&before, &snapshot(env.root()), "renew of a fresh 7-day certificate");
+    assert_unchanged(
+        &before,
+        &snapshot(env.root()),
+        "renew of a fresh 7-day certificate",
+    );
     assert_eq!(env.run(&["status"]).status.code(), Some(0));
     // Five days on, 2 days are left: due by the default rule (a third of 7 days), renewed once,
     // and the renewed one settles again.
     common::age_certificates(&env, "client", 5);
     assert_eq!(env.run(&["status"]).status.code(), Some(3));
     let out = env.ok(&["renew"]);
-    assert!(stdout(&out).contains("renewed client certificate"), "{out:?}");
+    assert!(
+        stdout(&out).contains("renewed client certificate"),
+        "{out:?}"
+    );
     let before = snapshot(env.root());
     env.ok(&["renew"]);
-    assert_unchanged(&before, &snapshot(env.root()), "renew right after a renewal");
+    assert_unchanged(
+        &before,
+        &snapshot(env.root()),
+        "renew right after a renewal",
+    );
     assert_eq!(env.run(&["status"]).status.code(), Some(0));
     // A 90-day certificate issues without the note.
     let out = env.issue_client("carol", &env.path("carol"), &[]);

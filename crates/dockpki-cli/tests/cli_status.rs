@@ -45,7 +45,10 @@ fn fresh_bootstrap_lists_ca_and_both_leaves_ok_and_exits_0() {
 fn within_100d_reports_the_90_day_client_as_due_and_exits_3() {
     let (env, _, _) = bootstrapped();
     // Fresh certificates are never due; a month on the 90-day client is.
-    assert_eq!(env.run(&["status", "--within", "100d"]).status.code(), Some(0));
+    assert_eq!(
+        env.run(&["status", "--within", "100d"]).status.code(),
+        Some(0)
+    );
     common::age_certificates(&env, "any", 31);
     let out = env.run(&["status", "--within", "100d"]);
     assert_eq!(out.status.code(), Some(3), "due is a change pending");
