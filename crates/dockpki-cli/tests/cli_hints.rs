@@ -179,3 +179,37 @@ fn a_state_named_by_dockpki_state_is_repeated_too() {
         "{line}"
     );
 }
+
+/// A `--state` or `--passphrase-file` path that cannot be printed as itself (a newline, an
+/// escape sequence, a bidi override) is refused before anything is done: every hint repeats it,
+/// and pasted it would name another path (or drive the terminal).
+#[test]
+fn a_global_path_that_cannot_be_printed_for_a_shell_is_refused_up_front() {
+    let env = Env::new();
+    for (flag, bad) in [
+        ("--state", "s\nx"),
+        ("--state", "s\u{1b}]0;T\u{7}"),
+        ("--passphrase-file", "p\u{202e}txt"),
+    ] {
+        let path = env.path(bad);
+        let out = env
+            .bare()
+            .arg(flag)
+            .arg(&path)
+            .args(["bootstrap", "--san", "localhost"])
+            .args([
+                "--daemon-dir",
+                s(&env.path("d")),
+                "--client-dir",
+                s(&env.path("c")),
+            ])
+            .output()
+            .unwrap();
+        common::assert_error_line(&out, &format!("the {flag}"));
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert!(
+            !env.path("d").exists() && !env.path(bad).exists(),
+            "{flag} {bad:?}"
+        );
+    }
+}

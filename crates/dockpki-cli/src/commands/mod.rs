@@ -88,6 +88,15 @@ impl Context {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
+    // Both are repeated in every command printed for the user to paste ([`Invocation`]): a path
+    // that cannot be printed as itself (not UTF-8, or holding a control or bidi character) would
+    // be pasted as another path.
+    if let Some(state) = &cli.state {
+        crate::output::printable_path("the --state directory", state)?;
+    }
+    if let Some(file) = &cli.passphrase_file {
+        crate::output::printable_path("the --passphrase-file", file)?;
+    }
     let user = ClientUser::detect();
     let settings = Settings {
         passphrases: Arc::new(CliPassphrases::new(cli.passphrase_file)),
