@@ -481,3 +481,43 @@ fn under_sudo_verify_reads_a_users_layout_as_the_user_never_following_a_link_as_
     );
     assert!(!text.contains("key matches"), "{text}");
 }
+
+/// `context rm` under sudo removes docker's files as the invoking user, and never through a
+/// `DOCKER_CONFIG` the user linked to root's: root's context stays (review finding).
+#[test]
+fn under_sudo_context_rm_never_follows_a_users_link_into_roots_contexts() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    env.bootstrap(&daemon, &client, &[]);
+    // Root's own docker config with a context dockpki made.
+    let victim = env.path("root-docker");
+    let out = env
+        .cmd()
+        .env("DOCKER_CONFIG", &victim)
+        .args([
+            "context",
+            "create",
+            "prod",
+            "--host",
+            "tcp://127.0.0.1:2376",
+        ])
+        .args(["--client-dir", s(&client)])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let meta = victim.join("contexts/meta");
+    let before = common::snapshot(&victim);
+    assert!(meta.is_dir());
+    let attacker = UserDir::new(&user, "attacker-config");
+    let link = attacker.0.join(".docker");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    give(&user, &attacker.0);
+    let out = sudo(&env, &user)
+        .env("DOCKER_CONFIG", &link)
+        .args(["context", "rm", "prod", "--force"])
+        .output()
+        .unwrap();
+    common::assert_error_line(&out, "refusing");
+    common::assert_unchanged(&before, &common::snapshot(&victim), "root's docker config");
+}

@@ -9,8 +9,9 @@ use zeroize::Zeroizing;
 use crate::docker::context as dc;
 use crate::docker::TcpEndpoint;
 use crate::error::{Advice, Error, Result};
+use crate::fs::owner::ActingAs;
 use crate::fs::reader::Links;
-use crate::fs::write::check_path;
+use crate::fs::write::{check_directory_trust, check_path};
 use crate::fs::{Existing, OwnerPolicy, WritePlan, Written};
 use crate::layout::read::Unusable;
 use crate::layout::Layout;
@@ -367,6 +368,15 @@ pub fn remove(state: &State, request: &ContextRemoveRequest) -> Result<ContextRe
     check_path(&request.docker_config)?;
     let mut inventory = state.load_inventory()?;
     let found = find(&inventory, &request.name, &request.docker_config);
+    // Docker's files are the owner's: root removes them as that user, and only through links
+    // root, the running user or that user own, into a directory that user owns — never through a
+    // `~/.docker` a user pointed at root's (or someone else's) contexts.
+    let owner = state.settings().owners.owner_for(&request.docker_config);
+    check_directory_trust(
+        &request.docker_config.join("contexts").join("meta"),
+        owner.map(|o| o.uid),
+    )?;
+    let acting = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
     let on_disk = dc::exists(&request.docker_config, &request.name);
     if found.is_none() {
         if !on_disk {
@@ -396,6 +406,8 @@ pub fn remove(state: &State, request: &ContextRemoveRequest) -> Result<ContextRe
         )));
     }
     let removed = dc::remove_files(&request.docker_config, &request.name)?;
+    // The inventory is the state's, written as the running user.
+    drop(acting);
     let written = match found {
         Some(i) => {
             inventory.contexts.remove(i);
