@@ -264,6 +264,20 @@ pub fn list(state: &State, docker_config: Option<&Path>) -> Result<Vec<ContextSt
         .into_iter()
         .filter(|r| docker_config.is_none_or(|d| d == r.docker_config))
         .map(|record| {
+            // Read as the owner of the docker config: root listing a user's contexts must not
+            // follow that user's links to root's files (and tell them whether they match).
+            let owner = state.settings().owners.owner_for(&record.docker_config);
+            let _as = match ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid)) {
+                Ok(acting) => acting,
+                // Nothing can be judged without reading as the owner: every file differs.
+                Err(e) => {
+                    return ContextStatus {
+                        record,
+                        presence: Presence::Present,
+                        files: Some(Files::Differ(vec![format!("unreadable ({e})")])),
+                    }
+                }
+            };
             let presence = if dc::is_present(&record.docker_config, &record.name) {
                 Presence::Present
             } else {
