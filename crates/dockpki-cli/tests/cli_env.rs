@@ -99,9 +99,9 @@ fn bad_hosts_shells_and_incomplete_client_dirs_are_refused() {
     let env = Env::new();
     let dir = client(&env);
     for (host, phrase) in [
-        ("tcp://docker.example.com", "needs a port"),
-        ("unix:///var/run/docker.sock", "must be tcp://"),
-        ("docker.example.com:2376", "must be tcp://"),
+        ("tcp://docker.example.com:0", "no valid port"),
+        ("unix:///var/run/docker.sock", "uses unix://"),
+        ("2001:db8::1:2376", "an IPv6 address goes in brackets"),
     ] {
         env.assert_refused(&["env", "--host", host, "--client-dir", s(&dir)], phrase);
     }
