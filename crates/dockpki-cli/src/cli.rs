@@ -101,7 +101,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Check installed layouts offline: chain, key pairing, EKUs, SANs, validity, file modes
     #[command(
-        after_help = "Examples:\n  sudo dockpki verify --host docker.example.com\n  dockpki verify --client-dir ~/.docker\n\nExits 4 if a check fails (broken now), 3 if something expires within --within and nothing fails, 1 if the layouts could not be checked."
+        after_help = "Examples:\n  sudo dockpki verify --check-name docker.example.com --check-name 192.0.2.10\n  sudo dockpki verify --host tcp://docker.example.com:2376 --within 60d\n  dockpki verify --client-dir ~/.docker\n\nExits 4 if a check fails (broken now), 3 if something expires within --within and nothing fails, 1 if the layouts could not be checked."
     )]
     Verify(VerifyArgs),
     /// List the CA and every active certificate with its expiry and whether its installed files still match
@@ -397,7 +397,8 @@ and prints the daemon.json keys and the client environment to use next.
 
 Examples:
   sudo dockpki bootstrap --san docker.example.com --san 192.0.2.10
-  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 --daemon-dir ./demo/daemon --client-dir ./demo/client";
+  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 --daemon-dir ./demo/daemon --client-dir ./demo/client
+  sudo dockpki bootstrap --san docker.example.com --name alice --client-validity 30d";
 
 /// `dockpki ca ...`
 #[derive(Debug, Subcommand)]

@@ -164,12 +164,13 @@ const HOSTILE_DIRS: &[&str] = &[
     "é ü",
 ];
 
-/// Hosts that `--host` accepts (tcp://, a name, a port) with the same kind of syntax in them.
+/// Hosts that `--host` accepts (tcp://, a name, a port) with the same kind of syntax in them;
+/// `${IFS}` instead of a space, which no daemon address holds (refused).
 const HOSTILE_HOSTS: &[&str] = &[
-    "tcp://$(touch x):2376",
-    "tcp://`touch x`';\"h:2376",
-    "tcp://h\\'; touch x; echo \\:2376",
-    "tcp://h\u{2019};New-Item x:2376",
+    "tcp://$(touch${IFS}x):2376",
+    "tcp://`touch${IFS}x`';\"h:2376",
+    "tcp://h\\';touch${IFS}x;echo${IFS}\\:2376",
+    "tcp://h\u{2019};New-Item${IFS}x:2376",
 ];
 
 /// A client layout in `root/NAME` (only existence is checked).

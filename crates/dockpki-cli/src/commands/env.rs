@@ -425,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn hosts_with_control_or_bidi_characters_are_refused() {
+    fn hosts_with_control_or_bidi_characters_are_refused_naming_the_flag() {
         for bad in [
             "tcp://a\ntouch x\n:2376",
             "tcp://a:2376\n",
@@ -433,26 +433,34 @@ mod tests {
             "tcp://a\x1b]0;t\x07:2376",
             "tcp://a\u{202e}:2376",
         ] {
-            let e = check_host(bad).unwrap_err().to_string();
-            assert!(e.contains("control or bidirectional"), "{bad:?}: {e}");
+            let e = parse_host("--host", bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("--host: ") && e.contains("control or bidirectional"),
+                "{bad:?}: {e}"
+            );
         }
     }
 
     #[test]
-    fn hosts_need_tcp_and_a_port() {
-        for ok in ["tcp://h:2376", "tcp://192.0.2.1:2376", "tcp://[::1]:2376"] {
-            assert!(check_host(ok).is_ok(), "{ok}");
-        }
-        for bad in [
+    fn hosts_are_daemon_addresses_over_tcp_in_any_unambiguous_form() {
+        for ok in [
+            "tcp://h:2376",
+            "tcp://192.0.2.1:2376",
+            "tcp://[::1]:2376",
             "h:2376",
             "tcp://h",
-            "tcp://[::1]",
+            "[::1]",
+        ] {
+            assert!(parse_host("--host", ok).is_ok(), "{ok}");
+        }
+        for bad in [
             "unix:///var/run/docker.sock",
             "ssh://h:22",
             "tcp://:2376",
             "tcp://h:2376/x",
+            "::1",
         ] {
-            assert!(check_host(bad).is_err(), "{bad}");
+            assert!(parse_host("--host", bad).is_err(), "{bad}");
         }
     }
 }

@@ -155,8 +155,8 @@ pub fn parse<T: FromStr<Err = dockpki::Error>>(s: &str) -> CliResult<T> {
 pub enum DurationKind {
     /// How long a certificate is valid (`--validity`): hours up, never zero, at most 100y.
     Validity,
-    /// How long before expiry a certificate counts as due (`--within`): hours up; zero is a
-    /// window of nothing ahead (only what has already expired).
+    /// How long before expiry a certificate counts as due (`--within`): hours up, at most 100y;
+    /// zero is a window of nothing ahead (only what has already expired).
     Window,
     /// How long to wait for something (`--timeout`, `DOCKPKI_LOCK_TIMEOUT`): seconds up.
     Wait(dockpki::duration::Rule),
@@ -167,10 +167,10 @@ impl DurationKind {
         use dockpki::duration::{Rule, Unit, Zero};
         match self {
             DurationKind::Validity => dockpki::VALIDITY_RULE,
+            // No certificate outlives the longest validity: a longer window is a typo.
             DurationKind::Window => Rule {
-                smallest: Unit::Hours,
                 zero: Zero::Allowed,
-                longest: None,
+                ..dockpki::VALIDITY_RULE
             },
             DurationKind::Wait(rule) => rule,
         }
@@ -324,7 +324,11 @@ mod tests {
             ("30", "a bare number has no unit"),
             ("d", "missing number"),
             ("5m", "m is too small a unit here; the smallest is h"),
-            ("1mo", "there is no month unit (m is minutes)"),
+            (
+                "1mo",
+                "there is no month unit (m is minutes; a month is about 30d)",
+            ),
+            ("1000y", "longer than the maximum of 100y"),
         ] {
             let e = parse_window("--within", bad).unwrap_err().to_string();
             assert!(

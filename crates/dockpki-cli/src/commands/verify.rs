@@ -74,7 +74,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
     for host in &args.host {
         let endpoint = parse_host("--host", host)?;
         let name: SubjectAltName =
-            parse(endpoint.host()).map_err(|e| e.context(format!("--host {host:?}")))?;
+            parse(&endpoint.host).map_err(|e| e.context(format!("--host {host:?}")))?;
         if !hosts.contains(&name) {
             hosts.push(name);
         }

@@ -33,14 +33,6 @@ impl fmt::Display for TcpEndpoint {
     }
 }
 
-impl TcpEndpoint {
-    /// The host part as a name or address to check against a server certificate's SANs:
-    /// the name, or the IP address without brackets.
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-}
-
 /// The port a bare `HOST` or `tcp://HOST` means: the docker CLI's default for TLS.
 pub const DEFAULT_TLS_PORT: u16 = 2376;
 
@@ -158,7 +150,7 @@ mod tests {
             assert_eq!(e.to_string(), meant, "{given}");
         }
         let e: TcpEndpoint = "[2001:db8::1]:1".parse().expect("v6");
-        assert_eq!(e.host(), "2001:db8::1");
+        assert_eq!(e.host, "2001:db8::1");
     }
 
     #[test]
