@@ -415,6 +415,13 @@ fn catalogue() -> Vec<Case> {
             phrase: "--host: the daemon address \"tcp://[::1:2376\" has an unclosed '['",
         },
         Case {
+            name: "verify --host with a bare IPv6 address",
+            setup: Setup::CaClientAndDaemon,
+            damage: none,
+            args: &["verify", "--daemon-dir", "{root}/daemon", "--host", "::1"],
+            phrase: "--host: the daemon address \"::1\" has more than one ':' (an IPv6 address goes in brackets, or its last part would be taken for a port); give tcp://HOST:PORT, e.g. tcp://docker.example.com:2376 (IPv6: tcp://[2001:db8::1]:2376); to check a name or an IP address alone, give it to --check-name",
+        },
+        Case {
             name: "verify --check-name with a port",
             setup: Setup::CaClientAndDaemon,
             damage: none,

@@ -72,7 +72,11 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
             .text("; a daemon address (tcp://HOST:PORT) goes in --host")
     })?;
     for host in &args.host {
-        let endpoint = parse_host("--host", host)?;
+        // `verify --host NAME` once meant a bare name (still accepted: a bare HOST is an
+        // address with the default port); what no address can be is pointed at --check-name.
+        let endpoint = parse_host("--host", host).map_err(|e| {
+            e.text("; to check a name or an IP address alone, give it to --check-name")
+        })?;
         let name: SubjectAltName =
             parse(&endpoint.host).map_err(|e| e.context(format!("--host {host:?}")))?;
         if !hosts.contains(&name) {
