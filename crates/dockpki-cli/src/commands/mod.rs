@@ -164,7 +164,7 @@ pub enum DurationKind {
 
 impl DurationKind {
     fn rule(self) -> dockpki::duration::Rule {
-        use dockpki::duration::{Rule, Unit, Zero};
+        use dockpki::duration::{Rule, Zero};
         match self {
             DurationKind::Validity => dockpki::VALIDITY_RULE,
             // No certificate outlives the longest validity: a longer window is a typo.
