@@ -173,7 +173,7 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
         Advice::NewKey => {
             "renew without --reuse-key for a new key (a loose key file is replaced by a 0400 one, the old one kept as a backup)".to_string()
         }
-        Advice::LockTimeout => "or raise DOCKPKI_LOCK_TIMEOUT".to_string(),
+        Advice::LockTimeout => "or raise DOCKPKI_LOCK_TIMEOUT (e.g. DOCKPKI_LOCK_TIMEOUT=10m)".to_string(),
         Advice::CreateCa => format!(
             "create one with `{}` (or `{}`), or pass --state DIR",
             run("ca init"),

@@ -292,12 +292,12 @@ fn context_create_refuses_bad_names_hosts_and_client_dirs_writing_nothing() {
             "not a valid docker context name",
         ),
         (
-            vec!["ok1", "--host", "docker.example.com:2376"],
-            "tcp://HOST:PORT",
+            vec!["ok1", "--host", "ssh://me@docker.example.com"],
+            "uses ssh://",
         ),
         (
-            vec!["ok1", "--host", "tcp://docker.example.com"],
-            "has no port",
+            vec!["ok1", "--host", "2001:db8::1"],
+            "an IPv6 address goes in brackets",
         ),
         (
             vec!["ok1", "--host", "tcp://docker.example.com:0"],

@@ -6,7 +6,7 @@ use dockpki_provision::store::expiry::{RenewalWindow, DEFAULT_WINDOW};
 use dockpki_provision::store::Create;
 use serde_json::json;
 
-use super::{now, parse, parse_all, Context};
+use super::{now, parse, parse_all, parse_validity, Context};
 use crate::cli::{IssueClientArgs, IssueServerArgs, LeafArgs};
 use crate::error::{with_layout_flags, CliResult, LayoutFlags, EXIT_OK};
 use crate::output::{note, print_json, say};
@@ -17,7 +17,7 @@ pub fn server(ctx: &Context, args: &IssueServerArgs) -> CliResult<i32> {
     let leaf = LeafRequest::Server(ServerRequest {
         sans: SanList::new(parse_all(&crate::host_names::expand_auto(&args.sans)?)?)?,
         common_name: args.name.as_deref().map(parse).transpose()?,
-        lifetime: parse(&args.validity)?,
+        lifetime: parse_validity("--validity", &args.validity)?,
     });
     issue(ctx, &args.leaf, leaf)
 }
@@ -26,7 +26,7 @@ pub fn server(ctx: &Context, args: &IssueServerArgs) -> CliResult<i32> {
 pub fn client(ctx: &Context, args: &IssueClientArgs) -> CliResult<i32> {
     let leaf = LeafRequest::Client(ClientRequest {
         common_name: parse(&args.name)?,
-        lifetime: parse(&args.validity)?,
+        lifetime: parse_validity("--validity", &args.validity)?,
     });
     issue(ctx, &args.leaf, leaf)
 }
