@@ -47,9 +47,25 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub json: bool,
 
-    /// Also report what was written on success
+    /// Also list the files written on success
     #[arg(long, short, global = true, help_heading = GLOBAL_OPTIONS)]
     pub verbose: bool,
+
+    /// Print nothing on success but what the command is run for (a table, a script, a CRL):
+    /// no line saying what was done, no next steps, no notes; warnings, errors and --json stay
+    #[arg(long, short, global = true, help_heading = GLOBAL_OPTIONS, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Colour the status and verify tables: auto (only when stdout is a terminal and NO_COLOR is
+    /// unset or empty), always or never; --json is never coloured
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL_OPTIONS,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: String,
 
     /// Read the CA key's passphrase from FILE (first line) instead of asking on the terminal
     #[arg(

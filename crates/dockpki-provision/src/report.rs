@@ -218,7 +218,10 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(
             *seen.0.lock().unwrap(),
-            [progress(Task::Renewing, 0, 3), progress(Task::Renewing, 3, 3)]
+            [
+                progress(Task::Renewing, 0, 3),
+                progress(Task::Renewing, 3, 3)
+            ]
         );
     }
 
