@@ -15,6 +15,13 @@ Examples:
   # One more client certificate, for the docker CLI of a colleague:
   dockpki issue client --name bob --out ./bob
 
+Output:
+  A command that changes something says what it did in one line on stdout; -v adds the files
+  written, -q prints nothing but warnings and errors (and what the command is run for: a table, a
+  script, a CRL). Notes, warnings and errors go to stderr. status and verify colour their verdicts
+  (--color auto: on a terminal, unless NO_COLOR is set or TERM=dumb). Slow work (RSA keys,
+  renew --all) shows a spinner on stderr when it is a terminal, never with --json or -q.
+
 Exit codes (status, verify and probe use all five; other commands 0, 1 and 2):
   0  success: everything checked is good
   1  error: bad input or value, an I/O failure, something that could not be done or checked
@@ -56,8 +63,9 @@ pub struct Cli {
     #[arg(long, short, global = true, help_heading = GLOBAL_OPTIONS, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Colour the status and verify tables: auto (only when stdout is a terminal and NO_COLOR is
-    /// unset or empty), always or never; --json is never coloured
+    /// Colour the status and verify tables: auto (only when stdout is a terminal, NO_COLOR is
+    /// unset or empty and TERM is not dumb), always (even with NO_COLOR) or never; --json is
+    /// never coloured
     #[arg(
         long,
         global = true,

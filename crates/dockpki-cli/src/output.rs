@@ -235,3 +235,69 @@ pub fn print_raw(what: &str, bytes: &[u8]) -> crate::error::CliResult<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terminal(stdout_is_terminal: bool, no_color: bool, dumb: bool) -> Terminal {
+        Terminal {
+            stdout_is_terminal,
+            no_color,
+            dumb,
+        }
+    }
+
+    #[test]
+    fn auto_colours_only_a_terminal_without_no_color_and_json_never() {
+        let tty = terminal(true, false, false);
+        assert_eq!(colour(ColorChoice::Auto, false, tty), Colour::Ansi);
+        for t in [
+            terminal(false, false, false),
+            terminal(true, true, false),
+            terminal(true, false, true),
+        ] {
+            assert_eq!(colour(ColorChoice::Auto, false, t), Colour::Plain, "{t:?}");
+        }
+        let pipe_no_color = terminal(false, true, true);
+        assert_eq!(
+            colour(ColorChoice::Always, false, pipe_no_color),
+            Colour::Ansi
+        );
+        assert_eq!(colour(ColorChoice::Never, false, tty), Colour::Plain);
+        for choice in [ColorChoice::Auto, ColorChoice::Always, ColorChoice::Never] {
+            assert_eq!(colour(choice, true, tty), Colour::Plain, "{choice:?}");
+        }
+    }
+
+    #[test]
+    fn painting_escapes_the_text_first_so_only_its_own_codes_are_raw() {
+        let out = Output {
+            json: false,
+            verbose: false,
+            quiet: false,
+            colour: Colour::Ansi,
+        };
+        let painted = out.paint(Tone::Bad, "x\x1b[32mok\x1b[0m\n");
+        assert_eq!(painted, "\x1b[31mx\\x1b[32mok\\x1b[0m\\n\x1b[0m");
+        let plain = Output {
+            colour: Colour::Plain,
+            ..out
+        };
+        assert_eq!(plain.paint(Tone::Good, "ok"), "ok");
+    }
+
+    #[test]
+    fn color_takes_auto_always_or_never_and_nothing_else() {
+        assert_eq!("auto".parse::<ColorChoice>().unwrap(), ColorChoice::Auto);
+        assert_eq!(
+            "always".parse::<ColorChoice>().unwrap(),
+            ColorChoice::Always
+        );
+        assert_eq!("never".parse::<ColorChoice>().unwrap(), ColorChoice::Never);
+        for bad in ["yes", "Always", "", "1"] {
+            let e = bad.parse::<ColorChoice>().unwrap_err().to_string();
+            assert!(e.starts_with("invalid --color"), "{bad}: {e}");
+        }
+    }
+}
