@@ -67,7 +67,7 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
     let converted = ca::convert(&state, to)?;
     for backup in converted.unencrypted_backups() {
         note(format_args!(
-            "the unencrypted key is kept as {}; delete it (shred -u) once the passphrase works",
+            "warning: the unencrypted key is kept as {}; delete it (shred -u) once the passphrase works",
             backup.display()
         ));
     }

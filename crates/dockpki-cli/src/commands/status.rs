@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
         for d in &report.duplicate_serials {
             let path = state.inventory_path();
             note(format_args!(
-                "the inventory {} is damaged: serial {} is recorded {} times (dockpki records each certificate once, and --serial cannot tell them apart); restore the previous version from {}.bak, or remove the extra record by hand",
+                "warning: the inventory {} is damaged: serial {} is recorded {} times (dockpki records each certificate once, and --serial cannot tell them apart); restore the previous version from {}.bak, or remove the extra record by hand",
                 path.display(),
                 d.serial,
                 d.records,
