@@ -577,7 +577,7 @@ fn context_update_does_not_recreate_a_context_docker_removed() {
         .args(["context", "update", "gone"]);
     let line = env.assert_refused_cmd(cmd, "was removed");
     assert!(line.contains("does not recreate it"), "{line}");
-    assert!(line.contains("dockpki context create gone"), "{line}");
+    assert!(line.contains(&env.hint("context create gone")), "{line}");
     common::assert_unchanged(
         &before,
         &snapshot(env.root()),
