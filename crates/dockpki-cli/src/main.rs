@@ -10,6 +10,7 @@ mod host_names;
 mod invocation;
 mod output;
 mod paths;
+mod progress;
 mod secrets;
 
 use clap::Parser;
@@ -22,7 +23,10 @@ fn main() {
     };
     let json = cli.json;
     let invocation = invocation::Invocation::of(&cli);
-    let code = match commands::run(cli, invocation.clone()) {
+    let result = commands::run(cli, invocation.clone());
+    // Whatever the engine was doing has ended: no spinner may draw over what follows.
+    progress::stop();
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             let message = e.render(&invocation);

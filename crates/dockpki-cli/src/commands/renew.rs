@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::{now, renewal_window, Context};
 use crate::cli::RenewArgs;
 use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
-use crate::output::{note, print_json, say};
+use crate::output::{note, print_json};
 
 #[derive(Debug, Serialize)]
 struct Renewed {
@@ -105,7 +105,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         // Names and serials come from the inventory and the certificates, directories from
         // the inventory: every line is escaped.
         for r in &renewed {
-            say(format_args!(
+            ctx.out.done(format_args!(
                 "renewed {} certificate {:?}: serial {} replaces {}, valid until {}, {} key, in {}",
                 r.kind,
                 r.common_name.as_deref().unwrap_or("-"),
@@ -120,8 +120,9 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                     .join(", ")
             ));
         }
+        super::list_written(ctx, &renewal.written);
         for r in &restart {
-            say(&r.message);
+            ctx.out.done(&r.message);
         }
     }
     // Whatever could be renewed was; a layout left as it was still needs the operator.
