@@ -400,10 +400,24 @@ pub enum CaCommand {
     /// Store the CA key unencrypted again (mode 0400)
     #[command(after_help = "Examples:\n  dockpki ca decrypt")]
     Decrypt,
+    /// Change the encrypted CA key's passphrase in one step, never writing it unencrypted
+    #[command(after_help = CA_PASSPHRASE_HELP)]
+    Passphrase(CaPassphraseArgs),
     /// Replace the CA without downtime: begin, reissue, finish (see docs/rotation.md)
     #[command(subcommand, after_help = ROTATE_HELP)]
     Rotate(RotateCommand),
 }
+
+const CA_PASSPHRASE_HELP: &str = "\
+The old passphrase comes from --passphrase-file (or DOCKPKI_PASSPHRASE_FILE), else a prompt;
+the new one from --new-passphrase-file, else a prompt asked twice. The key is re-encrypted in
+memory and replaced in one journaled update (ca-next-key.pem too during a rotation), with no
+backup: a backup would still open with the old passphrase. Backups of the CA key that earlier
+commands left are listed: delete them.
+
+Examples:
+  dockpki ca passphrase
+  dockpki --passphrase-file /root/ca-pass ca passphrase --new-passphrase-file /root/ca-pass.new";
 
 const ROTATE_HELP: &str = "\
 Phases (restart each daemon named in the output after every phase; dockerd reads its
@@ -471,6 +485,14 @@ pub struct RotateBeginArgs {
         default_value = "10y"
     )]
     pub validity: String,
+}
+
+/// `dockpki ca passphrase`
+#[derive(Debug, Args)]
+pub struct CaPassphraseArgs {
+    /// Read the new passphrase from the first line of FILE instead of prompting twice
+    #[arg(long, value_name = "FILE")]
+    pub new_passphrase_file: Option<PathBuf>,
 }
 
 /// `dockpki ca init`

@@ -419,6 +419,41 @@ fn catalogue() -> Vec<Case> {
             phrase: "wrong passphrase",
         },
         Case {
+            name: "ca passphrase of an unencrypted CA key",
+            setup: Setup::Ca,
+            damage: |env| common::write_secret(&env.path("new"), "new\n"),
+            args: &["ca", "passphrase", "--new-passphrase-file", "{root}/new"],
+            phrase: "is not encrypted, so it has no passphrase to change; encrypt it with",
+        },
+        Case {
+            name: "ca passphrase with the passphrase the key already has",
+            setup: Setup::Nothing,
+            damage: |env| {
+                common::write_secret(&env.path("pass"), "right\n");
+                let pass = env.path("pass");
+                env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
+            },
+            args: &[
+                "--passphrase-file", "{root}/pass", "ca", "passphrase", "--new-passphrase-file",
+                "{root}/pass",
+            ],
+            phrase: "the new passphrase is the one the CA key already has",
+        },
+        Case {
+            name: "ca passphrase with a new passphrase file missing",
+            setup: Setup::Nothing,
+            damage: |env| {
+                common::write_secret(&env.path("pass"), "right\n");
+                let pass = env.path("pass");
+                env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
+            },
+            args: &[
+                "--passphrase-file", "{root}/pass", "ca", "passphrase", "--new-passphrase-file",
+                "{root}/nope",
+            ],
+            phrase: "cannot read the passphrase file",
+        },
+        Case {
             name: "passphrase file missing",
             setup: Setup::Ca,
             damage: none,

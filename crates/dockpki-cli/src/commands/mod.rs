@@ -115,6 +115,7 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Ca(CaCommand::Init(args)) => ca::init(&ctx, &args),
         Command::Ca(CaCommand::Encrypt) => ca::convert(&ctx, KeyProtection::Encrypted),
         Command::Ca(CaCommand::Decrypt) => ca::convert(&ctx, KeyProtection::Plain),
+        Command::Ca(CaCommand::Passphrase(args)) => ca::passphrase(&ctx, &args),
         Command::Ca(CaCommand::Rotate(RotateCommand::Begin(args))) => rotate::begin(&ctx, &args),
         Command::Ca(CaCommand::Rotate(RotateCommand::Reissue)) => rotate::reissue(&ctx),
         Command::Ca(CaCommand::Rotate(RotateCommand::Finish)) => rotate::finish(&ctx),
