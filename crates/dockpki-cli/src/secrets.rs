@@ -24,6 +24,8 @@ pub enum Secret {
     CaKey,
     /// The CA key's new passphrase (`ca passphrase --new-passphrase-file`).
     NewCaKey,
+    /// The passphrase of an exported file (`export pkcs12 --export-passphrase-file`).
+    Export,
 }
 
 impl Secret {
@@ -32,6 +34,7 @@ impl Secret {
         match self {
             Secret::CaKey => "dockpki: CA key passphrase: ",
             Secret::NewCaKey => "dockpki: new CA key passphrase: ",
+            Secret::Export => "dockpki: export passphrase: ",
         }
     }
 
@@ -40,6 +43,7 @@ impl Secret {
         match self {
             Secret::CaKey => "--passphrase-file FILE (or set DOCKPKI_PASSPHRASE_FILE)",
             Secret::NewCaKey => "--new-passphrase-file FILE",
+            Secret::Export => "--export-passphrase-file FILE",
         }
     }
 
@@ -48,6 +52,7 @@ impl Secret {
         match self {
             Secret::CaKey => "the CA key is encrypted and no passphrase was given",
             Secret::NewCaKey => "no new passphrase was given",
+            Secret::Export => "no export passphrase was given",
         }
     }
 }

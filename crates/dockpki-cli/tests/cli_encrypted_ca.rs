@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_openssl_accepts, json, mode, names_with_prefix, read, s, Env};
+use common::{assert_openssl_accepts, json, mode, names_with_prefix, on_terminal, read, s, Env};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -313,32 +313,6 @@ fn ca_init_json_reports_no_secret_and_status_needs_no_passphrase() {
     env.assert_refused(&["ca", "init"], "a CA already exists");
     let doc = json(&env.ok(&["--json", "ca", "rotate", "status"]));
     assert!(!doc.to_string().contains("horse"));
-}
-
-/// Runs `dockpki --state STATE ARGS` on a pseudo-terminal (util-linux `script`), typing each of
-/// `lines` after a pause; returns everything the terminal showed, or None without `script`.
-fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> Option<(bool, String)> {
-    use std::io::Write;
-    use std::process::Stdio;
-    let command = format!("{} --state {} {args}", s(&common::bin()), s(&env.state()));
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("HOME", env.home())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take()?;
-    for line in lines {
-        std::thread::sleep(std::time::Duration::from_millis(400));
-        stdin.write_all(format!("{line}\n").as_bytes()).ok()?;
-    }
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    drop(stdin);
-    let out = child.wait_with_output().ok()?;
-    let shown = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
-    Some((out.status.success(), shown))
 }
 
 #[test]

@@ -178,6 +178,12 @@ impl WritePlan {
         self.add(path, bytes, KEY_MODE, None, Replace::Rewrapped);
     }
 
+    /// Adds a file holding a secret the operator asked for (a PKCS#12 export, mode 0600),
+    /// replaced only with `--force`, keeping a backup.
+    pub fn secret(&mut self, path: PathBuf, contents: Zeroizing<Vec<u8>>) {
+        self.add(path, contents, PRIVATE_MODE, None, Replace::IfForced);
+    }
+
     /// Adds a certificate or CA bundle (mode 0444).
     pub fn cert(&mut self, path: PathBuf, pem: &str, owner: Option<Owner>) {
         self.add(
