@@ -453,3 +453,29 @@ fn a_users_broken_layout_does_not_stop_roots_renewal_of_the_others() {
         s(&client),
     ]);
 }
+
+/// Under sudo, a PKCS#12 export into the invoking user's home is theirs (0600): root's would be
+/// a file they cannot open.
+#[test]
+fn under_sudo_an_export_into_the_users_home_is_theirs() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let home = UserDir::new(&user, "p12");
+    let layout = home.0.join("bob");
+    sudo(&env, &user)
+        .args(["issue", "client", "--name", "bob", "--out", s(&layout)])
+        .assert()
+        .success();
+    let pass = env.path("pass");
+    common::write_secret(&pass, "export\n");
+    let out = home.0.join("bob.p12");
+    sudo(&env, &user)
+        .args(["export", "pkcs12", "--name", "bob", "--out", s(&out)])
+        .args(["--export-passphrase-file", s(&pass)])
+        .assert()
+        .success();
+    let meta = fs::metadata(&out).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (user.uid, user.gid), "owner");
+    assert_eq!(meta.mode() & 0o7777, 0o600);
+}

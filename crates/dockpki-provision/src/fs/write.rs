@@ -180,8 +180,8 @@ impl WritePlan {
 
     /// Adds a file holding a secret the operator asked for (a PKCS#12 export, mode 0600),
     /// replaced only with `--force`, keeping a backup.
-    pub fn secret(&mut self, path: PathBuf, contents: Zeroizing<Vec<u8>>) {
-        self.add(path, contents, PRIVATE_MODE, None, Replace::IfForced);
+    pub fn secret(&mut self, path: PathBuf, contents: Zeroizing<Vec<u8>>, owner: Option<Owner>) {
+        self.add(path, contents, PRIVATE_MODE, owner, Replace::IfForced);
     }
 
     /// Adds a certificate or CA bundle (mode 0444).

@@ -44,7 +44,9 @@ pub struct Pkcs12Exported {
 /// The layout is found in the inventory and read as its owner, never through a link, as a
 /// docker context reads it; its certificate must still be the one the inventory records. The
 /// file is written through one [`WritePlan`] with mode 0600 (it holds a key, however
-/// encrypted), refusing an existing file unless `request.existing` allows it.
+/// encrypted), for the user whose home it is in under the state's
+/// [`OwnerPolicy`](crate::fs::OwnerPolicy), refusing an existing file unless
+/// `request.existing` allows it.
 ///
 /// # Errors
 /// With [`Advice::ListNames`] when no active client certificate has that name; when several
@@ -119,8 +121,11 @@ pub fn export_pkcs12(
         return Err(Error::new("empty export passphrase; give a non-empty one"));
     }
     let bundle = dockpki::pkcs12_bundle(&files.key, &chain, name, pass)?;
+    // Under sudo, a file in the invoking user's home is theirs, like the layouts written there:
+    // a root-owned 0600 file would be one they cannot read.
+    let out_owner = state.settings().owners.owner_for(&request.out);
     let mut plan = WritePlan::new(request.existing);
-    plan.secret(request.out.clone(), bundle);
+    plan.secret(request.out.clone(), bundle, out_owner);
     let written = state.commit(plan)?;
     Ok(Pkcs12Exported {
         client_dir: dir,
