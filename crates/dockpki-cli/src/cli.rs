@@ -142,6 +142,12 @@ pub enum Command {
         after_help = "Examples:\n  dockpki crl\n  dockpki crl --out /etc/docker/pki/crl.pem\n\nThe CRL is valid for 30 days; regenerate it before then. dockerd and the docker CLI do not read CRLs."
     )]
     Crl(CrlArgs),
+    /// Export a client certificate with its key and CA certificates for other programs
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  dockpki export pkcs12 --name alice --out alice.p12"
+    )]
+    Export(ExportCommand),
     /// Merge the TLS settings (and, with --harden, safer defaults) into dockerd's daemon.json
     #[command(after_help = DAEMON_CONFIG_HELP)]
     DaemonConfig(DaemonConfigArgs),
@@ -446,10 +452,24 @@ pub enum CaCommand {
     /// Store the CA key unencrypted again (mode 0400)
     #[command(after_help = "Examples:\n  dockpki ca decrypt")]
     Decrypt,
+    /// Change the encrypted CA key's passphrase in one step, never writing it unencrypted
+    #[command(after_help = CA_PASSPHRASE_HELP)]
+    Passphrase(CaPassphraseArgs),
     /// Replace the CA without downtime: begin, reissue, finish (see docs/rotation.md)
     #[command(subcommand, after_help = ROTATE_HELP)]
     Rotate(RotateCommand),
 }
+
+const CA_PASSPHRASE_HELP: &str = "\
+The old passphrase comes from --passphrase-file (or DOCKPKI_PASSPHRASE_FILE), else a prompt;
+the new one from --new-passphrase-file, else a prompt asked twice. The key is re-encrypted in
+memory and replaced in one journaled update (ca-next-key.pem too during a rotation), with no
+backup: a backup would still open with the old passphrase. Backups of the CA key that earlier
+commands left are listed: delete them.
+
+Examples:
+  dockpki ca passphrase
+  dockpki --passphrase-file /root/ca-pass ca passphrase --new-passphrase-file /root/ca-pass.new";
 
 const ROTATE_HELP: &str = "\
 Phases (restart each daemon named in the output after every phase; dockerd reads its
@@ -517,6 +537,14 @@ pub struct RotateBeginArgs {
         default_value = "10y"
     )]
     pub validity: String,
+}
+
+/// `dockpki ca passphrase`
+#[derive(Debug, Args)]
+pub struct CaPassphraseArgs {
+    /// Read the new passphrase from the first line of FILE instead of prompting twice
+    #[arg(long, value_name = "FILE")]
+    pub new_passphrase_file: Option<PathBuf>,
 }
 
 /// `dockpki ca init`
@@ -770,6 +798,44 @@ pub struct CrlArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Replace a FILE that is not a CRL of this CA (kept as a timestamped backup)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `dockpki export ...`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write a client certificate, its key and the CA certificates as one PKCS#12 (.p12) file
+    #[command(after_help = EXPORT_PKCS12_HELP)]
+    Pkcs12(ExportPkcs12Args),
+}
+
+const EXPORT_PKCS12_HELP: &str = "\
+For browsers, Windows' certificate store and Java, which import PKCS#12 only (the docker CLI
+reads the PEM layout itself). The file is encrypted as OpenSSL 3 does by default: PBES2 with
+PBKDF2-HMAC-SHA256 and AES-256-CBC for the key and the certificates, and an HMAC-SHA256 MAC;
+never the legacy RC2-40 or 3DES (openssl pkcs12 needs no -legacy). The export passphrase comes
+from --export-passphrase-file, else a prompt asked twice; there is no default. The file is
+written with mode 0600 (it holds the key).
+
+Examples:
+  dockpki export pkcs12 --name alice --out alice.p12
+  sudo dockpki export pkcs12 --name alice --out /root/alice.p12 --export-passphrase-file /root/p12-pass
+  openssl pkcs12 -in alice.p12 -info -noout";
+
+/// `dockpki export pkcs12`
+#[derive(Debug, Args)]
+pub struct ExportPkcs12Args {
+    /// The client certificate's common name (see `dockpki status`)
+    #[arg(long, value_name = "CN")]
+    pub name: String,
+    /// The file to write (mode 0600)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Read the export passphrase from the first line of FILE instead of prompting twice
+    #[arg(long, value_name = "FILE")]
+    pub export_passphrase_file: Option<PathBuf>,
+    /// Replace an existing FILE (kept as a timestamped backup)
     #[arg(long)]
     pub force: bool,
 }

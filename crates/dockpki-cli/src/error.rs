@@ -190,11 +190,10 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
             run("ca rotate abort"),
             run("ca rotate status")
         ),
-        Advice::ChangePassphrase => format!(
-            "to change the passphrase run `{}` then `{}`",
-            run("ca decrypt"),
-            run("ca encrypt")
-        ),
+        Advice::ChangePassphrase => {
+            format!("to change its passphrase run `{}`", run("ca passphrase"))
+        }
+        Advice::EncryptCaKey => format!("encrypt it with `{}`", run("ca encrypt")),
         Advice::ReplaceContext => {
             "pass --force to replace it (its files are overwritten), or choose another name".to_string()
         }

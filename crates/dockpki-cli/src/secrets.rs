@@ -15,11 +15,55 @@ use zeroize::Zeroizing;
 
 use crate::error::{CliError, CliResult};
 
+/// Which passphrase a [`CliPassphrases`] stands for: named in its prompt and in its errors, so
+/// that an operator asked for two (`ca passphrase`) knows which one to type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Secret {
+    /// The CA key's passphrase (`--passphrase-file`).
+    #[default]
+    CaKey,
+    /// The CA key's new passphrase (`ca passphrase --new-passphrase-file`).
+    NewCaKey,
+    /// The passphrase of an exported file (`export pkcs12 --export-passphrase-file`).
+    Export,
+}
+
+impl Secret {
+    /// What the terminal prompt asks for.
+    fn prompt(self) -> &'static str {
+        match self {
+            Secret::CaKey => "dockpki: CA key passphrase: ",
+            Secret::NewCaKey => "dockpki: new CA key passphrase: ",
+            Secret::Export => "dockpki: export passphrase: ",
+        }
+    }
+
+    /// The option that gives it from a file, as the errors name it.
+    fn option(self) -> &'static str {
+        match self {
+            Secret::CaKey => "--passphrase-file FILE (or set DOCKPKI_PASSPHRASE_FILE)",
+            Secret::NewCaKey => "--new-passphrase-file FILE",
+            Secret::Export => "--export-passphrase-file FILE",
+        }
+    }
+
+    /// What is missing when it cannot be asked for.
+    fn missing(self) -> &'static str {
+        match self {
+            Secret::CaKey => "the CA key is encrypted and no passphrase was given",
+            Secret::NewCaKey => "no new passphrase was given",
+            Secret::Export => "no export passphrase was given",
+        }
+    }
+}
+
 /// The command line's passphrase source.
 #[derive(Debug, Default)]
 pub struct CliPassphrases {
     /// `--passphrase-file` / `DOCKPKI_PASSPHRASE_FILE`; without one, the terminal.
     file: Option<PathBuf>,
+    /// Which passphrase this is.
+    secret: Secret,
     /// The passphrase once obtained.
     cached: Mutex<Option<Zeroizing<Vec<u8>>>>,
 }
@@ -27,8 +71,14 @@ pub struct CliPassphrases {
 impl CliPassphrases {
     /// Reads `file` when a passphrase is first needed, or prompts when there is none.
     pub fn new(file: Option<PathBuf>) -> CliPassphrases {
+        CliPassphrases::of(Secret::CaKey, file)
+    }
+
+    /// Like [`CliPassphrases::new`], for the passphrase `secret` names.
+    pub fn of(secret: Secret, file: Option<PathBuf>) -> CliPassphrases {
         CliPassphrases {
             file,
+            secret,
             cached: Mutex::new(None),
         }
     }
@@ -42,7 +92,7 @@ impl CliPassphrases {
         }
         let pass = match &self.file {
             Some(path) => from_file(path)?,
-            None => prompt(purpose)?,
+            None => prompt(self.secret, purpose)?,
         };
         *cached = Some(pass.clone());
         Ok(pass)
@@ -98,17 +148,20 @@ fn strip_newline(bytes: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
-fn prompt(purpose: Purpose) -> CliResult<Zeroizing<Vec<u8>>> {
+fn prompt(secret: Secret, purpose: Purpose) -> CliResult<Zeroizing<Vec<u8>>> {
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::new(
-            "the CA key is encrypted and no passphrase was given; pass --passphrase-file FILE (or set DOCKPKI_PASSPHRASE_FILE), or run on a terminal to be asked",
-        ));
+        return Err(CliError::new(format!(
+            "{}; pass {}, or run on a terminal to be asked",
+            secret.missing(),
+            secret.option()
+        )));
     }
-    let first = read_hidden("dockpki: CA key passphrase: ")?;
+    let first = read_hidden(secret.prompt())?;
     if first.is_empty() {
-        return Err(CliError::new(
-            "empty passphrase; type one, or pass --passphrase-file FILE",
-        ));
+        return Err(CliError::new(format!(
+            "empty passphrase; type one, or pass {}",
+            secret.option()
+        )));
     }
     if purpose == Purpose::NewPassphrase {
         let again = read_hidden("dockpki: repeat the passphrase: ")?;

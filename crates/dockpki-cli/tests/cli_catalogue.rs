@@ -565,6 +565,71 @@ fn catalogue() -> Vec<Case> {
             phrase: "wrong passphrase",
         },
         Case {
+            name: "ca passphrase of an unencrypted CA key",
+            setup: Setup::Ca,
+            damage: |env| common::write_secret(&env.path("new"), "new\n"),
+            args: &["ca", "passphrase", "--new-passphrase-file", "{root}/new"],
+            phrase: "is not encrypted, so it has no passphrase to change; encrypt it with",
+        },
+        Case {
+            name: "ca passphrase with the passphrase the key already has",
+            setup: Setup::Nothing,
+            damage: |env| {
+                common::write_secret(&env.path("pass"), "right\n");
+                let pass = env.path("pass");
+                env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
+            },
+            args: &[
+                "--passphrase-file", "{root}/pass", "ca", "passphrase", "--new-passphrase-file",
+                "{root}/pass",
+            ],
+            phrase: "the new passphrase is the one the CA key already has",
+        },
+        Case {
+            name: "ca passphrase with a new passphrase file missing",
+            setup: Setup::Nothing,
+            damage: |env| {
+                common::write_secret(&env.path("pass"), "right\n");
+                let pass = env.path("pass");
+                env.ok(&["--passphrase-file", s(&pass), "ca", "init", "--encrypt"]);
+            },
+            args: &[
+                "--passphrase-file", "{root}/pass", "ca", "passphrase", "--new-passphrase-file",
+                "{root}/nope",
+            ],
+            phrase: "cannot read the passphrase file",
+        },
+        Case {
+            name: "export pkcs12 of a name without an active client certificate",
+            setup: Setup::CaAndClient,
+            damage: |env| common::write_secret(&env.path("pass"), "p12\n"),
+            args: &[
+                "export", "pkcs12", "--name", "bob", "--out", "{root}/bob.p12",
+                "--export-passphrase-file", "{root}/pass",
+            ],
+            phrase: "no active client certificate has the common name \"bob\"",
+        },
+        Case {
+            name: "export pkcs12 over an existing file without --force",
+            setup: Setup::CaAndClient,
+            damage: |env| {
+                common::write_secret(&env.path("pass"), "p12\n");
+                fs::write(env.path("alice.p12"), "mine\n").unwrap();
+            },
+            args: &[
+                "export", "pkcs12", "--name", "alice", "--out", "{root}/alice.p12",
+                "--export-passphrase-file", "{root}/pass",
+            ],
+            phrase: "already exists",
+        },
+        Case {
+            name: "export pkcs12 without a passphrase off a terminal",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["export", "pkcs12", "--name", "alice", "--out", "{root}/alice.p12"],
+            phrase: "no export passphrase was given; pass --export-passphrase-file FILE",
+        },
+        Case {
             name: "passphrase file missing",
             setup: Setup::Ca,
             damage: none,

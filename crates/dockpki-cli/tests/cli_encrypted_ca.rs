@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_openssl_accepts, json, mode, names_with_prefix, read, s, Env};
+use common::{assert_openssl_accepts, json, mode, names_with_prefix, on_terminal, read, s, Env};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -248,7 +248,13 @@ fn ca_encrypt_and_decrypt_convert_the_key_keeping_a_backup_and_the_same_key() {
         &pass,
         &["issue", "client", "--name", "a", "--out", s(&env.path("a"))],
     ));
-    env.assert_refused(&with_pass(&pass, &["ca", "encrypt"]), "already encrypted");
+    let line = env.assert_refused(&with_pass(&pass, &["ca", "encrypt"]), "already encrypted");
+    // The advice is the one-step change, not decrypt-then-encrypt (an unencrypted backup).
+    assert!(
+        line.contains("to change its passphrase run `dockpki --state")
+            && line.contains("ca passphrase`"),
+        "{line}"
+    );
     env.ok(&with_pass(&pass, &["ca", "decrypt"]));
     assert!(read(&key).starts_with(b"-----BEGIN PRIVATE KEY-----"));
     assert_eq!(mode(&key), 0o400);
@@ -307,32 +313,6 @@ fn ca_init_json_reports_no_secret_and_status_needs_no_passphrase() {
     env.assert_refused(&["ca", "init"], "a CA already exists");
     let doc = json(&env.ok(&["--json", "ca", "rotate", "status"]));
     assert!(!doc.to_string().contains("horse"));
-}
-
-/// Runs `dockpki --state STATE ARGS` on a pseudo-terminal (util-linux `script`), typing each of
-/// `lines` after a pause; returns everything the terminal showed, or None without `script`.
-fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> Option<(bool, String)> {
-    use std::io::Write;
-    use std::process::Stdio;
-    let command = format!("{} --state {} {args}", s(&common::bin()), s(&env.state()));
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("HOME", env.home())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take()?;
-    for line in lines {
-        std::thread::sleep(std::time::Duration::from_millis(400));
-        stdin.write_all(format!("{line}\n").as_bytes()).ok()?;
-    }
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    drop(stdin);
-    let out = child.wait_with_output().ok()?;
-    let shown = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
-    Some((out.status.success(), shown))
 }
 
 #[test]
@@ -415,4 +395,230 @@ fn abort_asks_for_the_passphrase_only_when_it_reissues_and_archives_the_key_encr
         "sslclient",
     );
     env.ok(&["verify", "--daemon-dir", s(&d), "--client-dir", s(&c)]);
+}
+
+/// Every file under `dir` (recursively) that holds an unencrypted private key.
+fn plaintext_keys(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(plaintext_keys(&path));
+        } else if String::from_utf8_lossy(&read(&path)).contains("BEGIN PRIVATE KEY") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Whether `openssl pkcs8` (the outside judge) decrypts `key` with the passphrase in `pass`.
+fn openssl_opens(key: &Path, pass: &Path) -> bool {
+    let passin = format!("file:{}", s(pass));
+    openssl(&["pkcs8", "-in", s(key), "-passin", &passin])
+        .status
+        .success()
+}
+
+/// An environment with an encrypted CA (`root/pass`) and a new passphrase in `root/new`.
+fn encrypted_with_new() -> (Env, PathBuf, PathBuf) {
+    let (env, pass) = encrypted();
+    let new = env.path("new");
+    common::write_secret(&new, "a new passphrase\n");
+    (env, pass, new)
+}
+
+fn change(pass: &Path, new: &Path) -> Vec<String> {
+    [
+        "--passphrase-file",
+        s(pass),
+        "ca",
+        "passphrase",
+        "--new-passphrase-file",
+        s(new),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn ca_passphrase_leaves_a_key_only_the_new_passphrase_opens_and_no_plaintext_anywhere() {
+    let (env, pass, new) = encrypted_with_new();
+    let key = env.state().join("ca-key.pem");
+    let public = public_key(&env, &key, Some(&pass));
+    let before = common::names_with_prefix(&env.state(), "");
+    env.ok(&change(&pass, &new));
+    assert!(read(&key).starts_with(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    assert_eq!(mode(&key), 0o400);
+    assert!(
+        !openssl_opens(&key, &pass),
+        "the old passphrase still opens it"
+    );
+    assert!(
+        openssl_opens(&key, &new),
+        "the new passphrase does not open it"
+    );
+    assert_eq!(
+        public_key(&env, &key, Some(&new)),
+        public,
+        "not the same key"
+    );
+    assert_eq!(plaintext_keys(&env.state()), Vec::<PathBuf>::new());
+    // No backup: it would still open with the old passphrase.
+    assert_eq!(common::names_with_prefix(&env.state(), ""), before);
+    // Signing follows the key.
+    let a = env.path("a");
+    env.assert_refused(
+        &with_pass(&pass, &["issue", "client", "--name", "a", "--out", s(&a)]),
+        "wrong passphrase",
+    );
+    env.ok(&with_pass(
+        &new,
+        &["issue", "client", "--name", "a", "--out", s(&a)],
+    ));
+}
+
+#[test]
+fn ca_passphrase_refuses_a_wrong_old_passphrase_before_asking_for_a_new_one() {
+    let (env, _, _) = encrypted_with_new();
+    // No --new-passphrase-file and stdin not a terminal: had it asked, that would be the error.
+    env.assert_refused(
+        &with_pass(&env.path("wrong"), &["ca", "passphrase"]),
+        "wrong passphrase",
+    );
+    env.assert_refused(
+        &with_pass(&env.path("pass"), &["ca", "passphrase"]),
+        "no new passphrase was given; pass --new-passphrase-file FILE",
+    );
+}
+
+#[test]
+fn ca_passphrase_refuses_the_same_passphrase_and_an_unencrypted_key_naming_ca_encrypt() {
+    let (env, pass, _) = encrypted_with_new();
+    env.assert_refused(&change(&pass, &pass), "the new passphrase is the one");
+    let env = Env::new();
+    env.ca_init(&[]);
+    let new = env.path("new");
+    common::write_secret(&new, "new\n");
+    let line = env.assert_refused(
+        &["ca", "passphrase", "--new-passphrase-file", s(&new)],
+        "is not encrypted, so it has no passphrase to change",
+    );
+    assert!(line.contains(&env.hint("ca encrypt")), "{line}");
+}
+
+/// `ca encrypt` keeps the unencrypted key as a backup; changing the passphrase afterwards does
+/// not make that backup safe, so it is named.
+#[test]
+fn ca_passphrase_names_the_key_backups_that_still_open_without_it() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (pass, new) = (env.path("pass"), env.path("new"));
+    common::write_secret(&pass, PASSPHRASE);
+    common::write_secret(&new, "new\n");
+    env.ok(&with_pass(&pass, &["ca", "encrypt"]));
+    let backup = common::names_with_prefix(&env.state(), "ca-key.pem.bak-");
+    let out = env.ok(&change(&pass, &new));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&backup[0]) && stderr.contains("shred -u"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ca_passphrase_during_a_rotation_rewraps_both_keys_and_the_rotation_finishes_with_it() {
+    let (env, pass, new) = encrypted_with_new();
+    let (d, c) = (env.path("daemon"), env.path("client"));
+    env.ok(&with_pass(
+        &pass,
+        &[
+            "bootstrap",
+            "--san",
+            "localhost",
+            "--daemon-dir",
+            s(&d),
+            "--client-dir",
+            s(&c),
+        ],
+    ));
+    env.ok(&with_pass(&pass, &["ca", "rotate", "begin"]));
+    env.ok(&change(&pass, &new));
+    for name in ["ca-key.pem", "ca-next-key.pem"] {
+        let key = env.state().join(name);
+        assert!(
+            openssl_opens(&key, &new) && !openssl_opens(&key, &pass),
+            "{name}"
+        );
+        assert_eq!(mode(&key), 0o400, "{name}");
+    }
+    assert_eq!(plaintext_keys(&env.state()), Vec::<PathBuf>::new());
+    env.ok(&with_pass(&new, &["ca", "rotate", "reissue"]));
+    env.ok(&with_pass(&new, &["ca", "rotate", "finish"]));
+    env.ok(&["verify", "--daemon-dir", s(&d), "--client-dir", s(&c)]);
+}
+
+/// Interrupted before every rename of its journaled update (the current and the next CA's key),
+/// the next command completes it: each key opens with the new passphrase only, and no
+/// unencrypted key or staged file is left in the state directory at any point.
+#[test]
+fn ca_passphrase_aborted_before_every_rename_is_completed_by_the_next_command() {
+    if !common::fault_injection() {
+        return;
+    }
+    let mut aborted = 0;
+    for n in 0.. {
+        let (env, pass, new) = encrypted_with_new();
+        env.ok(&with_pass(&pass, &["ca", "rotate", "begin"]));
+        let out = env
+            .cmd()
+            .args(change(&pass, &new))
+            .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", n.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break;
+        }
+        aborted += 1;
+        assert!(env.state().join("journal.json").exists(), "n={n}: {out:?}");
+        assert_eq!(plaintext_keys(&env.state()), Vec::<PathBuf>::new(), "n={n}");
+        // Any command completes the update; `ca rotate status` needs no passphrase.
+        env.ok(&["ca", "rotate", "status"]);
+        assert!(!env.state().join("journal.json").exists(), "n={n}");
+        for name in ["ca-key.pem", "ca-next-key.pem"] {
+            let key = env.state().join(name);
+            assert!(
+                openssl_opens(&key, &new) && !openssl_opens(&key, &pass),
+                "n={n}: {name}"
+            );
+        }
+        let left: Vec<String> = common::names_with_prefix(&env.state(), ".")
+            .into_iter()
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "n={n}: {left:?}");
+        assert_eq!(plaintext_keys(&env.state()), Vec::<PathBuf>::new(), "n={n}");
+    }
+    assert_eq!(aborted, 2, "one abort before each of the two renames");
+}
+
+#[test]
+fn on_a_terminal_ca_passphrase_asks_the_old_once_and_the_new_twice() {
+    let (env, _, _) = encrypted_with_new();
+    let Some((ok, shown)) =
+        on_terminal(&env, "ca passphrase", &[PASSPHRASE, "hunter22", "hunter22"])
+    else {
+        common::prerequisite(false, "util-linux `script` for a pseudo-terminal");
+        return;
+    };
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains("CA key passphrase:")
+            && shown.contains("new CA key passphrase:")
+            && shown.contains("repeat the passphrase:"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter22"), "echoed: {shown}");
+    let pass = env.path("typed");
+    common::write_secret(&pass, "hunter22");
+    assert!(openssl_opens(&env.state().join("ca-key.pem"), &pass));
 }

@@ -42,6 +42,8 @@ fn commands(env: &Env) -> Vec<(Vec<String>, &'static str)> {
     )
     .unwrap();
     let pass = passphrase(env);
+    let pass2 = env.path("pass2");
+    common::write_secret(&pass2, "another passphrase for the CA\n");
     let words = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
     vec![
         (words("ca init"), "created CA \""),
@@ -63,6 +65,14 @@ fn commands(env: &Env) -> Vec<(Vec<String>, &'static str)> {
                 p("daemon")
             )),
             "issued server certificate \"localhost\" (serial ",
+        ),
+        (
+            words(&format!(
+                "export pkcs12 --name alice --out {} --export-passphrase-file {}",
+                p("alice.p12"),
+                s(&pass)
+            )),
+            "wrote ",
         ),
         (
             words(&format!(
@@ -105,7 +115,15 @@ fn commands(env: &Env) -> Vec<(Vec<String>, &'static str)> {
             "encrypted the CA key(s) in ",
         ),
         (
-            words(&format!("--passphrase-file {} ca decrypt", s(&pass))),
+            words(&format!(
+                "--passphrase-file {} ca passphrase --new-passphrase-file {}",
+                s(&pass),
+                s(&pass2)
+            )),
+            "changed the passphrase of the CA key in ",
+        ),
+        (
+            words(&format!("--passphrase-file {} ca decrypt", s(&pass2))),
             "decrypted the CA key(s) in ",
         ),
         (words("ca rotate begin"), "began the CA rotation: new CA "),
@@ -130,6 +148,7 @@ fn every_state_changing_command_says_first_in_one_line_what_it_did() {
         let next_steps = ["bootstrap", "daemon-config", "systemd-dropin", "ca"].contains(&args[0])
             && !args.contains(&"encrypt")
             && !args.contains(&"decrypt")
+            && !args.contains(&"passphrase")
             && args[1] != "init";
         if !next_steps {
             assert_eq!(text.lines().count(), 1, "{args:?}: {text}");

@@ -521,3 +521,29 @@ fn under_sudo_context_rm_never_follows_a_users_link_into_roots_contexts() {
     common::assert_error_line(&out, "refusing");
     common::assert_unchanged(&before, &common::snapshot(&victim), "root's docker config");
 }
+
+/// Under sudo, a PKCS#12 export into the invoking user's home is theirs (0600): root's would be
+/// a file they cannot open.
+#[test]
+fn under_sudo_an_export_into_the_users_home_is_theirs() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let home = UserDir::new(&user, "p12");
+    let layout = home.0.join("bob");
+    sudo(&env, &user)
+        .args(["issue", "client", "--name", "bob", "--out", s(&layout)])
+        .assert()
+        .success();
+    let pass = env.path("pass");
+    common::write_secret(&pass, "export\n");
+    let out = home.0.join("bob.p12");
+    sudo(&env, &user)
+        .args(["export", "pkcs12", "--name", "bob", "--out", s(&out)])
+        .args(["--export-passphrase-file", s(&pass)])
+        .assert()
+        .success();
+    let meta = fs::metadata(&out).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (user.uid, user.gid), "owner");
+    assert_eq!(meta.mode() & 0o7777, 0o600);
+}

@@ -37,9 +37,12 @@ pub enum Advice {
     /// A CA rotation is in progress and must be finished first (`dockpki ca rotate reissue`,
     /// then `dockpki ca rotate finish`; `dockpki ca rotate status` shows where it stands).
     FinishRotation,
-    /// The CA key is already encrypted: changing its passphrase is decrypting, then encrypting
-    /// again (`dockpki ca decrypt`, then `dockpki ca encrypt`).
+    /// The CA key is already encrypted: its passphrase is changed in one step
+    /// (`dockpki ca passphrase`).
     ChangePassphrase,
+    /// The CA key is not encrypted, so it has no passphrase to change: encrypt it first
+    /// (`dockpki ca encrypt`).
+    EncryptCaKey,
     /// Docker already has a context of that name that dockpki did not make: replacing it needs
     /// the caller's consent (`--force`, its files are overwritten), or another name.
     ReplaceContext,

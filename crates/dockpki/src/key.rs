@@ -299,6 +299,21 @@ impl PrivateKey {
             .map_err(crypto)
     }
 
+    /// The key as a PKCS#8 `EncryptedPrivateKeyInfo` (DER) under `params` and `passphrase`: a
+    /// PKCS#12 bundle's shrouded key bag.
+    pub(crate) fn encrypted_pkcs8_der(
+        &self,
+        params: pkcs8::pkcs5::pbes2::Parameters<'_>,
+        passphrase: &[u8],
+    ) -> Result<pkcs8::SecretDocument> {
+        use pkcs8::der::Decode;
+        let der = Zeroizing::new(self.pair.serialize_der());
+        pkcs8::PrivateKeyInfo::from_der(&der)
+            .map_err(crypto)?
+            .encrypt_with_params(params, passphrase)
+            .map_err(crypto)
+    }
+
     /// Whether `pem` holds an encrypted private key (PKCS#8 or legacy OpenSSL encryption).
     pub fn is_encrypted_pem(pem: &[u8]) -> bool {
         contains(pem, b"ENCRYPTED PRIVATE KEY") || contains(pem, b"Proc-Type: 4,ENCRYPTED")

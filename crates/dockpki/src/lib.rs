@@ -51,6 +51,7 @@ mod inspect;
 mod issue;
 mod key;
 mod lifetime;
+mod pkcs12;
 mod san;
 mod time_format;
 pub mod tls;
@@ -70,6 +71,7 @@ pub use inspect::{
 pub use issue::{ClientRequest, IssuedCert, KeyPolicy, LeafRequest, ServerRequest, SignedCert};
 pub use key::{KeyType, PrivateKey, MAX_PBKDF2_ITERATIONS, PBKDF2_ITERATIONS};
 pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME, VALIDITY_RULE};
+pub use pkcs12::{pkcs12_bundle, PKCS12_ITERATIONS};
 pub use san::{DnsName, SanList, SubjectAltName};
 pub use verify::{key_matches_cert, verify_leaf, Usage, VerifyError};
 

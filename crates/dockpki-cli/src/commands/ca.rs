@@ -1,4 +1,4 @@
-//! `dockpki ca init`, `dockpki ca encrypt`, `dockpki ca decrypt`.
+//! `dockpki ca init`, `dockpki ca encrypt`, `dockpki ca decrypt`, `dockpki ca passphrase`.
 
 use dockpki::{CaOptions, NameConstraints};
 use dockpki_provision::ops::ca::{self, CaInitRequest};
@@ -6,9 +6,10 @@ use dockpki_provision::store::Create;
 use serde_json::json;
 
 use super::{now, parse, parse_all, parse_validity, Context};
-use crate::cli::CaInitArgs;
+use crate::cli::{CaInitArgs, CaPassphraseArgs};
 use crate::error::{CliResult, EXIT_OK};
 use crate::output::{note, print_json};
+use crate::secrets::{CliPassphrases, Secret};
 use dockpki_provision::store::state::KeyProtection;
 
 /// Creates the CA.
@@ -87,6 +88,39 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
             state.dir().display()
         ));
         super::list_written(ctx, &converted.written);
+    }
+    Ok(EXIT_OK)
+}
+
+/// Re-encrypts every CA key under a new passphrase (see
+/// [`dockpki_provision::ops::ca::change_passphrase`]).
+pub fn passphrase(ctx: &Context, args: &CaPassphraseArgs) -> CliResult<i32> {
+    let state = ctx.open_state(Create::No)?;
+    let new = CliPassphrases::of(Secret::NewCaKey, args.new_passphrase_file.clone());
+    let changed = ca::change_passphrase(&state, &new)?;
+    for backup in &changed.old_key_backups {
+        note(format_args!(
+            "warning: the CA key backup {} still opens with an old passphrase (or none); delete it (shred -u)",
+            backup.display()
+        ));
+    }
+    if ctx.out.json {
+        print_json(&json!({
+            "state": state.dir(),
+            "written": changed.written,
+            "old_key_backups": changed.old_key_backups,
+        }));
+    } else {
+        ctx.out.done(format_args!(
+            "changed the passphrase of the CA key{} in {}",
+            if changed.written.len() > 1 {
+                "s (the current and the next CA's)"
+            } else {
+                ""
+            },
+            state.dir().display()
+        ));
+        super::list_written(ctx, &changed.written);
     }
     Ok(EXIT_OK)
 }

@@ -7,6 +7,7 @@ mod contexts;
 mod crl;
 mod daemon_config;
 mod env;
+mod export;
 mod inspect;
 mod issue;
 mod man;
@@ -31,7 +32,9 @@ use dockpki_provision::report::Notice;
 use dockpki_provision::store::expiry::RenewalWindow;
 use dockpki_provision::store::{Create, KeyPerms, Settings, State};
 
-use crate::cli::{CaCommand, Cli, Command, ContextCommand, IssueCommand, RotateCommand};
+use crate::cli::{
+    CaCommand, Cli, Command, ContextCommand, ExportCommand, IssueCommand, RotateCommand,
+};
 use crate::error::{CliError, CliResult};
 use crate::invocation::Invocation;
 use crate::output::Output;
@@ -145,6 +148,7 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Ca(CaCommand::Init(args)) => ca::init(&ctx, &args),
         Command::Ca(CaCommand::Encrypt) => ca::convert(&ctx, KeyProtection::Encrypted),
         Command::Ca(CaCommand::Decrypt) => ca::convert(&ctx, KeyProtection::Plain),
+        Command::Ca(CaCommand::Passphrase(args)) => ca::passphrase(&ctx, &args),
         Command::Ca(CaCommand::Rotate(RotateCommand::Begin(args))) => rotate::begin(&ctx, &args),
         Command::Ca(CaCommand::Rotate(RotateCommand::Reissue)) => rotate::reissue(&ctx),
         Command::Ca(CaCommand::Rotate(RotateCommand::Finish)) => rotate::finish(&ctx),
@@ -159,6 +163,7 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Renew(args) => renew::run(&ctx, &args),
         Command::Revoke(args) => revoke::run(&ctx, &args),
         Command::Crl(args) => crl::run(&ctx, &args),
+        Command::Export(ExportCommand::Pkcs12(args)) => export::pkcs12(&ctx, &args),
         Command::DaemonConfig(args) => daemon_config::run(&ctx, &args),
         Command::SystemdDropin(args) => systemd::run(&ctx, &args),
         Command::Env(args) => env::run(&ctx, &args),

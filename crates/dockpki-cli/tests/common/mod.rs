@@ -633,3 +633,29 @@ pub fn age_certificates(env: &Env, kind: &str, days: i64) {
         &serde_json::to_vec_pretty(&inv).unwrap(),
     );
 }
+
+/// Runs `dockpki --state STATE ARGS` on a pseudo-terminal (util-linux `script`), typing each of
+/// `lines` after a pause; returns everything the terminal showed, or None without `script`.
+pub fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> Option<(bool, String)> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let command = format!("{} --state {} {args}", s(&bin()), s(&env.state()));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", env.home())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    for line in lines {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        stdin.write_all(format!("{line}\n").as_bytes()).ok()?;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(stdin);
+    let out = child.wait_with_output().ok()?;
+    let shown = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+    Some((out.status.success(), shown))
+}

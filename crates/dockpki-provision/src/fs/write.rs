@@ -51,6 +51,10 @@ pub enum Replace {
     /// when the file in its place was not written by dockpki: someone else's data is replaced
     /// only with `--force`, and then kept as a timestamped backup that is never overwritten.
     Foreign,
+    /// Always, without a backup: the same private key under a new passphrase. A backup would
+    /// keep the key openable with the old passphrase, which a change of passphrase exists to
+    /// revoke; the key itself is unchanged, so nothing but that is lost.
+    Rewrapped,
 }
 
 /// Who wrote the file a regenerated file replaces, as far as dockpki can tell from its
@@ -165,6 +169,19 @@ impl WritePlan {
     pub fn key(&mut self, path: PathBuf, pem: Zeroizing<String>, owner: Option<Owner>) {
         let bytes = Zeroizing::new(pem.as_bytes().to_vec());
         self.add(path, bytes, KEY_MODE, owner, Replace::IfForced);
+    }
+
+    /// Adds a private key (mode 0400) that replaces the same key encrypted under another
+    /// passphrase, without a backup (see [`Replace::Rewrapped`]).
+    pub fn rewrapped_key(&mut self, path: PathBuf, pem: Zeroizing<String>) {
+        let bytes = Zeroizing::new(pem.as_bytes().to_vec());
+        self.add(path, bytes, KEY_MODE, None, Replace::Rewrapped);
+    }
+
+    /// Adds a file holding a secret the operator asked for (a PKCS#12 export, mode 0600),
+    /// replaced only with `--force`, keeping a backup.
+    pub fn secret(&mut self, path: PathBuf, contents: Zeroizing<Vec<u8>>, owner: Option<Owner>) {
+        self.add(path, contents, PRIVATE_MODE, owner, Replace::IfForced);
     }
 
     /// Adds a certificate or CA bundle (mode 0444).
@@ -507,7 +524,7 @@ impl WritePlan {
                         Some(Backup::Timestamped(free_backup_name(&f.path, &stamp)?))
                     }
                     (true, Replace::Always) => Some(Backup::Previous(sibling(&f.path, ".bak"))),
-                    (true, Replace::Mirror) => None,
+                    (true, Replace::Mirror | Replace::Rewrapped) => None,
                 };
                 Ok(Move {
                     temp: tmp.clone(),

@@ -1,4 +1,5 @@
-//! Creating the state's CA, and converting its key between plain and encrypted storage.
+//! Creating the state's CA, converting its key between plain and encrypted storage, and
+//! changing the passphrase of an encrypted key.
 
 use std::path::Path;
 
@@ -6,7 +7,7 @@ use dockpki::{CaOptions, CertInfo, CertificateAuthority, KeyType, OffsetDateTime
 
 use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, WritePlan, Written};
-use crate::store::{KeyProtection, State};
+use crate::store::{KeyProtection, Passphrases, Purpose, State};
 
 /// A request to create the state's CA.
 #[derive(Clone, Debug)]
@@ -14,7 +15,7 @@ pub struct CaInitRequest {
     /// The CA's name, key type, lifetime, path length and name constraints.
     pub options: CaOptions,
     /// How its key is stored; [`KeyProtection::Encrypted`] asks the state's
-    /// [`Passphrases`](crate::store::Passphrases) for a new passphrase.
+    /// [`Passphrases`] for a new passphrase.
     pub protection: KeyProtection,
     /// Whether a CA already in the state may be replaced (its files kept as timestamped
     /// backups). Replacing a CA stops every certificate it issued from being trusted wherever
@@ -100,7 +101,7 @@ impl Converted {
 
 /// Rewrites every CA key of the state (`ca-key.pem`, and `ca-next-key.pem` during a rotation)
 /// stored as `to` says, in one journaled update that keeps the previous files as timestamped
-/// backups. Encrypting asks the state's [`Passphrases`](crate::store::Passphrases) for a new
+/// backups. Encrypting asks the state's [`Passphrases`] for a new
 /// passphrase; decrypting, for the current one.
 ///
 /// Converting to the form the key already has is refused, so that a mistaken request is
@@ -137,6 +138,87 @@ pub fn convert(state: &State, to: KeyProtection) -> Result<Converted> {
         protection: to,
         written: state.commit(plan)?,
     })
+}
+
+/// What [`change_passphrase`] did.
+#[derive(Debug)]
+pub struct PassphraseChanged {
+    /// The key files rewritten under the new passphrase (`ca-key.pem`, and `ca-next-key.pem`
+    /// during a rotation), with no backup: see [`change_passphrase`].
+    pub written: Vec<Written>,
+    /// Backups of CA keys left in the state directory by earlier commands (`ca-key.pem.bak-*`,
+    /// `ca-next-key.pem.bak-*`): each still opens with an old passphrase, or with none, so the
+    /// change protects nothing until they are deleted.
+    pub old_key_backups: Vec<std::path::PathBuf>,
+}
+
+/// Re-encrypts every CA key of the state (`ca-key.pem`, and `ca-next-key.pem` during a
+/// rotation, which `ca rotate begin` encrypted under the same passphrase) under the passphrase
+/// `new` gives for [`Purpose::NewPassphrase`], in one journaled update.
+///
+/// The keys are unlocked with the state's own [`Passphrases`] first, so that a wrong old
+/// passphrase is refused before a new one is asked for. They are re-encrypted in memory and
+/// staged already encrypted with mode 0400: no unencrypted copy of a key touches the disk at
+/// any point. The previous files are replaced without a backup: a backup would still open with
+/// the old passphrase, which is what changing it is meant to revoke, and it holds the same key
+/// as the new file, so keeping it would protect nothing but the old passphrase. A crash leaves
+/// the journal, and the next command completes the update.
+///
+/// # Errors
+/// With [`Advice::EncryptCaKey`] when the current key is not encrypted; when a CA cannot be
+/// loaded (no passphrase, a wrong one), no new passphrase can be had, the new passphrase is the
+/// old one, or the files cannot be written. Nothing is written then.
+pub fn change_passphrase(state: &State, new: &dyn Passphrases) -> Result<PassphraseChanged> {
+    if state.key_protection()? == KeyProtection::Plain {
+        return Err(Error::advised(
+            format!(
+                "the CA key {} is not encrypted, so it has no passphrase to change",
+                state.ca_key_path().display()
+            ),
+            Advice::EncryptCaKey,
+        ));
+    }
+    let mut cas = vec![(state.ca_key_path(), state.load_current_ca()?)];
+    if state.rotating() {
+        cas.push((state.ca_next_key_path(), state.load_next_ca()?));
+    }
+    // The state's source hands out the passphrase it unlocked the keys with.
+    let old = state.settings().passphrases.passphrase(Purpose::Unlock)?;
+    let new = new.passphrase(Purpose::NewPassphrase)?;
+    if new.is_empty() {
+        return Err(Error::new("empty new passphrase; give a non-empty one"));
+    }
+    if *new == *old {
+        return Err(Error::new(
+            "the new passphrase is the one the CA key already has; give a different one",
+        ));
+    }
+    let mut plan = WritePlan::new(Existing::Refuse);
+    for (path, ca) in &cas {
+        plan.rewrapped_key(path.clone(), ca.encrypted_key_pem(&new)?);
+    }
+    let written = state.commit(plan)?;
+    Ok(PassphraseChanged {
+        written,
+        old_key_backups: key_backups(state)?,
+    })
+}
+
+/// The backups of CA keys in the state directory, sorted.
+fn key_backups(state: &State) -> Result<Vec<std::path::PathBuf>> {
+    let dir = state.dir();
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("read", dir, &e))?;
+    let mut found: Vec<std::path::PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("ca-key.pem.bak") || name.starts_with("ca-next-key.pem.bak")
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -291,5 +373,58 @@ mod tests {
         assert_eq!(state.key_protection().unwrap(), KeyProtection::Plain);
         assert_eq!(decrypted.written.len(), 1);
         assert_eq!(decrypted.unencrypted_backups().count(), 0);
+    }
+
+    #[test]
+    fn change_passphrase_rewraps_every_ca_key_without_a_backup_and_refuses_what_it_cannot_change() {
+        let root = tempfile::tempdir().unwrap();
+        let old = || Settings {
+            passphrases: Arc::new(Passphrase::new("correct horse").unwrap()),
+            ..Settings::default()
+        };
+        let state = open(root.path(), old());
+        let created = init(&state, &request("Test CA", Existing::Refuse), now()).unwrap();
+        let new = Passphrase::new("battery staple").unwrap();
+
+        let e = change_passphrase(&state, &new).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::EncryptCaKey));
+        convert(&state, KeyProtection::Encrypted).unwrap();
+        let e = change_passphrase(&state, &Passphrase::new("correct horse").unwrap()).unwrap_err();
+        assert!(e.message().contains("already has"), "{e}");
+
+        // A rotation in progress: its new CA's key is encrypted under the same passphrase.
+        let next =
+            CertificateAuthority::create(&request("Next CA", Existing::Refuse).options, now())
+                .unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        state.plan_next_ca(&mut plan, &next).unwrap();
+        state.commit(plan).unwrap();
+
+        let changed = change_passphrase(&state, &new).unwrap();
+        assert_eq!(changed.written.len(), 2);
+        assert!(changed.written.iter().all(|w| w.backup.is_none()));
+        // The plaintext backup `ca encrypt` left is named, not silently kept.
+        assert_eq!(changed.old_key_backups.len(), 1);
+        drop(state);
+
+        let state = open(root.path(), old());
+        assert!(state.load_current_ca().is_err());
+        assert!(state.load_next_ca().is_err());
+        drop(state);
+        let state = open(
+            root.path(),
+            Settings {
+                passphrases: Arc::new(new),
+                ..Settings::default()
+            },
+        );
+        assert_eq!(
+            state.load_current_ca().unwrap().info().sha256_fingerprint,
+            created.certificate.sha256_fingerprint
+        );
+        assert_eq!(
+            state.load_next_ca().unwrap().info().sha256_fingerprint,
+            next.info().sha256_fingerprint
+        );
     }
 }
