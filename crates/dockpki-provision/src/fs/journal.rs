@@ -256,6 +256,18 @@ impl Scope {
                         m.target.display()
                     ));
                 }
+                // The archive keeps retired and abandoned CAs for good: a move still to be done
+                // never replaces one (dockpki picks a free name before journaling the move; a
+                // move already done has no source left and is skipped).
+                if dir == archive
+                    && fs::symlink_metadata(&m.temp).is_ok()
+                    && fs::symlink_metadata(&m.target).is_ok()
+                {
+                    return Err(format!(
+                        "it would replace {} in the archive, which is never overwritten",
+                        m.target.display()
+                    ));
+                }
             }
             Scope::File(file) => {
                 if &m.target != file || !staged_sibling {
@@ -636,6 +648,32 @@ mod tests {
             .to_string();
         assert!(e.contains("neither a file dockpki staged"), "{e}");
         assert!(d.p("state/ca-key.pem").exists() && !d.p("layout/key.pem").exists());
+    }
+
+    /// A journal (damaged, or from another build) that would move a file of the state onto a
+    /// key already in the archive is refused, and the archived key is left as it was.
+    #[test]
+    fn a_rename_onto_an_existing_archive_file_is_refused_and_the_archive_kept() {
+        let d = Dir::new();
+        fs::create_dir(d.p("state/archive")).unwrap();
+        fs::write(d.p("state/archive/ca-0123-key.pem"), "retired key").unwrap();
+        fs::write(d.p("state/ca-next-key.pem"), "abandoned").unwrap();
+        let path = d.journal(vec![mv(
+            d.p("state/ca-next-key.pem"),
+            d.p("state/archive/ca-0123-key.pem"),
+            None,
+        )]);
+        let e = recover(&path, |_| Ok(d.scope()), &Silent)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("in the archive, which is never overwritten"),
+            "{e}"
+        );
+        assert_eq!(
+            fs::read(d.p("state/archive/ca-0123-key.pem")).unwrap(),
+            b"retired key"
+        );
     }
 
     /// `dockpki ca rotate abort` moves the abandoned CA into the archive whole; a rename from
