@@ -41,7 +41,8 @@ use crate::error::{Error, Result};
 use crate::fs::owner::ActingAs;
 use crate::fs::reader::{self, kind_of, Limit, Links};
 use crate::fs::write::{
-    check_directory_trust, parent, parse_temp_name, sync_dir, temp_path, write_new, PRIVATE_MODE,
+    check_directory_trust, movable_file_problem, parent, parse_temp_name, sync_dir, temp_path,
+    write_new, PRIVATE_MODE,
 };
 use crate::report::{Notice, Report};
 
@@ -415,15 +416,8 @@ pub fn recover(
             continue;
         };
         pending += 1;
-        let trusted = |uid: u32| uid == me || uid == 0 || m.owner == Some(uid);
-        let problem = if !staged.is_file() || staged.nlink() != 1 || !trusted(staged.uid()) {
-            Some(format!(
-                "{} is {} with {} link(s) owned by uid {}, not a file dockpki staged",
-                m.temp.display(),
-                kind_of(&staged),
-                staged.nlink(),
-                staged.uid()
-            ))
+        let problem = if let Some(p) = movable_file_problem(&m.temp, &staged, m.owner) {
+            Some(p)
         } else {
             match fs::symlink_metadata(&m.target) {
                 Ok(target) if !target.is_file() => Some(format!(

@@ -425,16 +425,20 @@ impl WritePlan {
                 }
                 Err(e) => return Err(Error::io("read directory", dir, &e)),
             }
+            // The rule a replay of the journal applies to this move (the same function), checked
+            // now: a move the live path accepts but a replay refuses would leave a journal that
+            // stops every later command on the state after a crash.
             match fs::symlink_metadata(&r.from) {
-                Ok(m) if m.is_file() => {}
-                Ok(_) => {
-                    return Err(Error::new(format!(
-                        "{} is not a regular file; move it aside and retry",
-                        r.from.display()
-                    )))
+                Ok(m) => {
+                    if let Some(problem) = movable_file_problem(&r.from, &m, None) {
+                        return Err(Error::new(format!(
+                            "refusing to move {problem}; move it aside and retry"
+                        )));
+                    }
                 }
                 Err(e) => return Err(Error::io("read", &r.from, &e)),
             }
+            check_directory_trust(&r.to, None)?;
             if let Ok(m) = fs::symlink_metadata(&r.to) {
                 if !m.is_file() {
                     return Err(Error::new(format!(
@@ -602,6 +606,30 @@ impl WritePlan {
         }
         Ok(())
     }
+}
+
+/// Why the file at `path` (with `meta`, not followed) may not be moved into place by a journal,
+/// or `None` when it may: it must be a regular file with one link (another link would keep a
+/// second name for a key, or let its other name's owner change it), owned by the running user,
+/// root, or `owner` (the user it is written for). Shared by [`WritePlan::check`] and the replay
+/// of a journal ([`crate::fs::journal::recover`]), so that what one accepts the other does too.
+pub(crate) fn movable_file_problem(
+    path: &Path,
+    meta: &fs::Metadata,
+    owner: Option<u32>,
+) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let trusted = |uid: u32| uid == me || uid == 0 || owner == Some(uid);
+    (!meta.is_file() || meta.nlink() != 1 || !trusted(meta.uid())).then(|| {
+        format!(
+            "{} is {} with {} link(s) owned by uid {}, not a file dockpki staged",
+            path.display(),
+            crate::fs::reader::kind_of(meta),
+            meta.nlink(),
+            meta.uid()
+        )
+    })
 }
 
 /// Refuses to write `file` unless everyone who could swap it, or the directory it lands in, is
@@ -957,6 +985,29 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    /// A rename the replay of its journal would refuse is refused before anything is written:
+    /// a source with a second link, an archive directory another user may write into. Accepting
+    /// it and crashing would leave a journal that stops every later command on the state.
+    #[test]
+    fn a_rename_a_journal_replay_would_refuse_is_refused_by_the_check_first() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join("state");
+        fs::create_dir(&state).unwrap();
+        fs::write(state.join("ca-next-key.pem"), "k").unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.rename(state.join("ca-next-key.pem"), state.join("archive/ca-1-key.pem"));
+        assert!(plan.check().is_ok(), "a plain rename into a new archive");
+        fs::hard_link(state.join("ca-next-key.pem"), root.path().join("snapshot")).unwrap();
+        let e = plan.check().unwrap_err().to_string();
+        assert!(e.contains("2 link(s)"), "{e}");
+        fs::remove_file(root.path().join("snapshot")).unwrap();
+        fs::create_dir(state.join("archive")).unwrap();
+        fs::set_permissions(state.join("archive"), fs::Permissions::from_mode(0o777)).unwrap();
+        let e = plan.check().unwrap_err().to_string();
+        assert!(e.contains("writable by group or others"), "{e}");
     }
 
     #[test]
