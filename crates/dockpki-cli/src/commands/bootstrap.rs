@@ -10,7 +10,7 @@ use super::{now, parse, parse_all, Context};
 use crate::cli::BootstrapArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::invocation::Invocation;
-use crate::output::{print_json, printable_path, say, shell_quote};
+use crate::output::{print_document, printable_path, say, shell_quote};
 use crate::paths::absolute;
 use dockpki_provision::store::state::State;
 
@@ -59,9 +59,10 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     let state = ctx.open_state_at(state_dir, Create::IfMissing)?;
     let done = ops::bootstrap(&state, &request, now)?;
     if ctx.out.json {
-        print_json(&json!({
+        print_document("bootstrap", json!({
             "state": state.dir(),
-            "ca": { "created": done.ca_source == CaSource::Created, "certificate": done.ca },
+            "ca": done.ca,
+            "ca_created": done.ca_source == CaSource::Created,
             "daemon": { "dir": done.daemon.dir, "certificate": done.server },
             "client": { "dir": done.client.dir, "certificate": done.client_certificate },
             "daemon_json": done.next.daemon_json,

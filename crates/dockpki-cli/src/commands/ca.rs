@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{now, parse, parse_all, Context};
 use crate::cli::CaInitArgs;
 use crate::error::{CliResult, EXIT_OK};
-use crate::output::{note, print_json, say};
+use crate::output::{note, print_document, say};
 use dockpki_provision::store::state::KeyProtection;
 
 /// Creates the CA.
@@ -38,7 +38,7 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
     let state = ctx.open_state(Create::IfMissing)?;
     let created = ca::init(&state, &request, now)?;
     if ctx.out.json {
-        print_json(&json!({
+        print_document("ca-init", json!({
             "state": state.dir(),
             "ca": created.certificate,
             "written": created.written,
@@ -71,7 +71,11 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
         ));
     }
     if ctx.out.json {
-        print_json(&json!({
+        let command = match to {
+            KeyProtection::Encrypted => "ca-encrypt",
+            KeyProtection::Plain => "ca-decrypt",
+        };
+        print_document(command, json!({
             "state": state.dir(),
             "encrypted": to == KeyProtection::Encrypted,
             "written": converted.written,

@@ -7,7 +7,7 @@ use std::io::Write;
 use super::{now, Context};
 use crate::cli::CrlArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::print_json;
+use crate::output::print_document;
 use crate::paths::absolute;
 
 /// Writes the CRL to `--out` or stdout.
@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
             .map_err(|e| CliError::new(format!("cannot write the CRL to stdout: {e}")))?;
     }
     if ctx.out.json {
-        print_json(&serde_json::json!({
+        print_document("crl", serde_json::json!({
             "issuer": made.issuer,
             "this_update": dockpki::format_time(made.this_update),
             "next_update": dockpki::format_time(made.next_update),

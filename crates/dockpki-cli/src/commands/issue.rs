@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{now, parse, parse_all, Context};
 use crate::cli::{IssueClientArgs, IssueServerArgs, LeafArgs};
 use crate::error::{with_layout_flags, CliResult, LayoutFlags, EXIT_OK};
-use crate::output::{print_json, say};
+use crate::output::{print_document, say};
 use crate::paths::absolute;
 
 /// Issues the daemon's certificate into `--out`.
@@ -41,7 +41,11 @@ fn issue(ctx: &Context, args: &LeafArgs, leaf: LeafRequest) -> CliResult<i32> {
     let issued =
         ops::issue(&state, &request, now()).map_err(with_layout_flags(LayoutFlags::IssueOut))?;
     if ctx.out.json {
-        print_json(&json!({
+        let command = match issued.layout.usage {
+            dockpki::Usage::Server => "issue-server",
+            dockpki::Usage::Client => "issue-client",
+        };
+        print_document(command, json!({
             "layout": { "kind": issued.layout.label(), "dir": issued.layout.dir },
             "certificate": issued.certificate,
             "written": issued.written,
