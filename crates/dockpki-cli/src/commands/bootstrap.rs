@@ -59,16 +59,25 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     let state = ctx.open_state_at(state_dir, Create::IfMissing)?;
     let done = ops::bootstrap(&state, &request, now)?;
     if ctx.out.json {
-        print_document("bootstrap", json!({
-            "state": state.dir(),
-            "ca": done.ca,
-            "ca_created": done.ca_source == CaSource::Created,
-            "daemon": { "dir": done.daemon.dir, "certificate": done.server },
-            "client": { "dir": done.client.dir, "certificate": done.client_certificate },
-            "daemon_json": done.next.daemon_json,
-            "client_env": done.next.client_env,
-            "written": done.written,
-        }));
+        print_document(
+            "bootstrap",
+            json!({
+                "state": state.dir(),
+                "ca": done.ca,
+                "ca_created": done.ca_source == CaSource::Created,
+                "daemon": { "dir": done.daemon.dir, "certificate": done.server },
+                "client": { "dir": done.client.dir, "certificate": done.client_certificate },
+                "daemon_json": done.next.daemon_json,
+                // An object, as `env --json` prints the same variables under `set`.
+                "client_env": done
+                    .next
+                    .client_env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::from(v.to_string())))
+                    .collect::<serde_json::Map<_, _>>(),
+                "written": done.written,
+            }),
+        );
     } else {
         print_summary(&state, &done);
         print_next_steps(&ctx.invocation, &done);

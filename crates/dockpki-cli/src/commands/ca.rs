@@ -38,11 +38,14 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
     let state = ctx.open_state(Create::IfMissing)?;
     let created = ca::init(&state, &request, now)?;
     if ctx.out.json {
-        print_document("ca-init", json!({
-            "state": state.dir(),
-            "ca": created.certificate,
-            "written": created.written,
-        }));
+        print_document(
+            "ca-init",
+            json!({
+                "state": state.dir(),
+                "ca": created.certificate,
+                "written": created.written,
+            }),
+        );
     } else if ctx.out.verbose {
         say(format_args!(
             "created CA {:?} ({}{}, valid until {}) in {}",
@@ -75,11 +78,14 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
             KeyProtection::Encrypted => "ca-encrypt",
             KeyProtection::Plain => "ca-decrypt",
         };
-        print_document(command, json!({
-            "state": state.dir(),
-            "encrypted": to == KeyProtection::Encrypted,
-            "written": converted.written,
-        }));
+        print_document(
+            command,
+            json!({
+                "state": state.dir(),
+                "encrypted": to == KeyProtection::Encrypted,
+                "written": converted.written,
+            }),
+        );
     } else if ctx.out.verbose {
         for w in &converted.written {
             say(format_args!(

@@ -23,7 +23,10 @@ pub fn run(ctx: &Context, args: &CompletionsArgs) -> CliResult<i32> {
     let shell = shell(&args.shell)?;
     let script = script(shell);
     if ctx.out.json {
-        print_document("completions", serde_json::json!({ "shell": args.shell, "script": script }));
+        print_document(
+            "completions",
+            serde_json::json!({ "shell": args.shell, "script": script }),
+        );
         return Ok(EXIT_OK);
     }
     print_raw("the completion script", script.as_bytes())?;

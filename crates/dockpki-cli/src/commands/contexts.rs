@@ -81,13 +81,16 @@ fn report(ctx: &Context, done: &ContextWritten, verb: &str) {
         } else {
             "context-update"
         };
-        print_document(command, json!({
-            "context": record,
-            "meta_dir": done.meta_dir,
-            "tls_dir": done.tls_dir,
-            "tracked": done.tracking == Tracking::Tracked,
-            "written": done.written,
-        }));
+        print_document(
+            command,
+            json!({
+                "context": record,
+                "meta_dir": done.meta_dir,
+                "tls_dir": done.tls_dir,
+                "tracked": done.tracking == Tracking::Tracked,
+                "written": done.written,
+            }),
+        );
     } else if ctx.out.verbose {
         // On update the record (host, directories) comes from the inventory.
         say(format_args!(
@@ -152,12 +155,15 @@ pub fn remove(ctx: &Context, args: &ContextRmArgs) -> CliResult<i32> {
     let state = ctx.open_state(Create::No)?;
     let done = context::remove(&state, &request)?;
     if ctx.out.json {
-        print_document("context-rm", json!({
-            "context": { "name": done.name, "docker_config": done.docker_config },
-            "made_by": done.made_by,
-            "removed": done.removed,
-            "written": done.written,
-        }));
+        print_document(
+            "context-rm",
+            json!({
+                "context": { "name": done.name, "docker_config": done.docker_config },
+                "made_by": done.made_by,
+                "removed": done.removed,
+                "written": done.written,
+            }),
+        );
     } else {
         let what = if done.removed.is_empty() {
             "forgot the docker context"

@@ -27,14 +27,17 @@ pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
             .map_err(|e| CliError::new(format!("cannot write the CRL to stdout: {e}")))?;
     }
     if ctx.out.json {
-        print_document("crl", serde_json::json!({
-            "issuer": made.issuer,
-            "this_update": dockpki::format_time(made.this_update),
-            "next_update": dockpki::format_time(made.next_update),
-            "revoked_serials": made.revoked_serials,
-            "out": out,
-            "pem": if out.is_none() { Some(&made.pem) } else { None },
-        }));
+        print_document(
+            "crl",
+            serde_json::json!({
+                "issuer": made.issuer,
+                "this_update": dockpki::format_time(made.this_update),
+                "next_update": dockpki::format_time(made.next_update),
+                "revoked_serials": made.revoked_serials,
+                "out": out,
+                "pem": if out.is_none() { Some(&made.pem) } else { None },
+            }),
+        );
     } else if ctx.out.verbose {
         if let Some(path) = out {
             crate::output::say(format_args!(

@@ -168,15 +168,18 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
     let backup = written.iter().find_map(|w| w.backup.clone());
 
     if ctx.out.json {
-        print_document("daemon-config", json!({
-            "file": file,
-            "dry_run": args.dry_run,
-            "changed": !unchanged,
-            "changes": changes,
-            "backup": backup,
-            "diff": if args.dry_run { Some(prepared.diff()) } else { None },
-            "config": prepared.merge.config(),
-        }));
+        print_document(
+            "daemon-config",
+            json!({
+                "file": file,
+                "dry_run": args.dry_run,
+                "changed": !unchanged,
+                "changes": changes,
+                "backup": backup,
+                "diff": if args.dry_run { Some(prepared.diff()) } else { None },
+                "config": prepared.merge.config(),
+            }),
+        );
     } else if args.dry_run {
         // The diff shows lines of the existing file, which may hold anything JSON strings can
         // (bidirectional-formatting characters) and stray carriage returns: escaped line by line.

@@ -243,10 +243,7 @@ fn unset(ctx: &Context, shell: Shell) {
     if ctx.out.json {
         // One schema whether setting or unsetting: `set` the variables to set, `unset` those to
         // remove.
-        print_document(
-            "env",
-            serde_json::json!({ "set": {}, "unset": VARIABLES }),
-        );
+        print_document("env", serde_json::json!({ "set": {}, "unset": VARIABLES }));
         return;
     }
     for name in VARIABLES {

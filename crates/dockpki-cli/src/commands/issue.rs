@@ -45,11 +45,14 @@ fn issue(ctx: &Context, args: &LeafArgs, leaf: LeafRequest) -> CliResult<i32> {
             dockpki::Usage::Server => "issue-server",
             dockpki::Usage::Client => "issue-client",
         };
-        print_document(command, json!({
-            "layout": { "kind": issued.layout.label(), "dir": issued.layout.dir },
-            "certificate": issued.certificate,
-            "written": issued.written,
-        }));
+        print_document(
+            command,
+            json!({
+                "layout": { "kind": issued.layout.label(), "dir": issued.layout.dir },
+                "certificate": issued.certificate,
+                "written": issued.written,
+            }),
+        );
     } else if ctx.out.verbose {
         say(format_args!(
             "issued {} certificate {:?} (serial {}, valid until {}) into {}",

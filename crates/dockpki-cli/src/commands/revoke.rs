@@ -47,10 +47,13 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
     )?;
 
     if ctx.out.json {
-        print_document("revoke", serde_json::json!({
-            "revoked": done.certificates(),
-            "dockerd_checks_revocation": false,
-        }));
+        print_document(
+            "revoke",
+            serde_json::json!({
+                "revoked": done.certificates(),
+                "dockerd_checks_revocation": false,
+            }),
+        );
     } else if ctx.out.verbose {
         for r in done.certificates() {
             say(format_args!(

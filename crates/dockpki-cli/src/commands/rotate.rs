@@ -178,13 +178,16 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
             Phase::Reissued => "finish the rotation: the new CA becomes the CA",
         };
         let command = next_command(&ctx.invocation, st.phase);
-        print_document("ca-rotate-status", json!({
-            "phase": st.phase,
-            "ca": st.current_ca,
-            "next_ca": st.next_ca,
-            "left": st.left.iter().map(crate::json::record).collect::<Vec<_>>(),
-            "next": crate::json::next(text, Some(&command)),
-        }));
+        print_document(
+            "ca-rotate-status",
+            json!({
+                "phase": st.phase,
+                "ca": st.current_ca,
+                "next_ca": st.next_ca,
+                "left": st.left.iter().map(crate::json::record).collect::<Vec<_>>(),
+                "next": crate::json::next(text, Some(&command)),
+            }),
+        );
         return Ok(EXIT_OK);
     }
     // Subjects come from the CA certificates and names and paths from the inventory: every line

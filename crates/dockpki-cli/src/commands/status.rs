@@ -21,13 +21,16 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
     let report = ops::status(&state, within, now())?;
     let ok = report.ok();
     if ctx.out.json {
-        print_document("status", serde_json::json!({
-            "ok": ok,
-            "within_days": within.whole_days(),
-            "cas": report.cas,
-            "certificates": report.certificates.iter().map(certificate_json).collect::<Vec<_>>(),
-            "duplicate_serials": report.duplicate_serials,
-        }));
+        print_document(
+            "status",
+            serde_json::json!({
+                "ok": ok,
+                "within_days": within.whole_days(),
+                "cas": report.cas,
+                "certificates": report.certificates.iter().map(certificate_json).collect::<Vec<_>>(),
+                "duplicate_serials": report.duplicate_serials,
+            }),
+        );
     } else {
         print_table(&report.cas, &report.certificates);
         print_advice(ctx, &report.cas, &report.certificates, &args.within);
