@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use dockpki::{ClientRequest, KeyType, OffsetDateTime, SanList, ServerRequest};
-use dockpki_provision::fs::Existing;
+use dockpki_provision::fs::{Existing, OwnerPolicy};
 use dockpki_provision::layout::check::{check_layouts, CheckOptions, Level, StateCa};
 use dockpki_provision::layout::Layout;
 use dockpki_provision::ops::{bootstrap, BootstrapRequest};
@@ -86,6 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             now,
             warn_within: time::Duration::days(30),
             state_ca: state_ca.as_ref(),
+            owners: &OwnerPolicy::RunningUser,
         },
     );
     for f in &findings.findings {

@@ -15,6 +15,13 @@ Examples:
   # One more client certificate, for the docker CLI of a colleague:
   dockpki issue client --name bob --out ./bob
 
+Durations (--validity, --within, --timeout, DOCKPKI_LOCK_TIMEOUT): a whole number and a unit,
+  s seconds, m minutes (never months), h hours, d days, w weeks, y years of 365 days: 90d, 12h, 5s.
+  A bare number is refused. Validities and windows start at h; a timeout at s.
+
+Daemon addresses (--host): Docker's -H syntax, tcp://HOST:PORT; HOST:PORT and a bare HOST (port
+  2376) are accepted too; an IPv6 address in brackets: tcp://[2001:db8::1]:2376.
+
 Exit codes (status, verify and probe use all five; other commands 0, 1 and 2):
   0  success: everything checked is good
   1  error: bad input or value, an I/O failure, something that could not be done or checked
@@ -94,7 +101,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Check installed layouts offline: chain, key pairing, EKUs, SANs, validity, file modes
     #[command(
-        after_help = "Examples:\n  sudo dockpki verify --host docker.example.com\n  dockpki verify --client-dir ~/.docker\n\nExits 4 if a check fails (broken now), 3 if something expires within --warn-within and nothing fails, 1 if the layouts could not be checked."
+        after_help = "Examples:\n  sudo dockpki verify --check-name docker.example.com --check-name 192.0.2.10\n  sudo dockpki verify --host tcp://docker.example.com:2376 --within 60d\n  dockpki verify --client-dir ~/.docker\n\nExits 4 if a check fails (broken now), 3 if something expires within --within and nothing fails, 1 if the layouts could not be checked."
     )]
     Verify(VerifyArgs),
     /// List the CA and every active certificate with its expiry and whether its installed files still match
@@ -206,9 +213,9 @@ daemon serves a certificate its layout no longer holds (restart it); 1 when it c
 checked (connection refused, timeout, no such name).
 
 Examples:
-  dockpki probe tcp://docker.example.com:2376
-  dockpki probe tcp://127.0.0.1:2376 --client-dir ./demo/client --timeout 2s
-  dockpki --json probe tcp://[::1]:2376";
+  dockpki probe --host tcp://docker.example.com:2376
+  dockpki probe --host tcp://127.0.0.1:2376 --client-dir ./demo/client --timeout 2s
+  dockpki --json probe --host '[::1]:2376'";
 
 /// `dockpki context ...`
 #[derive(Debug, Subcommand)]
@@ -254,7 +261,7 @@ pub struct ContextCreateArgs {
     /// Context name (letters, digits, _.+-; not "default")
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// The daemon's address
+    /// The daemon's address: tcp://HOST:PORT (also HOST:PORT, or HOST for port 2376)
     #[arg(long, value_name = "tcp://HOST:PORT")]
     pub host: String,
     /// Client layout to copy [default: ~/.docker of the invoking user, also under sudo]
@@ -274,7 +281,7 @@ pub struct ContextUpdateArgs {
     /// Name of a context made by `dockpki context create`
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// A new daemon address
+    /// A new daemon address: tcp://HOST:PORT (also HOST:PORT, or HOST for port 2376)
     #[arg(long, value_name = "tcp://HOST:PORT")]
     pub host: Option<String>,
     /// A new description
@@ -285,14 +292,22 @@ pub struct ContextUpdateArgs {
 /// `dockpki probe`
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// The daemon's address
-    #[arg(value_name = "tcp://HOST:PORT")]
-    pub host: String,
+    /// The daemon's address: tcp://HOST:PORT (also HOST:PORT, or HOST for port 2376)
+    #[arg(
+        long,
+        value_name = "tcp://HOST:PORT",
+        required_unless_present = "address",
+        conflicts_with = "address"
+    )]
+    pub host: Option<String>,
+    /// The daemon's address given without --host: the older form, kept for scripts
+    #[arg(value_name = "ADDRESS", hide = true)]
+    pub address: Option<String>,
     /// Client layout to connect with [default: ~/.docker of the invoking user]
     #[arg(long, value_name = "DIR")]
     pub client_dir: Option<PathBuf>,
     /// Deadline for the whole probe: name resolution, connection, TLS handshake and both
-    /// requests (s, ms or m; at most a day)
+    /// requests (s, m or h, e.g. 5s or 2m; at most 1d)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub timeout: String,
 }
@@ -346,13 +361,19 @@ Examples:
   dockpki status --within 60d
   dockpki --json status
 
-Exits 3 when a certificate or the CA expires within --within (a renewal is due) and nothing is
+A certificate is due when 30 days, or a third of its lifetime if that is less, remain (or within
+--within); one in the first third of its lifetime is never due, so a short-lived certificate is
+not renewed again on every run.
+
+Exits 3 when a certificate or the CA is due (a renewal is pending) and nothing is
 broken; 4 when one has expired, or an installed file is missing, was replaced, or does not hold
 the state's CA; 1 when the state cannot be read.";
 
 const RENEW_HELP: &str = "\
-Without a selection, renews every active certificate that expires within --within. With --name,
---serial or --all, renews those regardless of expiry. Keys are new unless --reuse-key. Prints
+Without a selection, renews every active certificate that is due: 30 days, or a third of its
+lifetime if that is less, remain (or it expires within --within), and it is past the first third
+of its lifetime, so a second run right after a renewal finds nothing due. With --name, --serial or
+--all, renews those regardless of expiry. Keys are new unless --reuse-key. Prints
 nothing when nothing is due; prints what it renewed and which daemons to restart otherwise.
 
 Examples:
@@ -382,7 +403,8 @@ and prints the daemon.json keys and the client environment to use next.
 
 Examples:
   sudo dockpki bootstrap --san docker.example.com --san 192.0.2.10
-  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 --daemon-dir ./demo/daemon --client-dir ./demo/client";
+  dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 --daemon-dir ./demo/daemon --client-dir ./demo/client
+  sudo dockpki bootstrap --san docker.example.com --name alice --client-validity 30d";
 
 /// `dockpki ca ...`
 #[derive(Debug, Subcommand)]
@@ -463,7 +485,7 @@ pub struct RotateBeginArgs {
     /// Key algorithm of the new CA [default: the current CA's]
     #[arg(long, value_name = "T")]
     pub key_type: Option<String>,
-    /// How long the new CA is valid (h, d, w, y); at least a day longer than the longest active certificate
+    /// How long the new CA is valid (a duration: h, d, w or y, e.g. 10y); at least a day longer than the longest active certificate
     #[arg(
         long,
         value_name = "DURATION",
@@ -482,7 +504,7 @@ pub struct CaInitArgs {
     /// Key algorithm: ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072, rsa-4096
     #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
     pub key_type: String,
-    /// How long the CA is valid (h, d, w, y)
+    /// How long the CA is valid (a duration: h, d, w or y, e.g. 10y)
     #[arg(
         long,
         value_name = "DURATION",
@@ -550,7 +572,7 @@ pub struct IssueServerArgs {
     /// Subject common name [default: the first DNS SAN]
     #[arg(long, value_name = "CN")]
     pub name: Option<String>,
-    /// How long the certificate is valid (h, d, w, y)
+    /// How long the certificate is valid (a duration: h, d, w or y, e.g. 90d)
     #[arg(
         long,
         value_name = "DURATION",
@@ -568,7 +590,7 @@ pub struct IssueClientArgs {
     /// Who the certificate is for (subject common name)
     #[arg(long, value_name = "CN")]
     pub name: String,
-    /// How long the certificate is valid (h, d, w, y)
+    /// How long the certificate is valid (a duration: h, d, w or y, e.g. 90d)
     #[arg(
         long,
         value_name = "DURATION",
@@ -587,8 +609,10 @@ pub struct BootstrapArgs {
     #[arg(long = "san", value_name = "NAME_OR_IP")]
     pub sans: Vec<String>,
     /// Client certificate common name [default: the invoking user's name]
-    #[arg(long, value_name = "CN")]
-    pub client: Option<String>,
+    // The client CN is `--name` in every command (`issue client`, `renew`, `revoke`); `--client`
+    // was bootstrap's word for it, kept hidden for scripts.
+    #[arg(long, alias = "client", value_name = "CN")]
+    pub name: Option<String>,
     /// Where the daemon's files go
     #[arg(long, value_name = "DIR", default_value = crate::paths::DEFAULT_DAEMON_DIR)]
     pub daemon_dir: PathBuf,
@@ -598,7 +622,7 @@ pub struct BootstrapArgs {
     /// Key algorithm for the CA (if created) and both leaves
     #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
     pub key_type: String,
-    /// Validity of the server certificate
+    /// Validity of the server certificate (a duration: h, d, w or y)
     #[arg(
         long,
         value_name = "DURATION",
@@ -606,7 +630,7 @@ pub struct BootstrapArgs {
         default_value = "1y"
     )]
     pub server_validity: String,
-    /// Validity of the client certificate
+    /// Validity of the client certificate (a duration: h, d, w or y)
     #[arg(
         long,
         value_name = "DURATION",
@@ -645,25 +669,20 @@ pub struct VerifyArgs {
     /// Client layout to check [default: ~/.docker, if it holds cert.pem]
     #[arg(long, value_name = "DIR")]
     pub client_dir: Option<PathBuf>,
-    /// A name or address clients dial: the server certificate's SANs must cover it (repeatable)
+    /// A name or IP address clients dial: the server certificate's SANs must cover it (repeatable)
     #[arg(long, value_name = "NAME_OR_IP")]
+    pub check_name: Vec<String>,
+    /// A daemon address clients dial, as for env and probe: its host part is checked like
+    /// --check-name's (repeatable)
+    #[arg(long, value_name = "tcp://HOST:PORT")]
     pub host: Vec<String>,
-    /// Warn about certificates that expire within this period
+    /// Report certificates that expire within this period (h, d, w or y; 0d: only what has
+    /// expired) as due (exit 3)
+    // `--warn-within` was its name before every expiry window was called `--within`; kept,
+    // hidden, for scripts.
     #[arg(
         long,
-        value_name = "DURATION",
-        allow_hyphen_values = true,
-        default_value = "30d"
-    )]
-    pub warn_within: String,
-}
-
-/// `dockpki status`
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Report certificates that expire within this period as due (exit 3)
-    #[arg(
-        long,
+        alias = "warn-within",
         value_name = "DURATION",
         allow_hyphen_values = true,
         default_value = "30d"
@@ -671,10 +690,19 @@ pub struct StatusArgs {
     pub within: String,
 }
 
+/// `dockpki status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Report certificates that expire within this period (h, d, w or y; 0d: only what has
+    /// expired) as due (exit 3) [default: 30 days, or a third of a shorter lifetime]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub within: Option<String>,
+}
+
 /// `dockpki renew`
 #[derive(Debug, Args)]
 pub struct RenewArgs {
-    /// Renew certificates that expire within this period [default: 30d]
+    /// Renew certificates that expire within this period (h, d, w or y) [default: 30 days, or a third of a shorter lifetime]
     #[arg(
         long,
         value_name = "DURATION",
@@ -768,10 +796,10 @@ pub struct SystemdDropinArgs {
 /// `dockpki env`
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// The daemon to talk to: tcp://HOST:PORT
+    /// The daemon to talk to: tcp://HOST:PORT (also HOST:PORT, or HOST for port 2376)
     #[arg(
         long,
-        value_name = "URL",
+        value_name = "tcp://HOST:PORT",
         required_unless_present = "unset",
         conflicts_with = "unset"
     )]

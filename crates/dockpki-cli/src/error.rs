@@ -173,7 +173,7 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
         Advice::NewKey => {
             "renew without --reuse-key for a new key (a loose key file is replaced by a 0400 one, the old one kept as a backup)".to_string()
         }
-        Advice::LockTimeout => "or raise DOCKPKI_LOCK_TIMEOUT".to_string(),
+        Advice::LockTimeout => "or raise DOCKPKI_LOCK_TIMEOUT (e.g. DOCKPKI_LOCK_TIMEOUT=10m)".to_string(),
         Advice::CreateCa => format!(
             "create one with `{}` (or `{}`), or pass --state DIR",
             run("ca init"),
@@ -388,22 +388,10 @@ impl From<dockpki_provision::docker::host_file::Failure> for CliError {
                 unit,
                 searched,
                 found,
-            }) => {
-                let dirs = searched
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let found = if found.is_empty() {
-                    "no unit whose name mentions docker is installed there".to_string()
-                } else {
-                    format!("installed: {}", found.join(", "))
-                };
-                // The unit name is what the user typed: quoted with escapes.
-                CliError::new(format!(
-                    "no unit {unit:?} in {dirs} ({found}); pass --unit with an installed unit's name, or --unit /path/to/UNIT.service for a unit file elsewhere (DOCKPKI_SYSTEMD_UNIT_PATH=DIR:DIR changes the directories searched)"
-                ))
-            }
+            }) => CliError::new(format!(
+                "{}; pass --unit with an installed unit's name, or --unit /path/to/UNIT.service for a unit file elsewhere (DOCKPKI_SYSTEMD_UNIT_PATH=DIR:DIR changes the directories searched)",
+                Refusal::unknown_unit(&unit, &searched, &found)
+            )),
             Failure::Refused(Refusal::NoExecStart { unit, .. }) => CliError::new(format!(
                 "{unit} sets no ExecStart, so there is no dockerd command to rewrite; pass --unit with the unit that starts dockerd"
             )),

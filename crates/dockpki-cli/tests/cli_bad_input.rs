@@ -194,8 +194,8 @@ fn zero_negative_garbage_and_huge_validities_are_refused() {
         // in a window's words.
         if v != "0d" {
             env.assert_refused(
-                &["verify", "--client-dir", s(&c), "--warn-within", v],
-                &format!("invalid window \"{v}\" for --warn-within"),
+                &["verify", "--client-dir", s(&c), "--within", v],
+                &format!("invalid window \"{v}\" for --within"),
             );
         }
     }

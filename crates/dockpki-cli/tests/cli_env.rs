@@ -103,9 +103,9 @@ fn bad_hosts_shells_and_incomplete_client_dirs_are_refused() {
     let env = Env::new();
     let dir = client(&env);
     for (host, phrase) in [
-        ("tcp://docker.example.com", "needs a port"),
-        ("unix:///var/run/docker.sock", "must be tcp://"),
-        ("docker.example.com:2376", "must be tcp://"),
+        ("tcp://docker.example.com:0", "no valid port"),
+        ("unix:///var/run/docker.sock", "uses unix://"),
+        ("2001:db8::1:2376", "an IPv6 address goes in brackets"),
     ] {
         env.assert_refused(&["env", "--host", host, "--client-dir", s(&dir)], phrase);
     }
@@ -168,12 +168,13 @@ const HOSTILE_DIRS: &[&str] = &[
     "é ü",
 ];
 
-/// Hosts that `--host` accepts (tcp://, a name, a port) with the same kind of syntax in them.
+/// Hosts that `--host` accepts (tcp://, a name, a port) with the same kind of syntax in them;
+/// `${IFS}` instead of a space, which no daemon address holds (refused).
 const HOSTILE_HOSTS: &[&str] = &[
-    "tcp://$(touch x):2376",
-    "tcp://`touch x`';\"h:2376",
-    "tcp://h\\'; touch x; echo \\:2376",
-    "tcp://h\u{2019};New-Item x:2376",
+    "tcp://$(touch${IFS}x):2376",
+    "tcp://`touch${IFS}x`';\"h:2376",
+    "tcp://h\\';touch${IFS}x;echo${IFS}\\:2376",
+    "tcp://h\u{2019};New-Item${IFS}x:2376",
 ];
 
 /// A client layout in `root/NAME` (only existence is checked).

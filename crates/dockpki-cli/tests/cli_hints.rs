@@ -46,6 +46,28 @@ fn paste(env: &Env, cwd: &Path, line: &str) -> Output {
         .expect("run sh")
 }
 
+/// [`common::age_certificates`] for the state at `rel state`.
+fn age(env: &Env, days: i64) {
+    let path = env.path("rel state").join("inventory.json");
+    let mut inv: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for c in inv["certificates"].as_array_mut().unwrap() {
+        for field in ["not_before", "not_after"] {
+            let t = time::OffsetDateTime::parse(
+                c[field].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+                - time::Duration::days(days);
+            c[field] = t
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+                .into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&inv).unwrap()).unwrap();
+}
+
 /// `dockpki --state rel/state …` run from the sandbox root: the state given as a relative path.
 fn relative(env: &Env, args: &[&str]) -> Output {
     env.bare()
@@ -64,6 +86,8 @@ fn the_renew_hint_of_status_acts_on_the_same_state_when_pasted_elsewhere() {
         &env,
         &["issue", "client", "--name", "alice", "--out", s(&client)],
     ));
+    // A month on, alice's 90-day certificate is due within 100 days.
+    age(&env, 31);
     let out = relative(&env, &["status", "--within", "100d"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let hint = hint_after(&stderr, "renew it: ");
@@ -154,4 +178,38 @@ fn a_state_named_by_dockpki_state_is_repeated_too() {
         )),
         "{line}"
     );
+}
+
+/// A `--state` or `--passphrase-file` path that cannot be printed as itself (a newline, an
+/// escape sequence, a bidi override) is refused before anything is done: every hint repeats it,
+/// and pasted it would name another path (or drive the terminal).
+#[test]
+fn a_global_path_that_cannot_be_printed_for_a_shell_is_refused_up_front() {
+    let env = Env::new();
+    for (flag, bad) in [
+        ("--state", "s\nx"),
+        ("--state", "s\u{1b}]0;T\u{7}"),
+        ("--passphrase-file", "p\u{202e}txt"),
+    ] {
+        let path = env.path(bad);
+        let out = env
+            .bare()
+            .arg(flag)
+            .arg(&path)
+            .args(["bootstrap", "--san", "localhost"])
+            .args([
+                "--daemon-dir",
+                s(&env.path("d")),
+                "--client-dir",
+                s(&env.path("c")),
+            ])
+            .output()
+            .unwrap();
+        common::assert_error_line(&out, &format!("the {flag}"));
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert!(
+            !env.path("d").exists() && !env.path(bad).exists(),
+            "{flag} {bad:?}"
+        );
+    }
 }

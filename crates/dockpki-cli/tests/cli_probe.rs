@@ -74,7 +74,7 @@ fn probe_times_out_on_a_listener_that_never_answers() {
     let port = listener.local_addr().expect("addr").port();
     let out = probe(
         &env,
-        &[&format!("tcp://127.0.0.1:{port}"), "--timeout", "300ms"],
+        &[&format!("tcp://127.0.0.1:{port}"), "--timeout", "1s"],
     );
     let line = assert_error_line(&out, "timeout:");
     assert!(line.contains("sent no TLS answer"), "{line}");
@@ -99,15 +99,23 @@ fn probe_json_failure_is_one_document_with_the_error() {
 fn probe_refuses_bad_addresses_timeouts_and_client_dirs() {
     let env = bootstrapped();
     for (args, phrase) in [
-        (vec!["127.0.0.1:2376"], "tcp://HOST:PORT"),
-        (vec!["tcp://127.0.0.1"], "has no port"),
+        (vec!["https://127.0.0.1:2376"], "uses https://"),
+        (
+            vec!["--host", "::1:2376"],
+            "an IPv6 address goes in brackets",
+        ),
+        (vec!["tcp://127.0.0.1:0"], "no valid port"),
         (
             vec!["tcp://127.0.0.1:2376", "--timeout", "soon"],
-            "not a duration",
+            "invalid timeout \"soon\" for --timeout: missing number",
         ),
         (
             vec!["tcp://127.0.0.1:2376", "--timeout", "0s"],
-            "not a duration",
+            "invalid timeout \"0s\" for --timeout: it must be longer than zero",
+        ),
+        (
+            vec!["--host", "tcp://127.0.0.1:2376", "--timeout", "5"],
+            "invalid timeout \"5\" for --timeout: a bare number has no unit",
         ),
     ] {
         let client = env.path("client");

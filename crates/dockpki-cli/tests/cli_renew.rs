@@ -58,6 +58,13 @@ fn within_100d_renews_the_90_day_client_only() {
     let (env, daemon, client) = bootstrapped();
     let server_before = read(&daemon.join("server-cert.pem"));
     let client_before = read(&client.join("cert.pem"));
+    // Freshly issued, nothing is due even within 100 days (it would be re-keyed on every run).
+    let before = snapshot(env.root());
+    let out = env.ok(&["renew", "--within", "100d"]);
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_unchanged(&before, &snapshot(env.root()), "renew right after issue");
+    // A month on, the 90-day client is past the first third of its life and due within 100 days.
+    common::age_certificates(&env, "any", 31);
     let out = env.ok(&["renew", "--within", "100d"]);
     let text = stdout(&out);
     assert!(text.contains("renewed client certificate"), "{text}");
@@ -340,4 +347,52 @@ fn reuse_key_leaves_the_reused_key_0400() {
     env.ok(&["renew", "--name", common::USER, "--reuse-key"]);
     assert_eq!(read(&key), old, "the same key");
     assert_eq!(common::mode(&key), 0o400);
+}
+
+/// Issue 10, item 1: a certificate whose lifetime is no longer than the renewal window is not
+/// renewed again on every run. Issued for 7 days, `renew` twice renews nothing and `status` is
+/// good; issuing it says when it becomes due and that the timer must run more often.
+#[test]
+fn a_short_lived_certificate_settles_a_second_renew_finds_nothing_due() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let client = env.path("client");
+    let out = env.issue_client("bob", &client, &["--validity", "7d"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("due for renewal 2d 8h before it expires")
+            && stderr.contains(&env.hint("renew")),
+        "{stderr}"
+    );
+    let before = snapshot(env.root());
+    for _ in 0..2 {
+        let out = env.ok(&["renew"]);
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
+    assert_unchanged(
+        &before,
+        &snapshot(env.root()),
+        "renew of a fresh 7-day certificate",
+    );
+    assert_eq!(env.run(&["status"]).status.code(), Some(0));
+    // Five days on, 2 days are left: due by the default rule (a third of 7 days), renewed once,
+    // and the renewed one settles again.
+    common::age_certificates(&env, "client", 5);
+    assert_eq!(env.run(&["status"]).status.code(), Some(3));
+    let out = env.ok(&["renew"]);
+    assert!(
+        stdout(&out).contains("renewed client certificate"),
+        "{out:?}"
+    );
+    let before = snapshot(env.root());
+    env.ok(&["renew"]);
+    assert_unchanged(
+        &before,
+        &snapshot(env.root()),
+        "renew right after a renewal",
+    );
+    assert_eq!(env.run(&["status"]).status.code(), Some(0));
+    // A 90-day certificate issues without the note.
+    let out = env.issue_client("carol", &env.path("carol"), &[]);
+    assert!(out.stderr.is_empty(), "{out:?}");
 }

@@ -44,6 +44,12 @@ fn fresh_bootstrap_lists_ca_and_both_leaves_ok_and_exits_0() {
 #[test]
 fn within_100d_reports_the_90_day_client_as_due_and_exits_3() {
     let (env, _, _) = bootstrapped();
+    // Fresh certificates are never due; a month on the 90-day client is.
+    assert_eq!(
+        env.run(&["status", "--within", "100d"]).status.code(),
+        Some(0)
+    );
+    common::age_certificates(&env, "any", 31);
     let out = env.run(&["status", "--within", "100d"]);
     assert_eq!(out.status.code(), Some(3), "due is a change pending");
     let text = stdout(&out);
@@ -122,6 +128,7 @@ fn json_has_ok_cas_and_certificates_with_days_left_and_state_per_layout() {
         assert_eq!(c["installed"][0]["dir"], dir.to_str().unwrap());
         assert_eq!(c["installed"][0]["state"], "ok");
     }
+    common::age_certificates(&env, "any", 31);
     let due = json(&env.run(&["--json", "status", "--within", "100d"]));
     assert_eq!(due["ok"], false);
     let c = due["certificates"]

@@ -453,3 +453,71 @@ fn a_users_broken_layout_does_not_stop_roots_renewal_of_the_others() {
         s(&client),
     ]);
 }
+
+/// `verify` under sudo reads the invoking user's layout as that user: a `key.pem` the user
+/// linked to root's CA key is a file they cannot read, never one root reads for them (and
+/// judges, matching the CA certificate they copied as `cert.pem`).
+#[test]
+fn under_sudo_verify_reads_a_users_layout_as_the_user_never_following_a_link_as_root() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    env.ca_init(&[]);
+    let evil = UserDir::new(&user, "evil-verify");
+    let ca_pem = env.state().join("ca.pem");
+    fs::copy(&ca_pem, evil.0.join("ca.pem")).unwrap();
+    fs::copy(&ca_pem, evil.0.join("cert.pem")).unwrap();
+    std::os::unix::fs::symlink(env.state().join("ca-key.pem"), evil.0.join("key.pem")).unwrap();
+    give(&user, &evil.0);
+    let out = sudo(&env, &user)
+        .args(["verify", "--client-dir", s(&evil.0)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    let key_lines: Vec<&str> = text.lines().filter(|l| l.contains("key.pem")).collect();
+    assert!(
+        key_lines.iter().all(|l| l.starts_with("FAIL")) && !key_lines.is_empty(),
+        "root judged the CA key through the user's link:\n{text}"
+    );
+    assert!(!text.contains("key matches"), "{text}");
+}
+
+/// `context rm` under sudo removes docker's files as the invoking user, and never through a
+/// `DOCKER_CONFIG` the user linked to root's: root's context stays (review finding).
+#[test]
+fn under_sudo_context_rm_never_follows_a_users_link_into_roots_contexts() {
+    let Some(user) = prerequisites() else { return };
+    let env = Env::new();
+    let (daemon, client) = (env.path("daemon"), env.path("client"));
+    env.bootstrap(&daemon, &client, &[]);
+    // Root's own docker config with a context dockpki made.
+    let victim = env.path("root-docker");
+    let out = env
+        .cmd()
+        .env("DOCKER_CONFIG", &victim)
+        .args([
+            "context",
+            "create",
+            "prod",
+            "--host",
+            "tcp://127.0.0.1:2376",
+        ])
+        .args(["--client-dir", s(&client)])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let meta = victim.join("contexts/meta");
+    let before = common::snapshot(&victim);
+    assert!(meta.is_dir());
+    let attacker = UserDir::new(&user, "attacker-config");
+    let link = attacker.0.join(".docker");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    give(&user, &attacker.0);
+    let out = sudo(&env, &user)
+        .env("DOCKER_CONFIG", &link)
+        .args(["context", "rm", "prod", "--force"])
+        .output()
+        .unwrap();
+    common::assert_error_line(&out, "refusing");
+    common::assert_unchanged(&before, &common::snapshot(&victim), "root's docker config");
+}

@@ -74,9 +74,32 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// A duration for people, in its two largest units: `2d 8h`, `30d`, `5h 30m`, `45s`.
+pub fn describe_duration(d: time::Duration) -> String {
+    let secs = d.whole_seconds().max(0);
+    let (days, hours, minutes, seconds) = (
+        secs / 86_400,
+        secs % 86_400 / 3_600,
+        secs % 3_600 / 60,
+        secs % 60,
+    );
+    let parts: Vec<String> = [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
+        .iter()
+        .skip_while(|(n, _)| *n == 0)
+        .take(2)
+        .filter(|(n, _)| *n != 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if parts.is_empty() {
+        "0s".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{escape, is_printable, refuse_unprintable, shell_quote};
+    use super::{describe_duration, escape, is_printable, refuse_unprintable, shell_quote};
 
     #[test]
     fn escape_shows_every_control_and_bidi_character_and_leaves_the_rest() {
@@ -109,5 +132,15 @@ mod tests {
         assert_eq!(shell_quote("/tmp/my dir"), "'/tmp/my dir'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn a_duration_is_described_in_its_two_largest_units() {
+        use time::Duration;
+        assert_eq!(describe_duration(Duration::days(7) / 3), "2d 8h");
+        assert_eq!(describe_duration(Duration::days(30)), "30d");
+        assert_eq!(describe_duration(Duration::minutes(330)), "5h 30m");
+        assert_eq!(describe_duration(Duration::seconds(45)), "45s");
+        assert_eq!(describe_duration(Duration::ZERO), "0s");
     }
 }

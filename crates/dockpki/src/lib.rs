@@ -44,6 +44,7 @@ mod ca;
 mod common_name;
 mod constraints;
 mod crl;
+pub mod duration;
 mod error;
 mod fingerprint;
 mod inspect;
@@ -68,7 +69,7 @@ pub use inspect::{
 };
 pub use issue::{ClientRequest, IssuedCert, KeyPolicy, LeafRequest, ServerRequest, SignedCert};
 pub use key::{KeyType, PrivateKey, MAX_PBKDF2_ITERATIONS, PBKDF2_ITERATIONS};
-pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME};
+pub use lifetime::{Lifetime, CLOCK_SKEW_ALLOWANCE, MAX_LIFETIME, VALIDITY_RULE};
 pub use san::{DnsName, SanList, SubjectAltName};
 pub use verify::{key_matches_cert, verify_leaf, Usage, VerifyError};
 

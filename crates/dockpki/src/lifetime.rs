@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use crate::duration::{Rule, Unit, Zero};
 use crate::error::{Error, Result};
 
 /// How far a certificate's notBefore is set in the past, so that a client or daemon whose clock is
@@ -17,8 +18,17 @@ pub const MAX_LIFETIME: Lifetime = Lifetime {
     hours: 100 * 365 * 24,
 };
 
+/// What a validity accepts of the [duration grammar](crate::duration): hours and larger units
+/// (`12h`, `90d`, `2w`, `1y`), never zero, at most [`MAX_LIFETIME`].
+pub const VALIDITY_RULE: Rule = Rule {
+    smallest: Unit::Hours,
+    zero: Zero::Refused,
+    longest: Some((Duration::days(100 * 365), "100y")),
+};
+
 /// A positive validity period, parsed from `<number><unit>` where the unit is `h` (hours),
-/// `d` (days), `w` (weeks) or `y` (365 days).
+/// `d` (days), `w` (weeks) or `y` (365 days): the [duration grammar](crate::duration) from
+/// hours up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Lifetime {
@@ -63,37 +73,20 @@ impl Lifetime {
 impl FromStr for Lifetime {
     type Err = Error;
 
+    /// The [duration grammar](crate::duration) with hours as the smallest unit (a validity in
+    /// minutes or seconds is a mistake), zero refused, at most [`MAX_LIFETIME`].
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidLifetime {
+        let d = crate::duration::parse(s, VALIDITY_RULE).map_err(|e| Error::InvalidLifetime {
             input: s.to_string(),
-            reason: reason.to_string(),
-        };
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| bad("missing unit"))?;
-        let (number, unit) = t.split_at(split);
-        if number.is_empty() {
-            return Err(bad(if unit.starts_with('-') {
-                "it must be positive"
-            } else {
-                "missing number"
-            }));
-        }
-        let n: u64 = number.parse().map_err(|_| bad("number too large"))?;
-        let per_unit = match unit {
-            "h" => 1,
-            "d" => 24,
-            "w" => 7 * 24,
-            "y" => 365 * 24,
-            _ => return Err(bad("unknown unit")),
-        };
-        if n == 0 {
-            return Err(bad("it must be longer than zero"));
-        }
-        n.checked_mul(per_unit)
+            reason: e.to_string(),
+        })?;
+        u64::try_from(d.whole_hours())
+            .ok()
             .and_then(Lifetime::from_hours)
-            .ok_or_else(|| bad("longer than the maximum of 100y"))
+            .ok_or_else(|| Error::InvalidLifetime {
+                input: s.to_string(),
+                reason: "longer than the maximum of 100y".to_string(),
+            })
     }
 }
 

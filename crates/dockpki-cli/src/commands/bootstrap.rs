@@ -6,7 +6,7 @@ use dockpki::{ClientRequest, CommonName, SanList, ServerRequest};
 use dockpki_provision::ops::{self, BootstrapRequest, Bootstrapped, CaSource};
 use serde_json::json;
 
-use super::{now, parse, parse_all, Context};
+use super::{now, parse, parse_all, parse_validity, Context};
 use crate::cli::BootstrapArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::invocation::Invocation;
@@ -30,14 +30,14 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
         server: ServerRequest {
             sans: SanList::new(parse_all(&crate::host_names::expand_auto(&args.sans)?)?)?,
             common_name: None,
-            lifetime: parse(&args.server_validity)?,
+            lifetime: parse_validity("--server-validity", &args.server_validity)?,
         },
         client: ClientRequest {
-            common_name: match &args.client {
+            common_name: match &args.name {
                 Some(cn) => parse::<CommonName>(cn)?,
                 None => parse(user.name.as_deref().unwrap_or("docker-client"))?,
             },
-            lifetime: parse(&args.client_validity)?,
+            lifetime: parse_validity("--client-validity", &args.client_validity)?,
         },
         daemon_dir: absolute(&args.daemon_dir)?,
         client_dir: absolute(&match &args.client_dir {

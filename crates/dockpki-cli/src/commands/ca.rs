@@ -5,7 +5,7 @@ use dockpki_provision::ops::ca::{self, CaInitRequest};
 use dockpki_provision::store::Create;
 use serde_json::json;
 
-use super::{now, parse, parse_all, Context};
+use super::{now, parse, parse_all, parse_validity, Context};
 use crate::cli::CaInitArgs;
 use crate::error::{CliResult, EXIT_OK};
 use crate::output::{note, print_document, say};
@@ -21,7 +21,7 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
                 None => CaOptions::unique_name(now)?,
             },
             key_type: parse(&args.key_type)?,
-            lifetime: parse(&args.validity)?,
+            lifetime: parse_validity("--validity", &args.validity)?,
             path_len: parse_path_len(&args.path_len)?,
             name_constraints: NameConstraints {
                 permitted_dns: parse_all(&args.permit_dns)?,

@@ -5,7 +5,7 @@ use dockpki_provision::store::Create;
 
 use serde_json::json;
 
-use super::Context;
+use super::{parse_host, Context};
 use crate::cli::{ContextCreateArgs, ContextRmArgs, ContextUpdateArgs};
 use crate::error::{CliResult, EXIT_OK};
 use crate::output::{note, print_document, say, shell_quote};
@@ -20,7 +20,7 @@ use dockpki_provision::ops::context::{
 /// `dockpki context create NAME --host tcp://HOST:PORT`.
 pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
     dc::validate_name(&args.name)?;
-    let host: TcpEndpoint = args.host.parse()?;
+    let host: TcpEndpoint = parse_host("--host", &args.host)?;
     let user = ctx.user.clone();
     let docker_config = user.docker_config_dir()?;
     let client_dir = match &args.client_dir {
@@ -46,7 +46,11 @@ pub fn create(ctx: &Context, args: &ContextCreateArgs) -> CliResult<i32> {
 /// `dockpki context update NAME [--host tcp://HOST:PORT] [--description TEXT]`.
 pub fn update(ctx: &Context, args: &ContextUpdateArgs) -> CliResult<i32> {
     dc::validate_name(&args.name)?;
-    let host: Option<TcpEndpoint> = args.host.as_deref().map(str::parse).transpose()?;
+    let host: Option<TcpEndpoint> = args
+        .host
+        .as_deref()
+        .map(|h| parse_host("--host", h))
+        .transpose()?;
     let request = ContextUpdateRequest {
         name: args.name.clone(),
         docker_config: ctx.user.docker_config_dir()?,

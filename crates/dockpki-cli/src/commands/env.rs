@@ -6,12 +6,12 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use super::Context;
+use super::{parse_host, Context};
 use crate::cli::EnvArgs;
 use dockpki_provision::layout::Layout;
 
 use crate::error::{with_layout_flags, CliError, CliResult, LayoutFlags, EXIT_OK};
-use crate::output::{note, print_document, printable_path, refuse_unprintable, shell_quote};
+use crate::output::{note, print_document, printable_path, shell_quote};
 use crate::paths::absolute;
 
 /// The shell whose syntax to print.
@@ -161,28 +161,6 @@ impl Shell {
 /// The characters PowerShell accepts as a single quote.
 const PWSH_SINGLE_QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201a}', '\u{201b}'];
 
-/// Checks `tcp://HOST:PORT` and returns it unchanged.
-fn check_host(host: &str) -> CliResult<&str> {
-    // First, so that the message is about the character and not some consequence of it.
-    refuse_unprintable("--host", host)?;
-    let Some(rest) = host.strip_prefix("tcp://") else {
-        return Err(CliError::new(format!(
-            "--host {host:?} must be tcp://HOST:PORT (TLS is only used over TCP), e.g. tcp://docker.example.com:2376"
-        )));
-    };
-    let port_ok = rest
-        .rsplit_once(':')
-        .filter(|(h, _)| !h.is_empty() && !h.ends_with(':'))
-        .and_then(|(_, p)| p.parse::<u16>().ok())
-        .is_some_and(|p| p != 0);
-    if !port_ok || rest.contains('/') {
-        return Err(CliError::new(format!(
-            "--host {host:?} needs a port, e.g. tcp://docker.example.com:2376 (IPv6: tcp://[2001:db8::1]:2376)"
-        )));
-    }
-    Ok(host)
-}
-
 /// Refuses a client directory that holds the daemon's layout, or lacks the three files the
 /// docker CLI reads.
 fn check_client_dir(dir: &Path) -> CliResult<()> {
@@ -256,7 +234,7 @@ fn unset(ctx: &Context, shell: Shell) {
 
 fn set(ctx: &Context, shell: Shell, args: &EnvArgs) -> CliResult<i32> {
     // clap requires --host unless --unset is given.
-    let host = check_host(args.host.as_deref().unwrap_or_default())?;
+    let host = parse_host("--host", args.host.as_deref().unwrap_or_default())?;
     let dir: PathBuf = absolute(&match &args.client_dir {
         Some(d) => d.clone(),
         None => ctx.user.clone().docker_dir()?,
@@ -286,7 +264,7 @@ fn set(ctx: &Context, shell: Shell, args: &EnvArgs) -> CliResult<i32> {
     println!("# Run this command to configure your shell:");
     println!(
         "# {}",
-        shell.eval_hint(&hint_command(shell, host, &dir_text))
+        shell.eval_hint(&hint_command(shell, &host.to_string(), &dir_text))
     );
     Ok(EXIT_OK)
 }
@@ -452,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn hosts_with_control_or_bidi_characters_are_refused() {
+    fn hosts_with_control_or_bidi_characters_are_refused_naming_the_flag() {
         for bad in [
             "tcp://a\ntouch x\n:2376",
             "tcp://a:2376\n",
@@ -460,26 +438,34 @@ mod tests {
             "tcp://a\x1b]0;t\x07:2376",
             "tcp://a\u{202e}:2376",
         ] {
-            let e = check_host(bad).unwrap_err().to_string();
-            assert!(e.contains("control or bidirectional"), "{bad:?}: {e}");
+            let e = parse_host("--host", bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("--host: ") && e.contains("control or bidirectional"),
+                "{bad:?}: {e}"
+            );
         }
     }
 
     #[test]
-    fn hosts_need_tcp_and_a_port() {
-        for ok in ["tcp://h:2376", "tcp://192.0.2.1:2376", "tcp://[::1]:2376"] {
-            assert!(check_host(ok).is_ok(), "{ok}");
-        }
-        for bad in [
+    fn hosts_are_daemon_addresses_over_tcp_in_any_unambiguous_form() {
+        for ok in [
+            "tcp://h:2376",
+            "tcp://192.0.2.1:2376",
+            "tcp://[::1]:2376",
             "h:2376",
             "tcp://h",
-            "tcp://[::1]",
+            "[::1]",
+        ] {
+            assert!(parse_host("--host", ok).is_ok(), "{ok}");
+        }
+        for bad in [
             "unix:///var/run/docker.sock",
             "ssh://h:22",
             "tcp://:2376",
             "tcp://h:2376/x",
+            "::1",
         ] {
-            assert!(check_host(bad).is_err(), "{bad}");
+            assert!(parse_host("--host", bad).is_err(), "{bad}");
         }
     }
 }

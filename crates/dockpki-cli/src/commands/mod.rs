@@ -24,8 +24,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dockpki_provision::docker::endpoint::TcpEndpoint;
 use dockpki_provision::fs::Existing;
 use dockpki_provision::report::Notice;
+use dockpki_provision::store::expiry::RenewalWindow;
 use dockpki_provision::store::{Create, KeyPerms, Settings, State};
 
 use crate::cli::{CaCommand, Cli, Command, ContextCommand, IssueCommand, RotateCommand};
@@ -87,6 +89,15 @@ impl Context {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
+    // Both are repeated in every command printed for the user to paste ([`Invocation`]): a path
+    // that cannot be printed as itself (not UTF-8, or holding a control or bidi character) would
+    // be pasted as another path.
+    if let Some(state) = &cli.state {
+        crate::output::printable_path("the --state directory", state)?;
+    }
+    if let Some(file) = &cli.passphrase_file {
+        crate::output::printable_path("the --passphrase-file", file)?;
+    }
     let user = ClientUser::detect();
     let settings = Settings {
         passphrases: Arc::new(CliPassphrases::new(cli.passphrase_file)),
@@ -96,9 +107,9 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
             KeyPerms::Strict
         },
         owners: user.owners.clone(),
-        lock_timeout: Some(Duration::from_secs(lock_timeout(
+        lock_timeout: Some(lock_timeout(
             std::env::var_os("DOCKPKI_LOCK_TIMEOUT").as_deref(),
-        )?)),
+        )?),
         report: Arc::new(|n: &Notice| crate::output::note(n)),
     };
     let ctx = Context {
@@ -148,32 +159,100 @@ pub fn parse<T: FromStr<Err = dockpki::Error>>(s: &str) -> CliResult<T> {
     s.parse().map_err(CliError::from)
 }
 
+/// What a duration flag's value is, for what it accepts of the [duration
+/// grammar](dockpki::duration) and for its error message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DurationKind {
+    /// How long a certificate is valid (`--validity`): hours up, never zero, at most 100y.
+    Validity,
+    /// How long before expiry a certificate counts as due (`--within`): hours up, at most 100y;
+    /// zero is a window of nothing ahead (only what has already expired).
+    Window,
+    /// How long to wait for something (`--timeout`, `DOCKPKI_LOCK_TIMEOUT`): seconds up.
+    Wait(dockpki::duration::Rule),
+}
+
+impl DurationKind {
+    fn rule(self) -> dockpki::duration::Rule {
+        use dockpki::duration::{Rule, Zero};
+        match self {
+            DurationKind::Validity => dockpki::VALIDITY_RULE,
+            // No certificate outlives the longest validity: a longer window is a typo.
+            DurationKind::Window => Rule {
+                zero: Zero::Allowed,
+                ..dockpki::VALIDITY_RULE
+            },
+            DurationKind::Wait(rule) => rule,
+        }
+    }
+
+    /// The word the error message calls the value.
+    fn noun(self) -> &'static str {
+        match self {
+            DurationKind::Validity => "validity",
+            DurationKind::Window => "window",
+            DurationKind::Wait(_) => "timeout",
+        }
+    }
+
+    /// What to give instead, with an example.
+    fn advice(self) -> String {
+        let units = self.rule().smallest.and_larger();
+        match self {
+            DurationKind::Validity => {
+                format!("give a positive number and a unit {units}, e.g. 90d or 1y")
+            }
+            DurationKind::Window => format!(
+                "give a number and a unit {units}, e.g. 30d (0d: only what has already expired)"
+            ),
+            DurationKind::Wait(_) => {
+                format!("give a number and a unit {units}, e.g. 5s or 1m")
+            }
+        }
+    }
+}
+
+/// Parses the value of the duration option `flag` (`--within`, `--timeout`, ...) in the one
+/// [duration grammar](dockpki::duration), as much of it as `kind` accepts. The error names the
+/// value, the flag, the reason and an example: `invalid window "30" for --within: a bare number
+/// has no unit; give a number and a unit h, d, w or y, e.g. 30d ...`.
+pub fn parse_duration(flag: &str, s: &str, kind: DurationKind) -> CliResult<time::Duration> {
+    dockpki::duration::parse(s, kind.rule()).map_err(|e| {
+        CliError::new(format!(
+            "invalid {} {s:?} for {flag}: {e}; {}",
+            kind.noun(),
+            kind.advice()
+        ))
+    })
+}
+
+/// Parses the validity option `flag` (`--validity`, `--server-validity`, ...).
+pub fn parse_validity(flag: &str, s: &str) -> CliResult<dockpki::Lifetime> {
+    parse_duration(flag, s, DurationKind::Validity)?;
+    parse(s)
+}
+
 /// Parses the window of `flag` (`--within 30d`): how long before expiry a certificate counts as
 /// due. Zero (`0d`, `0h`, ...) is a window too, of nothing ahead: only what has already
-/// expired. Any other value is a [`dockpki::Lifetime`]; its errors are reworded, since this is
-/// not a validity.
+/// expired.
 pub fn parse_window(flag: &str, s: &str) -> CliResult<time::Duration> {
-    let t = s.trim();
-    let zero = t
-        .strip_suffix(['h', 'd', 'w', 'y'])
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b == b'0'));
-    if zero {
-        return Ok(time::Duration::ZERO);
-    }
-    s.parse::<dockpki::Lifetime>()
-        .map(dockpki::Lifetime::duration)
-        .map_err(|e| {
-            let reason = if t.starts_with('-') {
-                "it cannot be negative".to_string()
-            } else if let dockpki::Error::InvalidLifetime { reason, .. } = e {
-                reason
-            } else {
-                e.to_string()
-            };
-            CliError::new(format!(
-                "invalid window {s:?} for {flag}: {reason}; give a number and a unit h, d, w or y, e.g. 30d (0d: only what has already expired)"
-            ))
-        })
+    parse_duration(flag, s, DurationKind::Window)
+}
+
+/// Parses the daemon address of `flag` (`--host`) in Docker's `-H` syntax with the engine's
+/// parser ([`TcpEndpoint`]), naming the flag in front of its error.
+pub fn parse_host(flag: &str, s: &str) -> CliResult<TcpEndpoint> {
+    s.parse::<TcpEndpoint>()
+        .map_err(|e| CliError::from(e).context(flag))
+}
+
+/// The renewal window of `--within` for `status` and `renew`: the default relative rule when not
+/// given, else the window given ([`parse_window`]).
+pub fn renewal_window(within: Option<&str>) -> CliResult<RenewalWindow> {
+    Ok(match within {
+        None => RenewalWindow::Relative,
+        Some(w) => RenewalWindow::Within(parse_window("--within", w)?),
+    })
 }
 
 /// Parses every value.
@@ -190,21 +269,29 @@ pub fn existing(force: bool) -> Existing {
     }
 }
 
-/// The lock timeout in seconds from `DOCKPKI_LOCK_TIMEOUT`'s value: unset or empty is the
-/// default; anything but whole seconds is refused, since silently waiting 300 s instead of the
-/// `1.5` or `-5` someone set hides the mistake until a cron job piles up.
-fn lock_timeout(value: Option<&std::ffi::OsStr>) -> CliResult<u64> {
+/// What `DOCKPKI_LOCK_TIMEOUT` accepts: any unit from seconds up; zero is a value (do not wait).
+const LOCK_TIMEOUT_RULE: dockpki::duration::Rule = dockpki::duration::Rule {
+    smallest: dockpki::duration::Unit::Seconds,
+    zero: dockpki::duration::Zero::Allowed,
+    longest: None,
+};
+
+/// The lock timeout from `DOCKPKI_LOCK_TIMEOUT`'s value, in the one duration grammar (`60s`,
+/// `5m`, `0s`: do not wait): unset or empty is the default; anything else is refused, since
+/// silently waiting 300 s instead of the `1.5` or `-5` someone set hides the mistake until a
+/// cron job piles up. A bare number is refused too, as for every duration flag: one grammar.
+fn lock_timeout(value: Option<&std::ffi::OsStr>) -> CliResult<Duration> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {
-        return Ok(dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS);
+        return Ok(Duration::from_secs(
+            dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS,
+        ));
     };
-    value
-        .to_str()
-        .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
+    let text = value.to_string_lossy();
+    dockpki::duration::parse(&text, LOCK_TIMEOUT_RULE)
+        .map(|d| Duration::from_secs(d.unsigned_abs().as_secs()))
+        .map_err(|e| {
             CliError::new(format!(
-                "DOCKPKI_LOCK_TIMEOUT={:?} is not a whole number of seconds; set it to one, e.g. DOCKPKI_LOCK_TIMEOUT=60, or unset it for the default {}",
-                value.to_string_lossy(),
+                "invalid timeout {text:?} for DOCKPKI_LOCK_TIMEOUT: {e}; set it to a number and a unit s, m, h, d, w or y, e.g. DOCKPKI_LOCK_TIMEOUT=60s, or unset it for the default {}s",
                 dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS
             ))
         })
@@ -227,7 +314,7 @@ pub fn unit_dirs() -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::{lock_timeout, parse_window};
+    use super::{lock_timeout, parse_validity, parse_window};
     use std::ffi::OsStr;
     use time::Duration;
 
@@ -252,10 +339,15 @@ mod tests {
         for (bad, reason) in [
             ("soon", "missing number"),
             ("-1d", "it cannot be negative"),
-            ("0", "missing unit"),
+            ("0", "a bare number has no unit"),
+            ("30", "a bare number has no unit"),
             ("d", "missing number"),
-            ("5m", "unknown unit"),
-            ("1000y", "longer than the maximum"),
+            ("5m", "m is too small a unit here; the smallest is h"),
+            (
+                "1mo",
+                "there is no month unit (m is minutes; a month is about 30d)",
+            ),
+            ("1000y", "longer than the maximum of 100y"),
         ] {
             let e = parse_window("--within", bad).unwrap_err().to_string();
             assert!(
@@ -268,27 +360,54 @@ mod tests {
     }
 
     #[test]
-    fn the_lock_timeout_is_whole_seconds_or_the_default_and_nothing_else() {
+    fn a_bad_validity_names_its_flag_and_the_smallest_unit() {
+        for (bad, reason) in [
+            ("90", "a bare number has no unit"),
+            ("1m", "m is too small a unit here; the smallest is h"),
+            ("0d", "it must be longer than zero"),
+            ("101y", "longer than the maximum of 100y"),
+        ] {
+            let e = parse_validity("--client-validity", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "invalid validity {bad:?} for --client-validity: {reason}"
+                )) && e.contains("e.g. 90d"),
+                "{bad}: {e}"
+            );
+        }
         assert_eq!(
-            lock_timeout(None).unwrap(),
-            dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS
+            parse_validity("--validity", "36h").unwrap().to_string(),
+            "36h"
         );
-        assert_eq!(
-            lock_timeout(Some(OsStr::new(""))).unwrap(),
-            dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS
+    }
+
+    #[test]
+    fn the_lock_timeout_takes_the_duration_grammar_or_the_default_and_nothing_else() {
+        let default = std::time::Duration::from_secs(
+            dockpki_provision::store::state::DEFAULT_LOCK_TIMEOUT_SECS,
         );
-        assert_eq!(lock_timeout(Some(OsStr::new("0"))).unwrap(), 0);
-        assert_eq!(lock_timeout(Some(OsStr::new("42"))).unwrap(), 42);
-        assert_eq!(
-            lock_timeout(Some(OsStr::new("18446744073709551615"))).unwrap(),
-            u64::MAX
-        );
-        for bad in ["abc", "-5", "1.5", "+5", " 5", "5s", "18446744073709551616"] {
+        assert_eq!(lock_timeout(None).unwrap(), default);
+        assert_eq!(lock_timeout(Some(OsStr::new(""))).unwrap(), default);
+        assert_eq!(lock_timeout(Some(OsStr::new("0s"))).unwrap().as_secs(), 0);
+        assert_eq!(lock_timeout(Some(OsStr::new("42s"))).unwrap().as_secs(), 42);
+        assert_eq!(lock_timeout(Some(OsStr::new("2m"))).unwrap().as_secs(), 120);
+        for bad in [
+            "abc",
+            "-5s",
+            "1.5s",
+            "+5s",
+            "60",
+            "0",
+            "5ms",
+            "99999999999999999999s",
+        ] {
             let e = lock_timeout(Some(OsStr::new(bad))).unwrap_err().to_string();
             assert!(
                 e.starts_with(&format!(
-                    "DOCKPKI_LOCK_TIMEOUT={bad:?} is not a whole number of seconds"
-                )),
+                    "invalid timeout {bad:?} for DOCKPKI_LOCK_TIMEOUT: "
+                )) && e.contains("e.g. DOCKPKI_LOCK_TIMEOUT=60s"),
                 "{bad}: {e}"
             );
         }

@@ -1,4 +1,4 @@
-//! `dockpki probe tcp://HOST:PORT`: what a daemon really serves, seen through the client layout
+//! `dockpki probe --host tcp://HOST:PORT`: what a daemon really serves, seen through the client layout
 //! exactly as `docker --tlsverify` would use it, with a precise diagnosis when it fails
 //! ([`dockpki_provision::docker::probe`] does the probing; this prints it).
 
@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::Context;
+use super::{parse_duration, parse_host, Context, DurationKind};
 use crate::cli::ProbeArgs;
 use crate::error::{exit_code, CliError, CliResult, EXIT_FAILURE};
 use crate::invocation::Invocation;
@@ -33,7 +33,14 @@ fn probe_json(report: &ProbeReport) -> Value {
 
 /// `dockpki probe`.
 pub fn run(ctx: &Context, args: &ProbeArgs) -> CliResult<i32> {
-    let endpoint: TcpEndpoint = args.host.parse()?;
+    // `probe ADDRESS` is the older form of `probe --host ADDRESS`; clap requires one of them.
+    let endpoint: TcpEndpoint = parse_host(
+        "--host",
+        args.host
+            .as_deref()
+            .or(args.address.as_deref())
+            .unwrap_or_default(),
+    )?;
     let timeout = parse_timeout(&args.timeout)?;
     let deadline = Deadline::after(Instant::now(), timeout);
     let client_dir = match &args.client_dir {
@@ -146,32 +153,18 @@ fn report_text(r: &ProbeReport) -> String {
     .collect()
 }
 
-/// `5s`, `500ms`, `2m`, or plain seconds; at most a day.
+/// What `--timeout` accepts of the one duration grammar: seconds up (`5s`, `2m`), not zero, at
+/// most a day ([`probe::connect::MAX_TIMEOUT`]).
+const TIMEOUT_RULE: dockpki::duration::Rule = dockpki::duration::Rule {
+    smallest: dockpki::duration::Unit::Seconds,
+    zero: dockpki::duration::Zero::Refused,
+    longest: Some((time::Duration::seconds(24 * 60 * 60), "1d")),
+};
+
+/// `--timeout` in the one duration grammar: `5s`, `2m`; at most a day.
 fn parse_timeout(s: &str) -> CliResult<Duration> {
-    let bad = || {
-        CliError::new(format!(
-            "the timeout {s:?} is not a duration; give e.g. 5s, 500ms or 1m"
-        ))
-    };
-    let (digits, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        _ => return Err(bad()),
-    };
-    if d.is_zero() {
-        return Err(bad());
-    }
-    if d > probe::connect::MAX_TIMEOUT {
-        return Err(CliError::new(format!(
-            "the timeout {s:?} is longer than a day; give e.g. 5s, 500ms or 1m"
-        )));
-    }
-    Ok(d)
+    let d = parse_duration("--timeout", s, DurationKind::Wait(TIMEOUT_RULE))?;
+    Ok(Duration::from_secs(d.unsigned_abs().as_secs()).min(probe::connect::MAX_TIMEOUT))
 }
 
 #[cfg(test)]
@@ -181,29 +174,32 @@ mod tests {
     use std::path::PathBuf;
 
     #[test]
-    fn timeouts_take_seconds_milliseconds_and_minutes_but_not_zero_or_words() {
+    fn timeouts_take_the_duration_grammar_from_seconds_to_a_day_but_not_zero_or_bare_numbers() {
         assert_eq!(parse_timeout("5s").ok(), Some(Duration::from_secs(5)));
-        assert_eq!(parse_timeout("7").ok(), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_timeout("250ms").ok(),
-            Some(Duration::from_millis(250))
-        );
         assert_eq!(parse_timeout("2m").ok(), Some(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("1h").ok(), Some(Duration::from_secs(3600)));
         assert_eq!(
             parse_timeout("1440m").ok(),
             Some(Duration::from_secs(86400))
         );
+        assert_eq!(parse_timeout("1d").ok(), Some(Duration::from_secs(86400)));
         for bad in [
             "",
             "0s",
             "s",
-            "5h",
+            "7",
+            "250ms",
             "five",
             "-1s",
             "1441m",
+            "2d",
             "99999999999999999m",
         ] {
-            assert!(parse_timeout(bad).is_err(), "{bad}");
+            let e = parse_timeout(bad).expect_err(bad).to_string();
+            assert!(
+                e.starts_with(&format!("invalid timeout {bad:?} for --timeout: ")),
+                "{bad}: {e}"
+            );
         }
     }
 

@@ -11,13 +11,10 @@ use dockpki_provision::store::expiry::FileState;
 use dockpki_provision::store::Create;
 use serde::Serialize;
 
-use super::{now, parse_window, Context};
+use super::{now, renewal_window, Context};
 use crate::cli::RenewArgs;
 use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
 use crate::output::{note, print_document, say};
-
-/// The default of `--within`.
-const DEFAULT_WITHIN: &str = "30d";
 
 #[derive(Debug, Serialize)]
 struct Renewed {
@@ -42,7 +39,7 @@ struct Restart {
 
 /// Renews what is due or selected; prints only when something was renewed.
 pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
-    let within = parse_window("--within", args.within.as_deref().unwrap_or(DEFAULT_WITHIN))?;
+    let window = renewal_window(args.within.as_deref())?;
     let selection = if let Some(name) = &args.name {
         Selection::CommonName(name.clone())
     } else if let Some(serial) = &args.serial {
@@ -50,7 +47,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     } else if args.all {
         Selection::All
     } else {
-        Selection::DueWithin(within)
+        Selection::Due(window)
     };
     let request = RenewRequest {
         selection,

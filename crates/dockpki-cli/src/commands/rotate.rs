@@ -8,7 +8,7 @@ use dockpki_provision::ops::rotate::{self, BeginRequest, Next, Outcome, Phase};
 use dockpki_provision::store::Create;
 use serde_json::json;
 
-use super::{now, parse, Context};
+use super::{now, parse, parse_validity, Context};
 use crate::cli::RotateBeginArgs;
 use crate::error::{CliResult, EXIT_OK};
 use crate::invocation::Invocation;
@@ -78,7 +78,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
     let key_type: Option<KeyType> = args.key_type.as_deref().map(parse).transpose()?;
     let request = BeginRequest {
         key_type,
-        lifetime: parse(&args.validity)?,
+        lifetime: parse_validity("--validity", &args.validity)?,
     };
     let state = ctx.open_state(Create::No)?;
     let outcome = rotate::begin(&state, &request, now)?;

@@ -4,28 +4,32 @@
 //! judgement is [`ops::status`]; this formats it.
 
 use dockpki_provision::ops::{self, CaStatus, CertStatus, Verdict};
-use dockpki_provision::store::expiry::FileState;
+use dockpki_provision::store::expiry::{FileState, RenewalWindow};
 use dockpki_provision::store::Create;
 
-use super::{now, parse_window, Context};
+use super::{now, renewal_window, Context};
 use crate::cli::StatusArgs;
 use crate::error::{exit_code, CliResult};
 use crate::output::{escape, note, print_document, shell_quote};
 
 /// Prints the table (or JSON); exit 1 when something is expired, due or drifted.
 pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
-    let within = parse_window("--within", &args.within)?;
+    let window = renewal_window(args.within.as_deref())?;
     // Opening for write completes an interrupted update first, so the report is about the files
     // as they will stay, not a half-moved state.
     let state = ctx.open_state(Create::No)?;
-    let report = ops::status(&state, within, now())?;
+    let report = ops::status(&state, window, now())?;
     let ok = report.ok();
     if ctx.out.json {
         print_document(
             "status",
             serde_json::json!({
                 "ok": ok,
-                "within_days": within.whole_days(),
+                // `null`: the default rule (30 days, or a third of a shorter lifetime).
+                "within_days": match window {
+                    RenewalWindow::Within(w) => Some(w.whole_days()),
+                    RenewalWindow::Relative => None,
+                },
                 "cas": report.cas,
                 "certificates": report.certificates.iter().map(certificate_json).collect::<Vec<_>>(),
                 "duplicate_serials": report.duplicate_serials,
@@ -33,7 +37,12 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
         );
     } else {
         print_table(&report.cas, &report.certificates);
-        print_advice(ctx, &report.cas, &report.certificates, &args.within);
+        print_advice(
+            ctx,
+            &report.cas,
+            &report.certificates,
+            args.within.as_deref(),
+        );
         for d in &report.duplicate_serials {
             let path = state.inventory_path();
             note(format_args!(
@@ -131,7 +140,7 @@ fn print_table(cas: &[CaStatus], certs: &[CertStatus]) {
 }
 
 /// One line on stderr per thing to do, so that a cron mail or a journal says what fixes it.
-fn print_advice(ctx: &Context, cas: &[CaStatus], certs: &[CertStatus], within: &str) {
+fn print_advice(ctx: &Context, cas: &[CaStatus], certs: &[CertStatus], within: Option<&str>) {
     let run = |args: &str| ctx.invocation.command(args);
     for c in cas.iter().filter(|c| c.state != Verdict::Ok) {
         note(format_args!(
@@ -158,7 +167,11 @@ fn print_advice(ctx: &Context, cas: &[CaStatus], certs: &[CertStatus], within: &
                 } else {
                     format!("expires in {} day(s)", c.days_left)
                 },
-                run(&format!("renew --within {}", shell_quote(within)))
+                // The same window renews what this one found due.
+                run(&match within {
+                    Some(w) => format!("renew --within {}", shell_quote(w)),
+                    None => "renew".to_string(),
+                })
             )),
             Verdict::Missing | Verdict::Replaced => note(format_args!(
                 "the installed {} certificate {name:?} ({serial}) is {}; reinstall a new one with: {} (a replaced file is kept as a backup)",

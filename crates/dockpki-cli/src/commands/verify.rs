@@ -8,7 +8,7 @@ use dockpki_provision::layout::Layout;
 use dockpki_provision::store::Create;
 use serde::Serialize;
 
-use super::{now, parse_all, parse_window, Context};
+use super::{now, parse, parse_all, parse_host, parse_window, Context};
 use crate::cli::VerifyArgs;
 use crate::error::{exit_code, CliError, CliResult};
 use crate::invocation::Invocation;
@@ -65,8 +65,25 @@ fn state_ca(ctx: &Context) -> CliResult<Option<StateCa>> {
 
 /// Checks the layouts and prints one line per finding; exit 1 if any check failed.
 pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
-    let hosts: Vec<SubjectAltName> = parse_all(&args.host)?;
-    let warn_within = parse_window("--warn-within", &args.warn_within)?;
+    // One meaning per word: --check-name is a name or IP, --host a daemon address (as in env,
+    // context and probe) whose host part is what clients check the certificate against.
+    let mut hosts: Vec<SubjectAltName> = parse_all(&args.check_name).map_err(|e| {
+        e.context("--check-name")
+            .text("; a daemon address (tcp://HOST:PORT) goes in --host")
+    })?;
+    for host in &args.host {
+        // `verify --host NAME` once meant a bare name (still accepted: a bare HOST is an
+        // address with the default port); what no address can be is pointed at --check-name.
+        let endpoint = parse_host("--host", host).map_err(|e| {
+            e.text("; to check a name or an IP address alone, give it to --check-name")
+        })?;
+        let name: SubjectAltName =
+            parse(&endpoint.host).map_err(|e| e.context(format!("--host {host:?}")))?;
+        if !hosts.contains(&name) {
+            hosts.push(name);
+        }
+    }
+    let warn_within = parse_window("--within", &args.within)?;
     let now = now();
     // An interrupted update is completed before anything is judged, as every command does.
     if let Ok(state_dir) = ctx.state_dir() {
@@ -114,6 +131,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
             now,
             warn_within,
             state_ca: state_ca.as_ref(),
+            owners: &ctx.user.owners,
         },
     );
     let failures = findings.failures();

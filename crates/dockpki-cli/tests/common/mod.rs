@@ -600,3 +600,33 @@ pub fn every_command(env: &Env) -> Vec<Vec<String>> {
     walk(env, Vec::new(), &mut out);
     out
 }
+
+/// Makes every recorded certificate of `kind` ("client", "server" or "any") `days` older in the
+/// inventory (its validity moved back by that much, the same lifetime): what a state looks like
+/// `days` later, for the renewal rule, which never calls a certificate in the first third of its
+/// lifetime due. The installed files are untouched (status compares them by fingerprint).
+pub fn age_certificates(env: &Env, kind: &str, days: i64) {
+    let shift = |v: &mut Value| {
+        let t = time::OffsetDateTime::parse(
+            v.as_str().expect("a time"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("RFC 3339");
+        let t = t - time::Duration::days(days);
+        *v = t
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .into();
+    };
+    let mut inv = inventory(env);
+    for c in inv["certificates"].as_array_mut().unwrap() {
+        if kind == "any" || c["kind"] == kind {
+            shift(&mut c["not_before"]);
+            shift(&mut c["not_after"]);
+        }
+    }
+    overwrite(
+        &env.state().join("inventory.json"),
+        &serde_json::to_vec_pretty(&inv).unwrap(),
+    );
+}

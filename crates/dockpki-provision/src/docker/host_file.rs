@@ -63,8 +63,9 @@ pub enum Refusal {
 
 impl Refusal {
     /// For [`Refusal::UnknownUnit`]: what was searched and found, as one clause
-    /// ("no docker.service in /etc/systemd/system, /lib/systemd/system; installed: a.service").
-    fn unknown_unit(unit: &str, searched: &[PathBuf], found: &[String]) -> String {
+    /// ("no docker.service in /etc/systemd/system, /lib/systemd/system; installed: a.service"),
+    /// for a caller that words the fix in its own terms.
+    pub fn unknown_unit(unit: &str, searched: &[PathBuf], found: &[String]) -> String {
         let dirs = searched
             .iter()
             .map(|d| d.display().to_string())

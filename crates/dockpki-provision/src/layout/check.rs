@@ -10,6 +10,7 @@ use dockpki::{CertificateDer, OffsetDateTime, PrivateKey, SubjectAltName, Usage,
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::fs::owner::{ActingAs, OwnerPolicy};
 use crate::fs::reader::{self, Limit, Links};
 use crate::fs::write::mode_of;
 use crate::layout::Layout;
@@ -166,23 +167,37 @@ pub struct CheckOptions<'a> {
     pub warn_within: time::Duration,
     /// The state the layouts should come from, if any.
     pub state_ca: Option<&'a StateCa>,
+    /// Who each layout's files are read as: root checking a user's layout reads it as that
+    /// user ([`OwnerPolicy::owner_for`]), so that a link the user planted in their own layout
+    /// cannot make root read a file the user could not (`/etc/shadow` as `key.pem`).
+    pub owners: &'a OwnerPolicy,
 }
 
 /// Checks every layout, then whether the daemon and client layouts accept each other. The
 /// layouts' own files may be symlinks (an operator's choice on their own machine); they are
-/// read through the bounded reader.
+/// read through the bounded reader, as the layout's owner ([`CheckOptions::owners`]).
 pub fn check_layouts(layouts: &[Layout], options: &CheckOptions<'_>) -> Findings {
     let mut findings = Findings::default();
     let mut loaded = Vec::new();
     for layout in layouts {
-        let l = check_layout(
-            &mut findings,
-            layout,
-            options.hosts,
-            options.now,
-            options.warn_within,
-            options.state_ca,
-        );
+        let owner = options.owners.owner_for(&layout.dir);
+        let l = match ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid)) {
+            Ok(_as) => check_layout(
+                &mut findings,
+                layout,
+                options.hosts,
+                options.now,
+                options.warn_within,
+                options.state_ca,
+            ),
+            Err(e) => {
+                findings.push(Level::Fail, layout, layout.dir.clone(), e.to_string());
+                Loaded {
+                    bundle: Vec::new(),
+                    leaf: None,
+                }
+            }
+        };
         loaded.push((layout, l));
     }
     cross_check(&mut findings, &loaded, options.hosts, options.now);
@@ -569,6 +584,7 @@ mod tests {
                 now: f.now,
                 warn_within: time::Duration::days(7),
                 state_ca: None,
+                owners: &OwnerPolicy::RunningUser,
             },
         )
     }
@@ -646,6 +662,7 @@ mod tests {
                 now,
                 warn_within: time::Duration::days(7),
                 state_ca: Some(&state_ca),
+                owners: &OwnerPolicy::RunningUser,
             },
         );
         let fixes: Vec<_> = findings
@@ -676,6 +693,7 @@ mod tests {
                 now: f.now,
                 warn_within: time::Duration::days(7),
                 state_ca: None,
+                owners: &OwnerPolicy::RunningUser,
             },
         );
         assert_eq!(fails(&findings).len(), 1, "{:?}", fails(&findings));

@@ -9,8 +9,9 @@ use zeroize::Zeroizing;
 use crate::docker::context as dc;
 use crate::docker::TcpEndpoint;
 use crate::error::{Advice, Error, Result};
+use crate::fs::owner::ActingAs;
 use crate::fs::reader::Links;
-use crate::fs::write::check_path;
+use crate::fs::write::{check_directory_trust, check_path};
 use crate::fs::{Existing, OwnerPolicy, WritePlan, Written};
 use crate::layout::read::Unusable;
 use crate::layout::Layout;
@@ -263,6 +264,20 @@ pub fn list(state: &State, docker_config: Option<&Path>) -> Result<Vec<ContextSt
         .into_iter()
         .filter(|r| docker_config.is_none_or(|d| d == r.docker_config))
         .map(|record| {
+            // Read as the owner of the docker config: root listing a user's contexts must not
+            // follow that user's links to root's files (and tell them whether they match).
+            let owner = state.settings().owners.owner_for(&record.docker_config);
+            let _as = match ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid)) {
+                Ok(acting) => acting,
+                // Nothing can be judged without reading as the owner: every file differs.
+                Err(e) => {
+                    return ContextStatus {
+                        record,
+                        presence: Presence::Present,
+                        files: Some(Files::Differ(vec![format!("unreadable ({e})")])),
+                    }
+                }
+            };
             let presence = if dc::is_present(&record.docker_config, &record.name) {
                 Presence::Present
             } else {
@@ -367,6 +382,15 @@ pub fn remove(state: &State, request: &ContextRemoveRequest) -> Result<ContextRe
     check_path(&request.docker_config)?;
     let mut inventory = state.load_inventory()?;
     let found = find(&inventory, &request.name, &request.docker_config);
+    // Docker's files are the owner's: root removes them as that user, and only through links
+    // root, the running user or that user own, into a directory that user owns — never through a
+    // `~/.docker` a user pointed at root's (or someone else's) contexts.
+    let owner = state.settings().owners.owner_for(&request.docker_config);
+    check_directory_trust(
+        &request.docker_config.join("contexts").join("meta"),
+        owner.map(|o| o.uid),
+    )?;
+    let acting = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
     let on_disk = dc::exists(&request.docker_config, &request.name);
     if found.is_none() {
         if !on_disk {
@@ -396,6 +420,8 @@ pub fn remove(state: &State, request: &ContextRemoveRequest) -> Result<ContextRe
         )));
     }
     let removed = dc::remove_files(&request.docker_config, &request.name)?;
+    // The inventory is the state's, written as the running user.
+    drop(acting);
     let written = match found {
         Some(i) => {
             inventory.contexts.remove(i);

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use dockpki::{CertInfo, CertificateAuthority, Lifetime, Usage};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, Skipped, WritePlan, Written};
-use crate::store::expiry::is_due;
+use crate::store::expiry::{is_due, RenewalWindow};
 use crate::store::inventory::{Inventory, Record, Status};
 use crate::store::reissue::{reissue, restrict_reused_keys};
 use crate::store::State;
@@ -23,8 +23,9 @@ pub use crate::store::reissue::KeyPolicy;
 /// Which active certificates to renew.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selection {
-    /// Those that have expired or expire within this window (zero: only the expired ones).
-    DueWithin(Duration),
+    /// Those that are due by this window ([`RenewalWindow`]: the default relative rule, or a
+    /// window given; never one in the first third of its lifetime).
+    Due(RenewalWindow),
     /// Every active certificate.
     All,
     /// Every active certificate with this common name.
@@ -115,6 +116,7 @@ impl Renewal {
 /// use dockpki_provision::ops::{issue, renew, IssueRequest, LeafRequest, RenewRequest, Selection};
 /// use dockpki_provision::store::reissue::KeyPolicy;
 /// use dockpki_provision::store::{Create, Settings, State};
+/// use dockpki_provision::store::expiry::RenewalWindow;
 /// # let root = tempfile::tempdir()?;
 /// let state = State::open(root.path().join("state"), Create::IfMissing, Settings::default())?;
 /// let now = OffsetDateTime::now_utc();
@@ -125,14 +127,14 @@ impl Renewal {
 /// # let leaf = LeafRequest::Client(ClientRequest { common_name: "alice".parse()?, lifetime: "90d".parse()? });
 /// # let dir = root.path().join("alice/.docker");
 /// # issue(&state, &IssueRequest { leaf, key_type: KeyType::EcdsaP256, dir, existing: Existing::Refuse }, now)?;
-/// // alice's 90-day certificate is due within 100 days.
+/// // 61 days on, alice's 90-day certificate has 29 days left: due by the default rule.
 /// let renewal = renew(
 ///     &state,
 ///     &RenewRequest {
-///         selection: Selection::DueWithin(time::Duration::days(100)),
+///         selection: Selection::Due(RenewalWindow::Relative),
 ///         key_policy: KeyPolicy::Fresh,
 ///     },
-///     now,
+///     now + time::Duration::days(61),
 /// )?;
 /// assert_eq!(renewal.renewed.len(), 1);
 /// assert!(renewal.is_complete() && renewal.restart_daemons().is_empty());
@@ -209,8 +211,8 @@ fn select(
             .filter(|r| r.status == Status::Active)
     };
     Ok(match selection {
-        Selection::DueWithin(within) => active()
-            .filter(|r| is_due(r.not_after, now, *within))
+        Selection::Due(window) => active()
+            .filter(|r| is_due(r.not_before, r.not_after, now, *window))
             .cloned()
             .collect(),
         Selection::All => active().cloned().collect(),
@@ -301,6 +303,7 @@ mod tests {
     use super::*;
     use crate::layout::Layout;
     use crate::ops::test_fixtures::{certs, chains_to, installed_spki, Fixture};
+    use time::Duration;
 
     fn request(selection: Selection, key_policy: KeyPolicy) -> RenewRequest {
         RenewRequest {
@@ -322,22 +325,19 @@ mod tests {
         let [daemon, alice, bob] = f.layouts();
         let before = [&daemon, &alice, &bob].map(serial_in);
 
-        let nothing = renew(
-            &f.state,
-            &request(Selection::DueWithin(Duration::days(30)), KeyPolicy::Fresh),
-            now,
-        )
-        .unwrap();
+        let within = |days| Selection::Due(RenewalWindow::Within(Duration::days(days)));
+        let nothing = renew(&f.state, &request(within(30), KeyPolicy::Fresh), now).unwrap();
         assert!(nothing.renewed.is_empty() && nothing.written.is_empty());
         assert_eq!([&daemon, &alice, &bob].map(serial_in), before);
+        // Freshly issued, nothing is due even within 100 days: a renewal right after issue
+        // would re-key the same certificates on every run.
+        let nothing = renew(&f.state, &request(within(100), KeyPolicy::Fresh), now).unwrap();
+        assert!(nothing.renewed.is_empty() && nothing.written.is_empty());
 
-        // alice's 90 days are within 100 days; the daemon's 365 and bob's 400 are not.
-        let renewal = renew(
-            &f.state,
-            &request(Selection::DueWithin(Duration::days(100)), KeyPolicy::Fresh),
-            now,
-        )
-        .unwrap();
+        // 31 days on, alice's 90 days end within 100 days; the daemon's 365 and bob's 400 do
+        // not.
+        let now = now + Duration::days(31);
+        let renewal = renew(&f.state, &request(within(100), KeyPolicy::Fresh), now).unwrap();
         assert_eq!(renewal.renewed.len(), 1);
         let renewed = &renewal.renewed[0];
         assert_eq!(renewed.common_name.as_deref(), Some("alice"));
@@ -351,15 +351,10 @@ mod tests {
         assert!(renewal.restart_daemons().is_empty(), "no daemon changed");
         assert!(renewal.is_complete());
 
-        // 340 days on: alice's has expired (due too), the daemon's expires in 25 days, bob's
-        // in 60.
-        let later = now + Duration::days(340);
-        let renewal = renew(
-            &f.state,
-            &request(Selection::DueWithin(Duration::days(30)), KeyPolicy::Fresh),
-            later,
-        )
-        .unwrap();
+        // 340 days after the first issue: alice's renewed one has expired (due too), the
+        // daemon's expires in 25 days, bob's in 60.
+        let later = now - Duration::days(31) + Duration::days(340);
+        let renewal = renew(&f.state, &request(within(30), KeyPolicy::Fresh), later).unwrap();
         let renewed: Vec<_> = renewal
             .renewed
             .iter()

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 
 use dockpki::{CertificateDer, Usage};
 use serde::Serialize;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::store::expiry::{days_left, installed_state, is_due, is_expired, FileState};
+use crate::store::expiry::{
+    days_left, installed_state, is_due, is_expired, FileState, RenewalWindow,
+};
 use crate::store::inventory::Status;
 use crate::store::state::read;
 use crate::store::State;
@@ -60,10 +62,15 @@ impl Verdict {
         }
     }
 
-    fn of_dates(not_after: OffsetDateTime, now: OffsetDateTime, within: Duration) -> Self {
+    fn of_dates(
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+        now: OffsetDateTime,
+        window: RenewalWindow,
+    ) -> Self {
         if is_expired(not_after, now) {
             Verdict::Expired
-        } else if is_due(not_after, now, within) {
+        } else if is_due(not_before, not_after, now, window) {
             Verdict::Due
         } else {
             Verdict::Ok
@@ -143,7 +150,7 @@ pub struct DuplicateSerial {
 #[derive(Clone, Debug)]
 pub struct StatusReport {
     /// The window within which an expiry counts as due.
-    pub within: Duration,
+    pub window: RenewalWindow,
     /// The state's CAs, the signing one of `ca.pem` first.
     pub cas: Vec<CaStatus>,
     /// Every active certificate, in inventory order.
@@ -189,6 +196,7 @@ impl StatusReport {
 /// use dockpki::OffsetDateTime;
 /// use dockpki_provision::ops::{status, Verdict};
 /// use dockpki_provision::store::{Create, Settings, State};
+/// use dockpki_provision::store::expiry::RenewalWindow;
 /// # let root = tempfile::tempdir()?;
 /// let state = State::open(root.path().join("state"), Create::IfMissing, Settings::default())?;
 /// let now = OffsetDateTime::now_utc();
@@ -196,12 +204,12 @@ impl StatusReport {
 /// # let mut plan = dockpki_provision::fs::WritePlan::new(dockpki_provision::fs::Existing::Refuse);
 /// # state.plan_ca(&mut plan, &ca, dockpki_provision::store::KeyProtection::Plain)?;
 /// # state.commit(plan)?;
-/// let report = status(&state, time::Duration::days(30), now)?;
+/// let report = status(&state, RenewalWindow::Relative, now)?;
 /// assert_eq!(report.cas[0].state, Verdict::Ok);
 /// assert!(report.ok() && report.certificates.is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn status(state: &State, within: Duration, now: OffsetDateTime) -> Result<StatusReport> {
+pub fn status(state: &State, window: RenewalWindow, now: OffsetDateTime) -> Result<StatusReport> {
     // During a CA rotation the new CA waits in its own file; both are in service.
     let mut ca_paths = vec![state.ca_cert_path()];
     if state.rotating() {
@@ -223,7 +231,7 @@ pub fn status(state: &State, within: Duration, now: OffsetDateTime) -> Result<St
             }
             ca_fingerprints.push(info.fingerprint());
             cas.push(CaStatus {
-                state: Verdict::of_dates(info.not_after, now, within),
+                state: Verdict::of_dates(info.not_before, info.not_after, now, window),
                 days_left: days_left(info.not_after, now),
                 subject: info.subject,
                 common_name: info.common_name,
@@ -269,7 +277,7 @@ pub fn status(state: &State, within: Duration, now: OffsetDateTime) -> Result<St
             } else if !issued_by_state_ca || has(FileState::CaMismatch) {
                 Verdict::CaMismatch
             } else {
-                Verdict::of_dates(r.not_after, now, within)
+                Verdict::of_dates(r.not_before, r.not_after, now, window)
             };
             CertStatus {
                 kind: r.kind,
@@ -285,7 +293,7 @@ pub fn status(state: &State, within: Duration, now: OffsetDateTime) -> Result<St
         })
         .collect();
     Ok(StatusReport {
-        within,
+        window,
         cas,
         certificates,
         duplicate_serials,
@@ -298,6 +306,7 @@ mod tests {
     use crate::fs::{Existing, WritePlan};
     use crate::ops::rotate;
     use crate::ops::test_fixtures::Fixture;
+    use time::Duration;
 
     fn verdicts(report: &StatusReport) -> Vec<Verdict> {
         report.certificates.iter().map(|c| c.state).collect()
@@ -307,7 +316,7 @@ mod tests {
     fn a_fresh_state_is_ok_with_every_ca_and_active_certificate_listed() {
         let now = OffsetDateTime::now_utc();
         let f = Fixture::new(now);
-        let report = status(&f.state, Duration::days(30), now).unwrap();
+        let report = status(&f.state, RenewalWindow::Relative, now).unwrap();
         assert!(report.ok());
         assert_eq!(report.cas.len(), 1);
         assert_eq!(report.cas[0].path, f.state.ca_cert_path());
@@ -325,10 +334,20 @@ mod tests {
     fn expiring_within_the_window_is_due_and_after_it_expired() {
         let now = OffsetDateTime::now_utc();
         let f = Fixture::new(now);
-        let report = status(&f.state, Duration::days(100), now).unwrap();
+        let within = |days| RenewalWindow::Within(Duration::days(days));
+        // Freshly issued, nothing is due, however wide the window.
+        let report = status(&f.state, within(100), now).unwrap();
+        assert_eq!(verdicts(&report), [Verdict::Ok, Verdict::Ok, Verdict::Ok]);
+        // A third of the way through its 90 days, alice's is due within 100 days.
+        let report = status(&f.state, within(100), now + Duration::days(31)).unwrap();
         assert_eq!(verdicts(&report), [Verdict::Ok, Verdict::Due, Verdict::Ok]);
         assert!(!report.ok());
-        let report = status(&f.state, Duration::ZERO, now + Duration::days(91)).unwrap();
+        // By default it is due with 30 days left, not 31.
+        let report = status(&f.state, RenewalWindow::Relative, now + Duration::days(59)).unwrap();
+        assert_eq!(report.certificates[1].state, Verdict::Ok);
+        let report = status(&f.state, RenewalWindow::Relative, now + Duration::days(61)).unwrap();
+        assert_eq!(report.certificates[1].state, Verdict::Due);
+        let report = status(&f.state, within(0), now + Duration::days(91)).unwrap();
         assert_eq!(
             verdicts(&report),
             [Verdict::Ok, Verdict::Expired, Verdict::Ok]
@@ -338,7 +357,7 @@ mod tests {
             FileState::Expired
         );
         // The CA too.
-        let report = status(&f.state, Duration::days(30), now + Duration::days(3630)).unwrap();
+        let report = status(&f.state, within(30), now + Duration::days(3630)).unwrap();
         assert_eq!(report.cas[0].state, Verdict::Due);
     }
 
@@ -353,7 +372,7 @@ mod tests {
             dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now).unwrap(), now)
                 .unwrap();
         std::fs::write(alice.ca_path(), other.cert_pem()).unwrap();
-        let report = status(&f.state, Duration::days(30), now).unwrap();
+        let report = status(&f.state, RenewalWindow::Relative, now).unwrap();
         assert_eq!(
             verdicts(&report),
             [Verdict::Replaced, Verdict::CaMismatch, Verdict::Missing]
@@ -379,7 +398,7 @@ mod tests {
         };
         rotate::begin(&f.state, &request, now).unwrap();
         rotate::reissue(&f.state, now).unwrap();
-        let report = status(&f.state, Duration::days(30), now).unwrap();
+        let report = status(&f.state, RenewalWindow::Relative, now).unwrap();
         let paths: Vec<_> = report.cas.iter().map(|c| c.path.clone()).collect();
         assert_eq!(paths, [f.state.ca_cert_path(), f.state.ca_next_cert_path()]);
         assert!(report.certificates.iter().all(|c| c.issued_by_state_ca));
@@ -398,7 +417,7 @@ mod tests {
         let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
         f.state.plan_inventory(&mut plan, &inventory).unwrap();
         f.state.commit(plan).unwrap();
-        let report = status(&f.state, Duration::days(30), now).unwrap();
+        let report = status(&f.state, RenewalWindow::Relative, now).unwrap();
         assert_eq!(report.duplicate_serials.len(), 1);
         assert_eq!(report.duplicate_serials[0].records, 2);
         assert_eq!(

@@ -22,10 +22,53 @@ pub fn is_expired(not_after: OffsetDateTime, now: OffsetDateTime) -> bool {
     not_after <= now
 }
 
-/// Whether a certificate ending at `not_after` is due for renewal at `now`: expired, or
-/// expiring within `within`.
-pub fn is_due(not_after: OffsetDateTime, now: OffsetDateTime, within: Duration) -> bool {
-    not_after - now <= within
+/// The renewal window when none is given: a certificate is due when this much, or a third of its
+/// lifetime if that is less, remains.
+pub const DEFAULT_WINDOW: Duration = Duration::days(30);
+
+/// When a certificate counts as due for renewal.
+///
+/// Both rules never call a certificate due while it is in the first third of its lifetime:
+/// without that, a certificate whose lifetime is no longer than the window would be due the
+/// moment it is issued, and every `renew` would re-key it again (a 7-day client certificate
+/// under a 30-day window). Renewing it anyway is an explicit selection (a name, a serial, all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenewalWindow {
+    /// Due when [`DEFAULT_WINDOW`] or a third of the lifetime remains, whichever is less: a
+    /// 90-day certificate at 30 days left, a 1-year one too, a 7-day one at 2 days 8 hours
+    /// (cert-manager renews at two thirds of the lifetime as well).
+    Relative,
+    /// Due when it expires within this window (zero: only once expired).
+    Within(Duration),
+}
+
+impl RenewalWindow {
+    /// How long before its end a certificate living `lifetime` becomes due.
+    pub fn before_expiry(self, lifetime: Duration) -> Duration {
+        match self {
+            RenewalWindow::Relative => DEFAULT_WINDOW.min(lifetime / 3),
+            RenewalWindow::Within(window) => window,
+        }
+    }
+}
+
+/// Whether a certificate valid from `not_before` to `not_after` is due for renewal at `now`:
+/// expired; or out of the first third of its lifetime and expiring within `window`
+/// ([`RenewalWindow`] says why the first third is never due).
+pub fn is_due(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+    window: RenewalWindow,
+) -> bool {
+    if is_expired(not_after, now) {
+        return true;
+    }
+    let lifetime = not_after - not_before;
+    if now - not_before < lifetime / 3 {
+        return false;
+    }
+    not_after - now <= window.before_expiry(lifetime)
 }
 
 /// What one installed layout holds compared with the inventory's record.
@@ -111,12 +154,60 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_certificate_in_the_first_third_of_its_life_is_never_due_whatever_the_window() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1000);
+        let wide = RenewalWindow::Within(Duration::days(100));
+        // A 90-day certificate issued today: inside a 100-day window, yet not due.
+        assert!(!is_due(now, now + Duration::days(90), now, wide));
+        // A third of the way through it is.
+        let issued = now - Duration::days(30);
+        assert!(is_due(issued, issued + Duration::days(90), now, wide));
+        let issued = now - Duration::days(29);
+        assert!(!is_due(issued, issued + Duration::days(90), now, wide));
+        // A 7-day certificate is not due right after issue under the default rule either.
+        assert!(!is_due(
+            now,
+            now + Duration::days(7),
+            now,
+            RenewalWindow::Relative
+        ));
+        // Expired is due, however young (a clock set back, a backdated certificate).
+        assert!(is_due(
+            now - Duration::hours(1),
+            now,
+            now,
+            RenewalWindow::Within(Duration::ZERO)
+        ));
+    }
+
+    #[test]
+    fn the_default_window_is_30_days_or_a_third_of_the_lifetime_whichever_is_less() {
+        let r = RenewalWindow::Relative;
+        assert_eq!(r.before_expiry(Duration::days(90)), Duration::days(30));
+        assert_eq!(r.before_expiry(Duration::days(365)), Duration::days(30));
+        assert_eq!(r.before_expiry(Duration::days(7)), Duration::days(7) / 3);
+        assert_eq!(
+            RenewalWindow::Within(Duration::days(5)).before_expiry(Duration::days(365)),
+            Duration::days(5)
+        );
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1000);
+        // A 7-day certificate: due with 2 days 8 hours left, not with 2 days 9 hours.
+        let ends = now + Duration::days(2) + Duration::hours(8);
+        assert!(is_due(ends - Duration::days(7), ends, now, r));
+        let ends = now + Duration::days(2) + Duration::hours(9);
+        assert!(!is_due(ends - Duration::days(7), ends, now, r));
+    }
+
+    #[test]
     fn due_means_expired_or_expiring_within_the_period() {
         let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1000);
-        let within = Duration::days(30);
-        assert!(is_due(now - Duration::days(1), now, within), "expired");
-        assert!(is_due(now + Duration::days(30), now, within), "boundary");
-        assert!(!is_due(now + Duration::days(31), now, within));
+        let within = RenewalWindow::Within(Duration::days(30));
+        // A 90-day certificate at 60, 59 and 91 days of age.
+        let issued = |age: i64| now - Duration::days(age);
+        let ends = |age: i64| issued(age) + Duration::days(90);
+        assert!(is_due(issued(91), ends(91), now, within), "expired");
+        assert!(is_due(issued(60), ends(60), now, within), "boundary");
+        assert!(!is_due(issued(59), ends(59), now, within));
         assert!(is_expired(now, now) && !is_expired(now + Duration::seconds(1), now));
         assert_eq!(days_left(now + Duration::hours(24 * 90 - 1), now), 89);
         assert_eq!(days_left(now - Duration::hours(36), now), -1);
