@@ -22,6 +22,13 @@ Durations (--validity, --within, --timeout, DOCKPKI_LOCK_TIMEOUT): a whole numbe
 Daemon addresses (--host): Docker's -H syntax, tcp://HOST:PORT; HOST:PORT and a bare HOST (port
   2376) are accepted too; an IPv6 address in brackets: tcp://[2001:db8::1]:2376.
 
+Output:
+  A command that changes something says what it did in one line on stdout; -v adds the files
+  written, -q prints nothing but warnings and errors (and what the command is run for: a table, a
+  script, a CRL). Notes, warnings and errors go to stderr. status and verify colour their verdicts
+  (--color auto: on a terminal, unless NO_COLOR is set or TERM=dumb). Slow work (RSA keys,
+  renew --all) shows a spinner on stderr when it is a terminal, never with --json or -q.
+
 Exit codes (status, verify and probe use all five; other commands 0, 1 and 2):
   0  success: everything checked is good
   1  error: bad input or value, an I/O failure, something that could not be done or checked
@@ -54,9 +61,26 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub json: bool,
 
-    /// Also report what was written on success
+    /// Also list the files written on success
     #[arg(long, short, global = true, help_heading = GLOBAL_OPTIONS)]
     pub verbose: bool,
+
+    /// Print nothing on success but what the command is run for (a table, a script, a CRL):
+    /// no line saying what was done, no next steps, no notes; warnings, errors and --json stay
+    #[arg(long, short, global = true, help_heading = GLOBAL_OPTIONS, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Colour the status and verify tables: auto (only when stdout is a terminal, NO_COLOR is
+    /// unset or empty and TERM is not dumb), always (even with NO_COLOR) or never; --json is
+    /// never coloured
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL_OPTIONS,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: String,
 
     /// Read the CA key's passphrase from FILE (first line) instead of asking on the terminal
     #[arg(

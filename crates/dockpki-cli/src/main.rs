@@ -11,6 +11,7 @@ mod invocation;
 mod json;
 mod output;
 mod paths;
+mod progress;
 mod secrets;
 
 use clap::Parser;
@@ -23,7 +24,10 @@ fn main() {
     };
     let json = cli.json;
     let invocation = invocation::Invocation::of(&cli);
-    let code = match commands::run(cli, invocation.clone()) {
+    let result = commands::run(cli, invocation.clone());
+    // Whatever the engine was doing has ended: no spinner may draw over what follows.
+    progress::stop();
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             let message = e.render(&invocation);

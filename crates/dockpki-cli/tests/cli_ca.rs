@@ -9,7 +9,11 @@ use common::{json, mode, names, read, s, Env};
 fn ca_init_creates_private_state_with_ca_cert_and_key() {
     let env = Env::new();
     let out = env.ca_init(&[]);
-    assert!(out.stdout.is_empty(), "silent without --verbose/--json");
+    let line = common::stdout(&out);
+    assert!(
+        line.starts_with("created CA \"") && line.lines().count() == 1,
+        "one line saying what was done: {line}"
+    );
     let st = env.state();
     assert_eq!(mode(&st), 0o700);
     assert_eq!(mode(&st.join("ca.pem")), 0o444);
@@ -161,7 +165,11 @@ fn ca_init_verbose_reports_what_was_created() {
     let env = Env::new();
     let text = common::stdout(&env.ca_init(&["--verbose", "--name", "V"]));
     assert!(
-        text.contains("created CA") && text.contains("CN=V"),
+        text.contains("created CA \"V\"")
+            && text.contains(&format!(
+                "wrote {}",
+                env.state().join("ca-key.pem").display()
+            )),
         "{text}"
     );
     assert!(text.contains(s(&env.state())), "{text}");

@@ -834,6 +834,13 @@ fn catalogue() -> Vec<Case> {
             args: &["systemd-dropin", "--unit", "{root}/units/docker", "--out", "{root}/dropin.conf"],
             phrase: "is not a unit file's path",
         },
+        Case {
+            name: "--color with a value other than auto, always or never",
+            setup: Setup::CaAndClient,
+            damage: none,
+            args: &["--color", "yes", "status"],
+            phrase: "invalid --color \"yes\": give auto, always or never",
+        },
     ]
 }
 

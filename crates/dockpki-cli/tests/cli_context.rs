@@ -423,7 +423,13 @@ fn context_update_copies_the_client_layout_again_and_changes_the_host() {
         ],
     );
     assert_success(&out);
-    assert!(out.stdout.is_empty(), "quiet on success");
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with(
+            "updated docker context \"remote-a\" for tcp://docker2.example.com:2376 from "
+        ) && line.lines().count() == 1,
+        "one line saying what was done: {line}"
+    );
     assert_copies_equal(&config, "remote-a", &client, "after update");
     let meta_text = fs::read_to_string(meta(&config, "remote-a")).expect("meta.json");
     assert_eq!(

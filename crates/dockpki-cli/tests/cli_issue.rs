@@ -298,16 +298,28 @@ fn issue_json_reports_layout_certificate_and_written_files() {
 }
 
 #[test]
-fn issue_is_silent_on_success_unless_verbose() {
+fn issue_says_what_it_did_in_one_line_lists_files_with_verbose_and_nothing_with_quiet() {
     let env = env_with_ca();
     let a = env.issue_client("a", &env.path("a"), &[]);
-    assert!(a.stdout.is_empty() && a.stderr.is_empty(), "{a:?}");
+    let line = common::stdout(&a);
+    assert!(a.stderr.is_empty(), "{a:?}");
+    assert!(
+        line.starts_with("issued client certificate \"a\" (serial ")
+            && line.contains(", expires ")
+            && line.ends_with(&format!(") into {}\n", env.path("a").display()))
+            && line.lines().count() == 1,
+        "{line}"
+    );
     let b = env.issue_client("b", &env.path("b"), &["--verbose"]);
     let text = common::stdout(&b);
     assert!(
-        text.contains("issued client certificate") && text.contains("CN=b"),
+        text.starts_with("issued client certificate \"b\"")
+            && text.contains(&format!("wrote {}", env.path("b/key.pem").display())),
         "{text}"
     );
+    let q = env.issue_client("q", &env.path("q"), &["-q"]);
+    assert!(q.stdout.is_empty() && q.stderr.is_empty(), "{q:?}");
+    assert!(env.path("q/key.pem").exists());
 }
 
 #[test]

@@ -139,6 +139,22 @@ fn assert_shown(out: &Output, v: &Variant, what: &str) {
     );
 }
 
+/// The only escape sequences dockpki prints itself: the colours of `--color always`.
+const OWN_COLOURS: [&str; 4] = ["\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[0m"];
+
+/// `out` with dockpki's own colour codes taken out of stdout, asserting that there were some:
+/// whatever escape is left came from the certificate, and [`assert_safe`] finds it.
+fn without_own_colours(mut out: Output, what: &str) -> Output {
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(text.contains("\x1b[0m"), "{what}: not coloured:\n{text}");
+    let mut plain = text;
+    for code in OWN_COLOURS {
+        plain = plain.replace(code, "");
+    }
+    out.stdout = plain.into_bytes();
+    out
+}
+
 /// `payload` as part of a file name: everything but `/`.
 fn in_name(payload: &str) -> String {
     payload.replace('/', "_")
@@ -317,6 +333,23 @@ fn verify_cannot_be_made_to_print_a_forged_line_by_a_certificate() {
         );
         assert!(text.contains("SANs cover localhost"), "{}: {text}", v.name);
 
+        // Coloured, the same: the colours are added after the text is escaped.
+        let out = verify_alone(
+            &env,
+            &[
+                "--color",
+                "always",
+                "verify",
+                "--daemon-dir",
+                s(&daemon),
+                "--host",
+                "nope.example.com",
+            ],
+        );
+        let out = without_own_colours(out, "verify --color always");
+        assert_safe(&out, v, "verify --color always");
+        assert_shown(&out, v, "verify --color always");
+
         let out = verify_alone(&env, &["verify", "--daemon-dir", s(&not_a_ca)]);
         assert_safe(&out, v, "verify of a ca.pem holding a leaf");
         assert_shown(&out, v, "verify of a ca.pem holding a leaf");
@@ -391,6 +424,9 @@ fn status_rotate_status_and_revoke_show_hostile_names_and_paths_escaped() {
         assert_eq!(out.status.code(), Some(4), "{}", v.name);
         assert_safe(&out, v, "status");
         assert_shown(&out, v, "status");
+        let out = without_own_colours(env.run(&["--color", "always", "status"]), "status");
+        assert_safe(&out, v, "status --color always");
+        assert_shown(&out, v, "status --color always");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             stderr.lines().all(|l| l.starts_with("dockpki: ")),

@@ -45,7 +45,30 @@ fn revoke_marks_the_record_revoked_with_time_and_reason_and_warns_every_time() {
     let (env, _, _) = bootstrapped();
     let serial = client_serial(&env);
     let out = env.ok(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
-    assert!(out.stdout.is_empty(), "quiet without -v");
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "revoked client certificate {:?} (serial {}, expires {})\n",
+            inventory(&env)["certificates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["serial"] == serial.as_str())
+                .unwrap()["common_name"]
+                .as_str()
+                .unwrap(),
+            &serial[..8],
+            &inventory(&env)["certificates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["serial"] == serial.as_str())
+                .unwrap()["not_after"]
+                .as_str()
+                .unwrap()[..10]
+        ),
+        "one line saying what was revoked"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     for phrase in [
         "check neither CRLs nor OCSP".to_string(),
@@ -102,7 +125,13 @@ fn crl_lists_the_revoked_serial_for_openssl_and_openssl_verify_rejects_it() {
     ]);
     let crl = env.path("crl.pem");
     let out = env.ok(&["crl", "--out", s(&crl)]);
-    assert!(out.stdout.is_empty());
+    let line = stdout(&out);
+    assert!(
+        line.starts_with("wrote a CRL of 1 revoked certificate(s), valid until ")
+            && line.ends_with(&format!(" to {}\n", crl.display()))
+            && line.lines().count() == 1,
+        "{line}"
+    );
     assert_eq!(mode(&crl), 0o444);
 
     let text = crl_text(&crl);

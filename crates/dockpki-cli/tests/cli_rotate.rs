@@ -378,12 +378,13 @@ fn rotation_json_output_is_one_document_naming_restarts_and_next_step() {
 }
 
 #[test]
-fn quiet_by_default_lists_only_restarts_and_the_next_step_and_verbose_lists_files() {
+fn a_phase_says_what_it_did_then_restarts_and_the_next_step_and_verbose_lists_files() {
     let env = Env::new();
     let (daemon, client) = (env.path("daemon"), env.path("client"));
     env.bootstrap(&daemon, &client, &[]);
     let text = stdout(&env.ok(&["ca", "rotate", "begin"]));
-    assert_eq!(text.lines().count(), 2, "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.starts_with("began the CA rotation: new CA "), "{text}");
     let out = env.ok(&["-v", "ca", "rotate", "reissue"]);
     assert_success(&out);
     let text = stdout(&out);

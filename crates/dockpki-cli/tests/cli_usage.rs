@@ -86,6 +86,8 @@ fn usage_errors_exit_2_and_write_nothing() {
         &["frobnicate"],
         &[],
         &["verify", "--unknown"],
+        // -q and -v contradict each other.
+        &["-q", "-v", "issue", "client", "--name", "a", "--out", out],
     ];
     let before = common::snapshot(env.root());
     for args in cases {

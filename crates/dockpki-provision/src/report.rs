@@ -37,6 +37,108 @@ pub enum Notice {
         /// Its mode.
         mode: u32,
     },
+    /// Work that can take seconds is under way: `done` of `total` steps are finished. Sent with
+    /// `done == 0` when the work starts and `done == total` when it ends (also when it fails
+    /// part way, so that a caller drawing progress can stop), so that a caller on a terminal
+    /// can show that dockpki is busy rather than hung.
+    Progress {
+        /// What is being done.
+        task: Task,
+        /// Steps finished.
+        done: usize,
+        /// Steps in all.
+        total: usize,
+    },
+}
+
+/// Slow work the engine reports [`Notice::Progress`] for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Task {
+    /// Generating private keys of a slow type (RSA), which takes up to seconds each.
+    GeneratingKeys,
+    /// Re-issuing certificates one after the other (`renew`), each perhaps with a new RSA key.
+    Renewing,
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Task::GeneratingKeys => "generating RSA keys",
+            Task::Renewing => "renewing certificates",
+        })
+    }
+}
+
+impl Notice {
+    /// Whether the notice warns of something the operator should act on (a key others can
+    /// read, a file left as it was), as opposed to telling what the engine is doing; a caller
+    /// asked to be quiet still shows warnings.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Notice::SkippedUserFile(_) | Notice::LooseCaKey { .. })
+    }
+}
+
+/// Reports the progress of `total` steps of `task` around `work`: `done = 0` before, `done =
+/// total` after, whether `work` succeeded or not. Nothing is reported when `slow` is false, so
+/// quick work shows no progress at all.
+pub(crate) fn around<T>(
+    report: &dyn Report,
+    task: Task,
+    total: usize,
+    slow: bool,
+    work: impl FnOnce() -> T,
+) -> T {
+    if slow {
+        report.notice(&Notice::Progress {
+            task,
+            done: 0,
+            total,
+        });
+    }
+    let result = work();
+    if slow {
+        report.notice(&Notice::Progress {
+            task,
+            done: total,
+            total,
+        });
+    }
+    result
+}
+
+/// Generates one key of `key_type`, reporting progress when it is slow to generate.
+///
+/// # Errors
+///
+/// [`dockpki::Error::Crypto`] when the key cannot be generated.
+pub(crate) fn generate_key(
+    report: &dyn Report,
+    key_type: dockpki::KeyType,
+) -> dockpki::Result<dockpki::PrivateKey> {
+    around(
+        report,
+        Task::GeneratingKeys,
+        1,
+        key_type.is_slow_to_generate(),
+        || dockpki::PrivateKey::generate(key_type),
+    )
+}
+
+/// Generates keys of `key_types` (in parallel when several are slow), reporting progress when
+/// any of them is slow to generate.
+///
+/// # Errors
+///
+/// [`dockpki::Error::Crypto`] when a key cannot be generated.
+pub(crate) fn generate_keys(
+    report: &dyn Report,
+    key_types: &[dockpki::KeyType],
+) -> dockpki::Result<Vec<dockpki::PrivateKey>> {
+    let slow = key_types.iter().any(|k| k.is_slow_to_generate());
+    around(report, Task::GeneratingKeys, key_types.len(), slow, || {
+        dockpki::PrivateKey::generate_many(key_types)
+    })
 }
 
 impl fmt::Display for Notice {
@@ -60,6 +162,7 @@ impl fmt::Display for Notice {
                 journal.display()
             ),
             Notice::SkippedUserFile(line) => f.write_str(line),
+            Notice::Progress { task, done, total } => write!(f, "{task}: {done} of {total}"),
             Notice::LooseCaKey { path, mode } => write!(
                 f,
                 "warning: the CA key {} is accessible by group or others (mode {mode:04o}); run `chmod 400 {}`",
@@ -87,5 +190,69 @@ impl Report for Silent {
 impl<F: Fn(&Notice) + Send + Sync> Report for F {
     fn notice(&self, notice: &Notice) {
         self(notice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<Notice>>);
+
+    impl Report for Collect {
+        fn notice(&self, notice: &Notice) {
+            self.0.lock().unwrap().push(notice.clone());
+        }
+    }
+
+    fn progress(task: Task, done: usize, total: usize) -> Notice {
+        Notice::Progress { task, done, total }
+    }
+
+    #[test]
+    fn slow_work_reports_its_start_and_its_end_even_when_it_fails() {
+        let seen = Collect::default();
+        let r: Result<(), &str> = around(&seen, Task::Renewing, 3, true, || Err("failed"));
+        assert!(r.is_err());
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                progress(Task::Renewing, 0, 3),
+                progress(Task::Renewing, 3, 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn only_slow_key_types_report_progress() {
+        let seen = Collect::default();
+        generate_key(&seen, dockpki::KeyType::EcdsaP256).unwrap();
+        generate_keys(&seen, &[dockpki::KeyType::Ed25519; 2]).unwrap();
+        assert!(seen.0.lock().unwrap().is_empty());
+        generate_key(&seen, dockpki::KeyType::Rsa2048).unwrap();
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                progress(Task::GeneratingKeys, 0, 1),
+                progress(Task::GeneratingKeys, 1, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn warnings_are_told_apart_from_what_the_engine_is_doing() {
+        assert!(Notice::LooseCaKey {
+            path: PathBuf::from("/s/ca-key.pem"),
+            mode: 0o644
+        }
+        .is_warning());
+        assert!(!progress(Task::GeneratingKeys, 0, 1).is_warning());
+        assert!(!Notice::Recovered {
+            journal: PathBuf::from("/s/journal.json"),
+            moved: 1
+        }
+        .is_warning());
     }
 }

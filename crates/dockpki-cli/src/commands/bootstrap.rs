@@ -78,8 +78,9 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
                 "written": done.written,
             }),
         );
-    } else {
+    } else if ctx.out.reports() {
         print_summary(&state, &done);
+        super::list_written(ctx, &done.written);
         print_next_steps(&ctx.invocation, &done);
     }
     Ok(EXIT_OK)
@@ -107,32 +108,26 @@ fn check_port(text: &str) -> CliResult<u16> {
     }
 }
 
+/// One line saying what was done: the CA, then each certificate and where it went.
 fn print_summary(state: &State, done: &Bootstrapped) {
-    let until = |c: &dockpki::CertInfo| dockpki::format_time(c.not_after);
-    // A reused CA's name comes from its certificate, which may say anything.
+    let expires = |c: &dockpki::CertInfo| c.not_after.date();
+    // A reused CA's name comes from its certificate, which may say anything: `say` escapes.
     say(format_args!(
-        "CA      {:?} {} in {}",
-        done.ca.common_name.clone().unwrap_or_default(),
+        "{} CA {} in {}; issued server certificate (SANs {}; serial {}, expires {}) into {} and client certificate {} (serial {}, expires {}) into {}",
         match done.ca_source {
             CaSource::Created => "created",
             CaSource::Reused => "reused",
         },
-        state.dir().display()
-    ));
-    say(format_args!(
-        "daemon  {}  (SANs {}; valid until {})",
-        done.daemon.describe(),
+        super::quoted_name(&done.ca),
+        state.dir().display(),
         done.server.san_strings().join(", "),
-        until(&done.server)
-    ));
-    say(format_args!(
-        "client  {}  (CN {:?}; valid until {})",
-        done.client.describe(),
-        done.client_certificate
-            .common_name
-            .clone()
-            .unwrap_or_default(),
-        until(&done.client_certificate)
+        super::short_serial(&done.server.serial),
+        expires(&done.server),
+        done.daemon.dir.display(),
+        super::quoted_name(&done.client_certificate),
+        super::short_serial(&done.client_certificate.serial),
+        expires(&done.client_certificate),
+        done.client.dir.display()
     ));
 }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{now, parse, parse_all, parse_validity, Context};
 use crate::cli::CaInitArgs;
 use crate::error::{CliResult, EXIT_OK};
-use crate::output::{note, print_document, say};
+use crate::output::{note, print_document};
 use dockpki_provision::store::state::KeyProtection;
 
 /// Creates the CA.
@@ -46,18 +46,19 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
                 "written": created.written,
             }),
         );
-    } else if ctx.out.verbose {
-        say(format_args!(
-            "created CA {:?} ({}{}, valid until {}) in {}",
-            created.certificate.subject,
+    } else {
+        ctx.out.done(format_args!(
+            "created CA {} ({}{}, expires {}) in {}",
+            super::quoted_name(&created.certificate),
             created.key_type,
             match created.protection {
                 KeyProtection::Encrypted => ", key encrypted",
                 KeyProtection::Plain => "",
             },
-            dockpki::format_time(created.certificate.not_after),
+            created.certificate.not_after.date(),
             state.dir().display()
         ));
+        super::list_written(ctx, &created.written);
     }
     Ok(EXIT_OK)
 }
@@ -69,7 +70,7 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
     let converted = ca::convert(&state, to)?;
     for backup in converted.unencrypted_backups() {
         note(format_args!(
-            "the unencrypted key is kept as {}; delete it (shred -u) once the passphrase works",
+            "warning: the unencrypted key is kept as {}; delete it (shred -u) once the passphrase works",
             backup.display()
         ));
     }
@@ -86,17 +87,16 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
                 "written": converted.written,
             }),
         );
-    } else if ctx.out.verbose {
-        for w in &converted.written {
-            say(format_args!(
-                "{} {}",
-                match to {
-                    KeyProtection::Encrypted => "encrypted",
-                    KeyProtection::Plain => "decrypted",
-                },
-                w.path.display()
-            ));
-        }
+    } else {
+        ctx.out.done(format_args!(
+            "{} the CA key(s) in {}",
+            match to {
+                KeyProtection::Encrypted => "encrypted",
+                KeyProtection::Plain => "decrypted",
+            },
+            state.dir().display()
+        ));
+        super::list_written(ctx, &converted.written);
     }
     Ok(EXIT_OK)
 }

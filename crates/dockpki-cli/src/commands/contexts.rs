@@ -95,9 +95,9 @@ fn report(ctx: &Context, done: &ContextWritten, verb: &str) {
                 "written": done.written,
             }),
         );
-    } else if ctx.out.verbose {
+    } else {
         // On update the record (host, directories) comes from the inventory.
-        say(format_args!(
+        ctx.out.done(format_args!(
             "{verb} docker context {:?} for {} from {} in {}; use it with `docker --context {} version`",
             record.name,
             record.host,
@@ -105,6 +105,7 @@ fn report(ctx: &Context, done: &ContextWritten, verb: &str) {
             record.docker_config.display(),
             record.name
         ));
+        super::list_written(ctx, &done.written);
     }
 }
 
@@ -178,7 +179,7 @@ pub fn remove(ctx: &Context, args: &ContextRmArgs) -> CliResult<i32> {
             MadeBy::Dockpki => "",
             MadeBy::Other => " (not made by dockpki)",
         };
-        say(format_args!(
+        ctx.out.done(format_args!(
             "{what} {:?}{whose} from {}",
             done.name,
             done.docker_config.display()

@@ -38,15 +38,14 @@ pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
                 "pem": if out.is_none() { Some(&made.pem) } else { None },
             }),
         );
-    } else if ctx.out.verbose {
-        if let Some(path) = out {
-            crate::output::say(format_args!(
-                "wrote a CRL of {} revoked certificate(s), valid until {}, to {}",
-                made.revoked_serials.len(),
-                dockpki::format_time(made.next_update),
-                path.display()
-            ));
-        }
+    } else if let Some(path) = out {
+        // On stdout the CRL itself is the output: nothing else may be printed there.
+        ctx.out.done(format_args!(
+            "wrote a CRL of {} revoked certificate(s), valid until {}, to {}",
+            made.revoked_serials.len(),
+            dockpki::format_time(made.next_update),
+            path.display()
+        ));
     }
     Ok(EXIT_OK)
 }

@@ -189,7 +189,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
             say(line);
         }
     } else {
-        if ctx.out.verbose {
+        if ctx.out.verbose && ctx.out.reports() {
             for c in changes {
                 let verb = match c.action {
                     Action::Added => "added",
@@ -203,20 +203,22 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         // One line of what was done, then always the restart: dockerd reads daemon.json and its
         // certificates only at start, and forgetting it is the usual "it did not work".
         if unchanged {
-            say(format_args!(
+            ctx.out.done(format_args!(
                 "{} already holds these settings; nothing written",
                 file.display()
             ));
         } else if let Some(b) = &backup {
-            say(format_args!(
+            ctx.out.done(format_args!(
                 "wrote {} (previous file kept as {})",
                 file.display(),
                 b.display()
             ));
         } else {
-            say(format_args!("wrote {}", file.display()));
+            ctx.out.done(format_args!("wrote {}", file.display()));
         }
-        say("restart dockerd to apply (it reads daemon.json and its certificates only at start)");
+        ctx.out.done(
+            "restart dockerd to apply (it reads daemon.json and its certificates only at start)",
+        );
     }
     Ok(EXIT_OK)
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{now, parse, parse_all, parse_validity, Context};
 use crate::cli::{IssueClientArgs, IssueServerArgs, LeafArgs};
 use crate::error::{with_layout_flags, CliResult, LayoutFlags, EXIT_OK};
-use crate::output::{note, print_document, say};
+use crate::output::{note, print_document};
 use crate::paths::absolute;
 
 /// Issues the daemon's certificate into `--out`.
@@ -65,15 +65,17 @@ fn issue(ctx: &Context, args: &LeafArgs, leaf: LeafRequest) -> CliResult<i32> {
                 "written": issued.written,
             }),
         );
-    } else if ctx.out.verbose {
-        say(format_args!(
-            "issued {} certificate {:?} (serial {}, valid until {}) into {}",
+    } else {
+        // The name comes from the request, the directory from the command line: escaped.
+        ctx.out.done(format_args!(
+            "issued {} certificate {} (serial {}, expires {}) into {}",
             issued.layout.usage,
-            issued.certificate.subject,
-            issued.certificate.serial,
-            dockpki::format_time(issued.certificate.not_after),
-            issued.layout.describe()
+            super::quoted_name(&issued.certificate),
+            super::short_serial(&issued.certificate.serial),
+            issued.certificate.not_after.date(),
+            issued.layout.dir.display()
         ));
+        super::list_written(ctx, &issued.written);
     }
     Ok(EXIT_OK)
 }

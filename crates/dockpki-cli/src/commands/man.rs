@@ -20,7 +20,7 @@ use dockpki_provision::fs::{journal, Previous, WritePlan, Written};
 use super::Context;
 use crate::cli::{Cli, ManArgs};
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_document, print_raw, say};
+use crate::output::{print_document, print_raw};
 use crate::paths::absolute;
 
 /// The first line of every page: how `man --dir` tells a page dockpki wrote (replaced whenever
@@ -80,11 +80,12 @@ pub fn run(ctx: &Context, args: &ManArgs) -> CliResult<i32> {
         );
     } else {
         let changed = written.iter().filter(|w| w.changed).count();
-        say(format_args!(
+        ctx.out.done(format_args!(
             "man pages in {}: {changed} written, {} unchanged",
             dir.display(),
             written.len() - changed
         ));
+        super::list_written(ctx, &written);
     }
     Ok(EXIT_OK)
 }

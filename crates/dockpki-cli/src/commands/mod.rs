@@ -19,6 +19,7 @@ mod status;
 mod systemd;
 mod verify;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -99,6 +100,19 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         crate::output::printable_path("the --passphrase-file", file)?;
     }
     let user = ClientUser::detect();
+    let out = Output {
+        json: cli.json,
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+        colour: crate::output::colour(cli.color.parse()?, cli.json, terminal()),
+    };
+    crate::output::set_quiet(out.quiet);
+    // Progress is for a person watching stderr: not in a log or a pipe, not under --json or -q.
+    let progress = if !out.json && !out.quiet && std::io::stderr().is_terminal() {
+        crate::progress::Display::Spinner
+    } else {
+        crate::progress::Display::Off
+    };
     let settings = Settings {
         passphrases: Arc::new(CliPassphrases::new(cli.passphrase_file)),
         key_perms: if cli.insecure_perms {
@@ -110,14 +124,19 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         lock_timeout: Some(lock_timeout(
             std::env::var_os("DOCKPKI_LOCK_TIMEOUT").as_deref(),
         )?),
-        report: Arc::new(|n: &Notice| crate::output::note(n)),
+        report: Arc::new(move |n: &Notice| match n {
+            Notice::Progress { task, done, total } => {
+                if progress == crate::progress::Display::Spinner {
+                    crate::progress::show(*task, *done, *total);
+                }
+            }
+            n if out.quiet && !n.is_warning() => {}
+            n => crate::output::print_note(&n.to_string()),
+        }),
     };
     let ctx = Context {
         state: cli.state,
-        out: Output {
-            json: cli.json,
-            verbose: cli.verbose,
-        },
+        out,
         user,
         settings,
         invocation,
@@ -151,6 +170,46 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Probe(args) => probe::run(&ctx, &args),
         Command::Completions(args) => completions::run(&ctx, &args),
         Command::Man(args) => man::run(&ctx, &args),
+    }
+}
+
+/// What the environment says about colours: whether stdout is a terminal, `NO_COLOR` (set and
+/// not empty, as no-color.org defines it) and `TERM=dumb`.
+fn terminal() -> crate::output::Terminal {
+    crate::output::Terminal {
+        stdout_is_terminal: std::io::stdout().is_terminal(),
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        dumb: std::env::var_os("TERM").is_some_and(|v| v == "dumb"),
+    }
+}
+
+/// The first 8 hex digits of a serial: enough to tell certificates apart in practice, and
+/// accepted as a prefix by `--serial`.
+pub fn short_serial(serial: &str) -> &str {
+    serial.get(..8).unwrap_or(serial)
+}
+
+/// A certificate's common name in quotes (its whole subject when it has none), for the line
+/// saying what was done.
+pub fn quoted_name(info: &dockpki::CertInfo) -> String {
+    format!("{:?}", info.common_name.as_deref().unwrap_or(&info.subject))
+}
+
+/// With `-v` (never with `-q` or `--json`), one `wrote PATH` line per file written, and the
+/// backup kept of the file it replaced.
+pub fn list_written(ctx: &Context, written: &[dockpki_provision::fs::Written]) {
+    if !ctx.out.verbose || !ctx.out.reports() {
+        return;
+    }
+    for w in written.iter().filter(|w| w.changed) {
+        match &w.backup {
+            Some(b) => crate::output::say(format_args!(
+                "wrote {} (previous file kept as {})",
+                w.path.display(),
+                b.display()
+            )),
+            None => crate::output::say(format_args!("wrote {}", w.path.display())),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{now, renewal_window, Context};
 use crate::cli::RenewArgs;
 use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
-use crate::output::{note, print_document, say};
+use crate::output::{note, print_document};
 
 #[derive(Debug, Serialize)]
 struct Renewed {
@@ -114,7 +114,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         // Names and serials come from the inventory and the certificates, directories from
         // the inventory: every line is escaped.
         for r in &renewed {
-            say(format_args!(
+            ctx.out.done(format_args!(
                 "renewed {} certificate {:?}: serial {} replaces {}, valid until {}, {} key, in {}",
                 r.kind,
                 r.common_name.as_deref().unwrap_or("-"),
@@ -129,8 +129,9 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                     .join(", ")
             ));
         }
+        super::list_written(ctx, &renewal.written);
         for r in &restart {
-            say(&r.message);
+            ctx.out.done(&r.message);
         }
     }
     // Whatever could be renewed was; a layout left as it was still needs the operator.

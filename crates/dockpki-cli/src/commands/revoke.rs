@@ -54,7 +54,34 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
                 "dockerd_checks_revocation": false,
             }),
         );
-    } else if ctx.out.verbose {
+    } else if let [one] = done.certificates() {
+        // Names come from the inventory: escaped.
+        ctx.out.done(format_args!(
+            "revoked {} certificate {:?} (serial {}, expires {})",
+            one.kind,
+            one.common_name.as_deref().unwrap_or("-"),
+            super::short_serial(&one.serial),
+            one.not_after.date()
+        ));
+    } else if !done.certificates().is_empty() {
+        // `--name` may select several: every serial is named, so that none is revoked unseen.
+        let all = done.certificates();
+        ctx.out.done(format_args!(
+            "revoked {} certificates named {:?}: serials {}",
+            all.len(),
+            all[0].common_name.as_deref().unwrap_or("-"),
+            all.iter()
+                .map(|r| format!(
+                    "{} ({}, expires {})",
+                    super::short_serial(&r.serial),
+                    r.kind,
+                    r.not_after.date()
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if ctx.out.verbose && ctx.out.reports() {
         for r in done.certificates() {
             say(format_args!(
                 "revoked {} certificate {:?} (serial {}, valid until {})",

@@ -63,15 +63,6 @@ fn next_step_command(inv: &Invocation, next: Next) -> Option<String> {
     }
 }
 
-/// When a phase's one-line summary is printed as text (`--json` carries its facts as fields).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Summary {
-    /// Only with `-v`: the restarts and the next step say enough.
-    Verbose,
-    /// Always: what was undone is not obvious from the next step.
-    Always,
-}
-
 /// `dockpki ca rotate begin`.
 pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
     let now = now();
@@ -90,7 +81,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
         outcome.updated_dirs().len()
     );
     let extra = json!({ "ca": outcome.old_ca, "next_ca": outcome.new_ca });
-    report(ctx, "begin", &outcome, &summary, Summary::Verbose, extra)
+    report(ctx, "begin", &outcome, &summary, extra)
 }
 
 /// `dockpki ca rotate reissue`.
@@ -108,7 +99,7 @@ pub fn reissue(ctx: &Context) -> CliResult<i32> {
         "next_ca": outcome.new_ca,
         "reissued": outcome.reissued.len(),
     });
-    report(ctx, "reissue", &outcome, &summary, Summary::Verbose, extra)
+    report(ctx, "reissue", &outcome, &summary, extra)
 }
 
 /// `dockpki ca rotate finish`.
@@ -126,7 +117,7 @@ pub fn finish(ctx: &Context) -> CliResult<i32> {
             .display()
     );
     let extra = json!({ "ca": outcome.new_ca, "previous_ca": outcome.old_ca });
-    report(ctx, "finish", &outcome, &summary, Summary::Verbose, extra)
+    report(ctx, "finish", &outcome, &summary, extra)
 }
 
 /// `dockpki ca rotate abort`.
@@ -161,7 +152,7 @@ pub fn abort(ctx: &Context) -> CliResult<i32> {
             "reason": reason,
         })).collect::<Vec<_>>(),
     });
-    report(ctx, "abort", &outcome, &summary, Summary::Always, extra)
+    report(ctx, "abort", &outcome, &summary, extra)
 }
 
 /// `dockpki ca rotate status`.
@@ -232,14 +223,14 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
     Ok(EXIT_OK)
 }
 
-/// Prints a phase's result. The restarts and the next step are printed even without `-v`:
-/// without them the phase is not done (a daemon keeps the old files until restarted).
+/// Prints a phase's result: one line saying what it did, then the restarts and the next step
+/// (without them the phase is not done: a daemon keeps the old files until restarted). What
+/// was left out (not re-issued, not updated) is printed even with `-q`.
 fn report(
     ctx: &Context,
     command: &str,
     outcome: &Outcome,
     summary: &str,
-    shown: Summary,
     extra: serde_json::Value,
 ) -> CliResult<i32> {
     let restart = outcome.restart_daemons();
@@ -259,14 +250,9 @@ fn report(
         return Ok(EXIT_OK);
     }
     // The summary names CA subjects; the directories come from the inventory.
-    if ctx.out.verbose || shown == Summary::Always {
-        say(summary);
-    }
-    if ctx.out.verbose {
-        for w in outcome.written.iter().filter(|w| w.changed) {
-            say(format_args!("wrote {}", w.path.display()));
-        }
-    }
+    // What the phase did, then (with -v) the files it wrote.
+    ctx.out.done(summary);
+    super::list_written(ctx, &outcome.written);
     // Escaped by say: names and paths come from the inventory, reasons quote both.
     for n in &outcome.not_reissued {
         say(format_args!(
@@ -288,8 +274,8 @@ fn report(
         ));
     }
     for dir in &restart {
-        say(restart_hint(dir));
+        ctx.out.done(restart_hint(dir));
     }
-    say(format_args!("next: {next}"));
+    ctx.out.done(format_args!("next: {next}"));
     Ok(EXIT_OK)
 }

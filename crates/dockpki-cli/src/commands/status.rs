@@ -10,7 +10,7 @@ use dockpki_provision::store::Create;
 use super::{now, renewal_window, Context};
 use crate::cli::StatusArgs;
 use crate::error::{exit_code, CliResult};
-use crate::output::{escape, note, print_document, shell_quote};
+use crate::output::{escape, note, print_document, shell_quote, Output, Tone};
 
 /// Prints the table (or JSON); exit 1 when something is expired, due or drifted.
 pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
             }),
         );
     } else {
-        print_table(&report.cas, &report.certificates);
+        print_table(&ctx.out, &report.cas, &report.certificates);
         print_advice(
             ctx,
             &report.cas,
@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
         for d in &report.duplicate_serials {
             let path = state.inventory_path();
             note(format_args!(
-                "the inventory {} is damaged: serial {} is recorded {} times (dockpki records each certificate once, and --serial cannot tell them apart); restore the previous version from {}.bak, or remove the extra record by hand",
+                "warning: the inventory {} is damaged: serial {} is recorded {} times (dockpki records each certificate once, and --serial cannot tell them apart); restore the previous version from {}.bak, or remove the extra record by hand",
                 path.display(),
                 d.serial,
                 d.records,
@@ -78,7 +78,23 @@ fn short(serial: &str) -> &str {
     serial.get(..8).unwrap_or(serial)
 }
 
-fn print_table(cas: &[CaStatus], certs: &[CertStatus]) {
+/// How a verdict is coloured on a terminal.
+fn tone(v: Verdict) -> Tone {
+    match v {
+        Verdict::Ok => Tone::Good,
+        Verdict::Due => Tone::Attention,
+        Verdict::Expired | Verdict::Missing | Verdict::Replaced | Verdict::CaMismatch => Tone::Bad,
+    }
+}
+
+/// The STATE column, the one coloured.
+const STATE_COLUMN: usize = 5;
+
+fn print_table(out: &Output, cas: &[CaStatus], certs: &[CertStatus]) {
+    // The header has no verdict; each row after it has one.
+    let mut tones = vec![None];
+    tones.extend(cas.iter().map(|c| Some(tone(c.state))));
+    tones.extend(certs.iter().map(|c| Some(tone(c.state))));
     let mut rows = vec![[
         "CERTIFICATE",
         "NAME",
@@ -122,18 +138,28 @@ fn print_table(cas: &[CaStatus], certs: &[CertStatus]) {
     }
     // Names come from certificates and paths from the inventory: each cell is escaped before
     // the columns are measured, so the table keeps its shape and no cell can start a line.
-    let rows: Vec<[String; 7]> = rows
-        .into_iter()
-        .map(|r| r.map(|cell| escape(&cell).into_owned()))
-        .collect();
     let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| escape(&r[i]).chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
-    for row in &rows {
+    for (row, tone) in rows.iter().zip(tones) {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                // Padded outside the colour, so that the codes do not count as width; painted
+                // after escaping (paint escapes first), so that a cell cannot bring its own.
+                let pad = " ".repeat(w - escape(cell).chars().count());
+                match tone {
+                    Some(tone) if i == STATE_COLUMN => format!("{}{pad}", out.paint(tone, cell)),
+                    _ => format!("{}{pad}", escape(cell)),
+                }
+            })
             .collect();
         println!("{}", line.join("  ").trim_end());
     }

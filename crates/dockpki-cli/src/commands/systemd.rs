@@ -75,18 +75,19 @@ pub fn run(ctx: &Context, args: &SystemdDropinArgs) -> CliResult<i32> {
                 .join(" ");
             format!("removed {flags}")
         };
-        say(format_args!(
+        ctx.out.done(format_args!(
             "wrote {}: {} starts `{}` ({removed})",
             dropin.out.display(),
             dropin.unit,
             dropin.exec_start
         ));
-        if ctx.out.verbose {
+        if ctx.out.verbose && ctx.out.reports() {
             for source in &dropin.from {
                 say(format_args!("read {}", source.display()));
             }
         }
-        say(&next);
+        super::list_written(ctx, &dropin.written);
+        ctx.out.done(&next);
     }
     Ok(EXIT_OK)
 }

@@ -12,7 +12,7 @@ use super::{now, parse, parse_all, parse_host, parse_window, Context};
 use crate::cli::VerifyArgs;
 use crate::error::{exit_code, CliError, CliResult};
 use crate::invocation::Invocation;
-use crate::output::{print_document, say};
+use crate::output::{escape, print_document, Tone};
 use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
 
 /// A finding as printed: the engine's, with its [`Fix`] said as this tool's commands.
@@ -149,19 +149,25 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
         );
     } else {
         for f in &findings {
-            let tag = match f.level {
-                Level::Ok => "ok  ",
-                Level::Warn => "warn",
-                Level::Fail => "FAIL",
+            let (tag, tone) = match f.level {
+                Level::Ok => ("ok", Tone::Good),
+                Level::Warn => ("warn", Tone::Attention),
+                Level::Fail => ("FAIL", Tone::Bad),
             };
             // Messages quote certificate subjects and SANs, and paths may be anything: escaped,
-            // so that a certificate cannot add an `ok` line of its own.
-            say(format_args!(
-                "{tag}  {:<6}  {}: {}",
-                f.layout,
-                f.path.display(),
-                f.message
-            ));
+            // so that a certificate cannot add an `ok` line of its own. The tag alone is
+            // coloured, after the rest is escaped.
+            println!(
+                "{}{}  {}",
+                ctx.out.paint(tone, tag),
+                " ".repeat(4 - tag.len()),
+                escape(&format!(
+                    "{:<6}  {}: {}",
+                    f.layout,
+                    f.path.display(),
+                    f.message
+                ))
+            );
         }
     }
     if failures == 0 {

@@ -34,6 +34,9 @@ const SCRUBBED: &[&str] = &[
     "LOGNAME",
     // `env` picks its shell from SHELL when --shell is not given: tests set it when they mean to.
     "SHELL",
+    // Colours are decided from NO_COLOR and TERM (and a terminal): tests set them when they mean to.
+    "NO_COLOR",
+    "TERM",
 ];
 
 /// The login name every child sees (the default client common name).

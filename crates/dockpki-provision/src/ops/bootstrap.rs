@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use dockpki::{
-    CaOptions, CertInfo, CertificateAuthority, ClientRequest, KeyType, OffsetDateTime, PrivateKey,
+    CaOptions, CertInfo, CertificateAuthority, ClientRequest, KeyType, OffsetDateTime,
     ServerRequest, SubjectAltName,
 };
 use serde_json::{json, Value};
@@ -215,7 +215,10 @@ pub fn bootstrap(
     let mut inventory = state.load_inventory()?;
     // One call for every key: slow key types are generated in parallel.
     let wanted = if existing_ca.is_some() { 2 } else { 3 };
-    let mut keys = PrivateKey::generate_many(&vec![request.key_type; wanted])?;
+    let mut keys = crate::report::generate_keys(
+        state.settings().report.as_ref(),
+        &vec![request.key_type; wanted],
+    )?;
     let mut next_key = || {
         keys.pop()
             .ok_or_else(|| Error::new("key generation returned too few keys"))

@@ -63,7 +63,9 @@ pub fn init(state: &State, request: &CaInitRequest, now: OffsetDateTime) -> Resu
             Advice::ReplaceCa,
         ));
     }
-    let ca = CertificateAuthority::create(&request.options, now)?;
+    let key =
+        crate::report::generate_key(state.settings().report.as_ref(), request.options.key_type)?;
+    let ca = CertificateAuthority::create_with_key(&request.options, key, now)?;
     let mut plan = WritePlan::new(request.existing);
     state.plan_ca(&mut plan, &ca, request.protection)?;
     let written = state.commit(plan)?;

@@ -1,6 +1,6 @@
 //! Issuing one certificate from the state's CA into one layout.
 
-use dockpki::{CertInfo, ClientRequest, KeyType, OffsetDateTime, PrivateKey, ServerRequest, Usage};
+use dockpki::{CertInfo, ClientRequest, KeyType, OffsetDateTime, ServerRequest, Usage};
 
 use crate::error::Result;
 use crate::fs::{Existing, WritePlan, Written};
@@ -108,7 +108,7 @@ pub fn issue(state: &State, request: &IssueRequest, now: OffsetDateTime) -> Resu
     layout.refuse_other_kind()?;
     let ca = state.load_ca()?;
     let mut inventory = state.load_inventory()?;
-    let key = PrivateKey::generate(request.key_type)?;
+    let key = crate::report::generate_key(state.settings().report.as_ref(), request.key_type)?;
     let issued = match &request.leaf {
         LeafRequest::Server(r) => ca.issue_server(r, key, now)?,
         LeafRequest::Client(r) => ca.issue_client(r, key, now)?,

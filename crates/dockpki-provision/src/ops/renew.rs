@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, Skipped, WritePlan, Written};
+use crate::report::{Notice, Task};
 use crate::store::expiry::{is_due, RenewalWindow};
 use crate::store::inventory::{Inventory, Record, Status};
 use crate::store::reissue::{reissue, restrict_reused_keys};
@@ -152,30 +153,56 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
     let owners = &state.settings().owners;
     // Renew replaces files it wrote itself: forced, with backups.
     let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
-    let mut renewed = Vec::new();
-    for record in &selected {
-        // Any refusal here (a successor that would outlive the CA, an unreadable key) returns
-        // before the plan is committed: nothing is written for any certificate.
-        refuse_outliving_ca(record, &ca, now)?;
-        let issued = reissue(
-            &ca,
-            &bundle,
-            record,
-            request.key_policy,
-            owners,
-            now,
-            &mut plan,
-            &mut inventory,
-        )?;
-        renewed.push(Renewed {
-            kind: record.kind,
-            common_name: record.common_name.clone(),
-            old_serial: record.serial.clone(),
-            certificate: issued.info.clone(),
-            key_policy: request.key_policy,
-            installed: record.installed.clone(),
-        });
+    // Each new RSA key takes up to seconds: `renew --all` over many of them reports progress.
+    let report = state.settings().report.as_ref();
+    let slow = request.key_policy == KeyPolicy::Fresh
+        && selected
+            .iter()
+            .any(|r| r.key_type.unwrap_or_default().is_slow_to_generate());
+    let total = selected.len();
+    let progress = |done: usize| {
+        if slow {
+            report.notice(&Notice::Progress {
+                task: Task::Renewing,
+                done,
+                total,
+            });
+        }
+    };
+    progress(0);
+    let reissued: Result<Vec<Renewed>> = selected
+        .iter()
+        .enumerate()
+        .map(|(i, record)| {
+            // Any refusal here (a successor that would outlive the CA, an unreadable key)
+            // returns before the plan is committed: nothing is written for any certificate.
+            refuse_outliving_ca(record, &ca, now)?;
+            let issued = reissue(
+                &ca,
+                &bundle,
+                record,
+                request.key_policy,
+                owners,
+                now,
+                &mut plan,
+                &mut inventory,
+            )?;
+            progress(i + 1);
+            Ok(Renewed {
+                kind: record.kind,
+                common_name: record.common_name.clone(),
+                old_serial: record.serial.clone(),
+                certificate: issued.info.clone(),
+                key_policy: request.key_policy,
+                installed: record.installed.clone(),
+            })
+        })
+        .collect();
+    if reissued.is_err() {
+        // The work ended, if not every step: whoever draws the progress stops.
+        progress(total);
     }
+    let renewed = reissued?;
     state.plan_inventory(&mut plan, &inventory)?;
     // Judged before the update: judged again after it, a layout swapped for a symlink would
     // have no owner, and root would follow it (see restrict_reused_keys).

@@ -223,7 +223,9 @@ pub fn begin(state: &State, request: &BeginRequest, now: OffsetDateTime) -> Resu
     // Before the CA key is loaded: a refusal must not cost a passphrase prompt.
     refuse_short_lived_successor(&inventory, request.lifetime)?;
     let old = state.load_current_ca()?;
-    let new = CertificateAuthority::create(&successor_options(&old, request, now)?, now)?;
+    let options = successor_options(&old, request, now)?;
+    let key = crate::report::generate_key(state.settings().report.as_ref(), options.key_type)?;
+    let new = CertificateAuthority::create_with_key(&options, key, now)?;
     let bundle = dockpki::trust_bundle_pem([old.cert_der(), new.cert_der()])?;
 
     let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
