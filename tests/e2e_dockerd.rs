@@ -1117,7 +1117,7 @@ fn dockpki_context_survives_renewal_and_ca_rotation_and_probe_sees_restart_drift
     checks.check(
         run.success
             && doc["ok"] == true
-            && doc["installed"] == "yes"
+            && doc["matches_installed"] == "yes"
             && doc["ping"] == "OK"
             && doc["server"]["Version"] == version.as_str()
             && doc["certificate"]["sans"]
@@ -1141,7 +1141,7 @@ fn dockpki_context_survives_renewal_and_ca_rotation_and_probe_sees_restart_drift
     checks.check(
         !run.success
             && run.code == Some(3)
-            && doc["installed"] == "drift"
+            && doc["matches_installed"] == "drift"
             && run
                 .stderr
                 .contains("served certificate is not the installed one: restart dockerd"),
@@ -1158,7 +1158,7 @@ fn dockpki_context_survives_renewal_and_ca_rotation_and_probe_sees_restart_drift
     );
     let (run, doc) = probe(&state, &host, &client_dir);
     checks.check(
-        run.success && doc["installed"] == "yes",
+        run.success && doc["matches_installed"] == "yes",
         "probe after the restart: the served certificate is the installed one",
         &run,
     );

@@ -8,6 +8,7 @@ mod commands;
 mod error;
 mod host_names;
 mod invocation;
+mod json;
 mod output;
 mod paths;
 mod progress;

@@ -147,10 +147,33 @@ pub fn quiet() -> bool {
 }
 
 /// Prints `value` as pretty JSON on stdout.
-pub fn print_json(value: &impl Serialize) {
+fn print_json(value: &impl Serialize) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, value);
     let _ = writeln!(out);
+}
+
+/// The name and version of `command`'s `--json` document: `dockpki/<command>/v1`, the words of
+/// the command joined by `-` (`ca-rotate-begin`). docs/json.md documents each; a field added
+/// keeps the version, a field renamed, removed or changed in meaning makes it `v2`.
+pub fn schema(command: &str) -> String {
+    format!("dockpki/{command}/v1")
+}
+
+/// Prints the `--json` document of `command` (see [`schema`]): `fields`, an object, after its
+/// `"schema"`, so that every document is an object that says what it is, never a bare array.
+pub fn print_document(command: &str, fields: serde_json::Value) {
+    let mut doc = serde_json::Map::new();
+    doc.insert("schema".into(), schema(command).into());
+    match fields {
+        serde_json::Value::Object(fields) => doc.extend(fields),
+        // Every caller passes `json!({...})`; anything else is a bug, kept visible rather than
+        // dropped.
+        other => {
+            doc.insert("value".into(), other);
+        }
+    }
+    print_json(&serde_json::Value::Object(doc));
 }
 
 /// The name and version of the error document, `{"schema", "error", "exit_code"}`.

@@ -126,11 +126,11 @@ fn ca_init_with_force_makes_a_new_ca_and_keeps_backups() {
     let st = env.state();
     let old_cert = read(&st.join("ca.pem"));
     let old_key = read(&st.join("ca-key.pem"));
-    let old_fp = env.inspect_cert(&st.join("ca.pem"))["sha256_fingerprint"].clone();
+    let old_fp = env.inspect_cert(&st.join("ca.pem"))["sha256"].clone();
 
     env.ca_init(&["--force", "--key-type", "ed25519"]);
     let new = env.inspect_cert(&st.join("ca.pem"));
-    assert_ne!(new["sha256_fingerprint"], old_fp);
+    assert_ne!(new["sha256"], old_fp);
     assert_eq!(new["key_type"], "ed25519");
     assert_ne!(read(&st.join("ca-key.pem")), old_key);
 

@@ -87,9 +87,13 @@ fn json_gives_the_variables_as_an_object() {
     assert_eq!(
         v,
         serde_json::json!({
-            "DOCKER_HOST": "tcp://[::1]:2376",
-            "DOCKER_TLS_VERIFY": "1",
-            "DOCKER_CERT_PATH": dir.display().to_string(),
+            "schema": "dockpki/env/v1",
+            "set": {
+                "DOCKER_HOST": "tcp://[::1]:2376",
+                "DOCKER_TLS_VERIFY": "1",
+                "DOCKER_CERT_PATH": dir.display().to_string(),
+            },
+            "unset": [],
         })
     );
 }
@@ -134,7 +138,7 @@ fn the_default_client_dir_is_home_docker() {
         fs::write(docker.join(n), "x").unwrap();
     }
     let v = json(&env.ok(&["--json", "env", "--host", "tcp://h:2376"]));
-    assert_eq!(v["DOCKER_CERT_PATH"], docker.display().to_string());
+    assert_eq!(v["set"]["DOCKER_CERT_PATH"], docker.display().to_string());
 }
 
 // --- Shell output under hostile values ------------------------------------------------------
@@ -744,7 +748,11 @@ fn unset_takes_no_host_or_client_dir_and_powershell_removes_each_variable() {
     );
     assert_eq!(
         json(&env.ok(&["--json", "env", "--unset"])),
-        serde_json::json!({ "unset": ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] })
+        serde_json::json!({
+            "schema": "dockpki/env/v1",
+            "set": {},
+            "unset": ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"],
+        })
     );
     for args in [
         &["env", "--unset", "--host", "tcp://h:2376"][..],

@@ -43,11 +43,11 @@ fn inspect_json_reports_subject_sans_usages_validity_serial_and_fingerprint() {
     let cert_path = d.join("server-cert.pem");
     let out = env.ok(&["--json", "inspect", s(&cert_path)]);
     let doc = json(&out);
-    assert_eq!(doc.as_array().unwrap().len(), 1);
-    assert_eq!(doc[0]["path"], s(&cert_path));
-    assert_eq!(doc[0]["kind"], "certificates");
-    assert_eq!(doc[0]["mode"], "0444");
-    let c = &doc[0]["certificates"][0];
+    assert_eq!(doc["files"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["files"][0]["path"], s(&cert_path));
+    assert_eq!(doc["files"][0]["kind"], "certificates");
+    assert_eq!(doc["files"][0]["mode"], "0444");
+    let c = &doc["files"][0]["certificates"][0];
     assert_eq!(c["subject"], "CN=localhost");
     assert_eq!(c["dns_names"], serde_json::json!(["localhost"]));
     assert_eq!(c["ip_addresses"], serde_json::json!(["127.0.0.1"]));
@@ -57,7 +57,7 @@ fn inspect_json_reports_subject_sans_usages_validity_serial_and_fingerprint() {
     // Cross-check against openssl.
     let fp = common::openssl_x509(&cert_path, &["-fingerprint", "-sha256"]);
     let fp = fp.trim().split_once('=').unwrap().1;
-    assert_eq!(c["sha256_fingerprint"], fp);
+    assert_eq!(c["sha256"], fp);
     let serial = common::openssl_x509(&cert_path, &["-serial"]);
     let serial = serial.trim().split_once('=').unwrap().1;
     assert_eq!(
@@ -82,7 +82,7 @@ fn inspect_text_lists_sans_usages_and_fingerprint() {
     assert!(text.contains("IP:127.0.0.1"), "{text}");
     assert!(text.contains("serverAuth"), "{text}");
     assert!(text.contains("CN=localhost"), "{text}");
-    let fp = env.inspect_cert(&d.join("server-cert.pem"))["sha256_fingerprint"].clone();
+    let fp = env.inspect_cert(&d.join("server-cert.pem"))["sha256"].clone();
     assert!(text.contains(fp.as_str().unwrap()), "{text}");
 
     let text = stdout(&env.ok(&["inspect", s(&c.join("cert.pem"))]));
@@ -106,7 +106,7 @@ fn inspect_several_files_reports_each_in_order() {
         .chain(files.iter().map(|f| s(f)))
         .collect();
     let doc = json(&env.ok(&args));
-    let arr = doc.as_array().unwrap();
+    let arr = doc["files"].as_array().unwrap();
     assert_eq!(arr.len(), 3);
     assert_eq!(arr[0]["certificates"][0]["is_ca"], true);
     assert_eq!(arr[1]["kind"], "private_key");
@@ -123,7 +123,7 @@ fn inspect_a_bundle_shows_every_certificate() {
     pem.extend(common::read(&other.state().join("ca.pem")));
     fs::write(&bundle, pem).unwrap();
     let doc = json(&env.ok(&["--json", "inspect", s(&bundle)]));
-    assert_eq!(doc[0]["certificates"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["files"][0]["certificates"].as_array().unwrap().len(), 2);
     let text = stdout(&env.ok(&["inspect", s(&bundle)]));
     assert!(text.contains("2 certificate(s)"), "{text}");
 }
@@ -171,8 +171,8 @@ fn inspect_key_file_shows_key_type_and_never_key_material() {
 
         let json_out = env.ok(&["--json", "inspect", s(&key)]);
         let doc = json(&json_out);
-        assert_eq!(doc[0]["kind"], "private_key");
-        assert_eq!(doc[0]["key_type"], ty);
+        assert_eq!(doc["files"][0]["kind"], "private_key");
+        assert_eq!(doc["files"][0]["key_type"], ty);
         assert_no_key_material(&stdout(&json_out), &pem);
     }
 }
@@ -244,7 +244,7 @@ fn inspect_json_key_type_is_spelled_like_the_key_type_flag() {
     let ca = env.inspect_cert(&env.state().join("ca.pem"));
     assert_eq!(ca["key_type"], "rsa-2048", "{ca}");
     let key = json(&env.ok(&["--json", "inspect", s(&env.state().join("ca-key.pem"))]));
-    assert_eq!(key[0]["key_type"], "rsa-2048", "{key}");
+    assert_eq!(key["files"][0]["key_type"], "rsa-2048", "{key}");
 }
 
 /// `openssl OPERATION -in IN -outform DER -out OUT`.
@@ -273,9 +273,12 @@ fn a_der_certificate_made_by_openssl_reads_as_its_pem_does() {
     assert_ne!(fs::read(&der).unwrap(), fs::read(&pem).unwrap());
     let from_der = json(&env.ok(&["--json", "inspect", s(&der)]));
     let from_pem = json(&env.ok(&["--json", "inspect", s(&pem)]));
-    assert_eq!(from_der[0]["encoding"], "der");
-    assert_eq!(from_pem[0]["encoding"], "pem");
-    assert_eq!(from_der[0]["certificates"], from_pem[0]["certificates"]);
+    assert_eq!(from_der["files"][0]["encoding"], "der");
+    assert_eq!(from_pem["files"][0]["encoding"], "pem");
+    assert_eq!(
+        from_der["files"][0]["certificates"],
+        from_pem["files"][0]["certificates"]
+    );
     let text = stdout(&env.ok(&["inspect", s(&der)]));
     assert!(text.contains("server.der (mode 0"), "{text}");
     assert!(text.contains(": 1 certificate(s) (DER)"), "{text}");
@@ -288,9 +291,9 @@ fn a_der_private_key_made_by_openssl_shows_its_type_and_no_key_material() {
     let der = env.path("key.der");
     openssl_to_der("pkey", &c.join("key.pem"), &der);
     let doc = json(&env.ok(&["--json", "inspect", s(&der)]));
-    assert_eq!(doc[0]["kind"], "private_key");
-    assert_eq!(doc[0]["encoding"], "der");
-    assert_eq!(doc[0]["key_type"], "ecdsa-p256");
+    assert_eq!(doc["files"][0]["kind"], "private_key");
+    assert_eq!(doc["files"][0]["encoding"], "der");
+    assert_eq!(doc["files"][0]["key_type"], "ecdsa-p256");
     let text = stdout(&env.ok(&["inspect", s(&der)]));
     assert!(text.contains("private key (DER), "), "{text}");
     assert_no_key_material(&text, &fs::read(c.join("key.pem")).unwrap());
@@ -302,7 +305,8 @@ fn standard_input_is_read_for_a_dash_in_pem_or_der() {
     let pem_path = d.join("server-cert.pem");
     let der_path = env.path("server.der");
     openssl_to_der("x509", &pem_path, &der_path);
-    let expected = json(&env.ok(&["--json", "inspect", s(&pem_path)]))[0]["certificates"].clone();
+    let expected =
+        json(&env.ok(&["--json", "inspect", s(&pem_path)]))["files"][0]["certificates"].clone();
     for (input, encoding) in [
         (fs::read(&pem_path).unwrap(), "pem"),
         (fs::read(&der_path).unwrap(), "der"),
@@ -315,10 +319,10 @@ fn standard_input_is_read_for_a_dash_in_pem_or_der() {
             .unwrap();
         common::assert_success(&out);
         let doc = json(&out);
-        assert_eq!(doc[0]["path"], "-");
-        assert_eq!(doc[0]["mode"], serde_json::Value::Null);
-        assert_eq!(doc[0]["encoding"], encoding);
-        assert_eq!(doc[0]["certificates"], expected);
+        assert_eq!(doc["files"][0]["path"], "-");
+        assert_eq!(doc["files"][0]["mode"], serde_json::Value::Null);
+        assert_eq!(doc["files"][0]["encoding"], encoding);
+        assert_eq!(doc["files"][0]["certificates"], expected);
     }
     // Between files, in the order given.
     let out = env

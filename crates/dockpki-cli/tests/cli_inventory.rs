@@ -26,7 +26,7 @@ fn bootstrap_and_issue_record_active_certificates() {
     assert_eq!(inv["version"], 1);
     let recs = records(&env);
     assert_eq!(recs.len(), 3, "{inv}");
-    let ca_fp = env.inspect_cert(&env.state().join("ca.pem"))["sha256_fingerprint"].clone();
+    let ca_fp = env.inspect_cert(&env.state().join("ca.pem"))["sha256"].clone();
     for (rec, kind, dir, cert) in [
         (&recs[0], "server", &d, d.join("server-cert.pem")),
         (&recs[1], "client", &c, c.join("cert.pem")),
@@ -38,7 +38,7 @@ fn bootstrap_and_issue_record_active_certificates() {
         assert_eq!(rec["ca_sha256"], ca_fp);
         let info = env.inspect_cert(&cert);
         assert_eq!(rec["serial"], info["serial"]);
-        assert_eq!(rec["sha256"], info["sha256_fingerprint"]);
+        assert_eq!(rec["sha256"], info["sha256"]);
         assert_eq!(rec["not_after"], info["not_after"]);
     }
     assert_eq!(

@@ -98,9 +98,9 @@ fn man_prints_the_page_of_dockpki_or_of_a_command() {
     assert!(out.stdout.is_empty());
     assert_error_line(&out, "dockpki has no command \"issue nosuch\"");
     let doc = json(&run(&env, &["--json", "man", "ca", "rotate"]));
-    assert_eq!(doc["page"], "dockpki-ca-rotate.1");
+    assert_eq!(doc["pages"][0]["file"], "dockpki-ca-rotate.1");
     assert_eq!(
-        doc["roff"].as_str().unwrap(),
+        doc["pages"][0]["roff"].as_str().unwrap(),
         stdout(&run(&env, &["man", "ca", "rotate"]))
     );
 }

@@ -243,11 +243,11 @@ fn inspect_shows_every_hostile_certificate_field_escaped_and_json_keeps_it_exact
         assert_shown(&out, v, "inspect");
 
         let doc = json(&env.ok(&["--json", "inspect", s(&ca_file), s(&file)]));
-        let ca_info = &doc[0]["certificates"][0];
-        let leaf_info = &doc[1]["certificates"][0];
+        let ca_info = &doc["files"][0]["certificates"][0];
+        let leaf_info = &doc["files"][1]["certificates"][0];
         assert_eq!(ca_info["common_name"], v.payload, "{}", v.name);
         assert_eq!(leaf_info["common_name"], v.payload, "{}", v.name);
-        assert_eq!(doc[1]["path"], s(&file), "{}", v.name);
+        assert_eq!(doc["files"][1]["path"], s(&file), "{}", v.name);
         if v.payload.is_ascii() {
             assert!(
                 leaf_info["dns_names"]

@@ -47,7 +47,10 @@ fn nothing_due_prints_nothing_changes_nothing_and_exits_0() {
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
     assert_unchanged(&before, &snapshot(env.root()), "renew with nothing due");
     let doc = json(&env.ok(&["--json", "renew"]));
-    assert_eq!(doc, serde_json::json!({ "renewed": [], "restart": [] }));
+    assert_eq!(
+        doc,
+        serde_json::json!({ "schema": "dockpki/renew/v1", "renewed": [], "restart": [], "skipped": [] })
+    );
 }
 
 #[test]
@@ -130,11 +133,7 @@ fn all_renews_both_with_new_serials_and_new_keys_and_supersedes_the_old_records(
         assert_eq!(r["serial"], recs[1]["serial"]);
         assert_eq!(r["key"], "new");
     }
-    assert_eq!(
-        doc["restart"][0]["daemon_dir"],
-        daemon.to_str().unwrap(),
-        "{doc}"
-    );
+    assert_eq!(doc["restart"][0]["dir"], daemon.to_str().unwrap(), "{doc}");
     verify_ok(&env, &daemon, &client);
     env.ok(&["status"]);
 }

@@ -32,11 +32,11 @@ fn assert_verifies(env: &Env, daemon: &Path, client: &Path) {
 /// The SHA-256 fingerprints of every certificate in a PEM file, in order.
 fn fingerprints(env: &Env, file: &Path) -> Vec<String> {
     let doc = json(&env.ok(&["--json", "inspect", s(file)]));
-    doc[0]["certificates"]
+    doc["files"][0]["certificates"]
         .as_array()
         .expect("certificates")
         .iter()
-        .map(|c| c["sha256_fingerprint"].as_str().expect("fp").to_string())
+        .map(|c| c["sha256"].as_str().expect("fp").to_string())
         .collect()
 }
 
@@ -92,7 +92,7 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
     let old_fp = fingerprint(&env, &env.state().join("ca.pem"));
     let old_subject = subject(&env, &env.state().join("ca.pem"));
     assert_eq!(status(&env)["phase"], "none");
-    assert_eq!(status(&env)["next_command"], env.hint("ca rotate begin"));
+    assert_eq!(status(&env)["next"]["command"], env.hint("ca rotate begin"));
 
     // begin: a new CA with its own name; every layout trusts old+new; old leaves still verify.
     let old_client_cert = fs::read(client.join("cert.pem")).unwrap();
@@ -141,10 +141,10 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
 
     let st = status(&env);
     assert_eq!(st["phase"], "begun");
-    assert_eq!(st["current_ca"]["sha256"], old_fp.as_str());
+    assert_eq!(st["ca"]["sha256"], old_fp.as_str());
     assert_eq!(st["next_ca"]["sha256"], new_fp.as_str());
     assert_eq!(st["left"].as_array().unwrap().len(), 3, "{st}");
-    assert_eq!(st["next_command"], env.hint("ca rotate reissue"));
+    assert_eq!(st["next"]["command"], env.hint("ca rotate reissue"));
     let text = stdout(&env.ok(&["ca", "rotate", "status"]));
     assert!(text.contains("phase:      begun"), "{text}");
     assert!(text.contains("left:       server"), "{text}");
@@ -194,7 +194,10 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
     assert_verifies(&env, &daemon, &client);
     assert_verifies(&env, &daemon, &bob);
     assert_eq!(status(&env)["phase"], "reissued");
-    assert_eq!(status(&env)["next_command"], env.hint("ca rotate finish"));
+    assert_eq!(
+        status(&env)["next"]["command"],
+        env.hint("ca rotate finish")
+    );
 
     // Nothing left to re-issue: a second run writes nothing.
     let before = snapshot(env.root());
@@ -264,7 +267,7 @@ fn full_rotation_keeps_every_layout_verifying_and_ends_trusting_only_the_new_ca(
     );
     let st = status(&env);
     assert_eq!(st["phase"], "none");
-    assert_eq!(st["current_ca"]["sha256"], new_fp.as_str());
+    assert_eq!(st["ca"]["sha256"], new_fp.as_str());
     assert!(st["next_ca"].is_null());
 }
 
@@ -360,20 +363,18 @@ fn rotation_json_output_is_one_document_naming_restarts_and_next_step() {
     let (daemon, client) = (env.path("daemon"), env.path("client"));
     env.bootstrap(&daemon, &client, &[]);
     let begin = json(&env.ok(&["--json", "ca", "rotate", "begin"]));
-    assert_eq!(begin["command"], "begin");
-    assert_eq!(begin["restart_daemons"], serde_json::json!([s(&daemon)]));
-    assert!(begin["new_ca"]["sha256_fingerprint"].is_string());
+    assert_eq!(begin["schema"], "dockpki/ca-rotate-begin/v1");
+    assert_eq!(begin["restart"][0]["dir"], s(&daemon));
+    assert_eq!(begin["restart"].as_array().unwrap().len(), 1);
+    assert_eq!(begin["next"]["command"], env.hint("ca rotate reissue"));
+    assert!(begin["next_ca"]["sha256"].is_string());
+    assert_ne!(begin["next_ca"]["sha256"], begin["ca"]["sha256"]);
     let reissue = json(&env.ok(&["--json", "ca", "rotate", "reissue"]));
     assert_eq!(reissue["reissued"], 2);
     let finish = json(&env.ok(&["--json", "ca", "rotate", "finish"]));
-    assert_eq!(
-        finish["ca"]["sha256_fingerprint"],
-        begin["new_ca"]["sha256_fingerprint"]
-    );
-    assert_eq!(
-        finish["archived_ca"]["sha256_fingerprint"],
-        begin["old_ca"]["sha256_fingerprint"]
-    );
+    assert_eq!(finish["ca"]["sha256"], begin["next_ca"]["sha256"]);
+    assert_eq!(finish["previous_ca"]["sha256"], begin["ca"]["sha256"]);
+    assert_eq!(finish["next"]["command"], serde_json::Value::Null);
 }
 
 #[test]
@@ -527,11 +528,12 @@ fn abort_after_reissue_reissues_every_certificate_from_the_old_ca() {
     let before: Vec<Value> = active(&env);
 
     let doc = json(&env.ok(&["--json", "ca", "rotate", "abort"]));
-    assert_eq!(doc["command"], "abort");
+    assert_eq!(doc["schema"], "dockpki/ca-rotate-abort/v1");
     assert_eq!(doc["reissued"], 4, "{doc}");
     assert_eq!(doc["not_reissued"], serde_json::json!([]), "{doc}");
     assert_eq!(doc["skipped_layouts"], serde_json::json!([]), "{doc}");
-    assert_eq!(doc["restart_daemons"], serde_json::json!([s(&daemon)]));
+    assert_eq!(doc["restart"][0]["dir"], s(&daemon));
+    assert_eq!(doc["restart"].as_array().unwrap().len(), 1);
     assert_eq!(doc["ca"]["subject"], old_subject.as_str());
     assert_eq!(doc["archived_files"].as_array().unwrap().len(), 2, "{doc}");
 

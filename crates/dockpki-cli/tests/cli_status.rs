@@ -269,7 +269,7 @@ fn a_state_ca_replaced_by_another_ca_is_a_ca_mismatch_with_a_fix_and_exits_4() {
     assert_eq!(doc["ok"], false, "{doc}");
     for c in doc["certificates"].as_array().unwrap() {
         assert_eq!(c["state"], "ca-mismatch", "{c}");
-        assert_eq!(c["issued_by_state_ca"], false, "{c}");
+        assert_eq!(c["issued_by"]["state_ca"], false, "{c}");
         assert_eq!(c["installed"][0]["state"], "ca-mismatch", "{c}");
     }
     // The advised fix, when the new CA is meant: reissue from it.
@@ -303,7 +303,7 @@ fn a_layout_whose_ca_pem_lacks_the_state_ca_is_a_ca_mismatch_until_renewed() {
             .clone()
     };
     assert_eq!(row("client")["state"], "ca-mismatch");
-    assert_eq!(row("client")["issued_by_state_ca"], true);
+    assert_eq!(row("client")["issued_by"]["state_ca"], true);
     assert_eq!(row("client")["installed"][0]["state"], "ca-mismatch");
     assert_eq!(row("server")["state"], "ok");
     let serial = row("client")["serial"].as_str().unwrap().to_string();

@@ -309,7 +309,7 @@ fn json_names_the_command_and_the_next_step() {
     );
     let v = json(&o);
     assert_eq!(
-        v["next"],
+        v["next"]["command"],
         "systemctl daemon-reload && systemctl restart docker"
     );
     assert_eq!(

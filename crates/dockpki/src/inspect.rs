@@ -73,13 +73,15 @@ pub struct CertInfo {
     pub signature_algorithm: String,
     /// SHA-256 over the DER certificate, upper-case hex with colons as openssl prints it: the
     /// text of [`CertInfo::fingerprint`], kept for display and JSON. Compare fingerprints
-    /// through [`CertInfo::fingerprint`] (a [`Fingerprint`]), not as text.
+    /// through [`CertInfo::fingerprint`] (a [`Fingerprint`]), not as text. Serialised as
+    /// `sha256`, the name every fingerprint has in dockpki's JSON.
+    #[serde(rename = "sha256")]
     pub sha256_fingerprint: String,
     /// Subject key identifier, hex.
     pub subject_key_id: Option<String>,
     /// Authority key identifier, hex.
     pub authority_key_id: Option<String>,
-    /// The typed fingerprint; not serialised, since `sha256_fingerprint` already is.
+    /// The typed fingerprint; not serialised, since `sha256_fingerprint` already is (as `sha256`).
     #[serde(skip)]
     fingerprint: Fingerprint,
 }

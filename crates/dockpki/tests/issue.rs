@@ -518,7 +518,7 @@ fn cert_info_json_keeps_its_keys_and_the_fingerprint_text_while_the_typed_finger
             "key_type",
             "public_key",
             "signature_algorithm",
-            "sha256_fingerprint",
+            "sha256",
             "subject_key_id",
             "authority_key_id",
         ]
@@ -530,7 +530,7 @@ fn cert_info_json_keeps_its_keys_and_the_fingerprint_text_while_the_typed_finger
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":");
-    assert_eq!(json["sha256_fingerprint"], openssl_style.as_str());
+    assert_eq!(json["sha256"], openssl_style.as_str());
     assert_eq!(server.info.sha256_fingerprint, openssl_style);
     assert_eq!(server.info.fingerprint().to_string(), openssl_style);
     assert_eq!(

@@ -10,7 +10,7 @@ use super::{now, parse, parse_all, parse_validity, Context};
 use crate::cli::BootstrapArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::invocation::Invocation;
-use crate::output::{print_json, printable_path, say, shell_quote};
+use crate::output::{print_document, printable_path, say, shell_quote};
 use crate::paths::absolute;
 use dockpki_provision::store::state::State;
 
@@ -59,15 +59,25 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
     let state = ctx.open_state_at(state_dir, Create::IfMissing)?;
     let done = ops::bootstrap(&state, &request, now)?;
     if ctx.out.json {
-        print_json(&json!({
-            "state": state.dir(),
-            "ca": { "created": done.ca_source == CaSource::Created, "certificate": done.ca },
-            "daemon": { "dir": done.daemon.dir, "certificate": done.server },
-            "client": { "dir": done.client.dir, "certificate": done.client_certificate },
-            "daemon_json": done.next.daemon_json,
-            "client_env": done.next.client_env,
-            "written": done.written,
-        }));
+        print_document(
+            "bootstrap",
+            json!({
+                "state": state.dir(),
+                "ca": done.ca,
+                "ca_created": done.ca_source == CaSource::Created,
+                "daemon": { "dir": done.daemon.dir, "certificate": done.server },
+                "client": { "dir": done.client.dir, "certificate": done.client_certificate },
+                "daemon_json": done.next.daemon_json,
+                // An object, as `env --json` prints the same variables under `set`.
+                "client_env": done
+                    .next
+                    .client_env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::from(v.to_string())))
+                    .collect::<serde_json::Map<_, _>>(),
+                "written": done.written,
+            }),
+        );
     } else if ctx.out.reports() {
         print_summary(&state, &done);
         super::list_written(ctx, &done.written);

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{now, parse, parse_all, parse_validity, Context};
 use crate::cli::{CaInitArgs, CaPassphraseArgs};
 use crate::error::{CliResult, EXIT_OK};
-use crate::output::{note, print_json};
+use crate::output::{note, print_document};
 use crate::secrets::{CliPassphrases, Secret};
 use dockpki_provision::store::state::KeyProtection;
 
@@ -39,11 +39,14 @@ pub fn init(ctx: &Context, args: &CaInitArgs) -> CliResult<i32> {
     let state = ctx.open_state(Create::IfMissing)?;
     let created = ca::init(&state, &request, now)?;
     if ctx.out.json {
-        print_json(&json!({
-            "state": state.dir(),
-            "ca": created.certificate,
-            "written": created.written,
-        }));
+        print_document(
+            "ca-init",
+            json!({
+                "state": state.dir(),
+                "ca": created.certificate,
+                "written": created.written,
+            }),
+        );
     } else {
         ctx.out.done(format_args!(
             "created CA {} ({}{}, expires {}) in {}",
@@ -73,11 +76,18 @@ pub fn convert(ctx: &Context, to: KeyProtection) -> CliResult<i32> {
         ));
     }
     if ctx.out.json {
-        print_json(&json!({
-            "state": state.dir(),
-            "encrypted": to == KeyProtection::Encrypted,
-            "written": converted.written,
-        }));
+        let command = match to {
+            KeyProtection::Encrypted => "ca-encrypt",
+            KeyProtection::Plain => "ca-decrypt",
+        };
+        print_document(
+            command,
+            json!({
+                "state": state.dir(),
+                "encrypted": to == KeyProtection::Encrypted,
+                "written": converted.written,
+            }),
+        );
     } else {
         ctx.out.done(format_args!(
             "{} the CA key(s) in {}",
@@ -105,11 +115,14 @@ pub fn passphrase(ctx: &Context, args: &CaPassphraseArgs) -> CliResult<i32> {
         ));
     }
     if ctx.out.json {
-        print_json(&json!({
-            "state": state.dir(),
-            "written": changed.written,
-            "old_key_backups": changed.old_key_backups,
-        }));
+        print_document(
+            "ca-passphrase",
+            json!({
+                "state": state.dir(),
+                "written": changed.written,
+                "old_key_backups": changed.old_key_backups,
+            }),
+        );
     } else {
         ctx.out.done(format_args!(
             "changed the passphrase of the CA key{} in {}",

@@ -8,7 +8,7 @@ use clap_complete::Shell;
 use super::Context;
 use crate::cli::{Cli, CompletionsArgs};
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_json, print_raw};
+use crate::output::{print_document, print_raw};
 
 /// The shells dockpki writes completions for, with the name each is given as.
 const SHELLS: &[(&str, Shell)] = &[
@@ -23,7 +23,10 @@ pub fn run(ctx: &Context, args: &CompletionsArgs) -> CliResult<i32> {
     let shell = shell(&args.shell)?;
     let script = script(shell);
     if ctx.out.json {
-        print_json(&serde_json::json!({ "shell": args.shell, "script": script }));
+        print_document(
+            "completions",
+            serde_json::json!({ "shell": args.shell, "script": script }),
+        );
         return Ok(EXIT_OK);
     }
     print_raw("the completion script", script.as_bytes())?;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{parse_host, Context};
 use crate::cli::{ContextCreateArgs, ContextRmArgs, ContextUpdateArgs};
 use crate::error::{CliResult, EXIT_OK};
-use crate::output::{note, print_json, say, shell_quote};
+use crate::output::{note, print_document, say, shell_quote};
 use crate::paths::absolute;
 use dockpki_provision::docker::context as dc;
 use dockpki_provision::docker::endpoint::TcpEndpoint;
@@ -80,13 +80,21 @@ fn report(ctx: &Context, done: &ContextWritten, verb: &str) {
         ));
     }
     if ctx.out.json {
-        print_json(&json!({
-            "context": record,
-            "meta_dir": done.meta_dir,
-            "tls_dir": done.tls_dir,
-            "tracked": done.tracking == Tracking::Tracked,
-            "written": done.written,
-        }));
+        let command = if verb == "created" {
+            "context-create"
+        } else {
+            "context-update"
+        };
+        print_document(
+            command,
+            json!({
+                "context": record,
+                "meta_dir": done.meta_dir,
+                "tls_dir": done.tls_dir,
+                "tracked": done.tracking == Tracking::Tracked,
+                "written": done.written,
+            }),
+        );
     } else {
         // On update the record (host, directories) comes from the inventory.
         ctx.out.done(format_args!(
@@ -106,7 +114,7 @@ pub fn list(ctx: &Context) -> CliResult<i32> {
     let state = ctx.open_state(Create::No)?;
     let contexts = context::list(&state, None)?;
     if ctx.out.json {
-        print_json(&json!({ "contexts": contexts }));
+        print_document("context-ls", json!({ "contexts": contexts }));
         return Ok(EXIT_OK);
     }
     if contexts.is_empty() {
@@ -152,13 +160,15 @@ pub fn remove(ctx: &Context, args: &ContextRmArgs) -> CliResult<i32> {
     let state = ctx.open_state(Create::No)?;
     let done = context::remove(&state, &request)?;
     if ctx.out.json {
-        print_json(&json!({
-            "context": done.name,
-            "docker_config": done.docker_config,
-            "made_by": done.made_by,
-            "removed": done.removed,
-            "written": done.written,
-        }));
+        print_document(
+            "context-rm",
+            json!({
+                "context": { "name": done.name, "docker_config": done.docker_config },
+                "made_by": done.made_by,
+                "removed": done.removed,
+                "written": done.written,
+            }),
+        );
     } else {
         let what = if done.removed.is_empty() {
             "forgot the docker context"

@@ -7,7 +7,7 @@ use std::io::Write;
 use super::{now, Context};
 use crate::cli::CrlArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::print_json;
+use crate::output::print_document;
 use crate::paths::absolute;
 
 /// Writes the CRL to `--out` or stdout.
@@ -27,14 +27,17 @@ pub fn run(ctx: &Context, args: &CrlArgs) -> CliResult<i32> {
             .map_err(|e| CliError::new(format!("cannot write the CRL to stdout: {e}")))?;
     }
     if ctx.out.json {
-        print_json(&serde_json::json!({
-            "issuer": made.issuer,
-            "this_update": dockpki::format_time(made.this_update),
-            "next_update": dockpki::format_time(made.next_update),
-            "revoked_serials": made.revoked_serials,
-            "out": out,
-            "pem": if out.is_none() { Some(&made.pem) } else { None },
-        }));
+        print_document(
+            "crl",
+            serde_json::json!({
+                "issuer": made.issuer,
+                "this_update": dockpki::format_time(made.this_update),
+                "next_update": dockpki::format_time(made.next_update),
+                "revoked_serials": made.revoked_serials,
+                "out": out,
+                "pem": if out.is_none() { Some(&made.pem) } else { None },
+            }),
+        );
     } else if let Some(path) = out {
         // On stdout the CRL itself is the output: nothing else may be printed there.
         ctx.out.done(format_args!(

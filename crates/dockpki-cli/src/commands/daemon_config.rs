@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::Context;
 use crate::cli::DaemonConfigArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{note, print_json, say};
+use crate::output::{note, print_document, say};
 use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
 use dockpki_provision::docker::daemon_json::{
     self, Action, Conflict, Daemon, Hardening, Listen, Mode, Request,
@@ -168,15 +168,18 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
     let backup = written.iter().find_map(|w| w.backup.clone());
 
     if ctx.out.json {
-        print_json(&json!({
-            "file": file,
-            "dry_run": args.dry_run,
-            "changed": !unchanged,
-            "changes": changes,
-            "backup": backup,
-            "diff": if args.dry_run { Some(prepared.diff()) } else { None },
-            "config": prepared.merge.config(),
-        }));
+        print_document(
+            "daemon-config",
+            json!({
+                "file": file,
+                "dry_run": args.dry_run,
+                "changed": !unchanged,
+                "changes": changes,
+                "backup": backup,
+                "diff": if args.dry_run { Some(prepared.diff()) } else { None },
+                "config": prepared.merge.config(),
+            }),
+        );
     } else if args.dry_run {
         // The diff shows lines of the existing file, which may hold anything JSON strings can
         // (bidirectional-formatting characters) and stray carriage returns: escaped line by line.

@@ -11,7 +11,7 @@ use crate::cli::EnvArgs;
 use dockpki_provision::layout::Layout;
 
 use crate::error::{with_layout_flags, CliError, CliResult, LayoutFlags, EXIT_OK};
-use crate::output::{note, print_json, printable_path, shell_quote};
+use crate::output::{note, print_document, printable_path, shell_quote};
 use crate::paths::absolute;
 
 /// The shell whose syntax to print.
@@ -219,7 +219,9 @@ pub fn run(ctx: &Context, args: &EnvArgs) -> CliResult<i32> {
 /// `env --unset`: the removal of every variable `env` sets.
 fn unset(ctx: &Context, shell: Shell) {
     if ctx.out.json {
-        print_json(&serde_json::json!({ "unset": VARIABLES }));
+        // One schema whether setting or unsetting: `set` the variables to set, `unset` those to
+        // remove.
+        print_document("env", serde_json::json!({ "set": {}, "unset": VARIABLES }));
         return;
     }
     for name in VARIABLES {
@@ -250,7 +252,10 @@ fn set(ctx: &Context, shell: Shell, args: &EnvArgs) -> CliResult<i32> {
             .iter()
             .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
             .collect();
-        print_json(&Value::Object(map));
+        print_document(
+            "env",
+            serde_json::json!({ "set": Value::Object(map), "unset": [] }),
+        );
         return Ok(EXIT_OK);
     }
     for (k, v) in &vars {

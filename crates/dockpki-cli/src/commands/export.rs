@@ -8,7 +8,7 @@ use serde_json::json;
 use super::Context;
 use crate::cli::ExportPkcs12Args;
 use crate::error::{CliResult, EXIT_OK};
-use crate::output::print_json;
+use crate::output::print_document;
 use crate::paths::absolute;
 use crate::secrets::{CliPassphrases, Secret};
 
@@ -23,13 +23,16 @@ pub fn pkcs12(ctx: &Context, args: &ExportPkcs12Args) -> CliResult<i32> {
     let passphrase = CliPassphrases::of(Secret::Export, args.export_passphrase_file.clone());
     let exported = ops::export_pkcs12(&state, &request, &passphrase)?;
     if ctx.out.json {
-        print_json(&json!({
-            "out": request.out,
-            "client_dir": exported.client_dir,
-            "serial": exported.serial,
-            "certificates": exported.certificates,
-            "written": exported.written,
-        }));
+        print_document(
+            "export-pkcs12",
+            json!({
+                "out": request.out,
+                "client_dir": exported.client_dir,
+                "serial": exported.serial,
+                "certificates": exported.certificates,
+                "written": exported.written,
+            }),
+        );
     } else {
         ctx.out.done(format_args!(
             "wrote {}: the client certificate {:?} (serial {}) from {}, its key and {} CA certificate(s), encrypted with AES-256-CBC (PBKDF2-HMAC-SHA256)",

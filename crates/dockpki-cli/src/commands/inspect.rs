@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{now, Context};
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_json, say, Untrusted};
+use crate::output::{print_document, say, Untrusted};
 use dockpki_provision::fs::reader::{self, Limit, Links};
 use dockpki_provision::fs::write::mode_of;
 
@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, args: &crate::cli::InspectArgs) -> CliResult<i32> {
         .map(|p| describe(p))
         .collect::<CliResult<Vec<_>>>()?;
     if ctx.out.json {
-        print_json(&reports);
+        print_document("inspect", serde_json::json!({ "files": reports }));
         return Ok(EXIT_OK);
     }
     let now = now();

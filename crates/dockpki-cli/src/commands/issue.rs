@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{now, parse, parse_all, parse_validity, Context};
 use crate::cli::{IssueClientArgs, IssueServerArgs, LeafArgs};
 use crate::error::{with_layout_flags, CliResult, LayoutFlags, EXIT_OK};
-use crate::output::{note, print_json};
+use crate::output::{note, print_document};
 use crate::paths::absolute;
 
 /// Issues the daemon's certificate into `--out`.
@@ -53,11 +53,18 @@ fn issue(ctx: &Context, args: &LeafArgs, leaf: LeafRequest) -> CliResult<i32> {
         ));
     }
     if ctx.out.json {
-        print_json(&json!({
-            "layout": { "kind": issued.layout.label(), "dir": issued.layout.dir },
-            "certificate": issued.certificate,
-            "written": issued.written,
-        }));
+        let command = match issued.layout.usage {
+            dockpki::Usage::Server => "issue-server",
+            dockpki::Usage::Client => "issue-client",
+        };
+        print_document(
+            command,
+            json!({
+                "layout": { "kind": issued.layout.label(), "dir": issued.layout.dir },
+                "certificate": issued.certificate,
+                "written": issued.written,
+            }),
+        );
     } else {
         // The name comes from the request, the directory from the command line: escaped.
         ctx.out.done(format_args!(

@@ -20,7 +20,7 @@ use dockpki_provision::fs::{journal, Previous, WritePlan, Written};
 use super::Context;
 use crate::cli::{Cli, ManArgs};
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_json, print_raw};
+use crate::output::{print_document, print_raw};
 use crate::paths::absolute;
 
 /// The first line of every page: how `man --dir` tells a page dockpki wrote (replaced whenever
@@ -58,7 +58,10 @@ pub fn run(ctx: &Context, args: &ManArgs) -> CliResult<i32> {
                 ))
             })?;
         if ctx.out.json {
-            print_json(&serde_json::json!({ "page": page.file, "roff": page.roff }));
+            print_document(
+                "man",
+                serde_json::json!({ "dir": null, "pages": [{ "file": page.file, "roff": page.roff }], "written": [] }),
+            );
         } else {
             print_raw("the man page", page.roff.as_bytes())?;
         }
@@ -67,7 +70,14 @@ pub fn run(ctx: &Context, args: &ManArgs) -> CliResult<i32> {
     let dir = absolute(dir)?;
     let written = write(ctx, &dir, &pages, super::existing(args.force))?;
     if ctx.out.json {
-        print_json(&serde_json::json!({ "dir": dir, "written": written }));
+        let files: Vec<_> = pages
+            .iter()
+            .map(|p| serde_json::json!({ "file": p.file, "roff": null }))
+            .collect();
+        print_document(
+            "man",
+            serde_json::json!({ "dir": dir, "pages": files, "written": written }),
+        );
     } else {
         let changed = written.iter().filter(|w| w.changed).count();
         ctx.out.done(format_args!(

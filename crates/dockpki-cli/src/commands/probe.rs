@@ -10,7 +10,7 @@ use super::{parse_duration, parse_host, Context, DurationKind};
 use crate::cli::ProbeArgs;
 use crate::error::{exit_code, CliError, CliResult, EXIT_FAILURE};
 use crate::invocation::Invocation;
-use crate::output::{escape, print_json, shell_quote, Untrusted};
+use crate::output::{escape, print_document, shell_quote, Untrusted};
 use crate::paths::absolute;
 use dockpki_provision::docker::endpoint::TcpEndpoint;
 use dockpki_provision::docker::probe::diagnose::{served_by, served_expiry, served_sans};
@@ -18,6 +18,18 @@ use dockpki_provision::docker::probe::report::join;
 use dockpki_provision::docker::probe::{
     self, Deadline, Diagnosis, Installed, ProbeError, ProbeReport, ProbeRequest,
 };
+
+/// The probe's document: the report with `installed` (a word for a list of layouts in every
+/// other document) named `matches_installed`.
+fn probe_json(report: &ProbeReport) -> Value {
+    let mut doc = serde_json::to_value(report).unwrap_or_default();
+    if let Some(map) = doc.as_object_mut() {
+        if let Some(installed) = map.shift_remove("installed") {
+            map.insert("matches_installed".into(), installed);
+        }
+    }
+    doc
+}
 
 /// `dockpki probe`.
 pub fn run(ctx: &Context, args: &ProbeArgs) -> CliResult<i32> {
@@ -54,7 +66,7 @@ pub fn run(ctx: &Context, args: &ProbeArgs) -> CliResult<i32> {
         }
     })?;
     if ctx.out.json {
-        print_json(&report);
+        print_document("probe", probe_json(&report));
     } else {
         print!("{}", report_text(&report));
     }

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 
 use dockpki_provision::layout::restart_hint;
 use dockpki_provision::ops::{self, renew::KeyPolicy, RenewRequest, Selection};
+use dockpki_provision::store::expiry::FileState;
 use dockpki_provision::store::Create;
 use serde::Serialize;
 
 use super::{now, renewal_window, Context};
 use crate::cli::RenewArgs;
 use crate::error::{CliResult, EXIT_FAILURE, EXIT_OK};
-use crate::output::{note, print_json};
+use crate::output::{note, print_document};
 
 #[derive(Debug, Serialize)]
 struct Renewed {
@@ -24,12 +25,15 @@ struct Renewed {
     #[serde(with = "time::serde::rfc3339")]
     not_after: time::OffsetDateTime,
     key: &'static str,
-    installed: Vec<PathBuf>,
+    /// `{dir, state}` objects (docs/json.md), `ok`: each layout was just written.
+    installed: Vec<serde_json::Value>,
+    #[serde(skip)]
+    dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
 struct Restart {
-    daemon_dir: PathBuf,
+    dir: PathBuf,
     message: String,
 }
 
@@ -57,7 +61,10 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     let renewal = ops::renew(&state, &request, now())?;
     if renewal.renewed.is_empty() {
         if ctx.out.json {
-            print_json(&serde_json::json!({ "renewed": [], "restart": [] }));
+            print_document(
+                "renew",
+                serde_json::json!({ "renewed": [], "restart": [], "skipped": [] }),
+            );
         }
         return Ok(EXIT_OK);
     }
@@ -81,7 +88,8 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                 KeyPolicy::Fresh => "new",
                 KeyPolicy::Reuse => "reused",
             },
-            installed: r.installed.clone(),
+            installed: crate::json::installed_all(&r.installed, FileState::Ok.as_str()),
+            dirs: r.installed.clone(),
         })
         .collect();
     let restart: Vec<Restart> = renewal
@@ -89,7 +97,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         .into_iter()
         .map(|dir| Restart {
             message: restart_hint(&dir),
-            daemon_dir: dir,
+            dir,
         })
         .collect();
     if ctx.out.json {
@@ -98,8 +106,9 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
             .iter()
             .map(|(dir, why)| serde_json::json!({ "dir": dir, "reason": why }))
             .collect();
-        print_json(
-            &serde_json::json!({ "renewed": renewed, "restart": restart, "skipped": skipped }),
+        print_document(
+            "renew",
+            serde_json::json!({ "renewed": renewed, "restart": restart, "skipped": skipped }),
         );
     } else {
         // Names and serials come from the inventory and the certificates, directories from
@@ -113,7 +122,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                 r.old_serial,
                 dockpki::format_time(r.not_after),
                 r.key,
-                r.installed
+                r.dirs
                     .iter()
                     .map(|d| d.display().to_string())
                     .collect::<Vec<_>>()

@@ -11,7 +11,7 @@ use super::{now, parse, Context};
 use crate::cli::RevokeArgs;
 use crate::error::{CliResult, EXIT_OK};
 use crate::invocation::Invocation;
-use crate::output::{note, print_json, say};
+use crate::output::{note, print_document, say};
 
 /// Printed on stderr by every `revoke` (one note per line), because revoking gives a false sense
 /// of safety otherwise.
@@ -47,10 +47,13 @@ pub fn run(ctx: &Context, args: &RevokeArgs) -> CliResult<i32> {
     )?;
 
     if ctx.out.json {
-        print_json(&serde_json::json!({
-            "revoked": done.certificates(),
-            "dockerd_checks_revocation": false,
-        }));
+        print_document(
+            "revoke",
+            serde_json::json!({
+                "revoked": done.certificates(),
+                "dockerd_checks_revocation": false,
+            }),
+        );
     } else if let [one] = done.certificates() {
         // Names come from the inventory: escaped.
         ctx.out.done(format_args!(

@@ -12,7 +12,7 @@ use super::{now, parse, parse_validity, Context};
 use crate::cli::RotateBeginArgs;
 use crate::error::{CliResult, EXIT_OK};
 use crate::invocation::Invocation;
-use crate::output::{print_json, say};
+use crate::output::{print_document, say};
 
 /// The command line (with the global options in force) that moves a rotation in `phase` on.
 fn next_command(inv: &Invocation, phase: Phase) -> String {
@@ -51,6 +51,18 @@ fn next_step(inv: &Invocation, next: Next, restarts: bool) -> String {
     }
 }
 
+/// The one command line of the step after a phase, when the step is one command (`--json`'s
+/// `next.command`).
+fn next_step_command(inv: &Invocation, next: Next) -> Option<String> {
+    match next {
+        Next::Begin => Some(next_command(inv, Phase::None)),
+        Next::Reissue => Some(next_command(inv, Phase::Begun)),
+        Next::Finish => Some(next_command(inv, Phase::Reissued)),
+        // Nothing to run (done), or several things by hand before any command (aborted).
+        Next::Done | Next::Aborted => None,
+    }
+}
+
 /// `dockpki ca rotate begin`.
 pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
     let now = now();
@@ -68,7 +80,7 @@ pub fn begin(ctx: &Context, args: &RotateBeginArgs) -> CliResult<i32> {
         dockpki::format_time(outcome.new_ca.not_after),
         outcome.updated_dirs().len()
     );
-    let extra = json!({ "new_ca": outcome.new_ca, "old_ca": outcome.old_ca });
+    let extra = json!({ "ca": outcome.old_ca, "next_ca": outcome.new_ca });
     report(ctx, "begin", &outcome, &summary, extra)
 }
 
@@ -82,7 +94,11 @@ pub fn reissue(ctx: &Context) -> CliResult<i32> {
         outcome.reissued.len(),
         outcome.new_ca.subject
     );
-    let extra = json!({ "reissued": outcome.reissued.len(), "new_ca": outcome.new_ca });
+    let extra = json!({
+        "ca": outcome.old_ca,
+        "next_ca": outcome.new_ca,
+        "reissued": outcome.reissued.len(),
+    });
     report(ctx, "reissue", &outcome, &summary, extra)
 }
 
@@ -100,7 +116,7 @@ pub fn finish(ctx: &Context) -> CliResult<i32> {
             .unwrap_or_else(|| state.archive_dir())
             .display()
     );
-    let extra = json!({ "ca": outcome.new_ca, "archived_ca": outcome.old_ca });
+    let extra = json!({ "ca": outcome.new_ca, "previous_ca": outcome.old_ca });
     report(ctx, "finish", &outcome, &summary, extra)
 }
 
@@ -124,14 +140,11 @@ pub fn abort(ctx: &Context) -> CliResult<i32> {
     );
     let extra = json!({
         "ca": outcome.old_ca,
-        "archived_ca": outcome.new_ca,
+        "previous_ca": outcome.new_ca,
         "archived_files": outcome.archived,
         "reissued": outcome.reissued.len(),
         "not_reissued": outcome.not_reissued.iter().map(|n| json!({
-            "kind": n.record.kind,
-            "common_name": n.record.common_name,
-            "serial": n.record.serial,
-            "installed": n.record.installed,
+            "certificate": crate::json::record(&n.record),
             "reason": n.reason,
         })).collect::<Vec<_>>(),
         "skipped_layouts": outcome.skipped.iter().map(|(dir, reason)| json!({
@@ -150,18 +163,22 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
     let state = ctx.open_state(Create::No)?;
     let st = rotate::status(&state)?;
     if ctx.out.json {
-        print_json(&json!({
-            "phase": st.phase,
-            "current_ca": ca_summary(&st.current_ca),
-            "next_ca": st.next_ca.as_ref().map(ca_summary),
-            "left": st.left.iter().map(|r| json!({
-                "kind": r.kind,
-                "common_name": r.common_name,
-                "serial": r.serial,
-                "installed": r.installed,
-            })).collect::<Vec<_>>(),
-            "next_command": next_command(&ctx.invocation, st.phase),
-        }));
+        let text = match st.phase {
+            Phase::None => "no CA rotation is in progress; begin one to replace the CA",
+            Phase::Begun => "re-issue the certificates still from the old CA",
+            Phase::Reissued => "finish the rotation: the new CA becomes the CA",
+        };
+        let command = next_command(&ctx.invocation, st.phase);
+        print_document(
+            "ca-rotate-status",
+            json!({
+                "phase": st.phase,
+                "ca": st.current_ca,
+                "next_ca": st.next_ca,
+                "left": st.left.iter().map(crate::json::record).collect::<Vec<_>>(),
+                "next": crate::json::next(text, Some(&command)),
+            }),
+        );
         return Ok(EXIT_OK);
     }
     // Subjects come from the CA certificates and names and paths from the inventory: every line
@@ -206,14 +223,6 @@ pub fn status(ctx: &Context) -> CliResult<i32> {
     Ok(EXIT_OK)
 }
 
-fn ca_summary(info: &dockpki::CertInfo) -> serde_json::Value {
-    json!({
-        "subject": info.subject,
-        "sha256": info.sha256_fingerprint,
-        "not_after": dockpki::format_time(info.not_after),
-    })
-}
-
 /// Prints a phase's result: one line saying what it did, then the restarts and the next step
 /// (without them the phase is not done: a daemon keeps the old files until restarted). What
 /// was left out (not re-issued, not updated) is printed even with `-q`.
@@ -227,17 +236,17 @@ fn report(
     let restart = outcome.restart_daemons();
     let next = next_step(&ctx.invocation, outcome.next, !restart.is_empty());
     if ctx.out.json {
+        let command_line = next_step_command(&ctx.invocation, outcome.next);
         let mut doc = json!({
-            "command": command,
-            "restart_daemons": restart,
+            "restart": crate::json::restart(&restart),
             "missing_layouts": outcome.missing,
-            "next": next,
+            "next": crate::json::next(&next, command_line.as_deref()),
             "written": outcome.written,
         });
         if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
             doc.extend(extra);
         }
-        print_json(&doc);
+        print_document(&format!("ca-rotate-{command}"), doc);
         return Ok(EXIT_OK);
     }
     // The summary names CA subjects; the directories come from the inventory.

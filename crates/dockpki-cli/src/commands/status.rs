@@ -10,7 +10,7 @@ use dockpki_provision::store::Create;
 use super::{now, renewal_window, Context};
 use crate::cli::StatusArgs;
 use crate::error::{exit_code, CliResult};
-use crate::output::{escape, note, print_json, shell_quote, Output, Tone};
+use crate::output::{escape, note, print_document, shell_quote, Output, Tone};
 
 /// Prints the table (or JSON); exit 1 when something is expired, due or drifted.
 pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
@@ -21,17 +21,20 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
     let report = ops::status(&state, window, now())?;
     let ok = report.ok();
     if ctx.out.json {
-        print_json(&serde_json::json!({
-            "ok": ok,
-            // `null`: the default rule (30 days, or a third of a shorter lifetime).
-            "within_days": match window {
-                RenewalWindow::Within(w) => Some(w.whole_days()),
-                RenewalWindow::Relative => None,
-            },
-            "cas": report.cas,
-            "certificates": report.certificates,
-            "duplicate_serials": report.duplicate_serials,
-        }));
+        print_document(
+            "status",
+            serde_json::json!({
+                "ok": ok,
+                // `null`: the default rule (30 days, or a third of a shorter lifetime).
+                "within_days": match window {
+                    RenewalWindow::Within(w) => Some(w.whole_days()),
+                    RenewalWindow::Relative => None,
+                },
+                "cas": report.cas,
+                "certificates": report.certificates.iter().map(certificate_json).collect::<Vec<_>>(),
+                "duplicate_serials": report.duplicate_serials,
+            }),
+        );
     } else {
         print_table(&ctx.out, &report.cas, &report.certificates);
         print_advice(
@@ -52,6 +55,21 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult<i32> {
         }
     }
     Ok(exit_code(report.health()))
+}
+
+/// A certificate of `status --json`: the issuing CA as `issued_by: {sha256, state_ca}`, the one
+/// name a fingerprint has in every document (docs/json.md).
+fn certificate_json(c: &CertStatus) -> serde_json::Value {
+    serde_json::json!({
+        "kind": c.kind,
+        "common_name": c.common_name,
+        "serial": c.serial,
+        "not_after": dockpki::format_time(c.not_after),
+        "days_left": c.days_left,
+        "state": c.state,
+        "issued_by": { "sha256": c.ca_sha256, "state_ca": c.issued_by_state_ca },
+        "installed": c.installed,
+    })
 }
 
 /// Serials are 32 hex digits; the first 8 identify a certificate in practice and are accepted

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::Context;
 use crate::cli::SystemdDropinArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
-use crate::output::{print_json, say, shell_quote};
+use crate::output::{print_document, say, shell_quote};
 use crate::paths::absolute;
 use dockpki_provision::docker::host_file::{Failure, Refusal};
 use dockpki_provision::docker::systemd::{self, DropinRequest, Unit};
@@ -50,15 +50,18 @@ pub fn run(ctx: &Context, args: &SystemdDropinArgs) -> CliResult<i32> {
         shell_quote(service)
     );
     if ctx.out.json {
-        print_json(&json!({
-            "out": dropin.out,
-            "unit": dropin.unit,
-            "exec_start": dropin.exec_start,
-            "removed_hosts": dropin.removed_hosts,
-            "from": dropin.from,
-            "next": next,
-            "written": dropin.written,
-        }));
+        print_document(
+            "systemd-dropin",
+            json!({
+                "out": dropin.out,
+                "unit": dropin.unit,
+                "exec_start": dropin.exec_start,
+                "removed_hosts": dropin.removed_hosts,
+                "from": dropin.from,
+                "next": crate::json::next(&format!("reload systemd and restart {}", dropin.unit), Some(&next)),
+                "written": dropin.written,
+            }),
+        );
     } else {
         // The command and the addresses come from the installed unit, a file: `say` escapes.
         let removed = if dropin.removed_hosts.is_empty() {

@@ -12,7 +12,7 @@ use super::{now, parse, parse_all, parse_host, parse_window, Context};
 use crate::cli::VerifyArgs;
 use crate::error::{exit_code, CliError, CliResult};
 use crate::invocation::Invocation;
-use crate::output::{escape, print_json, Tone};
+use crate::output::{escape, print_document, Tone};
 use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
 
 /// A finding as printed: the engine's, with its [`Fix`] said as this tool's commands.
@@ -143,7 +143,10 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> CliResult<i32> {
         .collect();
 
     if ctx.out.json {
-        print_json(&serde_json::json!({ "ok": failures == 0, "findings": findings }));
+        print_document(
+            "verify",
+            serde_json::json!({ "ok": failures == 0, "findings": findings }),
+        );
     } else {
         for f in &findings {
             let (tag, tone) = match f.level {

@@ -263,7 +263,7 @@ impl Env {
             file.as_os_str(),
         ]);
         let doc = json(&out);
-        doc[0]["certificates"][0].clone()
+        doc["files"][0]["certificates"][0].clone()
     }
 
     /// Runs `args`, expecting a refusal: exit 1, one `error: ` line on stderr containing

@@ -998,7 +998,10 @@ mod tests {
         fs::create_dir(&state).unwrap();
         fs::write(state.join("ca-next-key.pem"), "k").unwrap();
         let mut plan = WritePlan::new(Existing::Refuse);
-        plan.rename(state.join("ca-next-key.pem"), state.join("archive/ca-1-key.pem"));
+        plan.rename(
+            state.join("ca-next-key.pem"),
+            state.join("archive/ca-1-key.pem"),
+        );
         assert!(plan.check().is_ok(), "a plain rename into a new archive");
         fs::hard_link(state.join("ca-next-key.pem"), root.path().join("snapshot")).unwrap();
         let e = plan.check().unwrap_err().to_string();

@@ -474,7 +474,7 @@ fn find(inventory: &Inventory, name: &str, docker_config: &Path) -> Option<usize
 /// reason `cert.pem` must be a leaf, not a CA certificate.
 ///
 /// The copies go to the user who owns `docker_config` under `owners` (the invoking user under
-/// sudo), so the layout is read as that user ([`ActingAs`](crate::fs::ActingAs)): a `dir`
+/// sudo), so the layout is read as that user ([`ActingAs`]): a `dir`
 /// naming root's (or anyone else's) layout finds only what that user could read anyway, and a layout of another owner
 /// is refused outright.
 ///

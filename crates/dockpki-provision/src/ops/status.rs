@@ -97,7 +97,9 @@ pub struct CaStatus {
     pub state: Verdict,
     /// The file it is in.
     pub path: PathBuf,
-    /// SHA-256 fingerprint, as `openssl` prints it.
+    /// SHA-256 fingerprint, as `openssl` prints it; `sha256` in JSON, the one name a fingerprint
+    /// has in every document.
+    #[serde(rename = "sha256")]
     pub sha256_fingerprint: String,
 }
 
