@@ -13,7 +13,8 @@
 //! Run with `just bench` (or `cargo bench -p dockpki-cli --bench scale`). `DOCKPKI_BENCH_SIZES`
 //! (comma-separated, default `10,1000,10000`) chooses the inventory sizes. To profile one
 //! command by hand, `DOCKPKI_BENCH_FIXTURE=DIR` makes the fixture of the first size in `DIR`
-//! (which must not exist) and stops; `DIR/state` is its state directory.
+//! (which must not exist) and stops; `DIR/state` is its state directory. `DOCKPKI_BENCH_BIN`
+//! times another `dockpki` binary on the same fixtures.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -43,8 +44,12 @@ fn stats(name: &str, mut samples: Vec<Duration>) -> (String, f64) {
     (name.to_string(), median)
 }
 
+/// The binary timed: this build's, or `DOCKPKI_BENCH_BIN` (to time another build, say the one
+/// before a change, on fixtures made the same way).
 fn dockpki(state: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockpki"));
+    let bin = std::env::var_os("DOCKPKI_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dockpki")), PathBuf::from);
+    let mut cmd = Command::new(bin);
     cmd.arg("--state").arg(state);
     cmd
 }
