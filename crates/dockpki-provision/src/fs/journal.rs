@@ -40,7 +40,8 @@ use crate::error::{Error, Result};
 use crate::fs::owner::ActingAs;
 use crate::fs::reader::{self, kind_of, Limit, Links};
 use crate::fs::write::{
-    check_directory_trust, parent, parse_temp_name, sync_dir, temp_path, write_new, PRIVATE_MODE,
+    check_directory_trust, open_dir, parent, parse_temp_name, sync_dir, sync_in_parallel,
+    temp_path, write_new, PRIVATE_MODE,
 };
 use crate::report::{Notice, Report};
 
@@ -122,13 +123,23 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Writes the journal atomically and durably: once this returns, the update will complete.
+    /// The journal as written to its file (pretty JSON: an operator may have to read it).
     ///
     /// # Errors
-    /// When the journal cannot be written or synced.
+    /// When a path cannot be written as JSON (not UTF-8; refused by the plan's checks before).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::new(format!("cannot encode the journal: {e}")))
+    }
+
+    /// Writes the journal atomically and durably: once this returns, the update will complete.
+    /// ([`crate::fs::WritePlan::commit`] stages its journal with its files instead, to sync
+    /// them together.)
+    ///
+    /// # Errors
+    /// When the journal cannot be written, synced or moved into place; nothing is left then.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::new(format!("cannot encode the journal: {e}")))?;
+        let bytes = self.to_bytes()?;
         let tmp = temp_path(path)?;
         let written = write_new(&tmp, &bytes, PRIVATE_MODE, None)
             .map_err(|e| Error::io("write", path, &e))
@@ -184,21 +195,49 @@ impl Journal {
                 Err(e) => return Err(e),
             }
         }
-        for (dir, owner) in dirs {
-            // A user's directory is synced as that user, and a failure there (they moved it
-            // away meanwhile) is theirs to fix: reported, never a reason to keep the journal.
-            let acting = ActingAs::user(owner, None)?;
-            match sync_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if acting.is_acting() => skipped.push(e.to_string()),
-                Err(e) => return Err(e),
-            }
-        }
+        sync_dirs(&dirs, &mut skipped)?;
         Ok(Applied {
             lines: skipped,
             left_out,
         })
     }
+}
+
+/// How many directories are open at once while they are synced: within the usual limit of 1024
+/// open files, whatever the number of layouts an update renews.
+const DIR_SYNC_BATCH: usize = 256;
+
+/// fsyncs every directory a move renamed into, so that every rename is durable before the
+/// journal is removed: up to [`crate::fs::write::SYNC_WORKERS`] at a time, which a file system
+/// commits together. A user's directory is opened as that user, and a failure there (they
+/// moved it away meanwhile) is theirs to fix: reported in `skipped`, never a reason to keep
+/// the journal.
+fn sync_dirs(
+    dirs: &std::collections::BTreeMap<PathBuf, Option<u32>>,
+    skipped: &mut Vec<String>,
+) -> Result<()> {
+    let dirs: Vec<(&PathBuf, &Option<u32>)> = dirs.iter().collect();
+    for chunk in dirs.chunks(DIR_SYNC_BATCH) {
+        let mut opened: Vec<(&Path, bool, fs::File)> = Vec::new();
+        for (dir, owner) in chunk {
+            let acting = ActingAs::user(**owner, None)?;
+            let foreign = acting.is_acting();
+            match open_dir(dir) {
+                Ok(file) => opened.push((dir, foreign, file)),
+                Err(e) if foreign => skipped.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        let files: Vec<&fs::File> = opened.iter().map(|(_, _, f)| f).collect();
+        for ((dir, foreign, _), result) in opened.iter().zip(sync_in_parallel(&files)) {
+            match result.map_err(|e| Error::io("sync directory", dir, &e)) {
+                Ok(()) => {}
+                Err(e) if *foreign => skipped.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`Journal::apply_moves`] left out.
@@ -474,13 +513,15 @@ pub fn recover_next_to(file: &Path, report: &dyn Report) -> Result<PathBuf> {
     Ok(journal)
 }
 
-/// Deletes the journal durably: the update is complete.
+/// Deletes the journal: the update is complete. Not synced: the renames it lists were made
+/// durable first ([`Journal::apply`]), so if a power cut brings the journal back, its replay
+/// finds every staged file gone and moves nothing; and the next update's journal is renamed
+/// over it and synced before that update moves anything.
 ///
 /// # Errors
-/// When the journal cannot be removed or its directory synced.
+/// When it exists and cannot be removed.
 pub fn remove_journal(path: &Path) -> Result<()> {
-    remove_if_present(path)?;
-    sync_dir(parent(path))
+    remove_if_present(path)
 }
 
 /// Test hook: with `DOCKPKI_TEST_ABORT_AFTER_MOVES=N`, a committing process aborts (like a

@@ -8,7 +8,7 @@
 //! or a full disk leaves every layout as it was.
 
 use std::collections::BTreeSet;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{fchown, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -420,46 +420,117 @@ impl WritePlan {
     /// ones. On any error before the journal is written nothing is left behind: staged files are
     /// removed, and created directories that are still empty are removed again.
     ///
+    /// The order of the steps is what makes it crash-safe, and each `fsync` is there for one of
+    /// them (see [`WritePlan::commit_noting_staging`] for the steps).
+    ///
     /// # Errors
-    /// When a check fails, or staging or the journal fails (then nothing was changed and the
-    /// staged files are removed), or a rename of the running user's files fails after the
-    /// journal exists (then the next run completes the update from the journal).
+    /// When a check fails ([`WritePlan::check`]), or a file, directory or the journal cannot be
+    /// written; nothing was changed then. When a move fails after the journal was written, the
+    /// error is returned and the journal left for the next [`recover`](crate::fs::journal::recover).
     pub fn commit(self, journal_path: &Path, report: &dyn Report) -> Result<Vec<Written>> {
+        self.commit_noting_staging(journal_path, None, report)
+    }
+
+    /// Like [`WritePlan::commit`], and while files are being staged, `staging_note` lists the
+    /// directories they are staged in: a process killed then (SIGKILL runs no cleanup) leaves
+    /// its staged files behind, and the next one holding the lock reads the note to know where
+    /// to look for them ([`read_staging_note`]), instead of searching every directory it knows.
+    /// The note is written after the checks pass and removed once the update is complete; it is
+    /// kept when the update stops after its journal was written, for the replay to clean up.
+    ///
+    /// The steps, and why each sync is needed:
+    /// 1. every file is staged as a temporary next to its target, and the journal listing the
+    ///    renames is staged next to its own path; then all of them are fsynced, in parallel
+    ///    batches (one `fsync` per file, [`SYNC_WORKERS`] at a time, so that the file system
+    ///    can commit them together). The staged files must be durable before the journal is:
+    ///    a journal that names a staged file lost in a power cut would install half an update.
+    ///    (The fsync of a new file also makes its name durable on Linux's journaling file
+    ///    systems, which log the creation with the inode.)
+    /// 2. the journal is renamed into place and its directory fsynced: from then on the update
+    ///    completes, whatever happens.
+    /// 3. the renames, then one fsync per directory renamed into (in parallel), so that every
+    ///    rename is durable before the journal goes.
+    /// 4. the journal is removed, without a sync: if a power cut brings it back, every file it
+    ///    names was already moved (step 3 made that durable), so its replay moves nothing, and
+    ///    the next update's journal, fsynced in step 2, replaces it anyway.
+    ///
+    /// # Errors
+    /// As [`WritePlan::commit`].
+    pub fn commit_noting_staging(
+        self,
+        journal_path: &Path,
+        staging_note: Option<&Path>,
+        report: &dyn Report,
+    ) -> Result<Vec<Written>> {
         let new_dirs = self.check()?;
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
+        let mut written_so_far: Vec<PathBuf> = Vec::new();
         let mut written = Vec::new();
         // Until the journal exists, every error must take back what was staged: the staged
-        // files (private keys among them) and the directories made for them.
-        let undo = |staged: &[(PathBuf, &PlannedFile)], created: &[PathBuf]| {
-            for (tmp, _) in staged {
+        // files (private keys among them), the staged journal, the directories made for them
+        // and the note.
+        let undo = |written_so_far: &[PathBuf], created: &[PathBuf]| {
+            for tmp in written_so_far {
                 let _ = fs::remove_file(tmp);
             }
             for dir in created.iter().rev() {
                 let _ = fs::remove_dir(dir);
             }
+            if let Some(note) = staging_note {
+                let _ = fs::remove_file(note);
+            }
         };
-        let result = self.stage(&new_dirs, &mut created, &mut staged, &mut written);
-        if let Err(e) = result {
-            undo(&staged, &created);
-            return Err(e);
+        if let Some(note) = staging_note {
+            if let Err(e) = self.write_staging_note(note) {
+                undo(&written_so_far, &created);
+                return Err(e);
+            }
         }
-        let journal = match self.journal_of(&staged) {
-            Ok(j) => j,
+        let result = self
+            .create_dirs(&new_dirs, &mut created)
+            .and_then(|()| self.choose_staged(&mut staged, &mut written))
+            .and_then(|()| {
+                let journal = self.journal_of(&staged)?;
+                if journal.moves.is_empty() {
+                    // Every file already holds its contents: nothing to make crash-safe.
+                    return Ok(None);
+                }
+                let journal_tmp = temp_path(journal_path)?;
+                stage_and_sync(
+                    &staged,
+                    &journal,
+                    journal_path,
+                    &journal_tmp,
+                    &mut written_so_far,
+                )?;
+                fs::rename(&journal_tmp, journal_path)
+                    .map_err(|e| Error::io("move into place", journal_path, &e))?;
+                written_so_far.pop();
+                sync_dir(parent(journal_path))?;
+                Ok(Some(journal))
+            });
+        let journal = match result {
+            Ok(Some(journal)) => journal,
+            Ok(None) => {
+                undo(&[], &[]);
+                return Ok(written);
+            }
             Err(e) => {
-                undo(&staged, &created);
+                undo(&written_so_far, &created);
                 return Err(e);
             }
         };
-        if let Err(e) = journal.write(journal_path) {
-            undo(&staged, &created);
-            return Err(e);
-        }
         let applied = journal.apply_moves(fault_injection())?;
         for line in applied.lines {
             report.notice(&Notice::SkippedUserFile(line));
         }
         remove_journal(journal_path)?;
+        if let Some(note) = staging_note {
+            // Best effort: a note left behind only makes the next command look in these
+            // directories once more.
+            let _ = fs::remove_file(note);
+        }
         // A move left out (a user broke their layout meanwhile) wrote nothing: the outcome says
         // so itself, whether or not the caller's report shows the notice.
         written.extend(
@@ -514,13 +585,24 @@ impl WritePlan {
         })
     }
 
-    fn stage<'a>(
-        &'a self,
-        new_dirs: &[PathBuf],
-        created: &mut Vec<PathBuf>,
-        staged: &mut Vec<(PathBuf, &'a PlannedFile)>,
-        unchanged: &mut Vec<Written>,
-    ) -> Result<()> {
+    /// Writes the staging note: the directories of the plan's files, one JSON array. Not
+    /// fsynced: it matters when the process is killed, and then the page cache survives; after
+    /// a power cut the staged files it points at are not durable either unless step 1 of
+    /// [`WritePlan::commit_noting_staging`] ran, whose fsyncs commit the note's creation first
+    /// on a journaling file system. A note of an earlier run is replaced.
+    fn write_staging_note(&self, note: &Path) -> Result<()> {
+        let dirs: BTreeSet<&Path> = self.files.iter().map(|f| parent(&f.path)).collect();
+        let bytes = serde_json::to_vec(&dirs)
+            .map_err(|e| Error::new(format!("cannot record the staging directories: {e}")))?;
+        remove_if_present(note)?;
+        write_staged(note, &bytes, PRIVATE_MODE, None)
+            .map(drop)
+            .map_err(|e| Error::io("write", note, &e))
+    }
+
+    /// Creates the missing directories `new_dirs` (from [`WritePlan::check`]), recording each
+    /// in `created` as soon as it exists.
+    fn create_dirs(&self, new_dirs: &[PathBuf], created: &mut Vec<PathBuf>) -> Result<()> {
         for dir in new_dirs {
             let mode = self
                 .dir_modes
@@ -549,6 +631,16 @@ impl WritePlan {
                 .and_then(|d| d.set_permissions(fs::Permissions::from_mode(mode)))
                 .map_err(|e| Error::io("set permissions of", dir, &e))?;
         }
+        Ok(())
+    }
+
+    /// Sorts the files into those already holding their contents (`unchanged`, left alone) and
+    /// those to stage, each with the name of its temporary (`staged`).
+    fn choose_staged<'a>(
+        &'a self,
+        staged: &mut Vec<(PathBuf, &'a PlannedFile)>,
+        unchanged: &mut Vec<Written>,
+    ) -> Result<()> {
         for f in &self.files {
             let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
             if same_contents(&f.path, &f.contents) {
@@ -559,13 +651,146 @@ impl WritePlan {
                 });
                 continue;
             }
-            let tmp = temp_path(&f.path)?;
-            staged.push((tmp.clone(), f));
-            write_new(&tmp, &f.contents, f.mode, f.owner)
-                .map_err(|e| Error::io("write", &f.path, &e))?;
+            staged.push((temp_path(&f.path)?, f));
         }
         Ok(())
     }
+}
+
+/// How many fsyncs are in flight at once. A file system commits the fsyncs that arrive together
+/// in one journal commit and one cache flush, so waiting for them side by side costs little
+/// more than one; sixteen is where the gain levels off on the 2-core test machine
+/// (docs/performance.md). The threads only wait on the disk.
+pub const SYNC_WORKERS: usize = 16;
+
+/// How many staged files are open at once: they are fsynced in batches of this size, which
+/// keeps a renewal of thousands of layouts within the usual limit of 1024 open files.
+const SYNC_BATCH: usize = 256;
+
+/// Step 1 of [`WritePlan::commit_noting_staging`]: writes every staged file and the journal
+/// (to `journal_tmp`), then fsyncs them, [`SYNC_BATCH`] files at a time. Every path written is
+/// pushed on `written` as soon as it exists, for the caller to take back on error; the journal
+/// comes last.
+fn stage_and_sync(
+    staged: &[(PathBuf, &PlannedFile)],
+    journal: &Journal,
+    journal_path: &Path,
+    journal_tmp: &Path,
+    written: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let journal_bytes = journal.to_bytes()?;
+    let mut batch: Vec<(&Path, File)> = Vec::new();
+    for (i, (tmp, f)) in staged.iter().enumerate() {
+        let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
+        written.push(tmp.clone());
+        let file = write_staged(tmp, &f.contents, f.mode, f.owner)
+            .map_err(|e| Error::io("write", &f.path, &e))?;
+        batch.push((&f.path, file));
+        if batch.len() == SYNC_BATCH && i + 1 < staged.len() {
+            sync_batch(&mut batch)?;
+        }
+    }
+    written.push(journal_tmp.to_path_buf());
+    let file = write_staged(journal_tmp, &journal_bytes, PRIVATE_MODE, None)
+        .map_err(|e| Error::io("write", journal_path, &e))?;
+    batch.push((journal_path, file));
+    sync_batch(&mut batch)
+}
+
+/// fsyncs every file of `batch` ([`sync_in_parallel`]) and closes them.
+fn sync_batch(batch: &mut Vec<(&Path, File)>) -> Result<()> {
+    let files: Vec<&File> = batch.iter().map(|(_, f)| f).collect();
+    let results = sync_in_parallel(&files);
+    for ((path, _), result) in batch.iter().zip(results) {
+        result.map_err(|e| Error::io("write", path, &e))?;
+    }
+    batch.clear();
+    Ok(())
+}
+
+/// fsyncs every file (or directory) in `files`, up to [`SYNC_WORKERS`] at a time, and returns
+/// each one's result in order. fsync checks no permission, so the handles may have been opened
+/// acting as another user ([`ActingAs`], which is per thread) and synced from any thread.
+pub(crate) fn sync_in_parallel(files: &[&File]) -> Vec<io::Result<()>> {
+    let workers = SYNC_WORKERS.min(files.len());
+    if workers <= 1 {
+        return files.iter().map(|f| f.sync_all()).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, io::Result<()>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else {
+                            return done;
+                        };
+                        done.push((i, file.sync_all()));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![(usize::MAX, Err(io::Error::other("fsync thread panicked")))]
+                })
+            })
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    let mut out: Vec<io::Result<()>> = results.into_iter().map(|(_, r)| r).collect();
+    // A panicked worker (never expected) loses its results: report every file as failed then.
+    if out.len() != files.len() {
+        out = files
+            .iter()
+            .map(|_| Err(io::Error::other("fsync thread panicked")))
+            .collect();
+    }
+    out
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, &e)),
+    }
+}
+
+/// The directories a killed update may have left staged files in, from its note (see
+/// [`WritePlan::commit_noting_staging`]): `Ok(None)` when there is no note (no update was
+/// interrupted while staging), `Err` when the note cannot be read, for the caller to fall back
+/// on every directory it knows.
+///
+/// # Errors
+/// When the note is not a regular file, is too large, or is not a list of paths.
+pub fn read_staging_note(note: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let Some(bytes) = crate::fs::reader::read_optional(
+        note,
+        crate::fs::reader::Links::Refuse,
+        crate::fs::reader::Limit::Inventory,
+    )?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Error::new(format!(
+            "the staging note {} is damaged ({e})",
+            note.display()
+        ))
+    })
+}
+
+/// Removes the staging note once what it points at was cleaned up.
+///
+/// # Errors
+/// When it exists and cannot be removed.
+pub fn remove_staging_note(note: &Path) -> Result<()> {
+    remove_if_present(note)
 }
 
 /// Refuses to write `file` unless everyone who could swap it, or the directory it lands in, is
@@ -658,6 +883,17 @@ pub(crate) fn write_new(
     mode: u32,
     owner: Option<Owner>,
 ) -> io::Result<()> {
+    write_staged(path, contents, mode, owner)?.sync_all()
+}
+
+/// [`write_new`] without the fsync, returning the open file for the caller to sync (with
+/// others, [`sync_in_parallel`]) before anything depends on its contents.
+pub(crate) fn write_staged(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    owner: Option<Owner>,
+) -> io::Result<File> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -673,7 +909,7 @@ pub(crate) fn write_new(
         }
     }
     file.write_all(contents)?;
-    file.sync_all()
+    Ok(file)
 }
 
 /// Refuses a path dockpki cannot record and act on again later: one that is not UTF-8 (see
@@ -885,11 +1121,17 @@ pub(crate) fn same_contents(path: &Path, contents: &[u8]) -> bool {
 /// fsyncs a directory, opened with `O_DIRECTORY` so that whatever else is found at that path
 /// (a FIFO swapped in) fails at once instead of blocking.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    open_dir(dir)?
+        .sync_all()
+        .map_err(|e| Error::io("sync directory", dir, &e))
+}
+
+/// Opens a directory to fsync it ([`sync_dir`], [`sync_in_parallel`]).
+pub(crate) fn open_dir(dir: &Path) -> Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
         .open(dir)
-        .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir, &e))
 }
 
@@ -937,6 +1179,97 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("journal.json"), "{e}");
         assert_eq!(names(root.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_plan_whose_files_already_hold_their_contents_writes_no_journal() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("cert.pem");
+        fs::write(&path, "c").unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(path.clone(), "c", None);
+        // The journal's directory does not exist: writing a journal would fail.
+        let written = plan
+            .commit(&root.path().join("missing/journal.json"), &Silent)
+            .unwrap();
+        assert_eq!(written.len(), 1);
+        assert!(!written[0].changed);
+        assert_eq!(names(root.path()), ["cert.pem"]);
+    }
+
+    #[test]
+    fn more_files_than_one_sync_batch_are_all_written() {
+        let root = tempfile::tempdir().unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        let count = SYNC_BATCH * 2 + 3;
+        for i in 0..count {
+            plan.cert(
+                root.path().join(format!("d{}/f{i}", i % 7)),
+                &i.to_string(),
+                None,
+            );
+        }
+        let written = plan
+            .commit(&root.path().join("journal.json"), &Silent)
+            .unwrap();
+        assert_eq!(written.len(), count);
+        for i in 0..count {
+            let path = root.path().join(format!("d{}/f{i}", i % 7));
+            assert_eq!(fs::read_to_string(&path).unwrap(), i.to_string());
+            assert_eq!(mode_of(&path).unwrap(), CERT_MODE);
+        }
+        assert!(!root.path().join("journal.json").exists());
+    }
+
+    #[test]
+    fn parallel_syncs_report_each_files_own_result_in_order() {
+        let root = tempfile::tempdir().unwrap();
+        let file = |name: &str| File::create(root.path().join(name)).unwrap();
+        // fsync of a pipe fails (EINVAL): the one failure must be reported for that file only.
+        let (read_end, _write_end) = nix::unistd::pipe().unwrap();
+        let pipe = File::from(read_end);
+        let (a, b, c) = (file("a"), file("b"), file("c"));
+        let results = sync_in_parallel(&[&a, &pipe, &b, &c]);
+        let failed: Vec<bool> = results.iter().map(|r| r.is_err()).collect();
+        assert_eq!(failed, [false, true, false, false]);
+    }
+
+    #[test]
+    fn the_staging_note_lists_every_directory_and_goes_with_the_update() {
+        let root = tempfile::tempdir().unwrap();
+        let note = root.path().join("staging.json");
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(root.path().join("a/cert.pem"), "c", None);
+        plan.key(
+            root.path().join("b/key.pem"),
+            Zeroizing::new("k".into()),
+            None,
+        );
+        plan.cert(root.path().join("b/ca.pem"), "c", None);
+        plan.write_staging_note(&note).unwrap();
+        assert_eq!(
+            read_staging_note(&note).unwrap(),
+            Some(vec![root.path().join("a"), root.path().join("b")])
+        );
+        fs::remove_file(&note).unwrap();
+        plan.commit_noting_staging(&root.path().join("journal.json"), Some(&note), &Silent)
+            .unwrap();
+        assert!(!note.exists(), "removed once the update is complete");
+        // An update that fails before its journal takes its note back with its files.
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(root.path().join("c/cert.pem"), "c", None);
+        plan.commit_noting_staging(
+            &root.path().join("missing/journal.json"),
+            Some(&note),
+            &Silent,
+        )
+        .unwrap_err();
+        assert!(!note.exists() && !root.path().join("c").exists());
+        // A note that is not a list of directories is an error, for the caller to search
+        // everywhere instead.
+        fs::write(&note, "[").unwrap();
+        assert!(read_staging_note(&note).is_err());
+        assert_eq!(read_staging_note(&root.path().join("none")).unwrap(), None);
     }
 
     #[test]
