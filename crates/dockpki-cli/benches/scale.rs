@@ -47,8 +47,10 @@ fn stats(name: &str, mut samples: Vec<Duration>) -> (String, f64) {
 /// The binary timed: this build's, or `DOCKPKI_BENCH_BIN` (to time another build, say the one
 /// before a change, on fixtures made the same way).
 fn dockpki(state: &Path) -> Command {
-    let bin = std::env::var_os("DOCKPKI_BENCH_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dockpki")), PathBuf::from);
+    let bin = std::env::var_os("DOCKPKI_BENCH_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_dockpki")),
+        PathBuf::from,
+    );
     let mut cmd = Command::new(bin);
     cmd.arg("--state").arg(state);
     cmd

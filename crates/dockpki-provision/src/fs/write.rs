@@ -246,29 +246,31 @@ impl WritePlan {
     /// A directory goes whole: half a layout (a new certificate without its key) is worse
     /// than the old one.
     pub fn drop_unwritable_layouts(&mut self, keep: &Path) -> Vec<Skipped> {
-        let dirs: BTreeSet<PathBuf> = self
-            .files
-            .iter()
-            .map(|f| parent(&f.path).to_path_buf())
-            .filter(|d| !d.starts_with(keep))
-            .collect();
+        // Each directory's files, found once: a renewal plans thousands of layouts.
+        let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
+        for (i, f) in self.files.iter().enumerate() {
+            let dir = parent(&f.path);
+            if !dir.starts_with(keep) {
+                by_dir.entry(dir.to_path_buf()).or_default().push(i);
+            }
+        }
+        // The directories above the layouts are the same for most of them: judged once.
+        let mut trust = TrustCache::default();
         let mut dropped = Vec::new();
-        for dir in dirs {
+        for (dir, files) in by_dir {
             let one = WritePlan {
-                files: self
-                    .files
-                    .iter()
-                    .filter(|f| parent(&f.path) == dir)
-                    .cloned()
-                    .collect(),
+                files: files.iter().map(|&i| self.files[i].clone()).collect(),
                 renames: Vec::new(),
                 dir_modes: self.dir_modes.clone(),
                 existing: self.existing,
             };
-            if let Err(e) = one.check() {
-                self.files.retain(|f| parent(&f.path) != dir);
+            if let Err(e) = one.check_with(&mut trust) {
                 dropped.push((dir, e.to_string()));
             }
+        }
+        if !dropped.is_empty() {
+            let gone: BTreeSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
+            self.files.retain(|f| !gone.contains(parent(&f.path)));
         }
         dropped
     }
@@ -280,8 +282,14 @@ impl WritePlan {
     /// # Errors
     /// The first target that may not be written, with why (see the module documentation).
     pub fn check(&self) -> Result<Vec<PathBuf>> {
+        self.check_with(&mut TrustCache::default())
+    }
+
+    /// [`WritePlan::check`], with the directories already judged in `trust`.
+    fn check_with(&self, trust: &mut TrustCache) -> Result<Vec<PathBuf>> {
         let mut to_create = BTreeSet::new();
         let mut trusted_dirs = BTreeSet::new();
+        let mut existing_dirs: BTreeSet<&Path> = BTreeSet::new();
         for path in self
             .files
             .iter()
@@ -293,33 +301,38 @@ impl WritePlan {
         for f in &self.files {
             let dir = parent(&f.path);
             if trusted_dirs.insert((dir.to_path_buf(), f.owner.map(|o| o.uid))) {
-                check_directory_trust(&f.path, f.owner.map(|o| o.uid))?;
+                check_directory_trust_with(&f.path, f.owner.map(|o| o.uid), trust)?;
             }
-            match fs::metadata(dir) {
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    return Err(Error::new(format!(
-                        "{} is a file, not a directory; choose another output directory",
-                        dir.display()
-                    )))
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    let mut missing = dir;
-                    while !missing.exists() {
-                        to_create.insert(missing.to_path_buf());
-                        match missing.parent() {
-                            Some(p) if !p.as_os_str().is_empty() => missing = p,
-                            _ => break,
-                        }
+            // A directory already seen to exist is not looked at again for its next file.
+            if !existing_dirs.contains(dir) {
+                match fs::metadata(dir) {
+                    Ok(m) if m.is_dir() => {
+                        existing_dirs.insert(dir);
                     }
-                    if missing.exists() && !missing.is_dir() {
+                    Ok(_) => {
                         return Err(Error::new(format!(
                             "{} is a file, not a directory; choose another output directory",
-                            missing.display()
-                        )));
+                            dir.display()
+                        )))
                     }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        let mut missing = dir;
+                        while !missing.exists() {
+                            to_create.insert(missing.to_path_buf());
+                            match missing.parent() {
+                                Some(p) if !p.as_os_str().is_empty() => missing = p,
+                                _ => break,
+                            }
+                        }
+                        if missing.exists() && !missing.is_dir() {
+                            return Err(Error::new(format!(
+                                "{} is a file, not a directory; choose another output directory",
+                                missing.display()
+                            )));
+                        }
+                    }
+                    Err(e) => return Err(Error::io("read directory", dir, &e)),
                 }
-                Err(e) => return Err(Error::io("read directory", dir, &e)),
             }
             match fs::symlink_metadata(&f.path) {
                 Ok(m) if m.file_type().is_symlink() => {
@@ -811,6 +824,27 @@ pub fn remove_staging_note(note: &Path) -> Result<()> {
 /// When a directory on the path is not trusted (owned by someone else, writable by group
 /// or others) or a symlink on it is owned by someone who could redirect it.
 pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
+    check_directory_trust_with(file, owner, &mut TrustCache::default())
+}
+
+/// What [`check_directory_trust`] already found while checking one plan: the layouts of a
+/// renewal share every directory above their own, which need to be looked at once, not once per
+/// layout. Only passes are kept, for the trusted users they were judged for; a cache lives for
+/// one check of a plan, just before the plan is written.
+#[derive(Default)]
+pub(crate) struct TrustCache {
+    /// Paths as given (rule 1) that passed, and whether each is a symlink.
+    given: std::collections::HashMap<(PathBuf, Option<u32>), bool>,
+    /// Resolved directories (rule 2) that passed.
+    resolved: std::collections::HashSet<(PathBuf, Option<u32>)>,
+}
+
+/// [`check_directory_trust`], skipping what `cache` says already passed.
+pub(crate) fn check_directory_trust_with(
+    file: &Path,
+    owner: Option<u32>,
+    cache: &mut TrustCache,
+) -> Result<()> {
     let me = nix::unistd::geteuid().as_raw();
     let trusted = |uid: u32| uid == 0 || uid == me || owner == Some(uid);
     let dir = std::path::absolute(parent(file)).map_err(|e| Error::io("resolve", file, &e))?;
@@ -820,7 +854,12 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
         .unwrap_or(Path::new("/"));
     let mut given: Vec<&Path> = existing.ancestors().collect();
     given.reverse();
+    let mut through_link = false;
     for prefix in given {
+        if let Some(&link) = cache.given.get(&(prefix.to_path_buf(), owner)) {
+            through_link |= link;
+            continue;
+        }
         let m = fs::symlink_metadata(prefix).map_err(|e| Error::io("read", prefix, &e))?;
         if m.file_type().is_symlink() && !trusted(m.uid()) {
             return Err(Error::new(format!(
@@ -830,8 +869,24 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
                 m.uid()
             )));
         }
+        through_link |= m.file_type().is_symlink();
+        cache
+            .given
+            .insert((prefix.to_path_buf(), owner), m.file_type().is_symlink());
     }
-    let real = fs::canonicalize(existing).map_err(|e| Error::io("resolve", existing, &e))?;
+    // Without a link or `..` on the way, the path is already the resolved one.
+    let plain = !through_link
+        && existing.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
+    let real = if plain {
+        existing.to_path_buf()
+    } else {
+        fs::canonicalize(existing).map_err(|e| Error::io("resolve", existing, &e))?
+    };
     // Files written for another user (a client layout under sudo) go only into a directory that
     // user owns: a symlink they own may point anywhere, and root must not be steered into
     // writing, and handing them, files in directories of root's.
@@ -847,6 +902,9 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
         }
     }
     for d in real.ancestors() {
+        if cache.resolved.contains(&(d.to_path_buf(), owner)) {
+            continue;
+        }
         let m = fs::metadata(d).map_err(|e| Error::io("read", d, &e))?;
         if !m.is_dir() {
             // Reported as "is a file, not a directory" by the caller.
@@ -870,6 +928,7 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
                 crate::text::shell_quote(&d.display().to_string())
             )));
         }
+        cache.resolved.insert((d.to_path_buf(), owner));
     }
     Ok(())
 }
@@ -1219,6 +1278,72 @@ mod tests {
             assert_eq!(mode_of(&path).unwrap(), CERT_MODE);
         }
         assert!(!root.path().join("journal.json").exists());
+    }
+
+    /// The cache of a plan's check only skips what passed: a directory that fails is refused
+    /// for whatever was judged before it, through a trusted link or not.
+    #[test]
+    fn a_cached_pass_never_hides_a_directory_that_fails() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let good = root.path().join("good");
+        let open = root.path().join("open");
+        for d in [&good, &open] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        // Ours, so trusted, and followed.
+        std::os::unix::fs::symlink(&open, root.path().join("link")).unwrap();
+        let mut cache = TrustCache::default();
+        check_directory_trust_with(&good.join("f"), None, &mut cache).unwrap();
+        check_directory_trust_with(&good.join("g"), None, &mut cache).unwrap();
+        for file in [open.join("f"), root.path().join("link/f")] {
+            let cached = check_directory_trust_with(&file, None, &mut cache).unwrap_err();
+            let fresh = check_directory_trust(&file, None).unwrap_err();
+            assert_eq!(cached.to_string(), fresh.to_string());
+            assert!(
+                cached.to_string().contains("writable by group or others"),
+                "{cached}"
+            );
+        }
+        // Through a link to a good directory, the resolved path is what is judged.
+        std::os::unix::fs::symlink(&good, root.path().join("to-good")).unwrap();
+        check_directory_trust_with(&root.path().join("to-good/f"), None, &mut cache).unwrap();
+        if crate::test_support::root_or_skip() {
+            // A link someone else owns is refused even where its target passed before.
+            let theirs = root.path().join("theirs");
+            std::os::unix::fs::symlink(&good, &theirs).unwrap();
+            nix::unistd::fchownat(
+                nix::fcntl::AT_FDCWD,
+                &theirs,
+                Some(nix::unistd::Uid::from_raw(65534)),
+                None,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .unwrap();
+            let e = check_directory_trust_with(&theirs.join("f"), None, &mut cache).unwrap_err();
+            assert!(e.to_string().contains("symlink owned by uid 65534"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_unwritable_layout_is_dropped_whole_and_the_others_kept() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (good, open) = (root.path().join("good"), root.path().join("open"));
+        for d in [&good, &open] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        for d in [&good, &open, &good] {
+            plan.cert(d.join(format!("c{}", plan.files.len())), "c", None);
+        }
+        let dropped = plan.drop_unwritable_layouts(&root.path().join("state"));
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].0, open);
+        let left: Vec<&Path> = plan.files.iter().map(|f| f.path.as_path()).collect();
+        assert_eq!(left, [good.join("c0"), good.join("c2")]);
     }
 
     #[test]
