@@ -345,8 +345,44 @@ impl Inventory {
 
     /// Adds the certificates of `delta` in order, as they were issued.
     pub fn apply(&mut self, delta: Delta) {
-        for record in delta.certificates {
-            self.add(record);
+        self.add_all(delta.certificates);
+    }
+
+    /// Adds new active records in order, exactly as [`Inventory::add`] one after the other
+    /// would, in time that grows with the number of records rather than with its square: a
+    /// renewal of thousands of certificates must not compare each with every other.
+    pub fn add_all(&mut self, records: impl IntoIterator<Item = Record>) {
+        use std::collections::HashMap;
+        // Every active record, by kind and layout directory.
+        let mut active: HashMap<(Usage, PathBuf), Vec<usize>> = HashMap::new();
+        for (i, r) in self.certificates.iter().enumerate() {
+            if r.status == Status::Active {
+                for dir in &r.installed {
+                    active.entry((r.kind, dir.clone())).or_default().push(i);
+                }
+            }
+        }
+        for record in records {
+            for dir in &record.installed {
+                // A record listed under several directories may already be superseded
+                // through another one: only active records change.
+                for i in active
+                    .remove(&(record.kind, dir.clone()))
+                    .unwrap_or_default()
+                {
+                    if self.certificates[i].status == Status::Active {
+                        self.certificates[i].status = Status::Superseded;
+                    }
+                }
+            }
+            let i = self.certificates.len();
+            for dir in &record.installed {
+                active
+                    .entry((record.kind, dir.clone()))
+                    .or_default()
+                    .push(i);
+            }
+            self.certificates.push(record);
         }
     }
 
@@ -669,6 +705,67 @@ mod tests {
         assert!(inventory(&[("aa", Status::Active)])
             .duplicate_serials()
             .is_empty());
+    }
+}
+
+/// [`Inventory::add_all`] must be [`Inventory::add`] one after the other, whatever the layouts
+/// shared, the kinds and the statuses already there.
+#[cfg(test)]
+mod add_all {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record(kind: bool, dirs: &[u8], status: u8) -> Record {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        Record {
+            serial: String::new(),
+            kind: if kind { Usage::Server } else { Usage::Client },
+            common_name: None,
+            sans: Vec::new(),
+            not_before: t,
+            not_after: t,
+            sha256: String::new(),
+            key_type: None,
+            ca_sha256: String::new(),
+            installed: dirs
+                .iter()
+                .map(|d| PathBuf::from(format!("/l{d}")))
+                .collect(),
+            status: match status {
+                0 => Status::Active,
+                1 => Status::Superseded,
+                _ => Status::Revoked,
+            },
+            revoked_at: None,
+            revocation_reason: None,
+        }
+    }
+
+    fn records() -> impl Strategy<Value = Vec<(bool, Vec<u8>, u8)>> {
+        prop::collection::vec(
+            (any::<bool>(), prop::collection::vec(0u8..4, 0..3), 0u8..3),
+            0..12,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn adding_all_at_once_is_adding_one_by_one(existing in records(), new in records()) {
+            let build = |v: &[(bool, Vec<u8>, u8)], fresh: bool| -> Vec<Record> {
+                v.iter().map(|(k, d, s)| record(*k, d, if fresh { 0 } else { *s })).collect()
+            };
+            let base = Inventory { certificates: build(&existing, false), ..Inventory::default() };
+            let mut one_by_one = base.clone();
+            for r in build(&new, true) {
+                one_by_one.add(r);
+            }
+            let mut at_once = base;
+            at_once.add_all(build(&new, true));
+            let statuses = |inv: &Inventory| inv.certificates.iter().map(|r| r.status).collect::<Vec<_>>();
+            prop_assert_eq!(statuses(&at_once), statuses(&one_by_one));
+        }
     }
 }
 
