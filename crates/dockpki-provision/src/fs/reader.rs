@@ -184,7 +184,13 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> std::result::Result<File
 /// # Errors
 /// An I/O error, or the file being larger than the limit.
 pub fn read_opened(file: File, path: &Path, limit: Limit) -> Result<Zeroizing<Vec<u8>>> {
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Room for the whole file as fstat sees it (and the byte that shows it grew), so that it is
+    // read in one call, not in the doubling steps a reader of unknown length takes: status
+    // reads thousands of small files.
+    let expected = file.metadata().map_or(0, |m| m.len()).min(limit.bytes()) + 1;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(expected).unwrap_or_default(),
+    ));
     file.take(limit.bytes() + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read", path, &e))?;

@@ -69,6 +69,18 @@ pub fn installed_state(
     now: OffsetDateTime,
     state_ca: &CertificateDer<'_>,
 ) -> FileState {
+    installed_state_with(record, dir, now, state_ca, &mut None)
+}
+
+/// [`installed_state`], remembering in `holding` the bytes of the last CA bundle found to hold
+/// `state_ca`: every layout's `ca.pem` is usually the same file, compared then without decoding.
+fn installed_state_with(
+    record: &Record,
+    dir: &Path,
+    now: OffsetDateTime,
+    state_ca: &CertificateDer<'_>,
+    holding: &mut Option<Vec<u8>>,
+) -> FileState {
     let layout = Layout::for_usage(record.kind, dir.to_path_buf());
     let path = layout.cert_path();
     let bytes = match reader::read_optional(&path, Links::Follow, Limit::Pem) {
@@ -86,7 +98,7 @@ pub fn installed_state(
         .map(|der| dockpki::Fingerprint::of(&der));
     match fingerprint {
         Some(fp) if fp.matches(&record.sha256) => {
-            if !bundle_holds(&layout.ca_path(), state_ca) {
+            if !bundle_holds_with(&layout.ca_path(), state_ca, holding) {
                 FileState::CaMismatch
             } else if is_expired(record.not_after, now) {
                 FileState::Expired
@@ -113,12 +125,13 @@ pub fn installed_states(
     state_ca: &CertificateDer<'_>,
 ) -> Vec<Vec<FileState>> {
     let check = |chunk: &[&Record]| -> Vec<Vec<FileState>> {
+        let mut holding = None;
         chunk
             .iter()
             .map(|r| {
                 r.installed
                     .iter()
-                    .map(|dir| installed_state(r, dir, now, state_ca))
+                    .map(|dir| installed_state_with(r, dir, now, state_ca, &mut holding))
                     .collect()
             })
             .collect()
@@ -144,10 +157,23 @@ pub fn installed_states(
 /// Whether the CA bundle at `path` holds `ca` (compared as DER, so re-encoding does not
 /// matter). A missing or unreadable bundle holds nothing.
 pub fn bundle_holds(path: &Path, ca: &CertificateDer<'_>) -> bool {
-    reader::read(path, Links::Follow, Limit::Pem)
-        .ok()
-        .and_then(|bytes| dockpki::certs_from_pem(&bytes).ok())
-        .is_some_and(|certs| certs.iter().any(|c| c.as_ref() == ca.as_ref()))
+    bundle_holds_with(path, ca, &mut None)
+}
+
+/// [`bundle_holds`], with `holding` the bytes of a bundle already found to hold `ca`.
+fn bundle_holds_with(path: &Path, ca: &CertificateDer<'_>, holding: &mut Option<Vec<u8>>) -> bool {
+    let Ok(bytes) = reader::read(path, Links::Follow, Limit::Pem) else {
+        return false;
+    };
+    if holding.as_deref() == Some(bytes.as_slice()) {
+        return true;
+    }
+    let holds = dockpki::certs_from_pem(&bytes)
+        .is_ok_and(|certs| certs.iter().any(|c| c.as_ref() == ca.as_ref()));
+    if holds {
+        *holding = Some(bytes.to_vec());
+    }
+    holds
 }
 
 #[cfg(test)]
@@ -209,6 +235,29 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 5, "every state is among them: {seen:?}");
+    }
+
+    #[test]
+    fn a_remembered_bundle_stands_only_for_the_same_bytes() {
+        let now = OffsetDateTime::now_utc();
+        let ca = |_| {
+            dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now).unwrap(), now)
+                .unwrap()
+        };
+        let (ours, other) = (ca(0), ca(1));
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.pem"), dir.path().join("b.pem"));
+        std::fs::write(&a, ours.cert_pem()).unwrap();
+        std::fs::write(&b, other.cert_pem()).unwrap();
+        let mut holding = None;
+        assert!(bundle_holds_with(&a, ours.cert_der(), &mut holding));
+        assert_eq!(holding.as_deref(), Some(ours.cert_pem().as_bytes()));
+        assert!(!bundle_holds_with(&b, ours.cert_der(), &mut holding));
+        assert!(bundle_holds_with(&a, ours.cert_der(), &mut holding));
+        // The same bytes, but another CA asked about: never answered from memory.
+        let mut holding_other = None;
+        assert!(!bundle_holds_with(&a, other.cert_der(), &mut holding_other));
+        assert!(holding_other.is_none());
     }
 
     #[test]
