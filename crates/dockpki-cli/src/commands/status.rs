@@ -102,14 +102,18 @@ fn print_table(cas: &[CaStatus], certs: &[CertStatus]) {
     let widths: Vec<usize> = (0..7)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
+    // One write for the whole table: a line at a time is a system call per certificate.
+    let mut text = String::new();
     for row in &rows {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        text.push_str(line.join("  ").trim_end());
+        text.push('\n');
     }
+    print!("{text}");
 }
 
 /// One line on stderr per thing to do, so that a cron mail or a journal says what fixes it.

@@ -774,19 +774,39 @@ mod add_all {
 /// a real inventory, must give an inventory or the one-line "damaged" error, never a panic.
 #[cfg(test)]
 mod fuzz {
-    use super::Inventory;
+    use super::{Delta, Header, Inventory};
     use proptest::prelude::*;
     use std::path::Path;
 
     // Written by `dockpki issue client`, compacted.
     const REAL: &str = r#"{"version":1,"certificates":[{"serial":"57dabbb47a44d89bde72ee2dbbeed4d0","kind":"client","common_name":"a","sans":[],"not_before":"2026-11-29T02:19:09Z","not_after":"2027-02-27T02:24:09Z","sha256":"D5:72:6F:AD:5A:14:CF:72:49:B6:A3:67:68:F1:6D:61:60:32:1A:49:FA:83:CA:BD:94:10:7E:40:77:F6:DC:82","key_type":"ecdsa-p256","ca_sha256":"13:F8:AD:C8:46:03:87:BF:5E:E4:CB:81:05:20:A7:07:A0:26:26:BC:2E:DA:B3:15:E8:96:FB:ED:F2:69:F4:64","installed":["/tmp/encdemo/c"],"status":"active"}]}"#;
 
+    /// Every reader of inventory bytes: the whole file, its first line alone, and a delta.
     fn check(bytes: &[u8]) {
         if let Err(e) = Inventory::parse(Path::new("inventory.json"), bytes) {
             let message = e.to_string();
             assert!(!message.contains('\n'), "{message}");
             assert!(message.contains("inventory.json"), "{message}");
         }
+        let _ = Header::parse(bytes);
+        if let Err(e) = Delta::parse(Path::new("inventory.delta.json"), bytes) {
+            let message = e.to_string();
+            assert!(!message.contains('\n'), "{message}");
+            assert!(message.contains("inventory.delta.json"), "{message}");
+        }
+    }
+
+    /// [`REAL`] as this dockpki writes it, large: with an id, and as a delta of that id.
+    fn written() -> [Vec<u8>; 2] {
+        let inv = Inventory::parse(Path::new("i"), REAL.as_bytes()).unwrap();
+        let delta = Delta {
+            certificates: inv.certificates.clone(),
+            ..Delta::empty("0123")
+        };
+        [
+            inv.to_bytes_with_id(Some("0123")).unwrap(),
+            delta.to_bytes().unwrap(),
+        ]
     }
 
     #[test]
@@ -807,16 +827,31 @@ mod fuzz {
         fn mutated_real_inventories_parse_or_give_the_damaged_error(
             cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..6),
         ) {
-            let mut v = REAL.as_bytes().to_vec();
-            for (at, byte, op) in cuts {
-                let i = at.index(v.len());
-                match op {
-                    0 => v[i] = byte,
-                    1 => { v.remove(i); }
-                    _ => v.insert(i, byte),
-                }
-            }
-            check(&v);
+            mutate(REAL.as_bytes().to_vec(), cuts);
         }
+
+        #[test]
+        fn mutated_written_files_and_deltas_parse_or_give_the_damaged_error(
+            which in 0usize..2,
+            cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..6),
+        ) {
+            let [file, delta] = written();
+            mutate(if which == 0 { file } else { delta }, cuts);
+        }
+    }
+
+    /// Applies `cuts` (overwrite, remove or insert a byte) to `v`, then [`check`]s it.
+    fn mutate(mut v: Vec<u8>, cuts: Vec<(prop::sample::Index, u8, u8)>) {
+        for (at, byte, op) in cuts {
+            let i = at.index(v.len());
+            match op {
+                0 => v[i] = byte,
+                1 => {
+                    v.remove(i);
+                }
+                _ => v.insert(i, byte),
+            }
+        }
+        check(&v);
     }
 }
