@@ -246,6 +246,12 @@ impl WritePlan {
     /// A directory goes whole: half a layout (a new certificate without its key) is worse
     /// than the old one.
     pub fn drop_unwritable_layouts(&mut self, keep: &Path) -> Vec<Skipped> {
+        self.drop_unwritable_with(keep, &mut TrustCache::default())
+    }
+
+    /// [`WritePlan::drop_unwritable_layouts`], with the directories already judged in `trust`
+    /// (and those judged now added to it).
+    fn drop_unwritable_with(&mut self, keep: &Path, trust: &mut TrustCache) -> Vec<Skipped> {
         // Each directory's files, found once: a renewal plans thousands of layouts.
         let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
         for (i, f) in self.files.iter().enumerate() {
@@ -255,7 +261,6 @@ impl WritePlan {
             }
         }
         // The directories above the layouts are the same for most of them: judged once.
-        let mut trust = TrustCache::default();
         let mut dropped = Vec::new();
         for (dir, files) in by_dir {
             let one = WritePlan {
@@ -264,7 +269,7 @@ impl WritePlan {
                 dir_modes: self.dir_modes.clone(),
                 existing: self.existing,
             };
-            if let Err(e) = one.check_with(&mut trust) {
+            if let Err(e) = one.check_with(trust) {
                 dropped.push((dir, e.to_string()));
             }
         }
@@ -475,7 +480,40 @@ impl WritePlan {
         staging_note: Option<&Path>,
         report: &dyn Report,
     ) -> Result<Vec<Written>> {
-        let new_dirs = self.check()?;
+        self.commit_with(journal_path, staging_note, report, &mut TrustCache::default())
+    }
+
+    /// [`WritePlan::drop_unwritable_layouts`] (outside `keep`), then
+    /// [`WritePlan::commit_noting_staging`] of what is left, returning what was written and what
+    /// was left out. The commit's check does not judge again the directories the first step
+    /// found trusted an instant before: a renewal's thousands of layouts share them.
+    ///
+    /// # Errors
+    /// As [`WritePlan::commit`].
+    pub fn commit_dropping_unwritable(
+        mut self,
+        keep: &Path,
+        journal_path: &Path,
+        staging_note: Option<&Path>,
+        report: &dyn Report,
+    ) -> Result<(Vec<Written>, Vec<Skipped>)> {
+        // One cache for both checks, which run one right after the other: it never outlives
+        // this call, so no pass is taken from longer ago than that.
+        let mut trust = TrustCache::default();
+        let skipped = self.drop_unwritable_with(keep, &mut trust);
+        let written = self.commit_with(journal_path, staging_note, report, &mut trust)?;
+        Ok((written, skipped))
+    }
+
+    /// [`WritePlan::commit_noting_staging`], with the directories already judged in `trust`.
+    fn commit_with(
+        self,
+        journal_path: &Path,
+        staging_note: Option<&Path>,
+        report: &dyn Report,
+        trust: &mut TrustCache,
+    ) -> Result<Vec<Written>> {
+        let new_dirs = self.check_with(trust)?;
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
         let mut written_so_far: Vec<PathBuf> = Vec::new();
@@ -676,8 +714,9 @@ impl WritePlan {
 /// (docs/performance.md). The threads only wait on the disk.
 pub const SYNC_WORKERS: usize = 16;
 
-/// How many staged files are open at once: they are fsynced in batches of this size, which
-/// keeps a renewal of thousands of layouts within the usual limit of 1024 open files.
+/// How many staged files are fsynced together: one batch is synced while the next is written,
+/// so at most twice this many are open at once, within the usual limit of 1024 open files
+/// whatever the number of layouts a renewal writes.
 const SYNC_BATCH: usize = 256;
 
 /// Step 1 of [`WritePlan::commit_noting_staging`]: writes every staged file and the journal
@@ -692,32 +731,50 @@ fn stage_and_sync(
     written: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let journal_bytes = journal.to_bytes()?;
-    let mut batch: Vec<(&Path, File)> = Vec::new();
-    for (i, (tmp, f)) in staged.iter().enumerate() {
-        let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
-        written.push(tmp.clone());
-        let file = write_staged(tmp, &f.contents, f.mode, f.owner)
-            .map_err(|e| Error::io("write", &f.path, &e))?;
-        batch.push((&f.path, file));
-        if batch.len() == SYNC_BATCH && i + 1 < staged.len() {
-            sync_batch(&mut batch)?;
+    // A batch is fsynced on other threads while the next one is written here (writing acts as
+    // each file's owner, which only this thread does): at most two batches are open at once.
+    std::thread::scope(|s| {
+        let mut syncing: Option<std::thread::ScopedJoinHandle<'_, Result<()>>> = None;
+        let finish = |handle: Option<std::thread::ScopedJoinHandle<'_, Result<()>>>| {
+            handle.map_or(Ok(()), |h| {
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+        };
+        let mut batch: Vec<(&Path, File)> = Vec::new();
+        for (tmp, f) in staged {
+            let file = {
+                let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
+                written.push(tmp.clone());
+                write_staged(tmp, &f.contents, f.mode, f.owner)
+                    .map_err(|e| Error::io("write", &f.path, &e))?
+            };
+            // The guard is gone before a thread is started: a new thread inherits this one's
+            // fsuid, and no thread but this one ever acts as a user.
+            batch.push((&f.path, file));
+            if batch.len() == SYNC_BATCH {
+                finish(syncing.take())?;
+                let full = std::mem::take(&mut batch);
+                syncing = Some(s.spawn(move || sync_batch(full)));
+            }
         }
-    }
-    written.push(journal_tmp.to_path_buf());
-    let file = write_staged(journal_tmp, &journal_bytes, PRIVATE_MODE, None)
-        .map_err(|e| Error::io("write", journal_path, &e))?;
-    batch.push((journal_path, file));
-    sync_batch(&mut batch)
+        written.push(journal_tmp.to_path_buf());
+        let file = write_staged(journal_tmp, &journal_bytes, PRIVATE_MODE, None)
+            .map_err(|e| Error::io("write", journal_path, &e))?;
+        batch.push((journal_path, file));
+        finish(syncing.take())?;
+        // The staged journal is synced with the last batch; it counts only once renamed into
+        // place, which the caller does after every one of these fsyncs has returned.
+        sync_batch(batch)
+    })
 }
 
 /// fsyncs every file of `batch` ([`sync_in_parallel`]) and closes them.
-fn sync_batch(batch: &mut Vec<(&Path, File)>) -> Result<()> {
+fn sync_batch(batch: Vec<(&Path, File)>) -> Result<()> {
     let files: Vec<&File> = batch.iter().map(|(_, f)| f).collect();
     let results = sync_in_parallel(&files);
     for ((path, _), result) in batch.iter().zip(results) {
         result.map_err(|e| Error::io("write", path, &e))?;
     }
-    batch.clear();
     Ok(())
 }
 
@@ -830,7 +887,7 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
 /// What [`check_directory_trust`] already found while checking one plan: the layouts of a
 /// renewal share every directory above their own, which need to be looked at once, not once per
 /// layout. Only passes are kept, for the trusted users they were judged for; a cache lives for
-/// one check of a plan, just before the plan is written.
+/// the checks of one plan, just before the plan is written.
 #[derive(Default)]
 pub(crate) struct TrustCache {
     /// Paths as given (rule 1) that passed, and whether each is a symlink.

@@ -319,14 +319,12 @@ impl State {
         &self,
         plan: WritePlan,
     ) -> Result<(Vec<Written>, Vec<crate::fs::write::Skipped>)> {
-        let mut plan = self.with_context_copies(plan)?;
-        let skipped = plan.drop_unwritable_layouts(&self.dir);
-        let written = plan.commit_noting_staging(
+        self.with_context_copies(plan)?.commit_dropping_unwritable(
+            &self.dir,
             &self.journal_path(),
             Some(&self.staging_note_path()),
             self.settings.report.as_ref(),
-        )?;
-        Ok((written, skipped))
+        )
     }
 
     /// `inventory.json`.
