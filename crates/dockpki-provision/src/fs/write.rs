@@ -454,16 +454,20 @@ impl WritePlan {
     /// its staged files behind, and the next one holding the lock reads the note to know where
     /// to look for them ([`read_staging_note`]), instead of searching every directory it knows.
     /// The note is written after the checks pass and removed once the update is complete; it is
-    /// kept when the update stops after its journal was written, for the replay to clean up.
+    /// kept when the update stops after its journal was written, for the replay to clean up. It
+    /// is not fsynced: a power cut during staging, on a file system that does not commit
+    /// metadata in order (ext4 without its journal), may lose it and keep staged files, which
+    /// then stay behind as inert hidden files.
     ///
     /// The steps, and why each sync is needed:
     /// 1. every file is staged as a temporary next to its target, and the journal listing the
     ///    renames is staged next to its own path; then all of them are fsynced, in parallel
     ///    batches (one `fsync` per file, [`SYNC_WORKERS`] at a time, so that the file system
-    ///    can commit them together). The staged files must be durable before the journal is:
-    ///    a journal that names a staged file lost in a power cut would install half an update.
-    ///    (The fsync of a new file also makes its name durable on Linux's journaling file
-    ///    systems, which log the creation with the inode.)
+    ///    can write and commit them together). The staged files must be durable before the
+    ///    journal is: a journal that names a staged file lost in a power cut would install half
+    ///    an update. (The fsync of a new file also makes its name durable: ext4 syncs the
+    ///    directory of a new inode, even without a journal, and XFS and btrfs log the name
+    ///    with the inode; dockpki has always relied on this.)
     /// 2. the journal is renamed into place and its directory fsynced: from then on the update
     ///    completes, whatever happens.
     /// 3. the renames, then one fsync per directory renamed into (in parallel), so that every
@@ -637,10 +641,12 @@ impl WritePlan {
     }
 
     /// Writes the staging note: the directories of the plan's files, one JSON array. Not
-    /// fsynced: it matters when the process is killed, and then the page cache survives; after
-    /// a power cut the staged files it points at are not durable either unless step 1 of
-    /// [`WritePlan::commit_noting_staging`] ran, whose fsyncs commit the note's creation first
-    /// on a journaling file system. A note of an earlier run is replaced.
+    /// fsynced, which would cost every update one more round trip to the disk: it matters when
+    /// the process is killed, and then the page cache survives. After a power cut during
+    /// staging, a file system that commits metadata in order (ext4 or XFS with their journals)
+    /// keeps the note whenever it keeps a staged file, created after it; one that does not may
+    /// keep inert staged files (hidden, their owner's only, nothing installed) that the next
+    /// run does not know to look for. A note of an earlier run is replaced.
     fn write_staging_note(&self, note: &Path) -> Result<()> {
         let dirs: BTreeSet<&Path> = self.files.iter().map(|f| parent(&f.path)).collect();
         let bytes = serde_json::to_vec(&dirs)

@@ -170,9 +170,9 @@ impl State {
     ///
     /// Without a note, nothing was being staged, provided every run on this state wrote notes:
     /// that holds for an inventory of version [`FORMAT_VERSION_WITH_DELTA`], which no dockpki
-    /// older than the notes reads (and the note, created before the first staged file, is made
-    /// durable by that file's fsync on a journaling file system), so then only the state
-    /// directory is looked at. Any other inventory is small (or from an older dockpki, and
+    /// older than the notes reads (short of a power cut during staging on a file system that
+    /// does not keep the unsynced note, see [`WritePlan::commit_noting_staging`]), so then only
+    /// the state directory is looked at. Any other inventory is small (or from an older dockpki, and
     /// rewritten as version 2 at its next change once large), and every directory it records is
     /// searched, as is done when the note cannot be read (emptied by a power cut, say).
     fn remove_stale_temps(&self) {
