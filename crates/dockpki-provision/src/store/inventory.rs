@@ -333,13 +333,17 @@ impl Inventory {
                 )))
             }
         }
+        // Only version 2 may have a delta: an id in a version 1 file (edited by hand) is not one.
+        let id = file
+            .id
+            .filter(|_| file.version == FORMAT_VERSION_WITH_DELTA);
         Ok((
             Inventory {
                 version: file.version,
                 certificates: file.certificates,
                 contexts: file.contexts,
             },
-            file.id,
+            id,
         ))
     }
 
@@ -619,6 +623,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("reads versions 1 and 2"), "{e}");
+        let (_, id) = Inventory::parse_with_id(
+            Path::new("i"),
+            br#"{"version":1,"id":"a","certificates":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(id, None, "a version 1 file has no delta");
         let e = Delta::parse(
             Path::new("d"),
             br#"{"version":1,"snapshot":"a","certificates":[]}"#,
