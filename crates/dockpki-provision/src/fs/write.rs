@@ -484,7 +484,12 @@ impl WritePlan {
         staging_note: Option<&Path>,
         report: &dyn Report,
     ) -> Result<Vec<Written>> {
-        self.commit_with(journal_path, staging_note, report, &mut TrustCache::default())
+        self.commit_with(
+            journal_path,
+            staging_note,
+            report,
+            &mut TrustCache::default(),
+        )
     }
 
     /// [`WritePlan::drop_unwritable_layouts`] (outside `keep`), then
@@ -839,20 +844,33 @@ fn remove_if_present(path: &Path) -> Result<()> {
 
 /// The directories a killed update may have left staged files in, from its note (see
 /// [`WritePlan::commit_noting_staging`]): `Ok(None)` when there is no note (no update was
-/// interrupted while staging), `Err` when the note cannot be read, for the caller to fall back
-/// on every directory it knows.
+/// interrupted while staging), `Err` when the note cannot be trusted or read, for the caller to
+/// fall back on every directory it knows. The note says where to look, never what may be
+/// removed: the caller keeps only the directories it writes anyway.
 ///
 /// # Errors
-/// When the note is not a regular file, is too large, or is not a list of paths.
+/// When the note is not a regular file (a link, a FIFO), is owned by anyone but the running
+/// user or root, is writable by group or others, is too large, or is not a list of paths.
 pub fn read_staging_note(note: &Path) -> Result<Option<Vec<PathBuf>>> {
-    let Some(bytes) = crate::fs::reader::read_optional(
-        note,
-        crate::fs::reader::Links::Refuse,
-        crate::fs::reader::Limit::Inventory,
-    )?
-    else {
-        return Ok(None);
+    use crate::fs::reader::{self, Limit, Links, ReadError};
+    let file = match reader::open(note, Links::Refuse, Limit::Inventory) {
+        Ok(file) => file,
+        Err(ReadError::NotFound(_)) => return Ok(None),
+        Err(ReadError::Refused(e)) => return Err(e),
     };
+    // Trusted like the journal next to it: whoever else could write it could send the cleanup
+    // into directories of their choosing.
+    let meta = file.metadata().map_err(|e| Error::io("read", note, &e))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
+        return Err(Error::new(format!(
+            "the staging note {} is owned by uid {} with mode {:04o}; dockpki did not write it",
+            note.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        )));
+    }
+    let bytes = reader::read_opened(file, note, Limit::Inventory)?;
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         Error::new(format!(
             "the staging note {} is damaged ({e})",

@@ -159,13 +159,7 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         .iter()
         .position(|r| refuse_outliving_ca(r, &ca, now).is_err())
         .unwrap_or(selected.len());
-    let signed = sign_successors(
-        &ca,
-        &selected[..outliving],
-        request.key_policy,
-        owners,
-        now,
-    );
+    let signed = sign_successors(&ca, &selected[..outliving], request.key_policy, owners, now);
     let mut issued_all = Vec::with_capacity(signed.len());
     let mut renewed = Vec::new();
     for (record, issued) in selected.iter().zip(signed) {

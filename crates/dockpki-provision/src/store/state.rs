@@ -174,7 +174,15 @@ impl State {
     /// does not keep the unsynced note, see [`WritePlan::commit_noting_staging`]), so then only
     /// the state directory is looked at. Any other inventory is small (or from an older dockpki, and
     /// rewritten as version 2 at its next change once large), and every directory it records is
-    /// searched, as is done when the note cannot be read (emptied by a power cut, say).
+    /// searched, as is done when the note cannot be read or trusted (emptied by a power cut, or
+    /// not the running user's or root's).
+    ///
+    /// A note only says where to look: of the directories it lists, only those this state
+    /// writes anyway ([`State::written_dirs`] of the inventory) are searched, so a note that
+    /// names any other directory makes nothing go there. (A layout made by the killed run
+    /// itself, `issue --out NEW`, is not recorded yet and keeps its leftovers, as before the
+    /// note existed.) Each directory is then searched with the care of
+    /// [`remove_stale_temps`](crate::fs::write::remove_stale_temps).
     fn remove_stale_temps(&self) {
         let note = self.staging_note_path();
         let only_noted = || {
@@ -187,7 +195,15 @@ impl State {
             )
         };
         let dirs: BTreeSet<PathBuf> = match crate::fs::write::read_staging_note(&note) {
-            Ok(Some(dirs)) => dirs.into_iter().chain([self.dir.clone()]).collect(),
+            Ok(Some(noted)) => {
+                // Read whole only here, after a killed run: no note is the common case.
+                let known = self.written_dirs(&self.load_inventory().unwrap_or_default());
+                noted
+                    .into_iter()
+                    .filter(|d| known.contains(d))
+                    .chain([self.dir.clone()])
+                    .collect()
+            }
             Ok(None) if only_noted() => BTreeSet::from([self.dir.clone()]),
             Ok(None) | Err(_) => self.written_dirs(&self.load_inventory().unwrap_or_default()),
         };
@@ -1078,6 +1094,73 @@ mod tests {
             let s = s.reopen();
             assert!(!leftover.exists(), "{n} certificates, noted");
             assert!(!s.state.staging_note_path().exists());
+        }
+    }
+
+    /// A note says where to look, never what may go: a directory it names that the state does
+    /// not write keeps its files, and a note someone else could have written is not followed
+    /// at all (every directory the state writes is searched instead).
+    #[test]
+    fn a_staging_note_only_ever_narrows_the_search_to_directories_the_state_writes() {
+        use std::os::unix::fs::PermissionsExt;
+        let s = Scene::new();
+        s.write(&s.inventory(LARGE));
+        let dead = crate::test_support::dead_pid();
+        let leftover_in = |dir: &Path| {
+            fs::create_dir_all(dir).unwrap();
+            let path = dir.join(format!(".key.pem.dockpki-{dead}-1.tmp"));
+            fs::write(&path, "k").unwrap();
+            path
+        };
+        let recorded = leftover_in(&s.layout(1));
+        let elsewhere = leftover_in(&s.root.path().join("elsewhere"));
+        let note = |s: &Scene, dirs: &[&Path]| {
+            fs::write(
+                s.state.staging_note_path(),
+                serde_json::to_vec(dirs).unwrap(),
+            )
+            .unwrap();
+        };
+        note(&s, &[&s.layout(1), &s.root.path().join("elsewhere")]);
+        let s = s.reopen();
+        assert!(!recorded.exists(), "a recorded layout the note names");
+        assert!(elsewhere.exists(), "a directory the state does not write");
+        assert!(!s.state.staging_note_path().exists());
+
+        // A note others may write, or one that is a link, is not trusted: every directory the
+        // state writes is searched, and still nothing elsewhere.
+        let recorded = leftover_in(&s.layout(2));
+        note(&s, &[&s.root.path().join("elsewhere")]);
+        fs::set_permissions(
+            s.state.staging_note_path(),
+            fs::Permissions::from_mode(0o666),
+        )
+        .unwrap();
+        assert!(crate::fs::write::read_staging_note(&s.state.staging_note_path()).is_err());
+        let s = s.reopen();
+        assert!(!recorded.exists() && elsewhere.exists());
+        let recorded = leftover_in(&s.layout(3));
+        let real_note = s.root.path().join("note.json");
+        fs::write(
+            &real_note,
+            serde_json::to_vec(&[s.root.path().join("elsewhere")]).unwrap(),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&real_note, s.state.staging_note_path()).unwrap();
+        assert!(crate::fs::write::read_staging_note(&s.state.staging_note_path()).is_err());
+        let s = s.reopen();
+        assert!(!recorded.exists() && elsewhere.exists());
+        if crate::test_support::root_or_skip() {
+            let recorded = leftover_in(&s.layout(4));
+            note(&s, &[&s.root.path().join("elsewhere")]);
+            std::os::unix::fs::chown(s.state.staging_note_path(), Some(65534), Some(65534))
+                .unwrap();
+            let e = crate::fs::write::read_staging_note(&s.state.staging_note_path())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("owned by uid 65534"), "{e}");
+            let _s = s.reopen();
+            assert!(!recorded.exists() && elsewhere.exists());
         }
     }
 

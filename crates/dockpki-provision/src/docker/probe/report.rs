@@ -164,8 +164,7 @@ pub(crate) fn installed(
 ) -> (Installed, Vec<PathBuf>) {
     // The inventory file and, once it is large, its delta (a daemon certificate issued since
     // the file was last written whole is only there).
-    let Some(inventory) = state_dir.and_then(|d| crate::store::state::inventory_in(d).ok())
-    else {
+    let Some(inventory) = state_dir.and_then(|d| crate::store::state::inventory_in(d).ok()) else {
         return (Installed::Unknown, Vec::new());
     };
     let servers = || {
