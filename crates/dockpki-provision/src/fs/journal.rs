@@ -109,6 +109,8 @@ impl Move {
         }
         fs::rename(&self.temp, &self.target)
             .map_err(|e| Error::io("move into place", &self.target, &e))?;
+        #[cfg(test)]
+        crate::fs::write::trace::record(crate::fs::write::trace::Step::Moved(self.target.clone()));
         Ok(true)
     }
 }
@@ -231,7 +233,12 @@ fn sync_dirs(
         let files: Vec<&fs::File> = opened.iter().map(|(_, _, f)| f).collect();
         for ((dir, foreign, _), result) in opened.iter().zip(sync_in_parallel(&files)) {
             match result.map_err(|e| Error::io("sync directory", dir, &e)) {
-                Ok(()) => {}
+                Ok(()) => {
+                    #[cfg(test)]
+                    crate::fs::write::trace::record(crate::fs::write::trace::Step::DirSynced(
+                        dir.to_path_buf(),
+                    ));
+                }
                 Err(e) if *foreign => skipped.push(e.to_string()),
                 Err(e) => return Err(e),
             }
@@ -521,7 +528,12 @@ pub fn recover_next_to(file: &Path, report: &dyn Report) -> Result<PathBuf> {
 /// # Errors
 /// When it exists and cannot be removed.
 pub fn remove_journal(path: &Path) -> Result<()> {
-    remove_if_present(path)
+    remove_if_present(path)?;
+    #[cfg(test)]
+    crate::fs::write::trace::record(crate::fs::write::trace::Step::JournalRemoved(
+        path.to_path_buf(),
+    ));
+    Ok(())
 }
 
 /// Test hook: with `DOCKPKI_TEST_ABORT_AFTER_MOVES=N`, a committing process aborts (like a
@@ -642,6 +654,63 @@ mod tests {
             b"old"
         );
         assert!(!path.exists() && !temp.exists());
+    }
+
+    /// The journal is removed without syncing its directory ([`remove_journal`]), so a power
+    /// cut can bring back the journal of an update that completed. Its replay must move
+    /// nothing, whatever later updates did: each of its staged files was renamed away (durably,
+    /// before the journal went), and a rename between state files has no source left.
+    #[test]
+    fn a_journal_brought_back_after_its_update_completed_replays_nothing() {
+        let d = Dir::new();
+        fs::write(d.p("layout/cert.pem"), "old").unwrap();
+        fs::write(d.p("state/inventory.json"), "inventory 1").unwrap();
+        fs::write(d.p("state/ca.pem"), "ca 1").unwrap();
+        fs::write(d.p("state/ca-next.pem"), "ca 2").unwrap();
+        let moves = vec![
+            mv(
+                d.staged("layout/cert.pem"),
+                d.p("layout/cert.pem"),
+                Some(Backup::Timestamped(
+                    d.p("layout/cert.pem.bak-20260101T000000Z"),
+                )),
+            ),
+            mv(
+                d.staged("state/inventory.json"),
+                d.p("state/inventory.json"),
+                Some(Backup::Previous(d.p("state/inventory.json.bak"))),
+            ),
+            mv(d.p("state/ca-next.pem"), d.p("state/ca.pem"), None),
+        ];
+        let path = d.journal(moves);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 3);
+        // Later updates change what that one wrote (each through a journal of its own).
+        fs::write(d.p("layout/cert.pem"), "later").unwrap();
+        fs::write(d.p("state/inventory.json"), "inventory 3").unwrap();
+        fs::write(d.p("state/inventory.json.bak"), "inventory 2").unwrap();
+        let snapshot = || -> Vec<(PathBuf, Vec<u8>)> {
+            let mut files = Vec::new();
+            for dir in ["state", "layout", "elsewhere"] {
+                for e in fs::read_dir(d.p(dir)).unwrap() {
+                    let e = e.unwrap().path();
+                    files.push((e.clone(), fs::read(&e).unwrap()));
+                }
+            }
+            files.sort();
+            files
+        };
+        let before = snapshot();
+        // The power cut brings the first journal back.
+        let tmp = d.p("state/j.tmp");
+        write_new(&tmp, &bytes, PRIVATE_MODE, None).unwrap();
+        fs::rename(&tmp, &path).unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report = |n: &Notice| seen.lock().unwrap().push(n.clone());
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &report).unwrap(), 0);
+        assert!(!path.exists(), "removed again");
+        assert_eq!(snapshot(), before, "nothing moved, backed up or removed");
+        assert_eq!(seen.into_inner().unwrap(), Vec::<Notice>::new());
     }
 
     #[test]

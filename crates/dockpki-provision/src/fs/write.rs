@@ -566,6 +566,8 @@ impl WritePlan {
                 )?;
                 fs::rename(&journal_tmp, journal_path)
                     .map_err(|e| Error::io("move into place", journal_path, &e))?;
+                #[cfg(test)]
+                trace::record(trace::Step::JournalInPlace(journal_path.to_path_buf()));
                 written_so_far.pop();
                 sync_dir(parent(journal_path))?;
                 Ok(Some(journal))
@@ -785,6 +787,8 @@ fn sync_batch(batch: Vec<(&Path, File)>) -> Result<()> {
     let results = sync_in_parallel(&files);
     for ((path, _), result) in batch.iter().zip(results) {
         result.map_err(|e| Error::io("write", path, &e))?;
+        #[cfg(test)]
+        trace::record(trace::Step::Synced(path.to_path_buf()));
     }
     Ok(())
 }
@@ -1263,7 +1267,10 @@ pub(crate) fn same_contents(path: &Path, contents: &[u8]) -> bool {
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     open_dir(dir)?
         .sync_all()
-        .map_err(|e| Error::io("sync directory", dir, &e))
+        .map_err(|e| Error::io("sync directory", dir, &e))?;
+    #[cfg(test)]
+    trace::record(trace::Step::DirSynced(dir.to_path_buf()));
+    Ok(())
 }
 
 /// Opens a directory to fsync it ([`sync_dir`], [`sync_in_parallel`]).
@@ -1289,6 +1296,63 @@ pub fn parent(path: &Path) -> &Path {
 /// When the file cannot be looked at.
 pub fn mode_of(path: &Path) -> io::Result<u32> {
     fs::symlink_metadata(path).map(|m| m.mode() & 0o7777)
+}
+
+/// What [`WritePlan::commit`] and the journal did to the disk, in order: the test of the order
+/// of syncs and renames that crash safety rests on reads it. Test builds only.
+#[cfg(test)]
+pub(crate) mod trace {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, PoisonError};
+
+    /// One step, with the path it acted on.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(crate) enum Step {
+        /// A staged file (named by its target) or the staged journal (named by the journal's
+        /// path) was fsynced.
+        Synced(PathBuf),
+        /// The journal was renamed into place.
+        JournalInPlace(PathBuf),
+        /// A directory was fsynced.
+        DirSynced(PathBuf),
+        /// A staged file was renamed over its target.
+        Moved(PathBuf),
+        /// The journal was removed.
+        JournalRemoved(PathBuf),
+    }
+
+    impl Step {
+        fn path(&self) -> &Path {
+            match self {
+                Step::Synced(p)
+                | Step::JournalInPlace(p)
+                | Step::DirSynced(p)
+                | Step::Moved(p)
+                | Step::JournalRemoved(p) => p,
+            }
+        }
+    }
+
+    static STEPS: Mutex<Vec<Step>> = Mutex::new(Vec::new());
+
+    pub(crate) fn record(step: Step) {
+        STEPS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(step);
+    }
+
+    /// The steps on paths under `root`, in order (tests run in parallel, each in its own
+    /// directory).
+    pub(crate) fn under(root: &Path) -> Vec<Step> {
+        STEPS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|s| s.path().starts_with(root))
+            .cloned()
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -1425,6 +1489,64 @@ mod tests {
         assert_eq!(dropped[0].0, open);
         let left: Vec<&Path> = plan.files.iter().map(|f| f.path.as_path()).collect();
         assert_eq!(left, [good.join("c0"), good.join("c2")]);
+    }
+
+    /// The order crash safety rests on, for a plan large enough to be synced in several
+    /// batches: every staged file and the staged journal are durable before the journal is
+    /// renamed into place; the journal's directory is synced before the first rename; every
+    /// directory renamed into is synced after its last rename and before the journal goes; and
+    /// nothing is synced after that.
+    #[test]
+    fn every_sync_comes_before_what_depends_on_it() {
+        use trace::Step;
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join("state");
+        fs::create_dir(&state).unwrap();
+        let journal = state.join("journal.json");
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+        let targets: Vec<PathBuf> = (0..SYNC_BATCH * 2 + 3)
+            .map(|i| root.path().join(format!("d{}/f{i}", i % 5)))
+            .collect();
+        // One target already there with other contents: it is backed up, then replaced.
+        fs::create_dir(root.path().join("d0")).unwrap();
+        fs::write(&targets[0], "old").unwrap();
+        for (i, t) in targets.iter().enumerate() {
+            plan.cert(t.clone(), &i.to_string(), None);
+        }
+        plan.commit(&journal, &Silent).unwrap();
+        let steps = trace::under(root.path());
+        let at = |step: &Step| {
+            steps
+                .iter()
+                .position(|s| s == step)
+                .unwrap_or_else(|| panic!("{step:?} never happened: {steps:?}"))
+        };
+        let in_place = at(&Step::JournalInPlace(journal.clone()));
+        for t in targets.iter().chain([&journal]) {
+            assert!(at(&Step::Synced(t.clone())) < in_place, "{}", t.display());
+        }
+        let first_move = steps
+            .iter()
+            .position(|s| matches!(s, Step::Moved(_)))
+            .unwrap();
+        let state_synced = at(&Step::DirSynced(state.clone()));
+        assert!(in_place < state_synced && state_synced < first_move);
+        let removed = at(&Step::JournalRemoved(journal.clone()));
+        assert_eq!(removed, steps.len() - 1, "nothing after the removal");
+        for dir in (0..5).map(|i| root.path().join(format!("d{i}"))) {
+            let last_move = steps
+                .iter()
+                .rposition(|s| matches!(s, Step::Moved(p) if p.parent() == Some(&dir)))
+                .unwrap();
+            let synced = steps
+                .iter()
+                .rposition(|s| *s == Step::DirSynced(dir.clone()))
+                .unwrap();
+            assert!(last_move < synced && synced < removed, "{}", dir.display());
+        }
+        let moved = steps.iter().filter(|s| matches!(s, Step::Moved(_))).count();
+        assert_eq!(moved, targets.len());
+        assert_eq!(fs::read(&targets[1]).unwrap(), b"1");
     }
 
     #[test]
