@@ -41,7 +41,7 @@ pub enum Limit {
     /// PEM files: certificates, bundles, keys, CRLs (1 MiB; a certificate is ~1 KiB).
     Pem,
     /// Configuration and small JSON files: daemon.json, systemd units, docker's meta.json,
-    /// a journal (1 MiB).
+    /// a journal, the inventory's delta (1 MiB).
     Config,
     /// The inventory, which grows with every certificate issued (64 MiB: ~1 KiB a record).
     Inventory,

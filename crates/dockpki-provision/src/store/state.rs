@@ -238,15 +238,15 @@ impl State {
             if m.target != path && m.target != delta_path {
                 continue;
             }
-            let Some(bytes) = reader::read_optional(&m.temp, Links::Refuse, Limit::Inventory)?
-            else {
-                continue;
-            };
             if m.target == path {
-                dirs.extend(self.written_dirs(&Inventory::parse(&m.temp, &bytes)?));
-            } else {
+                if let Some(bytes) =
+                    reader::read_optional(&m.temp, Links::Refuse, Limit::Inventory)?
+                {
+                    dirs.extend(self.written_dirs(&Inventory::parse(&m.temp, &bytes)?));
+                }
+            } else if let Some(delta) = read_delta(&m.temp)? {
                 let added = Inventory {
-                    certificates: Delta::parse(&m.temp, &bytes)?.certificates,
+                    certificates: delta.certificates,
                     ..Inventory::default()
                 };
                 dirs.extend(self.written_dirs(&added));
@@ -620,10 +620,7 @@ impl State {
         }) = self.read_header()?
         {
             let path = self.inventory_delta_path();
-            let mut delta = match reader::read_optional(&path, Links::Refuse, Limit::Inventory)? {
-                Some(bytes) => Delta::parse(&path, &bytes)?,
-                None => Delta::empty(&id),
-            };
+            let mut delta = read_delta(&path)?.unwrap_or_else(|| Delta::empty(&id));
             if delta.snapshot != id {
                 // A delta of another inventory file (restored from a backup since): not ours.
                 delta = Delta::empty(&id);
@@ -821,15 +818,24 @@ pub fn inventory_in(dir: &Path) -> Result<Inventory> {
     };
     let (mut inventory, id) = Inventory::parse_with_id(&path, &bytes)?;
     if let Some(id) = id {
-        let delta_path = dir.join("inventory.delta.json");
-        if let Some(bytes) = reader::read_optional(&delta_path, Links::Refuse, Limit::Inventory)? {
-            let delta = Delta::parse(&delta_path, &bytes)?;
+        if let Some(delta) = read_delta(&dir.join("inventory.delta.json"))? {
             if delta.snapshot == id {
                 inventory.apply(delta);
             }
         }
     }
     Ok(inventory)
+}
+
+/// How much of a delta file is read: dockpki never writes one past [`DELTA_LIMIT_BYTES`]
+/// (64 KiB), so a larger one is not its own, and is refused before it is read whole.
+const DELTA_READ_LIMIT: Limit = Limit::Config;
+
+/// The delta file at `path` (or a staged one), if there is one.
+fn read_delta(path: &Path) -> Result<Option<Delta>> {
+    reader::read_optional(path, Links::Refuse, DELTA_READ_LIMIT)?
+        .map(|bytes| Delta::parse(path, &bytes))
+        .transpose()
 }
 
 /// How much of `inventory.json` is read for its first line ([`Header`]): far more than any
@@ -1032,8 +1038,13 @@ mod tests {
         };
         fs::write(s.state.inventory_delta_path(), stale.to_bytes().unwrap()).unwrap();
         assert_eq!(s.state.load_inventory().unwrap().certificates.len(), LARGE);
-        // The next certificate starts a delta of the file that is there.
+        // The next certificate starts a delta of the file that is there; the one it replaces
+        // is kept, as every replaced state file is.
         s.add(s.record(LARGE + 1, LARGE + 1));
+        assert_eq!(
+            s.file("inventory.delta.json.bak"),
+            stale.to_bytes().unwrap()
+        );
         let inv = s.state.load_inventory().unwrap();
         assert_eq!(inv.certificates.len(), LARGE + 1);
         assert_eq!(
@@ -1190,6 +1201,153 @@ mod tests {
         s.state.commit(plan).unwrap();
         let copy = crate::docker::context::tls_dir(&config, "remote").join("cert.pem");
         assert_eq!(fs::read(copy).unwrap(), b"new cert");
+    }
+
+    /// A delta of the inventory file on disk as full as it gets (one more record of layout
+    /// `from + n` takes it past its limit), holding records of layouts `from..from + n`,
+    /// written as dockpki writes it.
+    fn full_delta(s: &Scene, from: usize) -> Delta {
+        let mut delta = Delta::empty(&s.header().id.unwrap());
+        loop {
+            let i = from + delta.certificates.len();
+            delta.certificates.push(s.record(i, i));
+            if delta.to_bytes().unwrap().len() > DELTA_LIMIT_BYTES {
+                delta.certificates.pop();
+                break;
+            }
+        }
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.state(s.state.inventory_delta_path(), delta.to_bytes().unwrap());
+        s.state.commit(plan).unwrap();
+        delta
+    }
+
+    /// The certificate that takes the delta past its limit rewrites the inventory file (with a
+    /// new id) and empties the delta, in one update whose journal moves the file first. Killed
+    /// after any number of its renames, the next command completes it; and a reader without
+    /// the lock (probe) sees, at every point, either the inventory before or the one after,
+    /// never one that lost the delta's certificates.
+    #[test]
+    fn a_fold_of_the_delta_killed_after_any_of_its_renames_loses_nothing() {
+        for done in 0..=2 {
+            let s = Scene::new();
+            s.write(&s.inventory(LARGE));
+            let delta = full_delta(&s, LARGE);
+            let before = s.state.load_inventory().unwrap();
+            assert_eq!(before.certificates.len(), LARGE + delta.certificates.len());
+            let n = before.certificates.len();
+            let new = s.record(n, n);
+            let mut after = before.clone();
+            after.add(new.clone());
+            let mut plan = WritePlan::new(Existing::Refuse);
+            s.state.plan_added_record(&mut plan, new).unwrap();
+            let targets = [s.state.inventory_path(), s.state.inventory_delta_path()];
+            let moves: Vec<Move> = targets
+                .iter()
+                .map(|target| {
+                    let (bytes, _) = plan.planned(target).expect("the fold writes both files");
+                    let temp = temp_path(target).unwrap();
+                    write_new(&temp, bytes, 0o600, None).unwrap();
+                    Move {
+                        temp,
+                        target: target.clone(),
+                        backup: Some(crate::fs::journal::Backup::Previous(
+                            target.with_extension("json.bak"),
+                        )),
+                        owner: None,
+                    }
+                })
+                .collect();
+            // Killed after `done` renames: those are made, the journal lists them all.
+            Journal {
+                version: JOURNAL_VERSION,
+                moves: moves[..done].to_vec(),
+            }
+            .apply(None)
+            .unwrap();
+            let journal = Journal {
+                version: JOURNAL_VERSION,
+                moves,
+            };
+            write_new(
+                &s.state.journal_path(),
+                &journal.to_bytes().unwrap(),
+                0o600,
+                None,
+            )
+            .unwrap();
+            let serials = |inv: &Inventory| -> Vec<(String, Status)> {
+                inv.certificates
+                    .iter()
+                    .map(|r| (r.serial.clone(), r.status))
+                    .collect()
+            };
+            let unlocked = serials(&inventory_in(s.state.dir()).unwrap());
+            assert!(
+                unlocked == serials(&before) || unlocked == serials(&after),
+                "{done} renames made: a reader without the lock lost certificates"
+            );
+            let s = s.reopen();
+            assert!(!s.state.journal_path().exists());
+            assert_eq!(
+                serials(&s.state.load_inventory().unwrap()),
+                serials(&after),
+                "{done} renames made"
+            );
+            let delta = Delta::parse(Path::new("d"), &s.file("inventory.delta.json")).unwrap();
+            assert!(delta.certificates.is_empty());
+            assert_eq!(Some(delta.snapshot), s.header().id, "{done} renames made");
+        }
+    }
+
+    /// A delta that is not one dockpki wrote whole (cut short, a FIFO, larger than any it
+    /// writes) is refused with one line naming it, by every reader, and never replaced by the
+    /// next issue: it may be the only record of what was issued since the inventory file.
+    #[test]
+    fn a_torn_or_outsized_delta_is_refused_and_left_alone() {
+        let s = Scene::new();
+        s.write(&s.inventory(LARGE));
+        let delta = full_delta(&s, LARGE);
+        let path = s.state.inventory_delta_path();
+        let bytes = delta.to_bytes().unwrap();
+        let fifo = |p: &Path| {
+            nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        };
+        for (what, damage, why) in [
+            (
+                "cut short",
+                &(|p: &Path| fs::write(p, &bytes[..bytes.len() / 2]).unwrap()) as &dyn Fn(&Path),
+                "is damaged",
+            ),
+            (
+                "larger than 1 MiB",
+                &|p: &Path| fs::write(p, vec![b' '; (1 << 20) + 1]).unwrap(),
+                "1 MiB",
+            ),
+            ("a FIFO", &fifo, "FIFO"),
+        ] {
+            damage(&path);
+            let started = std::time::Instant::now();
+            for e in [
+                s.state.load_inventory().unwrap_err(),
+                inventory_in(s.state.dir()).unwrap_err(),
+                s.state
+                    .plan_added_record(&mut WritePlan::new(Existing::Refuse), s.record(0, 0))
+                    .unwrap_err(),
+            ] {
+                let e = e.to_string();
+                assert!(
+                    e.contains("inventory.delta.json") && e.contains(why),
+                    "{what}: {e}"
+                );
+                assert!(!e.contains('\n'), "{what}: {e}");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{what}"
+            );
+            let _ = fs::remove_file(&path);
+        }
     }
 
     /// An `issue --out NEW` into a large state killed after its journal was written: NEW is
