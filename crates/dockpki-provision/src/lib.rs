@@ -23,6 +23,7 @@ mod error;
 pub mod fs;
 pub mod layout;
 pub mod ops;
+mod parallel;
 pub mod report;
 pub mod store;
 #[cfg(test)]

@@ -124,9 +124,9 @@ pub fn installed_states(
     now: OffsetDateTime,
     state_ca: &CertificateDer<'_>,
 ) -> Vec<Vec<FileState>> {
-    let check = |chunk: &[&Record]| -> Vec<Vec<FileState>> {
+    crate::parallel::map_shares(records.to_vec(), PARALLEL_FROM, |share| {
         let mut holding = None;
-        chunk
+        share
             .iter()
             .map(|r| {
                 r.installed
@@ -134,22 +134,6 @@ pub fn installed_states(
                     .map(|dir| installed_state_with(r, dir, now, state_ca, &mut holding))
                     .collect()
             })
-            .collect()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads <= 1 || records.len() < PARALLEL_FROM {
-        return check(records);
-    }
-    let per_thread = records.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(per_thread)
-            .map(|chunk| s.spawn(move || check(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            // A check only reads and compares; a panic in one is a bug to surface as such.
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
 }

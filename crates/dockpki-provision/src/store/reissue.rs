@@ -87,27 +87,7 @@ pub fn sign_successors(
         successor(ca, record, key, now)
     };
     let work: Vec<Signing<'_>> = records.iter().zip(keys).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads <= 1 || work.len() < PARALLEL_FROM {
-        return work.into_iter().map(sign).collect();
-    }
-    let per_thread = work.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<Signing<'_>>> = Vec::new();
-    let mut work = work.into_iter().peekable();
-    while work.peek().is_some() {
-        chunks.push(work.by_ref().take(per_thread).collect());
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| s.spawn(move || chunk.into_iter().map(sign).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            // Signing does not panic on any input; a panic is a bug to surface as such.
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+    crate::parallel::map(work, PARALLEL_FROM, sign)
 }
 
 /// A record to sign the successor of, with the key read for it (`None`: generate one).
