@@ -247,11 +247,17 @@ impl WritePlan {
     /// than the old one.
     pub fn drop_unwritable_layouts(&mut self, keep: &Path) -> Vec<Skipped> {
         self.drop_unwritable_with(keep, &mut TrustCache::default())
+            .0
     }
 
     /// [`WritePlan::drop_unwritable_layouts`], with the directories already judged in `trust`
-    /// (and those judged now added to it).
-    fn drop_unwritable_with(&mut self, keep: &Path, trust: &mut TrustCache) -> Vec<Skipped> {
+    /// (and those judged now added to it); also returns the directories the layouts kept need
+    /// created, which is all [`WritePlan::check`] would add about their files.
+    fn drop_unwritable_with(
+        &mut self,
+        keep: &Path,
+        trust: &mut TrustCache,
+    ) -> (Vec<Skipped>, BTreeSet<PathBuf>) {
         // Each directory's files, found once: a renewal plans thousands of layouts.
         let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
         for (i, f) in self.files.iter().enumerate() {
@@ -262,22 +268,19 @@ impl WritePlan {
         }
         // The directories above the layouts are the same for most of them: judged once.
         let mut dropped = Vec::new();
+        let mut to_create = BTreeSet::new();
         for (dir, files) in by_dir {
-            let one = WritePlan {
-                files: files.iter().map(|&i| self.files[i].clone()).collect(),
-                renames: Vec::new(),
-                dir_modes: self.dir_modes.clone(),
-                existing: self.existing,
-            };
-            if let Err(e) = one.check_with(trust) {
-                dropped.push((dir, e.to_string()));
+            let files: Vec<&PlannedFile> = files.iter().map(|&i| &self.files[i]).collect();
+            match check_files(&files, &[], self.existing, trust) {
+                Ok(dirs) => to_create.extend(dirs),
+                Err(e) => dropped.push((dir, e.to_string())),
             }
         }
         if !dropped.is_empty() {
             let gone: BTreeSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
             self.files.retain(|f| !gone.contains(parent(&f.path)));
         }
-        dropped
+        (dropped, to_create)
     }
 
     /// Checks every file without writing anything: no symlinks, no directory in the way, and no
@@ -292,147 +295,166 @@ impl WritePlan {
 
     /// [`WritePlan::check`], with the directories already judged in `trust`.
     fn check_with(&self, trust: &mut TrustCache) -> Result<Vec<PathBuf>> {
-        let mut to_create = BTreeSet::new();
-        let mut trusted_dirs = BTreeSet::new();
-        let mut existing_dirs: BTreeSet<&Path> = BTreeSet::new();
-        for path in self
-            .files
-            .iter()
-            .map(|f| &f.path)
-            .chain(self.renames.iter().flat_map(|r| [&r.from, &r.to]))
-        {
-            check_path(path)?;
+        let files: Vec<&PlannedFile> = self.files.iter().collect();
+        let to_create = check_files(&files, &self.renames, self.existing, trust)?;
+        Ok(shallowest_first(to_create))
+    }
+}
+
+/// The checks of [`WritePlan::check`] on `files` and `renames` (of a plan whose caller said
+/// `existing`), with the directories already judged in `trust`: the directories that would be
+/// created, or the first refusal.
+fn check_files(
+    files: &[&PlannedFile],
+    renames: &[PlannedRename],
+    existing: Existing,
+    trust: &mut TrustCache,
+) -> Result<BTreeSet<PathBuf>> {
+    let mut to_create = BTreeSet::new();
+    let mut trusted_dirs = BTreeSet::new();
+    let mut existing_dirs: BTreeSet<&Path> = BTreeSet::new();
+    for path in files
+        .iter()
+        .map(|f| &f.path)
+        .chain(renames.iter().flat_map(|r| [&r.from, &r.to]))
+    {
+        check_path(path)?;
+    }
+    for f in files {
+        let dir = parent(&f.path);
+        if trusted_dirs.insert((dir.to_path_buf(), f.owner.map(|o| o.uid))) {
+            check_directory_trust_with(&f.path, f.owner.map(|o| o.uid), trust)?;
         }
-        for f in &self.files {
-            let dir = parent(&f.path);
-            if trusted_dirs.insert((dir.to_path_buf(), f.owner.map(|o| o.uid))) {
-                check_directory_trust_with(&f.path, f.owner.map(|o| o.uid), trust)?;
-            }
-            // A directory already seen to exist is not looked at again for its next file.
-            if !existing_dirs.contains(dir) {
-                match fs::metadata(dir) {
-                    Ok(m) if m.is_dir() => {
-                        existing_dirs.insert(dir);
+        // A directory already seen to exist is not looked at again for its next file.
+        if !existing_dirs.contains(dir) {
+            match fs::metadata(dir) {
+                Ok(m) if m.is_dir() => {
+                    existing_dirs.insert(dir);
+                }
+                Ok(_) => {
+                    return Err(Error::new(format!(
+                        "{} is a file, not a directory; choose another output directory",
+                        dir.display()
+                    )))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let mut missing = dir;
+                    while !missing.exists() {
+                        to_create.insert(missing.to_path_buf());
+                        match missing.parent() {
+                            Some(p) if !p.as_os_str().is_empty() => missing = p,
+                            _ => break,
+                        }
                     }
-                    Ok(_) => {
+                    if missing.exists() && !missing.is_dir() {
                         return Err(Error::new(format!(
                             "{} is a file, not a directory; choose another output directory",
-                            dir.display()
-                        )))
+                            missing.display()
+                        )));
                     }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        let mut missing = dir;
-                        while !missing.exists() {
-                            to_create.insert(missing.to_path_buf());
-                            match missing.parent() {
-                                Some(p) if !p.as_os_str().is_empty() => missing = p,
-                                _ => break,
-                            }
-                        }
-                        if missing.exists() && !missing.is_dir() {
+                }
+                Err(e) => return Err(Error::io("read directory", dir, &e)),
+            }
+        }
+        match fs::symlink_metadata(&f.path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::new(format!(
+                    "refusing to write {} because it is a symlink (writing through it could put a key anywhere); remove the link first",
+                    f.path.display()
+                )))
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(Error::new(format!(
+                    "{} is a directory; remove it or choose another output directory",
+                    f.path.display()
+                )))
+            }
+            // A device, FIFO or socket is never swapped for a regular file, not even with
+            // --force: `--out /dev/null` must not move the system's /dev/null away.
+            Ok(m) if !m.is_file() => {
+                return Err(Error::new(format!(
+                    "refusing to replace {} because it is {}, not a regular file; choose another path",
+                    f.path.display(),
+                    crate::fs::reader::kind_of(&m)
+                )))
+            }
+            Ok(m) => {
+                let me = nix::unistd::geteuid().as_raw();
+                if m.uid() != me && f.owner.is_none_or(|o| o.uid != m.uid()) {
+                    return Err(Error::new(format!(
+                        "refusing to replace {} because it is owned by uid {}, not by you (uid {me}){}; remove it, or chown it if it is really yours",
+                        f.path.display(),
+                        m.uid(),
+                        f.owner.map(|o| format!(" or uid {} it is written for", o.uid)).unwrap_or_default()
+                    )));
+                }
+                if f.replace == Replace::IfForced && existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
+                    return Err(Error::advised(
+                        format!("{} already exists", f.path.display()),
+                        Advice::Force,
+                    ));
+                }
+                if f.replace == Replace::Always {
+                    // `NAME.bak` is removed and made again: anything but a file there would
+                    // stop the update after its journal exists, on every run.
+                    let bak = sibling(&f.path, ".bak");
+                    if let Ok(b) = fs::symlink_metadata(&bak) {
+                        if !b.is_file() {
                             return Err(Error::new(format!(
-                                "{} is a file, not a directory; choose another output directory",
-                                missing.display()
+                                "refusing to update {} because its backup {} is {}, not a regular file; move it aside",
+                                f.path.display(),
+                                bak.display(),
+                                crate::fs::reader::kind_of(&b)
                             )));
                         }
                     }
-                    Err(e) => return Err(Error::io("read directory", dir, &e)),
+                }
+                if f.replace == Replace::Foreign && existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
+                    return Err(Error::advised(
+                        format!(
+                            "{} already exists and was not written by dockpki",
+                            f.path.display()
+                        ),
+                        Advice::Force,
+                    ));
                 }
             }
-            match fs::symlink_metadata(&f.path) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(Error::new(format!(
-                        "refusing to write {} because it is a symlink (writing through it could put a key anywhere); remove the link first",
-                        f.path.display()
-                    )))
-                }
-                Ok(m) if m.is_dir() => {
-                    return Err(Error::new(format!(
-                        "{} is a directory; remove it or choose another output directory",
-                        f.path.display()
-                    )))
-                }
-                // A device, FIFO or socket is never swapped for a regular file, not even with
-                // --force: `--out /dev/null` must not move the system's /dev/null away.
-                Ok(m) if !m.is_file() => {
-                    return Err(Error::new(format!(
-                        "refusing to replace {} because it is {}, not a regular file; choose another path",
-                        f.path.display(),
-                        crate::fs::reader::kind_of(&m)
-                    )))
-                }
-                Ok(m) => {
-                    let me = nix::unistd::geteuid().as_raw();
-                    if m.uid() != me && f.owner.is_none_or(|o| o.uid != m.uid()) {
-                        return Err(Error::new(format!(
-                            "refusing to replace {} because it is owned by uid {}, not by you (uid {me}){}; remove it, or chown it if it is really yours",
-                            f.path.display(),
-                            m.uid(),
-                            f.owner.map(|o| format!(" or uid {} it is written for", o.uid)).unwrap_or_default()
-                        )));
-                    }
-                    if f.replace == Replace::IfForced && self.existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
-                        return Err(Error::advised(
-                            format!("{} already exists", f.path.display()),
-                            Advice::Force,
-                        ));
-                    }
-                    if f.replace == Replace::Always {
-                        // `NAME.bak` is removed and made again: anything but a file there would
-                        // stop the update after its journal exists, on every run.
-                        let bak = sibling(&f.path, ".bak");
-                        if let Ok(b) = fs::symlink_metadata(&bak) {
-                            if !b.is_file() {
-                                return Err(Error::new(format!(
-                                    "refusing to update {} because its backup {} is {}, not a regular file; move it aside",
-                                    f.path.display(),
-                                    bak.display(),
-                                    crate::fs::reader::kind_of(&b)
-                                )));
-                            }
-                        }
-                    }
-                    if f.replace == Replace::Foreign && self.existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
-                        return Err(Error::advised(
-                            format!(
-                                "{} already exists and was not written by dockpki",
-                                f.path.display()
-                            ),
-                            Advice::Force,
-                        ));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("read", &f.path, &e)),
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("read", &f.path, &e)),
         }
-        for r in &self.renames {
-            match fs::symlink_metadata(&r.from) {
-                Ok(m) if m.is_file() => {}
-                Ok(_) => {
-                    return Err(Error::new(format!(
-                        "{} is not a regular file; move it aside and retry",
-                        r.from.display()
-                    )))
-                }
-                Err(e) => return Err(Error::io("read", &r.from, &e)),
-            }
-            if let Ok(m) = fs::symlink_metadata(&r.to) {
-                if !m.is_file() {
-                    return Err(Error::new(format!(
-                        "refusing to replace {} because it is {}, not a regular file; move it aside and retry",
-                        r.to.display(),
-                        crate::fs::reader::kind_of(&m)
-                    )));
-                }
-            }
-        }
-        // Shallowest first, so that creation goes top-down.
-        let mut dirs: Vec<PathBuf> = to_create.into_iter().collect();
-        dirs.sort_by_key(|d| d.components().count());
-        Ok(dirs)
     }
+    for r in renames {
+        match fs::symlink_metadata(&r.from) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(Error::new(format!(
+                    "{} is not a regular file; move it aside and retry",
+                    r.from.display()
+                )))
+            }
+            Err(e) => return Err(Error::io("read", &r.from, &e)),
+        }
+        if let Ok(m) = fs::symlink_metadata(&r.to) {
+            if !m.is_file() {
+                return Err(Error::new(format!(
+                    "refusing to replace {} because it is {}, not a regular file; move it aside and retry",
+                    r.to.display(),
+                    crate::fs::reader::kind_of(&m)
+                )));
+            }
+        }
+    }
+    Ok(to_create)
+}
 
+/// `dirs` shallowest first, so that creation goes top-down.
+fn shallowest_first(dirs: BTreeSet<PathBuf>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    dirs.sort_by_key(|d| d.components().count());
+    dirs
+}
+
+impl WritePlan {
     /// Writes every file through a journal, so that an interruption at any instant (SIGKILL,
     /// power loss) leaves either the old files or, after [`recover`](crate::fs::journal::recover) on the next run, all the new
     /// ones. On any error before the journal is written nothing is left behind: staged files are
@@ -484,18 +506,15 @@ impl WritePlan {
         staging_note: Option<&Path>,
         report: &dyn Report,
     ) -> Result<Vec<Written>> {
-        self.commit_with(
-            journal_path,
-            staging_note,
-            report,
-            &mut TrustCache::default(),
-        )
+        let new_dirs = self.check()?;
+        self.commit_checked(new_dirs, journal_path, staging_note, report)
     }
 
     /// [`WritePlan::drop_unwritable_layouts`] (outside `keep`), then
     /// [`WritePlan::commit_noting_staging`] of what is left, returning what was written and what
-    /// was left out. The commit's check does not judge again the directories the first step
-    /// found trusted an instant before: a renewal's thousands of layouts share them.
+    /// was left out. The layouts kept were checked whole by the first step an instant before,
+    /// so the commit checks only the rest (the files in `keep` and the renames) instead of
+    /// judging a renewal's thousands of files a second time.
     ///
     /// # Errors
     /// As [`WritePlan::commit`].
@@ -509,20 +528,36 @@ impl WritePlan {
         // One cache for both checks, which run one right after the other: it never outlives
         // this call, so no pass is taken from longer ago than that.
         let mut trust = TrustCache::default();
-        let skipped = self.drop_unwritable_with(keep, &mut trust);
-        let written = self.commit_with(journal_path, staging_note, report, &mut trust)?;
+        let (skipped, mut to_create) = self.drop_unwritable_with(keep, &mut trust);
+        let rest: Vec<&PlannedFile> = self
+            .files
+            .iter()
+            .filter(|f| parent(&f.path).starts_with(keep))
+            .collect();
+        to_create.extend(check_files(
+            &rest,
+            &self.renames,
+            self.existing,
+            &mut trust,
+        )?);
+        let written = self.commit_checked(
+            shallowest_first(to_create),
+            journal_path,
+            staging_note,
+            report,
+        )?;
         Ok((written, skipped))
     }
 
-    /// [`WritePlan::commit_noting_staging`], with the directories already judged in `trust`.
-    fn commit_with(
+    /// [`WritePlan::commit_noting_staging`] of a plan whose files were all checked just now:
+    /// `new_dirs` are the directories the checks said to create, shallowest first.
+    fn commit_checked(
         self,
+        new_dirs: Vec<PathBuf>,
         journal_path: &Path,
         staging_note: Option<&Path>,
         report: &dyn Report,
-        trust: &mut TrustCache,
     ) -> Result<Vec<Written>> {
-        let new_dirs = self.check_with(trust)?;
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
         let mut written_so_far: Vec<PathBuf> = Vec::new();
@@ -705,9 +740,29 @@ impl WritePlan {
         staged: &mut Vec<(PathBuf, &'a PlannedFile)>,
         unchanged: &mut Vec<Written>,
     ) -> Result<()> {
-        for f in &self.files {
-            let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
-            if same_contents(&f.path, &f.contents) {
+        // Thousands of files for a renewal: compared on several threads when none is another
+        // user's. Those are read acting as their owner, which one thread does at a time, with
+        // no other thread at work meanwhile (see crate::parallel).
+        let me = nix::unistd::geteuid().as_raw();
+        let same: Vec<bool> = if self
+            .files
+            .iter()
+            .any(|f| f.owner.is_some_and(|o| o.uid != me))
+        {
+            self.files
+                .iter()
+                .map(|f| {
+                    let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
+                    Ok(same_contents(&f.path, &f.contents))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            crate::parallel::map(self.files.iter().collect(), COMPARE_IN_PARALLEL_FROM, |f| {
+                same_contents(&f.path, &f.contents)
+            })
+        };
+        for (f, same) in self.files.iter().zip(same) {
+            if same {
                 unchanged.push(Written {
                     path: f.path.clone(),
                     backup: None,
@@ -720,6 +775,9 @@ impl WritePlan {
         Ok(())
     }
 }
+
+/// From how many files [`WritePlan::commit`] compares existing contents on several threads.
+const COMPARE_IN_PARALLEL_FROM: usize = 64;
 
 /// How many fsyncs are in flight at once. A file system commits the fsyncs that arrive together
 /// in one journal commit and one cache flush, so waiting for them side by side costs little
@@ -1469,6 +1527,47 @@ mod tests {
             let e = check_directory_trust_with(&theirs.join("f"), None, &mut cache).unwrap_err();
             assert!(e.to_string().contains("symlink owned by uid 65534"), "{e}");
         }
+    }
+
+    /// Committing after dropping unwritable layouts checks the layouts once: what is kept is
+    /// written (directories it needs made), what was dropped is left alone, and the files of
+    /// the kept directory (`keep`), which the first step does not judge, are still checked.
+    #[test]
+    fn a_commit_dropping_unwritable_layouts_writes_the_rest_and_still_checks_the_state() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (state, open) = (root.path().join("state"), root.path().join("open"));
+        for d in [&state, &open] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let new = root.path().join("new/layout");
+        let plan = || {
+            let mut plan = WritePlan::new(Existing::Refuse);
+            plan.cert(new.join("cert.pem"), "c", None);
+            plan.cert(open.join("cert.pem"), "c", None);
+            plan.state(state.join("inventory.json"), b"i".to_vec());
+            plan
+        };
+        let journal = state.join("journal.json");
+        let (written, skipped) = plan()
+            .commit_dropping_unwritable(&state, &journal, None, &Silent)
+            .unwrap();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].0, open);
+        assert_eq!(written.len(), 2);
+        assert_eq!(fs::read(new.join("cert.pem")).unwrap(), b"c");
+        assert_eq!(fs::read(state.join("inventory.json")).unwrap(), b"i");
+        assert!(!open.join("cert.pem").exists());
+        // A state file that may not be written stops the commit, before anything is staged.
+        fs::remove_file(state.join("inventory.json")).unwrap();
+        fs::create_dir(state.join("inventory.json")).unwrap();
+        fs::remove_dir_all(root.path().join("new")).unwrap();
+        let e = plan()
+            .commit_dropping_unwritable(&state, &journal, None, &Silent)
+            .unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        assert!(!root.path().join("new").exists());
     }
 
     #[test]
