@@ -14,7 +14,9 @@
 //! (comma-separated, default `10,1000,10000`) chooses the inventory sizes. To profile one
 //! command by hand, `DOCKPKI_BENCH_FIXTURE=DIR` makes the fixture of the first size in `DIR`
 //! (which must not exist) and stops; `DIR/state` is its state directory. `DOCKPKI_BENCH_BIN`
-//! times another `dockpki` binary on the same fixtures.
+//! times another `dockpki` binary on the same fixtures; for a build older than the version-2
+//! inventory (which reads version 1 only), add `DOCKPKI_BENCH_INVENTORY_V1=1` to write each
+//! fixture's inventory as one version-1 file.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -113,6 +115,10 @@ fn populate(root: &Path, n: usize) -> PathBuf {
     let mut plan = WritePlan::new(Existing::Refuse);
     state.plan_inventory(&mut plan, &inventory).unwrap();
     state.commit(plan).unwrap();
+    if std::env::var_os("DOCKPKI_BENCH_INVENTORY_V1").is_some() {
+        // The same records as one version-1 file, which a build from before version 2 reads.
+        fs::write(state.inventory_path(), inventory.to_bytes().unwrap()).unwrap();
+    }
     state_dir
 }
 
