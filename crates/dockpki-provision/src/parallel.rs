@@ -47,6 +47,45 @@ pub(crate) fn map<T: Send, R: Send>(
     map_shares(items, from, |share| share.into_iter().map(&f).collect())
 }
 
+/// `f` of every item of `items`, in order, on up to `workers` threads that each take the next
+/// item as soon as they are done with one: for work that mostly waits (an fsync waits for the
+/// disk), where more threads than cores keep more of it in flight. A panic in `f` is a bug, and
+/// is resumed here.
+pub(crate) fn map_waiting<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let workers = workers.min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (next, f) = (&next, &f);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return done;
+                        };
+                        done.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +109,8 @@ mod tests {
                     .collect()
             });
             assert!(running.iter().all(|&o| o), "{n}");
+            let waited = map_waiting(&items, 16, |&i| i * 2);
+            assert_eq!(waited, doubled, "{n}");
         }
     }
 }

@@ -40,8 +40,8 @@ use crate::error::{Error, Result};
 use crate::fs::owner::ActingAs;
 use crate::fs::reader::{self, kind_of, Limit, Links};
 use crate::fs::write::{
-    check_directory_trust, open_dir, parent, parse_temp_name, sync_dir, sync_in_parallel,
-    temp_path, write_new, PRIVATE_MODE,
+    check_directory_trust, open_dir, parent, parse_temp_name, remove_if_present, sync_dir,
+    sync_in_parallel, temp_path, write_new, PRIVATE_MODE,
 };
 use crate::report::{Notice, Report};
 
@@ -255,6 +255,26 @@ pub(crate) struct Applied {
     pub(crate) left_out: BTreeSet<PathBuf>,
 }
 
+/// Why a file of dockpki's own bookkeeping (a journal, the staging note) that names paths a
+/// root process acts on is not trusted (rule 1): owned by someone other than the running user
+/// or root, or writable by group or others. `None` when it may be read.
+pub(crate) fn not_ours(meta: &fs::Metadata) -> Option<String> {
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "it is owned by uid {}, not by you (uid {me}) or root",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Some(format!(
+            "it is writable by group or others (mode {:04o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    None
+}
+
 /// Where the moves of a journal found on disk may act (rule 3 of the module documentation).
 #[derive(Debug)]
 pub enum Scope {
@@ -388,17 +408,8 @@ pub fn recover(
     };
     let meta = file.metadata().map_err(|e| Error::io("read", path, &e))?;
     let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me && meta.uid() != 0 {
-        return Err(refuse(&format_args!(
-            "it is owned by uid {}, not by you (uid {me}) or root",
-            meta.uid()
-        )));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(refuse(&format_args!(
-            "it is writable by group or others (mode {:04o})",
-            meta.mode() & 0o7777
-        )));
+    if let Some(why) = not_ours(&meta) {
+        return Err(refuse(&why));
     }
     check_directory_trust(path, None)?;
     let bytes = reader::read_opened(file, path, Limit::Config)?;
@@ -562,14 +573,6 @@ fn link_once(from: &Path, to: &Path) -> Result<()> {
         // Made before the interruption: it already holds the old file.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::io("keep a backup of", from, &e)),
-    }
-}
-
-fn remove_if_present(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("remove", path, &e)),
     }
 }
 

@@ -855,48 +855,14 @@ fn sync_batch(batch: Vec<(&Path, File)>) -> Result<()> {
 /// each one's result in order. fsync checks no permission, so the handles may have been opened
 /// acting as another user ([`ActingAs`], which is per thread) and synced from any thread.
 pub(crate) fn sync_in_parallel(files: &[&File]) -> Vec<io::Result<()>> {
-    let workers = SYNC_WORKERS.min(files.len());
-    if workers <= 1 {
-        return files.iter().map(|f| f.sync_all()).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, io::Result<()>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(file) = files.get(i) else {
-                            return done;
-                        };
-                        done.push((i, file.sync_all()));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![(usize::MAX, Err(io::Error::other("fsync thread panicked")))]
-                })
-            })
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    let mut out: Vec<io::Result<()>> = results.into_iter().map(|(_, r)| r).collect();
-    // A panicked worker (never expected) loses its results: report every file as failed then.
-    if out.len() != files.len() {
-        out = files
-            .iter()
-            .map(|_| Err(io::Error::other("fsync thread panicked")))
-            .collect();
-    }
-    out
+    crate::parallel::map_waiting(files, SYNC_WORKERS, |f| f.sync_all())
 }
 
-fn remove_if_present(path: &Path) -> Result<()> {
+/// Removes `path`; one that is already gone is no error.
+///
+/// # Errors
+/// When it exists and cannot be removed.
+pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -923,13 +889,10 @@ pub fn read_staging_note(note: &Path) -> Result<Option<Vec<PathBuf>>> {
     // Trusted like the journal next to it: whoever else could write it could send the cleanup
     // into directories of their choosing.
     let meta = file.metadata().map_err(|e| Error::io("read", note, &e))?;
-    let me = nix::unistd::geteuid().as_raw();
-    if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
+    if let Some(why) = crate::fs::journal::not_ours(&meta) {
         return Err(Error::new(format!(
-            "the staging note {} is owned by uid {} with mode {:04o}; dockpki did not write it",
-            note.display(),
-            meta.uid(),
-            meta.mode() & 0o7777
+            "the staging note {} is not followed: {why}",
+            note.display()
         )));
     }
     let bytes = reader::read_opened(file, note, Limit::Inventory)?;
