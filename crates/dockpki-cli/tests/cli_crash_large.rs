@@ -271,26 +271,6 @@ fn issue_into_a_large_state_aborted_before_every_rename_is_completed_by_the_next
     );
 }
 
-/// A small xorshift generator: the test needs spread, not cryptographic randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded() -> Rng {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
-        Rng(nanos | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
 /// Re-issues into one recorded layout (`--force`, as a re-issue is) again and again, killing
 /// each run after a random delay: the delta, nearly full at the start, grows and folds, and
 /// whatever the instant, the next command finds one active certificate there, installed as
@@ -340,7 +320,7 @@ fn issue_into_a_large_state_killed_at_random_instants_loses_nothing() {
     let max_delay_us = typical.as_micros() as u64;
     let active = CLIENTS + 2 + filled + 1;
 
-    let mut rng = Rng::seeded();
+    let mut rng = common::Rng::seeded();
     let (mut killed, mut completed) = (0, 0);
     let started = Instant::now();
     let mut iterations = 0;
