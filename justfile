@@ -37,9 +37,12 @@ examples:
 e2e:
     cargo test -p dockpki-cli --test e2e_dockerd -- --nocapture
 
-# Wall-clock benchmark of whole `dockpki bootstrap` runs and of the library operations.
+# Wall-clock benchmarks: whole `dockpki bootstrap` runs and the library operations, then
+# `issue`, `status` and `renew --all` on states of 10, 1,000 and 10,000 certificates
+# (docs/performance.md; DOCKPKI_BENCH_SIZES=10,1000 for a shorter run).
 bench:
     cargo bench -p dockpki-cli --bench bootstrap
+    cargo bench -p dockpki-cli --bench scale
 
 # What CI runs (installs docker.io when missing).
 ci:

@@ -2,8 +2,8 @@
 //! crypto initialisation, key generation, signing, atomic writes with fsync), per key type; the
 //! equivalent openssl command recipe for comparison; and the library operations in-process.
 //!
-//! Run with `just bench` (or `cargo bench -p dockpki-cli --bench bootstrap`). The target for a
-//! P-256 bootstrap is 10 ms or less.
+//! Run with `just bench` (or `cargo bench -p dockpki-cli --bench bootstrap`). The targets, and
+//! the results, are in docs/performance.md.
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -24,6 +24,7 @@ pub mod fs;
 pub mod health;
 pub mod layout;
 pub mod ops;
+mod parallel;
 pub mod report;
 pub mod store;
 #[cfg(test)]

@@ -146,6 +146,8 @@ fn print_table(out: &Output, cas: &[CaStatus], certs: &[CertStatus]) {
                 .unwrap_or(0)
         })
         .collect();
+    // One write for the whole table: a line at a time is a system call per certificate.
+    let mut text = String::new();
     for (row, tone) in rows.iter().zip(tones) {
         let line: Vec<String> = row
             .iter()
@@ -161,8 +163,10 @@ fn print_table(out: &Output, cas: &[CaStatus], certs: &[CertStatus]) {
                 }
             })
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        text.push_str(line.join("  ").trim_end());
+        text.push('\n');
     }
+    print!("{text}");
 }
 
 /// One line on stderr per thing to do, so that a cron mail or a journal says what fixes it.

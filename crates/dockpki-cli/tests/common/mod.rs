@@ -659,3 +659,26 @@ pub fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> Option<(bool, Strin
     let shown = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
     Some((out.status.success(), shown))
 }
+
+/// A small xorshift generator for the random-kill crash tests: they need spread, not
+/// cryptographic randomness.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the clock.
+    pub fn seeded() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Rng(nanos | 1)
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}

@@ -41,8 +41,8 @@ use crate::error::{Error, Result};
 use crate::fs::owner::ActingAs;
 use crate::fs::reader::{self, kind_of, Limit, Links};
 use crate::fs::write::{
-    check_directory_trust, movable_file_problem, parent, parse_temp_name, sync_dir, temp_path,
-    write_new, PRIVATE_MODE,
+    check_directory_trust, movable_file_problem, open_dir, parent, parse_temp_name,
+    remove_if_present, sync_dir, sync_in_parallel, temp_path, write_new, PRIVATE_MODE,
 };
 use crate::report::{Notice, Report};
 
@@ -110,6 +110,8 @@ impl Move {
         }
         fs::rename(&self.temp, &self.target)
             .map_err(|e| Error::io("move into place", &self.target, &e))?;
+        #[cfg(test)]
+        crate::fs::write::trace::record(crate::fs::write::trace::Step::Moved(self.target.clone()));
         Ok(true)
     }
 }
@@ -124,13 +126,23 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Writes the journal atomically and durably: once this returns, the update will complete.
+    /// The journal as written to its file (pretty JSON: an operator may have to read it).
     ///
     /// # Errors
-    /// When the journal cannot be written or synced.
+    /// When a path cannot be written as JSON (not UTF-8; refused by the plan's checks before).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::new(format!("cannot encode the journal: {e}")))
+    }
+
+    /// Writes the journal atomically and durably: once this returns, the update will complete.
+    /// ([`crate::fs::WritePlan::commit`] stages its journal with its files instead, to sync
+    /// them together.)
+    ///
+    /// # Errors
+    /// When the journal cannot be written, synced or moved into place; nothing is left then.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::new(format!("cannot encode the journal: {e}")))?;
+        let bytes = self.to_bytes()?;
         let tmp = temp_path(path)?;
         let written = write_new(&tmp, &bytes, PRIVATE_MODE, None)
             .map_err(|e| Error::io("write", path, &e))
@@ -186,21 +198,54 @@ impl Journal {
                 Err(e) => return Err(e),
             }
         }
-        for (dir, owner) in dirs {
-            // A user's directory is synced as that user, and a failure there (they moved it
-            // away meanwhile) is theirs to fix: reported, never a reason to keep the journal.
-            let acting = ActingAs::user(owner, None)?;
-            match sync_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if acting.is_acting() => skipped.push(e.to_string()),
-                Err(e) => return Err(e),
-            }
-        }
+        sync_dirs(&dirs, &mut skipped)?;
         Ok(Applied {
             lines: skipped,
             left_out,
         })
     }
+}
+
+/// How many directories are open at once while they are synced: within the usual limit of 1024
+/// open files, whatever the number of layouts an update renews.
+const DIR_SYNC_BATCH: usize = 256;
+
+/// fsyncs every directory a move renamed into, so that every rename is durable before the
+/// journal is removed: up to [`crate::fs::write::SYNC_WORKERS`] at a time, which a file system
+/// commits together. A user's directory is opened as that user, and a failure there (they
+/// moved it away meanwhile) is theirs to fix: reported in `skipped`, never a reason to keep
+/// the journal.
+fn sync_dirs(
+    dirs: &std::collections::BTreeMap<PathBuf, Option<u32>>,
+    skipped: &mut Vec<String>,
+) -> Result<()> {
+    let dirs: Vec<(&PathBuf, &Option<u32>)> = dirs.iter().collect();
+    for chunk in dirs.chunks(DIR_SYNC_BATCH) {
+        let mut opened: Vec<(&Path, bool, fs::File)> = Vec::new();
+        for (dir, owner) in chunk {
+            let acting = ActingAs::user(**owner, None)?;
+            let foreign = acting.is_acting();
+            match open_dir(dir) {
+                Ok(file) => opened.push((dir, foreign, file)),
+                Err(e) if foreign => skipped.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        let files: Vec<&fs::File> = opened.iter().map(|(_, _, f)| f).collect();
+        for ((dir, foreign, _), result) in opened.iter().zip(sync_in_parallel(&files)) {
+            match result.map_err(|e| Error::io("sync directory", dir, &e)) {
+                Ok(()) => {
+                    #[cfg(test)]
+                    crate::fs::write::trace::record(crate::fs::write::trace::Step::DirSynced(
+                        dir.to_path_buf(),
+                    ));
+                }
+                Err(e) if *foreign => skipped.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`Journal::apply_moves`] left out.
@@ -209,6 +254,26 @@ pub(crate) struct Applied {
     pub(crate) lines: Vec<String>,
     /// The targets whose moves were left out (they hold what they held before).
     pub(crate) left_out: BTreeSet<PathBuf>,
+}
+
+/// Why a file of dockpki's own bookkeeping (a journal, the staging note) that names paths a
+/// root process acts on is not trusted (rule 1): owned by someone other than the running user
+/// or root, or writable by group or others. `None` when it may be read.
+pub(crate) fn not_ours(meta: &fs::Metadata) -> Option<String> {
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "it is owned by uid {}, not by you (uid {me}) or root",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Some(format!(
+            "it is writable by group or others (mode {:04o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    None
 }
 
 /// Where the moves of a journal found on disk may act (rule 3 of the module documentation).
@@ -364,17 +429,8 @@ pub fn recover(
     };
     let meta = file.metadata().map_err(|e| Error::io("read", path, &e))?;
     let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me && meta.uid() != 0 {
-        return Err(refuse(&format_args!(
-            "it is owned by uid {}, not by you (uid {me}) or root",
-            meta.uid()
-        )));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(refuse(&format_args!(
-            "it is writable by group or others (mode {:04o})",
-            meta.mode() & 0o7777
-        )));
+    if let Some(why) = not_ours(&meta) {
+        return Err(refuse(&why));
     }
     check_directory_trust(path, None)?;
     let bytes = reader::read_opened(file, path, Limit::Config)?;
@@ -489,13 +545,20 @@ pub fn recover_next_to(file: &Path, report: &dyn Report) -> Result<PathBuf> {
     Ok(journal)
 }
 
-/// Deletes the journal durably: the update is complete.
+/// Deletes the journal: the update is complete. Not synced: the renames it lists were made
+/// durable first ([`Journal::apply`]), so if a power cut brings the journal back, its replay
+/// finds every staged file gone and moves nothing; and the next update's journal is renamed
+/// over it and synced before that update moves anything.
 ///
 /// # Errors
-/// When the journal cannot be removed or its directory synced.
+/// When it exists and cannot be removed.
 pub fn remove_journal(path: &Path) -> Result<()> {
     remove_if_present(path)?;
-    sync_dir(parent(path))
+    #[cfg(test)]
+    crate::fs::write::trace::record(crate::fs::write::trace::Step::JournalRemoved(
+        path.to_path_buf(),
+    ));
+    Ok(())
 }
 
 /// Test hook: with `DOCKPKI_TEST_ABORT_AFTER_MOVES=N`, a committing process aborts (like a
@@ -524,14 +587,6 @@ fn link_once(from: &Path, to: &Path) -> Result<()> {
         // Made before the interruption: it already holds the old file.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::io("keep a backup of", from, &e)),
-    }
-}
-
-fn remove_if_present(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("remove", path, &e)),
     }
 }
 
@@ -617,6 +672,63 @@ mod tests {
             b"old"
         );
         assert!(!path.exists() && !temp.exists());
+    }
+
+    /// The journal is removed without syncing its directory ([`remove_journal`]), so a power
+    /// cut can bring back the journal of an update that completed. Its replay must move
+    /// nothing, whatever later updates did: each of its staged files was renamed away (durably,
+    /// before the journal went), and a rename between state files has no source left.
+    #[test]
+    fn a_journal_brought_back_after_its_update_completed_replays_nothing() {
+        let d = Dir::new();
+        fs::write(d.p("layout/cert.pem"), "old").unwrap();
+        fs::write(d.p("state/inventory.json"), "inventory 1").unwrap();
+        fs::write(d.p("state/ca.pem"), "ca 1").unwrap();
+        fs::write(d.p("state/ca-next.pem"), "ca 2").unwrap();
+        let moves = vec![
+            mv(
+                d.staged("layout/cert.pem"),
+                d.p("layout/cert.pem"),
+                Some(Backup::Timestamped(
+                    d.p("layout/cert.pem.bak-20260101T000000Z"),
+                )),
+            ),
+            mv(
+                d.staged("state/inventory.json"),
+                d.p("state/inventory.json"),
+                Some(Backup::Previous(d.p("state/inventory.json.bak"))),
+            ),
+            mv(d.p("state/ca-next.pem"), d.p("state/ca.pem"), None),
+        ];
+        let path = d.journal(moves);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &Silent).unwrap(), 3);
+        // Later updates change what that one wrote (each through a journal of its own).
+        fs::write(d.p("layout/cert.pem"), "later").unwrap();
+        fs::write(d.p("state/inventory.json"), "inventory 3").unwrap();
+        fs::write(d.p("state/inventory.json.bak"), "inventory 2").unwrap();
+        let snapshot = || -> Vec<(PathBuf, Vec<u8>)> {
+            let mut files = Vec::new();
+            for dir in ["state", "layout", "elsewhere"] {
+                for e in fs::read_dir(d.p(dir)).unwrap() {
+                    let e = e.unwrap().path();
+                    files.push((e.clone(), fs::read(&e).unwrap()));
+                }
+            }
+            files.sort();
+            files
+        };
+        let before = snapshot();
+        // The power cut brings the first journal back.
+        let tmp = d.p("state/j.tmp");
+        write_new(&tmp, &bytes, PRIVATE_MODE, None).unwrap();
+        fs::rename(&tmp, &path).unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report = |n: &Notice| seen.lock().unwrap().push(n.clone());
+        assert_eq!(recover(&path, |_| Ok(d.scope()), &report).unwrap(), 0);
+        assert!(!path.exists(), "removed again");
+        assert_eq!(snapshot(), before, "nothing moved, backed up or removed");
+        assert_eq!(seen.into_inner().unwrap(), Vec::<Notice>::new());
     }
 
     #[test]

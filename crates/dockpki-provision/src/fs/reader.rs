@@ -41,7 +41,7 @@ pub enum Limit {
     /// PEM files: certificates, bundles, keys, CRLs (1 MiB; a certificate is ~1 KiB).
     Pem,
     /// Configuration and small JSON files: daemon.json, systemd units, docker's meta.json,
-    /// a journal (1 MiB).
+    /// a journal, the inventory's delta (1 MiB).
     Config,
     /// The inventory, which grows with every certificate issued (64 MiB: ~1 KiB a record).
     Inventory,
@@ -120,6 +120,15 @@ pub fn read_optional(
 /// # Errors
 /// As [`read_optional`].
 pub fn open(path: &Path, links: Links, limit: Limit) -> std::result::Result<File, ReadError> {
+    open_sized(path, links, limit).map(|(file, _)| file)
+}
+
+/// [`open`], also returning the size `fstat` gave for the opened file.
+fn open_sized(
+    path: &Path,
+    links: Links,
+    limit: Limit,
+) -> std::result::Result<(File, u64), ReadError> {
     use std::os::unix::fs::MetadataExt;
     // First a handle that opens nothing (O_PATH): opening a device can itself act (a tape
     // rewinds, a watchdog arms, a pty is allocated), so only a regular file is opened for real.
@@ -175,7 +184,7 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> std::result::Result<File
             path.display()
         ))));
     }
-    Ok(file)
+    Ok((file, opened.len()))
 }
 
 /// Reads an opened file (from [`open`]) to its end, refusing it past `limit`: a file can grow
@@ -184,7 +193,31 @@ pub fn open(path: &Path, links: Links, limit: Limit) -> std::result::Result<File
 /// # Errors
 /// An I/O error, or the file being larger than the limit.
 pub fn read_opened(file: File, path: &Path, limit: Limit) -> Result<Zeroizing<Vec<u8>>> {
-    read_stream(file, path, limit)
+    let size = file.metadata().map_or(0, |m| m.len());
+    read_opened_sized(file, size, path, limit)
+}
+
+/// [`read_opened`] of a file `fstat` said holds `size` bytes.
+fn read_opened_sized(
+    file: File,
+    size: u64,
+    path: &Path,
+    limit: Limit,
+) -> Result<Zeroizing<Vec<u8>>> {
+    // Room for the whole file as fstat saw it (and the byte that shows it grew), so that it is
+    // read in one call, not in the doubling steps a reader of unknown length takes: status
+    // reads thousands of small files.
+    let expected = size.min(limit.bytes()) + 1;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(expected).unwrap_or_default(),
+    ));
+    file.take(limit.bytes() + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, &e))?;
+    if bytes.len() as u64 > limit.bytes() {
+        return Err(too_large(path, limit));
+    }
+    Ok(bytes)
 }
 
 /// Reads a stream that is not a file of the file system (standard input, a pipe the caller
@@ -212,8 +245,8 @@ fn read_inner(
     links: Links,
     limit: Limit,
 ) -> std::result::Result<Zeroizing<Vec<u8>>, ReadError> {
-    let file = open(path, links, limit)?;
-    read_opened(file, path, limit).map_err(ReadError::Refused)
+    let (file, size) = open_sized(path, links, limit)?;
+    read_opened_sized(file, size, path, limit).map_err(ReadError::Refused)
 }
 
 /// "a FIFO", "a character device", … for messages about something that is not a regular file.

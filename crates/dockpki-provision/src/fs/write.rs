@@ -8,7 +8,7 @@
 //! or a full disk leaves every layout as it was.
 
 use std::collections::BTreeSet;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{fchown, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -264,31 +264,41 @@ impl WritePlan {
     /// A directory goes whole: half a layout (a new certificate without its key) is worse
     /// than the old one.
     pub fn drop_unwritable_layouts(&mut self, keep: &Path) -> Vec<Skipped> {
-        let dirs: BTreeSet<PathBuf> = self
-            .files
-            .iter()
-            .map(|f| parent(&f.path).to_path_buf())
-            .filter(|d| !d.starts_with(keep))
-            .collect();
-        let mut dropped = Vec::new();
-        for dir in dirs {
-            let one = WritePlan {
-                files: self
-                    .files
-                    .iter()
-                    .filter(|f| parent(&f.path) == dir)
-                    .cloned()
-                    .collect(),
-                renames: Vec::new(),
-                dir_modes: self.dir_modes.clone(),
-                existing: self.existing,
-            };
-            if let Err(e) = one.check() {
-                self.files.retain(|f| parent(&f.path) != dir);
-                dropped.push((dir, e.to_string()));
+        self.drop_unwritable_with(keep, &mut TrustCache::default())
+            .0
+    }
+
+    /// [`WritePlan::drop_unwritable_layouts`], with the directories already judged in `trust`
+    /// (and those judged now added to it); also returns the directories the layouts kept need
+    /// created, which is all [`WritePlan::check`] would add about their files.
+    fn drop_unwritable_with(
+        &mut self,
+        keep: &Path,
+        trust: &mut TrustCache,
+    ) -> (Vec<Skipped>, BTreeSet<PathBuf>) {
+        // Each directory's files, found once: a renewal plans thousands of layouts.
+        let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
+        for (i, f) in self.files.iter().enumerate() {
+            let dir = parent(&f.path);
+            if !dir.starts_with(keep) {
+                by_dir.entry(dir.to_path_buf()).or_default().push(i);
             }
         }
-        dropped
+        // The directories above the layouts are the same for most of them: judged once.
+        let mut dropped = Vec::new();
+        let mut to_create = BTreeSet::new();
+        for (dir, files) in by_dir {
+            let files: Vec<&PlannedFile> = files.iter().map(|&i| &self.files[i]).collect();
+            match check_files(&files, &[], self.existing, trust) {
+                Ok(dirs) => to_create.extend(dirs),
+                Err(e) => dropped.push((dir, e.to_string())),
+            }
+        }
+        if !dropped.is_empty() {
+            let gone: BTreeSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
+            self.files.retain(|f| !gone.contains(parent(&f.path)));
+        }
+        (dropped, to_create)
     }
 
     /// Checks every file without writing anything: no symlinks, no directory in the way, and no
@@ -298,23 +308,47 @@ impl WritePlan {
     /// # Errors
     /// The first target that may not be written, with why (see the module documentation).
     pub fn check(&self) -> Result<Vec<PathBuf>> {
-        let mut to_create = BTreeSet::new();
-        let mut trusted_dirs = BTreeSet::new();
-        for path in self
-            .files
-            .iter()
-            .map(|f| &f.path)
-            .chain(self.renames.iter().flat_map(|r| [&r.from, &r.to]))
-        {
-            check_path(path)?;
+        self.check_with(&mut TrustCache::default())
+    }
+
+    /// [`WritePlan::check`], with the directories already judged in `trust`.
+    fn check_with(&self, trust: &mut TrustCache) -> Result<Vec<PathBuf>> {
+        let files: Vec<&PlannedFile> = self.files.iter().collect();
+        let to_create = check_files(&files, &self.renames, self.existing, trust)?;
+        Ok(shallowest_first(to_create))
+    }
+}
+
+/// The checks of [`WritePlan::check`] on `files` and `renames` (of a plan whose caller said
+/// `existing`), with the directories already judged in `trust`: the directories that would be
+/// created, or the first refusal.
+fn check_files(
+    files: &[&PlannedFile],
+    renames: &[PlannedRename],
+    existing: Existing,
+    trust: &mut TrustCache,
+) -> Result<BTreeSet<PathBuf>> {
+    let mut to_create = BTreeSet::new();
+    let mut trusted_dirs = BTreeSet::new();
+    let mut existing_dirs: BTreeSet<&Path> = BTreeSet::new();
+    for path in files
+        .iter()
+        .map(|f| &f.path)
+        .chain(renames.iter().flat_map(|r| [&r.from, &r.to]))
+    {
+        check_path(path)?;
+    }
+    for f in files {
+        let dir = parent(&f.path);
+        if trusted_dirs.insert((dir.to_path_buf(), f.owner.map(|o| o.uid))) {
+            check_directory_trust_with(&f.path, f.owner.map(|o| o.uid), trust)?;
         }
-        for f in &self.files {
-            let dir = parent(&f.path);
-            if trusted_dirs.insert((dir.to_path_buf(), f.owner.map(|o| o.uid))) {
-                check_directory_trust(&f.path, f.owner.map(|o| o.uid))?;
-            }
+        // A directory already seen to exist is not looked at again for its next file.
+        if !existing_dirs.contains(dir) {
             match fs::metadata(dir) {
-                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.is_dir() => {
+                    existing_dirs.insert(dir);
+                }
                 Ok(_) => {
                     return Err(Error::new(format!(
                         "{} is a file, not a directory; choose another output directory",
@@ -339,167 +373,301 @@ impl WritePlan {
                 }
                 Err(e) => return Err(Error::io("read directory", dir, &e)),
             }
-            match fs::symlink_metadata(&f.path) {
-                Ok(m) if m.file_type().is_symlink() => {
+        }
+        match fs::symlink_metadata(&f.path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::new(format!(
+                    "refusing to write {} because it is a symlink (writing through it could put a key anywhere); remove the link first",
+                    f.path.display()
+                )))
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(Error::new(format!(
+                    "{} is a directory; remove it or choose another output directory",
+                    f.path.display()
+                )))
+            }
+            // A device, FIFO or socket is never swapped for a regular file, not even with
+            // --force: `--out /dev/null` must not move the system's /dev/null away.
+            Ok(m) if !m.is_file() => {
+                return Err(Error::new(format!(
+                    "refusing to replace {} because it is {}, not a regular file; choose another path",
+                    f.path.display(),
+                    crate::fs::reader::kind_of(&m)
+                )))
+            }
+            Ok(m) => {
+                let me = nix::unistd::geteuid().as_raw();
+                if m.uid() != me && f.owner.is_none_or(|o| o.uid != m.uid()) {
                     return Err(Error::new(format!(
-                        "refusing to write {} because it is a symlink (writing through it could put a key anywhere); remove the link first",
-                        f.path.display()
-                    )))
-                }
-                Ok(m) if m.is_dir() => {
-                    return Err(Error::new(format!(
-                        "{} is a directory; remove it or choose another output directory",
-                        f.path.display()
-                    )))
-                }
-                // A device, FIFO or socket is never swapped for a regular file, not even with
-                // --force: `--out /dev/null` must not move the system's /dev/null away.
-                Ok(m) if !m.is_file() => {
-                    return Err(Error::new(format!(
-                        "refusing to replace {} because it is {}, not a regular file; choose another path",
+                        "refusing to replace {} because it is owned by uid {}, not by you (uid {me}){}; remove it, or chown it if it is really yours",
                         f.path.display(),
-                        crate::fs::reader::kind_of(&m)
-                    )))
+                        m.uid(),
+                        f.owner.map(|o| format!(" or uid {} it is written for", o.uid)).unwrap_or_default()
+                    )));
                 }
-                Ok(m) => {
-                    let me = nix::unistd::geteuid().as_raw();
-                    if m.uid() != me && f.owner.is_none_or(|o| o.uid != m.uid()) {
-                        return Err(Error::new(format!(
-                            "refusing to replace {} because it is owned by uid {}, not by you (uid {me}){}; remove it, or chown it if it is really yours",
-                            f.path.display(),
-                            m.uid(),
-                            f.owner.map(|o| format!(" or uid {} it is written for", o.uid)).unwrap_or_default()
-                        )));
-                    }
-                    if f.replace == Replace::IfForced && self.existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
-                        return Err(Error::advised(
-                            format!("{} already exists", f.path.display()),
-                            Advice::Force,
-                        ));
-                    }
-                    if f.replace == Replace::Always {
-                        // `NAME.bak` is removed and made again: anything but a file there would
-                        // stop the update after its journal exists, on every run.
-                        let bak = sibling(&f.path, ".bak");
-                        if let Ok(b) = fs::symlink_metadata(&bak) {
-                            if !b.is_file() {
-                                return Err(Error::new(format!(
-                                    "refusing to update {} because its backup {} is {}, not a regular file; move it aside",
-                                    f.path.display(),
-                                    bak.display(),
-                                    crate::fs::reader::kind_of(&b)
-                                )));
-                            }
+                if f.replace == Replace::IfForced && existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
+                    return Err(Error::advised(
+                        format!("{} already exists", f.path.display()),
+                        Advice::Force,
+                    ));
+                }
+                if f.replace == Replace::Always {
+                    // `NAME.bak` is removed and made again: anything but a file there would
+                    // stop the update after its journal exists, on every run.
+                    let bak = sibling(&f.path, ".bak");
+                    if let Ok(b) = fs::symlink_metadata(&bak) {
+                        if !b.is_file() {
+                            return Err(Error::new(format!(
+                                "refusing to update {} because its backup {} is {}, not a regular file; move it aside",
+                                f.path.display(),
+                                bak.display(),
+                                crate::fs::reader::kind_of(&b)
+                            )));
                         }
                     }
-                    if f.replace == Replace::Foreign && self.existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
-                        return Err(Error::advised(
-                            format!(
-                                "{} already exists and was not written by dockpki",
-                                f.path.display()
-                            ),
-                            Advice::Force,
-                        ));
-                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("read", &f.path, &e)),
+                if f.replace == Replace::Foreign && existing == Existing::Refuse && !same_contents(&f.path, &f.contents) {
+                    return Err(Error::advised(
+                        format!(
+                            "{} already exists and was not written by dockpki",
+                            f.path.display()
+                        ),
+                        Advice::Force,
+                    ));
+                }
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("read", &f.path, &e)),
         }
-        for r in &self.renames {
-            // A rename into a directory not made yet (the state's first archive) makes it, like
-            // a written file's directory. Its parent is the state directory, which exists.
-            let dir = parent(&r.to);
-            match fs::symlink_metadata(dir) {
-                Ok(m) if m.is_dir() => {}
-                Ok(m) => {
-                    return Err(Error::new(format!(
-                        "refusing to move {} into {} because it is {}, not a directory; move it aside and retry",
-                        r.from.display(),
-                        dir.display(),
-                        crate::fs::reader::kind_of(&m)
-                    )))
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    to_create.insert(dir.to_path_buf());
-                }
-                Err(e) => return Err(Error::io("read directory", dir, &e)),
+    }
+    for r in renames {
+        // A rename into a directory not made yet (the state's first archive) makes it, like a
+        // written file's directory. Its parent is the state directory, which exists.
+        let dir = parent(&r.to);
+        match fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(Error::new(format!(
+                    "refusing to move {} into {} because it is {}, not a directory; move it aside and retry",
+                    r.from.display(),
+                    dir.display(),
+                    crate::fs::reader::kind_of(&m)
+                )))
             }
-            // The rule a replay of the journal applies to this move (the same function), checked
-            // now: a move the live path accepts but a replay refuses would leave a journal that
-            // stops every later command on the state after a crash.
-            match fs::symlink_metadata(&r.from) {
-                Ok(m) => {
-                    if let Some(problem) = movable_file_problem(&r.from, &m, None) {
-                        return Err(Error::new(format!(
-                            "refusing to move {problem}; move it aside and retry"
-                        )));
-                    }
-                }
-                Err(e) => return Err(Error::io("read", &r.from, &e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                to_create.insert(dir.to_path_buf());
             }
-            check_directory_trust(&r.to, None)?;
-            if let Ok(m) = fs::symlink_metadata(&r.to) {
-                if !m.is_file() {
+            Err(e) => return Err(Error::io("read directory", dir, &e)),
+        }
+        // The rule a replay of the journal applies to this move (the same function), checked
+        // now: a move the live path accepts but a replay refuses would leave a journal that
+        // stops every later command on the state after a crash.
+        match fs::symlink_metadata(&r.from) {
+            Ok(m) => {
+                if let Some(problem) = movable_file_problem(&r.from, &m, None) {
                     return Err(Error::new(format!(
-                        "refusing to replace {} because it is {}, not a regular file; move it aside and retry",
-                        r.to.display(),
-                        crate::fs::reader::kind_of(&m)
+                        "refusing to move {problem}; move it aside and retry"
                     )));
                 }
             }
+            Err(e) => return Err(Error::io("read", &r.from, &e)),
         }
-        // Shallowest first, so that creation goes top-down.
-        let mut dirs: Vec<PathBuf> = to_create.into_iter().collect();
-        dirs.sort_by_key(|d| d.components().count());
-        Ok(dirs)
+        check_directory_trust_with(&r.to, None, trust)?;
+        if let Ok(m) = fs::symlink_metadata(&r.to) {
+            if !m.is_file() {
+                return Err(Error::new(format!(
+                    "refusing to replace {} because it is {}, not a regular file; move it aside and retry",
+                    r.to.display(),
+                    crate::fs::reader::kind_of(&m)
+                )));
+            }
+        }
     }
+    Ok(to_create)
+}
 
+/// `dirs` shallowest first, so that creation goes top-down.
+fn shallowest_first(dirs: BTreeSet<PathBuf>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    dirs.sort_by_key(|d| d.components().count());
+    dirs
+}
+
+impl WritePlan {
     /// Writes every file through a journal, so that an interruption at any instant (SIGKILL,
     /// power loss) leaves either the old files or, after [`recover`](crate::fs::journal::recover) on the next run, all the new
     /// ones. On any error before the journal is written nothing is left behind: staged files are
     /// removed, and created directories that are still empty are removed again.
     ///
+    /// The order of the steps is what makes it crash-safe, and each `fsync` is there for one of
+    /// them (see [`WritePlan::commit_noting_staging`] for the steps).
+    ///
     /// # Errors
-    /// When a check fails, or staging or the journal fails (then nothing was changed and the
-    /// staged files are removed), or a rename of the running user's files fails after the
-    /// journal exists (then the next run completes the update from the journal).
+    /// When a check fails ([`WritePlan::check`]), or a file, directory or the journal cannot be
+    /// written; nothing was changed then. When a move fails after the journal was written, the
+    /// error is returned and the journal left for the next [`recover`](crate::fs::journal::recover).
     pub fn commit(self, journal_path: &Path, report: &dyn Report) -> Result<Vec<Written>> {
+        self.commit_noting_staging(journal_path, None, report)
+    }
+
+    /// Like [`WritePlan::commit`], and while files are being staged, `staging_note` lists the
+    /// directories they are staged in: a process killed then (SIGKILL runs no cleanup) leaves
+    /// its staged files behind, and the next one holding the lock reads the note to know where
+    /// to look for them ([`read_staging_note`]), instead of searching every directory it knows.
+    /// The note is written after the checks pass and removed once the update is complete; it is
+    /// kept when the update stops after its journal was written, for the replay to clean up. It
+    /// is not fsynced: a power cut during staging, on a file system that does not commit
+    /// metadata in order (ext4 without its journal), may lose it and keep staged files, which
+    /// then stay behind as inert hidden files.
+    ///
+    /// The steps, and why each sync is needed:
+    /// 1. every file is staged as a temporary next to its target, and the journal listing the
+    ///    renames is staged next to its own path; then all of them are fsynced, in parallel
+    ///    batches (one `fsync` per file, [`SYNC_WORKERS`] at a time, so that the file system
+    ///    can write and commit them together). The staged files must be durable before the
+    ///    journal is: a journal that names a staged file lost in a power cut would install half
+    ///    an update. (The fsync of a new file also makes its name durable: ext4 syncs the
+    ///    directory of a new inode, even without a journal, and XFS and btrfs log the name
+    ///    with the inode; dockpki has always relied on this.)
+    /// 2. the journal is renamed into place and its directory fsynced: from then on the update
+    ///    completes, whatever happens.
+    /// 3. the renames, then one fsync per directory renamed into (in parallel), so that every
+    ///    rename is durable before the journal goes.
+    /// 4. the journal is removed, without a sync: if a power cut brings it back, every file it
+    ///    names was already moved (step 3 made that durable), so its replay moves nothing, and
+    ///    the next update's journal, fsynced in step 2, replaces it anyway.
+    ///
+    /// # Errors
+    /// As [`WritePlan::commit`].
+    pub fn commit_noting_staging(
+        self,
+        journal_path: &Path,
+        staging_note: Option<&Path>,
+        report: &dyn Report,
+    ) -> Result<Vec<Written>> {
         let new_dirs = self.check()?;
+        self.commit_checked(new_dirs, journal_path, staging_note, report)
+    }
+
+    /// [`WritePlan::drop_unwritable_layouts`] (outside `keep`), then
+    /// [`WritePlan::commit_noting_staging`] of what is left, returning what was written and what
+    /// was left out. The layouts kept were checked whole by the first step an instant before,
+    /// so the commit checks only the rest (the files in `keep` and the renames) instead of
+    /// judging a renewal's thousands of files a second time.
+    ///
+    /// # Errors
+    /// As [`WritePlan::commit`].
+    pub fn commit_dropping_unwritable(
+        mut self,
+        keep: &Path,
+        journal_path: &Path,
+        staging_note: Option<&Path>,
+        report: &dyn Report,
+    ) -> Result<(Vec<Written>, Vec<Skipped>)> {
+        // One cache for both checks, which run one right after the other: it never outlives
+        // this call, so no pass is taken from longer ago than that.
+        let mut trust = TrustCache::default();
+        let (skipped, mut to_create) = self.drop_unwritable_with(keep, &mut trust);
+        let rest: Vec<&PlannedFile> = self
+            .files
+            .iter()
+            .filter(|f| parent(&f.path).starts_with(keep))
+            .collect();
+        to_create.extend(check_files(
+            &rest,
+            &self.renames,
+            self.existing,
+            &mut trust,
+        )?);
+        let written = self.commit_checked(
+            shallowest_first(to_create),
+            journal_path,
+            staging_note,
+            report,
+        )?;
+        Ok((written, skipped))
+    }
+
+    /// [`WritePlan::commit_noting_staging`] of a plan whose files were all checked just now:
+    /// `new_dirs` are the directories the checks said to create, shallowest first.
+    fn commit_checked(
+        self,
+        new_dirs: Vec<PathBuf>,
+        journal_path: &Path,
+        staging_note: Option<&Path>,
+        report: &dyn Report,
+    ) -> Result<Vec<Written>> {
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
+        let mut written_so_far: Vec<PathBuf> = Vec::new();
         let mut written = Vec::new();
         // Until the journal exists, every error must take back what was staged: the staged
-        // files (private keys among them) and the directories made for them.
-        let undo = |staged: &[(PathBuf, &PlannedFile)], created: &[PathBuf]| {
-            for (tmp, _) in staged {
+        // files (private keys among them), the staged journal, the directories made for them
+        // and the note.
+        let undo = |written_so_far: &[PathBuf], created: &[PathBuf]| {
+            for tmp in written_so_far {
                 let _ = fs::remove_file(tmp);
             }
             for dir in created.iter().rev() {
                 let _ = fs::remove_dir(dir);
             }
+            if let Some(note) = staging_note {
+                let _ = fs::remove_file(note);
+            }
         };
-        let result = self.stage(&new_dirs, &mut created, &mut staged, &mut written);
-        if let Err(e) = result {
-            undo(&staged, &created);
-            return Err(e);
+        if let Some(note) = staging_note {
+            if let Err(e) = self.write_staging_note(note) {
+                undo(&written_so_far, &created);
+                return Err(e);
+            }
         }
-        let journal = match self.journal_of(&staged) {
-            Ok(j) => j,
+        let result = self
+            .create_dirs(&new_dirs, &mut created)
+            .and_then(|()| self.choose_staged(&mut staged, &mut written))
+            .and_then(|()| {
+                let journal = self.journal_of(&staged)?;
+                if journal.moves.is_empty() {
+                    // Every file already holds its contents: nothing to make crash-safe.
+                    return Ok(None);
+                }
+                let journal_tmp = temp_path(journal_path)?;
+                stage_and_sync(
+                    &staged,
+                    &journal,
+                    journal_path,
+                    &journal_tmp,
+                    &mut written_so_far,
+                )?;
+                fs::rename(&journal_tmp, journal_path)
+                    .map_err(|e| Error::io("move into place", journal_path, &e))?;
+                #[cfg(test)]
+                trace::record(trace::Step::JournalInPlace(journal_path.to_path_buf()));
+                written_so_far.pop();
+                sync_dir(parent(journal_path))?;
+                Ok(Some(journal))
+            });
+        let journal = match result {
+            Ok(Some(journal)) => journal,
+            Ok(None) => {
+                undo(&[], &[]);
+                return Ok(written);
+            }
             Err(e) => {
-                undo(&staged, &created);
+                undo(&written_so_far, &created);
                 return Err(e);
             }
         };
-        if let Err(e) = journal.write(journal_path) {
-            undo(&staged, &created);
-            return Err(e);
-        }
         let applied = journal.apply_moves(fault_injection())?;
         for line in applied.lines {
             report.notice(&Notice::SkippedUserFile(line));
         }
         remove_journal(journal_path)?;
+        if let Some(note) = staging_note {
+            // Best effort: a note left behind only makes the next command look in these
+            // directories once more.
+            let _ = fs::remove_file(note);
+        }
         // A move left out (a user broke their layout meanwhile) wrote nothing: the outcome says
         // so itself, whether or not the caller's report shows the notice.
         written.extend(
@@ -554,13 +722,26 @@ impl WritePlan {
         })
     }
 
-    fn stage<'a>(
-        &'a self,
-        new_dirs: &[PathBuf],
-        created: &mut Vec<PathBuf>,
-        staged: &mut Vec<(PathBuf, &'a PlannedFile)>,
-        unchanged: &mut Vec<Written>,
-    ) -> Result<()> {
+    /// Writes the staging note: the directories of the plan's files, one JSON array. Not
+    /// fsynced, which would cost every update one more round trip to the disk: it matters when
+    /// the process is killed, and then the page cache survives. After a power cut during
+    /// staging, a file system that commits metadata in order (ext4 or XFS with their journals)
+    /// keeps the note whenever it keeps a staged file, created after it; one that does not may
+    /// keep inert staged files (hidden, their owner's only, nothing installed) that the next
+    /// run does not know to look for. A note of an earlier run is replaced.
+    fn write_staging_note(&self, note: &Path) -> Result<()> {
+        let dirs: BTreeSet<&Path> = self.files.iter().map(|f| parent(&f.path)).collect();
+        let bytes = serde_json::to_vec(&dirs)
+            .map_err(|e| Error::new(format!("cannot record the staging directories: {e}")))?;
+        remove_if_present(note)?;
+        write_staged(note, &bytes, PRIVATE_MODE, None)
+            .map(drop)
+            .map_err(|e| Error::io("write", note, &e))
+    }
+
+    /// Creates the missing directories `new_dirs` (from [`WritePlan::check`]), recording each
+    /// in `created` as soon as it exists.
+    fn create_dirs(&self, new_dirs: &[PathBuf], created: &mut Vec<PathBuf>) -> Result<()> {
         for dir in new_dirs {
             let mode = self
                 .dir_modes
@@ -589,9 +770,39 @@ impl WritePlan {
                 .and_then(|d| d.set_permissions(fs::Permissions::from_mode(mode)))
                 .map_err(|e| Error::io("set permissions of", dir, &e))?;
         }
-        for f in &self.files {
-            let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
-            if same_contents(&f.path, &f.contents) {
+        Ok(())
+    }
+
+    /// Sorts the files into those already holding their contents (`unchanged`, left alone) and
+    /// those to stage, each with the name of its temporary (`staged`).
+    fn choose_staged<'a>(
+        &'a self,
+        staged: &mut Vec<(PathBuf, &'a PlannedFile)>,
+        unchanged: &mut Vec<Written>,
+    ) -> Result<()> {
+        // Thousands of files for a renewal: compared on several threads when none is another
+        // user's. Those are read acting as their owner, which one thread does at a time, with
+        // no other thread at work meanwhile (see crate::parallel).
+        let me = nix::unistd::geteuid().as_raw();
+        let same: Vec<bool> = if self
+            .files
+            .iter()
+            .any(|f| f.owner.is_some_and(|o| o.uid != me))
+        {
+            self.files
+                .iter()
+                .map(|f| {
+                    let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
+                    Ok(same_contents(&f.path, &f.contents))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            crate::parallel::map(self.files.iter().collect(), COMPARE_IN_PARALLEL_FROM, |f| {
+                same_contents(&f.path, &f.contents)
+            })
+        };
+        for (f, same) in self.files.iter().zip(same) {
+            if same {
                 unchanged.push(Written {
                     path: f.path.clone(),
                     backup: None,
@@ -599,10 +810,7 @@ impl WritePlan {
                 });
                 continue;
             }
-            let tmp = temp_path(&f.path)?;
-            staged.push((tmp.clone(), f));
-            write_new(&tmp, &f.contents, f.mode, f.owner)
-                .map_err(|e| Error::io("write", &f.path, &e))?;
+            staged.push((temp_path(&f.path)?, f));
         }
         Ok(())
     }
@@ -632,6 +840,142 @@ pub(crate) fn movable_file_problem(
     })
 }
 
+/// From how many files [`WritePlan::commit`] compares existing contents on several threads.
+const COMPARE_IN_PARALLEL_FROM: usize = 64;
+
+/// How many fsyncs are in flight at once. A file system commits the fsyncs that arrive together
+/// in one journal commit and one cache flush, so waiting for them side by side costs little
+/// more than one; sixteen is where the gain levels off on the 2-core test machine
+/// (docs/performance.md). The threads only wait on the disk.
+pub const SYNC_WORKERS: usize = 16;
+
+/// How many staged files are fsynced together: one batch is synced while the next is written,
+/// so at most twice this many are open at once, within the usual limit of 1024 open files
+/// whatever the number of layouts a renewal writes.
+const SYNC_BATCH: usize = 256;
+
+/// Step 1 of [`WritePlan::commit_noting_staging`]: writes every staged file and the journal
+/// (to `journal_tmp`), then fsyncs them, [`SYNC_BATCH`] files at a time. Every path written is
+/// pushed on `written` as soon as it exists, for the caller to take back on error; the journal
+/// comes last.
+fn stage_and_sync(
+    staged: &[(PathBuf, &PlannedFile)],
+    journal: &Journal,
+    journal_path: &Path,
+    journal_tmp: &Path,
+    written: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let journal_bytes = journal.to_bytes()?;
+    // A batch is fsynced on other threads while the next one is written here (writing acts as
+    // each file's owner, which only this thread does): at most two batches are open at once.
+    std::thread::scope(|s| {
+        let mut syncing: Option<std::thread::ScopedJoinHandle<'_, Result<()>>> = None;
+        let finish = |handle: Option<std::thread::ScopedJoinHandle<'_, Result<()>>>| {
+            handle.map_or(Ok(()), |h| {
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+        };
+        let mut batch: Vec<(&Path, File)> = Vec::new();
+        for (tmp, f) in staged {
+            let file = {
+                let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
+                written.push(tmp.clone());
+                write_staged(tmp, &f.contents, f.mode, f.owner)
+                    .map_err(|e| Error::io("write", &f.path, &e))?
+            };
+            // The guard is gone before a thread is started: a new thread inherits this one's
+            // fsuid, and no thread but this one ever acts as a user.
+            batch.push((&f.path, file));
+            if batch.len() == SYNC_BATCH {
+                finish(syncing.take())?;
+                let full = std::mem::take(&mut batch);
+                syncing = Some(s.spawn(move || sync_batch(full)));
+            }
+        }
+        written.push(journal_tmp.to_path_buf());
+        let file = write_staged(journal_tmp, &journal_bytes, PRIVATE_MODE, None)
+            .map_err(|e| Error::io("write", journal_path, &e))?;
+        batch.push((journal_path, file));
+        finish(syncing.take())?;
+        // The staged journal is synced with the last batch; it counts only once renamed into
+        // place, which the caller does after every one of these fsyncs has returned.
+        sync_batch(batch)
+    })
+}
+
+/// fsyncs every file of `batch` ([`sync_in_parallel`]) and closes them.
+fn sync_batch(batch: Vec<(&Path, File)>) -> Result<()> {
+    let files: Vec<&File> = batch.iter().map(|(_, f)| f).collect();
+    let results = sync_in_parallel(&files);
+    for ((path, _), result) in batch.iter().zip(results) {
+        result.map_err(|e| Error::io("write", path, &e))?;
+        #[cfg(test)]
+        trace::record(trace::Step::Synced(path.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// fsyncs every file (or directory) in `files`, up to [`SYNC_WORKERS`] at a time, and returns
+/// each one's result in order. fsync checks no permission, so the handles may have been opened
+/// acting as another user ([`ActingAs`], which is per thread) and synced from any thread.
+pub(crate) fn sync_in_parallel(files: &[&File]) -> Vec<io::Result<()>> {
+    crate::parallel::map_waiting(files, SYNC_WORKERS, |f| f.sync_all())
+}
+
+/// Removes `path`; one that is already gone is no error.
+///
+/// # Errors
+/// When it exists and cannot be removed.
+pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, &e)),
+    }
+}
+
+/// The directories a killed update may have left staged files in, from its note (see
+/// [`WritePlan::commit_noting_staging`]): `Ok(None)` when there is no note (no update was
+/// interrupted while staging), `Err` when the note cannot be trusted or read, for the caller to
+/// fall back on every directory it knows. The note says where to look, never what may be
+/// removed: the caller keeps only the directories it writes anyway.
+///
+/// # Errors
+/// When the note is not a regular file (a link, a FIFO), is owned by anyone but the running
+/// user or root, is writable by group or others, is too large, or is not a list of paths.
+pub fn read_staging_note(note: &Path) -> Result<Option<Vec<PathBuf>>> {
+    use crate::fs::reader::{self, Limit, Links, ReadError};
+    let file = match reader::open(note, Links::Refuse, Limit::Inventory) {
+        Ok(file) => file,
+        Err(ReadError::NotFound(_)) => return Ok(None),
+        Err(ReadError::Refused(e)) => return Err(e),
+    };
+    // Trusted like the journal next to it: whoever else could write it could send the cleanup
+    // into directories of their choosing.
+    let meta = file.metadata().map_err(|e| Error::io("read", note, &e))?;
+    if let Some(why) = crate::fs::journal::not_ours(&meta) {
+        return Err(Error::new(format!(
+            "the staging note {} is not followed: {why}",
+            note.display()
+        )));
+    }
+    let bytes = reader::read_opened(file, note, Limit::Inventory)?;
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Error::new(format!(
+            "the staging note {} is damaged ({e})",
+            note.display()
+        ))
+    })
+}
+
+/// Removes the staging note once what it points at was cleaned up.
+///
+/// # Errors
+/// When it exists and cannot be removed.
+pub fn remove_staging_note(note: &Path) -> Result<()> {
+    remove_if_present(note)
+}
+
 /// Refuses to write `file` unless everyone who could swap it, or the directory it lands in, is
 /// trusted, like OpenSSH's StrictModes. Trusted users are root, the running user and the user
 /// the file is written for (`owner`, under sudo). The rule, checked on the file's directory (or
@@ -650,6 +994,27 @@ pub(crate) fn movable_file_problem(
 /// When a directory on the path is not trusted (owned by someone else, writable by group
 /// or others) or a symlink on it is owned by someone who could redirect it.
 pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
+    check_directory_trust_with(file, owner, &mut TrustCache::default())
+}
+
+/// What [`check_directory_trust`] already found while checking one plan: the layouts of a
+/// renewal share every directory above their own, which need to be looked at once, not once per
+/// layout. Only passes are kept, for the trusted users they were judged for; a cache lives for
+/// the checks of one plan, just before the plan is written.
+#[derive(Default)]
+pub(crate) struct TrustCache {
+    /// Paths as given (rule 1) that passed, and whether each is a symlink.
+    given: std::collections::HashMap<(PathBuf, Option<u32>), bool>,
+    /// Resolved directories (rule 2) that passed.
+    resolved: std::collections::HashSet<(PathBuf, Option<u32>)>,
+}
+
+/// [`check_directory_trust`], skipping what `cache` says already passed.
+pub(crate) fn check_directory_trust_with(
+    file: &Path,
+    owner: Option<u32>,
+    cache: &mut TrustCache,
+) -> Result<()> {
     let me = nix::unistd::geteuid().as_raw();
     let trusted = |uid: u32| uid == 0 || uid == me || owner == Some(uid);
     let dir = std::path::absolute(parent(file)).map_err(|e| Error::io("resolve", file, &e))?;
@@ -659,7 +1024,12 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
         .unwrap_or(Path::new("/"));
     let mut given: Vec<&Path> = existing.ancestors().collect();
     given.reverse();
+    let mut through_link = false;
     for prefix in given {
+        if let Some(&link) = cache.given.get(&(prefix.to_path_buf(), owner)) {
+            through_link |= link;
+            continue;
+        }
         let m = fs::symlink_metadata(prefix).map_err(|e| Error::io("read", prefix, &e))?;
         if m.file_type().is_symlink() && !trusted(m.uid()) {
             return Err(Error::new(format!(
@@ -669,8 +1039,24 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
                 m.uid()
             )));
         }
+        through_link |= m.file_type().is_symlink();
+        cache
+            .given
+            .insert((prefix.to_path_buf(), owner), m.file_type().is_symlink());
     }
-    let real = fs::canonicalize(existing).map_err(|e| Error::io("resolve", existing, &e))?;
+    // Without a link or `..` on the way, the path is already the resolved one.
+    let plain = !through_link
+        && existing.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
+    let real = if plain {
+        existing.to_path_buf()
+    } else {
+        fs::canonicalize(existing).map_err(|e| Error::io("resolve", existing, &e))?
+    };
     // Files written for another user (a client layout under sudo) go only into a directory that
     // user owns: a symlink they own may point anywhere, and root must not be steered into
     // writing, and handing them, files in directories of root's.
@@ -686,6 +1072,9 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
         }
     }
     for d in real.ancestors() {
+        if cache.resolved.contains(&(d.to_path_buf(), owner)) {
+            continue;
+        }
         let m = fs::metadata(d).map_err(|e| Error::io("read", d, &e))?;
         if !m.is_dir() {
             // Reported as "is a file, not a directory" by the caller.
@@ -709,6 +1098,7 @@ pub fn check_directory_trust(file: &Path, owner: Option<u32>) -> Result<()> {
                 crate::text::shell_quote(&d.display().to_string())
             )));
         }
+        cache.resolved.insert((d.to_path_buf(), owner));
     }
     Ok(())
 }
@@ -722,6 +1112,17 @@ pub(crate) fn write_new(
     mode: u32,
     owner: Option<Owner>,
 ) -> io::Result<()> {
+    write_staged(path, contents, mode, owner)?.sync_all()
+}
+
+/// [`write_new`] without the fsync, returning the open file for the caller to sync (with
+/// others, [`sync_in_parallel`]) before anything depends on its contents.
+pub(crate) fn write_staged(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    owner: Option<Owner>,
+) -> io::Result<File> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -737,7 +1138,7 @@ pub(crate) fn write_new(
         }
     }
     file.write_all(contents)?;
-    file.sync_all()
+    Ok(file)
 }
 
 /// Refuses a path dockpki cannot record and act on again later: one that is not UTF-8 (see
@@ -949,11 +1350,20 @@ pub(crate) fn same_contents(path: &Path, contents: &[u8]) -> bool {
 /// fsyncs a directory, opened with `O_DIRECTORY` so that whatever else is found at that path
 /// (a FIFO swapped in) fails at once instead of blocking.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    open_dir(dir)?
+        .sync_all()
+        .map_err(|e| Error::io("sync directory", dir, &e))?;
+    #[cfg(test)]
+    trace::record(trace::Step::DirSynced(dir.to_path_buf()));
+    Ok(())
+}
+
+/// Opens a directory to fsync it ([`sync_dir`], [`sync_in_parallel`]).
+pub(crate) fn open_dir(dir: &Path) -> Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
         .open(dir)
-        .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir, &e))
 }
 
@@ -971,6 +1381,63 @@ pub fn parent(path: &Path) -> &Path {
 /// When the file cannot be looked at.
 pub fn mode_of(path: &Path) -> io::Result<u32> {
     fs::symlink_metadata(path).map(|m| m.mode() & 0o7777)
+}
+
+/// What [`WritePlan::commit`] and the journal did to the disk, in order: the test of the order
+/// of syncs and renames that crash safety rests on reads it. Test builds only.
+#[cfg(test)]
+pub(crate) mod trace {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, PoisonError};
+
+    /// One step, with the path it acted on.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(crate) enum Step {
+        /// A staged file (named by its target) or the staged journal (named by the journal's
+        /// path) was fsynced.
+        Synced(PathBuf),
+        /// The journal was renamed into place.
+        JournalInPlace(PathBuf),
+        /// A directory was fsynced.
+        DirSynced(PathBuf),
+        /// A staged file was renamed over its target.
+        Moved(PathBuf),
+        /// The journal was removed.
+        JournalRemoved(PathBuf),
+    }
+
+    impl Step {
+        fn path(&self) -> &Path {
+            match self {
+                Step::Synced(p)
+                | Step::JournalInPlace(p)
+                | Step::DirSynced(p)
+                | Step::Moved(p)
+                | Step::JournalRemoved(p) => p,
+            }
+        }
+    }
+
+    static STEPS: Mutex<Vec<Step>> = Mutex::new(Vec::new());
+
+    pub(crate) fn record(step: Step) {
+        STEPS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(step);
+    }
+
+    /// The steps on paths under `root`, in order (tests run in parallel, each in its own
+    /// directory).
+    pub(crate) fn under(root: &Path) -> Vec<Step> {
+        STEPS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|s| s.path().starts_with(root))
+            .cloned()
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -1027,6 +1494,262 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("journal.json"), "{e}");
         assert_eq!(names(root.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_plan_whose_files_already_hold_their_contents_writes_no_journal() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("cert.pem");
+        fs::write(&path, "c").unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(path.clone(), "c", None);
+        // The journal's directory does not exist: writing a journal would fail.
+        let written = plan
+            .commit(&root.path().join("missing/journal.json"), &Silent)
+            .unwrap();
+        assert_eq!(written.len(), 1);
+        assert!(!written[0].changed);
+        assert_eq!(names(root.path()), ["cert.pem"]);
+    }
+
+    #[test]
+    fn more_files_than_one_sync_batch_are_all_written() {
+        let root = tempfile::tempdir().unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        let count = SYNC_BATCH * 2 + 3;
+        for i in 0..count {
+            plan.cert(
+                root.path().join(format!("d{}/f{i}", i % 7)),
+                &i.to_string(),
+                None,
+            );
+        }
+        let written = plan
+            .commit(&root.path().join("journal.json"), &Silent)
+            .unwrap();
+        assert_eq!(written.len(), count);
+        for i in 0..count {
+            let path = root.path().join(format!("d{}/f{i}", i % 7));
+            assert_eq!(fs::read_to_string(&path).unwrap(), i.to_string());
+            assert_eq!(mode_of(&path).unwrap(), CERT_MODE);
+        }
+        assert!(!root.path().join("journal.json").exists());
+    }
+
+    /// The cache of a plan's check only skips what passed: a directory that fails is refused
+    /// for whatever was judged before it, through a trusted link or not.
+    #[test]
+    fn a_cached_pass_never_hides_a_directory_that_fails() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let good = root.path().join("good");
+        let open = root.path().join("open");
+        for d in [&good, &open] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        // Ours, so trusted, and followed.
+        std::os::unix::fs::symlink(&open, root.path().join("link")).unwrap();
+        let mut cache = TrustCache::default();
+        check_directory_trust_with(&good.join("f"), None, &mut cache).unwrap();
+        check_directory_trust_with(&good.join("g"), None, &mut cache).unwrap();
+        for file in [open.join("f"), root.path().join("link/f")] {
+            let cached = check_directory_trust_with(&file, None, &mut cache).unwrap_err();
+            let fresh = check_directory_trust(&file, None).unwrap_err();
+            assert_eq!(cached.to_string(), fresh.to_string());
+            assert!(
+                cached.to_string().contains("writable by group or others"),
+                "{cached}"
+            );
+        }
+        // Through a link to a good directory, the resolved path is what is judged.
+        std::os::unix::fs::symlink(&good, root.path().join("to-good")).unwrap();
+        check_directory_trust_with(&root.path().join("to-good/f"), None, &mut cache).unwrap();
+        if crate::test_support::root_or_skip() {
+            // A link someone else owns is refused even where its target passed before.
+            let theirs = root.path().join("theirs");
+            std::os::unix::fs::symlink(&good, &theirs).unwrap();
+            nix::unistd::fchownat(
+                nix::fcntl::AT_FDCWD,
+                &theirs,
+                Some(nix::unistd::Uid::from_raw(65534)),
+                None,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .unwrap();
+            let e = check_directory_trust_with(&theirs.join("f"), None, &mut cache).unwrap_err();
+            assert!(e.to_string().contains("symlink owned by uid 65534"), "{e}");
+        }
+    }
+
+    /// Committing after dropping unwritable layouts checks the layouts once: what is kept is
+    /// written (directories it needs made), what was dropped is left alone, and the files of
+    /// the kept directory (`keep`), which the first step does not judge, are still checked.
+    #[test]
+    fn a_commit_dropping_unwritable_layouts_writes_the_rest_and_still_checks_the_state() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (state, open) = (root.path().join("state"), root.path().join("open"));
+        for d in [&state, &open] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let new = root.path().join("new/layout");
+        let plan = || {
+            let mut plan = WritePlan::new(Existing::Refuse);
+            plan.cert(new.join("cert.pem"), "c", None);
+            plan.cert(open.join("cert.pem"), "c", None);
+            plan.state(state.join("inventory.json"), b"i".to_vec());
+            plan
+        };
+        let journal = state.join("journal.json");
+        let (written, skipped) = plan()
+            .commit_dropping_unwritable(&state, &journal, None, &Silent)
+            .unwrap();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].0, open);
+        assert_eq!(written.len(), 2);
+        assert_eq!(fs::read(new.join("cert.pem")).unwrap(), b"c");
+        assert_eq!(fs::read(state.join("inventory.json")).unwrap(), b"i");
+        assert!(!open.join("cert.pem").exists());
+        // A state file that may not be written stops the commit, before anything is staged.
+        fs::remove_file(state.join("inventory.json")).unwrap();
+        fs::create_dir(state.join("inventory.json")).unwrap();
+        fs::remove_dir_all(root.path().join("new")).unwrap();
+        let e = plan()
+            .commit_dropping_unwritable(&state, &journal, None, &Silent)
+            .unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        assert!(!root.path().join("new").exists());
+    }
+
+    #[test]
+    fn an_unwritable_layout_is_dropped_whole_and_the_others_kept() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (good, open) = (root.path().join("good"), root.path().join("open"));
+        for d in [&good, &open] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        for d in [&good, &open, &good] {
+            plan.cert(d.join(format!("c{}", plan.files.len())), "c", None);
+        }
+        let dropped = plan.drop_unwritable_layouts(&root.path().join("state"));
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].0, open);
+        let left: Vec<&Path> = plan.files.iter().map(|f| f.path.as_path()).collect();
+        assert_eq!(left, [good.join("c0"), good.join("c2")]);
+    }
+
+    /// The order crash safety rests on, for a plan large enough to be synced in several
+    /// batches: every staged file and the staged journal are durable before the journal is
+    /// renamed into place; the journal's directory is synced before the first rename; every
+    /// directory renamed into is synced after its last rename and before the journal goes; and
+    /// nothing is synced after that.
+    #[test]
+    fn every_sync_comes_before_what_depends_on_it() {
+        use trace::Step;
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join("state");
+        fs::create_dir(&state).unwrap();
+        let journal = state.join("journal.json");
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+        let targets: Vec<PathBuf> = (0..SYNC_BATCH * 2 + 3)
+            .map(|i| root.path().join(format!("d{}/f{i}", i % 5)))
+            .collect();
+        // One target already there with other contents: it is backed up, then replaced.
+        fs::create_dir(root.path().join("d0")).unwrap();
+        fs::write(&targets[0], "old").unwrap();
+        for (i, t) in targets.iter().enumerate() {
+            plan.cert(t.clone(), &i.to_string(), None);
+        }
+        plan.commit(&journal, &Silent).unwrap();
+        let steps = trace::under(root.path());
+        let at = |step: &Step| {
+            steps
+                .iter()
+                .position(|s| s == step)
+                .unwrap_or_else(|| panic!("{step:?} never happened: {steps:?}"))
+        };
+        let in_place = at(&Step::JournalInPlace(journal.clone()));
+        for t in targets.iter().chain([&journal]) {
+            assert!(at(&Step::Synced(t.clone())) < in_place, "{}", t.display());
+        }
+        let first_move = steps
+            .iter()
+            .position(|s| matches!(s, Step::Moved(_)))
+            .unwrap();
+        let state_synced = at(&Step::DirSynced(state.clone()));
+        assert!(in_place < state_synced && state_synced < first_move);
+        let removed = at(&Step::JournalRemoved(journal.clone()));
+        assert_eq!(removed, steps.len() - 1, "nothing after the removal");
+        for dir in (0..5).map(|i| root.path().join(format!("d{i}"))) {
+            let last_move = steps
+                .iter()
+                .rposition(|s| matches!(s, Step::Moved(p) if p.parent() == Some(&dir)))
+                .unwrap();
+            let synced = steps
+                .iter()
+                .rposition(|s| *s == Step::DirSynced(dir.clone()))
+                .unwrap();
+            assert!(last_move < synced && synced < removed, "{}", dir.display());
+        }
+        let moved = steps.iter().filter(|s| matches!(s, Step::Moved(_))).count();
+        assert_eq!(moved, targets.len());
+        assert_eq!(fs::read(&targets[1]).unwrap(), b"1");
+    }
+
+    #[test]
+    fn parallel_syncs_report_each_files_own_result_in_order() {
+        let root = tempfile::tempdir().unwrap();
+        let file = |name: &str| File::create(root.path().join(name)).unwrap();
+        // fsync of a pipe fails (EINVAL): the one failure must be reported for that file only.
+        let (read_end, _write_end) = nix::unistd::pipe().unwrap();
+        let pipe = File::from(read_end);
+        let (a, b, c) = (file("a"), file("b"), file("c"));
+        let results = sync_in_parallel(&[&a, &pipe, &b, &c]);
+        let failed: Vec<bool> = results.iter().map(|r| r.is_err()).collect();
+        assert_eq!(failed, [false, true, false, false]);
+    }
+
+    #[test]
+    fn the_staging_note_lists_every_directory_and_goes_with_the_update() {
+        let root = tempfile::tempdir().unwrap();
+        let note = root.path().join("staging.json");
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(root.path().join("a/cert.pem"), "c", None);
+        plan.key(
+            root.path().join("b/key.pem"),
+            Zeroizing::new("k".into()),
+            None,
+        );
+        plan.cert(root.path().join("b/ca.pem"), "c", None);
+        plan.write_staging_note(&note).unwrap();
+        assert_eq!(
+            read_staging_note(&note).unwrap(),
+            Some(vec![root.path().join("a"), root.path().join("b")])
+        );
+        fs::remove_file(&note).unwrap();
+        plan.commit_noting_staging(&root.path().join("journal.json"), Some(&note), &Silent)
+            .unwrap();
+        assert!(!note.exists(), "removed once the update is complete");
+        // An update that fails before its journal takes its note back with its files.
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(root.path().join("c/cert.pem"), "c", None);
+        plan.commit_noting_staging(
+            &root.path().join("missing/journal.json"),
+            Some(&note),
+            &Silent,
+        )
+        .unwrap_err();
+        assert!(!note.exists() && !root.path().join("c").exists());
+        // A note that is not a list of directories is an error, for the caller to search
+        // everywhere instead.
+        fs::write(&note, "[").unwrap();
+        assert!(read_staging_note(&note).is_err());
+        assert_eq!(read_staging_note(&root.path().join("none")).unwrap(), None);
     }
 
     #[test]

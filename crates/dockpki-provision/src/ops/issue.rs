@@ -107,7 +107,6 @@ pub fn issue(state: &State, request: &IssueRequest, now: OffsetDateTime) -> Resu
     // consent to put a server key into a client's directory (or the reverse).
     layout.refuse_other_kind()?;
     let ca = state.load_ca()?;
-    let mut inventory = state.load_inventory()?;
     let key = crate::report::generate_key(state.settings().report.as_ref(), request.key_type)?;
     let issued = match &request.leaf {
         LeafRequest::Server(r) => ca.issue_server(r, key, now)?,
@@ -116,13 +115,17 @@ pub fn issue(state: &State, request: &IssueRequest, now: OffsetDateTime) -> Resu
     let owner = state.settings().owners.owner_for(&layout.dir);
     let mut plan = WritePlan::new(request.existing);
     layout.plan(&mut plan, &state.trust_bundle_pem(&ca)?, &issued, owner);
-    inventory.add(Record::new(
-        &issued.info,
-        issued.usage,
-        &ca.info().sha256_fingerprint,
-        vec![layout.dir.clone()],
-    ));
-    state.plan_inventory(&mut plan, &inventory)?;
+    // Recorded without reading the whole inventory: issuing into a state of thousands of
+    // certificates costs what issuing into an empty one does (docs/performance.md).
+    state.plan_added_record(
+        &mut plan,
+        Record::new(
+            &issued.info,
+            issued.usage,
+            &ca.info().sha256_fingerprint,
+            vec![layout.dir.clone()],
+        ),
+    )?;
     let written = state.commit(plan)?;
     Ok(Issued {
         layout,

@@ -16,7 +16,7 @@ use crate::fs::{Existing, Skipped, WritePlan, Written};
 use crate::report::{Notice, Task};
 use crate::store::expiry::{is_due, RenewalWindow};
 use crate::store::inventory::{Inventory, Record, Status};
-use crate::store::reissue::{reissue, restrict_reused_keys};
+use crate::store::reissue::{plan_successors, restrict_reused_keys, sign_successors};
 use crate::store::State;
 
 pub use crate::store::reissue::KeyPolicy;
@@ -153,7 +153,8 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
     let owners = &state.settings().owners;
     // Renew replaces files it wrote itself: forced, with backups.
     let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
-    // Each new RSA key takes up to seconds: `renew --all` over many of them reports progress.
+    // Each new RSA key takes up to seconds: `renew --all` over many of them reports progress
+    // (its start and its end: the successors are signed several at a time).
     let report = state.settings().report.as_ref();
     let slow = request.key_policy == KeyPolicy::Fresh
         && selected
@@ -170,39 +171,44 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         }
     };
     progress(0);
-    let reissued: Result<Vec<Renewed>> = selected
+    // Any refusal (a successor that would outlive the CA, an unreadable key) returns before the
+    // plan is committed: nothing is written for any certificate. Refusals are reported for the
+    // first certificate in order that has one, as when they were signed one by one; the
+    // certificates are signed together (several at a time), but only up to the first that
+    // would outlive the CA.
+    let outliving = selected
         .iter()
-        .enumerate()
-        .map(|(i, record)| {
-            // Any refusal here (a successor that would outlive the CA, an unreadable key)
-            // returns before the plan is committed: nothing is written for any certificate.
-            refuse_outliving_ca(record, &ca, now)?;
-            let issued = reissue(
-                &ca,
-                &bundle,
-                record,
-                request.key_policy,
-                owners,
-                now,
-                &mut plan,
-                &mut inventory,
-            )?;
-            progress(i + 1);
-            Ok(Renewed {
-                kind: record.kind,
-                common_name: record.common_name.clone(),
-                old_serial: record.serial.clone(),
-                certificate: issued.info.clone(),
-                key_policy: request.key_policy,
-                installed: record.installed.clone(),
-            })
-        })
-        .collect();
-    if reissued.is_err() {
-        // The work ended, if not every step: whoever draws the progress stops.
-        progress(total);
+        .position(|r| refuse_outliving_ca(r, &ca, now).is_err())
+        .unwrap_or(selected.len());
+    let signed = sign_successors(&ca, &selected[..outliving], request.key_policy, owners, now);
+    // The work ended, whether every step succeeded or not: whoever draws the progress stops.
+    progress(total);
+    let mut issued_all = Vec::with_capacity(signed.len());
+    let mut renewed = Vec::new();
+    for (record, issued) in selected.iter().zip(signed) {
+        let issued = issued?;
+        renewed.push(Renewed {
+            kind: record.kind,
+            common_name: record.common_name.clone(),
+            old_serial: record.serial.clone(),
+            certificate: issued.info.clone(),
+            key_policy: request.key_policy,
+            installed: record.installed.clone(),
+        });
+        issued_all.push(issued);
     }
-    let renewed = reissued?;
+    if let Some(record) = selected.get(outliving) {
+        refuse_outliving_ca(record, &ca, now)?;
+    }
+    plan_successors(
+        &ca,
+        &bundle,
+        &selected,
+        &issued_all,
+        owners,
+        &mut plan,
+        &mut inventory,
+    );
     state.plan_inventory(&mut plan, &inventory)?;
     // Judged before the update: judged again after it, a layout swapped for a symlink would
     // have no owner, and root would follow it (see restrict_reused_keys).

@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::store::expiry::{
-    days_left, installed_state, is_due, is_expired, FileState, RenewalWindow,
+    days_left, installed_states, is_due, is_expired, FileState, RenewalWindow,
 };
-use crate::store::inventory::Status;
+use crate::store::inventory::{Record, Status};
 use crate::store::state::read;
 use crate::store::State;
 
@@ -255,17 +255,23 @@ pub fn status(state: &State, window: RenewalWindow, now: OffsetDateTime) -> Resu
         .into_iter()
         .map(|(serial, records)| DuplicateSerial { serial, records })
         .collect();
-    let certificates = inventory
+    let active: Vec<&Record> = inventory
         .certificates
         .iter()
         .filter(|r| r.status == Status::Active)
-        .map(|r| {
+        .collect();
+    let states = installed_states(&active, now, &current_ca);
+    let certificates = active
+        .iter()
+        .zip(states)
+        .map(|(r, states)| {
             let installed: Vec<InstalledStatus> = r
                 .installed
                 .iter()
-                .map(|dir| InstalledStatus {
+                .zip(states)
+                .map(|(dir, state)| InstalledStatus {
                     dir: dir.clone(),
-                    state: installed_state(r, dir, now, &current_ca),
+                    state,
                 })
                 .collect();
             let has = |s: FileState| installed.iter().any(|i| i.state == s);

@@ -112,6 +112,18 @@ pub fn installed_state(
     now: OffsetDateTime,
     state_ca: &CertificateDer<'_>,
 ) -> FileState {
+    installed_state_with(record, dir, now, state_ca, &mut None)
+}
+
+/// [`installed_state`], remembering in `holding` the bytes of the last CA bundle found to hold
+/// `state_ca`: every layout's `ca.pem` is usually the same file, compared then without decoding.
+fn installed_state_with(
+    record: &Record,
+    dir: &Path,
+    now: OffsetDateTime,
+    state_ca: &CertificateDer<'_>,
+    holding: &mut Option<Vec<u8>>,
+) -> FileState {
     let layout = Layout::for_usage(record.kind, dir.to_path_buf());
     let path = layout.cert_path();
     let bytes = match reader::read_optional(&path, Links::Follow, Limit::Pem) {
@@ -121,14 +133,15 @@ pub fn installed_state(
         // file can tell.
         Err(_) => return FileState::Replaced,
     };
+    // The digest alone, without parsing the certificate: a match with the recorded fingerprint
+    // is all that is asked, for thousands of layouts.
     let fingerprint = dockpki::certs_from_pem(&bytes)
         .ok()
         .and_then(|certs| certs.into_iter().next())
-        .and_then(|der| dockpki::inspect(&der).ok())
-        .map(|info| info.fingerprint());
+        .map(|der| dockpki::Fingerprint::of(&der));
     match fingerprint {
         Some(fp) if fp.matches(&record.sha256) => {
-            if !bundle_holds(&layout.ca_path(), state_ca) {
+            if !bundle_holds_with(&layout.ca_path(), state_ca, holding) {
                 FileState::CaMismatch
             } else if is_expired(record.not_after, now) {
                 FileState::Expired
@@ -140,18 +153,139 @@ pub fn installed_state(
     }
 }
 
+/// From how many records [`installed_states`] spreads the work over threads: below, starting
+/// them costs more than it saves.
+const PARALLEL_FROM: usize = 64;
+
+/// [`installed_state`] of every layout of every record (in the order of `records`, then of each
+/// record's `installed`), several at a time: each is a few small reads, and a state of thousands
+/// of layouts is checked in a fraction of the time one thread takes. Uses as many threads as
+/// the machine runs at once; the checks only read, as the running user (no thread acts as
+/// another user, see [`crate::fs::ActingAs`]).
+pub fn installed_states(
+    records: &[&Record],
+    now: OffsetDateTime,
+    state_ca: &CertificateDer<'_>,
+) -> Vec<Vec<FileState>> {
+    crate::parallel::map_shares(records.to_vec(), PARALLEL_FROM, |share| {
+        let mut holding = None;
+        share
+            .iter()
+            .map(|r| {
+                r.installed
+                    .iter()
+                    .map(|dir| installed_state_with(r, dir, now, state_ca, &mut holding))
+                    .collect()
+            })
+            .collect()
+    })
+}
+
 /// Whether the CA bundle at `path` holds `ca` (compared as DER, so re-encoding does not
 /// matter). A missing or unreadable bundle holds nothing.
 pub fn bundle_holds(path: &Path, ca: &CertificateDer<'_>) -> bool {
-    reader::read(path, Links::Follow, Limit::Pem)
-        .ok()
-        .and_then(|bytes| dockpki::certs_from_pem(&bytes).ok())
-        .is_some_and(|certs| certs.iter().any(|c| c.as_ref() == ca.as_ref()))
+    bundle_holds_with(path, ca, &mut None)
+}
+
+/// [`bundle_holds`], with `holding` the bytes of a bundle already found to hold `ca`.
+fn bundle_holds_with(path: &Path, ca: &CertificateDer<'_>, holding: &mut Option<Vec<u8>>) -> bool {
+    let Ok(bytes) = reader::read(path, Links::Follow, Limit::Pem) else {
+        return false;
+    };
+    if holding.as_deref() == Some(bytes.as_slice()) {
+        return true;
+    }
+    let holds = dockpki::certs_from_pem(&bytes)
+        .is_ok_and(|certs| certs.iter().any(|c| c.as_ref() == ca.as_ref()));
+    if holds {
+        *holding = Some(bytes.to_vec());
+    }
+    holds
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Spread over threads, every layout's state comes back in the order of the records and of
+    /// their layouts, each the one a single thread finds.
+    #[test]
+    fn states_checked_several_at_a_time_come_back_in_order() {
+        use crate::store::inventory::Status;
+        let now = OffsetDateTime::now_utc();
+        let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now).unwrap(), now)
+            .unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let records: Vec<Record> = (0..PARALLEL_FROM * 3 + 1)
+            .map(|i| {
+                let mut r = Record::for_test(&format!("{i:x}"), "c", Status::Active);
+                r.sha256 = ca.info().sha256_fingerprint.clone();
+                r.not_after = now + Duration::days(if i % 5 == 0 { -1 } else { 30 });
+                r.installed = (0..1 + i % 2)
+                    .map(|j| root.path().join(format!("{i}-{j}")))
+                    .collect();
+                for (j, dir) in r.installed.iter().enumerate() {
+                    // Missing, replaced, the recorded certificate, or one without the CA.
+                    match (i + j) % 4 {
+                        0 => continue,
+                        1 => {
+                            std::fs::create_dir(dir).unwrap();
+                            std::fs::write(dir.join("cert.pem"), "junk").unwrap();
+                        }
+                        k => {
+                            std::fs::create_dir(dir).unwrap();
+                            std::fs::write(dir.join("cert.pem"), ca.cert_pem()).unwrap();
+                            if k == 2 {
+                                std::fs::write(dir.join("ca.pem"), ca.cert_pem()).unwrap();
+                            }
+                        }
+                    }
+                }
+                r
+            })
+            .collect();
+        let refs: Vec<&Record> = records.iter().collect();
+        let one_by_one: Vec<Vec<FileState>> = records
+            .iter()
+            .map(|r| {
+                r.installed
+                    .iter()
+                    .map(|d| installed_state(r, d, now, ca.cert_der()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(installed_states(&refs, now, ca.cert_der()), one_by_one);
+        let mut seen: Vec<FileState> = Vec::new();
+        for state in one_by_one.iter().flatten() {
+            if !seen.contains(state) {
+                seen.push(*state);
+            }
+        }
+        assert_eq!(seen.len(), 5, "every state is among them: {seen:?}");
+    }
+
+    #[test]
+    fn a_remembered_bundle_stands_only_for_the_same_bytes() {
+        let now = OffsetDateTime::now_utc();
+        let ca = |_| {
+            dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now).unwrap(), now)
+                .unwrap()
+        };
+        let (ours, other) = (ca(0), ca(1));
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.pem"), dir.path().join("b.pem"));
+        std::fs::write(&a, ours.cert_pem()).unwrap();
+        std::fs::write(&b, other.cert_pem()).unwrap();
+        let mut holding = None;
+        assert!(bundle_holds_with(&a, ours.cert_der(), &mut holding));
+        assert_eq!(holding.as_deref(), Some(ours.cert_pem().as_bytes()));
+        assert!(!bundle_holds_with(&b, ours.cert_der(), &mut holding));
+        assert!(bundle_holds_with(&a, ours.cert_der(), &mut holding));
+        // The same bytes, but another CA asked about: never answered from memory.
+        let mut holding_other = None;
+        assert!(!bundle_holds_with(&a, other.cert_der(), &mut holding_other));
+        assert!(holding_other.is_none());
+    }
 
     #[test]
     fn a_certificate_in_the_first_third_of_its_life_is_never_due_whatever_the_window() {

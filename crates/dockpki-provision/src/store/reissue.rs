@@ -32,8 +32,8 @@ pub enum KeyPolicy {
 /// marks `record` superseded.
 ///
 /// # Errors
-/// When the record has no layout, the key to reuse is refused, or the CA refuses the
-/// request (a successor that would outlive it).
+/// When the record cannot be re-issued (no layout recorded, an unusable validity or name, a key
+/// that may not be reused, a refusal of the CA); nothing is planned then.
 #[allow(clippy::too_many_arguments)]
 pub fn reissue(
     ca: &CertificateAuthority,
@@ -45,26 +45,128 @@ pub fn reissue(
     plan: &mut WritePlan,
     inventory: &mut Inventory,
 ) -> Result<IssuedCert> {
-    let what = format!(
+    let key = key_for(record, key_policy, owners)?;
+    let issued = successor(ca, record, key, now)?;
+    plan_successors(
+        ca,
+        bundle_pem,
+        std::slice::from_ref(record),
+        std::slice::from_ref(&issued),
+        owners,
+        plan,
+        inventory,
+    );
+    Ok(issued)
+}
+
+/// The successors of many records at once, each as [`reissue`] would issue it, in the order of
+/// `records`, without planning or recording anything (see [`plan_successors`]): the keys to
+/// reuse are read first, one after the other on this thread (reading acts as each layout's
+/// owner, an identity that belongs to one thread), then the keys are generated and the
+/// certificates signed on as many threads as the machine runs at once. Renewing thousands of
+/// certificates is signing thousands of certificates.
+pub fn sign_successors(
+    ca: &CertificateAuthority,
+    records: &[Record],
+    key_policy: KeyPolicy,
+    owners: &OwnerPolicy,
+    now: OffsetDateTime,
+) -> Vec<Result<IssuedCert>> {
+    let keys: Vec<Result<Option<PrivateKey>>> = records
+        .iter()
+        .map(|record| match key_policy {
+            KeyPolicy::Fresh => layouts_of(record, &what(record)).map(|_| None),
+            KeyPolicy::Reuse => key_for(record, key_policy, owners).map(Some),
+        })
+        .collect();
+    let sign = |(record, key): Signing<'_>| {
+        let key = match key? {
+            Some(key) => key,
+            None => PrivateKey::generate(record.key_type.unwrap_or_default())?,
+        };
+        successor(ca, record, key, now)
+    };
+    let work: Vec<Signing<'_>> = records.iter().zip(keys).collect();
+    crate::parallel::map(work, PARALLEL_FROM, sign)
+}
+
+/// A record to sign the successor of, with the key read for it (`None`: generate one).
+type Signing<'a> = (&'a Record, Result<Option<PrivateKey>>);
+
+/// From how many records [`sign_successors`] signs on several threads.
+const PARALLEL_FROM: usize = 16;
+
+/// Adds the files of each successor in `issued` (of `records[i]`, from `ca`) to `plan` for every
+/// layout its record was installed in, with `bundle_pem` as `ca.pem`, and records them all in
+/// `inventory` ([`Inventory::add_all`]), which marks the records they replace superseded: what
+/// [`reissue`] does for one, in the same order.
+pub fn plan_successors(
+    ca: &CertificateAuthority,
+    bundle_pem: &str,
+    records: &[Record],
+    issued: &[IssuedCert],
+    owners: &OwnerPolicy,
+    plan: &mut WritePlan,
+    inventory: &mut Inventory,
+) {
+    for (record, issued) in records.iter().zip(issued) {
+        for dir in &record.installed {
+            let layout = Layout::for_usage(record.kind, dir.clone());
+            layout.plan(plan, bundle_pem, issued, owners.owner_for(&layout.dir));
+        }
+    }
+    inventory.add_all(records.iter().zip(issued).map(|(record, issued)| {
+        Record::new(
+            &issued.info,
+            record.kind,
+            &ca.info().sha256_fingerprint,
+            record.installed.clone(),
+        )
+    }));
+}
+
+fn what(record: &Record) -> String {
+    format!(
         "re-issuing {} certificate {:?} (serial {})",
         record.kind,
         record.common_name.as_deref().unwrap_or(""),
         record.serial
-    );
+    )
+}
+
+/// The layouts `record` was installed in; at least one.
+fn layouts_of(record: &Record, what: &str) -> Result<Vec<Layout>> {
     let layouts: Vec<Layout> = record
         .installed
         .iter()
         .map(|dir| Layout::for_usage(record.kind, dir.clone()))
         .collect();
-    layouts.first().ok_or_else(|| {
-        Error::new(format!(
+    if layouts.is_empty() {
+        return Err(Error::new(format!(
             "{what}: the inventory records no layout it was installed in"
-        ))
-    })?;
-    let key = match key_policy {
-        KeyPolicy::Fresh => PrivateKey::generate(record.key_type.unwrap_or_default())?,
-        KeyPolicy::Reuse => reused_key(record, &layouts, owners, &what)?,
-    };
+        )));
+    }
+    Ok(layouts)
+}
+
+/// The key of `record`'s successor: a fresh one of the recorded type, or the installed one.
+fn key_for(record: &Record, key_policy: KeyPolicy, owners: &OwnerPolicy) -> Result<PrivateKey> {
+    let what = what(record);
+    let layouts = layouts_of(record, &what)?;
+    match key_policy {
+        KeyPolicy::Fresh => Ok(PrivateKey::generate(record.key_type.unwrap_or_default())?),
+        KeyPolicy::Reuse => reused_key(record, &layouts, owners, &what),
+    }
+}
+
+/// Signs the successor of `record` for `key`: same kind, names and lifetime.
+fn successor(
+    ca: &CertificateAuthority,
+    record: &Record,
+    key: PrivateKey,
+    now: OffsetDateTime,
+) -> Result<IssuedCert> {
+    let what = what(record);
     let lifetime = Lifetime::of_validity(record.not_before, record.not_after).ok_or_else(|| {
         Error::new(format!(
             "{what}: its recorded validity is not a usable lifetime"
@@ -76,7 +178,7 @@ pub fn reissue(
         .map(str::parse)
         .transpose()
         .map_err(|e: dockpki::Error| Error::from(e).context(&what))?;
-    let issued = match record.kind {
+    match record.kind {
         Usage::Server => ca.issue_server(
             &ServerRequest {
                 sans: SanList::parse(&record.sans).map_err(|e| Error::from(e).context(&what))?,
@@ -96,17 +198,7 @@ pub fn reissue(
             now,
         ),
     }
-    .map_err(|e| Error::from(e).context(&what))?;
-    for layout in &layouts {
-        layout.plan(plan, bundle_pem, &issued, owners.owner_for(&layout.dir));
-    }
-    inventory.add(Record::new(
-        &issued.info,
-        record.kind,
-        &ca.info().sha256_fingerprint,
-        record.installed.clone(),
-    ));
-    Ok(issued)
+    .map_err(|e| Error::from(e).context(&what))
 }
 
 /// Refuses to reuse the key in `file` (opened from `path`) when group or others may read it.
@@ -223,4 +315,123 @@ pub fn restrict_reused_keys(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::write::Existing;
+    use dockpki::{CaOptions, KeyType};
+
+    /// Enough records to be signed on several threads.
+    const MANY: usize = PARALLEL_FROM * 2 + 1;
+
+    fn recorded(ca: &CertificateAuthority, now: OffsetDateTime, i: usize) -> Record {
+        let issued = ca
+            .issue_client(
+                &ClientRequest {
+                    common_name: format!("c{i}").parse().unwrap(),
+                    lifetime: "90d".parse().unwrap(),
+                },
+                PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
+                now,
+            )
+            .unwrap();
+        Record::new(
+            &issued.info,
+            Usage::Client,
+            &ca.info().sha256_fingerprint,
+            vec![format!("/layouts/c{i}").into()],
+        )
+    }
+
+    #[test]
+    fn successors_signed_together_come_back_in_order_with_each_refusal_in_its_place() {
+        let now = OffsetDateTime::now_utc();
+        let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let mut records: Vec<Record> = (0..MANY).map(|i| recorded(&ca, now, i)).collect();
+        records[5].installed.clear();
+        let signed = sign_successors(
+            &ca,
+            &records,
+            KeyPolicy::Fresh,
+            &OwnerPolicy::RunningUser,
+            now,
+        );
+        assert_eq!(signed.len(), MANY);
+        for (i, result) in signed.iter().enumerate() {
+            match result {
+                Err(e) => {
+                    assert_eq!(i, 5);
+                    assert!(e.to_string().contains("records no layout"), "{e}");
+                }
+                Ok(issued) => {
+                    assert_eq!(
+                        issued.info.common_name.as_deref(),
+                        Some(format!("c{i}").as_str())
+                    );
+                    assert_ne!(issued.info.serial, records[i].serial);
+                }
+            }
+        }
+        assert!(signed[5].is_err());
+    }
+
+    #[test]
+    fn planning_successors_together_is_reissuing_them_one_by_one() {
+        let now = OffsetDateTime::now_utc();
+        let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let records: Vec<Record> = (0..3).map(|i| recorded(&ca, now, i)).collect();
+        let owners = OwnerPolicy::RunningUser;
+        let signed: Vec<IssuedCert> =
+            sign_successors(&ca, &records, KeyPolicy::Fresh, &owners, now)
+                .into_iter()
+                .collect::<Result<_>>()
+                .unwrap();
+        let mut together = Inventory {
+            certificates: records.clone(),
+            ..Inventory::default()
+        };
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+        plan_successors(
+            &ca,
+            ca.cert_pem(),
+            &records,
+            &signed,
+            &owners,
+            &mut plan,
+            &mut together,
+        );
+        let mut one_by_one = Inventory {
+            certificates: records.clone(),
+            ..Inventory::default()
+        };
+        let mut single = WritePlan::new(Existing::ReplaceKeepingBackup);
+        for r in &records {
+            reissue(
+                &ca,
+                ca.cert_pem(),
+                r,
+                KeyPolicy::Fresh,
+                &owners,
+                now,
+                &mut single,
+                &mut one_by_one,
+            )
+            .unwrap();
+        }
+        let shape = |inv: &Inventory| {
+            inv.certificates
+                .iter()
+                .map(|r| (r.status, r.common_name.clone(), r.installed.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&together), shape(&one_by_one));
+        for (i, r) in records.iter().enumerate() {
+            let layout = Layout::client(r.installed[0].clone());
+            let (cert, _) = plan.planned(&layout.cert_path()).expect("planned");
+            assert_eq!(cert, signed[i].cert_pem.as_bytes());
+            assert!(single.planned(&layout.key_path()).is_some());
+        }
+    }
 }

@@ -16,7 +16,10 @@ use crate::fs::reader::{self, Limit, Links};
 use crate::fs::write::{WritePlan, Written, DIR_MODE, PRIVATE_MODE};
 use crate::report::{Notice, Report, Silent};
 use crate::store::ca_key::{self, KeyPerms, NoPassphrase, Passphrases, Purpose};
-use crate::store::inventory::Inventory;
+use crate::store::inventory::{
+    Delta, Header, Inventory, Record, DELTA_FROM_BYTES, DELTA_LIMIT_BYTES,
+    FORMAT_VERSION_WITH_DELTA,
+};
 
 /// What only the caller knows, given to [`State::open`]: how passphrases are had, how loose CA
 /// key files are treated, who owns the files of users' layouts, how long to wait for the lock,
@@ -156,13 +159,59 @@ impl State {
                 moved,
             });
         }
-        // Under the lock, with no update pending, any staged file left in a directory this
-        // state writes is from a killed run (SIGKILL runs no cleanup): remove it.
-        let inventory = state.load_inventory().unwrap_or_default();
-        for dir in state.written_dirs(&inventory) {
+        state.remove_stale_temps();
+        Ok(state)
+    }
+
+    /// Under the lock, with no update pending, any staged file left in a directory this state
+    /// writes is from a killed run (SIGKILL runs no cleanup): removes them. Where to look is in
+    /// the staging note such a run leaves ([`WritePlan::commit_noting_staging`]), so that a
+    /// state with thousands of layouts is not searched on every command.
+    ///
+    /// Without a note, nothing was being staged, provided every run on this state wrote notes:
+    /// that holds for an inventory of version [`FORMAT_VERSION_WITH_DELTA`], which no dockpki
+    /// older than the notes reads (short of a power cut during staging on a file system that
+    /// does not keep the unsynced note, see [`WritePlan::commit_noting_staging`]), so then only
+    /// the state directory is looked at. Any other inventory is small (or from an older dockpki, and
+    /// rewritten as version 2 at its next change once large), and every directory it records is
+    /// searched, as is done when the note cannot be read or trusted (emptied by a power cut, or
+    /// not the running user's or root's).
+    ///
+    /// A note only says where to look: of the directories it lists, only those this state
+    /// writes anyway ([`State::written_dirs`] of the inventory) are searched, so a note that
+    /// names any other directory makes nothing go there. (A layout made by the killed run
+    /// itself, `issue --out NEW`, is not recorded yet and keeps its leftovers, as before the
+    /// note existed.) Each directory is then searched with the care of
+    /// [`remove_stale_temps`](crate::fs::write::remove_stale_temps).
+    fn remove_stale_temps(&self) {
+        let note = self.staging_note_path();
+        let only_noted = || {
+            matches!(
+                self.read_header(),
+                Ok(HeaderRead::Canonical(Header {
+                    version: FORMAT_VERSION_WITH_DELTA,
+                    ..
+                }))
+            )
+        };
+        let dirs: BTreeSet<PathBuf> = match crate::fs::write::read_staging_note(&note) {
+            Ok(Some(noted)) => {
+                // Read whole only here, after a killed run: no note is the common case.
+                let known = self.written_dirs(&self.load_inventory().unwrap_or_default());
+                noted
+                    .into_iter()
+                    .filter(|d| known.contains(d))
+                    .chain([self.dir.clone()])
+                    .collect()
+            }
+            Ok(None) if only_noted() => BTreeSet::from([self.dir.clone()]),
+            Ok(None) | Err(_) => self.written_dirs(&self.load_inventory().unwrap_or_default()),
+        };
+        for dir in dirs {
             crate::fs::write::remove_stale_temps(&dir);
         }
-        Ok(state)
+        // Best effort: a note that stays only makes the next command look again.
+        let _ = crate::fs::write::remove_staging_note(&note);
     }
 
     /// Every directory an update of this state may write into: the state directory, its
@@ -183,11 +232,24 @@ impl State {
     /// inventory on disk and of the inventory the journal installs (an interrupted `issue
     /// --out NEW` records NEW only in the new one). A damaged inventory on disk adds nothing.
     fn replay_scope(&self, journal: &journal::Journal) -> Result<journal::Scope> {
-        let path = self.inventory_path();
+        let (path, delta_path) = (self.inventory_path(), self.inventory_delta_path());
         let mut dirs = self.written_dirs(&self.load_inventory().unwrap_or_default());
-        for m in journal.moves.iter().filter(|m| m.target == path) {
-            if let Some(bytes) = reader::read_optional(&m.temp, Links::Refuse, Limit::Inventory)? {
-                dirs.extend(self.written_dirs(&Inventory::parse(&m.temp, &bytes)?));
+        for m in journal.moves.iter() {
+            if m.target != path && m.target != delta_path {
+                continue;
+            }
+            if m.target == path {
+                if let Some(bytes) =
+                    reader::read_optional(&m.temp, Links::Refuse, Limit::Inventory)?
+                {
+                    dirs.extend(self.written_dirs(&Inventory::parse(&m.temp, &bytes)?));
+                }
+            } else if let Some(delta) = read_delta(&m.temp)? {
+                let added = Inventory {
+                    certificates: delta.certificates,
+                    ..Inventory::default()
+                };
+                dirs.extend(self.written_dirs(&added));
             }
         }
         Ok(journal::Scope::State {
@@ -226,8 +288,17 @@ impl State {
     /// # Errors
     /// As [`WritePlan::commit`].
     pub fn commit(&self, plan: WritePlan) -> Result<Vec<Written>> {
-        self.with_context_copies(plan)?
-            .commit(&self.journal_path(), self.settings.report.as_ref())
+        self.with_context_copies(plan)?.commit_noting_staging(
+            &self.journal_path(),
+            Some(&self.staging_note_path()),
+            self.settings.report.as_ref(),
+        )
+    }
+
+    /// `staging.json`: present only while an update stages files, listing where (see
+    /// [`WritePlan::commit_noting_staging`]).
+    pub fn staging_note_path(&self) -> PathBuf {
+        self.dir.join("staging.json")
     }
 
     /// The settings this state was opened with.
@@ -238,9 +309,18 @@ impl State {
     /// `plan` with the copies its docker contexts need.
     fn with_context_copies(&self, mut plan: WritePlan) -> Result<WritePlan> {
         let path = self.inventory_path();
+        // The delta records certificates only: the contexts are the inventory file's, read from
+        // its first line when dockpki wrote it.
         let contexts = match plan.planned(&path) {
-            Some((bytes, _)) => Inventory::parse(&path, bytes)?.contexts,
-            None => self.load_inventory()?.contexts,
+            Some((bytes, _)) => match Header::parse(first_line(bytes)) {
+                Some(header) => header.contexts,
+                None => Inventory::parse(&path, bytes)?.contexts,
+            },
+            None => match self.read_header()? {
+                HeaderRead::Missing => Vec::new(),
+                HeaderRead::Canonical(header) => header.contexts,
+                HeaderRead::Other => self.load_inventory()?.contexts,
+            },
         };
         crate::docker::context::mirror_client_files(&mut plan, &contexts, &self.settings.owners);
         Ok(plan)
@@ -256,15 +336,42 @@ impl State {
         &self,
         plan: WritePlan,
     ) -> Result<(Vec<Written>, Vec<crate::fs::write::Skipped>)> {
-        let mut plan = self.with_context_copies(plan)?;
-        let skipped = plan.drop_unwritable_layouts(&self.dir);
-        let written = plan.commit(&self.journal_path(), self.settings.report.as_ref())?;
-        Ok((written, skipped))
+        self.with_context_copies(plan)?.commit_dropping_unwritable(
+            &self.dir,
+            &self.journal_path(),
+            Some(&self.staging_note_path()),
+            self.settings.report.as_ref(),
+        )
     }
 
     /// `inventory.json`.
     pub fn inventory_path(&self) -> PathBuf {
         self.dir.join("inventory.json")
+    }
+
+    /// `inventory.delta.json`: the certificates issued since `inventory.json` was last written
+    /// whole, once it is large (see [`Delta`]).
+    pub fn inventory_delta_path(&self) -> PathBuf {
+        self.dir.join("inventory.delta.json")
+    }
+
+    /// The first line of `inventory.json`, read alone.
+    fn read_header(&self) -> Result<HeaderRead> {
+        use std::io::{BufRead, Read};
+        let path = self.inventory_path();
+        let file = match reader::open(&path, Links::Refuse, Limit::Inventory) {
+            Ok(file) => file,
+            Err(reader::ReadError::NotFound(_)) => return Ok(HeaderRead::Missing),
+            Err(reader::ReadError::Refused(e)) => return Err(e),
+        };
+        let mut line = Vec::new();
+        std::io::BufReader::new(file.take(HEADER_LIMIT))
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("read", &path, &e))?;
+        Ok(match Header::parse(&line) {
+            Some(header) => HeaderRead::Canonical(header),
+            None => HeaderRead::Other,
+        })
     }
 
     /// Whether a CA (certificate or key) is present.
@@ -440,16 +547,13 @@ impl State {
         Ok(())
     }
 
-    /// Loads the inventory; a missing file is an empty inventory.
+    /// Loads the inventory: `inventory.json` and, once it is large, the certificates issued
+    /// since it was written ([`Delta`]); a missing file is an empty inventory.
     ///
     /// # Errors
-    /// When the inventory is refused by the reader or damaged.
+    /// When either file is damaged, of an unknown version, or cannot be read.
     pub fn load_inventory(&self) -> Result<Inventory> {
-        let path = self.inventory_path();
-        match reader::read_optional(&path, Links::Refuse, Limit::Inventory)? {
-            Some(bytes) => Inventory::parse(&path, &bytes),
-            None => Ok(Inventory::default()),
-        }
+        inventory_in(&self.dir)
     }
 
     /// Adds the CA's files to `plan`.
@@ -489,13 +593,61 @@ impl State {
         }
     }
 
-    /// Adds the inventory to `plan`.
+    /// Adds the whole inventory to `plan`: version [`FORMAT_VERSION`](crate::store::inventory::FORMAT_VERSION) while it is small, else
+    /// version [`FORMAT_VERSION_WITH_DELTA`] with a new id, and then a delta left by earlier
+    /// updates is emptied in the same update (its certificates are in `inventory`).
     ///
     /// # Errors
-    /// When the inventory cannot be serialized (a path that is not UTF-8).
+    /// When the inventory cannot be written as JSON, or no random id can be drawn.
     pub fn plan_inventory(&self, plan: &mut WritePlan, inventory: &Inventory) -> Result<()> {
-        plan.state(self.inventory_path(), inventory.to_bytes()?);
+        let whole = inventory.to_bytes()?;
+        let delta_path = self.inventory_delta_path();
+        let has_delta = fs::symlink_metadata(&delta_path).is_ok();
+        if whole.len() < DELTA_FROM_BYTES && !has_delta {
+            plan.state(self.inventory_path(), whole);
+            return Ok(());
+        }
+        let id = new_id()?;
+        plan.state(
+            self.inventory_path(),
+            inventory.to_bytes_with_id(Some(&id))?,
+        );
+        if has_delta {
+            plan.state(delta_path, Delta::empty(&id).to_bytes()?);
+        }
         Ok(())
+    }
+
+    /// Adds to `plan` the recording of a newly issued certificate, as loading the inventory,
+    /// [`Inventory::add`] and [`State::plan_inventory`] would, but without reading or writing
+    /// the whole inventory once it is large: the record goes into the delta file, until that
+    /// reaches [`DELTA_LIMIT_BYTES`] and the whole inventory is written again.
+    ///
+    /// # Errors
+    /// When the inventory (or its delta) is damaged or cannot be read, or cannot be written.
+    pub fn plan_added_record(&self, plan: &mut WritePlan, record: Record) -> Result<()> {
+        if let HeaderRead::Canonical(Header {
+            version: FORMAT_VERSION_WITH_DELTA,
+            id: Some(id),
+            ..
+        }) = self.read_header()?
+        {
+            let path = self.inventory_delta_path();
+            let mut delta = read_delta(&path)?.unwrap_or_else(|| Delta::empty(&id));
+            if delta.snapshot != id {
+                // A delta of another inventory file (restored from a backup since): not ours.
+                delta = Delta::empty(&id);
+            }
+            delta.certificates.push(record.clone());
+            let bytes = delta.to_bytes()?;
+            if bytes.len() <= DELTA_LIMIT_BYTES {
+                plan.state(path, bytes);
+                return Ok(());
+            }
+        }
+        let mut inventory = self.load_inventory()?;
+        inventory.add(record);
+        self.plan_inventory(plan, &inventory)
     }
 }
 
@@ -664,4 +816,592 @@ fn ca_cert_context(path: &Path, e: dockpki::Error) -> Error {
 /// When the file is missing, a symlink, not a regular file, or too large.
 pub fn read(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     reader::read(path, Links::Refuse, Limit::Pem)
+}
+
+/// The inventory of the state directory `dir`, read without taking its lock: for read-only
+/// callers that must not wait for a running update (`State::load_inventory` is the same read
+/// under the lock). A missing inventory is an empty one.
+///
+/// # Errors
+/// As [`State::load_inventory`].
+pub fn inventory_in(dir: &Path) -> Result<Inventory> {
+    let path = dir.join("inventory.json");
+    let Some(bytes) = reader::read_optional(&path, Links::Refuse, Limit::Inventory)? else {
+        return Ok(Inventory::default());
+    };
+    let (mut inventory, id) = Inventory::parse_with_id(&path, &bytes)?;
+    if let Some(id) = id {
+        if let Some(delta) = read_delta(&dir.join("inventory.delta.json"))? {
+            if delta.snapshot == id {
+                inventory.apply(delta);
+            }
+        }
+    }
+    Ok(inventory)
+}
+
+/// How much of a delta file is read: dockpki never writes one past [`DELTA_LIMIT_BYTES`]
+/// (64 KiB), so a larger one is not its own, and is refused before it is read whole.
+const DELTA_READ_LIMIT: Limit = Limit::Config;
+
+/// The delta file at `path` (or a staged one), if there is one.
+fn read_delta(path: &Path) -> Result<Option<Delta>> {
+    reader::read_optional(path, Links::Refuse, DELTA_READ_LIMIT)?
+        .map(|bytes| Delta::parse(path, &bytes))
+        .transpose()
+}
+
+/// How much of `inventory.json` is read for its first line ([`Header`]): far more than any
+/// number of docker contexts takes; a longer line is read with the whole file instead.
+const HEADER_LIMIT: u64 = 1 << 20;
+
+/// What the first line of `inventory.json` is.
+enum HeaderRead {
+    /// There is no inventory yet.
+    Missing,
+    /// The header dockpki writes.
+    Canonical(Header),
+    /// Anything else (an inventory written by an older dockpki, or edited by hand): read whole.
+    Other,
+}
+
+/// `bytes` up to and including the first newline.
+fn first_line(bytes: &[u8]) -> &[u8] {
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(end) => &bytes[..=end],
+        None => bytes,
+    }
+}
+
+/// A new random id for an inventory file of version [`FORMAT_VERSION_WITH_DELTA`] (128 bits,
+/// hex): a delta names it, and a file restored from a backup has another one.
+fn new_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| Error::new("cannot draw a random id for the inventory; retry"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::journal::{Journal, Move, JOURNAL_VERSION};
+    use crate::fs::write::{temp_path, write_new, Existing};
+    use crate::store::inventory::{ContextRecord, Status, FORMAT_VERSION};
+    use dockpki::{KeyType, OffsetDateTime, Usage};
+
+    struct Scene {
+        root: tempfile::TempDir,
+        state: State,
+    }
+
+    impl Scene {
+        fn new() -> Scene {
+            let root = tempfile::tempdir().unwrap();
+            let state = State::open(
+                root.path().join("state"),
+                Create::IfMissing,
+                Settings::default(),
+            )
+            .unwrap();
+            Scene { root, state }
+        }
+        fn layout(&self, i: usize) -> PathBuf {
+            self.root.path().join(format!("l{i}"))
+        }
+        /// A record of a client certificate installed in layout `dir` (not a real certificate:
+        /// the inventory only stores what it is told).
+        fn record(&self, i: usize, dir: usize) -> Record {
+            let t = OffsetDateTime::UNIX_EPOCH;
+            Record {
+                serial: format!("{i:032x}"),
+                kind: Usage::Client,
+                common_name: Some(format!("client-{i}")),
+                sans: Vec::new(),
+                not_before: t,
+                not_after: t,
+                sha256: "AB:".repeat(31) + "AB",
+                key_type: Some(KeyType::EcdsaP256),
+                ca_sha256: "CD:".repeat(31) + "CD",
+                installed: vec![self.layout(dir)],
+                status: Status::Active,
+                revoked_at: None,
+                revocation_reason: None,
+            }
+        }
+        /// An inventory of `n` certificates in layouts 0..n.
+        fn inventory(&self, n: usize) -> Inventory {
+            Inventory {
+                certificates: (0..n).map(|i| self.record(i, i)).collect(),
+                ..Inventory::default()
+            }
+        }
+        fn write(&self, inventory: &Inventory) {
+            let mut plan = WritePlan::new(Existing::Refuse);
+            self.state.plan_inventory(&mut plan, inventory).unwrap();
+            self.state.commit(plan).unwrap();
+        }
+        fn add(&self, record: Record) {
+            let mut plan = WritePlan::new(Existing::Refuse);
+            self.state.plan_added_record(&mut plan, record).unwrap();
+            self.state.commit(plan).unwrap();
+        }
+        fn file(&self, name: &str) -> Vec<u8> {
+            fs::read(self.state.dir().join(name)).unwrap()
+        }
+        fn header(&self) -> Header {
+            Header::parse(first_line(&self.file("inventory.json"))).expect("a header")
+        }
+        fn reopen(self) -> Scene {
+            let Scene { root, state } = self;
+            let dir = state.dir().to_path_buf();
+            drop(state);
+            let state = State::open(dir, Create::IfMissing, Settings::default()).unwrap();
+            Scene { root, state }
+        }
+    }
+
+    /// Enough certificates for the inventory file to pass [`DELTA_FROM_BYTES`].
+    const LARGE: usize = 400;
+
+    #[test]
+    fn a_small_inventory_is_written_whole_as_version_1_every_time() {
+        let s = Scene::new();
+        s.write(&s.inventory(3));
+        s.add(s.record(3, 0));
+        let header = s.header();
+        assert_eq!((header.version, header.id), (FORMAT_VERSION, None));
+        assert!(!s.state.inventory_delta_path().exists());
+        let inv = s.state.load_inventory().unwrap();
+        assert_eq!(inv.certificates.len(), 4);
+        assert_eq!(inv.certificates[0].status, Status::Superseded);
+        // The file alone says so, for tools that read it.
+        let on_disk = Inventory::parse(&s.state.inventory_path(), &s.file("inventory.json"));
+        assert_eq!(on_disk.unwrap().certificates[0].status, Status::Superseded);
+    }
+
+    #[test]
+    fn a_large_inventory_records_new_certificates_in_its_delta_only() {
+        let s = Scene::new();
+        s.write(&s.inventory(LARGE));
+        let header = s.header();
+        assert_eq!(header.version, FORMAT_VERSION_WITH_DELTA);
+        let before = s.file("inventory.json");
+        // Re-issued into layout 0 (superseding certificate 0), then a new layout.
+        s.add(s.record(LARGE, 0));
+        s.add(s.record(LARGE + 1, LARGE + 1));
+        assert_eq!(
+            s.file("inventory.json"),
+            before,
+            "the large file is not rewritten"
+        );
+        let delta = Delta::parse(Path::new("d"), &s.file("inventory.delta.json")).unwrap();
+        assert_eq!(delta.snapshot, header.id.unwrap());
+        assert_eq!(delta.certificates.len(), 2);
+        let inv = s.state.load_inventory().unwrap();
+        assert_eq!(inv.certificates.len(), LARGE + 2);
+        assert_eq!(inv.certificates[0].status, Status::Superseded);
+        assert_eq!(inv.certificates[LARGE].status, Status::Active);
+        assert_eq!(inv.certificates[LARGE + 1].installed, [s.layout(LARGE + 1)]);
+        // Read without the lock, the same.
+        let unlocked = inventory_in(s.state.dir()).unwrap();
+        assert_eq!(unlocked.certificates.len(), LARGE + 2);
+    }
+
+    #[test]
+    fn a_delta_about_to_pass_its_limit_is_folded_into_a_new_inventory_file() {
+        let s = Scene::new();
+        s.write(&s.inventory(LARGE));
+        let first_id = s.header().id.unwrap();
+        let mut added = 0;
+        while s.header().id.as_deref() == Some(first_id.as_str()) {
+            s.add(s.record(LARGE + added, LARGE + added));
+            added += 1;
+            assert!(added < 1000, "the delta never folded");
+            let delta_len = s.file("inventory.delta.json").len();
+            assert!(delta_len <= DELTA_LIMIT_BYTES, "{delta_len}");
+        }
+        let delta = Delta::parse(Path::new("d"), &s.file("inventory.delta.json")).unwrap();
+        assert!(delta.certificates.is_empty(), "emptied with the fold");
+        assert_eq!(Some(delta.snapshot), s.header().id);
+        let whole = Inventory::parse(&s.state.inventory_path(), &s.file("inventory.json"));
+        assert_eq!(whole.unwrap().certificates.len(), LARGE + added);
+        assert_eq!(
+            s.state.load_inventory().unwrap().certificates.len(),
+            LARGE + added
+        );
+    }
+
+    #[test]
+    fn a_delta_of_another_inventory_file_is_left_out() {
+        let s = Scene::new();
+        s.write(&s.inventory(LARGE));
+        let old_file = s.file("inventory.json");
+        s.add(s.record(LARGE, LARGE));
+        // The operator puts back the file from before the delta existed, written with another
+        // id (as a backup from before the last fold would be).
+        let mut restored = s.inventory(LARGE);
+        restored.certificates.pop();
+        s.write(&restored);
+        fs::write(s.state.dir().join("inventory.json"), &old_file).unwrap();
+        let stale = Delta {
+            version: FORMAT_VERSION_WITH_DELTA,
+            snapshot: "another".into(),
+            certificates: vec![s.record(LARGE, LARGE)],
+        };
+        fs::write(s.state.inventory_delta_path(), stale.to_bytes().unwrap()).unwrap();
+        assert_eq!(s.state.load_inventory().unwrap().certificates.len(), LARGE);
+        // The next certificate starts a delta of the file that is there; the one it replaces
+        // is kept, as every replaced state file is.
+        s.add(s.record(LARGE + 1, LARGE + 1));
+        assert_eq!(
+            s.file("inventory.delta.json.bak"),
+            stale.to_bytes().unwrap()
+        );
+        let inv = s.state.load_inventory().unwrap();
+        assert_eq!(inv.certificates.len(), LARGE + 1);
+        assert_eq!(
+            inv.certificates[LARGE].serial,
+            format!("{:032x}", LARGE + 1)
+        );
+    }
+
+    #[test]
+    fn an_inventory_written_by_an_older_dockpki_is_read_and_rewritten_on_its_first_change() {
+        for (n, version) in [(3, FORMAT_VERSION), (LARGE, FORMAT_VERSION_WITH_DELTA)] {
+            let s = Scene::new();
+            // Pretty JSON, `contexts` last and left out when empty: what dockpki wrote before.
+            let mut old = s.inventory(n);
+            old.contexts.push(ContextRecord {
+                name: "remote".into(),
+                docker_config: s.root.path().join("docker"),
+                client_dir: s.layout(0),
+                host: "tcp://example.com:2376".into(),
+                description: None,
+            });
+            let mut bytes = serde_json::to_vec_pretty(&old).unwrap();
+            bytes.push(b'\n');
+            fs::write(s.state.inventory_path(), &bytes).unwrap();
+            assert_eq!(s.state.load_inventory().unwrap().certificates.len(), n);
+            s.add(s.record(n, n));
+            let header = s.header();
+            assert_eq!(header.version, version, "{n} certificates");
+            assert_eq!(header.contexts, old.contexts, "{n} certificates");
+            let inv = s.state.load_inventory().unwrap();
+            assert_eq!(inv.certificates.len(), n + 1);
+            assert!(!s.state.inventory_delta_path().exists(), "written whole");
+        }
+    }
+
+    #[test]
+    fn a_large_state_looks_for_staged_leftovers_where_its_note_says_and_a_small_one_everywhere() {
+        for (n, searched_without_note) in [(3, true), (LARGE, false)] {
+            let s = Scene::new();
+            s.write(&s.inventory(n));
+            let dir = s.layout(1);
+            fs::create_dir(&dir).unwrap();
+            let dead = crate::test_support::dead_pid();
+            let leftover = dir.join(format!(".key.pem.dockpki-{dead}-1.tmp"));
+            fs::write(&leftover, "k").unwrap();
+            let s = s.reopen();
+            assert_eq!(
+                !leftover.exists(),
+                searched_without_note,
+                "{n} certificates"
+            );
+            fs::write(&leftover, "k").unwrap();
+            fs::write(
+                s.state.staging_note_path(),
+                serde_json::to_vec(&[&dir]).unwrap(),
+            )
+            .unwrap();
+            let s = s.reopen();
+            assert!(!leftover.exists(), "{n} certificates, noted");
+            assert!(!s.state.staging_note_path().exists());
+        }
+    }
+
+    /// A note says where to look, never what may go: a directory it names that the state does
+    /// not write keeps its files, and a note someone else could have written is not followed
+    /// at all (every directory the state writes is searched instead).
+    #[test]
+    fn a_staging_note_only_ever_narrows_the_search_to_directories_the_state_writes() {
+        use std::os::unix::fs::PermissionsExt;
+        let s = Scene::new();
+        s.write(&s.inventory(LARGE));
+        let dead = crate::test_support::dead_pid();
+        let leftover_in = |dir: &Path| {
+            fs::create_dir_all(dir).unwrap();
+            let path = dir.join(format!(".key.pem.dockpki-{dead}-1.tmp"));
+            fs::write(&path, "k").unwrap();
+            path
+        };
+        let recorded = leftover_in(&s.layout(1));
+        let elsewhere = leftover_in(&s.root.path().join("elsewhere"));
+        let note = |s: &Scene, dirs: &[&Path]| {
+            fs::write(
+                s.state.staging_note_path(),
+                serde_json::to_vec(dirs).unwrap(),
+            )
+            .unwrap();
+        };
+        note(&s, &[&s.layout(1), &s.root.path().join("elsewhere")]);
+        let s = s.reopen();
+        assert!(!recorded.exists(), "a recorded layout the note names");
+        assert!(elsewhere.exists(), "a directory the state does not write");
+        assert!(!s.state.staging_note_path().exists());
+
+        // A note others may write, or one that is a link, is not trusted: every directory the
+        // state writes is searched, and still nothing elsewhere.
+        let recorded = leftover_in(&s.layout(2));
+        note(&s, &[&s.root.path().join("elsewhere")]);
+        fs::set_permissions(
+            s.state.staging_note_path(),
+            fs::Permissions::from_mode(0o666),
+        )
+        .unwrap();
+        assert!(crate::fs::write::read_staging_note(&s.state.staging_note_path()).is_err());
+        let s = s.reopen();
+        assert!(!recorded.exists() && elsewhere.exists());
+        let recorded = leftover_in(&s.layout(3));
+        let real_note = s.root.path().join("note.json");
+        fs::write(
+            &real_note,
+            serde_json::to_vec(&[s.root.path().join("elsewhere")]).unwrap(),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&real_note, s.state.staging_note_path()).unwrap();
+        assert!(crate::fs::write::read_staging_note(&s.state.staging_note_path()).is_err());
+        let s = s.reopen();
+        assert!(!recorded.exists() && elsewhere.exists());
+        if crate::test_support::root_or_skip() {
+            let recorded = leftover_in(&s.layout(4));
+            note(&s, &[&s.root.path().join("elsewhere")]);
+            std::os::unix::fs::chown(s.state.staging_note_path(), Some(65534), Some(65534))
+                .unwrap();
+            let e = crate::fs::write::read_staging_note(&s.state.staging_note_path())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("owned by uid 65534"), "{e}");
+            let _s = s.reopen();
+            assert!(!recorded.exists() && elsewhere.exists());
+        }
+    }
+
+    #[test]
+    fn a_large_inventorys_contexts_get_copies_of_a_certificate_recorded_in_the_delta() {
+        let s = Scene::new();
+        let mut inv = s.inventory(LARGE);
+        let config = s.root.path().join("docker");
+        inv.contexts.push(ContextRecord {
+            name: "remote".into(),
+            docker_config: config.clone(),
+            client_dir: s.layout(0),
+            host: "tcp://example.com:2376".into(),
+            description: None,
+        });
+        s.write(&inv);
+        // A context docker still has (`docker context rm` removes meta.json).
+        let meta = crate::docker::context::meta_dir(&config, "remote");
+        fs::create_dir_all(&meta).unwrap();
+        fs::write(meta.join("meta.json"), "{}").unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(s.layout(0).join("cert.pem"), "new cert", None);
+        s.state
+            .plan_added_record(&mut plan, s.record(LARGE, 0))
+            .unwrap();
+        assert!(plan.planned(&s.state.inventory_path()).is_none());
+        s.state.commit(plan).unwrap();
+        let copy = crate::docker::context::tls_dir(&config, "remote").join("cert.pem");
+        assert_eq!(fs::read(copy).unwrap(), b"new cert");
+    }
+
+    /// A delta of the inventory file on disk as full as it gets (one more record of layout
+    /// `from + n` takes it past its limit), holding records of layouts `from..from + n`,
+    /// written as dockpki writes it.
+    fn full_delta(s: &Scene, from: usize) -> Delta {
+        let mut delta = Delta::empty(&s.header().id.unwrap());
+        loop {
+            let i = from + delta.certificates.len();
+            delta.certificates.push(s.record(i, i));
+            if delta.to_bytes().unwrap().len() > DELTA_LIMIT_BYTES {
+                delta.certificates.pop();
+                break;
+            }
+        }
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.state(s.state.inventory_delta_path(), delta.to_bytes().unwrap());
+        s.state.commit(plan).unwrap();
+        delta
+    }
+
+    /// The certificate that takes the delta past its limit rewrites the inventory file (with a
+    /// new id) and empties the delta, in one update whose journal moves the file first. Killed
+    /// after any number of its renames, the next command completes it; and a reader without
+    /// the lock (probe) sees, at every point, either the inventory before or the one after,
+    /// never one that lost the delta's certificates.
+    #[test]
+    fn a_fold_of_the_delta_killed_after_any_of_its_renames_loses_nothing() {
+        for done in 0..=2 {
+            let s = Scene::new();
+            s.write(&s.inventory(LARGE));
+            let delta = full_delta(&s, LARGE);
+            let before = s.state.load_inventory().unwrap();
+            assert_eq!(before.certificates.len(), LARGE + delta.certificates.len());
+            let n = before.certificates.len();
+            let new = s.record(n, n);
+            let mut after = before.clone();
+            after.add(new.clone());
+            let mut plan = WritePlan::new(Existing::Refuse);
+            s.state.plan_added_record(&mut plan, new).unwrap();
+            let targets = [s.state.inventory_path(), s.state.inventory_delta_path()];
+            let moves: Vec<Move> = targets
+                .iter()
+                .map(|target| {
+                    let (bytes, _) = plan.planned(target).expect("the fold writes both files");
+                    let temp = temp_path(target).unwrap();
+                    write_new(&temp, bytes, 0o600, None).unwrap();
+                    Move {
+                        temp,
+                        target: target.clone(),
+                        backup: Some(crate::fs::journal::Backup::Previous(
+                            target.with_extension("json.bak"),
+                        )),
+                        owner: None,
+                    }
+                })
+                .collect();
+            // Killed after `done` renames: those are made, the journal lists them all.
+            Journal {
+                version: JOURNAL_VERSION,
+                moves: moves[..done].to_vec(),
+            }
+            .apply(None)
+            .unwrap();
+            let journal = Journal {
+                version: JOURNAL_VERSION,
+                moves,
+            };
+            write_new(
+                &s.state.journal_path(),
+                &journal.to_bytes().unwrap(),
+                0o600,
+                None,
+            )
+            .unwrap();
+            let serials = |inv: &Inventory| -> Vec<(String, Status)> {
+                inv.certificates
+                    .iter()
+                    .map(|r| (r.serial.clone(), r.status))
+                    .collect()
+            };
+            let unlocked = serials(&inventory_in(s.state.dir()).unwrap());
+            assert!(
+                unlocked == serials(&before) || unlocked == serials(&after),
+                "{done} renames made: a reader without the lock lost certificates"
+            );
+            let s = s.reopen();
+            assert!(!s.state.journal_path().exists());
+            assert_eq!(
+                serials(&s.state.load_inventory().unwrap()),
+                serials(&after),
+                "{done} renames made"
+            );
+            let delta = Delta::parse(Path::new("d"), &s.file("inventory.delta.json")).unwrap();
+            assert!(delta.certificates.is_empty());
+            assert_eq!(Some(delta.snapshot), s.header().id, "{done} renames made");
+        }
+    }
+
+    /// A delta that is not one dockpki wrote whole (cut short, a FIFO, larger than any it
+    /// writes) is refused with one line naming it, by every reader, and never replaced by the
+    /// next issue: it may be the only record of what was issued since the inventory file.
+    #[test]
+    fn a_torn_or_outsized_delta_is_refused_and_left_alone() {
+        let s = Scene::new();
+        s.write(&s.inventory(LARGE));
+        let delta = full_delta(&s, LARGE);
+        let path = s.state.inventory_delta_path();
+        let bytes = delta.to_bytes().unwrap();
+        let fifo = |p: &Path| {
+            nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        };
+        for (what, damage, why) in [
+            (
+                "cut short",
+                &(|p: &Path| fs::write(p, &bytes[..bytes.len() / 2]).unwrap()) as &dyn Fn(&Path),
+                "is damaged",
+            ),
+            (
+                "larger than 1 MiB",
+                &|p: &Path| fs::write(p, vec![b' '; (1 << 20) + 1]).unwrap(),
+                "1 MiB",
+            ),
+            ("a FIFO", &fifo, "FIFO"),
+        ] {
+            damage(&path);
+            let started = std::time::Instant::now();
+            for e in [
+                s.state.load_inventory().unwrap_err(),
+                inventory_in(s.state.dir()).unwrap_err(),
+                s.state
+                    .plan_added_record(&mut WritePlan::new(Existing::Refuse), s.record(0, 0))
+                    .unwrap_err(),
+            ] {
+                let e = e.to_string();
+                assert!(
+                    e.contains("inventory.delta.json") && e.contains(why),
+                    "{what}: {e}"
+                );
+                assert!(!e.contains('\n'), "{what}: {e}");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{what}"
+            );
+            let _ = fs::remove_file(&path);
+        }
+    }
+
+    /// An `issue --out NEW` into a large state killed after its journal was written: NEW is
+    /// recorded only in the staged delta, and the replay must still allow it.
+    #[test]
+    fn an_interrupted_update_of_the_delta_is_replayed_into_the_layout_it_records() {
+        let s = Scene::new();
+        s.write(&s.inventory(LARGE));
+        let new = s.layout(LARGE);
+        fs::create_dir(&new).unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        s.state
+            .plan_added_record(&mut plan, s.record(LARGE, LARGE))
+            .unwrap();
+        let (delta, _) = plan.planned(&s.state.inventory_delta_path()).unwrap();
+        let staged_delta = temp_path(&s.state.inventory_delta_path()).unwrap();
+        write_new(&staged_delta, delta, 0o600, None).unwrap();
+        let cert = new.join("cert.pem");
+        let staged_cert = temp_path(&cert).unwrap();
+        write_new(&staged_cert, b"cert", 0o444, None).unwrap();
+        let journal = Journal {
+            version: JOURNAL_VERSION,
+            moves: [
+                (staged_cert, cert.clone()),
+                (staged_delta, s.state.inventory_delta_path()),
+            ]
+            .into_iter()
+            .map(|(temp, target)| Move {
+                temp,
+                target,
+                backup: None,
+                owner: None,
+            })
+            .collect(),
+        };
+        fs::write(s.state.journal_path(), journal.to_bytes().unwrap()).unwrap();
+        fs::set_permissions(s.state.journal_path(), fs::Permissions::from_mode(0o600)).unwrap();
+        let s = s.reopen();
+        assert_eq!(fs::read(&cert).unwrap(), b"cert");
+        let inv = s.state.load_inventory().unwrap();
+        assert_eq!(inv.certificates.len(), LARGE + 1);
+        assert!(!s.state.journal_path().exists());
+    }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::fs::reader::{self, Limit, Links};
-use crate::store::inventory::{Inventory, Status};
+use crate::store::inventory::Status;
 
 /// The served certificate, as far as a probe reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -172,15 +172,9 @@ pub(crate) fn installed(
     state_dir: Option<&Path>,
     served: dockpki::Fingerprint,
 ) -> (Installed, Vec<PathBuf>) {
-    let Some(inventory) = state_dir
-        .map(|d| d.join("inventory.json"))
-        .and_then(|p| {
-            reader::read(&p, Links::Refuse, Limit::Inventory)
-                .ok()
-                .map(|b| (p, b))
-        })
-        .and_then(|(p, b)| Inventory::parse(&p, &b).ok())
-    else {
+    // The inventory file and, once it is large, its delta (a daemon certificate issued since
+    // the file was last written whole is only there).
+    let Some(inventory) = state_dir.and_then(|d| crate::store::state::inventory_in(d).ok()) else {
         return (Installed::Unknown, Vec::new());
     };
     let servers = || {

@@ -1,0 +1,116 @@
+//! Work spread over the machine's cores, in order: the one way the engine runs CPU- or
+//! read-bound work (signing, comparing files, checking layouts) on several threads.
+//!
+//! Nothing run here acts as another user: [`crate::fs::ActingAs`] changes credentials that are
+//! the whole process's, so it is for one thread at a time, and a caller spreads work only when
+//! no thread acts as a user meanwhile.
+
+/// `f` of every share of `items`, the results in the order of `items`: the items are cut into
+/// one contiguous share per thread the machine runs at once, once there are at least `from` of
+/// them (below, starting threads costs more than it saves); otherwise `f` gets them all, on
+/// this thread. `f` returns one result per item of its share. A panic in `f` is a bug, and is
+/// resumed here.
+pub(crate) fn map_shares<T: Send, R: Send>(
+    items: Vec<T>,
+    from: usize,
+    f: impl Fn(Vec<T>) -> Vec<R> + Sync,
+) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads <= 1 || items.len() < from.max(2) {
+        return f(items);
+    }
+    let per_thread = items.len().div_ceil(threads);
+    let mut shares: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        shares.push(items.by_ref().take(per_thread).collect());
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| s.spawn(move || f(share)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// `f` of every item of `items`, in order, as [`map_shares`] spreads them.
+pub(crate) fn map<T: Send, R: Send>(
+    items: Vec<T>,
+    from: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    map_shares(items, from, |share| share.into_iter().map(&f).collect())
+}
+
+/// `f` of every item of `items`, in order, on up to `workers` threads that each take the next
+/// item as soon as they are done with one: for work that mostly waits (an fsync waits for the
+/// disk), where more threads than cores keep more of it in flight. A panic in `f` is a bug, and
+/// is resumed here.
+pub(crate) fn map_waiting<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let workers = workers.min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (next, f) = (&next, &f);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return done;
+                        };
+                        done.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_back_in_order_whether_spread_or_not() {
+        for n in [0, 1, 5, 64, 1001] {
+            let items: Vec<usize> = (0..n).collect();
+            let doubled = map(items.clone(), 16, |i| i * 2);
+            assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+            // Each share sees its items in order, and a state kept per share stays in it.
+            let running = map_shares(items.clone(), 16, |share| {
+                let mut last = None;
+                share
+                    .into_iter()
+                    .map(|i| {
+                        let ordered = last.is_none_or(|l| l + 1 == i);
+                        last = Some(i);
+                        ordered
+                    })
+                    .collect()
+            });
+            assert!(running.iter().all(|&o| o), "{n}");
+            let waited = map_waiting(&items, 16, |&i| i * 2);
+            assert_eq!(waited, doubled, "{n}");
+        }
+    }
+}
