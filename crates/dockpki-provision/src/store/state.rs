@@ -825,13 +825,18 @@ pub fn read(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
 /// # Errors
 /// As [`State::load_inventory`].
 pub fn inventory_in(dir: &Path) -> Result<Inventory> {
+    // The delta before the inventory: a fold renames the inventory first and the emptied delta
+    // second, so a delta read first never belongs to a newer inventory than the one read after
+    // it. Read the other way round, a reader without the lock could pair the old inventory with
+    // the new empty delta and lose what the old delta held (review finding).
+    let delta = read_delta(&dir.join("inventory.delta.json"));
     let path = dir.join("inventory.json");
     let Some(bytes) = reader::read_optional(&path, Links::Refuse, Limit::Inventory)? else {
         return Ok(Inventory::default());
     };
     let (mut inventory, id) = Inventory::parse_with_id(&path, &bytes)?;
     if let Some(id) = id {
-        if let Some(delta) = read_delta(&dir.join("inventory.delta.json"))? {
+        if let Some(delta) = delta? {
             if delta.snapshot == id {
                 inventory.apply(delta);
             }
