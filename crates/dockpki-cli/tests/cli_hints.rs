@@ -46,28 +46,6 @@ fn paste(env: &Env, cwd: &Path, line: &str) -> Output {
         .expect("run sh")
 }
 
-/// [`common::age_certificates`] for the state at `rel state`.
-fn age(env: &Env, days: i64) {
-    let path = env.path("rel state").join("inventory.json");
-    let mut inv: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    for c in inv["certificates"].as_array_mut().unwrap() {
-        for field in ["not_before", "not_after"] {
-            let t = time::OffsetDateTime::parse(
-                c[field].as_str().unwrap(),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .unwrap()
-                - time::Duration::days(days);
-            c[field] = t
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap()
-                .into();
-        }
-    }
-    std::fs::write(&path, serde_json::to_vec_pretty(&inv).unwrap()).unwrap();
-}
-
 /// `dockpki --state rel/state …` run from the sandbox root: the state given as a relative path.
 fn relative(env: &Env, args: &[&str]) -> Output {
     env.bare()
@@ -87,7 +65,7 @@ fn the_renew_hint_of_status_acts_on_the_same_state_when_pasted_elsewhere() {
         &["issue", "client", "--name", "alice", "--out", s(&client)],
     ));
     // A month on, alice's 90-day certificate is due within 100 days.
-    age(&env, 31);
+    common::age_certificates_in(&env.path("rel state"), "any", 31);
     let out = relative(&env, &["status", "--within", "100d"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let hint = hint_after(&stderr, "renew it: ");

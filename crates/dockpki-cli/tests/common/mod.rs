@@ -609,6 +609,11 @@ pub fn every_command(env: &Env) -> Vec<Vec<String>> {
 /// `days` later, for the renewal rule, which never calls a certificate in the first third of its
 /// lifetime due. The installed files are untouched (status compares them by fingerprint).
 pub fn age_certificates(env: &Env, kind: &str, days: i64) {
+    age_certificates_in(&env.state(), kind, days);
+}
+
+/// [`age_certificates`] for the state directory `state` (one not named by [`Env::state`]).
+pub fn age_certificates_in(state: &Path, kind: &str, days: i64) {
     let shift = |v: &mut Value| {
         let t = time::OffsetDateTime::parse(
             v.as_str().expect("a time"),
@@ -621,17 +626,15 @@ pub fn age_certificates(env: &Env, kind: &str, days: i64) {
             .unwrap()
             .into();
     };
-    let mut inv = inventory(env);
+    let path = state.join("inventory.json");
+    let mut inv: Value = serde_json::from_slice(&read(&path)).expect("inventory JSON");
     for c in inv["certificates"].as_array_mut().unwrap() {
         if kind == "any" || c["kind"] == kind {
             shift(&mut c["not_before"]);
             shift(&mut c["not_after"]);
         }
     }
-    overwrite(
-        &env.state().join("inventory.json"),
-        &serde_json::to_vec_pretty(&inv).unwrap(),
-    );
+    overwrite(&path, &serde_json::to_vec_pretty(&inv).unwrap());
 }
 
 /// Runs `dockpki --state STATE ARGS` on a pseudo-terminal (util-linux `script`), typing each of
