@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::missing_errors_doc)]
 
+pub mod audit;
 pub mod docker;
 mod error;
 pub mod fs;

@@ -61,7 +61,13 @@ pub fn installed_exec_start(
     skip: Option<&Path>,
 ) -> Option<ExecStart> {
     let unit_file = find_unit(unit, dirs)?;
-    Some(exec_start_with_dropins(unit_file, unit, dirs, skip))
+    Some(exec_start_with_dropins(
+        &LocalUnitFiles,
+        unit_file,
+        unit,
+        dirs,
+        skip,
+    ))
 }
 
 /// The unit file named `unit` in the directories `dirs` (highest precedence first), if any.
@@ -84,9 +90,44 @@ pub fn docker_units(dirs: &[PathBuf]) -> Vec<String> {
     found
 }
 
+/// Where unit files are read from: the machine's own file system ([`LocalUnitFiles`]), or
+/// the host an audit looks at.
+pub trait UnitFiles {
+    /// The names in the directory `dir`; empty when it cannot be listed.
+    fn list(&self, dir: &Path) -> Vec<String>;
+    /// The text of the unit file at `path`; `None` when it cannot be read. Only a regular file
+    /// within [`Limit::Config`] is read; a link is followed (units are often links).
+    fn read(&self, path: &Path) -> Option<String>;
+}
+
+/// Unit files on this machine's own file system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalUnitFiles;
+
+impl UnitFiles for LocalUnitFiles {
+    fn list(&self, dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn read(&self, path: &Path) -> Option<String> {
+        // Units are often links (systemctl enable, distribution packaging): followed, but still
+        // only a regular file within the limit is read.
+        let bytes = reader::read(path, Links::Follow, Limit::Config).ok()?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
 /// The effective `ExecStart=` of the unit file `unit_file` (named `unit`) after the drop-ins
-/// systemd would apply from `dirs`, leaving out the drop-in `skip`.
-fn exec_start_with_dropins(
+/// systemd would apply from `dirs`, leaving out the drop-in `skip`, reading through `files`.
+pub fn exec_start_with_dropins(
+    files: &dyn UnitFiles,
     unit_file: PathBuf,
     unit: &str,
     dirs: &[PathBuf],
@@ -96,13 +137,10 @@ fn exec_start_with_dropins(
     // precedence hides the same name in lower ones.
     let mut dropins: BTreeMap<String, PathBuf> = BTreeMap::new();
     for dir in dirs.iter().rev() {
-        let Ok(entries) = std::fs::read_dir(dir.join(format!("{unit}.d"))) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
+        let dropin_dir = dir.join(format!("{unit}.d"));
+        for name in files.list(&dropin_dir) {
             if name.ends_with(".conf") {
-                dropins.insert(name, e.path());
+                dropins.insert(name.clone(), dropin_dir.join(name));
             }
         }
     }
@@ -112,12 +150,9 @@ fn exec_start_with_dropins(
         if skip.is_some_and(|s| s == path.as_path()) {
             continue;
         }
-        // Units are often links (systemctl enable, distribution packaging): followed, but still
-        // only a regular file within the limit is read.
-        let Ok(bytes) = reader::read(&path, Links::Follow, Limit::Config) else {
+        let Some(text) = files.read(&path) else {
             continue;
         };
-        let text = String::from_utf8_lossy(&bytes);
         if let Some(set) = exec_start_of(&text) {
             command = set;
         }
@@ -232,6 +267,13 @@ fn digits(chars: &mut Chars<'_>, n: usize, radix: u32, mut code: u32) -> Option<
         code = code * radix + c.to_digit(radix)?;
     }
     char::from_u32(code)
+}
+
+/// The words of an `ExecStart=` command line as systemd passes them to the program (quotes
+/// removed, C escapes decoded); the first is the program, with systemd's prefixes (`-`, `@`,
+/// `+`, `!`, `:`) if any.
+pub fn command_words(command: &str) -> Vec<String> {
+    words(command).into_iter().map(|w| w.value).collect()
 }
 
 /// Whether a dockerd command line sets listen addresses (`-H`/`--host` in any spelling).
@@ -495,7 +537,13 @@ pub fn write_dropin(
             path.clone()
         }
     };
-    let installed = exec_start_with_dropins(unit_file, &unit, &request.unit_dirs, Some(out));
+    let installed = exec_start_with_dropins(
+        &LocalUnitFiles,
+        unit_file,
+        &unit,
+        &request.unit_dirs,
+        Some(out),
+    );
     let Some(base) = installed.command.clone() else {
         return Err(Refusal::NoExecStart {
             unit,
