@@ -15,35 +15,49 @@ use super::host::{FileKind, Host, Stat};
 use super::rules::Rule;
 use super::{Fix, Outcome, Severity};
 
-/// What a file's owner and mode should be.
-#[derive(Clone, Copy, Debug)]
-pub struct Expect {
-    /// The kind of file expected there; another kind is a finding of the owner rule.
-    pub kind: FileKind,
-    /// The owner's uid (0: root).
-    pub uid: u32,
-    /// The group's name (`root`, `docker`); its gid is looked up on the host.
-    pub group: &'static str,
-    /// The loosest mode allowed (`0o644`): any bit beyond it is a finding.
-    pub max_mode: u32,
-    /// A private key: read access for group or others is critical.
-    pub secret: bool,
+/// What a file guards, which decides how bad access beyond the expected mode is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// Configuration or a certificate: whoever may change it decides what root runs or trusts,
+    /// so write access for group or others is high; any other extra bit is low.
+    Config,
+    /// A private key: read access for group or others gives it away (critical).
+    Secret,
+    /// The daemon's socket: connecting needs write access, so write access for others makes
+    /// every local user root (critical); the group's is expected.
+    Socket,
 }
 
-/// How bad the bits of `mode` beyond `max_mode` are: `None` when there are none.
-pub fn mode_severity(mode: u32, max_mode: u32, secret: bool) -> Option<Severity> {
+/// What a file's owner and mode should be.
+#[derive(Clone, Copy, Debug)]
+pub struct Expect<'a> {
+    /// The kind of file expected there; another kind is a finding of the owner rule.
+    pub kind: FileKind,
+    /// The owner's uid (0: root; a rootless daemon's user for its files).
+    pub uid: u32,
+    /// The group's name (`root`, `docker`), its gid looked up on the host; `None` when any
+    /// group will do (a rootless daemon's files).
+    pub group: Option<&'a str>,
+    /// The loosest mode allowed (`0o644`): any bit beyond it is a finding.
+    pub max_mode: u32,
+    /// What the file guards.
+    pub guard: Guard,
+}
+
+/// How bad the bits of `mode` beyond `max_mode` are for a file guarding `guard`: `None` when
+/// there are none.
+pub fn mode_severity(mode: u32, max_mode: u32, guard: Guard) -> Option<Severity> {
     let extra = mode & !max_mode & 0o7777;
     if extra == 0 {
         return None;
     }
-    Some(if secret && mode & 0o044 != 0 {
-        Severity::Critical
-    } else if extra & 0o022 != 0 || extra & 0o6000 != 0 {
+    Some(match guard {
+        Guard::Secret if mode & 0o044 != 0 => Severity::Critical,
+        Guard::Socket if mode & 0o002 != 0 => Severity::Critical,
         // Others may change it (or it runs as its owner): they choose what root reads or runs.
-        Severity::High
-    } else {
+        _ if extra & 0o022 != 0 || extra & 0o6000 != 0 => Severity::High,
         // Looser than the benchmark asks, without giving anyone a way in.
-        Severity::Low
+        _ => Severity::Low,
     })
 }
 
@@ -54,7 +68,7 @@ pub fn file_rules(
     path: &Path,
     owner_rule: &'static Rule,
     mode_rule: &'static Rule,
-    expect: Expect,
+    expect: Expect<'_>,
 ) -> Vec<Outcome> {
     let shown = host.shown(path);
     let name = shown.display().to_string();
@@ -76,35 +90,51 @@ pub fn file_rules(
         }
     };
     let mut out = Vec::new();
-    let gid = host
-        .groups()
-        .ok()
-        .and_then(|groups| groups.into_iter().find(|g| g.name == expect.group))
-        .map(|g| g.gid);
+    let gid = expect.group.map(|name| {
+        host.groups()
+            .ok()
+            .and_then(|groups| groups.into_iter().find(|g| g.name == name))
+            .map(|g| g.gid)
+    });
     let owner_text = describe_owner(host, &stat);
-    let want_owner = format!("root:{}", expect.group);
+    let want_owner = match expect.group {
+        Some(group) => format!("{}:{group}", user_label(host, expect.uid)),
+        None => user_label(host, expect.uid),
+    };
+    let kind = |k: FileKind| format!("{k:?}").to_lowercase();
     if stat.kind != expect.kind {
         out.push(Outcome::fail(
             owner_rule,
             Severity::High,
-            format!("{name} is a {:?}, not a {:?}", stat.kind, expect.kind).to_lowercase(),
-            Fix::manual(
-                format!("replace {name} with the {:?} dockerd expects", expect.kind).to_lowercase(),
+            format!(
+                "{name} is a {}, not a {}",
+                kind(stat.kind),
+                kind(expect.kind)
             ),
+            Fix::manual(format!(
+                "replace {name} with the {} dockerd expects",
+                kind(expect.kind)
+            )),
         ));
+        // Its mode means nothing for the wrong kind of file.
+        out.push(Outcome::not_applicable(
+            mode_rule,
+            format!("{name} is not a {}", kind(expect.kind)),
+        ));
+        return out;
     } else if stat.uid != expect.uid {
         out.push(Outcome::fail(
             owner_rule,
             Severity::High,
-            format!("{name} is owned by {owner_text}"),
+            format!("{name} is owned by {owner_text}, not {want_owner}"),
             Fix::command(["chown", &want_owner, &name]),
         ));
-    } else if gid.is_some_and(|g| g != stat.gid) || gid.is_none() {
-        // The right group missing from /etc/group is as wrong as another group.
+    } else if gid.is_some_and(|g| g != Some(stat.gid)) {
+        // The group missing from /etc/group is as wrong as another group.
         out.push(Outcome::fail(
             owner_rule,
             Severity::Low,
-            format!("{name} is owned by {owner_text}"),
+            format!("{name} is owned by {owner_text}, not {want_owner}"),
             Fix::command(["chown", &want_owner, &name]),
         ));
     } else {
@@ -113,7 +143,7 @@ pub fn file_rules(
             format!("{name} is owned by {owner_text}"),
         ));
     }
-    match mode_severity(stat.mode, expect.max_mode, expect.secret) {
+    match mode_severity(stat.mode, expect.max_mode, expect.guard) {
         None => out.push(Outcome::pass(
             mode_rule,
             format!("{name} has mode {:04o}", stat.mode),
@@ -135,13 +165,17 @@ pub fn file_rules(
     out
 }
 
-/// `uid:gid` of `stat` with names where the host has them (`root:docker`, `1000:docker`).
-pub fn describe_owner(host: &dyn Host, stat: &Stat) -> String {
-    let user = host
-        .user_name(stat.uid)
+/// The name of the account `uid`, else the number.
+fn user_label(host: &dyn Host, uid: u32) -> String {
+    host.user_name(uid)
         .ok()
         .flatten()
-        .unwrap_or_else(|| stat.uid.to_string());
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// `uid:gid` of `stat` with names where the host has them (`root:docker`, `1000:docker`).
+pub fn describe_owner(host: &dyn Host, stat: &Stat) -> String {
+    let user = user_label(host, stat.uid);
     let group = host
         .group_name(stat.gid)
         .ok()
@@ -156,16 +190,154 @@ mod tests {
 
     #[test]
     fn a_key_others_can_read_is_critical_and_write_bits_are_high() {
-        assert_eq!(mode_severity(0o400, 0o400, true), None);
-        assert_eq!(mode_severity(0o600, 0o400, true), Some(Severity::Low));
-        assert_eq!(mode_severity(0o640, 0o400, true), Some(Severity::Critical));
-        assert_eq!(mode_severity(0o404, 0o400, true), Some(Severity::Critical));
-        assert_eq!(mode_severity(0o644, 0o444, false), Some(Severity::Low));
-        assert_eq!(mode_severity(0o664, 0o644, false), Some(Severity::High));
-        assert_eq!(mode_severity(0o646, 0o644, false), Some(Severity::High));
+        use Guard::*;
+        assert_eq!(mode_severity(0o400, 0o400, Secret), None);
+        assert_eq!(mode_severity(0o600, 0o400, Secret), Some(Severity::Low));
+        assert_eq!(
+            mode_severity(0o640, 0o400, Secret),
+            Some(Severity::Critical)
+        );
+        assert_eq!(
+            mode_severity(0o404, 0o400, Secret),
+            Some(Severity::Critical)
+        );
+        assert_eq!(mode_severity(0o644, 0o444, Config), Some(Severity::Low));
+        assert_eq!(mode_severity(0o664, 0o644, Config), Some(Severity::High));
+        assert_eq!(mode_severity(0o646, 0o644, Config), Some(Severity::High));
         // docker-bench compares modes as numbers: 607 <= 644 passes there, not here.
-        assert_eq!(mode_severity(0o607, 0o644, false), Some(Severity::High));
-        assert_eq!(mode_severity(0o4644, 0o644, false), Some(Severity::High));
-        assert_eq!(mode_severity(0o600, 0o644, false), None);
+        assert_eq!(mode_severity(0o607, 0o644, Config), Some(Severity::High));
+        assert_eq!(mode_severity(0o4644, 0o644, Config), Some(Severity::High));
+        assert_eq!(mode_severity(0o600, 0o644, Config), None);
+        assert_eq!(mode_severity(0o660, 0o660, Socket), None);
+        assert_eq!(
+            mode_severity(0o666, 0o660, Socket),
+            Some(Severity::Critical)
+        );
+        assert_eq!(mode_severity(0o664, 0o660, Socket), Some(Severity::Low));
+    }
+}
+
+/// Fixture trees for the checks' tests: a directory standing for `/`, with passwd and group
+/// files, and files given owners and modes (owners need root: tests call
+/// [`crate::test_support::root_or_skip`] first).
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    use crate::audit::config::effective_config;
+    use crate::audit::host::TreeHost;
+    use crate::audit::rules::Context;
+    use crate::audit::{AuditRequest, Outcome};
+
+    /// The throwaway uid and gid fixtures give to files that are not root's.
+    pub const OTHER: u32 = 4242;
+    /// The gid of the fixture's `docker` group.
+    pub const DOCKER_GID: u32 = 4243;
+
+    /// A tree with `/etc/passwd` (root, alice 1000, bob 1001, jenkins 998 with nologin) and
+    /// `/etc/group` (root, docker 4243 with `docker_members`, other 4242).
+    pub struct Tree {
+        pub dir: tempfile::TempDir,
+    }
+
+    impl Tree {
+        pub fn new(docker_members: &[&str]) -> Tree {
+            let tree = Tree {
+                dir: tempfile::tempdir().expect("tempdir"),
+            };
+            tree.file(
+                "/etc/passwd",
+                "root:x:0:0:root:/root:/bin/bash\n\
+                 alice:x:1000:1000::/home/alice:/bin/bash\n\
+                 bob:x:1001:1001::/home/bob:/bin/bash\n\
+                 carol:x:1002:1002::/home/carol:/bin/bash\n\
+                 dave:x:1003:1003::/home/dave:/bin/bash\n\
+                 jenkins:x:998:998::/var/lib/jenkins:/usr/sbin/nologin\n",
+                0,
+                0,
+                0o644,
+            );
+            tree.file(
+                "/etc/group",
+                &format!(
+                    "root:x:0:\nother:x:{OTHER}:\ndocker:x:{DOCKER_GID}:{}\n",
+                    docker_members.join(",")
+                ),
+                0,
+                0,
+                0o644,
+            );
+            tree.dir("/etc/docker", 0, 0, 0o755);
+            tree
+        }
+
+        /// The tree's path for the host path `path`.
+        pub fn path(&self, path: &str) -> PathBuf {
+            self.dir.path().join(path.trim_start_matches('/'))
+        }
+
+        /// Writes `contents` at the host path `path`, with owner and mode.
+        pub fn file(&self, path: &str, contents: &str, uid: u32, gid: u32, mode: u32) {
+            let p = self.path(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, contents).expect("write");
+            self.own(path, uid, gid, mode);
+        }
+
+        /// Makes the directory at `path`, with owner and mode.
+        pub fn dir(&self, path: &str, uid: u32, gid: u32, mode: u32) {
+            std::fs::create_dir_all(self.path(path)).expect("mkdir");
+            self.own(path, uid, gid, mode);
+        }
+
+        /// Sets the owner and mode of `path`.
+        pub fn own(&self, path: &str, uid: u32, gid: u32, mode: u32) {
+            let p = self.path(path);
+            std::os::unix::fs::chown(&p, Some(uid), Some(gid)).expect("chown (needs root)");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+
+        /// Binds a unix socket at `path`; the listener must be kept for the socket to stay.
+        pub fn socket(&self, path: &str) -> std::os::unix::net::UnixListener {
+            let p = self.path(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::os::unix::net::UnixListener::bind(&p).expect("bind")
+        }
+
+        /// The host of this tree.
+        pub fn host(&self) -> TreeHost {
+            TreeHost::tree(self.dir.path()).expect("tree")
+        }
+
+        /// Runs `check` over this tree, with its effective configuration.
+        pub fn run(&self, check: fn(&Context<'_>) -> Vec<Outcome>) -> Vec<Outcome> {
+            let host = self.host();
+            let config = effective_config(&host, None).expect("config");
+            let request = AuditRequest::new(time::OffsetDateTime::now_utc());
+            check(&Context {
+                host: &host,
+                config: &config,
+                request: &request,
+            })
+        }
+    }
+
+    /// The outcome of the rule `id` (the only one, or the first).
+    pub fn outcome<'a>(outcomes: &'a [Outcome], id: &str) -> &'a Outcome {
+        outcomes
+            .iter()
+            .find(|o| o.id() == id)
+            .unwrap_or_else(|| panic!("no outcome for {id} in {outcomes:#?}"))
+    }
+
+    /// The severity of the finding of rule `id`, `None` for a pass or not applicable.
+    pub fn severity(outcomes: &[Outcome], id: &str) -> Option<crate::audit::Severity> {
+        outcome(outcomes, id).finding().map(|f| f.severity)
+    }
+
+    /// Whether the rule `id` passed.
+    pub fn passed(outcomes: &[Outcome], id: &str) -> bool {
+        matches!(outcome(outcomes, id), Outcome::Pass { .. })
     }
 }
