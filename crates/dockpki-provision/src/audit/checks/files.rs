@@ -154,41 +154,7 @@ mod tests {
     use crate::audit::Severity;
     use crate::test_support::root_or_skip;
 
-    const PKI: &str = "/etc/docker/pki";
-
-    /// A tree laid out as `bootstrap` and `daemon-config` leave it, with the benchmark's modes.
-    fn provisioned() -> Tree {
-        let tree = Tree::new(&[]);
-        tree.dir(PKI, 0, 0, 0o755);
-        tree.file(&format!("{PKI}/ca.pem"), "ca", 0, 0, 0o444);
-        tree.file(&format!("{PKI}/server-cert.pem"), "cert", 0, 0, 0o444);
-        tree.file(&format!("{PKI}/server-key.pem"), "key", 0, 0, 0o400);
-        tree.file(
-            "/etc/docker/daemon.json",
-            &format!(
-                r#"{{"tlsverify": true, "tlscacert": "{PKI}/ca.pem", "tlscert": "{PKI}/server-cert.pem", "tlskey": "{PKI}/server-key.pem"}}"#
-            ),
-            0,
-            0,
-            0o644,
-        );
-        tree.file(
-            "/lib/systemd/system/docker.service",
-            "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n",
-            0,
-            0,
-            0o644,
-        );
-        tree.file(
-            "/lib/systemd/system/docker.socket",
-            "[Socket]\n",
-            0,
-            0,
-            0o644,
-        );
-        tree.file("/etc/default/docker", "", 0, 0, 0o644);
-        tree
-    }
+    const PKI: &str = super::super::fixture::PKI;
 
     const ALL: [&Rule; 16] = [
         &rules::DOCKER_SERVICE_OWNER,
@@ -214,7 +180,7 @@ mod tests {
         if !root_or_skip() {
             return;
         }
-        let out = provisioned().run(run);
+        let out = Tree::provisioned().run(run);
         for rule in ALL {
             assert!(passed(&out, rule.id), "{}: {out:#?}", rule.id);
         }
@@ -225,7 +191,7 @@ mod tests {
         if !root_or_skip() {
             return;
         }
-        let tree = provisioned();
+        let tree = Tree::provisioned();
         let key = format!("{PKI}/server-key.pem");
         tree.own(&key, 0, 0, 0o644);
         assert_eq!(
@@ -249,7 +215,7 @@ mod tests {
         if !root_or_skip() {
             return;
         }
-        let tree = provisioned();
+        let tree = Tree::provisioned();
         tree.own("/etc/docker/daemon.json", 0, 0, 0o666);
         tree.own("/lib/systemd/system/docker.service", 0, 0, 0o664);
         tree.own("/etc/docker", 0, 0, 0o777);
@@ -282,7 +248,7 @@ mod tests {
         if !root_or_skip() {
             return;
         }
-        let tree = provisioned();
+        let tree = Tree::provisioned();
         tree.own("/etc/docker/daemon.json", OTHER, 0, 0o644);
         let out = tree.run(run);
         let finding = out
@@ -319,7 +285,7 @@ mod tests {
         if !root_or_skip() {
             return;
         }
-        let tree = provisioned();
+        let tree = Tree::provisioned();
         let key = tree.path(&format!("{PKI}/server-key.pem"));
         std::fs::remove_file(&key).unwrap();
         std::fs::create_dir(&key).unwrap();

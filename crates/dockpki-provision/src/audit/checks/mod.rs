@@ -2,6 +2,8 @@
 //! [`file_rules`] is the one judge of a file's owner and mode, shared by every rule about a
 //! file, so that "group-writable" or "a key others can read" means the same everywhere.
 
+#[cfg(test)]
+mod bench;
 pub mod containers;
 pub mod daemon;
 pub mod files;
@@ -232,6 +234,8 @@ pub(crate) mod fixture {
 
     /// The throwaway uid and gid fixtures give to files that are not root's.
     pub const OTHER: u32 = 4242;
+    /// Where fixtures keep the daemon layout.
+    pub const PKI: &str = "/etc/docker/pki";
     /// The gid of the fixture's `docker` group.
     pub const DOCKER_GID: u32 = 4243;
 
@@ -269,6 +273,40 @@ pub(crate) mod fixture {
                 0o644,
             );
             tree.dir("/etc/docker", 0, 0, 0o755);
+            tree
+        }
+
+        /// A tree laid out as `bootstrap` and `daemon-config` leave it, with the benchmark's modes.
+        pub fn provisioned() -> Tree {
+            let tree = Tree::new(&[]);
+            tree.dir(PKI, 0, 0, 0o755);
+            tree.file(&format!("{PKI}/ca.pem"), "ca", 0, 0, 0o444);
+            tree.file(&format!("{PKI}/server-cert.pem"), "cert", 0, 0, 0o444);
+            tree.file(&format!("{PKI}/server-key.pem"), "key", 0, 0, 0o400);
+            tree.file(
+                "/etc/docker/daemon.json",
+                &format!(
+                    r#"{{"tlsverify": true, "tlscacert": "{PKI}/ca.pem", "tlscert": "{PKI}/server-cert.pem", "tlskey": "{PKI}/server-key.pem"}}"#
+                ),
+                0,
+                0,
+                0o644,
+            );
+            tree.file(
+                "/lib/systemd/system/docker.service",
+                "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n",
+                0,
+                0,
+                0o644,
+            );
+            tree.file(
+                "/lib/systemd/system/docker.socket",
+                "[Socket]\n",
+                0,
+                0,
+                0o644,
+            );
+            tree.file("/etc/default/docker", "", 0, 0, 0o644);
             tree
         }
 
