@@ -33,6 +33,15 @@ pub enum Source {
         /// The unit file and drop-ins read, in order.
         files: Vec<PathBuf>,
     },
+    /// No running dockerd and no system unit, but a user's unit for a rootless dockerd
+    /// (`~/.config/systemd/user/docker.service`, as `dockerd-rootless-setuptool.sh` installs
+    /// it).
+    UserUnit {
+        /// The user's uid.
+        uid: u32,
+        /// The unit file and drop-ins read, in order.
+        files: Vec<PathBuf>,
+    },
     /// No running dockerd and no unit: only daemon.json is known.
     None,
 }
@@ -247,6 +256,36 @@ fn unit_command(host: &dyn Host) -> Result<Option<(String, Vec<PathBuf>)>> {
     Ok(exec.command.map(|c| (c, exec.sources)))
 }
 
+/// The first user (by uid) with a rootless dockerd unit, and that unit's effective command.
+fn user_unit_command(host: &dyn Host) -> Result<Option<(u32, String, Vec<PathBuf>)>> {
+    let mut accounts = host.accounts()?;
+    accounts.sort_by_key(|a| a.uid);
+    for account in accounts {
+        if account.uid == 0 || !account.home.is_absolute() {
+            continue;
+        }
+        let dir = account.home.join(".config/systemd/user");
+        let unit_file = dir.join(systemd::DOCKER_UNIT);
+        if !host
+            .stat(&unit_file)?
+            .is_some_and(|s| s.kind == super::host::FileKind::Regular)
+        {
+            continue;
+        }
+        let exec = systemd::exec_start_with_dropins(
+            &HostUnitFiles(host),
+            unit_file,
+            systemd::DOCKER_UNIT,
+            &[dir],
+            None,
+        );
+        if let Some(command) = exec.command {
+            return Ok(Some((account.uid, command, exec.sources)));
+        }
+    }
+    Ok(None)
+}
+
 /// The default daemon.json of a daemon run by `uid`: `/etc/docker/daemon.json` for root, the
 /// user's `~/.config/docker/daemon.json` for a rootless daemon.
 fn default_config_file(host: &dyn Host, uid: u32) -> Result<PathBuf> {
@@ -291,6 +330,18 @@ fn read_config_file(host: &dyn Host, path: &Path) -> Option<ConfigFile> {
     })
 }
 
+/// The arguments of a unit's command line (after the program, which may be dockerd or the
+/// rootless launcher that passes them on), and the `$VARIABLES` among them.
+fn unit_args(command: &str) -> (Vec<String>, Vec<String>) {
+    let words = systemd::command_words(command);
+    let unexpanded = words
+        .iter()
+        .filter(|w| w.starts_with('$'))
+        .cloned()
+        .collect();
+    (words.into_iter().skip(1).collect(), unexpanded)
+}
+
 /// Works out the effective configuration of `host`'s dockerd. `daemon_config`, when given,
 /// is read as daemon.json instead of the one the command line or the defaults name.
 ///
@@ -308,24 +359,17 @@ pub fn effective_config(host: &dyn Host, daemon_config: Option<&Path>) -> Result
             Vec::new(),
         )
     } else if let Some((command, files)) = unit_command(host)? {
-        let words = systemd::command_words(&command);
-        let unexpanded = words
-            .iter()
-            .filter(|w| w.starts_with('$'))
-            .cloned()
-            .collect();
-        // The first word is the program (after systemd's prefixes such as `-`).
-        (
-            Source::Unit { files },
-            words.into_iter().skip(1).collect(),
-            unexpanded,
-        )
+        let (args, unexpanded) = unit_args(&command);
+        (Source::Unit { files }, args, unexpanded)
+    } else if let Some((uid, command, files)) = user_unit_command(host)? {
+        let (args, unexpanded) = unit_args(&command);
+        (Source::UserUnit { uid, files }, args, unexpanded)
     } else {
         (Source::None, Vec::new(), Vec::new())
     };
     let flags = parse_flags(&args);
     let uid = match source {
-        Source::Process { uid, .. } => uid,
+        Source::Process { uid, .. } | Source::UserUnit { uid, .. } => uid,
         _ => 0,
     };
     let rootless = uid != 0
@@ -461,6 +505,14 @@ impl EffectiveConfig {
         }
     }
 
+    /// The uid the daemon runs as: its process's, a user unit's user, else root.
+    pub fn daemon_uid(&self) -> u32 {
+        match self.source {
+            Source::Process { uid, .. } | Source::UserUnit { uid, .. } => uid,
+            _ => 0,
+        }
+    }
+
     /// Where the configuration came from, in a few words, for evidence.
     pub fn describe_source(&self) -> String {
         match &self.source {
@@ -468,6 +520,10 @@ impl EffectiveConfig {
             Source::Unit { files } => match files.first() {
                 Some(f) => format!("the systemd unit {}", f.display()),
                 None => "the systemd unit".into(),
+            },
+            Source::UserUnit { files, .. } => match files.first() {
+                Some(f) => format!("the rootless user unit {}", f.display()),
+                None => "the rootless user unit".into(),
             },
             Source::None => "no dockerd command line (none running, no unit)".into(),
         }
@@ -513,6 +569,85 @@ mod tests {
         let flags = parse_flags(&words("--tlsverify -H tcp://h:2376"));
         assert_eq!(flags[0].value, None);
         assert_eq!(flags[1].value.as_deref(), Some("tcp://h:2376"));
+    }
+
+    #[test]
+    fn a_rootless_users_unit_is_read_with_their_daemon_json_when_no_system_daemon_exists() {
+        let tree = tempfile::tempdir().unwrap();
+        let put = |path: &str, text: &str| {
+            let p = tree.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        put(
+            "etc/passwd",
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        );
+        put(
+            "home/alice/.config/systemd/user/docker.service",
+            "[Service]\nExecStart=/usr/bin/dockerd-rootless.sh --tlsverify -H tcp://0.0.0.0:2376\n",
+        );
+        put(
+            "home/alice/.config/docker/daemon.json",
+            r#"{"tlsverify": false}"#,
+        );
+        let host = super::super::TreeHost::tree(tree.path()).unwrap();
+        let config = effective_config(&host, None).unwrap();
+        assert!(
+            matches!(config.source, Source::UserUnit { uid: 1000, .. }),
+            "{:?}",
+            config.source
+        );
+        assert!(config.rootless);
+        assert_eq!(config.daemon_uid(), 1000);
+        assert_eq!(
+            config.file.as_ref().map(|f| f.path.clone()),
+            Some(PathBuf::from("/home/alice/.config/docker/daemon.json"))
+        );
+        // The command line's value is the one dockerd uses; the repetition is a conflict.
+        assert_eq!(config.bool("tlsverify"), Some(true));
+        assert_eq!(config.conflicts, ["tlsverify"]);
+        assert_eq!(config.hosts(), ["tcp://0.0.0.0:2376"]);
+    }
+
+    #[test]
+    fn the_system_unit_with_its_dropins_comes_before_a_users_unit() {
+        let tree = tempfile::tempdir().unwrap();
+        let put = |path: &str, text: &str| {
+            let p = tree.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        put("etc/passwd", "alice:x:1000:1000::/home/alice:/bin/sh\n");
+        put(
+            "home/alice/.config/systemd/user/docker.service",
+            "[Service]\nExecStart=/usr/bin/dockerd-rootless.sh\n",
+        );
+        put(
+            "lib/systemd/system/docker.service",
+            "[Service]\nExecStart=/usr/bin/dockerd -H fd:// $DOCKER_OPTS\n",
+        );
+        put(
+            "etc/systemd/system/docker.service.d/dockpki.conf",
+            "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd --config-file /etc/other.json\n",
+        );
+        put("etc/other.json", r#"{"hosts": ["unix:///run/d.sock"]}"#);
+        let host = super::super::TreeHost::tree(tree.path()).unwrap();
+        let config = effective_config(&host, None).unwrap();
+        let Source::Unit { files } = &config.source else {
+            panic!("{:?}", config.source);
+        };
+        assert_eq!(files.len(), 2);
+        assert!(!config.rootless);
+        assert!(
+            config.unexpanded.is_empty(),
+            "the drop-in replaced the command"
+        );
+        assert_eq!(
+            config.file.as_ref().unwrap().path,
+            PathBuf::from("/etc/other.json")
+        );
+        assert_eq!(config.hosts(), ["unix:///run/d.sock"]);
     }
 
     #[test]

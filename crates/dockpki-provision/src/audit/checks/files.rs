@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use super::{file_rules, Expect, Guard};
-use crate::audit::config::Source;
 use crate::audit::host::FileKind;
 use crate::audit::rules::{self, Context, Rule};
 use crate::audit::Outcome;
@@ -36,15 +35,16 @@ fn root_file(kind: FileKind, max_mode: u32, guard: Guard) -> Expect<'static> {
 /// The owner a file of the daemon's own configuration should have: root:root, or a rootless
 /// daemon's user (any group).
 fn daemon_file(cx: &Context<'_>, max_mode: u32, guard: Guard) -> Expect<'static> {
-    match cx.config.source {
-        Source::Process { uid, .. } if cx.config.rootless => Expect {
+    if cx.config.rootless && cx.config.daemon_uid() != 0 {
+        Expect {
             kind: FileKind::Regular,
-            uid,
+            uid: cx.config.daemon_uid(),
             group: None,
             max_mode,
             guard,
-        },
-        _ => root_file(FileKind::Regular, max_mode, guard),
+        }
+    } else {
+        root_file(FileKind::Regular, max_mode, guard)
     }
 }
 

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use super::{file_rules, Expect, Guard};
-use crate::audit::config::Source;
 use crate::audit::host::{Account, FileKind};
 use crate::audit::rules::{self, Context};
 use crate::audit::{Fix, Outcome, Severity};
@@ -49,14 +48,6 @@ pub fn sockets(cx: &Context<'_>) -> Vec<PathBuf> {
     out
 }
 
-/// The uid of the daemon's user: its process's, else root.
-fn daemon_uid(cx: &Context<'_>) -> u32 {
-    match cx.config.source {
-        Source::Process { uid, .. } => uid,
-        _ => 0,
-    }
-}
-
 /// Runs the rules of this group.
 pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
     let mut out = Vec::new();
@@ -75,7 +66,7 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
             // A rootless daemon's socket is its user's, in the user's runtime directory.
             Expect {
                 kind: FileKind::Socket,
-                uid: daemon_uid(cx),
+                uid: cx.config.daemon_uid(),
                 group: None,
                 max_mode: 0o660,
                 guard: Guard::Socket,
