@@ -33,16 +33,27 @@ fn origin(cx: &Context<'_>, flag: &str) -> String {
         .as_ref()
         .map(|f| cx.host.shown(&f.path).display().to_string());
     if !config.flag_values(flag).is_empty() {
-        format!("--{flag} on the command line of {}", config.describe_source())
+        format!(
+            "--{flag} on the command line of {}",
+            config.describe_source()
+        )
     } else if config.file_value(key).is_some() {
         format!("{key:?} in {}", file_name.unwrap_or_default())
     } else {
         match file_name {
-            Some(name) => format!("dockerd's default: {key} is set neither in {name} nor on the command line"),
-            None => format!("dockerd's default: there is no daemon.json and {}", match config.source {
-                Source::None => "no dockerd command line".to_string(),
-                _ => format!("no --{flag} on the command line of {}", config.describe_source()),
-            }),
+            Some(name) => {
+                format!("dockerd's default: {key} is set neither in {name} nor on the command line")
+            }
+            None => format!(
+                "dockerd's default: there is no daemon.json and {}",
+                match config.source {
+                    Source::None => "no dockerd command line".to_string(),
+                    _ => format!(
+                        "no --{flag} on the command line of {}",
+                        config.describe_source()
+                    ),
+                }
+            ),
         }
     }
 }
@@ -284,4 +295,235 @@ fn log_rotation(cx: &Context<'_>) -> Outcome {
         format!("json-file logs without max-size grow without end (driver: {from}; log-opts: {opts_from})"),
         fix,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::checks::tls::tests::{findings, of, outcomes, put};
+    use crate::audit::Finding;
+    use crate::docker::daemon_json::{merge, Daemon, Hardening, Request};
+    use crate::layout::Layout;
+    use dockpki::OffsetDateTime;
+    use std::path::Path;
+
+    fn run_on(tree: &Path) -> Vec<Outcome> {
+        outcomes(tree, OffsetDateTime::now_utc(), run)
+    }
+
+    fn one<'a>(all: &'a [Outcome], id: &str) -> &'a Finding {
+        let found = findings(all, id);
+        assert_eq!(found.len(), 1, "{id}: {all:?}");
+        found[0]
+    }
+
+    /// daemon.json as `dockpki daemon-config --harden` writes it for `daemon`.
+    fn hardened(daemon: Daemon) -> String {
+        let request = Request {
+            file: SYSTEM_FILE.into(),
+            tls: Layout::daemon("/etc/docker/pki".into()),
+            hosts: vec![Listen::parse("unix:///var/run/docker.sock").unwrap()],
+            hardening: Hardening::On,
+            daemon,
+            command_line: None,
+        };
+        merge(&request, None).unwrap().new_text
+    }
+
+    #[test]
+    fn daemon_config_harden_passes_every_daemon_rule_but_the_root_advice() {
+        let tree = tempfile::tempdir().unwrap();
+        put(tree.path(), SYSTEM_FILE, &hardened(Daemon::System), 0o644);
+        let all = run_on(tree.path());
+        assert_eq!(all.len(), 6, "{all:?}");
+        let failing: Vec<&Finding> = all.iter().filter_map(Outcome::finding).collect();
+        assert_eq!(failing.len(), 1, "{failing:?}");
+        // A root daemon with userns-remap: worth knowing, no more.
+        assert_eq!(failing[0].id, "daemon.root");
+        assert_eq!(failing[0].severity, Severity::Info);
+        let log = of(&all, "daemon.log-rotation");
+        assert!(
+            matches!(log[..], [Outcome::Pass { ref evidence, .. }] if evidence.contains("local")),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_configured_is_dockerds_defaults_fixed_by_daemon_config_harden() {
+        let tree = tempfile::tempdir().unwrap();
+        let all = run_on(tree.path());
+        let file = tree.path().join("etc/docker/daemon.json");
+        let fix = Fix::dockpki([
+            "daemon-config",
+            "--harden",
+            "--file",
+            &file.display().to_string(),
+        ]);
+        for (id, severity) in [
+            ("daemon.userns-remap", Severity::Medium),
+            ("daemon.icc", Severity::Low),
+            ("daemon.no-new-privileges", Severity::Medium),
+            ("daemon.live-restore", Severity::Low),
+            ("daemon.log-rotation", Severity::Medium),
+        ] {
+            let f = one(&all, id);
+            assert_eq!(f.severity, severity, "{f:?}");
+            assert!(f.evidence.contains("dockerd's default"), "{f:?}");
+            assert_eq!(f.fix, fix, "{f:?}");
+        }
+        let root = one(&all, "daemon.root");
+        assert_eq!(root.severity, Severity::Low);
+        assert!(root.evidence.contains("dockerd's default"), "{root:?}");
+        assert!(one(&all, "daemon.icc").evidence.contains("icc is true"));
+    }
+
+    #[test]
+    fn values_set_wrong_in_daemon_json_are_named_with_a_fix_by_hand() {
+        let tree = tempfile::tempdir().unwrap();
+        put(
+            tree.path(),
+            SYSTEM_FILE,
+            r#"{"icc": true, "no-new-privileges": false, "live-restore": false, "userns-remap": "",
+                "log-driver": "json-file", "log-opts": {"max-file": "3"},
+                "hosts": ["unix:///var/run/docker.sock", "tcp://192.0.2.10:2376"]}"#,
+            0o644,
+        );
+        let all = run_on(tree.path());
+        let file = tree
+            .path()
+            .join("etc/docker/daemon.json")
+            .display()
+            .to_string();
+        let icc = one(&all, "daemon.icc");
+        assert_eq!(icc.evidence, format!("icc is true (\"icc\" in {file})"));
+        assert!(
+            matches!(&icc.fix, Fix::Manual { text } if text.contains(&file)),
+            "{icc:?}"
+        );
+        for id in [
+            "daemon.userns-remap",
+            "daemon.no-new-privileges",
+            "daemon.live-restore",
+        ] {
+            assert!(matches!(one(&all, id).fix, Fix::Manual { .. }), "{id}");
+        }
+        // json-file without max-size: --harden adds max-size to the log-opts there, keeping
+        // the listeners as they are.
+        let log = one(&all, "daemon.log-rotation");
+        assert_eq!(log.severity, Severity::Medium);
+        assert_eq!(
+            log.fix,
+            Fix::dockpki([
+                "daemon-config",
+                "--harden",
+                "--file",
+                &file,
+                "--listen",
+                "unix:///var/run/docker.sock",
+                "--listen",
+                "tcp://192.0.2.10:2376",
+            ])
+        );
+    }
+
+    #[test]
+    fn log_drivers_that_rotate_or_keep_no_file_pass_naming_the_driver() {
+        let tree = tempfile::tempdir().unwrap();
+        for (config, pass) in [
+            (r#"{"log-driver": "local"}"#, true),
+            (r#"{"log-driver": "journald"}"#, true),
+            (r#"{"log-driver": "syslog"}"#, true),
+            (r#"{"log-driver": "none"}"#, true),
+            (r#"{"log-opts": {"max-size": "10m"}}"#, true),
+            (
+                r#"{"log-driver": "json-file", "log-opts": {"max-size": "50m"}}"#,
+                true,
+            ),
+            (r#"{"log-driver": "json-file"}"#, false),
+            (r#"{"log-opts": {"max-file": "5"}}"#, false),
+        ] {
+            put(tree.path(), SYSTEM_FILE, config, 0o644);
+            let all = run_on(tree.path());
+            let log = of(&all, "daemon.log-rotation");
+            match log[..] {
+                [Outcome::Pass { evidence, .. }] => {
+                    assert!(pass, "{config}: {evidence}");
+                    let driver = serde_json::from_str::<serde_json::Value>(config).unwrap()
+                        ["log-driver"]
+                        .as_str()
+                        .map(str::to_string);
+                    if let Some(driver) = driver.filter(|d| d != "json-file") {
+                        assert!(evidence.contains(&driver), "{evidence}");
+                    }
+                }
+                [Outcome::Fail(f)] => {
+                    assert!(!pass && f.severity == Severity::Medium, "{config}: {f:?}")
+                }
+                _ => panic!("{config}: {log:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_rootless_daemon_passes_the_root_rule_and_needs_no_userns_remap() {
+        let tree = tempfile::tempdir().unwrap();
+        put(
+            tree.path(),
+            "/etc/systemd/system/docker.service",
+            "[Service]\nExecStart=/usr/bin/dockerd --rootless --icc=true\n",
+            0o644,
+        );
+        put(tree.path(), SYSTEM_FILE, &hardened(Daemon::Rootless), 0o644);
+        let all = run_on(tree.path());
+        assert!(
+            matches!(of(&all, "daemon.root")[..], [Outcome::Pass { .. }]),
+            "{all:?}"
+        );
+        assert!(
+            matches!(
+                of(&all, "daemon.userns-remap")[..],
+                [Outcome::NotApplicable { .. }]
+            ),
+            "{all:?}"
+        );
+        // The command line's value wins, and the fix is there, not in daemon.json.
+        let icc = one(&all, "daemon.icc");
+        assert!(
+            icc.evidence.contains("--icc on the command line"),
+            "{icc:?}"
+        );
+        assert!(
+            matches!(&icc.fix, Fix::Manual { text } if text.contains("--icc=false")),
+            "{icc:?}"
+        );
+    }
+
+    #[test]
+    fn a_root_daemon_without_userns_remap_is_low_and_icc_without_iptables_is_fixed_by_hand() {
+        let tree = tempfile::tempdir().unwrap();
+        put(
+            tree.path(),
+            "/lib/systemd/system/docker.service",
+            "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n",
+            0o644,
+        );
+        put(tree.path(), SYSTEM_FILE, r#"{"iptables": false}"#, 0o644);
+        let all = run_on(tree.path());
+        let root = one(&all, "daemon.root");
+        assert_eq!(root.severity, Severity::Low);
+        assert!(root.evidence.contains("runs dockerd as root"), "{root:?}");
+        let icc = one(&all, "daemon.icc");
+        assert!(
+            matches!(&icc.fix, Fix::Manual { text } if text.contains("iptables")),
+            "{icc:?}"
+        );
+        // fd:// is kept, and no unix socket is added next to it.
+        let Fix::Dockpki { args } = &one(&all, "daemon.live-restore").fix else {
+            panic!()
+        };
+        assert!(
+            args.ends_with(&["--listen".into(), "fd://".into(), "--no-unix".into()]),
+            "{args:?}"
+        );
+    }
 }

@@ -223,14 +223,7 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
             Ok(mut certs) => {
                 let (der, info) = certs.swap_remove(0);
                 out.push(judge_leaf(
-                    cx,
-                    &files,
-                    &names,
-                    &cert_name,
-                    &der,
-                    &info,
-                    &anchors,
-                    &bundle,
+                    cx, &files, &names, &cert_name, &der, &info, &anchors, &bundle,
                 ));
                 Some((der, info))
             }
@@ -260,14 +253,23 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
                 Err(e) => out.push(broken(cx, &files, &names, format!("{key_name}: {e}"))),
                 Ok(_) => out.push(Outcome::not_applicable(
                     &rules::TLS_FILES,
-                    format!("{key_name} holds a key, but no certificate could be read to match it with"),
+                    format!(
+                        "{key_name} holds a key, but no certificate could be read to match it with"
+                    ),
                 )),
             },
         },
     }
 
     out.extend(expiry(cx, &ca_name, &bundle, &cert_name, leaf.as_ref()));
-    out.push(san_coverage(cx, &files, &names, &cert_name, leaf.as_ref(), &anchors));
+    out.push(san_coverage(
+        cx,
+        &files,
+        &names,
+        &cert_name,
+        leaf.as_ref(),
+        &anchors,
+    ));
     out
 }
 
@@ -357,10 +359,12 @@ fn judge_leaf(
     // No CA to chain it to (tls without tlsverify, or a CA that cannot be read): the usage is
     // all that can be judged, as Go judges it (no EKU extension allows every use).
     let server = !info.has_extended_key_usage
-        || info
-            .extended_key_usages
-            .iter()
-            .any(|u| matches!(u, dockpki::ExtendedKeyUsage::ServerAuth | dockpki::ExtendedKeyUsage::Any));
+        || info.extended_key_usages.iter().any(|u| {
+            matches!(
+                u,
+                dockpki::ExtendedKeyUsage::ServerAuth | dockpki::ExtendedKeyUsage::Any
+            )
+        });
     if server {
         Outcome::pass(
             &rules::TLS_FILES,
@@ -480,7 +484,12 @@ fn expiry(
                 format!("{what} expired at {until}"),
                 renew,
             )
-        } else if is_due(info.not_before, info.not_after, now, RenewalWindow::Relative) {
+        } else if is_due(
+            info.not_before,
+            info.not_after,
+            now,
+            RenewalWindow::Relative,
+        ) {
             Outcome::fail(
                 &rules::TLS_EXPIRY,
                 Severity::Low,
@@ -566,7 +575,10 @@ fn san_coverage(
 ) -> Outcome {
     let rule = &rules::TLS_SANS;
     let Some((der, info)) = leaf else {
-        return Outcome::not_applicable(rule, "no server certificate could be read (see tls.files)");
+        return Outcome::not_applicable(
+            rule,
+            "no server certificate could be read (see tls.files)",
+        );
     };
     if names.is_empty() {
         return Outcome::not_applicable(
@@ -769,13 +781,20 @@ pub(crate) mod tests {
             matches!(sans[..], [Outcome::Pass { ref evidence, .. }] if evidence.contains("docker1, 192.0.2.10")),
             "{sans:?}"
         );
-        assert!(all.iter().all(|o| !matches!(o, Outcome::NotApplicable { .. })));
+        assert!(all
+            .iter()
+            .all(|o| !matches!(o, Outcome::NotApplicable { .. })));
     }
 
     #[test]
     fn without_tls_the_tls_rules_do_not_apply() {
         let f = Fixture::new();
-        put(f.dir(), "/etc/docker/daemon.json", r#"{"tls": false}"#, 0o644);
+        put(
+            f.dir(),
+            "/etc/docker/daemon.json",
+            r#"{"tls": false}"#,
+            0o644,
+        );
         let all = f.run(f.now);
         assert_eq!(all.len(), 3);
         assert!(all
@@ -814,8 +833,16 @@ pub(crate) mod tests {
     fn a_key_of_another_pair_is_high() {
         let f = Fixture::new();
         let other = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-        put(f.dir(), "/etc/docker/pki/server-key.pem", &other.to_pem(), 0o400);
-        let found = findings(&f.run(f.now), "tls.files").into_iter().cloned().collect::<Vec<_>>();
+        put(
+            f.dir(),
+            "/etc/docker/pki/server-key.pem",
+            &other.to_pem(),
+            0o400,
+        );
+        let found = findings(&f.run(f.now), "tls.files")
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].severity, Severity::High);
         assert!(found[0].evidence.contains("does not belong"), "{found:?}");
@@ -824,15 +851,25 @@ pub(crate) mod tests {
     #[test]
     fn an_unparsable_certificate_is_high() {
         let f = Fixture::new();
-        put(f.dir(), "/etc/docker/pki/server-cert.pem", "not a certificate\n", 0o444);
+        put(
+            f.dir(),
+            "/etc/docker/pki/server-cert.pem",
+            "not a certificate\n",
+            0o444,
+        );
         let all = f.run(f.now);
         let found = findings(&all, "tls.files");
         assert!(
-            found.iter().any(|x| x.severity == Severity::High && x.evidence.contains("server-cert.pem")),
+            found
+                .iter()
+                .any(|x| x.severity == Severity::High && x.evidence.contains("server-cert.pem")),
             "{found:?}"
         );
         // Nothing to judge the expiry or names of, said so rather than failed.
-        assert!(matches!(of(&all, "tls.san-coverage")[..], [Outcome::NotApplicable { .. }]));
+        assert!(matches!(
+            of(&all, "tls.san-coverage")[..],
+            [Outcome::NotApplicable { .. }]
+        ));
     }
 
     #[test]
@@ -840,18 +877,23 @@ pub(crate) mod tests {
         let f = Fixture::new();
         let other = CertificateAuthority::create(&CaOptions::new(f.now).unwrap(), f.now).unwrap();
         put(f.dir(), "/etc/docker/pki/ca.pem", other.cert_pem(), 0o444);
-        let found = findings(&f.run(f.now), "tls.files").into_iter().cloned().collect::<Vec<_>>();
+        let found = findings(&f.run(f.now), "tls.files")
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].evidence.contains("not in the CA bundle"), "{found:?}");
+        assert!(
+            found[0].evidence.contains("not in the CA bundle"),
+            "{found:?}"
+        );
         assert_eq!(found[0].severity, Severity::High);
     }
 
     #[test]
     fn a_client_certificate_served_as_the_servers_is_high() {
         let f = Fixture::new();
-        let client = f
-            .ca
-            .issue_client(
+        let client =
+            f.ca.issue_client(
                 &ClientRequest {
                     common_name: "alice".parse().unwrap(),
                     lifetime: "30d".parse().unwrap(),
@@ -861,7 +903,10 @@ pub(crate) mod tests {
             )
             .unwrap();
         f.install(&client);
-        let found = findings(&f.run(f.now), "tls.files").into_iter().cloned().collect::<Vec<_>>();
+        let found = findings(&f.run(f.now), "tls.files")
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].evidence.contains("serverAuth"), "{found:?}");
     }
@@ -907,7 +952,10 @@ pub(crate) mod tests {
         let found = findings(&all, "tls.san-coverage");
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].severity, Severity::Medium);
-        assert!(found[0].evidence.contains("does not name docker2"), "{found:?}");
+        assert!(
+            found[0].evidence.contains("does not name docker2"),
+            "{found:?}"
+        );
         let Fix::Dockpki { args } = &found[0].fix else {
             panic!("{:?}", found[0].fix)
         };
@@ -925,9 +973,15 @@ pub(crate) mod tests {
         let f = Fixture::new();
         let text = DAEMON_JSON.replace("192.0.2.10", "192.0.2.99");
         put(f.dir(), "/etc/docker/daemon.json", &text, 0o644);
-        let found = findings(&f.run(f.now), "tls.san-coverage").into_iter().cloned().collect::<Vec<_>>();
+        let found = findings(&f.run(f.now), "tls.san-coverage")
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].evidence.contains("does not name 192.0.2.99"), "{found:?}");
+        assert!(
+            found[0].evidence.contains("does not name 192.0.2.99"),
+            "{found:?}"
+        );
         // 0.0.0.0 is every address, which no certificate names: not asked for.
         let text = DAEMON_JSON.replace("192.0.2.10", "0.0.0.0");
         put(f.dir(), "/etc/docker/daemon.json", &text, 0o644);
@@ -937,14 +991,28 @@ pub(crate) mod tests {
     #[test]
     fn unset_tls_paths_are_dockerds_defaults_in_roots_docker_directory() {
         let f = Fixture::new();
-        put(f.dir(), "/etc/docker/daemon.json", r#"{"tlsverify": true}"#, 0o644);
+        put(
+            f.dir(),
+            "/etc/docker/daemon.json",
+            r#"{"tlsverify": true}"#,
+            0o644,
+        );
         let all = f.run(f.now);
         let found = findings(&all, "tls.files");
         assert_eq!(found.len(), 3, "{found:?}");
-        assert!(found[0].evidence.contains("root/.docker/ca.pem (dockerd's default"), "{found:?}");
+        assert!(
+            found[0]
+                .evidence
+                .contains("root/.docker/ca.pem (dockerd's default"),
+            "{found:?}"
+        );
         // Not a layout dockpki writes: the fix says what to install where.
         assert!(matches!(found[0].fix, Fix::Manual { .. }), "{found:?}");
-        for (from, to) in [("ca.pem", "ca.pem"), ("server-cert.pem", "cert.pem"), ("server-key.pem", "key.pem")] {
+        for (from, to) in [
+            ("ca.pem", "ca.pem"),
+            ("server-cert.pem", "cert.pem"),
+            ("server-key.pem", "key.pem"),
+        ] {
             let text = std::fs::read_to_string(f.dir().join("etc/docker/pki").join(from)).unwrap();
             put(f.dir(), &format!("/root/.docker/{to}"), &text, 0o400);
         }
@@ -961,9 +1029,91 @@ pub(crate) mod tests {
         put(f.dir(), "/etc/docker/daemon.json", &text, 0o644);
         let all = f.run(f.now);
         let files = of(&all, "tls.files");
-        assert!(matches!(files[0], Outcome::NotApplicable { .. }), "{files:?}");
+        assert!(
+            matches!(files[0], Outcome::NotApplicable { .. }),
+            "{files:?}"
+        );
         assert!(findings(&all, "tls.files").is_empty(), "{all:?}");
         // Without the CA, the names cannot be verified.
-        assert!(matches!(of(&all, "tls.san-coverage")[..], [Outcome::NotApplicable { .. }]));
+        assert!(matches!(
+            of(&all, "tls.san-coverage")[..],
+            [Outcome::NotApplicable { .. }]
+        ));
+    }
+
+    #[test]
+    fn a_tree_made_by_bootstrap_and_daemon_config_harden_has_no_high_tls_or_daemon_finding() {
+        use crate::docker::daemon_json::{merge, Daemon, Hardening, Listen, Request};
+        use crate::fs::Existing;
+        use crate::ops::{bootstrap, BootstrapRequest};
+        use crate::store::{Create, Settings, State};
+
+        let now = OffsetDateTime::now_utc();
+        let work = tempfile::tempdir().unwrap();
+        let tree = work.path().join("tree");
+        std::fs::create_dir(&tree).unwrap();
+        let state = State::open(
+            work.path().join("state"),
+            Create::IfMissing,
+            Settings::default(),
+        )
+        .unwrap();
+        bootstrap(
+            &state,
+            &BootstrapRequest {
+                server: ServerRequest {
+                    sans: SanList::parse(["docker1", "192.0.2.10"]).unwrap(),
+                    common_name: None,
+                    lifetime: "1y".parse().unwrap(),
+                },
+                client: ClientRequest {
+                    common_name: "alice".parse().unwrap(),
+                    lifetime: "90d".parse().unwrap(),
+                },
+                key_type: KeyType::EcdsaP256,
+                daemon_dir: tree.join("etc/docker/pki"),
+                client_dir: tree.join("root/.docker"),
+                port: 2376,
+                existing: Existing::Refuse,
+            },
+            now,
+        )
+        .unwrap();
+        // daemon.json names the layout by its path on the host, as daemon-config there would.
+        let merged = merge(
+            &Request {
+                file: crate::docker::daemon_json::SYSTEM_FILE.into(),
+                tls: Layout::daemon(PKI.into()),
+                hosts: ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"]
+                    .iter()
+                    .map(|h| Listen::parse(h).unwrap())
+                    .collect(),
+                hardening: Hardening::On,
+                daemon: Daemon::System,
+                command_line: None,
+            },
+            None,
+        )
+        .unwrap();
+        put(&tree, "/etc/docker/daemon.json", &merged.new_text, 0o644);
+        put(&tree, "/etc/hostname", "docker1\n", 0o644);
+        let mut all = outcomes(&tree, now, run);
+        all.extend(outcomes(&tree, now, super::super::daemon::run));
+        let bad: Vec<String> = all
+            .iter()
+            .filter_map(Outcome::finding)
+            .filter(|f| f.severity >= Severity::High)
+            .map(|f| format!("{} {}: {}", f.id, f.severity, f.evidence))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?}");
+        // The TLS rules really looked at the files.
+        assert_eq!(of(&all, "tls.files").len(), 3);
+        assert!(of(&all, "tls.files")
+            .iter()
+            .all(|o| matches!(o, Outcome::Pass { .. })));
+        assert!(matches!(
+            of(&all, "tls.san-coverage")[..],
+            [Outcome::Pass { .. }]
+        ));
     }
 }
