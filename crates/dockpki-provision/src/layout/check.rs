@@ -6,7 +6,9 @@
 use crate::health::Health;
 use std::path::{Path, PathBuf};
 
-use dockpki::{CertificateDer, OffsetDateTime, PrivateKey, SubjectAltName, Usage, VerifyError};
+use dockpki::{
+    CertInfo, CertificateDer, OffsetDateTime, PrivateKey, SubjectAltName, Usage, VerifyError,
+};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -241,9 +243,9 @@ fn check_layout(
                 let Ok(info) = dockpki::inspect(der) else {
                     continue;
                 };
-                if !info.is_ca {
+                if let Some(why) = not_a_ca(i + 1, &info) {
                     good = false;
-                    findings.push(Level::Fail, layout, ca_path.clone(), format!("certificate #{} ({:?}) is not a CA; ca.pem must hold only CA certificates", i + 1, info.subject));
+                    findings.push(Level::Fail, layout, ca_path.clone(), why);
                 } else if !info.is_valid_at(now) {
                     good = false;
                     findings.push(
@@ -368,18 +370,17 @@ fn check_layout(
     let key_path = layout.key_path();
     match reader::read(&key_path, Links::Follow, Limit::Pem) {
         Err(e) => findings.push(Level::Fail, layout, key_path.clone(), e.to_string()),
-        Ok(bytes) => {
-            match PrivateKey::from_pem(&bytes) {
-                Err(e) => findings.push(Level::Fail, layout, key_path.clone(), e.to_string()),
-                Ok(key) => match &loaded.leaf {
-                    Some(leaf) if dockpki::key_matches_cert(&key, leaf) => {
-                        findings.push(Level::Ok, layout, key_path.clone(), format!("{} key matches the certificate", key.key_type()))
-                    }
-                    Some(_) => findings.push(Level::Fail, layout, key_path.clone(), "the key does not belong to the certificate next to it; install the pair that was issued together"),
-                    None => {}
-                },
+        Ok(bytes) => match &loaded.leaf {
+            Some(leaf) => match key_verdict(&bytes, leaf) {
+                Ok(message) => findings.push(Level::Ok, layout, key_path.clone(), message),
+                Err(message) => findings.push(Level::Fail, layout, key_path.clone(), message),
+            },
+            None => {
+                if let Err(e) = PrivateKey::from_pem(&bytes) {
+                    findings.push(Level::Fail, layout, key_path.clone(), e.to_string());
+                }
             }
-        }
+        },
     }
     check_mode(findings, layout, &key_path, true);
     loaded
@@ -399,12 +400,7 @@ fn check_issued_by_state(
     let Ok(info) = dockpki::inspect(leaf) else {
         return;
     };
-    // clamp() panics on an inverted range, which a hand-made certificate can have.
-    let at = if info.not_before <= info.not_after {
-        now.clamp(info.not_before, info.not_after)
-    } else {
-        now
-    };
+    let at = within_validity(&info, now);
     match dockpki::verify_leaf(leaf, &state.all, layout.usage, None, at) {
         Ok(()) => findings.push(
             Level::Ok,
@@ -425,6 +421,48 @@ fn check_issued_by_state(
             Fix::ReissueFromState,
         ),
         Err(_) => {}
+    }
+}
+
+/// Why certificate #`number` (counted from 1) of a CA bundle cannot be one of its CAs: it is
+/// not a CA at all. `None` when it is one. Shared with the audit's `tls.files` rule, so that
+/// `verify` and `audit` refuse the same bundles with the same words.
+pub fn not_a_ca(number: usize, info: &CertInfo) -> Option<String> {
+    (!info.is_ca).then(|| {
+        format!(
+            "certificate #{number} ({:?}) is not a CA; ca.pem must hold only CA certificates",
+            info.subject
+        )
+    })
+}
+
+/// The moment to judge a certificate's chain at apart from its own expiry: `now`, moved into
+/// the certificate's validity, so that an expired (or not yet valid) certificate, which is a
+/// finding of its own, is still judged by its issuer, usage and names.
+pub fn within_validity(info: &CertInfo, now: OffsetDateTime) -> OffsetDateTime {
+    // clamp() panics on an inverted range, which a hand-made certificate can have.
+    if info.not_before <= info.not_after {
+        now.clamp(info.not_before, info.not_after)
+    } else {
+        now
+    }
+}
+
+/// Whether the PEM private key `key_pem` belongs to `leaf`: what was found as `Ok` (`ecdsa-p256
+/// key matches the certificate`), or why not, with the fix, as `Err`. Shared with the audit's
+/// `tls.files` rule.
+///
+/// # Errors
+/// The message when the key does not parse or belongs to another certificate.
+pub fn key_verdict(
+    key_pem: &[u8],
+    leaf: &CertificateDer<'_>,
+) -> std::result::Result<String, String> {
+    let key = PrivateKey::from_pem(key_pem).map_err(|e| e.to_string())?;
+    if dockpki::key_matches_cert(&key, leaf) {
+        Ok(format!("{} key matches the certificate", key.key_type()))
+    } else {
+        Err("the key does not belong to the certificate next to it; install the pair that was issued together".into())
     }
 }
 
