@@ -167,7 +167,10 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
     } else {
         let who = match &config.source {
             Source::Process { pid, .. } => format!("dockerd (pid {pid}) runs as root"),
-            Source::Unit { .. } => format!("{} runs dockerd as root", config.describe_source()),
+            // A user unit whose daemon is not rootless: `--rootless` would be set otherwise.
+            Source::Unit { .. } | Source::UserUnit { .. } => {
+                format!("{} runs dockerd as root", config.describe_source())
+            }
             Source::None => {
                 "dockerd's default: the system daemon runs as root (no dockerd running, no unit)"
                     .to_string()

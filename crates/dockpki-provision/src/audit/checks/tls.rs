@@ -90,12 +90,9 @@ pub fn tls_files(cx: &Context<'_>) -> TlsFiles {
 }
 
 /// The home directory of the user running dockerd: root's for the system daemon, the user's
-/// (from `/etc/passwd` on the host) for a running rootless one.
+/// (from `/etc/passwd` on the host) for a rootless one.
 fn daemon_home(cx: &Context<'_>) -> PathBuf {
-    let uid = match cx.config.source {
-        crate::audit::config::Source::Process { uid, .. } => uid,
-        _ => 0,
-    };
+    let uid = cx.config.daemon_uid();
     let listed = cx
         .host
         .accounts()
