@@ -29,12 +29,13 @@ Output:
   (--color auto: on a terminal, unless NO_COLOR is set or TERM=dumb). Slow work (RSA keys,
   renew --all) shows a spinner on stderr when it is a terminal, never with --json or -q.
 
-Exit codes (status, verify and probe use all five; other commands 0, 1 and 2):
+Exit codes (status, verify and probe use all five; audit 0, 1, 2 and 4; other commands 0, 1 and 2):
   0  success: everything checked is good
   1  error: bad input or value, an I/O failure, something that could not be done or checked
   2  usage error: an unknown command or option, a missing argument
   3  changes pending: a certificate or CA due for renewal, a daemon to restart
-  4  broken now: expired, missing, replaced, not from the state's CA, refused by the daemon";
+  4  broken now: expired, missing, replaced, not from the state's CA, refused by the daemon;
+     for audit, a finding at or above --min-severity";
 
 /// The heading of the options every command takes, so that a command's help lists its own options
 /// first and these apart.

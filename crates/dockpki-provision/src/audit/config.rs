@@ -380,7 +380,7 @@ fn from_command(
             None => {
                 return Err(Error::new(format!(
                     "{} does not exist; name the daemon.json to audit",
-                    crate::text::escape(&path.display().to_string())
+                    crate::text::escape(&host.shown(path).display().to_string())
                 )))
             }
         },
