@@ -80,7 +80,13 @@ fn edit_daemon_json(root: &Path, edit: impl FnOnce(&mut Value)) {
 
 /// `dockpki --json audit ARGS`: the exit code and the document.
 fn audit_json(env: &Env, args: &[&str]) -> (i32, Value, Output) {
-    let out = env.cmd().arg("--json").arg("audit").args(args).output().unwrap();
+    let out = env
+        .cmd()
+        .arg("--json")
+        .arg("audit")
+        .args(args)
+        .output()
+        .unwrap();
     let doc = common::json(&out);
     assert_eq!(doc["schema"], "dockpki/audit/v1", "{doc}");
     (out.status.code().unwrap_or(-1), doc, out)
@@ -120,19 +126,23 @@ fn a_tree_provisioned_by_bootstrap_and_harden_has_no_high_finding() {
     let (code, doc, out) = audit_json(&env, &["--root", s(&root)]);
     assert_eq!(failing_at_high(&doc), ids(&[]), "{doc}");
     assert_eq!((code, doc["ok"].clone()), (0, Value::Bool(true)), "{doc}");
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A tree is never asked about processes or containers.
     assert_eq!(doc["config_source"]["kind"], "none", "{doc}");
     for outcome in doc["outcomes"].as_array().unwrap() {
-        if outcome["id"]
-            .as_str()
-            .unwrap()
-            .starts_with("containers.")
-        {
+        if outcome["id"].as_str().unwrap().starts_with("containers.") {
             assert_eq!(outcome["result"], "not-applicable", "{outcome}");
         }
     }
 }
+
+/// A weakness planted in daemon.json: what it is, how it is planted, the ids expected at high
+/// and above.
+type Planted = (&'static str, fn(&mut Value), &'static [&'static str]);
 
 /// Each planted weakness is reported, and nothing else reaches high: the verdicts follow the
 /// configuration, not the tree as a whole.
@@ -141,7 +151,7 @@ fn plain_port_and_tlsverify_false_planted_in_the_tree_are_reported_alone() {
     if !common::require_root("to audit a tree whose files are root's, as on a host") {
         return;
     }
-    let cases: [(&str, fn(&mut Value), &[&str]); 2] = [
+    let cases: [Planted; 2] = [
         (
             "tcp://0.0.0.0:2375 in hosts",
             |json| {
@@ -299,7 +309,11 @@ fn a_hostile_file_name_in_the_tree_cannot_forge_a_line() {
     fs::create_dir_all(file.parent().unwrap()).unwrap();
     fs::write(&file, "{ not json").unwrap();
     let out = env.run(&["audit", "--root", s(&root), "--daemon-config", hostile]);
-    assert_eq!(out.status.code(), Some(4), "an unreadable daemon.json is high");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "an unreadable daemon.json is high"
+    );
     let text = common::stdout(&out);
     assert!(
         text.lines().all(|l| !l.starts_with("  fix: curl")),
@@ -427,9 +441,9 @@ fn a_dockerd_on_plain_tcp_is_critical() {
 /// socket and over TCP with the client layout.
 #[test]
 fn a_dockpki_configured_dockerd_is_clean_until_a_container_holds_its_socket() {
-    let Some(tools) =
-        support::prerequisites("a_dockpki_configured_dockerd_is_clean_until_a_container_holds_its_socket")
-    else {
+    let Some(tools) = support::prerequisites(
+        "a_dockpki_configured_dockerd_is_clean_until_a_container_holds_its_socket",
+    ) else {
         return;
     };
     let env = Env::new();
@@ -482,7 +496,10 @@ fn a_dockpki_configured_dockerd_is_clean_until_a_container_holds_its_socket() {
         s(&image),
         "dockpki-audit-sleeper:1",
     ]);
-    let mount = format!("{}:/var/run/docker.sock", dockerd.dir().join("docker.sock").display());
+    let mount = format!(
+        "{}:/var/run/docker.sock",
+        dockerd.dir().join("docker.sock").display()
+    );
     #[rustfmt::skip]
     docker(&[
         "run", "-d", "--name", "socket-holder", "--network", "none", "-v", &mount,

@@ -309,7 +309,10 @@ mod tests {
             "dockpki daemon-config --harden"
         );
         assert_eq!(
-            fix_text(&inv, &Fix::command(["chmod", "0400", "/etc/my docker/key.pem"])),
+            fix_text(
+                &inv,
+                &Fix::command(["chmod", "0400", "/etc/my docker/key.pem"])
+            ),
             "chmod 0400 '/etc/my docker/key.pem'"
         );
         assert_eq!(fix_text(&inv, &Fix::manual("do it")), "do it");

@@ -628,11 +628,7 @@ mod tests {
         fn lstat(&self, path: &Path) -> Result<Option<super::super::host::Stat>> {
             self.tree.lstat(path)
         }
-        fn read(
-            &self,
-            path: &Path,
-            limit: Limit,
-        ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        fn read(&self, path: &Path, limit: Limit) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
             self.tree.read(path, limit)
         }
         fn list_dir(&self, path: &Path) -> Result<Option<Vec<String>>> {
@@ -659,8 +655,14 @@ mod tests {
         let host = WithProcesses {
             tree: super::super::TreeHost::tree(dir.path()).unwrap(),
             processes: vec![
-                process(10, "/usr/bin/dockerd -H fd:// --containerd=/run/containerd.sock"),
-                process(20, "dockerd -H unix:///tmp/a/docker.sock -H tcp://127.0.0.1:2375"),
+                process(
+                    10,
+                    "/usr/bin/dockerd -H fd:// --containerd=/run/containerd.sock",
+                ),
+                process(
+                    20,
+                    "dockerd -H unix:///tmp/a/docker.sock -H tcp://127.0.0.1:2375",
+                ),
                 process(30, "dockerd --config-file /b.json"),
             ],
         };

@@ -352,10 +352,7 @@ mod tests {
         assert_eq!(c.name, "web");
         assert!(c.privileged);
         let sources: Vec<&str> = c.mounts.iter().map(|m| m.source.as_str()).collect();
-        assert_eq!(
-            sources,
-            ["/run", "/var/lib/docker/volumes/v/_data", "/srv"]
-        );
+        assert_eq!(sources, ["/run", "/var/lib/docker/volumes/v/_data", "/srv"]);
     }
 
     /// A daemon that lists containers but never answers the inspection: the whole read ends at
@@ -383,7 +380,11 @@ mod tests {
         let deadline = Deadline::after(start, Duration::from_millis(300));
         let e = running_containers(&Target::Socket(path), deadline).unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(3), "{e}");
-        assert!(e.message().contains("did not answer GET /containers/ab12/json"), "{e}");
+        assert!(
+            e.message()
+                .contains("did not answer GET /containers/ab12/json"),
+            "{e}"
+        );
         server.join().unwrap();
     }
 

@@ -261,8 +261,9 @@ mod tests {
         let f = mounted[1].finding().expect("ci mounts /var/run");
         assert_eq!(f.severity, Severity::Critical);
         assert!(
-            f.evidence
-                .starts_with("container ci (200000000000) mounts /var/run (holding /run/docker.sock)"),
+            f.evidence.starts_with(
+                "container ci (200000000000) mounts /var/run (holding /run/docker.sock)"
+            ),
             "{}",
             f.evidence
         );

@@ -264,7 +264,10 @@ mod tests {
         )
         .unwrap();
         let failing: Vec<&str> = report.findings().iter().map(|f| f.id).collect();
-        assert!(failing.contains(&rules::TLS_WITHOUT_VERIFY.id), "{failing:?}");
+        assert!(
+            failing.contains(&rules::TLS_WITHOUT_VERIFY.id),
+            "{failing:?}"
+        );
         assert!(!failing.contains(&rules::TCP_WITHOUT_TLS.id), "{failing:?}");
     }
 }
