@@ -340,6 +340,32 @@ fn a_tree_refuses_socket_and_host_in_one_usage_line() {
     }
 }
 
+/// The container rules were asked for but the daemon could not be asked: they are not
+/// applicable with the reason, and a warning says so (the rest of the audit still runs).
+#[test]
+fn an_unreachable_daemon_is_a_warning_and_the_container_rules_say_why() {
+    let env = Env::new();
+    let socket = format!("unix://{}", env.path("no-daemon.sock").display());
+    let (_, doc, out) = audit_json(&env, &["--socket", &socket]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "dockpki: warning: the container rules did not run: the daemon at {socket} could not be asked about its containers: cannot connect to {socket}"
+        )),
+        "{stderr}"
+    );
+    let reasons: Vec<&Value> = doc["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["id"].as_str().unwrap().starts_with("containers."))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{doc}");
+    for o in reasons {
+        assert_eq!(o["result"], "not-applicable", "{o}");
+    }
+}
+
 // --- against real dockerd -----------------------------------------------------------------
 
 /// A static program that waits until it is told to stop (and stops at once on SIGTERM, so that

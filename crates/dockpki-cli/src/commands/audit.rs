@@ -175,16 +175,13 @@ fn text(ctx: &Context, report: &AuditReport) -> String {
         if group.is_empty() {
             continue;
         }
-        let tone = match severity {
-            Severity::Critical | Severity::High => Tone::Bad,
-            Severity::Medium | Severity::Low => Tone::Attention,
-            Severity::Info => Tone::Good,
+        // Info is worth knowing, neither good nor bad: not coloured.
+        let heading = match severity {
+            Severity::Critical | Severity::High => ctx.out.paint(Tone::Bad, severity.as_str()),
+            Severity::Medium | Severity::Low => ctx.out.paint(Tone::Attention, severity.as_str()),
+            Severity::Info => severity.as_str().to_string(),
         };
-        out.push_str(&format!(
-            "{} ({}):\n",
-            ctx.out.paint(tone, severity.as_str()),
-            group.len()
-        ));
+        out.push_str(&format!("{heading} ({}):\n", group.len()));
         for f in group {
             out.push_str(&format!("  {}  {}\n", f.id, escape(&f.evidence)));
             out.push_str(&format!(
