@@ -527,7 +527,9 @@ impl EffectiveConfig {
                     })
             }
             DaemonAccess::Tcp { endpoint, .. } => {
-                let tls = self.bool("tlsverify") == Some(true) || self.bool("tls") == Some(true);
+                // As dockerd: tlsverify set at all (even false) turns TLS on, which makes 2376
+                // the default port.
+                let tls = self.bool("tlsverify").is_some() || self.bool("tls") == Some(true);
                 tcp_listeners(&hosts, tls).iter().any(|l| {
                     l.port == endpoint.port
                         && (l.all_interfaces() || l.host.eq_ignore_ascii_case(&endpoint.host))
