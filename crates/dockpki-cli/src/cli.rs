@@ -29,12 +29,13 @@ Output:
   (--color auto: on a terminal, unless NO_COLOR is set or TERM=dumb). Slow work (RSA keys,
   renew --all) shows a spinner on stderr when it is a terminal, never with --json or -q.
 
-Exit codes (status, verify and probe use all five; other commands 0, 1 and 2):
+Exit codes (status, verify and probe use all five; audit 0, 1, 2 and 4; other commands 0, 1 and 2):
   0  success: everything checked is good
   1  error: bad input or value, an I/O failure, something that could not be done or checked
   2  usage error: an unknown command or option, a missing argument
   3  changes pending: a certificate or CA due for renewal, a daemon to restart
-  4  broken now: expired, missing, replaced, not from the state's CA, refused by the daemon";
+  4  broken now: expired, missing, replaced, not from the state's CA, refused by the daemon;
+     for audit, a finding at or above --min-severity";
 
 /// The heading of the options every command takes, so that a command's help lists its own options
 /// first and these apart.
@@ -168,6 +169,9 @@ pub enum Command {
     /// Connect to a daemon with mutual TLS, GET /_ping and /version, and report what it serves
     #[command(after_help = PROBE_HELP)]
     Probe(ProbeArgs),
+    /// Check this host (or a filesystem tree) against the hardening guide and the CIS Docker Benchmark
+    #[command(after_help = AUDIT_HELP)]
+    Audit(AuditArgs),
     /// Print the shell completion script of dockpki: bash, zsh, fish or powershell
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -175,6 +179,33 @@ pub enum Command {
     #[command(after_help = MAN_HELP)]
     Man(ManArgs),
 }
+
+const AUDIT_HELP: &str = "\
+Reads how dockerd really runs (the command line of a running dockerd, else the systemd unit with
+its drop-ins, merged with daemon.json), the files CIS section 3 names, the Docker socket and the
+docker group, and judges each rule: a finding (its id, severity, one line of evidence and the
+fix), a pass, or not applicable. docs/audit.md lists every rule. With --socket or --host it also
+asks that daemon about its running containers (the Docker socket mounted into one, privileged
+ones), and audits the dockerd serving that address when several run. Without either, the
+container rules are not applicable.
+
+--root audits a filesystem tree (an image, a chroot, a golden configuration) instead of this
+machine: every path, owner and mode is read under DIR (links resolved inside it), and no process
+or daemon is consulted.
+
+Severities: critical (the daemon is open now), high (root or the daemon's keys for someone who
+should not have them, or a dockerd that will not start), medium and low (hardening not done),
+info (worth knowing). Every finding is printed; --min-severity only decides the exit code.
+
+Examples:
+  sudo dockpki audit
+  sudo dockpki audit --socket unix:///var/run/docker.sock
+  sudo dockpki audit --host tcp://docker.example.com:2376 --client-dir ~/.docker --min-severity medium
+  dockpki audit --root /srv/images/docker-host --daemon-config /etc/docker/daemon.json
+  dockpki --json audit --root ./rootfs
+
+Exits 4 when a finding is at or above --min-severity (default high), 0 when none is, 1 when the
+audit could not run (a --root that cannot be opened, an unreadable --daemon-config).";
 
 const COMPLETIONS_HELP: &str = "\
 Prints the script on stdout; README.md (Install) says where each shell looks for it.
@@ -196,6 +227,31 @@ Examples:
   dockpki man | man -l -
   dockpki man issue client | man -l -
   sudo dockpki man --dir /usr/local/share/man/man1 && sudo mandb -q";
+
+/// `dockpki audit`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Audit the filesystem tree DIR instead of this machine: files under DIR, no processes, no daemon
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// The daemon.json to audit instead of the one dockerd is configured with; with --root, a
+    /// path inside the tree (/etc/docker/daemon.json is DIR/etc/docker/daemon.json)
+    #[arg(long, value_name = "FILE")]
+    pub daemon_config: Option<PathBuf>,
+    /// Ask the daemon on this unix socket about its containers: unix:///PATH
+    #[arg(long, value_name = "unix:///PATH")]
+    pub socket: Option<String>,
+    /// Ask the daemon at this address about its containers, with mutual TLS and --client-dir:
+    /// tcp://HOST:PORT
+    #[arg(long, value_name = "tcp://HOST:PORT", conflicts_with = "socket")]
+    pub host: Option<String>,
+    /// The client layout (ca.pem, cert.pem, key.pem) to connect to --host with
+    #[arg(long, value_name = "DIR")]
+    pub client_dir: Option<PathBuf>,
+    /// Exit 4 when a finding is at or above this severity: info, low, medium, high or critical
+    #[arg(long, value_name = "SEVERITY", default_value = "high")]
+    pub min_severity: String,
+}
 
 /// `dockpki completions`
 #[derive(Debug, Args)]

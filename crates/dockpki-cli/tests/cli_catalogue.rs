@@ -906,6 +906,63 @@ fn catalogue() -> Vec<Case> {
             args: &["--color", "yes", "status"],
             phrase: "invalid --color \"yes\": give auto, always or never",
         },
+        // --- audit ---
+        Case {
+            name: "audit of a tree that does not exist",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["audit", "--root", "{root}/nowhere"],
+            phrase: "cannot open {root}/nowhere",
+        },
+        Case {
+            name: "audit of a tree named through ..",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["audit", "--root", "{root}/home/../nowhere"],
+            phrase: "contains '..'",
+        },
+        Case {
+            name: "audit --socket without unix://",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["audit", "--socket", "/var/run/docker.sock"],
+            phrase: "is not a unix socket address with an absolute path; give unix:///PATH",
+        },
+        Case {
+            name: "audit --host without --client-dir",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["audit", "--host", "tcp://127.0.0.1:2376"],
+            phrase: "--host needs --client-dir DIR",
+        },
+        Case {
+            name: "audit --host that is not a TCP address",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["audit", "--host", "unix:///var/run/docker.sock", "--client-dir", "{root}/alice"],
+            phrase: "uses unix://",
+        },
+        Case {
+            name: "audit --min-severity that is no severity",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["audit", "--root", "{root}", "--min-severity", "severe"],
+            phrase: "invalid --min-severity \"severe\": give info, low, medium, high or critical",
+        },
+        Case {
+            name: "audit --daemon-config relative with --root",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["audit", "--root", "{root}", "--daemon-config", "etc/docker/daemon.json"],
+            phrase: "is relative; with --root give its path inside the tree",
+        },
+        Case {
+            name: "audit --daemon-config missing from the tree",
+            setup: Setup::Nothing,
+            damage: none,
+            args: &["audit", "--root", "{root}", "--daemon-config", "/etc/docker/daemon.json"],
+            phrase: "{root}/etc/docker/daemon.json does not exist",
+        },
     ]
 }
 

@@ -255,6 +255,12 @@ fn every_commands_json_document_matches_its_schema_in_docs_json_md() {
     )
     .unwrap();
     let units = std::env::join_paths([&etc, &lib]).unwrap();
+    std::fs::create_dir_all(root.join("tree/etc/docker")).unwrap();
+    std::fs::write(
+        root.join("tree/etc/docker/daemon.json"),
+        r#"{"hosts": ["tcp://0.0.0.0:2376"], "tlsverify": true}"#,
+    )
+    .unwrap();
     let docker_config = root.join("docker-config");
     let (daemon_dir, client_dir) = (p("daemon"), p("client"));
     let host = "tcp://127.0.0.1:2376";
@@ -350,6 +356,12 @@ fn every_commands_json_document_matches_its_schema_in_docs_json_md() {
         ),
         run("env", &["--unset", "--shell", "sh"]),
         run("sans", &[]),
+        // A tree whose daemon.json listens on every interface: one info finding, below the
+        // threshold (critical, so that files owned by a non-root runner do not fail the run).
+        run(
+            "audit",
+            &["--root", &p("tree"), "--min-severity", "critical"],
+        ),
         with_config(run(
             "context create",
             &[

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod audit;
 mod bootstrap;
 mod ca;
 mod completions;
@@ -173,6 +174,7 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Context(ContextCommand::Ls) => contexts::list(&ctx),
         Command::Context(ContextCommand::Rm(args)) => contexts::remove(&ctx, &args),
         Command::Probe(args) => probe::run(&ctx, &args),
+        Command::Audit(args) => audit::run(&ctx, &args),
         Command::Completions(args) => completions::run(&ctx, &args),
         Command::Man(args) => man::run(&ctx, &args),
     }

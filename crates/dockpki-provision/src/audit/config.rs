@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::checks::listen::tcp_listeners;
 use super::host::{Host, Process};
+use super::DaemonAccess;
 use crate::docker::systemd;
 use crate::error::{Error, Result};
 use crate::fs::reader::Limit;
@@ -349,24 +351,75 @@ fn unit_args(command: &str) -> (Vec<String>, Vec<String>) {
 /// When the processes of a live host cannot be listed, or `daemon_config` is given and
 /// cannot be read.
 pub fn effective_config(host: &dyn Host, daemon_config: Option<&Path>) -> Result<EffectiveConfig> {
-    let (source, args, unexpanded) = if let Some(p) = dockerd_processes(host)?.into_iter().next() {
-        (
-            Source::Process {
+    effective_config_serving(host, daemon_config, None)
+}
+
+/// [`effective_config`] of the dockerd that serves `daemon` (the socket or TCP address the
+/// audit asks about containers), when several run: a host may run a rootless daemon beside
+/// the system one, and tests run their own. Among the running dockerd, the first (lowest pid)
+/// whose listen addresses include `daemon` is chosen ([`EffectiveConfig::serves`]); when none
+/// does (or `daemon` is `None`), the lowest pid, as [`effective_config`] chooses.
+///
+/// # Errors
+/// As [`effective_config`].
+pub fn effective_config_serving(
+    host: &dyn Host,
+    daemon_config: Option<&Path>,
+    daemon: Option<&DaemonAccess>,
+) -> Result<EffectiveConfig> {
+    let processes = dockerd_processes(host)?;
+    if !processes.is_empty() {
+        let mut configs = Vec::new();
+        for p in processes {
+            let source = Source::Process {
                 pid: p.pid,
                 uid: p.uid,
-            },
-            p.argv[1..].to_vec(),
-            Vec::new(),
-        )
-    } else if let Some((command, files)) = unit_command(host)? {
+            };
+            configs.push(from_command(
+                host,
+                daemon_config,
+                source,
+                p.argv[1..].to_vec(),
+                Vec::new(),
+            )?);
+        }
+        let chosen = daemon
+            .and_then(|d| configs.iter().position(|c| c.serves(d)))
+            .unwrap_or(0);
+        return Ok(configs.swap_remove(chosen));
+    }
+    if let Some((command, files)) = unit_command(host)? {
         let (args, unexpanded) = unit_args(&command);
-        (Source::Unit { files }, args, unexpanded)
-    } else if let Some((uid, command, files)) = user_unit_command(host)? {
+        return from_command(
+            host,
+            daemon_config,
+            Source::Unit { files },
+            args,
+            unexpanded,
+        );
+    }
+    if let Some((uid, command, files)) = user_unit_command(host)? {
         let (args, unexpanded) = unit_args(&command);
-        (Source::UserUnit { uid, files }, args, unexpanded)
-    } else {
-        (Source::None, Vec::new(), Vec::new())
-    };
+        return from_command(
+            host,
+            daemon_config,
+            Source::UserUnit { uid, files },
+            args,
+            unexpanded,
+        );
+    }
+    from_command(host, daemon_config, Source::None, Vec::new(), Vec::new())
+}
+
+/// The configuration of a dockerd started with `args` (after the program name), merged with
+/// its daemon.json (`daemon_config`, else the one `args` or the defaults name).
+fn from_command(
+    host: &dyn Host,
+    daemon_config: Option<&Path>,
+    source: Source,
+    args: Vec<String>,
+    unexpanded: Vec<String>,
+) -> Result<EffectiveConfig> {
     let flags = parse_flags(&args);
     let uid = match source {
         Source::Process { uid, .. } | Source::UserUnit { uid, .. } => uid,
@@ -382,7 +435,7 @@ pub fn effective_config(host: &dyn Host, daemon_config: Option<&Path>) -> Result
             None => {
                 return Err(Error::new(format!(
                     "{} does not exist; name the daemon.json to audit",
-                    crate::text::escape(&path.display().to_string())
+                    crate::text::escape(&host.shown(path).display().to_string())
                 )))
             }
         },
@@ -513,6 +566,41 @@ impl EffectiveConfig {
         }
     }
 
+    /// Whether dockerd, configured so, listens where `daemon` says: the unix socket at its path
+    /// (`fd://`, no `hosts` at all or a bare `unix://` mean the default socket,
+    /// `/var/run/docker.sock`; `/var/run` and `/run` are one directory), or a TCP listener on
+    /// its port bound to its host or to every interface.
+    pub fn serves(&self, daemon: &DaemonAccess) -> bool {
+        let hosts = self.hosts();
+        match daemon {
+            DaemonAccess::Socket(path) => {
+                let wanted = run_dir_path(path);
+                let default = run_dir_path(Path::new(DEFAULT_SOCKET));
+                hosts.is_empty() && wanted == default
+                    || hosts.iter().any(|h| {
+                        if h.starts_with("fd://") {
+                            // Socket activation: systemd's docker.socket, the default path.
+                            return wanted == default;
+                        }
+                        match h.strip_prefix("unix://") {
+                            Some("") => wanted == default,
+                            Some(p) => run_dir_path(Path::new(p)) == wanted,
+                            None => false,
+                        }
+                    })
+            }
+            DaemonAccess::Tcp { endpoint, .. } => {
+                // As dockerd: tlsverify set at all (even false) turns TLS on, which makes 2376
+                // the default port.
+                let tls = self.bool("tlsverify").is_some() || self.bool("tls") == Some(true);
+                tcp_listeners(&hosts, tls).iter().any(|l| {
+                    l.port == endpoint.port
+                        && (l.all_interfaces() || l.host.eq_ignore_ascii_case(&endpoint.host))
+                })
+            }
+        }
+    }
+
     /// Where the configuration came from, in a few words, for evidence.
     pub fn describe_source(&self) -> String {
         match &self.source {
@@ -527,6 +615,18 @@ impl EffectiveConfig {
             },
             Source::None => "no dockerd command line (none running, no unit)".into(),
         }
+    }
+}
+
+/// dockerd's default unix socket.
+pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// `path` with `/var/run` written `/run`: on every current distribution one is a link to the
+/// other, so `unix:///run/docker.sock` and `unix:///var/run/docker.sock` are one socket.
+pub fn run_dir_path(path: &Path) -> PathBuf {
+    match path.strip_prefix("/var/run") {
+        Ok(rest) => Path::new("/run").join(rest),
+        Err(_) => path.to_path_buf(),
     }
 }
 
@@ -655,5 +755,90 @@ mod tests {
         assert_eq!(file_key("host"), "hosts");
         assert_eq!(file_key("log-opt"), "log-opts");
         assert_eq!(file_key("tlsverify"), "tlsverify");
+    }
+
+    /// The tree's files, with `processes` running.
+    struct WithProcesses {
+        tree: super::super::TreeHost,
+        processes: Vec<Process>,
+    }
+
+    impl Host for WithProcesses {
+        fn name(&self) -> String {
+            self.tree.name()
+        }
+        fn is_live(&self) -> bool {
+            true
+        }
+        fn stat(&self, path: &Path) -> Result<Option<super::super::host::Stat>> {
+            self.tree.stat(path)
+        }
+        fn lstat(&self, path: &Path) -> Result<Option<super::super::host::Stat>> {
+            self.tree.lstat(path)
+        }
+        fn read(&self, path: &Path, limit: Limit) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+            self.tree.read(path, limit)
+        }
+        fn list_dir(&self, path: &Path) -> Result<Option<Vec<String>>> {
+            self.tree.list_dir(path)
+        }
+        fn processes(&self) -> Result<Vec<Process>> {
+            Ok(self.processes.clone())
+        }
+    }
+
+    #[test]
+    fn the_dockerd_serving_the_requested_socket_or_port_is_the_one_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("b.json"),
+            r#"{"hosts": ["unix:///tmp/b/docker.sock", "tcp://0.0.0.0:2376"], "tlsverify": true}"#,
+        )
+        .unwrap();
+        let process = |pid, line: &str| Process {
+            pid,
+            uid: 0,
+            argv: words(line),
+        };
+        let host = WithProcesses {
+            tree: super::super::TreeHost::tree(dir.path()).unwrap(),
+            processes: vec![
+                process(
+                    10,
+                    "/usr/bin/dockerd -H fd:// --containerd=/run/containerd.sock",
+                ),
+                process(
+                    20,
+                    "dockerd -H unix:///tmp/a/docker.sock -H tcp://127.0.0.1:2375",
+                ),
+                process(30, "dockerd --config-file /b.json"),
+            ],
+        };
+        let pid_for = |daemon: Option<DaemonAccess>| match effective_config_serving(
+            &host,
+            None,
+            daemon.as_ref(),
+        )
+        .unwrap()
+        .source
+        {
+            Source::Process { pid, .. } => pid,
+            other => panic!("{other:?}"),
+        };
+        let socket = |p: &str| Some(DaemonAccess::Socket(PathBuf::from(p)));
+        let tcp = |a: &str| {
+            Some(DaemonAccess::Tcp {
+                endpoint: a.parse().unwrap(),
+                client_dir: PathBuf::from("/c"),
+            })
+        };
+        assert_eq!(pid_for(None), 10);
+        assert_eq!(pid_for(socket("/run/docker.sock")), 10);
+        assert_eq!(pid_for(socket("/tmp/a/docker.sock")), 20);
+        assert_eq!(pid_for(socket("/tmp/b/docker.sock")), 30);
+        assert_eq!(pid_for(tcp("tcp://127.0.0.1:2375")), 20);
+        assert_eq!(pid_for(tcp("tcp://docker.example.com:2376")), 30);
+        // Served by none: the lowest pid, as without a request.
+        assert_eq!(pid_for(socket("/elsewhere.sock")), 10);
     }
 }

@@ -351,7 +351,11 @@ impl AuditReport {
 /// by the request is unreadable). A file a rule cannot read is that rule's finding or "not
 /// applicable", never an error of the whole audit.
 pub fn audit(host: &dyn Host, request: &AuditRequest) -> Result<AuditReport> {
-    let config = config::effective_config(host, request.daemon_config.as_deref())?;
+    let config = config::effective_config_serving(
+        host,
+        request.daemon_config.as_deref(),
+        request.daemon.as_ref(),
+    )?;
     let outcomes = rules::run_all(host, &config, request);
     Ok(AuditReport {
         host: host.name(),

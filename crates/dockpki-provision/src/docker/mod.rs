@@ -1,5 +1,6 @@
 //! Docker's own formats and addresses: docker contexts and daemon endpoints.
 
+pub mod api;
 pub mod context;
 pub mod endpoint;
 

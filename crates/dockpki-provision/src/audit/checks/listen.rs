@@ -57,8 +57,11 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
     let mut out = config_rules(cx);
     let config = cx.config;
     let verify = config.bool("tlsverify") == Some(true);
-    // tlsverify implies tls for dockerd.
-    let tls = verify || config.bool("tls") == Some(true);
+    // dockerd turns TLS on whenever tlsverify is set at all, even to false ("regardless of
+    // whether the user sets it to true or false, if they specify TLSVerify at all then we need
+    // to turn on TLS", moby's loadDaemonCliConfig): `tlsverify: false` is TLS without client
+    // verification, not plain TCP.
+    let tls = config.bool("tlsverify").is_some() || config.bool("tls") == Some(true);
     let listeners = tcp_listeners(&config.hosts(), tls);
     if listeners.is_empty() {
         let why = format!(
@@ -243,5 +246,28 @@ mod tests {
         assert_eq!(tcp_listeners(&hosts(&["tcp://h"]), false)[0].port, 2375);
         assert!(tcp_listeners(&hosts(&["tcp://:2376"]), true)[0].all_interfaces());
         assert!(!tcp_listeners(&hosts(&["tcp://127.0.0.1:2376"]), true)[0].all_interfaces());
+    }
+
+    #[test]
+    fn tlsverify_false_is_tls_without_client_verification_not_plain_tcp() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tree.path().join("etc/docker")).unwrap();
+        std::fs::write(
+            tree.path().join("etc/docker/daemon.json"),
+            r#"{"hosts": ["tcp://127.0.0.1:2376"], "tlsverify": false}"#,
+        )
+        .unwrap();
+        let host = crate::audit::TreeHost::tree(tree.path()).unwrap();
+        let report = crate::audit::audit(
+            &host,
+            &crate::audit::AuditRequest::new(time::OffsetDateTime::now_utc()),
+        )
+        .unwrap();
+        let failing: Vec<&str> = report.findings().iter().map(|f| f.id).collect();
+        assert!(
+            failing.contains(&rules::TLS_WITHOUT_VERIFY.id),
+            "{failing:?}"
+        );
+        assert!(!failing.contains(&rules::TCP_WITHOUT_TLS.id), "{failing:?}");
     }
 }
