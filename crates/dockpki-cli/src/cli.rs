@@ -238,7 +238,8 @@ pub struct AuditArgs {
     /// path inside the tree (/etc/docker/daemon.json is DIR/etc/docker/daemon.json)
     #[arg(long, value_name = "FILE")]
     pub daemon_config: Option<PathBuf>,
-    /// Ask the daemon on this unix socket about its containers: unix:///PATH
+    /// Ask the daemon on this unix socket about its containers: unix:///PATH [default without
+    /// --root: unix:///var/run/docker.sock when it is there]
     #[arg(long, value_name = "unix:///PATH")]
     pub socket: Option<String>,
     /// Ask the daemon at this address about its containers, with mutual TLS and --client-dir:

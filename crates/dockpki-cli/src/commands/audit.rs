@@ -2,10 +2,12 @@
 //! the CIS Docker Benchmark ([`dockpki_provision::audit`] judges; this parses the command line
 //! and prints the report).
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
 
 use dockpki_provision::audit::{
-    self, AuditReport, AuditRequest, DaemonAccess, Finding, Fix, Outcome, Severity, TreeHost,
+    self, config::DEFAULT_SOCKET, AuditReport, AuditRequest, DaemonAccess, Finding, Fix, Outcome,
+    Severity, TreeHost,
 };
 use serde_json::{json, Value};
 
@@ -100,7 +102,15 @@ fn parse(args: &AuditArgs) -> CliResult<Parsed> {
 
 /// `dockpki audit`.
 pub fn run(ctx: &Context, args: &AuditArgs) -> CliResult<i32> {
-    let parsed = parse(args)?;
+    let mut parsed = parse(args)?;
+    if parsed.root.is_none() && parsed.request.daemon.is_none() {
+        // On the machine itself the daemon is asked by default, through the system socket
+        // when there is one: `sudo dockpki audit` covers the containers too.
+        let default = PathBuf::from(DEFAULT_SOCKET);
+        if std::fs::symlink_metadata(&default).is_ok_and(|m| m.file_type().is_socket()) {
+            parsed.request.daemon = Some(DaemonAccess::Socket(default));
+        }
+    }
     let host = match &parsed.root {
         Some(dir) => TreeHost::tree(dir)?,
         None => TreeHost::live()?,

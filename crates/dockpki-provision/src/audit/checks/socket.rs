@@ -9,9 +9,7 @@ use crate::audit::rules::{self, Context};
 use crate::audit::{Fix, Outcome, Severity};
 use crate::fs::reader::Limit;
 
-/// The socket a root dockerd makes when told no other (`fd://` is systemd's docker.socket,
-/// which makes it too).
-pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+pub use crate::audit::config::DEFAULT_SOCKET;
 
 /// The group dockerd gives its socket unless `--group` says otherwise.
 pub const DEFAULT_GROUP: &str = "docker";
