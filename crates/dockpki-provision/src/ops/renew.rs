@@ -153,8 +153,8 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
     let owners = &state.settings().owners;
     // Renew replaces files it wrote itself: forced, with backups.
     let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
-    // Each new RSA key takes up to seconds: `renew --all` over many of them reports progress
-    // (its start and its end: the successors are signed several at a time).
+    // Each new RSA key takes up to seconds: `renew --all` over many of them reports progress,
+    // as each successor is signed (several at a time, counted in order).
     let report = state.settings().report.as_ref();
     let slow = request.key_policy == KeyPolicy::Fresh
         && selected
@@ -180,9 +180,19 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         .iter()
         .position(|r| refuse_outliving_ca(r, &ca, now).is_err())
         .unwrap_or(selected.len());
-    let signed = sign_successors(&ca, &selected[..outliving], request.key_policy, owners, now);
+    let signed = sign_successors(
+        &ca,
+        &selected[..outliving],
+        request.key_policy,
+        owners,
+        now,
+        progress,
+    );
     // The work ended, whether every step succeeded or not: whoever draws the progress stops.
-    progress(total);
+    // Signing everything reported the end already.
+    if outliving < total {
+        progress(total);
+    }
     let mut issued_all = Vec::with_capacity(signed.len());
     let mut renewed = Vec::new();
     for (record, issued) in selected.iter().zip(signed) {

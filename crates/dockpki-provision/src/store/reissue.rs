@@ -65,12 +65,17 @@ pub fn reissue(
 /// owner, an identity that belongs to one thread), then the keys are generated and the
 /// certificates signed on as many threads as the machine runs at once. Renewing thousands of
 /// certificates is signing thousands of certificates.
+///
+/// `signed` is called with how many records are done (signed or refused) each time one is,
+/// from the thread that did it: one call at a time, with the counts in increasing order, so a
+/// caller can report progress as it goes.
 pub fn sign_successors(
     ca: &CertificateAuthority,
     records: &[Record],
     key_policy: KeyPolicy,
     owners: &OwnerPolicy,
     now: OffsetDateTime,
+    signed: impl Fn(usize) + Sync,
 ) -> Vec<Result<IssuedCert>> {
     let keys: Vec<Result<Option<PrivateKey>>> = records
         .iter()
@@ -86,8 +91,19 @@ pub fn sign_successors(
         };
         successor(ca, record, key, now)
     };
+    // Counted and reported under one lock: two threads reporting outside it could deliver
+    // their counts out of order, and a progress display would step back.
+    let done = std::sync::Mutex::new(0);
     let work: Vec<Signing<'_>> = records.iter().zip(keys).collect();
-    crate::parallel::map(work, PARALLEL_FROM, sign)
+    crate::parallel::map(work, PARALLEL_FROM, |item| {
+        let result = sign(item);
+        let mut done = done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *done += 1;
+        signed(*done);
+        result
+    })
 }
 
 /// A record to sign the successor of, with the key read for it (`None`: generate one).
@@ -351,14 +367,21 @@ mod tests {
         let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
         let mut records: Vec<Record> = (0..MANY).map(|i| recorded(&ca, now, i)).collect();
         records[5].installed.clear();
+        let progress = std::sync::Mutex::new(Vec::new());
         let signed = sign_successors(
             &ca,
             &records,
             KeyPolicy::Fresh,
             &OwnerPolicy::RunningUser,
             now,
+            |done| progress.lock().unwrap().push(done),
         );
         assert_eq!(signed.len(), MANY);
+        // Progress counts every record as it is done, refusals too, never stepping back.
+        assert_eq!(
+            progress.into_inner().unwrap(),
+            (1..=MANY).collect::<Vec<_>>()
+        );
         for (i, result) in signed.iter().enumerate() {
             match result {
                 Err(e) => {
@@ -384,7 +407,7 @@ mod tests {
         let records: Vec<Record> = (0..3).map(|i| recorded(&ca, now, i)).collect();
         let owners = OwnerPolicy::RunningUser;
         let signed: Vec<IssuedCert> =
-            sign_successors(&ca, &records, KeyPolicy::Fresh, &owners, now)
+            sign_successors(&ca, &records, KeyPolicy::Fresh, &owners, now, |_| {})
                 .into_iter()
                 .collect::<Result<_>>()
                 .unwrap();
