@@ -71,6 +71,16 @@ pub enum Create {
     No,
 }
 
+/// The CA's certificate in a state directory ([`State::ca_cert_path`]): the names are the
+/// state's layout, which readers without a [`State`] (a layout check) use too.
+pub const CA_CERT: &str = "ca.pem";
+/// The CA's key in a state directory ([`State::ca_key_path`]).
+pub const CA_KEY: &str = "ca-key.pem";
+/// A rotation's new CA in a state directory ([`State::ca_next_cert_path`]).
+pub const CA_NEXT_CERT: &str = "ca-next.pem";
+/// The key of a rotation's new CA ([`State::ca_next_key_path`]).
+pub const CA_NEXT_KEY: &str = "ca-next-key.pem";
+
 /// An opened state directory.
 pub struct State {
     dir: PathBuf,
@@ -266,12 +276,12 @@ impl State {
 
     /// `ca.pem`.
     pub fn ca_cert_path(&self) -> PathBuf {
-        self.dir.join("ca.pem")
+        self.dir.join(CA_CERT)
     }
 
     /// `ca-key.pem`.
     pub fn ca_key_path(&self) -> PathBuf {
-        self.dir.join("ca-key.pem")
+        self.dir.join(CA_KEY)
     }
 
     /// `journal.json`: present only while an update is being moved into place.
@@ -383,12 +393,12 @@ impl State {
     /// until `finish`). Its presence is the whole record of the rotation: it appears and
     /// becomes `ca.pem` in journaled updates, so a crash never leaves a half-begun rotation.
     pub fn ca_next_cert_path(&self) -> PathBuf {
-        self.dir.join("ca-next.pem")
+        self.dir.join(CA_NEXT_CERT)
     }
 
     /// `ca-next-key.pem`: the key of [`State::ca_next_cert_path`].
     pub fn ca_next_key_path(&self) -> PathBuf {
-        self.dir.join("ca-next-key.pem")
+        self.dir.join(CA_NEXT_KEY)
     }
 
     /// `archive/`: CAs retired by `dockpki ca rotate finish` or abandoned by `dockpki ca rotate
@@ -714,14 +724,14 @@ fn check_state_dir(dir: &Path, m: &fs::Metadata) -> Result<()> {
 }
 
 fn has_ca(dir: &Path) -> bool {
-    dir.join("ca.pem").exists() || dir.join("ca-key.pem").exists()
+    dir.join(CA_CERT).exists() || dir.join(CA_KEY).exists()
 }
 
 /// Why `dir` holds no CA as far as [`has_ca`] can tell. `exists()` is false for a file that
 /// cannot be looked at too, so a state directory this user may not search (another user's, say
 /// root's under `sudo`) is reported as such, not as an empty one.
 fn no_ca(dir: &Path) -> Error {
-    for name in ["ca.pem", "ca-key.pem"] {
+    for name in [CA_CERT, CA_KEY] {
         if let Err(e) = fs::symlink_metadata(dir.join(name)) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 return unreadable_state(dir, &e);
