@@ -19,7 +19,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{s, Env};
@@ -293,22 +293,15 @@ fn issue_into_a_large_state_killed_at_random_instants_loses_nothing() {
     large_state(&env);
     let new = env.path("new");
     let spawn = || {
-        // A std Command (assert_cmd's cannot be spawned and killed), with nothing of this
-        // process' environment but PATH: the state is passed explicitly.
-        Command::new(common::bin())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", env.home())
-            .env("USER", common::USER)
-            .current_dir(env.root())
-            .arg("--state")
-            .arg(env.state())
-            .args(["issue", "client", "--name", "again", "--force", "--out"])
-            .arg(&new)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn dockpki")
+        env.spawn_quiet(&[
+            "issue",
+            "client",
+            "--name",
+            "again",
+            "--force",
+            "--out",
+            s(&new),
+        ])
     };
     // Recorded before the kills start, so that what a killed run stages there is looked for.
     let mut runs: Vec<Duration> = (0..5)
