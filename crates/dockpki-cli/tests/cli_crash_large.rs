@@ -292,17 +292,11 @@ fn issue_into_a_large_state_killed_at_random_instants_loses_nothing() {
     let env = Env::new();
     large_state(&env);
     let new = env.path("new");
-    let spawn = || {
-        env.spawn_quiet(&[
-            "issue",
-            "client",
-            "--name",
-            "again",
-            "--force",
-            "--out",
-            s(&new),
-        ])
-    };
+    let mut args: Vec<&str> = "issue client --name again --force --out"
+        .split(' ')
+        .collect();
+    args.push(s(&new));
+    let spawn = || env.spawn_quiet(&args);
     // Recorded before the kills start, so that what a killed run stages there is looked for.
     let mut runs: Vec<Duration> = (0..5)
         .map(|_| {
