@@ -8,7 +8,9 @@
 //!
 //! Because they are copies, a certificate renewed or re-issued in the client layout never
 //! reaches the context. [`mirror_client_files`] closes that gap for the contexts dockpki made:
-//! every plan that writes a client layout such a context copies also rewrites the copies.
+//! every plan that writes a client layout such a context copies also rewrites the copies, an
+//! explicit step of every update ([`crate::store::state::State::feed_contexts`]) whose result,
+//! the contexts fed ([`ContextFed`]), is part of the operation's outcome.
 
 use std::path::{Path, PathBuf};
 
@@ -350,38 +352,74 @@ pub fn plan_context(
     }
 }
 
-/// The hook that keeps contexts in step with their client layouts: for every context in
+/// A docker context dockpki made whose copies of its client layout's files an update rewrites:
+/// part of the outcome of every operation that writes client layouts, so that the caller can
+/// say which contexts changed with them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ContextFed {
+    /// The context's name.
+    pub name: String,
+    /// The docker configuration directory it is in.
+    pub docker_config: PathBuf,
+    /// The client layout it copies.
+    pub client_dir: PathBuf,
+}
+
+impl ContextFed {
+    /// `DOCKER_CONFIG/contexts/tls/<id>/docker`: where its copies are.
+    pub fn tls_dir(&self) -> PathBuf {
+        tls_dir(&self.docker_config, &self.name)
+    }
+}
+
+/// The step that keeps contexts in step with their client layouts: for every context in
 /// `contexts` whose client layout file `plan` rewrites, adds the same contents for the
-/// context's copy, so that both change in one journaled update. Called for every plan by
-/// [`crate::store::state::State::commit`], so `issue`, `bootstrap`, `renew` and every phase of
-/// `ca rotate` reach contexts without knowing about them. A context removed with
-/// `docker context rm` (no `meta.json` left) is not recreated.
-pub fn mirror_client_files(plan: &mut WritePlan, contexts: &[ContextRecord], owners: &OwnerPolicy) {
+/// context's copy, so that both change in one journaled update, and returns those contexts.
+/// [`crate::store::state::State::feed_contexts`] runs it, and [`crate::store::state::State::commit`]
+/// writes only a plan that went through it, so `issue`, `bootstrap`, `renew` and every phase
+/// of `ca rotate` reach contexts, and say so in their outcomes. A context removed with
+/// `docker context rm` (no `meta.json` left) is not recreated, and a copy the plan already
+/// writes (`context create`) is left as planned.
+pub fn mirror_client_files(
+    plan: &mut WritePlan,
+    contexts: &[ContextRecord],
+    owners: &OwnerPolicy,
+) -> Vec<ContextFed> {
     let mut copies: Vec<(PathBuf, Zeroizing<Vec<u8>>, Option<Owner>)> = Vec::new();
+    let mut fed = Vec::new();
     for record in contexts {
         let config = &record.docker_config;
         if !meta_dir(config, &record.name).join("meta.json").is_file() {
             continue;
         }
+        // A context copies its layout's key into its owner's tree: only ever a layout of
+        // that same owner (a context recorded over someone else's layout is not fed).
+        let owner = owners.owner_for(config);
+        if owner.map(|o| o.uid) != owners.owner_for(&record.client_dir).map(|o| o.uid) {
+            continue;
+        }
+        let before = copies.len();
         for name in TLS_FILES {
             let copy = tls_dir(config, &record.name).join(name);
             if plan.planned(&copy).is_some() {
-                continue;
-            }
-            // A context copies its layout's key into its owner's tree: only ever a layout of
-            // that same owner (a context recorded over someone else's layout is not fed).
-            let owner = owners.owner_for(config);
-            if owner.map(|o| o.uid) != owners.owner_for(&record.client_dir).map(|o| o.uid) {
                 continue;
             }
             if let Some((contents, _)) = plan.planned(&record.client_dir.join(name)) {
                 copies.push((copy, Zeroizing::new(contents.to_vec()), owner));
             }
         }
+        if copies.len() > before {
+            fed.push(ContextFed {
+                name: record.name.clone(),
+                docker_config: config.clone(),
+                client_dir: record.client_dir.clone(),
+            });
+        }
     }
     for (path, contents, owner) in copies {
         plan.mirror(path, &contents, TLS_FILE_MODE, owner);
     }
+    fed
 }
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ fn write(
         .retain(|c| !(c.name == record.name && c.docker_config == record.docker_config));
     inventory.contexts.push(record.clone());
     state.plan_inventory(&mut plan, inventory)?;
-    let written = state.commit(plan)?;
+    let written = state.commit(state.feed_contexts(plan)?)?;
     let tracked = inventory
         .certificates
         .iter()
@@ -427,7 +427,7 @@ pub fn remove(state: &State, request: &ContextRemoveRequest) -> Result<ContextRe
             inventory.contexts.remove(i);
             let mut plan = WritePlan::new(Existing::Refuse);
             state.plan_inventory(&mut plan, &inventory)?;
-            state.commit(plan)?
+            state.commit(state.feed_contexts(plan)?)?
         }
         None => Vec::new(),
     };
@@ -567,7 +567,7 @@ mod tests {
             state
                 .plan_ca(&mut plan, &ca, crate::store::KeyProtection::Plain)
                 .unwrap();
-            state.commit(plan).unwrap();
+            state.commit(state.feed_contexts(plan).unwrap()).unwrap();
             let s = Setup { root, state };
             s.issue_client("client");
             s

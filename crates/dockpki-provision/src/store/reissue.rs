@@ -229,21 +229,24 @@ fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> Result<(
 /// re-certify, any key on the machine, the CA's included), the installed certificate must be
 /// the recorded one, and the key must belong to it: whatever else lies there is not reused.
 /// Every installed copy of the key must be private: a copy others could read may have been
-/// taken, and renewing onto a taken key renews nothing.
+/// taken, and renewing onto a taken key renews nothing. Each layout is opened as its own owner
+/// ([`OwnerPolicy::owner_for`]), never as another layout's: a record installed in two users'
+/// layouts must not let one of them make root read through the other's tree.
 fn reused_key(
     record: &Record,
     layouts: &[Layout],
     owners: &OwnerPolicy,
     what: &str,
 ) -> Result<PrivateKey> {
-    // Read as the layout's owner (a layout made under sudo): whatever they swap into their own
-    // tree, root reads only what they could.
-    let owner = owners.owner_for(&layouts[0].dir);
-    let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
-    let open = |path: &Path| {
-        reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| e.into_error("read", path))
+    // Each layout's files are read as that layout's owner (a layout made under sudo): whatever
+    // they swap into their own tree, root reads only what they could. One owner at a time:
+    // acting as a user is process-wide, so each guard goes before the next is taken.
+    let acting_as = |layout: &Layout| {
+        let owner = owners.owner_for(&layout.dir);
+        ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))
     };
     for layout in &layouts[1..] {
+        let _as = acting_as(layout)?;
         match reader::open(&layout.key_path(), Links::Refuse, Limit::Pem) {
             Ok(file) => refuse_readable_key(&file, &layout.key_path())?,
             Err(reader::ReadError::NotFound(_)) => {}
@@ -251,6 +254,10 @@ fn reused_key(
         }
     }
     let first = &layouts[0];
+    let _as = acting_as(first)?;
+    let open = |path: &Path| {
+        reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| e.into_error("read", path))
+    };
     let (cert_path, key_path) = (first.cert_path(), first.key_path());
     let cert = reader::read_opened(open(&cert_path)?, &cert_path, Limit::Pem)?;
     let installed = dockpki::certs_from_pem(&cert)
@@ -285,21 +292,23 @@ fn reused_key(
     Ok(key)
 }
 
-/// After a renewal that reused `record`'s key, makes every installed copy 0400: an unchanged
+/// After a renewal that reused `record`'s key, makes every copy it wrote 0400: an unchanged
 /// file is left alone by the write (same contents), so an owner-only 0600 copy would keep its
-/// mode, where dockpki writes keys 0400. `owners` are the layouts' owners as judged before the
-/// update: judged again now, a layout swapped for a symlink would have none, and root would
-/// follow it.
+/// mode, where dockpki writes keys 0400. `written` are the layouts the update wrote, with their
+/// owners as judged before the update: a layout the update skipped (see
+/// [`WritePlan::drop_unwritable_layouts`]) is not in it and is left exactly as it was; and
+/// judged again now, a layout swapped for a symlink would have no owner, and root would follow
+/// it.
 ///
 /// # Errors
 /// When acting as a layout's owner fails, or a key's mode cannot be changed.
 pub fn restrict_reused_keys(
     record: &Record,
-    owners: &std::collections::BTreeMap<std::path::PathBuf, Option<crate::fs::owner::Owner>>,
+    written: &std::collections::BTreeMap<std::path::PathBuf, Option<crate::fs::owner::Owner>>,
 ) -> Result<()> {
     for dir in &record.installed {
         let path = Layout::for_usage(record.kind, dir.clone()).key_path();
-        let Some(owner) = owners.get(dir).copied() else {
+        let Some(owner) = written.get(dir).copied() else {
             continue;
         };
         let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
