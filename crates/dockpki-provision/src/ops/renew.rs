@@ -540,6 +540,31 @@ mod tests {
         assert_eq!(renewal.restart_daemons(), std::slice::from_ref(&f.daemon));
     }
 
+    /// With `--reuse-key` the keys renewed in place are made 0400, but only in the layouts the
+    /// update wrote: a layout it skipped is left exactly as it was, key mode included.
+    #[test]
+    fn reused_keys_are_restricted_only_in_the_layouts_the_renewal_wrote() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let [_, alice, bob] = f.layouts();
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+        for layout in [&alice, &bob] {
+            std::fs::set_permissions(layout.key_path(), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
+        // bob made his layout group-writable: it cannot be written, but its key can be read.
+        std::fs::set_permissions(&f.bob, std::fs::Permissions::from_mode(0o770)).unwrap();
+        let bobs_serial = serial_in(&bob);
+
+        let renewal = renew(&f.state, &request(Selection::All, KeyPolicy::Reuse), now).unwrap();
+        assert_eq!(renewal.skipped.len(), 1, "{:?}", renewal.skipped);
+        assert_eq!(renewal.skipped[0].0, f.bob);
+        assert_eq!(mode(&alice.key_path()), 0o400, "a layout written");
+        assert_eq!(mode(&bob.key_path()), 0o600, "the layout skipped");
+        assert_eq!(serial_in(&bob), bobs_serial);
+    }
+
     #[test]
     fn a_successor_that_would_outlive_the_ca_is_refused_and_nothing_is_written() {
         let now = OffsetDateTime::now_utc();

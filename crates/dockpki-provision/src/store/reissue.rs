@@ -354,6 +354,77 @@ mod tests {
         )
     }
 
+    /// A key to reuse installed in two users' layouts is read in each layout as that layout's
+    /// owner, never as the other's: root's layout (outside the home) as root, whichever comes
+    /// first, and the user's layout as the user, so a file there the user could not read is
+    /// refused rather than read by root.
+    #[test]
+    fn a_reused_key_is_read_in_each_layout_as_that_layouts_owner() {
+        use std::os::unix::fs::chown;
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let now = OffsetDateTime::now_utc();
+        let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let nobody = crate::fs::Owner {
+            uid: 65534,
+            gid: 65534,
+        };
+        let home = root.path().join("home");
+        let owners = OwnerPolicy::InvokingUser {
+            owner: nobody,
+            home: home.clone(),
+        };
+        // root's layout: a directory only root may enter.
+        let roots = Layout::client(root.path().join("root-layout"));
+        // The user's layout, in their home, which only they may enter.
+        let users = Layout::client(home.join("layout"));
+        for dir in [&home, &users.dir, &roots.dir] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let issued = ca
+            .issue_client(
+                &ClientRequest {
+                    common_name: "c0".parse().unwrap(),
+                    lifetime: "90d".parse().unwrap(),
+                },
+                PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
+                now,
+            )
+            .unwrap();
+        let mut record = Record::new(
+            &issued.info,
+            Usage::Client,
+            &ca.info().sha256_fingerprint,
+            Vec::new(),
+        );
+        for layout in [&roots, &users] {
+            std::fs::write(layout.cert_path(), &issued.cert_pem).unwrap();
+            std::fs::write(layout.key_path(), issued.key_pem().as_bytes()).unwrap();
+            std::fs::set_permissions(layout.key_path(), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
+        for path in [&home, &users.dir, &users.cert_path(), &users.key_path()] {
+            chown(path, Some(nobody.uid), Some(nobody.gid)).unwrap();
+        }
+        let mut key = |first: &Layout, second: &Layout| {
+            record.installed = vec![first.dir.clone(), second.dir.clone()];
+            key_for(&record, KeyPolicy::Reuse, &owners)
+        };
+        // Each layout readable by its own owner only: read whichever comes first.
+        key(&users, &roots).unwrap();
+        key(&roots, &users).unwrap();
+        // A key in the user's layout that only root may read is not read by root for them.
+        chown(users.key_path(), Some(0), Some(0)).unwrap();
+        for (first, second) in [(&users, &roots), (&roots, &users)] {
+            let e = key(first, second).unwrap_err().to_string();
+            assert!(e.contains(&users.key_path().display().to_string()), "{e}");
+        }
+    }
+
     #[test]
     fn successors_signed_together_come_back_in_order_with_each_refusal_in_its_place() {
         let now = OffsetDateTime::now_utc();
