@@ -426,6 +426,61 @@ pub fn mirror_client_files(
 mod tests {
     use super::*;
 
+    /// A context copies its client layout into its owner's docker configuration: one recorded
+    /// over a layout of another owner (root's, outside the user's home) is not fed, and not
+    /// named among the contexts fed, while one over the user's own layout is.
+    #[test]
+    fn a_context_over_a_layout_of_another_owner_is_not_fed() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        let config = home.join(".docker");
+        let owners = OwnerPolicy::InvokingUser {
+            owner: Owner {
+                uid: 65534,
+                gid: 65534,
+            },
+            home: home.clone(),
+        };
+        let record = |name: &str, client_dir: PathBuf| ContextRecord {
+            name: name.into(),
+            docker_config: config.clone(),
+            client_dir,
+            host: "tcp://h:2376".into(),
+            description: None,
+        };
+        let contexts = [
+            record("theirs", home.join("layout")),
+            record("roots", root.path().join("root-layout")),
+        ];
+        let mut plan = WritePlan::new(crate::fs::Existing::Refuse);
+        for c in &contexts {
+            // Contexts docker knows (a removed one is never fed).
+            std::fs::create_dir_all(meta_dir(&config, &c.name)).unwrap();
+            std::fs::write(meta_dir(&config, &c.name).join("meta.json"), "{}").unwrap();
+            for name in TLS_FILES {
+                plan.cert(c.client_dir.join(name), name, None);
+            }
+        }
+        let fed = mirror_client_files(&mut plan, &contexts, &owners);
+        assert_eq!(
+            fed,
+            [ContextFed {
+                name: "theirs".into(),
+                docker_config: config.clone(),
+                client_dir: home.join("layout"),
+            }]
+        );
+        for name in TLS_FILES {
+            let (copy, owner) = plan
+                .planned(&tls_dir(&config, "theirs").join(name))
+                .expect("their own layout is copied");
+            assert_eq!((copy, owner.map(|o| o.uid)), (name.as_bytes(), Some(65534)));
+            assert!(plan
+                .planned(&tls_dir(&config, "roots").join(name))
+                .is_none());
+        }
+    }
+
     #[test]
     fn context_id_is_the_sha256_of_the_name_in_hex() {
         // `printf remote-a | sha256sum`; also the directory docker 28 created for it.
