@@ -88,11 +88,6 @@ impl FedPlan {
     pub fn contexts(&self) -> &[ContextFed] {
         &self.contexts
     }
-
-    /// The plan, to look at (what it writes, [`WritePlan::planned`]).
-    pub fn plan(&self) -> &WritePlan {
-        &self.plan
-    }
 }
 
 /// An opened state directory.
