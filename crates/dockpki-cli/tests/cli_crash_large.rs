@@ -90,7 +90,7 @@ fn large_state(env: &Env) {
     }
     let mut plan = WritePlan::new(Existing::Refuse);
     state.plan_inventory(&mut plan, &inventory).unwrap();
-    state.commit(plan).unwrap();
+    state.commit(state.feed_contexts(plan).unwrap()).unwrap();
     assert!(
         fs::read_to_string(state.inventory_path())
             .unwrap()
@@ -119,7 +119,7 @@ fn fill_delta(env: &Env, delta: usize, room: usize) -> usize {
             fs::remove_dir_all(&dir).unwrap();
             return i;
         }
-        state.commit(plan).unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
         let (before, now) = (len, delta_len());
         len = now;
         if i > 0 && now + (now - before) * (room + 1) > DELTA_LIMIT_BYTES {

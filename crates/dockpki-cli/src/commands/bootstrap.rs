@@ -76,11 +76,13 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
                     .map(|(k, v)| (k.to_string(), serde_json::Value::from(v.to_string())))
                     .collect::<serde_json::Map<_, _>>(),
                 "written": done.written,
+                "contexts_fed": done.contexts_fed,
             }),
         );
     } else if ctx.out.reports() {
         print_summary(&state, &done);
         super::list_written(ctx, &done.written);
+        super::list_contexts_fed(ctx, &done.contexts_fed);
         print_next_steps(&ctx.invocation, &done);
     }
     Ok(EXIT_OK)

@@ -63,7 +63,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         if ctx.out.json {
             print_document(
                 "renew",
-                serde_json::json!({ "renewed": [], "restart": [], "skipped": [] }),
+                serde_json::json!({ "renewed": [], "restart": [], "skipped": [], "contexts_fed": [] }),
             );
         }
         return Ok(EXIT_OK);
@@ -108,7 +108,12 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
             .collect();
         print_document(
             "renew",
-            serde_json::json!({ "renewed": renewed, "restart": restart, "skipped": skipped }),
+            serde_json::json!({
+                "renewed": renewed,
+                "restart": restart,
+                "skipped": skipped,
+                "contexts_fed": renewal.contexts_fed,
+            }),
         );
     } else {
         // Names and serials come from the inventory and the certificates, directories from
@@ -130,6 +135,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
             ));
         }
         super::list_written(ctx, &renewal.written);
+        super::list_contexts_fed(ctx, &renewal.contexts_fed);
         for r in &restart {
             ctx.out.done(&r.message);
         }

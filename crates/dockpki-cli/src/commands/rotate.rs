@@ -242,6 +242,7 @@ fn report(
             "missing_layouts": outcome.missing,
             "next": crate::json::next(&next, command_line.as_deref()),
             "written": outcome.written,
+            "contexts_fed": outcome.contexts_fed,
         });
         if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
             doc.extend(extra);
@@ -253,6 +254,7 @@ fn report(
     // What the phase did, then (with -v) the files it wrote.
     ctx.out.done(summary);
     super::list_written(ctx, &outcome.written);
+    super::list_contexts_fed(ctx, &outcome.contexts_fed);
     // Escaped by say: names and paths come from the inventory, reasons quote both.
     for n in &outcome.not_reissued {
         say(format_args!(
