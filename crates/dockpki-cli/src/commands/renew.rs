@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use dockpki_provision::layout::restart_hint;
 use dockpki_provision::ops::{self, renew::KeyPolicy, RenewRequest, Selection};
 use dockpki_provision::store::expiry::FileState;
 use dockpki_provision::store::Create;
@@ -35,6 +34,8 @@ struct Renewed {
 struct Restart {
     dir: PathBuf,
     message: String,
+    /// Whether it is the user's own rootless daemon (docs/json.md, object `restart`).
+    rootless: bool,
 }
 
 /// Renews what is due or selected; prints only when something was renewed.
@@ -95,9 +96,13 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     let restart: Vec<Restart> = renewal
         .restart_daemons()
         .into_iter()
-        .map(|dir| Restart {
-            message: restart_hint(&dir),
-            dir,
+        .map(|dir| {
+            let daemon = crate::paths::daemon_of_layout(&dir, &ctx.user);
+            Restart {
+                message: dockpki_provision::layout::restart_hint(&dir, daemon),
+                rootless: daemon == dockpki_provision::docker::daemon_json::Daemon::Rootless,
+                dir,
+            }
         })
         .collect();
     if ctx.out.json {

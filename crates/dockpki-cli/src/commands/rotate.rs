@@ -3,7 +3,6 @@
 //! and what comes next.
 
 use dockpki::KeyType;
-use dockpki_provision::layout::restart_hint;
 use dockpki_provision::ops::rotate::{self, BeginRequest, Next, Outcome, Phase};
 use dockpki_provision::store::Create;
 use serde_json::json;
@@ -238,7 +237,7 @@ fn report(
     if ctx.out.json {
         let command_line = next_step_command(&ctx.invocation, outcome.next);
         let mut doc = json!({
-            "restart": crate::json::restart(&restart),
+            "restart": crate::json::restart(&restart, &ctx.user),
             "missing_layouts": outcome.missing,
             "next": crate::json::next(&next, command_line.as_deref()),
             "written": outcome.written,
@@ -276,7 +275,7 @@ fn report(
         ));
     }
     for dir in &restart {
-        ctx.out.done(restart_hint(dir));
+        ctx.out.done(crate::paths::restart_hint(dir, &ctx.user));
     }
     ctx.out.done(format_args!("next: {next}"));
     Ok(EXIT_OK)
