@@ -325,12 +325,22 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The lines of the fenced block after the `rootless-quick-start` marker in docs/daemon.md.
+/// The lines of the fenced block after the `rootless-quick-start` marker in docs/daemon.md,
+/// which the README repeats word for word.
 fn quick_start() -> Vec<String> {
-    let doc = include_str!("../docs/daemon.md");
+    let doc = quick_start_of(include_str!("../docs/daemon.md"));
+    assert_eq!(
+        quick_start_of(include_str!("../README.md")),
+        doc,
+        "README.md's rootless quick start differs from docs/daemon.md's, which this test runs"
+    );
+    doc
+}
+
+fn quick_start_of(doc: &str) -> Vec<String> {
     let after = doc
         .split_once("<!-- rootless-quick-start")
-        .expect("docs/daemon.md has the rootless quick start marker")
+        .expect("the document has the rootless quick start marker")
         .1;
     let block = after
         .split_once("```sh\n")
