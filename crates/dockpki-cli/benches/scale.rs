@@ -114,7 +114,7 @@ fn populate(root: &Path, n: usize) -> PathBuf {
     }
     let mut plan = WritePlan::new(Existing::Refuse);
     state.plan_inventory(&mut plan, &inventory).unwrap();
-    state.commit(plan).unwrap();
+    state.commit(state.feed_contexts(plan).unwrap()).unwrap();
     if std::env::var_os("DOCKPKI_BENCH_INVENTORY_V1").is_some() {
         // The same records as one version-1 file, which a build from before version 2 reads.
         fs::write(state.inventory_path(), inventory.to_bytes().unwrap()).unwrap();

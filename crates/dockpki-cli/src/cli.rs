@@ -491,7 +491,8 @@ and prints the daemon.json keys and the client environment to use next.
 Examples:
   sudo dockpki bootstrap --san docker.example.com --san 192.0.2.10
   dockpki --state ./demo/state bootstrap --san localhost --san 127.0.0.1 --daemon-dir ./demo/daemon --client-dir ./demo/client
-  sudo dockpki bootstrap --san docker.example.com --name alice --client-validity 30d";
+  sudo dockpki bootstrap --san docker.example.com --name alice --client-validity 30d
+  dockpki bootstrap --rootless --san localhost --san 127.0.0.1   # as the rootless daemon's user";
 
 /// `dockpki ca ...`
 #[derive(Debug, Subcommand)]
@@ -722,9 +723,9 @@ pub struct BootstrapArgs {
     // was bootstrap's word for it, kept hidden for scripts.
     #[arg(long, alias = "client", value_name = "CN")]
     pub name: Option<String>,
-    /// Where the daemon's files go
-    #[arg(long, value_name = "DIR", default_value = crate::paths::DEFAULT_DAEMON_DIR)]
-    pub daemon_dir: PathBuf,
+    /// Where the daemon's files go [default: /etc/docker/pki; with --rootless $XDG_CONFIG_HOME/docker/pki]
+    #[arg(long, value_name = "DIR")]
+    pub daemon_dir: Option<PathBuf>,
     /// Where the client's files go [default: ~/.docker of the invoking user, also under sudo]
     #[arg(long, value_name = "DIR")]
     pub client_dir: Option<PathBuf>,
@@ -758,6 +759,9 @@ pub struct BootstrapArgs {
     /// Replace existing files in the layouts (old ones are kept as timestamped backups)
     #[arg(long)]
     pub force: bool,
+    /// For a rootless dockerd: run as its user (not root); the daemon's files go next to its daemon.json
+    #[arg(long)]
+    pub rootless: bool,
 }
 
 /// `dockpki inspect`

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::paths::{daemon_of_layout, ClientUser};
+use dockpki_provision::docker::daemon_json::Daemon;
 use dockpki_provision::layout::restart_hint;
 use dockpki_provision::store::inventory::Record;
 use serde_json::{json, Value};
@@ -23,10 +25,18 @@ pub fn installed_all(dirs: &[PathBuf], state: &str) -> Vec<Value> {
     dirs.iter().map(|d| installed(d, state)).collect()
 }
 
-/// The daemons to restart: `[{"dir", "message"}]`, the message saying why and how.
-pub fn restart(dirs: &[PathBuf]) -> Vec<Value> {
+/// The daemons to restart: `[{"dir", "message", "rootless"}]`, the message saying why and how,
+/// `rootless` whether it is the user's own rootless daemon ([`crate::paths::daemon_of_layout`]).
+pub fn restart(dirs: &[PathBuf], user: &ClientUser) -> Vec<Value> {
     dirs.iter()
-        .map(|d| json!({ "dir": d, "message": restart_hint(d) }))
+        .map(|d| {
+            let daemon = daemon_of_layout(d, user);
+            json!({
+                "dir": d,
+                "message": restart_hint(d, daemon),
+                "rootless": daemon == Daemon::Rootless,
+            })
+        })
         .collect()
 }
 

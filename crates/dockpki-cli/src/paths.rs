@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::error::{CliError, CliResult};
+use dockpki_provision::docker::daemon_json::Daemon;
 use dockpki_provision::fs::{Owner, OwnerPolicy};
 
 /// The daemon layout directory Docker's documentation uses.
@@ -91,6 +92,82 @@ pub fn default_state_dir() -> CliResult<PathBuf> {
         .ok_or_else(|| CliError::new("cannot find a state directory (HOME and XDG_DATA_HOME are unset); pass --state DIR"))?
 }
 
+/// `$XDG_CONFIG_HOME`, else `~/.config`: where a rootless dockerd reads `docker/daemon.json`.
+pub fn config_home() -> CliResult<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return absolute(&PathBuf::from(x));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| absolute(&PathBuf::from(h).join(".config")))
+        .ok_or_else(|| {
+            CliError::new("cannot find the configuration directory (HOME and XDG_CONFIG_HOME are unset); pass --file and --daemon-dir")
+        })?
+}
+
+/// The daemon layout of a rootless dockerd: `$XDG_CONFIG_HOME/docker/pki`, next to its
+/// daemon.json (`~/.docker` is the client's).
+pub fn rootless_daemon_dir() -> CliResult<PathBuf> {
+    Ok(config_home()?.join("docker/pki"))
+}
+
+/// The socket of a rootless daemon, `unix://$XDG_RUNTIME_DIR/docker.sock`, when
+/// `XDG_RUNTIME_DIR` is set.
+pub fn rootless_socket() -> Option<String> {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(|d| format!("unix://{}", PathBuf::from(d).join("docker.sock").display()))
+}
+
+/// Refuses `--rootless` when running as root (sudo included): a rootless daemon runs as an
+/// ordinary user and reads that user's files, which root would own (and put in root's home).
+pub fn refuse_rootless_as_root(command: &str) -> CliResult<()> {
+    if nix::unistd::geteuid().is_root() {
+        let sudo = std::env::var_os("SUDO_USER").filter(|u| !u.is_empty());
+        return Err(CliError::new(format!(
+            "{command} --rootless sets up a daemon that runs as an ordinary user, so it runs as that user: run it without sudo{}, as the user whose rootless dockerd it is",
+            if sudo.is_some() { "" } else { " and not as root" }
+        )));
+    }
+    Ok(())
+}
+
+/// Which dockerd serves the daemon layout in `dir`, for the restart hint: a rootless one
+/// (the running user's own) when a non-root user runs dockpki and the layout lies in their home
+/// or `$XDG_CONFIG_HOME`, else the system's. Root runs no rootless daemon, and a non-root
+/// user's layout outside their home (a scratch directory, a test) is not a daemon location
+/// dockpki can tell apart, so it keeps the system wording.
+pub fn daemon_of_layout(dir: &Path, user: &ClientUser) -> Daemon {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    judge_daemon(
+        dir,
+        nix::unistd::geteuid().is_root(),
+        user.home.as_deref(),
+        config.as_deref(),
+    )
+}
+
+/// [`daemon_of_layout`] with everything it reads passed in.
+fn judge_daemon(dir: &Path, root: bool, home: Option<&Path>, config: Option<&Path>) -> Daemon {
+    // `/` as a home (some service accounts) would make every directory the user's.
+    let mine = |base: Option<&Path>| {
+        base.is_some_and(|b| b.is_absolute() && b != Path::new("/") && dir.starts_with(b))
+    };
+    if !root && (mine(home) || mine(config)) {
+        Daemon::Rootless
+    } else {
+        Daemon::System
+    }
+}
+
+/// The line saying a daemon must be restarted to serve what was written into `dir`, naming the
+/// user's own daemon where the layout is a rootless one ([`daemon_of_layout`]).
+pub fn restart_hint(dir: &Path, user: &ClientUser) -> String {
+    dockpki_provision::layout::restart_hint(dir, daemon_of_layout(dir, user))
+}
+
 /// Makes a relative path absolute against the working directory, so that printed paths and the
 /// inventory stay valid wherever they are read.
 ///
@@ -111,4 +188,43 @@ pub fn absolute(path: &Path) -> CliResult<PathBuf> {
         )));
     }
     std::path::absolute(path).map_err(|e| CliError::io("resolve", path, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layout_in_a_non_root_users_home_or_config_dir_is_served_by_their_rootless_daemon() {
+        let home = Path::new("/home/alice");
+        let config = Path::new("/srv/alice-config");
+        let judge =
+            |dir: &str, root: bool| judge_daemon(Path::new(dir), root, Some(home), Some(config));
+        assert_eq!(
+            judge("/home/alice/.config/docker/pki", false),
+            Daemon::Rootless
+        );
+        assert_eq!(
+            judge("/srv/alice-config/docker/pki", false),
+            Daemon::Rootless
+        );
+        assert_eq!(judge("/etc/docker/pki", false), Daemon::System);
+        assert_eq!(judge("/tmp/scratch/daemon", false), Daemon::System);
+        // Component-wise: /home/alicette is not under /home/alice.
+        assert_eq!(judge("/home/alicette/pki", false), Daemon::System);
+        // Root runs no rootless daemon, whatever its home.
+        assert_eq!(
+            judge("/home/alice/.config/docker/pki", true),
+            Daemon::System
+        );
+        assert_eq!(
+            judge_daemon(
+                Path::new("/etc/docker/pki"),
+                false,
+                Some(Path::new("/")),
+                None
+            ),
+            Daemon::System
+        );
+    }
 }

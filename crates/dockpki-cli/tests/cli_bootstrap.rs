@@ -410,3 +410,35 @@ fn bootstrap_works_with_key_type_rsa_3072() {
 fn bootstrap_works_with_key_type_rsa_4096() {
     bootstrap_with_key_type("rsa-4096");
 }
+
+/// A rootless daemon runs as an ordinary user and reads that user's files: root (sudo or not)
+/// would make root's files in root's home, so `--rootless` is refused before anything is made.
+#[test]
+fn bootstrap_rootless_as_root_is_refused_and_writes_nothing() {
+    if !common::require_root("to be refused as root") {
+        return;
+    }
+    let env = Env::new();
+    let home = env.path("root-home");
+    std::fs::create_dir(&home).unwrap();
+    for sudo in [false, true] {
+        let mut cmd = env.cmd();
+        cmd.env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .args(["bootstrap", "--rootless", "--san", "localhost"]);
+        if sudo {
+            cmd.env("SUDO_USER", "alice").env("SUDO_UID", "12345");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            err.contains("bootstrap --rootless") && err.contains("without sudo"),
+            "{err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(names(&home).is_empty(), "written: {:?}", names(&home));
+        assert!(!env.state().exists());
+    }
+}

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_success, json, mode, read, s, snapshot, Entry, Env};
+use common::{assert_success, json, mode, read, s, snapshot, stdout, Entry, Env};
 
 /// The docker CLIs to compare with: 28 (`/usr/local/bin/docker`) and the Debian 20.10 one, or
 /// `docker` on PATH. None found: the comparisons are skipped loudly, or fail under `CI=true`.
@@ -399,6 +399,49 @@ fn renew_every_ca_rotation_phase_and_abort_rewrite_the_context_copies() {
         read(&tls_copy(&config, "remote-a", "ca.pem")),
         read(&env.state().join("ca.pem"))
     );
+}
+
+/// Every command that rewrites a client layout says which contexts it updated with it: one
+/// line in its text (none for a layout no context copies, whose output is unchanged), and
+/// `contexts_fed` in its JSON document.
+#[test]
+fn renew_issue_and_rotation_name_the_contexts_they_fed_in_text_and_json() {
+    let env = Env::new();
+    let (_, client) = bootstrapped(&env);
+    let config = env.path("docker-config");
+    create_contexts(&env, &config, &client, &["remote-a"]);
+    let line = format!(
+        "updated docker context \"remote-a\" in {} with the new files of {}",
+        config.display(),
+        client.display()
+    );
+    let out = stdout(&env.ok(&["renew", "--all"]));
+    assert!(out.lines().any(|l| l == line), "{out}");
+    let other = stdout(&env.issue_client("bob", &env.path("bob"), &[]));
+    assert!(!other.contains("docker context"), "{other}");
+    let out = stdout(&env.issue_client("alice", &client, &["--force"]));
+    assert!(out.lines().any(|l| l == line), "{out}");
+    assert!(stdout(&env.ok(&["-q", "renew", "--all"])).is_empty());
+
+    let fed = serde_json::json!([{
+        "name": "remote-a",
+        "docker_config": config,
+        "client_dir": client,
+    }]);
+    let doc = json(&env.ok(&["--json", "renew", "--all"]));
+    assert_eq!(doc["contexts_fed"], fed, "{doc}");
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "begin"]));
+    assert_eq!(doc["contexts_fed"], fed, "{doc}");
+    let doc = json(&env.ok(&[
+        "--json",
+        "issue",
+        "client",
+        "--name",
+        "carol",
+        "--out",
+        s(&env.path("carol")),
+    ]));
+    assert_eq!(doc["contexts_fed"], serde_json::json!([]), "{doc}");
 }
 
 #[test]

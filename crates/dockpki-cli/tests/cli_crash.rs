@@ -9,7 +9,6 @@ mod common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{read, s, Env};
@@ -92,49 +91,13 @@ fn renew_aborted_before_every_rename_is_completed_by_the_next_command() {
     assert_eq!(aborted, 5, "every rename was interrupted once");
 }
 
-/// A small xorshift generator: the tests need spread, not cryptographic randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded() -> Rng {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
-        Rng(nanos | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
 #[test]
 fn renew_killed_at_random_instants_always_leaves_working_layouts() {
     const MIN_ITERATIONS: usize = 100;
     const MAX_ITERATIONS: usize = 500;
     const BUDGET: Duration = Duration::from_secs(60);
     let (env, daemon, client) = bootstrapped();
-    let spawn = || {
-        // A std Command (assert_cmd's cannot be spawned and killed), with nothing of this
-        // process' environment but PATH: the state is passed explicitly.
-        Command::new(common::bin())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", env.home())
-            .env("USER", common::USER)
-            .current_dir(env.root())
-            .arg("--state")
-            .arg(env.state())
-            .args(["renew", "--all"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn dockpki")
-    };
+    let spawn = || env.spawn_quiet(&["renew", "--all"]);
     // The typical runtime bounds the random delay, so kills land all over the command.
     let mut runs: Vec<Duration> = (0..5)
         .map(|_| {
@@ -148,7 +111,7 @@ fn renew_killed_at_random_instants_always_leaves_working_layouts() {
     let typical = runs[runs.len() / 2];
     let max_delay_us = typical.as_micros() as u64;
 
-    let mut rng = Rng::seeded();
+    let mut rng = common::Rng::seeded();
     let (mut before_journal, mut recovered, mut completed) = (0, 0, 0);
     let started = Instant::now();
     let mut iterations = 0;

@@ -19,7 +19,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{s, Env};
@@ -90,7 +90,7 @@ fn large_state(env: &Env) {
     }
     let mut plan = WritePlan::new(Existing::Refuse);
     state.plan_inventory(&mut plan, &inventory).unwrap();
-    state.commit(plan).unwrap();
+    state.commit(state.feed_contexts(plan).unwrap()).unwrap();
     assert!(
         fs::read_to_string(state.inventory_path())
             .unwrap()
@@ -119,7 +119,7 @@ fn fill_delta(env: &Env, delta: usize, room: usize) -> usize {
             fs::remove_dir_all(&dir).unwrap();
             return i;
         }
-        state.commit(plan).unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
         let (before, now) = (len, delta_len());
         len = now;
         if i > 0 && now + (now - before) * (room + 1) > DELTA_LIMIT_BYTES {
@@ -292,24 +292,11 @@ fn issue_into_a_large_state_killed_at_random_instants_loses_nothing() {
     let env = Env::new();
     large_state(&env);
     let new = env.path("new");
-    let spawn = || {
-        // A std Command (assert_cmd's cannot be spawned and killed), with nothing of this
-        // process' environment but PATH: the state is passed explicitly.
-        Command::new(common::bin())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", env.home())
-            .env("USER", common::USER)
-            .current_dir(env.root())
-            .arg("--state")
-            .arg(env.state())
-            .args(["issue", "client", "--name", "again", "--force", "--out"])
-            .arg(&new)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn dockpki")
-    };
+    let mut args: Vec<&str> = "issue client --name again --force --out"
+        .split(' ')
+        .collect();
+    args.push(s(&new));
+    let spawn = || env.spawn_quiet(&args);
     // Recorded before the kills start, so that what a killed run stages there is looked for.
     let mut runs: Vec<Duration> = (0..5)
         .map(|_| {

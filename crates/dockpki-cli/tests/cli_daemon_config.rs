@@ -413,6 +413,22 @@ fn rootless_uses_the_users_config_dir_socket_and_no_userns_remap() {
     );
     assert!(d.get("userns-remap").is_none(), "{d}");
     assert_eq!(d["icc"], false);
+    // The restart is the user's unit's, and the default listen address is explained per
+    // rootlesskit network (docs/daemon.md).
+    let text = stdout(&out);
+    assert!(
+        text.contains("restart your rootless dockerd to apply: systemctl --user restart docker"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DOCKERD_ROOTLESS_ROOTLESSKIT_NET=host and DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=none, dockerd listens on tcp://0.0.0.0:2376 of this host"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS=\"-p HOST_IP:2376:2376/tcp\""),
+        "{text}"
+    );
+    assert!(!text.contains("restart dockerd to apply"), "{text}");
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn nothing_due_prints_nothing_changes_nothing_and_exits_0() {
     let doc = json(&env.ok(&["--json", "renew"]));
     assert_eq!(
         doc,
-        serde_json::json!({ "schema": "dockpki/renew/v1", "renewed": [], "restart": [], "skipped": [] })
+        serde_json::json!({ "schema": "dockpki/renew/v1", "renewed": [], "restart": [], "skipped": [], "contexts_fed": [] })
     );
 }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use dockpki::{IssuedCert, Usage};
 
+use crate::docker::daemon_json::Daemon;
 use crate::fs::owner::Owner;
 use crate::fs::write::WritePlan;
 
@@ -113,10 +114,24 @@ fn display(p: &Path) -> String {
 }
 
 /// The line that tells the operator a daemon must be restarted to serve what was just installed
-/// in `daemon_dir`. One wording for every command, since scripts match it (docs/renewal.md).
-pub fn restart_hint(daemon_dir: &Path) -> String {
-    format!(
-        "restart dockerd using {} (it does not reload certificates on SIGHUP)",
-        daemon_dir.display()
-    )
+/// in `daemon_dir`. One wording for every command, since scripts match it (docs/renewal.md):
+/// it always starts `restart dockerd using DIR`. For a rootless daemon it adds how: that daemon
+/// is the user's own systemd unit, and restarting the system's `docker.service` (what the
+/// operator of a root daemon would do) leaves it serving the old certificate.
+pub fn restart_hint(daemon_dir: &Path, daemon: Daemon) -> String {
+    match daemon {
+        Daemon::System => format!(
+            "restart dockerd using {} (it does not reload certificates on SIGHUP)",
+            daemon_dir.display()
+        ),
+        Daemon::Rootless => format!(
+            "restart dockerd using {} (it does not reload certificates on SIGHUP): it is a rootless daemon, restart it as its user with `{}`",
+            daemon_dir.display(),
+            ROOTLESS_RESTART
+        ),
+    }
 }
+
+/// How a user restarts their rootless dockerd: the unit `dockerd-rootless-setuptool.sh install`
+/// writes is the user's `docker.service` (`~/.config/systemd/user/docker.service`).
+pub const ROOTLESS_RESTART: &str = "systemctl --user restart docker";

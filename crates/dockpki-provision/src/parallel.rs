@@ -1,9 +1,12 @@
 //! Work spread over the machine's cores, in order: the one way the engine runs CPU- or
 //! read-bound work (signing, comparing files, checking layouts) on several threads.
 //!
-//! Nothing run here acts as another user: [`crate::fs::ActingAs`] changes credentials that are
-//! the whole process's, so it is for one thread at a time, and a caller spreads work only when
-//! no thread acts as a user meanwhile.
+//! Nothing run here acts as another user, and nothing runs here while a thread does:
+//! [`crate::fs::ActingAs`] changes the supplementary groups, which are the whole process's
+//! (glibc's setgroups stops every thread to change them, waiting for one blocked in an fsync),
+//! so it is for one thread at a time with no other at work. A caller whose work acts as users
+//! does that part on its own thread first, and spreads only the rest (a commit stages a user's
+//! files as that user, then syncs them here).
 
 /// `f` of every share of `items`, the results in the order of `items`: the items are cut into
 /// one contiguous share per thread the machine runs at once, once there are at least `from` of

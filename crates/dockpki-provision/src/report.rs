@@ -38,9 +38,10 @@ pub enum Notice {
         mode: u32,
     },
     /// Work that can take seconds is under way: `done` of `total` steps are finished. Sent with
-    /// `done == 0` when the work starts and `done == total` when it ends (also when it fails
-    /// part way, so that a caller drawing progress can stop), so that a caller on a terminal
-    /// can show that dockpki is busy rather than hung.
+    /// `done == 0` when the work starts, as steps finish where the work counts them (`renew`
+    /// signing successors; `done` never steps back), and with `done == total` when it ends
+    /// (also when it fails part way, so that a caller drawing progress can stop), so that a
+    /// caller on a terminal can show that dockpki is busy rather than hung.
     Progress {
         /// What is being done.
         task: Task,

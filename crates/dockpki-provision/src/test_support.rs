@@ -50,3 +50,42 @@ pub fn passes_as_nobody(name: &str, var: &str, dir: &std::path::Path) -> bool {
         .unwrap()
         .success()
 }
+
+/// Writes `contents` to `path` with exactly `mode`, replacing a file there (whatever its mode:
+/// a test swaps a layout's file for another).
+pub fn write_file(path: &std::path::Path, contents: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    crate::fs::write::remove_if_present(path).unwrap();
+    std::fs::write(path, contents).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A 30-day ECDSA certificate for the client `alice` from `ca`, issued at `now`: the client of
+/// the layout tests.
+pub fn alice(
+    ca: &dockpki::CertificateAuthority,
+    now: dockpki::OffsetDateTime,
+) -> dockpki::IssuedCert {
+    ca.issue_client(
+        &dockpki::ClientRequest {
+            common_name: "alice".parse().unwrap(),
+            lifetime: "30d".parse().unwrap(),
+        },
+        dockpki::PrivateKey::generate(dockpki::KeyType::EcdsaP256).unwrap(),
+        now,
+    )
+    .unwrap()
+}
+
+/// Installs `issued` and `ca`'s certificate in the existing directory of `layout`, with
+/// dockpki's modes, as `dockpki issue` would.
+pub fn install(
+    layout: &crate::layout::Layout,
+    ca: &dockpki::CertificateAuthority,
+    issued: &dockpki::IssuedCert,
+) {
+    use crate::fs::write::{CERT_MODE, KEY_MODE};
+    write_file(&layout.ca_path(), ca.cert_pem(), CERT_MODE);
+    write_file(&layout.cert_path(), &issued.cert_pem, CERT_MODE);
+    write_file(&layout.key_path(), &issued.key_pem(), KEY_MODE);
+}

@@ -19,7 +19,7 @@ fn state(root: &Path) -> State {
     let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
     let mut plan = WritePlan::new(Existing::Refuse);
     state.plan_ca(&mut plan, &ca, KeyProtection::Plain).unwrap();
-    state.commit(plan).unwrap();
+    state.commit(state.feed_contexts(plan).unwrap()).unwrap();
     state
 }
 

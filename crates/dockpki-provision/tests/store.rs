@@ -23,7 +23,7 @@ fn state_with_ca(dir: &Path, protection: KeyProtection) {
     let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
     let mut plan = WritePlan::new(Existing::Refuse);
     state.plan_ca(&mut plan, &ca, protection).unwrap();
-    state.commit(plan).unwrap();
+    state.commit(state.feed_contexts(plan).unwrap()).unwrap();
 }
 
 /// Collects notices instead of printing them.

@@ -22,6 +22,11 @@ use dockpki_provision::store::state::State;
 /// line's knowledge of where it runs; an embedder provisioning a daemon elsewhere must give the
 /// names itself.
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
+    // Before anything else: root would make files (and a state) a rootless daemon's user does
+    // not own.
+    if args.rootless {
+        crate::paths::refuse_rootless_as_root("bootstrap")?;
+    }
     let port = check_port(&args.port)?;
     let now = now();
     let user = ctx.user.clone();
@@ -39,7 +44,11 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
             },
             lifetime: parse_validity("--client-validity", &args.client_validity)?,
         },
-        daemon_dir: absolute(&args.daemon_dir)?,
+        daemon_dir: absolute(&match (&args.daemon_dir, args.rootless) {
+            (Some(dir), _) => dir.clone(),
+            (None, true) => crate::paths::rootless_daemon_dir()?,
+            (None, false) => std::path::PathBuf::from(crate::paths::DEFAULT_DAEMON_DIR),
+        })?,
         client_dir: absolute(&match &args.client_dir {
             Some(dir) => dir.clone(),
             None => user.docker_dir()?,
@@ -67,7 +76,7 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
                 "ca_created": done.ca_source == CaSource::Created,
                 "daemon": { "dir": done.daemon.dir, "certificate": done.server },
                 "client": { "dir": done.client.dir, "certificate": done.client_certificate },
-                "daemon_json": done.next.daemon_json,
+                "daemon_json": daemon_json(&done, args.rootless),
                 // An object, as `env --json` prints the same variables under `set`.
                 "client_env": done
                     .next
@@ -76,12 +85,18 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> CliResult<i32> {
                     .map(|(k, v)| (k.to_string(), serde_json::Value::from(v.to_string())))
                     .collect::<serde_json::Map<_, _>>(),
                 "written": done.written,
+                "contexts_fed": done.contexts_fed,
             }),
         );
     } else if ctx.out.reports() {
         print_summary(&state, &done);
         super::list_written(ctx, &done.written);
-        print_next_steps(&ctx.invocation, &done);
+        super::list_contexts_fed(ctx, &done.contexts_fed);
+        if args.rootless {
+            print_rootless_next_steps(&ctx.invocation, &done);
+        } else {
+            print_next_steps(&ctx.invocation, &done);
+        }
     }
     Ok(EXIT_OK)
 }
@@ -166,6 +181,46 @@ fn print_next_steps(inv: &Invocation, done: &Bootstrapped) {
         p(daemon.key_path())
     );
     println!("then restart dockerd (it does not reload certificates on SIGHUP).");
+    println!();
+    println!("On the client:");
+    for (k, v) in &done.next.client_env {
+        println!("  export {k}={}", shell_quote(v));
+    }
+    println!("  docker version");
+}
+
+/// The daemon.json keys to print: a rootless daemon's local socket is
+/// `$XDG_RUNTIME_DIR/docker.sock`, not the system's (left out when that is unknown).
+fn daemon_json(done: &Bootstrapped, rootless: bool) -> serde_json::Value {
+    let mut keys = done.next.daemon_json.clone();
+    if rootless {
+        let hosts: Vec<String> = crate::paths::rootless_socket()
+            .into_iter()
+            .chain([done.next.listen.clone()])
+            .collect();
+        keys["hosts"] = json!(hosts);
+    }
+    keys
+}
+
+/// The next steps for a rootless daemon: `daemon-config --rootless` (which knows the user's
+/// daemon.json and socket), the user's restart, then the client's environment.
+fn print_rootless_next_steps(inv: &Invocation, done: &Bootstrapped) {
+    println!();
+    println!("Next, merge the TLS settings into your rootless dockerd's daemon.json:");
+    println!(
+        "  {}",
+        inv.command(&format!(
+            "daemon-config --rootless --daemon-dir {} --listen {}",
+            shell_quote(&done.daemon_to_restart().display().to_string()),
+            shell_quote(&done.next.listen)
+        ))
+    );
+    println!(
+        "then restart it: {} (it does not reload certificates on SIGHUP).",
+        dockpki_provision::layout::ROOTLESS_RESTART
+    );
+    println!("daemon-config says where clients reach it under each rootlesskit network.");
     println!();
     println!("On the client:");
     for (k, v) in &done.next.client_env {

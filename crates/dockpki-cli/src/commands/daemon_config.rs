@@ -9,34 +9,18 @@ use super::Context;
 use crate::cli::DaemonConfigArgs;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::output::{note, print_document, say};
-use crate::paths::{absolute, DEFAULT_DAEMON_DIR};
+use crate::paths::{absolute, config_home, rootless_daemon_dir, DEFAULT_DAEMON_DIR};
 use dockpki_provision::docker::daemon_json::{
     self, Action, Conflict, Daemon, Hardening, Listen, Mode, Request,
 };
 use dockpki_provision::docker::systemd;
-use dockpki_provision::layout::Layout;
+use dockpki_provision::layout::{Layout, ROOTLESS_RESTART};
 
-/// `$XDG_CONFIG_HOME`, else `~/.config`.
-fn config_home() -> CliResult<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(x));
-    }
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".config"))
-        .ok_or_else(|| {
-            CliError::new("cannot find the configuration directory (HOME and XDG_CONFIG_HOME are unset); pass --file and --daemon-dir")
-        })
-}
-
-/// The socket of a rootless daemon: `$XDG_RUNTIME_DIR/docker.sock`.
+/// The socket of a rootless daemon, required: it is kept in "hosts" unless `--no-unix`.
 fn rootless_socket() -> CliResult<String> {
-    std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(|d| format!("unix://{}", PathBuf::from(d).join("docker.sock").display()))
-        .ok_or_else(|| {
-            CliError::new("XDG_RUNTIME_DIR is unset, so the rootless socket (kept in \"hosts\" by default) is unknown; log in with a systemd user session, pass --listen unix://PATH, or pass --no-unix")
-        })
+    crate::paths::rootless_socket().ok_or_else(|| {
+        CliError::new("XDG_RUNTIME_DIR is unset, so the rootless socket (kept in \"hosts\" by default) is unknown; log in with a systemd user session, pass --listen unix://PATH, or pass --no-unix")
+    })
 }
 
 /// Merges and writes daemon.json.
@@ -48,7 +32,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
     })?;
     let daemon_dir = absolute(&match (&args.daemon_dir, args.rootless) {
         (Some(d), _) => d.clone(),
-        (None, true) => config_home()?.join("docker/pki"),
+        (None, true) => rootless_daemon_dir()?,
         (None, false) => PathBuf::from(DEFAULT_DAEMON_DIR),
     })?;
     let mut hosts = Vec::new();
@@ -216,9 +200,46 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
         } else {
             ctx.out.done(format_args!("wrote {}", file.display()));
         }
-        ctx.out.done(
-            "restart dockerd to apply (it reads daemon.json and its certificates only at start)",
-        );
+        match daemon {
+            Daemon::System => ctx.out.done(
+                "restart dockerd to apply (it reads daemon.json and its certificates only at start)",
+            ),
+            Daemon::Rootless => {
+                ctx.out.done(format_args!(
+                    "restart your rootless dockerd to apply: {ROOTLESS_RESTART} (it reads daemon.json and its certificates only at start)"
+                ));
+                // The first TCP address: where clients dial depends on rootlesskit's network,
+                // which daemon.json does not say (docs/daemon.md, "Rootless dockerd").
+                if let Some(Listen::Tcp(addr)) =
+                    request.hosts.iter().find(|h| matches!(h, Listen::Tcp(_)))
+                {
+                    for line in rootless_network_advice(addr) {
+                        ctx.out.done(line);
+                    }
+                }
+            }
+        }
     }
     Ok(EXIT_OK)
+}
+
+/// What a rootless daemon's TCP address `addr` (`tcp://HOST:PORT`) means under each rootlesskit
+/// network, as dockerd-rootless.sh starts it: it passes `hosts` to dockerd untouched, inside
+/// the namespaces rootlesskit made. With `DOCKERD_ROOTLESS_ROOTLESSKIT_NET=host` there is no
+/// network namespace, so the address is the host's (and rootlesskit then refuses any port
+/// driver but `none`). With the default slirp4netns network the address is inside a namespace
+/// of its own, reachable from the host only through a port rootlesskit publishes (`-p` in
+/// `DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS`; the `none` driver cannot publish). The slirp4netns
+/// port driver forwards to the namespace's interface address, not its loopback, so only
+/// `0.0.0.0` works with both drivers.
+fn rootless_network_advice(addr: &str) -> [String; 2] {
+    let port = addr.rsplit_once(':').map_or("2376", |(_, p)| p);
+    [
+        format!(
+            "rootless networking: with DOCKERD_ROOTLESS_ROOTLESSKIT_NET=host and DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=none, dockerd listens on {addr} of this host and clients dial it there"
+        ),
+        format!(
+            "with the default slirp4netns network, {addr} is inside rootlesskit's network namespace and unreachable until published: listen on tcp://0.0.0.0:{port} and set DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS=\"-p HOST_IP:{port}:{port}/tcp\" (port driver builtin or slirp4netns; see docs/daemon.md)"
+        ),
+    ]
 }

@@ -63,6 +63,7 @@ fn issue(ctx: &Context, args: &LeafArgs, leaf: LeafRequest) -> CliResult<i32> {
                 "layout": { "kind": issued.layout.label(), "dir": issued.layout.dir },
                 "certificate": issued.certificate,
                 "written": issued.written,
+                "contexts_fed": issued.contexts_fed,
             }),
         );
     } else {
@@ -76,6 +77,7 @@ fn issue(ctx: &Context, args: &LeafArgs, leaf: LeafRequest) -> CliResult<i32> {
             issued.layout.dir.display()
         ));
         super::list_written(ctx, &issued.written);
+        super::list_contexts_fed(ctx, &issued.contexts_fed);
     }
     Ok(EXIT_OK)
 }

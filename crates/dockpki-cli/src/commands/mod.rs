@@ -220,6 +220,21 @@ pub fn list_written(ctx: &Context, written: &[dockpki_provision::fs::Written]) {
     }
 }
 
+/// One line per docker context whose copies of a client layout were rewritten with it (never
+/// with `-q` or `--json`): the copies live outside the layout, so the user learns that the
+/// context changed too. Nothing when no context was fed, so the output is otherwise unchanged.
+pub fn list_contexts_fed(ctx: &Context, fed: &[dockpki_provision::docker::context::ContextFed]) {
+    // The name and the directory come from the inventory: `done` escapes them.
+    for c in fed {
+        ctx.out.done(format_args!(
+            "updated docker context {:?} in {} with the new files of {}",
+            c.name,
+            c.docker_config.display(),
+            c.client_dir.display()
+        ));
+    }
+}
+
 /// Parses one value with the library's parser, whose errors say what is wrong and what to give.
 pub fn parse<T: FromStr<Err = dockpki::Error>>(s: &str) -> CliResult<T> {
     s.parse().map_err(CliError::from)

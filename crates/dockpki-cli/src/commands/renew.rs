@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use dockpki_provision::layout::restart_hint;
 use dockpki_provision::ops::{self, renew::KeyPolicy, RenewRequest, Selection};
 use dockpki_provision::store::expiry::FileState;
 use dockpki_provision::store::Create;
@@ -35,6 +34,8 @@ struct Renewed {
 struct Restart {
     dir: PathBuf,
     message: String,
+    /// Whether it is the user's own rootless daemon (docs/json.md, object `restart`).
+    rootless: bool,
 }
 
 /// Renews what is due or selected; prints only when something was renewed.
@@ -63,7 +64,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         if ctx.out.json {
             print_document(
                 "renew",
-                serde_json::json!({ "renewed": [], "restart": [], "skipped": [] }),
+                serde_json::json!({ "renewed": [], "restart": [], "skipped": [], "contexts_fed": [] }),
             );
         }
         return Ok(EXIT_OK);
@@ -95,9 +96,13 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     let restart: Vec<Restart> = renewal
         .restart_daemons()
         .into_iter()
-        .map(|dir| Restart {
-            message: restart_hint(&dir),
-            dir,
+        .map(|dir| {
+            let daemon = crate::paths::daemon_of_layout(&dir, &ctx.user);
+            Restart {
+                message: dockpki_provision::layout::restart_hint(&dir, daemon),
+                rootless: daemon == dockpki_provision::docker::daemon_json::Daemon::Rootless,
+                dir,
+            }
         })
         .collect();
     if ctx.out.json {
@@ -108,7 +113,12 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
             .collect();
         print_document(
             "renew",
-            serde_json::json!({ "renewed": renewed, "restart": restart, "skipped": skipped }),
+            serde_json::json!({
+                "renewed": renewed,
+                "restart": restart,
+                "skipped": skipped,
+                "contexts_fed": renewal.contexts_fed,
+            }),
         );
     } else {
         // Names and serials come from the inventory and the certificates, directories from
@@ -130,6 +140,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
             ));
         }
         super::list_written(ctx, &renewal.written);
+        super::list_contexts_fed(ctx, &renewal.contexts_fed);
         for r in &restart {
             ctx.out.done(&r.message);
         }

@@ -3,7 +3,6 @@
 //! and what comes next.
 
 use dockpki::KeyType;
-use dockpki_provision::layout::restart_hint;
 use dockpki_provision::ops::rotate::{self, BeginRequest, Next, Outcome, Phase};
 use dockpki_provision::store::Create;
 use serde_json::json;
@@ -238,10 +237,11 @@ fn report(
     if ctx.out.json {
         let command_line = next_step_command(&ctx.invocation, outcome.next);
         let mut doc = json!({
-            "restart": crate::json::restart(&restart),
+            "restart": crate::json::restart(&restart, &ctx.user),
             "missing_layouts": outcome.missing,
             "next": crate::json::next(&next, command_line.as_deref()),
             "written": outcome.written,
+            "contexts_fed": outcome.contexts_fed,
         });
         if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
             doc.extend(extra);
@@ -253,6 +253,7 @@ fn report(
     // What the phase did, then (with -v) the files it wrote.
     ctx.out.done(summary);
     super::list_written(ctx, &outcome.written);
+    super::list_contexts_fed(ctx, &outcome.contexts_fed);
     // Escaped by say: names and paths come from the inventory, reasons quote both.
     for n in &outcome.not_reissued {
         say(format_args!(
@@ -274,7 +275,7 @@ fn report(
         ));
     }
     for dir in &restart {
-        ctx.out.done(restart_hint(dir));
+        ctx.out.done(crate::paths::restart_hint(dir, &ctx.user));
     }
     ctx.out.done(format_args!("next: {next}"));
     Ok(EXIT_OK)

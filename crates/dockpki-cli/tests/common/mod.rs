@@ -158,6 +158,25 @@ impl Env {
         self.path("state")
     }
 
+    /// Starts `dockpki --state STATE args` in the background, its output dropped, for the
+    /// tests that kill it at random instants: a std Command (assert_cmd's cannot be spawned
+    /// and killed), with nothing of this process' environment but PATH.
+    pub fn spawn_quiet<S: AsRef<OsStr>>(&self, args: &[S]) -> std::process::Child {
+        std::process::Command::new(bin())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("USER", USER)
+            .current_dir(self.root())
+            .arg("--state")
+            .arg(self.state())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn dockpki")
+    }
+
     /// The command line `dockpki --state STATE args` as dockpki prints it in a hint for this
     /// sandbox (the state directory needs no quoting).
     pub fn hint(&self, args: &str) -> String {

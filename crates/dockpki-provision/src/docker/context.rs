@@ -8,7 +8,9 @@
 //!
 //! Because they are copies, a certificate renewed or re-issued in the client layout never
 //! reaches the context. [`mirror_client_files`] closes that gap for the contexts dockpki made:
-//! every plan that writes a client layout such a context copies also rewrites the copies.
+//! every plan that writes a client layout such a context copies also rewrites the copies, an
+//! explicit step of every update ([`crate::store::state::State::feed_contexts`]) whose result,
+//! the contexts fed ([`ContextFed`]), is part of the operation's outcome.
 
 use std::path::{Path, PathBuf};
 
@@ -350,43 +352,134 @@ pub fn plan_context(
     }
 }
 
-/// The hook that keeps contexts in step with their client layouts: for every context in
+/// A docker context dockpki made whose copies of its client layout's files an update rewrites:
+/// part of the outcome of every operation that writes client layouts, so that the caller can
+/// say which contexts changed with them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ContextFed {
+    /// The context's name.
+    pub name: String,
+    /// The docker configuration directory it is in.
+    pub docker_config: PathBuf,
+    /// The client layout it copies.
+    pub client_dir: PathBuf,
+}
+
+impl ContextFed {
+    /// `DOCKER_CONFIG/contexts/tls/<id>/docker`: where its copies are.
+    pub fn tls_dir(&self) -> PathBuf {
+        tls_dir(&self.docker_config, &self.name)
+    }
+}
+
+/// The step that keeps contexts in step with their client layouts: for every context in
 /// `contexts` whose client layout file `plan` rewrites, adds the same contents for the
-/// context's copy, so that both change in one journaled update. Called for every plan by
-/// [`crate::store::state::State::commit`], so `issue`, `bootstrap`, `renew` and every phase of
-/// `ca rotate` reach contexts without knowing about them. A context removed with
-/// `docker context rm` (no `meta.json` left) is not recreated.
-pub fn mirror_client_files(plan: &mut WritePlan, contexts: &[ContextRecord], owners: &OwnerPolicy) {
+/// context's copy, so that both change in one journaled update, and returns those contexts.
+/// [`crate::store::state::State::feed_contexts`] runs it, and [`crate::store::state::State::commit`]
+/// writes only a plan that went through it, so `issue`, `bootstrap`, `renew` and every phase
+/// of `ca rotate` reach contexts, and say so in their outcomes. A context removed with
+/// `docker context rm` (no `meta.json` left) is not recreated, and a copy the plan already
+/// writes (`context create`) is left as planned.
+pub fn mirror_client_files(
+    plan: &mut WritePlan,
+    contexts: &[ContextRecord],
+    owners: &OwnerPolicy,
+) -> Vec<ContextFed> {
     let mut copies: Vec<(PathBuf, Zeroizing<Vec<u8>>, Option<Owner>)> = Vec::new();
+    let mut fed = Vec::new();
     for record in contexts {
         let config = &record.docker_config;
         if !meta_dir(config, &record.name).join("meta.json").is_file() {
             continue;
         }
+        // A context copies its layout's key into its owner's tree: only ever a layout of
+        // that same owner (a context recorded over someone else's layout is not fed).
+        let owner = owners.owner_for(config);
+        if owner.map(|o| o.uid) != owners.owner_for(&record.client_dir).map(|o| o.uid) {
+            continue;
+        }
+        let before = copies.len();
         for name in TLS_FILES {
             let copy = tls_dir(config, &record.name).join(name);
             if plan.planned(&copy).is_some() {
-                continue;
-            }
-            // A context copies its layout's key into its owner's tree: only ever a layout of
-            // that same owner (a context recorded over someone else's layout is not fed).
-            let owner = owners.owner_for(config);
-            if owner.map(|o| o.uid) != owners.owner_for(&record.client_dir).map(|o| o.uid) {
                 continue;
             }
             if let Some((contents, _)) = plan.planned(&record.client_dir.join(name)) {
                 copies.push((copy, Zeroizing::new(contents.to_vec()), owner));
             }
         }
+        if copies.len() > before {
+            fed.push(ContextFed {
+                name: record.name.clone(),
+                docker_config: config.clone(),
+                client_dir: record.client_dir.clone(),
+            });
+        }
     }
     for (path, contents, owner) in copies {
         plan.mirror(path, &contents, TLS_FILE_MODE, owner);
     }
+    fed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A context copies its client layout into its owner's docker configuration: one recorded
+    /// over a layout of another owner (root's, outside the user's home) is not fed, and not
+    /// named among the contexts fed, while one over the user's own layout is.
+    #[test]
+    fn a_context_over_a_layout_of_another_owner_is_not_fed() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        let config = home.join(".docker");
+        let owners = OwnerPolicy::InvokingUser {
+            owner: Owner {
+                uid: 65534,
+                gid: 65534,
+            },
+            home: home.clone(),
+        };
+        let record = |name: &str, client_dir: PathBuf| ContextRecord {
+            name: name.into(),
+            docker_config: config.clone(),
+            client_dir,
+            host: "tcp://h:2376".into(),
+            description: None,
+        };
+        let contexts = [
+            record("theirs", home.join("layout")),
+            record("roots", root.path().join("root-layout")),
+        ];
+        let mut plan = WritePlan::new(crate::fs::Existing::Refuse);
+        for c in &contexts {
+            // Contexts docker knows (a removed one is never fed).
+            std::fs::create_dir_all(meta_dir(&config, &c.name)).unwrap();
+            std::fs::write(meta_dir(&config, &c.name).join("meta.json"), "{}").unwrap();
+            for name in TLS_FILES {
+                plan.cert(c.client_dir.join(name), name, None);
+            }
+        }
+        let fed = mirror_client_files(&mut plan, &contexts, &owners);
+        assert_eq!(
+            fed,
+            [ContextFed {
+                name: "theirs".into(),
+                docker_config: config.clone(),
+                client_dir: home.join("layout"),
+            }]
+        );
+        for name in TLS_FILES {
+            let (copy, owner) = plan
+                .planned(&tls_dir(&config, "theirs").join(name))
+                .expect("their own layout is copied");
+            assert_eq!((copy, owner.map(|o| o.uid)), (name.as_bytes(), Some(65534)));
+            assert!(plan
+                .planned(&tls_dir(&config, "roots").join(name))
+                .is_none());
+        }
+    }
 
     #[test]
     fn context_id_is_the_sha256_of_the_name_in_hex() {

@@ -144,16 +144,13 @@ impl Journal {
     pub fn write(&self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes()?;
         let tmp = temp_path(path)?;
-        let written = write_new(&tmp, &bytes, PRIVATE_MODE, None)
-            .map_err(|e| Error::io("write", path, &e))
-            .and_then(|()| {
-                fs::rename(&tmp, path).map_err(|e| Error::io("move into place", path, &e))
-            });
-        if written.is_err() {
-            // A half-written journal temporary (a full disk) is not left behind.
+        // A temporary that could not be written is gone already (write_new takes back what it
+        // made, and never removes a file it did not).
+        write_new(&tmp, &bytes, PRIVATE_MODE, None).map_err(|e| Error::io("write", path, &e))?;
+        if let Err(e) = fs::rename(&tmp, path) {
             let _ = fs::remove_file(&tmp);
+            return Err(Error::io("move into place", path, &e));
         }
-        written?;
         sync_dir(parent(path))
     }
 

@@ -505,8 +505,9 @@ impl WritePlan {
     ///
     /// # Errors
     /// When a check fails ([`WritePlan::check`]), or a file, directory or the journal cannot be
-    /// written; nothing was changed then. When a move fails after the journal was written, the
-    /// error is returned and the journal left for the next [`recover`](crate::fs::journal::recover).
+    /// written; nothing was changed then. When the journal's directory cannot be synced or a move
+    /// fails once the journal is in place, the error is returned and the journal left, with
+    /// every file it names, for the next [`recover`](crate::fs::journal::recover) to complete.
     pub fn commit(self, journal_path: &Path, report: &dyn Report) -> Result<Vec<Written>> {
         self.commit_noting_staging(journal_path, None, report)
     }
@@ -525,7 +526,10 @@ impl WritePlan {
     /// 1. every file is staged as a temporary next to its target, and the journal listing the
     ///    renames is staged next to its own path; then all of them are fsynced, in parallel
     ///    batches (one `fsync` per file, [`SYNC_WORKERS`] at a time, so that the file system
-    ///    can write and commit them together). The staged files must be durable before the
+    ///    can write and commit them together). One batch is synced while the next is staged,
+    ///    unless files are staged as other users, which is done with no other thread at work
+    ///    (see [`crate::fs::ActingAs`]): then each batch is staged, then synced. The staged
+    ///    files must be durable before the
     ///    journal is: a journal that names a staged file lost in a power cut would install half
     ///    an update. (The fsync of a new file also makes its name durable: ext4 syncs the
     ///    directory of a new inode, even without a journal, and XFS and btrfs log the name
@@ -641,10 +645,6 @@ impl WritePlan {
                 )?;
                 fs::rename(&journal_tmp, journal_path)
                     .map_err(|e| Error::io("move into place", journal_path, &e))?;
-                #[cfg(test)]
-                trace::record(trace::Step::JournalInPlace(journal_path.to_path_buf()));
-                written_so_far.pop();
-                sync_dir(parent(journal_path))?;
                 Ok(Some(journal))
             });
         let journal = match result {
@@ -658,6 +658,14 @@ impl WritePlan {
                 return Err(e);
             }
         };
+        #[cfg(test)]
+        trace::record(trace::Step::JournalInPlace(journal_path.to_path_buf()));
+        // The journal is in place: the update is completed from here on, now or by the next
+        // recover, and nothing is taken back. Removing staged files now would leave a journal
+        // whose replay finds them gone (and skips them, as moves done before) but still does its
+        // renames of state files: half an update. So an error from here on leaves the journal,
+        // every staged file it names, and the staging note for the replay.
+        sync_dir(parent(journal_path))?;
         let applied = journal.apply_moves(fault_injection())?;
         for line in applied.lines {
             report.notice(&Notice::SkippedUserFile(line));
@@ -781,14 +789,10 @@ impl WritePlan {
         unchanged: &mut Vec<Written>,
     ) -> Result<()> {
         // Thousands of files for a renewal: compared on several threads when none is another
-        // user's. Those are read acting as their owner, which one thread does at a time, with
-        // no other thread at work meanwhile (see crate::parallel).
-        let me = nix::unistd::geteuid().as_raw();
-        let same: Vec<bool> = if self
-            .files
-            .iter()
-            .any(|f| f.owner.is_some_and(|o| o.uid != me))
-        {
+        // user's. A user's file is read acting as that user, whose groups are the whole
+        // process's while the guard lives: then every file is read on this thread alone (see
+        // crate::parallel).
+        let same: Vec<bool> = if acts_as_others(self.files.iter()) {
             self.files
                 .iter()
                 .map(|f| {
@@ -856,8 +860,8 @@ const SYNC_BATCH: usize = 256;
 
 /// Step 1 of [`WritePlan::commit_noting_staging`]: writes every staged file and the journal
 /// (to `journal_tmp`), then fsyncs them, [`SYNC_BATCH`] files at a time. Every path written is
-/// pushed on `written` as soon as it exists, for the caller to take back on error; the journal
-/// comes last.
+/// pushed on `written` once it exists as this call made it (never a name someone else held
+/// first), for the caller to take back on error; the journal comes last.
 fn stage_and_sync(
     staged: &[(PathBuf, &PlannedFile)],
     journal: &Journal,
@@ -866,8 +870,12 @@ fn stage_and_sync(
     written: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let journal_bytes = journal.to_bytes()?;
-    // A batch is fsynced on other threads while the next one is written here (writing acts as
-    // each file's owner, which only this thread does): at most two batches are open at once.
+    // Staging a user's file acts as that user, whose supplementary groups become the whole
+    // process's (see ActingAs): glibc's setgroups stops every thread to change them, and waits
+    // for one that is blocked in an fsync. So a batch is synced while the next one is staged
+    // only when no file is staged as someone else; otherwise each batch is staged, and then
+    // synced with no thread acting as anyone.
+    let overlap = !acts_as_others(staged.iter().map(|(_, f)| *f));
     std::thread::scope(|s| {
         let mut syncing: Option<std::thread::ScopedJoinHandle<'_, Result<()>>> = None;
         let finish = |handle: Option<std::thread::ScopedJoinHandle<'_, Result<()>>>| {
@@ -879,28 +887,41 @@ fn stage_and_sync(
         for (tmp, f) in staged {
             let file = {
                 let _as = ActingAs::user(f.owner.map(|o| o.uid), f.owner.map(|o| o.gid))?;
-                written.push(tmp.clone());
                 write_staged(tmp, &f.contents, f.mode, f.owner)
                     .map_err(|e| Error::io("write", &f.path, &e))?
             };
-            // The guard is gone before a thread is started: a new thread inherits this one's
-            // fsuid, and no thread but this one ever acts as a user.
+            written.push(tmp.clone());
+            #[cfg(test)]
+            trace::record(trace::Step::Staged(f.path.clone()));
+            // The guard is gone before a batch is synced: the threads syncing it start with
+            // this one's identity, and no other thread acts as a user meanwhile.
             batch.push((&f.path, file));
             if batch.len() == SYNC_BATCH {
                 finish(syncing.take())?;
                 let full = std::mem::take(&mut batch);
-                syncing = Some(s.spawn(move || sync_batch(full)));
+                if overlap {
+                    syncing = Some(s.spawn(move || sync_batch(full)));
+                } else {
+                    sync_batch(full)?;
+                }
             }
         }
-        written.push(journal_tmp.to_path_buf());
         let file = write_staged(journal_tmp, &journal_bytes, PRIVATE_MODE, None)
             .map_err(|e| Error::io("write", journal_path, &e))?;
+        written.push(journal_tmp.to_path_buf());
         batch.push((journal_path, file));
         finish(syncing.take())?;
         // The staged journal is synced with the last batch; it counts only once renamed into
         // place, which the caller does after every one of these fsyncs has returned.
         sync_batch(batch)
     })
+}
+
+/// Whether writing `files` acts as another user than the running one ([`ActingAs`] switches
+/// only then): that work is done on one thread, with no other thread at work meanwhile.
+fn acts_as_others<'a>(mut files: impl Iterator<Item = &'a PlannedFile>) -> bool {
+    let me = nix::unistd::geteuid().as_raw();
+    files.any(|f| f.owner.is_some_and(|o| o.uid != me))
 }
 
 /// fsyncs every file of `batch` ([`sync_in_parallel`]) and closes them.
@@ -1105,18 +1126,26 @@ pub(crate) fn check_directory_trust_with(
 
 /// Creates `path` (which must not exist) with exactly `mode`, writes and fsyncs it. The mode is
 /// given to open(2) so the file never exists with wider permissions; fchmod then removes any
-/// effect of the umask in the other direction (0444 under umask 077).
+/// effect of the umask in the other direction (0444 under umask 077). On error nothing it
+/// created is left, and nothing it did not create is touched (see [`write_staged`]).
 pub(crate) fn write_new(
     path: &Path,
     contents: &[u8],
     mode: u32,
     owner: Option<Owner>,
 ) -> io::Result<()> {
-    write_staged(path, contents, mode, owner)?.sync_all()
+    let file = write_staged(path, contents, mode, owner)?;
+    file.sync_all().inspect_err(|_| {
+        let _ = fs::remove_file(path);
+    })
 }
 
 /// [`write_new`] without the fsync, returning the open file for the caller to sync (with
 /// others, [`sync_in_parallel`]) before anything depends on its contents.
+///
+/// On error, a file this call created is removed again; a file that was at `path` already
+/// (`O_EXCL` refused it: someone else's, or another writer's) is left alone. A caller that
+/// takes back what it wrote therefore records `path` only once this returned it.
 pub(crate) fn write_staged(
     path: &Path,
     contents: &[u8],
@@ -1129,16 +1158,25 @@ pub(crate) fn write_staged(
         .mode(mode)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(path)?;
-    file.set_permissions(fs::Permissions::from_mode(mode))?;
-    // Made by the owner itself when the caller acts as them ([`ActingAs`]): then it is theirs.
-    if let Some(o) = owner {
-        let m = file.metadata()?;
-        if m.uid() != o.uid || m.gid() != o.gid {
-            fchown(&file, Some(o.uid), Some(o.gid))?;
+    let mut fill = || {
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        // Made by the owner itself when the caller acts as them ([`ActingAs`]): then it is theirs.
+        if let Some(o) = owner {
+            let m = file.metadata()?;
+            if m.uid() != o.uid || m.gid() != o.gid {
+                fchown(&file, Some(o.uid), Some(o.gid))?;
+            }
+        }
+        file.write_all(contents)
+    };
+    match fill() {
+        Ok(()) => Ok(file),
+        Err(e) => {
+            // Half a file (a full disk) of this call's own making: not left behind.
+            let _ = fs::remove_file(path);
+            Err(e)
         }
     }
-    file.write_all(contents)?;
-    Ok(file)
 }
 
 /// Refuses a path dockpki cannot record and act on again later: one that is not UTF-8 (see
@@ -1350,6 +1388,14 @@ pub(crate) fn same_contents(path: &Path, contents: &[u8]) -> bool {
 /// fsyncs a directory, opened with `O_DIRECTORY` so that whatever else is found at that path
 /// (a FIFO swapped in) fails at once instead of blocking.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(test)]
+    if trace::sync_fails(dir) {
+        return Err(Error::io(
+            "sync directory",
+            dir,
+            &io::Error::from_raw_os_error(nix::libc::EIO),
+        ));
+    }
     open_dir(dir)?
         .sync_all()
         .map_err(|e| Error::io("sync directory", dir, &e))?;
@@ -1384,7 +1430,8 @@ pub fn mode_of(path: &Path) -> io::Result<u32> {
 }
 
 /// What [`WritePlan::commit`] and the journal did to the disk, in order: the test of the order
-/// of syncs and renames that crash safety rests on reads it. Test builds only.
+/// of syncs and renames that crash safety rests on reads it; and the disk errors a test
+/// injects. Test builds only.
 #[cfg(test)]
 pub(crate) mod trace {
     use std::path::{Path, PathBuf};
@@ -1393,6 +1440,8 @@ pub(crate) mod trace {
     /// One step, with the path it acted on.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub(crate) enum Step {
+        /// A file was staged (named by its target), not yet synced.
+        Staged(PathBuf),
         /// A staged file (named by its target) or the staged journal (named by the journal's
         /// path) was fsynced.
         Synced(PathBuf),
@@ -1409,7 +1458,8 @@ pub(crate) mod trace {
     impl Step {
         fn path(&self) -> &Path {
             match self {
-                Step::Synced(p)
+                Step::Staged(p)
+                | Step::Synced(p)
                 | Step::JournalInPlace(p)
                 | Step::DirSynced(p)
                 | Step::Moved(p)
@@ -1419,6 +1469,27 @@ pub(crate) mod trace {
     }
 
     static STEPS: Mutex<Vec<Step>> = Mutex::new(Vec::new());
+
+    /// Directories whose fsync a test made fail ([`fail_sync_of`]).
+    static FAILING_SYNCS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    /// Makes every later fsync of the directory `dir` ([`super::sync_dir`]) fail, as a disk
+    /// error would: for the tests of what an update does then.
+    pub(crate) fn fail_sync_of(dir: &Path) {
+        FAILING_SYNCS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(dir.to_path_buf());
+    }
+
+    /// Whether a test made the fsync of `dir` fail.
+    pub(crate) fn sync_fails(dir: &Path) -> bool {
+        FAILING_SYNCS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|d| d == dir)
+    }
 
     pub(crate) fn record(step: Step) {
         STEPS
@@ -1699,6 +1770,135 @@ mod tests {
         let moved = steps.iter().filter(|s| matches!(s, Step::Moved(_))).count();
         assert_eq!(moved, targets.len());
         assert_eq!(fs::read(&targets[1]).unwrap(), b"1");
+    }
+
+    /// Files staged as their owner are never staged while a batch is being synced: acting as
+    /// a user changes the process's groups, which waits for every thread (one blocked in an
+    /// fsync too). Each batch is staged whole, then synced whole.
+    #[test]
+    fn no_file_is_synced_while_files_are_staged_as_their_owner() {
+        use trace::Step;
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let layout = root.path().join("layout");
+        fs::create_dir(&layout).unwrap();
+        std::os::unix::fs::chown(&layout, Some(65534), Some(65534)).unwrap();
+        let nobody = Owner {
+            uid: 65534,
+            gid: 65534,
+        };
+        let mut plan = WritePlan::new(Existing::Refuse);
+        let count = SYNC_BATCH * 2 + 3;
+        for i in 0..count {
+            plan.cert(layout.join(format!("f{i}")), &i.to_string(), Some(nobody));
+        }
+        plan.commit(&root.path().join("journal.json"), &Silent)
+            .unwrap();
+        let steps: Vec<Step> = trace::under(&layout)
+            .into_iter()
+            .filter(|s| matches!(s, Step::Staged(_) | Step::Synced(_)))
+            .collect();
+        // Batch after batch: SYNC_BATCH staged, then as many synced (the last one shorter).
+        let mut rest = &steps[..];
+        while !rest.is_empty() {
+            let n = rest.len().min(2 * SYNC_BATCH) / 2;
+            let (staged, synced) = rest[..2 * n].split_at(n);
+            assert!(
+                staged.iter().all(|s| matches!(s, Step::Staged(_)))
+                    && synced.iter().all(|s| matches!(s, Step::Synced(_))),
+                "a sync among the staging of a batch: {:?}",
+                &rest[..2 * n]
+            );
+            rest = &rest[2 * n..];
+        }
+        for i in 0..count {
+            let path = layout.join(format!("f{i}"));
+            assert_eq!(fs::read_to_string(&path).unwrap(), i.to_string());
+            assert_eq!(fs::metadata(&path).unwrap().uid(), 65534);
+        }
+    }
+
+    /// Once the journal is in place, a failure (here: the fsync of its directory) takes
+    /// nothing back: the journal and every staged file it names stay, and the next recover
+    /// completes the whole update. Taking back the staged files would leave a journal whose
+    /// replay still did the renames of state files, without the files written with them.
+    #[test]
+    fn a_failure_once_the_journal_is_in_place_leaves_the_update_for_the_replay_to_complete() {
+        use crate::fs::journal::{recover, Scope};
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let (state, layout) = (root.path().join("state"), root.path().join("layout"));
+        fs::create_dir(&state).unwrap();
+        fs::create_dir(&layout).unwrap();
+        fs::write(state.join("ca-next.pem"), "next").unwrap();
+        let journal = state.join("journal.json");
+        let note = state.join("staging.json");
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(layout.join("cert.pem"), "new", None);
+        plan.rename(state.join("ca-next.pem"), state.join("ca.pem"));
+        trace::fail_sync_of(&state);
+        let e = plan
+            .commit_noting_staging(&journal, Some(&note), &Silent)
+            .unwrap_err();
+        assert!(e.to_string().contains("sync directory"), "{e}");
+        assert!(journal.exists() && note.exists());
+        assert!(!layout.join("cert.pem").exists() && !state.join("ca.pem").exists());
+        let staged: Vec<String> = names(&layout);
+        assert!(
+            matches!(&staged[..], [name] if parse_temp_name(name).is_some()),
+            "{staged:?}"
+        );
+        let scope = Scope::State {
+            state: state.clone(),
+            archive: state.join("archive"),
+            dirs: [state.clone(), layout.clone()].into(),
+        };
+        assert_eq!(recover(&journal, |_| Ok(scope), &Silent).unwrap(), 2);
+        assert_eq!(fs::read(layout.join("cert.pem")).unwrap(), b"new");
+        assert_eq!(fs::read(state.join("ca.pem")).unwrap(), b"next");
+        assert!(!journal.exists() && !state.join("ca-next.pem").exists());
+        assert_eq!(names(&layout), ["cert.pem"]);
+    }
+
+    /// A staged name that is already taken (by someone else's file: creating it exclusively
+    /// fails) is never recorded for the cleanup, so an update that stops there removes only
+    /// what it created itself.
+    #[test]
+    fn a_staged_name_someone_else_holds_is_never_taken_back() {
+        let root = tempfile::tempdir().unwrap();
+        let theirs = root.path().join(".b.dockpki-1-1.tmp");
+        fs::write(&theirs, "theirs").unwrap();
+        let e = write_staged(&theirs, b"ours", KEY_MODE, None).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        let file = |name: &str| PlannedFile {
+            path: root.path().join(name),
+            contents: Zeroizing::new(b"ours".to_vec()),
+            mode: KEY_MODE,
+            owner: None,
+            replace: Replace::IfForced,
+        };
+        let (a, b) = (file("a"), file("b"));
+        let ours = root.path().join(".a.dockpki-1-1.tmp");
+        let staged = [(ours.clone(), &a), (theirs.clone(), &b)];
+        let journal = Journal {
+            version: JOURNAL_VERSION,
+            moves: Vec::new(),
+        };
+        let mut written = Vec::new();
+        let e = stage_and_sync(
+            &staged,
+            &journal,
+            &root.path().join("journal.json"),
+            &root.path().join(".journal.json.tmp"),
+            &mut written,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("exists"), "{e}");
+        assert_eq!(written, [ours]);
+        assert_eq!(fs::read(&theirs).unwrap(), b"theirs");
     }
 
     #[test]

@@ -133,7 +133,7 @@ impl StateCa {
     /// # Errors
     /// When a file is refused by the reader or is not a certificate.
     pub fn read(dir: &Path) -> Result<Option<StateCa>> {
-        let path = dir.join("ca.pem");
+        let path = dir.join(crate::store::state::CA_CERT);
         let Some(bytes) = reader::read_optional(&path, Links::Refuse, Limit::Pem)? else {
             return Ok(None);
         };
@@ -143,7 +143,7 @@ impl StateCa {
         let mut all = dockpki::certs_from_pem(&bytes).map_err(context)?;
         let current = all[0].clone();
         let subject = dockpki::inspect(&current).map_err(context)?.subject;
-        let next = dir.join("ca-next.pem");
+        let next = dir.join(crate::store::state::CA_NEXT_CERT);
         if let Some(bytes) = reader::read_optional(&next, Links::Refuse, Limit::Pem)? {
             all.extend(dockpki::certs_from_pem(&bytes).map_err(|e| {
                 Error::from(e).context(format!("reading the state's new CA {}", next.display()))
@@ -554,9 +554,8 @@ fn cross_check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dockpki::{
-        CaOptions, CertificateAuthority, ClientRequest, KeyType, SanList, ServerRequest,
-    };
+    use crate::test_support;
+    use dockpki::{CaOptions, CertificateAuthority, KeyType, SanList, ServerRequest};
     use std::os::unix::fs::PermissionsExt;
 
     struct Fixture {
@@ -564,11 +563,6 @@ mod tests {
         daemon: Layout,
         client: Layout,
         now: OffsetDateTime,
-    }
-
-    fn write(path: &Path, contents: &str, mode: u32) {
-        std::fs::write(path, contents).unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
 
     /// A daemon layout for `localhost` and a client layout, both from one CA, with dockpki's
@@ -588,23 +582,12 @@ mod tests {
                 now,
             )
             .unwrap();
-        let client = ca
-            .issue_client(
-                &ClientRequest {
-                    common_name: "alice".parse().unwrap(),
-                    lifetime: "30d".parse().unwrap(),
-                },
-                PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
-                now,
-            )
-            .unwrap();
+        let client = test_support::alice(&ca, now);
         let daemon = Layout::daemon(root.path().join("daemon"));
         let client_layout = Layout::client(root.path().join("client"));
         for (layout, issued) in [(&daemon, &server), (&client_layout, &client)] {
             std::fs::create_dir(&layout.dir).unwrap();
-            write(&layout.ca_path(), ca.cert_pem(), 0o444);
-            write(&layout.cert_path(), &issued.cert_pem, 0o444);
-            write(&layout.key_path(), &issued.key_pem(), 0o400);
+            test_support::install(layout, &ca, issued);
         }
         Fixture {
             _root: root,
@@ -676,8 +659,7 @@ mod tests {
     fn a_key_of_another_pair_fails() {
         let f = fixture();
         let other = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-        std::fs::remove_file(f.client.key_path()).unwrap();
-        write(&f.client.key_path(), &other.to_pem(), 0o400);
+        test_support::write_file(&f.client.key_path(), &other.to_pem(), 0o400);
         let fails = fails(&check(&f, &[]));
         assert!(
             fails.iter().any(|m| m.contains("does not belong")),

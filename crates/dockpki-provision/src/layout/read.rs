@@ -174,26 +174,15 @@ impl Unusable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dockpki::{CaOptions, CertificateAuthority, ClientRequest, KeyType, OffsetDateTime};
+    use crate::test_support;
+    use dockpki::{CaOptions, CertificateAuthority, KeyType, OffsetDateTime};
 
     fn client_layout() -> (tempfile::TempDir, Layout, CertificateAuthority) {
         let root = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::now_utc();
         let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
-        let issued = ca
-            .issue_client(
-                &ClientRequest {
-                    common_name: "alice".parse().unwrap(),
-                    lifetime: "30d".parse().unwrap(),
-                },
-                PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
-                now,
-            )
-            .unwrap();
         let layout = Layout::client(root.path().to_path_buf());
-        std::fs::write(layout.ca_path(), ca.cert_pem()).unwrap();
-        std::fs::write(layout.cert_path(), &issued.cert_pem).unwrap();
-        std::fs::write(layout.key_path(), issued.key_pem()).unwrap();
+        test_support::install(&layout, &ca, &test_support::alice(&ca, now));
         (root, layout, ca)
     }
 
@@ -209,7 +198,7 @@ mod tests {
     #[test]
     fn the_ca_certificate_with_the_ca_key_linked_in_is_refused() {
         let (root, layout, ca) = client_layout();
-        std::fs::write(layout.cert_path(), ca.cert_pem()).unwrap();
+        test_support::write_file(&layout.cert_path(), ca.cert_pem(), 0o444);
         let ca_key = root.path().join("ca-key.pem");
         std::fs::write(&ca_key, ca.key_pem()).unwrap();
         std::fs::remove_file(layout.key_path()).unwrap();
@@ -283,7 +272,7 @@ mod tests {
     fn a_key_of_another_certificate_is_refused() {
         let (_root, layout, _ca) = client_layout();
         let other = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-        std::fs::write(layout.key_path(), other.to_pem()).unwrap();
+        test_support::write_file(&layout.key_path(), &other.to_pem(), 0o400);
         let e = layout.read(Links::Refuse, None).unwrap_err().to_string();
         assert!(e.contains("does not belong"), "{e}");
     }

@@ -9,6 +9,7 @@ use dockpki::{
 };
 use serde_json::{json, Value};
 
+use crate::docker::context::ContextFed;
 use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, WritePlan, Written};
 use crate::layout::Layout;
@@ -103,6 +104,9 @@ pub struct Bootstrapped {
     pub client_certificate: CertInfo,
     /// Every file written (the CA's when created, both layouts, the inventory), with backups.
     pub written: Vec<Written>,
+    /// The docker contexts dockpki made that copy the client layout, whose copies were
+    /// rewritten with it (a bootstrap into a layout a context was made from before).
+    pub contexts_fed: Vec<ContextFed>,
     /// What to configure next.
     pub next: NextSteps,
 }
@@ -267,6 +271,8 @@ pub fn bootstrap(
         vec![client.dir.clone()],
     ));
     state.plan_inventory(&mut plan, &inventory)?;
+    let plan = state.feed_contexts(plan)?;
+    let contexts_fed = plan.contexts().to_vec();
     let written = state.commit(plan)?;
 
     let next = NextSteps::new(&daemon, &client, &request.server, request.port);
@@ -278,6 +284,7 @@ pub fn bootstrap(
         client,
         client_certificate: client_cert.info.clone(),
         written,
+        contexts_fed,
         next,
     })
 }

@@ -69,7 +69,7 @@ pub fn init(state: &State, request: &CaInitRequest, now: OffsetDateTime) -> Resu
     let ca = CertificateAuthority::create_with_key(&request.options, key, now)?;
     let mut plan = WritePlan::new(request.existing);
     state.plan_ca(&mut plan, &ca, request.protection)?;
-    let written = state.commit(plan)?;
+    let written = state.commit(state.feed_contexts(plan)?)?;
     Ok(CaCreated {
         certificate: ca.info().clone(),
         key_type: request.options.key_type,
@@ -136,7 +136,7 @@ pub fn convert(state: &State, to: KeyProtection) -> Result<Converted> {
     }
     Ok(Converted {
         protection: to,
-        written: state.commit(plan)?,
+        written: state.commit(state.feed_contexts(plan)?)?,
     })
 }
 
@@ -197,7 +197,7 @@ pub fn change_passphrase(state: &State, new: &dyn Passphrases) -> Result<Passphr
     for (path, ca) in &cas {
         plan.rewrapped_key(path.clone(), ca.encrypted_key_pem(&new)?);
     }
-    let written = state.commit(plan)?;
+    let written = state.commit(state.feed_contexts(plan)?)?;
     Ok(PassphraseChanged {
         written,
         old_key_backups: key_backups(state)?,
@@ -324,7 +324,7 @@ mod tests {
                 .unwrap();
         let mut plan = WritePlan::new(Existing::Refuse);
         state.plan_next_ca(&mut plan, &next).unwrap();
-        state.commit(plan).unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
         let before = std::fs::read(state.ca_cert_path()).unwrap();
         let e = init(
             &state,
@@ -398,7 +398,7 @@ mod tests {
                 .unwrap();
         let mut plan = WritePlan::new(Existing::Refuse);
         state.plan_next_ca(&mut plan, &next).unwrap();
-        state.commit(plan).unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
 
         let changed = change_passphrase(&state, &new).unwrap();
         assert_eq!(changed.written.len(), 2);

@@ -199,7 +199,7 @@ fn write(
         .retain(|c| !(c.name == record.name && c.docker_config == record.docker_config));
     inventory.contexts.push(record.clone());
     state.plan_inventory(&mut plan, inventory)?;
-    let written = state.commit(plan)?;
+    let written = state.commit(state.feed_contexts(plan)?)?;
     let tracked = inventory
         .certificates
         .iter()
@@ -427,7 +427,7 @@ pub fn remove(state: &State, request: &ContextRemoveRequest) -> Result<ContextRe
             inventory.contexts.remove(i);
             let mut plan = WritePlan::new(Existing::Refuse);
             state.plan_inventory(&mut plan, &inventory)?;
-            state.commit(plan)?
+            state.commit(state.feed_contexts(plan)?)?
         }
         None => Vec::new(),
     };
@@ -567,7 +567,7 @@ mod tests {
             state
                 .plan_ca(&mut plan, &ca, crate::store::KeyProtection::Plain)
                 .unwrap();
-            state.commit(plan).unwrap();
+            state.commit(state.feed_contexts(plan).unwrap()).unwrap();
             let s = Setup { root, state };
             s.issue_client("client");
             s
@@ -801,6 +801,92 @@ mod tests {
         // Readable by the user: copied.
         std::os::unix::fs::chown(layout.join("key.pem"), Some(65534), Some(65534)).unwrap();
         read_client_layout(&layout, &home.join(".docker"), &owners).unwrap();
+    }
+
+    /// Feeding the contexts is part of what an operation returns: every update of a client
+    /// layout names the contexts whose copies it rewrote, and only those, and a context whose
+    /// copies could not be written (a renewal skipped its directory) is not named.
+    #[test]
+    fn an_operations_outcome_names_the_contexts_it_fed_and_only_those() {
+        use crate::docker::context::ContextFed;
+        use crate::ops::{renew, rotate, RenewRequest, Selection};
+        let s = Setup::new();
+        s.create("remote-a", "client", Existing::Refuse).unwrap();
+        let fed = vec![ContextFed {
+            name: "remote-a".into(),
+            docker_config: s.p("config"),
+            client_dir: s.p("client"),
+        }];
+        let now = OffsetDateTime::now_utc();
+        let into = |dir: &str| {
+            issue(
+                &s.state,
+                &IssueRequest {
+                    leaf: LeafRequest::Client(ClientRequest {
+                        common_name: "alice".parse().unwrap(),
+                        lifetime: "90d".parse().unwrap(),
+                    }),
+                    key_type: KeyType::EcdsaP256,
+                    dir: s.p(dir),
+                    existing: Existing::ReplaceKeepingBackup,
+                },
+                now,
+            )
+            .unwrap()
+        };
+        let copies_match = |when: &str| {
+            for name in TLS_FILES {
+                assert_eq!(
+                    std::fs::read(made_tls_dir(&s).join(name)).unwrap(),
+                    std::fs::read(s.p("client").join(name)).unwrap(),
+                    "{name} {when}"
+                );
+            }
+        };
+        assert_eq!(into("client").contexts_fed, fed, "issue into its layout");
+        copies_match("after issue");
+        assert!(into("other").contexts_fed.is_empty(), "issue elsewhere");
+        let all = RenewRequest {
+            selection: Selection::All,
+            key_policy: crate::store::reissue::KeyPolicy::Fresh,
+        };
+        let renewal = renew(&s.state, &all, now).unwrap();
+        assert_eq!(renewal.contexts_fed, fed, "renew");
+        copies_match("after renew");
+        let begun = rotate::begin(
+            &s.state,
+            &rotate::BeginRequest {
+                key_type: None,
+                lifetime: "10y".parse().unwrap(),
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(begun.contexts_fed, fed, "rotate begin");
+        let reissued = rotate::reissue(&s.state, now).unwrap();
+        assert_eq!(reissued.contexts_fed, fed, "rotate reissue");
+        let finished = rotate::finish(&s.state).unwrap();
+        assert_eq!(finished.contexts_fed, fed, "rotate finish");
+        copies_match("after the rotation");
+
+        // A directory where a copy belongs: the renewal skips the context's directory (and
+        // still renews the layout), so the context was not fed.
+        let key_copy = made_tls_dir(&s).join("key.pem");
+        std::fs::remove_file(&key_copy).unwrap();
+        std::fs::create_dir(&key_copy).unwrap();
+        let renewal = renew(&s.state, &all, now).unwrap();
+        assert_eq!(renewal.skipped.len(), 1, "{:?}", renewal.skipped);
+        assert_eq!(renewal.skipped[0].0, made_tls_dir(&s));
+        assert!(
+            renewal.contexts_fed.is_empty(),
+            "{:?}",
+            renewal.contexts_fed
+        );
+    }
+
+    /// The TLS directory of the context `remote-a` made in `config`.
+    fn made_tls_dir(s: &Setup) -> PathBuf {
+        dc::tls_dir(&s.p("config"), "remote-a")
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub fn export_pkcs12(
     let out_owner = state.settings().owners.owner_for(&request.out);
     let mut plan = WritePlan::new(request.existing);
     plan.secret(request.out.clone(), bundle, out_owner);
-    let written = state.commit(plan)?;
+    let written = state.commit(state.feed_contexts(plan)?)?;
     Ok(Pkcs12Exported {
         client_dir: dir,
         serial: record.serial.clone(),

@@ -2,6 +2,7 @@
 
 use dockpki::{CertInfo, ClientRequest, KeyType, OffsetDateTime, ServerRequest, Usage};
 
+use crate::docker::context::ContextFed;
 use crate::error::Result;
 use crate::fs::{Existing, WritePlan, Written};
 use crate::layout::Layout;
@@ -49,6 +50,9 @@ pub struct Issued {
     pub certificate: CertInfo,
     /// The files written, with their backups.
     pub written: Vec<Written>,
+    /// The docker contexts dockpki made that copy the layout, whose copies were rewritten with
+    /// it.
+    pub contexts_fed: Vec<ContextFed>,
 }
 
 impl Issued {
@@ -83,7 +87,7 @@ impl Issued {
 /// # let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now)?, now)?;
 /// # let mut plan = dockpki_provision::fs::WritePlan::new(Existing::Refuse);
 /// # state.plan_ca(&mut plan, &ca, dockpki_provision::store::KeyProtection::Plain)?;
-/// # state.commit(plan)?;
+/// # state.commit(state.feed_contexts(plan)?)?;
 /// let issued = issue(
 ///     &state,
 ///     &IssueRequest {
@@ -126,10 +130,14 @@ pub fn issue(state: &State, request: &IssueRequest, now: OffsetDateTime) -> Resu
             vec![layout.dir.clone()],
         ),
     )?;
+    // Last: the contexts copy the layout as planned.
+    let plan = state.feed_contexts(plan)?;
+    let contexts_fed = plan.contexts().to_vec();
     let written = state.commit(plan)?;
     Ok(Issued {
         layout,
         certificate: issued.info.clone(),
         written,
+        contexts_fed,
     })
 }

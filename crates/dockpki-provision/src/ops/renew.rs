@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use dockpki::{CertInfo, CertificateAuthority, Lifetime, Usage};
 use time::OffsetDateTime;
 
+use crate::docker::context::ContextFed;
 use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, Skipped, WritePlan, Written};
 use crate::report::{Notice, Task};
@@ -73,6 +74,9 @@ pub struct Renewal {
     pub skipped: Vec<Skipped>,
     /// The files written, with their backups.
     pub written: Vec<Written>,
+    /// The docker contexts dockpki made whose copies of a renewed client layout were rewritten
+    /// with it (not those whose own directory was skipped).
+    pub contexts_fed: Vec<ContextFed>,
 }
 
 impl Renewal {
@@ -124,7 +128,7 @@ impl Renewal {
 /// # let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now)?, now)?;
 /// # let mut plan = dockpki_provision::fs::WritePlan::new(Existing::Refuse);
 /// # state.plan_ca(&mut plan, &ca, dockpki_provision::store::KeyProtection::Plain)?;
-/// # state.commit(plan)?;
+/// # state.commit(state.feed_contexts(plan)?)?;
 /// # let leaf = LeafRequest::Client(ClientRequest { common_name: "alice".parse()?, lifetime: "90d".parse()? });
 /// # let dir = root.path().join("alice/.docker");
 /// # issue(&state, &IssueRequest { leaf, key_type: KeyType::EcdsaP256, dir, existing: Existing::Refuse }, now)?;
@@ -153,8 +157,8 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
     let owners = &state.settings().owners;
     // Renew replaces files it wrote itself: forced, with backups.
     let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
-    // Each new RSA key takes up to seconds: `renew --all` over many of them reports progress
-    // (its start and its end: the successors are signed several at a time).
+    // Each new RSA key takes up to seconds: `renew --all` over many of them reports progress,
+    // as each successor is signed (several at a time, counted in order).
     let report = state.settings().report.as_ref();
     let slow = request.key_policy == KeyPolicy::Fresh
         && selected
@@ -180,9 +184,19 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         .iter()
         .position(|r| refuse_outliving_ca(r, &ca, now).is_err())
         .unwrap_or(selected.len());
-    let signed = sign_successors(&ca, &selected[..outliving], request.key_policy, owners, now);
+    let signed = sign_successors(
+        &ca,
+        &selected[..outliving],
+        request.key_policy,
+        owners,
+        now,
+        progress,
+    );
     // The work ended, whether every step succeeded or not: whoever draws the progress stops.
-    progress(total);
+    // Signing everything reported the end already.
+    if outliving < total {
+        progress(total);
+    }
     let mut issued_all = Vec::with_capacity(signed.len());
     let mut renewed = Vec::new();
     for (record, issued) in selected.iter().zip(signed) {
@@ -217,16 +231,26 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         .flat_map(|r| r.installed.iter())
         .map(|d| (d.clone(), owners.owner_for(d)))
         .collect();
+    let plan = state.feed_contexts(plan)?;
+    let mut contexts_fed = plan.contexts().to_vec();
     let (written, skipped) = state.commit_skipping_unwritable(plan)?;
+    let was_skipped = |dir: &std::path::Path| skipped.iter().any(|(d, _)| d == dir);
+    contexts_fed.retain(|c| !was_skipped(&c.tls_dir()));
     if request.key_policy == KeyPolicy::Reuse {
+        // Only the layouts the update wrote: a skipped one is left exactly as it was.
+        let written_layouts: BTreeMap<_, _> = layout_owners
+            .into_iter()
+            .filter(|(dir, _)| !was_skipped(dir))
+            .collect();
         for record in &selected {
-            restrict_reused_keys(record, &layout_owners)?;
+            restrict_reused_keys(record, &written_layouts)?;
         }
     }
     Ok(Renewal {
         renewed,
         skipped,
         written,
+        contexts_fed,
     })
 }
 
@@ -476,7 +500,9 @@ mod tests {
             inventory.certificates[2].serial = serial;
             let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
             f.state.plan_inventory(&mut plan, &inventory).unwrap();
-            f.state.commit(plan).unwrap();
+            f.state
+                .commit(f.state.feed_contexts(plan).unwrap())
+                .unwrap();
         };
         let alices = f.state.load_inventory().unwrap().certificates[1]
             .serial
@@ -522,6 +548,31 @@ mod tests {
         assert_eq!(std::fs::read(bob.key_path()).unwrap(), bobs_key);
         assert!(renewal.written.iter().all(|w| !w.path.starts_with(&f.bob)));
         assert_eq!(renewal.restart_daemons(), std::slice::from_ref(&f.daemon));
+    }
+
+    /// With `--reuse-key` the keys renewed in place are made 0400, but only in the layouts the
+    /// update wrote: a layout it skipped is left exactly as it was, key mode included.
+    #[test]
+    fn reused_keys_are_restricted_only_in_the_layouts_the_renewal_wrote() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let [_, alice, bob] = f.layouts();
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+        for layout in [&alice, &bob] {
+            std::fs::set_permissions(layout.key_path(), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
+        // bob made his layout group-writable: it cannot be written, but its key can be read.
+        std::fs::set_permissions(&f.bob, std::fs::Permissions::from_mode(0o770)).unwrap();
+        let bobs_serial = serial_in(&bob);
+
+        let renewal = renew(&f.state, &request(Selection::All, KeyPolicy::Reuse), now).unwrap();
+        assert_eq!(renewal.skipped.len(), 1, "{:?}", renewal.skipped);
+        assert_eq!(renewal.skipped[0].0, f.bob);
+        assert_eq!(mode(&alice.key_path()), 0o400, "a layout written");
+        assert_eq!(mode(&bob.key_path()), 0o600, "the layout skipped");
+        assert_eq!(serial_in(&bob), bobs_serial);
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub fn revoke(state: &State, request: &RevokeRequest, now: OffsetDateTime) -> Re
     }
     let mut plan = WritePlan::new(Existing::Refuse);
     state.plan_inventory(&mut plan, &inventory)?;
-    state.commit(plan)?;
+    state.commit(state.feed_contexts(plan)?)?;
     Ok(Revocation::Revoked(revoked))
 }
 
@@ -297,7 +297,7 @@ pub(crate) mod tests {
         state
             .plan_ca(&mut plan, &ca, crate::store::KeyProtection::Plain)
             .unwrap();
-        state.commit(plan).unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
         for i in 0..n {
             issue(
                 &state,

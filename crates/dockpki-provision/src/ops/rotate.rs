@@ -20,6 +20,7 @@ use serde::Serialize;
 use time::Duration;
 use time::OffsetDateTime;
 
+use crate::docker::context::ContextFed;
 use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, OwnerPolicy, Skipped, WritePlan, Written};
 use crate::layout::Layout;
@@ -135,6 +136,9 @@ pub struct Outcome {
     pub next: Next,
     /// The files written, with their backups.
     pub written: Vec<Written>,
+    /// The docker contexts dockpki made whose copies of a client layout this phase rewrote
+    /// with the layout.
+    pub contexts_fed: Vec<ContextFed>,
 }
 
 impl Outcome {
@@ -194,7 +198,7 @@ impl RotationStatus {
 /// # let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now)?, now)?;
 /// # let mut plan = dockpki_provision::fs::WritePlan::new(dockpki_provision::fs::Existing::Refuse);
 /// # state.plan_ca(&mut plan, &ca, dockpki_provision::store::KeyProtection::Plain)?;
-/// # state.commit(plan)?;
+/// # state.commit(state.feed_contexts(plan)?)?;
 /// let begun = rotate::begin(&state, &BeginRequest { key_type: None, lifetime: "10y".parse()? }, now)?;
 /// assert_eq!((begun.phase, begun.next), (Phase::Begun, Next::Reissue));
 /// let reissued = rotate::reissue(&state, now)?;
@@ -232,6 +236,8 @@ pub fn begin(state: &State, request: &BeginRequest, now: OffsetDateTime) -> Resu
     state.plan_next_ca(&mut plan, &new)?;
     let (present, missing) = existing_layouts(&inventory);
     plan_bundles(&mut plan, &present, &bundle, &state.settings().owners);
+    let plan = state.feed_contexts(plan)?;
+    let contexts_fed = plan.contexts().to_vec();
     let written = state.commit(plan)?;
     Ok(Outcome {
         phase: Phase::Begun,
@@ -246,6 +252,7 @@ pub fn begin(state: &State, request: &BeginRequest, now: OffsetDateTime) -> Resu
         archived: Vec::new(),
         next: Next::Reissue,
         written,
+        contexts_fed,
     })
 }
 
@@ -292,6 +299,7 @@ pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
     let mut inventory = state.load_inventory()?;
     let todo: Vec<Record> = from_old_ca(&inventory, new.info()).cloned().collect();
     let mut written = Vec::new();
+    let mut contexts_fed = Vec::new();
     let mut reissued = Vec::new();
     if !todo.is_empty() {
         let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
@@ -315,6 +323,8 @@ pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
             ));
         }
         state.plan_inventory(&mut plan, &inventory)?;
+        let plan = state.feed_contexts(plan)?;
+        contexts_fed = plan.contexts().to_vec();
         written = state.commit(plan)?;
     }
     let updated: Vec<Layout> = todo
@@ -338,6 +348,7 @@ pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
         archived: Vec::new(),
         next: Next::Finish,
         written,
+        contexts_fed,
     })
 }
 
@@ -413,6 +424,8 @@ pub fn finish(state: &State) -> Result<Outcome> {
     plan.key(archived[1].clone(), old.key_pem(), None);
     plan.rename(state.ca_next_cert_path(), state.ca_cert_path());
     plan.rename(state.ca_next_key_path(), state.ca_key_path());
+    let plan = state.feed_contexts(plan)?;
+    let contexts_fed = plan.contexts().to_vec();
     let written = state.commit(plan)?;
     Ok(Outcome {
         phase: Phase::None,
@@ -427,6 +440,7 @@ pub fn finish(state: &State) -> Result<Outcome> {
         archived,
         next: Next::Done,
         written,
+        contexts_fed,
     })
 }
 
@@ -459,7 +473,7 @@ pub fn finish(state: &State) -> Result<Outcome> {
 /// # let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now)?, now)?;
 /// # let mut plan = dockpki_provision::fs::WritePlan::new(dockpki_provision::fs::Existing::Refuse);
 /// # state.plan_ca(&mut plan, &ca, dockpki_provision::store::KeyProtection::Plain)?;
-/// # state.commit(plan)?;
+/// # state.commit(state.feed_contexts(plan)?)?;
 /// let old = state.cert_info(&state.ca_cert_path())?;
 /// rotate::begin(&state, &BeginRequest { key_type: None, lifetime: "10y".parse()? }, now)?;
 /// let aborted = rotate::abort(&state, now)?;
@@ -563,6 +577,8 @@ pub fn abort(state: &State, now: OffsetDateTime) -> Result<Outcome> {
     let archived = free_archive_names(state, &fingerprint_tag(&new));
     plan.rename(state.ca_next_cert_path(), archived[0].clone());
     plan.rename(state.ca_next_key_path(), archived[1].clone());
+    let plan = state.feed_contexts(plan)?;
+    let contexts_fed = plan.contexts().to_vec();
     let written = state.commit(plan)?;
     Ok(Outcome {
         phase: Phase::None,
@@ -577,6 +593,7 @@ pub fn abort(state: &State, now: OffsetDateTime) -> Result<Outcome> {
         archived: archived.to_vec(),
         next: Next::Aborted,
         written,
+        contexts_fed,
     })
 }
 

@@ -203,7 +203,7 @@ impl StatusReport {
 /// # let ca = dockpki::CertificateAuthority::create(&dockpki::CaOptions::new(now)?, now)?;
 /// # let mut plan = dockpki_provision::fs::WritePlan::new(dockpki_provision::fs::Existing::Refuse);
 /// # state.plan_ca(&mut plan, &ca, dockpki_provision::store::KeyProtection::Plain)?;
-/// # state.commit(plan)?;
+/// # state.commit(state.feed_contexts(plan)?)?;
 /// let report = status(&state, RenewalWindow::Relative, now)?;
 /// assert_eq!(report.cas[0].state, Verdict::Ok);
 /// assert!(report.ok() && report.certificates.is_empty());
@@ -422,7 +422,9 @@ mod tests {
         inventory.certificates.push(copy);
         let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
         f.state.plan_inventory(&mut plan, &inventory).unwrap();
-        f.state.commit(plan).unwrap();
+        f.state
+            .commit(f.state.feed_contexts(plan).unwrap())
+            .unwrap();
         let report = status(&f.state, RenewalWindow::Relative, now).unwrap();
         assert_eq!(report.duplicate_serials.len(), 1);
         assert_eq!(report.duplicate_serials[0].records, 2);

@@ -34,7 +34,7 @@ impl Fixture {
         let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
         let mut plan = WritePlan::new(Existing::Refuse);
         state.plan_ca(&mut plan, &ca, KeyProtection::Plain).unwrap();
-        state.commit(plan).unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
         let (daemon, alice, bob) = (
             root.path().join("daemon"),
             root.path().join("alice"),

@@ -10,4 +10,4 @@ pub mod state;
 
 pub use ca_key::{KeyPerms, NoPassphrase, Passphrase, Passphrases, Purpose};
 pub use inventory::{Inventory, Record};
-pub use state::{Create, KeyProtection, Settings, State};
+pub use state::{Create, FedPlan, KeyProtection, Settings, State};

@@ -65,12 +65,17 @@ pub fn reissue(
 /// owner, an identity that belongs to one thread), then the keys are generated and the
 /// certificates signed on as many threads as the machine runs at once. Renewing thousands of
 /// certificates is signing thousands of certificates.
+///
+/// `signed` is called with how many records are done (signed or refused) each time one is,
+/// from the thread that did it: one call at a time, with the counts in increasing order, so a
+/// caller can report progress as it goes.
 pub fn sign_successors(
     ca: &CertificateAuthority,
     records: &[Record],
     key_policy: KeyPolicy,
     owners: &OwnerPolicy,
     now: OffsetDateTime,
+    signed: impl Fn(usize) + Sync,
 ) -> Vec<Result<IssuedCert>> {
     let keys: Vec<Result<Option<PrivateKey>>> = records
         .iter()
@@ -86,8 +91,19 @@ pub fn sign_successors(
         };
         successor(ca, record, key, now)
     };
+    // Counted and reported under one lock: two threads reporting outside it could deliver
+    // their counts out of order, and a progress display would step back.
+    let done = std::sync::Mutex::new(0);
     let work: Vec<Signing<'_>> = records.iter().zip(keys).collect();
-    crate::parallel::map(work, PARALLEL_FROM, sign)
+    crate::parallel::map(work, PARALLEL_FROM, |item| {
+        let result = sign(item);
+        let mut done = done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *done += 1;
+        signed(*done);
+        result
+    })
 }
 
 /// A record to sign the successor of, with the key read for it (`None`: generate one).
@@ -229,21 +245,24 @@ fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> Result<(
 /// re-certify, any key on the machine, the CA's included), the installed certificate must be
 /// the recorded one, and the key must belong to it: whatever else lies there is not reused.
 /// Every installed copy of the key must be private: a copy others could read may have been
-/// taken, and renewing onto a taken key renews nothing.
+/// taken, and renewing onto a taken key renews nothing. Each layout is opened as its own owner
+/// ([`OwnerPolicy::owner_for`]), never as another layout's: a record installed in two users'
+/// layouts must not let one of them make root read through the other's tree.
 fn reused_key(
     record: &Record,
     layouts: &[Layout],
     owners: &OwnerPolicy,
     what: &str,
 ) -> Result<PrivateKey> {
-    // Read as the layout's owner (a layout made under sudo): whatever they swap into their own
-    // tree, root reads only what they could.
-    let owner = owners.owner_for(&layouts[0].dir);
-    let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
-    let open = |path: &Path| {
-        reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| e.into_error("read", path))
+    // Each layout's files are read as that layout's owner (a layout made under sudo): whatever
+    // they swap into their own tree, root reads only what they could. One owner at a time:
+    // acting as a user is process-wide, so each guard goes before the next is taken.
+    let acting_as = |layout: &Layout| {
+        let owner = owners.owner_for(&layout.dir);
+        ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))
     };
     for layout in &layouts[1..] {
+        let _as = acting_as(layout)?;
         match reader::open(&layout.key_path(), Links::Refuse, Limit::Pem) {
             Ok(file) => refuse_readable_key(&file, &layout.key_path())?,
             Err(reader::ReadError::NotFound(_)) => {}
@@ -251,6 +270,10 @@ fn reused_key(
         }
     }
     let first = &layouts[0];
+    let _as = acting_as(first)?;
+    let open = |path: &Path| {
+        reader::open(path, Links::Refuse, Limit::Pem).map_err(|e| e.into_error("read", path))
+    };
     let (cert_path, key_path) = (first.cert_path(), first.key_path());
     let cert = reader::read_opened(open(&cert_path)?, &cert_path, Limit::Pem)?;
     let installed = dockpki::certs_from_pem(&cert)
@@ -285,21 +308,23 @@ fn reused_key(
     Ok(key)
 }
 
-/// After a renewal that reused `record`'s key, makes every installed copy 0400: an unchanged
+/// After a renewal that reused `record`'s key, makes every copy it wrote 0400: an unchanged
 /// file is left alone by the write (same contents), so an owner-only 0600 copy would keep its
-/// mode, where dockpki writes keys 0400. `owners` are the layouts' owners as judged before the
-/// update: judged again now, a layout swapped for a symlink would have none, and root would
-/// follow it.
+/// mode, where dockpki writes keys 0400. `written` are the layouts the update wrote, with their
+/// owners as judged before the update: a layout the update skipped (see
+/// [`WritePlan::drop_unwritable_layouts`]) is not in it and is left exactly as it was; and
+/// judged again now, a layout swapped for a symlink would have no owner, and root would follow
+/// it.
 ///
 /// # Errors
 /// When acting as a layout's owner fails, or a key's mode cannot be changed.
 pub fn restrict_reused_keys(
     record: &Record,
-    owners: &std::collections::BTreeMap<std::path::PathBuf, Option<crate::fs::owner::Owner>>,
+    written: &std::collections::BTreeMap<std::path::PathBuf, Option<crate::fs::owner::Owner>>,
 ) -> Result<()> {
     for dir in &record.installed {
         let path = Layout::for_usage(record.kind, dir.clone()).key_path();
-        let Some(owner) = owners.get(dir).copied() else {
+        let Some(owner) = written.get(dir).copied() else {
             continue;
         };
         let _as = ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
@@ -345,20 +370,98 @@ mod tests {
         )
     }
 
+    /// A key to reuse installed in two users' layouts is read in each layout as that layout's
+    /// owner, never as the other's: root's layout (outside the home) as root, whichever comes
+    /// first, and the user's layout as the user, so a file there the user could not read is
+    /// refused rather than read by root.
+    #[test]
+    fn a_reused_key_is_read_in_each_layout_as_that_layouts_owner() {
+        use std::os::unix::fs::chown;
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let now = OffsetDateTime::now_utc();
+        let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let nobody = crate::fs::Owner {
+            uid: 65534,
+            gid: 65534,
+        };
+        let home = root.path().join("home");
+        let owners = OwnerPolicy::InvokingUser {
+            owner: nobody,
+            home: home.clone(),
+        };
+        // root's layout: a directory only root may enter.
+        let roots = Layout::client(root.path().join("root-layout"));
+        // The user's layout, in their home, which only they may enter.
+        let users = Layout::client(home.join("layout"));
+        for dir in [&home, &users.dir, &roots.dir] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let issued = ca
+            .issue_client(
+                &ClientRequest {
+                    common_name: "c0".parse().unwrap(),
+                    lifetime: "90d".parse().unwrap(),
+                },
+                PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
+                now,
+            )
+            .unwrap();
+        let mut record = Record::new(
+            &issued.info,
+            Usage::Client,
+            &ca.info().sha256_fingerprint,
+            Vec::new(),
+        );
+        for layout in [&roots, &users] {
+            std::fs::write(layout.cert_path(), &issued.cert_pem).unwrap();
+            std::fs::write(layout.key_path(), issued.key_pem().as_bytes()).unwrap();
+            std::fs::set_permissions(layout.key_path(), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
+        for path in [&home, &users.dir, &users.cert_path(), &users.key_path()] {
+            chown(path, Some(nobody.uid), Some(nobody.gid)).unwrap();
+        }
+        let mut key = |first: &Layout, second: &Layout| {
+            record.installed = vec![first.dir.clone(), second.dir.clone()];
+            key_for(&record, KeyPolicy::Reuse, &owners)
+        };
+        // Each layout readable by its own owner only: read whichever comes first.
+        key(&users, &roots).unwrap();
+        key(&roots, &users).unwrap();
+        // A key in the user's layout that only root may read is not read by root for them.
+        chown(users.key_path(), Some(0), Some(0)).unwrap();
+        for (first, second) in [(&users, &roots), (&roots, &users)] {
+            let e = key(first, second).unwrap_err().to_string();
+            assert!(e.contains(&users.key_path().display().to_string()), "{e}");
+        }
+    }
+
     #[test]
     fn successors_signed_together_come_back_in_order_with_each_refusal_in_its_place() {
         let now = OffsetDateTime::now_utc();
         let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
         let mut records: Vec<Record> = (0..MANY).map(|i| recorded(&ca, now, i)).collect();
         records[5].installed.clear();
+        let progress = std::sync::Mutex::new(Vec::new());
         let signed = sign_successors(
             &ca,
             &records,
             KeyPolicy::Fresh,
             &OwnerPolicy::RunningUser,
             now,
+            |done| progress.lock().unwrap().push(done),
         );
         assert_eq!(signed.len(), MANY);
+        // Progress counts every record as it is done, refusals too, never stepping back.
+        assert_eq!(
+            progress.into_inner().unwrap(),
+            (1..=MANY).collect::<Vec<_>>()
+        );
         for (i, result) in signed.iter().enumerate() {
             match result {
                 Err(e) => {
@@ -384,7 +487,7 @@ mod tests {
         let records: Vec<Record> = (0..3).map(|i| recorded(&ca, now, i)).collect();
         let owners = OwnerPolicy::RunningUser;
         let signed: Vec<IssuedCert> =
-            sign_successors(&ca, &records, KeyPolicy::Fresh, &owners, now)
+            sign_successors(&ca, &records, KeyPolicy::Fresh, &owners, now, |_| {})
                 .into_iter()
                 .collect::<Result<_>>()
                 .unwrap();

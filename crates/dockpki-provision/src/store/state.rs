@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use dockpki::{CertificateAuthority, CertificateDer};
 
+use crate::docker::context::ContextFed;
 use crate::error::{Advice, Error, Result};
 use crate::fs::journal;
 use crate::fs::owner::OwnerPolicy;
@@ -69,6 +70,34 @@ pub enum Create {
     IfMissing,
     /// The directory must exist and hold a CA.
     No,
+}
+
+/// The CA's certificate in a state directory ([`State::ca_cert_path`]): the names are the
+/// state's layout, which readers without a [`State`] (a layout check) use too.
+pub const CA_CERT: &str = "ca.pem";
+/// The CA's key in a state directory ([`State::ca_key_path`]).
+pub const CA_KEY: &str = "ca-key.pem";
+/// A rotation's new CA in a state directory ([`State::ca_next_cert_path`]).
+pub const CA_NEXT_CERT: &str = "ca-next.pem";
+/// The key of a rotation's new CA ([`State::ca_next_key_path`]).
+pub const CA_NEXT_KEY: &str = "ca-next-key.pem";
+
+/// A plan that went through [`State::feed_contexts`]: it holds the copies its docker contexts
+/// need, and it cannot change any more. The only plan [`State::commit`] writes, so that feeding
+/// the contexts is a step every update takes in sight of its caller, and one no caller can
+/// forget: a type, rather than a check at commit time, because the check would have to redo the
+/// step to know what it should have added.
+#[must_use = "a plan is written only by State::commit"]
+pub struct FedPlan {
+    plan: WritePlan,
+    contexts: Vec<ContextFed>,
+}
+
+impl FedPlan {
+    /// The contexts whose copies the plan rewrites, for the operation's outcome.
+    pub fn contexts(&self) -> &[ContextFed] {
+        &self.contexts
+    }
 }
 
 /// An opened state directory.
@@ -266,12 +295,12 @@ impl State {
 
     /// `ca.pem`.
     pub fn ca_cert_path(&self) -> PathBuf {
-        self.dir.join("ca.pem")
+        self.dir.join(CA_CERT)
     }
 
     /// `ca-key.pem`.
     pub fn ca_key_path(&self) -> PathBuf {
-        self.dir.join("ca-key.pem")
+        self.dir.join(CA_KEY)
     }
 
     /// `journal.json`: present only while an update is being moved into place.
@@ -279,16 +308,15 @@ impl State {
         self.dir.join("journal.json")
     }
 
-    /// Writes `plan` crash-safely through this state's journal. Every command's update passes
-    /// here, so this is where the docker contexts dockpki made get their copies of whatever
-    /// client files the plan rewrites, in the same journaled update (see
-    /// [`crate::docker::context::mirror_client_files`]). The contexts are those of the inventory
-    /// the plan writes, else of the one on disk.
+    /// Writes `plan` crash-safely through this state's journal, with the copies its docker
+    /// contexts need in the same journaled update. A plan is written only once it went through
+    /// [`State::feed_contexts`] (that is what [`FedPlan`] proves), so no update rewrites a client
+    /// layout and leaves the contexts copying it behind.
     ///
     /// # Errors
     /// As [`WritePlan::commit`].
-    pub fn commit(&self, plan: WritePlan) -> Result<Vec<Written>> {
-        self.with_context_copies(plan)?.commit_noting_staging(
+    pub fn commit(&self, plan: FedPlan) -> Result<Vec<Written>> {
+        plan.plan.commit_noting_staging(
             &self.journal_path(),
             Some(&self.staging_note_path()),
             self.settings.report.as_ref(),
@@ -306,8 +334,15 @@ impl State {
         &self.settings
     }
 
-    /// `plan` with the copies its docker contexts need.
-    fn with_context_copies(&self, mut plan: WritePlan) -> Result<WritePlan> {
+    /// The step of every update that feeds the docker contexts dockpki made: adds to `plan`
+    /// the copies of whatever client files it rewrites for each context that copies them (see
+    /// [`crate::docker::context::mirror_client_files`]), and returns the plan, now one
+    /// [`State::commit`] writes, with the contexts fed. The contexts are those of the inventory
+    /// the plan writes, else of the one on disk. Run it last: the plan cannot change after.
+    ///
+    /// # Errors
+    /// When the inventory cannot be read (or the one planned cannot be parsed).
+    pub fn feed_contexts(&self, mut plan: WritePlan) -> Result<FedPlan> {
         let path = self.inventory_path();
         // The delta records certificates only: the contexts are the inventory file's, read from
         // its first line when dockpki wrote it.
@@ -322,8 +357,12 @@ impl State {
                 HeaderRead::Other => self.load_inventory()?.contexts,
             },
         };
-        crate::docker::context::mirror_client_files(&mut plan, &contexts, &self.settings.owners);
-        Ok(plan)
+        let contexts = crate::docker::context::mirror_client_files(
+            &mut plan,
+            &contexts,
+            &self.settings.owners,
+        );
+        Ok(FedPlan { plan, contexts })
     }
 
     /// Like [`State::commit`], for a batch renewal: a layout directory that cannot be written
@@ -334,9 +373,9 @@ impl State {
     /// As [`State::commit`].
     pub fn commit_skipping_unwritable(
         &self,
-        plan: WritePlan,
+        plan: FedPlan,
     ) -> Result<(Vec<Written>, Vec<crate::fs::write::Skipped>)> {
-        self.with_context_copies(plan)?.commit_dropping_unwritable(
+        plan.plan.commit_dropping_unwritable(
             &self.dir,
             &self.journal_path(),
             Some(&self.staging_note_path()),
@@ -383,12 +422,12 @@ impl State {
     /// until `finish`). Its presence is the whole record of the rotation: it appears and
     /// becomes `ca.pem` in journaled updates, so a crash never leaves a half-begun rotation.
     pub fn ca_next_cert_path(&self) -> PathBuf {
-        self.dir.join("ca-next.pem")
+        self.dir.join(CA_NEXT_CERT)
     }
 
     /// `ca-next-key.pem`: the key of [`State::ca_next_cert_path`].
     pub fn ca_next_key_path(&self) -> PathBuf {
-        self.dir.join("ca-next-key.pem")
+        self.dir.join(CA_NEXT_KEY)
     }
 
     /// `archive/`: CAs retired by `dockpki ca rotate finish` or abandoned by `dockpki ca rotate
@@ -714,14 +753,14 @@ fn check_state_dir(dir: &Path, m: &fs::Metadata) -> Result<()> {
 }
 
 fn has_ca(dir: &Path) -> bool {
-    dir.join("ca.pem").exists() || dir.join("ca-key.pem").exists()
+    dir.join(CA_CERT).exists() || dir.join(CA_KEY).exists()
 }
 
 /// Why `dir` holds no CA as far as [`has_ca`] can tell. `exists()` is false for a file that
 /// cannot be looked at too, so a state directory this user may not search (another user's, say
 /// root's under `sudo`) is reported as such, not as an empty one.
 fn no_ca(dir: &Path) -> Error {
-    for name in ["ca.pem", "ca-key.pem"] {
+    for name in [CA_CERT, CA_KEY] {
         if let Err(e) = fs::symlink_metadata(dir.join(name)) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 return unreadable_state(dir, &e);
@@ -944,12 +983,16 @@ mod tests {
         fn write(&self, inventory: &Inventory) {
             let mut plan = WritePlan::new(Existing::Refuse);
             self.state.plan_inventory(&mut plan, inventory).unwrap();
-            self.state.commit(plan).unwrap();
+            self.state
+                .commit(self.state.feed_contexts(plan).unwrap())
+                .unwrap();
         }
         fn add(&self, record: Record) {
             let mut plan = WritePlan::new(Existing::Refuse);
             self.state.plan_added_record(&mut plan, record).unwrap();
-            self.state.commit(plan).unwrap();
+            self.state
+                .commit(self.state.feed_contexts(plan).unwrap())
+                .unwrap();
         }
         fn file(&self, name: &str) -> Vec<u8> {
             fs::read(self.state.dir().join(name)).unwrap()
@@ -1216,7 +1259,9 @@ mod tests {
             .plan_added_record(&mut plan, s.record(LARGE, 0))
             .unwrap();
         assert!(plan.planned(&s.state.inventory_path()).is_none());
-        s.state.commit(plan).unwrap();
+        s.state
+            .commit(s.state.feed_contexts(plan).unwrap())
+            .unwrap();
         let copy = crate::docker::context::tls_dir(&config, "remote").join("cert.pem");
         assert_eq!(fs::read(copy).unwrap(), b"new cert");
     }
@@ -1236,7 +1281,9 @@ mod tests {
         }
         let mut plan = WritePlan::new(Existing::Refuse);
         plan.state(s.state.inventory_delta_path(), delta.to_bytes().unwrap());
-        s.state.commit(plan).unwrap();
+        s.state
+            .commit(s.state.feed_contexts(plan).unwrap())
+            .unwrap();
         delta
     }
 

@@ -36,7 +36,7 @@ impl Fixture {
             .unwrap();
         let mut plan = WritePlan::new(Existing::Refuse);
         state.plan_ca(&mut plan, &ca, KeyProtection::Plain).unwrap();
-        state.commit(plan).unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
         let leaf = |leaf, dir: &str| IssueRequest {
             leaf,
             key_type: KeyType::EcdsaP256,
