@@ -602,6 +602,16 @@ impl WritePlan {
         staging_note: Option<&Path>,
         report: &dyn Report,
     ) -> Result<Vec<Written>> {
+        // A journal still in place is an update not yet completed (its directory sync failed,
+        // say, and the caller went on): renaming a new journal over it would lose that update,
+        // or make a half-done one permanent. It must be replayed first.
+        if fs::symlink_metadata(journal_path).is_ok() {
+            return Err(Error::new(format!(
+                "{} holds an update that is not complete yet; open the state again (every \
+                 command completes it first), then retry",
+                journal_path.display()
+            )));
+        }
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
         let mut written_so_far: Vec<PathBuf> = Vec::new();
@@ -1861,6 +1871,21 @@ mod tests {
         assert_eq!(fs::read(state.join("ca.pem")).unwrap(), b"next");
         assert!(!journal.exists() && !state.join("ca-next.pem").exists());
         assert_eq!(names(&layout), ["cert.pem"]);
+    }
+
+    /// An update left for the replay (its journal still in place) is never overwritten by the
+    /// next commit through the same journal: that one is refused, staging nothing.
+    #[test]
+    fn a_commit_never_replaces_a_journal_still_waiting_for_its_replay() {
+        let root = tempfile::tempdir().unwrap();
+        let journal = root.path().join("journal.json");
+        fs::write(&journal, "pending").unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(root.path().join("cert.pem"), "new", None);
+        let e = plan.commit(&journal, &Silent).unwrap_err();
+        assert!(e.to_string().contains("not complete yet"), "{e}");
+        assert_eq!(fs::read(&journal).unwrap(), b"pending");
+        assert_eq!(names(root.path()), ["journal.json"]);
     }
 
     /// A staged name that is already taken (by someone else's file: creating it exclusively
