@@ -385,7 +385,7 @@ pub fn mirror_client_files(
     contexts: &[ContextRecord],
     owners: &OwnerPolicy,
 ) -> Vec<ContextFed> {
-    let mut copies: Vec<(PathBuf, Zeroizing<Vec<u8>>, Option<Owner>)> = Vec::new();
+    let mut copies: Vec<(PathBuf, Zeroizing<Vec<u8>>, Option<Owner>, PathBuf)> = Vec::new();
     let mut fed = Vec::new();
     for record in contexts {
         let config = &record.docker_config;
@@ -404,8 +404,9 @@ pub fn mirror_client_files(
             if plan.planned(&copy).is_some() {
                 continue;
             }
-            if let Some((contents, _)) = plan.planned(&record.client_dir.join(name)) {
-                copies.push((copy, Zeroizing::new(contents.to_vec()), owner));
+            let source = record.client_dir.join(name);
+            if let Some((contents, _)) = plan.planned(&source) {
+                copies.push((copy, Zeroizing::new(contents.to_vec()), owner, source));
             }
         }
         if copies.len() > before {
@@ -416,8 +417,8 @@ pub fn mirror_client_files(
             });
         }
     }
-    for (path, contents, owner) in copies {
-        plan.mirror(path, &contents, TLS_FILE_MODE, owner);
+    for (path, contents, owner, source) in copies {
+        plan.mirror_of(path, &contents, TLS_FILE_MODE, owner, &source);
     }
     fed
 }
