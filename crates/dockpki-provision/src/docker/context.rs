@@ -385,7 +385,9 @@ pub fn mirror_client_files(
     contexts: &[ContextRecord],
     owners: &OwnerPolicy,
 ) -> Vec<ContextFed> {
-    let mut copies: Vec<(PathBuf, Zeroizing<Vec<u8>>, Option<Owner>, PathBuf)> = Vec::new();
+    // Each copy: where it goes, its contents, its owner, and the layout file it copies.
+    type Copy = (PathBuf, Zeroizing<Vec<u8>>, Option<Owner>, PathBuf);
+    let mut copies: Vec<Copy> = Vec::new();
     let mut fed = Vec::new();
     for record in contexts {
         let config = &record.docker_config;
