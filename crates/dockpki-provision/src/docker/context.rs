@@ -385,7 +385,9 @@ pub fn mirror_client_files(
     contexts: &[ContextRecord],
     owners: &OwnerPolicy,
 ) -> Vec<ContextFed> {
-    let mut copies: Vec<(PathBuf, Zeroizing<Vec<u8>>, Option<Owner>)> = Vec::new();
+    // Each copy: where it goes, its contents, its owner, and the layout file it copies.
+    type Copy = (PathBuf, Zeroizing<Vec<u8>>, Option<Owner>, PathBuf);
+    let mut copies: Vec<Copy> = Vec::new();
     let mut fed = Vec::new();
     for record in contexts {
         let config = &record.docker_config;
@@ -404,8 +406,9 @@ pub fn mirror_client_files(
             if plan.planned(&copy).is_some() {
                 continue;
             }
-            if let Some((contents, _)) = plan.planned(&record.client_dir.join(name)) {
-                copies.push((copy, Zeroizing::new(contents.to_vec()), owner));
+            let source = record.client_dir.join(name);
+            if let Some((contents, _)) = plan.planned(&source) {
+                copies.push((copy, Zeroizing::new(contents.to_vec()), owner, source));
             }
         }
         if copies.len() > before {
@@ -416,8 +419,8 @@ pub fn mirror_client_files(
             });
         }
     }
-    for (path, contents, owner) in copies {
-        plan.mirror(path, &contents, TLS_FILE_MODE, owner);
+    for (path, contents, owner, source) in copies {
+        plan.mirror_of(path, &contents, TLS_FILE_MODE, owner, &source);
     }
     fed
 }

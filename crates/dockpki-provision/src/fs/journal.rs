@@ -140,7 +140,9 @@ impl Journal {
     /// them together.)
     ///
     /// # Errors
-    /// When the journal cannot be written, synced or moved into place; nothing is left then.
+    /// When the journal cannot be written, synced or moved into place. Nothing is left when it
+    /// could not be moved into place; once it was, a failure to sync its directory leaves it
+    /// there, for the next recover to complete.
     pub fn write(&self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes()?;
         let tmp = temp_path(path)?;

@@ -74,6 +74,8 @@ struct PlannedFile {
     mode: u32,
     owner: Option<Owner>,
     replace: Replace,
+    /// The planned file this one copies ([`WritePlan::mirror_of`]): left out with it.
+    copy_of: Option<PathBuf>,
 }
 
 /// What [`WritePlan::commit`] did to one file.
@@ -138,6 +140,24 @@ impl WritePlan {
             owner,
             Replace::Mirror,
         );
+    }
+
+    /// [`WritePlan::mirror`] of the file `source` the plan also writes (a docker context's copy
+    /// of its client layout's file): when `source`'s layout is left out of the update
+    /// ([`WritePlan::drop_unwritable_layouts`]), so is this copy's directory, so that the copy
+    /// never runs ahead of what it copies.
+    pub fn mirror_of(
+        &mut self,
+        path: PathBuf,
+        contents: &[u8],
+        mode: u32,
+        owner: Option<Owner>,
+        source: &Path,
+    ) {
+        self.mirror(path, contents, mode, owner);
+        if let Some(last) = self.files.last_mut() {
+            last.copy_of = Some(source.to_path_buf());
+        }
     }
 
     /// Creates `dir` with `mode` instead of [`DIR_MODE`] if the plan has to create it: another
@@ -254,6 +274,7 @@ impl WritePlan {
             mode,
             owner,
             replace,
+            copy_of: None,
         });
     }
 
@@ -295,8 +316,27 @@ impl WritePlan {
             }
         }
         if !dropped.is_empty() {
+            // A copy of a file left out goes too, with its whole directory: a context whose
+            // layout was skipped must not hold newer files than the layout.
+            let mut copies: Vec<Skipped> = Vec::new();
+            for f in &self.files {
+                let Some(source) = &f.copy_of else { continue };
+                let source_dir = parent(source);
+                let dir = parent(&f.path);
+                if dropped.iter().any(|(d, _)| d == source_dir)
+                    && !dropped.iter().chain(&copies).any(|(d, _)| d == dir)
+                {
+                    copies.push((
+                        dir.to_path_buf(),
+                        format!("it copies {}, which was left out", source_dir.display()),
+                    ));
+                }
+            }
+            dropped.extend(copies);
             let gone: BTreeSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
             self.files.retain(|f| !gone.contains(parent(&f.path)));
+            // The directories checked for what stays: none of those left out is created.
+            to_create.retain(|d: &PathBuf| !gone.iter().any(|g| d.starts_with(g)));
         }
         (dropped, to_create)
     }
@@ -602,6 +642,16 @@ impl WritePlan {
         staging_note: Option<&Path>,
         report: &dyn Report,
     ) -> Result<Vec<Written>> {
+        // A journal still in place is an update not yet completed (its directory sync failed,
+        // say, and the caller went on): renaming a new journal over it would lose that update,
+        // or make a half-done one permanent. It must be replayed first.
+        if fs::symlink_metadata(journal_path).is_ok() {
+            return Err(Error::new(format!(
+                "{} holds an update that is not complete yet; open the state again (every \
+                 command completes it first), then retry",
+                journal_path.display()
+            )));
+        }
         let mut created: Vec<PathBuf> = Vec::new();
         let mut staged: Vec<(PathBuf, &PlannedFile)> = Vec::new();
         let mut written_so_far: Vec<PathBuf> = Vec::new();
@@ -1863,6 +1913,21 @@ mod tests {
         assert_eq!(names(&layout), ["cert.pem"]);
     }
 
+    /// An update left for the replay (its journal still in place) is never overwritten by the
+    /// next commit through the same journal: that one is refused, staging nothing.
+    #[test]
+    fn a_commit_never_replaces_a_journal_still_waiting_for_its_replay() {
+        let root = tempfile::tempdir().unwrap();
+        let journal = root.path().join("journal.json");
+        fs::write(&journal, "pending").unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(root.path().join("cert.pem"), "new", None);
+        let e = plan.commit(&journal, &Silent).unwrap_err();
+        assert!(e.to_string().contains("not complete yet"), "{e}");
+        assert_eq!(fs::read(&journal).unwrap(), b"pending");
+        assert_eq!(names(root.path()), ["journal.json"]);
+    }
+
     /// A staged name that is already taken (by someone else's file: creating it exclusively
     /// fails) is never recorded for the cleanup, so an update that stops there removes only
     /// what it created itself.
@@ -1879,6 +1944,7 @@ mod tests {
             mode: KEY_MODE,
             owner: None,
             replace: Replace::IfForced,
+            copy_of: None,
         };
         let (a, b) = (file("a"), file("b"));
         let ours = root.path().join(".a.dockpki-1-1.tmp");

@@ -882,6 +882,46 @@ mod tests {
             "{:?}",
             renewal.contexts_fed
         );
+        std::fs::remove_dir(&key_copy).unwrap();
+        std::fs::write(&key_copy, std::fs::read(s.p("client/key.pem")).unwrap()).unwrap();
+        std::fs::set_permissions(
+            &key_copy,
+            std::fs::Permissions::from_mode(dc::TLS_FILE_MODE),
+        )
+        .unwrap();
+
+        // The layout itself cannot be written: its context's copies are left out with it, so
+        // that the context never holds newer files than the layout it copies.
+        let before: Vec<Vec<u8>> = TLS_FILES
+            .iter()
+            .map(|n| std::fs::read(made_tls_dir(&s).join(n)).unwrap())
+            .collect();
+        let cert = s.p("client/cert.pem");
+        std::fs::remove_file(&cert).unwrap();
+        std::fs::create_dir(&cert).unwrap();
+        let renewal = renew(&s.state, &all, now).unwrap();
+        let skipped: Vec<&PathBuf> = renewal.skipped.iter().map(|(d, _)| d).collect();
+        assert_eq!(
+            skipped,
+            [&s.p("client"), &made_tls_dir(&s)],
+            "{:?}",
+            renewal.skipped
+        );
+        assert!(
+            renewal.skipped[1].1.contains("left out"),
+            "{:?}",
+            renewal.skipped
+        );
+        assert!(
+            renewal.contexts_fed.is_empty(),
+            "{:?}",
+            renewal.contexts_fed
+        );
+        let after: Vec<Vec<u8>> = TLS_FILES
+            .iter()
+            .map(|n| std::fs::read(made_tls_dir(&s).join(n)).unwrap())
+            .collect();
+        assert_eq!(before, after, "the context's copies are untouched");
     }
 
     /// The TLS directory of the context `remote-a` made in `config`.
