@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{file_rules, Expect, Guard};
+use super::{file_rules, Expect, GroupSpec, Guard};
 use crate::audit::host::FileKind;
 use crate::audit::rules::{self, Context, Rule};
 use crate::audit::Outcome;
@@ -26,7 +26,7 @@ fn root_file(kind: FileKind, max_mode: u32, guard: Guard) -> Expect<'static> {
     Expect {
         kind,
         uid: 0,
-        group: Some("root"),
+        group: Some(GroupSpec::Name("root")),
         max_mode,
         guard,
     }
@@ -244,23 +244,83 @@ mod tests {
     }
 
     #[test]
-    fn a_fix_names_the_file_as_the_operator_reaches_it_in_the_tree() {
+    fn a_tree_gets_its_fixes_in_words_by_numeric_id_never_as_a_command_that_follows_links() {
+        if !root_or_skip() {
+            return;
+        }
+        let tree = Tree::provisioned();
+        // A tree's daemon.json linked to /etc/shadow: `chown`/`chmod` of the shown path, run on
+        // this machine, would change this machine's /etc/shadow.
+        tree.file("/etc/shadow", "", 0, OTHER, 0o666);
+        let json = tree.path("/etc/docker/daemon.json");
+        let text = std::fs::read_to_string(&json).unwrap();
+        std::fs::remove_file(&json).unwrap();
+        tree.file("/etc/docker/real.json", &text, OTHER, 0, 0o644);
+        std::os::unix::fs::symlink("/etc/docker/real.json", &json).unwrap();
+        tree.own("/etc/docker/pki/ca.pem", 0, 0, 0o666);
+        let out = tree.run(run);
+        let shown = json.display().to_string();
+        let owner = out
+            .iter()
+            .find_map(|o| o.finding().filter(|f| f.id == rules::DAEMON_JSON_OWNER.id))
+            .expect("a finding");
+        assert!(owner.evidence.contains(&shown), "{}", owner.evidence);
+        let mode = out
+            .iter()
+            .find_map(|o| o.finding().filter(|f| f.id == rules::TLS_CA_MODE.id))
+            .expect("a finding");
+        for finding in [owner, mode] {
+            let crate::audit::Fix::Manual { text } = &finding.fix else {
+                panic!("a command for a tree: {:?}", finding.fix);
+            };
+            assert!(text.starts_with("inside the tree"), "{text}");
+        }
+        let crate::audit::Fix::Manual { text } = &owner.fix else {
+            unreachable!()
+        };
+        assert!(text.contains("(0:0)"), "numeric ids: {text}");
+    }
+
+    #[test]
+    fn on_the_machine_itself_a_command_is_given_only_for_root_files_reached_through_roots_own_steps(
+    ) {
         if !root_or_skip() {
             return;
         }
         let tree = Tree::provisioned();
         tree.own("/etc/docker/daemon.json", OTHER, 0, 0o644);
-        let out = tree.run(run);
-        let finding = out
-            .iter()
-            .find_map(|o| o.finding().filter(|f| f.id == rules::DAEMON_JSON_OWNER.id))
-            .expect("a finding");
+        let fix = |out: &[Outcome], id: &str| {
+            out.iter()
+                .find_map(|o| o.finding().filter(|f| f.id == id))
+                .map(|f| f.fix.clone())
+                .expect("a finding")
+        };
         let shown = tree.path("/etc/docker/daemon.json").display().to_string();
         assert_eq!(
-            finding.fix,
+            fix(&tree.run_as_live(run), rules::DAEMON_JSON_OWNER.id),
             crate::audit::Fix::command(["chown", "root:root", shown.as_str()])
         );
-        assert!(finding.evidence.contains(&shown), "{}", finding.evidence);
+        // The TLS files in a directory another user owns: they could swap the file for a link
+        // to /etc/shadow between the audit and the paste.
+        tree.own(PKI, OTHER, 0, 0o755);
+        tree.own(&format!("{PKI}/server-key.pem"), 0, 0, 0o640);
+        let crate::audit::Fix::Manual { text } =
+            fix(&tree.run_as_live(run), rules::TLS_KEY_MODE.id)
+        else {
+            panic!("a command through a directory of another user");
+        };
+        assert!(text.contains("is a directory of uid 4242"), "{text}");
+        // The file itself a link (even root's): changed by hand only.
+        tree.own(PKI, 0, 0, 0o755);
+        let key = tree.path(&format!("{PKI}/server-key.pem"));
+        std::fs::rename(&key, tree.path(&format!("{PKI}/real-key.pem"))).unwrap();
+        std::os::unix::fs::symlink("real-key.pem", &key).unwrap();
+        let crate::audit::Fix::Manual { text } =
+            fix(&tree.run_as_live(run), rules::TLS_KEY_MODE.id)
+        else {
+            panic!("a command on a link");
+        };
+        assert!(text.contains("is a link"), "{text}");
     }
 
     #[test]

