@@ -177,6 +177,16 @@ pub trait Host {
     /// As [`Host::stat`].
     fn lstat(&self, path: &Path) -> Result<Option<Stat>>;
 
+    /// Where the symlink at `path` points, as written in the link; `None` when `path` is not
+    /// a link or does not exist. The default knows of no links.
+    ///
+    /// # Errors
+    /// When it cannot be looked at.
+    fn read_link(&self, path: &Path) -> Result<Option<PathBuf>> {
+        let _ = path;
+        Ok(None)
+    }
+
     /// The contents of the regular file at `path` (links followed inside the host), at most
     /// `limit` bytes; `None` when it does not exist.
     ///
@@ -521,6 +531,23 @@ impl Host for TreeHost {
         self.stat_with(path, false)
     }
 
+    fn read_link(&self, path: &Path) -> Result<Option<PathBuf>> {
+        let Some(fd) = self.open_in(path, OFlag::O_PATH | OFlag::O_NOFOLLOW)? else {
+            return Ok(None);
+        };
+        // readlinkat with an empty path reads the link the O_PATH handle names; EINVAL when
+        // the handle names anything else.
+        match nix::fcntl::readlinkat(&fd, "") {
+            Ok(target) => Ok(Some(PathBuf::from(target))),
+            Err(Errno::EINVAL | Errno::ENOENT) => Ok(None),
+            Err(e) => Err(Error::io(
+                "look at",
+                &self.shown_path(path),
+                &std::io::Error::from(e),
+            )),
+        }
+    }
+
     fn read(&self, path: &Path, limit: Limit) -> Result<Option<Zeroizing<Vec<u8>>>> {
         // First a handle that opens nothing (O_PATH): opening a device can itself act (a
         // watchdog arms, a pty is allocated, a tape rewinds), and anyone may point the audit
@@ -688,7 +715,9 @@ mod tests {
             );
         }
         let live = TreeHost::live().unwrap();
-        let err = live.read(Path::new("/dev/null"), Limit::Config).unwrap_err();
+        let err = live
+            .read(Path::new("/dev/null"), Limit::Config)
+            .unwrap_err();
         assert!(err.message().contains("a character device"), "{err}");
     }
 
@@ -709,6 +738,20 @@ mod tests {
                 .contains(&tree.path().join("d").display().to_string()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn read_link_gives_a_links_target_as_written_even_when_it_is_not_in_the_tree() {
+        let tree = tempfile::tempdir().unwrap();
+        symlink("/dev/null", tree.path().join("masked")).unwrap();
+        std::fs::write(tree.path().join("file"), "x").unwrap();
+        let host = TreeHost::tree(tree.path()).unwrap();
+        assert_eq!(
+            host.read_link(Path::new("/masked")).unwrap(),
+            Some(PathBuf::from("/dev/null"))
+        );
+        assert_eq!(host.read_link(Path::new("/file")).unwrap(), None);
+        assert_eq!(host.read_link(Path::new("/none")).unwrap(), None);
     }
 
     #[test]
