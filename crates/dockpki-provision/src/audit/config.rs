@@ -264,7 +264,9 @@ fn is_dockerd(host: &dyn Host, p: &Process) -> bool {
     }
 }
 
-/// The running dockerd processes of `host` ([`is_dockerd`]): root's first, then by pid.
+/// The running dockerd processes of `host`, known by the program they run (`/proc/PID/exe`:
+/// root's `dockerd`, which only root may change; see the module documentation): root's
+/// first, then by pid.
 ///
 /// # Errors
 /// When the processes cannot be listed.
