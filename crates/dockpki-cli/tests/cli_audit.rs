@@ -92,15 +92,35 @@ fn audit_json(env: &Env, args: &[&str]) -> (i32, Value, Output) {
     (out.status.code().unwrap_or(-1), doc, out)
 }
 
-/// The ids of the findings at high or critical.
+/// The ids of the findings at high or critical, but for other daemons than the audited one
+/// ([`about_another_daemon`]).
 fn failing_at_high(doc: &Value) -> BTreeSet<String> {
+    let audited = doc["config_source"]["pid"].as_u64();
     doc["findings"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|f| f["severity"] == "high" || f["severity"] == "critical")
+        .filter(|f| !about_another_daemon(f, audited))
         .map(|f| f["id"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// Whether finding `f` is about another root dockerd than the audited one (pid `audited`):
+/// the audit judges every root daemon's listeners, and on a test machine other tests' daemons
+/// come and go ("the running dockerd (pid N) also listens on …").
+fn about_another_daemon(f: &Value, audited: Option<u64>) -> bool {
+    let evidence = f["evidence"].as_str().unwrap_or_default();
+    evidence.contains(" also listens on ")
+        && audited.is_none_or(|pid| !evidence.contains(&format!("(pid {pid})")))
+}
+
+/// Whether a finding at high or critical is about another daemon ([`about_another_daemon`]).
+fn another_daemon_fails(doc: &Value) -> bool {
+    let audited = doc["config_source"]["pid"].as_u64();
+    doc["findings"].as_array().unwrap().iter().any(|f| {
+        (f["severity"] == "high" || f["severity"] == "critical") && about_another_daemon(f, audited)
+    })
 }
 
 fn ids(list: &[&str]) -> BTreeSet<String> {
@@ -501,7 +521,9 @@ fn a_dockpki_configured_dockerd_is_clean_until_a_container_holds_its_socket() {
     let socket = format!("unix://{}", dockerd.dir().join("docker.sock").display());
     let (code, doc) = live_audit(&env, &["--socket", &socket]);
     assert_eq!(failing_at_high(&doc), ids(&[]), "{doc}");
-    assert_eq!(code, 0, "{doc}");
+    // Another test's daemon on plain TCP, running now, is this machine's finding too.
+    let expected = if another_daemon_fails(&doc) { 4 } else { 0 };
+    assert_eq!(code, expected, "{doc}");
 
     let Some(image) = sleeper_image(work.path()) else {
         common::prerequisite(

@@ -10,10 +10,10 @@
 //! machine's own files.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -42,7 +42,7 @@ pub enum FileKind {
     Device,
 }
 
-/// A file's kind, owner and permission bits.
+/// A file's kind, owner, permission bits and identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
     /// What it is.
@@ -55,6 +55,11 @@ pub struct Stat {
     pub mode: u32,
     /// Size in bytes.
     pub size: u64,
+    /// The device the file is on: with [`Stat::ino`], which file it is, whatever the path
+    /// (a container's mount source and the daemon's socket are one file when both match).
+    pub dev: u64,
+    /// The inode number on [`Stat::dev`].
+    pub ino: u64,
 }
 
 impl Stat {
@@ -79,7 +84,27 @@ impl Stat {
             gid: meta.gid(),
             mode: meta.mode() & 0o7777,
             size: meta.size(),
+            dev: meta.dev(),
+            ino: meta.ino(),
         }
+    }
+}
+
+/// The program a process runs, as `/proc/PID/exe` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Executable {
+    /// Its path on the host when the process started (` (deleted)` appended by the kernel
+    /// when the file has since been removed or replaced, as a package upgrade does).
+    pub path: PathBuf,
+    /// The file the process runs, itself (not whatever the path names now).
+    pub stat: Stat,
+}
+
+impl Executable {
+    /// The file name of the program, without the kernel's ` (deleted)` mark.
+    pub fn name(&self) -> Option<&str> {
+        let name = self.path.file_name()?.to_str()?;
+        Some(name.strip_suffix(" (deleted)").unwrap_or(name))
     }
 }
 
@@ -152,6 +177,16 @@ pub trait Host {
     /// As [`Host::stat`].
     fn lstat(&self, path: &Path) -> Result<Option<Stat>>;
 
+    /// Where the symlink at `path` points, as written in the link; `None` when `path` is not
+    /// a link or does not exist. The default knows of no links.
+    ///
+    /// # Errors
+    /// When it cannot be looked at.
+    fn read_link(&self, path: &Path) -> Result<Option<PathBuf>> {
+        let _ = path;
+        Ok(None)
+    }
+
     /// The contents of the regular file at `path` (links followed inside the host), at most
     /// `limit` bytes; `None` when it does not exist.
     ///
@@ -170,6 +205,15 @@ pub trait Host {
     /// # Errors
     /// When `/proc` cannot be read on a live host.
     fn processes(&self) -> Result<Vec<Process>>;
+
+    /// The program process `pid` runs (`/proc/PID/exe`), which, unlike its `argv[0]`, the
+    /// process cannot choose. `None` when it is not known: a host that is not live (the
+    /// default), a process that has ended, or another user's process when the audit does not
+    /// run as root (the kernel shows the link only to those who may trace the process).
+    fn process_exe(&self, pid: u32) -> Option<Executable> {
+        let _ = pid;
+        None
+    }
 
     /// The accounts of `/etc/passwd` (only the file: accounts from a directory service are not
     /// seen); empty when it does not exist.
@@ -305,6 +349,15 @@ pub struct TreeHost {
 /// The most a `/proc/PID/cmdline` or `status` may hold (Linux caps argv far below this).
 const PROC_LIMIT: u64 = 1 << 20;
 
+/// The most names [`Host::list_dir`] returns: far beyond any directory the audit lists
+/// (`/proc` of a busy host, unit directories, `/etc/docker`), and a bound on the memory a
+/// directory someone filled with names can make the audit spend.
+pub const MAX_DIR_ENTRIES: usize = 65536;
+
+/// The most entries of `/proc`: one a process, and Linux never has more than 2^22 pids
+/// (`PID_MAX_LIMIT`), plus room for the kernel's own files.
+const MAX_PROC_ENTRIES: usize = (1 << 22) + 4096;
+
 impl TreeHost {
     /// The machine the audit runs on: `/`, with its processes.
     ///
@@ -417,6 +470,33 @@ impl TreeHost {
         Ok(Some(Stat::of(&meta)))
     }
 
+    /// The names in the directory at `path`, at most `cap` of them.
+    fn list_dir_capped(&self, path: &Path, cap: usize) -> Result<Option<Vec<String>>> {
+        let Some(fd) = self.open_in(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY)? else {
+            return Ok(None);
+        };
+        let shown = self.shown_path(path);
+        let dir = nix::dir::Dir::from_fd(fd)
+            .map_err(|e| Error::io("list", &shown, &std::io::Error::from(e)))?;
+        let mut names: Vec<String> = Vec::new();
+        for entry in dir {
+            let entry = entry.map_err(|e| Error::io("list", &shown, &std::io::Error::from(e)))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "." || name == ".." {
+                continue;
+            }
+            if names.len() == cap {
+                return Err(Error::new(format!(
+                    "{} holds more than {cap} entries, more than the audit lists; remove what does not belong there",
+                    crate::text::escape(&shown.display().to_string())
+                )));
+            }
+            names.push(name);
+        }
+        names.sort();
+        Ok(Some(names))
+    }
+
     /// Reads `/proc/PID/NAME` of a live host, bounded.
     fn proc_file(&self, pid: u32, name: &str) -> Option<Vec<u8>> {
         let path = PathBuf::from(format!("/proc/{pid}/{name}"));
@@ -451,18 +531,55 @@ impl Host for TreeHost {
         self.stat_with(path, false)
     }
 
+    fn read_link(&self, path: &Path) -> Result<Option<PathBuf>> {
+        let Some(fd) = self.open_in(path, OFlag::O_PATH | OFlag::O_NOFOLLOW)? else {
+            return Ok(None);
+        };
+        // readlinkat with an empty path reads the link the O_PATH handle names; EINVAL when
+        // the handle names anything else.
+        match nix::fcntl::readlinkat(&fd, "") {
+            Ok(target) => Ok(Some(PathBuf::from(target))),
+            Err(Errno::EINVAL | Errno::ENOENT) => Ok(None),
+            Err(e) => Err(Error::io(
+                "look at",
+                &self.shown_path(path),
+                &std::io::Error::from(e),
+            )),
+        }
+    }
+
     fn read(&self, path: &Path, limit: Limit) -> Result<Option<Zeroizing<Vec<u8>>>> {
-        // O_NONBLOCK: a FIFO planted where a file was expected must not hang the audit; it is
-        // refused by the fstat below before any read.
-        let Some(fd) = self.open_in(path, OFlag::O_RDONLY | OFlag::O_NONBLOCK)? else {
+        // First a handle that opens nothing (O_PATH): opening a device can itself act (a
+        // watchdog arms, a pty is allocated, a tape rewinds), and anyone may point the audit
+        // at one (a process calling itself dockerd with `--config-file=/dev/watchdog`, a
+        // daemon.json linked to a device). Only a regular file is then opened for reading.
+        let Some(handle) = self.open_in(path, OFlag::O_PATH)? else {
             return Ok(None);
         };
         let shown = self.shown_path(path);
-        let file = File::from(fd);
-        let meta = file.metadata().map_err(|e| Error::io("read", &shown, &e))?;
+        let handle = File::from(handle);
+        let meta = handle
+            .metadata()
+            .map_err(|e| Error::io("read", &shown, &e))?;
         if !meta.file_type().is_file() {
             return Err(Error::new(format!(
-                "{} is not a regular file; the audit reads only regular files there",
+                "{} is {}, not a regular file; the audit reads only regular files there",
+                crate::text::escape(&shown.display().to_string()),
+                crate::fs::reader::kind_of(&meta)
+            )));
+        }
+        // The same inode, reopened through the handle (not the path, which may have been
+        // swapped since) and checked to be the one judged. O_NONBLOCK in case it was swapped
+        // for a FIFO all the same: the check below refuses it without waiting for a writer.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+            .open(format!("/proc/self/fd/{}", handle.as_raw_fd()))
+            .map_err(|e| Error::io("read", &shown, &e))?;
+        let opened = file.metadata().map_err(|e| Error::io("read", &shown, &e))?;
+        if opened.dev() != meta.dev() || opened.ino() != meta.ino() || !opened.is_file() {
+            return Err(Error::new(format!(
+                "{} changed while it was being read; run the audit again",
                 crate::text::escape(&shown.display().to_string())
             )));
         }
@@ -470,22 +587,7 @@ impl Host for TreeHost {
     }
 
     fn list_dir(&self, path: &Path) -> Result<Option<Vec<String>>> {
-        let Some(fd) = self.open_in(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY)? else {
-            return Ok(None);
-        };
-        let shown = self.shown_path(path);
-        let dir = nix::dir::Dir::from_fd(fd)
-            .map_err(|e| Error::io("list", &shown, &std::io::Error::from(e)))?;
-        let mut names: Vec<String> = Vec::new();
-        for entry in dir {
-            let entry = entry.map_err(|e| Error::io("list", &shown, &std::io::Error::from(e)))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name != "." && name != ".." {
-                names.push(name);
-            }
-        }
-        names.sort();
-        Ok(Some(names))
+        self.list_dir_capped(path, MAX_DIR_ENTRIES)
     }
 
     fn processes(&self) -> Result<Vec<Process>> {
@@ -493,7 +595,8 @@ impl Host for TreeHost {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        for name in self.list_dir(Path::new("/proc"))?.unwrap_or_default() {
+        let names = self.list_dir_capped(Path::new("/proc"), MAX_PROC_ENTRIES)?;
+        for name in names.unwrap_or_default() {
             let Ok(pid) = name.parse::<u32>() else {
                 continue;
             };
@@ -519,6 +622,22 @@ impl Host for TreeHost {
             out.push(Process { pid, uid, argv });
         }
         Ok(out)
+    }
+
+    fn process_exe(&self, pid: u32) -> Option<Executable> {
+        if !self.live {
+            return None;
+        }
+        // The magic link itself, outside the root handle (which refuses magic links): on the
+        // live host the root is `/`. stat() follows it to the file the process runs, even one
+        // deleted or replaced since, which is the file whose owner matters.
+        let link = PathBuf::from(format!("/proc/{pid}/exe"));
+        let path = std::fs::read_link(&link).ok()?;
+        let meta = std::fs::metadata(&link).ok()?;
+        Some(Executable {
+            path,
+            stat: Stat::of(&meta),
+        })
     }
 }
 
@@ -577,6 +696,96 @@ mod tests {
             FileKind::Fifo
         );
         assert!(host.stat(Path::new("/missing/x")).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_socket_or_device_is_judged_by_its_kind_before_any_open_for_reading() {
+        // A unix socket cannot be opened for reading at all (ENXIO, even for root), so the
+        // message proves the kind was judged on a handle that opened nothing: the way a
+        // device (a watchdog that arms on open) is refused without being opened.
+        let tree = tempfile::tempdir().unwrap();
+        let _listener = std::os::unix::net::UnixListener::bind(tree.path().join("sock")).unwrap();
+        symlink("/sock", tree.path().join("daemon.json")).unwrap();
+        let host = TreeHost::tree(tree.path()).unwrap();
+        for path in ["/sock", "/daemon.json"] {
+            let err = host.read(Path::new(path), Limit::Config).unwrap_err();
+            assert!(
+                err.message().contains("is a socket, not a regular file"),
+                "{err}"
+            );
+        }
+        let live = TreeHost::live().unwrap();
+        let err = live
+            .read(Path::new("/dev/null"), Limit::Config)
+            .unwrap_err();
+        assert!(err.message().contains("a character device"), "{err}");
+    }
+
+    #[test]
+    fn a_directory_with_more_entries_than_the_cap_is_an_error_naming_it() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tree.path().join("d")).unwrap();
+        for name in ["a", "b", "c"] {
+            std::fs::write(tree.path().join("d").join(name), "").unwrap();
+        }
+        let host = TreeHost::tree(tree.path()).unwrap();
+        let three = host.list_dir_capped(Path::new("/d"), 3).unwrap().unwrap();
+        assert_eq!(three, ["a", "b", "c"]);
+        let err = host.list_dir_capped(Path::new("/d"), 2).unwrap_err();
+        assert!(err.message().contains("more than 2 entries"), "{err}");
+        assert!(
+            err.message()
+                .contains(&tree.path().join("d").display().to_string()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn read_link_gives_a_links_target_as_written_even_when_it_is_not_in_the_tree() {
+        let tree = tempfile::tempdir().unwrap();
+        symlink("/dev/null", tree.path().join("masked")).unwrap();
+        std::fs::write(tree.path().join("file"), "x").unwrap();
+        let host = TreeHost::tree(tree.path()).unwrap();
+        assert_eq!(
+            host.read_link(Path::new("/masked")).unwrap(),
+            Some(PathBuf::from("/dev/null"))
+        );
+        assert_eq!(host.read_link(Path::new("/file")).unwrap(), None);
+        assert_eq!(host.read_link(Path::new("/none")).unwrap(), None);
+    }
+
+    #[test]
+    fn stat_tells_one_file_by_device_and_inode_whatever_its_name() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("a"), "x").unwrap();
+        std::fs::hard_link(tree.path().join("a"), tree.path().join("b")).unwrap();
+        std::fs::write(tree.path().join("c"), "x").unwrap();
+        let host = TreeHost::tree(tree.path()).unwrap();
+        let id = |p: &str| {
+            let s = host.stat(Path::new(p)).unwrap().unwrap();
+            (s.dev, s.ino)
+        };
+        assert_eq!(id("/a"), id("/b"));
+        assert_ne!(id("/a"), id("/c"));
+    }
+
+    #[test]
+    fn the_live_host_shows_the_program_a_process_runs_and_a_tree_none() {
+        let host = TreeHost::live().unwrap();
+        let exe = host
+            .process_exe(std::process::id())
+            .expect("this process's own executable is visible");
+        let mine = std::fs::metadata(std::env::current_exe().unwrap()).unwrap();
+        assert_eq!((exe.stat.dev, exe.stat.ino), (mine.dev(), mine.ino()));
+        assert_eq!(exe.stat.kind, FileKind::Regular);
+        let tree = tempfile::tempdir().unwrap();
+        let tree = TreeHost::tree(tree.path()).unwrap();
+        assert!(tree.process_exe(std::process::id()).is_none());
+        let deleted = Executable {
+            path: PathBuf::from("/usr/bin/dockerd (deleted)"),
+            stat: exe.stat,
+        };
+        assert_eq!(deleted.name(), Some("dockerd"));
     }
 
     #[test]
