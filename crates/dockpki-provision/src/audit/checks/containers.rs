@@ -53,7 +53,13 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
     };
     let deadline = Deadline::after(Instant::now(), TIMEOUT);
     match api::running_containers(&target, deadline) {
-        Ok(containers) => judge(&containers, &socket_paths(cx, daemon), &target),
+        Ok(containers) => {
+            let sockets = socket_paths(cx, daemon);
+            let places = SocketPlaces::of(cx.host, &sockets);
+            judge(&containers, &sockets, &target, &|source| {
+                places.holding(cx.host, source)
+            })
+        }
         Err(e) => both(format!(
             "the daemon at {target} could not be asked about its containers: {}",
             e.message()
@@ -77,6 +83,13 @@ pub fn socket_paths(cx: &Context<'_>, daemon: &DaemonAccess) -> Vec<PathBuf> {
         paths.push(p.clone());
     }
     paths.push(PathBuf::from(DEFAULT_SOCKET));
+    if cx.config.rootless {
+        // dockerd-rootless.sh's socket, in the user's runtime directory.
+        paths.push(PathBuf::from(format!(
+            "/run/user/{}/docker.sock",
+            cx.config.daemon_uid()
+        )));
+    }
     let mut out: Vec<PathBuf> = Vec::new();
     for p in paths.iter().filter(|p| p.is_absolute()) {
         let p = run_dir_path(&normal(p));
@@ -107,6 +120,59 @@ pub fn mounted_socket<'a>(mount: &Mount, sockets: &'a [PathBuf]) -> Option<&'a P
     sockets.iter().find(|s| s.starts_with(&source))
 }
 
+/// The files that give a container the daemon, by identity (device and inode) rather than by
+/// name: each socket, and every directory it really lies in. A bind's source that is a link to
+/// the socket, a hard link of it, or another path to a directory holding it is found by these
+/// where comparing names would miss it.
+pub struct SocketPlaces {
+    /// (device, inode) of a socket or of a directory it lies in, with that socket.
+    ids: Vec<((u64, u64), PathBuf)>,
+}
+
+impl SocketPlaces {
+    /// The places of `sockets` on `host` (those it can look at).
+    pub fn of(host: &dyn crate::audit::Host, sockets: &[PathBuf]) -> SocketPlaces {
+        let mut ids = Vec::new();
+        for socket in sockets {
+            let Ok(Some(stat)) = host.stat(socket) else {
+                continue;
+            };
+            ids.push(((stat.dev, stat.ino), socket.clone()));
+            // The directories it really lies in: `DIR/..` is resolved after DIR's links, so
+            // `/var/run/..` is `/` when /var/run links to /run.
+            let Some(mut dir) = socket.parent().map(Path::to_path_buf) else {
+                continue;
+            };
+            for _ in 0..64 {
+                let Ok(Some(stat)) = host.stat(&dir) else {
+                    break;
+                };
+                let id = (stat.dev, stat.ino);
+                if ids.iter().any(|(seen, s)| *seen == id && s == socket) {
+                    break;
+                }
+                ids.push((id, socket.clone()));
+                dir.push("..");
+            }
+        }
+        SocketPlaces { ids }
+    }
+
+    /// The socket that the host path `source` is, or lies in a directory of.
+    pub fn holding(&self, host: &dyn crate::audit::Host, source: &str) -> Option<PathBuf> {
+        let path = Path::new(source);
+        if !path.is_absolute() {
+            return None;
+        }
+        let stat = host.stat(path).ok()??;
+        let id = (stat.dev, stat.ino);
+        self.ids
+            .iter()
+            .find(|(seen, _)| *seen == id)
+            .map(|(_, socket)| socket.clone())
+    }
+}
+
 /// `NAME (ID12)`: a container as evidence names it, the name cut to [`NAME_CHARS`].
 fn describe(c: &Container) -> String {
     let mut name: String = c.name.chars().take(NAME_CHARS).collect();
@@ -118,7 +184,12 @@ fn describe(c: &Container) -> String {
 
 /// The outcomes of both rules for `containers` of the daemon at `target`, whose sockets are at
 /// `sockets`: one per container and rule, or one pass of each when none runs.
-pub fn judge(containers: &[Container], sockets: &[PathBuf], target: &Target) -> Vec<Outcome> {
+pub fn judge(
+    containers: &[Container],
+    sockets: &[PathBuf],
+    target: &Target,
+    holding: &dyn Fn(&str) -> Option<PathBuf>,
+) -> Vec<Outcome> {
     if containers.is_empty() {
         let why = format!("no container is running on the daemon at {target}");
         return vec![
@@ -133,8 +204,11 @@ pub fn judge(containers: &[Container], sockets: &[PathBuf], target: &Target) -> 
             .mounts
             .iter()
             .filter_map(|m| {
-                let socket = mounted_socket(m, sockets)?;
-                Some(if run_dir_path(Path::new(&m.source)) == *socket {
+                let socket = match mounted_socket(m, sockets) {
+                    Some(socket) => socket.clone(),
+                    None => holding(&m.source)?,
+                };
+                Some(if run_dir_path(Path::new(&m.source)) == socket {
                     format!("{} at {}", m.source, m.destination)
                 } else {
                     format!(
@@ -186,6 +260,47 @@ pub fn judge(containers: &[Container], sockets: &[PathBuf], target: &Target) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`judge`] by names alone.
+    fn judge_by_name(
+        containers: &[Container],
+        sockets: &[PathBuf],
+        target: &Target,
+    ) -> Vec<Outcome> {
+        judge(containers, sockets, target, &|_| None)
+    }
+
+    #[test]
+    fn a_bind_of_a_link_to_the_socket_or_of_another_path_to_its_directory_is_found_by_identity() {
+        let tree = tempfile::tempdir().unwrap();
+        let d = tree.path();
+        std::fs::create_dir_all(d.join("run")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(d.join("run/docker.sock")).unwrap();
+        std::os::unix::fs::symlink("/run", d.join("varrun")).unwrap();
+        std::os::unix::fs::symlink("/run/docker.sock", d.join("srv-s")).unwrap();
+        std::fs::hard_link(d.join("run/docker.sock"), d.join("hard.sock")).unwrap();
+        std::fs::create_dir(d.join("elsewhere")).unwrap();
+        let host = crate::audit::TreeHost::tree(d).unwrap();
+        let sockets = vec![PathBuf::from("/varrun/docker.sock")];
+        let places = SocketPlaces::of(&host, &sockets);
+        for source in [
+            "/srv-s",
+            "/hard.sock",
+            "/run",
+            "/varrun",
+            "/",
+            "/run/../run",
+        ] {
+            assert_eq!(
+                places.holding(&host, source),
+                Some(sockets[0].clone()),
+                "{source}"
+            );
+        }
+        for source in ["/elsewhere", "/missing", "relative"] {
+            assert_eq!(places.holding(&host, source), None, "{source}");
+        }
+    }
 
     fn mount(source: &str) -> Mount {
         Mount {
@@ -240,7 +355,7 @@ mod tests {
     #[test]
     fn each_container_gets_one_outcome_per_rule_and_the_mount_is_critical() {
         let target = Target::Socket(PathBuf::from("/tmp/d/docker.sock"));
-        let out = judge(
+        let out = judge_by_name(
             &[
                 container("web", false, &["/srv/www"]),
                 container("ci", true, &["/var/run"]),
@@ -276,7 +391,7 @@ mod tests {
 
     #[test]
     fn no_running_container_passes_both_rules() {
-        let out = judge(&[], &sockets(), &Target::Socket(PathBuf::from("/s")));
+        let out = judge_by_name(&[], &sockets(), &Target::Socket(PathBuf::from("/s")));
         assert_eq!(out.len(), 2);
         assert!(out.iter().all(|o| matches!(o, Outcome::Pass { .. })));
     }
