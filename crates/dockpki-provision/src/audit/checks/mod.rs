@@ -357,6 +357,7 @@ pub(crate) mod fixture {
                 host: &host,
                 config: &config,
                 request: &request,
+                daemon_info: None,
             })
         }
     }
