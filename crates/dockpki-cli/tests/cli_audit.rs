@@ -292,8 +292,16 @@ fn text_groups_findings_by_severity_with_fixes_and_a_summary() {
 
     let verbose = common::stdout(&env.run(&["-v", "audit", "--root", s(&root)]));
     assert!(verbose.contains("\npassed:\n"), "{verbose}");
+    // Rules not applicable come in rule order after their heading (tls.san-coverage, with no
+    // host name in the tree, before the container rules).
+    let not_applicable = verbose
+        .split_once("\nnot applicable:\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no not-applicable heading:\n{verbose}"));
     assert!(
-        verbose.contains("\nnot applicable:\n  containers.docker-socket-mounted  "),
+        not_applicable
+            .lines()
+            .any(|l| l.starts_with("  containers.docker-socket-mounted  ")),
         "{verbose}"
     );
 }
