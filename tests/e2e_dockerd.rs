@@ -925,54 +925,81 @@ fn daemon_config_file_alone_gives_dockerd_tls_and_env_configures_the_docker_cli(
     checks.finish();
 }
 
-/// `daemon-config --harden` output is accepted by dockerd 20.10 (which refuses unknown keys and
-/// bad values) and applied: user namespaces, the local log driver and live restore show in
-/// `/info` (no-new-privileges is not reported there; acceptance is what is checked for it). (icc=false is left
-/// out by dockpki because these private daemons run with iptables off, which dockerd refuses
-/// together with icc=false; a CLI test covers that rule.) userns-remap "default" makes dockerd
-/// create the `dockremap` user and its subordinate id ranges; where that is impossible the
-/// test says so and checks the remaining keys without it.
+/// `dockpki --json ARGS` (the binary under test), its exit code and document.
+fn dockpki_json(args: &[&dyn AsRef<OsStr>]) -> (Option<i32>, serde_json::Value, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockpki"));
+    cmd.env_remove("DOCKPKI_STATE").arg("--json").args(args);
+    let run = support::run(cmd, b"");
+    let doc = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{run}"));
+    (run.code, doc, run.stderr)
+}
+
+/// Fails under `CI=true`, else prints a loud `SKIPPED` line, when this machine cannot give a
+/// root dockerd `userns-remap: "default"`; `true` when it can.
+fn userns_prerequisite(test: &str, found: &serde_json::Value) -> bool {
+    if found["readiness"] != "missing" {
+        return true;
+    }
+    let why = format!(
+        "{test} needs the dockremap user and its /etc/subuid and /etc/subgid ranges, or adduser/useradd and usermod for dockerd to create them: {}",
+        found["summary"]
+    );
+    if support::running_in_ci() {
+        panic!("CI=true but {why}");
+    }
+    eprintln!("\n{0}\nSKIPPED: {why}\n{0}\n", "#".repeat(72));
+    false
+}
+
+/// `daemon-config --harden` applied for real, `userns-remap: "default"` kept: before the start
+/// it says whether the `dockremap` user and its ranges are there or that dockerd creates them;
+/// a root dockerd started from nothing but that daemon.json (with the private settings of the
+/// other tests: own data root, exec root and socket, `--iptables=false --bridge=none`, which
+/// is why `--harden` leaves `icc` out here: dockerd refuses icc=false without iptables) serves
+/// mutual TLS to the docker CLI, whose `docker info` lists `userns`, with its data under the
+/// remapped root `DATA_ROOT/UID.GID` of dockremap. The TLS layout stays root's `0400` key,
+/// which the daemon (still root) reads. Afterwards `daemon-config` finds everything in place,
+/// and `dockpki audit --socket` reports `daemon.userns-remap` as a pass from the daemon's own
+/// answer. The local log driver and live restore show in `/info` too (no-new-privileges is
+/// not reported there; that dockerd accepts it is what is checked for it).
 #[test]
-fn daemon_config_harden_output_is_accepted_and_applied_by_dockerd() {
-    let Some(tools) =
-        prerequisites("daemon_config_harden_output_is_accepted_and_applied_by_dockerd")
-    else {
+fn daemon_config_harden_keeps_userns_remap_and_the_remapped_dockerd_serves_mtls_and_passes_the_audit(
+) {
+    const TEST: &str =
+        "daemon_config_harden_keeps_userns_remap_and_the_remapped_dockerd_serves_mtls_and_passes_the_audit";
+    let Some(tools) = prerequisites(TEST) else {
         return;
     };
     let work = workdir();
     let (daemon_dir, client_dir) = bootstrap(work.path(), "state", "hard", "ecdsa-p256");
-    let mut userns = true;
-    let dockerd = match Dockerd::start_from_config(&tools, |dir, port| {
-        daemon_config(dir, port, &daemon_dir, &["--harden"])
-    }) {
-        Ok(d) => d,
-        Err(log)
-            if log.contains("remap") || log.contains("subuid") || log.contains("dockremap") =>
-        {
-            eprintln!("NOTE: this machine cannot set up userns-remap \"default\" (dockremap user / subuid ranges); checking --harden without it:\n{log}");
-            userns = false;
-            Dockerd::start_from_config(&tools, |dir, port| {
-                let file = daemon_config(dir, port, &daemon_dir, &["--harden"]);
-                let mut v: serde_json::Value =
-                    serde_json::from_slice(&fs::read(&file).expect("read")).expect("JSON");
-                v.as_object_mut().expect("object").remove("userns-remap");
-                fs::write(&file, v.to_string()).expect("write");
-                file
-            })
-            .unwrap_or_else(|log| panic!("dockerd refused the --harden keys:\n{log}"))
-        }
-        Err(log) => panic!("dockerd refused the --harden daemon.json:\n{log}"),
-    };
+    // What daemon-config says of this machine before dockerd ever ran with userns-remap.
+    let scratch = work.path().join("probe.json");
+    #[rustfmt::skip]
+    let (code, before, _) = dockpki_json(&[
+        &"daemon-config", &"--file", &scratch, &"--daemon-dir", &daemon_dir,
+        &"--listen", &"unix:///run/dpk-unused.sock", &"--no-unix", &"--harden", &"--dry-run",
+    ]);
+    assert_eq!(code, Some(0), "{before}");
+    let found = &before["userns_remap"];
+    eprintln!("before the start: {found}");
+    if !userns_prerequisite(TEST, found) {
+        return;
+    }
+    let dockerd = Dockerd::start_from_config(&tools, |dir, port| {
+        let file = daemon_config(dir, port, &daemon_dir, &["--harden"]);
+        let merged: serde_json::Value =
+            serde_json::from_slice(&fs::read(&file).expect("read")).expect("JSON");
+        assert_eq!(merged["userns-remap"], "default", "{merged}");
+        assert!(merged.get("icc").is_none(), "icc needs iptables: {merged}");
+        file
+    })
+    .unwrap_or_else(|log| {
+        panic!("dockerd refused the --harden daemon.json with userns-remap:\n{log}")
+    });
     let version = dockerd.server_version();
     let info: serde_json::Value =
         serde_json::from_str(&dockerd.unix_get("/info").expect("GET /info")).expect("JSON");
-    let mut checks = Checks::default();
-    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
-    checks.check(
-        reached_server(&run, &version),
-        "docker --tlsverify reaches the hardened dockerd",
-        &run,
-    );
     let shown = Run {
         command: "GET /info".into(),
         success: true,
@@ -980,7 +1007,67 @@ fn daemon_config_harden_output_is_accepted_and_applied_by_dockerd() {
         stdout: info.to_string(),
         stderr: String::new(),
     };
-    let options = info["SecurityOptions"].to_string();
+    let mut checks = Checks::default();
+    let run = docker_tlsverify(&dockerd, &client_dir, &dockerd.tcp_v4());
+    checks.check(
+        reached_server(&run, &version),
+        "docker --tlsverify reaches the remapped dockerd",
+        &run,
+    );
+    let run = dockerd.docker(
+        Some(&client_dir),
+        &[
+            "--tlsverify",
+            "-H",
+            &dockerd.tcp_v4(),
+            "info",
+            "--format",
+            "{{json .SecurityOptions}}",
+        ],
+    );
+    checks.check(
+        run.success && run.stdout.contains("name=userns"),
+        "docker --tlsverify info lists the security option userns",
+        &run,
+    );
+    // dockerd created what was missing: dockremap and its ranges are in the files now, and
+    // its data root is the remapped one.
+    let passwd = fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+    let ids = passwd
+        .lines()
+        .find_map(|l| l.strip_prefix("dockremap:"))
+        .and_then(|rest| {
+            let f: Vec<&str> = rest.split(':').collect();
+            Some((f.get(1)?.to_string(), f.get(2)?.to_string()))
+        });
+    let subuid_start = fs::read_to_string("/etc/subuid")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("dockremap:")
+                .map(|r| r.split(':').next().unwrap_or("").to_string())
+        });
+    let subgid_start = fs::read_to_string("/etc/subgid")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("dockremap:")
+                .map(|r| r.split(':').next().unwrap_or("").to_string())
+        });
+    checks.check(
+        ids.is_some() && subuid_start.is_some() && subgid_start.is_some(),
+        "dockremap is in /etc/passwd, /etc/subuid and /etc/subgid",
+        &shown,
+    );
+    let remapped = match (&subuid_start, &subgid_start) {
+        (Some(u), Some(g)) => format!("{}/{u}.{g}", dockerd.dir().join("data").display()),
+        _ => String::from("(no ranges)"),
+    };
+    checks.check(
+        info["DockerRootDir"] == remapped.as_str(),
+        &format!("/info: DockerRootDir is the remapped root {remapped}"),
+        &shown,
+    );
     checks.check(
         info["LoggingDriver"] == "local",
         "/info: LoggingDriver local",
@@ -991,13 +1078,75 @@ fn daemon_config_harden_output_is_accepted_and_applied_by_dockerd() {
         "/info: LiveRestoreEnabled",
         &shown,
     );
-    if userns {
+    // The layout dockerd reads is still root's, the key 0400: userns-remap changes who
+    // containers run as, not who the daemon is.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let key = fs::metadata(daemon_dir.join("server-key.pem")).expect("server key");
         checks.check(
-            options.contains("name=userns"),
-            "/info: SecurityOptions has userns",
+            key.uid() == 0 && key.mode() & 0o777 == 0o400,
+            "the server key is still root's, mode 0400",
             &shown,
         );
     }
+    // Now in place, whatever it was before.
+    let file = dockerd.dir().join("daemon.json");
+    let tcp = dockerd.tcp_v4();
+    let unix = format!("unix://{}", dockerd.dir().join("docker.sock").display());
+    #[rustfmt::skip]
+    let (code, after, stderr) = dockpki_json(&[
+        &"daemon-config", &"--file", &file, &"--daemon-dir", &daemon_dir,
+        &"--listen", &tcp, &"--listen", &unix, &"--no-unix", &"--harden",
+    ]);
+    let after_run = Run {
+        command: "dockpki --json daemon-config --harden (again)".into(),
+        success: code == Some(0),
+        code,
+        stdout: after.to_string(),
+        stderr,
+    };
+    checks.check(
+        after_run.success
+            && after["changed"] == false
+            && after["userns_remap"]["readiness"] == "ready",
+        "daemon-config --harden again: nothing to change, userns_remap ready",
+        &after_run,
+    );
+    // The audit asks the daemon itself and passes userns-remap from its answer.
+    let (code, audit, stderr) = dockpki_json(&[&"audit", &"--socket", &unix]);
+    let audit_run = Run {
+        command: format!("dockpki --json audit --socket {unix}"),
+        success: matches!(code, Some(0 | 4)),
+        code,
+        stdout: audit.to_string(),
+        stderr,
+    };
+    let outcome = |id: &str| {
+        audit["outcomes"]
+            .as_array()
+            .and_then(|all| all.iter().find(|o| o["id"] == id))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let userns = outcome("daemon.userns-remap");
+    checks.check(
+        audit_run.success
+            && userns["result"] == "pass"
+            && userns["evidence"]
+                .as_str()
+                .is_some_and(|e| e.starts_with(&format!("the daemon at {unix} reports userns"))),
+        "audit --socket: daemon.userns-remap passes from the daemon's answer",
+        &audit_run,
+    );
+    let root = outcome("daemon.root");
+    checks.check(
+        root["severity"] == "info"
+            && root["evidence"]
+                .as_str()
+                .is_some_and(|e| e.contains("with userns: containers' root is not the host's")),
+        "audit --socket: daemon.root is info only, from the daemon's answer",
+        &audit_run,
+    );
     checks.finish();
 }
 

@@ -464,6 +464,32 @@ fn rootless_quick_start_gives_mutual_tls_as_the_user_and_survives_renewal() {
     };
     info("after the quick start");
 
+    // The audit, run as the user and asking the daemon over the user's socket, passes
+    // daemon.root from the daemon's own answer (and userns-remap does not apply).
+    let socket = format!("unix://{}/docker.sock", env.runtime.display());
+    let mut cmd = env.command(&env.bin);
+    cmd.args(["--json", "audit", "--socket", &socket]);
+    let out = run(cmd, b"");
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("audit --json is not one JSON document ({e}): {out}"));
+    let outcome = |id: &str| {
+        doc["outcomes"]
+            .as_array()
+            .and_then(|all| all.iter().find(|o| o["id"] == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {out}"))
+    };
+    let root = outcome("daemon.root");
+    assert_eq!(root["result"], "pass", "{out}");
+    assert_eq!(
+        root["evidence"],
+        format!("the daemon at {socket} reports rootless among its security options"),
+        "{out}"
+    );
+    let userns = outcome("daemon.userns-remap");
+    assert_eq!(userns["result"], "not-applicable", "{out}");
+    eprintln!("[ok] dockpki audit --socket {socket}: daemon.root passes from the daemon");
+
     // A client of another CA (made by root, in its own state) is refused.
     let other = env.work.path().join("other");
     let mut cmd = Command::new(&env.bin);

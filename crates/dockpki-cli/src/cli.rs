@@ -185,9 +185,10 @@ Reads how dockerd really runs (the command line of a running dockerd, else the s
 its drop-ins, merged with daemon.json), the files CIS section 3 names, the Docker socket and the
 docker group, and judges each rule: a finding (its id, severity, one line of evidence and the
 fix), a pass, or not applicable. docs/audit.md lists every rule. With --socket or --host it also
-asks that daemon about its running containers (the Docker socket mounted into one, privileged
-ones), and audits the dockerd serving that address when several run. Without either, the
-container rules are not applicable.
+asks that daemon what it runs (rootless, user namespaces: judged by its answer, which wins over
+a configuration not applied yet) and about its running containers (the Docker socket mounted
+into one, privileged ones), and audits the dockerd serving that address when several run.
+Without either, the container rules are not applicable.
 
 --root audits a filesystem tree (an image, a chroot, a golden configuration) instead of this
 machine: every path, owner and mode is read under DIR (links resolved inside it), and no process
@@ -410,6 +411,9 @@ afterwards; on systemd hosts whose unit passes -H fd:// run `dockpki systemd-dro
 --harden also sets icc=false, userns-remap=default, no-new-privileges, live-restore and the
 local log driver with rotation, keeping (and reporting) any of them you already set. Setting
 userns-remap hides the existing images, containers and volumes from dockerd (a warning says so).
+Whenever daemon.json sets userns-remap, a note says whether its user (dockremap) and that user's
+/etc/subuid and /etc/subgid ranges are in place, will be created by dockerd at its next start, or
+are missing, with the commands to run as root first (dockerd would refuse to start).
 
 Examples:
   sudo dockpki daemon-config

@@ -210,7 +210,81 @@ fn harden_keeps_values_the_user_set_and_reports_each_on_stderr() {
             && err.contains("existing images, containers and volumes are invisible"),
         "{err}"
     );
-    assert_eq!(err.lines().count(), 4, "{err}");
+    // And what this machine holds for it (the test below checks that line).
+    assert!(err.contains("userns-remap \"default\": "), "{err}");
+    assert_eq!(err.lines().count(), 5, "{err}");
+}
+
+/// The ranges of `/etc/subuid` or `/etc/subgid` on lines naming `user`, as `START:COUNT`.
+fn ranges_of(file: &str, user: &str) -> Vec<String> {
+    let prefix = format!("{user}:");
+    fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `--harden` for a root daemon says what this machine holds for `userns-remap: "default"`:
+/// the `dockremap` user and its ranges as /etc/passwd, /etc/subuid and /etc/subgid have them
+/// (read here), and a verdict that follows from them, in `--json` and as one line on stderr (a
+/// warning when dockerd would refuse to start). Without userns-remap in the file there is
+/// nothing to say. (Each verdict is unit-tested on trees in docker/userns.rs.)
+#[test]
+fn harden_says_whether_the_remap_user_and_its_ranges_are_in_place() {
+    let env = setup();
+    let out = run_ok(&env, &["--json", "--harden"]);
+    let u = &json(&out)["userns_remap"];
+    assert_eq!(
+        (&u["value"], &u["user"]),
+        (&"default".into(), &"dockremap".into()),
+        "{u}"
+    );
+    let exists = fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("dockremap:"));
+    assert_eq!(u["user_exists"], exists, "{u}");
+    let listed = |key: &str| -> Vec<String> {
+        u[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (subuid, subgid) = (listed("subuid"), listed("subgid"));
+    for (file, found) in [("/etc/subuid", &subuid), ("/etc/subgid", &subgid)] {
+        for range in ranges_of(file, "dockremap") {
+            assert!(found.contains(&range), "{file}: {range} not in {u}");
+        }
+    }
+    let ready = exists && !subuid.is_empty() && !subgid.is_empty();
+    let readiness = u["readiness"].as_str().unwrap();
+    assert_eq!(readiness == "ready", ready, "{u}");
+    assert_eq!(u["commands"].as_array().unwrap().is_empty(), ready, "{u}");
+    if !exists {
+        assert_ne!(readiness, "ready", "{u}");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let prefix = if readiness == "missing" {
+        "warning"
+    } else {
+        "note"
+    };
+    assert!(
+        err.contains(&format!(
+            "dockpki: {prefix}: {}",
+            u["summary"].as_str().unwrap()
+        )),
+        "{err}"
+    );
+    // Nothing to say without userns-remap in the file.
+    let env = setup();
+    let out = run_ok(&env, &["--json"]);
+    assert!(json(&out)["userns_remap"].is_null());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("userns-remap"));
 }
 
 #[test]

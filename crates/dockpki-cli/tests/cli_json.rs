@@ -343,6 +343,17 @@ fn every_commands_json_document_matches_its_schema_in_docs_json_md() {
             "daemon-config",
             &["--file", &p("daemon.json"), "--daemon-dir", &daemon_dir],
         ),
+        // userns-remap added: the object saying what this machine holds for it.
+        run(
+            "daemon-config",
+            &[
+                "--file",
+                &p("daemon-harden.json"),
+                "--daemon-dir",
+                &daemon_dir,
+                "--harden",
+            ],
+        ),
         Run {
             env: vec![("DOCKPKI_SYSTEMD_UNIT_PATH", PathBuf::from(&units))],
             ..run(

@@ -1,7 +1,7 @@
 //! `dockpki daemon-config`: merges the TLS settings into dockerd's daemon.json
 //! ([`dockpki_provision::docker::daemon_json`] does the merge and the journaled write).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -14,6 +14,7 @@ use dockpki_provision::docker::daemon_json::{
     self, Action, Conflict, Daemon, Hardening, Listen, Mode, Request,
 };
 use dockpki_provision::docker::systemd;
+use dockpki_provision::docker::userns::{self, Readiness};
 use dockpki_provision::layout::{Layout, ROOTLESS_RESTART};
 
 /// The socket of a rootless daemon, required: it is kept in "hosts" unless `--no-unix`.
@@ -147,6 +148,21 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
             file.display()
         ));
     }
+    // What the next start of a root dockerd makes of userns-remap on this machine: the
+    // remap user and its subordinate id ranges are there, dockerd creates them, or it will
+    // refuse to start until root adds them (a rootless daemon refuses userns-remap anyway).
+    let userns_remap = match daemon {
+        Daemon::System => userns::check(&prepared.merge.config(), Path::new("/"))?,
+        Daemon::Rootless => None,
+    };
+    if let Some(u) = &userns_remap {
+        match u.readiness {
+            Readiness::Missing => note(format_args!("warning: {}", u.summary)),
+            Readiness::Ready | Readiness::CreatedByDockerd => {
+                note(format_args!("note: {}", u.summary))
+            }
+        }
+    }
     let unchanged = !prepared.changed();
     let written = prepared.write(ctx.report())?;
     let backup = written.iter().find_map(|w| w.backup.clone());
@@ -162,6 +178,7 @@ pub fn run(ctx: &Context, args: &DaemonConfigArgs) -> CliResult<i32> {
                 "backup": backup,
                 "diff": if args.dry_run { Some(prepared.diff()) } else { None },
                 "config": prepared.merge.config(),
+                "userns_remap": userns_remap,
             }),
         );
     } else if args.dry_run {

@@ -247,6 +247,53 @@ pub enum DaemonAccess {
     },
 }
 
+impl DaemonAccess {
+    /// Where the Engine API reads ([`crate::docker::api`]) reach the daemon.
+    pub fn target(&self) -> crate::docker::api::Target {
+        use crate::docker::api::Target;
+        match self {
+            DaemonAccess::Socket(path) => Target::Socket(path.clone()),
+            DaemonAccess::Tcp {
+                endpoint,
+                client_dir,
+            } => Target::Tcp {
+                endpoint: endpoint.clone(),
+                client_dir: client_dir.clone(),
+            },
+        }
+    }
+}
+
+/// What the daemon said of itself when the audit asked it (`GET /info`): the rules on how it
+/// runs (`daemon.root`, `daemon.userns-remap`) judge by this answer rather than by the
+/// configuration, which may not be applied yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonInfo {
+    /// The daemon asked, as `-H` names it (`unix:///var/run/docker.sock`), for evidence.
+    pub asked: String,
+    /// Its answer.
+    pub info: crate::docker::api::Info,
+}
+
+/// How long the daemon has to answer `GET /info`.
+pub const INFO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Asks the daemon of `request` about itself, on a live host only; `None` when there is no
+/// daemon to ask or it cannot be asked (the rules then judge by the configuration alone, and
+/// the container rules, which ask it too, say why).
+pub fn ask_daemon(host: &dyn Host, request: &AuditRequest) -> Option<DaemonInfo> {
+    if !host.is_live() {
+        return None;
+    }
+    let target = request.daemon.as_ref()?.target();
+    let deadline = crate::docker::probe::Deadline::after(std::time::Instant::now(), INFO_TIMEOUT);
+    let info = crate::docker::api::info(&target, deadline).ok()?;
+    Some(DaemonInfo {
+        asked: target.to_string(),
+        info,
+    })
+}
+
 /// What to audit, beyond the host itself.
 #[derive(Clone, Debug)]
 pub struct AuditRequest {
@@ -356,7 +403,8 @@ pub fn audit(host: &dyn Host, request: &AuditRequest) -> Result<AuditReport> {
         request.daemon_config.as_deref(),
         request.daemon.as_ref(),
     )?;
-    let outcomes = rules::run_all(host, &config, request);
+    let info = ask_daemon(host, request);
+    let outcomes = rules::run_all(host, &config, request, info.as_ref());
     Ok(AuditReport {
         host: host.name(),
         config_source: config.source.clone(),

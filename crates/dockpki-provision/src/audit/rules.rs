@@ -8,7 +8,7 @@
 use super::checks;
 use super::config::EffectiveConfig;
 use super::host::Host;
-use super::{AuditRequest, Outcome};
+use super::{AuditRequest, DaemonInfo, Outcome};
 
 /// A rule of the audit.
 #[derive(Debug, PartialEq, Eq)]
@@ -173,14 +173,22 @@ pub struct Context<'a> {
     pub config: &'a EffectiveConfig,
     /// The request (time, daemon access, limits).
     pub request: &'a AuditRequest,
+    /// What the daemon said of itself, when it was asked and answered.
+    pub daemon_info: Option<&'a DaemonInfo>,
 }
 
 /// Runs every check and returns the outcomes in the order of [`RULES`].
-pub fn run_all(host: &dyn Host, config: &EffectiveConfig, request: &AuditRequest) -> Vec<Outcome> {
+pub fn run_all(
+    host: &dyn Host,
+    config: &EffectiveConfig,
+    request: &AuditRequest,
+    daemon_info: Option<&DaemonInfo>,
+) -> Vec<Outcome> {
     let cx = Context {
         host,
         config,
         request,
+        daemon_info,
     };
     let mut outcomes = Vec::new();
     outcomes.extend(checks::listen::run(&cx));

@@ -1,10 +1,11 @@
-//! The few reads of the Docker Engine API the audit needs: the running containers and how each
-//! was created (its mounts, whether it is privileged), over the daemon's unix socket or over
-//! TCP with mutual TLS and a client layout.
+//! The few reads of the Docker Engine API the audit needs: what the daemon says of itself
+//! (`GET /info`: whether it is rootless, whether user namespaces are on), the running
+//! containers and how each was created (its mounts, whether it is privileged), over the
+//! daemon's unix socket or over TCP with mutual TLS and a client layout.
 //!
 //! The daemon is not trusted to be well-behaved, exactly as in the probe: every request goes
 //! through the probe's bounded HTTP client ([`super::probe::http::get`]), each answer is
-//! size-capped ([`LIST_LIMIT`], [`INSPECT_LIMIT`]) and one [`Deadline`] bounds everything from
+//! size-capped ([`INFO_LIMIT`], [`LIST_LIMIT`], [`INSPECT_LIMIT`]) and one [`Deadline`] bounds everything from
 //! the connection to the last byte. What the daemon says (container names, paths) is outside
 //! text: callers escape it before printing it.
 
@@ -30,6 +31,83 @@ pub const LIST_LIMIT: usize = 16 * 1024 * 1024;
 /// The most the answer of `GET /containers/{id}/json` may hold (a container with a large
 /// environment or many labels is still far below it).
 pub const INSPECT_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The most the answer of `GET /info` may hold (a few KiB on any daemon; plugins, labels and
+/// warnings lists are still far below it).
+pub const INFO_LIMIT: usize = 4 * 1024 * 1024;
+
+/// What the daemon says of itself (`GET /info`), as far as the audit uses it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Info {
+    /// The names of its `SecurityOptions`: `apparmor`, `seccomp`, `selinux`, `userns` (user
+    /// namespaces remapped), `rootless`, `cgroupns`.
+    pub security_options: Vec<String>,
+    /// `DockerRootDir`: with userns-remap, the remapped root (`/var/lib/docker/UID.GID`).
+    pub root_dir: Option<String>,
+}
+
+impl Info {
+    /// The fields of an answer to `GET /info`. A security option is `name=NAME` followed by
+    /// `,KEY=VALUE` pairs (API 1.26 and later), or the bare name (older daemons).
+    pub fn from_json(answer: &Value) -> Info {
+        let security_options = answer
+            .get("SecurityOptions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|option| {
+                if !option.contains('=') {
+                    return Some(option.to_string());
+                }
+                option
+                    .split(',')
+                    .find_map(|pair| pair.strip_prefix("name="))
+                    .map(str::to_string)
+            })
+            .collect();
+        Info {
+            security_options,
+            root_dir: answer
+                .get("DockerRootDir")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        }
+    }
+
+    /// Whether the daemon lists the security option `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.security_options.iter().any(|o| o == name)
+    }
+
+    /// Whether the daemon says it is rootless (security option `rootless`).
+    pub fn rootless(&self) -> bool {
+        self.has("rootless")
+    }
+
+    /// Whether the daemon says it remaps containers' users into a user namespace (security
+    /// option `userns`, which dockerd lists once `userns-remap` is applied).
+    pub fn userns(&self) -> bool {
+        self.has("userns")
+    }
+}
+
+/// What the daemon at `target` says of itself: `GET /info` on one connection, within
+/// `deadline`, at most [`INFO_LIMIT`] bytes.
+///
+/// # Errors
+/// When the daemon cannot be reached or answers wrongly (see [`Client::get_json`]), or not
+/// with an object.
+pub fn info(target: &Target, deadline: Deadline) -> Result<Info> {
+    let mut client = Client::connect(target, deadline)?;
+    let answer = client.get_json("/info", INFO_LIMIT)?;
+    if !answer.is_object() {
+        return Err(Error::new(format!(
+            "the daemon at {target} answered GET /info with something other than an object"
+        )));
+    }
+    Ok(Info::from_json(&answer))
+}
 
 /// Where the daemon is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -406,6 +484,91 @@ mod tests {
         let deadline = Deadline::after(Instant::now(), Duration::from_secs(5));
         let e = running_containers(&Target::Socket(path), deadline).unwrap_err();
         assert!(e.message().contains("larger than 16 MiB"), "{e}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn security_options_are_read_by_name_in_both_forms() {
+        let answer = serde_json::json!({
+            "SecurityOptions": [
+                "name=apparmor",
+                "name=seccomp,profile=default",
+                "name=userns",
+                "profile=x,name=rootless",
+                "selinux",
+                7
+            ],
+            "DockerRootDir": "/var/lib/docker/165536.165536"
+        });
+        let info = Info::from_json(&answer);
+        assert_eq!(
+            info.security_options,
+            ["apparmor", "seccomp", "userns", "rootless", "selinux"]
+        );
+        assert!(info.userns() && info.rootless() && !info.has("cgroupns"));
+        assert_eq!(
+            info.root_dir.as_deref(),
+            Some("/var/lib/docker/165536.165536")
+        );
+        // Nothing listed: neither.
+        let none = Info::from_json(&serde_json::json!({"SecurityOptions": null}));
+        assert!(!none.userns() && !none.rootless());
+    }
+
+    /// A daemon on a unix socket answering one request with `answer` (status line, headers
+    /// and body as given).
+    fn serve_once(path: &Path, answer: String) -> std::thread::JoinHandle<String> {
+        let listener = UnixListener::bind(path).unwrap();
+        std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let n = sock.read(&mut buf).unwrap_or(0);
+            let _ = sock.write_all(answer.as_bytes());
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        })
+    }
+
+    #[test]
+    fn info_asks_get_info_and_reads_the_security_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let body = r#"{"SecurityOptions":["name=seccomp,profile=default","name=userns"]}"#;
+        let server = serve_once(
+            &path,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        let deadline = Deadline::after(Instant::now(), Duration::from_secs(5));
+        let info = info(&Target::Socket(path), deadline).unwrap();
+        assert!(info.userns() && !info.rootless(), "{info:?}");
+        assert!(server.join().unwrap().starts_with("GET /info HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn an_info_answer_beyond_its_limit_or_not_an_object_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.sock");
+        let server = serve_once(
+            &path,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                INFO_LIMIT + 1
+            ),
+        );
+        let deadline = Deadline::after(Instant::now(), Duration::from_secs(5));
+        let e = info(&Target::Socket(path), deadline).unwrap_err();
+        assert!(e.message().contains("larger than 4 MiB"), "{e}");
+        server.join().unwrap();
+        let path = dir.path().join("list.sock");
+        let server = serve_once(
+            &path,
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]".to_string(),
+        );
+        let deadline = Deadline::after(Instant::now(), Duration::from_secs(5));
+        let e = info(&Target::Socket(path), deadline).unwrap_err();
+        assert!(e.message().contains("other than an object"), "{e}");
         server.join().unwrap();
     }
 

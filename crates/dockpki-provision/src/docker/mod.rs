@@ -9,3 +9,4 @@ pub mod daemon_json;
 pub mod host_file;
 pub mod probe;
 pub mod systemd;
+pub mod userns;

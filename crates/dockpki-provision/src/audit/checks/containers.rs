@@ -41,16 +41,7 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
                 .to_string(),
         );
     };
-    let target = match daemon {
-        DaemonAccess::Socket(path) => Target::Socket(path.clone()),
-        DaemonAccess::Tcp {
-            endpoint,
-            client_dir,
-        } => Target::Tcp {
-            endpoint: endpoint.clone(),
-            client_dir: client_dir.clone(),
-        },
-    };
+    let target = daemon.target();
     let deadline = Deadline::after(Instant::now(), TIMEOUT);
     match api::running_containers(&target, deadline) {
         Ok(containers) => {
@@ -412,6 +403,7 @@ mod tests {
             host,
             config: &config,
             request: &request,
+            daemon_info: None,
         })
     }
 

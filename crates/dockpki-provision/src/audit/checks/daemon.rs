@@ -13,6 +13,12 @@
 //! - `daemon.icc`: **low**; `daemon.no-new-privileges`: **medium**; `daemon.live-restore`:
 //!   **low**; `daemon.log-rotation`: **medium** (a full disk stops the host).
 //!
+//! `daemon.root` and `daemon.userns-remap` judge by the daemon's own answer when the audit
+//! asked a live daemon and it answered (`GET /info`: the security options `rootless` and
+//! `userns`), since the configuration may not be applied yet (dockerd reads it only at start);
+//! the evidence then says "the daemon at ... reports" and names where the configuration
+//! disagrees. A tree, or a daemon not asked or not answering, is judged by the configuration.
+//!
 //! The fix is `dockpki daemon-config --harden` wherever that sets the value: the option is set
 //! neither on dockerd's command line (daemon.json would then repeat it, and dockerd refuses
 //! to start) nor in daemon.json (`--harden` keeps an administrator's value). Otherwise it is
@@ -20,7 +26,7 @@
 
 use crate::audit::config::{file_key, Source};
 use crate::audit::rules::{self, Context, Rule};
-use crate::audit::{Fix, Outcome, Severity};
+use crate::audit::{DaemonInfo, Fix, Outcome, Severity};
 use crate::docker::daemon_json::{Listen, SYSTEM_FILE};
 
 /// Where the value of `flag` came from, for evidence: the command line, daemon.json, or
@@ -158,61 +164,14 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
     let userns = config.string("userns-remap").filter(|v| !v.is_empty());
     let mut out = Vec::new();
 
-    // 2.1: the daemon's user.
-    out.push(if config.rootless {
-        Outcome::pass(
-            &rules::ROOT_DAEMON,
-            format!("the daemon is rootless ({})", config.describe_source()),
-        )
-    } else {
-        let who = match &config.source {
-            Source::Process { pid, .. } => format!("dockerd (pid {pid}) runs as root"),
-            // A user unit whose daemon is not rootless: `--rootless` would be set otherwise.
-            Source::Unit { .. } | Source::UserUnit { .. } => {
-                format!("{} runs dockerd as root", config.describe_source())
-            }
-            Source::None => {
-                "dockerd's default: the system daemon runs as root (no dockerd running, no unit)"
-                    .to_string()
-            }
-        };
-        let (severity, who) = match &userns {
-            Some(_) => (
-                Severity::Info,
-                format!("{who}, with userns-remap: containers' root is not the host's"),
-            ),
-            None => (Severity::Low, who),
-        };
-        Outcome::fail(
-            &rules::ROOT_DAEMON,
-            severity,
-            who,
-            Fix::manual(
-                "where the workloads allow it, run dockerd rootless (dockerd-rootless-setuptool.sh install) and configure it with dockpki daemon-config --rootless --harden",
-            ),
-        )
+    // 2.1 and 2.9: from the daemon's own answer when it gave one, else from the configuration.
+    out.push(match cx.daemon_info {
+        Some(asked) => root_from_daemon(cx, asked, userns.as_deref()),
+        None => root_from_config(cx, userns.as_deref()),
     });
-
-    // 2.9: user namespaces.
-    out.push(if config.rootless {
-        Outcome::not_applicable(
-            &rules::USERNS_REMAP,
-            "a rootless daemon already runs in a user namespace (and refuses userns-remap)",
-        )
-    } else {
-        let from = origin(cx, "userns-remap");
-        match &userns {
-            Some(v) => Outcome::pass(
-                &rules::USERNS_REMAP,
-                format!("userns-remap is {v:?} ({from})"),
-            ),
-            None => Outcome::fail(
-                &rules::USERNS_REMAP,
-                Severity::Medium,
-                format!("userns-remap is not set ({from})"),
-                fix_for(cx, "userns-remap", "\"default\""),
-            ),
-        }
+    out.push(match cx.daemon_info {
+        Some(asked) => userns_from_daemon(cx, asked, userns.as_deref()),
+        None => userns_from_config(cx, userns.as_deref()),
     });
 
     // 2.2: icc. dockerd implements icc=false with iptables and refuses it without.
@@ -243,6 +202,146 @@ pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
     ));
     out.push(log_rotation(cx));
     out
+}
+
+/// The fix of `daemon.root`: running rootless is a choice of the workloads, said in words.
+fn rootless_advice() -> Fix {
+    Fix::manual(
+        "where the workloads allow it, run dockerd rootless (dockerd-rootless-setuptool.sh install) and configure it with dockpki daemon-config --rootless --harden",
+    )
+}
+
+/// `daemon.root` (2.1) from the configuration: a tree, or a daemon that was not asked.
+fn root_from_config(cx: &Context<'_>, userns: Option<&str>) -> Outcome {
+    let config = cx.config;
+    if config.rootless {
+        return Outcome::pass(
+            &rules::ROOT_DAEMON,
+            format!("the daemon is rootless ({})", config.describe_source()),
+        );
+    }
+    let who = match &config.source {
+        Source::Process { pid, .. } => format!("dockerd (pid {pid}) runs as root"),
+        // A user unit whose daemon is not rootless: `--rootless` would be set otherwise.
+        Source::Unit { .. } | Source::UserUnit { .. } => {
+            format!("{} runs dockerd as root", config.describe_source())
+        }
+        Source::None => {
+            "dockerd's default: the system daemon runs as root (no dockerd running, no unit)"
+                .to_string()
+        }
+    };
+    let (severity, who) = match userns {
+        Some(_) => (
+            Severity::Info,
+            format!("{who}, with userns-remap: containers' root is not the host's"),
+        ),
+        None => (Severity::Low, who),
+    };
+    Outcome::fail(&rules::ROOT_DAEMON, severity, who, rootless_advice())
+}
+
+/// `daemon.root` (2.1) from the daemon's answer, which says what runs now whatever the
+/// configuration says: a pass when it lists `rootless`, else a root daemon, only worth knowing
+/// (info) when it lists `userns` too.
+fn root_from_daemon(cx: &Context<'_>, asked: &DaemonInfo, userns: Option<&str>) -> Outcome {
+    let at = &asked.asked;
+    let info = &asked.info;
+    if info.rootless() {
+        return Outcome::pass(
+            &rules::ROOT_DAEMON,
+            format!("the daemon at {at} reports rootless among its security options"),
+        );
+    }
+    let mut evidence = format!(
+        "the daemon at {at} does not report rootless among its security options: it runs as root"
+    );
+    if cx.config.rootless {
+        evidence.push_str(&format!(
+            ", although {} looks rootless",
+            cx.config.describe_source()
+        ));
+    }
+    let severity = if info.userns() {
+        evidence.push_str(", with userns: containers' root is not the host's");
+        Severity::Info
+    } else {
+        if let Some(v) = userns {
+            evidence.push_str(&format!(
+                ", and without userns although userns-remap is {v:?} (not applied yet)"
+            ));
+        }
+        Severity::Low
+    };
+    Outcome::fail(&rules::ROOT_DAEMON, severity, evidence, rootless_advice())
+}
+
+/// `daemon.userns-remap` (2.9) from the configuration: a tree, or a daemon that was not asked.
+fn userns_from_config(cx: &Context<'_>, userns: Option<&str>) -> Outcome {
+    if cx.config.rootless {
+        return Outcome::not_applicable(
+            &rules::USERNS_REMAP,
+            "a rootless daemon already runs in a user namespace (and refuses userns-remap)",
+        );
+    }
+    let from = origin(cx, "userns-remap");
+    match userns {
+        Some(v) => Outcome::pass(
+            &rules::USERNS_REMAP,
+            format!("userns-remap is {v:?} ({from})"),
+        ),
+        None => Outcome::fail(
+            &rules::USERNS_REMAP,
+            Severity::Medium,
+            format!("userns-remap is not set ({from})"),
+            fix_for(cx, "userns-remap", "\"default\""),
+        ),
+    }
+}
+
+/// `daemon.userns-remap` (2.9) from the daemon's answer: user namespaces are on when it lists
+/// `userns`. Where the configuration says otherwise, the evidence says so and the daemon's
+/// answer decides: a `userns-remap` that is configured but not reported has not been applied
+/// (dockerd was not restarted since), and the daemon runs without it.
+fn userns_from_daemon(cx: &Context<'_>, asked: &DaemonInfo, userns: Option<&str>) -> Outcome {
+    let at = &asked.asked;
+    let info = &asked.info;
+    if info.rootless() {
+        return Outcome::not_applicable(
+            &rules::USERNS_REMAP,
+            format!("the daemon at {at} reports rootless: it already runs in a user namespace (and refuses userns-remap)"),
+        );
+    }
+    let from = origin(cx, "userns-remap");
+    let root_dir = info
+        .root_dir
+        .as_deref()
+        .map(|d| format!(", its data under {d}"))
+        .unwrap_or_default();
+    match (info.userns(), userns) {
+        (true, Some(v)) => Outcome::pass(
+            &rules::USERNS_REMAP,
+            format!("the daemon at {at} reports userns{root_dir} (userns-remap is {v:?}, {from})"),
+        ),
+        (true, None) => Outcome::pass(
+            &rules::USERNS_REMAP,
+            format!("the daemon at {at} reports userns{root_dir}, although the configuration read does not set userns-remap ({from})"),
+        ),
+        (false, Some(v)) => Outcome::fail(
+            &rules::USERNS_REMAP,
+            Severity::Medium,
+            format!("userns-remap is {v:?} ({from}), but the daemon at {at} does not report userns: it has not applied it (not restarted since?)"),
+            Fix::manual(
+                "restart dockerd so that it applies userns-remap (its log says why if it then still does not report userns)",
+            ),
+        ),
+        (false, None) => Outcome::fail(
+            &rules::USERNS_REMAP,
+            Severity::Medium,
+            format!("the daemon at {at} does not report userns, and userns-remap is not set ({from})"),
+            fix_for(cx, "userns-remap", "\"default\""),
+        ),
+    }
 }
 
 /// `daemon.log-rotation`: the default driver, json-file, grows its files without end unless
@@ -528,5 +627,168 @@ mod tests {
             args.ends_with(&["--listen".into(), "fd://".into(), "--no-unix".into()]),
             "{args:?}"
         );
+    }
+
+    /// The daemon rules over `tree`, with the daemon's answer to `GET /info` when given.
+    fn run_with_answer(tree: &Path, answer: Option<serde_json::Value>) -> Vec<Outcome> {
+        let host = crate::audit::TreeHost::tree(tree).unwrap();
+        let config = crate::audit::config::effective_config(&host, None).unwrap();
+        let request = crate::audit::AuditRequest::new(OffsetDateTime::now_utc());
+        let asked = answer.map(|a| DaemonInfo {
+            asked: "unix:///run/test.sock".into(),
+            info: crate::docker::api::Info::from_json(&a),
+        });
+        run(&Context {
+            host: &host,
+            config: &config,
+            request: &request,
+            daemon_info: asked.as_ref(),
+        })
+    }
+
+    fn answer(options: &[&str]) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "SecurityOptions": options,
+            "DockerRootDir": "/var/lib/docker/165536.165536"
+        }))
+    }
+
+    fn evidence(o: &Outcome) -> &str {
+        match o {
+            Outcome::Pass { evidence, .. } => evidence,
+            Outcome::Fail(f) => &f.evidence,
+            Outcome::NotApplicable { reason, .. } => reason,
+        }
+    }
+
+    #[test]
+    fn a_daemon_reporting_userns_passes_from_its_own_answer() {
+        let tree = tempfile::tempdir().unwrap();
+        put(tree.path(), SYSTEM_FILE, &hardened(Daemon::System), 0o644);
+        let all = run_with_answer(
+            tree.path(),
+            answer(&["name=seccomp,profile=default", "name=userns"]),
+        );
+        let userns = of(&all, "daemon.userns-remap");
+        assert!(matches!(userns[..], [Outcome::Pass { .. }]), "{all:?}");
+        assert_eq!(
+            evidence(userns[0]),
+            format!("the daemon at unix:///run/test.sock reports userns, its data under /var/lib/docker/165536.165536 (userns-remap is \"default\", \"userns-remap\" in {})", tree.path().join("etc/docker/daemon.json").display())
+        );
+        let root = one(&all, "daemon.root");
+        assert_eq!(root.severity, Severity::Info);
+        assert!(
+            root.evidence
+                .starts_with("the daemon at unix:///run/test.sock does not report rootless")
+                && root
+                    .evidence
+                    .ends_with("with userns: containers' root is not the host's"),
+            "{root:?}"
+        );
+        // The daemon's answer wins over a configuration that does not say so (an option the
+        // audit could not see), and the evidence says they disagree.
+        let empty = tempfile::tempdir().unwrap();
+        let all = run_with_answer(empty.path(), answer(&["name=userns"]));
+        let userns = of(&all, "daemon.userns-remap");
+        assert!(matches!(userns[..], [Outcome::Pass { .. }]), "{all:?}");
+        assert!(
+            evidence(userns[0])
+                .contains("although the configuration read does not set userns-remap"),
+            "{all:?}"
+        );
+    }
+
+    #[test]
+    fn userns_remap_configured_but_not_reported_is_a_finding_saying_the_daemon_did_not_apply_it() {
+        let tree = tempfile::tempdir().unwrap();
+        put(tree.path(), SYSTEM_FILE, &hardened(Daemon::System), 0o644);
+        // The configuration alone passes ...
+        let all = run_with_answer(tree.path(), None);
+        assert!(matches!(
+            of(&all, "daemon.userns-remap")[..],
+            [Outcome::Pass { .. }]
+        ));
+        // ... but the daemon, not restarted since, runs without user namespaces.
+        let all = run_with_answer(tree.path(), answer(&["name=seccomp,profile=default"]));
+        let f = one(&all, "daemon.userns-remap");
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(
+            f.evidence.starts_with("userns-remap is \"default\" (")
+                && f.evidence.contains("but the daemon at unix:///run/test.sock does not report userns: it has not applied it"),
+            "{f:?}"
+        );
+        assert!(
+            matches!(&f.fix, Fix::Manual { text } if text.starts_with("restart dockerd")),
+            "{f:?}"
+        );
+        // The root rule follows the daemon too: a root daemon without userns is low.
+        let root = one(&all, "daemon.root");
+        assert_eq!(root.severity, Severity::Low);
+        assert!(root.evidence.contains("not applied yet"), "{root:?}");
+        // Neither configured nor reported: daemon-config --harden sets it.
+        let empty = tempfile::tempdir().unwrap();
+        let all = run_with_answer(empty.path(), answer(&[]));
+        let f = one(&all, "daemon.userns-remap");
+        assert!(
+            f.evidence.starts_with("the daemon at unix:///run/test.sock does not report userns, and userns-remap is not set"),
+            "{f:?}"
+        );
+        assert!(
+            matches!(&f.fix, Fix::Dockpki { args } if args[..2] == ["daemon-config", "--harden"]),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn a_daemon_reporting_rootless_passes_the_root_rule_and_needs_no_userns_remap() {
+        let tree = tempfile::tempdir().unwrap();
+        // A configuration the audit takes for a root daemon: the answer decides.
+        put(tree.path(), SYSTEM_FILE, "{}", 0o644);
+        let all = run_with_answer(
+            tree.path(),
+            answer(&["name=seccomp,profile=default", "name=rootless"]),
+        );
+        let root = of(&all, "daemon.root");
+        assert!(
+            matches!(root[..], [Outcome::Pass { evidence, .. }] if evidence == "the daemon at unix:///run/test.sock reports rootless among its security options"),
+            "{all:?}"
+        );
+        let userns = of(&all, "daemon.userns-remap");
+        assert!(
+            matches!(userns[..], [Outcome::NotApplicable { reason, .. }] if reason.contains("reports rootless")),
+            "{all:?}"
+        );
+    }
+
+    /// The audit asks a live host's daemon (over its socket, here a stand-in answering one
+    /// `GET /info`), and never a tree's.
+    #[test]
+    fn the_daemon_is_asked_about_itself_only_on_a_live_host() {
+        use std::io::{Read, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf);
+            let body = r#"{"SecurityOptions":["name=userns"]}"#;
+            let _ = write!(
+                sock,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        });
+        let mut request = crate::audit::AuditRequest::new(OffsetDateTime::now_utc());
+        request.daemon = Some(crate::audit::DaemonAccess::Socket(path.clone()));
+        let tree = crate::audit::TreeHost::tree(dir.path()).unwrap();
+        assert_eq!(crate::audit::ask_daemon(&tree, &request), None);
+        let live = crate::audit::TreeHost::live().unwrap();
+        let asked = crate::audit::ask_daemon(&live, &request).expect("answered");
+        assert_eq!(asked.asked, format!("unix://{}", path.display()));
+        assert!(asked.info.userns());
+        server.join().unwrap();
+        // Gone: not asked, no error (the rules judge by the configuration).
+        assert_eq!(crate::audit::ask_daemon(&live, &request), None);
     }
 }

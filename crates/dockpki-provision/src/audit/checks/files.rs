@@ -333,6 +333,7 @@ mod tests {
             host: &host,
             config: &config,
             request: &request,
+            daemon_info: None,
         });
         for rule in ALL {
             let o = super::super::fixture::outcome(&out, rule.id);

@@ -506,6 +506,7 @@ pub(crate) mod fixture {
                 host,
                 config: &config,
                 request: &request,
+                daemon_info: None,
             })
         }
     }

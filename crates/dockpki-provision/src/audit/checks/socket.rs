@@ -385,6 +385,7 @@ mod tests {
             host: &host,
             config: &config,
             request: &request,
+            daemon_info: None,
         });
         for id in [
             rules::SOCKET_OWNER.id,

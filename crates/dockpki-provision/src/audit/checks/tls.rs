@@ -670,6 +670,7 @@ pub(crate) mod tests {
             host: &host,
             config: &config,
             request: &request,
+            daemon_info: None,
         })
     }
 
