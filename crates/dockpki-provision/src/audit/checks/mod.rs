@@ -327,6 +327,69 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_path_is_risky_through_a_link_or_directory_another_user_controls_or_as_a_link_itself() {
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        use std::os::unix::fs::{chown, symlink, PermissionsExt};
+        let tree = tempfile::tempdir().unwrap();
+        let d = tree.path();
+        let host = crate::audit::TreeHost::tree(d).unwrap();
+        let mode = |p: &str, m: u32| {
+            std::fs::set_permissions(d.join(p), std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        std::fs::create_dir_all(d.join("root/sub")).unwrap();
+        std::fs::write(d.join("root/sub/f"), "").unwrap();
+        mode("root", 0o755);
+        mode("root/sub", 0o755);
+        let risk = |p: &str| path_risk(&host, Path::new(p));
+        assert_eq!(risk("/root/sub/f"), None, "root's all the way");
+        // A link of root's on the way is root's own choice; the file itself a link is not.
+        symlink("/root", d.join("rootlink")).unwrap();
+        assert_eq!(risk("/rootlink/sub/f"), None);
+        symlink("f", d.join("root/sub/l")).unwrap();
+        assert!(risk("/root/sub/l")
+            .unwrap()
+            .ends_with("/root/sub/l is a link"));
+        // Someone else's link on the way.
+        symlink("/root", d.join("theirs")).unwrap();
+        std::os::unix::fs::lchown(d.join("theirs"), Some(4242), None).unwrap();
+        assert!(risk("/theirs/sub/f")
+            .unwrap()
+            .ends_with("/theirs is a link of uid 4242"));
+        // Someone else's directory on the way (the file itself being theirs is the owner rule's).
+        chown(d.join("root/sub"), Some(4242), None).unwrap();
+        assert!(risk("/root/sub/f")
+            .unwrap()
+            .ends_with("/root/sub is a directory of uid 4242"));
+        chown(d.join("root/sub"), Some(0), None).unwrap();
+        // A directory others may write to, unless sticky.
+        mode("root/sub", 0o777);
+        assert!(risk("/root/sub/f")
+            .unwrap()
+            .ends_with("/root/sub is writable by others"));
+        mode("root/sub", 0o1777);
+        assert_eq!(
+            risk("/root/sub/f"),
+            None,
+            "sticky: others cannot swap root's file"
+        );
+        mode("root/sub", 0o775);
+        assert!(risk("/root/sub/f").is_some(), "group-writable");
+        mode("root/sub", 0o755);
+        // A missing step: nothing to steer (the rule says the file does not exist).
+        assert_eq!(risk("/root/missing/f"), None);
+    }
+
+    #[test]
+    fn a_group_option_of_digits_is_a_gid_and_anything_else_a_name() {
+        assert_eq!(GroupSpec::parse("999"), GroupSpec::Gid(999));
+        assert_eq!(GroupSpec::parse("docker"), GroupSpec::Name("docker"));
+        assert_eq!(GroupSpec::parse("+999"), GroupSpec::Name("+999"));
+        assert_eq!(GroupSpec::parse("99a"), GroupSpec::Name("99a"));
+    }
+
+    #[test]
     fn a_key_others_can_read_is_critical_and_write_bits_are_high() {
         use Guard::*;
         assert_eq!(mode_severity(0o400, 0o400, Secret), None);
