@@ -80,16 +80,46 @@ fn tcp_listen(address: &str, tls: bool) -> Option<TcpListen> {
 pub fn run(cx: &Context<'_>) -> Vec<Outcome> {
     let mut out = config_rules(cx);
     let config = cx.config;
-    out.extend(listen_rules(config));
+    out.extend(listen_rules(config, Daemon::Audited));
     for other in &config.others {
         out.extend(other_daemon_findings(other));
     }
     out
 }
 
-/// The listen rules for the audited daemon: an outcome for each.
-fn listen_rules(config: &EffectiveConfig) -> Vec<Outcome> {
+/// Which daemon the listen rules judge.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Daemon {
+    /// The one audited: every rule gives an outcome, and `daemon-config` is its fix.
+    Audited,
+    /// Another root dockerd running beside it: named in the evidence, fixed by hand
+    /// (`daemon-config` writes the system daemon.json, which may not be this daemon's).
+    Other,
+}
+
+/// The listen rules for `config`: an outcome for each.
+fn listen_rules(config: &EffectiveConfig, daemon: Daemon) -> Vec<Outcome> {
     let mut out = Vec::new();
+    let (subject, harden, relisten, all_fix) = match daemon {
+        Daemon::Audited => (
+            "dockerd".to_string(),
+            Fix::dockpki(["daemon-config"]),
+            Fix::dockpki(["daemon-config", "--listen", "tcp://HOST:2376"]),
+            Fix::dockpki(["daemon-config", "--listen", "tcp://ADDRESS:2376"]),
+        ),
+        Daemon::Other => {
+            let who = config.describe_source();
+            let by_hand = Fix::manual(format!(
+                "stop {who}, or restart it with tlsverify and a server certificate (dockpki issue server)"
+            ));
+            (
+                format!("{who} also"),
+                by_hand.clone(),
+                by_hand.clone(),
+                by_hand,
+            )
+        }
+    };
     let verify = config.bool("tlsverify") == Some(true);
     // tlsverify set at all, even to false, turns TLS on (EffectiveConfig::tls):
     // `tlsverify: false` is TLS without client verification, not plain TCP.
@@ -115,12 +145,11 @@ fn listen_rules(config: &EffectiveConfig) -> Vec<Outcome> {
         .map(|l| l.address.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let harden = Fix::dockpki(["daemon-config"]);
     if !tls {
         out.push(Outcome::fail(
             &rules::TCP_WITHOUT_TLS,
             Severity::Critical,
-            format!("dockerd listens on {addresses} without TLS"),
+            format!("{subject} listens on {addresses} without TLS"),
             harden.clone(),
         ));
         out.push(Outcome::not_applicable(
@@ -141,7 +170,7 @@ fn listen_rules(config: &EffectiveConfig) -> Vec<Outcome> {
             out.push(Outcome::fail(
                 &rules::TLS_WITHOUT_VERIFY,
                 Severity::Critical,
-                format!("dockerd listens on {addresses} with tls but without tlsverify"),
+                format!("{subject} listens on {addresses} with tls but without tlsverify"),
                 harden.clone(),
             ));
         }
@@ -160,8 +189,8 @@ fn listen_rules(config: &EffectiveConfig) -> Vec<Outcome> {
         out.push(Outcome::fail(
             &rules::PLAIN_PORT,
             Severity::Critical,
-            format!("dockerd listens on {}", plain.join(", ")),
-            Fix::dockpki(["daemon-config", "--listen", "tcp://HOST:2376"]),
+            format!("{subject} listens on {}", plain.join(", ")),
+            relisten,
         ));
     }
     let all: Vec<&str> = listeners
@@ -179,7 +208,7 @@ fn listen_rules(config: &EffectiveConfig) -> Vec<Outcome> {
             &rules::ALL_INTERFACES,
             Severity::Info,
             format!("{} listens on every interface", all.join(", ")),
-            Fix::dockpki(["daemon-config", "--listen", "tcp://ADDRESS:2376"]),
+            all_fix,
         ));
     }
     out
@@ -189,50 +218,10 @@ fn listen_rules(config: &EffectiveConfig) -> Vec<Outcome> {
 /// knowing) for `other`, a root dockerd running beside the audited one: nothing when it keeps
 /// them, so that its passes do not hide the audited daemon's.
 fn other_daemon_findings(other: &EffectiveConfig) -> Vec<Outcome> {
-    let mut out = Vec::new();
-    let listeners = tcp_listeners(&other.hosts(), other.tls());
-    if listeners.is_empty() {
-        return out;
-    }
-    let who = other.describe_source();
-    let addresses = listeners
-        .iter()
-        .map(|l| l.address.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    // daemon-config writes the system daemon.json, which may not be this daemon's.
-    let harden = Fix::manual(format!(
-        "stop {who}, or restart it with tlsverify and a server certificate (dockpki issue server)"
-    ));
-    if !other.tls() {
-        out.push(Outcome::fail(
-            &rules::TCP_WITHOUT_TLS,
-            Severity::Critical,
-            format!("{who} also listens on {addresses} without TLS"),
-            harden.clone(),
-        ));
-    } else if other.bool("tlsverify") != Some(true) {
-        out.push(Outcome::fail(
-            &rules::TLS_WITHOUT_VERIFY,
-            Severity::Critical,
-            format!("{who} also listens on {addresses} with tls but without tlsverify"),
-            harden.clone(),
-        ));
-    }
-    let plain: Vec<&str> = listeners
-        .iter()
-        .filter(|l| l.port == PLAIN_PORT)
-        .map(|l| l.address.as_str())
-        .collect();
-    if !plain.is_empty() {
-        out.push(Outcome::fail(
-            &rules::PLAIN_PORT,
-            Severity::Critical,
-            format!("{who} also listens on {}", plain.join(", ")),
-            harden,
-        ));
-    }
-    out
+    listen_rules(other, Daemon::Other)
+        .into_iter()
+        .filter(|o| o.finding().is_some() && o.id() != rules::ALL_INTERFACES.id)
+        .collect()
 }
 
 /// The configuration's own consistency: flags that daemon.json repeats, a daemon.json dockerd
@@ -363,7 +352,7 @@ mod tests {
 
     /// The outcomes of `config` for the listen rules.
     fn judged(config: &EffectiveConfig) -> Vec<Outcome> {
-        let mut out = listen_rules(config);
+        let mut out = listen_rules(config, Daemon::Audited);
         for other in &config.others {
             out.extend(other_daemon_findings(other));
         }
