@@ -113,11 +113,13 @@ pub(super) fn desired(src: &Source<'_>, f: file::File, users: &dyn ResolveUser) 
         installs.insert(src, &s.install, &install.display().to_string())?;
         let profile = profile_ref(src, &profiles, s.profile.as_ref(), &what)?;
         let own = Inherited::entry(src, &s.key_type, &s.validity, &s.renew_before, &what)?;
-        let resolved = own.over(profile).over(&defaults.with_validity(defaults.server_validity));
+        let resolved = own
+            .over(profile)
+            .over(&defaults.with_validity(defaults.server_validity));
         let validity = resolved
             .validity
             .unwrap_or(Lifetime::days(SERVER_VALIDITY_DAYS).unwrap_or(dockpki::MAX_LIFETIME));
-        check_within_ca(src, entry, &what, validity, &ca)?;
+        check_within_ca(src, entry, s.validity.as_ref(), &what, validity, &ca)?;
         let daemon_config = match &s.daemon_config {
             None => None,
             Some(d) => {
@@ -125,7 +127,11 @@ pub(super) fn desired(src: &Source<'_>, f: file::File, users: &dyn ResolveUser) 
                 daemon_files.insert(src, &d.file, &file.display().to_string())?;
                 Some(DaemonConfigSpec {
                     file,
-                    hardening: if d.harden { Hardening::On } else { Hardening::Off },
+                    hardening: if d.harden {
+                        Hardening::On
+                    } else {
+                        Hardening::Off
+                    },
                 })
             }
         };
@@ -157,11 +163,13 @@ pub(super) fn desired(src: &Source<'_>, f: file::File, users: &dyn ResolveUser) 
         };
         let profile = profile_ref(src, &profiles, c.profile.as_ref(), &what)?;
         let own = Inherited::entry(src, &c.key_type, &c.validity, &c.renew_before, &what)?;
-        let resolved = own.over(profile).over(&defaults.with_validity(defaults.client_validity));
+        let resolved = own
+            .over(profile)
+            .over(&defaults.with_validity(defaults.client_validity));
         let validity = resolved
             .validity
             .unwrap_or(Lifetime::days(CLIENT_VALIDITY_DAYS).unwrap_or(dockpki::MAX_LIFETIME));
-        check_within_ca(src, entry, &what, validity, &ca)?;
+        check_within_ca(src, entry, c.validity.as_ref(), &what, validity, &ca)?;
         let context = match &c.context {
             None => None,
             Some(ctx) => {
@@ -315,7 +323,10 @@ fn profiles(
     for (name, p) in raw {
         let what = format!("[profiles.{}]", name.get_ref());
         if name.get_ref().trim().is_empty() {
-            return Err(src.at(name, "a profile has an empty name; give it a name such as \"short-lived\""));
+            return Err(src.at(
+                name,
+                "a profile has an empty name; give it a name such as \"short-lived\"",
+            ));
         }
         out.insert(
             name.get_ref().clone(),
@@ -350,7 +361,10 @@ fn profile_ref<'p>(
         };
         src.at(
             name,
-            format!("{what} refers to the profile {:?}, which is not defined; {known}", name.get_ref()),
+            format!(
+                "{what} refers to the profile {:?}, which is not defined; {known}",
+                name.get_ref()
+            ),
         )
     })
 }
@@ -420,7 +434,12 @@ fn sans(
     })
 }
 
-fn absolute_path(src: &Source<'_>, v: &Spanned<String>, what: &str, field: &str) -> Result<PathBuf> {
+fn absolute_path(
+    src: &Source<'_>,
+    v: &Spanned<String>,
+    what: &str,
+    field: &str,
+) -> Result<PathBuf> {
     let path = PathBuf::from(v.get_ref());
     crate::text::refuse_unprintable(&format!("{what} {field}"), v.get_ref())
         .and_then(|()| crate::fs::write::check_path(&path))
@@ -453,17 +472,19 @@ fn owner(
     }
 }
 
-/// A leaf cannot outlive its CA: issuing it would fail, so the file is refused now.
+/// A leaf cannot outlive its CA: issuing it would fail, so the file is refused now. The error
+/// points at the entry's own validity, or at the entry when it inherits one.
 fn check_within_ca<T>(
     src: &Source<'_>,
     entry: &Spanned<T>,
+    own: Option<&Spanned<String>>,
     what: &str,
     validity: Lifetime,
     ca: &CaSpec,
 ) -> Result<()> {
     if validity > ca.validity {
-        return Err(src.at(
-            entry,
+        return Err(src.error(
+            own.map_or(entry.span(), Spanned::span),
             format!(
                 "{what} validity {validity} is longer than the CA's {}, which a certificate cannot outlive; shorten it or lengthen [ca] validity",
                 ca.validity
