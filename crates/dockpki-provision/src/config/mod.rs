@@ -23,7 +23,7 @@
 //!     "#,
 //!     &NoUsers,
 //! )?;
-//! assert_eq!(desired.servers[0].validity.to_string(), "365d");
+//! assert_eq!(desired.servers[0].validity.to_string(), "1y"); // `dockpki issue server`'s default
 //! # Ok::<(), dockpki_provision::Error>(())
 //! ```
 
