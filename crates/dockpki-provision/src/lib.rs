@@ -19,6 +19,7 @@
 #![warn(clippy::missing_errors_doc)]
 
 pub mod audit;
+pub mod config;
 pub mod docker;
 mod error;
 pub mod fs;
