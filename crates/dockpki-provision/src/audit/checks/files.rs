@@ -327,14 +327,7 @@ mod tests {
     fn without_tls_or_files_the_rules_are_not_applicable() {
         let tree = tempfile::tempdir().unwrap();
         let host = crate::audit::TreeHost::tree(tree.path()).unwrap();
-        let config = crate::audit::config::effective_config(&host, None).unwrap();
-        let request = crate::audit::AuditRequest::new(time::OffsetDateTime::now_utc());
-        let out = run(&Context {
-            host: &host,
-            config: &config,
-            request: &request,
-            daemon_info: None,
-        });
+        let out = super::super::fixture::run_at(&host, time::OffsetDateTime::now_utc(), run);
         for rule in ALL {
             let o = super::super::fixture::outcome(&out, rule.id);
             assert!(matches!(o, Outcome::NotApplicable { .. }), "{o:?}");

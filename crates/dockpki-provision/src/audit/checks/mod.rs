@@ -563,15 +563,25 @@ pub(crate) mod fixture {
             host: &dyn crate::audit::Host,
             check: fn(&Context<'_>) -> Vec<Outcome>,
         ) -> Vec<Outcome> {
-            let config = effective_config(host, None).expect("config");
-            let request = AuditRequest::new(time::OffsetDateTime::now_utc());
-            check(&Context {
-                host,
-                config: &config,
-                request: &request,
-                daemon_info: None,
-            })
+            run_at(host, time::OffsetDateTime::now_utc(), check)
         }
+    }
+
+    /// Runs `check` over `host` as of `now`, with the host's effective configuration and no
+    /// daemon to ask: what every check's tests run.
+    pub fn run_at(
+        host: &dyn crate::audit::Host,
+        now: time::OffsetDateTime,
+        check: fn(&Context<'_>) -> Vec<Outcome>,
+    ) -> Vec<Outcome> {
+        let config = effective_config(host, None).expect("config");
+        let request = AuditRequest::new(now);
+        check(&Context {
+            host,
+            config: &config,
+            request: &request,
+            daemon_info: None,
+        })
     }
 
     /// A tree that stands for the live machine: paths are still shown under the tree, but

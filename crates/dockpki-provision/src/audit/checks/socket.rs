@@ -379,14 +379,7 @@ mod tests {
     fn a_tree_without_a_socket_leaves_the_socket_rules_not_applicable() {
         let tree = tempfile::tempdir().unwrap();
         let host = crate::audit::TreeHost::tree(tree.path()).unwrap();
-        let config = crate::audit::config::effective_config(&host, None).unwrap();
-        let request = crate::audit::AuditRequest::new(time::OffsetDateTime::now_utc());
-        let out = run(&Context {
-            host: &host,
-            config: &config,
-            request: &request,
-            daemon_info: None,
-        });
+        let out = super::super::fixture::run_at(&host, time::OffsetDateTime::now_utc(), run);
         for id in [
             rules::SOCKET_OWNER.id,
             rules::SOCKET_MODE.id,

@@ -641,8 +641,7 @@ fn san_coverage(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::audit::config::effective_config;
-    use crate::audit::{AuditRequest, TreeHost};
+    use crate::audit::TreeHost;
     use dockpki::{
         CaOptions, CertificateAuthority, ClientRequest, IssuedCert, KeyType, OffsetDateTime,
         PrivateKey, SanList, ServerRequest,
@@ -663,15 +662,7 @@ pub(crate) mod tests {
         now: OffsetDateTime,
         check: fn(&Context<'_>) -> Vec<Outcome>,
     ) -> Vec<Outcome> {
-        let host = TreeHost::tree(tree).unwrap();
-        let config = effective_config(&host, None).unwrap();
-        let request = AuditRequest::new(now);
-        check(&Context {
-            host: &host,
-            config: &config,
-            request: &request,
-            daemon_info: None,
-        })
+        super::super::fixture::run_at(&TreeHost::tree(tree).unwrap(), now, check)
     }
 
     /// The outcomes of rule `id`.
