@@ -29,11 +29,13 @@ Output:
   (--color auto: on a terminal, unless NO_COLOR is set or TERM=dumb). Slow work (RSA keys,
   renew --all) shows a spinner on stderr when it is a terminal, never with --json or -q.
 
-Exit codes (status, verify and probe use all five; audit 0, 1, 2 and 4; other commands 0, 1 and 2):
+Exit codes (status, verify and probe use all five; audit 0, 1, 2 and 4; plan 0, 1, 2 and 3;
+other commands 0, 1 and 2):
   0  success: everything checked is good
   1  error: bad input or value, an I/O failure, something that could not be done or checked
   2  usage error: an unknown command or option, a missing argument
-  3  changes pending: a certificate or CA due for renewal, a daemon to restart
+  3  changes pending: a certificate or CA due for renewal, a daemon to restart; for plan,
+     anything apply would change
   4  broken now: expired, missing, replaced, not from the state's CA, refused by the daemon;
      for audit, a finding at or above --min-severity";
 
@@ -119,6 +121,12 @@ pub enum Command {
     /// Create the CA if needed, then issue and install the daemon and client layouts
     #[command(after_help = BOOTSTRAP_HELP)]
     Bootstrap(BootstrapArgs),
+    /// Show what `apply` would change to make the PKI what a dockpki.toml describes
+    #[command(after_help = PLAN_HELP)]
+    Plan(PlanArgs),
+    /// Make the PKI what a dockpki.toml describes, in one crash-safe update
+    #[command(after_help = APPLY_HELP)]
+    Apply(ApplyArgs),
     /// Show what certificates say
     #[command(
         after_help = "Examples:\n  dockpki inspect /etc/docker/pki/server-cert.pem\n  dockpki --json inspect ~/.docker/cert.pem ~/.docker/ca.pem\n  dockpki inspect windows-export.cer\n  ssh docker.example.com cat /etc/docker/pki/server-cert.pem | dockpki inspect -"
@@ -178,6 +186,68 @@ pub enum Command {
     /// Print dockpki's man page, or write one page per command into a directory
     #[command(after_help = MAN_HELP)]
     Man(ManArgs),
+}
+
+const PLAN_HELP: &str = "\
+Reads the configuration (docs/config.md describes it) and lists what `dockpki apply` would do,
+in order, one line each with its reason: create the CA, issue, renew (due), re-issue (SANs, key
+type or validity changed), install or repair files, create or update docker contexts, merge
+daemon.json, revoke what is no longer declared. Notes follow: a [ca] that needs a new CA names
+`dockpki ca rotate begin`, which is never done implicitly. Changes nothing; a state directory
+that does not exist yet is planned as empty (everything to create).
+
+The configuration: -c FILE, else ./dockpki.toml when it exists, else
+$XDG_CONFIG_HOME/dockpki/config.toml (~/.config/dockpki/config.toml).
+
+Examples:
+  dockpki plan
+  dockpki plan -c /etc/dockpki/dockpki.toml
+  dockpki --json plan -c ./dockpki.toml
+
+Exits 0 when nothing is to do, 3 when changes are pending (a CI job can gate on drift), 1 on
+error (a configuration error names FILE:LINE:COL).";
+
+const APPLY_HELP: &str = "\
+Computes the plan `dockpki plan` shows and performs all of it as one crash-safe, journaled
+update, as renew and ca rotate do: interrupted, the next dockpki command completes it. With
+nothing to do it writes nothing. Without --yes it shows the plan and asks, on a terminal (stdin
+and stderr); without a terminal it refuses and changes nothing. Restart each daemon named in
+the output: dockerd reads its certificates only at start.
+
+The configuration: -c FILE, else ./dockpki.toml when it exists, else
+$XDG_CONFIG_HOME/dockpki/config.toml (~/.config/dockpki/config.toml).
+
+Examples:
+  sudo dockpki apply
+  sudo dockpki apply -c /etc/dockpki/dockpki.toml --yes   # from a script, CI or a timer
+  dockpki --state ./demo/state apply -c ./dockpki.toml
+
+Exits 0 when applied (or nothing was to do), 1 on error, when the answer was not yes, or
+without a terminal and without --yes.";
+
+/// The configuration file of `plan` and `apply`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The configuration file [default: ./dockpki.toml if it exists, else $XDG_CONFIG_HOME/dockpki/config.toml]
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `dockpki plan`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `dockpki apply`
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Apply without showing the plan and asking (needed without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 const AUDIT_HELP: &str = "\

@@ -15,8 +15,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit code for a usage error: an unknown option or a value clap refuses (clap's own code).
 pub const EXIT_USAGE: i32 = 2;
-/// Exit code for changes pending: a certificate or CA due for renewal, a daemon to restart
-/// (the code `plan` will use for "something to apply").
+/// Exit code for changes pending: a certificate or CA due for renewal, a daemon to restart,
+/// anything `apply` would change (`plan`).
 pub const EXIT_PENDING: i32 = 3;
 /// Exit code for something broken now: expired, missing, replaced, not issued by the state's
 /// CA, refused by the daemon.

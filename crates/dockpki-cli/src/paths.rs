@@ -105,6 +105,53 @@ pub fn config_home() -> CliResult<PathBuf> {
         })?
 }
 
+/// The configuration file `plan` and `apply` read in the working directory when `-c` is not
+/// given.
+pub const LOCAL_CONFIG: &str = "dockpki.toml";
+
+/// The configuration file of `plan` and `apply`, absolute: `-c FILE` when given; else
+/// `./dockpki.toml` when it exists; else `$XDG_CONFIG_HOME/dockpki/config.toml`
+/// (`~/.config/dockpki/config.toml`) when it exists. A candidate that exists is taken whatever
+/// it is (a directory, a broken link): reading it then says what is wrong, rather than another
+/// file being read in its place.
+pub fn config_file(given: Option<&Path>) -> CliResult<PathBuf> {
+    if let Some(path) = given {
+        let path = absolute(path)?;
+        crate::output::printable_path("the -c file", &path)?;
+        return Ok(path);
+    }
+    let local = absolute(Path::new(LOCAL_CONFIG))?;
+    // Without HOME and XDG_CONFIG_HOME there is no per-user file to look for.
+    let user = config_home().ok().map(|c| c.join("dockpki/config.toml"));
+    let path = discover_config(local, user, |p| std::fs::symlink_metadata(p).is_ok())?;
+    crate::output::printable_path("the configuration file", &path)?;
+    Ok(path)
+}
+
+/// [`config_file`]'s search without `-c`, with what it reads passed in: the first of `local`
+/// and `user` that `exists`, else an error naming both and `-c`.
+fn discover_config(
+    local: PathBuf,
+    user: Option<PathBuf>,
+    exists: impl Fn(&Path) -> bool,
+) -> CliResult<PathBuf> {
+    if exists(&local) {
+        return Ok(local);
+    }
+    match user {
+        Some(user) if exists(&user) => Ok(user),
+        Some(user) => Err(CliError::new(format!(
+            "no configuration file: neither {} nor {} exists; write one (docs/config.md, examples/dockpki.toml) or name it with -c FILE",
+            local.display(),
+            user.display()
+        ))),
+        None => Err(CliError::new(format!(
+            "no configuration file: {} does not exist (and HOME and XDG_CONFIG_HOME are unset, so there is no ~/.config/dockpki/config.toml); write one (docs/config.md) or name it with -c FILE",
+            local.display()
+        ))),
+    }
+}
+
 /// The daemon layout of a rootless dockerd: `$XDG_CONFIG_HOME/docker/pki`, next to its
 /// daemon.json (`~/.docker` is the client's).
 pub fn rootless_daemon_dir() -> CliResult<PathBuf> {
@@ -193,6 +240,34 @@ pub fn absolute(path: &Path) -> CliResult<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_c_the_local_file_wins_then_the_users_and_neither_names_both_and_c() {
+        let local = PathBuf::from("/work/dockpki.toml");
+        let user = PathBuf::from("/home/a/.config/dockpki/config.toml");
+        let both = |_: &Path| true;
+        assert_eq!(
+            discover_config(local.clone(), Some(user.clone()), both).unwrap(),
+            local
+        );
+        let only_user = |p: &Path| p == user.as_path();
+        assert_eq!(
+            discover_config(local.clone(), Some(user.clone()), only_user).unwrap(),
+            user
+        );
+        let none = |_: &Path| false;
+        let e = discover_config(local.clone(), Some(user.clone()), none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/work/dockpki.toml")
+                && e.contains("/home/a/.config/dockpki/config.toml")
+                && e.contains("-c FILE"),
+            "{e}"
+        );
+        let e = discover_config(local, None, none).unwrap_err().to_string();
+        assert!(e.contains("/work/dockpki.toml") && e.contains("-c FILE"), "{e}");
+    }
 
     #[test]
     fn a_layout_in_a_non_root_users_home_or_config_dir_is_served_by_their_rootless_daemon() {

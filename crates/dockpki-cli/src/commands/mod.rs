@@ -5,6 +5,7 @@ mod bootstrap;
 mod ca;
 mod completions;
 mod contexts;
+mod converge;
 mod crl;
 mod daemon_config;
 mod env;
@@ -158,6 +159,8 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Issue(IssueCommand::Server(args)) => issue::server(&ctx, &args),
         Command::Issue(IssueCommand::Client(args)) => issue::client(&ctx, &args),
         Command::Bootstrap(args) => bootstrap::run(&ctx, &args),
+        Command::Plan(args) => converge::plan(&ctx, &args),
+        Command::Apply(args) => converge::apply(&ctx, &args),
         Command::Inspect(args) => inspect::run(&ctx, &args),
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
