@@ -963,7 +963,69 @@ fn catalogue() -> Vec<Case> {
             args: &["audit", "--root", "{root}", "--daemon-config", "/etc/docker/daemon.json"],
             phrase: "{root}/etc/docker/daemon.json does not exist",
         },
+        // --- plan and apply (dockpki.toml) ---
+        Case {
+            name: "plan without -c and without a configuration file",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["plan"],
+            phrase: "no configuration file: neither {root}/dockpki.toml nor {root}/home/.config/dockpki/config.toml exists; write one (docs/config.md, examples/dockpki.toml) or name it with -c FILE",
+        },
+        Case {
+            name: "apply -c naming a file that does not exist",
+            setup: Setup::Ca,
+            damage: none,
+            args: &["apply", "-c", "{root}/missing.toml", "--yes"],
+            phrase: "{root}/missing.toml",
+        },
+        Case {
+            name: "plan of a malformed configuration (an unknown key)",
+            setup: Setup::CaAndClient,
+            damage: config_unknown_key,
+            args: &["plan", "-c", "{root}/dockpki.toml"],
+            phrase: "{root}/dockpki.toml:2:1: ",
+        },
+        Case {
+            name: "apply --yes of a configuration with a relative install path",
+            setup: Setup::Nothing,
+            damage: config_relative_install,
+            args: &["apply", "--yes"],
+            phrase: "{root}/dockpki.toml:4:11: ",
+        },
+        Case {
+            name: "apply without a terminal and without --yes",
+            setup: Setup::Ca,
+            damage: config_one_client,
+            args: &["apply", "-c", "{root}/dockpki.toml"],
+            phrase: "standard input or standard error is not a terminal; review the plan with `dockpki --state {root}/state plan -c {root}/dockpki.toml`, then pass --yes: `dockpki --state {root}/state apply -c {root}/dockpki.toml --yes`",
+        },
     ]
+}
+
+/// `root/dockpki.toml` with a misspelt key in `[ca]`.
+fn config_unknown_key(env: &Env) {
+    fs::write(env.path("dockpki.toml"), "[ca]\nvalidty = \"10y\"\n").unwrap();
+}
+
+/// `root/dockpki.toml` whose client installs into a relative directory.
+fn config_relative_install(env: &Env) {
+    fs::write(
+        env.path("dockpki.toml"),
+        "[ca]\n[[client]]\nname = \"a\"\ninstall = \"relative/dir\"\n",
+    )
+    .unwrap();
+}
+
+/// `root/dockpki.toml` declaring one client in `root/bob`.
+fn config_one_client(env: &Env) {
+    fs::write(
+        env.path("dockpki.toml"),
+        format!(
+            "[ca]\n[[client]]\nname = \"bob\"\ninstall = \"{}\"\n",
+            s(&env.path("bob"))
+        ),
+    )
+    .unwrap();
 }
 
 #[test]

@@ -6,12 +6,15 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use dockpki_provision::config::{self, Desired};
+use dockpki_provision::ops::converge::{self, Action, ActionKind, Applied, Note, Plan};
 use dockpki_provision::store::{Create, State};
 use dockpki_provision::Advice;
+use serde_json::json;
 
 use super::{now, Context};
 use crate::cli::{ApplyArgs, ConfigArgs, PlanArgs};
-use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::error::{exit_code, CliError, CliResult, EXIT_OK};
+use crate::output::{escape, note, print_document, say};
 
 /// The configuration of `args`, found ([`crate::paths::config_file`]) and checked whole before
 /// anything is touched.
@@ -51,19 +54,323 @@ fn config_words(path: &Path) -> String {
     format!("-c {}", crate::output::shell_quote(&path.to_string_lossy()))
 }
 
-/// `dockpki plan`.
+/// `dockpki plan`: the actions, the notes and a summary; exit 0 when nothing is to do, 3 when
+/// changes are pending.
 pub fn plan(ctx: &Context, args: &PlanArgs) -> CliResult<i32> {
-    let (_path, _desired) = desired(&args.config)?;
-    let _ = (ctx, now(), terminal(), Create::No, Advice::CreateCa);
-    Err(CliError::new("plan: not yet"))
+    let (path, desired) = desired(&args.config)?;
+    let state_dir = ctx.state_dir()?;
+    let plan = {
+        let (state, scratch) = open_for_plan(ctx, &state_dir)?;
+        let mut plan = converge::plan(&state, &desired, now())?;
+        if let Some(scratch) = &scratch {
+            scratch.relocate(&mut plan, &state_dir);
+        }
+        plan
+    };
+    let code = exit_code(plan.health());
+    if ctx.out.json {
+        print_document(
+            "plan",
+            json!({
+                "config": path,
+                "state": state_dir,
+                "ok": code == EXIT_OK,
+                "actions": plan.actions.iter().map(action_json).collect::<Vec<_>>(),
+                "notes": plan.notes.iter().map(|n| note_json(ctx, n)).collect::<Vec<_>>(),
+            }),
+        );
+        return Ok(code);
+    }
+    // The actions and notes are what plan is run for: printed with -q too.
+    for line in plan_lines(ctx, &plan) {
+        say(line);
+    }
+    let apply = ctx.invocation.command(&format!("apply {}", config_words(&path)));
+    if plan.is_empty() && code == EXIT_OK {
+        ctx.out
+            .done(format_args!("nothing to do: the PKI is what {} describes", path.display()));
+    } else if plan.is_empty() {
+        ctx.out.done(format_args!(
+            "nothing apply can do, but the state differs from {}: see the notes",
+            path.display()
+        ));
+    } else {
+        ctx.out.done(format_args!(
+            "{}; run `{apply}` to make {}",
+            changes(plan.actions.len(), "pending"),
+            if plan.actions.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    Ok(code)
 }
 
-/// `dockpki apply`.
+/// `dockpki apply`: the plan performed as one journaled update, after consent (`--yes`, or
+/// `y` on a terminal).
 pub fn apply(ctx: &Context, args: &ApplyArgs) -> CliResult<i32> {
-    let (path, _desired) = desired(&args.config)?;
-    let _ = (ctx, confirm("x")?, config_words(&path), EXIT_OK);
-    let _: Option<State> = None;
-    Err(CliError::new("apply: not yet"))
+    let (path, desired) = desired(&args.config)?;
+    let state_dir = ctx.state_dir()?;
+    let applied = if args.yes {
+        let state = ctx.open_state_at(state_dir.clone(), Create::IfMissing)?;
+        converge::apply(&state, &desired, None, now())?
+    } else {
+        // The plan is computed, and the state's lock released, before the question: an operator
+        // thinking it over must not hold up a renewal timer. apply computes the plan again
+        // under the lock and refuses if it is not the one shown.
+        let shown = {
+            let state = ctx.open_state_at(state_dir.clone(), Create::IfMissing)?;
+            converge::plan(&state, &desired, now())?
+        };
+        if shown.is_empty() {
+            return nothing_to_do(ctx, &path, &state_dir, &shown.notes);
+        }
+        if !terminal() {
+            return Err(CliError::new(format!(
+                "apply asks before changing anything, and standard input or standard error is not a terminal; review the plan with `{}`, then pass --yes: `{}`",
+                ctx.invocation.command(&format!("plan {}", config_words(&path))),
+                ctx.invocation.command(&format!("apply {} --yes", config_words(&path)))
+            )));
+        }
+        for line in plan_lines(ctx, &shown) {
+            crate::progress::interrupt(|| eprintln!("{}", escape(&line)));
+        }
+        let question = format!(
+            "Apply {}?",
+            match shown.actions.len() {
+                1 => "this change".to_string(),
+                n => format!("these {n} changes"),
+            }
+        );
+        if !confirm(&question)? {
+            return Err(CliError::new(
+                "not applied: the answer was not yes; nothing was changed",
+            ));
+        }
+        let state = ctx.open_state_at(state_dir.clone(), Create::IfMissing)?;
+        converge::apply(&state, &desired, Some(&shown), now())?
+    };
+    if applied.actions.is_empty() {
+        return nothing_to_do(ctx, &path, &state_dir, &applied.notes);
+    }
+    report_applied(ctx, &path, &state_dir, &applied);
+    Ok(EXIT_OK)
+}
+
+/// What `apply` says when the plan is empty: one line (or the document), the notes on stderr;
+/// nothing was written.
+fn nothing_to_do(ctx: &Context, path: &Path, state_dir: &Path, notes: &[Note]) -> CliResult<i32> {
+    if ctx.out.json {
+        print_document(
+            "apply",
+            json!({
+                "config": path,
+                "state": state_dir,
+                "applied": [],
+                "notes": notes.iter().map(|n| note_json(ctx, n)).collect::<Vec<_>>(),
+                "written": [],
+                "removed": [],
+                "restart": [],
+                "contexts_fed": [],
+            }),
+        );
+        return Ok(EXIT_OK);
+    }
+    for n in notes {
+        note(format_args!("note: {}", note_text(ctx, n)));
+    }
+    ctx.out.done(format_args!(
+        "nothing to do: the PKI is what {} describes",
+        path.display()
+    ));
+    Ok(EXIT_OK)
+}
+
+/// What `apply` says when it changed something: one line, `-v` the files, the contexts fed
+/// and the daemons to restart; with `--json` the document.
+fn report_applied(ctx: &Context, path: &Path, state_dir: &Path, applied: &Applied) {
+    if ctx.out.json {
+        print_document(
+            "apply",
+            json!({
+                "config": path,
+                "state": state_dir,
+                "applied": applied.actions.iter().map(action_json).collect::<Vec<_>>(),
+                "notes": applied.notes.iter().map(|n| note_json(ctx, n)).collect::<Vec<_>>(),
+                "written": applied.written,
+                "removed": applied.removed,
+                "restart": crate::json::restart(&applied.restart_daemons, &ctx.user),
+                "contexts_fed": applied.contexts_fed,
+            }),
+        );
+        return;
+    }
+    for n in &applied.notes {
+        note(format_args!("note: {}", note_text(ctx, n)));
+    }
+    // How many of each kind, in the plan's order: `issue 2, create-context 1`.
+    let mut kinds: Vec<(ActionKind, usize)> = Vec::new();
+    for a in &applied.actions {
+        match kinds.iter_mut().find(|(k, _)| *k == a.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((a.kind, 1)),
+        }
+    }
+    ctx.out.done(format_args!(
+        "applied {} from {} ({})",
+        changes(applied.actions.len(), ""),
+        path.display(),
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if ctx.out.verbose && ctx.out.reports() {
+        for a in &applied.actions {
+            say(format_args!("  {a}"));
+        }
+    }
+    super::list_written(ctx, &applied.written);
+    if ctx.out.verbose && ctx.out.reports() {
+        for p in &applied.removed {
+            say(format_args!("removed {}", p.display()));
+        }
+    }
+    super::list_contexts_fed(ctx, &applied.contexts_fed);
+    for dir in &applied.restart_daemons {
+        ctx.out.done(crate::paths::restart_hint(dir, &ctx.user));
+    }
+}
+
+/// `N change(s) WORD`: `1 change pending`, `3 changes`.
+fn changes(n: usize, word: &str) -> String {
+    let noun = if n == 1 { "change" } else { "changes" };
+    if word.is_empty() {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun} {word}")
+    }
+}
+
+/// The plan as text: one line per action (its reason included), then one per note.
+fn plan_lines(ctx: &Context, plan: &Plan) -> Vec<String> {
+    plan.actions
+        .iter()
+        .map(ToString::to_string)
+        .chain(
+            plan.notes
+                .iter()
+                .map(|n| format!("note: {}", note_text(ctx, n))),
+        )
+        .collect()
+}
+
+/// A note in one line, the command that resolves it (if any) given in full, with the global
+/// options in force, in backquotes.
+fn note_text(ctx: &Context, n: &Note) -> String {
+    let text = n.to_string();
+    let Some(words) = n.command() else {
+        return text;
+    };
+    let bare = format!("run {}", words.join(" "));
+    let full = format!("run `{}`", ctx.invocation.command(&words.join(" ")));
+    match text.strip_suffix(&bare) {
+        Some(head) => format!("{head}{full}"),
+        None => format!("{text}; {full}"),
+    }
+}
+
+/// A plan action in JSON (docs/json.md, object `plan_action`).
+fn action_json(a: &Action) -> serde_json::Value {
+    json!({
+        "kind": a.kind.as_str(),
+        "target": {
+            "kind": a.target.kind.as_str(),
+            "name": a.target.name,
+            "install": a.target.install,
+        },
+        "reason": a.reason,
+        "text": a.to_string(),
+    })
+}
+
+/// A plan note in JSON (docs/json.md, object `plan_note`).
+fn note_json(ctx: &Context, n: &Note) -> serde_json::Value {
+    let details = serde_json::to_value(n).unwrap_or(serde_json::Value::Null);
+    json!({
+        "kind": details.get("note").cloned().unwrap_or(serde_json::Value::Null),
+        "text": note_text(ctx, n),
+        "command": n.command().map(|w| ctx.invocation.command(&w.join(" "))),
+        "details": details,
+    })
+}
+
+/// The state to plan against: the state directory when it holds a CA; else (it does not exist,
+/// or holds no CA) an empty state in a scratch directory, so that plan shows everything to
+/// create without creating the state directory, or anything in it.
+fn open_for_plan(ctx: &Context, state_dir: &Path) -> CliResult<(State, Option<Scratch>)> {
+    match State::open(state_dir.to_path_buf(), Create::No, ctx.settings()) {
+        Ok(state) => Ok((state, None)),
+        Err(e) if e.advice() == Some(Advice::CreateCa) => {
+            let scratch = Scratch::new()?;
+            let state = ctx.open_state_at(scratch.state(), Create::IfMissing)?;
+            Ok((state, Some(scratch)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A private temporary directory holding the empty state `plan` plans against when there is no
+/// CA yet, removed when dropped (after the [`State`] in it, which is dropped first).
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> CliResult<Scratch> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        for attempt in 0..100u32 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let dir = base.join(format!(
+                "dockpki-plan-{}-{nanos:x}-{attempt}",
+                std::process::id()
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(Scratch { dir }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(CliError::io("create a scratch directory in", &base, &e)),
+            }
+        }
+        Err(CliError::new(format!(
+            "cannot create a scratch directory in {}; set TMPDIR to a writable directory",
+            base.display()
+        )))
+    }
+
+    /// The empty state directory inside.
+    fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// The plan as it reads for the real state directory `state_dir`: the CA's target names the
+    /// state directory it is to be created in.
+    fn relocate(&self, plan: &mut Plan, state_dir: &Path) {
+        let scratch = self.state();
+        for a in &mut plan.actions {
+            if a.target.install == scratch {
+                a.target.install = state_dir.to_path_buf();
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 #[cfg(test)]

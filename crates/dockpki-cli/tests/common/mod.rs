@@ -2,7 +2,7 @@
 //!
 //! Every command runs with a sanitized environment: HOME and the working directory point into a
 //! fresh temporary directory, and the variables that would redirect dockpki elsewhere (sudo's,
-//! XDG_DATA_HOME, DOCKPKI_STATE, DOCKER_CERT_PATH) are removed, so that no test can touch
+//! XDG_DATA_HOME, XDG_CONFIG_HOME, DOCKPKI_STATE, DOCKER_CERT_PATH) are removed, so that no test can touch
 //! /etc/docker/pki, the real ~/.docker or ~/.local/share.
 #![allow(dead_code)] // each test crate uses a different subset
 
@@ -25,6 +25,9 @@ const SCRUBBED: &[&str] = &[
     "SUDO_USER",
     "SUDO_COMMAND",
     "XDG_DATA_HOME",
+    // plan and apply look for $XDG_CONFIG_HOME/dockpki/config.toml, rootless layouts go under
+    // it: tests set it when they mean to.
+    "XDG_CONFIG_HOME",
     "DOCKPKI_STATE",
     "DOCKER_CERT_PATH",
     "DOCKER_HOST",

@@ -1,0 +1,554 @@
+//! `dockpki plan` and `dockpki apply` through the binary: the round trips of issue 13 (apply,
+//! then a clean plan and an apply that writes nothing; a changed SAN list planned as exactly one
+//! re-issue; a removed client revoked; what apply issued seen by `status` and renewed by
+//! `renew`), the configuration file's discovery, consent (`--yes`, the terminal question, the
+//! refusal without a terminal), malformed files refused with `FILE:LINE:COL` and nothing
+//! touched, and apply interrupted before every rename completed by the next command.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{assert_success, json, read, s, snapshot, stdout, Env};
+use serde_json::Value;
+
+/// A sandbox with a configuration file `root/dockpki.toml` naming layouts in the sandbox.
+struct Pki {
+    env: Env,
+}
+
+/// One `[[server]]`.
+struct Server<'a> {
+    name: &'a str,
+    sans: &'a [&'a str],
+    /// `daemon_config = { file = root/NAME.json }`.
+    daemon_config: bool,
+}
+
+/// One `[[client]]`; `context`: a context of that name for tcp://127.0.0.1:2376.
+struct Client<'a> {
+    name: &'a str,
+    context: Option<&'a str>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        Pki { env: Env::new() }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.env.path("dockpki.toml")
+    }
+
+    /// Where an entry named `name` is installed: `root/NAME`.
+    fn install(&self, name: &str) -> PathBuf {
+        self.env.path(name)
+    }
+
+    /// The text of a file declaring `servers` and `clients` (and `extra` after `[ca]`).
+    fn text(&self, extra: &str, servers: &[Server], clients: &[Client]) -> String {
+        let mut t = format!("[ca]\n{extra}\n");
+        for sv in servers {
+            let sans: Vec<String> = sv.sans.iter().map(|x| format!("{x:?}")).collect();
+            t.push_str(&format!(
+                "[[server]]\nname = {:?}\nsans = [{}]\ninstall = {:?}\n",
+                sv.name,
+                sans.join(", "),
+                s(&self.install(sv.name))
+            ));
+            if sv.daemon_config {
+                t.push_str(&format!(
+                    "daemon_config = {{ file = {:?} }}\n",
+                    s(&self.env.path(&format!("{}.json", sv.name)))
+                ));
+            }
+            t.push('\n');
+        }
+        for c in clients {
+            t.push_str(&format!(
+                "[[client]]\nname = {:?}\ninstall = {:?}\n",
+                c.name,
+                s(&self.install(c.name))
+            ));
+            if let Some(ctx) = c.context {
+                t.push_str(&format!(
+                    "context = {{ name = {ctx:?}, host = \"tcp://127.0.0.1:2376\" }}\n"
+                ));
+            }
+            t.push('\n');
+        }
+        t
+    }
+
+    fn write(&self, text: &str) {
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    /// `dockpki --state STATE plan -c CONFIG extra...`.
+    fn plan(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["plan", "-c", s(&self.config())];
+        args.extend_from_slice(extra);
+        self.env.run(&args)
+    }
+
+    /// `plan --json`: the exit code and the document.
+    fn plan_json(&self) -> (i32, Value) {
+        let out = self.env.run(&["--json", "plan", "-c", s(&self.config())]);
+        (out.status.code().unwrap_or(-1), json(&out))
+    }
+
+    /// `apply -c CONFIG --yes extra...`, which must succeed.
+    fn apply(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["apply", "-c", s(&self.config()), "--yes"];
+        args.extend_from_slice(extra);
+        self.env.ok(&args)
+    }
+
+    /// `plan` exits 0 and says there is nothing to do.
+    fn assert_clean(&self, what: &str) {
+        let out = self.plan(&[]);
+        assert_eq!(out.status.code(), Some(0), "{what}: {out:?}");
+        let text = stdout(&out);
+        assert_eq!(text.lines().count(), 1, "{what}: {text}");
+        assert!(text.starts_with("nothing to do"), "{what}: {text}");
+    }
+}
+
+/// The first words of each action line of a text plan (`re-issue server "web"`), the summary
+/// and notes left out.
+fn action_lines(out: &Output) -> Vec<String> {
+    stdout(out)
+        .lines()
+        .filter(|l| !l.starts_with("note: ") && !l.contains("pending; run `"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `kind`s of a JSON plan's actions, with their targets' names.
+fn kinds(doc: &Value) -> Vec<(String, String)> {
+    doc["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_string(),
+                a["target"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+const WEB: Server = Server {
+    name: "web",
+    sans: &["localhost", "127.0.0.1"],
+    daemon_config: true,
+};
+const CI: Client = Client {
+    name: "ci",
+    context: Some("remote-web"),
+};
+const BOB: Client = Client {
+    name: "bob",
+    context: None,
+};
+
+#[test]
+fn plan_on_a_missing_state_lists_everything_to_create_and_creates_nothing() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI]));
+    let before = snapshot(pki.env.root());
+    let out = pki.plan(&[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "plan");
+    assert!(!pki.env.state().exists());
+    let lines = action_lines(&out);
+    assert!(
+        lines[0].starts_with("create-ca ca in ") && lines[0].contains(s(&pki.env.state())),
+        "the CA is created in the state directory: {lines:?}"
+    );
+    let text = stdout(&out);
+    assert!(text.contains("issue server \"web\""), "{text}");
+    assert!(text.contains("issue client \"ci\""), "{text}");
+    assert!(text.contains("create-context"), "{text}");
+    assert!(text.contains("merge-daemon-config"), "{text}");
+    let summary = text.lines().last().unwrap();
+    assert!(
+        summary.contains("changes pending; run `")
+            && summary.contains(&pki.env.hint(&format!("apply -c {}", s(&pki.config())))),
+        "the summary names apply with the state and the file: {summary}"
+    );
+    let (code, doc) = pki.plan_json();
+    assert_eq!(code, 3);
+    assert_eq!(doc["ok"], false);
+    assert_eq!(kinds(&doc)[0].0, "create-ca");
+    assert_eq!(doc["actions"][0]["target"]["install"], s(&pki.env.state()));
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "plan --json");
+}
+
+#[test]
+fn apply_converges_then_plan_is_clean_and_a_second_apply_writes_nothing() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI, BOB]));
+    let out = pki.apply(&[]);
+    let text = stdout(&out);
+    assert!(
+        text.lines().next().unwrap().starts_with("applied ")
+            && text.contains("create-ca 1")
+            && text.contains("issue 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{}", pki.install("web").display())),
+        "names the daemon to restart: {text}"
+    );
+    for (dir, files) in [
+        ("web", ["ca.pem", "server-cert.pem", "server-key.pem"]),
+        ("ci", ["ca.pem", "cert.pem", "key.pem"]),
+        ("bob", ["ca.pem", "cert.pem", "key.pem"]),
+    ] {
+        for f in files {
+            assert!(pki.install(dir).join(f).is_file(), "{dir}/{f}");
+        }
+    }
+    let key_mode = common::mode(&pki.install("web").join("server-key.pem"));
+    assert_eq!(key_mode & 0o077, 0, "a private key is readable by its owner only");
+    let daemon_json: Value = serde_json::from_slice(&read(&pki.env.path("web.json"))).unwrap();
+    assert_eq!(daemon_json["tlsverify"], true, "{daemon_json}");
+    let verify = pki.env.run(&[
+        "verify",
+        "--daemon-dir",
+        s(&pki.install("web")),
+        "--client-dir",
+        s(&pki.install("ci")),
+        "--check-name",
+        "127.0.0.1",
+    ]);
+    assert_success(&verify);
+    common::assert_openssl_accepts(
+        &pki.install("ci").join("ca.pem"),
+        &pki.install("web").join("server-cert.pem"),
+        "sslserver",
+    );
+
+    pki.assert_clean("after apply");
+    let before = snapshot(pki.env.root());
+    let out = pki.apply(&[]);
+    assert_eq!(stdout(&out).lines().count(), 1, "{out:?}");
+    assert!(stdout(&out).starts_with("nothing to do"), "{out:?}");
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "the second apply");
+    // Without --yes too: an empty plan needs no consent.
+    let out = pki.env.ok(&["apply", "-c", s(&pki.config())]);
+    assert!(stdout(&out).starts_with("nothing to do"), "{out:?}");
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "apply without --yes");
+}
+
+#[test]
+fn a_changed_san_list_is_planned_as_exactly_one_reissue_in_text_and_json() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI]));
+    pki.apply(&[]);
+    let old = read(&pki.install("web").join("server-cert.pem"));
+    let web2 = Server {
+        sans: &["localhost", "127.0.0.1", "127.0.0.2"],
+        ..WEB
+    };
+    pki.write(&pki.text("", &[web2], &[CI]));
+    let before = snapshot(pki.env.root());
+    let out = pki.plan(&[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let lines = action_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("re-issue server \"web\"") && lines[0].contains("127.0.0.2"),
+        "{lines:?}"
+    );
+    assert!(stdout(&out).contains("1 change pending"), "{out:?}");
+    let (code, doc) = pki.plan_json();
+    assert_eq!(code, 3);
+    assert_eq!(kinds(&doc), [("re-issue".to_string(), "web".to_string())]);
+    assert_eq!(doc["actions"][0]["reason"]["reason"], "changed", "{doc}");
+    assert_eq!(doc["actions"][0]["text"], lines[0].as_str());
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "plan");
+
+    let out = pki.apply(&[]);
+    assert!(stdout(&out).contains("re-issue 1"), "{out:?}");
+    let cert = pki.install("web").join("server-cert.pem");
+    assert_ne!(read(&cert), old);
+    let sans = common::openssl_x509(&cert, &["-ext", "subjectAltName"]);
+    assert!(sans.contains("IP Address:127.0.0.2"), "{sans}");
+    pki.assert_clean("after the re-issue");
+}
+
+#[test]
+fn a_removed_client_is_revoked_with_its_files_left_in_place() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI, BOB]));
+    pki.apply(&[]);
+    pki.write(&pki.text("", &[WEB], &[CI]));
+    let out = pki.plan(&[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let lines = action_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("revoke client \"bob\"") && lines[0].contains("left in place"),
+        "{lines:?}"
+    );
+    pki.apply(&[]);
+    let inventory = common::inventory(&pki.env);
+    let bob: Vec<&Value> = inventory["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["common_name"] == "bob")
+        .collect();
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0]["status"], "revoked");
+    assert!(pki.install("bob").join("cert.pem").is_file(), "files kept");
+    pki.assert_clean("after the revoke");
+}
+
+#[test]
+fn status_shows_what_apply_issued_and_after_a_manual_renew_the_plan_is_clean() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI]));
+    pki.apply(&[]);
+    let status = pki.env.ok(&["--json", "status"]);
+    let doc = json(&status);
+    let mut names: Vec<&str> = doc["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["common_name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ci", "web"]);
+    pki.env.ok(&["renew", "--all"]);
+    pki.assert_clean("after renew --all");
+
+    // Aged past the renewal point: plan renews both, apply does it, plan is clean again.
+    common::age_certificates(&pki.env, "any", 300);
+    let (code, doc) = pki.plan_json();
+    assert_eq!(code, 3, "{doc}");
+    assert_eq!(
+        kinds(&doc),
+        [
+            ("renew".to_string(), "web".to_string()),
+            ("renew".to_string(), "ci".to_string())
+        ]
+    );
+    pki.apply(&[]);
+    pki.assert_clean("after apply renewed");
+    pki.env.ok(&["renew"]);
+    pki.assert_clean("after renew found nothing due");
+}
+
+#[test]
+fn without_c_dockpki_toml_in_the_working_directory_then_the_xdg_file_is_read() {
+    let pki = Pki::new();
+    let text = pki.text("", &[], &[BOB]);
+    // ./dockpki.toml: the sandbox root is the working directory.
+    pki.write(&text);
+    let out = pki.env.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stdout(&out).contains(&format!("apply -c {}", s(&pki.config()))),
+        "{out:?}"
+    );
+    // $XDG_CONFIG_HOME/dockpki/config.toml when there is no ./dockpki.toml.
+    std::fs::remove_file(pki.config()).unwrap();
+    let xdg = pki.env.path("xdg");
+    std::fs::create_dir_all(xdg.join("dockpki")).unwrap();
+    let user = xdg.join("dockpki/config.toml");
+    std::fs::write(&user, &text).unwrap();
+    let out = pki
+        .env
+        .cmd()
+        .arg("plan")
+        .env("XDG_CONFIG_HOME", &xdg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(stdout(&out).contains(s(&user)), "{out:?}");
+    // ~/.config/dockpki/config.toml without XDG_CONFIG_HOME.
+    let home_config = pki.env.home().join(".config/dockpki");
+    std::fs::create_dir_all(&home_config).unwrap();
+    std::fs::rename(&user, home_config.join("config.toml")).unwrap();
+    let out = pki.env.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stdout(&out).contains(s(&home_config.join("config.toml"))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn no_configuration_file_is_one_error_naming_both_places_and_c() {
+    let pki = Pki::new();
+    for command in ["plan", "apply"] {
+        let line = pki.env.assert_refused(&[command], "no configuration file");
+        assert!(
+            line.contains(s(&pki.config()))
+                && line.contains(s(&pki.env.home().join(".config/dockpki/config.toml")))
+                && line.contains("-c FILE"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn apply_without_a_terminal_and_without_yes_refuses_and_changes_nothing() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI]));
+    let line = pki
+        .env
+        .assert_refused(&["apply", "-c", s(&pki.config())], "pass --yes");
+    assert!(
+        line.contains(&pki.env.hint(&format!("apply -c {} --yes", s(&pki.config())))),
+        "{line}"
+    );
+    assert!(!pki.env.state().exists());
+}
+
+#[test]
+fn on_a_terminal_apply_shows_the_plan_and_applies_only_after_yes() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[], &[BOB]));
+    let args = format!("apply -c {}", s(&pki.config()));
+    let before = snapshot(pki.env.root());
+    let Some((ok, shown)) = common::on_terminal(&pki.env, &args, &["n"]) else {
+        assert!(
+            common::prerequisite(false, "util-linux `script` for a pseudo-terminal"),
+            "unreachable"
+        );
+        return;
+    };
+    assert!(!ok, "{shown}");
+    assert!(
+        shown.contains("issue client \"bob\"") && shown.contains("Apply these 2 changes? [y/N]"),
+        "{shown}"
+    );
+    assert!(shown.contains("not applied"), "{shown}");
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "apply answered n");
+
+    let (ok, shown) = common::on_terminal(&pki.env, &args, &["yes"]).unwrap();
+    assert!(ok, "{shown}");
+    assert!(shown.contains("applied 2 changes"), "{shown}");
+    assert!(pki.install("bob").join("cert.pem").is_file());
+    pki.assert_clean("after yes");
+}
+
+/// Malformed files through the binary: exit 1, one line naming FILE:LINE:COL, and neither the
+/// state nor anything else in the sandbox touched, by plan or apply, on a fresh sandbox and on
+/// one apply already converged.
+#[test]
+fn malformed_configurations_are_one_line_naming_file_line_and_column_and_touch_nothing() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("[ca]\nvalidty = \"10y\"\n", ":2:1:", "unknown field"),
+        (
+            "[ca]\n[[server]]\nname = \"a\"\nsans = []\ninstall = \"/srv/a\"\n",
+            ":4:8:",
+            "",
+        ),
+        (
+            "[ca]\n[[client]]\nname = \"a\"\ninstall = \"relative/dir\"\n",
+            ":4:11:",
+            "",
+        ),
+        (
+            "[ca]\n[[client]]\nname = \"a\"\ninstall = \"/srv/a\"\nvalidity = \"90\"\n",
+            ":5:12:",
+            "",
+        ),
+        ("[ca]\nkey_type = \"dsa\"\n", ":2:12:", ""),
+        ("[ca\n", ":1:", ""),
+    ];
+    for converged in [false, true] {
+        let pki = Pki::new();
+        if converged {
+            pki.write(&pki.text("", &[], &[BOB]));
+            pki.apply(&[]);
+        }
+        for (text, at, phrase) in cases {
+            pki.write(text);
+            let located = format!("{}{at}", s(&pki.config()));
+            for args in [
+                vec!["plan", "-c", s(&pki.config())],
+                vec!["apply", "-c", s(&pki.config()), "--yes"],
+            ] {
+                let line = pki.env.assert_refused(&args, &located);
+                assert!(line.contains(phrase), "{text:?}: {line}");
+            }
+        }
+    }
+}
+
+/// apply aborted before each rename of its journaled update (the fault-injection hook), for
+/// every rename: the next command completes the update, and then apply has nothing left to do
+/// and plan is clean.
+#[test]
+fn apply_aborted_before_every_rename_is_completed_by_the_next_command() {
+    if !common::fault_injection() {
+        return;
+    }
+    let mut aborted = 0;
+    for n in 0.. {
+        let pki = Pki::new();
+        // A converged state first, then a change touching a layout, a context, daemon.json and
+        // the inventory at once.
+        pki.write(&pki.text("", &[WEB], &[CI, BOB]));
+        pki.apply(&[]);
+        let web2 = Server {
+            sans: &["localhost", "127.0.0.1", "127.0.0.2"],
+            ..WEB
+        };
+        pki.write(&pki.text("", &[web2], &[CI]));
+        let out = pki
+            .env
+            .cmd()
+            .args(["apply", "-c", s(&pki.config()), "--yes"])
+            .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", n.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert_eq!(out.status.signal(), Some(6), "n={n}: {out:?}");
+        assert!(pki.env.state().join("journal.json").exists(), "n={n}");
+        aborted += 1;
+        // The next command (status) completes the update; apply then has nothing to do.
+        pki.env.run(&["status"]);
+        assert!(!pki.env.state().join("journal.json").exists(), "n={n}");
+        pki.assert_clean(&format!("abort before move {n}"));
+        let out = pki.apply(&[]);
+        assert!(stdout(&out).starts_with("nothing to do"), "n={n}: {out:?}");
+        let verify = pki.env.run(&[
+            "verify",
+            "--daemon-dir",
+            s(&pki.install("web")),
+            "--client-dir",
+            s(&pki.install("ci")),
+            "--check-name",
+            "127.0.0.2",
+        ]);
+        assert_success(&verify);
+        assert!(n < 100, "apply never finished");
+    }
+    assert!(aborted >= 3, "only {aborted} renames were interrupted");
+}
+
+/// `-c` repeats in every printed hint as the absolute path, whatever was typed.
+#[test]
+fn a_relative_c_is_repeated_as_an_absolute_path_in_the_hint() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[], &[BOB]));
+    let out = pki.env.run(&["plan", "-c", "dockpki.toml"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stdout(&out).contains(&format!("apply -c {}", s(&pki.config()))),
+        "{out:?}"
+    );
+    let _ = Path::new("");
+}
