@@ -76,6 +76,8 @@ struct PlannedFile {
     replace: Replace,
     /// The planned file this one copies ([`WritePlan::mirror_of`]): left out with it.
     copy_of: Option<PathBuf>,
+    /// Written even when the file already holds these contents ([`WritePlan::rewrite_same`]).
+    rewrite_same: bool,
 }
 
 /// What [`WritePlan::commit`] did to one file.
@@ -275,7 +277,23 @@ impl WritePlan {
             owner,
             replace,
             copy_of: None,
+            rewrite_same: false,
         });
+    }
+
+    /// Makes the file already planned at `path` be written even when the file there holds
+    /// exactly its contents: its mode or owner are wrong, and only a file staged with the
+    /// planned mode and owner and moved into place puts them right (a `chmod` of a key that is
+    /// group-readable would leave it readable to whoever opened it meanwhile). Returns whether
+    /// `path` was planned.
+    pub fn rewrite_same(&mut self, path: &Path) -> bool {
+        match self.files.iter_mut().rev().find(|f| f.path == path) {
+            Some(f) => {
+                f.rewrite_same = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Takes out of the plan every layout directory (outside `keep`, the state directory) whose
@@ -856,7 +874,7 @@ impl WritePlan {
             })
         };
         for (f, same) in self.files.iter().zip(same) {
-            if same {
+            if same && !f.rewrite_same {
                 unchanged.push(Written {
                     path: f.path.clone(),
                     backup: None,

@@ -6,6 +6,7 @@
 pub mod bootstrap;
 pub mod ca;
 pub mod context;
+pub mod converge;
 pub mod crl;
 pub mod export;
 pub mod issue;
@@ -19,6 +20,7 @@ mod test_fixtures;
 pub use bootstrap::{bootstrap, BootstrapRequest, Bootstrapped, CaSource, NextSteps};
 pub use ca::{CaCreated, CaInitRequest, Converted, PassphraseChanged};
 pub use context::{ContextCreateRequest, ContextUpdateRequest, ContextWritten, Tracking};
+pub use converge::{apply, plan, Action, ActionKind, Applied, Plan};
 pub use crl::{crl, CrlGenerated, CrlRequest};
 pub use export::{export_pkcs12, Pkcs12Exported, Pkcs12Request};
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};

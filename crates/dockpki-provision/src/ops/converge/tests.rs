@@ -1,0 +1,1 @@
+//! The round trips of plan and apply.
