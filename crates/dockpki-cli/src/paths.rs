@@ -266,7 +266,10 @@ mod tests {
             "{e}"
         );
         let e = discover_config(local, None, none).unwrap_err().to_string();
-        assert!(e.contains("/work/dockpki.toml") && e.contains("-c FILE"), "{e}");
+        assert!(
+            e.contains("/work/dockpki.toml") && e.contains("-c FILE"),
+            "{e}"
+        );
     }
 
     #[test]

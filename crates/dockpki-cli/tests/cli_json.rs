@@ -284,7 +284,11 @@ fn every_commands_json_document_matches_its_schema_in_docs_json_md() {
     );
     std::fs::write(&config, format!("[ca]\n\n{declared}")).unwrap();
     let rotate = root.join("rotate.toml");
-    std::fs::write(&rotate, format!("[ca]\nkey_type = \"ecdsa-p384\"\n\n{declared}")).unwrap();
+    std::fs::write(
+        &rotate,
+        format!("[ca]\nkey_type = \"ecdsa-p384\"\n\n{declared}"),
+    )
+    .unwrap();
     let pending = |r: Run| Run { code: 3, ..r };
 
     let with_config = |mut r: Run| {

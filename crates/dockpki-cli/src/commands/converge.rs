@@ -85,10 +85,14 @@ pub fn plan(ctx: &Context, args: &PlanArgs) -> CliResult<i32> {
     for line in plan_lines(ctx, &plan) {
         say(line);
     }
-    let apply = ctx.invocation.command(&format!("apply {}", config_words(&path)));
+    let apply = ctx
+        .invocation
+        .command(&format!("apply {}", config_words(&path)));
     if plan.is_empty() && code == EXIT_OK {
-        ctx.out
-            .done(format_args!("nothing to do: the PKI is what {} describes", path.display()));
+        ctx.out.done(format_args!(
+            "nothing to do: the PKI is what {} describes",
+            path.display()
+        ));
     } else if plan.is_empty() {
         ctx.out.done(format_args!(
             "nothing apply can do, but the state differs from {}: see the notes",
@@ -98,7 +102,11 @@ pub fn plan(ctx: &Context, args: &PlanArgs) -> CliResult<i32> {
         ctx.out.done(format_args!(
             "{}; run `{apply}` to make {}",
             changes(plan.actions.len(), "pending"),
-            if plan.actions.len() == 1 { "it" } else { "them" }
+            if plan.actions.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
         ));
     }
     Ok(code)
