@@ -36,6 +36,7 @@ examples:
 # Only the end-to-end tests against a real dockerd and docker CLI.
 e2e:
     cargo test -p dockpki-cli --test e2e_dockerd -- --nocapture
+    cargo test -p dockpki-cli --test e2e_converge -- --nocapture
 
 # Wall-clock benchmarks: whole `dockpki bootstrap` runs and the library operations, then
 # `issue`, `status` and `renew --all` on states of 10, 1,000 and 10,000 certificates

@@ -435,13 +435,23 @@ impl Dockerd {
         tools: &Tools,
         write_config: impl FnOnce(&Path, u16) -> PathBuf,
     ) -> Result<Dockerd, String> {
+        Dockerd::start_from_config_on(tools, None, write_config)
+    }
+
+    /// [`Dockerd::start_from_config`] on `port` when given (a restart that clients keep
+    /// reaching at the same address, a port a docker context records), else on a free one.
+    pub fn start_from_config_on(
+        tools: &Tools,
+        port: Option<u16>,
+        write_config: impl FnOnce(&Path, u16) -> PathBuf,
+    ) -> Result<Dockerd, String> {
         let slot = SlotGuard::acquire();
         let dir = tempfile::Builder::new()
             .prefix("dpk-e2e-")
             .tempdir_in("/tmp")
             .expect("tempdir under /tmp");
         fs::create_dir(dir.path().join("docker-config")).expect("mkdir docker-config");
-        let port = free_port(false);
+        let port = port.unwrap_or_else(|| free_port(false));
         let config = write_config(dir.path(), port);
         let mut cmd = Command::new(&tools.dockerd);
         cmd.arg("--config-file").arg(config);
@@ -698,7 +708,7 @@ fn signal(pid: u32, sig: &str) {
 }
 
 /// A TCP port free on 127.0.0.1 (and on ::1 as well when `ipv6`).
-fn free_port(ipv6: bool) -> u16 {
+pub fn free_port(ipv6: bool) -> u16 {
     for _ in 0..100 {
         let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
         let port = v4.local_addr().expect("local_addr").port();
