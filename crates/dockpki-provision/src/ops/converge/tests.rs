@@ -616,3 +616,86 @@ fn a_leaf_that_would_outlive_the_ca_is_a_note_and_not_issued() {
         .iter()
         .all(|n| matches!(n, Note::LeafOutlivesCa { .. })));
 }
+
+/// The environment variable that makes [`an_apply_aborted_before_any_rename_is_completed_by_the_next_open`]
+/// the child that applies and is aborted: the root of its world.
+#[cfg(feature = "fault-injection")]
+const CHILD_ROOT: &str = "DOCKPKI_CONVERGE_TEST_CRASH_ROOT";
+
+/// The first apply of [`BASE`] (a new CA, a server with its daemon.json, a client with its
+/// context), run in a child process (this test binary, filtered to this test) that aborts just
+/// before its N-th rename, for every N: the next [`State::open`] completes the journal, after
+/// which the plan is empty and an apply writes nothing.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn an_apply_aborted_before_any_rename_is_completed_by_the_next_open() {
+    use std::os::unix::process::ExitStatusExt;
+
+    use crate::store::{Create, Settings};
+
+    if let Some(root) = std::env::var_os(CHILD_ROOT) {
+        let root = PathBuf::from(root);
+        let state =
+            State::open(root.join("state"), Create::IfMissing, Settings::default()).unwrap();
+        let text = BASE.replace("{root}", &root.display().to_string());
+        let desired = config::parse(
+            Path::new("dockpki.toml"),
+            &text.replace("owner = \"me\"\n", ""),
+            &config::NoUsers,
+        )
+        .unwrap();
+        apply(&state, &desired, None, OffsetDateTime::now_utc()).unwrap();
+        return;
+    }
+    let name = concat!(
+        module_path!(),
+        "::an_apply_aborted_before_any_rename_is_completed_by_the_next_open"
+    );
+    let name = name.split_once("::").unwrap().1;
+    let mut n = 0;
+    loop {
+        let root = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1"])
+            .env(CHILD_ROOT, root.path())
+            .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", n.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            // N is past the last rename: the apply ran to its end.
+            assert!(n >= 10, "the first apply must move many files, moved {n}");
+            break;
+        }
+        let what = format!("apply aborted before rename {n}");
+        assert_eq!(out.status.signal(), Some(6), "{what}: {out:?}");
+        let state_dir = root.path().join("state");
+        assert!(state_dir.join("journal.json").exists(), "{what}");
+        let state = State::open(state_dir.clone(), Create::IfMissing, Settings::default()).unwrap();
+        assert!(!state_dir.join("journal.json").exists(), "{what}");
+        let w = World {
+            root,
+            state,
+            now: OffsetDateTime::now_utc(),
+        };
+        let desired = w.desired(&BASE.replace("owner = \"me\"\n", ""));
+        // The state's update is complete; daemon.json, written after it through its own
+        // journal, is what the next apply still merges.
+        let plan = w.plan(&desired);
+        assert_eq!(
+            shape(&plan),
+            [triple(
+                ActionKind::MergeDaemonConfig,
+                TargetKind::Server,
+                "build-1"
+            )],
+            "{what}"
+        );
+        w.apply(&desired);
+        let plan = w.plan(&desired);
+        assert!(plan.is_empty(), "{what}: {plan:?}");
+        let before = w.snapshot();
+        assert!(w.apply(&desired).written.is_empty(), "{what}");
+        assert_eq!(w.snapshot(), before, "{what}");
+        n += 1;
+    }
+}
