@@ -1963,6 +1963,7 @@ mod tests {
             owner: None,
             replace: Replace::IfForced,
             copy_of: None,
+            rewrite_same: false,
         };
         let (a, b) = (file("a"), file("b"));
         let ours = root.path().join(".a.dockpki-1-1.tmp");

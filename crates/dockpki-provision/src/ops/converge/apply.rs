@@ -90,6 +90,7 @@ pub(crate) fn apply(
     let mut restart: Vec<PathBuf> = Vec::new();
     let mut contexts_fed: Vec<ContextFed> = Vec::new();
     let mut to_remove: Vec<(Layout, Vec<String>)> = Vec::new();
+    let mut daemon_configs: Vec<(PathBuf, String)> = Vec::new();
     let managed = declared::read(state)?;
     let mut now_managed = managed.clone();
     let restart_if_server = |leaf: &Leaf<'_>, restart: &mut Vec<PathBuf>| {
@@ -194,7 +195,7 @@ pub(crate) fn apply(
                     continue;
                 };
                 let merged = merge_daemon_config(leaf, config)?;
-                wp.config(config.file.clone(), merged.new_text.into_bytes());
+                daemon_configs.push((config.file.clone(), merged.new_text));
                 restart_if_server(leaf, &mut restart);
             }
             (
@@ -252,7 +253,17 @@ pub(crate) fn apply(
             contexts_fed.push(c.clone());
         }
     }
-    let written = state.commit(fed)?;
+    let mut written = state.commit(fed)?;
+    // Each daemon.json after the layouts it names are in place, through its own journal next
+    // to it, as `dockpki daemon-config` writes it: the state's journal is replayed only into
+    // the state and the directories its inventory records, which a daemon.json's is not. A
+    // crash before this leaves the merge to the next plan, which lists it again.
+    for (file, text) in daemon_configs {
+        let journal = crate::fs::journal::recover_next_to(&file, report)?;
+        let mut config = WritePlan::new(Existing::Refuse);
+        config.config(file, text.into_bytes());
+        written.extend(config.commit(&journal, report)?);
+    }
     let mut removed = Vec::new();
     for (layout, serials) in &to_remove {
         removed.extend(remove_layout(layout, &inventory, serials)?);

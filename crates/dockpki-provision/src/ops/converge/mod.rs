@@ -659,8 +659,10 @@ pub fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Result<Pla
 /// Makes the state and the files match `desired` at `now`: computes the plan again (under the
 /// state's lock, which `state` holds) and, when `shown` is given, refuses if it differs from the
 /// plan the operator saw; then signs every certificate, and writes every file, the inventory and
-/// `declared.json` in one journaled update ([`State::commit`]). A plan with nothing to do
-/// writes nothing. With `removed = "revoke-and-remove"`, the files of a revoked leaf are
+/// `declared.json` in one journaled update ([`State::commit`]); then each `daemon.json` to
+/// merge, through its own journal next to it (the state's journal is replayed only into the
+/// state and the directories its inventory records; a crash in between leaves the merge, which
+/// the next plan lists again). A plan with nothing to do writes nothing. With `removed = "revoke-and-remove"`, the files of a revoked leaf are
 /// removed after the update (see docs/config.md: a crash in between leaves the files of a
 /// certificate that is already revoked, which harm nothing).
 ///

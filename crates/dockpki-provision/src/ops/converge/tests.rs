@@ -1,1 +1,701 @@
-//! The round trips of plan and apply.
+//! The round trips of plan and apply: each plan's actions asserted exactly, the state and the
+//! files after apply, and that an apply with nothing to do writes nothing at all.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use dockpki::{ClientRequest, KeyType, OffsetDateTime};
+use time::Duration;
+
+use super::*;
+use crate::config::{self, Desired};
+use crate::fs::{Existing, Owner};
+use crate::ops::test_fixtures::{certs, chains_to, open};
+use crate::ops::{issue, renew, IssueRequest, LeafRequest, RenewRequest, Selection};
+use crate::store::inventory::Status;
+use crate::store::reissue::KeyPolicy;
+
+/// A state in a temporary directory, and where the config's paths point.
+struct World {
+    root: tempfile::TempDir,
+    state: State,
+    now: OffsetDateTime,
+}
+
+impl World {
+    fn new() -> World {
+        let root = tempfile::tempdir().unwrap();
+        let state = open(root.path());
+        World {
+            root,
+            state,
+            now: OffsetDateTime::now_utc(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// `text` with `{root}` standing for the temporary directory, parsed.
+    fn desired(&self, text: &str) -> Desired {
+        let text = text.replace("{root}", &self.root.path().display().to_string());
+        let me = Owner {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+        };
+        let users =
+            move |name: &str| -> crate::Result<Option<Owner>> { Ok((name == "me").then_some(me)) };
+        config::parse(Path::new("dockpki.toml"), &text, &users).unwrap()
+    }
+
+    fn plan(&self, desired: &Desired) -> Plan {
+        plan(&self.state, desired, self.now).unwrap()
+    }
+
+    fn apply(&self, desired: &Desired) -> Applied {
+        let shown = self.plan(desired);
+        apply(&self.state, desired, Some(&shown), self.now).unwrap()
+    }
+
+    /// Every file and directory under the root with its inode, mode and modification time.
+    fn snapshot(&self) -> BTreeMap<PathBuf, (u64, u32, i64, i64)> {
+        let mut out = BTreeMap::new();
+        let mut todo = vec![self.root.path().to_path_buf()];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let entry = entry.unwrap();
+                let m = entry.metadata().unwrap();
+                if m.is_dir() {
+                    todo.push(entry.path());
+                }
+                out.insert(entry.path(), (m.ino(), m.mode(), m.mtime(), m.mtime_nsec()));
+            }
+        }
+        out
+    }
+}
+
+/// The plan as (kind, target kind, name) triples.
+fn shape(plan: &Plan) -> Vec<(ActionKind, TargetKind, String)> {
+    plan.actions
+        .iter()
+        .map(|a| (a.kind, a.target.kind, a.target.name.clone()))
+        .collect()
+}
+
+fn triple(kind: ActionKind, target: TargetKind, name: &str) -> (ActionKind, TargetKind, String) {
+    (kind, target, name.to_string())
+}
+
+const BASE: &str = r#"
+[ca]
+name = "test CA"
+
+[[server]]
+name = "build-1"
+sans = ["build-1.example", "10.0.0.5"]
+install = "{root}/build-1/pki"
+daemon_config = { file = "{root}/build-1/daemon.json" }
+
+[[client]]
+name = "ci"
+install = "{root}/ci/.docker"
+owner = "me"
+context = { name = "build-1", host = "tcp://build-1.example:2376" }
+"#;
+
+/// The first apply into an empty state: the CA, both leaves, the context and daemon.json.
+fn applied_base(w: &World) -> Desired {
+    let desired = w.desired(BASE);
+    w.apply(&desired);
+    desired
+}
+
+fn active(w: &World) -> Vec<crate::store::inventory::Record> {
+    w.state
+        .load_inventory()
+        .unwrap()
+        .certificates
+        .into_iter()
+        .filter(|r| r.status == Status::Active)
+        .collect()
+}
+
+fn bundle(w: &World) -> Vec<dockpki::CertificateDer<'static>> {
+    certs(&w.state.ca_cert_path())
+}
+
+#[test]
+fn an_empty_state_is_planned_in_order_applied_whole_and_a_second_apply_writes_nothing() {
+    let w = World::new();
+    let desired = w.desired(BASE);
+    let plan = w.plan(&desired);
+    use ActionKind::*;
+    use TargetKind::*;
+    assert_eq!(
+        shape(&plan),
+        [
+            triple(CreateCa, Ca, "test CA"),
+            triple(Issue, Server, "build-1"),
+            triple(Issue, Client, "ci"),
+            triple(CreateContext, Client, "ci"),
+            triple(MergeDaemonConfig, Server, "build-1"),
+        ]
+    );
+    assert_eq!(plan.actions[0].reason, Reason::NoCa);
+    assert_eq!(plan.actions[1].reason, Reason::NotIssued);
+    assert_eq!(
+        plan.actions[3].reason,
+        Reason::ContextMissing {
+            context: "build-1".into()
+        }
+    );
+    assert!(matches!(
+        &plan.actions[4].reason,
+        Reason::DaemonConfig { file, keys } if *file == w.path("build-1/daemon.json") && keys.contains(&"tlsverify".to_string())
+    ));
+    assert_eq!(plan.health(), crate::health::Health::ChangesPending);
+    for action in &plan.actions {
+        let line = action.to_string();
+        assert!(!line.contains('\n'), "{line}");
+    }
+
+    let applied = w.apply(&desired);
+    assert_eq!(applied.actions, plan.actions);
+    assert_eq!(applied.restart_daemons, [w.path("build-1/pki")]);
+    assert_eq!(applied.contexts_fed.len(), 1);
+    let server = Layout::daemon(w.path("build-1/pki"));
+    let client = Layout::client(w.path("ci/.docker"));
+    assert!(chains_to(&server, &bundle(&w), w.now));
+    assert!(chains_to(&client, &bundle(&w), w.now));
+    assert!(dc::is_present(&w.path("ci/.docker"), "build-1"));
+    let daemon_json = std::fs::read_to_string(w.path("build-1/daemon.json")).unwrap();
+    assert!(daemon_json.contains("server-cert.pem"), "{daemon_json}");
+    let records = active(&w);
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        w.state
+            .cert_info(&w.state.ca_cert_path())
+            .unwrap()
+            .common_name
+            .as_deref(),
+        Some("test CA")
+    );
+    let declared = std::fs::read_to_string(w.state.dir().join(DECLARED_FILE)).unwrap();
+    assert!(
+        declared.contains("build-1") && declared.contains("\"ci\""),
+        "{declared}"
+    );
+
+    let plan = w.plan(&desired);
+    assert!(plan.is_empty(), "{plan:?}");
+    assert_eq!(plan.health(), crate::health::Health::Good);
+    let before = w.snapshot();
+    let again = w.apply(&desired);
+    assert!(again.actions.is_empty() && again.written.is_empty());
+    assert_eq!(w.snapshot(), before, "a second apply wrote something");
+}
+
+use crate::docker::context as dc;
+use crate::layout::Layout;
+
+#[test]
+fn adding_a_server_plans_exactly_one_issue() {
+    let w = World::new();
+    applied_base(&w);
+    let text = format!(
+        "{BASE}\n[[server]]\nname = \"build-2\"\nsans = [\"build-2.example\"]\ninstall = \"{{root}}/build-2/pki\"\n"
+    );
+    let desired = w.desired(&text);
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Issue, TargetKind::Server, "build-2")]
+    );
+    let applied = w.apply(&desired);
+    assert_eq!(applied.restart_daemons, [w.path("build-2/pki")]);
+    assert!(w.plan(&desired).is_empty());
+    assert_eq!(active(&w).len(), 3);
+}
+
+#[test]
+fn changing_a_servers_sans_plans_exactly_one_reissue_naming_the_sans() {
+    let w = World::new();
+    applied_base(&w);
+    let old = active(&w)
+        .into_iter()
+        .find(|r| r.common_name.as_deref() == Some("build-1"))
+        .unwrap();
+    let desired = w.desired(&BASE.replace("\"10.0.0.5\"", "\"10.0.0.6\""));
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Reissue, TargetKind::Server, "build-1")]
+    );
+    assert_eq!(
+        plan.actions[0].reason,
+        Reason::Changed {
+            serial: old.serial.clone(),
+            changes: vec![SpecChange::Sans {
+                recorded: vec!["build-1.example".into(), "10.0.0.5".into()],
+                declared: vec!["build-1.example".into(), "10.0.0.6".into()],
+            }],
+        }
+    );
+    assert!(plan.actions[0].to_string().contains("10.0.0.6"));
+    let applied = w.apply(&desired);
+    assert_eq!(applied.restart_daemons, [w.path("build-1/pki")]);
+    let info = dockpki::inspect(&certs(&w.path("build-1/pki/server-cert.pem"))[0]).unwrap();
+    assert_eq!(info.san_strings(), ["build-1.example", "10.0.0.6"]);
+    assert!(w.plan(&desired).is_empty());
+    // The old certificate is superseded, not revoked.
+    let inv = w.state.load_inventory().unwrap();
+    let old_now = inv
+        .certificates
+        .iter()
+        .find(|r| r.serial == old.serial)
+        .unwrap();
+    assert_eq!(old_now.status, Status::Superseded);
+}
+
+#[test]
+fn changing_a_validity_or_a_key_type_plans_one_reissue_saying_which() {
+    let w = World::new();
+    applied_base(&w);
+    let desired = w.desired(&BASE.replace("owner = \"me\"", "owner = \"me\"\nvalidity = \"30d\""));
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Reissue, TargetKind::Client, "ci")]
+    );
+    assert!(matches!(
+        &plan.actions[0].reason,
+        Reason::Changed { changes, .. } if *changes == [SpecChange::Validity {
+            recorded: Some("90d".parse().unwrap()),
+            declared: "30d".parse().unwrap(),
+        }]
+    ));
+    w.apply(&desired);
+    assert!(w.plan(&desired).is_empty());
+
+    let desired = w.desired(&BASE.replace(
+        "owner = \"me\"",
+        "owner = \"me\"\nvalidity = \"30d\"\nkey_type = \"ed25519\"",
+    ));
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Reissue, TargetKind::Client, "ci")]
+    );
+    assert!(matches!(
+        &plan.actions[0].reason,
+        Reason::Changed { changes, .. } if *changes == [SpecChange::KeyType {
+            recorded: Some(KeyType::EcdsaP256),
+            declared: KeyType::Ed25519,
+        }]
+    ));
+    let applied = w.apply(&desired);
+    // The context copies the new key in the same update.
+    assert!(applied.contexts_fed.iter().any(|c| c.name == "build-1"));
+    let copy = dc::tls_dir(&w.path("ci/.docker"), "build-1").join("key.pem");
+    assert_eq!(
+        std::fs::read(copy).unwrap(),
+        std::fs::read(w.path("ci/.docker/key.pem")).unwrap()
+    );
+    assert!(w.plan(&desired).is_empty());
+}
+
+/// BASE with the client `ci` left out.
+fn without_client(policy: &str) -> String {
+    let cut = BASE.find("[[client]]").unwrap();
+    format!("{policy}{}", &BASE[..cut])
+}
+
+#[test]
+fn a_client_no_longer_declared_is_revoked_and_its_files_are_kept_by_default() {
+    let w = World::new();
+    applied_base(&w);
+    let serial = active(&w)
+        .into_iter()
+        .find(|r| r.common_name.as_deref() == Some("ci"))
+        .unwrap()
+        .serial;
+    let desired = w.desired(&without_client(""));
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Revoke, TargetKind::Client, "ci")]
+    );
+    assert_eq!(
+        plan.actions[0].reason,
+        Reason::NoLongerDeclared {
+            serials: vec![serial.clone()],
+            remove_files: false
+        }
+    );
+    let applied = w.apply(&desired);
+    assert!(applied.removed.is_empty());
+    assert!(w.path("ci/.docker/key.pem").exists());
+    let inv = w.state.load_inventory().unwrap();
+    let record = inv
+        .certificates
+        .iter()
+        .find(|r| r.serial == serial)
+        .unwrap();
+    assert_eq!(record.status, Status::Revoked);
+    assert!(w.plan(&desired).is_empty());
+}
+
+#[test]
+fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_too() {
+    let w = World::new();
+    applied_base(&w);
+    let desired = w.desired(&without_client(
+        "[policy]\nremoved = \"revoke-and-remove\"\n",
+    ));
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Revoke, TargetKind::Client, "ci")]
+    );
+    assert!(matches!(
+        plan.actions[0].reason,
+        Reason::NoLongerDeclared {
+            remove_files: true,
+            ..
+        }
+    ));
+    let applied = w.apply(&desired);
+    assert_eq!(applied.removed.len(), 3);
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        assert!(!w.path("ci/.docker").join(name).exists(), "{name}");
+    }
+    assert!(w.plan(&desired).is_empty());
+}
+
+#[test]
+fn after_a_manual_renew_the_next_plan_is_clean() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    let later = w.now + Duration::days(3);
+    let renewal = renew(
+        &w.state,
+        &RenewRequest {
+            selection: Selection::All,
+            key_policy: KeyPolicy::Fresh,
+        },
+        later,
+    )
+    .unwrap();
+    assert_eq!(renewal.renewed.len(), 2);
+    let plan = plan(&w.state, &desired, later).unwrap();
+    assert!(plan.is_empty(), "{plan:?}");
+}
+
+#[test]
+fn a_certificate_due_by_the_entrys_window_is_planned_for_renewal() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    // 70 days on, ci's 90-day certificate has 20 days left: due by the relative rule; the
+    // server's year is not.
+    let later = w.now + Duration::days(70);
+    let plan = plan(&w.state, &desired, later).unwrap();
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Renew, TargetKind::Client, "ci")]
+    );
+    assert!(matches!(plan.actions[0].reason, Reason::Due { .. }));
+    apply(&w.state, &desired, Some(&plan), later).unwrap();
+    assert!(super::plan(&w.state, &desired, later).unwrap().is_empty());
+}
+
+#[test]
+fn a_certificate_issued_by_hand_is_left_alone_and_one_matching_an_entry_is_adopted() {
+    let w = World::new();
+    applied_base(&w);
+    let hand = |name: &str, dir: &Path| {
+        issue(
+            &w.state,
+            &IssueRequest {
+                leaf: LeafRequest::Client(ClientRequest {
+                    common_name: name.parse().unwrap(),
+                    lifetime: "90d".parse().unwrap(),
+                }),
+                key_type: KeyType::EcdsaP256,
+                dir: dir.to_path_buf(),
+                existing: Existing::Refuse,
+            },
+            w.now,
+        )
+        .unwrap()
+    };
+    let bob = hand("bob", &w.path("bob/.docker"));
+    let desired = w.desired(BASE);
+    assert!(w.plan(&desired).is_empty());
+    w.apply(&desired);
+    let inv = w.state.load_inventory().unwrap();
+    let record = inv
+        .certificates
+        .iter()
+        .find(|r| r.serial == bob.certificate.serial)
+        .unwrap();
+    assert_eq!(record.status, Status::Active);
+
+    // Declared now, and already satisfying the entry: adopted, not re-issued.
+    let text = format!("{BASE}\n[[client]]\nname = \"bob\"\ninstall = \"{{root}}/bob/.docker\"\n");
+    let desired = w.desired(&text);
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Adopt, TargetKind::Client, "bob")]
+    );
+    w.apply(&desired);
+    assert!(w.plan(&desired).is_empty());
+    let serial_in_dir = dockpki::inspect(&certs(&w.path("bob/.docker/cert.pem"))[0])
+        .unwrap()
+        .serial;
+    assert_eq!(serial_in_dir, bob.certificate.serial);
+    // Adopted, it is managed: removing it from the file revokes it.
+    let plan = w.plan(&w.desired(BASE));
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Revoke, TargetKind::Client, "bob")]
+    );
+}
+
+#[test]
+fn a_deleted_key_is_repaired_with_a_fresh_key() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    std::fs::remove_file(w.path("build-1/pki/server-key.pem")).unwrap();
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Repair, TargetKind::Server, "build-1")]
+    );
+    assert!(matches!(
+        plan.actions[0].reason,
+        Reason::Files {
+            problem: FileProblem::KeyMissing,
+            ..
+        }
+    ));
+    w.apply(&desired);
+    assert!(w.path("build-1/pki/server-key.pem").exists());
+    assert!(w.plan(&desired).is_empty());
+}
+
+#[test]
+fn a_replaced_ca_pem_gets_the_bundle_rewritten_and_nothing_else() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    let cert = w.path("ci/.docker/cert.pem");
+    let before = std::fs::read(&cert).unwrap();
+    let ca = w.path("ci/.docker/ca.pem");
+    std::fs::remove_file(&ca).unwrap();
+    std::fs::write(
+        &ca,
+        b"-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [
+            triple(ActionKind::RewriteBundle, TargetKind::Client, "ci"),
+            // The context's copy of ca.pem is no longer the layout's.
+            triple(ActionKind::UpdateContext, TargetKind::Client, "ci"),
+        ]
+    );
+    assert_eq!(
+        plan.actions[0].reason,
+        Reason::BundleStale { path: ca.clone() }
+    );
+    w.apply(&desired);
+    assert_eq!(std::fs::read(&cert).unwrap(), before);
+    assert_eq!(certs(&ca), bundle(&w));
+    assert!(w.plan(&desired).is_empty());
+}
+
+#[test]
+fn a_key_with_a_loose_mode_is_rewritten_with_its_own_contents() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    let key = w.path("build-1/pki/server-key.pem");
+    let contents = std::fs::read(&key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::FixFile, TargetKind::Server, "build-1")]
+    );
+    assert_eq!(
+        plan.actions[0].reason,
+        Reason::WrongMode {
+            path: key.clone(),
+            mode: 0o644,
+            want: 0o400
+        }
+    );
+    w.apply(&desired);
+    assert_eq!(std::fs::read(&key).unwrap(), contents);
+    assert_eq!(std::fs::metadata(&key).unwrap().mode() & 0o7777, 0o400);
+    assert!(w.plan(&desired).is_empty());
+}
+
+#[test]
+fn a_stale_shown_plan_is_refused_and_nothing_is_written() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    let shown = w.plan(&desired);
+    assert!(shown.is_empty());
+    // Meanwhile the server's key went.
+    std::fs::remove_file(w.path("build-1/pki/server-key.pem")).unwrap();
+    let before = w.snapshot();
+    let e = apply(&w.state, &desired, Some(&shown), w.now).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the state changed since the plan was shown; run plan again"),
+        "{e}"
+    );
+    assert_eq!(w.snapshot(), before);
+}
+
+#[test]
+fn a_ca_key_type_changed_in_the_config_is_a_note_naming_ca_rotate_begin_not_an_action() {
+    let w = World::new();
+    applied_base(&w);
+    let desired = w.desired(&BASE.replace(
+        "name = \"test CA\"",
+        "name = \"test CA\"\nkey_type = \"rsa-3072\"",
+    ));
+    let plan = w.plan(&desired);
+    assert!(plan.actions.is_empty(), "{plan:?}");
+    assert_eq!(
+        plan.notes,
+        [Note::CaNeedsRotation {
+            differences: vec![CaDifference::KeyType {
+                state: Some(KeyType::EcdsaP256),
+                config: KeyType::Rsa3072,
+            }]
+        }]
+    );
+    assert_eq!(
+        plan.notes[0].command(),
+        Some(&["ca", "rotate", "begin"][..])
+    );
+    assert!(plan.notes[0].to_string().contains("ca rotate begin"));
+    assert_eq!(plan.health(), crate::health::Health::ChangesPending);
+    let before = w.snapshot();
+    let applied = w.apply(&desired);
+    assert!(applied.written.is_empty());
+    assert_eq!(w.snapshot(), before);
+}
+
+#[test]
+fn a_leaf_that_would_outlive_the_ca_is_a_note_and_not_issued() {
+    let w = World::new();
+    let desired = w.desired(
+        "[ca]\nvalidity = \"2y\"\n[[client]]\nname = \"ci\"\ninstall = \"{root}/ci\"\nvalidity = \"1y\"\n",
+    );
+    w.apply(&desired);
+    // 18 months on, a year-long client certificate would end after the CA.
+    let later = w.now + Duration::days(550);
+    let desired = w.desired(
+        "[ca]\nvalidity = \"2y\"\n[[client]]\nname = \"ci\"\ninstall = \"{root}/ci\"\nvalidity = \"1y\"\n[[client]]\nname = \"new\"\ninstall = \"{root}/new\"\nvalidity = \"1y\"\n",
+    );
+    let plan = plan(&w.state, &desired, later).unwrap();
+    // ci is due but cannot be renewed; new cannot be issued.
+    assert!(plan.actions.is_empty(), "{plan:?}");
+    assert_eq!(plan.notes.len(), 2);
+    assert!(plan
+        .notes
+        .iter()
+        .all(|n| matches!(n, Note::LeafOutlivesCa { .. })));
+}
+
+/// The environment variable that makes [`an_apply_aborted_before_any_rename_is_completed_by_the_next_open`]
+/// the child that applies and is aborted: the root of its world.
+#[cfg(feature = "fault-injection")]
+const CHILD_ROOT: &str = "DOCKPKI_CONVERGE_TEST_CRASH_ROOT";
+
+/// The first apply of [`BASE`] (a new CA, a server with its daemon.json, a client with its
+/// context), run in a child process (this test binary, filtered to this test) that aborts just
+/// before its N-th rename, for every N: the next [`State::open`] completes the journal, after
+/// which the plan is empty and an apply writes nothing.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn an_apply_aborted_before_any_rename_is_completed_by_the_next_open() {
+    use std::os::unix::process::ExitStatusExt;
+
+    use crate::store::{Create, Settings};
+
+    if let Some(root) = std::env::var_os(CHILD_ROOT) {
+        let root = PathBuf::from(root);
+        let state =
+            State::open(root.join("state"), Create::IfMissing, Settings::default()).unwrap();
+        let text = BASE.replace("{root}", &root.display().to_string());
+        let desired = config::parse(
+            Path::new("dockpki.toml"),
+            &text.replace("owner = \"me\"\n", ""),
+            &config::NoUsers,
+        )
+        .unwrap();
+        apply(&state, &desired, None, OffsetDateTime::now_utc()).unwrap();
+        return;
+    }
+    let name = concat!(
+        module_path!(),
+        "::an_apply_aborted_before_any_rename_is_completed_by_the_next_open"
+    );
+    let name = name.split_once("::").unwrap().1;
+    let mut n = 0;
+    loop {
+        let root = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1"])
+            .env(CHILD_ROOT, root.path())
+            .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", n.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            // N is past the last rename: the apply ran to its end.
+            assert!(n >= 10, "the first apply must move many files, moved {n}");
+            break;
+        }
+        let what = format!("apply aborted before rename {n}");
+        assert_eq!(out.status.signal(), Some(6), "{what}: {out:?}");
+        let state_dir = root.path().join("state");
+        assert!(state_dir.join("journal.json").exists(), "{what}");
+        let state = State::open(state_dir.clone(), Create::IfMissing, Settings::default()).unwrap();
+        assert!(!state_dir.join("journal.json").exists(), "{what}");
+        let w = World {
+            root,
+            state,
+            now: OffsetDateTime::now_utc(),
+        };
+        let desired = w.desired(&BASE.replace("owner = \"me\"\n", ""));
+        // The state's update is complete; daemon.json, written after it through its own
+        // journal, is what the next apply still merges.
+        let plan = w.plan(&desired);
+        assert_eq!(
+            shape(&plan),
+            [triple(
+                ActionKind::MergeDaemonConfig,
+                TargetKind::Server,
+                "build-1"
+            )],
+            "{what}"
+        );
+        w.apply(&desired);
+        let plan = w.plan(&desired);
+        assert!(plan.is_empty(), "{what}: {plan:?}");
+        let before = w.snapshot();
+        assert!(w.apply(&desired).written.is_empty(), "{what}");
+        assert_eq!(w.snapshot(), before, "{what}");
+        n += 1;
+    }
+}
