@@ -3,13 +3,15 @@
 //! re-issue; a removed client revoked; what apply issued seen by `status` and renewed by
 //! `renew`), the configuration file's discovery, consent (`--yes`, the terminal question, the
 //! refusal without a terminal), malformed files refused with `FILE:LINE:COL` and nothing
-//! touched, and apply interrupted before every rename completed by the next command.
+//! touched, and apply interrupted before every rename, or killed at random instants, completed
+//! by the next apply.
 
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use common::{assert_success, json, read, s, snapshot, stdout, Env};
 use serde_json::Value;
@@ -507,8 +509,8 @@ fn apply_aborted_before_every_rename_is_completed_by_the_next_command() {
     let mut aborted = 0;
     for n in 0.. {
         let pki = Pki::new();
-        // A converged state first, then a change that re-issues a server, revokes a client and
-        // issues another with a docker context, all in one update.
+        // A converged state first, then a change that re-issues a server, issues another whose
+        // daemon.json is merged, revokes a client and issues one with a docker context.
         pki.write(&pki.text("", &[WEB], &[CI, BOB]));
         pki.apply(&[]);
         let web2 = Server {
@@ -519,7 +521,12 @@ fn apply_aborted_before_every_rename_is_completed_by_the_next_command() {
             name: "dave",
             context: Some("remote-dave"),
         };
-        pki.write(&pki.text("", &[web2], &[CI, dave]));
+        let api = Server {
+            name: "api",
+            sans: &["127.0.0.3"],
+            daemon_config: true,
+        };
+        pki.write(&pki.text("", &[web2, api], &[CI, dave]));
         let out = pki
             .env
             .cmd()
@@ -533,16 +540,13 @@ fn apply_aborted_before_every_rename_is_completed_by_the_next_command() {
         assert_eq!(out.status.signal(), Some(6), "n={n}: {out:?}");
         assert!(pki.env.state().join("journal.json").exists(), "n={n}");
         aborted += 1;
-        // The next command completes the update: apply (which then has nothing left to do),
-        // or plan (which then finds nothing to do), in turn.
-        if n % 2 == 0 {
-            let out = pki.apply(&[]);
-            assert!(stdout(&out).starts_with("nothing to do"), "n={n}: {out:?}");
-        } else {
-            pki.assert_clean(&format!("plan after the abort before move {n}"));
-        }
+        // The next apply completes the update (and whatever of the plan was not part of it
+        // yet); then plan is clean.
+        pki.apply(&[]);
         assert!(!pki.env.state().join("journal.json").exists(), "n={n}");
         pki.assert_clean(&format!("abort before move {n}"));
+        let merged: Value = serde_json::from_slice(&read(&pki.env.path("api.json"))).unwrap();
+        assert_eq!(merged["tlsverify"], true, "n={n}: {merged}");
         let verify = pki.env.run(&[
             "verify",
             "--daemon-dir",
@@ -556,9 +560,102 @@ fn apply_aborted_before_every_rename_is_completed_by_the_next_command() {
         assert!(n < 100, "apply never finished");
     }
     eprintln!("apply interrupted before each of its {aborted} renames");
-    // web's certificate and key, dave's three files, dave's context (meta.json and three TLS
-    // copies), the inventory and declared.json.
-    assert!(aborted >= 11, "only {aborted} renames were interrupted");
+    // web's certificate and key, api's and dave's three files each, dave's context (meta.json
+    // and three TLS copies), the inventory and declared.json. api's daemon.json is merged after
+    // that update, through its own journal next to it (the hook counts the renames of one
+    // update, so that one is not interrupted here: the random kills below reach it).
+    assert!(aborted >= 14, "only {aborted} renames were interrupted");
+}
+
+/// apply killed (SIGKILL) at random instants while it re-issues two servers, merges a
+/// daemon.json and issues or revokes a client with a docker context, back and forth between two
+/// configurations: the next apply always completes it, then plan is clean and the layouts
+/// verify.
+#[test]
+fn apply_killed_at_random_instants_is_always_completed_by_the_next_apply() {
+    const MIN_ITERATIONS: usize = 50;
+    const MAX_ITERATIONS: usize = 100;
+    const BUDGET: Duration = Duration::from_secs(40);
+    let pki = Pki::new();
+    let api = Server {
+        name: "api",
+        sans: &["127.0.0.3"],
+        daemon_config: true,
+    };
+    let (web2, api2) = (
+        Server {
+            sans: &["localhost", "127.0.0.1", "127.0.0.2"],
+            ..WEB
+        },
+        Server {
+            sans: &["127.0.0.3", "127.0.0.4"],
+            ..api
+        },
+    );
+    let dave = Client {
+        name: "dave",
+        context: Some("remote-dave"),
+    };
+    let configs = [
+        pki.text("", &[WEB, api], &[CI]),
+        pki.text("", &[web2, api2], &[CI, dave]),
+    ];
+    let api_json = pki.env.path("api.json");
+    let config = pki.config();
+    let args = ["apply", "-c", s(&config), "--yes"];
+    // One change of configuration: the file, and the daemon.json to merge again.
+    let switch = |i: usize| {
+        pki.write(&configs[i % 2]);
+        let _ = std::fs::remove_file(&api_json);
+    };
+    let mut runs: Vec<Duration> = (0..4)
+        .map(|i| {
+            switch(i);
+            let started = Instant::now();
+            assert!(pki.env.spawn_quiet(&args).wait().unwrap().success());
+            started.elapsed()
+        })
+        .collect();
+    runs.sort();
+    let max_delay_us = runs[runs.len() / 2].as_micros() as u64;
+
+    let mut rng = common::Rng::seeded();
+    let started = Instant::now();
+    let mut iterations = 0;
+    let mut killed = 0;
+    while iterations < MAX_ITERATIONS && started.elapsed() < BUDGET {
+        switch(iterations);
+        let mut child = pki.env.spawn_quiet(&args);
+        std::thread::sleep(Duration::from_micros(rng.below(max_delay_us + 1)));
+        let _ = child.kill();
+        if !child.wait().unwrap().success() {
+            killed += 1;
+        }
+        let what = format!("iteration {iterations}");
+        pki.apply(&[]);
+        pki.assert_clean(&what);
+        let merged: Value = serde_json::from_slice(&read(&api_json)).unwrap();
+        assert_eq!(merged["tlsverify"], true, "{what}: {merged}");
+        for (daemon, client) in [("web", "ci"), ("api", "ci")] {
+            let verify = pki.env.run(&[
+                "verify",
+                "--daemon-dir",
+                s(&pki.install(daemon)),
+                "--client-dir",
+                s(&pki.install(client)),
+            ]);
+            assert_success(&verify);
+        }
+        iterations += 1;
+    }
+    eprintln!(
+        "random SIGKILL of apply (delay 0..={max_delay_us}µs): {iterations} iterations, {killed} killed, in {:.1?}",
+        started.elapsed()
+    );
+    assert!(
+        iterations >= MIN_ITERATIONS,
+        "only {iterations} iterations fit in {BUDGET:?}"
+    );
 }
 
 /// `-c` repeats in every printed hint as the absolute path, whatever was typed.
