@@ -102,6 +102,7 @@ pub enum ActionKind {
     /// Renew a certificate that is due: a fresh key, the entry's names and validity.
     Renew,
     /// Re-issue a certificate whose SANs, key type or validity differ from the entry.
+    #[serde(rename = "re-issue")]
     Reissue,
     /// Re-issue with a fresh key a certificate whose installed certificate or key is missing or
     /// not the recorded one.
@@ -217,7 +218,7 @@ impl fmt::Display for Target {
             }
             _ => write!(
                 f,
-                "{} {:?} in {}",
+                "{} \"{}\" in {}",
                 self.kind.as_str(),
                 escape(&self.name),
                 escape(&self.install.to_string_lossy())
@@ -352,10 +353,10 @@ impl fmt::Display for Reason {
                 write!(f, "{} is owned by uid {uid}, not {want}", path(p))
             }
             Reason::ContextMissing { context } => {
-                write!(f, "docker context {:?} does not exist", escape(context))
+                write!(f, "docker context \"{}\" does not exist", escape(context))
             }
             Reason::ContextDiffers { context, drift } => {
-                write!(f, "docker context {:?}: {drift}", escape(context))
+                write!(f, "docker context \"{}\": {drift}", escape(context))
             }
             Reason::DaemonConfig { file, keys } => {
                 let keys: Vec<String> = keys.iter().map(|k| escape(k).into_owned()).collect();
@@ -593,7 +594,7 @@ impl fmt::Display for CaDifference {
             ),
             CaDifference::Name { state, config } => write!(
                 f,
-                "name {:?} in the state, {:?} in the config",
+                "name \"{}\" in the state, \"{}\" in the config",
                 escape(state.as_deref().unwrap_or("")),
                 escape(config)
             ),
@@ -640,7 +641,7 @@ pub struct Applied {
 /// # let root = tempfile::tempdir()?;
 /// let state = State::open(root.path().join("state"), Create::IfMissing, Settings::default())?;
 /// let text = format!(
-///     "[[client]]\nname = \"ci\"\ninstall = \"{}\"\n",
+///     "[ca]\n[[client]]\nname = \"ci\"\ninstall = \"{}\"\n",
 ///     root.path().join("ci").display()
 /// );
 /// let desired = config::parse("dockpki.toml".as_ref(), &text, &NoUsers)?;

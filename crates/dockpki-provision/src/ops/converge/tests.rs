@@ -699,3 +699,69 @@ fn an_apply_aborted_before_any_rename_is_completed_by_the_next_open() {
         n += 1;
     }
 }
+
+#[test]
+fn each_action_and_note_is_one_line_naming_kind_target_and_reason_and_json_says_the_same() {
+    let w = World::new();
+    applied_base(&w);
+    let root = w.root.path().display().to_string();
+    let desired = w.desired(
+        &without_client("[policy]\nremoved = \"revoke-and-remove\"\n")
+            .replace("\"10.0.0.5\"", "\"10.0.0.6\"")
+            .replace(
+                "name = \"test CA\"",
+                "name = \"test CA\"\nkey_type = \"rsa-3072\"",
+            ),
+    );
+    let plan = w.plan(&desired);
+    let serial = |name: &str| {
+        active(&w)
+            .into_iter()
+            .find(|r| r.common_name.as_deref() == Some(name))
+            .unwrap()
+            .serial
+    };
+    let lines: Vec<String> = plan
+        .actions
+        .iter()
+        .map(ToString::to_string)
+        .chain(plan.notes.iter().map(ToString::to_string))
+        .map(|l| l.replace(&root, "ROOT"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "re-issue server \"build-1\" in ROOT/build-1/pki: certificate {} differs: SANs build-1.example, 10.0.0.5 -> build-1.example, 10.0.0.6",
+                serial("build-1")
+            ),
+            format!(
+                "revoke client \"ci\" in ROOT/ci/.docker: no longer declared: certificate {}; its files are removed",
+                serial("ci")
+            ),
+            "the config's [ca] needs a new CA (key type ecdsa-p256 in the state, rsa-3072 in the config); apply never rotates: run ca rotate begin".to_string(),
+        ]
+    );
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["actions"][0]["kind"], "re-issue");
+    assert_eq!(json["actions"][0]["reason"]["reason"], "changed");
+    assert_eq!(json["actions"][0]["reason"]["changes"][0]["field"], "sans");
+    assert_eq!(json["actions"][1]["kind"], "revoke");
+    assert_eq!(json["actions"][1]["reason"]["remove_files"], true);
+    assert_eq!(json["notes"][0]["note"], "ca-needs-rotation");
+    assert_eq!(json["notes"][0]["differences"][0]["config"], "rsa-3072");
+    // A name with a control character is shown escaped, on one line.
+    let action = Action {
+        kind: ActionKind::Issue,
+        target: Target {
+            kind: TargetKind::Client,
+            name: "evil\nname".into(),
+            install: "/x".into(),
+        },
+        reason: Reason::NotIssued,
+    };
+    assert_eq!(
+        action.to_string(),
+        "issue client \"evil\\nname\" in /x: declared, no active certificate installed there"
+    );
+}
