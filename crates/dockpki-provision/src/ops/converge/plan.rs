@@ -288,7 +288,12 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
             // Whether the leaf exists after apply: a context of a leaf that cannot be issued
             // waits for it.
             if signs || record.is_some() {
-                if let Some(reason) = context_drift(&inventory, leaf, context, signs) {
+                // The update feeds the context's copies of whatever layout file it rewrites.
+                let rewrites = signs
+                    || actions
+                        .iter()
+                        .any(|a| a.kind == ActionKind::RewriteBundle && a.target == target);
+                if let Some(reason) = context_drift(&inventory, leaf, context, rewrites) {
                     let kind = match reason {
                         Reason::ContextMissing { .. } => ActionKind::CreateContext,
                         _ => ActionKind::UpdateContext,
@@ -484,13 +489,14 @@ pub(crate) fn context_record(leaf: &Leaf<'_>, context: &ContextSpec) -> ContextR
     }
 }
 
-/// How the declared context differs from what apply makes; `None` when it does not. `signs`:
-/// the leaf is (re-)issued by the same plan, whose update feeds the context's copies anyway.
+/// How the declared context differs from what apply makes; `None` when it does not.
+/// `rewrites`: the same plan rewrites the client layout (a new certificate, a new bundle),
+/// whose update feeds the context's copies anyway.
 fn context_drift(
     inventory: &Inventory,
     leaf: &Leaf<'_>,
     context: &ContextSpec,
-    signs: bool,
+    rewrites: bool,
 ) -> Option<Reason> {
     let want = context_record(leaf, context);
     let name = context.name.clone();
@@ -522,7 +528,7 @@ fn context_drift(
             drift: ContextDrift::Meta,
         });
     }
-    if !signs {
+    if !rewrites {
         let tls = dc::tls_dir(&want.docker_config, &want.name);
         let copies_same = dc::TLS_FILES.iter().all(|file| {
             let read = |p: &Path| {
