@@ -138,9 +138,16 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
             state.ca_cert_path()
         };
         let info = state.cert_info(&cert_path)?;
-        let differences = ca_differences(desired, &info);
-        if !differences.is_empty() {
-            notes.push(Note::CaNeedsRotation { differences });
+        let (rotation, other): (Vec<_>, Vec<_>) = ca_differences(desired, &info)
+            .into_iter()
+            .partition(|d| matches!(d, CaDifference::KeyType { .. }));
+        if !rotation.is_empty() {
+            notes.push(Note::CaNeedsRotation {
+                differences: rotation,
+            });
+        }
+        if !other.is_empty() {
+            notes.push(Note::CaDiffers { differences: other });
         }
         let mut bundle = ca_certs(&state.ca_cert_path())?;
         if rotating {
@@ -182,7 +189,7 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
             if not_after > signing.not_after {
                 notes.push(Note::LeafOutlivesCa {
                     target: target.clone(),
-                    not_after,
+                    validity: leaf.validity,
                     ca_not_after: signing.not_after,
                 });
                 true
