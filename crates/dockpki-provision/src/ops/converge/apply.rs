@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::declared::{self, Entry, DECLARED_FILE};
 use super::plan::{self as planning, context_record, leaves, merge_daemon_config, Leaf};
-use super::{ActionKind, Applied, Plan, Reason, Target};
+use super::{ActionKind, Applied, Plan, Reason, Target, TargetKind};
 use crate::config::Desired;
 use crate::docker::context::{self as dc, ContextFed};
 use crate::error::{Error, Result};
@@ -89,7 +89,7 @@ pub(crate) fn apply(
     let mut records = Vec::new();
     let mut restart: Vec<PathBuf> = Vec::new();
     let mut contexts_fed: Vec<ContextFed> = Vec::new();
-    let mut to_remove: Vec<(Layout, Vec<String>)> = Vec::new();
+    let mut to_remove: Vec<(Layout, Entry)> = Vec::new();
     let mut daemon_configs: Vec<(PathBuf, String)> = Vec::new();
     let managed = declared::read(state)?;
     let mut now_managed = managed.clone();
@@ -217,16 +217,17 @@ pub(crate) fn apply(
                 }
                 let target = &action.target;
                 if let Some(usage) = target.kind.usage() {
-                    now_managed.remove(&Entry {
+                    let entry = Entry {
                         kind: target.kind,
                         common_name: target.name.clone(),
                         install: target.install.clone(),
-                    });
+                    };
                     if *remove_files {
-                        to_remove.push((
-                            Layout::for_usage(usage, target.install.clone()),
-                            serials.clone(),
-                        ));
+                        // Forgotten only once its files are gone (a second update): after a
+                        // crash in between, the next plan revokes (nothing) and removes again.
+                        to_remove.push((Layout::for_usage(usage, target.install.clone()), entry));
+                    } else {
+                        now_managed.remove(&entry);
                     }
                 }
             }
@@ -265,8 +266,17 @@ pub(crate) fn apply(
         written.extend(config.commit(&journal, report)?);
     }
     let mut removed = Vec::new();
-    for (layout, serials) in &to_remove {
-        removed.extend(remove_layout(layout, &inventory, serials)?);
+    if !to_remove.is_empty() {
+        for (layout, entry) in &to_remove {
+            removed.extend(remove_layout(layout, &inventory, entry)?);
+            now_managed.remove(entry);
+        }
+        let mut forget = WritePlan::new(Existing::Refuse);
+        forget.state(
+            state.dir().join(DECLARED_FILE),
+            declared::to_bytes(&now_managed)?,
+        );
+        written.extend(state.commit(state.feed_contexts(forget)?)?);
     }
     Ok(Applied {
         actions: plan.actions,
@@ -308,12 +318,12 @@ fn client_files(wp: &WritePlan, dir: &Path) -> Result<[Zeroizing<Vec<u8>>; 3]> {
     ])
 }
 
-/// Removes a revoked leaf's layout files, when its certificate file is still one of the
-/// revoked certificates (anything else there is not dockpki's to remove).
+/// Removes a revoked leaf's layout files, when its certificate file still holds a revoked
+/// certificate of `entry` (anything else there is not dockpki's to remove).
 fn remove_layout(
     layout: &Layout,
     inventory: &crate::store::inventory::Inventory,
-    serials: &[String],
+    entry: &Entry,
 ) -> Result<Vec<PathBuf>> {
     let ours = match reader::read_optional(&layout.cert_path(), Links::Refuse, Limit::Pem)? {
         Some(bytes) => dockpki::certs_from_pem(&bytes)
@@ -321,10 +331,13 @@ fn remove_layout(
             .and_then(|c| c.into_iter().next())
             .is_some_and(|der| {
                 let fp = dockpki::Fingerprint::of(&der);
-                inventory
-                    .certificates
-                    .iter()
-                    .any(|r| serials.iter().any(|s| r.serial_is(s)) && fp.matches(&r.sha256))
+                inventory.certificates.iter().any(|r| {
+                    r.status == Status::Revoked
+                        && TargetKind::of(r.kind) == entry.kind
+                        && r.common_name.as_deref() == Some(entry.common_name.as_str())
+                        && r.installed.contains(&entry.install)
+                        && fp.matches(&r.sha256)
+                })
             }),
         None => false,
     };

@@ -491,9 +491,19 @@ impl fmt::Display for ContextDrift {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "note", rename_all = "kebab-case")]
 pub enum Note {
-    /// The file's `[ca]` needs another CA than the state's: only a rotation makes one
-    /// ([`Note::command`]), never apply.
+    /// The file's `[ca]` asks for another key type than the signing CA's: only a rotation
+    /// makes a CA with another key ([`Note::command`]: `ca rotate begin --key-type T`), never
+    /// apply. Its differences are [`CaDifference::KeyType`].
     CaNeedsRotation {
+        /// What differs.
+        differences: Vec<CaDifference>,
+    },
+    /// The file's `[ca]` gives another name or other name constraints than the signing CA
+    /// has. Neither can change for an existing CA, and a rotation does not change them either
+    /// (the new CA keeps the constraints and gets a fresh unique name), so apply goes on with
+    /// the state's CA; the note only says so. Its differences are [`CaDifference::Name`] and
+    /// [`CaDifference::NameConstraints`].
+    CaDiffers {
         /// What differs.
         differences: Vec<CaDifference>,
     },
@@ -504,9 +514,9 @@ pub enum Note {
     LeafOutlivesCa {
         /// The entry.
         target: Target,
-        /// When it would expire.
-        #[serde(with = "time::serde::rfc3339")]
-        not_after: OffsetDateTime,
+        /// Its validity (a plan computed a moment later says the same, so that apply can
+        /// compare it with the plan shown).
+        validity: Lifetime,
         /// When the CA expires.
         #[serde(with = "time::serde::rfc3339")]
         ca_not_after: OffsetDateTime,
@@ -515,54 +525,70 @@ pub enum Note {
 
 impl Note {
     /// The dockpki command that resolves the note, as arguments after the program and its
-    /// global options (the caller prefixes its own invocation): `["ca", "rotate", "begin"]`.
-    pub fn command(&self) -> Option<&'static [&'static str]> {
+    /// global options (the caller prefixes its own invocation), e.g. `["ca", "rotate",
+    /// "begin", "--key-type", "rsa-3072"]`.
+    pub fn command(&self) -> Option<Vec<String>> {
+        let mut command: Vec<String> = ["ca", "rotate", "begin"].map(String::from).to_vec();
         match self {
-            Note::CaNeedsRotation { .. } | Note::LeafOutlivesCa { .. } => {
-                Some(&["ca", "rotate", "begin"])
+            Note::CaNeedsRotation { differences } => {
+                for d in differences {
+                    if let CaDifference::KeyType { config, .. } = d {
+                        command.extend(["--key-type".to_string(), config.to_string()]);
+                    }
+                }
+                Some(command)
             }
-            Note::RotationInProgress => None,
+            Note::LeafOutlivesCa { .. } => Some(command),
+            Note::CaDiffers { .. } | Note::RotationInProgress => None,
         }
     }
 
     /// Whether the note is a difference between the file and the state that apply does not
-    /// resolve (so the plan is not clean); [`Note::RotationInProgress`] is not.
+    /// resolve but the operator can ([`Note::command`]), so the plan is not clean.
     pub fn is_drift(&self) -> bool {
-        !matches!(self, Note::RotationInProgress)
+        self.command().is_some()
     }
 }
 
 impl fmt::Display for Note {
-    /// One line; a note with a [`Note::command`] ends with `: run ca rotate begin` (the caller
-    /// may print the whole command instead).
+    /// One line; a note with a [`Note::command`] ends with `run ca rotate begin ...` (the
+    /// caller may print the whole command, with its invocation, instead).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let differences = |d: &[CaDifference]| {
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         match self {
-            Note::CaNeedsRotation { differences } => {
-                let parts: Vec<String> = differences.iter().map(ToString::to_string).collect();
-                write!(
-                    f,
-                    "the config's [ca] needs a new CA ({}); apply never rotates: run ca rotate begin",
-                    parts.join("; ")
-                )
-            }
+            Note::CaNeedsRotation { differences: d } => write!(
+                f,
+                "the config's [ca] needs a new CA ({}); apply never rotates: run {}",
+                differences(d),
+                self.command().unwrap_or_default().join(" ")
+            ),
+            Note::CaDiffers { differences: d } => write!(
+                f,
+                "the config's [ca] differs from the state's CA ({}); a CA's name and name constraints never change, not even by a rotation, so the state's CA is kept",
+                differences(d)
+            ),
             Note::RotationInProgress => f.write_str(
                 "a CA rotation is in progress: leaves are signed by the new CA",
             ),
             Note::LeafOutlivesCa {
                 target,
-                not_after,
+                validity,
                 ca_not_after,
             } => write!(
                 f,
-                "{target} cannot be issued: it would expire {}, after its CA ({}); run ca rotate begin",
-                dockpki::format_time(*not_after),
+                "{target} cannot be issued: valid {validity} from now, it would expire after its CA ({}); run ca rotate begin",
                 dockpki::format_time(*ca_not_after)
             ),
         }
     }
 }
 
-/// One way the state's CA differs from the file's `[ca]` that needs a new CA.
+/// One way the state's CA differs from the file's `[ca]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "field", rename_all = "kebab-case")]
 pub enum CaDifference {

@@ -138,9 +138,16 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
             state.ca_cert_path()
         };
         let info = state.cert_info(&cert_path)?;
-        let differences = ca_differences(desired, &info);
-        if !differences.is_empty() {
-            notes.push(Note::CaNeedsRotation { differences });
+        let (rotation, other): (Vec<_>, Vec<_>) = ca_differences(desired, &info)
+            .into_iter()
+            .partition(|d| matches!(d, CaDifference::KeyType { .. }));
+        if !rotation.is_empty() {
+            notes.push(Note::CaNeedsRotation {
+                differences: rotation,
+            });
+        }
+        if !other.is_empty() {
+            notes.push(Note::CaDiffers { differences: other });
         }
         let mut bundle = ca_certs(&state.ca_cert_path())?;
         if rotating {
@@ -182,7 +189,7 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
             if not_after > signing.not_after {
                 notes.push(Note::LeafOutlivesCa {
                     target: target.clone(),
-                    not_after,
+                    validity: leaf.validity,
                     ca_not_after: signing.not_after,
                 });
                 true
@@ -288,7 +295,12 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
             // Whether the leaf exists after apply: a context of a leaf that cannot be issued
             // waits for it.
             if signs || record.is_some() {
-                if let Some(reason) = context_drift(&inventory, leaf, context, signs) {
+                // The update feeds the context's copies of whatever layout file it rewrites.
+                let rewrites = signs
+                    || actions
+                        .iter()
+                        .any(|a| a.kind == ActionKind::RewriteBundle && a.target == target);
+                if let Some(reason) = context_drift(&inventory, leaf, context, rewrites) {
                     let kind = match reason {
                         Reason::ContextMissing { .. } => ActionKind::CreateContext,
                         _ => ActionKind::UpdateContext,
@@ -484,13 +496,14 @@ pub(crate) fn context_record(leaf: &Leaf<'_>, context: &ContextSpec) -> ContextR
     }
 }
 
-/// How the declared context differs from what apply makes; `None` when it does not. `signs`:
-/// the leaf is (re-)issued by the same plan, whose update feeds the context's copies anyway.
+/// How the declared context differs from what apply makes; `None` when it does not.
+/// `rewrites`: the same plan rewrites the client layout (a new certificate, a new bundle),
+/// whose update feeds the context's copies anyway.
 fn context_drift(
     inventory: &Inventory,
     leaf: &Leaf<'_>,
     context: &ContextSpec,
-    signs: bool,
+    rewrites: bool,
 ) -> Option<Reason> {
     let want = context_record(leaf, context);
     let name = context.name.clone();
@@ -522,7 +535,7 @@ fn context_drift(
             drift: ContextDrift::Meta,
         });
     }
-    if !signs {
+    if !rewrites {
         let tls = dc::tls_dir(&want.docker_config, &want.name);
         let copies_same = dc::TLS_FILES.iter().all(|file| {
             let read = |p: &Path| {

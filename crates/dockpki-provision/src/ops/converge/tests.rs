@@ -375,6 +375,53 @@ fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_too() {
     assert!(w.plan(&desired).is_empty());
 }
 
+/// The state a crash between apply's two updates of a revoke-and-remove leaves (the
+/// certificate revoked, the entry still managed, its files in place), made here by revoking by
+/// hand: the next plan revokes nothing and removes the files, and then forgets the entry.
+#[test]
+fn a_managed_leaf_revoked_but_not_yet_removed_has_its_files_removed_by_the_next_apply() {
+    use crate::ops::{revoke, RevokeRequest, Selector};
+    let w = World::new();
+    applied_base(&w);
+    let serial = active(&w)
+        .into_iter()
+        .find(|r| r.common_name.as_deref() == Some("ci"))
+        .unwrap()
+        .serial;
+    revoke(
+        &w.state,
+        &RevokeRequest {
+            selector: Selector::Serial(serial),
+            reason: None,
+        },
+        w.now,
+    )
+    .unwrap();
+    let desired = w.desired(&without_client(
+        "[policy]\nremoved = \"revoke-and-remove\"\n",
+    ));
+    let plan = w.plan(&desired);
+    assert_eq!(
+        plan.actions
+            .iter()
+            .map(|a| (a.kind, a.reason.clone()))
+            .collect::<Vec<_>>(),
+        [(
+            ActionKind::Revoke,
+            Reason::NoLongerDeclared {
+                serials: vec![],
+                remove_files: true
+            }
+        )]
+    );
+    let applied = w.apply(&desired);
+    assert_eq!(applied.removed.len(), 3);
+    assert!(!w.path("ci/.docker/key.pem").exists());
+    assert!(w.plan(&desired).is_empty());
+    let declared = std::fs::read_to_string(w.state.dir().join(DECLARED_FILE)).unwrap();
+    assert!(!declared.contains("\"ci\""), "{declared}");
+}
+
 #[test]
 fn after_a_manual_renew_the_next_plan_is_clean() {
     let w = World::new();
@@ -504,11 +551,7 @@ fn a_replaced_ca_pem_gets_the_bundle_rewritten_and_nothing_else() {
     let plan = w.plan(&desired);
     assert_eq!(
         shape(&plan),
-        [
-            triple(ActionKind::RewriteBundle, TargetKind::Client, "ci"),
-            // The context's copy of ca.pem is no longer the layout's.
-            triple(ActionKind::UpdateContext, TargetKind::Client, "ci"),
-        ]
+        [triple(ActionKind::RewriteBundle, TargetKind::Client, "ci")]
     );
     assert_eq!(
         plan.actions[0].reason,
@@ -517,6 +560,9 @@ fn a_replaced_ca_pem_gets_the_bundle_rewritten_and_nothing_else() {
     w.apply(&desired);
     assert_eq!(std::fs::read(&cert).unwrap(), before);
     assert_eq!(certs(&ca), bundle(&w));
+    // The context's copy was fed with it.
+    let copy = dc::tls_dir(&w.path("ci/.docker"), "build-1").join("ca.pem");
+    assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(&ca).unwrap());
     assert!(w.plan(&desired).is_empty());
 }
 
@@ -584,10 +630,12 @@ fn a_ca_key_type_changed_in_the_config_is_a_note_naming_ca_rotate_begin_not_an_a
         }]
     );
     assert_eq!(
-        plan.notes[0].command(),
-        Some(&["ca", "rotate", "begin"][..])
+        plan.notes[0].command().unwrap(),
+        ["ca", "rotate", "begin", "--key-type", "rsa-3072"]
     );
-    assert!(plan.notes[0].to_string().contains("ca rotate begin"));
+    assert!(plan.notes[0]
+        .to_string()
+        .ends_with("run ca rotate begin --key-type rsa-3072"));
     assert_eq!(plan.health(), crate::health::Health::ChangesPending);
     let before = w.snapshot();
     let applied = w.apply(&desired);
@@ -739,7 +787,7 @@ fn each_action_and_note_is_one_line_naming_kind_target_and_reason_and_json_says_
                 "revoke client \"ci\" in ROOT/ci/.docker: no longer declared: certificate {}; its files are removed",
                 serial("ci")
             ),
-            "the config's [ca] needs a new CA (key type ecdsa-p256 in the state, rsa-3072 in the config); apply never rotates: run ca rotate begin".to_string(),
+            "the config's [ca] needs a new CA (key type ecdsa-p256 in the state, rsa-3072 in the config); apply never rotates: run ca rotate begin --key-type rsa-3072".to_string(),
         ]
     );
     let json = serde_json::to_value(&plan).unwrap();
@@ -764,4 +812,128 @@ fn each_action_and_note_is_one_line_naming_kind_target_and_reason_and_json_says_
         action.to_string(),
         "issue client \"evil\\nname\" in /x: declared, no active certificate installed there"
     );
+}
+
+#[test]
+fn during_a_rotation_the_config_is_compared_with_the_new_ca_and_its_new_name_is_only_noted() {
+    use crate::ops::rotate::{begin, BeginRequest};
+    let w = World::new();
+    applied_base(&w);
+    let p384 = BASE.replace(
+        "name = \"test CA\"",
+        "name = \"test CA\"\nkey_type = \"ecdsa-p384\"",
+    );
+    let desired = w.desired(&p384);
+    assert_eq!(
+        w.plan(&desired).notes,
+        [Note::CaNeedsRotation {
+            differences: vec![CaDifference::KeyType {
+                state: Some(KeyType::EcdsaP256),
+                config: KeyType::EcdsaP384,
+            }]
+        }]
+    );
+    begin(
+        &w.state,
+        &BeginRequest {
+            key_type: Some(KeyType::EcdsaP384),
+            lifetime: "10y".parse().unwrap(),
+        },
+        w.now,
+    )
+    .unwrap();
+    let plan = w.plan(&desired);
+    // begin put both CAs in every layout's bundle and fed the context: nothing to do.
+    assert!(plan.actions.is_empty(), "{plan:?}");
+    let next = w.state.cert_info(&w.state.ca_next_cert_path()).unwrap();
+    assert_eq!(
+        plan.notes,
+        [
+            Note::RotationInProgress,
+            Note::CaDiffers {
+                differences: vec![CaDifference::Name {
+                    state: next.common_name.clone(),
+                    config: "test CA".into(),
+                }]
+            }
+        ]
+    );
+    assert_eq!(plan.health(), crate::health::Health::Good);
+    // A leaf issued now is signed by the new CA and installed with both CAs.
+    let text = format!(
+        "{p384}\n[[server]]\nname = \"build-2\"\nsans = [\"build-2.example\"]\ninstall = \"{{root}}/build-2/pki\"\n"
+    );
+    let desired = w.desired(&text);
+    w.apply(&desired);
+    let layout = Layout::daemon(w.path("build-2/pki"));
+    let next_der = certs(&w.state.ca_next_cert_path());
+    assert!(chains_to(&layout, &next_der, w.now));
+    assert_eq!(certs(&layout.ca_path()).len(), 2);
+    assert!(w.plan(&desired).actions.is_empty());
+}
+
+#[test]
+fn a_changed_context_address_a_removed_context_and_an_edited_daemon_json_are_each_one_action() {
+    let w = World::new();
+    applied_base(&w);
+    let config = w.path("ci/.docker");
+    let desired = w.desired(&BASE.replace("build-1.example:2376", "build-1.example:2377"));
+    let plan = w.plan(&desired);
+    assert_eq!(
+        plan.actions
+            .iter()
+            .map(|a| (a.kind, a.reason.clone()))
+            .collect::<Vec<_>>(),
+        [(
+            ActionKind::UpdateContext,
+            Reason::ContextDiffers {
+                context: "build-1".into(),
+                drift: ContextDrift::Host {
+                    recorded: "tcp://build-1.example:2376".into(),
+                    declared: "tcp://build-1.example:2377".into(),
+                }
+            }
+        )]
+    );
+    w.apply(&desired);
+    let meta = dc::meta_dir(&config, "build-1").join("meta.json");
+    assert!(std::fs::read_to_string(&meta).unwrap().contains(":2377"));
+    assert!(w.plan(&desired).is_empty());
+
+    // `docker context rm`: the file still declares it, so apply makes it again.
+    std::fs::remove_file(&meta).unwrap();
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::CreateContext, TargetKind::Client, "ci")]
+    );
+    w.apply(&desired);
+    assert!(dc::is_present(&config, "build-1"));
+    assert!(w.plan(&desired).is_empty());
+
+    // daemon.json rewritten by hand without the TLS settings: merged again, the
+    // administrator's own key kept, the previous file kept as a backup.
+    let file = w.path("build-1/daemon.json");
+    std::fs::write(&file, "{\n  \"debug\": true\n}\n").unwrap();
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(
+            ActionKind::MergeDaemonConfig,
+            TargetKind::Server,
+            "build-1"
+        )]
+    );
+    let applied = w.apply(&desired);
+    assert_eq!(applied.restart_daemons, [w.path("build-1/pki")]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("\"debug\": true") && text.contains("\"tlsverify\": true"),
+        "{text}"
+    );
+    assert!(applied
+        .written
+        .iter()
+        .any(|wr| wr.path == file && wr.backup.is_some()));
+    assert!(w.plan(&desired).is_empty());
 }
