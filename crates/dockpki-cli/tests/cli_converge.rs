@@ -688,7 +688,10 @@ fn a_ca_key_type_change_is_a_note_naming_ca_rotate_begin_and_apply_never_rotates
     assert_eq!(notes.len(), 1, "{text}");
     assert!(
         notes[0].contains("ecdsa-p384")
-            && notes[0].ends_with(&format!("`{}`", pki.env.hint("ca rotate begin"))),
+            && notes[0].ends_with(&format!(
+                "`{}`",
+                pki.env.hint("ca rotate begin --key-type ecdsa-p384")
+            )),
         "{text}"
     );
     assert!(action_lines(&out).len() == 1, "only the summary: {text}");
@@ -696,7 +699,10 @@ fn a_ca_key_type_change_is_a_note_naming_ca_rotate_begin_and_apply_never_rotates
     assert_eq!((code, doc["ok"].clone()), (3, Value::Bool(false)));
     assert!(doc["actions"].as_array().unwrap().is_empty(), "{doc}");
     assert_eq!(doc["notes"][0]["kind"], "ca-needs-rotation");
-    assert_eq!(doc["notes"][0]["command"], pki.env.hint("ca rotate begin"));
+    assert_eq!(
+        doc["notes"][0]["command"],
+        pki.env.hint("ca rotate begin --key-type ecdsa-p384")
+    );
     let before = snapshot(pki.env.root());
     let out = pki.apply(&[]);
     assert!(stdout(&out).starts_with("nothing to do"), "{out:?}");

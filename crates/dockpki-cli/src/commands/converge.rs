@@ -280,11 +280,20 @@ fn note_text(ctx: &Context, n: &Note) -> String {
         return text;
     };
     let bare = format!("run {}", words.join(" "));
-    let full = format!("run `{}`", ctx.invocation.command(&words.join(" ")));
+    let full = format!("run `{}`", note_command(ctx, &words));
     match text.strip_suffix(&bare) {
         Some(head) => format!("{head}{full}"),
         None => format!("{text}; {full}"),
     }
+}
+
+/// The command line of a note's `words`, each a shell word, after the global options in force.
+fn note_command(ctx: &Context, words: &[String]) -> String {
+    let args: Vec<String> = words
+        .iter()
+        .map(|w| crate::output::shell_quote(w))
+        .collect();
+    ctx.invocation.command(&args.join(" "))
 }
 
 /// A plan action in JSON (docs/json.md, object `plan_action`).
@@ -307,7 +316,7 @@ fn note_json(ctx: &Context, n: &Note) -> serde_json::Value {
     json!({
         "kind": details.get("note").cloned().unwrap_or(serde_json::Value::Null),
         "text": note_text(ctx, n),
-        "command": n.command().map(|w| ctx.invocation.command(&w.join(" "))),
+        "command": n.command().map(|w| note_command(ctx, &w)),
         "details": details,
     })
 }
