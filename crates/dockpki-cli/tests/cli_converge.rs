@@ -713,3 +713,39 @@ fn a_ca_key_type_change_is_a_note_naming_ca_rotate_begin_and_apply_never_rotates
     common::assert_unchanged(&before, &snapshot(pki.env.root()), "apply");
     assert_eq!(read(&pki.env.state().join("ca.pem")), ca);
 }
+
+/// With `removed = "revoke-and-remove"` the plan says the files go, apply revokes the client
+/// and removes its layout files (`-v` lists them, `--json` in `removed`), and plan is clean.
+#[test]
+fn with_revoke_and_remove_a_removed_client_is_revoked_and_its_files_removed() {
+    let pki = Pki::new();
+    let policy = "\n[policy]\nremoved = \"revoke-and-remove\"";
+    pki.write(&pki.text(policy, &[], &[CI, BOB]));
+    pki.apply(&[]);
+    pki.write(&pki.text(policy, &[], &[CI]));
+    let out = pki.plan(&[]);
+    let lines = action_lines(&out);
+    assert!(
+        lines.len() == 1
+            && lines[0].starts_with("revoke client \"bob\"")
+            && lines[0].contains("removed"),
+        "{lines:?}"
+    );
+    let out = pki
+        .env
+        .ok(&["--json", "apply", "-c", s(&pki.config()), "--yes"]);
+    let doc = json(&out);
+    let removed: Vec<&str> = doc["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        let path = pki.install("bob").join(f);
+        assert!(!path.exists(), "{f} removed");
+        assert!(removed.contains(&s(&path)), "{f} in {removed:?}");
+    }
+    assert!(pki.install("ci").join("cert.pem").is_file(), "ci's kept");
+    pki.assert_clean("after revoke-and-remove");
+}
