@@ -432,10 +432,8 @@ fn on_a_terminal_apply_shows_the_plan_and_applies_only_after_yes() {
     let args = format!("apply -c {}", s(&pki.config()));
     let before = snapshot(pki.env.root());
     let Some((ok, shown)) = common::on_terminal(&pki.env, &args, &["n"]) else {
-        assert!(
-            common::prerequisite(false, "util-linux `script` for a pseudo-terminal"),
-            "unreachable"
-        );
+        // Panics under CI=true; elsewhere a loud SKIPPED line.
+        common::prerequisite(false, "util-linux `script` for a pseudo-terminal");
         return;
     };
     assert!(!ok, "{shown}");
@@ -748,4 +746,54 @@ fn with_revoke_and_remove_a_removed_client_is_revoked_and_its_files_removed() {
     }
     assert!(pki.install("ci").join("cert.pem").is_file(), "ci's kept");
     pki.assert_clean("after revoke-and-remove");
+}
+
+/// The state is not locked while apply waits for the answer; when it changed in the meantime
+/// (here: a key deleted, which makes the plan a repair more), apply refuses after `y` and
+/// writes nothing.
+#[test]
+fn a_state_changed_while_apply_waits_for_the_answer_is_refused_after_yes() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[], &[CI]));
+    pki.apply(&[]);
+    pki.write(&pki.text("", &[], &[CI, BOB]));
+    let command = format!(
+        "{} --state {} apply -c {}",
+        s(&common::bin()),
+        s(&pki.env.state()),
+        s(&pki.config())
+    );
+    let Ok(mut child) = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", pki.env.home())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        // Panics under CI=true; elsewhere a loud SKIPPED line.
+        common::prerequisite(false, "util-linux `script` for a pseudo-terminal");
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    // While the question is asked: the lock is free, and the state changes.
+    let key = pki.install("ci").join("key.pem");
+    std::fs::remove_file(&key).unwrap();
+    let before = snapshot(pki.env.root());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"y\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("Apply this change? [y/N]")
+            && shown.contains("the state changed since the plan was shown"),
+        "{shown}"
+    );
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "the refused apply");
+    assert!(!key.exists() && !pki.install("bob").exists());
 }

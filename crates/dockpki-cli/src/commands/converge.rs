@@ -59,14 +59,7 @@ fn config_words(path: &Path) -> String {
 pub fn plan(ctx: &Context, args: &PlanArgs) -> CliResult<i32> {
     let (path, desired) = desired(&args.config)?;
     let state_dir = ctx.state_dir()?;
-    let plan = {
-        let (state, scratch) = open_for_plan(ctx, &state_dir)?;
-        let mut plan = converge::plan(&state, &desired, now())?;
-        if let Some(scratch) = &scratch {
-            scratch.relocate(&mut plan, &state_dir);
-        }
-        plan
-    };
+    let plan = plan_of(ctx, &state_dir, &desired)?;
     let code = exit_code(plan.health());
     if ctx.out.json {
         print_document(
@@ -123,11 +116,9 @@ pub fn apply(ctx: &Context, args: &ApplyArgs) -> CliResult<i32> {
     } else {
         // The plan is computed, and the state's lock released, before the question: an operator
         // thinking it over must not hold up a renewal timer. apply computes the plan again
-        // under the lock and refuses if it is not the one shown.
-        let shown = {
-            let state = ctx.open_state_at(state_dir.clone(), Create::IfMissing)?;
-            converge::plan(&state, &desired, now())?
-        };
+        // under the lock and refuses if it is not the one shown. Until the answer, nothing is
+        // created, not even the state directory.
+        let shown = plan_of(ctx, &state_dir, &desired)?;
         if shown.is_empty() {
             return nothing_to_do(ctx, &path, &state_dir, &shown.notes);
         }
@@ -319,6 +310,18 @@ fn note_json(ctx: &Context, n: &Note) -> serde_json::Value {
         "command": n.command().map(|w| note_command(ctx, &w)),
         "details": details,
     })
+}
+
+/// The plan for `desired` against the state in `state_dir`, which is left as it is: a missing
+/// state (or one without a CA) is planned as empty ([`open_for_plan`]), and the state's lock is
+/// released on return.
+fn plan_of(ctx: &Context, state_dir: &Path, desired: &Desired) -> CliResult<Plan> {
+    let (state, scratch) = open_for_plan(ctx, state_dir)?;
+    let mut plan = converge::plan(&state, desired, now())?;
+    if let Some(scratch) = &scratch {
+        scratch.relocate(&mut plan, state_dir);
+    }
+    Ok(plan)
 }
 
 /// The state to plan against: the state directory when it holds a CA; else (it does not exist,
