@@ -76,7 +76,7 @@ struct PlannedFile {
     replace: Replace,
     /// The planned file this one copies ([`WritePlan::mirror_of`]): left out with it.
     copy_of: Option<PathBuf>,
-    /// Written even when the file already holds these contents ([`WritePlan::rewrite_same`]).
+    /// Written even when the file already holds these contents ([`WritePlan::rewrite_in_place`]).
     rewrite_same: bool,
 }
 
@@ -281,18 +281,22 @@ impl WritePlan {
         });
     }
 
-    /// Makes the file already planned at `path` be written even when the file there holds
-    /// exactly its contents: its mode or owner are wrong, and only a file staged with the
-    /// planned mode and owner and moved into place puts them right (a `chmod` of a key that is
-    /// group-readable would leave it readable to whoever opened it meanwhile). Returns whether
-    /// `path` was planned.
-    pub fn rewrite_same(&mut self, path: &Path) -> bool {
-        match self.files.iter_mut().rev().find(|f| f.path == path) {
-            Some(f) => {
-                f.rewrite_same = true;
-                true
-            }
-            None => false,
+    /// Adds a file rewritten with the contents it already holds (mode `mode`), to put its mode
+    /// or owner right: written even though its contents are the same, since only a file
+    /// staged with the planned mode and owner and moved into place puts them right (a `chmod`
+    /// of a key that is group-readable would leave it readable to whoever opened it
+    /// meanwhile), and without a backup, which would only be a second copy of the same bytes
+    /// (and one the file's new owner could not make of a file another user owns).
+    pub fn rewrite_in_place(
+        &mut self,
+        path: PathBuf,
+        contents: Zeroizing<Vec<u8>>,
+        mode: u32,
+        owner: Option<Owner>,
+    ) {
+        self.add(path, contents, mode, owner, Replace::Mirror);
+        if let Some(last) = self.files.last_mut() {
+            last.rewrite_same = true;
         }
     }
 

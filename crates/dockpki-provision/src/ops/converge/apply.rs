@@ -15,6 +15,7 @@ use crate::config::Desired;
 use crate::docker::context::{self as dc, ContextFed};
 use crate::error::{Error, Result};
 use crate::fs::reader::{self, Limit, Links};
+use crate::fs::write::{CERT_MODE, KEY_MODE};
 use crate::fs::{Existing, WritePlan};
 use crate::layout::Layout;
 use crate::store::inventory::{Record, Status};
@@ -158,18 +159,12 @@ pub(crate) fn apply(
                     continue;
                 }
                 let contents = reader::read(path, Links::Refuse, Limit::Pem)?;
-                let text = String::from_utf8(contents.to_vec()).map_err(|_| {
-                    Error::new(format!(
-                        "{} is not PEM text; remove it and apply again",
-                        path.display()
-                    ))
-                })?;
-                if *path == leaf.layout().key_path() {
-                    wp.key(path.clone(), Zeroizing::new(text), leaf.owner);
+                let mode = if *path == leaf.layout().key_path() {
+                    KEY_MODE
                 } else {
-                    wp.cert(path.clone(), &text, leaf.owner);
-                }
-                wp.rewrite_same(path);
+                    CERT_MODE
+                };
+                wp.rewrite_in_place(path.clone(), contents, mode, leaf.owner);
                 restart_if_server(leaf, &mut restart);
             }
             (ActionKind::CreateContext | ActionKind::UpdateContext, _) => {
@@ -233,6 +228,27 @@ pub(crate) fn apply(
             }
             _ => {}
         }
+    }
+
+    // A declared context copies its client layout with the client's declared owner: fed here
+    // rather than by State::feed_contexts, which knows only the state's owner policy.
+    for leaf in &leaves {
+        let Some(spec) = leaf.context else { continue };
+        let record = context_record(leaf, spec);
+        let meta = dc::meta_dir(&record.docker_config, &record.name).join("meta.json");
+        let touched = dc::TLS_FILES
+            .iter()
+            .any(|name| wp.planned(&leaf.install.join(name)).is_some());
+        if !touched || wp.planned(&meta).is_some() || !meta.is_file() {
+            continue;
+        }
+        let files = client_files(&wp, &leaf.install)?;
+        dc::plan_context(&mut wp, &record, &files, leaf.owner);
+        contexts_fed.push(ContextFed {
+            name: record.name,
+            docker_config: record.docker_config,
+            client_dir: record.client_dir,
+        });
     }
 
     if !records.is_empty() {

@@ -632,7 +632,7 @@ impl fmt::Display for CaDifference {
 }
 
 /// What [`apply`] did.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize)]
 pub struct Applied {
     /// The actions done (the plan's, in its order); empty when there was nothing to do.
     pub actions: Vec<Action>,

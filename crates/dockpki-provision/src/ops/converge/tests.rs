@@ -937,3 +937,65 @@ fn a_changed_context_address_a_removed_context_and_an_edited_daemon_json_are_eac
         .any(|wr| wr.path == file && wr.backup.is_some()));
     assert!(w.plan(&desired).is_empty());
 }
+
+/// A client's `owner` owns its layout and its context, keys included; a file handed to
+/// someone else afterwards is planned as a fix and given back. Needs root (to write as
+/// another user).
+#[test]
+fn a_clients_files_belong_to_its_declared_owner() {
+    if !crate::test_support::root_or_skip() {
+        return;
+    }
+    use std::os::unix::fs::chown;
+    let w = World::new();
+    std::fs::set_permissions(w.root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = w.path("home/nobody");
+    std::fs::create_dir_all(&home).unwrap();
+    chown(&home, Some(65534), Some(65534)).unwrap();
+    let text = format!(
+        "[ca]\n[[client]]\nname = \"nobody\"\ninstall = \"{}/.docker\"\nowner = \"nobody\"\ncontext = {{ name = \"b1\", host = \"tcp://b1.example:2376\" }}\n",
+        home.display()
+    );
+    let users = |name: &str| -> crate::Result<Option<Owner>> {
+        Ok((name == "nobody").then_some(Owner {
+            uid: 65534,
+            gid: 65534,
+        }))
+    };
+    let desired = config::parse(Path::new("dockpki.toml"), &text, &users).unwrap();
+    w.apply(&desired);
+    let docker = home.join(".docker");
+    let tls = dc::tls_dir(&docker, "b1");
+    for file in [
+        docker.join("ca.pem"),
+        docker.join("cert.pem"),
+        docker.join("key.pem"),
+        tls.join("key.pem"),
+        dc::meta_dir(&docker, "b1").join("meta.json"),
+    ] {
+        let m = std::fs::metadata(&file).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{}", file.display());
+    }
+    assert!(w.plan(&desired).is_empty());
+
+    let key = docker.join("key.pem");
+    chown(&key, Some(0), Some(0)).unwrap();
+    let plan = w.plan(&desired);
+    assert_eq!(
+        plan.actions
+            .iter()
+            .map(|a| (a.kind, a.reason.clone()))
+            .collect::<Vec<_>>(),
+        [(
+            ActionKind::FixFile,
+            Reason::WrongOwner {
+                path: key.clone(),
+                uid: 0,
+                want: 65534
+            }
+        )]
+    );
+    let applied = w.apply(&desired);
+    assert_eq!(std::fs::metadata(&key).unwrap().uid(), 65534, "{applied:?}");
+    assert!(w.plan(&desired).is_empty());
+}
