@@ -797,3 +797,73 @@ fn a_state_changed_while_apply_waits_for_the_answer_is_refused_after_yes() {
     common::assert_unchanged(&before, &snapshot(pki.env.root()), "the refused apply");
     assert!(!key.exists() && !pki.install("bob").exists());
 }
+
+/// As root, a client's `owner` owns its layout files and its context's copies (the user looked
+/// up in this host's user database by the binary), and a second apply writes nothing.
+#[test]
+fn as_root_a_clients_owner_owns_its_files_and_its_contexts_copies() {
+    if !common::require_root("to hand files to another user") {
+        return;
+    }
+    let pki = Pki::new();
+    let nobody = nix_uid("nobody");
+    // Files for a user go only into a directory that user owns: a home of theirs.
+    let home = pki.env.path("nobody-home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(nobody), None).unwrap();
+    let ci = home.join(".docker");
+    pki.write(&format!(
+        "[ca]\n[[client]]\nname = \"ci\"\nowner = \"nobody\"\ninstall = {:?}\ncontext = {{ name = \"remote\", host = \"tcp://127.0.0.1:2376\" }}\n",
+        s(&ci)
+    ));
+    pki.apply(&[]);
+    use std::os::unix::fs::MetadataExt;
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        let m = std::fs::metadata(ci.join(f)).unwrap();
+        assert_eq!(m.uid(), nobody, "{f}");
+    }
+    let copies = ci.join("contexts/tls");
+    let mut seen = 0;
+    for entry in walk(&copies) {
+        if entry.is_file() {
+            assert_eq!(
+                std::fs::metadata(&entry).unwrap().uid(),
+                nobody,
+                "{}",
+                entry.display()
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 3, "the context's three TLS copies");
+    pki.assert_clean("after apply");
+    let before = snapshot(pki.env.root());
+    pki.apply(&[]);
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "the second apply");
+}
+
+/// The uid of `user` from `id -u`.
+fn nix_uid(user: &str) -> u32 {
+    let out = std::process::Command::new("id")
+        .args(["-u", user])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Every path under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
