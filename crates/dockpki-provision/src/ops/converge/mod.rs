@@ -303,6 +303,9 @@ pub enum Reason {
         file: PathBuf,
         /// The keys added or replaced, in the order of the settings.
         keys: Vec<String>,
+        /// `unix://` addresses of the file's `hosts` that the merged list leaves out (local
+        /// tools may use them).
+        dropped_sockets: Vec<String>,
     },
     /// The entry is no longer declared.
     NoLongerDeclared {
@@ -358,9 +361,22 @@ impl fmt::Display for Reason {
             Reason::ContextDiffers { context, drift } => {
                 write!(f, "docker context \"{}\": {drift}", escape(context))
             }
-            Reason::DaemonConfig { file, keys } => {
-                let keys: Vec<String> = keys.iter().map(|k| escape(k).into_owned()).collect();
-                write!(f, "{} would change ({})", path(file), keys.join(", "))
+            Reason::DaemonConfig {
+                file,
+                keys,
+                dropped_sockets,
+            } => {
+                let list = |v: &[String]| {
+                    v.iter()
+                        .map(|k| escape(k).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                write!(f, "{} would change ({})", path(file), list(keys))?;
+                if !dropped_sockets.is_empty() {
+                    write!(f, "; it no longer listens on {}", list(dropped_sockets))?;
+                }
+                Ok(())
             }
             Reason::NoLongerDeclared {
                 serials,

@@ -322,6 +322,7 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
                     reason: Reason::DaemonConfig {
                         file: config.file.clone(),
                         keys: merged.keys,
+                        dropped_sockets: merged.dropped_sockets,
                     },
                 });
             }
@@ -564,6 +565,8 @@ pub(crate) struct MergedConfig {
     pub new_text: String,
     /// The keys added or replaced.
     pub keys: Vec<String>,
+    /// The `unix://` addresses the merged `hosts` leaves out.
+    pub dropped_sockets: Vec<String>,
 }
 
 /// The merge request for a declared server: the system daemon, listening on its socket and on
@@ -612,9 +615,18 @@ pub(crate) fn merge_daemon_config(
         })
         .map(|c| c.key.clone())
         .collect();
+    let dropped_sockets = merge
+        .conflicts
+        .iter()
+        .filter_map(|c| match c {
+            daemon_json::Conflict::DroppedSocket(socket) => Some(socket.clone()),
+            daemon_json::Conflict::CommandLine { .. } => None,
+        })
+        .collect();
     Ok(MergedConfig {
         old_text,
         new_text: merge.new_text,
         keys,
+        dropped_sockets,
     })
 }

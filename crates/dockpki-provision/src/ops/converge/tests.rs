@@ -154,7 +154,7 @@ fn an_empty_state_is_planned_in_order_applied_whole_and_a_second_apply_writes_no
     );
     assert!(matches!(
         &plan.actions[4].reason,
-        Reason::DaemonConfig { file, keys } if *file == w.path("build-1/daemon.json") && keys.contains(&"tlsverify".to_string())
+        Reason::DaemonConfig { file, keys, dropped_sockets } if *file == w.path("build-1/daemon.json") && keys.contains(&"tlsverify".to_string()) && dropped_sockets.is_empty()
     ));
     assert_eq!(plan.health(), crate::health::Health::ChangesPending);
     for action in &plan.actions {
@@ -914,7 +914,11 @@ fn a_changed_context_address_a_removed_context_and_an_edited_daemon_json_are_eac
     // daemon.json rewritten by hand without the TLS settings: merged again, the
     // administrator's own key kept, the previous file kept as a backup.
     let file = w.path("build-1/daemon.json");
-    std::fs::write(&file, "{\n  \"debug\": true\n}\n").unwrap();
+    std::fs::write(
+        &file,
+        "{\n  \"debug\": true,\n  \"hosts\": [\"unix:///run/other.sock\"]\n}\n",
+    )
+    .unwrap();
     let plan = w.plan(&desired);
     assert_eq!(
         shape(&plan),
@@ -924,6 +928,13 @@ fn a_changed_context_address_a_removed_context_and_an_edited_daemon_json_are_eac
             "build-1"
         )]
     );
+    assert!(matches!(
+        &plan.actions[0].reason,
+        Reason::DaemonConfig { dropped_sockets, .. } if *dropped_sockets == ["unix:///run/other.sock"]
+    ));
+    assert!(plan.actions[0]
+        .to_string()
+        .ends_with("; it no longer listens on unix:///run/other.sock"));
     let applied = w.apply(&desired);
     assert_eq!(applied.restart_daemons, [w.path("build-1/pki")]);
     let text = std::fs::read_to_string(&file).unwrap();
