@@ -93,11 +93,29 @@ pub fn reissue(ctx: &Context) -> CliResult<i32> {
         outcome.reissued.len(),
         outcome.new_ca.subject
     );
+    let deliver: Vec<_> = outcome
+        .reissued
+        .iter()
+        .filter_map(|r| r.remote.as_ref())
+        .map(|d| json!({ "host": d.host, "dir": d.out }))
+        .collect();
     let extra = json!({
         "ca": outcome.old_ca,
         "next_ca": outcome.new_ca,
         "reissued": outcome.reissued.len(),
+        "deliver": deliver,
     });
+    // Certificates of remote hosts were signed again from their requests: the fleet delivers
+    // them (the hosts keep their keys).
+    for d in outcome.reissued.iter().filter_map(|r| r.remote.as_ref()) {
+        crate::output::note(format_args!(
+            "note: deliver {} to host {:?} and run `{}` there",
+            d.out.display(),
+            d.host,
+            ctx.invocation
+                .command("install --from DIR --dir LAYOUT --force")
+        ));
+    }
     report(ctx, "reissue", &outcome, &summary, extra)
 }
 

@@ -25,7 +25,7 @@ use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, OwnerPolicy, Skipped, WritePlan, Written};
 use crate::layout::Layout;
 use crate::store::inventory::{Inventory, Record, Status as RecordStatus};
-use crate::store::reissue::{reissue as reissue_record, KeyPolicy};
+use crate::store::reissue::{reissue as reissue_record, resign_remote, KeyPolicy};
 use crate::store::State;
 
 /// Where a rotation stands.
@@ -305,6 +305,21 @@ pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
         let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
         for record in &todo {
             refuse_outliving(record, &new, now)?;
+            // A remote host's certificate: its stored request signed by the new CA, into the
+            // directory it was delivered from, for the fleet to deliver again.
+            if let Some(signed) =
+                resign_remote(&new, &bundle, record, now, &mut plan, &mut inventory)?
+            {
+                let mut done = Record::new(
+                    &signed.info,
+                    record.kind,
+                    &new.info().sha256_fingerprint,
+                    Vec::new(),
+                );
+                done.remote = record.remote.clone();
+                reissued.push(done);
+                continue;
+            }
             let issued = reissue_record(
                 &new,
                 &bundle,
@@ -524,6 +539,26 @@ pub fn abort(state: &State, now: OffsetDateTime) -> Result<Outcome> {
             continue;
         }
         let Some(signer) = &signer else { continue };
+        if record.remote.is_some() {
+            match resign_remote(signer, &bundle, record, now, &mut plan, &mut inventory) {
+                Ok(Some(signed)) => {
+                    let mut done = Record::new(
+                        &signed.info,
+                        record.kind,
+                        &old.sha256_fingerprint,
+                        Vec::new(),
+                    );
+                    done.remote = record.remote.clone();
+                    reissued.push(done);
+                }
+                Ok(None) => {}
+                Err(e) => not_reissued.push(NotReissued {
+                    record: record.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+            continue;
+        }
         match reissue_record(
             signer,
             &bundle,
