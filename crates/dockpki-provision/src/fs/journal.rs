@@ -858,6 +858,34 @@ mod tests {
         }
     }
 
+    /// The journal of a directory outside any state (`dockpki request`, `install`) installs
+    /// files staged next to their targets in that directory, and nothing anywhere else.
+    #[test]
+    fn a_directory_journal_installs_only_into_its_directory() {
+        let d = Dir::new();
+        let scope = || Scope::Dir(d.p("layout"));
+        let path = d.journal(vec![mv(
+            d.staged("layout/cert.pem"),
+            d.p("layout/cert.pem"),
+            None,
+        )]);
+        assert_eq!(recover(&path, |_| Ok(scope()), &Silent).unwrap(), 1);
+        assert!(d.p("layout/cert.pem").exists());
+        for m in [
+            mv(d.staged("state/ca.pem"), d.p("state/ca.pem"), None),
+            mv(d.staged("state/ca.pem"), d.p("layout/ca.pem"), None),
+        ] {
+            let target = m.target.clone();
+            let path = d.journal(vec![m]);
+            let e = recover(&path, |_| Ok(scope()), &Silent)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("may only install files in"), "{e}");
+            assert!(!target.exists(), "{}", target.display());
+            fs::remove_file(&path).unwrap();
+        }
+    }
+
     /// Each move is refused by exactly the rule it breaks, and nothing moves.
     #[test]
     fn every_rule_refuses_the_move_that_breaks_it() {
