@@ -524,8 +524,16 @@ fn renew_re_signs_a_remote_hosts_request_into_its_out_directory_with_the_same_ke
     assert_no_key_under(&signed);
 }
 
+/// How many certificates a PEM file holds.
+fn pem_count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .matches("-----BEGIN CERTIFICATE-----")
+        .count()
+}
+
 #[test]
-fn ca_rotation_reissue_re_signs_remote_requests_from_the_new_ca() {
+fn a_ca_rotation_delivers_bundles_and_re_signed_requests_to_remote_hosts_at_every_phase() {
     if !openssl() {
         return;
     }
@@ -535,24 +543,73 @@ fn ca_rotation_reissue_re_signs_remote_requests_from_the_new_ca() {
     env.ok(&["request", "client", "--name", "ci", "--dir", s(&host)]);
     let signed = env.path("signed");
     env.ok(&["sign", s(&host.join("client.csr")), "--out", s(&signed)]);
-    env.ok(&["ca", "rotate", "begin"]);
+    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
+    let install = || {
+        env.ok(&[
+            "install",
+            "--from",
+            s(&signed),
+            "--dir",
+            s(&host),
+            "--force",
+        ])
+    };
+
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "begin"]));
+    assert_eq!(doc["deliver"][0]["host"], "ci");
+    assert_eq!(
+        pem_count(&signed.join("ca.pem")),
+        2,
+        "old + new CA to deliver"
+    );
+    install();
+    assert_eq!(pem_count(&host.join("ca.pem")), 2);
+
     let doc = json(&env.ok(&["--json", "ca", "rotate", "reissue"]));
     assert_eq!(doc["deliver"][0]["host"], "ci");
     assert_eq!(doc["reissued"], 1);
-    env.ok(&[
-        "install",
-        "--from",
-        s(&signed),
-        "--dir",
-        s(&host),
-        "--force",
-    ]);
-    env.ok(&["ca", "rotate", "finish"]);
+    install();
+
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "finish"]));
+    assert_eq!(doc["deliver"][0]["host"], "ci");
+    assert_eq!(pem_count(&signed.join("ca.pem")), 1, "the new CA alone");
+    install();
+    assert_eq!(
+        std::fs::read(host.join("ca.pem")).unwrap(),
+        std::fs::read(env.state().join("ca.pem")).unwrap()
+    );
+    // The host's certificate, for its own unchanged key, comes from the new CA.
     assert_openssl_accepts(
         &env.state().join("ca.pem"),
         &host.join("cert.pem"),
         "sslclient",
     );
+    assert_no_key_under(&signed);
+}
+
+#[test]
+fn an_aborted_rotation_gives_remote_hosts_the_old_ca_back() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    let signed = env.path("signed");
+    env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+    let old_ca = std::fs::read(env.state().join("ca.pem")).unwrap();
+    env.ok(&["ca", "rotate", "begin"]);
+    env.ok(&["ca", "rotate", "reissue"]);
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "abort"]));
+    assert_eq!(doc["deliver"][0]["host"], "h.example.com");
+    assert_eq!(std::fs::read(signed.join("ca.pem")).unwrap(), old_ca);
+    // The certificate to deliver is the old CA's again, for the same key.
+    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
