@@ -251,6 +251,29 @@ fn a_second_request_in_the_same_directory_is_for_the_same_key_unless_new_key() {
 }
 
 #[test]
+fn a_request_for_a_key_others_can_read_is_refused_and_new_key_replaces_it() {
+    let env = Env::new();
+    let dir = env.path("pki");
+    env.ok(&["request", "client", "--name", "ci", "--dir", s(&dir)]);
+    common::chmod(&dir.join("key.pem"), 0o644);
+    let line = env.assert_refused(
+        &["request", "client", "--name", "ci", "--dir", s(&dir)],
+        "lets group or others read it",
+    );
+    assert!(line.contains("--new-key"), "{line}");
+    env.ok(&[
+        "request",
+        "client",
+        "--name",
+        "ci",
+        "--dir",
+        s(&dir),
+        "--new-key",
+    ]);
+    assert_eq!(mode(&dir.join("key.pem")) & 0o777, 0o400);
+}
+
+#[test]
 fn a_tampered_request_is_refused_and_nothing_is_written() {
     let env = Env::new();
     env.ca_init(&[]);

@@ -108,8 +108,9 @@ pub fn csr_path(usage: Usage, dir: &std::path::Path) -> PathBuf {
 /// returned, printed or copied anywhere else.
 ///
 /// # Errors
-/// When the directory holds the other kind of layout, an existing key cannot be read or is not
-/// a key dockpki uses (encrypted, another algorithm), a key is to be replaced but cannot be
+/// When the directory holds the other kind of layout, an existing key to keep may be read by
+/// group or others (it may have been copied: make a new one), cannot be read or is not a key
+/// dockpki uses (encrypted, another algorithm), a key is to be replaced but cannot be
 /// backed up, or the files cannot be written; nothing is written then.
 ///
 /// # Examples
@@ -137,7 +138,16 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
     layout.refuse_other_kind()?;
     let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
     let key_path = layout.key_path();
-    let existing = reader::read_optional(&key_path, Links::Follow, Limit::Pem)?;
+    let existing = match reader::open(&key_path, Links::Follow, Limit::Pem) {
+        Ok(file) => {
+            if let KeyChoice::KeepExisting(_) = request.key {
+                refuse_readable_key(&file, &key_path)?;
+            }
+            Some(reader::read_opened(file, &key_path, Limit::Pem)?)
+        }
+        Err(reader::ReadError::NotFound(_)) => None,
+        Err(reader::ReadError::Refused(e)) => return Err(e),
+    };
     let (key, origin, replace) = match (request.key, existing) {
         (KeyChoice::KeepExisting(_), Some(pem)) => {
             let key = PrivateKey::from_pem(&pem).map_err(|e| {
@@ -186,4 +196,26 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
         key_type: key.key_type(),
         written,
     })
+}
+
+/// Refuses to certify again a key that group or others may read: it may have been copied, and a
+/// new certificate for a copied key extends the copy's life too (as `renew --reuse-key` refuses
+/// it).
+fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = file
+        .metadata()
+        .map_err(|e| Error::io("read", path, &e))?
+        .mode()
+        & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    Err(Error::advised(
+        format!(
+            "refusing to make a request for the key {}: its mode {mode:04o} lets group or others read it, so it may have been copied; if you are sure nobody read it, chmod 400 it and rerun",
+            path.display()
+        ),
+        Advice::RequestNewKey,
+    ))
 }
