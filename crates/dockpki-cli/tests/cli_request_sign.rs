@@ -668,3 +668,62 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
         String::from_utf8(out.stdout).unwrap()
     )
 }
+
+/// `install` killed before each of its renames (certificate, bundle): the next `install` (or
+/// `request`) in the layout completes it from `LAYOUT/.dockpki-journal`, so the layout never
+/// keeps a new certificate with an old bundle.
+#[test]
+fn an_install_killed_before_each_rename_is_completed_by_the_next_command_in_the_layout() {
+    use std::os::unix::process::ExitStatusExt;
+    if !common::fault_injection() {
+        return;
+    }
+    for abort_before in 0..2 {
+        let env = Env::new();
+        env.ca_init(&[]);
+        let host = env.path("host");
+        env.ok(&[
+            "request",
+            "server",
+            "--san",
+            "h.example.com",
+            "--dir",
+            s(&host),
+        ]);
+        let signed = env.path("signed");
+        env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+        let out = env
+            .cmd()
+            .args(["install", "--from", s(&signed), "--dir", s(&host)])
+            .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", abort_before.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(6), "aborted: {out:?}");
+        assert!(
+            host.join(".dockpki-journal").exists(),
+            "the journal outlives the crash"
+        );
+        // The next command in the layout completes the update before its own work.
+        env.ok(&[
+            "request",
+            "server",
+            "--san",
+            "h.example.com",
+            "--dir",
+            s(&host),
+        ]);
+        assert!(!host.join(".dockpki-journal").exists());
+        for name in ["server-cert.pem", "ca.pem"] {
+            assert_eq!(
+                std::fs::read(host.join(name)).unwrap(),
+                std::fs::read(signed.join(name)).unwrap(),
+                "{name} after recovery (abort before move {abort_before})"
+            );
+        }
+        let leftovers: Vec<String> = common::names(&host)
+            .into_iter()
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
