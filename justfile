@@ -51,7 +51,7 @@ ci:
 
 # Coverage-guided fuzzing of one parser with libFuzzer (needs nightly and `cargo install
 # cargo-fuzz`): just fuzz certificates 600. Targets: pem_private_key encrypted_private_key
-# certificates ca_load lifetime sans. Crashes land in fuzz/artifacts/TARGET/; copy each into
+# certificates ca_load lifetime sans csr. Crashes land in fuzz/artifacts/TARGET/; copy each into
 # fuzz/regressions/TARGET/ so `cargo test` replays it forever.
 fuzz target="certificates" seconds="300":
     cd fuzz && cargo +nightly fuzz run {{target}} corpus/{{target}} -- -max_total_time={{seconds}} -timeout=10

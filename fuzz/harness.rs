@@ -6,7 +6,7 @@
 //! regression runner `crates/dockpki/tests/fuzz_corpus.rs`, which replays `corpus/` and
 //! `regressions/` and runs proptest-generated mutations on every `cargo test`.
 
-use dockpki::{certs_from_pem, CertificateAuthority, Lifetime, PrivateKey, SanList};
+use dockpki::{certs_from_pem, CertificateAuthority, Lifetime, PrivateKey, SanList, VerifiedCsr};
 
 /// The passphrase the encrypted-key harness tries; corpus files are encrypted under it.
 pub const PASSPHRASE: &[u8] = b"fuzz";
@@ -83,5 +83,31 @@ pub fn sans(data: &[u8]) {
             );
         }
         Err(_) => {}
+    }
+}
+
+/// `VerifiedCsr::from_pem` (what `dockpki sign` reads from another host), then
+/// `CertificateAuthority::sign_csr` of what it accepts: an accepted request re-parses from its
+/// own PEM to the same DER, and whatever is signed from it is a leaf of exactly one purpose
+/// (never a CA), whatever the request asked for.
+pub fn csr(data: &[u8]) {
+    use std::sync::OnceLock;
+    static CA: OnceLock<CertificateAuthority> = OnceLock::new();
+    let Ok(csr) = VerifiedCsr::from_pem(data) else {
+        return;
+    };
+    let again = VerifiedCsr::from_pem(csr.pem().as_bytes()).expect("own PEM re-parses");
+    assert_eq!(again.der(), csr.der());
+    let now = dockpki::OffsetDateTime::now_utc();
+    let ca = CA.get_or_init(|| {
+        CertificateAuthority::create(&dockpki::CaOptions::new(now).expect("options"), now)
+            .expect("a CA")
+    });
+    for usage in [dockpki::Usage::Server, dockpki::Usage::Client] {
+        if let Ok(signed) = ca.sign_csr(&csr, usage, "30d".parse().expect("lifetime"), now) {
+            assert!(!signed.info.is_ca);
+            assert_eq!(signed.info.extended_key_usages.len(), 1);
+            assert_eq!(signed.usage, usage);
+        }
     }
 }

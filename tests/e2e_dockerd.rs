@@ -269,6 +269,66 @@ mutual_tls_test! {
     bootstrap_rsa_4096_certs_give_mutual_tls_with_dockerd_docker_cli_and_openssl => "rsa-4096",
 }
 
+/// Keys that never travel (docs/fleet.md): the daemon's key and request are made in the
+/// daemon's directory and the client's in the client's, with no CA there; the CA's state signs
+/// both requests (only requests and certificates move); `install` puts each certificate next to
+/// its key; dockerd then serves mutual TLS to the docker CLI (`--tlsverify`) with exactly those
+/// files, and the CA's side never held either key.
+#[test]
+fn requested_signed_and_installed_certs_give_mutual_tls_with_dockerd() {
+    let Some(tools) =
+        prerequisites("requested_signed_and_installed_certs_give_mutual_tls_with_dockerd")
+    else {
+        return;
+    };
+    let work = workdir();
+    let w = work.path();
+    let state = w.join("ca-side/state");
+    let (daemon_dir, client_dir) = (w.join("host/pki"), w.join("laptop/.docker"));
+    let (signed_daemon, signed_client) = (w.join("ca-side/daemon"), w.join("ca-side/client"));
+    #[rustfmt::skip]
+    let steps: [&[&dyn AsRef<OsStr>]; 7] = [
+        &[&"--state", &state, &"ca", &"init"],
+        &[&"request", &"server", &"--san", &"localhost", &"--san", &"127.0.0.1", &"--san", &"::1", &"--dir", &daemon_dir],
+        &[&"request", &"client", &"--name", &"operator", &"--dir", &client_dir],
+        &[&"--state", &state, &"sign", &daemon_dir.join("server.csr"), &"--out", &signed_daemon],
+        &[&"--state", &state, &"sign", &client_dir.join("client.csr"), &"--out", &signed_client],
+        &[&"install", &"--from", &signed_daemon, &"--dir", &daemon_dir],
+        &[&"install", &"--from", &signed_client, &"--dir", &client_dir],
+    ];
+    for step in steps {
+        dockpki(step);
+    }
+    assert_files(
+        &daemon_dir,
+        &["ca.pem", "server-cert.pem", "server-key.pem"],
+    );
+    assert_files(&client_dir, &["ca.pem", "cert.pem", "key.pem"]);
+    for dir in [&signed_daemon, &signed_client] {
+        for entry in fs::read_dir(dir).expect("read the signed directory") {
+            let path = entry.expect("entry").path();
+            let text = fs::read_to_string(&path).expect("read");
+            assert!(
+                !text.contains("PRIVATE KEY"),
+                "{} holds a key",
+                path.display()
+            );
+        }
+    }
+    let mut checks = Checks::default();
+    let dockerd = Dockerd::start(&tools, &DaemonTls::from_dir(&daemon_dir));
+    let version = dockerd.server_version();
+    for host in [dockerd.tcp_v4(), dockerd.tcp_localhost()] {
+        let run = docker_tlsverify(&dockerd, &client_dir, &host);
+        checks.check(
+            reached_server(&run, &version),
+            &format!("docker --tlsverify -H {host} version with the requested client reaches dockerd {version} serving the requested server certificate"),
+            &run,
+        );
+    }
+    checks.finish();
+}
+
 /// A client certificate issued by another CA (`ca init` + `issue client` in another state) is
 /// refused, while certificates from the daemon's own CA (`issue client` from the same state, and
 /// a second `bootstrap` that must reuse the existing CA) are accepted. The Go client does not

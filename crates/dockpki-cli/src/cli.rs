@@ -118,6 +118,18 @@ pub enum Command {
         after_help = "Examples:\n  sudo dockpki issue server --san docker.example.com --san 192.0.2.10 --out /etc/docker/pki\n  dockpki issue client --name alice --out ~/.docker"
     )]
     Issue(IssueCommand),
+    /// Make a key and a certificate signing request where the key is used (the key never leaves the host)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sudo dockpki request server --san docker.example.com --san 192.0.2.10 --dir /etc/docker/pki\n  dockpki request client --name alice --dir ~/.docker\n\nThen sign the request on the CA's host (dockpki sign) and install what comes back (dockpki install). See docs/fleet.md."
+    )]
+    Request(RequestCommand),
+    /// Sign a certificate signing request made on another host: writes the certificate and ca.pem, never a key
+    #[command(after_help = SIGN_HELP)]
+    Sign(SignArgs),
+    /// Install a certificate signed elsewhere into the layout holding its key, after checking key, chain and usage
+    #[command(after_help = INSTALL_HELP)]
+    Install(InstallArgs),
     /// Create the CA if needed, then issue and install the daemon and client layouts
     #[command(after_help = BOOTSTRAP_HELP)]
     Bootstrap(BootstrapArgs),
@@ -731,6 +743,111 @@ pub enum IssueCommand {
         after_help = "Examples:\n  dockpki issue client --name alice --out ~/.docker\n  dockpki issue client --name ci-runner --validity 7d --out ./ci-certs"
     )]
     Client(IssueClientArgs),
+}
+
+const SIGN_HELP: &str = "Examples:
+  dockpki sign ./requests/web1/server.csr --out ./signed/web1
+  dockpki sign ./alice.csr --validity 30d --host alice-laptop --out ./signed/alice
+
+Only the common name, the SANs and the public key are taken from the request: extended key
+usage, key usage, basic constraints and validity are dockpki's (a request asking for CA:TRUE or
+other usages gets a plain server or client certificate). The request's signature is checked, SANs
+are checked like issue's and against the CA's name constraints. The certificate is recorded in
+the inventory with its host and the request, so status lists it.";
+
+const INSTALL_HELP: &str = "Examples:
+  sudo dockpki install --from /tmp/signed --dir /etc/docker/pki
+  dockpki install --from ./signed --dir ~/.docker
+
+Checks before writing anything: the certificate is for the key in --dir, chains to the ca.pem
+next to it, and has the EKU of the layout (serverAuth for server-cert.pem, clientAuth for
+cert.pem). Restart dockerd after installing a daemon's certificate.";
+
+/// `dockpki request ...`
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// A daemon's key and request: writes DIR/server-key.pem (0400) and DIR/server.csr
+    #[command(
+        after_help = "Examples:\n  sudo dockpki request server --san docker.example.com --san 192.0.2.10 --dir /etc/docker/pki\n  sudo dockpki request server --san auto --dir /etc/docker/pki\n  sudo dockpki request server --san docker.example.com --new-key --dir /etc/docker/pki\n\nWith a key already in DIR, the request is for that key (renewal without re-keying) unless --new-key."
+    )]
+    Server(RequestServerArgs),
+    /// A client's key and request: writes DIR/key.pem (0400) and DIR/client.csr
+    #[command(after_help = "Examples:\n  dockpki request client --name alice --dir ~/.docker")]
+    Client(RequestClientArgs),
+}
+
+/// Options shared by both request kinds.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Key algorithm of a new key: ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072, rsa-4096
+    #[arg(long, value_name = "T", default_value = "ecdsa-p256")]
+    pub key_type: String,
+    /// The layout directory the certificate will be installed in (the key is made there)
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Make a new key even if DIR has one (the old one is kept as a timestamped backup)
+    #[arg(long)]
+    pub new_key: bool,
+}
+
+/// `dockpki request server`
+#[derive(Debug, Args)]
+pub struct RequestServerArgs {
+    /// A DNS name or IP address clients dial (repeat for each; all are needed); `auto` adds what `dockpki sans` suggests
+    #[arg(long = "san", value_name = "NAME_OR_IP")]
+    pub sans: Vec<String>,
+    /// Subject common name [default: the first DNS SAN]
+    #[arg(long, value_name = "CN")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub request: RequestArgs,
+}
+
+/// `dockpki request client`
+#[derive(Debug, Args)]
+pub struct RequestClientArgs {
+    /// Who the certificate is for (subject common name)
+    #[arg(long, value_name = "CN")]
+    pub name: String,
+    #[command(flatten)]
+    pub request: RequestArgs,
+}
+
+/// `dockpki sign`
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The certificate signing request (PEM), e.g. a host's server.csr
+    #[arg(value_name = "CSR")]
+    pub csr: PathBuf,
+    /// Where to write the certificate and ca.pem for delivery to the host
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// How long the certificate is valid (a duration: h, d, w or y) [default: 1y for a server, 90d for a client]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub validity: Option<String>,
+    /// The host label recorded in the inventory [default: the request's common name]
+    #[arg(long, value_name = "LABEL")]
+    pub host: Option<String>,
+    /// The kind of certificate: server or client [default: what the request asks for; else server if it has SANs]
+    #[arg(long, value_name = "KIND", value_parser = ["server", "client"])]
+    pub kind: Option<String>,
+    /// Replace existing files in --out (the old ones are kept as timestamped backups)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `dockpki install`
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The directory dockpki sign wrote (ca.pem and server-cert.pem or cert.pem)
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// The layout holding the key (where dockpki request ran)
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Replace an existing certificate and ca.pem (the old ones are kept as timestamped backups)
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options shared by both leaf kinds.

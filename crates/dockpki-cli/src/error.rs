@@ -173,6 +173,13 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
         Advice::NewKey => {
             "renew without --reuse-key for a new key (a loose key file is replaced by a 0400 one, the old one kept as a backup)".to_string()
         }
+        Advice::RequestNewKey => {
+            "pass --new-key to make a new key instead (the old one is kept as a timestamped backup)".to_string()
+        }
+        Advice::RequestFirst => format!(
+            "make the key and request there first with `{}`, have it signed, then install",
+            run("request server|client --dir DIR")
+        ),
         Advice::LockTimeout => "or raise DOCKPKI_LOCK_TIMEOUT (e.g. DOCKPKI_LOCK_TIMEOUT=10m)".to_string(),
         Advice::CreateCa => format!(
             "create one with `{}` (or `{}`), or pass --state DIR",
@@ -295,6 +302,8 @@ pub enum LayoutFlags {
     ClientDir,
     /// `issue server|client --out DIR`.
     IssueOut,
+    /// `request server|client --dir DIR` and `install --dir DIR`.
+    RequestDir,
 }
 
 /// The fix for a directory of the wrong layout kind, in the terms of a command whose layout
@@ -315,6 +324,8 @@ fn wrong_layout_advice(
             inv.command("issue client --name NAME --out DIR")
         ),
         (Advice::DaemonLayoutGiven, LayoutFlags::IssueOut) => "issue the client certificate into a directory of its own with --out DIR, e.g. --out ~/.docker".to_string(),
+        (Advice::DaemonLayoutGiven, LayoutFlags::RequestDir) => "give the client a directory of its own with --dir DIR, e.g. --dir ~/.docker".to_string(),
+        (Advice::ClientLayoutGiven, LayoutFlags::RequestDir) => "give the daemon's directory with --dir DIR, e.g. --dir /etc/docker/pki".to_string(),
         (Advice::ClientLayoutGiven, LayoutFlags::IssueOut) => "issue the server certificate into the daemon's directory with --out DIR, e.g. --out /etc/docker/pki".to_string(),
         (Advice::ClientLayoutGiven, LayoutFlags::DaemonAndClientDir | LayoutFlags::ClientDir) => format!(
             "it is a client's: pass it as --client-dir {dir}, and give --daemon-dir the daemon's directory (ca.pem, server-cert.pem, server-key.pem), e.g. /etc/docker/pki"

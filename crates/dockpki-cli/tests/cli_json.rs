@@ -333,6 +333,16 @@ fn every_commands_json_document_matches_its_schema_in_docs_json_md() {
         ),
         run("issue client", &["--name", "bob", "--out", &p("bob")]),
         run(
+            "request server",
+            &["--san", "web1.example.com", "--dir", &p("web1")],
+        ),
+        run("request client", &["--name", "carol", "--dir", &p("carol")]),
+        run("sign", &[&p("web1/server.csr"), "--out", &p("web1-signed")]),
+        run(
+            "install",
+            &["--from", &p("web1-signed"), "--dir", &p("web1")],
+        ),
+        run(
             "export pkcs12",
             &[
                 "--name",

@@ -23,6 +23,12 @@ pub enum Advice {
     InsecurePerms,
     /// A key is not reused: renew with a new key instead (renew without `--reuse-key`).
     NewKey,
+    /// A key that cannot be used for a request is replaced by a new one (`dockpki request
+    /// --new-key`; the old key is kept as a backup).
+    RequestNewKey,
+    /// The layout directory ([`Error::subject`]) holds no key for the certificate to install:
+    /// the request must be made there first (`dockpki request ... --dir DIR`), then signed.
+    RequestFirst,
     /// Waiting longer for another process's lock (`DOCKPKI_LOCK_TIMEOUT`).
     LockTimeout,
     /// A CA must be created first (`dockpki ca init` or `dockpki bootstrap`), or another state

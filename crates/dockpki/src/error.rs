@@ -120,6 +120,13 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A certificate signing request that cannot be signed: not a PKCS#10 request, a signature
+    /// that does not verify (a damaged or tampered request), a key or name dockpki does not
+    /// certify.
+    Csr {
+        /// Why it was refused.
+        reason: String,
+    },
     /// A certificate failed verification.
     Verify(VerifyError),
     /// The cryptographic backend failed; this is not caused by user input.
@@ -235,6 +242,10 @@ impl fmt::Display for Error {
             Error::InvalidFingerprint { input, reason } => write!(
                 f,
                 "invalid SHA-256 fingerprint {input:?}: {reason}; give 32 bytes in hex, with or without colons, as `dockpki inspect` shows them"
+            ),
+            Error::Csr { reason } => write!(
+                f,
+                "certificate signing request refused: {reason}; make a new one on the host with `dockpki request`"
             ),
             Error::Verify(e) => e.fmt(f),
             Error::Crypto { what, .. } => write!(f, "cryptographic operation failed: {what}"),

@@ -367,7 +367,14 @@ pub fn inspect(der: &CertificateDer<'_>) -> Result<CertInfo> {
 }
 
 fn describe_public_key(cert: &X509Certificate<'_>) -> (Option<KeyType>, String) {
-    let spki = cert.public_key();
+    describe_spki(cert.public_key())
+}
+
+/// The key type dockpki calls a SubjectPublicKeyInfo, if it is one dockpki issues, and a name
+/// for it either way.
+pub(crate) fn describe_spki(
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> (Option<KeyType>, String) {
     let alg = &spki.algorithm.algorithm;
     if *alg == oids::OID_KEY_TYPE_EC_PUBLIC_KEY {
         let curve = spki

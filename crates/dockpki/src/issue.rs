@@ -2,7 +2,7 @@
 
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyUsagePurpose, SerialNumber,
+    KeyUsagePurpose, PublicKeyData, SerialNumber,
 };
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
@@ -315,7 +315,9 @@ impl CertificateAuthority {
         key: PrivateKey,
         now: OffsetDateTime,
     ) -> Result<IssuedCert> {
-        Ok(self.sign_server(req, &key, now)?.with_key_unchecked(key))
+        Ok(self
+            .sign_server(req, key.rcgen(), key.key_type().is_rsa(), now)?
+            .with_key_unchecked(key))
     }
 
     /// Issues a client certificate (EKU clientAuth only) for `key`.
@@ -329,7 +331,9 @@ impl CertificateAuthority {
         key: PrivateKey,
         now: OffsetDateTime,
     ) -> Result<IssuedCert> {
-        Ok(self.sign_client(req, &key, now)?.with_key_unchecked(key))
+        Ok(self
+            .sign_client(req, key.rcgen(), now)?
+            .with_key_unchecked(key))
     }
 
     /// Issues a certificate of either kind for `key`, which the result then holds.
@@ -367,8 +371,10 @@ impl CertificateAuthority {
         now: OffsetDateTime,
     ) -> Result<SignedCert> {
         match req {
-            LeafRequest::Server(r) => self.sign_server(r, key, now),
-            LeafRequest::Client(r) => self.sign_client(r, key, now),
+            LeafRequest::Server(r) => {
+                self.sign_server(r, key.rcgen(), key.key_type().is_rsa(), now)
+            }
+            LeafRequest::Client(r) => self.sign_client(r, key.rcgen(), now),
         }
     }
 
@@ -414,10 +420,11 @@ impl CertificateAuthority {
         }
     }
 
-    fn sign_server(
+    pub(crate) fn sign_server(
         &self,
         req: &ServerRequest,
-        key: &PrivateKey,
+        key: &impl PublicKeyData,
+        is_rsa: bool,
         now: OffsetDateTime,
     ) -> Result<SignedCert> {
         for san in req.sans.as_slice() {
@@ -441,17 +448,17 @@ impl CertificateAuthority {
             .map(|s| s.to_rcgen())
             .collect::<Result<_>>()?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        if key.key_type().is_rsa() {
+        if is_rsa {
             // TLS 1.2 RSA key exchange encrypts to the server key.
             params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
         }
         self.sign_params(params, key, Usage::Server, now)
     }
 
-    fn sign_client(
+    pub(crate) fn sign_client(
         &self,
         req: &ClientRequest,
-        key: &PrivateKey,
+        key: &impl PublicKeyData,
         now: OffsetDateTime,
     ) -> Result<SignedCert> {
         let mut params = self.leaf_params(req.lifetime, now)?;
@@ -495,13 +502,13 @@ impl CertificateAuthority {
     fn sign_params(
         &self,
         params: CertificateParams,
-        key: &PrivateKey,
+        key: &impl PublicKeyData,
         usage: Usage,
         now: OffsetDateTime,
     ) -> Result<SignedCert> {
         let issuer =
             Issuer::from_ca_cert_der(self.cert_der(), self.key().rcgen()).map_err(crypto)?;
-        let cert = params.signed_by(key.rcgen(), &issuer).map_err(crypto)?;
+        let cert = params.signed_by(key, &issuer).map_err(crypto)?;
         let der = cert.der().clone();
         // Cheap insurance: never hand out a certificate our own verifier would refuse.
         verify::verify_leaf(

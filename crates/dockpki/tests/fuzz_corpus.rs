@@ -19,13 +19,14 @@ use proptest::test_runner::{Config, TestRunner};
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 6] = [
+const TARGETS: [(&str, Harness); 7] = [
     ("pem_private_key", harness::pem_private_key),
     ("encrypted_private_key", harness::encrypted_private_key),
     ("certificates", harness::certificates),
     ("ca_load", harness::ca_load),
     ("lifetime", harness::lifetime),
     ("sans", harness::sans),
+    ("csr", harness::csr),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -85,6 +86,19 @@ fn corpus_seeds_are_accepted_so_mutations_start_from_valid_input() {
         };
         assert!(
             dockpki::CertificateAuthority::load(cert, key).is_ok(),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn csr_seeds_are_accepted_so_mutations_start_from_valid_requests() {
+    let seeds = files(&fuzz_dir().join("corpus/csr"));
+    assert!(seeds.len() >= 4);
+    for (path, bytes) in seeds {
+        assert!(
+            dockpki::VerifiedCsr::from_pem(&bytes).is_ok(),
             "{}",
             path.display()
         );

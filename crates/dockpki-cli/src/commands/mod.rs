@@ -11,13 +11,16 @@ mod daemon_config;
 mod env;
 mod export;
 mod inspect;
+mod install;
 mod issue;
 mod man;
 mod probe;
 mod renew;
+mod request;
 mod revoke;
 mod rotate;
 mod sans;
+mod sign;
 mod status;
 mod systemd;
 mod verify;
@@ -35,7 +38,8 @@ use dockpki_provision::store::expiry::RenewalWindow;
 use dockpki_provision::store::{Create, KeyPerms, Settings, State};
 
 use crate::cli::{
-    CaCommand, Cli, Command, ContextCommand, ExportCommand, IssueCommand, RotateCommand,
+    CaCommand, Cli, Command, ContextCommand, ExportCommand, IssueCommand, RequestCommand,
+    RotateCommand,
 };
 use crate::error::{CliError, CliResult};
 use crate::invocation::Invocation;
@@ -158,6 +162,10 @@ pub fn run(cli: Cli, invocation: Invocation) -> CliResult<i32> {
         Command::Ca(CaCommand::Rotate(RotateCommand::Abort)) => rotate::abort(&ctx),
         Command::Issue(IssueCommand::Server(args)) => issue::server(&ctx, &args),
         Command::Issue(IssueCommand::Client(args)) => issue::client(&ctx, &args),
+        Command::Request(RequestCommand::Server(args)) => request::server(&ctx, &args),
+        Command::Request(RequestCommand::Client(args)) => request::client(&ctx, &args),
+        Command::Sign(args) => sign::run(&ctx, &args),
+        Command::Install(args) => install::run(&ctx, &args),
         Command::Bootstrap(args) => bootstrap::run(&ctx, &args),
         Command::Plan(args) => converge::plan(&ctx, &args),
         Command::Apply(args) => converge::apply(&ctx, &args),

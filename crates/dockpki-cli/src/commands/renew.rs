@@ -26,6 +26,9 @@ struct Renewed {
     key: &'static str,
     /// `{dir, state}` objects (docs/json.md), `ok`: each layout was just written.
     installed: Vec<serde_json::Value>,
+    /// For a remote host's certificate: `{host, dir}`, where the new certificate waits for
+    /// delivery (docs/json.md, object `deliver`).
+    deliver: Option<serde_json::Value>,
     #[serde(skip)]
     dirs: Vec<PathBuf>,
 }
@@ -90,6 +93,10 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                 KeyPolicy::Reuse => "reused",
             },
             installed: crate::json::installed_all(&r.installed, FileState::Ok.as_str()),
+            deliver: r
+                .remote
+                .as_ref()
+                .map(|d| serde_json::json!({ "host": d.host, "dir": d.out })),
             dirs: r.installed.clone(),
         })
         .collect();
@@ -124,6 +131,20 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
         // Names and serials come from the inventory and the certificates, directories from
         // the inventory: every line is escaped.
         for r in &renewed {
+            if let Some(d) = &r.deliver {
+                ctx.out.done(format_args!(
+                    "renewed {} certificate {:?} of host {}: serial {} replaces {}, valid until {}, same key (the host holds it), written to {}: deliver it and run `{}` there",
+                    r.kind,
+                    r.common_name.as_deref().unwrap_or("-"),
+                    d["host"],
+                    r.serial,
+                    r.old_serial,
+                    dockpki::format_time(r.not_after),
+                    d["dir"].as_str().unwrap_or_default(),
+                    ctx.invocation.command("install --from DIR --dir LAYOUT --force")
+                ));
+                continue;
+            }
             ctx.out.done(format_args!(
                 "renewed {} certificate {:?}: serial {} replaces {}, valid until {}, {} key, in {}",
                 r.kind,

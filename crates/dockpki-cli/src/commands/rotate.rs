@@ -236,7 +236,13 @@ fn report(
     let next = next_step(&ctx.invocation, outcome.next, !restart.is_empty());
     if ctx.out.json {
         let command_line = next_step_command(&ctx.invocation, outcome.next);
+        let deliver: Vec<_> = outcome
+            .deliver
+            .iter()
+            .map(|d| json!({ "host": d.host, "dir": d.out }))
+            .collect();
         let mut doc = json!({
+            "deliver": deliver,
             "restart": crate::json::restart(&restart, &ctx.user),
             "missing_layouts": outcome.missing,
             "next": crate::json::next(&next, command_line.as_deref()),
@@ -272,6 +278,16 @@ fn report(
         say(format_args!(
             "not updated (directory gone): {}; give its holder the new ca.pem",
             dir.display()
+        ));
+    }
+    // Remote hosts hold their own keys: the fleet delivers what this phase wrote for them.
+    for d in &outcome.deliver {
+        ctx.out.done(format_args!(
+            "deliver {} to host {:?} and run `{}` there",
+            d.out.display(),
+            d.host,
+            ctx.invocation
+                .command("install --from DIR --dir LAYOUT --force")
         ));
     }
     for dir in &restart {

@@ -69,6 +69,7 @@ fn certificate_json(c: &CertStatus) -> serde_json::Value {
         "state": c.state,
         "issued_by": { "sha256": c.ca_sha256, "state_ca": c.issued_by_state_ca },
         "installed": c.installed,
+        "remote_host": c.remote_host,
     })
 }
 
@@ -124,6 +125,11 @@ fn print_table(out: &Output, cas: &[CaStatus], certs: &[CertStatus]) {
                 FileState::Ok => i.dir.display().to_string(),
                 s => format!("{} ({})", i.dir.display(), s.as_str()),
             })
+            .chain(
+                c.remote_host
+                    .iter()
+                    .map(|h| format!("host {h} (signed from its request)")),
+            )
             .collect::<Vec<_>>()
             .join(", ");
         rows.push([

@@ -292,6 +292,10 @@ pub enum Scope {
     },
     /// A journal kept next to one configuration file: that file is the only target.
     File(PathBuf),
+    /// A journal kept in one directory outside any state (the files of `dockpki request` and
+    /// `dockpki install` on a host that holds no CA): files staged next to their targets in
+    /// that directory are the only targets.
+    Dir(PathBuf),
 }
 
 impl Scope {
@@ -331,6 +335,16 @@ impl Scope {
                     return Err(format!(
                         "it would replace {} in the archive, which is never overwritten",
                         m.target.display()
+                    ));
+                }
+            }
+            Scope::Dir(only) => {
+                if dir != only || !staged_sibling {
+                    return Err(format!(
+                        "it would move {} to {}, but it may only install files in {}",
+                        m.temp.display(),
+                        m.target.display(),
+                        only.display()
                     ));
                 }
             }
@@ -541,6 +555,36 @@ pub fn recover_next_to(file: &Path, report: &dyn Report) -> Result<PathBuf> {
         });
     }
     crate::fs::write::remove_stale_temps(parent(file));
+    Ok(journal)
+}
+
+/// The journal of an update of files in one directory outside any state
+/// (`DIR/.dockpki-journal`, see [`Scope::Dir`]).
+pub fn in_dir(dir: &Path) -> PathBuf {
+    dir.join(".dockpki-journal")
+}
+
+/// Completes an interrupted update of files in `dir` from its journal ([`in_dir`]), which may
+/// only install files in `dir`, then removes what a killed update staged there. Reports a
+/// [`Notice::Recovered`] when it completed something. Returns the journal's path, for the next
+/// update.
+///
+/// # Errors
+/// When `dir` is not a plain absolute path ([`crate::fs::write::check_path`]); else as
+/// [`recover`].
+pub fn recover_in_dir(dir: &Path, report: &dyn Report) -> Result<PathBuf> {
+    crate::fs::write::check_path(dir)?;
+    let journal = in_dir(dir);
+    let moved = recover(&journal, |_| Ok(Scope::Dir(dir.to_path_buf())), report)?;
+    if moved > 0 {
+        report.notice(&Notice::Recovered {
+            journal: journal.clone(),
+            moved,
+        });
+    }
+    if dir.is_dir() {
+        crate::fs::write::remove_stale_temps(dir);
+    }
     Ok(journal)
 }
 
@@ -810,6 +854,34 @@ mod tests {
                 .to_string();
             assert!(e.contains("neither a file dockpki staged"), "{from}: {e}");
             assert!(d.p(from).exists() && !d.p(to).exists(), "{from}");
+            fs::remove_file(&path).unwrap();
+        }
+    }
+
+    /// The journal of a directory outside any state (`dockpki request`, `install`) installs
+    /// files staged next to their targets in that directory, and nothing anywhere else.
+    #[test]
+    fn a_directory_journal_installs_only_into_its_directory() {
+        let d = Dir::new();
+        let scope = || Scope::Dir(d.p("layout"));
+        let path = d.journal(vec![mv(
+            d.staged("layout/cert.pem"),
+            d.p("layout/cert.pem"),
+            None,
+        )]);
+        assert_eq!(recover(&path, |_| Ok(scope()), &Silent).unwrap(), 1);
+        assert!(d.p("layout/cert.pem").exists());
+        for m in [
+            mv(d.staged("state/ca.pem"), d.p("state/ca.pem"), None),
+            mv(d.staged("state/ca.pem"), d.p("layout/ca.pem"), None),
+        ] {
+            let target = m.target.clone();
+            let path = d.journal(vec![m]);
+            let e = recover(&path, |_| Ok(scope()), &Silent)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("may only install files in"), "{e}");
+            assert!(!target.exists(), "{}", target.display());
             fs::remove_file(&path).unwrap();
         }
     }

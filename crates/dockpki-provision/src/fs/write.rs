@@ -206,6 +206,18 @@ impl WritePlan {
         self.add(path, contents, PRIVATE_MODE, owner, Replace::IfForced);
     }
 
+    /// Adds a certificate signing request (mode 0644), replaced whenever it differs, without a
+    /// backup: it holds public data only and is made again from its key at will.
+    pub fn csr(&mut self, path: PathBuf, pem: &str) {
+        self.add(
+            path,
+            Zeroizing::new(pem.as_bytes().to_vec()),
+            CONFIG_MODE,
+            None,
+            Replace::Mirror,
+        );
+    }
+
     /// Adds a certificate or CA bundle (mode 0444).
     pub fn cert(&mut self, path: PathBuf, pem: &str, owner: Option<Owner>) {
         self.add(

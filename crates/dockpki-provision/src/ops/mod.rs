@@ -9,10 +9,13 @@ pub mod context;
 pub mod converge;
 pub mod crl;
 pub mod export;
+pub mod install;
 pub mod issue;
 pub mod renew;
+pub mod request;
 pub mod revoke;
 pub mod rotate;
+pub mod sign;
 pub mod status;
 #[cfg(test)]
 mod test_fixtures;
@@ -23,9 +26,12 @@ pub use context::{ContextCreateRequest, ContextUpdateRequest, ContextWritten, Tr
 pub use converge::{apply, plan, Action, ActionKind, Applied, Plan};
 pub use crl::{crl, CrlGenerated, CrlRequest};
 pub use export::{export_pkcs12, Pkcs12Exported, Pkcs12Request};
+pub use install::{install, InstallRequest, Installed};
 pub use issue::{issue, IssueRequest, Issued, LeafRequest};
 pub use renew::{renew, RenewRequest, Renewal, Renewed, Selection};
+pub use request::{request, CsrRequest, CsrSubject, KeyChoice, KeyOrigin, Requested};
 pub use revoke::{revoke, Revocation, RevokeRequest, RevokedCertificate, Selector};
+pub use sign::{sign, SignRequest, Signed};
 pub use status::{
     status, CaStatus, CertStatus, DuplicateSerial, InstalledStatus, StatusReport, Verdict,
 };

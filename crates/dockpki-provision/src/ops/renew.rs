@@ -16,8 +16,10 @@ use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, Skipped, WritePlan, Written};
 use crate::report::{Notice, Task};
 use crate::store::expiry::{is_due, RenewalWindow};
-use crate::store::inventory::{Inventory, Record, Status};
-use crate::store::reissue::{plan_successors, restrict_reused_keys, sign_successors};
+use crate::store::inventory::{Inventory, Record, RemoteInfo, Status};
+use crate::store::reissue::{
+    plan_successors, resign_remote, restrict_reused_keys, sign_successors,
+};
 use crate::store::State;
 
 pub use crate::store::reissue::KeyPolicy;
@@ -61,6 +63,10 @@ pub struct Renewed {
     pub key_policy: KeyPolicy,
     /// The layout directories it was installed in.
     pub installed: Vec<PathBuf>,
+    /// For a certificate signed for a remote host (`dockpki sign`): its host, and the directory
+    /// the new certificate was written to for delivery. Its request was signed again, so its
+    /// key is the same one ([`KeyPolicy::Reuse`]); the host installs it (`dockpki install`).
+    pub remote: Option<RemoteInfo>,
 }
 
 /// What [`renew`] did.
@@ -151,6 +157,10 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
     if selected.is_empty() {
         return Ok(Renewal::default());
     }
+    // Certificates of remote hosts have no layout here: their stored requests are signed
+    // again, into the directories they were delivered from.
+    let (remote, selected): (Vec<Record>, Vec<Record>) =
+        selected.into_iter().partition(|r| r.remote.is_some());
 
     let ca = state.load_ca()?;
     let bundle = state.trust_bundle_pem(&ca)?;
@@ -208,6 +218,7 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
             certificate: issued.info.clone(),
             key_policy: request.key_policy,
             installed: record.installed.clone(),
+            remote: None,
         });
         issued_all.push(issued);
     }
@@ -223,6 +234,20 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         &mut plan,
         &mut inventory,
     );
+    for record in &remote {
+        refuse_outliving_ca(record, &ca, now)?;
+        if let Some(signed) = resign_remote(&ca, &bundle, record, now, &mut plan, &mut inventory)? {
+            renewed.push(Renewed {
+                kind: record.kind,
+                common_name: record.common_name.clone(),
+                old_serial: record.serial.clone(),
+                certificate: signed.info,
+                key_policy: KeyPolicy::Reuse,
+                installed: Vec::new(),
+                remote: record.remote.clone(),
+            });
+        }
+    }
     state.plan_inventory(&mut plan, &inventory)?;
     // Judged before the update: judged again after it, a layout swapped for a symlink would
     // have no owner, and root would follow it (see restrict_reused_keys).

@@ -24,8 +24,8 @@ use crate::docker::context::ContextFed;
 use crate::error::{Advice, Error, Result};
 use crate::fs::{Existing, OwnerPolicy, Skipped, WritePlan, Written};
 use crate::layout::Layout;
-use crate::store::inventory::{Inventory, Record, Status as RecordStatus};
-use crate::store::reissue::{reissue as reissue_record, KeyPolicy};
+use crate::store::inventory::{Inventory, Record, RemoteInfo, Status as RecordStatus};
+use crate::store::reissue::{reissue as reissue_record, resign_remote, KeyPolicy};
 use crate::store::State;
 
 /// Where a rotation stands.
@@ -110,6 +110,11 @@ pub struct Outcome {
     pub old_ca: CertInfo,
     /// The CA replacing it (after [`finish`]: the state's CA).
     pub new_ca: CertInfo,
+    /// Remote hosts (certificates signed from their requests, `dockpki sign`) whose delivery
+    /// directory this phase wrote: the phase's `ca.pem` ([`begin`], [`finish`], [`abort`]) and,
+    /// for a request signed again ([`reissue`], [`abort`]), the new certificate. The fleet
+    /// delivers each to its host and installs it there (`dockpki install`).
+    pub deliver: Vec<RemoteInfo>,
     /// The layouts this phase wrote into: every recorded layout whose directory exists
     /// ([`begin`], [`finish`]: their `ca.pem`), or every layout of a re-issued certificate
     /// ([`reissue`]).
@@ -236,10 +241,12 @@ pub fn begin(state: &State, request: &BeginRequest, now: OffsetDateTime) -> Resu
     state.plan_next_ca(&mut plan, &new)?;
     let (present, missing) = existing_layouts(&inventory);
     plan_bundles(&mut plan, &present, &bundle, &state.settings().owners);
+    let deliver = plan_remote_bundles(&mut plan, &inventory, &bundle);
     let plan = state.feed_contexts(plan)?;
     let contexts_fed = plan.contexts().to_vec();
     let written = state.commit(plan)?;
     Ok(Outcome {
+        deliver,
         phase: Phase::Begun,
         old_ca: old.info().clone(),
         new_ca: new.info().clone(),
@@ -305,6 +312,21 @@ pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
         let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
         for record in &todo {
             refuse_outliving(record, &new, now)?;
+            // A remote host's certificate: its stored request signed by the new CA, into the
+            // directory it was delivered from, for the fleet to deliver again.
+            if let Some(signed) =
+                resign_remote(&new, &bundle, record, now, &mut plan, &mut inventory)?
+            {
+                let mut done = Record::new(
+                    &signed.info,
+                    record.kind,
+                    &new.info().sha256_fingerprint,
+                    Vec::new(),
+                );
+                done.remote = record.remote.clone();
+                reissued.push(done);
+                continue;
+            }
             let issued = reissue_record(
                 &new,
                 &bundle,
@@ -335,7 +357,9 @@ pub fn reissue(state: &State, now: OffsetDateTime) -> Result<Outcome> {
                 .map(|d| Layout::for_usage(r.kind, d.clone()))
         })
         .collect();
+    let deliver = reissued.iter().filter_map(|r| r.remote.clone()).collect();
     Ok(Outcome {
+        deliver,
         phase: Phase::Reissued,
         old_ca: old,
         new_ca: new.info().clone(),
@@ -414,6 +438,7 @@ pub fn finish(state: &State) -> Result<Outcome> {
         new.cert_pem(),
         &state.settings().owners,
     );
+    let deliver = plan_remote_bundles(&mut plan, &inventory, new.cert_pem());
     let tag = fingerprint_tag(old.info());
     let archive = state.archive_dir();
     let archived = vec![
@@ -428,6 +453,7 @@ pub fn finish(state: &State) -> Result<Outcome> {
     let contexts_fed = plan.contexts().to_vec();
     let written = state.commit(plan)?;
     Ok(Outcome {
+        deliver,
         phase: Phase::None,
         old_ca: old.info().clone(),
         new_ca: new.info().clone(),
@@ -524,6 +550,26 @@ pub fn abort(state: &State, now: OffsetDateTime) -> Result<Outcome> {
             continue;
         }
         let Some(signer) = &signer else { continue };
+        if record.remote.is_some() {
+            match resign_remote(signer, &bundle, record, now, &mut plan, &mut inventory) {
+                Ok(Some(signed)) => {
+                    let mut done = Record::new(
+                        &signed.info,
+                        record.kind,
+                        &old.sha256_fingerprint,
+                        Vec::new(),
+                    );
+                    done.remote = record.remote.clone();
+                    reissued.push(done);
+                }
+                Ok(None) => {}
+                Err(e) => not_reissued.push(NotReissued {
+                    record: record.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+            continue;
+        }
         match reissue_record(
             signer,
             &bundle,
@@ -573,6 +619,10 @@ pub fn abort(state: &State, now: OffsetDateTime) -> Result<Outcome> {
         .into_iter()
         .filter(|d| !updated.iter().any(|l| &l.dir == d))
         .collect();
+    // Remote hosts: those whose request the old CA signed again got their certificate and
+    // bundle above; every other one the old-only bundle.
+    let mut deliver: Vec<RemoteInfo> = reissued.iter().filter_map(|r| r.remote.clone()).collect();
+    deliver.extend(plan_remote_bundles(&mut plan, &inventory, &bundle));
     state.plan_inventory(&mut plan, &inventory)?;
     let archived = free_archive_names(state, &fingerprint_tag(&new));
     plan.rename(state.ca_next_cert_path(), archived[0].clone());
@@ -581,6 +631,7 @@ pub fn abort(state: &State, now: OffsetDateTime) -> Result<Outcome> {
     let contexts_fed = plan.contexts().to_vec();
     let written = state.commit(plan)?;
     Ok(Outcome {
+        deliver,
         phase: Phase::None,
         old_ca: old,
         new_ca: new,
@@ -764,6 +815,31 @@ fn existing_layouts(inventory: &Inventory) -> (Vec<Layout>, Vec<PathBuf>) {
         }
     }
     (present, missing)
+}
+
+/// Adds `bundle` as `ca.pem` to the delivery directory of every active certificate of a remote
+/// host (once per directory, and not where the plan writes one already: a request signed again
+/// brings its own); returns those hosts.
+fn plan_remote_bundles(
+    plan: &mut WritePlan,
+    inventory: &Inventory,
+    bundle: &str,
+) -> Vec<RemoteInfo> {
+    let mut deliver: Vec<RemoteInfo> = Vec::new();
+    for remote in inventory
+        .certificates
+        .iter()
+        .filter(|r| r.status == RecordStatus::Active)
+        .filter_map(|r| r.remote.as_ref())
+    {
+        let ca_path = remote.out.join("ca.pem");
+        if deliver.iter().any(|d| d.out == remote.out) || plan.planned(&ca_path).is_some() {
+            continue;
+        }
+        plan.cert(ca_path, bundle, None);
+        deliver.push(remote.clone());
+    }
+    deliver
 }
 
 /// Adds `bundle` as `ca.pem` to every layout directory (once per directory).

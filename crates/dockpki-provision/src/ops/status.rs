@@ -132,8 +132,12 @@ pub struct CertStatus {
     pub ca_sha256: String,
     /// Whether that is one of the state's CAs (`ca.pem`, and `ca-next.pem` during a rotation).
     pub issued_by_state_ca: bool,
-    /// Every layout it is installed in.
+    /// Every layout it is installed in (none for a certificate signed for a remote host).
     pub installed: Vec<InstalledStatus>,
+    /// The host holding its key, for a certificate signed from a request (`dockpki sign`);
+    /// its files are on that host, so only its dates are judged here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_host: Option<String>,
 }
 
 /// A serial the inventory records more than once: the file was damaged or edited by hand, and
@@ -295,6 +299,7 @@ pub fn status(state: &State, window: RenewalWindow, now: OffsetDateTime) -> Resu
                 ca_sha256: r.ca_sha256.clone(),
                 issued_by_state_ca,
                 installed,
+                remote_host: r.remote_host().map(str::to_string),
             }
         })
         .collect();

@@ -80,6 +80,26 @@ pub struct Record {
     /// Why it was revoked, when a reason was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_reason: Option<RevocationReason>,
+    /// For a certificate signed from a request (`dockpki sign`) whose key stays on another host:
+    /// which host, the request (to sign it again on renewal) and where the certificate was
+    /// delivered. Such a record has no [`Record::installed`] layout: dockpki never sees its
+    /// key. Absent for certificates dockpki installed itself, and in inventories written before
+    /// requests existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteInfo>,
+}
+
+/// Where a certificate signed from a request went (see [`Record::remote`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteInfo {
+    /// The host that holds the key: the label given to `dockpki sign --host`, else the
+    /// request's common name.
+    pub host: String,
+    /// The certificate signing request in PEM: public data only, kept so that the same key can
+    /// be certified again.
+    pub csr_pem: String,
+    /// The directory the certificate and CA bundle were written to, for the fleet to deliver.
+    pub out: PathBuf,
 }
 
 impl Record {
@@ -100,11 +120,34 @@ impl Record {
             status: Status::Active,
             revoked_at: None,
             revocation_reason: None,
+            remote: None,
         }
     }
 }
 
+/// Where a certificate is in use: one of a record's layouts, or the remote host it was signed
+/// for. A newer certificate of the same kind in the same place supersedes the older one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Place {
+    Layout(PathBuf),
+    Remote(String),
+}
+
 impl Record {
+    fn places(&self) -> Vec<Place> {
+        self.installed
+            .iter()
+            .cloned()
+            .map(Place::Layout)
+            .chain(self.remote.iter().map(|r| Place::Remote(r.host.clone())))
+            .collect()
+    }
+
+    /// The host holding the key of a certificate signed from a request (see [`RemoteInfo`]).
+    pub fn remote_host(&self) -> Option<&str> {
+        self.remote.as_ref().map(|r| r.host.as_str())
+    }
+
     /// Whether `query` names this record's serial: the whole serial or a prefix of it, in hex,
     /// ignoring case, colons and a leading `0x`, so that the short serial `dockpki status`
     /// prints and the colon form of `openssl x509 -serial` both work.
@@ -357,46 +400,41 @@ impl Inventory {
     /// renewal of thousands of certificates must not compare each with every other.
     pub fn add_all(&mut self, records: impl IntoIterator<Item = Record>) {
         use std::collections::HashMap;
-        // Every active record, by kind and layout directory.
-        let mut active: HashMap<(Usage, PathBuf), Vec<usize>> = HashMap::new();
+        // Every active record, by kind and place (layout directory or remote host).
+        let mut active: HashMap<(Usage, Place), Vec<usize>> = HashMap::new();
         for (i, r) in self.certificates.iter().enumerate() {
             if r.status == Status::Active {
-                for dir in &r.installed {
-                    active.entry((r.kind, dir.clone())).or_default().push(i);
+                for place in r.places() {
+                    active.entry((r.kind, place)).or_default().push(i);
                 }
             }
         }
         for record in records {
-            for dir in &record.installed {
+            for place in record.places() {
                 // A record listed under several directories may already be superseded
                 // through another one: only active records change.
-                for i in active
-                    .remove(&(record.kind, dir.clone()))
-                    .unwrap_or_default()
-                {
+                for i in active.remove(&(record.kind, place)).unwrap_or_default() {
                     if self.certificates[i].status == Status::Active {
                         self.certificates[i].status = Status::Superseded;
                     }
                 }
             }
             let i = self.certificates.len();
-            for dir in &record.installed {
-                active
-                    .entry((record.kind, dir.clone()))
-                    .or_default()
-                    .push(i);
+            for place in record.places() {
+                active.entry((record.kind, place)).or_default().push(i);
             }
             self.certificates.push(record);
         }
     }
 
     /// Adds a new active record, marking older active records of the same kind installed in
-    /// the same layout as superseded.
+    /// the same layout (or signed for the same remote host) as superseded.
     pub fn add(&mut self, record: Record) {
+        let places = record.places();
         for old in &mut self.certificates {
             if old.status == Status::Active
                 && old.kind == record.kind
-                && old.installed.iter().any(|d| record.installed.contains(d))
+                && old.places().iter().any(|p| places.contains(p))
             {
                 old.status = Status::Superseded;
             }
@@ -521,6 +559,7 @@ impl Record {
             status,
             revoked_at: None,
             revocation_reason: None,
+            remote: None,
         }
     }
 }
@@ -748,6 +787,7 @@ mod add_all {
             },
             revoked_at: None,
             revocation_reason: None,
+            remote: None,
         }
     }
 

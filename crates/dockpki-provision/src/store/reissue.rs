@@ -6,7 +6,7 @@ use std::path::Path;
 
 use dockpki::{
     CertificateAuthority, ClientRequest, IssuedCert, Lifetime, PrivateKey, SanList, ServerRequest,
-    Usage,
+    SignedCert, Usage, VerifiedCsr,
 };
 use time::OffsetDateTime;
 
@@ -139,6 +139,55 @@ pub fn plan_successors(
             record.installed.clone(),
         )
     }));
+}
+
+/// Signs `record`'s stored request again from `ca` (same key, same names and lifetime, a new
+/// certificate) when it is a certificate signed for a remote host ([`Record::remote`]), plans
+/// the certificate and `bundle_pem` as `ca.pem` into the directory it was delivered to before
+/// (replacing what is there, with backups as the plan's `Existing` says), and records it in
+/// `inventory` with the same host, request and directory, which marks `record` superseded.
+/// `Ok(None)` for any other record: nothing is planned then.
+///
+/// # Errors
+/// When the stored request no longer verifies (the inventory was edited), its validity is not
+/// a usable lifetime, or the CA refuses it; nothing is planned then.
+pub fn resign_remote(
+    ca: &CertificateAuthority,
+    bundle_pem: &str,
+    record: &Record,
+    now: OffsetDateTime,
+    plan: &mut WritePlan,
+    inventory: &mut Inventory,
+) -> Result<Option<SignedCert>> {
+    let Some(remote) = &record.remote else {
+        return Ok(None);
+    };
+    let what = format!(
+        "signing the request of host {:?} again ({} certificate, serial {})",
+        remote.host, record.kind, record.serial
+    );
+    let csr = VerifiedCsr::from_pem(remote.csr_pem.as_bytes())
+        .map_err(|e| Error::from(e).context(&what))?;
+    let lifetime = Lifetime::of_validity(record.not_before, record.not_after).ok_or_else(|| {
+        Error::new(format!(
+            "{what}: its recorded validity is not a usable lifetime"
+        ))
+    })?;
+    let signed = ca
+        .sign_csr(&csr, record.kind, lifetime, now)
+        .map_err(|e| Error::from(e).context(&what))?;
+    let out = Layout::for_usage(record.kind, remote.out.clone());
+    plan.cert(out.ca_path(), bundle_pem, None);
+    plan.cert(out.cert_path(), &signed.cert_pem, None);
+    let mut new = Record::new(
+        &signed.info,
+        record.kind,
+        &ca.info().sha256_fingerprint,
+        Vec::new(),
+    );
+    new.remote = Some(remote.clone());
+    inventory.add(new);
+    Ok(Some(signed))
 }
 
 fn what(record: &Record) -> String {

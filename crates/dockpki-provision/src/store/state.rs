@@ -249,6 +249,9 @@ impl State {
         let mut dirs = BTreeSet::from([self.dir.clone(), self.archive_dir()]);
         for r in &inventory.certificates {
             dirs.extend(r.installed.iter().cloned());
+            // Where `dockpki sign` delivered a certificate: written by the same journaled update
+            // that recorded it.
+            dirs.extend(r.remote.iter().map(|remote| remote.out.clone()));
         }
         for c in &inventory.contexts {
             dirs.insert(crate::docker::context::meta_dir(&c.docker_config, &c.name));
@@ -971,6 +974,7 @@ mod tests {
                 status: Status::Active,
                 revoked_at: None,
                 revocation_reason: None,
+                remote: None,
             }
         }
         /// An inventory of `n` certificates in layouts 0..n.

@@ -1,0 +1,729 @@
+//! `dockpki request` / `sign` / `install`: keys that never travel. The key is made on the host
+//! that uses it, only the request and the certificate move, and openssl judges the result.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{assert_openssl_accepts, assert_success, json, mode, openssl_x509, s, snapshot, Env};
+
+/// Whether openssl is here: the tests that make requests with it or judge with it need it.
+fn openssl() -> bool {
+    common::prerequisite(
+        Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "openssl",
+    )
+}
+
+/// Every output of a run, for the "no key in any output" check.
+fn all_output(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    snapshot(dir)
+        .into_iter()
+        .filter(|(p, _)| p.is_file())
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Asserts that no file under `dir` holds a private key.
+fn assert_no_key_under(dir: &Path) {
+    assert_no_key_but(dir, &[]);
+}
+
+/// Asserts that no file under `dir` but those in `except` holds a private key.
+fn assert_no_key_but(dir: &Path, except: &[PathBuf]) {
+    for f in files_under(dir).into_iter().filter(|f| !except.contains(f)) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "{} holds a private key",
+            f.display()
+        );
+    }
+}
+
+/// The fleet flow on one machine: `host` is the daemon's (or client's) side, `ca_side` the CA's.
+struct Fleet {
+    env: Env,
+    outputs: Vec<String>,
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        let env = Env::new();
+        env.ca_init(&[]);
+        Fleet {
+            env,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Runs dockpki with `args` (and `--state`), requires success, keeps its output.
+    fn ok(&mut self, args: &[&str]) -> Output {
+        let out = self.env.run(args);
+        assert_success(&out);
+        self.outputs.push(all_output(&out));
+        out
+    }
+
+    /// Runs dockpki without `--state` (a host that holds no CA).
+    fn ok_on_host(&mut self, args: &[&str]) -> Output {
+        let out = self.env.bare().args(args).output().expect("run dockpki");
+        assert_success(&out);
+        self.outputs.push(all_output(&out));
+        out
+    }
+
+    fn assert_no_key_in_outputs(&self) {
+        for o in &self.outputs {
+            assert!(!o.contains("PRIVATE KEY"), "an output shows a key:\n{o}");
+        }
+    }
+}
+
+#[test]
+fn server_request_signed_and_installed_verifies_with_openssl_and_the_key_never_leaves_the_host() {
+    if !openssl() {
+        return;
+    }
+    let mut f = Fleet::new();
+    let host = f.env.path("host/pki");
+    let csr = host.join("server.csr");
+    let signed = f.env.path("ca-side/signed/web1");
+    f.ok_on_host(&[
+        "request",
+        "server",
+        "--san",
+        "docker.example.com",
+        "--san",
+        "192.0.2.10",
+        "--dir",
+        s(&host),
+    ]);
+    assert_eq!(mode(&host.join("server-key.pem")) & 0o777, 0o400);
+    assert_eq!(mode(&csr) & 0o777, 0o644);
+    // The request travels to the CA's side; the key does not.
+    let fetched = f.env.path("ca-side/requests/web1.csr");
+    std::fs::create_dir_all(fetched.parent().unwrap()).unwrap();
+    std::fs::copy(&csr, &fetched).unwrap();
+    let out = f.ok(&["--json", "sign", s(&fetched), "--out", s(&signed)]);
+    let doc = json(&out);
+    assert_eq!(doc["kind"], "server");
+    assert_eq!(doc["host"], "docker.example.com");
+    assert_eq!(
+        common::names(&signed),
+        ["ca.pem", "server-cert.pem"],
+        "sign writes the certificate and the bundle, never a key"
+    );
+    f.ok_on_host(&["install", "--from", s(&signed), "--dir", s(&host)]);
+
+    assert_openssl_accepts(
+        &host.join("ca.pem"),
+        &host.join("server-cert.pem"),
+        "sslserver",
+    );
+    let ext = openssl_x509(
+        &host.join("server-cert.pem"),
+        &["-ext", "extendedKeyUsage,basicConstraints,subjectAltName"],
+    );
+    assert!(ext.contains("TLS Web Server Authentication"), "{ext}");
+    assert!(!ext.contains("Client Authentication"), "{ext}");
+    assert!(ext.contains("CA:FALSE"), "{ext}");
+    assert!(
+        ext.contains("DNS:docker.example.com") && ext.contains("IP Address:192.0.2.10"),
+        "{ext}"
+    );
+    // The certificate is for the key that stayed on the host.
+    let pubkey = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        out.stdout
+    };
+    assert_eq!(
+        pubkey(&[
+            "x509",
+            "-noout",
+            "-pubkey",
+            "-in",
+            s(&host.join("server-cert.pem"))
+        ]),
+        pubkey(&["pkey", "-pubout", "-in", s(&host.join("server-key.pem"))]),
+    );
+    assert_no_key_under(&f.env.path("ca-side"));
+    // The CA's side holds one key: the CA's own.
+    let ca_key = f.env.state().join("ca-key.pem");
+    assert!(ca_key.is_file());
+    assert_no_key_but(&f.env.state(), &[ca_key]);
+    f.assert_no_key_in_outputs();
+
+    // status lists the certificate with its host, and judges it by its dates only.
+    let status = json(&f.ok(&["--json", "status"]));
+    let cert = &status["certificates"][0];
+    assert_eq!(cert["remote_host"], "docker.example.com");
+    assert_eq!(cert["state"], "ok");
+    assert_eq!(cert["installed"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn client_request_signed_and_installed_verifies_as_a_client_with_openssl() {
+    if !openssl() {
+        return;
+    }
+    let mut f = Fleet::new();
+    let laptop = f.env.path("laptop/.docker");
+    let signed = f.env.path("ca-side/alice");
+    f.ok_on_host(&["request", "client", "--name", "alice", "--dir", s(&laptop)]);
+    assert_eq!(common::names(&laptop), ["client.csr", "key.pem"]);
+    f.ok(&[
+        "sign",
+        s(&laptop.join("client.csr")),
+        "--host",
+        "alice-laptop",
+        "--out",
+        s(&signed),
+    ]);
+    assert_eq!(common::names(&signed), ["ca.pem", "cert.pem"]);
+    f.ok_on_host(&["install", "--from", s(&signed), "--dir", s(&laptop)]);
+    assert_openssl_accepts(
+        &laptop.join("ca.pem"),
+        &laptop.join("cert.pem"),
+        "sslclient",
+    );
+    let ext = openssl_x509(
+        &laptop.join("cert.pem"),
+        &["-ext", "extendedKeyUsage", "-subject"],
+    );
+    assert!(ext.contains("TLS Web Client Authentication"), "{ext}");
+    assert!(!ext.contains("Server Authentication"), "{ext}");
+    assert!(
+        ext.contains("CN=alice") || ext.contains("CN = alice"),
+        "{ext}"
+    );
+    let inv = common::inventory(&f.env);
+    assert_eq!(inv["certificates"][0]["remote"]["host"], "alice-laptop");
+    assert!(inv["certificates"][0]["remote"]["csr_pem"]
+        .as_str()
+        .unwrap()
+        .contains("BEGIN CERTIFICATE REQUEST"));
+    assert_no_key_under(&f.env.path("ca-side"));
+    f.assert_no_key_in_outputs();
+}
+
+#[test]
+fn a_second_request_in_the_same_directory_is_for_the_same_key_unless_new_key() {
+    let env = Env::new();
+    let dir = env.path("pki");
+    let request = |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "request",
+            "server",
+            "--san",
+            "h.example.com",
+            "--dir",
+            s(&dir),
+        ];
+        args.extend_from_slice(extra);
+        json(&env.ok(&args))
+    };
+    assert_eq!(request(&[])["key"]["origin"], "generated");
+    let key = std::fs::read(dir.join("server-key.pem")).unwrap();
+    assert_eq!(request(&[])["key"]["origin"], "existing");
+    assert_eq!(std::fs::read(dir.join("server-key.pem")).unwrap(), key);
+    assert_eq!(request(&["--new-key"])["key"]["origin"], "generated");
+    assert_ne!(std::fs::read(dir.join("server-key.pem")).unwrap(), key);
+    // The replaced key is kept as a backup, private.
+    let backups = common::names_with_prefix(&dir, "server-key.pem.bak-");
+    assert_eq!(backups.len(), 1, "{:?}", common::names(&dir));
+    assert_eq!(mode(&dir.join(&backups[0])) & 0o777, 0o400);
+}
+
+#[test]
+fn a_request_for_a_key_others_can_read_is_refused_and_new_key_replaces_it() {
+    let env = Env::new();
+    let dir = env.path("pki");
+    env.ok(&["request", "client", "--name", "ci", "--dir", s(&dir)]);
+    common::chmod(&dir.join("key.pem"), 0o644);
+    let line = env.assert_refused(
+        &["request", "client", "--name", "ci", "--dir", s(&dir)],
+        "lets group or others read it",
+    );
+    assert!(line.contains("--new-key"), "{line}");
+    env.ok(&[
+        "request",
+        "client",
+        "--name",
+        "ci",
+        "--dir",
+        s(&dir),
+        "--new-key",
+    ]);
+    assert_eq!(mode(&dir.join("key.pem")) & 0o777, 0o400);
+}
+
+#[test]
+fn a_tampered_request_is_refused_and_nothing_is_written() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&["request", "client", "--name", "mallory", "--dir", s(&host)]);
+    // Rewrite the name inside the signed part: the signature no longer matches.
+    let pem = std::fs::read_to_string(host.join("client.csr")).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut der = base64_decode(&body);
+    let at = der.windows(7).position(|w| w == b"mallory").unwrap();
+    der[at] = b'M';
+    let tampered = env.path("tampered.csr");
+    std::fs::write(&tampered, pem_encode("CERTIFICATE REQUEST", &der)).unwrap();
+    env.assert_refused(
+        &["sign", s(&tampered), "--out", s(&env.path("out"))],
+        "signature does not verify",
+    );
+    // A flipped byte at the end of the signature, too.
+    let mut der = base64_decode(&body);
+    let last = der.len() - 2;
+    der[last] ^= 0x01;
+    std::fs::write(&tampered, pem_encode("CERTIFICATE REQUEST", &der)).unwrap();
+    env.assert_refused(
+        &["sign", s(&tampered), "--out", s(&env.path("out"))],
+        "certificate signing request refused",
+    );
+}
+
+#[test]
+fn a_request_for_ca_true_and_code_signing_gets_only_dockpkis_extensions() {
+    if !openssl() {
+        return;
+    }
+    let env = Env::new();
+    env.ca_init(&[]);
+    let key = env.path("evil.key");
+    let csr = env.path("evil.csr");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-keyout",
+            s(&key),
+            "-out",
+            s(&csr),
+            "-subj",
+            "/CN=evil.example.com",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .args([
+            "-addext",
+            "extendedKeyUsage=codeSigning,serverAuth,clientAuth",
+        ])
+        .args(["-addext", "keyUsage=critical,keyCertSign,digitalSignature"])
+        .args(["-addext", "subjectAltName=DNS:evil.example.com"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let signed = env.path("signed");
+    let out = env.ok(&[
+        "--json",
+        "sign",
+        s(&csr),
+        "--kind",
+        "server",
+        "--out",
+        s(&signed),
+    ]);
+    let doc = json(&out);
+    let ignored = doc["ignored"].to_string();
+    assert!(
+        ignored.contains("CA:TRUE") && ignored.contains("extended key usage"),
+        "{ignored}"
+    );
+    let cert = signed.join("server-cert.pem");
+    let ext = openssl_x509(
+        &cert,
+        &["-ext", "extendedKeyUsage,basicConstraints,keyUsage"],
+    );
+    assert!(ext.contains("CA:FALSE"), "{ext}");
+    assert!(!ext.contains("CA:TRUE"), "{ext}");
+    assert!(!ext.contains("Code Signing"), "{ext}");
+    assert!(!ext.contains("Client Authentication"), "{ext}");
+    assert!(!ext.contains("Certificate Sign"), "{ext}");
+    assert!(ext.contains("TLS Web Server Authentication"), "{ext}");
+    assert_openssl_accepts(&signed.join("ca.pem"), &cert, "sslserver");
+}
+
+#[test]
+fn a_san_outside_the_name_constraints_is_refused_and_nothing_is_written() {
+    let env = Env::new();
+    env.ca_init(&["--permit-dns", "example.com"]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "docker.example.org",
+        "--dir",
+        s(&host),
+    ]);
+    env.assert_refused(
+        &[
+            "sign",
+            s(&host.join("server.csr")),
+            "--out",
+            s(&env.path("out")),
+        ],
+        "docker.example.org",
+    );
+}
+
+#[test]
+fn installing_a_certificate_for_another_key_is_refused_and_nothing_is_written() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (web1, web2) = (env.path("web1"), env.path("web2"));
+    for dir in [&web1, &web2] {
+        env.ok(&[
+            "request",
+            "server",
+            "--san",
+            "h.example.com",
+            "--dir",
+            s(dir),
+        ]);
+    }
+    let signed2 = env.path("signed2");
+    env.ok(&["sign", s(&web2.join("server.csr")), "--out", s(&signed2)]);
+    env.assert_refused(
+        &["install", "--from", s(&signed2), "--dir", s(&web1)],
+        "is not for the key",
+    );
+    // A client certificate into a daemon's layout: refused too (wrong kind for the layout).
+    let laptop = env.path("laptop");
+    env.ok(&["request", "client", "--name", "bob", "--dir", s(&laptop)]);
+    let signed_bob = env.path("signed-bob");
+    env.ok(&[
+        "sign",
+        s(&laptop.join("client.csr")),
+        "--out",
+        s(&signed_bob),
+    ]);
+    env.assert_refused(
+        &["install", "--from", s(&signed_bob), "--dir", s(&web1)],
+        "holds a daemon layout",
+    );
+}
+
+#[test]
+fn installing_a_certificate_that_does_not_chain_to_the_given_ca_pem_is_refused() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    let signed = env.path("signed");
+    env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+    // Another CA's bundle next to the certificate.
+    let other = Env::new();
+    other.ca_init(&[]);
+    common::chmod(&signed.join("ca.pem"), 0o644);
+    std::fs::copy(other.state().join("ca.pem"), signed.join("ca.pem")).unwrap();
+    env.assert_refused(
+        &["install", "--from", s(&signed), "--dir", s(&host)],
+        "does not verify",
+    );
+}
+
+#[test]
+fn installing_without_a_key_in_the_layout_says_to_make_the_request_there_first() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    let signed = env.path("signed");
+    env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+    std::fs::create_dir_all(env.path("empty")).unwrap();
+    let line = env.assert_refused(
+        &[
+            "install",
+            "--from",
+            s(&signed),
+            "--dir",
+            s(&env.path("empty")),
+        ],
+        "holds no key",
+    );
+    assert!(line.contains("request server|client --dir DIR"), "{line}");
+}
+
+#[test]
+fn renew_re_signs_a_remote_hosts_request_into_its_out_directory_with_the_same_key() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    let signed = env.path("signed");
+    env.ok(&[
+        "sign",
+        s(&host.join("server.csr")),
+        "--validity",
+        "30d",
+        "--out",
+        s(&signed),
+    ]);
+    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
+    let before = std::fs::read(signed.join("server-cert.pem")).unwrap();
+    // Nothing due: renew writes nothing and does not look for the remote host's layout.
+    let snap = snapshot(env.root());
+    let out = env.ok(&["renew"]);
+    assert!(out.stdout.is_empty());
+    common::assert_unchanged(&snap, &snapshot(env.root()), "renew with nothing due");
+    common::age_certificates(&env, "server", 25);
+    let doc = json(&env.ok(&["--json", "renew"]));
+    assert_eq!(doc["renewed"][0]["deliver"]["host"], "h.example.com");
+    assert_eq!(doc["renewed"][0]["key"], "reused");
+    assert_eq!(
+        doc["restart"].as_array().unwrap().len(),
+        0,
+        "no local daemon to restart"
+    );
+    let after = std::fs::read(signed.join("server-cert.pem")).unwrap();
+    assert_ne!(
+        before, after,
+        "a new certificate waits in the out directory"
+    );
+    // It is for the host's same key: install accepts it (replacing with --force).
+    env.ok(&[
+        "install",
+        "--from",
+        s(&signed),
+        "--dir",
+        s(&host),
+        "--force",
+    ]);
+    assert_eq!(std::fs::read(host.join("server-cert.pem")).unwrap(), after);
+    let status = json(&env.ok(&["--json", "status"]));
+    assert_eq!(
+        status["certificates"].as_array().unwrap().len(),
+        1,
+        "the old one is superseded"
+    );
+    assert_no_key_under(&signed);
+}
+
+/// How many certificates a PEM file holds.
+fn pem_count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .matches("-----BEGIN CERTIFICATE-----")
+        .count()
+}
+
+#[test]
+fn a_ca_rotation_delivers_bundles_and_re_signed_requests_to_remote_hosts_at_every_phase() {
+    if !openssl() {
+        return;
+    }
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&["request", "client", "--name", "ci", "--dir", s(&host)]);
+    let signed = env.path("signed");
+    env.ok(&["sign", s(&host.join("client.csr")), "--out", s(&signed)]);
+    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
+    let install = || {
+        env.ok(&[
+            "install",
+            "--from",
+            s(&signed),
+            "--dir",
+            s(&host),
+            "--force",
+        ])
+    };
+
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "begin"]));
+    assert_eq!(doc["deliver"][0]["host"], "ci");
+    assert_eq!(
+        pem_count(&signed.join("ca.pem")),
+        2,
+        "old + new CA to deliver"
+    );
+    install();
+    assert_eq!(pem_count(&host.join("ca.pem")), 2);
+
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "reissue"]));
+    assert_eq!(doc["deliver"][0]["host"], "ci");
+    assert_eq!(doc["reissued"], 1);
+    install();
+
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "finish"]));
+    assert_eq!(doc["deliver"][0]["host"], "ci");
+    assert_eq!(pem_count(&signed.join("ca.pem")), 1, "the new CA alone");
+    install();
+    assert_eq!(
+        std::fs::read(host.join("ca.pem")).unwrap(),
+        std::fs::read(env.state().join("ca.pem")).unwrap()
+    );
+    // The host's certificate, for its own unchanged key, comes from the new CA.
+    assert_openssl_accepts(
+        &env.state().join("ca.pem"),
+        &host.join("cert.pem"),
+        "sslclient",
+    );
+    assert_no_key_under(&signed);
+}
+
+#[test]
+fn an_aborted_rotation_gives_remote_hosts_the_old_ca_back() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    let signed = env.path("signed");
+    env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+    let old_ca = std::fs::read(env.state().join("ca.pem")).unwrap();
+    env.ok(&["ca", "rotate", "begin"]);
+    env.ok(&["ca", "rotate", "reissue"]);
+    let doc = json(&env.ok(&["--json", "ca", "rotate", "abort"]));
+    assert_eq!(doc["deliver"][0]["host"], "h.example.com");
+    assert_eq!(std::fs::read(signed.join("ca.pem")).unwrap(), old_ca);
+    // The certificate to deliver is the old CA's again, for the same key.
+    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let out = Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(text.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("base64 -d");
+    assert!(out.status.success());
+    out.stdout
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let out = Command::new("base64")
+        .arg("-w64")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(der)?;
+            c.wait_with_output()
+        })
+        .expect("base64");
+    format!(
+        "-----BEGIN {label}-----\n{}-----END {label}-----\n",
+        String::from_utf8(out.stdout).unwrap()
+    )
+}
+
+/// `install` killed before each of its renames (certificate, bundle): the next `install` (or
+/// `request`) in the layout completes it from `LAYOUT/.dockpki-journal`, so the layout never
+/// keeps a new certificate with an old bundle.
+#[test]
+fn an_install_killed_before_each_rename_is_completed_by_the_next_command_in_the_layout() {
+    use std::os::unix::process::ExitStatusExt;
+    if !common::fault_injection() {
+        return;
+    }
+    for abort_before in 0..2 {
+        let env = Env::new();
+        env.ca_init(&[]);
+        let host = env.path("host");
+        env.ok(&[
+            "request",
+            "server",
+            "--san",
+            "h.example.com",
+            "--dir",
+            s(&host),
+        ]);
+        let signed = env.path("signed");
+        env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+        let out = env
+            .cmd()
+            .args(["install", "--from", s(&signed), "--dir", s(&host)])
+            .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", abort_before.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(6), "aborted: {out:?}");
+        assert!(
+            host.join(".dockpki-journal").exists(),
+            "the journal outlives the crash"
+        );
+        // The next command in the layout completes the update before its own work.
+        env.ok(&[
+            "request",
+            "server",
+            "--san",
+            "h.example.com",
+            "--dir",
+            s(&host),
+        ]);
+        assert!(!host.join(".dockpki-journal").exists());
+        for name in ["server-cert.pem", "ca.pem"] {
+            assert_eq!(
+                std::fs::read(host.join(name)).unwrap(),
+                std::fs::read(signed.join(name)).unwrap(),
+                "{name} after recovery (abort before move {abort_before})"
+            );
+        }
+        let leftovers: Vec<String> = common::names(&host)
+            .into_iter()
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}

@@ -1,0 +1,221 @@
+//! `dockpki request`: a key and a certificate signing request, made on the host that will use
+//! the key, so that the key never travels. No state directory is involved: the host may hold no
+//! CA at all. The request goes to the CA's host (`dockpki sign`), the certificate comes back
+//! (`dockpki install`).
+
+use std::path::PathBuf;
+
+use dockpki::{
+    create_client_csr, create_server_csr, CommonName, KeyType, PrivateKey, SanList, Usage,
+};
+
+use crate::error::{Advice, Error, Result};
+use crate::fs::reader::{self, Limit, Links};
+use crate::fs::{Existing, WritePlan, Written};
+use crate::layout::Layout;
+use crate::report::Report;
+
+/// What the certificate is to say.
+#[derive(Clone, Debug)]
+pub enum CsrSubject {
+    /// A daemon's certificate: every name and address clients dial, and an optional common
+    /// name (default: the first SAN).
+    Server {
+        /// The SANs.
+        sans: SanList,
+        /// The common name.
+        common_name: Option<CommonName>,
+    },
+    /// A client certificate: who the client is.
+    Client {
+        /// The common name.
+        common_name: CommonName,
+    },
+}
+
+impl CsrSubject {
+    /// The kind of certificate asked for.
+    pub fn usage(&self) -> Usage {
+        match self {
+            CsrSubject::Server { .. } => Usage::Server,
+            CsrSubject::Client { .. } => Usage::Client,
+        }
+    }
+}
+
+/// Which key the request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyChoice {
+    /// The key already in the directory, if there is one (a renewal without re-keying); else a
+    /// new key of this type.
+    KeepExisting(KeyType),
+    /// A new key of this type, replacing one already there (kept as a timestamped backup): after
+    /// a suspected compromise, or to change the key type.
+    New(KeyType),
+}
+
+/// A request to make a key and a certificate signing request in a directory.
+#[derive(Clone, Debug)]
+pub struct CsrRequest {
+    /// What the certificate is to say.
+    pub subject: CsrSubject,
+    /// Which key.
+    pub key: KeyChoice,
+    /// The directory: the layout the certificate will be installed in (`dockpki install`), so
+    /// that the key is already where it is used.
+    pub dir: PathBuf,
+}
+
+/// Where the key of a request came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyOrigin {
+    /// Generated now.
+    Generated,
+    /// The key that was already in the directory.
+    Existing,
+}
+
+/// What [`request`] did.
+#[derive(Debug)]
+pub struct Requested {
+    /// The layout the key belongs to.
+    pub layout: Layout,
+    /// The request file: `server.csr` or `client.csr`.
+    pub csr_path: PathBuf,
+    /// The request in PEM (public data only).
+    pub csr_pem: String,
+    /// Whether the key is new or was already there.
+    pub key: KeyOrigin,
+    /// The key's type.
+    pub key_type: KeyType,
+    /// The files written, with their backups.
+    pub written: Vec<Written>,
+}
+
+/// The request file of a layout of kind `usage` in `dir`.
+pub fn csr_path(usage: Usage, dir: &std::path::Path) -> PathBuf {
+    dir.join(match usage {
+        Usage::Server => "server.csr",
+        Usage::Client => "client.csr",
+    })
+}
+
+/// Makes (or keeps) the private key of a layout in `request.dir` (`server-key.pem` or
+/// `key.pem`, mode 0400) and writes a certificate signing request for it (`server.csr` or
+/// `client.csr`, mode 0644), in one journaled update whose journal is kept in the directory
+/// (`DIR/.dockpki-journal`; an interrupted earlier update is completed first). The key is never
+/// returned, printed or copied anywhere else.
+///
+/// # Errors
+/// When the directory holds the other kind of layout, an existing key to keep may be read by
+/// group or others (it may have been copied: make a new one), cannot be read or is not a key
+/// dockpki uses (encrypted, another algorithm), a key is to be replaced but cannot be
+/// backed up, or the files cannot be written; nothing is written then.
+///
+/// # Examples
+/// ```
+/// use dockpki::KeyType;
+/// use dockpki_provision::ops::request::{request, CsrRequest, CsrSubject, KeyChoice, KeyOrigin};
+/// use dockpki_provision::report::Silent;
+/// # let root = tempfile::tempdir()?;
+/// let dir = root.path().join("pki");
+/// let req = CsrRequest {
+///     subject: CsrSubject::Server { sans: dockpki::SanList::parse(["docker.example.com"])?, common_name: None },
+///     key: KeyChoice::KeepExisting(KeyType::EcdsaP256),
+///     dir: dir.clone(),
+/// };
+/// let first = request(&req, &Silent)?;
+/// assert_eq!(first.key, KeyOrigin::Generated);
+/// assert!(dir.join("server-key.pem").exists() && dir.join("server.csr").exists());
+/// let again = request(&req, &Silent)?; // the same key, a new request
+/// assert_eq!(again.key, KeyOrigin::Existing);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
+    let usage = request.subject.usage();
+    let layout = Layout::for_usage(usage, request.dir.clone());
+    layout.refuse_other_kind()?;
+    let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
+    let key_path = layout.key_path();
+    let existing = match reader::open(&key_path, Links::Follow, Limit::Pem) {
+        Ok(file) => {
+            if let KeyChoice::KeepExisting(_) = request.key {
+                refuse_readable_key(&file, &key_path)?;
+            }
+            Some(reader::read_opened(file, &key_path, Limit::Pem)?)
+        }
+        Err(reader::ReadError::NotFound(_)) => None,
+        Err(reader::ReadError::Refused(e)) => return Err(e),
+    };
+    let (key, origin, replace) = match (request.key, existing) {
+        (KeyChoice::KeepExisting(_), Some(pem)) => {
+            let key = PrivateKey::from_pem(&pem).map_err(|e| {
+                Error::advised(
+                    format!(
+                        "cannot make a request for the key {}: {e}",
+                        key_path.display()
+                    ),
+                    Advice::RequestNewKey,
+                )
+            })?;
+            (key, KeyOrigin::Existing, false)
+        }
+        (KeyChoice::KeepExisting(kt), None) => {
+            (PrivateKey::generate(kt)?, KeyOrigin::Generated, false)
+        }
+        (KeyChoice::New(kt), old) => (
+            PrivateKey::generate(kt)?,
+            KeyOrigin::Generated,
+            old.is_some(),
+        ),
+    };
+    let csr_pem = match &request.subject {
+        CsrSubject::Server { sans, common_name } => {
+            create_server_csr(&key, sans, common_name.as_ref())?
+        }
+        CsrSubject::Client { common_name } => create_client_csr(&key, common_name)?,
+    };
+    // Consent to a new key is consent to replace the old one, which is kept as a backup.
+    let mut plan = WritePlan::new(if replace {
+        Existing::ReplaceKeepingBackup
+    } else {
+        Existing::Refuse
+    });
+    if origin == KeyOrigin::Generated {
+        plan.key(key_path, key.to_pem(), None);
+    }
+    let csr_path = csr_path(usage, &layout.dir);
+    plan.csr(csr_path.clone(), &csr_pem);
+    let written = plan.commit(&journal, report)?;
+    Ok(Requested {
+        layout,
+        csr_path,
+        csr_pem,
+        key: origin,
+        key_type: key.key_type(),
+        written,
+    })
+}
+
+/// Refuses to certify again a key that group or others may read: it may have been copied, and a
+/// new certificate for a copied key extends the copy's life too (as `renew --reuse-key` refuses
+/// it).
+fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = file
+        .metadata()
+        .map_err(|e| Error::io("read", path, &e))?
+        .mode()
+        & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    Err(Error::advised(
+        format!(
+            "refusing to make a request for the key {}: its mode {mode:04o} lets group or others read it, so it may have been copied; if you are sure nobody read it, chmod 400 it and rerun",
+            path.display()
+        ),
+        Advice::RequestNewKey,
+    ))
+}

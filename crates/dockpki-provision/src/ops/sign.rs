@@ -1,0 +1,304 @@
+//! `dockpki sign`: certifying a request made on another host, on the host that holds the CA.
+//! What comes back is a certificate and the CA bundle, never a key: the key stayed where the
+//! request was made.
+
+use std::path::{Path, PathBuf};
+
+use dockpki::{CertInfo, Lifetime, Usage, VerifiedCsr};
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::fs::reader::{self, Limit, Links};
+use crate::fs::{Existing, WritePlan, Written};
+use crate::layout::Layout;
+use crate::store::inventory::{Record, RemoteInfo};
+use crate::store::State;
+
+/// A request to sign a certificate signing request.
+#[derive(Clone, Debug)]
+pub struct SignRequest {
+    /// The request file (PEM), e.g. a host's `server.csr` fetched to the CA's host.
+    pub csr: PathBuf,
+    /// The kind of certificate; `None`: the kind the request asks for
+    /// ([`VerifiedCsr::usage`]).
+    pub usage: Option<Usage>,
+    /// How long the certificate is valid.
+    pub lifetime: Lifetime,
+    /// The host label recorded in the inventory; `None`: the request's common name.
+    pub host: Option<String>,
+    /// The directory the certificate and `ca.pem` are written to, to be delivered to the host.
+    pub out: PathBuf,
+    /// Whether existing files in `out` may be replaced (kept as timestamped backups).
+    pub existing: Existing,
+}
+
+/// What [`sign`] did.
+#[derive(Debug)]
+pub struct Signed {
+    /// Server or client.
+    pub usage: Usage,
+    /// The host label recorded.
+    pub host: String,
+    /// What the certificate says.
+    pub certificate: CertInfo,
+    /// The certificate file written (`server-cert.pem` or `cert.pem`).
+    pub cert_path: PathBuf,
+    /// The CA bundle written (`ca.pem`).
+    pub ca_path: PathBuf,
+    /// What the request asked for that was not taken (see [`VerifiedCsr::ignored`]).
+    pub ignored: Vec<String>,
+    /// The files written, with their backups.
+    pub written: Vec<Written>,
+}
+
+/// Reads a request file (bounded, a regular file) and verifies it.
+///
+/// # Errors
+/// When the file cannot be read, or [`VerifiedCsr::from_pem`] refuses it.
+pub fn read_csr(path: &Path) -> Result<VerifiedCsr> {
+    let bytes = reader::read(path, Links::Follow, Limit::Pem)?;
+    VerifiedCsr::from_pem(&bytes).map_err(|e| Error::from(e).context(path.display()))
+}
+
+/// Verifies the request in `request.csr` (a tampered request is refused), signs it from the
+/// state's signing CA (the new CA during a rotation) taking only the common name, SANs and
+/// public key from it ([`dockpki::CertificateAuthority::sign_csr`]), records the certificate
+/// with the request and the host in the inventory ([`RemoteInfo`]), and writes the certificate
+/// (`server-cert.pem` or `cert.pem`) and the trust bundle (`ca.pem`) into `request.out`, in one
+/// journaled update. No key is written.
+///
+/// # Errors
+/// When the request cannot be read or verified, the CA refuses it (SAN syntax, name
+/// constraints, a lifetime beyond the CA's), the CA cannot be loaded, the host label is empty,
+/// or the files cannot be written (an existing one without
+/// [`Existing::ReplaceKeepingBackup`]); nothing is written then.
+pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result<Signed> {
+    let csr = read_csr(&request.csr)?;
+    let usage = request.usage.unwrap_or_else(|| csr.usage());
+    let host = match &request.host {
+        Some(h) => h.clone(),
+        None => csr.common_name().unwrap_or_default().to_string(),
+    };
+    if host.trim().is_empty() || host.chars().any(char::is_control) {
+        return Err(Error::new(format!(
+            "the host label {host:?} is empty or has control characters; pass --host LABEL"
+        )));
+    }
+    let ca = state.load_ca()?;
+    let signed = ca
+        .sign_csr(&csr, usage, request.lifetime, now)
+        .map_err(|e| Error::from(e).context(request.csr.display()))?;
+    let layout = Layout::for_usage(usage, request.out.clone());
+    let mut plan = WritePlan::new(request.existing);
+    let (ca_path, cert_path) = (layout.ca_path(), layout.cert_path());
+    plan.cert(ca_path.clone(), &state.trust_bundle_pem(&ca)?, None);
+    plan.cert(cert_path.clone(), &signed.cert_pem, None);
+    let mut record = Record::new(
+        &signed.info,
+        usage,
+        &ca.info().sha256_fingerprint,
+        Vec::new(),
+    );
+    record.remote = Some(RemoteInfo {
+        host: host.clone(),
+        csr_pem: csr.pem().to_string(),
+        out: layout.dir.clone(),
+    });
+    state.plan_added_record(&mut plan, record)?;
+    let written = state.commit(state.feed_contexts(plan)?)?;
+    Ok(Signed {
+        usage,
+        host,
+        certificate: signed.info,
+        cert_path,
+        ca_path,
+        ignored: csr.ignored().to_vec(),
+        written,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use dockpki::{KeyType, SanList};
+
+    use super::*;
+    use crate::ops::install::{install, InstallRequest};
+    use crate::ops::renew::{renew, KeyPolicy, RenewRequest, Selection};
+    use crate::ops::request::{request, CsrRequest, CsrSubject, KeyChoice};
+    use crate::ops::test_fixtures::{installed_spki, Fixture};
+    use crate::report::Silent;
+    use crate::store::inventory::Status;
+
+    fn server_request(dir: &Path) -> CsrRequest {
+        CsrRequest {
+            subject: CsrSubject::Server {
+                sans: SanList::parse(["web1.example.com"]).unwrap(),
+                common_name: None,
+            },
+            key: KeyChoice::KeepExisting(KeyType::EcdsaP256),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn sign_request(csr: PathBuf, out: PathBuf, existing: Existing) -> SignRequest {
+        SignRequest {
+            csr,
+            usage: None,
+            lifetime: "30d".parse().unwrap(),
+            host: Some("web1".into()),
+            out,
+            existing,
+        }
+    }
+
+    #[test]
+    fn a_signed_request_installs_for_the_hosts_own_key_and_is_recorded_as_remote() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let root = f.state.dir().parent().unwrap().to_path_buf();
+        let (host, out) = (root.join("web1/pki"), root.join("signed/web1"));
+        let made = request(&server_request(&host), &Silent).unwrap();
+        let signed = sign(
+            &f.state,
+            &sign_request(made.csr_path.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        assert_eq!(signed.usage, Usage::Server);
+        assert!(
+            !out.join("server-key.pem").exists(),
+            "sign never writes a key"
+        );
+        let installed = install(
+            &InstallRequest {
+                from: out.clone(),
+                dir: host.clone(),
+                existing: Existing::Refuse,
+            },
+            now,
+            &Silent,
+        )
+        .unwrap();
+        assert!(installed.needs_daemon_restart());
+        let layout = Layout::daemon(host.clone());
+        assert_eq!(installed_spki(&layout), {
+            let pem = std::fs::read(layout.key_path()).unwrap();
+            dockpki::PrivateKey::from_pem(&pem)
+                .unwrap()
+                .public_key_spki()
+        });
+        let inventory = f.state.load_inventory().unwrap();
+        let record = inventory.certificates.last().unwrap();
+        assert_eq!(record.remote_host(), Some("web1"));
+        assert!(record.installed.is_empty());
+        assert_eq!(record.remote.as_ref().unwrap().out, out);
+
+        // A second signing for the same host supersedes the first; the old fixture records
+        // (other layouts) are untouched.
+        let again = sign(
+            &f.state,
+            &sign_request(made.csr_path, out, Existing::ReplaceKeepingBackup),
+            now,
+        )
+        .unwrap();
+        let inventory = f.state.load_inventory().unwrap();
+        let remote: Vec<_> = inventory
+            .certificates
+            .iter()
+            .filter(|r| r.remote_host() == Some("web1"))
+            .collect();
+        assert_eq!(remote.len(), 2);
+        assert_eq!(remote[0].status, Status::Superseded);
+        assert_eq!(remote[1].status, Status::Active);
+        assert_eq!(remote[1].serial, again.certificate.serial);
+        assert_eq!(
+            inventory
+                .certificates
+                .iter()
+                .filter(|r| r.status == Status::Active)
+                .count(),
+            4
+        );
+    }
+
+    #[test]
+    fn renew_all_re_signs_remote_requests_and_renews_local_layouts_in_one_update() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let root = f.state.dir().parent().unwrap().to_path_buf();
+        let (host, out) = (root.join("web1/pki"), root.join("signed/web1"));
+        let made = request(&server_request(&host), &Silent).unwrap();
+        let first = sign(
+            &f.state,
+            &sign_request(made.csr_path, out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        let renewal = renew(
+            &f.state,
+            &RenewRequest {
+                selection: Selection::All,
+                key_policy: KeyPolicy::Fresh,
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            renewal.renewed.len(),
+            4,
+            "three layouts and one remote host"
+        );
+        let remote: Vec<_> = renewal
+            .renewed
+            .iter()
+            .filter(|r| r.remote.is_some())
+            .collect();
+        assert_eq!(remote.len(), 1);
+        assert_eq!(remote[0].old_serial, first.certificate.serial);
+        assert_eq!(remote[0].key_policy, KeyPolicy::Reuse);
+        assert!(!renewal.restart_daemons().contains(&out));
+        // The new certificate in the out directory is for the host's key.
+        let cert = dockpki::certs_from_pem(&std::fs::read(out.join("server-cert.pem")).unwrap())
+            .unwrap()
+            .swap_remove(0);
+        let key =
+            dockpki::PrivateKey::from_pem(&std::fs::read(host.join("server-key.pem")).unwrap())
+                .unwrap();
+        assert!(dockpki::key_matches_cert(&key, &cert));
+        assert_eq!(
+            dockpki::inspect(&cert).unwrap().serial,
+            remote[0].certificate.serial
+        );
+    }
+
+    #[test]
+    fn a_request_for_a_san_outside_the_name_constraints_writes_nothing() {
+        let now = OffsetDateTime::now_utc();
+        let root = tempfile::tempdir().unwrap();
+        let state = crate::ops::test_fixtures::open(root.path());
+        let mut options = dockpki::CaOptions::new(now).unwrap();
+        options
+            .name_constraints
+            .permitted_dns
+            .push("example.org".parse().unwrap());
+        let ca = dockpki::CertificateAuthority::create(&options, now).unwrap();
+        let mut plan = WritePlan::new(Existing::Refuse);
+        state
+            .plan_ca(&mut plan, &ca, crate::store::KeyProtection::Plain)
+            .unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
+        let host = root.path().join("host");
+        let made = request(&server_request(&host), &Silent).unwrap();
+        let inventory_before = std::fs::read(state.inventory_path()).ok();
+        let out = root.path().join("out");
+        let err = sign(
+            &state,
+            &sign_request(made.csr_path, out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("name constraints"), "{err}");
+        assert!(!out.exists());
+        assert_eq!(std::fs::read(state.inventory_path()).ok(), inventory_before);
+    }
+}
