@@ -353,6 +353,9 @@ mod tests {
         let known = [
             ".\\\"", ".ie", ".el", ".TH", ".SH", ".PP", ".TP", ".RS", ".RE", ".nf", ".fi", ".sp",
             ".BR",
+            // clap_mangen's list of an option's possible values when they carry help
+            // (`sign --kind`): a line break and an indented paragraph per value.
+            ".br", ".IP",
         ];
         let (mut no_fill, mut indent) = (false, 0);
         for line in roff.lines() {
