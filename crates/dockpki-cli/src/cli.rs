@@ -828,9 +828,12 @@ pub struct SignArgs {
     /// The host label recorded in the inventory [default: the request's common name]
     #[arg(long, value_name = "LABEL")]
     pub host: Option<String>,
-    /// The kind of certificate: server or client [default: what the request asks for; else server if it has SANs]
+    /// The kind of certificate: server or client; a server certificate must be asked for with --kind server [default: client]
     #[arg(long, value_name = "KIND", value_parser = ["server", "client"])]
     pub kind: Option<String>,
+    /// Give --host (or the request's common name) to this request's key although an active certificate of the same kind holds that label for another key (it is superseded)
+    #[arg(long)]
+    pub replace: bool,
     /// Replace existing files in --out (the old ones are kept as timestamped backups)
     #[arg(long)]
     pub force: bool,
@@ -845,9 +848,18 @@ pub struct InstallArgs {
     /// The layout holding the key (where dockpki request ran)
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// The SHA-256 fingerprint of the CA to trust, as the CA's host prints it (dockpki sign, dockpki status); required when the layout holds no ca.pem yet
+    #[arg(long, value_name = "SHA256", value_parser = parse_fingerprint)]
+    pub ca_fingerprint: Option<dockpki::Fingerprint>,
     /// Replace an existing certificate and ca.pem (the old ones are kept as timestamped backups)
     #[arg(long)]
     pub force: bool,
+}
+
+/// A SHA-256 fingerprint in any spelling [`dockpki::Fingerprint`] accepts.
+fn parse_fingerprint(text: &str) -> Result<dockpki::Fingerprint, String> {
+    text.parse()
+        .map_err(|e| format!("{e}; give the CA's SHA-256 fingerprint as its host prints it"))
 }
 
 /// Options shared by both leaf kinds.
