@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: &SignArgs) -> CliResult<i32> {
                 "certificate": signed.certificate,
                 "cert": signed.cert_path,
                 "ca": signed.ca_path,
-                "ca_sha256": signed.ca_fingerprint,
+                "signing_ca": signed.signing_ca,
                 "sans": signed.certificate.san_strings(),
                 "ignored": signed.ignored,
                 "written": signed.written,
@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, args: &SignArgs) -> CliResult<i32> {
             request.out.display(),
             ctx.invocation.command(&format!(
                 "install --from DIR --dir LAYOUT --ca-fingerprint {}",
-                signed.ca_fingerprint
+                signed.signing_ca.sha256_fingerprint
             ))
         ));
         super::list_written(ctx, &signed.written);

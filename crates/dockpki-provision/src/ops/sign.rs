@@ -51,9 +51,9 @@ pub struct Signed {
     pub cert_path: PathBuf,
     /// The CA bundle written (`ca.pem`).
     pub ca_path: PathBuf,
-    /// The SHA-256 fingerprint of the signing CA, for `dockpki install --ca-fingerprint` on the
-    /// host.
-    pub ca_fingerprint: String,
+    /// The CA that signed it: its SHA-256 fingerprint is what `dockpki install
+    /// --ca-fingerprint` takes on the host.
+    pub signing_ca: CertInfo,
     /// What the request asked for that was not taken (see [`VerifiedCsr::ignored`]), and, for a
     /// client certificate, each SAN of the request (`SAN "name"`), which a client certificate
     /// does not carry.
@@ -138,7 +138,7 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
         certificate: signed.info,
         cert_path,
         ca_path,
-        ca_fingerprint: ca.info().sha256_fingerprint.clone(),
+        signing_ca: ca.info().clone(),
         ignored,
         written,
     })
@@ -262,7 +262,7 @@ mod tests {
                 from: out.clone(),
                 dir: host.clone(),
                 existing: Existing::Refuse,
-                ca_fingerprint: Some(signed.ca_fingerprint.parse().unwrap()),
+                ca_fingerprint: Some(signed.signing_ca.fingerprint()),
             },
             now,
             &Silent,
@@ -435,7 +435,10 @@ mod tests {
         assert!(renewal.renewed.iter().all(|r| r.remote.is_none()));
         assert_eq!(renewal.skipped.len(), 1, "{:?}", renewal.skipped);
         assert_eq!(renewal.skipped[0].0, out);
-        assert_eq!(std::fs::read(out.join("server-cert.pem")).unwrap(), cert_before);
+        assert_eq!(
+            std::fs::read(out.join("server-cert.pem")).unwrap(),
+            cert_before
+        );
         let inventory = f.state.load_inventory().unwrap();
         let remote: Vec<_> = inventory
             .certificates
