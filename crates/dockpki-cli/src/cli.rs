@@ -127,7 +127,7 @@ pub enum Command {
     /// Sign a certificate signing request made on another host: writes the certificate and ca.pem, never a key
     #[command(after_help = SIGN_HELP)]
     Sign(SignArgs),
-    /// Install a certificate signed elsewhere into the layout holding its key, after checking key, chain and usage
+    /// Install a certificate signed elsewhere into the layout holding its key, after checking its CA, key, chain and usage
     #[command(after_help = INSTALL_HELP)]
     Install(InstallArgs),
     /// Create the CA if needed, then issue and install the daemon and client layouts
@@ -746,22 +746,28 @@ pub enum IssueCommand {
 }
 
 const SIGN_HELP: &str = "Examples:
-  dockpki sign ./requests/web1/server.csr --out ./signed/web1
+  dockpki sign ./requests/web1/server.csr --kind server --host web1 --out ./signed/web1
   dockpki sign ./alice.csr --validity 30d --host alice-laptop --out ./signed/alice
 
-Only the common name, the SANs and the public key are taken from the request: extended key
-usage, key usage, basic constraints and validity are dockpki's (a request asking for CA:TRUE or
-other usages gets a plain server or client certificate). The request's signature is checked, SANs
-are checked like issue's and against the CA's name constraints. The certificate is recorded in
-the inventory with its host and the request, so status lists it.";
+Only the common name, the SANs (for a server) and the public key are taken from the request:
+the kind is yours (client unless --kind server; a request asking for a server certificate
+without it is refused), and extended key usage, key usage, basic constraints and validity are
+dockpki's (a request asking for CA:TRUE or other usages gets a plain certificate). The request's
+signature is checked, SANs are checked like issue's and against the CA's name constraints. The
+certificate is recorded in the inventory with its host label and the request, so status lists
+it; --out must be the host's own directory, and a label held for another key needs --replace.";
 
 const INSTALL_HELP: &str = "Examples:
-  sudo dockpki install --from /tmp/signed --dir /etc/docker/pki
-  dockpki install --from ./signed --dir ~/.docker
+  sudo dockpki install --from /root/signed --dir /etc/docker/pki --ca-fingerprint SHA256
+  dockpki install --from ./signed --dir ~/.docker --force
 
-Checks before writing anything: the certificate is for the key in --dir, chains to the ca.pem
-next to it, and has the EKU of the layout (serverAuth for server-cert.pem, clientAuth for
-cert.pem). Restart dockerd after installing a daemon's certificate.";
+Checks before writing anything: --from is a directory only root and you can change (copy the
+delivered files into a root-owned 0700 directory, not a bare /tmp/signed); the ca.pem given
+shares a CA with the layout's ca.pem, or, the first time, holds the CA of --ca-fingerprint (as
+dockpki sign or status prints it on the CA's host); the certificate is for the key in --dir
+(which others may not read), chains to that ca.pem, and has the EKU of the layout (serverAuth
+for server-cert.pem, clientAuth for cert.pem). Restart dockerd after installing a daemon's
+certificate.";
 
 /// `dockpki request ...`
 #[derive(Debug, Subcommand)]
