@@ -287,16 +287,29 @@ fn requested_signed_and_installed_certs_give_mutual_tls_with_dockerd() {
     let (daemon_dir, client_dir) = (w.join("host/pki"), w.join("laptop/.docker"));
     let (signed_daemon, signed_client) = (w.join("ca-side/daemon"), w.join("ca-side/client"));
     #[rustfmt::skip]
-    let steps: [&[&dyn AsRef<OsStr>]; 7] = [
+    let steps: [&[&dyn AsRef<OsStr>]; 5] = [
         &[&"--state", &state, &"ca", &"init"],
         &[&"request", &"server", &"--san", &"localhost", &"--san", &"127.0.0.1", &"--san", &"::1", &"--dir", &daemon_dir],
         &[&"request", &"client", &"--name", &"operator", &"--dir", &client_dir],
-        &[&"--state", &state, &"sign", &daemon_dir.join("server.csr"), &"--out", &signed_daemon],
+        &[&"--state", &state, &"sign", &daemon_dir.join("server.csr"), &"--kind", &"server", &"--out", &signed_daemon],
         &[&"--state", &state, &"sign", &client_dir.join("client.csr"), &"--out", &signed_client],
-        &[&"install", &"--from", &signed_daemon, &"--dir", &daemon_dir],
-        &[&"install", &"--from", &signed_client, &"--dir", &client_dir],
     ];
     for step in steps {
+        dockpki(step);
+    }
+    // The CA's fingerprint, as the CA's side prints it: the hosts trust that CA, the first time.
+    let (code, doc, stderr) = dockpki_json(&[&"inspect", &state.join("ca.pem")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let ca_sha256 = doc["files"][0]["certificates"][0]["sha256"]
+        .as_str()
+        .expect("the CA's sha256")
+        .to_string();
+    #[rustfmt::skip]
+    let installs: [&[&dyn AsRef<OsStr>]; 2] = [
+        &[&"install", &"--from", &signed_daemon, &"--dir", &daemon_dir, &"--ca-fingerprint", &ca_sha256],
+        &[&"install", &"--from", &signed_client, &"--dir", &client_dir, &"--ca-fingerprint", &ca_sha256],
+    ];
+    for step in installs {
         dockpki(step);
     }
     assert_files(

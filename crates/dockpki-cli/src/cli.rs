@@ -127,7 +127,7 @@ pub enum Command {
     /// Sign a certificate signing request made on another host: writes the certificate and ca.pem, never a key
     #[command(after_help = SIGN_HELP)]
     Sign(SignArgs),
-    /// Install a certificate signed elsewhere into the layout holding its key, after checking key, chain and usage
+    /// Install a certificate signed elsewhere into the layout holding its key, after checking its CA, key, chain and usage
     #[command(after_help = INSTALL_HELP)]
     Install(InstallArgs),
     /// Create the CA if needed, then issue and install the daemon and client layouts
@@ -746,22 +746,28 @@ pub enum IssueCommand {
 }
 
 const SIGN_HELP: &str = "Examples:
-  dockpki sign ./requests/web1/server.csr --out ./signed/web1
+  dockpki sign ./requests/web1/server.csr --kind server --host web1 --out ./signed/web1
   dockpki sign ./alice.csr --validity 30d --host alice-laptop --out ./signed/alice
 
-Only the common name, the SANs and the public key are taken from the request: extended key
-usage, key usage, basic constraints and validity are dockpki's (a request asking for CA:TRUE or
-other usages gets a plain server or client certificate). The request's signature is checked, SANs
-are checked like issue's and against the CA's name constraints. The certificate is recorded in
-the inventory with its host and the request, so status lists it.";
+Only the common name, the SANs (for a server) and the public key are taken from the request:
+the kind is yours (client unless --kind server; a request asking for a server certificate
+without it is refused), and extended key usage, key usage, basic constraints and validity are
+dockpki's (a request asking for CA:TRUE or other usages gets a plain certificate). The request's
+signature is checked, SANs are checked like issue's and against the CA's name constraints. The
+certificate is recorded in the inventory with its host label and the request, so status lists
+it; --out must be the host's own directory, and a label held for another key needs --replace.";
 
 const INSTALL_HELP: &str = "Examples:
-  sudo dockpki install --from /tmp/signed --dir /etc/docker/pki
-  dockpki install --from ./signed --dir ~/.docker
+  sudo dockpki install --from /root/signed --dir /etc/docker/pki --ca-fingerprint SHA256
+  dockpki install --from ./signed --dir ~/.docker --force
 
-Checks before writing anything: the certificate is for the key in --dir, chains to the ca.pem
-next to it, and has the EKU of the layout (serverAuth for server-cert.pem, clientAuth for
-cert.pem). Restart dockerd after installing a daemon's certificate.";
+Checks before writing anything: --from is a directory only root and you can change (copy the
+delivered files into a root-owned 0700 directory, not a bare /tmp/signed); the ca.pem given
+shares a CA with the layout's ca.pem, or, the first time, holds the CA of --ca-fingerprint (as
+dockpki sign or status prints it on the CA's host); the certificate is for the key in --dir
+(which others may not read), chains to that ca.pem, and has the EKU of the layout (serverAuth
+for server-cert.pem, clientAuth for cert.pem). Restart dockerd after installing a daemon's
+certificate.";
 
 /// `dockpki request ...`
 #[derive(Debug, Subcommand)]
@@ -828,9 +834,12 @@ pub struct SignArgs {
     /// The host label recorded in the inventory [default: the request's common name]
     #[arg(long, value_name = "LABEL")]
     pub host: Option<String>,
-    /// The kind of certificate: server or client [default: what the request asks for; else server if it has SANs]
+    /// The kind of certificate: server or client; a server certificate must be asked for with --kind server [default: client]
     #[arg(long, value_name = "KIND", value_parser = ["server", "client"])]
     pub kind: Option<String>,
+    /// Give --host (or the request's common name) to this request's key although an active certificate of the same kind holds that label for another key (it is superseded)
+    #[arg(long)]
+    pub replace: bool,
     /// Replace existing files in --out (the old ones are kept as timestamped backups)
     #[arg(long)]
     pub force: bool,
@@ -845,9 +854,18 @@ pub struct InstallArgs {
     /// The layout holding the key (where dockpki request ran)
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// The SHA-256 fingerprint of the CA to trust, as the CA's host prints it (dockpki sign, dockpki status); required when the layout holds no ca.pem yet
+    #[arg(long, value_name = "SHA256", value_parser = parse_fingerprint)]
+    pub ca_fingerprint: Option<dockpki::Fingerprint>,
     /// Replace an existing certificate and ca.pem (the old ones are kept as timestamped backups)
     #[arg(long)]
     pub force: bool,
+}
+
+/// A SHA-256 fingerprint in any spelling [`dockpki::Fingerprint`] accepts.
+fn parse_fingerprint(text: &str) -> Result<dockpki::Fingerprint, String> {
+    text.parse()
+        .map_err(|e| format!("{e}; give the CA's SHA-256 fingerprint as its host prints it"))
 }
 
 /// Options shared by both leaf kinds.

@@ -235,6 +235,9 @@ struct Run {
     code: i32,
 }
 
+/// An argument replaced, when its command runs, by the state's CA fingerprint.
+const CA_SHA256: &str = "{ca_sha256}";
+
 fn run(command: &'static str, args: &[&str]) -> Run {
     Run {
         command,
@@ -337,10 +340,26 @@ fn every_commands_json_document_matches_its_schema_in_docs_json_md() {
             &["--san", "web1.example.com", "--dir", &p("web1")],
         ),
         run("request client", &["--name", "carol", "--dir", &p("carol")]),
-        run("sign", &[&p("web1/server.csr"), "--out", &p("web1-signed")]),
+        run(
+            "sign",
+            &[
+                &p("web1/server.csr"),
+                "--kind",
+                "server",
+                "--out",
+                &p("web1-signed"),
+            ],
+        ),
         run(
             "install",
-            &["--from", &p("web1-signed"), "--dir", &p("web1")],
+            &[
+                "--from",
+                &p("web1-signed"),
+                "--dir",
+                &p("web1"),
+                "--ca-fingerprint",
+                CA_SHA256,
+            ],
         ),
         run(
             "export pkcs12",
@@ -456,7 +475,14 @@ fn every_commands_json_document_matches_its_schema_in_docs_json_md() {
         } else {
             None
         };
-        cmd.args(&r.args);
+        // The CA's fingerprint as it is when the command runs.
+        cmd.args(r.args.iter().map(|a| {
+            if a == CA_SHA256 {
+                common::ca_sha256(&env)
+            } else {
+                a.clone()
+            }
+        }));
         for (k, v) in &r.env {
             cmd.env(k, v);
         }

@@ -54,6 +54,32 @@ fn assert_no_key_but(dir: &Path, except: &[PathBuf]) {
     }
 }
 
+/// `sign CSR --kind server --out OUT` of the server request in `host`.
+fn sign_server(env: &Env, host: &Path, out: &Path) -> Output {
+    env.ok(&[
+        "sign",
+        s(&host.join("server.csr")),
+        "--kind",
+        "server",
+        "--out",
+        s(out),
+    ])
+}
+
+/// `install --from FROM --dir DIR --ca-fingerprint (the state's CA)`, a first install.
+fn first_install(env: &Env, from: &Path, dir: &Path) -> Output {
+    let fp = common::ca_sha256(env);
+    env.ok(&[
+        "install",
+        "--from",
+        s(from),
+        "--dir",
+        s(dir),
+        "--ca-fingerprint",
+        &fp,
+    ])
+}
+
 /// The fleet flow on one machine: `host` is the daemon's (or client's) side, `ca_side` the CA's.
 struct Fleet {
     env: Env,
@@ -118,16 +144,38 @@ fn server_request_signed_and_installed_verifies_with_openssl_and_the_key_never_l
     let fetched = f.env.path("ca-side/requests/web1.csr");
     std::fs::create_dir_all(fetched.parent().unwrap()).unwrap();
     std::fs::copy(&csr, &fetched).unwrap();
-    let out = f.ok(&["--json", "sign", s(&fetched), "--out", s(&signed)]);
+    let out = f.ok(&[
+        "--json",
+        "sign",
+        s(&fetched),
+        "--kind",
+        "server",
+        "--out",
+        s(&signed),
+    ]);
     let doc = json(&out);
     assert_eq!(doc["kind"], "server");
     assert_eq!(doc["host"], "docker.example.com");
+    assert_eq!(
+        doc["sans"],
+        serde_json::json!(["docker.example.com", "192.0.2.10"])
+    );
+    let ca_sha256 = doc["signing_ca"]["sha256"].as_str().unwrap().to_string();
+    assert_eq!(ca_sha256, common::ca_sha256(&f.env));
     assert_eq!(
         common::names(&signed),
         ["ca.pem", "server-cert.pem"],
         "sign writes the certificate and the bundle, never a key"
     );
-    f.ok_on_host(&["install", "--from", s(&signed), "--dir", s(&host)]);
+    f.ok_on_host(&[
+        "install",
+        "--from",
+        s(&signed),
+        "--dir",
+        s(&host),
+        "--ca-fingerprint",
+        &ca_sha256,
+    ]);
 
     assert_openssl_accepts(
         &host.join("ca.pem"),
@@ -195,7 +243,16 @@ fn client_request_signed_and_installed_verifies_as_a_client_with_openssl() {
         s(&signed),
     ]);
     assert_eq!(common::names(&signed), ["ca.pem", "cert.pem"]);
-    f.ok_on_host(&["install", "--from", s(&signed), "--dir", s(&laptop)]);
+    let fp = common::ca_sha256(&f.env);
+    f.ok_on_host(&[
+        "install",
+        "--from",
+        s(&signed),
+        "--dir",
+        s(&laptop),
+        "--ca-fingerprint",
+        &fp,
+    ]);
     assert_openssl_accepts(
         &laptop.join("ca.pem"),
         &laptop.join("cert.pem"),
@@ -386,6 +443,8 @@ fn a_san_outside_the_name_constraints_is_refused_and_nothing_is_written() {
         &[
             "sign",
             s(&host.join("server.csr")),
+            "--kind",
+            "server",
             "--out",
             s(&env.path("out")),
         ],
@@ -409,9 +468,25 @@ fn installing_a_certificate_for_another_key_is_refused_and_nothing_is_written() 
         ]);
     }
     let signed2 = env.path("signed2");
-    env.ok(&["sign", s(&web2.join("server.csr")), "--out", s(&signed2)]);
+    env.ok(&[
+        "sign",
+        s(&web2.join("server.csr")),
+        "--kind",
+        "server",
+        "--out",
+        s(&signed2),
+    ]);
+    let fp = common::ca_sha256(&env);
     env.assert_refused(
-        &["install", "--from", s(&signed2), "--dir", s(&web1)],
+        &[
+            "install",
+            "--from",
+            s(&signed2),
+            "--dir",
+            s(&web1),
+            "--ca-fingerprint",
+            &fp,
+        ],
         "is not for the key",
     );
     // A client certificate into a daemon's layout: refused too (wrong kind for the layout).
@@ -444,14 +519,24 @@ fn installing_a_certificate_that_does_not_chain_to_the_given_ca_pem_is_refused()
         s(&host),
     ]);
     let signed = env.path("signed");
-    env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+    sign_server(&env, &host, &signed);
     // Another CA's bundle next to the certificate.
     let other = Env::new();
     other.ca_init(&[]);
     common::chmod(&signed.join("ca.pem"), 0o644);
     std::fs::copy(other.state().join("ca.pem"), signed.join("ca.pem")).unwrap();
+    // Even when the operator names that other CA: the certificate is not its.
+    let other_fp = common::ca_sha256(&other);
     env.assert_refused(
-        &["install", "--from", s(&signed), "--dir", s(&host)],
+        &[
+            "install",
+            "--from",
+            s(&signed),
+            "--dir",
+            s(&host),
+            "--ca-fingerprint",
+            &other_fp,
+        ],
         "does not verify",
     );
 }
@@ -470,8 +555,9 @@ fn installing_without_a_key_in_the_layout_says_to_make_the_request_there_first()
         s(&host),
     ]);
     let signed = env.path("signed");
-    env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+    sign_server(&env, &host, &signed);
     std::fs::create_dir_all(env.path("empty")).unwrap();
+    let fp = common::ca_sha256(&env);
     let line = env.assert_refused(
         &[
             "install",
@@ -479,6 +565,8 @@ fn installing_without_a_key_in_the_layout_says_to_make_the_request_there_first()
             s(&signed),
             "--dir",
             s(&env.path("empty")),
+            "--ca-fingerprint",
+            &fp,
         ],
         "holds no key",
     );
@@ -502,12 +590,14 @@ fn renew_re_signs_a_remote_hosts_request_into_its_out_directory_with_the_same_ke
     env.ok(&[
         "sign",
         s(&host.join("server.csr")),
+        "--kind",
+        "server",
         "--validity",
         "30d",
         "--out",
         s(&signed),
     ]);
-    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
+    first_install(&env, &signed, &host);
     let before = std::fs::read(signed.join("server-cert.pem")).unwrap();
     // Nothing due: renew writes nothing and does not look for the remote host's layout.
     let snap = snapshot(env.root());
@@ -566,7 +656,7 @@ fn a_ca_rotation_delivers_bundles_and_re_signed_requests_to_remote_hosts_at_ever
     env.ok(&["request", "client", "--name", "ci", "--dir", s(&host)]);
     let signed = env.path("signed");
     env.ok(&["sign", s(&host.join("client.csr")), "--out", s(&signed)]);
-    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
+    first_install(&env, &signed, &host);
     let install = || {
         env.ok(&[
             "install",
@@ -624,15 +714,24 @@ fn an_aborted_rotation_gives_remote_hosts_the_old_ca_back() {
         s(&host),
     ]);
     let signed = env.path("signed");
-    env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+    sign_server(&env, &host, &signed);
     let old_ca = std::fs::read(env.state().join("ca.pem")).unwrap();
+    let old_fp = common::ca_sha256(&env);
     env.ok(&["ca", "rotate", "begin"]);
     env.ok(&["ca", "rotate", "reissue"]);
     let doc = json(&env.ok(&["--json", "ca", "rotate", "abort"]));
     assert_eq!(doc["deliver"][0]["host"], "h.example.com");
     assert_eq!(std::fs::read(signed.join("ca.pem")).unwrap(), old_ca);
     // The certificate to deliver is the old CA's again, for the same key.
-    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
+    env.ok(&[
+        "install",
+        "--from",
+        s(&signed),
+        "--dir",
+        s(&host),
+        "--ca-fingerprint",
+        &old_fp,
+    ]);
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
@@ -691,10 +790,12 @@ fn an_install_killed_before_each_rename_is_completed_by_the_next_command_in_the_
             s(&host),
         ]);
         let signed = env.path("signed");
-        env.ok(&["sign", s(&host.join("server.csr")), "--out", s(&signed)]);
+        sign_server(&env, &host, &signed);
+        let fp = common::ca_sha256(&env);
         let out = env
             .cmd()
             .args(["install", "--from", s(&signed), "--dir", s(&host)])
+            .args(["--ca-fingerprint", &fp])
             .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", abort_before.to_string())
             .output()
             .unwrap();
@@ -726,4 +827,401 @@ fn an_install_killed_before_each_rename_is_completed_by_the_next_command_in_the_
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
+}
+
+/// A daemon layout with a server request for `h.example.com`, signed into `signed`.
+fn requested_and_signed(env: &Env, host: &Path, signed: &Path) {
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(host),
+    ]);
+    sign_server(env, host, signed);
+}
+
+#[test]
+fn install_from_a_directory_others_can_write_is_refused_and_nothing_is_written() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    requested_and_signed(&env, &host, &signed);
+    common::chmod(&signed, 0o777);
+    let fp = common::ca_sha256(&env);
+    let line = env.assert_refused(
+        &[
+            "install",
+            "--from",
+            s(&signed),
+            "--dir",
+            s(&host),
+            "--ca-fingerprint",
+            &fp,
+        ],
+        "root-owned 0700 directory",
+    );
+    assert!(line.contains(s(&signed)), "{line}");
+    // A symlink in place of the delivered certificate is not followed either.
+    common::chmod(&signed, 0o700);
+    let real = env.path("elsewhere.pem");
+    std::fs::rename(signed.join("server-cert.pem"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, signed.join("server-cert.pem")).unwrap();
+    env.assert_refused(
+        &[
+            "install",
+            "--from",
+            s(&signed),
+            "--dir",
+            s(&host),
+            "--ca-fingerprint",
+            &fp,
+        ],
+        "symlink",
+    );
+}
+
+#[test]
+fn a_first_install_needs_the_cas_fingerprint_and_refuses_a_bundle_without_that_ca() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    requested_and_signed(&env, &host, &signed);
+    let line = env.assert_refused(
+        &["install", "--from", s(&signed), "--dir", s(&host)],
+        "--ca-fingerprint",
+    );
+    assert!(line.contains("dockpki status"), "{line}");
+    // Another CA's fingerprint: the delivered files are not from it.
+    let other = Env::new();
+    other.ca_init(&[]);
+    let other_fp = common::ca_sha256(&other);
+    env.assert_refused(
+        &[
+            "install",
+            "--from",
+            s(&signed),
+            "--dir",
+            s(&host),
+            "--ca-fingerprint",
+            &other_fp,
+        ],
+        "does not hold the CA",
+    );
+    // The right one, in another spelling (lower case, no colons), installs.
+    let fp = common::ca_sha256(&env).replace(':', "").to_lowercase();
+    env.ok(&[
+        "install",
+        "--from",
+        s(&signed),
+        "--dir",
+        s(&host),
+        "--ca-fingerprint",
+        &fp,
+    ]);
+}
+
+#[test]
+fn install_of_a_bundle_sharing_no_ca_with_the_layouts_ca_pem_is_refused() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    requested_and_signed(&env, &host, &signed);
+    first_install(&env, &signed, &host);
+    // Another CA signs the same host's request: its bundle has nothing the layout trusts.
+    let other = Env::new();
+    other.ca_init(&[]);
+    let signed_other = env.path("signed-other");
+    sign_server(&other, &host, &signed_other);
+    let line = env.assert_refused(
+        &[
+            "install",
+            "--from",
+            s(&signed_other),
+            "--dir",
+            s(&host),
+            "--force",
+        ],
+        "shares no CA certificate",
+    );
+    assert!(line.contains(s(&host.join("ca.pem"))), "{line}");
+}
+
+#[test]
+fn install_refuses_a_key_group_or_others_can_read() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    requested_and_signed(&env, &host, &signed);
+    common::chmod(&host.join("server-key.pem"), 0o644);
+    let fp = common::ca_sha256(&env);
+    let line = env.assert_refused(
+        &[
+            "install",
+            "--from",
+            s(&signed),
+            "--dir",
+            s(&host),
+            "--ca-fingerprint",
+            &fp,
+        ],
+        "lets group or others read it",
+    );
+    assert!(line.contains("install a certificate for"), "{line}");
+}
+
+#[test]
+fn a_server_request_signed_without_kind_server_is_refused_naming_the_flag() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    let out = env.path("out");
+    env.assert_refused(
+        &["sign", s(&host.join("server.csr")), "--out", s(&out)],
+        "--kind server",
+    );
+    assert!(!out.exists());
+    // The request's own hint says --kind server.
+    let said = env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&said.stdout).contains("--kind server"),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn a_request_with_sans_but_no_usage_is_signed_as_a_client_without_its_sans() {
+    if !openssl() {
+        return;
+    }
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (key, csr) = (env.path("k.pem"), env.path("alice.csr"));
+    let out = Command::new("openssl")
+        .args(["req", "-new", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:P-256", "-nodes", "-keyout", s(&key)])
+        .args(["-out", s(&csr), "-subj", "/CN=alice"])
+        .args(["-addext", "subjectAltName=DNS:evil.example.com"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let signed = env.path("signed");
+    let doc = json(&env.ok(&["--json", "sign", s(&csr), "--out", s(&signed)]));
+    assert_eq!(doc["kind"], "client");
+    assert_eq!(doc["sans"], serde_json::json!([]));
+    let ignored = doc["ignored"].to_string();
+    assert!(ignored.contains(r#"SAN \"evil.example.com\""#), "{ignored}");
+    let text = openssl_x509(&signed.join("cert.pem"), &["-ext", "subjectAltName"]);
+    assert!(!text.contains("evil.example.com"), "{text}");
+}
+
+#[test]
+fn sign_names_every_san_quoted_in_its_summary_line() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "a.example.com",
+        "--san",
+        "192.0.2.7",
+        "--dir",
+        s(&host),
+    ]);
+    let out = sign_server(&env, &host, &env.path("signed"));
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        line.contains(r#"SANs "a.example.com", "192.0.2.7""#),
+        "{line}"
+    );
+    assert!(line.contains("--ca-fingerprint "), "{line}");
+}
+
+#[test]
+fn renew_leaves_a_delivery_dir_others_can_write_alone_and_the_old_certificate_stays_active() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    env.ok(&[
+        "sign",
+        s(&host.join("server.csr")),
+        "--kind",
+        "server",
+        "--validity",
+        "30d",
+        "--out",
+        s(&signed),
+    ]);
+    let serial = json(&env.ok(&["--json", "status"]))["certificates"][0]["serial"].clone();
+    let before = std::fs::read(signed.join("server-cert.pem")).unwrap();
+    common::age_certificates(&env, "server", 25);
+    common::chmod(&signed, 0o777);
+    let out = env.run(&["renew"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = all_output(&out);
+    assert!(!text.contains("written to"), "{text}");
+    assert!(!text.contains("renewed"), "{text}");
+    assert!(
+        text.contains(&format!("left {} as it was", signed.display())),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(signed.join("server-cert.pem")).unwrap(),
+        before
+    );
+    // status judges it due (not ok): its exit code says so, its document lists it.
+    let status = json(&env.run(&["--json", "status"]));
+    let certs = status["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 1, "{certs:?}");
+    assert_ne!(certs[0]["state"], "ok", "{certs:?}");
+    assert_eq!(
+        certs[0]["serial"], serial,
+        "the old certificate is still the active one"
+    );
+    // Once the directory is put right, the next renew delivers.
+    common::chmod(&signed, 0o755);
+    let doc = json(&env.ok(&["--json", "renew"]));
+    assert_eq!(doc["renewed"][0]["deliver"]["host"], "h.example.com");
+    assert_ne!(
+        std::fs::read(signed.join("server-cert.pem")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn sign_refuses_an_out_of_another_host_or_in_the_state_or_a_recorded_layout() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (web1, web2) = (env.path("web1"), env.path("web2"));
+    for (dir, name) in [(&web1, "web1.example.com"), (&web2, "web2.example.com")] {
+        env.ok(&["request", "server", "--san", name, "--dir", s(dir)]);
+    }
+    let shared = env.path("signed");
+    sign_server(&env, &web1, &shared);
+    env.assert_refused(
+        &[
+            "sign",
+            s(&web2.join("server.csr")),
+            "--kind",
+            "server",
+            "--out",
+            s(&shared),
+            "--force",
+        ],
+        "delivers the server certificate of host \"web1.example.com\"",
+    );
+    env.assert_refused(
+        &[
+            "sign",
+            s(&web2.join("server.csr")),
+            "--kind",
+            "server",
+            "--out",
+            s(&env.state().join("out")),
+        ],
+        "inside the state directory",
+    );
+    let alice = env.path("alice");
+    env.ok(&["issue", "client", "--name", "alice", "--out", s(&alice)]);
+    env.assert_refused(
+        &[
+            "sign",
+            s(&web2.join("server.csr")),
+            "--kind",
+            "server",
+            "--out",
+            s(&alice.join("web2")),
+        ],
+        "inside the layout",
+    );
+}
+
+#[test]
+fn a_host_label_held_for_another_key_is_refused_unless_replace() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (web1, web2) = (env.path("web1"), env.path("web2"));
+    for dir in [&web1, &web2] {
+        env.ok(&[
+            "request",
+            "server",
+            "--san",
+            "h.example.com",
+            "--dir",
+            s(dir),
+        ]);
+    }
+    sign_server(&env, &web1, &env.path("s1"));
+    let csr2 = web2.join("server.csr");
+    let sign2 = |out: &str, extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["sign", s(&csr2), "--kind", "server", "--out"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        args.push(s(&env.path(out)).to_string());
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    let line = env.assert_refused(&sign2("s2", &[]), "for another key");
+    assert!(
+        line.contains("--replace") && line.contains("--host"),
+        "{line}"
+    );
+    // Its own label: both hosts keep a certificate.
+    env.ok(&sign2("s2", &["--host", "web2"]));
+    let status = json(&env.ok(&["--json", "status"]));
+    assert_eq!(status["certificates"].as_array().unwrap().len(), 2);
+    // The same key signed again under its label needs no --replace.
+    sign_server(&env, &web1, &env.path("s1b"));
+    // --replace hands the label over: the old certificate is superseded.
+    env.ok(&sign2("s3", &["--replace"]));
+    let status = json(&env.ok(&["--json", "status"]));
+    let hosts: Vec<String> = status["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["remote_host"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{hosts:?}");
+    assert!(hosts.contains(&"web2".to_string()), "{hosts:?}");
+}
+
+#[test]
+fn issue_into_a_layout_with_an_unfinished_install_is_refused() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let dir = env.path("laptop");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".dockpki-journal"), "{}").unwrap();
+    let line = env.assert_refused(
+        &["issue", "client", "--name", "bob", "--out", s(&dir)],
+        "unfinished update",
+    );
+    assert!(line.contains("dockpki install"), "{line}");
 }

@@ -17,6 +17,7 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> CliResult<i32> {
         from: absolute(&args.from)?,
         dir: absolute(&args.dir)?,
         existing: super::existing(args.force),
+        ca_fingerprint: args.ca_fingerprint,
     };
     let installed = ops::install(&request, now(), ctx.report())
         .map_err(with_layout_flags(LayoutFlags::RequestDir))?;

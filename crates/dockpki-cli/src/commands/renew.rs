@@ -63,7 +63,10 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     };
     let state = ctx.open_state(Create::No)?;
     let renewal = ops::renew(&state, &request, now())?;
-    if renewal.renewed.is_empty() {
+    // Nothing renewed and nothing left out: nothing to say. A renewal whose every selected
+    // certificate was left out (a remote host's delivery directory that cannot be written)
+    // still says so, and fails.
+    if renewal.renewed.is_empty() && renewal.skipped.is_empty() {
         if ctx.out.json {
             print_document(
                 "renew",

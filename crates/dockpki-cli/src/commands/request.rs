@@ -64,7 +64,10 @@ fn request(ctx: &Context, args: &RequestArgs, subject: CsrSubject) -> CliResult<
             done.layout.usage,
             done.csr_path.display(),
             done.layout.key_path().display(),
-            ctx.invocation.command("sign CSR --out DIR")
+            ctx.invocation.command(match done.layout.usage {
+                dockpki::Usage::Server => "sign CSR --kind server --out DIR",
+                dockpki::Usage::Client => "sign CSR --out DIR",
+            })
         ));
         super::list_written(ctx, &done.written);
     }

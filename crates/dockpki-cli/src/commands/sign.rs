@@ -13,32 +13,27 @@ use crate::paths::absolute;
 
 /// Signs a request from another host into `--out`.
 pub fn run(ctx: &Context, args: &SignArgs) -> CliResult<i32> {
+    // The signer chooses the kind, never the request: a server certificate is asked for.
     let usage = match args.kind.as_deref() {
-        None => None,
-        Some("server") => Some(Usage::Server),
-        // clap accepts only these two.
-        Some(_) => Some(Usage::Client),
-    };
-    let csr = absolute(&args.csr)?;
-    // The default validity follows the kind, which the request may decide: read it first.
-    let kind = match usage {
-        Some(u) => u,
-        None => ops::sign::read_csr(&csr)?.usage(),
+        Some("server") => Usage::Server,
+        // clap accepts only "server" and "client".
+        _ => Usage::Client,
     };
     let validity = args.validity.clone().unwrap_or_else(|| {
-        match kind {
+        match usage {
             Usage::Server => "1y",
             Usage::Client => "90d",
         }
         .to_string()
     });
     let request = SignRequest {
-        csr,
-        usage: Some(kind),
+        csr: absolute(&args.csr)?,
+        usage,
         lifetime: parse_validity("--validity", &validity)?,
         host: args.host.clone(),
         out: absolute(&args.out)?,
         existing: super::existing(args.force),
+        replace: args.replace,
     };
     let state = ctx.open_state(Create::No)?;
     let signed = ops::sign(&state, &request, now())?;
@@ -57,22 +52,37 @@ pub fn run(ctx: &Context, args: &SignArgs) -> CliResult<i32> {
                 "certificate": signed.certificate,
                 "cert": signed.cert_path,
                 "ca": signed.ca_path,
+                "signing_ca": signed.signing_ca,
+                "sans": signed.certificate.san_strings(),
                 "ignored": signed.ignored,
                 "written": signed.written,
             }),
         );
     } else {
         ctx.out.done(format_args!(
-            "signed {} certificate {} for host {:?} (serial {}, expires {}) into {}; deliver it and run `{}` there",
+            "signed {} certificate {} for host {:?}{} (serial {}, expires {}) into {}; deliver it and run `{}` there",
             signed.usage,
             super::quoted_name(&signed.certificate),
             signed.host,
+            sans_phrase(&signed.certificate.san_strings()),
             super::short_serial(&signed.certificate.serial),
             signed.certificate.not_after.date(),
             request.out.display(),
-            ctx.invocation.command("install --from DIR --dir LAYOUT")
+            ctx.invocation.command(&format!(
+                "install --from DIR --dir LAYOUT --ca-fingerprint {}",
+                signed.signing_ca.sha256_fingerprint
+            ))
         ));
         super::list_written(ctx, &signed.written);
     }
     Ok(EXIT_OK)
+}
+
+/// `, SANs "a", "b"` (each escaped) for the summary line; empty without SANs.
+fn sans_phrase(sans: &[String]) -> String {
+    if sans.is_empty() {
+        return String::new();
+    }
+    let quoted: Vec<String> = sans.iter().map(|s| format!("{s:?}")).collect();
+    format!(", SANs {}", quoted.join(", "))
 }

@@ -362,6 +362,18 @@ pub fn assert_error_line_with_code(out: &Output, phrase: &str, code: i32) -> Str
 }
 
 /// Parses stdout as exactly one JSON document.
+/// The SHA-256 fingerprint of the state's (first) CA certificate, as `dockpki inspect` prints
+/// it: what `install --ca-fingerprint` takes.
+#[allow(dead_code)]
+pub fn ca_sha256(env: &Env) -> String {
+    let ca = env.state().join("ca.pem");
+    let doc = json(&env.ok(&["--json", "inspect", ca.to_str().unwrap()]));
+    doc["files"][0]["certificates"][0]["sha256"]
+        .as_str()
+        .expect("the CA's sha256")
+        .to_string()
+}
+
 pub fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(

@@ -421,6 +421,18 @@ fn check_files(
         if !existing_dirs.contains(dir) {
             match fs::metadata(dir) {
                 Ok(m) if m.is_dir() => {
+                    // An update `dockpki request` or `install` left unfinished in the directory
+                    // would be replayed over these files later (or leave it half done): it is
+                    // completed or removed first.
+                    let journal = crate::fs::journal::in_dir(dir);
+                    if fs::symlink_metadata(&journal).is_ok() {
+                        return Err(Error::new(format!(
+                            "{} holds an unfinished update of `dockpki request` or `dockpki install` ({}); complete it by running that command there again (`dockpki install --from DIR --dir {}`), or remove the journal if that update is not wanted",
+                            dir.display(),
+                            journal.display(),
+                            dir.display()
+                        )));
+                    }
                     existing_dirs.insert(dir);
                 }
                 Ok(_) => {

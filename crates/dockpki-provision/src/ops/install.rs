@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-use dockpki::{certs_from_pem, key_matches_cert, verify_leaf, CertInfo, PrivateKey, Usage};
+use dockpki::{
+    certs_from_pem, key_matches_cert, verify_leaf, CertInfo, CertificateDer, Fingerprint,
+    PrivateKey, Usage,
+};
 use time::OffsetDateTime;
 
 use crate::error::{Advice, Error, Result};
@@ -21,6 +24,11 @@ pub struct InstallRequest {
     pub dir: PathBuf,
     /// Whether existing files of the layout may be replaced (kept as timestamped backups).
     pub existing: Existing,
+    /// The SHA-256 fingerprint of the CA the certificate must come from, as the CA's side
+    /// prints it (`dockpki sign`, `dockpki status`, `dockpki inspect ca.pem`). Needed for a
+    /// first install, when the layout holds no `ca.pem` yet to judge the delivered one by;
+    /// when given, the delivered bundle must hold that CA in any case.
+    pub ca_fingerprint: Option<Fingerprint>,
 }
 
 /// What [`install`] did.
@@ -63,15 +71,27 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// Checks the certificate in `request.from` against the layout in `request.dir`, then installs
 /// it with the CA bundle (`ca.pem`) there, modes 0444, in one journaled update whose journal is
 /// kept in the layout (`DIR/.dockpki-journal`). The checks, all before anything is written:
-/// the certificate is for the layout's own key (public key equality), it chains to the
-/// `ca.pem` given with it and is valid at `now`, and its extended key usage is the layout's
-/// (serverAuth for a daemon layout, clientAuth for a client's). The key is not touched.
+///
+/// - `from` is a directory only trusted users can change (the rule of
+///   [`crate::fs::write::check_directory_trust`]: a world-writable directory such as a bare
+///   `/tmp/signed` is refused) and its files are regular files, not symlinks;
+/// - the delivered CA bundle is one this layout already trusts: it shares at least one CA
+///   certificate with the layout's `ca.pem` (so every phase of a CA rotation installs), or, for
+///   a first install (no `ca.pem` yet), it holds the CA of `request.ca_fingerprint`, which is
+///   then required;
+/// - the certificate is for the layout's own key (public key equality), and that key is not
+///   readable by group or others;
+/// - it chains to the delivered `ca.pem`, is valid at `now`, and its extended key usage is the
+///   layout's (serverAuth for a daemon layout, clientAuth for a client's).
+///
+/// The key is not touched.
 ///
 /// # Errors
-/// When a file cannot be read, the layout holds no key (make the request there first), any
-/// check fails, the directory holds the other kind of layout, or the files cannot be written
-/// (an existing different file without [`Existing::ReplaceKeepingBackup`]); nothing is written
-/// then.
+/// When a file cannot be read, `from` is not trusted, the bundle is not one the layout trusts
+/// (or no fingerprint was given for a first install), the layout holds no key (make the request
+/// there first) or a loose one, any other check fails, the directory holds the other kind of
+/// layout, or the files cannot be written (an existing different file without
+/// [`Existing::ReplaceKeepingBackup`]); nothing is written then.
 pub fn install(
     request: &InstallRequest,
     now: OffsetDateTime,
@@ -81,24 +101,38 @@ pub fn install(
     let from = Layout::for_usage(usage, request.from.clone());
     let layout = Layout::for_usage(usage, request.dir.clone());
     layout.refuse_other_kind()?;
-    let cert_pem = reader::read(&from.cert_path(), Links::Follow, Limit::Pem)?;
-    let bundle_pem = reader::read(&from.ca_path(), Links::Follow, Limit::Pem)?;
+    // Whoever may change `from` chooses the CA the layout will trust: only trusted users may.
+    crate::fs::write::check_directory_trust(&from.cert_path(), None).map_err(|e| {
+        Error::new(format!(
+            "refusing to install from {}, which users other than root and you may change ({e}); copy the delivered files into a root-owned 0700 directory and pass that as --from",
+            from.dir.display()
+        ))
+    })?;
+    let cert_pem = reader::read(&from.cert_path(), Links::Refuse, Limit::Pem)?;
+    let bundle_pem = reader::read(&from.ca_path(), Links::Refuse, Limit::Pem)?;
     let in_file = |path: PathBuf| move |e: dockpki::Error| Error::from(e).context(path.display());
     let cert = certs_from_pem(&cert_pem).map_err(in_file(from.cert_path()))?;
     let leaf = &cert[0];
     let bundle = certs_from_pem(&bundle_pem).map_err(in_file(from.ca_path()))?;
+    refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
     let key_path = layout.key_path();
-    let Some(key_pem) = reader::read_optional(&key_path, Links::Follow, Limit::Pem)? else {
-        return Err(Error::advised_about(
-            format!(
-                "{} holds no key {} for this certificate",
-                layout.dir.display(),
-                key_path.display()
-            ),
-            Advice::RequestFirst,
-            layout.dir.display().to_string(),
-        ));
+    let key_file = match reader::open(&key_path, Links::Follow, Limit::Pem) {
+        Ok(file) => file,
+        Err(reader::ReadError::NotFound(_)) => {
+            return Err(Error::advised_about(
+                format!(
+                    "{} holds no key {} for this certificate",
+                    layout.dir.display(),
+                    key_path.display()
+                ),
+                Advice::RequestFirst,
+                layout.dir.display().to_string(),
+            ))
+        }
+        Err(reader::ReadError::Refused(e)) => return Err(e),
     };
+    crate::ops::request::refuse_readable_key(&key_file, &key_path, "install a certificate for")?;
+    let key_pem = reader::read_opened(key_file, &key_path, Limit::Pem)?;
     let key = PrivateKey::from_pem(&key_pem).map_err(in_file(key_path.clone()))?;
     if !key_matches_cert(&key, leaf) {
         return Err(Error::new(format!(
@@ -128,4 +162,50 @@ pub fn install(
         certificate,
         written,
     })
+}
+
+/// Refuses a delivered bundle the layout has no reason to trust: with a `ca.pem` in the layout,
+/// one sharing no CA certificate with it; without one, one not holding the CA of
+/// `request.ca_fingerprint` (required then). A given fingerprint must be in the bundle either
+/// way.
+fn refuse_untrusted_bundle(
+    request: &InstallRequest,
+    from: &Layout,
+    layout: &Layout,
+    bundle: &[CertificateDer<'static>],
+) -> Result<()> {
+    let delivered: Vec<Fingerprint> = bundle.iter().map(Fingerprint::of).collect();
+    if let Some(want) = request.ca_fingerprint {
+        if !delivered.contains(&want) {
+            return Err(Error::new(format!(
+                "{} does not hold the CA with SHA-256 {want} (--ca-fingerprint); the delivered files are not from that CA: sign the request again on the CA's host and deliver its --out directory",
+                from.ca_path().display()
+            )));
+        }
+    }
+    let current_path = layout.ca_path();
+    match reader::read_optional(&current_path, Links::Refuse, Limit::Pem)? {
+        Some(current_pem) => {
+            let current = certs_from_pem(&current_pem)
+                .map_err(|e| Error::from(e).context(current_path.display()))?;
+            if current
+                .iter()
+                .any(|c| delivered.contains(&Fingerprint::of(c)))
+            {
+                Ok(())
+            } else {
+                Err(Error::new(format!(
+                    "{} shares no CA certificate with {}, which this layout trusts now; install only what the CA this layout trusts signed, or remove {} and pass --ca-fingerprint SHA256 (printed by `dockpki sign` and `dockpki status` on the CA's host)",
+                    from.ca_path().display(),
+                    current_path.display(),
+                    current_path.display()
+                )))
+            }
+        }
+        None if request.ca_fingerprint.is_some() => Ok(()),
+        None => Err(Error::new(format!(
+            "{} holds no ca.pem yet, so nothing says which CA to trust: pass --ca-fingerprint SHA256 with the CA's fingerprint as its host prints it (`dockpki sign` and `dockpki status` there)",
+            layout.dir.display()
+        ))),
+    }
 }

@@ -18,7 +18,7 @@ use crate::report::{Notice, Task};
 use crate::store::expiry::{is_due, RenewalWindow};
 use crate::store::inventory::{Inventory, Record, RemoteInfo, Status};
 use crate::store::reissue::{
-    plan_successors, resign_remote, restrict_reused_keys, sign_successors,
+    plan_successors, resign_remote_record, restrict_reused_keys, sign_successors,
 };
 use crate::store::State;
 
@@ -234,19 +234,32 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         &mut plan,
         &mut inventory,
     );
+    // A remote host's delivery directory that cannot be written is left out before its new
+    // certificate is recorded: the inventory keeps the old one active (renewed again next
+    // time), instead of recording a certificate nobody can fetch.
+    let mut remote_skipped = Vec::new();
     for record in &remote {
         refuse_outliving_ca(record, &ca, now)?;
-        if let Some(signed) = resign_remote(&ca, &bundle, record, now, &mut plan, &mut inventory)? {
-            renewed.push(Renewed {
-                kind: record.kind,
-                common_name: record.common_name.clone(),
-                old_serial: record.serial.clone(),
-                certificate: signed.info,
-                key_policy: KeyPolicy::Reuse,
-                installed: Vec::new(),
-                remote: record.remote.clone(),
-            });
+        let Some(resigned) = resign_remote_record(&ca, record, now)? else {
+            continue;
+        };
+        let mut probe = WritePlan::new(Existing::ReplaceKeepingBackup);
+        resigned.plan(&bundle, &mut probe);
+        if let Err(e) = probe.check() {
+            remote_skipped.push((resigned.out.dir.clone(), e.to_string()));
+            continue;
         }
+        resigned.plan(&bundle, &mut plan);
+        inventory.add(resigned.record);
+        renewed.push(Renewed {
+            kind: record.kind,
+            common_name: record.common_name.clone(),
+            old_serial: record.serial.clone(),
+            certificate: resigned.signed.info,
+            key_policy: KeyPolicy::Reuse,
+            installed: Vec::new(),
+            remote: record.remote.clone(),
+        });
     }
     state.plan_inventory(&mut plan, &inventory)?;
     // Judged before the update: judged again after it, a layout swapped for a symlink would
@@ -258,7 +271,8 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         .collect();
     let plan = state.feed_contexts(plan)?;
     let mut contexts_fed = plan.contexts().to_vec();
-    let (written, skipped) = state.commit_skipping_unwritable(plan)?;
+    let (written, mut skipped) = state.commit_skipping_unwritable(plan)?;
+    skipped.extend(remote_skipped);
     let was_skipped = |dir: &std::path::Path| skipped.iter().any(|(d, _)| d == dir);
     contexts_fed.retain(|c| !was_skipped(&c.tls_dir()));
     if request.key_policy == KeyPolicy::Reuse {

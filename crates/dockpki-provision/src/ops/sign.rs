@@ -19,9 +19,11 @@ use crate::store::State;
 pub struct SignRequest {
     /// The request file (PEM), e.g. a host's `server.csr` fetched to the CA's host.
     pub csr: PathBuf,
-    /// The kind of certificate; `None`: the kind the request asks for
-    /// ([`VerifiedCsr::usage`]).
-    pub usage: Option<Usage>,
+    /// The kind of certificate, the signer's choice, never the request's: a request asking for
+    /// a server certificate (serverAuth) is refused unless this is [`Usage::Server`]; a client
+    /// certificate carries no SANs, so a request's SANs are dropped (and listed in
+    /// [`Signed::ignored`]).
+    pub usage: Usage,
     /// How long the certificate is valid.
     pub lifetime: Lifetime,
     /// The host label recorded in the inventory; `None`: the request's common name.
@@ -30,6 +32,10 @@ pub struct SignRequest {
     pub out: PathBuf,
     /// Whether existing files in `out` may be replaced (kept as timestamped backups).
     pub existing: Existing,
+    /// Whether the host label may be given to a new key: without it, a label an active remote
+    /// certificate of the same kind holds for another public key is refused (two hosts under one
+    /// label would supersede each other's certificates).
+    pub replace: bool,
 }
 
 /// What [`sign`] did.
@@ -45,7 +51,12 @@ pub struct Signed {
     pub cert_path: PathBuf,
     /// The CA bundle written (`ca.pem`).
     pub ca_path: PathBuf,
-    /// What the request asked for that was not taken (see [`VerifiedCsr::ignored`]).
+    /// The CA that signed it: its SHA-256 fingerprint is what `dockpki install
+    /// --ca-fingerprint` takes on the host.
+    pub signing_ca: CertInfo,
+    /// What the request asked for that was not taken (see [`VerifiedCsr::ignored`]), and, for a
+    /// client certificate, each SAN of the request (`SAN "name"`), which a client certificate
+    /// does not carry.
     pub ignored: Vec<String>,
     /// The files written, with their backups.
     pub written: Vec<Written>,
@@ -61,20 +72,30 @@ pub fn read_csr(path: &Path) -> Result<VerifiedCsr> {
 }
 
 /// Verifies the request in `request.csr` (a tampered request is refused), signs it from the
-/// state's signing CA (the new CA during a rotation) taking only the common name, SANs and
-/// public key from it ([`dockpki::CertificateAuthority::sign_csr`]), records the certificate
-/// with the request and the host in the inventory ([`RemoteInfo`]), and writes the certificate
-/// (`server-cert.pem` or `cert.pem`) and the trust bundle (`ca.pem`) into `request.out`, in one
-/// journaled update. No key is written.
+/// state's signing CA (the new CA during a rotation) as the kind `request.usage` says, taking
+/// only the common name, SANs (for a server) and public key from it
+/// ([`dockpki::CertificateAuthority::sign_csr`]), records the certificate with the request and
+/// the host in the inventory ([`RemoteInfo`]), and writes the certificate (`server-cert.pem` or
+/// `cert.pem`) and the trust bundle (`ca.pem`) into `request.out`, in one journaled update. No
+/// key is written. The request file is read once.
 ///
 /// # Errors
-/// When the request cannot be read or verified, the CA refuses it (SAN syntax, name
-/// constraints, a lifetime beyond the CA's), the CA cannot be loaded, the host label is empty,
-/// or the files cannot be written (an existing one without
-/// [`Existing::ReplaceKeepingBackup`]); nothing is written then.
+/// When the request cannot be read or verified, it asks for a server certificate and
+/// `request.usage` is not [`Usage::Server`], the CA refuses it (SAN syntax, name constraints, a
+/// lifetime beyond the CA's), the CA cannot be loaded, the host label is empty, the label is an
+/// active remote certificate's of the same kind for another key (without
+/// [`SignRequest::replace`]), `out` is another remote certificate's delivery directory or lies
+/// in the state directory or in a layout the inventory records, or the files cannot be written
+/// (an existing one without [`Existing::ReplaceKeepingBackup`]); nothing is written then.
 pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result<Signed> {
     let csr = read_csr(&request.csr)?;
-    let usage = request.usage.unwrap_or_else(|| csr.usage());
+    let usage = request.usage;
+    if usage == Usage::Client && csr.requested_usage() == Some(Usage::Server) {
+        return Err(Error::new(format!(
+            "{} asks for a server certificate (serverAuth); if this host is to serve the Docker API, sign it with --kind server, else make a client request there (`dockpki request client`)",
+            request.csr.display()
+        )));
+    }
     let host = match &request.host {
         Some(h) => h.clone(),
         None => csr.common_name().unwrap_or_default().to_string(),
@@ -84,11 +105,12 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
             "the host label {host:?} is empty or has control characters; pass --host LABEL"
         )));
     }
+    let layout = Layout::for_usage(usage, request.out.clone());
+    refuse_conflicts(state, request, &csr, usage, &host, &layout.dir)?;
     let ca = state.load_ca()?;
     let signed = ca
         .sign_csr(&csr, usage, request.lifetime, now)
         .map_err(|e| Error::from(e).context(request.csr.display()))?;
-    let layout = Layout::for_usage(usage, request.out.clone());
     let mut plan = WritePlan::new(request.existing);
     let (ca_path, cert_path) = (layout.ca_path(), layout.cert_path());
     plan.cert(ca_path.clone(), &state.trust_bundle_pem(&ca)?, None);
@@ -106,15 +128,80 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
     });
     state.plan_added_record(&mut plan, record)?;
     let written = state.commit(state.feed_contexts(plan)?)?;
+    let mut ignored = csr.ignored().to_vec();
+    if usage == Usage::Client {
+        ignored.extend(csr.sans().iter().map(|san| format!("SAN {san:?}")));
+    }
     Ok(Signed {
         usage,
         host,
         certificate: signed.info,
         cert_path,
         ca_path,
-        ignored: csr.ignored().to_vec(),
+        signing_ca: ca.info().clone(),
+        ignored,
         written,
     })
+}
+
+/// Refuses a signing that would mix up hosts: `out` delivering another remote certificate
+/// (another host, or the other kind), `out` inside the state directory or a recorded layout
+/// (where the certificate would be taken for that layout's), or `host` naming an active remote
+/// certificate of the same kind for another key without [`SignRequest::replace`].
+fn refuse_conflicts(
+    state: &State,
+    request: &SignRequest,
+    csr: &VerifiedCsr,
+    usage: Usage,
+    host: &str,
+    out: &Path,
+) -> Result<()> {
+    if out.starts_with(state.dir()) {
+        return Err(Error::new(format!(
+            "--out {} is inside the state directory {}; give a directory of its own for the delivery",
+            out.display(),
+            state.dir().display()
+        )));
+    }
+    let inventory = state.load_inventory()?;
+    let active = inventory
+        .certificates
+        .iter()
+        .filter(|r| r.status == crate::store::inventory::Status::Active);
+    for record in active {
+        if let Some(layout) = record.installed.iter().find(|d| out.starts_with(d)) {
+            return Err(Error::new(format!(
+                "--out {} is inside the layout {}, which holds {} certificate {}; give a directory of its own for the delivery",
+                out.display(),
+                layout.display(),
+                record.kind,
+                record.serial
+            )));
+        }
+        let Some(remote) = &record.remote else {
+            continue;
+        };
+        if remote.out == out && (remote.host != host || record.kind != usage) {
+            return Err(Error::new(format!(
+                "--out {} delivers the {} certificate of host {:?} (serial {}); give each host and kind a directory of its own",
+                out.display(),
+                record.kind,
+                remote.host,
+                record.serial
+            )));
+        }
+        if remote.host == host && record.kind == usage && !request.replace {
+            let same_key = VerifiedCsr::from_pem(remote.csr_pem.as_bytes())
+                .is_ok_and(|old| old.public_key_spki() == csr.public_key_spki());
+            if !same_key {
+                return Err(Error::new(format!(
+                    "host {host:?} already has an active {usage} certificate (serial {}) for another key; pass --host with this host's own label, or --replace if this host took the label over",
+                    record.serial
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -143,11 +230,12 @@ mod tests {
     fn sign_request(csr: PathBuf, out: PathBuf, existing: Existing) -> SignRequest {
         SignRequest {
             csr,
-            usage: None,
+            usage: Usage::Server,
             lifetime: "30d".parse().unwrap(),
             host: Some("web1".into()),
             out,
             existing,
+            replace: false,
         }
     }
 
@@ -174,6 +262,7 @@ mod tests {
                 from: out.clone(),
                 dir: host.clone(),
                 existing: Existing::Refuse,
+                ca_fingerprint: Some(signed.signing_ca.fingerprint()),
             },
             now,
             &Silent,
@@ -300,5 +389,64 @@ mod tests {
         assert!(err.to_string().contains("name constraints"), "{err}");
         assert!(!out.exists());
         assert_eq!(std::fs::read(state.inventory_path()).ok(), inventory_before);
+    }
+
+    #[test]
+    fn a_server_request_signed_without_kind_server_is_refused_and_writes_nothing() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let root = f.state.dir().parent().unwrap().to_path_buf();
+        let (host, out) = (root.join("web1/pki"), root.join("signed/web1"));
+        let made = request(&server_request(&host), &Silent).unwrap();
+        let before = std::fs::read(f.state.inventory_path()).ok();
+        let mut req = sign_request(made.csr_path, out.clone(), Existing::Refuse);
+        req.usage = Usage::Client;
+        let err = sign(&f.state, &req, now).unwrap_err();
+        assert!(err.to_string().contains("--kind server"), "{err}");
+        assert!(!out.exists());
+        assert_eq!(std::fs::read(f.state.inventory_path()).ok(), before);
+    }
+
+    #[test]
+    fn a_remote_delivery_dir_that_cannot_be_written_keeps_the_old_record_active() {
+        use std::os::unix::fs::PermissionsExt;
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let root = f.state.dir().parent().unwrap().to_path_buf();
+        let (host, out) = (root.join("web1/pki"), root.join("signed/web1"));
+        let made = request(&server_request(&host), &Silent).unwrap();
+        let first = sign(
+            &f.state,
+            &sign_request(made.csr_path, out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        let cert_before = std::fs::read(out.join("server-cert.pem")).unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let renewal = renew(
+            &f.state,
+            &RenewRequest {
+                selection: Selection::All,
+                key_policy: KeyPolicy::Fresh,
+            },
+            now,
+        )
+        .unwrap();
+        assert!(renewal.renewed.iter().all(|r| r.remote.is_none()));
+        assert_eq!(renewal.skipped.len(), 1, "{:?}", renewal.skipped);
+        assert_eq!(renewal.skipped[0].0, out);
+        assert_eq!(
+            std::fs::read(out.join("server-cert.pem")).unwrap(),
+            cert_before
+        );
+        let inventory = f.state.load_inventory().unwrap();
+        let remote: Vec<_> = inventory
+            .certificates
+            .iter()
+            .filter(|r| r.remote_host() == Some("web1"))
+            .collect();
+        assert_eq!(remote.len(), 1, "no new certificate recorded for it");
+        assert_eq!(remote[0].status, Status::Active);
+        assert_eq!(remote[0].serial, first.certificate.serial);
     }
 }

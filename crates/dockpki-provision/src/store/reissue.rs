@@ -141,24 +141,39 @@ pub fn plan_successors(
     }));
 }
 
+/// A remote host's certificate signed again ([`resign_remote_record`]), not yet planned or
+/// recorded.
+#[derive(Debug)]
+pub struct Resigned {
+    /// The new certificate.
+    pub signed: SignedCert,
+    /// Its inventory record: the same host, request and delivery directory.
+    pub record: Record,
+    /// The delivery directory, as a layout of the certificate's kind.
+    pub out: Layout,
+}
+
+impl Resigned {
+    /// Plans the certificate and `bundle_pem` as `ca.pem` into the delivery directory.
+    pub fn plan(&self, bundle_pem: &str, plan: &mut WritePlan) {
+        plan.cert(self.out.ca_path(), bundle_pem, None);
+        plan.cert(self.out.cert_path(), &self.signed.cert_pem, None);
+    }
+}
+
 /// Signs `record`'s stored request again from `ca` (same key, same names and lifetime, a new
-/// certificate) when it is a certificate signed for a remote host ([`Record::remote`]), plans
-/// the certificate and `bundle_pem` as `ca.pem` into the directory it was delivered to before
-/// (replacing what is there, with backups as the plan's `Existing` says), and records it in
-/// `inventory` with the same host, request and directory, which marks `record` superseded.
-/// `Ok(None)` for any other record: nothing is planned then.
+/// certificate) when it is a certificate signed for a remote host ([`Record::remote`]),
+/// without planning or recording anything: the caller decides whether its delivery directory
+/// is written (see [`Resigned::plan`]) and then records it. `Ok(None)` for any other record.
 ///
 /// # Errors
 /// When the stored request no longer verifies (the inventory was edited), its validity is not
-/// a usable lifetime, or the CA refuses it; nothing is planned then.
-pub fn resign_remote(
+/// a usable lifetime, or the CA refuses it.
+pub fn resign_remote_record(
     ca: &CertificateAuthority,
-    bundle_pem: &str,
     record: &Record,
     now: OffsetDateTime,
-    plan: &mut WritePlan,
-    inventory: &mut Inventory,
-) -> Result<Option<SignedCert>> {
+) -> Result<Option<Resigned>> {
     let Some(remote) = &record.remote else {
         return Ok(None);
     };
@@ -177,8 +192,6 @@ pub fn resign_remote(
         .sign_csr(&csr, record.kind, lifetime, now)
         .map_err(|e| Error::from(e).context(&what))?;
     let out = Layout::for_usage(record.kind, remote.out.clone());
-    plan.cert(out.ca_path(), bundle_pem, None);
-    plan.cert(out.cert_path(), &signed.cert_pem, None);
     let mut new = Record::new(
         &signed.info,
         record.kind,
@@ -186,8 +199,34 @@ pub fn resign_remote(
         Vec::new(),
     );
     new.remote = Some(remote.clone());
-    inventory.add(new);
-    Ok(Some(signed))
+    Ok(Some(Resigned {
+        signed,
+        record: new,
+        out,
+    }))
+}
+
+/// [`resign_remote_record`], then plans the certificate and `bundle_pem` as `ca.pem` into the
+/// directory it was delivered to before (replacing what is there, with backups as the plan's
+/// `Existing` says), and records it in `inventory`, which marks `record` superseded.
+/// `Ok(None)` for any other record: nothing is planned then.
+///
+/// # Errors
+/// As [`resign_remote_record`]; nothing is planned then.
+pub fn resign_remote(
+    ca: &CertificateAuthority,
+    bundle_pem: &str,
+    record: &Record,
+    now: OffsetDateTime,
+    plan: &mut WritePlan,
+    inventory: &mut Inventory,
+) -> Result<Option<SignedCert>> {
+    let Some(resigned) = resign_remote_record(ca, record, now)? else {
+        return Ok(None);
+    };
+    resigned.plan(bundle_pem, plan);
+    inventory.add(resigned.record);
+    Ok(Some(resigned.signed))
 }
 
 fn what(record: &Record) -> String {
