@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 use dockpki::{CommonName, KeyType, Lifetime, NameConstraints, SanList};
 
-use crate::docker::daemon_json::Hardening;
+use crate::docker::daemon_json::{Hardening, Listen};
 use crate::docker::TcpEndpoint;
 use crate::error::Result;
 use crate::fs::reader::{self, Limit, Links};
@@ -121,6 +121,24 @@ pub struct DaemonConfigSpec {
     pub file: PathBuf,
     /// Whether the hardening settings are merged too (`harden`, default false).
     pub hardening: Hardening,
+    /// What dockerd listens on (`listen`): its `hosts` become exactly this list, in order.
+    /// Default: [`DaemonConfigSpec::default_listen`].
+    pub listen: Vec<Listen>,
+}
+
+impl DaemonConfigSpec {
+    /// What `listen` means when left out, as for `dockpki daemon-config`: the system socket
+    /// ([`daemon_json::SYSTEM_SOCKET`](crate::docker::daemon_json::SYSTEM_SOCKET)) and TLS on
+    /// every address ([`daemon_json::DEFAULT_LISTEN`](crate::docker::daemon_json::DEFAULT_LISTEN)).
+    pub fn default_listen() -> Vec<Listen> {
+        [
+            crate::docker::daemon_json::SYSTEM_SOCKET,
+            crate::docker::daemon_json::DEFAULT_LISTEN,
+        ]
+        .into_iter()
+        .filter_map(|a| Listen::parse(a).ok())
+        .collect()
+    }
 }
 
 /// One client's certificate (`[[client]]`).

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::config::{ClientSpec, ContextSpec, DaemonConfigSpec, Desired, ServerSpec};
 use crate::docker::context as dc;
-use crate::docker::daemon_json::{self, Daemon, Listen, Request};
+use crate::docker::daemon_json::{self, Daemon, Request};
 use crate::error::{Error, Result};
 use crate::fs::reader::{self, Limit, Links};
 use crate::fs::write::{CERT_MODE, KEY_MODE};
@@ -569,16 +569,14 @@ pub(crate) struct MergedConfig {
     pub dropped_sockets: Vec<String>,
 }
 
-/// The merge request for a declared server: the system daemon, listening on its socket and on
-/// [`daemon_json::DEFAULT_LISTEN`] (what `dockpki daemon-config` does by default).
+/// The merge request for a declared server: the system daemon, listening on what its
+/// `daemon_config.listen` says (by default its socket and [`daemon_json::DEFAULT_LISTEN`], what
+/// `dockpki daemon-config` does).
 pub(crate) fn daemon_request(leaf: &Leaf<'_>, config: &DaemonConfigSpec) -> Result<Request> {
     Ok(Request {
         file: config.file.clone(),
         tls: leaf.layout(),
-        hosts: vec![
-            Listen::parse(daemon_json::SYSTEM_SOCKET)?,
-            Listen::parse(daemon_json::DEFAULT_LISTEN)?,
-        ],
+        hosts: config.listen.clone(),
         hardening: config.hardening,
         daemon: Daemon::System,
         command_line: None,
