@@ -337,3 +337,91 @@ fn each_malformed_file_is_refused_with_its_exact_line_column_and_fix() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A private directory (mode 0700) holding a valid `dockpki.toml`, and the file's path.
+fn private_config() -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = dir.path().join("dockpki.toml");
+    std::fs::write(&path, "[ca]\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    (dir, path)
+}
+
+/// `load`'s error for `path`, checked to be one line naming `path`, and the file unchanged.
+fn untrusted(path: &Path) -> String {
+    let before = std::fs::symlink_metadata(path).unwrap();
+    let e = load(path, &NoUsers).unwrap_err().to_string();
+    assert!(!e.contains('\n'), "{e}");
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    let after = std::fs::symlink_metadata(path).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (before.mode(), before.uid(), before.mtime()),
+        (after.mode(), after.uid(), after.mtime())
+    );
+    e
+}
+
+#[test]
+fn a_private_config_of_the_running_user_is_read() {
+    let (_dir, path) = private_config();
+    load(&path, &NoUsers).unwrap();
+}
+
+#[test]
+fn a_config_owned_by_another_user_is_refused_naming_its_owner_and_chown() {
+    if !crate::test_support::root_or_skip() {
+        return;
+    }
+    let (_dir, path) = private_config();
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    let e = untrusted(&path);
+    assert!(
+        e.contains("owned by uid 65534, not by root or you") && e.contains("chown"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_group_writable_config_is_refused_naming_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = private_config();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let e = untrusted(&path);
+    assert!(
+        e.contains("writable by group or others (mode 0664)") && e.contains("chmod go-w"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_config_in_a_world_writable_directory_is_refused_even_sticky() {
+    use std::os::unix::fs::PermissionsExt;
+    for mode in [0o777, 0o1777] {
+        let (dir, path) = private_config();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let e = untrusted(&path);
+        assert!(
+            e.contains(&format!(
+                "its directory {} is writable by group or others (mode {mode:04o})",
+                dir.path().display()
+            )) && e.contains("move the file"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_symlinked_config_is_refused_naming_the_real_path() {
+    let (dir, path) = private_config();
+    let link = dir.path().join("link.toml");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let e = untrusted(&link);
+    assert!(
+        e.contains("it is a symlink; give the real path with -c")
+            && e.contains(&path.display().to_string()),
+        "{e}"
+    );
+}
