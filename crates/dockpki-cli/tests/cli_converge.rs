@@ -704,9 +704,7 @@ fn a_ca_key_type_change_is_a_note_naming_ca_rotate_begin_and_apply_never_rotates
     let before = snapshot(pki.env.root());
     // Nothing apply can do, but the PKI is not what the file says: exit 3, as plan, and the
     // note, never a claim of convergence.
-    let out = pki
-        .env
-        .run(&["apply", "-c", s(&pki.config()), "--yes"]);
+    let out = pki.env.run(&["apply", "-c", s(&pki.config()), "--yes"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(
         stdout(&out).starts_with("nothing apply can do, but the state differs from"),
@@ -901,7 +899,9 @@ fn plan_on_a_missing_state_creates_nothing_in_tmpdir_either() {
     assert!(!pki.env.state().exists());
     // The plan is the one apply then performs.
     let planned = action_lines(&out);
-    let applied = pki.env.ok(&["-v", "apply", "-c", s(&pki.config()), "--yes"]);
+    let applied = pki
+        .env
+        .ok(&["-v", "apply", "-c", s(&pki.config()), "--yes"]);
     let text = stdout(&applied);
     for line in planned.iter().filter(|l| !l.contains("pending")) {
         assert!(text.contains(line.as_str()), "{line} not in {text}");
@@ -922,9 +922,8 @@ fn apply_refuses_to_replace_files_dockpki_did_not_write_unless_force() {
     std::fs::write(dir.join("server-key.pem"), "hand-made\n").unwrap();
     let out = pki.plan(&[]);
     assert!(
-        stdout(&out).contains(
-            "replaces server-cert.pem, server-key.pem, which dockpki did not write"
-        ),
+        stdout(&out)
+            .contains("replaces server-cert.pem, server-key.pem, which dockpki did not write"),
         "{out:?}"
     );
     let before = snapshot(pki.env.root());
@@ -960,9 +959,14 @@ fn a_configuration_in_a_directory_others_can_write_is_refused_and_nothing_is_tou
     std::fs::write(&config, pki.text("", &[], &[BOB])).unwrap();
     let before = snapshot(pki.env.root());
     for cmd in ["plan", "apply"] {
-        let out = pki.env.run(&[cmd, "-c", s(&config), "--yes"][..if cmd == "plan" { 3 } else { 4 }]);
+        let out = pki
+            .env
+            .run(&[cmd, "-c", s(&config), "--yes"][..if cmd == "plan" { 3 } else { 4 }]);
         let line = common::assert_error_line(&out, "is writable by group or others (mode 1777)");
-        assert!(line.contains(s(&config)) && line.contains("move the file"), "{line}");
+        assert!(
+            line.contains(s(&config)) && line.contains("move the file"),
+            "{line}"
+        );
     }
     common::assert_unchanged(&before, &snapshot(pki.env.root()), "refused");
     assert!(!pki.env.state().exists());

@@ -296,8 +296,7 @@ fn check_trusted(path: &Path) -> Result<()> {
         return Err(crate::Error::new(format!(
             "refusing to read the configuration {}: it is a symlink; give the real path with -c {}",
             path.display(),
-            std::fs::canonicalize(&path)
-                .map_or_else(|_| "FILE".to_string(), |real| quoted(&real))
+            std::fs::canonicalize(&path).map_or_else(|_| "FILE".to_string(), |real| quoted(&real))
         )));
     }
     if !m.is_file() {

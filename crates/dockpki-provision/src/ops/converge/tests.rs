@@ -56,7 +56,14 @@ impl World {
 
     fn apply(&self, desired: &Desired) -> Applied {
         let shown = self.plan(desired);
-        apply(&self.state, desired, Some(&shown), self.now, Foreign::Refuse).unwrap()
+        apply(
+            &self.state,
+            desired,
+            Some(&shown),
+            self.now,
+            Foreign::Refuse,
+        )
+        .unwrap()
     }
 
     /// Every file and directory under the root with its inode, mode and modification time.
@@ -692,7 +699,14 @@ fn an_apply_aborted_before_any_rename_is_completed_by_the_next_open() {
             &config::NoUsers,
         )
         .unwrap();
-        apply(&state, &desired, None, OffsetDateTime::now_utc(), Foreign::Refuse).unwrap();
+        apply(
+            &state,
+            &desired,
+            None,
+            OffsetDateTime::now_utc(),
+            Foreign::Refuse,
+        )
+        .unwrap();
         return;
     }
     let name = concat!(
