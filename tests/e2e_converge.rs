@@ -24,7 +24,9 @@ fn dockpki(args: &[&str]) -> Run {
 }
 
 /// The text of the configuration: one server `web` with `sans`, installed in `work/web`, its
-/// daemon.json `work/daemon.json`; one client `ci` installed in `work/ci` (the docker CLI's
+/// daemon.json `work/daemon.json` listening on `work/docker.sock` and on `port` of 127.0.0.1
+/// and 127.0.0.2 (a test dockerd must not take /var/run/docker.sock or listen beyond
+/// loopback); one client `ci` installed in `work/ci` (the docker CLI's
 /// configuration directory, `DOCKER_CONFIG`) with the context `web` for
 /// `tcp://127.0.0.1:PORT`.
 fn config(work: &Path, port: u16, sans: &[&str]) -> String {
@@ -32,24 +34,24 @@ fn config(work: &Path, port: u16, sans: &[&str]) -> String {
     format!(
         "[ca]\nname = \"e2e converge CA\"\n\n\
          [[server]]\nname = \"web\"\nsans = [{}]\ninstall = {:?}\n\
-         daemon_config = {{ file = {:?} }}\n\n\
+         daemon_config = {{ file = {:?}, listen = [{:?}, \"tcp://127.0.0.1:{port}\", \"tcp://127.0.0.2:{port}\"] }}\n\n\
          [[client]]\nname = \"ci\"\ninstall = {:?}\n\
          context = {{ name = \"web\", host = \"tcp://127.0.0.1:{port}\" }}\n",
         sans.join(", "),
         work.join("web").display().to_string(),
         work.join("daemon.json").display().to_string(),
+        format!("unix://{}", work.join("docker.sock").display()),
         work.join("ci").display().to_string(),
     )
 }
 
-/// The file dockerd is started with: the daemon.json `apply` merged (its TLS keys, and the key
-/// the test put there before), with `hosts` and the daemon's private settings (data root, exec
-/// root, pidfile, ...) of `dir` laid over it. `apply` sets `hosts` to the system socket and
-/// `tcp://0.0.0.0:2376`, as `dockpki daemon-config` does by default; a test dockerd must not
-/// take /var/run/docker.sock or listen beyond loopback, so it gets its own socket and
-/// 127.0.0.1 and 127.0.0.2 on `port` instead. The TLS settings dockerd serves are the merged
-/// file's, checked here key by key.
-fn dockerd_config(merged: &Path, dir: &Path, port: u16, daemon_dir: &Path) -> PathBuf {
+/// The file dockerd is started with: the daemon.json `apply` merged, checked key by key (the
+/// TLS files, the listen addresses the configuration declared, and the key the test put there
+/// before), with only the daemon's private settings of `dir` (data root, exec root, pidfile,
+/// ...) laid over it. The harness asks the daemon on `dir/docker.sock`: a link to the socket
+/// the configuration declared.
+fn dockerd_config(merged: &Path, dir: &Path, port: u16, work: &Path) -> PathBuf {
+    let daemon_dir = work.join("web");
     let text = fs::read(merged).expect("read the merged daemon.json");
     let mut config: serde_json::Value = serde_json::from_slice(&text).expect("daemon.json is JSON");
     for (key, value) in [
@@ -66,6 +68,14 @@ fn dockerd_config(merged: &Path, dir: &Path, port: u16, daemon_dir: &Path) -> Pa
             "tlskey",
             serde_json::json!(daemon_dir.join("server-key.pem").display().to_string()),
         ),
+        (
+            "hosts",
+            serde_json::json!([
+                format!("unix://{}", work.join("docker.sock").display()),
+                format!("tcp://127.0.0.1:{port}"),
+                format!("tcp://127.0.0.2:{port}"),
+            ]),
+        ),
         ("log-level", serde_json::json!("warn")),
     ] {
         assert_eq!(
@@ -74,17 +84,11 @@ fn dockerd_config(merged: &Path, dir: &Path, port: u16, daemon_dir: &Path) -> Pa
         );
     }
     let object = config.as_object_mut().expect("an object");
-    object.insert(
-        "hosts".into(),
-        serde_json::json!([
-            format!("unix://{}", dir.join("docker.sock").display()),
-            format!("tcp://127.0.0.1:{port}"),
-            format!("tcp://127.0.0.2:{port}"),
-        ]),
-    );
     for (k, v) in support::private_settings(dir).as_object().expect("object") {
         object.insert(k.clone(), v.clone());
     }
+    std::os::unix::fs::symlink(work.join("docker.sock"), dir.join("docker.sock"))
+        .expect("link the harness's socket path to the declared one");
     let file = dir.join("dockerd.json");
     fs::write(&file, serde_json::to_vec_pretty(&config).unwrap()).expect("write dockerd.json");
     file
@@ -143,7 +147,7 @@ fn apply_provisions_dockerd_and_a_context_and_an_added_san_is_one_reissue_served
 
     let start = || {
         Dockerd::start_from_config_on(&tools, Some(port), |dir, port| {
-            dockerd_config(&merged, dir, port, &daemon_dir)
+            dockerd_config(&merged, dir, port, w)
         })
         .unwrap_or_else(|log| panic!("dockerd refused the daemon.json apply merged:\n{log}"))
     };

@@ -226,16 +226,24 @@ nothing to do it writes nothing. Without --yes it shows the plan and asks, on a 
 and stderr); without a terminal it refuses and changes nothing. Restart each daemon named in
 the output: dockerd reads its certificates only at start.
 
+Issuing into a directory that already holds layout files dockpki did not write (no certificate
+it recorded was installed there) is refused, changing nothing, unless --force: the plan names
+them, and --force replaces them, keeping each as a .bak backup. Files dockpki wrote (renewals,
+re-issues, repairs) need no --force.
+
 The configuration: -c FILE, else ./dockpki.toml when it exists, else
-$XDG_CONFIG_HOME/dockpki/config.toml (~/.config/dockpki/config.toml).
+$XDG_CONFIG_HOME/dockpki/config.toml (~/.config/dockpki/config.toml). It is read only when
+nobody but root and you could have written it: owned by root or you, not writable by group or
+others, in a directory the same holds for (and not a symlink).
 
 Examples:
   sudo dockpki apply
   sudo dockpki apply -c /etc/dockpki/dockpki.toml --yes   # from a script, CI or a timer
   dockpki --state ./demo/state apply -c ./dockpki.toml
 
-Exits 0 when applied (or nothing was to do), 1 on error, when the answer was not yes, or
-without a terminal and without --yes.";
+Exits 0 when applied (or nothing was to do), 3 when nothing apply can do remains but a note
+names a command that resolves a difference (a CA rotation), 1 on error, when the answer was not
+yes, or without a terminal and without --yes.";
 
 /// The configuration file of `plan` and `apply`.
 #[derive(Debug, Args)]
@@ -260,6 +268,9 @@ pub struct ApplyArgs {
     /// Apply without showing the plan and asking (needed without a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Replace layout files dockpki did not write (each kept as a .bak backup)
+    #[arg(long)]
+    pub force: bool,
 }
 
 const AUDIT_HELP: &str = "\

@@ -702,12 +702,23 @@ fn a_ca_key_type_change_is_a_note_naming_ca_rotate_begin_and_apply_never_rotates
         pki.env.hint("ca rotate begin --key-type ecdsa-p384")
     );
     let before = snapshot(pki.env.root());
-    let out = pki.apply(&[]);
-    assert!(stdout(&out).starts_with("nothing to do"), "{out:?}");
+    // Nothing apply can do, but the PKI is not what the file says: exit 3, as plan, and the
+    // note, never a claim of convergence.
+    let out = pki.env.run(&["apply", "-c", s(&pki.config()), "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stdout(&out).starts_with("nothing apply can do, but the state differs from"),
+        "{out:?}"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("ca rotate begin"),
         "{out:?}"
     );
+    let out = pki
+        .env
+        .run(&["--json", "apply", "-c", s(&pki.config()), "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(json(&out)["notes"][0]["kind"], "ca-needs-rotation");
     common::assert_unchanged(&before, &snapshot(pki.env.root()), "apply");
     assert_eq!(read(&pki.env.state().join("ca.pem")), ca);
 }
@@ -866,4 +877,97 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
+}
+
+#[test]
+fn plan_on_a_missing_state_creates_nothing_in_tmpdir_either() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI]));
+    let tmp = pki.env.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let before = snapshot(pki.env.root());
+    let out = pki
+        .env
+        .cmd()
+        .env("TMPDIR", &tmp)
+        .args(["plan", "-c", s(&pki.config())])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "plan");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    assert!(!pki.env.state().exists());
+    // The plan is the one apply then performs.
+    let planned = action_lines(&out);
+    let applied = pki
+        .env
+        .ok(&["-v", "apply", "-c", s(&pki.config()), "--yes"]);
+    let text = stdout(&applied);
+    for line in planned.iter().filter(|l| !l.contains("pending")) {
+        assert!(text.contains(line.as_str()), "{line} not in {text}");
+    }
+}
+
+#[test]
+fn apply_refuses_to_replace_files_dockpki_did_not_write_unless_force() {
+    let pki = Pki::new();
+    let web = Server {
+        daemon_config: false,
+        ..WEB
+    };
+    pki.write(&pki.text("", &[web], &[]));
+    let dir = pki.install("web");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("server-cert.pem"), "hand-made\n").unwrap();
+    std::fs::write(dir.join("server-key.pem"), "hand-made\n").unwrap();
+    let out = pki.plan(&[]);
+    assert!(
+        stdout(&out)
+            .contains("replaces server-cert.pem, server-key.pem, which dockpki did not write"),
+        "{out:?}"
+    );
+    let before = snapshot(pki.env.root());
+    let out = pki.env.run(&["apply", "-c", s(&pki.config()), "--yes"]);
+    let line = common::assert_error_line(&out, "which dockpki did not write");
+    assert!(line.contains("--force"), "{line}");
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "refused apply");
+    assert!(!pki.env.state().exists());
+
+    pki.apply(&["--force"]);
+    assert_ne!(read(&dir.join("server-cert.pem")), b"hand-made\n");
+    let backups = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("server-cert.pem.bak")
+        })
+        .count();
+    assert_eq!(backups, 1, "the replaced certificate is kept as a backup");
+    pki.assert_clean("after apply --force");
+}
+
+#[test]
+fn a_configuration_in_a_directory_others_can_write_is_refused_and_nothing_is_touched() {
+    let pki = Pki::new();
+    let shared = pki.env.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    common::chmod(&shared, 0o1777);
+    let config = shared.join("dockpki.toml");
+    std::fs::write(&config, pki.text("", &[], &[BOB])).unwrap();
+    let before = snapshot(pki.env.root());
+    for cmd in ["plan", "apply"] {
+        let out = pki
+            .env
+            .run(&[cmd, "-c", s(&config), "--yes"][..if cmd == "plan" { 3 } else { 4 }]);
+        let line = common::assert_error_line(&out, "is writable by group or others (mode 1777)");
+        assert!(
+            line.contains(s(&config)) && line.contains("move the file"),
+            "{line}"
+        );
+    }
+    common::assert_unchanged(&before, &snapshot(pki.env.root()), "refused");
+    assert!(!pki.env.state().exists());
 }

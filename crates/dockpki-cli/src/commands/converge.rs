@@ -6,14 +6,14 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use dockpki_provision::config::{self, Desired};
-use dockpki_provision::ops::converge::{self, Action, ActionKind, Applied, Note, Plan};
+use dockpki_provision::ops::converge::{self, Action, ActionKind, Applied, Foreign, Note, Plan};
 use dockpki_provision::store::{Create, State};
 use dockpki_provision::Advice;
 use serde_json::json;
 
 use super::{now, Context};
 use crate::cli::{ApplyArgs, ConfigArgs, PlanArgs};
-use crate::error::{exit_code, CliError, CliResult, EXIT_OK};
+use crate::error::{exit_code, CliError, CliResult, EXIT_OK, EXIT_PENDING};
 use crate::output::{escape, note, print_document, say};
 
 /// The configuration of `args`, found ([`crate::paths::config_file`]) and checked whole before
@@ -110,9 +110,14 @@ pub fn plan(ctx: &Context, args: &PlanArgs) -> CliResult<i32> {
 pub fn apply(ctx: &Context, args: &ApplyArgs) -> CliResult<i32> {
     let (path, desired) = desired(&args.config)?;
     let state_dir = ctx.state_dir()?;
+    let foreign = if args.force {
+        Foreign::ReplaceKeepingBackup
+    } else {
+        Foreign::Refuse
+    };
     let applied = if args.yes {
         let state = ctx.open_state_at(state_dir.clone(), Create::IfMissing)?;
-        converge::apply(&state, &desired, None, now())?
+        converge::apply(&state, &desired, None, now(), foreign)?
     } else {
         // The plan is computed, and the state's lock released, before the question: an operator
         // thinking it over must not hold up a renewal timer. apply computes the plan again
@@ -121,6 +126,13 @@ pub fn apply(ctx: &Context, args: &ApplyArgs) -> CliResult<i32> {
         let shown = plan_of(ctx, &state_dir, &desired)?;
         if shown.is_empty() {
             return nothing_to_do(ctx, &path, &state_dir, &shown.notes);
+        }
+        // Refused before the question, with the command that goes ahead.
+        if let Some(action) = shown.foreign().next().filter(|_| !args.force) {
+            return Err(CliError::new(format!(
+                "refusing to {action}; move them away, or replace them (each kept as a .bak backup) with `{}`; nothing was changed",
+                ctx.invocation.command(&format!("apply {} --force", config_words(&path)))
+            )));
         }
         if !terminal() {
             return Err(CliError::new(format!(
@@ -145,7 +157,7 @@ pub fn apply(ctx: &Context, args: &ApplyArgs) -> CliResult<i32> {
             ));
         }
         let state = ctx.open_state_at(state_dir.clone(), Create::IfMissing)?;
-        converge::apply(&state, &desired, Some(&shown), now())?
+        converge::apply(&state, &desired, Some(&shown), now(), foreign)?
     };
     if applied.actions.is_empty() {
         return nothing_to_do(ctx, &path, &state_dir, &applied.notes);
@@ -155,8 +167,14 @@ pub fn apply(ctx: &Context, args: &ApplyArgs) -> CliResult<i32> {
 }
 
 /// What `apply` says when the plan is empty: one line (or the document), the notes on stderr;
-/// nothing was written.
+/// nothing was written. Exits 3 when a note is a difference only the operator can resolve
+/// ([`Note::is_drift`]), as plan does: the PKI is not what the file describes.
 fn nothing_to_do(ctx: &Context, path: &Path, state_dir: &Path, notes: &[Note]) -> CliResult<i32> {
+    let code = if notes.iter().any(Note::is_drift) {
+        EXIT_PENDING
+    } else {
+        EXIT_OK
+    };
     if ctx.out.json {
         print_document(
             "apply",
@@ -171,16 +189,23 @@ fn nothing_to_do(ctx: &Context, path: &Path, state_dir: &Path, notes: &[Note]) -
                 "contexts_fed": [],
             }),
         );
-        return Ok(EXIT_OK);
+        return Ok(code);
     }
     for n in notes {
         note(format_args!("note: {}", note_text(ctx, n)));
     }
-    ctx.out.done(format_args!(
-        "nothing to do: the PKI is what {} describes",
-        path.display()
-    ));
-    Ok(EXIT_OK)
+    if code == EXIT_OK {
+        ctx.out.done(format_args!(
+            "nothing to do: the PKI is what {} describes",
+            path.display()
+        ));
+    } else {
+        ctx.out.done(format_args!(
+            "nothing apply can do, but the state differs from {}: see the notes",
+            path.display()
+        ));
+    }
+    Ok(code)
 }
 
 /// What `apply` says when it changed something: one line, `-v` the files, the contexts fed
@@ -313,83 +338,19 @@ fn note_json(ctx: &Context, n: &Note) -> serde_json::Value {
 }
 
 /// The plan for `desired` against the state in `state_dir`, which is left as it is: a missing
-/// state (or one without a CA) is planned as empty ([`open_for_plan`]), and the state's lock is
-/// released on return.
+/// state (or one without a CA) is planned as empty, in memory ([`converge::plan_new`]), and the
+/// state's lock is released on return.
 fn plan_of(ctx: &Context, state_dir: &Path, desired: &Desired) -> CliResult<Plan> {
-    let (state, scratch) = open_for_plan(ctx, state_dir)?;
-    let mut plan = converge::plan(&state, desired, now())?;
-    if let Some(scratch) = &scratch {
-        scratch.relocate(&mut plan, state_dir);
-    }
-    Ok(plan)
-}
-
-/// The state to plan against: the state directory when it holds a CA; else (it does not exist,
-/// or holds no CA) an empty state in a scratch directory, so that plan shows everything to
-/// create without creating the state directory, or anything in it.
-fn open_for_plan(ctx: &Context, state_dir: &Path) -> CliResult<(State, Option<Scratch>)> {
-    match State::open(state_dir.to_path_buf(), Create::No, ctx.settings()) {
-        Ok(state) => Ok((state, None)),
-        Err(e) if e.advice() == Some(Advice::CreateCa) => {
-            let scratch = Scratch::new()?;
-            let state = ctx.open_state_at(scratch.state(), Create::IfMissing)?;
-            Ok((state, Some(scratch)))
-        }
+    let settings = ctx.settings();
+    match State::open(state_dir.to_path_buf(), Create::No, settings) {
+        Ok(state) => Ok(converge::plan(&state, desired, now())?),
+        Err(e) if e.advice() == Some(Advice::CreateCa) => Ok(converge::plan_new(
+            state_dir,
+            &ctx.settings().owners,
+            desired,
+            now(),
+        )?),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// A private temporary directory holding the empty state `plan` plans against when there is no
-/// CA yet, removed when dropped (after the [`State`] in it, which is dropped first).
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> CliResult<Scratch> {
-        use std::os::unix::fs::DirBuilderExt;
-        let base = std::env::temp_dir();
-        for attempt in 0..100u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let dir = base.join(format!(
-                "dockpki-plan-{}-{nanos:x}-{attempt}",
-                std::process::id()
-            ));
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => return Ok(Scratch { dir }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(CliError::io("create a scratch directory in", &base, &e)),
-            }
-        }
-        Err(CliError::new(format!(
-            "cannot create a scratch directory in {}; set TMPDIR to a writable directory",
-            base.display()
-        )))
-    }
-
-    /// The empty state directory inside.
-    fn state(&self) -> PathBuf {
-        self.dir.join("state")
-    }
-
-    /// The plan as it reads for the real state directory `state_dir`: the CA's target names the
-    /// state directory it is to be created in.
-    fn relocate(&self, plan: &mut Plan, state_dir: &Path) {
-        let scratch = self.state();
-        for a in &mut plan.actions {
-            if a.target.install == scratch {
-                a.target.install = state_dir.to_path_buf();
-            }
-        }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -79,13 +79,14 @@ pub(super) struct Server {
     pub daemon_config: Option<DaemonConfig>,
 }
 
-/// A server's `daemon_config = { file = "...", harden = true }`.
+/// A server's `daemon_config = { file = "...", harden = true, listen = [...] }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DaemonConfig {
     pub file: Spanned<String>,
     #[serde(default)]
     pub harden: bool,
+    pub listen: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[client]]`.

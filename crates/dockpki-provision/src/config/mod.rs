@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 use dockpki::{CommonName, KeyType, Lifetime, NameConstraints, SanList};
 
-use crate::docker::daemon_json::Hardening;
+use crate::docker::daemon_json::{Hardening, Listen};
 use crate::docker::TcpEndpoint;
 use crate::error::Result;
 use crate::fs::reader::{self, Limit, Links};
@@ -121,6 +121,24 @@ pub struct DaemonConfigSpec {
     pub file: PathBuf,
     /// Whether the hardening settings are merged too (`harden`, default false).
     pub hardening: Hardening,
+    /// What dockerd listens on (`listen`): its `hosts` become exactly this list, in order.
+    /// Default: [`DaemonConfigSpec::default_listen`].
+    pub listen: Vec<Listen>,
+}
+
+impl DaemonConfigSpec {
+    /// What `listen` means when left out, as for `dockpki daemon-config`: the system socket
+    /// ([`daemon_json::SYSTEM_SOCKET`](crate::docker::daemon_json::SYSTEM_SOCKET)) and TLS on
+    /// every address ([`daemon_json::DEFAULT_LISTEN`](crate::docker::daemon_json::DEFAULT_LISTEN)).
+    pub fn default_listen() -> Vec<Listen> {
+        [
+            crate::docker::daemon_json::SYSTEM_SOCKET,
+            crate::docker::daemon_json::DEFAULT_LISTEN,
+        ]
+        .into_iter()
+        .filter_map(|a| Listen::parse(a).ok())
+        .collect()
+    }
 }
 
 /// One client's certificate (`[[client]]`).
@@ -227,13 +245,29 @@ pub fn parse(name: &Path, text: &str, users: &dyn ResolveUser) -> Result<Desired
     validate::desired(&src, raw, users)
 }
 
-/// Reads a configuration file (through [`reader`]: a regular file of at most 1 MiB; a symlink
-/// is followed, as for any file the caller names) and [`parse`]s it.
+/// Reads a configuration file and [`parse`]s it, after checking that nobody but root and the
+/// running user could have written it, as OpenSSH's StrictModes does: the file declares who
+/// gets a CA-signed client certificate, which is root on every daemon, so a file another user
+/// could write or plant (`./dockpki.toml` in `/tmp` or in someone else's checkout) is never
+/// applied. The rule:
+///
+/// - the file must be a regular file, not a symlink (the real path is given instead), owned by
+///   root or the running user and not writable by group or others;
+/// - its directory must be owned by root or the running user and not writable by group or
+///   others, even with the sticky bit (in `/tmp` anyone can create `dockpki.toml` first);
+/// - every directory above, up to `/`, must be owned by root or the running user and not
+///   writable by group or others unless sticky (`/tmp`: nobody can rename another's entry);
+/// - a symlinked directory on the way must be owned by root or the running user.
+///
+/// It is then read through [`reader`] (a regular file of at most 1 MiB, a link refused).
 ///
 /// # Errors
-/// When it cannot be read or is not UTF-8, or as [`parse`].
+/// When the file or a directory on its path breaks the rule above (the error names the file,
+/// what is wrong and the `chown`/`chmod` or move that fixes it), when it cannot be read or is
+/// not UTF-8, or as [`parse`].
 pub fn load(path: &Path, users: &dyn ResolveUser) -> Result<Desired> {
-    let bytes = reader::read(path, Links::Follow, Limit::Config)?;
+    check_trusted(path)?;
+    let bytes = reader::read(path, Links::Refuse, Limit::Config)?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         crate::Error::new(format!(
             "{}: not UTF-8 text (byte {}); save the file as UTF-8",
@@ -242,4 +276,99 @@ pub fn load(path: &Path, users: &dyn ResolveUser) -> Result<Desired> {
         ))
     })?;
     parse(path, text, users)
+}
+
+/// [`load`]'s ownership rule, checked on `path` and every directory above it.
+fn check_trusted(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let trusted = |uid: u32| uid == 0 || uid == me;
+    let path = std::path::absolute(path).map_err(|e| crate::Error::io("resolve", path, &e))?;
+    let quoted = |p: &Path| crate::text::shell_quote(&p.display().to_string());
+    let refuse = |problem: String, fix: String| {
+        crate::Error::new(format!(
+            "refusing to read the configuration {}: {problem}, so someone else could have written it (it decides who gets a certificate); {fix}",
+            path.display()
+        ))
+    };
+    let m = std::fs::symlink_metadata(&path).map_err(|e| crate::Error::io("read", &path, &e))?;
+    if m.file_type().is_symlink() {
+        return Err(crate::Error::new(format!(
+            "refusing to read the configuration {}: it is a symlink; give the real path with -c {}",
+            path.display(),
+            std::fs::canonicalize(&path).map_or_else(|_| "FILE".to_string(), |real| quoted(&real))
+        )));
+    }
+    if !m.is_file() {
+        return Err(crate::Error::new(format!(
+            "{} is not a regular file; give the configuration file's path with -c FILE",
+            path.display()
+        )));
+    }
+    if !trusted(m.uid()) {
+        return Err(refuse(
+            format!("it is owned by uid {}, not by root or you", m.uid()),
+            format!(
+                "check it, then `chown {me} {}`, or copy it to a file of yours",
+                quoted(&path)
+            ),
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(refuse(
+            format!(
+                "it is writable by group or others (mode {:04o})",
+                m.mode() & 0o7777
+            ),
+            format!("check it, then `chmod go-w {}`", quoted(&path)),
+        ));
+    }
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    // A symlink on the path as given: its owner could repoint it.
+    for prefix in dir.ancestors() {
+        let m =
+            std::fs::symlink_metadata(prefix).map_err(|e| crate::Error::io("read", prefix, &e))?;
+        if m.file_type().is_symlink() && !trusted(m.uid()) {
+            return Err(refuse(
+                format!(
+                    "{} is a symlink owned by uid {}, who could point it anywhere",
+                    prefix.display(),
+                    m.uid()
+                ),
+                "give the real path with -c FILE".to_string(),
+            ));
+        }
+    }
+    let real = std::fs::canonicalize(dir).map_err(|e| crate::Error::io("resolve", dir, &e))?;
+    for d in real.ancestors() {
+        let m = std::fs::metadata(d).map_err(|e| crate::Error::io("read", d, &e))?;
+        if !trusted(m.uid()) {
+            return Err(refuse(
+                format!(
+                    "its directory {} is owned by uid {}, not by root or you",
+                    d.display(),
+                    m.uid()
+                ),
+                "move the file to a directory of yours and name it with -c FILE".to_string(),
+            ));
+        }
+        // The file's own directory may not be sticky either: anyone could create the file
+        // there first (and a file of theirs could be mistaken for one's own). Above it, a
+        // sticky directory (`/tmp`) is safe: nobody can rename the entries it holds of others.
+        let sticky = m.mode() & 0o1000 != 0;
+        if m.mode() & 0o022 != 0 && (d == real || !sticky) {
+            return Err(refuse(
+                format!(
+                    "its directory {} is writable by group or others (mode {:04o})",
+                    d.display(),
+                    m.mode() & 0o7777
+                ),
+                format!(
+                    "move the file to a directory of yours and name it with -c FILE, or `chmod go-w {}`",
+                    quoted(d)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

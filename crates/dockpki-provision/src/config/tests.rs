@@ -118,6 +118,12 @@ fn the_example_file_in_examples_parses_with_every_field() {
     let dc = b1.daemon_config.as_ref().unwrap();
     assert_eq!(dc.file, PathBuf::from("/etc/docker/daemon.json"));
     assert_eq!(dc.hardening, Hardening::On);
+    assert_eq!(
+        dc.listen,
+        ["unix:///var/run/docker.sock", "tcp://10.0.0.5:2376"]
+            .map(|a| Listen::parse(a).unwrap())
+            .to_vec()
+    );
     assert_eq!(b2.profile.as_deref(), Some("rsa"));
     assert_eq!(b2.key_type, KeyType::Rsa3072);
     assert_eq!(b2.validity, days(180));
@@ -160,6 +166,12 @@ fn a_minimal_file_takes_the_commands_defaults() {
     assert_eq!(s.renew_before, RenewalWindow::Relative);
     assert_eq!(c.renew_before, RenewalWindow::Relative);
     assert_eq!(s.daemon_config.as_ref().unwrap().hardening, Hardening::Off);
+    // Left out, listen is what `dockpki daemon-config` listens on by default.
+    assert_eq!(
+        s.daemon_config.as_ref().unwrap().listen,
+        DaemonConfigSpec::default_listen()
+    );
+    assert_eq!(DaemonConfigSpec::default_listen().len(), 2);
 }
 
 #[test]
@@ -298,6 +310,9 @@ fn malformed() -> Vec<(String, &'static str)> {
         ("[ca]\n[profiles.fast]\nvalidty = \"1d\"\n".into(), "dockpki.toml:3:1: unknown field `validty`, expected one of `key_type`, `validity`, `renew_before` (docs/config.md describes every table and key)"),
         (with_server("daemon_config = { file = \"daemon.json\" }\n"), "dockpki.toml:6:26: [[server]] \"s\" daemon_config file: the path daemon.json is not absolute; give it from / (dockpki records paths, which must name the same place for every later run)"),
         (with_server("daemon_config = { file = \"/etc/docker/daemon.json\", harden = \"yes\" }\n"), "dockpki.toml:6:62: invalid type: string \"yes\", expected a boolean (docs/config.md describes every table and key)"),
+        (with_server("daemon_config = { file = \"/etc/docker/daemon.json\", listen = [] }\n"), "dockpki.toml:6:62: [[server]] \"s\" daemon_config listen is empty; list the addresses dockerd listens on, e.g. [\"unix:///var/run/docker.sock\", \"tcp://0.0.0.0:2376\"], or leave the key out for those two"),
+        (with_server("daemon_config = { file = \"/etc/docker/daemon.json\", listen = [\"tcp://0.0.0.0:2375\"] }\n"), "dockpki.toml:6:63: [[server]] \"s\" daemon_config listen: refusing listen address \"tcp://0.0.0.0:2375\": port 2375 is Docker's plain-TCP port, and plain TCP makes anyone who connects root on this host; use 2376 (TLS)"),
+        (with_server("daemon_config = { file = \"/etc/docker/daemon.json\", listen = [\"tcp://127.0.0.1:2376\", \"tcp://127.0.0.1:2376\"] }\n"), "dockpki.toml:6:87: [[server]] \"s\" daemon_config listen: \"tcp://127.0.0.1:2376\" is listed twice; list each address once"),
         ("[ca]\n[[client]]\nname = \"c\"\ninstall = \"/c\"\nowner = \"nobody-here\"\n".into(), "dockpki.toml:5:9: [[client]] \"c\" owner: there is no user \"nobody-here\" on this host; create the user or name an existing one"),
         ("[ca]\n[[client]]\nname = \"c\"\ninstall = \"/c\"\ncontext = { name = \"default\", host = \"tcp://h:2376\" }\n".into(), "dockpki.toml:5:20: [[client]] \"c\" context name: \"default\" is reserved by docker for the context made from DOCKER_HOST; choose another name"),
         ("[ca]\n[[client]]\nname = \"c\"\ninstall = \"/c\"\ncontext = { name = \"ctx\", host = \"unix:///var/run/docker.sock\" }\n".into(), "dockpki.toml:5:34: [[client]] \"c\" context host: the daemon address \"unix:///var/run/docker.sock\" uses unix://, but dockpki's certificates protect a daemon over TCP; give tcp://HOST:PORT, e.g. tcp://docker.example.com:2376 (IPv6: tcp://[2001:db8::1]:2376)"),
@@ -321,4 +336,92 @@ fn each_malformed_file_is_refused_with_its_exact_line_column_and_fix() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A private directory (mode 0700) holding a valid `dockpki.toml`, and the file's path.
+fn private_config() -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = dir.path().join("dockpki.toml");
+    std::fs::write(&path, "[ca]\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    (dir, path)
+}
+
+/// `load`'s error for `path`, checked to be one line naming `path`, and the file unchanged.
+fn untrusted(path: &Path) -> String {
+    let before = std::fs::symlink_metadata(path).unwrap();
+    let e = load(path, &NoUsers).unwrap_err().to_string();
+    assert!(!e.contains('\n'), "{e}");
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    let after = std::fs::symlink_metadata(path).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (before.mode(), before.uid(), before.mtime()),
+        (after.mode(), after.uid(), after.mtime())
+    );
+    e
+}
+
+#[test]
+fn a_private_config_of_the_running_user_is_read() {
+    let (_dir, path) = private_config();
+    load(&path, &NoUsers).unwrap();
+}
+
+#[test]
+fn a_config_owned_by_another_user_is_refused_naming_its_owner_and_chown() {
+    if !crate::test_support::root_or_skip() {
+        return;
+    }
+    let (_dir, path) = private_config();
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    let e = untrusted(&path);
+    assert!(
+        e.contains("owned by uid 65534, not by root or you") && e.contains("chown"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_group_writable_config_is_refused_naming_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = private_config();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let e = untrusted(&path);
+    assert!(
+        e.contains("writable by group or others (mode 0664)") && e.contains("chmod go-w"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_config_in_a_world_writable_directory_is_refused_even_sticky() {
+    use std::os::unix::fs::PermissionsExt;
+    for mode in [0o777, 0o1777] {
+        let (dir, path) = private_config();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let e = untrusted(&path);
+        assert!(
+            e.contains(&format!(
+                "its directory {} is writable by group or others (mode {mode:04o})",
+                dir.path().display()
+            )) && e.contains("move the file"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_symlinked_config_is_refused_naming_the_real_path() {
+    let (dir, path) = private_config();
+    let link = dir.path().join("link.toml");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let e = untrusted(&link);
+    assert!(
+        e.contains("it is a symlink; give the real path with -c")
+            && e.contains(&path.display().to_string()),
+        "{e}"
+    );
 }

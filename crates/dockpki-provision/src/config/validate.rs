@@ -17,7 +17,7 @@ use super::{
     CaSpec, ClientOwner, ClientSpec, ContextSpec, DaemonConfigSpec, Desired, Removed, ResolveUser,
     ServerSpec,
 };
-use crate::docker::daemon_json::Hardening;
+use crate::docker::daemon_json::{Hardening, Listen};
 use crate::docker::TcpEndpoint;
 use crate::error::{Error, Result};
 use crate::store::expiry::RenewalWindow;
@@ -125,8 +125,13 @@ pub(super) fn desired(src: &Source<'_>, f: file::File, users: &dyn ResolveUser) 
             Some(d) => {
                 let file = absolute_path(src, &d.file, &what, "daemon_config file")?;
                 daemon_files.insert(src, &d.file, &file.display().to_string())?;
+                let listen = match &d.listen {
+                    None => DaemonConfigSpec::default_listen(),
+                    Some(list) => listen_addresses(src, list, &what)?,
+                };
                 Some(DaemonConfigSpec {
                     file,
+                    listen,
                     hardening: if d.harden {
                         Hardening::On
                     } else {
@@ -447,6 +452,41 @@ fn absolute_path(
     // `/etc/docker/pki/` and `/etc/docker//pki` are `/etc/docker/pki`: one directory, compared
     // as one when looking for two entries installing into it.
     Ok(path.components().collect())
+}
+
+/// A server's `daemon_config.listen`: dockerd's `hosts`, in order, each an address
+/// `dockpki daemon-config --listen` accepts (never plain TCP on 2375), none twice.
+fn listen_addresses(
+    src: &Source<'_>,
+    list: &Spanned<Vec<Spanned<String>>>,
+    what: &str,
+) -> Result<Vec<Listen>> {
+    if list.get_ref().is_empty() {
+        return Err(src.at(
+            list,
+            format!("{what} daemon_config listen is empty; list the addresses dockerd listens on, e.g. [\"unix:///var/run/docker.sock\", \"tcp://0.0.0.0:2376\"], or leave the key out for those two"),
+        ));
+    }
+    let mut seen = Vec::new();
+    for address in list.get_ref() {
+        let listen = crate::text::refuse_unprintable(
+            &format!("{what} daemon_config listen"),
+            address.get_ref(),
+        )
+        .and_then(|()| Listen::parse(address.get_ref()))
+        .map_err(|e| src.at(address, format!("{what} daemon_config listen: {e}")))?;
+        if seen.contains(&listen) {
+            return Err(src.at(
+                address,
+                format!(
+                    "{what} daemon_config listen: {:?} is listed twice; list each address once",
+                    address.get_ref()
+                ),
+            ));
+        }
+        seen.push(listen);
+    }
+    Ok(seen)
 }
 
 fn owner(

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::declared::{self, Entry, DECLARED_FILE};
 use super::plan::{self as planning, context_record, leaves, merge_daemon_config, Leaf};
-use super::{ActionKind, Applied, Plan, Reason, Target, TargetKind};
+use super::{ActionKind, Applied, Foreign, Plan, Reason, Target, TargetKind};
 use crate::config::Desired;
 use crate::docker::context::{self as dc, ContextFed};
 use crate::error::{Error, Result};
@@ -26,6 +26,7 @@ pub(crate) fn apply(
     desired: &Desired,
     shown: Option<&Plan>,
     now: OffsetDateTime,
+    foreign: Foreign,
 ) -> Result<Applied> {
     let report = state.settings().report.as_ref();
     // An earlier update of a daemon.json that a crash interrupted is completed before the
@@ -42,6 +43,9 @@ pub(crate) fn apply(
         return Err(Error::new(
             "the state changed since the plan was shown; run plan again and review it",
         ));
+    }
+    if foreign == Foreign::Refuse {
+        refuse_foreign(&plan)?;
     }
     if plan.is_empty() {
         return Ok(Applied {
@@ -369,4 +373,20 @@ fn remove_layout(
         }
     }
     Ok(removed)
+}
+
+/// The error for a plan that would replace files dockpki did not write, naming the first.
+fn refuse_foreign(plan: &Plan) -> Result<()> {
+    let Some(action) = plan.foreign().next() else {
+        return Ok(());
+    };
+    let Reason::ForeignFiles { files } = &action.reason else {
+        return Ok(());
+    };
+    Err(Error::new(format!(
+        "refusing to {} {}: it would replace {}, which dockpki did not write; move them away, or run apply --force to replace them (each is kept as a .bak backup); nothing was changed",
+        action.kind,
+        action.target,
+        files.join(", ")
+    )))
 }

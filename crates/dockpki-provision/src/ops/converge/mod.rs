@@ -53,6 +53,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The issue actions that would replace files dockpki did not write
+    /// ([`Reason::ForeignFiles`]), which [`apply`] refuses with [`Foreign::Refuse`].
+    pub fn foreign(&self) -> impl Iterator<Item = &Action> {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a.reason, Reason::ForeignFiles { .. }))
+    }
+
     /// Whether there is nothing for [`apply`] to do (notes may remain).
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
@@ -68,6 +76,20 @@ impl Plan {
             Health::Good
         }
     }
+}
+
+/// Whether [`apply`] may replace files dockpki did not write: layout files already in an
+/// install directory where no certificate it recorded was installed ([`Reason::ForeignFiles`]).
+/// Files dockpki wrote itself (a renewal, a re-issue, a repair) are always replaced, their
+/// previous contents kept as `.bak` backups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Foreign {
+    /// Refuse the whole apply, writing nothing (the default): they may be another tool's, or a
+    /// daemon's own certificate, and the operator should look first.
+    #[default]
+    Refuse,
+    /// Replace them, keeping each as a `.bak` backup next to it (`apply --force`).
+    ReplaceKeepingBackup,
 }
 
 /// One step of a plan.
@@ -240,6 +262,13 @@ pub enum Reason {
         /// Its serial.
         serial: String,
     },
+    /// No certificate is installed there, but the directory holds layout files dockpki did not
+    /// write (no certificate it recorded was installed there): issuing replaces them, which
+    /// [`apply`] does only with [`Foreign::ReplaceKeepingBackup`].
+    ForeignFiles {
+        /// Their names in the install directory, e.g. `server-cert.pem`.
+        files: Vec<String>,
+    },
     /// The certificate is due by the entry's `renew_before`.
     Due {
         /// Its serial.
@@ -323,6 +352,15 @@ impl fmt::Display for Reason {
         match self {
             Reason::NoCa => f.write_str("the state has no CA"),
             Reason::NotIssued => f.write_str("declared, no active certificate installed there"),
+            Reason::ForeignFiles { files } => write!(
+                f,
+                "declared, no active certificate installed there; replaces {}, which dockpki did not write",
+                files
+                    .iter()
+                    .map(|n| escape(n).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Reason::Adoptable { serial } => write!(
                 f,
                 "certificate {serial} (issued by hand) satisfies the entry; recorded as managed"
@@ -691,7 +729,7 @@ pub struct Applied {
 /// let plan = converge::plan(&state, &desired, now)?;
 /// let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.kind).collect();
 /// assert_eq!(kinds, [ActionKind::CreateCa, ActionKind::Issue]);
-/// converge::apply(&state, &desired, Some(&plan), now)?;
+/// converge::apply(&state, &desired, Some(&plan), now, converge::Foreign::Refuse)?;
 /// assert!(converge::plan(&state, &desired, now)?.is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -709,8 +747,12 @@ pub fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Result<Pla
 /// removed after the update (see docs/config.md: a crash in between leaves the files of a
 /// certificate that is already revoked, which harm nothing).
 ///
+/// Layout files dockpki did not write are replaced only with [`Foreign::ReplaceKeepingBackup`];
+/// with [`Foreign::Refuse`] a plan that would replace any ([`Plan::foreign`]) is refused whole.
+///
 /// # Errors
-/// As [`plan`]; when the state changed since `shown` was computed; when the CA cannot be
+/// As [`plan`]; when the state changed since `shown` was computed; when the plan replaces
+/// files dockpki did not write and `foreign` is [`Foreign::Refuse`]; when the CA cannot be
 /// loaded (an encrypted key without its passphrase), a certificate cannot be signed, a layout
 /// directory holds the other kind of layout, or the update cannot be written (nothing is
 /// written then).
@@ -719,6 +761,41 @@ pub fn apply(
     desired: &Desired,
     shown: Option<&Plan>,
     now: OffsetDateTime,
+    foreign: Foreign,
 ) -> Result<Applied> {
-    apply::apply(state, desired, shown, now)
+    apply::apply(state, desired, shown, now, foreign)
+}
+
+/// [`plan`] for a state directory `state_dir` that does not exist yet (or holds no CA): the plan
+/// against an empty state, computed in memory (create the CA, issue every leaf, its contexts,
+/// the `daemon.json` merges), with nothing created anywhere. `owners` decides who owns users'
+/// files, as [`Settings::owners`](crate::store::Settings::owners) of the state apply will open.
+///
+/// # Errors
+/// When a layout or a `daemon.json` cannot be read, or a `daemon.json` cannot be merged (not
+/// JSON).
+///
+/// # Examples
+/// ```
+/// use dockpki::OffsetDateTime;
+/// use dockpki_provision::config::{self, NoUsers};
+/// use dockpki_provision::fs::OwnerPolicy;
+/// use dockpki_provision::ops::converge::{self, ActionKind};
+/// # let root = tempfile::tempdir()?;
+/// let text = format!("[ca]\n[[client]]\nname = \"ci\"\ninstall = \"{}\"\n", root.path().join("ci").display());
+/// let desired = config::parse("dockpki.toml".as_ref(), &text, &NoUsers)?;
+/// let state_dir = root.path().join("state");
+/// let plan = converge::plan_new(&state_dir, &OwnerPolicy::RunningUser, &desired, OffsetDateTime::now_utc())?;
+/// let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.kind).collect();
+/// assert_eq!(kinds, [ActionKind::CreateCa, ActionKind::Issue]);
+/// assert!(!state_dir.exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plan_new(
+    state_dir: &std::path::Path,
+    owners: &crate::fs::OwnerPolicy,
+    desired: &Desired,
+    now: OffsetDateTime,
+) -> Result<Plan> {
+    plan::plan_new(state_dir, owners, desired, now)
 }

@@ -13,11 +13,11 @@ use super::{
 };
 use crate::config::{ClientSpec, ContextSpec, DaemonConfigSpec, Desired, ServerSpec};
 use crate::docker::context as dc;
-use crate::docker::daemon_json::{self, Daemon, Listen, Request};
+use crate::docker::daemon_json::{self, Daemon, Request};
 use crate::error::{Error, Result};
 use crate::fs::reader::{self, Limit, Links};
 use crate::fs::write::{CERT_MODE, KEY_MODE};
-use crate::fs::Owner;
+use crate::fs::{Owner, OwnerPolicy};
 use crate::layout::Layout;
 use crate::store::expiry::{is_due, RenewalWindow};
 use crate::store::inventory::{ContextRecord, Inventory, Record, Status};
@@ -63,6 +63,11 @@ impl Leaf<'_> {
 
 /// Every declared leaf, servers first, in the file's order.
 pub(crate) fn leaves<'a>(state: &State, desired: &'a Desired) -> Vec<Leaf<'a>> {
+    leaves_with(&state.settings().owners, desired)
+}
+
+/// [`leaves`], the owners of users' files decided by `owners`.
+fn leaves_with<'a>(owners: &OwnerPolicy, desired: &'a Desired) -> Vec<Leaf<'a>> {
     let server = |s: &'a ServerSpec| Leaf {
         usage: Usage::Server,
         name: s.name.to_string(),
@@ -89,7 +94,7 @@ pub(crate) fn leaves<'a>(state: &State, desired: &'a Desired) -> Vec<Leaf<'a>> {
             .owner
             .as_ref()
             .map(|o| o.owner)
-            .or_else(|| state.settings().owners.owner_for(&c.install)),
+            .or_else(|| owners.owner_for(&c.install)),
         context: c.context.as_ref(),
         daemon_config: None,
     };
@@ -122,12 +127,41 @@ struct Signing {
     bundle: Vec<CertificateDer<'static>>,
 }
 
+/// What a plan is computed against: an open state, or one not created yet.
+enum Base<'a> {
+    Open(&'a State),
+    New {
+        dir: &'a Path,
+        owners: &'a OwnerPolicy,
+    },
+}
+
 pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Result<Plan> {
+    plan_from(Base::Open(state), desired, now)
+}
+
+pub(crate) fn plan_new(
+    dir: &Path,
+    owners: &OwnerPolicy,
+    desired: &Desired,
+    now: OffsetDateTime,
+) -> Result<Plan> {
+    plan_from(Base::New { dir, owners }, desired, now)
+}
+
+fn plan_from(base: Base<'_>, desired: &Desired, now: OffsetDateTime) -> Result<Plan> {
     let mut actions = Vec::new();
     let mut notes = Vec::new();
-    let leaves = leaves(state, desired);
-    let has_ca = state.has_ca();
-    let signing = if has_ca {
+    let (leaves, with_ca, dir) = match &base {
+        Base::Open(state) => (
+            leaves(state, desired),
+            Some(*state).filter(|s| s.has_ca()),
+            state.dir(),
+        ),
+        Base::New { dir, owners } => (leaves_with(owners, desired), None, *dir),
+    };
+    let has_ca = with_ca.is_some();
+    let signing = if let Some(state) = with_ca {
         let rotating = state.rotating();
         if rotating {
             notes.push(Note::RotationInProgress);
@@ -168,7 +202,7 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
                     .as_ref()
                     .map(ToString::to_string)
                     .unwrap_or_default(),
-                install: state.dir().to_path_buf(),
+                install: dir.to_path_buf(),
             },
             reason: Reason::NoCa,
         });
@@ -177,8 +211,10 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
             bundle: Vec::new(),
         }
     };
-    let inventory = state.load_inventory()?;
-    let managed = declared::read(state)?;
+    let (inventory, managed) = match &base {
+        Base::Open(state) => (state.load_inventory()?, declared::read(state)?),
+        Base::New { .. } => (Inventory::default(), BTreeSet::new()),
+    };
 
     for leaf in &leaves {
         let target = leaf.target();
@@ -206,10 +242,15 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
         match record {
             None => {
                 if !outlives(&mut notes) {
+                    let files = foreign_files(&inventory, leaf);
                     actions.push(Action {
                         kind: ActionKind::Issue,
                         target: target.clone(),
-                        reason: Reason::NotIssued,
+                        reason: if files.is_empty() {
+                            Reason::NotIssued
+                        } else {
+                            Reason::ForeignFiles { files }
+                        },
                     });
                     signs = true;
                 }
@@ -352,6 +393,25 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
     // Stable: within a kind, the file's order.
     actions.sort_by_key(|a| a.kind);
     Ok(Plan { actions, notes })
+}
+
+/// The names of the layout files already in `leaf`'s install directory when no certificate the
+/// inventory records (active or not) was ever installed there: files dockpki did not write,
+/// which an issue would replace.
+fn foreign_files(inventory: &Inventory, leaf: &Leaf<'_>) -> Vec<String> {
+    if inventory
+        .certificates
+        .iter()
+        .any(|r| r.installed.contains(&leaf.install))
+    {
+        return Vec::new();
+    }
+    let layout = leaf.layout();
+    [layout.cert_path(), layout.key_path(), layout.ca_path()]
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect()
 }
 
 /// The ways the CA `info` (the signing CA) differs from the file's `[ca]` that need a new CA.
@@ -569,16 +629,14 @@ pub(crate) struct MergedConfig {
     pub dropped_sockets: Vec<String>,
 }
 
-/// The merge request for a declared server: the system daemon, listening on its socket and on
-/// [`daemon_json::DEFAULT_LISTEN`] (what `dockpki daemon-config` does by default).
+/// The merge request for a declared server: the system daemon, listening on what its
+/// `daemon_config.listen` says (by default its socket and [`daemon_json::DEFAULT_LISTEN`], what
+/// `dockpki daemon-config` does).
 pub(crate) fn daemon_request(leaf: &Leaf<'_>, config: &DaemonConfigSpec) -> Result<Request> {
     Ok(Request {
         file: config.file.clone(),
         tls: leaf.layout(),
-        hosts: vec![
-            Listen::parse(daemon_json::SYSTEM_SOCKET)?,
-            Listen::parse(daemon_json::DEFAULT_LISTEN)?,
-        ],
+        hosts: config.listen.clone(),
         hardening: config.hardening,
         daemon: Daemon::System,
         command_line: None,

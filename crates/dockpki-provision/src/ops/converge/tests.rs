@@ -56,7 +56,14 @@ impl World {
 
     fn apply(&self, desired: &Desired) -> Applied {
         let shown = self.plan(desired);
-        apply(&self.state, desired, Some(&shown), self.now).unwrap()
+        apply(
+            &self.state,
+            desired,
+            Some(&shown),
+            self.now,
+            Foreign::Refuse,
+        )
+        .unwrap()
     }
 
     /// Every file and directory under the root with its inode, mode and modification time.
@@ -454,7 +461,7 @@ fn a_certificate_due_by_the_entrys_window_is_planned_for_renewal() {
         [triple(ActionKind::Renew, TargetKind::Client, "ci")]
     );
     assert!(matches!(plan.actions[0].reason, Reason::Due { .. }));
-    apply(&w.state, &desired, Some(&plan), later).unwrap();
+    apply(&w.state, &desired, Some(&plan), later, Foreign::Refuse).unwrap();
     assert!(super::plan(&w.state, &desired, later).unwrap().is_empty());
 }
 
@@ -601,7 +608,7 @@ fn a_stale_shown_plan_is_refused_and_nothing_is_written() {
     // Meanwhile the server's key went.
     std::fs::remove_file(w.path("build-1/pki/server-key.pem")).unwrap();
     let before = w.snapshot();
-    let e = apply(&w.state, &desired, Some(&shown), w.now).unwrap_err();
+    let e = apply(&w.state, &desired, Some(&shown), w.now, Foreign::Refuse).unwrap_err();
     assert!(
         e.to_string()
             .contains("the state changed since the plan was shown; run plan again"),
@@ -692,7 +699,14 @@ fn an_apply_aborted_before_any_rename_is_completed_by_the_next_open() {
             &config::NoUsers,
         )
         .unwrap();
-        apply(&state, &desired, None, OffsetDateTime::now_utc()).unwrap();
+        apply(
+            &state,
+            &desired,
+            None,
+            OffsetDateTime::now_utc(),
+            Foreign::Refuse,
+        )
+        .unwrap();
         return;
     }
     let name = concat!(
@@ -1009,4 +1023,100 @@ fn a_clients_files_belong_to_its_declared_owner() {
     let applied = w.apply(&desired);
     assert_eq!(std::fs::metadata(&key).unwrap().uid(), 65534, "{applied:?}");
     assert!(w.plan(&desired).is_empty());
+}
+
+#[test]
+fn an_issue_into_a_directory_of_files_dockpki_never_wrote_is_planned_as_replacing_them_and_refused_without_force(
+) {
+    let w = World::new();
+    let dir = w.path("build-1/pki");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("server-cert.pem"), "someone else's\n").unwrap();
+    std::fs::write(dir.join("server-key.pem"), "someone else's\n").unwrap();
+    let desired = w.desired(BASE);
+    let plan = w.plan(&desired);
+    let issue = plan
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionKind::Issue && a.target.kind == TargetKind::Server)
+        .unwrap();
+    assert_eq!(
+        issue.reason,
+        Reason::ForeignFiles {
+            files: vec!["server-cert.pem".into(), "server-key.pem".into()]
+        }
+    );
+    assert!(
+        issue
+            .to_string()
+            .ends_with("replaces server-cert.pem, server-key.pem, which dockpki did not write"),
+        "{issue}"
+    );
+    // The client's directory is empty: a plain issue.
+    assert_eq!(plan.foreign().count(), 1);
+
+    let before = w.snapshot();
+    let e = apply(&w.state, &desired, Some(&plan), w.now, Foreign::Refuse).unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains('\n'), "{text}");
+    assert!(
+        text.contains("server-cert.pem, server-key.pem, which dockpki did not write")
+            && text.contains("--force"),
+        "{text}"
+    );
+    assert_eq!(w.snapshot(), before, "a refused apply writes nothing");
+    assert!(!w.state.has_ca());
+
+    apply(
+        &w.state,
+        &desired,
+        Some(&plan),
+        w.now,
+        Foreign::ReplaceKeepingBackup,
+    )
+    .unwrap();
+    let backups: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("server-cert.pem.bak"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(
+        backups,
+        ["someone else's\n"],
+        "the replaced file is kept as a backup"
+    );
+    assert!(w.plan(&desired).is_empty());
+}
+
+#[test]
+fn files_dockpki_recorded_are_replaced_without_force() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    // A deleted key: the repair rewrites the layout dockpki wrote, no force needed.
+    std::fs::remove_file(w.path("build-1/pki/server-key.pem")).unwrap();
+    let plan = w.plan(&desired);
+    assert_eq!(plan.foreign().count(), 0);
+    assert!(plan.actions.iter().any(|a| a.kind == ActionKind::Repair));
+    w.apply(&desired);
+    assert!(w.plan(&desired).is_empty());
+}
+
+#[test]
+fn a_plan_for_a_state_not_created_yet_is_the_plan_of_an_empty_state_and_creates_nothing() {
+    let w = World::new();
+    let desired = w.desired(BASE);
+    let before = w.snapshot();
+    let missing = w.path("no-state-yet");
+    let new = plan_new(&missing, &w.state.settings().owners, &desired, w.now).unwrap();
+    assert_eq!(w.snapshot(), before, "nothing created");
+    assert!(!missing.exists());
+    let mut of_empty = w.plan(&desired);
+    // The same plan, the CA created in the directory given.
+    for a in &mut of_empty.actions {
+        if a.target.kind == TargetKind::Ca {
+            a.target.install = missing.clone();
+        }
+    }
+    assert_eq!(new, of_empty);
 }
