@@ -664,6 +664,10 @@ pub struct Applied {
     /// The docker contexts written: those declared and created or updated, and those fed with
     /// a rewritten client layout.
     pub contexts_fed: Vec<ContextFed>,
+    /// The layout directories left out, with why: one that cannot be written or read safely
+    /// (swapped for a link, made group-writable, a file replaced since the plan) is skipped
+    /// and the rest applied, as a renewal does; the next plan lists its actions again.
+    pub skipped: Vec<crate::fs::Skipped>,
 }
 
 /// What [`apply`] would do to make the state and the files match `desired`, at `now`. Reads

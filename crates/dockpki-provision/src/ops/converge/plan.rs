@@ -414,7 +414,7 @@ fn spec_changes(record: &Record, leaf: &Leaf<'_>) -> Vec<SpecChange> {
 
 /// What is wrong with the layout's certificate or key, compared with `record`.
 fn file_problem(layout: &Layout, record: &Record) -> Option<FileProblem> {
-    let cert = match reader::read_optional(&layout.cert_path(), Links::Follow, Limit::Pem) {
+    let cert = match reader::read_optional(&layout.cert_path(), Links::Refuse, Limit::Pem) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Some(FileProblem::CertMissing),
         Err(_) => return Some(FileProblem::CertReplaced),
@@ -428,7 +428,7 @@ fn file_problem(layout: &Layout, record: &Record) -> Option<FileProblem> {
     if !dockpki::Fingerprint::of(&leaf).matches(&record.sha256) {
         return Some(FileProblem::CertReplaced);
     }
-    let key = match reader::read_optional(&layout.key_path(), Links::Follow, Limit::Pem) {
+    let key = match reader::read_optional(&layout.key_path(), Links::Refuse, Limit::Pem) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Some(FileProblem::KeyMissing),
         Err(_) => return Some(FileProblem::KeyMismatch),
@@ -441,7 +441,7 @@ fn file_problem(layout: &Layout, record: &Record) -> Option<FileProblem> {
 
 /// Whether the bundle at `path` holds every certificate of `bundle`.
 fn holds_all(path: &Path, bundle: &[CertificateDer<'static>]) -> bool {
-    let Ok(Some(bytes)) = reader::read_optional(path, Links::Follow, Limit::Pem) else {
+    let Ok(Some(bytes)) = reader::read_optional(path, Links::Refuse, Limit::Pem) else {
         return false;
     };
     let Ok(certs) = dockpki::certs_from_pem(&bytes) else {

@@ -1010,3 +1010,173 @@ fn a_clients_files_belong_to_its_declared_owner() {
     assert_eq!(std::fs::metadata(&key).unwrap().uid(), 65534, "{applied:?}");
     assert!(w.plan(&desired).is_empty());
 }
+
+/// Copies the client layout's three files into `to` (a look-alike of the layout).
+fn copy_client_files(w: &World, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        std::fs::copy(w.path("ci/.docker").join(name), to.join(name)).unwrap();
+    }
+}
+
+#[test]
+fn revoke_and_remove_never_deletes_through_an_install_dir_swapped_for_a_symlink() {
+    let w = World::new();
+    applied_base(&w);
+    // The user swaps their layout for a link to a place of root's holding the same files.
+    let victim = w.path("victim");
+    copy_client_files(&w, &victim);
+    std::fs::rename(w.path("ci/.docker"), w.path("ci/moved")).unwrap();
+    std::os::unix::fs::symlink(&victim, w.path("ci/.docker")).unwrap();
+    let desired = w.desired(&without_client(
+        "[policy]\nremoved = \"revoke-and-remove\"\n",
+    ));
+    let applied = w.apply(&desired);
+    assert!(applied.removed.is_empty(), "{:?}", applied.removed);
+    assert_eq!(
+        applied
+            .skipped
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect::<Vec<_>>(),
+        [w.path("ci/.docker")]
+    );
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        assert!(victim.join(name).exists(), "{name}");
+        assert!(w.path("ci/moved").join(name).exists(), "{name}");
+    }
+    // Still managed: the next apply tries the removal again.
+    assert!(!w.plan(&desired).is_empty());
+}
+
+#[test]
+fn a_file_fix_through_a_layout_swapped_for_a_symlink_copies_nothing_and_applies_the_rest() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    let victim = w.path("victim");
+    copy_client_files(&w, &victim);
+    std::fs::set_permissions(
+        victim.join("key.pem"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let server_key = w.path("build-1/pki/server-key.pem");
+    std::fs::set_permissions(&server_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::rename(w.path("ci/.docker"), w.path("ci/moved")).unwrap();
+    std::os::unix::fs::symlink(&victim, w.path("ci/.docker")).unwrap();
+    let before = std::fs::metadata(victim.join("key.pem")).unwrap();
+    let plan = w.plan(&desired);
+    assert!(plan
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::FixFile && a.target.kind == TargetKind::Client));
+    let applied = w.apply(&desired);
+    assert!(applied
+        .skipped
+        .iter()
+        .any(|(d, why)| *d == w.path("ci/.docker") && why.contains("symlink")));
+    let after = std::fs::metadata(victim.join("key.pem")).unwrap();
+    assert_eq!((before.ino(), before.mode()), (after.ino(), after.mode()));
+    // The server's fix landed all the same.
+    assert_eq!(
+        std::fs::metadata(&server_key).unwrap().mode() & 0o7777,
+        0o400
+    );
+}
+
+#[test]
+fn a_layout_file_replaced_after_the_plan_is_not_copied() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    let leaves = super::plan::leaves(&w.state, &desired);
+    let leaf = leaves.iter().find(|l| l.name == "ci").unwrap();
+    let inventory = w.state.load_inventory().unwrap();
+    let record = super::plan::active_records(&inventory, &leaf.entry())
+        .last()
+        .copied()
+        .cloned()
+        .unwrap();
+    let bundle = certs(&w.path("ci/.docker/ca.pem"));
+    let dir = crate::fs::LayoutDir::open(&leaf.install, None)
+        .unwrap()
+        .unwrap();
+    let layout = leaf.layout();
+    let cert = super::apply::read_verified(&dir, &layout, "cert.pem", Some(&record), None, &bundle)
+        .unwrap();
+    super::apply::read_verified(
+        &dir,
+        &layout,
+        "key.pem",
+        Some(&record),
+        Some(&cert),
+        &bundle,
+    )
+    .unwrap();
+    // Another certificate (the server's) in place of the client's, and its key: refused.
+    for (from, name) in [
+        ("server-cert.pem", "cert.pem"),
+        ("server-key.pem", "key.pem"),
+    ] {
+        std::fs::copy(
+            w.path("build-1/pki").join(from),
+            w.path("ci/.docker").join(name),
+        )
+        .unwrap();
+    }
+    let err = super::apply::read_verified(&dir, &layout, "cert.pem", Some(&record), None, &bundle)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no longer the file the plan judged"),
+        "{err}"
+    );
+    assert!(super::apply::read_verified(
+        &dir,
+        &layout,
+        "key.pem",
+        Some(&record),
+        Some(&cert),
+        &bundle
+    )
+    .is_err());
+    std::fs::write(w.path("ci/.docker/ca.pem"), b"").unwrap();
+    assert!(
+        super::apply::read_verified(&dir, &layout, "ca.pem", Some(&record), None, &bundle).is_err()
+    );
+}
+
+#[test]
+fn a_server_reissue_lands_while_a_broken_client_layout_is_skipped() {
+    let w = World::new();
+    applied_base(&w);
+    // The client's key is a link (to a file of root's), which the plan does not follow.
+    let secret = w.path("secret");
+    std::fs::write(&secret, b"root only").unwrap();
+    std::fs::remove_file(w.path("ci/.docker/key.pem")).unwrap();
+    std::os::unix::fs::symlink(&secret, w.path("ci/.docker/key.pem")).unwrap();
+    let desired = w.desired(&BASE.replace("\"10.0.0.5\"", "\"10.0.0.6\""));
+    let plan = w.plan(&desired);
+    assert!(plan
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::Repair && a.target.name == "ci"));
+    let old_server = std::fs::read(w.path("build-1/pki/server-cert.pem")).unwrap();
+    let applied = w.apply(&desired);
+    assert_eq!(
+        applied
+            .skipped
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect::<Vec<_>>(),
+        [w.path("ci/.docker")]
+    );
+    assert_ne!(
+        std::fs::read(w.path("build-1/pki/server-cert.pem")).unwrap(),
+        old_server
+    );
+    assert_eq!(std::fs::read(&secret).unwrap(), b"root only");
+    assert!(std::fs::symlink_metadata(w.path("ci/.docker/key.pem"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
