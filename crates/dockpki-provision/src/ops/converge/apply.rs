@@ -346,10 +346,15 @@ pub(crate) fn apply(
     }
     let mut removed = Vec::new();
     if !to_remove.is_empty() {
+        let mut contexts_removed = false;
         for (layout, entry) in &to_remove {
-            match remove_layout(layout, &inventory, entry) {
-                Ok(files) => {
-                    removed.extend(files);
+            let result = remove_layout(layout, &inventory, entry).and_then(|files| {
+                removed.extend(files);
+                remove_contexts(state, &mut inventory, entry, &mut removed)
+            });
+            match result {
+                Ok(any) => {
+                    contexts_removed |= any;
                     now_managed.remove(entry);
                 }
                 // Still managed: the next apply tries again.
@@ -357,6 +362,9 @@ pub(crate) fn apply(
             }
         }
         let mut forget = WritePlan::new(Existing::Refuse);
+        if contexts_removed {
+            state.plan_inventory(&mut forget, &inventory)?;
+        }
         forget.state(
             state.dir().join(DECLARED_FILE),
             declared::to_bytes(&now_managed)?,
@@ -527,6 +535,51 @@ fn remove_layout(
         removed.extend(dir.remove(&file_name(&path))?);
     }
     Ok(removed)
+}
+
+/// Removes the docker contexts dockpki made from the removed client `entry`'s layout (their
+/// `meta.json` and copies, as `dockpki context rm` does: acting as the directory's owner, through
+/// directory handles, never through a link) and their records from `inventory`; returns whether
+/// any record went.
+fn remove_contexts(
+    state: &State,
+    inventory: &mut crate::store::inventory::Inventory,
+    entry: &Entry,
+    removed: &mut Vec<PathBuf>,
+) -> Result<bool> {
+    if entry.kind != TargetKind::Client {
+        return Ok(false);
+    }
+    let records: Vec<_> = inventory
+        .contexts
+        .iter()
+        .filter(|c| c.client_dir == entry.install)
+        .cloned()
+        .collect();
+    for record in &records {
+        let owner = state.settings().owners.owner_for(&record.docker_config);
+        crate::fs::write::check_directory_trust(
+            &record.docker_config.join("contexts").join("meta"),
+            owner.map(|o| o.uid),
+        )?;
+        if dc::exists(&record.docker_config, &record.name)
+            && crate::ops::context::current_context(&record.docker_config).as_deref()
+                == Some(record.name.as_str())
+        {
+            return Err(Error::new(format!(
+                "the docker context {:?} is docker's current context in {}; switch to another (`docker context use default`) and apply again",
+                record.name,
+                record.docker_config.display()
+            )));
+        }
+        let acting = crate::fs::ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
+        removed.extend(dc::remove_files(&record.docker_config, &record.name)?);
+        drop(acting);
+        inventory
+            .contexts
+            .retain(|c| !(c.name == record.name && c.docker_config == record.docker_config));
+    }
+    Ok(!records.is_empty())
 }
 
 /// A removed leaf's layout directory owned by a user: its owner is no longer declared, so the

@@ -349,7 +349,7 @@ fn a_client_no_longer_declared_is_revoked_and_its_files_are_kept_by_default() {
 }
 
 #[test]
-fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_too() {
+fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_its_context_and_its_record() {
     let w = World::new();
     applied_base(&w);
     let desired = w.desired(&without_client(
@@ -367,11 +367,18 @@ fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_too() {
             ..
         }
     ));
+    let docker_config = w.path("ci/.docker");
+    assert!(crate::docker::context::is_present(&docker_config, "build-1"));
     let applied = w.apply(&desired);
-    assert_eq!(applied.removed.len(), 3);
+    assert!(applied.skipped.is_empty(), "{:?}", applied.skipped);
     for name in ["ca.pem", "cert.pem", "key.pem"] {
-        assert!(!w.path("ci/.docker").join(name).exists(), "{name}");
+        assert!(!docker_config.join(name).exists(), "{name}");
+        assert!(applied.removed.contains(&docker_config.join(name)), "{name}");
     }
+    // The context made from the layout goes with it: its meta.json, its copies, its record.
+    assert!(!crate::docker::context::exists(&docker_config, "build-1"));
+    assert!(!crate::docker::context::tls_root(&docker_config, "build-1").exists());
+    assert!(w.state.load_inventory().unwrap().contexts.is_empty());
     assert!(w.plan(&desired).is_empty());
 }
 
@@ -415,8 +422,11 @@ fn a_managed_leaf_revoked_but_not_yet_removed_has_its_files_removed_by_the_next_
         )]
     );
     let applied = w.apply(&desired);
-    assert_eq!(applied.removed.len(), 3);
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        assert!(applied.removed.contains(&w.path("ci/.docker").join(name)), "{name}");
+    }
     assert!(!w.path("ci/.docker/key.pem").exists());
+    assert!(!crate::docker::context::exists(&w.path("ci/.docker"), "build-1"));
     assert!(w.plan(&desired).is_empty());
     let declared = std::fs::read_to_string(w.state.dir().join(DECLARED_FILE)).unwrap();
     assert!(!declared.contains("\"ci\""), "{declared}");
