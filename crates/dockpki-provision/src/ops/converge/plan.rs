@@ -331,6 +331,7 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
 
     // Leaves apply made that the file no longer declares.
     let declared: BTreeSet<Entry> = leaves.iter().map(Leaf::entry).collect();
+    let remove_files = desired.removed == crate::config::Removed::RevokeAndRemove;
     for entry in managed.difference(&declared) {
         let serials = active_records(&inventory, entry)
             .iter()
@@ -345,9 +346,14 @@ pub(crate) fn plan(state: &State, desired: &Desired, now: OffsetDateTime) -> Res
             },
             reason: Reason::NoLongerDeclared {
                 serials,
-                remove_files: desired.removed == crate::config::Removed::RevokeAndRemove,
+                remove_files,
             },
         });
+        if remove_files && entry.kind == TargetKind::Server {
+            notes.push(Note::RemovedServerFiles {
+                target: actions[actions.len() - 1].target.clone(),
+            });
+        }
     }
     // Stable: within a kind, the file's order.
     actions.sort_by_key(|a| a.kind);

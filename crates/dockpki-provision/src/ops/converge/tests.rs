@@ -368,12 +368,18 @@ fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_its_contex
         }
     ));
     let docker_config = w.path("ci/.docker");
-    assert!(crate::docker::context::is_present(&docker_config, "build-1"));
+    assert!(crate::docker::context::is_present(
+        &docker_config,
+        "build-1"
+    ));
     let applied = w.apply(&desired);
     assert!(applied.skipped.is_empty(), "{:?}", applied.skipped);
     for name in ["ca.pem", "cert.pem", "key.pem"] {
         assert!(!docker_config.join(name).exists(), "{name}");
-        assert!(applied.removed.contains(&docker_config.join(name)), "{name}");
+        assert!(
+            applied.removed.contains(&docker_config.join(name)),
+            "{name}"
+        );
     }
     // The context made from the layout goes with it: its meta.json, its copies, its record.
     assert!(!crate::docker::context::exists(&docker_config, "build-1"));
@@ -423,10 +429,16 @@ fn a_managed_leaf_revoked_but_not_yet_removed_has_its_files_removed_by_the_next_
     );
     let applied = w.apply(&desired);
     for name in ["ca.pem", "cert.pem", "key.pem"] {
-        assert!(applied.removed.contains(&w.path("ci/.docker").join(name)), "{name}");
+        assert!(
+            applied.removed.contains(&w.path("ci/.docker").join(name)),
+            "{name}"
+        );
     }
     assert!(!w.path("ci/.docker/key.pem").exists());
-    assert!(!crate::docker::context::exists(&w.path("ci/.docker"), "build-1"));
+    assert!(!crate::docker::context::exists(
+        &w.path("ci/.docker"),
+        "build-1"
+    ));
     assert!(w.plan(&desired).is_empty());
     let declared = std::fs::read_to_string(w.state.dir().join(DECLARED_FILE)).unwrap();
     assert!(!declared.contains("\"ci\""), "{declared}");
@@ -794,7 +806,7 @@ fn each_action_and_note_is_one_line_naming_kind_target_and_reason_and_json_says_
                 serial("build-1")
             ),
             format!(
-                "revoke client \"ci\" in ROOT/ci/.docker: no longer declared: certificate {}; its files are removed",
+                "revoke client \"ci\" in ROOT/ci/.docker: no longer declared: certificate {}; its files are removed, with any docker context dockpki made from them",
                 serial("ci")
             ),
             "the config's [ca] needs a new CA (key type ecdsa-p256 in the state, rsa-3072 in the config); apply never rotates: run ca rotate begin --key-type rsa-3072".to_string(),
@@ -1189,4 +1201,39 @@ fn a_server_reissue_lands_while_a_broken_client_layout_is_skipped() {
         .unwrap()
         .file_type()
         .is_symlink());
+}
+
+#[test]
+fn removing_a_server_with_revoke_and_remove_notes_that_its_daemon_json_must_be_changed_by_hand() {
+    let w = World::new();
+    applied_base(&w);
+    let (start, end) = (
+        BASE.find("[[server]]").unwrap(),
+        BASE.find("[[client]]").unwrap(),
+    );
+    let text = format!(
+        "[policy]\nremoved = \"revoke-and-remove\"\n{}{}",
+        &BASE[..start],
+        &BASE[end..]
+    );
+    let desired = w.desired(&text);
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Revoke, TargetKind::Server, "build-1")]
+    );
+    assert!(matches!(
+        &plan.notes[..],
+        [Note::RemovedServerFiles { target }] if target.name == "build-1"
+    ));
+    assert!(plan.notes[0].to_string().contains("daemon.json"));
+    let daemon_json = std::fs::read(w.path("build-1/daemon.json")).unwrap();
+    let applied = w.apply(&desired);
+    assert!(!w.path("build-1/pki/server-key.pem").exists());
+    // Never edited: the note says so.
+    assert_eq!(
+        std::fs::read(w.path("build-1/daemon.json")).unwrap(),
+        daemon_json
+    );
+    assert_eq!(applied.notes, plan.notes);
 }
