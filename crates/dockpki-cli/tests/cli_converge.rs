@@ -867,3 +867,32 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_broken_client_layout_is_one_warning_and_exit_1_while_the_server_reissue_still_lands() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI]));
+    pki.apply(&[]);
+    let ci = pki.install("ci");
+    std::fs::remove_file(ci.join("key.pem")).unwrap();
+    std::os::unix::fs::symlink(pki.env.path("elsewhere"), ci.join("key.pem")).unwrap();
+    let old = read(&pki.install("web").join("server-cert.pem"));
+    let web2 = Server {
+        sans: &["localhost", "127.0.0.1", "127.0.0.2"],
+        ..WEB
+    };
+    pki.write(&pki.text("", &[web2], &[CI]));
+    let out = pki.env.run(&["apply", "-c", s(&pki.config()), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains(s(&ci)), "{err}");
+    assert_ne!(read(&pki.install("web").join("server-cert.pem")), old);
+    let out = pki
+        .env
+        .run(&["--json", "apply", "-c", s(&pki.config()), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc = json(&out);
+    assert_eq!(doc["skipped"][0]["dir"], s(&ci), "{doc}");
+}
