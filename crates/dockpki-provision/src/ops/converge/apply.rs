@@ -324,7 +324,6 @@ pub(crate) fn apply(
             contexts_fed.push(c.clone());
         }
     }
-    let mut contexts_fed = contexts_fed;
     let (mut written, dropped) = state.commit_skipping_unwritable(fed)?;
     skipped.extend(dropped);
     contexts_fed
