@@ -28,6 +28,8 @@ pub struct LayoutDir {
     path: PathBuf,
     /// The directory's owner, as the opened handle says.
     owner: u32,
+    /// The directory's group, as the opened handle says.
+    group: u32,
 }
 
 /// Whether `st` is of the file type `kind`.
@@ -95,6 +97,7 @@ impl LayoutDir {
             handle,
             path: dir.to_path_buf(),
             owner: st.st_uid,
+            group: st.st_gid,
         }))
     }
 
@@ -106,6 +109,11 @@ impl LayoutDir {
     /// The directory's owner.
     pub fn owner(&self) -> u32 {
         self.owner
+    }
+
+    /// The directory's group.
+    pub fn group(&self) -> u32 {
+        self.group
     }
 
     /// Reads the regular file `name` of the directory, at most `limit` bytes, never following a

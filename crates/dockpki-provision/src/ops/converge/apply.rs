@@ -347,9 +347,9 @@ pub(crate) fn apply(
     if !to_remove.is_empty() {
         let mut contexts_removed = false;
         for (layout, entry) in &to_remove {
-            let result = remove_layout(layout, &inventory, entry).and_then(|files| {
+            let result = remove_layout(layout, &inventory, entry).and_then(|(files, owner)| {
                 removed.extend(files);
-                remove_contexts(state, &mut inventory, entry, &mut removed)
+                remove_contexts(state, &mut inventory, entry, owner, &mut removed)
             });
             match result {
                 Ok(any) => {
@@ -499,17 +499,27 @@ fn client_files(
 }
 
 /// Removes a revoked leaf's layout files, when its certificate file still holds a revoked
-/// certificate of `entry` (anything else there is not dockpki's to remove).
+/// certificate of `entry` (anything else there is not dockpki's to remove). Returns them, with
+/// the owner of the layout directory as judged when it belongs to another user (the entry's
+/// owner is no longer declared).
 fn remove_layout(
     layout: &Layout,
     inventory: &crate::store::inventory::Inventory,
     entry: &Entry,
-) -> Result<Vec<PathBuf>> {
+) -> Result<(Vec<PathBuf>, Option<crate::fs::Owner>)> {
     // Through a handle of the directory, never its path again: a directory swapped for a link
     // (to a root-only place) between the check and the removal is never entered.
     let Some(dir) = LayoutDir::open(&layout.dir, None).or_else(|_| owned_dir(&layout.dir))? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
+    let me = nix::unistd::geteuid().as_raw();
+    let owner = (dir.owner() != me && dir.owner() != 0).then(|| crate::fs::Owner {
+        uid: dir.owner(),
+        gid: nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(dir.owner()))
+            .ok()
+            .flatten()
+            .map_or(dir.group(), |u| u.gid.as_raw()),
+    });
     let ours = match dir.read(&file_name(&layout.cert_path()), Limit::Pem)? {
         Some(bytes) => dockpki::certs_from_pem(&bytes)
             .ok()
@@ -527,23 +537,25 @@ fn remove_layout(
         None => false,
     };
     if !ours {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), owner));
     }
     let mut removed = Vec::new();
     for path in [layout.key_path(), layout.cert_path(), layout.ca_path()] {
         removed.extend(dir.remove(&file_name(&path))?);
     }
-    Ok(removed)
+    Ok((removed, owner))
 }
 
 /// Removes the docker contexts dockpki made from the removed client `entry`'s layout (their
 /// `meta.json` and copies, as `dockpki context rm` does: acting as the directory's owner, through
 /// directory handles, never through a link) and their records from `inventory`; returns whether
-/// any record went.
+/// any record went. `layout_owner`: the owner of the layout directory as judged by
+/// [`remove_layout`].
 fn remove_contexts(
     state: &State,
     inventory: &mut crate::store::inventory::Inventory,
     entry: &Entry,
+    layout_owner: Option<crate::fs::Owner>,
     removed: &mut Vec<PathBuf>,
 ) -> Result<bool> {
     if entry.kind != TargetKind::Client {
@@ -556,7 +568,13 @@ fn remove_contexts(
         .cloned()
         .collect();
     for record in &records {
-        let owner = state.settings().owners.owner_for(&record.docker_config);
+        // The user the context's files belong to: the owner policy's, else the owner of the
+        // client's layout directory as judged (a context apply made lives in that directory).
+        let owner = state
+            .settings()
+            .owners
+            .owner_for(&record.docker_config)
+            .or(layout_owner.filter(|_| record.docker_config == entry.install));
         crate::fs::write::check_directory_trust(
             &record.docker_config.join("contexts").join("meta"),
             owner.map(|o| o.uid),
