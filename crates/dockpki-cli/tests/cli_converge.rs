@@ -971,3 +971,80 @@ fn a_configuration_in_a_directory_others_can_write_is_refused_and_nothing_is_tou
     common::assert_unchanged(&before, &snapshot(pki.env.root()), "refused");
     assert!(!pki.env.state().exists());
 }
+
+#[test]
+fn a_broken_client_layout_is_one_warning_and_exit_1_while_the_server_reissue_still_lands() {
+    let pki = Pki::new();
+    pki.write(&pki.text("", &[WEB], &[CI]));
+    pki.apply(&[]);
+    let ci = pki.install("ci");
+    std::fs::remove_file(ci.join("key.pem")).unwrap();
+    std::os::unix::fs::symlink(pki.env.path("elsewhere"), ci.join("key.pem")).unwrap();
+    let old = read(&pki.install("web").join("server-cert.pem"));
+    let web2 = Server {
+        sans: &["localhost", "127.0.0.1", "127.0.0.2"],
+        ..WEB
+    };
+    pki.write(&pki.text("", &[web2], &[CI]));
+    let out = pki.env.run(&["apply", "-c", s(&pki.config()), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains(s(&ci)), "{err}");
+    assert_ne!(read(&pki.install("web").join("server-cert.pem")), old);
+    let out = pki
+        .env
+        .run(&["--json", "apply", "-c", s(&pki.config()), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc = json(&out);
+    assert_eq!(doc["skipped"][0]["dir"], s(&ci), "{doc}");
+}
+
+#[test]
+fn as_root_revoke_and_remove_removes_a_users_layout_and_context_but_never_through_a_swapped_link() {
+    if !common::require_root("to hand files to another user") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let nobody = nix_uid("nobody");
+    for swapped in [false, true] {
+        let pki = Pki::new();
+        let home = pki.env.path("nobody-home");
+        std::fs::create_dir(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(nobody), None).unwrap();
+        let ci = home.join(".docker");
+        let client = format!(
+            "[[client]]\nname = \"ci\"\nowner = \"nobody\"\ninstall = {:?}\ncontext = {{ name = \"remote\", host = \"tcp://127.0.0.1:2376\" }}\n",
+            s(&ci)
+        );
+        pki.write(&format!("[ca]\n{client}"));
+        pki.apply(&[]);
+        // A place of root's holding the same files, which the user points their layout at.
+        let victim = pki.env.path("root-only");
+        if swapped {
+            std::fs::create_dir(&victim).unwrap();
+            for f in ["ca.pem", "cert.pem", "key.pem"] {
+                std::fs::copy(ci.join(f), victim.join(f)).unwrap();
+            }
+            std::fs::rename(&ci, home.join("moved")).unwrap();
+            std::os::unix::fs::symlink(&victim, &ci).unwrap();
+            std::os::unix::fs::lchown(&ci, Some(nobody), None).unwrap();
+        }
+        pki.write("[policy]\nremoved = \"revoke-and-remove\"\n[ca]\n");
+        let out = pki.env.run(&["apply", "-c", s(&pki.config()), "--yes"]);
+        if swapped {
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+            for f in ["ca.pem", "cert.pem", "key.pem"] {
+                assert_eq!(std::fs::metadata(victim.join(f)).unwrap().uid(), 0, "{f}");
+            }
+        } else {
+            assert_success(&out);
+            for f in ["ca.pem", "cert.pem", "key.pem"] {
+                assert!(!ci.join(f).exists(), "{f}");
+            }
+            assert!(!ci.join("contexts/meta").read_dir().unwrap().any(|_| true));
+            pki.assert_clean("after the removal");
+        }
+    }
+}

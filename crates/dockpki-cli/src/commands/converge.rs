@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{now, Context};
 use crate::cli::{ApplyArgs, ConfigArgs, PlanArgs};
-use crate::error::{exit_code, CliError, CliResult, EXIT_OK, EXIT_PENDING};
+use crate::error::{exit_code, CliError, CliResult, EXIT_FAILURE, EXIT_OK, EXIT_PENDING};
 use crate::output::{escape, note, print_document, say};
 
 /// The configuration of `args`, found ([`crate::paths::config_file`]) and checked whole before
@@ -163,7 +163,12 @@ pub fn apply(ctx: &Context, args: &ApplyArgs) -> CliResult<i32> {
         return nothing_to_do(ctx, &path, &state_dir, &applied.notes);
     }
     report_applied(ctx, &path, &state_dir, &applied);
-    Ok(EXIT_OK)
+    // Whatever could be applied was; a layout left as it was still needs the operator.
+    Ok(if applied.skipped.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    })
 }
 
 /// What `apply` says when the plan is empty: one line (or the document), the notes on stderr;
@@ -187,6 +192,7 @@ fn nothing_to_do(ctx: &Context, path: &Path, state_dir: &Path, notes: &[Note]) -
                 "removed": [],
                 "restart": [],
                 "contexts_fed": [],
+                "skipped": [],
             }),
         );
         return Ok(code);
@@ -223,9 +229,20 @@ fn report_applied(ctx: &Context, path: &Path, state_dir: &Path, applied: &Applie
                 "removed": applied.removed,
                 "restart": crate::json::restart(&applied.restart_daemons, &ctx.user),
                 "contexts_fed": applied.contexts_fed,
+                "skipped": applied
+                    .skipped
+                    .iter()
+                    .map(|(dir, why)| json!({ "dir": dir, "reason": why }))
+                    .collect::<Vec<_>>(),
             }),
         );
         return;
+    }
+    for (dir, why) in &applied.skipped {
+        note(format_args!(
+            "{}",
+            escape(&format!("warning: left {} as it was: {why}", dir.display()))
+        ));
     }
     for n in &applied.notes {
         note(format_args!("note: {}", note_text(ctx, n)));

@@ -3,9 +3,11 @@
 //! replay after a crash, and the directory-trust rules both obey.
 
 pub mod journal;
+pub mod layout_dir;
 pub mod owner;
 pub mod reader;
 pub mod write;
 
+pub use layout_dir::LayoutDir;
 pub use owner::{ActingAs, Owner, OwnerPolicy};
 pub use write::{Existing, Previous, Replace, Skipped, WritePlan, Written};

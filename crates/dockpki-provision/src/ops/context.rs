@@ -445,7 +445,7 @@ pub fn remove(state: &State, request: &ContextRemoveRequest) -> Result<ContextRe
 }
 
 /// The `currentContext` of `DOCKER_CONFIG/config.json`, if any can be read.
-fn current_context(docker_config: &Path) -> Option<String> {
+pub(crate) fn current_context(docker_config: &Path) -> Option<String> {
     use crate::fs::reader::{read_optional, Limit};
     let bytes = read_optional(
         &docker_config.join("config.json"),

@@ -16,7 +16,7 @@ use crate::docker::context::{self as dc, ContextFed};
 use crate::error::{Error, Result};
 use crate::fs::reader::{self, Limit, Links};
 use crate::fs::write::{CERT_MODE, KEY_MODE};
-use crate::fs::{Existing, WritePlan};
+use crate::fs::{Existing, LayoutDir, Skipped, WritePlan};
 use crate::layout::Layout;
 use crate::store::inventory::{Record, Status};
 use crate::store::{KeyProtection, State};
@@ -89,13 +89,16 @@ pub(crate) fn apply(
         (None, certificates_bundle(state)?)
     };
 
+    let bundle_certs = dockpki::certs_from_pem(bundle.as_bytes())?;
+    // Layouts left out, with why: one user's broken layout does not stop the others'.
+    let mut skipped: Vec<Skipped> = Vec::new();
     let mut inventory = state.load_inventory()?;
     let mut inventory_changed = false;
     let mut records = Vec::new();
     let mut restart: Vec<PathBuf> = Vec::new();
     let mut contexts_fed: Vec<ContextFed> = Vec::new();
     let mut to_remove: Vec<(Layout, Entry)> = Vec::new();
-    let mut daemon_configs: Vec<(PathBuf, String)> = Vec::new();
+    let mut daemon_configs: Vec<(PathBuf, PathBuf, String)> = Vec::new();
     let managed = declared::read(state)?;
     let mut now_managed = managed.clone();
     let restart_if_server = |leaf: &Leaf<'_>, restart: &mut Vec<PathBuf>| {
@@ -159,11 +162,37 @@ pub(crate) fn apply(
                 Reason::WrongMode { path, .. } | Reason::WrongOwner { path, .. },
             ) => {
                 let leaf = find(&action.target)?;
-                if wp.planned(path).is_some() {
+                if wp.planned(path).is_some() || was_skipped(&skipped, &leaf.install) {
                     continue;
                 }
-                let contents = reader::read(path, Links::Refuse, Limit::Pem)?;
-                let mode = if *path == leaf.layout().key_path() {
+                let record = planning::active_records(&inventory, &leaf.entry())
+                    .last()
+                    .copied();
+                let layout = leaf.layout();
+                let checked = open_layout(leaf).and_then(|dir| {
+                    let name = file_name(path);
+                    let cert = read_verified(
+                        &dir,
+                        &layout,
+                        &file_name(&layout.cert_path()),
+                        record,
+                        None,
+                        &bundle_certs,
+                    )?;
+                    if name == file_name(&layout.cert_path()) {
+                        Ok(cert)
+                    } else {
+                        read_verified(&dir, &layout, &name, record, Some(&cert), &bundle_certs)
+                    }
+                });
+                let contents = match checked {
+                    Ok(contents) => contents,
+                    Err(e) => {
+                        skipped.push((leaf.install.clone(), e.to_string()));
+                        continue;
+                    }
+                };
+                let mode = if *path == layout.key_path() {
                     KEY_MODE
                 } else {
                     CERT_MODE
@@ -174,8 +203,20 @@ pub(crate) fn apply(
             (ActionKind::CreateContext | ActionKind::UpdateContext, _) => {
                 let leaf = find(&action.target)?;
                 let Some(spec) = leaf.context else { continue };
+                if was_skipped(&skipped, &leaf.install) {
+                    continue;
+                }
                 let record = context_record(leaf, spec);
-                let files = client_files(&wp, &leaf.install)?;
+                let leaf_record = planning::active_records(&inventory, &leaf.entry())
+                    .last()
+                    .map(|r| (*r).clone());
+                let files = match client_files(&wp, leaf, leaf_record.as_ref(), &bundle_certs) {
+                    Ok(files) => files,
+                    Err(e) => {
+                        skipped.push((leaf.install.clone(), e.to_string()));
+                        continue;
+                    }
+                };
                 dc::plan_context(&mut wp, &record, &files, leaf.owner);
                 inventory.contexts.retain(|c| {
                     !(c.name == record.name && c.docker_config == record.docker_config)
@@ -194,7 +235,7 @@ pub(crate) fn apply(
                     continue;
                 };
                 let merged = merge_daemon_config(leaf, config)?;
-                daemon_configs.push((config.file.clone(), merged.new_text));
+                daemon_configs.push((leaf.install.clone(), config.file.clone(), merged.new_text));
                 restart_if_server(leaf, &mut restart);
             }
             (
@@ -243,10 +284,23 @@ pub(crate) fn apply(
         let touched = dc::TLS_FILES
             .iter()
             .any(|name| wp.planned(&leaf.install.join(name)).is_some());
-        if !touched || wp.planned(&meta).is_some() || !meta.is_file() {
+        if !touched
+            || wp.planned(&meta).is_some()
+            || !meta.is_file()
+            || was_skipped(&skipped, &leaf.install)
+        {
             continue;
         }
-        let files = client_files(&wp, &leaf.install)?;
+        let leaf_record = planning::active_records(&inventory, &leaf.entry())
+            .last()
+            .map(|r| (*r).clone());
+        let files = match client_files(&wp, leaf, leaf_record.as_ref(), &bundle_certs) {
+            Ok(files) => files,
+            Err(e) => {
+                skipped.push((leaf.install.clone(), e.to_string()));
+                continue;
+            }
+        };
         dc::plan_context(&mut wp, &record, &files, leaf.owner);
         contexts_fed.push(ContextFed {
             name: record.name,
@@ -274,12 +328,20 @@ pub(crate) fn apply(
             contexts_fed.push(c.clone());
         }
     }
-    let mut written = state.commit(fed)?;
+    let (mut written, dropped) = state.commit_skipping_unwritable(fed)?;
+    skipped.extend(dropped);
+    contexts_fed
+        .retain(|c| !was_skipped(&skipped, &c.tls_dir()) && !was_skipped(&skipped, &c.client_dir));
+    restart.retain(|d| !was_skipped(&skipped, d));
     // Each daemon.json after the layouts it names are in place, through its own journal next
     // to it, as `dockpki daemon-config` writes it: the state's journal is replayed only into
     // the state and the directories its inventory records, which a daemon.json's is not. A
     // crash before this leaves the merge to the next plan, which lists it again.
-    for (file, text) in daemon_configs {
+    for (install, file, text) in daemon_configs {
+        // A daemon.json naming files that were not written waits for them.
+        if was_skipped(&skipped, &install) {
+            continue;
+        }
         let journal = crate::fs::journal::recover_next_to(&file, report)?;
         let mut config = WritePlan::new(Existing::Refuse);
         config.config(file, text.into_bytes());
@@ -287,11 +349,25 @@ pub(crate) fn apply(
     }
     let mut removed = Vec::new();
     if !to_remove.is_empty() {
+        let mut contexts_removed = false;
         for (layout, entry) in &to_remove {
-            removed.extend(remove_layout(layout, &inventory, entry)?);
-            now_managed.remove(entry);
+            let result = remove_layout(layout, &inventory, entry).and_then(|(files, owner)| {
+                removed.extend(files);
+                remove_contexts(state, &mut inventory, entry, owner, &mut removed)
+            });
+            match result {
+                Ok(any) => {
+                    contexts_removed |= any;
+                    now_managed.remove(entry);
+                }
+                // Still managed: the next apply tries again.
+                Err(e) => skipped.push((entry.install.clone(), e.to_string())),
+            }
         }
         let mut forget = WritePlan::new(Existing::Refuse);
+        if contexts_removed {
+            state.plan_inventory(&mut forget, &inventory)?;
+        }
         forget.state(
             state.dir().join(DECLARED_FILE),
             declared::to_bytes(&now_managed)?,
@@ -305,7 +381,81 @@ pub(crate) fn apply(
         removed,
         restart_daemons: restart,
         contexts_fed,
+        skipped,
     })
+}
+
+/// Whether the layout directory `dir` was left out of the update.
+fn was_skipped(skipped: &[Skipped], dir: &Path) -> bool {
+    skipped.iter().any(|(d, _)| d == dir)
+}
+
+/// The file name of a layout file's path.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A declared leaf's layout directory, opened and checked for its owner (see [`LayoutDir`]).
+fn open_layout(leaf: &Leaf<'_>) -> Result<LayoutDir> {
+    LayoutDir::open(&leaf.install, leaf.owner.map(|o| o.uid))?.ok_or_else(|| {
+        Error::new(format!(
+            "{} is gone since the plan was made; run plan again",
+            leaf.install.display()
+        ))
+    })
+}
+
+/// The layout file `name`, read through `dir` and checked to be what the plan judged: the
+/// certificate the inventory's `record` holds, a key matching `cert` (that certificate's PEM),
+/// or a bundle holding every CA certificate of `bundle`. Anything else was swapped in since
+/// (or planted through a link) and is not copied anywhere.
+pub(super) fn read_verified(
+    dir: &LayoutDir,
+    layout: &Layout,
+    name: &str,
+    record: Option<&Record>,
+    cert: Option<&[u8]>,
+    bundle: &[dockpki::CertificateDer<'static>],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let path = dir.path().join(name);
+    let bytes = dir.read(name, Limit::Pem)?.ok_or_else(|| {
+        Error::new(format!(
+            "{} is gone since the plan was made; run plan again",
+            path.display()
+        ))
+    })?;
+    let first_cert = |pem: &[u8]| {
+        dockpki::certs_from_pem(pem)
+            .ok()
+            .and_then(|c| c.into_iter().next())
+    };
+    let ok = if path == layout.cert_path() {
+        first_cert(&bytes).is_some_and(|der| {
+            record.is_some_and(|r| dockpki::Fingerprint::of(&der).matches(&r.sha256))
+        })
+    } else if path == layout.key_path() {
+        let key = dockpki::PrivateKey::from_pem(&bytes).ok();
+        match (key, cert.and_then(first_cert)) {
+            (Some(key), Some(der)) => dockpki::key_matches_cert(&key, &der),
+            _ => false,
+        }
+    } else {
+        dockpki::certs_from_pem(&bytes).is_ok_and(|certs| {
+            bundle
+                .iter()
+                .all(|want| certs.iter().any(|c| c.as_ref() == want.as_ref()))
+        })
+    };
+    if ok {
+        Ok(bytes)
+    } else {
+        Err(Error::new(format!(
+            "refusing to copy {} because it is no longer the file the plan judged (replaced since); run plan again",
+            path.display()
+        )))
+    }
 }
 
 /// The trust bundle from the CA certificates alone (no key loaded): the current CA, and the
@@ -322,30 +472,59 @@ fn certificates_bundle(state: &State) -> Result<String> {
     Ok(dockpki::trust_bundle_pem(&certs)?)
 }
 
-/// A client layout's three files as the update leaves them: planned, else as on disk.
-fn client_files(wp: &WritePlan, dir: &Path) -> Result<[Zeroizing<Vec<u8>>; 3]> {
-    let one = |name: &str| -> Result<Zeroizing<Vec<u8>>> {
-        let path = dir.join(name);
-        match wp.planned(&path) {
-            Some((contents, _)) => Ok(Zeroizing::new(contents.to_vec())),
-            None => reader::read(&path, Links::Refuse, Limit::Pem),
+/// A client layout's three files as the update leaves them: planned, else as on disk, read
+/// through the checked layout directory and verified against the inventory's `record` and the
+/// CA `bundle` (see [`read_verified`]).
+fn client_files(
+    wp: &WritePlan,
+    leaf: &Leaf<'_>,
+    record: Option<&Record>,
+    bundle: &[dockpki::CertificateDer<'static>],
+) -> Result<[Zeroizing<Vec<u8>>; 3]> {
+    let layout = leaf.layout();
+    let mut dir: Option<LayoutDir> = None;
+    let mut one = |path: PathBuf, cert: Option<&[u8]>| -> Result<Zeroizing<Vec<u8>>> {
+        if let Some((contents, _)) = wp.planned(&path) {
+            return Ok(Zeroizing::new(contents.to_vec()));
         }
+        if dir.is_none() {
+            dir = Some(open_layout(leaf)?);
+        }
+        let dir = dir
+            .as_ref()
+            .ok_or_else(|| Error::new("no layout directory"))?;
+        read_verified(dir, &layout, &file_name(&path), record, cert, bundle)
     };
-    Ok([
-        one(dc::TLS_FILES[0])?,
-        one(dc::TLS_FILES[1])?,
-        one(dc::TLS_FILES[2])?,
-    ])
+    let ca = one(layout.ca_path(), None)?;
+    let cert = one(layout.cert_path(), None)?;
+    let key = one(layout.key_path(), Some(&cert))?;
+    // In docker's order (TLS_FILES).
+    Ok([ca, cert, key])
 }
 
 /// Removes a revoked leaf's layout files, when its certificate file still holds a revoked
-/// certificate of `entry` (anything else there is not dockpki's to remove).
+/// certificate of `entry` (anything else there is not dockpki's to remove). Returns them, with
+/// the owner of the layout directory as judged when it belongs to another user (the entry's
+/// owner is no longer declared).
 fn remove_layout(
     layout: &Layout,
     inventory: &crate::store::inventory::Inventory,
     entry: &Entry,
-) -> Result<Vec<PathBuf>> {
-    let ours = match reader::read_optional(&layout.cert_path(), Links::Refuse, Limit::Pem)? {
+) -> Result<(Vec<PathBuf>, Option<crate::fs::Owner>)> {
+    // Through a handle of the directory, never its path again: a directory swapped for a link
+    // (to a root-only place) between the check and the removal is never entered.
+    let Some(dir) = LayoutDir::open(&layout.dir, None).or_else(|_| owned_dir(&layout.dir))? else {
+        return Ok((Vec::new(), None));
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let owner = (dir.owner() != me && dir.owner() != 0).then(|| crate::fs::Owner {
+        uid: dir.owner(),
+        gid: nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(dir.owner()))
+            .ok()
+            .flatten()
+            .map_or(dir.group(), |u| u.gid.as_raw()),
+    });
+    let ours = match dir.read(&file_name(&layout.cert_path()), Limit::Pem)? {
         Some(bytes) => dockpki::certs_from_pem(&bytes)
             .ok()
             .and_then(|c| c.into_iter().next())
@@ -362,17 +541,78 @@ fn remove_layout(
         None => false,
     };
     if !ours {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), owner));
     }
     let mut removed = Vec::new();
     for path in [layout.key_path(), layout.cert_path(), layout.ca_path()] {
-        match std::fs::remove_file(&path) {
-            Ok(()) => removed.push(path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("remove", &path, &e)),
-        }
+        removed.extend(dir.remove(&file_name(&path))?);
     }
-    Ok(removed)
+    Ok((removed, owner))
+}
+
+/// Removes the docker contexts dockpki made from the removed client `entry`'s layout (their
+/// `meta.json` and copies, as `dockpki context rm` does: acting as the directory's owner, through
+/// directory handles, never through a link) and their records from `inventory`; returns whether
+/// any record went. `layout_owner`: the owner of the layout directory as judged by
+/// [`remove_layout`].
+fn remove_contexts(
+    state: &State,
+    inventory: &mut crate::store::inventory::Inventory,
+    entry: &Entry,
+    layout_owner: Option<crate::fs::Owner>,
+    removed: &mut Vec<PathBuf>,
+) -> Result<bool> {
+    if entry.kind != TargetKind::Client {
+        return Ok(false);
+    }
+    let records: Vec<_> = inventory
+        .contexts
+        .iter()
+        .filter(|c| c.client_dir == entry.install)
+        .cloned()
+        .collect();
+    for record in &records {
+        // The user the context's files belong to: the owner policy's, else the owner of the
+        // client's layout directory as judged (a context apply made lives in that directory).
+        let owner = state
+            .settings()
+            .owners
+            .owner_for(&record.docker_config)
+            .or(layout_owner.filter(|_| record.docker_config == entry.install));
+        crate::fs::write::check_directory_trust(
+            &record.docker_config.join("contexts").join("meta"),
+            owner.map(|o| o.uid),
+        )?;
+        if dc::exists(&record.docker_config, &record.name)
+            && crate::ops::context::current_context(&record.docker_config).as_deref()
+                == Some(record.name.as_str())
+        {
+            return Err(Error::new(format!(
+                "the docker context {:?} is docker's current context in {}; switch to another (`docker context use default`) and apply again",
+                record.name,
+                record.docker_config.display()
+            )));
+        }
+        let acting = crate::fs::ActingAs::user(owner.map(|o| o.uid), owner.map(|o| o.gid))?;
+        removed.extend(dc::remove_files(&record.docker_config, &record.name)?);
+        drop(acting);
+        inventory
+            .contexts
+            .retain(|c| !(c.name == record.name && c.docker_config == record.docker_config));
+    }
+    Ok(!records.is_empty())
+}
+
+/// A removed leaf's layout directory owned by a user: its owner is no longer declared, so the
+/// directory is taken as that of whoever owns it, under the same trust rule (see
+/// [`LayoutDir::open`]).
+fn owned_dir(dir: &Path) -> Result<Option<LayoutDir>> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => LayoutDir::open(dir, Some(m.uid())),
+        Ok(_) => LayoutDir::open(dir, None),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The error for a plan that would replace files dockpki did not write, naming the first.

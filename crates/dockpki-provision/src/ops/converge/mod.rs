@@ -425,7 +425,9 @@ impl fmt::Display for Reason {
                     _ => write!(f, "no longer declared: certificate {}", serials.join(", "))?,
                 }
                 if *remove_files {
-                    f.write_str("; its files are removed")
+                    f.write_str(
+                        "; its files are removed, with any docker context dockpki made from them",
+                    )
                 } else {
                     f.write_str("; its files are left in place")
                 }
@@ -575,6 +577,13 @@ pub enum Note {
         #[serde(with = "time::serde::rfc3339")]
         ca_not_after: OffsetDateTime,
     },
+    /// A server no longer declared has its files removed (`removed = "revoke-and-remove"`): a
+    /// dockerd whose `daemon.json` still names them will not start until that file is changed,
+    /// which apply never does for a server it no longer knows.
+    RemovedServerFiles {
+        /// The server's entry.
+        target: Target,
+    },
 }
 
 impl Note {
@@ -593,7 +602,9 @@ impl Note {
                 Some(command)
             }
             Note::LeafOutlivesCa { .. } => Some(command),
-            Note::CaDiffers { .. } | Note::RotationInProgress => None,
+            Note::CaDiffers { .. } | Note::RotationInProgress | Note::RemovedServerFiles { .. } => {
+                None
+            }
         }
     }
 
@@ -637,6 +648,10 @@ impl fmt::Display for Note {
                 f,
                 "{target} cannot be issued: valid {validity} from now, it would expire after its CA ({}); run ca rotate begin",
                 dockpki::format_time(*ca_not_after)
+            ),
+            Note::RemovedServerFiles { target } => write!(
+                f,
+                "{target} has its files removed: a dockerd whose daemon.json names them (tlscacert, tlscert, tlskey) will not start until that daemon.json no longer does; apply does not edit it, change it by hand"
             ),
         }
     }
@@ -702,6 +717,10 @@ pub struct Applied {
     /// The docker contexts written: those declared and created or updated, and those fed with
     /// a rewritten client layout.
     pub contexts_fed: Vec<ContextFed>,
+    /// The layout directories left out, with why: one that cannot be written or read safely
+    /// (swapped for a link, made group-writable, a file replaced since the plan) is skipped
+    /// and the rest applied, as a renewal does; the next plan lists its actions again.
+    pub skipped: Vec<crate::fs::Skipped>,
 }
 
 /// What [`apply`] would do to make the state and the files match `desired`, at `now`. Reads

@@ -372,6 +372,7 @@ fn plan_from(base: Base<'_>, desired: &Desired, now: OffsetDateTime) -> Result<P
 
     // Leaves apply made that the file no longer declares.
     let declared: BTreeSet<Entry> = leaves.iter().map(Leaf::entry).collect();
+    let remove_files = desired.removed == crate::config::Removed::RevokeAndRemove;
     for entry in managed.difference(&declared) {
         let serials = active_records(&inventory, entry)
             .iter()
@@ -386,9 +387,14 @@ fn plan_from(base: Base<'_>, desired: &Desired, now: OffsetDateTime) -> Result<P
             },
             reason: Reason::NoLongerDeclared {
                 serials,
-                remove_files: desired.removed == crate::config::Removed::RevokeAndRemove,
+                remove_files,
             },
         });
+        if remove_files && entry.kind == TargetKind::Server {
+            notes.push(Note::RemovedServerFiles {
+                target: actions[actions.len() - 1].target.clone(),
+            });
+        }
     }
     // Stable: within a kind, the file's order.
     actions.sort_by_key(|a| a.kind);
@@ -474,7 +480,7 @@ fn spec_changes(record: &Record, leaf: &Leaf<'_>) -> Vec<SpecChange> {
 
 /// What is wrong with the layout's certificate or key, compared with `record`.
 fn file_problem(layout: &Layout, record: &Record) -> Option<FileProblem> {
-    let cert = match reader::read_optional(&layout.cert_path(), Links::Follow, Limit::Pem) {
+    let cert = match reader::read_optional(&layout.cert_path(), Links::Refuse, Limit::Pem) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Some(FileProblem::CertMissing),
         Err(_) => return Some(FileProblem::CertReplaced),
@@ -488,7 +494,7 @@ fn file_problem(layout: &Layout, record: &Record) -> Option<FileProblem> {
     if !dockpki::Fingerprint::of(&leaf).matches(&record.sha256) {
         return Some(FileProblem::CertReplaced);
     }
-    let key = match reader::read_optional(&layout.key_path(), Links::Follow, Limit::Pem) {
+    let key = match reader::read_optional(&layout.key_path(), Links::Refuse, Limit::Pem) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Some(FileProblem::KeyMissing),
         Err(_) => return Some(FileProblem::KeyMismatch),
@@ -501,7 +507,7 @@ fn file_problem(layout: &Layout, record: &Record) -> Option<FileProblem> {
 
 /// Whether the bundle at `path` holds every certificate of `bundle`.
 fn holds_all(path: &Path, bundle: &[CertificateDer<'static>]) -> bool {
-    let Ok(Some(bytes)) = reader::read_optional(path, Links::Follow, Limit::Pem) else {
+    let Ok(Some(bytes)) = reader::read_optional(path, Links::Refuse, Limit::Pem) else {
         return false;
     };
     let Ok(certs) = dockpki::certs_from_pem(&bytes) else {

@@ -356,7 +356,7 @@ fn a_client_no_longer_declared_is_revoked_and_its_files_are_kept_by_default() {
 }
 
 #[test]
-fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_too() {
+fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_its_context_and_its_record() {
     let w = World::new();
     applied_base(&w);
     let desired = w.desired(&without_client(
@@ -374,11 +374,24 @@ fn with_revoke_and_remove_a_client_no_longer_declared_loses_its_files_too() {
             ..
         }
     ));
+    let docker_config = w.path("ci/.docker");
+    assert!(crate::docker::context::is_present(
+        &docker_config,
+        "build-1"
+    ));
     let applied = w.apply(&desired);
-    assert_eq!(applied.removed.len(), 3);
+    assert!(applied.skipped.is_empty(), "{:?}", applied.skipped);
     for name in ["ca.pem", "cert.pem", "key.pem"] {
-        assert!(!w.path("ci/.docker").join(name).exists(), "{name}");
+        assert!(!docker_config.join(name).exists(), "{name}");
+        assert!(
+            applied.removed.contains(&docker_config.join(name)),
+            "{name}"
+        );
     }
+    // The context made from the layout goes with it: its meta.json, its copies, its record.
+    assert!(!crate::docker::context::exists(&docker_config, "build-1"));
+    assert!(!crate::docker::context::tls_root(&docker_config, "build-1").exists());
+    assert!(w.state.load_inventory().unwrap().contexts.is_empty());
     assert!(w.plan(&desired).is_empty());
 }
 
@@ -422,8 +435,17 @@ fn a_managed_leaf_revoked_but_not_yet_removed_has_its_files_removed_by_the_next_
         )]
     );
     let applied = w.apply(&desired);
-    assert_eq!(applied.removed.len(), 3);
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        assert!(
+            applied.removed.contains(&w.path("ci/.docker").join(name)),
+            "{name}"
+        );
+    }
     assert!(!w.path("ci/.docker/key.pem").exists());
+    assert!(!crate::docker::context::exists(
+        &w.path("ci/.docker"),
+        "build-1"
+    ));
     assert!(w.plan(&desired).is_empty());
     let declared = std::fs::read_to_string(w.state.dir().join(DECLARED_FILE)).unwrap();
     assert!(!declared.contains("\"ci\""), "{declared}");
@@ -798,7 +820,7 @@ fn each_action_and_note_is_one_line_naming_kind_target_and_reason_and_json_says_
                 serial("build-1")
             ),
             format!(
-                "revoke client \"ci\" in ROOT/ci/.docker: no longer declared: certificate {}; its files are removed",
+                "revoke client \"ci\" in ROOT/ci/.docker: no longer declared: certificate {}; its files are removed, with any docker context dockpki made from them",
                 serial("ci")
             ),
             "the config's [ca] needs a new CA (key type ecdsa-p256 in the state, rsa-3072 in the config); apply never rotates: run ca rotate begin --key-type rsa-3072".to_string(),
@@ -1119,4 +1141,209 @@ fn a_plan_for_a_state_not_created_yet_is_the_plan_of_an_empty_state_and_creates_
         }
     }
     assert_eq!(new, of_empty);
+}
+
+/// Copies the client layout's three files into `to` (a look-alike of the layout).
+fn copy_client_files(w: &World, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        std::fs::copy(w.path("ci/.docker").join(name), to.join(name)).unwrap();
+    }
+}
+
+#[test]
+fn revoke_and_remove_never_deletes_through_an_install_dir_swapped_for_a_symlink() {
+    let w = World::new();
+    applied_base(&w);
+    // The user swaps their layout for a link to a place of root's holding the same files.
+    let victim = w.path("victim");
+    copy_client_files(&w, &victim);
+    std::fs::rename(w.path("ci/.docker"), w.path("ci/moved")).unwrap();
+    std::os::unix::fs::symlink(&victim, w.path("ci/.docker")).unwrap();
+    let desired = w.desired(&without_client(
+        "[policy]\nremoved = \"revoke-and-remove\"\n",
+    ));
+    let applied = w.apply(&desired);
+    assert!(applied.removed.is_empty(), "{:?}", applied.removed);
+    assert_eq!(
+        applied
+            .skipped
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect::<Vec<_>>(),
+        [w.path("ci/.docker")]
+    );
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        assert!(victim.join(name).exists(), "{name}");
+        assert!(w.path("ci/moved").join(name).exists(), "{name}");
+    }
+    // Still managed: the next apply tries the removal again.
+    assert!(!w.plan(&desired).is_empty());
+}
+
+#[test]
+fn a_file_fix_through_a_layout_swapped_for_a_symlink_copies_nothing_and_applies_the_rest() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    let victim = w.path("victim");
+    copy_client_files(&w, &victim);
+    std::fs::set_permissions(
+        victim.join("key.pem"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let server_key = w.path("build-1/pki/server-key.pem");
+    std::fs::set_permissions(&server_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::rename(w.path("ci/.docker"), w.path("ci/moved")).unwrap();
+    std::os::unix::fs::symlink(&victim, w.path("ci/.docker")).unwrap();
+    let before = std::fs::metadata(victim.join("key.pem")).unwrap();
+    let plan = w.plan(&desired);
+    assert!(plan
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::FixFile && a.target.kind == TargetKind::Client));
+    let applied = w.apply(&desired);
+    assert!(applied
+        .skipped
+        .iter()
+        .any(|(d, why)| *d == w.path("ci/.docker") && why.contains("symlink")));
+    let after = std::fs::metadata(victim.join("key.pem")).unwrap();
+    assert_eq!((before.ino(), before.mode()), (after.ino(), after.mode()));
+    // The server's fix landed all the same.
+    assert_eq!(
+        std::fs::metadata(&server_key).unwrap().mode() & 0o7777,
+        0o400
+    );
+}
+
+#[test]
+fn a_layout_file_replaced_after_the_plan_is_not_copied() {
+    let w = World::new();
+    let desired = applied_base(&w);
+    let leaves = super::plan::leaves(&w.state, &desired);
+    let leaf = leaves.iter().find(|l| l.name == "ci").unwrap();
+    let inventory = w.state.load_inventory().unwrap();
+    let record = super::plan::active_records(&inventory, &leaf.entry())
+        .last()
+        .copied()
+        .cloned()
+        .unwrap();
+    let bundle = certs(&w.path("ci/.docker/ca.pem"));
+    let dir = crate::fs::LayoutDir::open(&leaf.install, None)
+        .unwrap()
+        .unwrap();
+    let layout = leaf.layout();
+    let cert = super::apply::read_verified(&dir, &layout, "cert.pem", Some(&record), None, &bundle)
+        .unwrap();
+    super::apply::read_verified(
+        &dir,
+        &layout,
+        "key.pem",
+        Some(&record),
+        Some(&cert),
+        &bundle,
+    )
+    .unwrap();
+    // Another certificate (the server's) in place of the client's, and its key: refused.
+    for (from, name) in [
+        ("server-cert.pem", "cert.pem"),
+        ("server-key.pem", "key.pem"),
+    ] {
+        std::fs::copy(
+            w.path("build-1/pki").join(from),
+            w.path("ci/.docker").join(name),
+        )
+        .unwrap();
+    }
+    let err = super::apply::read_verified(&dir, &layout, "cert.pem", Some(&record), None, &bundle)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no longer the file the plan judged"),
+        "{err}"
+    );
+    assert!(super::apply::read_verified(
+        &dir,
+        &layout,
+        "key.pem",
+        Some(&record),
+        Some(&cert),
+        &bundle
+    )
+    .is_err());
+    std::fs::write(w.path("ci/.docker/ca.pem"), b"").unwrap();
+    assert!(
+        super::apply::read_verified(&dir, &layout, "ca.pem", Some(&record), None, &bundle).is_err()
+    );
+}
+
+#[test]
+fn a_server_reissue_lands_while_a_broken_client_layout_is_skipped() {
+    let w = World::new();
+    applied_base(&w);
+    // The client's key is a link (to a file of root's), which the plan does not follow.
+    let secret = w.path("secret");
+    std::fs::write(&secret, b"root only").unwrap();
+    std::fs::remove_file(w.path("ci/.docker/key.pem")).unwrap();
+    std::os::unix::fs::symlink(&secret, w.path("ci/.docker/key.pem")).unwrap();
+    let desired = w.desired(&BASE.replace("\"10.0.0.5\"", "\"10.0.0.6\""));
+    let plan = w.plan(&desired);
+    assert!(plan
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::Repair && a.target.name == "ci"));
+    let old_server = std::fs::read(w.path("build-1/pki/server-cert.pem")).unwrap();
+    let applied = w.apply(&desired);
+    assert_eq!(
+        applied
+            .skipped
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect::<Vec<_>>(),
+        [w.path("ci/.docker")]
+    );
+    assert_ne!(
+        std::fs::read(w.path("build-1/pki/server-cert.pem")).unwrap(),
+        old_server
+    );
+    assert_eq!(std::fs::read(&secret).unwrap(), b"root only");
+    assert!(std::fs::symlink_metadata(w.path("ci/.docker/key.pem"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn removing_a_server_with_revoke_and_remove_notes_that_its_daemon_json_must_be_changed_by_hand() {
+    let w = World::new();
+    applied_base(&w);
+    let (start, end) = (
+        BASE.find("[[server]]").unwrap(),
+        BASE.find("[[client]]").unwrap(),
+    );
+    let text = format!(
+        "[policy]\nremoved = \"revoke-and-remove\"\n{}{}",
+        &BASE[..start],
+        &BASE[end..]
+    );
+    let desired = w.desired(&text);
+    let plan = w.plan(&desired);
+    assert_eq!(
+        shape(&plan),
+        [triple(ActionKind::Revoke, TargetKind::Server, "build-1")]
+    );
+    assert!(matches!(
+        &plan.notes[..],
+        [Note::RemovedServerFiles { target }] if target.name == "build-1"
+    ));
+    assert!(plan.notes[0].to_string().contains("daemon.json"));
+    let daemon_json = std::fs::read(w.path("build-1/daemon.json")).unwrap();
+    let applied = w.apply(&desired);
+    assert!(!w.path("build-1/pki/server-key.pem").exists());
+    // Never edited: the note says so.
+    assert_eq!(
+        std::fs::read(w.path("build-1/daemon.json")).unwrap(),
+        daemon_json
+    );
+    assert_eq!(applied.notes, plan.notes);
 }
