@@ -6,7 +6,10 @@
 //! the journal is deleted. A crash before the journal exists leaves every file old (the staged
 //! temporaries are inert); a crash after it is completed by [`recover`], which every command that
 //! opens the state runs first, before it reads anything. Every step of [`Journal::apply`] can be
-//! repeated, so a crash during recovery is recovered the same way.
+//! repeated, so a crash during recovery is recovered the same way. ("fsynced" here also covers
+//! a large update's one `syncfs` per file system, which stands for the fsyncs of a round of
+//! thousands of files or directories in the same order: see
+//! [`crate::fs::WritePlan::commit_noting_staging`].)
 //!
 //! A journal is also a list of renames that a root process will carry out, so a journal found on
 //! disk is trusted no more than anything else read from a file. [`recover`] replays it only when

@@ -5,7 +5,9 @@
 //!
 //! A [`WritePlan`] gathers every file of an operation, checks them all before touching anything,
 //! stages them all as temporary files, and only then renames them into place, so that bad input
-//! or a full disk leaves every layout as it was.
+//! or a full disk leaves every layout as it was. A plan of thousands of files makes them durable
+//! with one `syncfs` per file system instead of one `fsync` each (see
+//! [`WritePlan::commit_noting_staging`] for the steps, in the same order either way).
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -573,11 +575,19 @@ impl WritePlan {
     ///    journal is: a journal that names a staged file lost in a power cut would install half
     ///    an update. (The fsync of a new file also makes its name durable: ext4 syncs the
     ///    directory of a new inode, even without a journal, and XFS and btrfs log the name
-    ///    with the inode; dockpki has always relied on this.)
+    ///    with the inode; dockpki has always relied on this.) From [`SYNCFS_FROM`] files on
+    ///    (a renewal of hundreds of layouts), each file system is synced whole instead, once,
+    ///    after the last file is staged (`syncfs`, through a directory opened before the first
+    ///    one was, so that it reports any writeback error since: Linux 5.8 and later), which
+    ///    makes every staged file, its name and the staged journal durable just as their
+    ///    fsyncs would; a file on a file system whose syncfs is not trusted (other than
+    ///    ext2/3/4, XFS, btrfs, tmpfs) is still fsynced.
     /// 2. the journal is renamed into place and its directory fsynced: from then on the update
     ///    completes, whatever happens.
     /// 3. the renames, then one fsync per directory renamed into (in parallel), so that every
-    ///    rename is durable before the journal goes.
+    ///    rename is durable before the journal goes; from [`SYNCFS_FROM`] directories on, one
+    ///    syncfs per file system after the last rename instead, through a directory opened
+    ///    before the first.
     /// 4. the journal is removed, without a sync: if a power cut brings it back, every file it
     ///    names was already moved (step 3 made that durable), so its replay moves nothing, and
     ///    the next update's journal, fsynced in step 2, replaces it anyway.
@@ -1004,7 +1014,7 @@ fn stage_and_sync(
 /// and a cache flush; sixteen in flight share them, but a renewal of thousands of layouts still
 /// waits for thousands of them (docs/performance.md). A small update (an issue, a bootstrap)
 /// keeps its per-file fsyncs: a syncfs also writes whatever else is dirty on the file system.
-pub(crate) const SYNCFS_FROM: usize = 512;
+pub const SYNCFS_FROM: usize = 512;
 
 /// The file systems one round of syncs commits whole, with `syncfs`, each through a directory
 /// opened before the round's first write (or rename).
@@ -2132,8 +2142,11 @@ mod tests {
     fn syncfs_dir() -> Option<tempfile::TempDir> {
         let root = tempfile::tempdir().unwrap();
         let ok = syncfs_reports_errors() && syncfs_commits(&open_dir(root.path()).unwrap());
-        crate::test_support::present_or_skip(ok, "a temporary directory on ext4, XFS, btrfs or tmpfs, on Linux 5.8 or later")
-            .then_some(root)
+        crate::test_support::present_or_skip(
+            ok,
+            "a temporary directory on ext4, XFS, btrfs or tmpfs, on Linux 5.8 or later",
+        )
+        .then_some(root)
     }
 
     /// A commit of [`SYNCFS_FROM`] files into as many directories syncs the file system once
@@ -2178,7 +2191,11 @@ mod tests {
         );
         for t in targets.iter().chain([&journal]) {
             let synced = at(&Step::Synced(t.clone()));
-            assert!(fs_synced[0] < synced && synced < in_place, "{}", t.display());
+            assert!(
+                fs_synced[0] < synced && synced < in_place,
+                "{}",
+                t.display()
+            );
         }
         for t in &targets {
             let synced = at(&Step::DirSynced(parent(t).to_path_buf()));
@@ -2195,7 +2212,10 @@ mod tests {
         let steps = trace::under(&small);
         assert!(!steps.iter().any(|s| matches!(s, Step::FsSynced(_))));
         assert_eq!(
-            steps.iter().filter(|s| matches!(s, Step::Synced(_))).count(),
+            steps
+                .iter()
+                .filter(|s| matches!(s, Step::Synced(_)))
+                .count(),
             SYNCFS_FROM / 2 + 1
         );
     }
