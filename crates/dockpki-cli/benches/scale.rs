@@ -16,7 +16,9 @@
 //! (which must not exist) and stops; `DIR/state` is its state directory. `DOCKPKI_BENCH_BIN`
 //! times another `dockpki` binary on the same fixtures; for a build older than the version-2
 //! inventory (which reads version 1 only), add `DOCKPKI_BENCH_INVENTORY_V1=1` to write each
-//! fixture's inventory as one version-1 file.
+//! fixture's inventory as one version-1 file. `DOCKPKI_BENCH_DIR=DIR` makes the fixtures in
+//! `DIR` instead of the temporary directory: a freshly made file system, say, since ext4
+//! creates files far slower right after many were deleted (docs/performance.md).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -151,11 +153,11 @@ fn machine() -> String {
             .unwrap_or_default()
     };
     format!(
-        "{} CPUs (nproc), {}, load average {}, file system of the temp dir: {}",
+        "{} CPUs (nproc), {}, load average {}, file system of the fixtures: {}",
         sh("nproc"),
         sh("uname -sr"),
         sh("cut -d' ' -f1-3 /proc/loadavg"),
-        sh("stat -f -c %T \"${TMPDIR:-/tmp}\"")
+        sh("stat -f -c %T \"${DOCKPKI_BENCH_DIR:-${TMPDIR:-/tmp}}\"")
     )
 }
 
@@ -173,7 +175,10 @@ fn main() {
     println!("machine: {}", machine());
     let mut summary = Vec::new();
     for n in sizes() {
-        let work = tempfile::tempdir().expect("temp dir");
+        let work = match std::env::var_os("DOCKPKI_BENCH_DIR") {
+            Some(dir) => tempfile::tempdir_in(dir).expect("DOCKPKI_BENCH_DIR: a directory"),
+            None => tempfile::tempdir().expect("temp dir"),
+        };
         let root = work.path().join("root");
         fs::create_dir(&root).unwrap();
         let start = Instant::now();

@@ -1,5 +1,7 @@
 //! The certificate authority: creating one, loading one, and what it is.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose,
 };
@@ -132,6 +134,10 @@ pub struct CertificateAuthority {
     info: CertInfo,
     constraints: NameConstraints,
     key: PrivateKey,
+    // Whether a certificate this value signed has verified, signature included: from then on,
+    // its self-check (`CertificateAuthority::sign`) skips the signature math. Per value, so a
+    // CA loaded again (another key file) proves itself again.
+    signature_proven: AtomicBool,
 }
 
 impl CertificateAuthority {
@@ -174,6 +180,7 @@ impl CertificateAuthority {
             cert: der,
             constraints: options.name_constraints.clone(),
             key,
+            signature_proven: AtomicBool::new(false),
         })
     }
 
@@ -243,7 +250,18 @@ impl CertificateAuthority {
             info,
             constraints,
             key,
+            signature_proven: AtomicBool::new(false),
         })
+    }
+
+    /// Whether a certificate signed by this value has verified, signature included.
+    pub(crate) fn signature_proven(&self) -> bool {
+        self.signature_proven.load(Ordering::Acquire)
+    }
+
+    /// Records that a certificate signed by this value verified, signature included.
+    pub(crate) fn set_signature_proven(&self) {
+        self.signature_proven.store(true, Ordering::Release);
     }
 
     /// The CA certificate.
@@ -283,5 +301,144 @@ impl CertificateAuthority {
 
     pub(crate) fn key(&self) -> &PrivateKey {
         &self.key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientRequest, KeyType, VerifyError};
+
+    fn client(name: &str) -> ClientRequest {
+        ClientRequest {
+            common_name: name.parse().unwrap(),
+            lifetime: "30d".parse().unwrap(),
+        }
+    }
+
+    /// A CA value whose key is not its certificate's: what the self-check's signature
+    /// verification exists to catch ([`CertificateAuthority::load`] refuses such a pair, so it
+    /// can only be built here).
+    fn mismatched(now: OffsetDateTime) -> CertificateAuthority {
+        let real = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let foreign = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        CertificateAuthority {
+            cert: real.cert.clone(),
+            cert_pem: real.cert_pem.clone(),
+            info: real.info.clone(),
+            constraints: real.constraints.clone(),
+            key: foreign,
+            signature_proven: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn a_ca_whose_key_signs_unverifiable_certificates_issues_none() {
+        let now = OffsetDateTime::now_utc();
+        let ca = mismatched(now);
+        for name in ["first", "second"] {
+            let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+            let err = ca.issue_client(&client(name), key, now).unwrap_err();
+            assert!(
+                matches!(err, Error::Verify(VerifyError::BadSignature)),
+                "{name}: {err:?}"
+            );
+        }
+        assert!(!ca.signature_proven(), "a failed check proves nothing");
+    }
+
+    #[test]
+    fn the_signature_is_proven_by_the_first_certificate_and_every_later_one_still_verifies() {
+        let now = OffsetDateTime::now_utc();
+        let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        assert!(!ca.signature_proven());
+        let first = ca
+            .issue_client(
+                &client("first"),
+                PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
+                now,
+            )
+            .unwrap();
+        assert!(ca.signature_proven());
+        let later = ca
+            .issue_client(
+                &client("later"),
+                PrivateKey::generate(KeyType::Ed25519).unwrap(),
+                now,
+            )
+            .unwrap();
+        // The content-only check changes nothing in what is issued: the full verifier accepts
+        // both, signatures included.
+        for issued in [&first, &later] {
+            crate::verify_leaf(
+                &issued.cert,
+                std::slice::from_ref(ca.cert_der()),
+                crate::Usage::Client,
+                None,
+                now,
+            )
+            .unwrap();
+        }
+        // A CA loaded again is a new value: it proves its key again.
+        let loaded =
+            CertificateAuthority::load(ca.cert_pem().as_bytes(), ca.key_pem().as_bytes()).unwrap();
+        assert!(!loaded.signature_proven());
+    }
+
+    #[test]
+    fn the_content_only_check_still_refuses_what_the_rules_refuse() {
+        let now = OffsetDateTime::now_utc();
+        let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let other = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let issued = other
+            .issue_client(
+                &client("elsewhere"),
+                PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
+                now,
+            )
+            .unwrap();
+        let check = |usage, at| {
+            verify::verify_leaf_as(
+                &issued.cert,
+                std::slice::from_ref(ca.cert_der()),
+                usage,
+                None,
+                at,
+                verify::Signatures::TrustOwn,
+                Some(ca.info()),
+            )
+        };
+        // Another CA's leaf: its issuer name is not this CA's.
+        assert!(matches!(
+            check(crate::Usage::Client, now),
+            Err(VerifyError::UnknownIssuer { .. })
+        ));
+        let mine = ca
+            .issue_client(
+                &client("mine"),
+                PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
+                now,
+            )
+            .unwrap();
+        let check = |usage, at| {
+            verify::verify_leaf_as(
+                &mine.cert,
+                std::slice::from_ref(ca.cert_der()),
+                usage,
+                None,
+                at,
+                verify::Signatures::TrustOwn,
+                Some(ca.info()),
+            )
+        };
+        assert!(check(crate::Usage::Client, now).is_ok());
+        assert!(matches!(
+            check(crate::Usage::Server, now),
+            Err(VerifyError::WrongUsage { .. })
+        ));
+        assert!(matches!(
+            check(crate::Usage::Client, now + time::Duration::days(31)),
+            Err(VerifyError::Expired { .. })
+        ));
     }
 }

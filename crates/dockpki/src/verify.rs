@@ -188,6 +188,51 @@ fn algorithms() -> &'static [&'static dyn rustls_pki_types::SignatureVerificatio
     crate::tls::provider().signature_verification_algorithms.all
 }
 
+/// [`algorithms`], each taking a signature as made by the key it names
+/// ([`Signatures::TrustOwn`]): the same algorithm identifiers, so a signature algorithm dockpki
+/// refuses is still refused, without the math.
+fn own_signature_algorithms(
+) -> &'static [&'static dyn rustls_pki_types::SignatureVerificationAlgorithm] {
+    type Algorithm = &'static dyn rustls_pki_types::SignatureVerificationAlgorithm;
+    static WRAPPED: std::sync::OnceLock<Vec<TakenAsMade>> = std::sync::OnceLock::new();
+    static OWN: std::sync::OnceLock<Vec<Algorithm>> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| {
+        WRAPPED
+            .get_or_init(|| algorithms().iter().map(|&real| TakenAsMade(real)).collect())
+            .iter()
+            .map(|wrapped| wrapped as Algorithm)
+            .collect()
+    })
+}
+
+/// A signature algorithm that accepts every signature of its kind: see
+/// [`own_signature_algorithms`].
+#[derive(Debug)]
+struct TakenAsMade(&'static dyn rustls_pki_types::SignatureVerificationAlgorithm);
+
+impl rustls_pki_types::SignatureVerificationAlgorithm for TakenAsMade {
+    fn verify_signature(
+        &self,
+        _public_key: &[u8],
+        _message: &[u8],
+        _signature: &[u8],
+    ) -> Result<(), rustls_pki_types::InvalidSignature> {
+        Ok(())
+    }
+
+    fn public_key_alg_id(&self) -> rustls_pki_types::AlgorithmIdentifier {
+        self.0.public_key_alg_id()
+    }
+
+    fn signature_alg_id(&self) -> rustls_pki_types::AlgorithmIdentifier {
+        self.0.signature_alg_id()
+    }
+
+    fn fips(&self) -> bool {
+        self.0.fips()
+    }
+}
+
 fn unix_time(t: OffsetDateTime) -> UnixTime {
     UnixTime::since_unix_epoch(Duration::from_secs(
         u64::try_from(t.unix_timestamp()).unwrap_or(0),
@@ -211,6 +256,35 @@ pub fn verify_leaf(
     host: Option<&SubjectAltName>,
     at: OffsetDateTime,
 ) -> Result<(), VerifyError> {
+    verify_leaf_as(leaf, bundle, usage, host, at, Signatures::Verify, None).map(drop)
+}
+
+/// Whether [`verify_leaf_as`] checks the signatures it meets, or everything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signatures {
+    /// Every signature on the path is verified: what any certificate from outside needs.
+    Verify,
+    /// Signatures are taken as made by the key they name (their algorithm must still be one
+    /// dockpki accepts); every other rule (issuer, validity, key usage, EKU, name constraints,
+    /// SANs) is checked. Only for a certificate this process has just signed with a CA key
+    /// that has already been seen to make signatures that verify
+    /// ([`crate::CertificateAuthority::sign`]): the signature math is most of the cost of the
+    /// check, and it cannot tell that signer anything new.
+    TrustOwn,
+}
+
+/// [`verify_leaf`], returning what the leaf says, with the choice of [`Signatures`]; `anchor`
+/// is what the bundle's CA says when the caller already knows it (else it is read from the
+/// bundle).
+pub(crate) fn verify_leaf_as(
+    leaf: &CertificateDer<'_>,
+    bundle: &[CertificateDer<'_>],
+    usage: Usage,
+    host: Option<&SubjectAltName>,
+    at: OffsetDateTime,
+    signatures: Signatures,
+    anchor: Option<&inspect::CertInfo>,
+) -> Result<inspect::CertInfo, VerifyError> {
     let info = inspect::inspect(leaf).map_err(|e| {
         VerifyError::Malformed(match e {
             // "expected a PEM certificate" would be wrong here: this is DER.
@@ -236,7 +310,10 @@ pub fn verify_leaf(
     })?;
     let path = ee
         .verify_for_usage(
-            algorithms(),
+            match signatures {
+                Signatures::Verify => algorithms(),
+                Signatures::TrustOwn => own_signature_algorithms(),
+            },
             &anchors,
             &[],
             unix_time(at),
@@ -246,16 +323,26 @@ pub fn verify_leaf(
         )
         .map_err(|e| map_error(e, &info, usage))?;
 
-    // The anchor holds the subject's contents without the outer SEQUENCE header, so match the
-    // bundle certificate through webpki's own view of it (subject and key).
-    let anchor = path.anchor();
-    let anchor_cert = bundle.iter().find(|c| {
-        webpki::anchor_from_trusted_cert(c).is_ok_and(|a| {
-            a.subject.as_ref() == anchor.subject.as_ref()
-                && a.subject_public_key_info.as_ref() == anchor.subject_public_key_info.as_ref()
-        })
-    });
-    if let Some(ca) = anchor_cert.and_then(|c| inspect::inspect(c).ok()) {
+    let anchor_info = match anchor {
+        Some(known) => Some(std::borrow::Cow::Borrowed(known)),
+        None => {
+            // The anchor holds the subject's contents without the outer SEQUENCE header, so
+            // match the bundle certificate through webpki's own view of it (subject and key).
+            let anchor = path.anchor();
+            bundle
+                .iter()
+                .find(|c| {
+                    webpki::anchor_from_trusted_cert(c).is_ok_and(|a| {
+                        a.subject.as_ref() == anchor.subject.as_ref()
+                            && a.subject_public_key_info.as_ref()
+                                == anchor.subject_public_key_info.as_ref()
+                    })
+                })
+                .and_then(|c| inspect::inspect(c).ok())
+                .map(std::borrow::Cow::Owned)
+        }
+    };
+    if let Some(ca) = anchor_info {
         if ca.has_extended_key_usage
             && !ca.extended_key_usages.contains(&usage.eku())
             && !ca.extended_key_usages.contains(&ExtendedKeyUsage::Any)
@@ -284,7 +371,7 @@ pub fn verify_leaf(
                 })?;
         }
     }
-    Ok(())
+    Ok(info)
 }
 
 fn map_error(e: webpki::Error, info: &inspect::CertInfo, usage: Usage) -> VerifyError {

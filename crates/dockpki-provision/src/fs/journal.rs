@@ -6,7 +6,10 @@
 //! the journal is deleted. A crash before the journal exists leaves every file old (the staged
 //! temporaries are inert); a crash after it is completed by [`recover`], which every command that
 //! opens the state runs first, before it reads anything. Every step of [`Journal::apply`] can be
-//! repeated, so a crash during recovery is recovered the same way.
+//! repeated, so a crash during recovery is recovered the same way. ("fsynced" here also covers
+//! a large update's one `syncfs` per file system, which stands for the fsyncs of a round of
+//! thousands of files or directories in the same order: see
+//! [`crate::fs::WritePlan::commit_noting_staging`].)
 //!
 //! A journal is also a list of renames that a root process will carry out, so a journal found on
 //! disk is trusted no more than anything else read from a file. [`recover`] replays it only when
@@ -42,7 +45,7 @@ use crate::fs::owner::ActingAs;
 use crate::fs::reader::{self, kind_of, Limit, Links};
 use crate::fs::write::{
     check_directory_trust, movable_file_problem, open_dir, parent, parse_temp_name,
-    remove_if_present, sync_dir, sync_in_parallel, temp_path, write_new, PRIVATE_MODE,
+    remove_if_present, sync_dir, sync_in_parallel, temp_path, write_new, FsRound, PRIVATE_MODE,
 };
 use crate::report::{Notice, Report};
 
@@ -178,6 +181,10 @@ impl Journal {
         let mut dirs = std::collections::BTreeMap::new();
         let mut skipped = Vec::new();
         let mut left_out = BTreeSet::new();
+        // Many directories to sync after the renames: each file system is synced whole
+        // instead, through a handle opened before the first rename (see FsRound).
+        let targets: BTreeSet<&Path> = self.moves.iter().map(|m| parent(&m.target)).collect();
+        let round = FsRound::open(targets.len(), targets);
         for (done, m) in self.moves.iter().enumerate() {
             if abort_after == Some(done) {
                 std::process::abort();
@@ -197,7 +204,7 @@ impl Journal {
                 Err(e) => return Err(e),
             }
         }
-        sync_dirs(&dirs, &mut skipped)?;
+        sync_dirs(&dirs, &round, &mut skipped)?;
         Ok(Applied {
             lines: skipped,
             left_out,
@@ -211,19 +218,29 @@ const DIR_SYNC_BATCH: usize = 256;
 
 /// fsyncs every directory a move renamed into, so that every rename is durable before the
 /// journal is removed: up to [`crate::fs::write::SYNC_WORKERS`] at a time, which a file system
-/// commits together. A user's directory is opened as that user, and a failure there (they
-/// moved it away meanwhile) is theirs to fix: reported in `skipped`, never a reason to keep
-/// the journal.
+/// commits together; a directory on a file system `round` covers is not fsynced, its file
+/// system is synced whole once instead (`syncfs`). A user's directory is opened as that user,
+/// and a failure there (they moved it away meanwhile) is theirs to fix: reported in
+/// `skipped`, never a reason to keep the journal. A failed syncfs is an error, whoever's
+/// directories it covers: it may be a rename of the running user's that did not reach the disk.
 fn sync_dirs(
     dirs: &std::collections::BTreeMap<PathBuf, Option<u32>>,
+    round: &FsRound,
     skipped: &mut Vec<String>,
 ) -> Result<()> {
     let dirs: Vec<(&PathBuf, &Option<u32>)> = dirs.iter().collect();
+    #[cfg(test)]
+    let mut covered: Vec<PathBuf> = Vec::new();
     for chunk in dirs.chunks(DIR_SYNC_BATCH) {
         let mut opened: Vec<(&Path, bool, fs::File)> = Vec::new();
         for (dir, owner) in chunk {
             let acting = ActingAs::user(**owner, None)?;
             let foreign = acting.is_acting();
+            if fs::metadata(dir).is_ok_and(|m| round.covers(m.dev())) {
+                #[cfg(test)]
+                covered.push(dir.to_path_buf());
+                continue;
+            }
             match open_dir(dir) {
                 Ok(file) => opened.push((dir, foreign, file)),
                 Err(e) if foreign => skipped.push(e.to_string()),
@@ -243,6 +260,11 @@ fn sync_dirs(
                 Err(e) => return Err(e),
             }
         }
+    }
+    round.sync()?;
+    #[cfg(test)]
+    for dir in covered {
+        crate::fs::write::trace::record(crate::fs::write::trace::Step::DirSynced(dir));
     }
     Ok(())
 }

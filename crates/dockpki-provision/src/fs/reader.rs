@@ -207,17 +207,33 @@ fn read_opened_sized(
     // Room for the whole file as fstat saw it (and the byte that shows it grew), so that it is
     // read in one call, not in the doubling steps a reader of unknown length takes: status
     // reads thousands of small files.
-    let expected = size.min(limit.bytes()) + 1;
-    let mut bytes = Zeroizing::new(Vec::with_capacity(
-        usize::try_from(expected).unwrap_or_default(),
-    ));
-    file.take(limit.bytes() + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io("read", path, &e))?;
+    let expected = usize::try_from(size.min(limit.bytes()) + 1).unwrap_or_default();
+    let mut bytes = Zeroizing::new(vec![0; expected]);
+    let mut file = file.take(limit.bytes() + 1);
+    let first = read_retrying(&mut file, &mut bytes).map_err(|e| Error::io("read", path, &e))?;
+    bytes.truncate(first);
+    // A regular file's read returns less than was asked only at its end: one that returned
+    // exactly the size fstat gave (asked for one byte more) has been read whole, without the
+    // second call that would return nothing (status reads thousands of files). Anything else
+    // (a file that grew or shrank meanwhile) is read on to its end as usual.
+    if first as u64 != size {
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read", path, &e))?;
+    }
     if bytes.len() as u64 > limit.bytes() {
         return Err(too_large(path, limit));
     }
     Ok(bytes)
+}
+
+/// One `read`, repeated only when a signal interrupted it before any byte arrived.
+fn read_retrying(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
 }
 
 /// Reads a stream that is not a file of the file system (standard input, a pipe the caller

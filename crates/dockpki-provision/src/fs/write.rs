@@ -5,7 +5,9 @@
 //!
 //! A [`WritePlan`] gathers every file of an operation, checks them all before touching anything,
 //! stages them all as temporary files, and only then renames them into place, so that bad input
-//! or a full disk leaves every layout as it was.
+//! or a full disk leaves every layout as it was. A plan of thousands of files makes them durable
+//! with one `syncfs` per file system instead of one `fsync` each (see
+//! [`WritePlan::commit_noting_staging`] for the steps, in the same order either way).
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -619,11 +621,19 @@ impl WritePlan {
     ///    journal is: a journal that names a staged file lost in a power cut would install half
     ///    an update. (The fsync of a new file also makes its name durable: ext4 syncs the
     ///    directory of a new inode, even without a journal, and XFS and btrfs log the name
-    ///    with the inode; dockpki has always relied on this.)
+    ///    with the inode; dockpki has always relied on this.) From [`SYNCFS_FROM`] files on
+    ///    (a renewal of hundreds of layouts), each file system is synced whole instead, once,
+    ///    after the last file is staged (`syncfs`, through a directory opened before the first
+    ///    one was, so that it reports any writeback error since: Linux 5.8 and later), which
+    ///    makes every staged file, its name and the staged journal durable just as their
+    ///    fsyncs would; a file on a file system whose syncfs is not trusted (other than
+    ///    ext2/3/4, XFS, btrfs, tmpfs) is still fsynced.
     /// 2. the journal is renamed into place and its directory fsynced: from then on the update
     ///    completes, whatever happens.
     /// 3. the renames, then one fsync per directory renamed into (in parallel), so that every
-    ///    rename is durable before the journal goes.
+    ///    rename is durable before the journal goes; from [`SYNCFS_FROM`] directories on, one
+    ///    syncfs per file system after the last rename instead, through a directory opened
+    ///    before the first.
     /// 4. the journal is removed, without a sync: if a power cut brings it back, every file it
     ///    names was already moved (step 3 made that durable), so its replay moves nothing, and
     ///    the next update's journal, fsynced in step 2, replaces it anyway.
@@ -972,7 +982,21 @@ fn stage_and_sync(
     // only when no file is staged as someone else; otherwise each batch is staged, and then
     // synced with no thread acting as anyone.
     let overlap = !acts_as_others(staged.iter().map(|(_, f)| *f));
-    std::thread::scope(|s| {
+    // A large update asks each file system to commit once (syncfs) instead of one fsync per
+    // file: its handle is opened now, before the first write, so that its syncfs reports any
+    // writeback error from here on. A file on a file system it does not cover is fsynced.
+    let round = FsRound::open(
+        staged.len() + 1,
+        staged
+            .iter()
+            .map(|(tmp, _)| parent(tmp))
+            .chain([parent(journal_tmp)]),
+    );
+    // The files the syncfs makes durable, for the test of the order of steps.
+    #[cfg(test)]
+    let mut covered: Vec<PathBuf> = Vec::new();
+    let covers = |file: &File| file.metadata().is_ok_and(|m| round.covers(m.dev()));
+    let result = std::thread::scope(|s| {
         let mut syncing: Option<std::thread::ScopedJoinHandle<'_, Result<()>>> = None;
         let finish = |handle: Option<std::thread::ScopedJoinHandle<'_, Result<()>>>| {
             handle.map_or(Ok(()), |h| {
@@ -991,6 +1015,11 @@ fn stage_and_sync(
             trace::record(trace::Step::Staged(f.path.clone()));
             // The guard is gone before a batch is synced: the threads syncing it start with
             // this one's identity, and no other thread acts as a user meanwhile.
+            if covers(&file) {
+                #[cfg(test)]
+                covered.push(f.path.clone());
+                continue;
+            }
             batch.push((&f.path, file));
             if batch.len() == SYNC_BATCH {
                 finish(syncing.take())?;
@@ -1005,11 +1034,147 @@ fn stage_and_sync(
         let file = write_staged(journal_tmp, &journal_bytes, PRIVATE_MODE, None)
             .map_err(|e| Error::io("write", journal_path, &e))?;
         written.push(journal_tmp.to_path_buf());
-        batch.push((journal_path, file));
+        if covers(&file) {
+            #[cfg(test)]
+            covered.push(journal_path.to_path_buf());
+        } else {
+            batch.push((journal_path, file));
+        }
         finish(syncing.take())?;
-        // The staged journal is synced with the last batch; it counts only once renamed into
-        // place, which the caller does after every one of these fsyncs has returned.
+        // The staged journal is synced with the last batch (or by the syncfs of its file
+        // system); it counts only once renamed into place, which the caller does after every
+        // one of these syncs has returned.
         sync_batch(batch)
+    });
+    result?;
+    round.sync()?;
+    #[cfg(test)]
+    for path in covered {
+        trace::record(trace::Step::Synced(path));
+    }
+    Ok(())
+}
+
+/// From how many files (or directories) one round of syncs asks each file system to commit
+/// everything once (`syncfs`) instead of one `fsync` per file. One fsync costs a journal commit
+/// and a cache flush; sixteen in flight share them, but a renewal of thousands of layouts still
+/// waits for thousands of them (docs/performance.md). A small update (an issue, a bootstrap)
+/// keeps its per-file fsyncs: a syncfs also writes whatever else is dirty on the file system.
+pub const SYNCFS_FROM: usize = 512;
+
+/// The file systems one round of syncs commits whole, with `syncfs`, each through a directory
+/// opened before the round's first write (or rename).
+///
+/// Linux samples a file system's writeback-error sequence when a file on it is opened, and
+/// since 5.8 `syncfs` reports every writeback error on that file system since then (before,
+/// it reported none: a page lost to an I/O error went unnoticed). So a handle opened before
+/// the round reports the failure of any write of the round, as an fsync of each file would;
+/// it may also report an unrelated file's failure on the same file system, which only stops
+/// the update as a failed fsync would. Only file systems whose syncfs is known to commit both
+/// data and names with error reporting are used (ext2/3/4, XFS, btrfs; tmpfs, which has
+/// nothing to commit); elsewhere (NFS, FUSE, overlay, older kernels) every file is fsynced.
+pub(crate) struct FsRound {
+    /// Device, the directory opened (for messages and tests), and its handle.
+    fds: Vec<(u64, PathBuf, File)>,
+}
+
+impl FsRound {
+    /// A round that covers nothing: every file is fsynced.
+    pub(crate) fn none() -> FsRound {
+        FsRound { fds: Vec::new() }
+    }
+
+    /// For a round of `count` syncs of files in `dirs` (which exist): from [`SYNCFS_FROM`] on,
+    /// a handle on one directory of each distinct file system of `dirs` where syncfs may stand
+    /// for the fsyncs. A directory that cannot be opened is left to per-file fsyncs: never
+    /// an error.
+    pub(crate) fn open<'a>(count: usize, dirs: impl IntoIterator<Item = &'a Path>) -> FsRound {
+        let mut round = FsRound::none();
+        if count < SYNCFS_FROM || !syncfs_reports_errors() {
+            return round;
+        }
+        let dirs: BTreeSet<&Path> = dirs.into_iter().collect();
+        let mut seen = BTreeSet::new();
+        for dir in dirs {
+            let Ok(meta) = fs::metadata(dir) else {
+                continue;
+            };
+            if !seen.insert(meta.dev()) {
+                continue;
+            }
+            let Ok(file) = open_dir(dir) else {
+                continue;
+            };
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            if round.covers(meta.dev()) || !syncfs_commits(&file) {
+                continue;
+            }
+            round.fds.push((meta.dev(), dir.to_path_buf(), file));
+        }
+        round
+    }
+
+    /// Whether the file system of device `dev` is synced whole by [`FsRound::sync`].
+    pub(crate) fn covers(&self, dev: u64) -> bool {
+        self.fds.iter().any(|(d, _, _)| *d == dev)
+    }
+
+    /// `syncfs` of every file system covered, once the round's writes are done.
+    ///
+    /// # Errors
+    /// When one reports an error: a write of the round (or another file's on that file
+    /// system) may not have reached the disk.
+    pub(crate) fn sync(&self) -> Result<()> {
+        for (_, dir, file) in &self.fds {
+            #[cfg(test)]
+            if trace::sync_fails(dir) {
+                return Err(Error::io(
+                    "sync the file system of",
+                    dir,
+                    &io::Error::from_raw_os_error(nix::libc::EIO),
+                ));
+            }
+            nix::unistd::syncfs(file)
+                .map_err(|e| Error::io("sync the file system of", dir, &io::Error::from(e)))?;
+            #[cfg(test)]
+            trace::record(trace::Step::FsSynced(dir.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// Whether this kernel's syncfs reports writeback errors: Linux 5.8 and later.
+fn syncfs_reports_errors() -> bool {
+    static REPORTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REPORTS.get_or_init(|| {
+        let Ok(uts) = nix::sys::utsname::uname() else {
+            return false;
+        };
+        let release = uts.release().to_string_lossy();
+        let mut parts = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        (major, minor) >= (5, 8)
+    })
+}
+
+/// Whether `syncfs` on the file system of `dir` commits data and names durably, reporting
+/// errors: the local file systems of [`FsRound`].
+fn syncfs_commits(dir: &File) -> bool {
+    use nix::sys::statfs::{
+        fstatfs, BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC,
+    };
+    fstatfs(dir).is_ok_and(|s| {
+        [
+            EXT4_SUPER_MAGIC,
+            XFS_SUPER_MAGIC,
+            BTRFS_SUPER_MAGIC,
+            TMPFS_MAGIC,
+        ]
+        .contains(&s.filesystem_type())
     })
 }
 
@@ -1543,8 +1708,10 @@ pub(crate) mod trace {
         Synced(PathBuf),
         /// The journal was renamed into place.
         JournalInPlace(PathBuf),
-        /// A directory was fsynced.
+        /// A directory was fsynced (or its file system synced whole, after the renames).
         DirSynced(PathBuf),
+        /// The file system of a directory was synced whole (`syncfs`).
+        FsSynced(PathBuf),
         /// A staged file was renamed over its target.
         Moved(PathBuf),
         /// The journal was removed.
@@ -1558,6 +1725,7 @@ pub(crate) mod trace {
                 | Step::Synced(p)
                 | Step::JournalInPlace(p)
                 | Step::DirSynced(p)
+                | Step::FsSynced(p)
                 | Step::Moved(p)
                 | Step::JournalRemoved(p) => p,
             }
@@ -1887,7 +2055,9 @@ mod tests {
             gid: 65534,
         };
         let mut plan = WritePlan::new(Existing::Refuse);
-        let count = SYNC_BATCH * 2 + 3;
+        // Two batches, the files and the journal fewer than a round synced whole (syncfs).
+        let count = SYNCFS_FROM - 2;
+        assert!(count > SYNC_BATCH);
         for i in 0..count {
             plan.cert(layout.join(format!("f{i}")), &i.to_string(), Some(nobody));
         }
@@ -2012,6 +2182,115 @@ mod tests {
         assert!(e.to_string().contains("exists"), "{e}");
         assert_eq!(written, [ours]);
         assert_eq!(fs::read(&theirs).unwrap(), b"theirs");
+    }
+
+    /// A temporary directory on a file system [`FsRound`] syncs whole (ext4 on the test
+    /// machine), or `None` when it is not (and under `CI=true` that fails the test).
+    fn syncfs_dir() -> Option<tempfile::TempDir> {
+        let root = tempfile::tempdir().unwrap();
+        let ok = syncfs_reports_errors() && syncfs_commits(&open_dir(root.path()).unwrap());
+        crate::test_support::present_or_skip(
+            ok,
+            "a temporary directory on ext4, XFS, btrfs or tmpfs, on Linux 5.8 or later",
+        )
+        .then_some(root)
+    }
+
+    /// A commit of [`SYNCFS_FROM`] files into as many directories syncs the file system once
+    /// after staging (before the journal goes in place, and every staged file counts as synced
+    /// only then) and once after the renames (before the journal goes); a small one fsyncs
+    /// each file and never syncs a whole file system.
+    #[test]
+    fn a_large_commit_syncs_each_file_system_once_per_round_instead_of_every_file() {
+        use trace::Step;
+        let Some(root) = syncfs_dir() else { return };
+        let state = root.path().join("state");
+        fs::create_dir(&state).unwrap();
+        let journal = state.join("journal.json");
+        let mut plan = WritePlan::new(Existing::Refuse);
+        let targets: Vec<PathBuf> = (0..SYNCFS_FROM)
+            .map(|i| root.path().join(format!("d{i:04}/cert.pem")))
+            .collect();
+        for (i, t) in targets.iter().enumerate() {
+            plan.cert(t.clone(), &i.to_string(), None);
+        }
+        plan.commit(&journal, &Silent).unwrap();
+        let steps = trace::under(root.path());
+        let fs_synced: Vec<usize> = (0..steps.len())
+            .filter(|&i| matches!(steps[i], Step::FsSynced(_)))
+            .collect();
+        let at = |step: &Step| steps.iter().position(|s| s == step).unwrap();
+        let in_place = at(&Step::JournalInPlace(journal.clone()));
+        let removed = at(&Step::JournalRemoved(journal.clone()));
+        let last_staged = steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Staged(_)))
+            .unwrap();
+        let last_move = steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Moved(_)))
+            .unwrap();
+        assert!(
+            matches!(fs_synced[..], [staging, renames]
+                if last_staged < staging && staging < in_place
+                    && last_move < renames && renames < removed),
+            "{fs_synced:?} {last_staged} {in_place} {last_move} {removed}"
+        );
+        for t in targets.iter().chain([&journal]) {
+            let synced = at(&Step::Synced(t.clone()));
+            assert!(
+                fs_synced[0] < synced && synced < in_place,
+                "{}",
+                t.display()
+            );
+        }
+        for t in &targets {
+            let synced = at(&Step::DirSynced(parent(t).to_path_buf()));
+            assert!(fs_synced[1] < synced && synced < removed, "{}", t.display());
+        }
+        assert_eq!(fs::read(&targets[7]).unwrap(), b"7");
+
+        let small = root.path().join("small");
+        let mut plan = WritePlan::new(Existing::Refuse);
+        for i in 0..SYNCFS_FROM / 2 {
+            plan.cert(small.join(format!("f{i}")), "x", None);
+        }
+        plan.commit(&small.join("journal.json"), &Silent).unwrap();
+        let steps = trace::under(&small);
+        assert!(!steps.iter().any(|s| matches!(s, Step::FsSynced(_))));
+        assert_eq!(
+            steps
+                .iter()
+                .filter(|s| matches!(s, Step::Synced(_)))
+                .count(),
+            SYNCFS_FROM / 2 + 1
+        );
+    }
+
+    /// A syncfs that fails after a large commit's staging (a write lost on the disk) stops the
+    /// commit before its journal exists, with one line naming the directory, and takes back
+    /// every staged file, the staged journal and the directories made for them.
+    #[test]
+    fn a_failed_syncfs_stops_a_large_commit_and_leaves_nothing_behind() {
+        let Some(root) = syncfs_dir() else { return };
+        let layouts = root.path().join("layouts");
+        fs::create_dir(&layouts).unwrap();
+        // The journal's directory is the round's first, in order: the one whose handle syncs
+        // the file system.
+        let journal = layouts.join("journal.json");
+        let mut plan = WritePlan::new(Existing::Refuse);
+        for i in 0..SYNCFS_FROM {
+            plan.cert(layouts.join(format!("d{}/f{i}", i % 3)), "x", None);
+        }
+        trace::fail_sync_of(&layouts);
+        let e = plan.commit(&journal, &Silent).unwrap_err();
+        assert!(e.to_string().contains("sync the file system of"), "{e}");
+        assert_eq!(e.to_string().lines().count(), 1, "{e}");
+        assert!(names(&layouts).is_empty(), "{:?}", names(&layouts));
+        assert!(!journal.exists());
+        assert!(!trace::under(root.path())
+            .iter()
+            .any(|s| matches!(s, trace::Step::JournalInPlace(_) | trace::Step::FsSynced(_))));
     }
 
     #[test]
