@@ -126,6 +126,14 @@ impl CaOptions {
     }
 }
 
+/// Evidence that a CA value's key has made a signature that verified: only
+/// [`CertificateAuthority::proven_key`] makes one (its field is private to this module), and
+/// [`verify::Signatures::TrustOwn`] requires it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProvenKey {
+    _made_here: (),
+}
+
 /// A CA certificate with its private key, ready to sign.
 #[derive(Debug)]
 pub struct CertificateAuthority {
@@ -257,6 +265,13 @@ impl CertificateAuthority {
     /// Whether a certificate signed by this value has verified, signature included.
     pub(crate) fn signature_proven(&self) -> bool {
         self.signature_proven.load(Ordering::Acquire)
+    }
+
+    /// The evidence [`verify::Signatures::TrustOwn`] needs, once a certificate signed by this
+    /// value has verified, signature included.
+    pub(crate) fn proven_key(&self) -> Option<ProvenKey> {
+        self.signature_proven()
+            .then_some(ProvenKey { _made_here: () })
     }
 
     /// Records that a certificate signed by this value verified, signature included.
@@ -404,7 +419,7 @@ mod tests {
                 usage,
                 None,
                 at,
-                verify::Signatures::TrustOwn,
+                verify::Signatures::TrustOwn(ProvenKey { _made_here: () }),
                 Some(ca.info()),
             )
         };
@@ -427,7 +442,7 @@ mod tests {
                 usage,
                 None,
                 at,
-                verify::Signatures::TrustOwn,
+                verify::Signatures::TrustOwn(ProvenKey { _made_here: () }),
                 Some(ca.info()),
             )
         };

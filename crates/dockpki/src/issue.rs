@@ -517,11 +517,9 @@ impl CertificateAuthority {
         // signature is verified until one has verified for this CA value (its key and algorithm
         // are then known to sign correctly); after that, everything but the signature math,
         // which was half of a renewal's CPU time and cannot find anything new.
-        let signatures = if self.signature_proven() {
-            verify::Signatures::TrustOwn
-        } else {
-            verify::Signatures::Verify
-        };
+        let signatures = self
+            .proven_key()
+            .map_or(verify::Signatures::Verify, verify::Signatures::TrustOwn);
         let info = verify::verify_leaf_as(
             &der,
             std::slice::from_ref(self.cert_der()),

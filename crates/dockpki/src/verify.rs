@@ -269,8 +269,10 @@ pub(crate) enum Signatures {
     /// SANs) is checked. Only for a certificate this process has just signed with a CA key
     /// that has already been seen to make signatures that verify
     /// ([`crate::CertificateAuthority::sign`]): the signature math is most of the cost of the
-    /// check, and it cannot tell that signer anything new.
-    TrustOwn,
+    /// check, and it cannot tell that signer anything new. It carries the evidence, which only
+    /// a CA value whose own signature has verified hands out, so that no other caller in this
+    /// crate (which also verifies certificates from outside) can ask for it.
+    TrustOwn(crate::ca::ProvenKey),
 }
 
 /// [`verify_leaf`], returning what the leaf says, with the choice of [`Signatures`]; `anchor`
@@ -312,7 +314,7 @@ pub(crate) fn verify_leaf_as(
         .verify_for_usage(
             match signatures {
                 Signatures::Verify => algorithms(),
-                Signatures::TrustOwn => own_signature_algorithms(),
+                Signatures::TrustOwn(_) => own_signature_algorithms(),
             },
             &anchors,
             &[],
