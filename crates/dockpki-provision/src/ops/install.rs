@@ -131,7 +131,12 @@ pub fn install(
         }
         Err(reader::ReadError::Refused(e)) => return Err(e),
     };
-    crate::ops::request::refuse_readable_key(&key_file, &key_path, "install a certificate for")?;
+    crate::store::reissue::refuse_readable_key(
+        &key_file,
+        &key_path,
+        "install a certificate for",
+        Advice::RequestNewKey,
+    )?;
     let key_pem = reader::read_opened(key_file, &key_path, Limit::Pem)?;
     let key = PrivateKey::from_pem(&key_pem).map_err(in_file(key_path.clone()))?;
     if !key_matches_cert(&key, leaf) {

@@ -141,7 +141,12 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
     let existing = match reader::open(&key_path, Links::Follow, Limit::Pem) {
         Ok(file) => {
             if let KeyChoice::KeepExisting(_) = request.key {
-                refuse_readable_key(&file, &key_path, "make a request for")?;
+                crate::store::reissue::refuse_readable_key(
+                    &file,
+                    &key_path,
+                    "make a request for",
+                    Advice::RequestNewKey,
+                )?;
             }
             Some(reader::read_opened(file, &key_path, Limit::Pem)?)
         }
@@ -196,30 +201,4 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
         key_type: key.key_type(),
         written,
     })
-}
-
-/// Refuses to certify again a key that group or others may read: it may have been copied, and a
-/// new certificate for a copied key extends the copy's life too (as `renew --reuse-key` refuses
-/// it). `action` says what is refused ("make a request for", "install a certificate for").
-pub(crate) fn refuse_readable_key(
-    file: &std::fs::File,
-    path: &std::path::Path,
-    action: &str,
-) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let mode = file
-        .metadata()
-        .map_err(|e| Error::io("read", path, &e))?
-        .mode()
-        & 0o7777;
-    if mode & 0o077 == 0 {
-        return Ok(());
-    }
-    Err(Error::advised(
-        format!(
-            "refusing to {action} the key {}: its mode {mode:04o} lets group or others read it, so it may have been copied; if you are sure nobody read it, chmod 400 it and rerun",
-            path.display()
-        ),
-        Advice::RequestNewKey,
-    ))
 }

@@ -305,11 +305,16 @@ fn successor(
     .map_err(|e| Error::from(e).context(&what))
 }
 
-/// Refuses to reuse the key in `file` (opened from `path`) when group or others may read it.
-/// Refusing rather than warning: the point of a renewal with `--reuse-key` is a certificate for
-/// the same key, and if that key may have been copied the certificate should not be extended;
-/// a fresh key costs nothing (docs/renewal.md).
-fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> Result<()> {
+/// Refuses to `action` ("reuse", "make a request for", "install a certificate for") the key in
+/// `file` (opened from `path`) when group or others may read it, with `advice` for the way
+/// forward. Refusing rather than warning: a new certificate for a key that may have been copied
+/// extends the copy's life too, and a fresh key costs nothing (docs/renewal.md).
+pub(crate) fn refuse_readable_key(
+    file: &std::fs::File,
+    path: &std::path::Path,
+    action: &str,
+    advice: Advice,
+) -> Result<()> {
     let mode = file
         .metadata()
         .map_err(|e| Error::io("read", path, &e))?
@@ -320,10 +325,10 @@ fn refuse_readable_key(file: &std::fs::File, path: &std::path::Path) -> Result<(
     }
     Err(Error::advised(
         format!(
-            "refusing to reuse the key {}: its mode {mode:04o} lets group or others read it, so it may have been copied; if you are sure nobody read it, chmod 400 it and rerun",
+            "refusing to {action} the key {}: its mode {mode:04o} lets group or others read it, so it may have been copied; if you are sure nobody read it, chmod 400 it and rerun",
             path.display()
         ),
-        Advice::NewKey,
+        advice,
     ))
 }
 
@@ -352,7 +357,7 @@ fn reused_key(
     for layout in &layouts[1..] {
         let _as = acting_as(layout)?;
         match reader::open(&layout.key_path(), Links::Refuse, Limit::Pem) {
-            Ok(file) => refuse_readable_key(&file, &layout.key_path())?,
+            Ok(file) => refuse_readable_key(&file, &layout.key_path(), "reuse", Advice::NewKey)?,
             Err(reader::ReadError::NotFound(_)) => {}
             Err(reader::ReadError::Refused(e)) => return Err(e),
         }
@@ -381,7 +386,7 @@ fn reused_key(
             )
         })?;
     let file = open(&key_path)?;
-    refuse_readable_key(&file, &key_path)?;
+    refuse_readable_key(&file, &key_path, "reuse", Advice::NewKey)?;
     let pem = reader::read_opened(file, &key_path, Limit::Pem)?;
     let key = PrivateKey::from_pem(&pem).map_err(|e| Error::from(e).context(key_path.display()))?;
     if !dockpki::key_matches_cert(&key, &installed) {
