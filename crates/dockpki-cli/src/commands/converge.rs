@@ -81,16 +81,8 @@ pub fn plan(ctx: &Context, args: &PlanArgs) -> CliResult<i32> {
     let apply = ctx
         .invocation
         .command(&format!("apply {}", config_words(&path)));
-    if plan.is_empty() && code == EXIT_OK {
-        ctx.out.done(format_args!(
-            "nothing to do: the PKI is what {} describes",
-            path.display()
-        ));
-    } else if plan.is_empty() {
-        ctx.out.done(format_args!(
-            "nothing apply can do, but the state differs from {}: see the notes",
-            path.display()
-        ));
+    if plan.is_empty() {
+        say_nothing_to_do(ctx, &path, code);
     } else {
         ctx.out.done(format_args!(
             "{}; run `{apply}` to make {}",
@@ -200,6 +192,13 @@ fn nothing_to_do(ctx: &Context, path: &Path, state_dir: &Path, notes: &[Note]) -
     for n in notes {
         note(format_args!("note: {}", note_text(ctx, n)));
     }
+    say_nothing_to_do(ctx, path, code);
+    Ok(code)
+}
+
+/// The line plan and apply end an empty plan with: converged (`code` 0), or differing only in
+/// ways the notes describe and no action can change.
+fn say_nothing_to_do(ctx: &Context, path: &Path, code: i32) {
     if code == EXIT_OK {
         ctx.out.done(format_args!(
             "nothing to do: the PKI is what {} describes",
@@ -211,7 +210,6 @@ fn nothing_to_do(ctx: &Context, path: &Path, state_dir: &Path, notes: &[Note]) -
             path.display()
         ));
     }
-    Ok(code)
 }
 
 /// What `apply` says when it changed something: one line, `-v` the files, the contexts fed

@@ -18,7 +18,7 @@ use crate::fs::reader::{self, Limit, Links};
 use crate::fs::write::{CERT_MODE, KEY_MODE};
 use crate::fs::{Existing, LayoutDir, Skipped, WritePlan};
 use crate::layout::Layout;
-use crate::store::inventory::{Record, Status};
+use crate::store::inventory::{ContextRecord, Inventory, Record, Status};
 use crate::store::{KeyProtection, State};
 
 pub(crate) fn apply(
@@ -207,17 +207,16 @@ pub(crate) fn apply(
                     continue;
                 }
                 let record = context_record(leaf, spec);
-                let leaf_record = planning::active_records(&inventory, &leaf.entry())
-                    .last()
-                    .map(|r| (*r).clone());
-                let files = match client_files(&wp, leaf, leaf_record.as_ref(), &bundle_certs) {
-                    Ok(files) => files,
-                    Err(e) => {
-                        skipped.push((leaf.install.clone(), e.to_string()));
-                        continue;
-                    }
-                };
-                dc::plan_context(&mut wp, &record, &files, leaf.owner);
+                if !plan_context_copy(
+                    &mut wp,
+                    leaf,
+                    &record,
+                    &inventory,
+                    &bundle_certs,
+                    &mut skipped,
+                ) {
+                    continue;
+                }
                 inventory.contexts.retain(|c| {
                     !(c.name == record.name && c.docker_config == record.docker_config)
                 });
@@ -291,17 +290,16 @@ pub(crate) fn apply(
         {
             continue;
         }
-        let leaf_record = planning::active_records(&inventory, &leaf.entry())
-            .last()
-            .map(|r| (*r).clone());
-        let files = match client_files(&wp, leaf, leaf_record.as_ref(), &bundle_certs) {
-            Ok(files) => files,
-            Err(e) => {
-                skipped.push((leaf.install.clone(), e.to_string()));
-                continue;
-            }
-        };
-        dc::plan_context(&mut wp, &record, &files, leaf.owner);
+        if !plan_context_copy(
+            &mut wp,
+            leaf,
+            &record,
+            &inventory,
+            &bundle_certs,
+            &mut skipped,
+        ) {
+            continue;
+        }
         contexts_fed.push(ContextFed {
             name: record.name,
             docker_config: record.docker_config,
@@ -475,6 +473,33 @@ fn certificates_bundle(state: &State) -> Result<String> {
 /// A client layout's three files as the update leaves them: planned, else as on disk, read
 /// through the checked layout directory and verified against the inventory's `record` and the
 /// CA `bundle` (see [`read_verified`]).
+/// Plans `record`'s context (its meta.json and its copies of `leaf`'s client files, as the
+/// client's owner), the files read and checked by [`client_files`] against the leaf's active
+/// record; when they cannot be, the layout goes into `skipped` instead and nothing is planned.
+/// Whether it was planned.
+fn plan_context_copy(
+    wp: &mut WritePlan,
+    leaf: &Leaf<'_>,
+    record: &ContextRecord,
+    inventory: &Inventory,
+    bundle: &[dockpki::CertificateDer<'static>],
+    skipped: &mut Vec<Skipped>,
+) -> bool {
+    let leaf_record = planning::active_records(inventory, &leaf.entry())
+        .last()
+        .map(|r| (*r).clone());
+    match client_files(wp, leaf, leaf_record.as_ref(), bundle) {
+        Ok(files) => {
+            dc::plan_context(wp, record, &files, leaf.owner);
+            true
+        }
+        Err(e) => {
+            skipped.push((leaf.install.clone(), e.to_string()));
+            false
+        }
+    }
+}
+
 fn client_files(
     wp: &WritePlan,
     leaf: &Leaf<'_>,
