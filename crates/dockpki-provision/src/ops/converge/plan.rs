@@ -305,7 +305,8 @@ fn plan_from(base: Base<'_>, desired: &Desired, now: OffsetDateTime) -> Result<P
                             },
                         });
                     }
-                    if !holds_all(&layout.ca_path(), &signing.bundle) {
+                    let rewrites_bundle = !holds_all(&layout.ca_path(), &signing.bundle);
+                    if rewrites_bundle {
                         actions.push(Action {
                             kind: ActionKind::RewriteBundle,
                             target: target.clone(),
@@ -315,12 +316,14 @@ fn plan_from(base: Base<'_>, desired: &Desired, now: OffsetDateTime) -> Result<P
                         });
                     }
                     for reason in metadata_problems(&layout, leaf.owner) {
+                        let path = match &reason {
+                            Reason::WrongMode { path, .. } | Reason::WrongOwner { path, .. } => {
+                                path
+                            }
+                            _ => continue,
+                        };
                         // A rewritten bundle gets its mode and owner with it.
-                        if matches!(&reason, Reason::WrongMode { path, .. } | Reason::WrongOwner { path, .. } if *path == layout.ca_path())
-                            && actions.last().is_some_and(|a| {
-                                a.kind == ActionKind::RewriteBundle && a.target == target
-                            })
-                        {
+                        if rewrites_bundle && *path == layout.ca_path() {
                             continue;
                         }
                         actions.push(Action {
