@@ -239,16 +239,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_signed_request_installs_for_the_hosts_own_key_and_is_recorded_as_remote() {
-        let now = OffsetDateTime::now_utc();
+    /// Host web1's part of a fleet on the fixture's state: a server request made (key and CSR)
+    /// in `root/web1/pki`, to be delivered into `root/signed/web1`.
+    struct Web1 {
+        f: Fixture,
+        host: PathBuf,
+        out: PathBuf,
+        csr: PathBuf,
+    }
+
+    fn web1(now: OffsetDateTime) -> Web1 {
         let f = Fixture::new(now);
         let root = f.state.dir().parent().unwrap().to_path_buf();
         let (host, out) = (root.join("web1/pki"), root.join("signed/web1"));
-        let made = request(&server_request(&host), &Silent).unwrap();
+        let csr = request(&server_request(&host), &Silent).unwrap().csr_path;
+        Web1 { f, host, out, csr }
+    }
+
+    #[test]
+    fn a_signed_request_installs_for_the_hosts_own_key_and_is_recorded_as_remote() {
+        let now = OffsetDateTime::now_utc();
+        let Web1 { f, host, out, csr } = web1(now);
         let signed = sign(
             &f.state,
-            &sign_request(made.csr_path.clone(), out.clone(), Existing::Refuse),
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
             now,
         )
         .unwrap();
@@ -286,7 +300,7 @@ mod tests {
         // (other layouts) are untouched.
         let again = sign(
             &f.state,
-            &sign_request(made.csr_path, out, Existing::ReplaceKeepingBackup),
+            &sign_request(csr, out, Existing::ReplaceKeepingBackup),
             now,
         )
         .unwrap();
@@ -313,13 +327,10 @@ mod tests {
     #[test]
     fn renew_all_re_signs_remote_requests_and_renews_local_layouts_in_one_update() {
         let now = OffsetDateTime::now_utc();
-        let f = Fixture::new(now);
-        let root = f.state.dir().parent().unwrap().to_path_buf();
-        let (host, out) = (root.join("web1/pki"), root.join("signed/web1"));
-        let made = request(&server_request(&host), &Silent).unwrap();
+        let Web1 { f, host, out, csr } = web1(now);
         let first = sign(
             &f.state,
-            &sign_request(made.csr_path, out.clone(), Existing::Refuse),
+            &sign_request(csr, out.clone(), Existing::Refuse),
             now,
         )
         .unwrap();
@@ -394,12 +405,9 @@ mod tests {
     #[test]
     fn a_server_request_signed_without_kind_server_is_refused_and_writes_nothing() {
         let now = OffsetDateTime::now_utc();
-        let f = Fixture::new(now);
-        let root = f.state.dir().parent().unwrap().to_path_buf();
-        let (host, out) = (root.join("web1/pki"), root.join("signed/web1"));
-        let made = request(&server_request(&host), &Silent).unwrap();
+        let Web1 { f, out, csr, .. } = web1(now);
         let before = std::fs::read(f.state.inventory_path()).ok();
-        let mut req = sign_request(made.csr_path, out.clone(), Existing::Refuse);
+        let mut req = sign_request(csr, out.clone(), Existing::Refuse);
         req.usage = Usage::Client;
         let err = sign(&f.state, &req, now).unwrap_err();
         assert!(err.to_string().contains("--kind server"), "{err}");
@@ -411,13 +419,10 @@ mod tests {
     fn a_remote_delivery_dir_that_cannot_be_written_keeps_the_old_record_active() {
         use std::os::unix::fs::PermissionsExt;
         let now = OffsetDateTime::now_utc();
-        let f = Fixture::new(now);
-        let root = f.state.dir().parent().unwrap().to_path_buf();
-        let (host, out) = (root.join("web1/pki"), root.join("signed/web1"));
-        let made = request(&server_request(&host), &Silent).unwrap();
+        let Web1 { f, out, csr, .. } = web1(now);
         let first = sign(
             &f.state,
-            &sign_request(made.csr_path, out.clone(), Existing::Refuse),
+            &sign_request(csr, out.clone(), Existing::Refuse),
             now,
         )
         .unwrap();
