@@ -658,4 +658,28 @@ mod tests {
         );
         assert_eq!(std::fs::read(f.state.inventory_path()).unwrap(), inventory);
     }
+
+    #[test]
+    fn a_validity_asked_for_is_every_successors_lifetime_and_one_beyond_the_ca_writes_nothing() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let mut asked = request(Selection::CommonName("alice".into()), KeyPolicy::Fresh);
+        asked.lifetime = Some("10d".parse().unwrap());
+        let renewal = renew(&f.state, &asked, now).unwrap();
+        let info = &renewal.renewed[0].certificate;
+        assert_eq!((info.not_after - now + Duration::seconds(1)).whole_hours(), 10 * 24);
+
+        let inventory = std::fs::read(f.state.inventory_path()).unwrap();
+        let alice = std::fs::read(Layout::client(f.alice.clone()).cert_path()).unwrap();
+        let mut beyond = request(Selection::All, KeyPolicy::Fresh);
+        beyond.lifetime = Some("11y".parse().unwrap());
+        let e = renew(&f.state, &beyond, now).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::ShorterValidity));
+        assert!(e.message().contains("after its CA"), "{e}");
+        assert_eq!(std::fs::read(f.state.inventory_path()).unwrap(), inventory);
+        assert_eq!(
+            std::fs::read(Layout::client(f.alice.clone()).cert_path()).unwrap(),
+            alice
+        );
+    }
 }

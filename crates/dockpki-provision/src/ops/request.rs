@@ -263,3 +263,75 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
         written,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+    use crate::report::Silent;
+
+    fn server(dir: &std::path::Path, sans: &[&str], key: KeyChoice) -> CsrRequest {
+        CsrRequest {
+            subject: CsrSubject::Server {
+                sans: SanList::parse(sans).unwrap(),
+                common_name: None,
+            },
+            key,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn stamp(path: &std::path::Path) -> (u64, std::time::SystemTime) {
+        let m = std::fs::metadata(path).unwrap();
+        (m.ino(), m.modified().unwrap())
+    }
+
+    #[test]
+    fn the_same_request_again_writes_nothing_and_other_names_or_a_new_key_write_a_new_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("pki");
+        let keep = KeyChoice::KeepExisting(KeyType::EcdsaP256);
+        let first = request(&server(&dir, &["a.example", "192.0.2.1"], keep), &Silent).unwrap();
+        assert!(first.changed());
+        let (csr, key) = (dir.join("server.csr"), dir.join("server-key.pem"));
+        let before = (stamp(&csr), stamp(&key));
+        // The same SAN set in another order is the same request.
+        let again = request(&server(&dir, &["a.example", "192.0.2.1"], keep), &Silent).unwrap();
+        assert!(!again.changed() && again.written.is_empty());
+        assert_eq!(again.key, KeyOrigin::Existing);
+        assert_eq!((stamp(&csr), stamp(&key)), before);
+        assert_eq!(again.csr_pem.as_bytes(), std::fs::read(&csr).unwrap());
+
+        let wider = request(
+            &server(&dir, &["a.example", "192.0.2.1", "b.example"], keep),
+            &Silent,
+        )
+        .unwrap();
+        assert!(wider.changed());
+        assert_eq!(stamp(&key), before.1, "the same key");
+        assert_ne!(stamp(&csr), before.0);
+
+        // A garbled request is made again.
+        std::fs::write(&csr, b"garbage").unwrap();
+        let mended = request(
+            &server(&dir, &["a.example", "192.0.2.1", "b.example"], keep),
+            &Silent,
+        )
+        .unwrap();
+        assert!(mended.changed());
+        assert!(VerifiedCsr::from_pem(&std::fs::read(&csr).unwrap()).is_ok());
+
+        let rekeyed = request(
+            &server(
+                &dir,
+                &["a.example", "192.0.2.1", "b.example"],
+                KeyChoice::New(KeyType::EcdsaP256),
+            ),
+            &Silent,
+        )
+        .unwrap();
+        assert!(rekeyed.changed() && rekeyed.key == KeyOrigin::Generated);
+        assert_ne!(stamp(&key), before.1);
+    }
+}
