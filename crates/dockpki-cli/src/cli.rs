@@ -560,10 +560,14 @@ of its lifetime, so a second run right after a renewal finds nothing due. With -
 --all, renews those regardless of expiry. Keys are new unless --reuse-key. Prints
 nothing when nothing is due; prints what it renewed and which daemons to restart otherwise.
 
+--validity gives every certificate renewed this run that lifetime (it must end before the CA
+does); without it each keeps its own.
+
 Examples:
   dockpki renew                 # from a daily timer
   dockpki renew --name alice
   dockpki renew --all --reuse-key
+  dockpki renew --name web1 --validity 30d
 
 dockerd does not reload certificates on SIGHUP: restart it after its certificate is renewed.";
 
@@ -766,11 +770,18 @@ without it is refused), and extended key usage, key usage, basic constraints and
 dockpki's (a request asking for CA:TRUE or other usages gets a plain certificate). The request's
 signature is checked, SANs are checked like issue's and against the CA's name constraints. The
 certificate is recorded in the inventory with its host label and the request, so status lists
-it; --out must be the host's own directory, and a label held for another key needs --replace.";
+it; --out must be the host's own directory, and a label held for another key needs --replace.
+
+Run again with the same request, sign signs nothing new while the host's active certificate is
+for this key, common name and SANs, from the CA that signs now (the new one during a rotation),
+not due for renewal, and still in --out: it only rewrites in --out what differs from that
+certificate and the current ca.pem, and says \"already signed\" (--json: changed false). --validity
+alone does not make a new certificate; --resign does. Files in the directory recorded as the
+host's --out are replaced without --force (backups kept).";
 
 const INSTALL_HELP: &str = "Examples:
   sudo dockpki install --from /root/signed --dir /etc/docker/pki --ca-fingerprint SHA256
-  dockpki install --from ./signed --dir ~/.docker --force
+  dockpki install --from ./signed --dir ~/.docker
 
 Checks before writing anything: --from is a directory only root and you can change (copy the
 delivered files into a root-owned 0700 directory, not a bare /tmp/signed); the ca.pem given
@@ -778,14 +789,19 @@ shares a CA with the layout's ca.pem, or, the first time, holds the CA of --ca-f
 dockpki sign or status prints it on the CA's host); the certificate is for the key in --dir
 (which others may not read), chains to that ca.pem, and has the EKU of the layout (serverAuth
 for server-cert.pem, clientAuth for cert.pem). Restart dockerd after installing a daemon's
-certificate.";
+certificate.
+
+A certificate already in --dir for the same key (a renewal, a CA rotation) and a ca.pem sharing
+a CA with the delivered one are replaced without --force (backups kept); identical files are
+left alone (--json: changed false). --force is needed only to replace a certificate for another
+key, or a file that is not a certificate.";
 
 /// `dockpki request ...`
 #[derive(Debug, Subcommand)]
 pub enum RequestCommand {
     /// A daemon's key and request: writes DIR/server-key.pem (0400) and DIR/server.csr
     #[command(
-        after_help = "Examples:\n  sudo dockpki request server --san docker.example.com --san 192.0.2.10 --dir /etc/docker/pki\n  sudo dockpki request server --san auto --dir /etc/docker/pki\n  sudo dockpki request server --san docker.example.com --new-key --dir /etc/docker/pki\n\nWith a key already in DIR, the request is for that key (renewal without re-keying) unless --new-key."
+        after_help = "Examples:\n  sudo dockpki request server --san docker.example.com --san 192.0.2.10 --dir /etc/docker/pki\n  sudo dockpki request server --san auto --dir /etc/docker/pki\n  sudo dockpki request server --san docker.example.com --new-key --dir /etc/docker/pki\n\nWith a key already in DIR, the request is for that key (renewal without re-keying) unless --new-key. When DIR already holds a request for that key with the same common name and SANs, nothing is written (--json: changed false)."
     )]
     Server(RequestServerArgs),
     /// A client's key and request: writes DIR/key.pem (0400) and DIR/client.csr
@@ -839,7 +855,7 @@ pub struct SignArgs {
     /// Where to write the certificate and ca.pem for delivery to the host
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// How long the certificate is valid (a duration: h, d, w or y) [default: 1y for a server, 90d for a client]
+    /// How long a new certificate is valid (a duration: h, d, w or y) [default: 1y for a server, 90d for a client]; on its own it signs no new certificate when the host's current one already does (--resign does)
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub validity: Option<String>,
     /// The host label recorded in the inventory [default: the request's common name]
@@ -851,7 +867,10 @@ pub struct SignArgs {
     /// Give --host (or the request's common name) to this request's key although an active certificate of the same kind holds that label for another key (it is superseded)
     #[arg(long)]
     pub replace: bool,
-    /// Replace existing files in --out (the old ones are kept as timestamped backups)
+    /// Sign a new certificate even when the host's active one is for this key and these names, from the signing CA, and not due
+    #[arg(long)]
+    pub resign: bool,
+    /// Replace existing files in --out that dockpki did not write there for this host (the old ones are kept as timestamped backups)
     #[arg(long)]
     pub force: bool,
 }
@@ -868,7 +887,7 @@ pub struct InstallArgs {
     /// The SHA-256 fingerprint of the CA to trust, as the CA's host prints it (dockpki sign, dockpki status); required when the layout holds no ca.pem yet
     #[arg(long, value_name = "SHA256", value_parser = parse_fingerprint)]
     pub ca_fingerprint: Option<dockpki::Fingerprint>,
-    /// Replace an existing certificate and ca.pem (the old ones are kept as timestamped backups)
+    /// Replace an existing certificate that is not for the layout's key, or not a certificate (the old one is kept as a timestamped backup); one for the layout's key is replaced without it
     #[arg(long)]
     pub force: bool,
 }
@@ -1055,6 +1074,9 @@ pub struct RenewArgs {
     /// Keep each certificate's private key instead of generating a new one
     #[arg(long)]
     pub reuse_key: bool,
+    /// How long each renewed certificate is valid (h, d, w or y; within the CA's validity) [default: each keeps its own lifetime]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub validity: Option<String>,
 }
 
 /// `dockpki revoke`

@@ -111,6 +111,9 @@ pub enum Advice {
     /// A docker context dockpki did not make is removed only with the caller's consent
     /// (`--force`); docker's own command removes it too.
     RemoveContext,
+    /// A lifetime the caller asked for would end after the CA that signs: a shorter one should
+    /// be asked for (`--validity`), or the CA rotated first; nothing was written.
+    ShorterValidity,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying

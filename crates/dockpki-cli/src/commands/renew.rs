@@ -53,8 +53,14 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
     } else {
         Selection::Due(window)
     };
+    let lifetime = args
+        .validity
+        .as_deref()
+        .map(|v| super::parse_validity("--validity", v))
+        .transpose()?;
     let request = RenewRequest {
         selection,
+        lifetime,
         key_policy: if args.reuse_key {
             KeyPolicy::Reuse
         } else {
@@ -144,7 +150,7 @@ pub fn run(ctx: &Context, args: &RenewArgs) -> CliResult<i32> {
                     r.old_serial,
                     dockpki::format_time(r.not_after),
                     d["dir"].as_str().unwrap_or_default(),
-                    ctx.invocation.command("install --from DIR --dir LAYOUT --force")
+                    ctx.invocation.command("install --from DIR --dir LAYOUT")
                 ));
                 continue;
             }

@@ -51,6 +51,7 @@ fn request(ctx: &Context, args: &RequestArgs, subject: CsrSubject) -> CliResult<
                 "layout": { "kind": done.layout.label(), "dir": done.layout.dir },
                 "csr": done.csr_path,
                 "key": { "path": done.layout.key_path(), "origin": done.key, "type": done.key_type },
+                "changed": done.changed(),
                 "written": done.written,
             }),
         );
@@ -60,7 +61,12 @@ fn request(ctx: &Context, args: &RequestArgs, subject: CsrSubject) -> CliResult<
             KeyOrigin::Existing => "the existing key",
         };
         ctx.out.done(format_args!(
-            "wrote {} request {} for {key} {}; have it signed on the CA's host with `{}`",
+            "{} {} request {} for {key} {}; have it signed on the CA's host with `{}`",
+            if done.changed() {
+                "wrote"
+            } else {
+                "already there:"
+            },
             done.layout.usage,
             done.csr_path.display(),
             done.layout.key_path().display(),

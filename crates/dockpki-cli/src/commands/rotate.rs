@@ -287,7 +287,7 @@ fn report(
             d.out.display(),
             d.host,
             ctx.invocation
-                .command("install --from DIR --dir LAYOUT --force")
+                .command("install --from DIR --dir LAYOUT")
         ));
     }
     for dir in &restart {

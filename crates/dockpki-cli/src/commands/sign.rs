@@ -34,6 +34,7 @@ pub fn run(ctx: &Context, args: &SignArgs) -> CliResult<i32> {
         out: absolute(&args.out)?,
         existing: super::existing(args.force),
         replace: args.replace,
+        resign: args.resign,
     };
     let state = ctx.open_state(Create::No)?;
     let signed = ops::sign(&state, &request, now())?;
@@ -55,9 +56,32 @@ pub fn run(ctx: &Context, args: &SignArgs) -> CliResult<i32> {
                 "signing_ca": signed.signing_ca,
                 "sans": signed.certificate.san_strings(),
                 "ignored": signed.ignored,
+                "signed": signed.newly_signed,
+                "changed": signed.changed(),
                 "written": signed.written,
             }),
         );
+    } else if !signed.newly_signed {
+        ctx.out.done(format_args!(
+            "already signed: {} certificate {} for host {:?}{} (serial {}, expires {}), {} {}; deliver it and run `{}` there",
+            signed.usage,
+            super::quoted_name(&signed.certificate),
+            signed.host,
+            sans_phrase(&signed.certificate.san_strings()),
+            super::short_serial(&signed.certificate.serial),
+            signed.certificate.not_after.date(),
+            request.out.display(),
+            if signed.changed() {
+                "brought up to date"
+            } else {
+                "up to date"
+            },
+            ctx.invocation.command(&format!(
+                "install --from DIR --dir LAYOUT --ca-fingerprint {}",
+                signed.signing_ca.sha256_fingerprint
+            ))
+        ));
+        super::list_written(ctx, &signed.written);
     } else {
         ctx.out.done(format_args!(
             "signed {} certificate {} for host {:?}{} (serial {}, expires {}) into {}; deliver it and run `{}` there",

@@ -231,6 +231,20 @@ impl WritePlan {
         );
     }
 
+    /// Adds a certificate or CA bundle (mode 0444) that replaces a file already there without
+    /// the caller's consent, keeping a timestamped backup: the caller judged that file its own
+    /// to replace (a certificate for the same key, delivered again on renewal or rotation; a
+    /// delivery directory dockpki recorded). Identical contents are left alone.
+    pub fn cert_replacing(&mut self, path: PathBuf, pem: &str, owner: Option<Owner>) {
+        self.add(
+            path,
+            Zeroizing::new(pem.as_bytes().to_vec()),
+            CERT_MODE,
+            owner,
+            Replace::KeepingBackups,
+        );
+    }
+
     /// Adds a public file dockpki regenerates (a CRL, mode 0444). One dockpki wrote before is
     /// replaced on every run keeping the previous version as `NAME.bak`, so that a daily job does
     /// not pile up backups; any other file only with `--force` ([`Replace::Foreign`]).

@@ -849,6 +849,7 @@ mod tests {
         let all = RenewRequest {
             selection: Selection::All,
             key_policy: crate::store::reissue::KeyPolicy::Fresh,
+            lifetime: None,
         };
         let renewal = renew(&s.state, &all, now).unwrap();
         assert_eq!(renewal.contexts_fed, fed, "renew");

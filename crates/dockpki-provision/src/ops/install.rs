@@ -114,7 +114,7 @@ pub fn install(
     let cert = certs_from_pem(&cert_pem).map_err(in_file(from.cert_path()))?;
     let leaf = &cert[0];
     let bundle = certs_from_pem(&bundle_pem).map_err(in_file(from.ca_path()))?;
-    refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
+    let bundle_replaceable = refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
     let key_path = layout.key_path();
     let key_file = match reader::open(&key_path, Links::Follow, Limit::Pem) {
         Ok(file) => file,
@@ -159,8 +159,19 @@ pub fn install(
     let mut plan = WritePlan::new(request.existing);
     // Written as read (a bundle may hold several CAs during a rotation), normalised to PEM.
     let bundle_out: String = bundle.iter().map(dockpki::cert_to_pem).collect();
-    plan.cert(layout.ca_path(), &bundle_out, None);
-    plan.cert(layout.cert_path(), &dockpki::cert_to_pem(leaf), None);
+    // A bundle sharing a CA with the layout's, and a certificate for the layout's own key, are
+    // a renewal's or a rotation's delivery: replaced without consent (backups kept). Anything
+    // else already there only with it.
+    if bundle_replaceable {
+        plan.cert_replacing(layout.ca_path(), &bundle_out, None);
+    } else {
+        plan.cert(layout.ca_path(), &bundle_out, None);
+    }
+    if certifies_key(&layout.cert_path(), &key) {
+        plan.cert_replacing(layout.cert_path(), &dockpki::cert_to_pem(leaf), None);
+    } else {
+        plan.cert(layout.cert_path(), &dockpki::cert_to_pem(leaf), None);
+    }
     let written = plan.commit(&journal, report)?;
     Ok(Installed {
         layout,
@@ -169,16 +180,26 @@ pub fn install(
     })
 }
 
+/// Whether `path` is a regular file (not a symlink) holding, first, a certificate for `key`.
+fn certifies_key(path: &std::path::Path, key: &PrivateKey) -> bool {
+    reader::read_optional(path, Links::Refuse, Limit::Pem)
+        .ok()
+        .flatten()
+        .and_then(|pem| certs_from_pem(&pem).ok())
+        .and_then(|certs| certs.into_iter().next())
+        .is_some_and(|cert| key_matches_cert(key, &cert))
+}
+
 /// Refuses a delivered bundle the layout has no reason to trust: with a `ca.pem` in the layout,
 /// one sharing no CA certificate with it; without one, one not holding the CA of
 /// `request.ca_fingerprint` (required then). A given fingerprint must be in the bundle either
-/// way.
+/// way. `true` when the layout's `ca.pem` is there (and shares a CA with the bundle).
 fn refuse_untrusted_bundle(
     request: &InstallRequest,
     from: &Layout,
     layout: &Layout,
     bundle: &[CertificateDer<'static>],
-) -> Result<()> {
+) -> Result<bool> {
     let delivered: Vec<Fingerprint> = bundle.iter().map(Fingerprint::of).collect();
     if let Some(want) = request.ca_fingerprint {
         if !delivered.contains(&want) {
@@ -197,7 +218,7 @@ fn refuse_untrusted_bundle(
                 .iter()
                 .any(|c| delivered.contains(&Fingerprint::of(c)))
             {
-                Ok(())
+                Ok(true)
             } else {
                 Err(Error::new(format!(
                     "{} shares no CA certificate with {}, which this layout trusts now; install only what the CA this layout trusts signed, or remove {} and pass --ca-fingerprint SHA256 (printed by `dockpki sign` and `dockpki status` on the CA's host)",
@@ -207,7 +228,7 @@ fn refuse_untrusted_bundle(
                 )))
             }
         }
-        None if request.ca_fingerprint.is_some() => Ok(()),
+        None if request.ca_fingerprint.is_some() => Ok(false),
         None => Err(Error::new(format!(
             "{} holds no ca.pem yet, so nothing says which CA to trust: pass --ca-fingerprint SHA256 with the CA's fingerprint as its host prints it (`dockpki sign` and `dockpki status` there)",
             layout.dir.display()

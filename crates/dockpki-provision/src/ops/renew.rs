@@ -46,6 +46,9 @@ pub struct RenewRequest {
     pub selection: Selection,
     /// Whether the successors get new keys or keep the installed ones.
     pub key_policy: KeyPolicy,
+    /// The lifetime of every successor, local and remote; `None`: each keeps the lifetime of
+    /// the certificate it replaces. It must end within the signing CA's validity.
+    pub lifetime: Option<Lifetime>,
 }
 
 /// One certificate renewed.
@@ -105,7 +108,8 @@ impl Renewal {
 }
 
 /// Renews the active certificates `request` selects from the state's signing CA (the new CA
-/// during a rotation), keeping each one's kind, names and lifetime, into every layout it is
+/// during a rotation), keeping each one's kind, names and lifetime (unless
+/// [`RenewRequest::lifetime`] gives another), into every layout it is
 /// installed in, with the replaced files kept as timestamped backups, in one journaled update
 /// that also records the successors in the inventory. Nothing selected means nothing is loaded
 /// (no passphrase asked for) and nothing written.
@@ -116,7 +120,8 @@ impl Renewal {
 ///
 /// # Errors
 /// When no active certificate matches a [`Selection::CommonName`] or [`Selection::Serial`], a
-/// serial prefix matches several, a successor would outlive the CA (rotate the CA first), the CA
+/// serial prefix matches several, a successor would outlive the CA (rotate the CA first, or ask
+/// for a shorter [`RenewRequest::lifetime`]), the CA
 /// cannot be loaded, a key to reuse cannot be (it is loose, or not the recorded certificate's),
 /// or the update cannot be written; nothing is written then.
 ///
@@ -144,6 +149,7 @@ impl Renewal {
 ///     &RenewRequest {
 ///         selection: Selection::Due(RenewalWindow::Relative),
 ///         key_policy: KeyPolicy::Fresh,
+///         lifetime: None,
 ///     },
 ///     now + time::Duration::days(61),
 /// )?;
@@ -192,13 +198,14 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
     // would outlive the CA.
     let outliving = selected
         .iter()
-        .position(|r| refuse_outliving_ca(r, &ca, now).is_err())
+        .position(|r| refuse_outliving_ca(r, &ca, request.lifetime, now).is_err())
         .unwrap_or(selected.len());
     let signed = sign_successors(
         &ca,
         &selected[..outliving],
         request.key_policy,
         owners,
+        request.lifetime,
         now,
         progress,
     );
@@ -223,7 +230,7 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         issued_all.push(issued);
     }
     if let Some(record) = selected.get(outliving) {
-        refuse_outliving_ca(record, &ca, now)?;
+        refuse_outliving_ca(record, &ca, request.lifetime, now)?;
     }
     plan_successors(
         &ca,
@@ -239,8 +246,8 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
     // time), instead of recording a certificate nobody can fetch.
     let mut remote_skipped = Vec::new();
     for record in &remote {
-        refuse_outliving_ca(record, &ca, now)?;
-        let Some(resigned) = resign_remote_record(&ca, record, now)? else {
+        refuse_outliving_ca(record, &ca, request.lifetime, now)?;
+        let Some(resigned) = resign_remote_record(&ca, record, request.lifetime, now)? else {
             continue;
         };
         let mut probe = WritePlan::new(Existing::ReplaceKeepingBackup);
@@ -360,13 +367,17 @@ fn select(
 
 /// Renewal keeps a certificate's lifetime, so near the end of the CA a successor would outlive
 /// it, which the core refuses (`LeafOutlivesCa`). Say so in renewal's terms: the way forward is
-/// a new CA, which renewing cannot make.
+/// a new CA, which renewing cannot make; or, for a lifetime the caller asked for (`asked`), a
+/// shorter one.
 fn refuse_outliving_ca(
     record: &Record,
     ca: &CertificateAuthority,
+    asked: Option<Lifetime>,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let Some(lifetime) = Lifetime::of_validity(record.not_before, record.not_after) else {
+    let Some(lifetime) =
+        asked.or_else(|| Lifetime::of_validity(record.not_before, record.not_after))
+    else {
         // reissue() reports an unusable recorded validity itself.
         return Ok(());
     };
@@ -378,6 +389,19 @@ fn refuse_outliving_ca(
         <= ca_not_after
     {
         return Ok(());
+    }
+    if asked.is_some() {
+        return Err(Error::advised(
+            format!(
+                "cannot renew {} certificate {:?} (serial {}) with a validity of {lifetime}: it would expire {}, after its CA ({})",
+                record.kind,
+                record.common_name.as_deref().unwrap_or("-"),
+                record.serial,
+                dockpki::format_time(successor_not_after),
+                dockpki::format_time(ca_not_after),
+            ),
+            Advice::ShorterValidity,
+        ));
     }
     Err(Error::advised(
         format!(
@@ -405,6 +429,7 @@ mod tests {
         RenewRequest {
             selection,
             key_policy,
+            lifetime: None,
         }
     }
 
@@ -632,5 +657,29 @@ mod tests {
             "{e}"
         );
         assert_eq!(std::fs::read(f.state.inventory_path()).unwrap(), inventory);
+    }
+
+    #[test]
+    fn a_validity_asked_for_is_every_successors_lifetime_and_one_beyond_the_ca_writes_nothing() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let mut asked = request(Selection::CommonName("alice".into()), KeyPolicy::Fresh);
+        asked.lifetime = Some("10d".parse().unwrap());
+        let renewal = renew(&f.state, &asked, now).unwrap();
+        let info = &renewal.renewed[0].certificate;
+        assert_eq!((info.not_after - now + Duration::seconds(1)).whole_hours(), 10 * 24);
+
+        let inventory = std::fs::read(f.state.inventory_path()).unwrap();
+        let alice = std::fs::read(Layout::client(f.alice.clone()).cert_path()).unwrap();
+        let mut beyond = request(Selection::All, KeyPolicy::Fresh);
+        beyond.lifetime = Some("11y".parse().unwrap());
+        let e = renew(&f.state, &beyond, now).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::ShorterValidity));
+        assert!(e.message().contains("after its CA"), "{e}");
+        assert_eq!(std::fs::read(f.state.inventory_path()).unwrap(), inventory);
+        assert_eq!(
+            std::fs::read(Layout::client(f.alice.clone()).cert_path()).unwrap(),
+            alice
+        );
     }
 }

@@ -3,10 +3,12 @@
 //! CA at all. The request goes to the CA's host (`dockpki sign`), the certificate comes back
 //! (`dockpki install`).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use dockpki::{
     create_client_csr, create_server_csr, CommonName, KeyType, PrivateKey, SanList, Usage,
+    VerifiedCsr,
 };
 
 use crate::error::{Advice, Error, Result};
@@ -93,6 +95,46 @@ pub struct Requested {
     pub written: Vec<Written>,
 }
 
+impl Requested {
+    /// Whether a file was written: `false` when the directory already held the key and a
+    /// request for it with the same names, which was left as it was.
+    pub fn changed(&self) -> bool {
+        self.written.iter().any(|w| w.changed)
+    }
+}
+
+/// Whether `pem` is a request (its signature checked) for `key`, of the kind `subject` asks
+/// for, with the common name and the set of SANs a request made now would carry (for a
+/// server: the common name given, else the first SAN).
+fn same_request(pem: &[u8], key: &PrivateKey, subject: &CsrSubject) -> bool {
+    let Ok(csr) = VerifiedCsr::from_pem(pem) else {
+        return false;
+    };
+    if csr.public_key_spki() != key.public_key_spki().as_slice()
+        || csr.requested_usage() != Some(subject.usage())
+    {
+        return false;
+    }
+    let (common_name, sans): (String, BTreeSet<String>) = match subject {
+        CsrSubject::Server { sans, common_name } => (
+            common_name
+                .as_ref()
+                .map_or_else(|| sans.primary().to_string(), ToString::to_string),
+            sans.as_slice().iter().map(ToString::to_string).collect(),
+        ),
+        CsrSubject::Client { common_name } => (common_name.to_string(), BTreeSet::new()),
+    };
+    let Ok(requested) = csr
+        .sans()
+        .iter()
+        .map(|s| s.parse::<dockpki::SubjectAltName>().map(|s| s.to_string()))
+        .collect::<std::result::Result<BTreeSet<String>, _>>()
+    else {
+        return false;
+    };
+    csr.common_name() == Some(common_name.as_str()) && requested == sans
+}
+
 /// The request file of a layout of kind `usage` in `dir`.
 pub fn csr_path(usage: Usage, dir: &std::path::Path) -> PathBuf {
     dir.join(match usage {
@@ -175,6 +217,26 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
             old.is_some(),
         ),
     };
+    let csr_path = csr_path(usage, &layout.dir);
+    if origin == KeyOrigin::Existing {
+        // The request already there, for this key and these names: nothing to write, so that a
+        // fleet tool running this on every pass changes nothing. Anything else there (a
+        // request for another key or other names, garbled, not a file we may read) is made
+        // again below, as before.
+        let existing = reader::read_optional(&csr_path, Links::Refuse, Limit::Pem)
+            .ok()
+            .flatten();
+        if let Some(pem) = existing.filter(|pem| same_request(pem, &key, &request.subject)) {
+            return Ok(Requested {
+                layout,
+                csr_path,
+                csr_pem: String::from_utf8_lossy(&pem).into_owned(),
+                key: origin,
+                key_type: key.key_type(),
+                written: Vec::new(),
+            });
+        }
+    }
     let csr_pem = match &request.subject {
         CsrSubject::Server { sans, common_name } => {
             create_server_csr(&key, sans, common_name.as_ref())?
@@ -190,7 +252,6 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
     if origin == KeyOrigin::Generated {
         plan.key(key_path, key.to_pem(), None);
     }
-    let csr_path = csr_path(usage, &layout.dir);
     plan.csr(csr_path.clone(), &csr_pem);
     let written = plan.commit(&journal, report)?;
     Ok(Requested {
@@ -201,4 +262,76 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
         key_type: key.key_type(),
         written,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+    use crate::report::Silent;
+
+    fn server(dir: &std::path::Path, sans: &[&str], key: KeyChoice) -> CsrRequest {
+        CsrRequest {
+            subject: CsrSubject::Server {
+                sans: SanList::parse(sans).unwrap(),
+                common_name: None,
+            },
+            key,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn stamp(path: &std::path::Path) -> (u64, std::time::SystemTime) {
+        let m = std::fs::metadata(path).unwrap();
+        (m.ino(), m.modified().unwrap())
+    }
+
+    #[test]
+    fn the_same_request_again_writes_nothing_and_other_names_or_a_new_key_write_a_new_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("pki");
+        let keep = KeyChoice::KeepExisting(KeyType::EcdsaP256);
+        let first = request(&server(&dir, &["a.example", "192.0.2.1"], keep), &Silent).unwrap();
+        assert!(first.changed());
+        let (csr, key) = (dir.join("server.csr"), dir.join("server-key.pem"));
+        let before = (stamp(&csr), stamp(&key));
+        // The same SAN set in another order is the same request.
+        let again = request(&server(&dir, &["a.example", "192.0.2.1"], keep), &Silent).unwrap();
+        assert!(!again.changed() && again.written.is_empty());
+        assert_eq!(again.key, KeyOrigin::Existing);
+        assert_eq!((stamp(&csr), stamp(&key)), before);
+        assert_eq!(again.csr_pem.as_bytes(), std::fs::read(&csr).unwrap());
+
+        let wider = request(
+            &server(&dir, &["a.example", "192.0.2.1", "b.example"], keep),
+            &Silent,
+        )
+        .unwrap();
+        assert!(wider.changed());
+        assert_eq!(stamp(&key), before.1, "the same key");
+        assert_ne!(stamp(&csr), before.0);
+
+        // A garbled request is made again.
+        std::fs::write(&csr, b"garbage").unwrap();
+        let mended = request(
+            &server(&dir, &["a.example", "192.0.2.1", "b.example"], keep),
+            &Silent,
+        )
+        .unwrap();
+        assert!(mended.changed());
+        assert!(VerifiedCsr::from_pem(&std::fs::read(&csr).unwrap()).is_ok());
+
+        let rekeyed = request(
+            &server(
+                &dir,
+                &["a.example", "192.0.2.1", "b.example"],
+                KeyChoice::New(KeyType::EcdsaP256),
+            ),
+            &Silent,
+        )
+        .unwrap();
+        assert!(rekeyed.changed() && rekeyed.key == KeyOrigin::Generated);
+        assert_ne!(stamp(&key), before.1);
+    }
 }

@@ -2,16 +2,18 @@
 //! What comes back is a certificate and the CA bundle, never a key: the key stayed where the
 //! request was made.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use dockpki::{CertInfo, Lifetime, Usage, VerifiedCsr};
+use dockpki::{CertInfo, Lifetime, SanList, SubjectAltName, Usage, VerifiedCsr};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::fs::reader::{self, Limit, Links};
 use crate::fs::{Existing, WritePlan, Written};
 use crate::layout::Layout;
-use crate::store::inventory::{Record, RemoteInfo};
+use crate::store::expiry::{is_due, RenewalWindow};
+use crate::store::inventory::{Record, RemoteInfo, Status};
 use crate::store::State;
 
 /// A request to sign a certificate signing request.
@@ -30,12 +32,17 @@ pub struct SignRequest {
     pub host: Option<String>,
     /// The directory the certificate and `ca.pem` are written to, to be delivered to the host.
     pub out: PathBuf,
-    /// Whether existing files in `out` may be replaced (kept as timestamped backups).
+    /// Whether existing files in `out` may be replaced (kept as timestamped backups). Not
+    /// needed in the directory the inventory records as this host's delivery directory for
+    /// this kind: dockpki wrote those files (backups are kept all the same).
     pub existing: Existing,
     /// Whether the host label may be given to a new key: without it, a label an active remote
     /// certificate of the same kind holds for another public key is refused (two hosts under one
     /// label would supersede each other's certificates).
     pub replace: bool,
+    /// Whether to sign a new certificate although this host already has one that would do
+    /// ([`Signed::newly_signed`] says when it has): `--resign`.
+    pub resign: bool,
 }
 
 /// What [`sign`] did.
@@ -58,8 +65,20 @@ pub struct Signed {
     /// client certificate, each SAN of the request (`SAN "name"`), which a client certificate
     /// does not carry.
     pub ignored: Vec<String>,
-    /// The files written, with their backups.
+    /// The files written, with their backups (unchanged files are listed with `changed:
+    /// false`).
     pub written: Vec<Written>,
+    /// Whether a certificate was signed now: `false` when the host already had an active one
+    /// for this request's key and names from the signing CA, not due for renewal, which
+    /// [`Signed::certificate`] then describes.
+    pub newly_signed: bool,
+}
+
+impl Signed {
+    /// Whether anything changed: a certificate signed, or a file written.
+    pub fn changed(&self) -> bool {
+        self.newly_signed || self.written.iter().any(|w| w.changed)
+    }
 }
 
 /// Reads a request file (bounded, a regular file) and verifies it.
@@ -107,14 +126,51 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
     }
     let layout = Layout::for_usage(usage, request.out.clone());
     refuse_conflicts(state, request, &csr, usage, &host, &layout.dir)?;
+    let inventory = state.load_inventory()?;
+    // The files in the host's own recorded delivery directory are dockpki's: replaced (with
+    // backups) without the caller's consent, as `renew` and a rotation replace them.
+    let ours = inventory.certificates.iter().any(|r| {
+        r.kind == usage
+            && r
+                .remote
+                .as_ref()
+                .is_some_and(|d| d.host == host && d.out == layout.dir)
+    });
+    let mut ignored = csr.ignored().to_vec();
+    if usage == Usage::Client {
+        ignored.extend(csr.sans().iter().map(|san| format!("SAN {san:?}")));
+    }
+    if !request.resign {
+        if let Some(done) = already_signed(state, &inventory, &csr, usage, &host, &layout, now)? {
+            let mut plan = WritePlan::new(request.existing);
+            plan_out(&mut plan, &layout, &done.bundle, &done.cert_pem, ours);
+            let written = state.commit(state.feed_contexts(plan)?)?;
+            return Ok(Signed {
+                usage,
+                host,
+                certificate: done.certificate,
+                cert_path: layout.cert_path(),
+                ca_path: layout.ca_path(),
+                signing_ca: done.signing_ca,
+                ignored,
+                written,
+                newly_signed: false,
+            });
+        }
+    }
     let ca = state.load_ca()?;
     let signed = ca
         .sign_csr(&csr, usage, request.lifetime, now)
         .map_err(|e| Error::from(e).context(request.csr.display()))?;
     let mut plan = WritePlan::new(request.existing);
     let (ca_path, cert_path) = (layout.ca_path(), layout.cert_path());
-    plan.cert(ca_path.clone(), &state.trust_bundle_pem(&ca)?, None);
-    plan.cert(cert_path.clone(), &signed.cert_pem, None);
+    plan_out(
+        &mut plan,
+        &layout,
+        &state.trust_bundle_pem(&ca)?,
+        &signed.cert_pem,
+        ours,
+    );
     let mut record = Record::new(
         &signed.info,
         usage,
@@ -128,10 +184,6 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
     });
     state.plan_added_record(&mut plan, record)?;
     let written = state.commit(state.feed_contexts(plan)?)?;
-    let mut ignored = csr.ignored().to_vec();
-    if usage == Usage::Client {
-        ignored.extend(csr.sans().iter().map(|san| format!("SAN {san:?}")));
-    }
     Ok(Signed {
         usage,
         host,
@@ -141,7 +193,120 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
         signing_ca: ca.info().clone(),
         ignored,
         written,
+        newly_signed: true,
     })
+}
+
+/// Plans the certificate and the bundle into the delivery directory `out`: replacing what is
+/// there without consent when `ours` (the host's recorded delivery directory), else as the
+/// plan's `Existing` says.
+fn plan_out(plan: &mut WritePlan, out: &Layout, bundle: &str, cert_pem: &str, ours: bool) {
+    for (path, pem) in [(out.ca_path(), bundle), (out.cert_path(), cert_pem)] {
+        if ours {
+            plan.cert_replacing(path, pem, None);
+        } else {
+            plan.cert(path, pem, None);
+        }
+    }
+}
+
+/// A certificate already signed that does for a request (see [`already_signed`]).
+struct AlreadySigned {
+    certificate: CertInfo,
+    cert_pem: String,
+    bundle: String,
+    signing_ca: CertInfo,
+}
+
+/// The host's active certificate of this kind, when it does for `csr` as it is: for the same
+/// public key, with the common name and the set of SANs signing `csr` now would give it, from
+/// the CA that would sign now (the new one during a rotation), not due for renewal by the
+/// default rule ([`RenewalWindow::Relative`]), and still in `out`, its recorded delivery
+/// directory (a certificate is not kept anywhere else: without it there, a new one is signed).
+/// No CA key is loaded.
+fn already_signed(
+    state: &State,
+    inventory: &crate::store::inventory::Inventory,
+    csr: &VerifiedCsr,
+    usage: Usage,
+    host: &str,
+    out: &Layout,
+    now: OffsetDateTime,
+) -> Result<Option<AlreadySigned>> {
+    let Some(record) = inventory.certificates.iter().rev().find(|r| {
+        r.status == Status::Active
+            && r.kind == usage
+            && r.remote.as_ref().is_some_and(|d| d.host == host)
+    }) else {
+        return Ok(None);
+    };
+    let Some(remote) = &record.remote else {
+        return Ok(None);
+    };
+    let same_key = VerifiedCsr::from_pem(remote.csr_pem.as_bytes())
+        .is_ok_and(|old| old.public_key_spki() == csr.public_key_spki());
+    let Some((common_name, sans)) = certified_names(csr, usage) else {
+        return Ok(None);
+    };
+    let recorded_sans: Option<BTreeSet<String>> = record
+        .sans
+        .iter()
+        .map(|s| s.parse::<SubjectAltName>().ok().map(|s| s.to_string()))
+        .collect();
+    if !same_key
+        || remote.out != out.dir
+        || record.common_name.as_deref() != Some(common_name.as_str())
+        || recorded_sans.as_ref() != Some(&sans)
+        || is_due(record.not_before, record.not_after, now, RenewalWindow::Relative)
+    {
+        return Ok(None);
+    }
+    let signing = state.signing_ca_cert()?;
+    let signing_ca = dockpki::inspect(&signing)?;
+    if !signing_ca.fingerprint().matches(&record.ca_sha256) {
+        return Ok(None);
+    }
+    // The certificate itself is only in the delivery directory: it must still be there.
+    let delivered = reader::read_optional(&out.cert_path(), Links::Refuse, Limit::Pem)
+        .ok()
+        .flatten()
+        .and_then(|pem| dockpki::certs_from_pem(&pem).ok())
+        .and_then(|mut certs| (!certs.is_empty()).then(|| certs.swap_remove(0)));
+    let Some(der) = delivered else {
+        return Ok(None);
+    };
+    let Ok(certificate) = dockpki::inspect(&der) else {
+        return Ok(None);
+    };
+    if !certificate.fingerprint().matches(&record.sha256) {
+        return Ok(None);
+    }
+    Ok(Some(AlreadySigned {
+        certificate,
+        cert_pem: dockpki::cert_to_pem(&der),
+        bundle: state.signing_trust_bundle_pem()?,
+        signing_ca,
+    }))
+}
+
+/// The common name and the set of SANs (each as dockpki writes it) a certificate of kind
+/// `usage` signed from `csr` carries: a server's common name is the request's, else its first
+/// SAN; a client certificate carries no SANs. `None` when the request's SANs are not ones
+/// dockpki issues (signing it would be refused).
+fn certified_names(csr: &VerifiedCsr, usage: Usage) -> Option<(String, BTreeSet<String>)> {
+    match usage {
+        Usage::Server => {
+            let sans = SanList::parse(csr.sans()).ok()?;
+            let common_name = csr
+                .common_name()
+                .map_or_else(|| sans.primary().to_string(), str::to_string);
+            Some((
+                common_name,
+                sans.as_slice().iter().map(ToString::to_string).collect(),
+            ))
+        }
+        Usage::Client => Some((csr.common_name()?.to_string(), BTreeSet::new())),
+    }
 }
 
 /// Refuses a signing that would mix up hosts: `out` delivering another remote certificate
@@ -236,6 +401,7 @@ mod tests {
             out,
             existing,
             replace: false,
+            resign: false,
         }
     }
 
@@ -296,14 +462,12 @@ mod tests {
         assert!(record.installed.is_empty());
         assert_eq!(record.remote.as_ref().unwrap().out, out);
 
-        // A second signing for the same host supersedes the first; the old fixture records
-        // (other layouts) are untouched.
-        let again = sign(
-            &f.state,
-            &sign_request(csr, out, Existing::ReplaceKeepingBackup),
-            now,
-        )
-        .unwrap();
+        // A second signing for the same host (asked for: the first would still do) supersedes
+        // the first; the old fixture records (other layouts) are untouched.
+        let mut resign = sign_request(csr, out, Existing::Refuse);
+        resign.resign = true;
+        let again = sign(&f.state, &resign, now).unwrap();
+        assert!(again.newly_signed);
         let inventory = f.state.load_inventory().unwrap();
         let remote: Vec<_> = inventory
             .certificates
@@ -339,6 +503,7 @@ mod tests {
             &RenewRequest {
                 selection: Selection::All,
                 key_policy: KeyPolicy::Fresh,
+                lifetime: None,
             },
             now,
         )
@@ -433,6 +598,7 @@ mod tests {
             &RenewRequest {
                 selection: Selection::All,
                 key_policy: KeyPolicy::Fresh,
+                lifetime: None,
             },
             now,
         )
@@ -453,5 +619,170 @@ mod tests {
         assert_eq!(remote.len(), 1, "no new certificate recorded for it");
         assert_eq!(remote[0].status, Status::Active);
         assert_eq!(remote[0].serial, first.certificate.serial);
+    }
+
+    /// Each file's inode and modification time: the same after a run that wrote nothing.
+    fn stamps(paths: &[PathBuf]) -> Vec<(u64, std::time::SystemTime)> {
+        use std::os::unix::fs::MetadataExt;
+        paths
+            .iter()
+            .map(|p| {
+                let m = std::fs::metadata(p).unwrap();
+                (m.ino(), m.modified().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn signing_the_same_request_again_signs_nothing_and_writes_nothing_whatever_the_validity() {
+        let now = OffsetDateTime::now_utc();
+        let Web1 { f, out, csr, .. } = web1(now);
+        let first = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        assert!(first.newly_signed && first.changed());
+        let files = [
+            out.join("server-cert.pem"),
+            out.join("ca.pem"),
+            f.state.inventory_path(),
+        ];
+        let before = stamps(&files);
+        let inventory = std::fs::read(f.state.inventory_path()).unwrap();
+        let mut again = sign_request(csr, out.clone(), Existing::Refuse);
+        again.lifetime = "90d".parse().unwrap();
+        let second = sign(&f.state, &again, now + time::Duration::days(1)).unwrap();
+        assert!(!second.newly_signed && !second.changed(), "{second:?}");
+        assert_eq!(second.certificate.serial, first.certificate.serial);
+        assert_eq!(stamps(&files), before);
+        assert_eq!(std::fs::read(f.state.inventory_path()).unwrap(), inventory);
+        // A bundle gone from the delivery directory is written again, the certificate kept,
+        // without consent (the directory is the host's recorded one).
+        std::fs::remove_file(out.join("ca.pem")).unwrap();
+        let third = sign(
+            &f.state,
+            &sign_request(again.csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        assert!(!third.newly_signed && third.changed());
+        assert_eq!(
+            std::fs::read(out.join("ca.pem")).unwrap(),
+            f.state.signing_trust_bundle_pem().unwrap().into_bytes()
+        );
+    }
+
+    #[test]
+    fn a_due_certificate_new_sans_resign_or_a_rotation_signs_anew_without_consent() {
+        let now = OffsetDateTime::now_utc();
+        let Web1 { f, host, out, csr } = web1(now);
+        let first = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        let serials = |signed: &Signed| signed.certificate.serial.clone();
+        // 30 days: due with 10 days left.
+        let due = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now + time::Duration::days(21),
+        )
+        .unwrap();
+        assert!(due.newly_signed);
+        assert_ne!(serials(&due), serials(&first));
+        let mut resign = sign_request(csr.clone(), out.clone(), Existing::Refuse);
+        resign.resign = true;
+        let resigned = sign(&f.state, &resign, now).unwrap();
+        assert!(resigned.newly_signed);
+        assert_ne!(serials(&resigned), serials(&due));
+        // A SAN added on the host: a new request, a new certificate.
+        let mut wider = server_request(&host);
+        wider.subject = CsrSubject::Server {
+            sans: SanList::parse(["web1.example.com", "192.0.2.7"]).unwrap(),
+            common_name: None,
+        };
+        assert!(request(&wider, &Silent).unwrap().changed());
+        let widened = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        assert!(widened.newly_signed);
+        assert_eq!(
+            widened.certificate.san_strings(),
+            ["web1.example.com", "192.0.2.7"]
+        );
+        // A rotation begun: the new CA signs.
+        crate::ops::rotate::begin(
+            &f.state,
+            &crate::ops::rotate::BeginRequest {
+                key_type: None,
+                lifetime: "10y".parse().unwrap(),
+            },
+            now,
+        )
+        .unwrap();
+        let rotated = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        assert!(rotated.newly_signed);
+        let next = f.state.cert_info(&f.state.ca_next_cert_path()).unwrap();
+        assert_eq!(rotated.signing_ca.sha256_fingerprint, next.sha256_fingerprint);
+        let again = sign(&f.state, &sign_request(csr, out, Existing::Refuse), now).unwrap();
+        assert!(!again.changed(), "{again:?}");
+    }
+
+    #[test]
+    fn install_replaces_a_certificate_for_the_same_key_without_consent_and_keeps_a_backup() {
+        let now = OffsetDateTime::now_utc();
+        let Web1 { f, host, out, csr } = web1(now);
+        let first = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        let install_request = InstallRequest {
+            from: out.clone(),
+            dir: host.clone(),
+            existing: Existing::Refuse,
+            ca_fingerprint: Some(first.signing_ca.fingerprint()),
+        };
+        install(&install_request, now, &Silent).unwrap();
+        let same = install(&install_request, now, &Silent).unwrap();
+        assert!(same.written.iter().all(|w| !w.changed));
+        let mut resign = sign_request(csr, out.clone(), Existing::Refuse);
+        resign.resign = true;
+        let renewed = sign(&f.state, &resign, now).unwrap();
+        let installed = install(&install_request, now, &Silent).unwrap();
+        assert_eq!(installed.certificate.serial, renewed.certificate.serial);
+        let cert = installed
+            .written
+            .iter()
+            .find(|w| w.path == host.join("server-cert.pem"))
+            .unwrap();
+        assert!(cert.changed && cert.backup.as_ref().is_some_and(|b| b.exists()));
+
+        // A certificate there for another key is replaced only with consent.
+        let layout = Layout::daemon(host.clone());
+        std::fs::remove_file(layout.cert_path()).unwrap();
+        std::fs::copy(f.daemon.join("server-cert.pem"), layout.cert_path()).unwrap();
+        let foreign = std::fs::read(layout.cert_path()).unwrap();
+        let err = install(&install_request, now, &Silent).unwrap_err();
+        assert_eq!(err.advice(), Some(crate::error::Advice::Force), "{err}");
+        assert_eq!(std::fs::read(layout.cert_path()).unwrap(), foreign);
+        let forced = InstallRequest {
+            existing: Existing::ReplaceKeepingBackup,
+            ..install_request
+        };
+        install(&forced, now, &Silent).unwrap();
     }
 }

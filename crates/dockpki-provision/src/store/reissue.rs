@@ -46,7 +46,7 @@ pub fn reissue(
     inventory: &mut Inventory,
 ) -> Result<IssuedCert> {
     let key = key_for(record, key_policy, owners)?;
-    let issued = successor(ca, record, key, now)?;
+    let issued = successor(ca, record, key, None, now)?;
     plan_successors(
         ca,
         bundle_pem,
@@ -66,6 +66,8 @@ pub fn reissue(
 /// certificates signed on as many threads as the machine runs at once. Renewing thousands of
 /// certificates is signing thousands of certificates.
 ///
+/// `lifetime` is each successor's lifetime; `None`: each keeps its record's.
+///
 /// `signed` is called with how many records are done (signed or refused) each time one is,
 /// from the thread that did it: one call at a time, with the counts in increasing order, so a
 /// caller can report progress as it goes.
@@ -74,6 +76,7 @@ pub fn sign_successors(
     records: &[Record],
     key_policy: KeyPolicy,
     owners: &OwnerPolicy,
+    lifetime: Option<Lifetime>,
     now: OffsetDateTime,
     signed: impl Fn(usize) + Sync,
 ) -> Vec<Result<IssuedCert>> {
@@ -89,7 +92,7 @@ pub fn sign_successors(
             Some(key) => key,
             None => PrivateKey::generate(record.key_type.unwrap_or_default())?,
         };
-        successor(ca, record, key, now)
+        successor(ca, record, key, lifetime, now)
     };
     // Counted and reported under one lock: two threads reporting outside it could deliver
     // their counts out of order, and a progress display would step back.
@@ -161,8 +164,8 @@ impl Resigned {
     }
 }
 
-/// Signs `record`'s stored request again from `ca` (same key, same names and lifetime, a new
-/// certificate) when it is a certificate signed for a remote host ([`Record::remote`]),
+/// Signs `record`'s stored request again from `ca` (same key, same names, the same lifetime
+/// unless `lifetime` gives another, a new certificate) when it is a certificate signed for a remote host ([`Record::remote`]),
 /// without planning or recording anything: the caller decides whether its delivery directory
 /// is written (see [`Resigned::plan`]) and then records it. `Ok(None)` for any other record.
 ///
@@ -172,6 +175,7 @@ impl Resigned {
 pub fn resign_remote_record(
     ca: &CertificateAuthority,
     record: &Record,
+    lifetime: Option<Lifetime>,
     now: OffsetDateTime,
 ) -> Result<Option<Resigned>> {
     let Some(remote) = &record.remote else {
@@ -183,11 +187,7 @@ pub fn resign_remote_record(
     );
     let csr = VerifiedCsr::from_pem(remote.csr_pem.as_bytes())
         .map_err(|e| Error::from(e).context(&what))?;
-    let lifetime = Lifetime::of_validity(record.not_before, record.not_after).ok_or_else(|| {
-        Error::new(format!(
-            "{what}: its recorded validity is not a usable lifetime"
-        ))
-    })?;
+    let lifetime = recorded_or(lifetime, record, &what)?;
     let signed = ca
         .sign_csr(&csr, record.kind, lifetime, now)
         .map_err(|e| Error::from(e).context(&what))?;
@@ -221,7 +221,7 @@ pub fn resign_remote(
     plan: &mut WritePlan,
     inventory: &mut Inventory,
 ) -> Result<Option<SignedCert>> {
-    let Some(resigned) = resign_remote_record(ca, record, now)? else {
+    let Some(resigned) = resign_remote_record(ca, record, None, now)? else {
         return Ok(None);
     };
     resigned.plan(bundle_pem, plan);
@@ -263,19 +263,29 @@ fn key_for(record: &Record, key_policy: KeyPolicy, owners: &OwnerPolicy) -> Resu
     }
 }
 
-/// Signs the successor of `record` for `key`: same kind, names and lifetime.
+/// `lifetime` if given, else the lifetime `record` was issued with.
+fn recorded_or(lifetime: Option<Lifetime>, record: &Record, what: &str) -> Result<Lifetime> {
+    match lifetime {
+        Some(lifetime) => Ok(lifetime),
+        None => Lifetime::of_validity(record.not_before, record.not_after).ok_or_else(|| {
+            Error::new(format!(
+                "{what}: its recorded validity is not a usable lifetime"
+            ))
+        }),
+    }
+}
+
+/// Signs the successor of `record` for `key`: same kind and names, and the same lifetime unless
+/// `lifetime` gives another.
 fn successor(
     ca: &CertificateAuthority,
     record: &Record,
     key: PrivateKey,
+    lifetime: Option<Lifetime>,
     now: OffsetDateTime,
 ) -> Result<IssuedCert> {
     let what = what(record);
-    let lifetime = Lifetime::of_validity(record.not_before, record.not_after).ok_or_else(|| {
-        Error::new(format!(
-            "{what}: its recorded validity is not a usable lifetime"
-        ))
-    })?;
+    let lifetime = recorded_or(lifetime, record, &what)?;
     let common_name = record
         .common_name
         .as_deref()
@@ -546,6 +556,7 @@ mod tests {
             &records,
             KeyPolicy::Fresh,
             &OwnerPolicy::RunningUser,
+            None,
             now,
             |done| progress.lock().unwrap().push(done),
         );
@@ -580,7 +591,7 @@ mod tests {
         let records: Vec<Record> = (0..3).map(|i| recorded(&ca, now, i)).collect();
         let owners = OwnerPolicy::RunningUser;
         let signed: Vec<IssuedCert> =
-            sign_successors(&ca, &records, KeyPolicy::Fresh, &owners, now, |_| {})
+            sign_successors(&ca, &records, KeyPolicy::Fresh, &owners, None, now, |_| {})
                 .into_iter()
                 .collect::<Result<_>>()
                 .unwrap();

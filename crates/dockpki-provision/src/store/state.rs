@@ -574,6 +574,38 @@ impl State {
         ])?)
     }
 
+    /// The certificate of the CA that signs new certificates ([`State::load_ca`]'s: the new CA
+    /// during a rotation), read without its key (which may be encrypted).
+    ///
+    /// # Errors
+    /// When there is no CA, or the file is refused by the reader or holds no certificate.
+    pub fn signing_ca_cert(&self) -> Result<CertificateDer<'static>> {
+        if self.rotating() {
+            ca_cert(&self.ca_next_cert_path())
+        } else if self.has_ca() {
+            ca_cert(&self.ca_cert_path())
+        } else {
+            Err(no_ca(&self.dir))
+        }
+    }
+
+    /// [`State::trust_bundle_pem`] of the signing CA, the same bytes, read from the CA
+    /// certificates alone: no CA key is loaded (no passphrase asked for).
+    ///
+    /// # Errors
+    /// As [`State::signing_ca_cert`], for every CA certificate of the state.
+    pub fn signing_trust_bundle_pem(&self) -> Result<String> {
+        let signing = self.signing_ca_cert()?;
+        if !self.rotating() {
+            return Ok(dockpki::trust_bundle_pem(&[signing])?);
+        }
+        Ok(dockpki::trust_bundle_pem(&[
+            ca_cert(&self.ca_cert_path())?,
+            ca_cert(&self.ca_next_cert_path())?,
+            signing,
+        ])?)
+    }
+
     /// Adds a rotation's new CA to `plan` as `ca-next*.pem`, its key protected like the current
     /// CA's (an encrypted CA is succeeded by one encrypted under the same passphrase).
     ///

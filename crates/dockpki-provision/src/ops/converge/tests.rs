@@ -461,6 +461,7 @@ fn after_a_manual_renew_the_next_plan_is_clean() {
         &RenewRequest {
             selection: Selection::All,
             key_policy: KeyPolicy::Fresh,
+            lifetime: None,
         },
         later,
     )
