@@ -67,8 +67,8 @@ json:
   description: The JSON document dockpki printed (its schema per command in dockpki's docs/json.md).
   returned: always
   type: dict
-rc:
-  description: dockpki's exit code.
+exit_code:
+  description: dockpki's exit code (not C(rc), which Ansible would take for a failure whenever it is not 0, also for an exit code O(ok_rcs) allows).
   returned: always
   type: int
 cmd:
@@ -103,7 +103,7 @@ def main():
         argv += ["--passphrase-file", p["passphrase_file"]]
     argv += p["args"]
     if module.check_mode and p["changed"] != "never":
-        module.exit_json(changed=False, skipped=True, msg="check mode: dockpki not run", cmd=argv, json={}, rc=0)
+        module.exit_json(changed=False, skipped=True, msg="check mode: dockpki not run", cmd=argv, json={}, exit_code=0)
 
     env = dict((k, str(v)) for k, v in p["environ"].items())
     rc, out, err = module.run_command(argv, environ_update=env)
@@ -111,7 +111,7 @@ def main():
         doc = json.loads(out) if out.strip() else {}
     except ValueError:
         doc = {}
-    result = dict(cmd=argv, rc=rc, json=doc, stderr=err)
+    result = dict(cmd=argv, exit_code=rc, json=doc, stderr=err)
     if rc not in p["ok_rcs"]:
         line = doc.get("error") if isinstance(doc, dict) else None
         if not line:
