@@ -83,7 +83,8 @@ close_ssh_masters() {
     [ -S "$s" ] && ssh -o ControlPath="$s" -O exit fleet-host >/dev/null 2>&1 || true
   done
 }
-trap 'close_ssh_masters; fleet_down' EXIT
+down=
+trap '[ -n "$down" ] || { close_ssh_masters; fleet_down; }' EXIT
 fleet_init "$work" 127.0.2.
 fleet_ansible_env
 # One SSH connection per host for a whole playbook (a new one per task costs a key exchange
@@ -150,6 +151,8 @@ dockpki_controller_dir: $ctl/fleet
 dockpki_host_dir: "{{ fleet_hostdir }}/dockpki"
 dockpki_client_dir: "{{ fleet_hostdir }}/client"
 dockpki_client_incoming_dir: "{{ fleet_hostdir }}/incoming"
+dockpki_client_state_dir: "{{ fleet_hostdir }}/client-state"
+dockpki_client_contexts: [{name: fleet-h1, host: "tcp://${addrs[0]}:2376"}]
 dockpki_listen: ["tcp://{{ ansible_host }}:2376"]
 dockpki_restart_command: "{{ fleet_hostdir }}/restart-logged"
 dockpki_ca_validity: 120d
@@ -249,7 +252,10 @@ for a in "${addrs[@]}"; do
   probe "$a" "$(fleet_hostdir "$client")/client" || fail "after the rotation, $a refuses the client host's layout: $(cat "$work/probe.json")"
   [ "$(served_serial)" != "${before[$a]:-}" ] || fail "after the rotation, $a still serves its old certificate"
 done
-say "after the rotation every daemon refuses the old-CA client and accepts the updated ones"
+cdir=$(fleet_hostdir "$client")/client
+DOCKER_CONFIG=$cdir timeout 10 docker --context fleet-h1 version --format '{{.Server.Version}}' >/dev/null 2>"$work/context.err" ||
+  fail "after the rotation, the client's docker context fleet-h1 fails: $(head -n 3 "$work/context.err")"
+say "after the rotation every daemon refuses the old-CA client and accepts the updated ones (the client's docker context too)"
 
 # 4. rotate.yml again
 play rotate "$work/dockpki-past-40d"
@@ -281,6 +287,7 @@ summary="fleet: ok: $N daemon hosts + 1 client; rotation under load: requests=$F
 keep=${FLEET_KEEP:-0}
 close_ssh_masters
 fleet_down
+down=1
 left=
 for p in /proc/[0-9]*; do
   cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
