@@ -143,7 +143,23 @@ check "restart-docker with a bad daemon.json fails showing the log's tail" \
 printf '%s\n' "$good_json" >"$(fleet_hostdir h2)/etc-docker/daemon.json"
 check "restart-docker run outside the namespace enters it and brings h2 back" "$(fleet_hostdir h2)/restart-docker"
 
-# 3. The client loop: h1 restarted during it, h3 stopped during it, h2 without TLS.
+# 3. The client loop's classification, on messages the docker CLI prints (Go 1.19 and later).
+while IFS='|' read -r want msg; do
+  check "classified $want: $msg" test "$(_fleet_classify "$msg")" = "$want"
+done <<'EOF'
+tls|error during connect: Get "https://127.0.2.11:2376/v1.41/version": tls: failed to verify certificate: x509: certificate signed by unknown authority
+tls|error during connect: Get "https://127.0.2.11:2376/v1.41/version": x509: certificate is valid for 127.0.2.12, not 127.0.2.11
+tls|error during connect: Get "https://127.0.2.11:2376/v1.41/version": remote error: tls: bad certificate
+tls|error during connect: Get "https://127.0.2.11:2376/v1.41/version": remote error: tls: unknown certificate authority
+refused|Cannot connect to the Docker daemon at tcp://127.0.2.11:2376. Is the docker daemon running?
+refused|error during connect: Get "https://127.0.2.11:2376/v1.41/version": EOF
+refused|error during connect: Get "https://127.0.2.11:2376/v1.41/version": read tcp 127.0.0.1:4242->127.0.2.11:2376: read: connection reset by peer
+other|error during connect: Get "https://127.0.2.11:2376/v1.41/version": net/http: TLS handshake timeout
+other|timeout after 5 s
+other|error during connect: Get "https://127.0.2.11:2376/v1.41/version": http: server gave HTTP response to HTTPS client
+EOF
+
+# 4. The client loop: h1 restarted during it, h3 stopped during it, h2 without TLS.
 loop=$work/loop.tsv
 fleet_loop_start "$pki/client" "$loop" "$(fleet_addr 1)" "$(fleet_addr 2)" "$(fleet_addr 3)"
 sleep 2
@@ -201,9 +217,12 @@ head -n 1 "$old" | sed 's/^/    /'
 check "an old-CA client is refused by h1 for a TLS reason, every time" \
   test "$(wc -l <"$old")" -gt 0 -a "$(grep -c $'\ttls\t' "$old")" = "$(wc -l <"$old")"
 
-# 4. Down: nothing left.
+# 5. Down: nothing left.
 ns_ids=$(cat "$work"/hosts/*/ns.id)
-pids=$(cat "$work"/hosts/*/ns.pid "$work"/hosts/*/sshd.pid "$work"/hosts/*/dockerd.pid 2>/dev/null)
+pids=
+for f in "$work"/hosts/*/ns.pid "$work"/hosts/*/sshd.pid "$work"/hosts/*/dockerd.pid; do
+  if p=$(_fleet_pidfile "$f"); then pids="$pids $p"; fi
+done
 t0=$EPOCHREALTIME
 fleet_down
 t1=$EPOCHREALTIME
