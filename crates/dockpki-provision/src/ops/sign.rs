@@ -131,8 +131,7 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
     // backups) without the caller's consent, as `renew` and a rotation replace them.
     let ours = inventory.certificates.iter().any(|r| {
         r.kind == usage
-            && r
-                .remote
+            && r.remote
                 .as_ref()
                 .is_some_and(|d| d.host == host && d.out == layout.dir)
     });
@@ -257,7 +256,12 @@ fn already_signed(
         || remote.out != out.dir
         || record.common_name.as_deref() != Some(common_name.as_str())
         || recorded_sans.as_ref() != Some(&sans)
-        || is_due(record.not_before, record.not_after, now, RenewalWindow::Relative)
+        || is_due(
+            record.not_before,
+            record.not_after,
+            now,
+            RenewalWindow::Relative,
+        )
     {
         return Ok(None);
     }
@@ -735,7 +739,10 @@ mod tests {
         .unwrap();
         assert!(rotated.newly_signed);
         let next = f.state.cert_info(&f.state.ca_next_cert_path()).unwrap();
-        assert_eq!(rotated.signing_ca.sha256_fingerprint, next.sha256_fingerprint);
+        assert_eq!(
+            rotated.signing_ca.sha256_fingerprint,
+            next.sha256_fingerprint
+        );
         let again = sign(&f.state, &sign_request(csr, out, Existing::Refuse), now).unwrap();
         assert!(!again.changed(), "{again:?}");
     }
