@@ -98,6 +98,13 @@ pub fn read_csr(path: &Path) -> Result<VerifiedCsr> {
 /// `cert.pem`) and the trust bundle (`ca.pem`) into `request.out`, in one journaled update. No
 /// key is written. The request file is read once.
 ///
+/// Unless [`SignRequest::resign`], nothing is signed when the host label's active certificate
+/// of this kind is for the request's key, common name and SANs, from the CA that signs now,
+/// not due for renewal by the default rule, and still in `out` (its recorded delivery
+/// directory): `out` is brought up to date with it and the current bundle, rewriting only what
+/// differs, and [`Signed::newly_signed`] is `false`. The lifetime asked for does not matter
+/// then. No CA key is loaded on that path.
+///
 /// # Errors
 /// When the request cannot be read or verified, it asks for a server certificate and
 /// `request.usage` is not [`Usage::Server`], the CA refuses it (SAN syntax, name constraints, a
