@@ -622,3 +622,22 @@ fn on_a_terminal_ca_passphrase_asks_the_old_once_and_the_new_twice() {
     common::write_secret(&pass, "hunter22");
     assert!(openssl_opens(&env.state().join("ca-key.pem"), &pass));
 }
+
+#[test]
+fn signing_a_request_again_that_its_certificate_still_answers_needs_no_passphrase() {
+    let (env, pass) = encrypted();
+    let (host, out) = (env.path("host"), env.path("signed"));
+    env.ok(&["request", "client", "--name", "ci", "--dir", s(&host)]);
+    let csr = host.join("client.csr");
+    env.ok(&with_pass(&pass, &["sign", s(&csr), "--out", s(&out)]));
+    // Nothing to sign: no CA key is loaded, so no passphrase is asked for.
+    let doc = json(&env.ok(&["--json", "sign", s(&csr), "--out", s(&out)]));
+    assert_eq!(
+        (&doc["signed"], &doc["changed"]),
+        (&false.into(), &false.into())
+    );
+    env.assert_refused(
+        &["sign", s(&csr), "--out", s(&out), "--resign"],
+        "no passphrase was given; pass --passphrase-file FILE",
+    );
+}

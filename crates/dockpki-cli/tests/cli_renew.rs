@@ -396,3 +396,56 @@ fn a_short_lived_certificate_settles_a_second_renew_finds_nothing_due() {
     let out = env.issue_client("carol", &env.path("carol"), &[]);
     assert!(out.stderr.is_empty(), "{out:?}");
 }
+
+/// Whether openssl is here: the checks of the new dates use it.
+fn openssl() -> bool {
+    common::prerequisite(
+        std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "openssl",
+    )
+}
+
+/// Whether `cert` is still valid `days` days from now, as `openssl x509 -checkend` judges.
+fn valid_in_days(cert: &Path, days: i64) -> bool {
+    std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-checkend"])
+        .arg((days * 86_400).to_string())
+        .arg("-in")
+        .arg(cert)
+        .output()
+        .expect("run openssl")
+        .status
+        .success()
+}
+
+#[test]
+fn validity_gives_every_renewed_certificate_that_lifetime_local_and_remote() {
+    if !openssl() {
+        return;
+    }
+    let (env, daemon, _) = bootstrapped();
+    let host = env.path("host");
+    env.ok(&["request", "client", "--name", "ci", "--dir", s(&host)]);
+    let signed = env.path("signed");
+    env.ok(&["sign", s(&host.join("client.csr")), "--out", s(&signed)]);
+    let doc = json(&env.ok(&["--json", "renew", "--all", "--validity", "10d"]));
+    assert_eq!(doc["renewed"].as_array().unwrap().len(), 3, "{doc}");
+    for cert in [daemon.join("server-cert.pem"), signed.join("cert.pem")] {
+        assert!(valid_in_days(&cert, 9), "{}", cert.display());
+        assert!(!valid_in_days(&cert, 11), "{}", cert.display());
+    }
+}
+
+#[test]
+fn validity_beyond_the_ca_is_refused_in_one_line_and_nothing_is_written() {
+    let (env, _, _) = bootstrapped();
+    let line = env.assert_refused(
+        &["renew", "--all", "--validity", "20y"],
+        "with a validity of",
+    );
+    assert!(line.contains("after its CA"), "{line}");
+    assert!(line.contains("shorter --validity"), "{line}");
+}

@@ -6,7 +6,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{assert_openssl_accepts, assert_success, json, mode, openssl_x509, s, snapshot, Env};
+use common::{
+    assert_openssl_accepts, assert_success, assert_unchanged, json, mode, openssl_x509, s,
+    snapshot, Env,
+};
 
 /// Whether openssl is here: the tests that make requests with it or judge with it need it.
 fn openssl() -> bool {
@@ -618,15 +621,8 @@ fn renew_re_signs_a_remote_hosts_request_into_its_out_directory_with_the_same_ke
         before, after,
         "a new certificate waits in the out directory"
     );
-    // It is for the host's same key: install accepts it (replacing with --force).
-    env.ok(&[
-        "install",
-        "--from",
-        s(&signed),
-        "--dir",
-        s(&host),
-        "--force",
-    ]);
+    // It is for the host's same key: install replaces the old one without --force.
+    env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
     assert_eq!(std::fs::read(host.join("server-cert.pem")).unwrap(), after);
     let status = json(&env.ok(&["--json", "status"]));
     assert_eq!(
@@ -657,16 +653,9 @@ fn a_ca_rotation_delivers_bundles_and_re_signed_requests_to_remote_hosts_at_ever
     let signed = env.path("signed");
     env.ok(&["sign", s(&host.join("client.csr")), "--out", s(&signed)]);
     first_install(&env, &signed, &host);
-    let install = || {
-        env.ok(&[
-            "install",
-            "--from",
-            s(&signed),
-            "--dir",
-            s(&host),
-            "--force",
-        ])
-    };
+    // Every phase's delivery is for the host's same key, with a bundle sharing a CA with the
+    // installed one: installed without --force.
+    let install = || env.ok(&["install", "--from", s(&signed), "--dir", s(&host)]);
 
     let doc = json(&env.ok(&["--json", "ca", "rotate", "begin"]));
     assert_eq!(doc["deliver"][0]["host"], "ci");
@@ -1224,4 +1213,210 @@ fn issue_into_a_layout_with_an_unfinished_install_is_refused() {
         "unfinished update",
     );
     assert!(line.contains("dockpki install"), "{line}");
+}
+
+/// `request server --san h.example.com [--san extra]... --dir HOST` on the host, as `--json`.
+fn request_json(env: &Env, host: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--json", "request", "server", "--san", "h.example.com"];
+    for san in extra {
+        args.extend(["--san", san]);
+    }
+    args.extend(["--dir", s(host)]);
+    json(&env.ok(&args))
+}
+
+/// `--json sign HOST/server.csr --kind server --out OUT` with `more` arguments.
+fn sign_json(env: &Env, host: &Path, out: &Path, more: &[&str]) -> serde_json::Value {
+    let csr = host.join("server.csr");
+    let mut args = vec![
+        "--json",
+        "sign",
+        s(&csr),
+        "--kind",
+        "server",
+        "--out",
+        s(out),
+    ];
+    args.extend(more);
+    json(&env.ok(&args))
+}
+
+/// `--json install --from FROM --dir DIR` (no --force).
+fn install_json(env: &Env, from: &Path, dir: &Path) -> serde_json::Value {
+    json(&env.ok(&["--json", "install", "--from", s(from), "--dir", s(dir)]))
+}
+
+#[test]
+fn a_second_identical_request_sign_and_install_run_writes_nothing_and_reports_changed_false() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    let first = request_json(&env, &host, &["192.0.2.10"]);
+    assert_eq!(first["changed"], true);
+    let first_sign = sign_json(&env, &host, &signed, &["--validity", "30d"]);
+    assert_eq!(
+        (&first_sign["changed"], &first_sign["signed"]),
+        (&true.into(), &true.into())
+    );
+    first_install(&env, &signed, &host);
+
+    let before = snapshot(env.root());
+    // The same SANs in another order; another --validity alone signs nothing new.
+    let mut args = vec!["--json", "request", "server", "--san", "192.0.2.10"];
+    args.extend(["--san", "h.example.com", "--dir", s(&host)]);
+    let again = json(&env.ok(&args));
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["key"]["origin"], "existing");
+    let sign_again = sign_json(&env, &host, &signed, &["--validity", "60d"]);
+    assert_eq!(sign_again["changed"], false, "{sign_again}");
+    assert_eq!(sign_again["signed"], false);
+    assert_eq!(
+        sign_again["certificate"]["serial"],
+        first_sign["certificate"]["serial"]
+    );
+    let install_again = install_json(&env, &signed, &host);
+    assert_eq!(install_again["changed"], false, "{install_again}");
+    assert_unchanged(&before, &snapshot(env.root()), "a second identical run");
+
+    // The text lines say so.
+    let out = env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--san",
+        "192.0.2.10",
+        "--dir",
+        s(&host),
+    ]);
+    assert!(
+        common::stdout(&out).starts_with("already there: server request"),
+        "{out:?}"
+    );
+    let out = env.ok(&[
+        "sign",
+        s(&host.join("server.csr")),
+        "--kind",
+        "server",
+        "--out",
+        s(&signed),
+    ]);
+    let line = common::stdout(&out);
+    assert!(
+        line.starts_with("already signed: server certificate"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("{} up to date", signed.display())),
+        "{line}"
+    );
+    assert_unchanged(&before, &snapshot(env.root()), "the text runs");
+}
+
+#[test]
+fn a_new_san_a_due_certificate_resign_and_a_rotation_still_sign_and_install_without_force() {
+    if !openssl() {
+        return;
+    }
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    request_json(&env, &host, &[]);
+    let first = sign_json(&env, &host, &signed, &["--validity", "30d"]);
+    first_install(&env, &signed, &host);
+    let serial =
+        |doc: &serde_json::Value| doc["certificate"]["serial"].as_str().unwrap().to_string();
+
+    // A SAN added on the host: a new request, then a new certificate, installed without --force
+    // (the old one kept as a backup).
+    assert_eq!(request_json(&env, &host, &["192.0.2.20"])["changed"], true);
+    let widened = sign_json(&env, &host, &signed, &["--validity", "30d"]);
+    assert_eq!(widened["signed"], true);
+    assert_ne!(serial(&widened), serial(&first));
+    assert!(widened["sans"]
+        .as_array()
+        .unwrap()
+        .contains(&"192.0.2.20".into()));
+    let installed = install_json(&env, &signed, &host);
+    assert_eq!(installed["changed"], true);
+    let cert = installed["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["path"] == s(&host.join("server-cert.pem")))
+        .unwrap()
+        .clone();
+    assert!(
+        Path::new(cert["backup"].as_str().unwrap()).is_file(),
+        "{cert}"
+    );
+    assert!(
+        common::openssl_x509(&host.join("server-cert.pem"), &["-ext", "subjectAltName"])
+            .contains("192.0.2.20")
+    );
+
+    // Due (25 of 30 days gone): signed anew.
+    common::age_certificates(&env, "server", 25);
+    let due = sign_json(&env, &host, &signed, &["--validity", "30d"]);
+    assert_eq!(due["signed"], true);
+    assert_ne!(serial(&due), serial(&widened));
+    // --resign: signed anew although nothing asks for it.
+    let resigned = sign_json(&env, &host, &signed, &["--resign"]);
+    assert_eq!(resigned["signed"], true);
+    assert_ne!(serial(&resigned), serial(&due));
+    assert_eq!(install_json(&env, &signed, &host)["changed"], true);
+
+    // A rotation begun: the new CA signs, and the host installs it without --force.
+    env.ok(&["ca", "rotate", "begin"]);
+    let rotated = sign_json(&env, &host, &signed, &[]);
+    assert_eq!(rotated["signed"], true);
+    let next = json(&env.ok(&["--json", "inspect", s(&env.state().join("ca-next.pem"))]));
+    assert_eq!(
+        rotated["signing_ca"]["sha256"],
+        next["files"][0]["certificates"][0]["sha256"]
+    );
+    assert_eq!(install_json(&env, &signed, &host)["changed"], true);
+    assert_eq!(sign_json(&env, &host, &signed, &[])["changed"], false);
+}
+
+#[test]
+fn install_refuses_to_replace_a_certificate_for_another_key_without_force() {
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    requested_and_signed(&env, &host, &signed);
+    first_install(&env, &signed, &host);
+    // A new key on the host: the installed certificate is for the old one.
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--new-key",
+        "--dir",
+        s(&host),
+    ]);
+    env.ok(&[
+        "sign",
+        s(&host.join("server.csr")),
+        "--kind",
+        "server",
+        "--replace",
+        "--out",
+        s(&signed),
+    ]);
+    env.assert_refused(
+        &["install", "--from", s(&signed), "--dir", s(&host)],
+        "already exists",
+    );
+    let doc = json(&env.ok(&[
+        "--json",
+        "install",
+        "--from",
+        s(&signed),
+        "--dir",
+        s(&host),
+        "--force",
+    ]));
+    assert_eq!(doc["changed"], true);
 }

@@ -286,8 +286,7 @@ fn report(
             "deliver {} to host {:?} and run `{}` there",
             d.out.display(),
             d.host,
-            ctx.invocation
-                .command("install --from DIR --dir LAYOUT")
+            ctx.invocation.command("install --from DIR --dir LAYOUT")
         ));
     }
     for dir in &restart {

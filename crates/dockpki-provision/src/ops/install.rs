@@ -22,7 +22,11 @@ pub struct InstallRequest {
     pub from: PathBuf,
     /// The layout holding the key (where `dockpki request` ran).
     pub dir: PathBuf,
-    /// Whether existing files of the layout may be replaced (kept as timestamped backups).
+    /// Whether existing files of the layout that need consent may be replaced (kept as
+    /// timestamped backups): a certificate for another key, or a file that is not a
+    /// certificate. A certificate for the layout's own key (a renewal, a rotation's delivery)
+    /// and a `ca.pem` sharing a CA with the delivered bundle are replaced without it, backups
+    /// kept; a symlink, directory or device is never replaced.
     pub existing: Existing,
     /// The SHA-256 fingerprint of the CA the certificate must come from, as the CA's side
     /// prints it (`dockpki sign`, `dockpki status`, `dockpki inspect ca.pem`). Needed for a
@@ -84,14 +88,18 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// - it chains to the delivered `ca.pem`, is valid at `now`, and its extended key usage is the
 ///   layout's (serverAuth for a daemon layout, clientAuth for a client's).
 ///
-/// The key is not touched.
+/// The key is not touched. An existing certificate for the layout's key and an existing
+/// `ca.pem` (which the checks above require to share a CA with the delivered one) are replaced
+/// without [`Existing::ReplaceKeepingBackup`], keeping timestamped backups; identical files are
+/// left alone ([`Written::changed`] false).
 ///
 /// # Errors
 /// When a file cannot be read, `from` is not trusted, the bundle is not one the layout trusts
 /// (or no fingerprint was given for a first install), the layout holds no key (make the request
 /// there first) or a loose one, any other check fails, the directory holds the other kind of
-/// layout, or the files cannot be written (an existing different file without
-/// [`Existing::ReplaceKeepingBackup`]); nothing is written then.
+/// layout, or the files cannot be written (an existing certificate for another key, or a file
+/// that is not a certificate, without [`Existing::ReplaceKeepingBackup`]); nothing is written
+/// then.
 pub fn install(
     request: &InstallRequest,
     now: OffsetDateTime,

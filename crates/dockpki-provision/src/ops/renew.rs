@@ -667,7 +667,10 @@ mod tests {
         asked.lifetime = Some("10d".parse().unwrap());
         let renewal = renew(&f.state, &asked, now).unwrap();
         let info = &renewal.renewed[0].certificate;
-        assert_eq!((info.not_after - now + Duration::seconds(1)).whole_hours(), 10 * 24);
+        assert_eq!(
+            (info.not_after - now + Duration::seconds(1)).whole_hours(),
+            10 * 24
+        );
 
         let inventory = std::fs::read(f.state.inventory_path()).unwrap();
         let alice = std::fs::read(Layout::client(f.alice.clone()).cert_path()).unwrap();

@@ -149,6 +149,11 @@ pub fn csr_path(usage: Usage, dir: &std::path::Path) -> PathBuf {
 /// (`DIR/.dockpki-journal`; an interrupted earlier update is completed first). The key is never
 /// returned, printed or copied anywhere else.
 ///
+/// When an existing key is kept and the directory already holds a request for it (its
+/// signature checked) of the same kind, with the common name and the set of SANs a request
+/// made now would carry, nothing is written ([`Requested::changed`] is `false`): a fleet tool
+/// may run this on every pass. Any other request file there is replaced.
+///
 /// # Errors
 /// When the directory holds the other kind of layout, an existing key to keep may be read by
 /// group or others (it may have been copied: make a new one), cannot be read or is not a key
@@ -170,8 +175,9 @@ pub fn csr_path(usage: Usage, dir: &std::path::Path) -> PathBuf {
 /// let first = request(&req, &Silent)?;
 /// assert_eq!(first.key, KeyOrigin::Generated);
 /// assert!(dir.join("server-key.pem").exists() && dir.join("server.csr").exists());
-/// let again = request(&req, &Silent)?; // the same key, a new request
+/// let again = request(&req, &Silent)?; // the same key and names: nothing written
 /// assert_eq!(again.key, KeyOrigin::Existing);
+/// assert!(!again.changed());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {

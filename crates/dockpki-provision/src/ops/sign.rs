@@ -98,6 +98,13 @@ pub fn read_csr(path: &Path) -> Result<VerifiedCsr> {
 /// `cert.pem`) and the trust bundle (`ca.pem`) into `request.out`, in one journaled update. No
 /// key is written. The request file is read once.
 ///
+/// Unless [`SignRequest::resign`], nothing is signed when the host label's active certificate
+/// of this kind is for the request's key, common name and SANs, from the CA that signs now,
+/// not due for renewal by the default rule, and still in `out` (its recorded delivery
+/// directory): `out` is brought up to date with it and the current bundle, rewriting only what
+/// differs, and [`Signed::newly_signed`] is `false`. The lifetime asked for does not matter
+/// then. No CA key is loaded on that path.
+///
 /// # Errors
 /// When the request cannot be read or verified, it asks for a server certificate and
 /// `request.usage` is not [`Usage::Server`], the CA refuses it (SAN syntax, name constraints, a
@@ -131,8 +138,7 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
     // backups) without the caller's consent, as `renew` and a rotation replace them.
     let ours = inventory.certificates.iter().any(|r| {
         r.kind == usage
-            && r
-                .remote
+            && r.remote
                 .as_ref()
                 .is_some_and(|d| d.host == host && d.out == layout.dir)
     });
@@ -257,7 +263,12 @@ fn already_signed(
         || remote.out != out.dir
         || record.common_name.as_deref() != Some(common_name.as_str())
         || recorded_sans.as_ref() != Some(&sans)
-        || is_due(record.not_before, record.not_after, now, RenewalWindow::Relative)
+        || is_due(
+            record.not_before,
+            record.not_after,
+            now,
+            RenewalWindow::Relative,
+        )
     {
         return Ok(None);
     }
@@ -735,7 +746,10 @@ mod tests {
         .unwrap();
         assert!(rotated.newly_signed);
         let next = f.state.cert_info(&f.state.ca_next_cert_path()).unwrap();
-        assert_eq!(rotated.signing_ca.sha256_fingerprint, next.sha256_fingerprint);
+        assert_eq!(
+            rotated.signing_ca.sha256_fingerprint,
+            next.sha256_fingerprint
+        );
         let again = sign(&f.state, &sign_request(csr, out, Existing::Refuse), now).unwrap();
         assert!(!again.changed(), "{again:?}");
     }
