@@ -40,10 +40,12 @@ e2e:
 
 # Wall-clock benchmarks: whole `dockpki bootstrap` runs and the library operations, then
 # `issue`, `status` and `renew --all` on states of 10, 1,000 and 10,000 certificates
-# (docs/performance.md; DOCKPKI_BENCH_SIZES=10,1000 for a shorter run).
+# (docs/performance.md; DOCKPKI_BENCH_SIZES=10,1000 for a shorter run); last, how fast the CA
+# signs hosts' requests, through the library and as `dockpki sign` (docs/fleet.md).
 bench:
     cargo bench -p dockpki-cli --bench bootstrap
     cargo bench -p dockpki-cli --bench scale
+    cargo bench -p dockpki-cli --bench sign
 
 # What CI runs (installs docker.io when missing).
 ci:

@@ -151,7 +151,6 @@ dockpki_controller_dir: $ctl/fleet
 dockpki_host_dir: "{{ fleet_hostdir }}/dockpki"
 dockpki_client_dir: "{{ fleet_hostdir }}/client"
 dockpki_client_incoming_dir: "{{ fleet_hostdir }}/incoming"
-dockpki_client_state_dir: "{{ fleet_hostdir }}/client-state"
 dockpki_client_contexts: [{name: fleet-h1, host: "tcp://${addrs[0]}:2376"}]
 dockpki_listen: ["tcp://{{ ansible_host }}:2376"]
 dockpki_restart_command: "{{ fleet_hostdir }}/restart-logged"
