@@ -3,7 +3,10 @@
 # hosts and one client host on this machine (tests/fleet/hosts.sh: one mount namespace, sshd and
 # dockerd per host, addresses 127.0.2.x), the controller's CA state in a scratch directory.
 #
-#   1. site.yml sets up every host. Every daemon then accepts the operations client
+#   0. site.yml with a restart command that restarts nothing fails at h1's gate, naming h1 and the
+#      probe's error, before any other daemon is touched, and leaves h1's restart owed.
+#   1. site.yml (the same playbook, the real restart command) resumes and sets up every host.
+#      Every daemon then accepts the operations client
 #      (`dockpki probe`), and no file on the controller holds any host's private key.
 #   2. site.yml again changes nothing (PLAY RECAP changed=0 for every host).
 #   3. rotate.yml rotates the CA while a client loop (the client host's own layout) calls
@@ -165,18 +168,20 @@ dockpki_probe_retries: 30
 dockpki_probe_delay: 1
 EOF
 
-# play NAME BIN: runs playbook NAME with the controller's dockpki BIN, its output in
-# WORK/NAME.N.log (N counts the runs of NAME); prints its duration; fails with the log's tail.
+# play NAME BIN [ARGS...]: runs playbook NAME with the controller's dockpki BIN (and more
+# ansible-playbook ARGS), its output in WORK/NAME.N.log (N counts the runs of NAME); prints its
+# duration; fails with the log's tail.
 declare -A runs=()
 timings=()
 play() {
   local name=$1 cbin=$2 n log s
+  shift 2
   n=$((${runs[$name]:-0} + 1))
   runs[$name]=$n
   log=$work/$name.$n.log
   s=$SECONDS
   if ! ansible-playbook -i "$work/inventory.ini" -e "@$work/vars.yml" -e "dockpki_controller_bin=$cbin" \
-    "dockpki.fleet.$name" >"$log" 2>&1; then
+    "$@" "dockpki.fleet.$name" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     fail "$name.yml (run $n) failed; the whole output is in $log (FLEET_KEEP=1 keeps it)"
   fi
@@ -199,7 +204,23 @@ probe() {
 }
 served_serial() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificate"]["serial"])' "$work/probe.json"; }
 
-# 1. site.yml
+# 0. A gate that fails stops the run at its host, and the same playbook resumes after the fix:
+# site.yml with a restart command that restarts nothing (h1's dockerd keeps listening on its
+# unix socket only), then (1.) with the real one.
+log=$work/site.gate.log
+if ansible-playbook -i "$work/inventory.ini" -e "@$work/vars.yml" -e "dockpki_controller_bin=$work/dockpki-past-90d" \
+  -e dockpki_restart_command=/bin/true -e dockpki_probe_retries=2 dockpki.fleet.site >"$log" 2>&1; then
+  fail "site.yml passed although h1's dockerd was never restarted"
+fi
+grep -q "gate failed on h1 (tcp://${addrs[0]}:2376): dockpki probe says: connection refused.* run the same playbook again" "$log" ||
+  { tail -n 20 "$log" >&2; fail "the failed gate's message does not name h1, the probe's error and what to do"; }
+[ -e "$(fleet_hostdir h1)/dockpki/restart-pending" ] || fail "h1's restart-pending marker is gone after its gate failed"
+if [ "$N" -gt 1 ]; then
+  [ ! -e "$(fleet_hostdir h2)/etc-docker/daemon.json" ] || fail "the run went on to h2 after h1's gate failed"
+fi
+say "a failed gate stopped site.yml at h1 with the probe's error, its restart still owed"
+
+# 1. site.yml (resumes: h1's restart is still owed)
 play site "$work/dockpki-past-90d"
 for a in "${addrs[@]}"; do
   probe "$a" "$ops" || fail "after site.yml, $a does not accept the operations client: $(cat "$work/probe.json")"

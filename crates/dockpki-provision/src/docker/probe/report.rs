@@ -70,6 +70,11 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // A remote host's certificate (`dockpki sign`) has no layout on this machine.
+            Problem::NotRestarted { daemon_dirs } if daemon_dirs.is_empty() => write!(
+                f,
+                "served certificate is not the current one: a newer one was signed for this daemon; deliver it, install it and restart dockerd (it reads certificates only at start)"
+            ),
             Problem::NotRestarted { daemon_dirs } => write!(
                 f,
                 "served certificate is not the installed one: restart dockerd using {} (it reads certificates only at start)",
@@ -193,6 +198,11 @@ pub(crate) fn installed(
         return (Installed::Yes, holding);
     }
     match servers().find(|r| served.matches(&r.sha256)) {
+        // The active certificate signed for a remote host (`dockpki sign`): it is installed on
+        // that host, which this machine cannot look into, so there is nothing to compare with.
+        Some(r) if r.status == Status::Active && r.remote.is_some() => {
+            (Installed::Unknown, Vec::new())
+        }
         Some(r) => (Installed::Drift, r.installed.clone()),
         None => (Installed::Unknown, Vec::new()),
     }
@@ -262,6 +272,75 @@ mod tests {
         assert_eq!(
             drift["problem"],
             "served certificate is not the installed one: restart dockerd using /etc/docker/pki, /srv/pki (it reads certificates only at start)"
+        );
+    }
+
+    #[test]
+    fn a_remote_hosts_current_certificate_is_unknown_and_its_superseded_one_drift_with_advice() {
+        use crate::fs::{Existing, WritePlan};
+        use crate::store::inventory::{Inventory, Record, RemoteInfo, FORMAT_VERSION};
+        use crate::store::state::{Create, Settings, State};
+        use dockpki::{
+            CaOptions, CertificateAuthority, KeyType, PrivateKey, SanList, ServerRequest, Usage,
+        };
+
+        let d = tempfile::tempdir().unwrap();
+        let state = State::open(
+            d.path().join("state"),
+            Create::IfMissing,
+            Settings::default(),
+        )
+        .unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let ca = CertificateAuthority::create(&CaOptions::new(now).unwrap(), now).unwrap();
+        let request = ServerRequest {
+            sans: SanList::parse(["web1.example.com"]).unwrap(),
+            common_name: None,
+            lifetime: "30d".parse().unwrap(),
+        };
+        let issue = || {
+            let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+            ca.issue_server(&request, key, now).unwrap().info
+        };
+        let (old, new) = (issue(), issue());
+        // Both signed for host web1 (`dockpki sign`): no layout on this machine.
+        let remote = |info: &dockpki::CertInfo| Record {
+            remote: Some(RemoteInfo {
+                host: "web1".into(),
+                csr_pem: String::new(),
+                out: d.path().join("signed/web1"),
+            }),
+            ..Record::new(info, Usage::Server, &ca.info().sha256_fingerprint, Vec::new())
+        };
+        let superseded = Record {
+            status: Status::Superseded,
+            ..remote(&old)
+        };
+        let inventory = Inventory {
+            version: FORMAT_VERSION,
+            certificates: vec![superseded, remote(&new)],
+            contexts: Vec::new(),
+        };
+        let mut plan = WritePlan::new(Existing::Refuse);
+        state.plan_inventory(&mut plan, &inventory).unwrap();
+        state.commit(state.feed_contexts(plan).unwrap()).unwrap();
+
+        // The current one is installed on web1, where this machine cannot look: no problem.
+        assert_eq!(
+            installed(Some(state.dir()), new.fingerprint()),
+            (Installed::Unknown, Vec::new())
+        );
+        // The one it replaced: web1's dockerd was not given (or not restarted with) the new one.
+        assert_eq!(
+            installed(Some(state.dir()), old.fingerprint()),
+            (Installed::Drift, Vec::new())
+        );
+        assert_eq!(
+            Problem::NotRestarted {
+                daemon_dirs: Vec::new()
+            }
+            .to_string(),
+            "served certificate is not the current one: a newer one was signed for this daemon; deliver it, install it and restart dockerd (it reads certificates only at start)"
         );
     }
 
