@@ -13,8 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dockpki::{
-    create_server_csr, CaOptions, CertificateAuthority, CommonName, KeyType, Lifetime,
-    PrivateKey, SanList, Usage, VerifiedCsr,
+    create_server_csr, CaOptions, CertificateAuthority, CommonName, KeyType, Lifetime, PrivateKey,
+    SanList, Usage, VerifiedCsr,
 };
 
 fn ms(d: Duration) -> f64 {
@@ -58,7 +58,10 @@ fn library(csrs: &[String]) {
     for pem in csrs {
         let t = Instant::now();
         let csr = VerifiedCsr::from_pem(pem.as_bytes()).expect("verify request");
-        drop(ca.sign_csr(&csr, Usage::Server, lifetime, now).expect("sign"));
+        drop(
+            ca.sign_csr(&csr, Usage::Server, lifetime, now)
+                .expect("sign"),
+        );
         samples.push(t.elapsed());
     }
     report(

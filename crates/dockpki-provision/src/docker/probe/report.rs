@@ -310,7 +310,12 @@ mod tests {
                 csr_pem: String::new(),
                 out: d.path().join("signed/web1"),
             }),
-            ..Record::new(info, Usage::Server, &ca.info().sha256_fingerprint, Vec::new())
+            ..Record::new(
+                info,
+                Usage::Server,
+                &ca.info().sha256_fingerprint,
+                Vec::new(),
+            )
         };
         let superseded = Record {
             status: Status::Superseded,
