@@ -10,14 +10,14 @@ DOCUMENTATION = r"""
 module: dockpki
 short_description: Run one dockpki command with --json, report its document and whether it changed anything
 description:
-  - Runs C(dockpki --json [--state DIR] [--passphrase-file FILE] ARGS...) as an argument list
+  - Runs C(dockpki --json [--state DIR] [--passphrase-file FILE] ARGV...) as an argument list
     (never through a shell) and returns the JSON document dockpki printed as C(json).
-  - C(changed) comes from the document itself, never from a guess (see O(changed)).
+  - C(changed) comes from the document itself, never from a guess (see C(changed)).
   - On a failure the task's message is dockpki's own one-line error (what is wrong and how to fix
     it), prefixed by the command.
   - dockpki never prints a private key, so nothing here needs C(no_log).
 options:
-  args:
+  argv:
     description: The command and its options, after the global options, e.g. C([request, server, --dir, /etc/docker/pki]).
     type: list
     elements: str
@@ -59,7 +59,7 @@ EXAMPLES = r"""
 - name: Make the daemon's key and request on the host
   dockpki.fleet.dockpki:
     bin: /usr/local/bin/dockpki
-    args: [request, server, --dir, /etc/docker/pki, --san, web1, --san, 192.0.2.10]
+    argv: [request, server, --dir, /etc/docker/pki, --san, web1, --san, 192.0.2.10]
 """
 
 RETURN = r"""
@@ -68,7 +68,7 @@ json:
   returned: always
   type: dict
 exit_code:
-  description: dockpki's exit code (not C(rc), which Ansible would take for a failure whenever it is not 0, also for an exit code O(ok_rcs) allows).
+  description: dockpki's exit code (not C(rc), which Ansible would take for a failure whenever it is not 0, also for an exit code C(ok_rcs) allows).
   returned: always
   type: int
 cmd:
@@ -85,7 +85,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            args=dict(type="list", elements="str", required=True),
+            argv=dict(type="list", elements="str", required=True),
             bin=dict(type="str", default="dockpki"),
             state_dir=dict(type="str"),
             passphrase_file=dict(type="str"),
@@ -101,7 +101,7 @@ def main():
         argv += ["--state", p["state_dir"]]
     if p["passphrase_file"]:
         argv += ["--passphrase-file", p["passphrase_file"]]
-    argv += p["args"]
+    argv += p["argv"]
     if module.check_mode and p["changed"] != "never":
         module.exit_json(changed=False, skipped=True, msg="check mode: dockpki not run", cmd=argv, json={}, exit_code=0)
 
