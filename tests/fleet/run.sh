@@ -83,7 +83,7 @@ work=$(mktemp -d /tmp/dockpki-fleet.XXXXXX)
 close_ssh_masters() {
   local s
   for s in "$work"/cp/*; do
-    [ -S "$s" ] && ssh -o ControlPath="$s" -O exit fleet-host >/dev/null 2>&1 || true
+    if [ -S "$s" ]; then ssh -o ControlPath="$s" -O exit fleet-host >/dev/null 2>&1 || true; fi
   done
 }
 down=
