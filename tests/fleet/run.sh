@@ -88,7 +88,7 @@ close_ssh_masters() {
 }
 down=
 trap '[ -n "$down" ] || { close_ssh_masters; fleet_down; }' EXIT
-fleet_init "$work" 127.0.2.
+fleet_init "$work" "${FLEET_NET:-127.0.2.}"
 fleet_ansible_env
 # One SSH connection per host for a whole playbook (a new one per task costs a key exchange
 # each): masters in WORK/cp, closed by close_ssh_masters (fleet_down stops any left).
@@ -231,11 +231,13 @@ for h in "${hosts[@]}"; do keys+=("$(fleet_hostdir "$h")/etc-docker/pki/server-k
 keys+=("$(fleet_hostdir "$client")/client/key.pem")
 for k in "${keys[@]}"; do
   [ -s "$k" ] || fail "no key at $k after site.yml"
-  if found=$(grep -rlF -f <(grep -v -e "-----" "$k" | awk "length >= 40") "$ctl"); then
-    fail "the controller holds (part of) the host key $k in: $found"
-  fi
+  rc=0
+  found=$(grep -rlF --devices=skip --exclude-dir=hosts --exclude-dir=cp \
+    -f <(grep -v -e "-----" "$k" | awk "length >= 40") "$work") || rc=$?
+  [ "$rc" != 0 ] || fail "the controller or a playbook log holds (part of) the host key $k in: $found"
+  [ "$rc" = 1 ] || fail "could not scan $work for the host key $k (grep exit $rc)"
 done
-say "no file under the controller directory holds any of the ${#keys[@]} host keys"
+say "no file outside the hosts (controller state, playbook logs, Ansible temp) holds any of the ${#keys[@]} host keys"
 
 # 2. site.yml again
 play site "$work/dockpki-past-90d"
@@ -245,7 +247,10 @@ say "second site.yml: no changes"
 # 3. rotate.yml under the client loop
 cp -a "$ops" "$work/old-client"
 declare -A before=()
-for a in "${addrs[@]}"; do probe "$a" "$ops" && before[$a]=$(served_serial); done
+for a in "${addrs[@]}"; do
+  probe "$a" "$ops" || fail "before the rotation, $a refuses the operations client: $(cat "$work/probe.json")"
+  before[$a]=$(served_serial)
+done
 : >"$work/restarts.log"
 fleet_loop_start "$(fleet_hostdir "$client")/client" "$work/loop.out" "${addrs[@]}"
 loop_t0=$SECONDS
@@ -284,7 +289,10 @@ say "second rotate.yml: no changes"
 
 # 5. renew.yml with the real clock: the 100-day certificates are 40 days old, due within 90d.
 declare -A rotated=()
-for a in "${addrs[@]}"; do probe "$a" "$ops" && rotated[$a]=$(served_serial); done
+for a in "${addrs[@]}"; do
+  probe "$a" "$ops" || fail "before renew.yml, $a refuses the operations client: $(cat "$work/probe.json")"
+  rotated[$a]=$(served_serial)
+done
 : >"$work/restarts.log"
 play renew "$bin"
 for a in "${addrs[@]}"; do
