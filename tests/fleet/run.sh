@@ -318,7 +318,7 @@ fleet_down
 down=1
 left=
 for p in /proc/[0-9]*; do
-  cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+  cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
   case $cmd in *"$work"*) left+="${p#/proc/} $cmd; " ;; esac
 done
 [ -z "$left" ] || fail "still running after fleet_down: $left"
