@@ -61,37 +61,30 @@ pub fn run(ctx: &Context, args: &SignArgs) -> CliResult<i32> {
                 "written": signed.written,
             }),
         );
-    } else if !signed.newly_signed {
-        ctx.out.done(format_args!(
-            "already signed: {} certificate {} for host {:?}{} (serial {}, expires {}), {} {}; deliver it and run `{}` there",
-            signed.usage,
-            super::quoted_name(&signed.certificate),
-            signed.host,
-            sans_phrase(&signed.certificate.san_strings()),
-            super::short_serial(&signed.certificate.serial),
-            signed.certificate.not_after.date(),
-            request.out.display(),
-            if signed.changed() {
-                "brought up to date"
-            } else {
-                "up to date"
-            },
-            ctx.invocation.command(&format!(
-                "install --from DIR --dir LAYOUT --ca-fingerprint {}",
-                signed.signing_ca.sha256_fingerprint
-            ))
-        ));
-        super::list_written(ctx, &signed.written);
     } else {
+        // One line either way: a new certificate went into --out, or the one already signed
+        // is there (its files rewritten only where they differed).
+        let (done, out) = if signed.newly_signed {
+            ("signed", format!(" into {}", request.out.display()))
+        } else if signed.changed() {
+            (
+                "already signed:",
+                format!(", {} brought up to date", request.out.display()),
+            )
+        } else {
+            (
+                "already signed:",
+                format!(", {} up to date", request.out.display()),
+            )
+        };
         ctx.out.done(format_args!(
-            "signed {} certificate {} for host {:?}{} (serial {}, expires {}) into {}; deliver it and run `{}` there",
+            "{done} {} certificate {} for host {:?}{} (serial {}, expires {}){out}; deliver it and run `{}` there",
             signed.usage,
             super::quoted_name(&signed.certificate),
             signed.host,
             sans_phrase(&signed.certificate.san_strings()),
             super::short_serial(&signed.certificate.serial),
             signed.certificate.not_after.date(),
-            request.out.display(),
             ctx.invocation.command(&format!(
                 "install --from DIR --dir LAYOUT --ca-fingerprint {}",
                 signed.signing_ca.sha256_fingerprint

@@ -13,7 +13,7 @@ use crate::fs::reader::{self, Limit, Links};
 use crate::fs::{Existing, WritePlan, Written};
 use crate::layout::Layout;
 use crate::store::expiry::{is_due, RenewalWindow};
-use crate::store::inventory::{Record, RemoteInfo, Status};
+use crate::store::inventory::{Inventory, Record, RemoteInfo, Status};
 use crate::store::State;
 
 /// A request to sign a certificate signing request.
@@ -132,8 +132,8 @@ pub fn sign(state: &State, request: &SignRequest, now: OffsetDateTime) -> Result
         )));
     }
     let layout = Layout::for_usage(usage, request.out.clone());
-    refuse_conflicts(state, request, &csr, usage, &host, &layout.dir)?;
     let inventory = state.load_inventory()?;
+    refuse_conflicts(state, &inventory, request, &csr, usage, &host, &layout.dir)?;
     // The files in the host's own recorded delivery directory are dockpki's: replaced (with
     // backups) without the caller's consent, as `renew` and a rotation replace them.
     let ours = inventory.certificates.iter().any(|r| {
@@ -232,7 +232,7 @@ struct AlreadySigned {
 /// No CA key is loaded.
 fn already_signed(
     state: &State,
-    inventory: &crate::store::inventory::Inventory,
+    inventory: &Inventory,
     csr: &VerifiedCsr,
     usage: Usage,
     host: &str,
@@ -326,6 +326,7 @@ fn certified_names(csr: &VerifiedCsr, usage: Usage) -> Option<(String, BTreeSet<
 /// certificate of the same kind for another key without [`SignRequest::replace`].
 fn refuse_conflicts(
     state: &State,
+    inventory: &Inventory,
     request: &SignRequest,
     csr: &VerifiedCsr,
     usage: Usage,
@@ -339,7 +340,6 @@ fn refuse_conflicts(
             state.dir().display()
         )));
     }
-    let inventory = state.load_inventory()?;
     let active = inventory
         .certificates
         .iter()

@@ -562,16 +562,7 @@ impl State {
     /// # Errors
     /// When a CA certificate of the state cannot be read.
     pub fn trust_bundle_pem(&self, signing: &CertificateAuthority) -> Result<String> {
-        if !self.rotating() {
-            return Ok(signing.cert_pem().to_string());
-        }
-        // Certificates only: loading both CAs again would re-check their keys, and decrypt an
-        // encrypted CA key a second and a third time.
-        Ok(dockpki::trust_bundle_pem(&[
-            ca_cert(&self.ca_cert_path())?,
-            ca_cert(&self.ca_next_cert_path())?,
-            signing.cert_der().clone(),
-        ])?)
+        self.bundle_for(signing.cert_der())
     }
 
     /// The certificate of the CA that signs new certificates ([`State::load_ca`]'s: the new CA
@@ -595,14 +586,20 @@ impl State {
     /// # Errors
     /// As [`State::signing_ca_cert`], for every CA certificate of the state.
     pub fn signing_trust_bundle_pem(&self) -> Result<String> {
-        let signing = self.signing_ca_cert()?;
+        self.bundle_for(&self.signing_ca_cert()?)
+    }
+
+    /// The trust bundle to install next to a certificate `signing` signs: that CA alone, or
+    /// during a rotation the old and the new CA (certificates only: loading both CAs again
+    /// would re-check their keys, and decrypt an encrypted CA key a second and a third time).
+    fn bundle_for(&self, signing: &CertificateDer<'static>) -> Result<String> {
         if !self.rotating() {
-            return Ok(dockpki::trust_bundle_pem(&[signing])?);
+            return Ok(dockpki::cert_to_pem(signing));
         }
         Ok(dockpki::trust_bundle_pem(&[
             ca_cert(&self.ca_cert_path())?,
             ca_cert(&self.ca_next_cert_path())?,
-            signing,
+            signing.clone(),
         ])?)
     }
 
