@@ -107,6 +107,7 @@ fn main() {
                     .args(["issue", "client", "--name", "bench"])
                     .arg("--out")
                     .arg(d.join("c2"))
+                    .stdout(Stdio::null())
                     .status()
                     .expect("run dockpki")
                     .success();
