@@ -773,8 +773,9 @@ certificate is recorded in the inventory with its host label and the request, so
 it; --out must be the host's own directory, and a label held for another key needs --replace.
 
 Run again with the same request, sign signs nothing new while the host's active certificate is
-for this key, common name and SANs, from the CA that signs now (the new one during a rotation),
-not due for renewal, and still in --out: it only rewrites in --out what differs from that
+for this key, common name and SANs, from the CA that signs now (during a rotation the new one,
+or the one it retires, until ca rotate reissue re-signs it), not due for renewal, and still in
+--out: it only rewrites in --out what differs from that
 certificate and the current ca.pem, and says \"already signed\" (--json: changed false). --validity
 alone does not make a new certificate; --resign does. Files in the directory recorded as the
 host's --out are replaced without --force (backups kept).";

@@ -1366,9 +1366,28 @@ fn a_new_san_a_due_certificate_resign_and_a_rotation_still_sign_and_install_with
     assert_ne!(serial(&resigned), serial(&due));
     assert_eq!(install_json(&env, &signed, &host)["changed"], true);
 
-    // A rotation begun: the new CA signs, and the host installs it without --force.
+    // A rotation begun: signing again keeps the host's certificate from the CA being retired
+    // (every layout trusts both CAs until the rotation finishes), and the bundle of both CAs
+    // installs without --force.
     env.ok(&["ca", "rotate", "begin"]);
-    let rotated = sign_json(&env, &host, &signed, &[]);
+    let kept = sign_json(&env, &host, &signed, &[]);
+    assert_eq!(kept["signed"], false, "{kept}");
+    assert_eq!(serial(&kept), serial(&resigned));
+    assert_eq!(install_json(&env, &signed, &host)["changed"], true);
+    common::assert_openssl_accepts(
+        &host.join("ca.pem"),
+        &host.join("server-cert.pem"),
+        "sslserver",
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("ca.pem"))
+            .unwrap()
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        2
+    );
+    // --resign: the new CA signs, and the host installs it without --force.
+    let rotated = sign_json(&env, &host, &signed, &["--resign"]);
     assert_eq!(rotated["signed"], true);
     let next = json(&env.ok(&["--json", "inspect", s(&env.state().join("ca-next.pem"))]));
     assert_eq!(

@@ -24,7 +24,7 @@ use crate::inspect;
 use crate::issue::{ClientRequest, ServerRequest, SignedCert};
 use crate::key::{KeyType, PrivateKey};
 use crate::lifetime::Lifetime;
-use crate::san::SanList;
+use crate::san::{SanList, SubjectAltName};
 use crate::verify::Usage;
 
 /// The most bytes of a request dockpki reads: a real one is under 2 KiB even with an RSA-4096
@@ -45,9 +45,7 @@ pub fn create_server_csr(
 ) -> Result<String> {
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    let cn = common_name
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| sans.primary().to_string());
+    let cn = crate::issue::server_common_name(common_name, sans);
     params.distinguished_name.push(DnType::CommonName, cn);
     params.subject_alt_names = sans
         .as_slice()
@@ -112,6 +110,27 @@ pub struct VerifiedCsr {
     spki: Vec<u8>,
     key_type: KeyType,
     ignored: Vec<String>,
+}
+
+/// What a certificate signed from a request carries as names
+/// ([`VerifiedCsr::certified_names`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertifiedNames {
+    /// The subject's common name.
+    pub common_name: String,
+    /// The subject alternative names, in the request's order (none for a client certificate).
+    pub sans: Vec<SubjectAltName>,
+}
+
+/// A request's names, checked for one kind of certificate.
+enum Subject {
+    Server {
+        sans: SanList,
+        common_name: Option<CommonName>,
+    },
+    Client {
+        common_name: CommonName,
+    },
 }
 
 impl VerifiedCsr {
@@ -279,6 +298,49 @@ impl VerifiedCsr {
         &self.sans
     }
 
+    /// The names a certificate of kind `usage` signed from this request
+    /// ([`CertificateAuthority::sign_csr`]) carries, by the same rules: a server's common name
+    /// is the request's, else its first SAN, and its SANs are the request's, checked; a client
+    /// certificate carries the request's common name and no SANs. For telling, without the CA's
+    /// key, whether a certificate signed earlier still does for this request.
+    ///
+    /// # Errors
+    /// As [`CertificateAuthority::sign_csr`] for the names: [`Error::InvalidSan`] or
+    /// [`Error::NoSans`] for a server request's SANs, [`Error::InvalidCommonName`] for its
+    /// common name, [`Error::Csr`] for a client request without one.
+    pub fn certified_names(&self, usage: Usage) -> Result<CertifiedNames> {
+        Ok(match self.subject(usage)? {
+            Subject::Server { sans, common_name } => CertifiedNames {
+                common_name: crate::issue::server_common_name(common_name.as_ref(), &sans),
+                sans: sans.as_slice().to_vec(),
+            },
+            Subject::Client { common_name } => CertifiedNames {
+                common_name: common_name.to_string(),
+                sans: Vec::new(),
+            },
+        })
+    }
+
+    /// The request's names checked as a certificate of kind `usage` takes them.
+    fn subject(&self, usage: Usage) -> Result<Subject> {
+        let common_name: Option<CommonName> =
+            self.common_name.as_deref().map(str::parse).transpose()?;
+        match usage {
+            Usage::Server => Ok(Subject::Server {
+                sans: SanList::parse(&self.sans)?,
+                common_name,
+            }),
+            Usage::Client => Ok(Subject::Client {
+                common_name: common_name.ok_or_else(|| {
+                    csr_error(
+                        "a client request needs a common name (who the client is); make it with `dockpki request client --name NAME`"
+                            .into(),
+                    )
+                })?,
+            }),
+        }
+    }
+
     /// The kind of certificate the request asks for, from its extended key usage: exactly one
     /// of serverAuth and clientAuth. `None` when it asks for neither or both.
     pub fn requested_usage(&self) -> Option<Usage> {
@@ -356,25 +418,18 @@ impl CertificateAuthority {
             rcgen::SubjectPublicKeyInfo::from_der(&csr.spki)
                 .map_err(|e| csr_error(format!("its public key cannot be used ({e})")))?,
         );
-        let common_name: Option<CommonName> =
-            csr.common_name.as_deref().map(str::parse).transpose()?;
-        match usage {
-            Usage::Server => {
+        match csr.subject(usage)? {
+            Subject::Server { sans, common_name } => {
                 let req = ServerRequest {
-                    sans: SanList::parse(&csr.sans)?,
+                    sans,
                     common_name,
                     lifetime,
                 };
                 self.sign_server(&req, &key, csr.key_type.is_rsa(), now)
             }
-            Usage::Client => {
+            Subject::Client { common_name } => {
                 let req = ClientRequest {
-                    common_name: common_name.ok_or_else(|| {
-                        csr_error(
-                            "a client request needs a common name (who the client is); make it with `dockpki request client --name NAME`"
-                                .into(),
-                        )
-                    })?,
+                    common_name,
                     lifetime,
                 };
                 self.sign_client(&req, &key, now)
@@ -415,6 +470,41 @@ mod tests {
         );
         assert!(!signed.info.is_ca);
         signed.with_key(key).expect("certifies the requesting key");
+    }
+
+    #[test]
+    fn certified_names_are_the_names_sign_csr_certifies() {
+        let ca = CertificateAuthority::create(&CaOptions::new(now()).unwrap(), now()).unwrap();
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let sans = SanList::parse(["docker.example.com", "192.0.2.10"]).unwrap();
+        let named: CommonName = "dockerd-1".parse().unwrap();
+        let client_name: CommonName = "alice".parse().unwrap();
+        for (pem, usage) in [
+            (create_server_csr(&key, &sans, None).unwrap(), Usage::Server),
+            (
+                create_server_csr(&key, &sans, Some(&named)).unwrap(),
+                Usage::Server,
+            ),
+            (
+                create_client_csr(&key, &client_name).unwrap(),
+                Usage::Client,
+            ),
+            // A server request signed as a client: its SANs are not certified.
+            (create_server_csr(&key, &sans, None).unwrap(), Usage::Client),
+        ] {
+            let csr = VerifiedCsr::from_pem(pem.as_bytes()).unwrap();
+            let names = csr.certified_names(usage).unwrap();
+            let signed = ca
+                .sign_csr(&csr, usage, "30d".parse().unwrap(), now())
+                .unwrap();
+            assert_eq!(
+                Some(names.common_name.clone()),
+                signed.info.common_name,
+                "{usage}"
+            );
+            let sans: Vec<String> = names.sans.iter().map(ToString::to_string).collect();
+            assert_eq!(sans, signed.info.san_strings(), "{usage}");
+        }
     }
 
     #[test]

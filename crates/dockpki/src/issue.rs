@@ -17,6 +17,14 @@ use crate::lifetime::Lifetime;
 use crate::san::SanList;
 use crate::verify::{self, Usage};
 
+/// The common name of a daemon's certificate (and of its request): the one given, else the first
+/// SAN ([`SanList::primary`]). One rule for issuing, signing a request and making one, so that
+/// what a request will be certified with can be known before signing it
+/// ([`crate::VerifiedCsr::certified_names`]).
+pub(crate) fn server_common_name(common_name: Option<&CommonName>, sans: &SanList) -> String {
+    common_name.map_or_else(|| sans.primary().to_string(), ToString::to_string)
+}
+
 /// What to put in a daemon's certificate.
 #[derive(Clone, Debug)]
 pub struct ServerRequest {
@@ -438,11 +446,7 @@ impl CertificateAuthority {
             }
         }
         let mut params = self.leaf_params(req.lifetime, now)?;
-        let cn = req
-            .common_name
-            .clone()
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| req.sans.primary().to_string());
+        let cn = server_common_name(req.common_name.as_ref(), &req.sans);
         params.distinguished_name.push(DnType::CommonName, cn);
         params.subject_alt_names = req
             .sans

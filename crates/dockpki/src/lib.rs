@@ -63,7 +63,7 @@ pub use ca::{CaOptions, CertificateAuthority, CA_ORGANIZATION};
 pub use common_name::CommonName;
 pub use constraints::{DnsSuffix, IpRange, NameConstraints};
 pub use crl::{RevocationReason, RevokedCert};
-pub use csr::{create_client_csr, create_server_csr, VerifiedCsr, MAX_CSR_BYTES};
+pub use csr::{create_client_csr, create_server_csr, CertifiedNames, VerifiedCsr, MAX_CSR_BYTES};
 pub use error::{Error, Result};
 pub use fingerprint::Fingerprint;
 pub use inspect::{

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use dockpki::{CertInfo, Lifetime, SanList, SubjectAltName, Usage, VerifiedCsr};
+use dockpki::{CertInfo, Lifetime, SubjectAltName, Usage, VerifiedCsr};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
@@ -69,7 +69,8 @@ pub struct Signed {
     /// false`).
     pub written: Vec<Written>,
     /// Whether a certificate was signed now: `false` when the host already had an active one
-    /// for this request's key and names from the signing CA, not due for renewal, which
+    /// for this request's key and names from the signing CA (or, during a rotation, the CA it
+    /// retires), not due for renewal, which
     /// [`Signed::certificate`] then describes.
     pub newly_signed: bool,
 }
@@ -99,7 +100,8 @@ pub fn read_csr(path: &Path) -> Result<VerifiedCsr> {
 /// key is written. The request file is read once.
 ///
 /// Unless [`SignRequest::resign`], nothing is signed when the host label's active certificate
-/// of this kind is for the request's key, common name and SANs, from the CA that signs now,
+/// of this kind is for the request's key, common name and SANs, from the CA that signs now (or,
+/// while a rotation is in progress, from the CA it retires: `ca rotate reissue` re-signs it),
 /// not due for renewal by the default rule, and still in `out` (its recorded delivery
 /// directory): `out` is brought up to date with it and the current bundle, rewriting only what
 /// differs, and [`Signed::newly_signed`] is `false`. The lifetime asked for does not matter
@@ -226,7 +228,7 @@ struct AlreadySigned {
 
 /// The host's active certificate of this kind, when it does for `csr` as it is: for the same
 /// public key, with the common name and the set of SANs signing `csr` now would give it, from
-/// the CA that would sign now (the new one during a rotation), not due for renewal by the
+/// the CA that would sign now or, during a rotation, the CA it retires, not due for renewal by the
 /// default rule ([`RenewalWindow::Relative`]), and still in `out`, its recorded delivery
 /// directory (a certificate is not kept anywhere else: without it there, a new one is signed).
 /// No CA key is loaded.
@@ -272,11 +274,23 @@ fn already_signed(
     {
         return Ok(None);
     }
-    let signing = state.signing_ca_cert()?;
-    let signing_ca = dockpki::inspect(&signing)?;
-    if !signing_ca.fingerprint().matches(&record.ca_sha256) {
+    // From the CA that signs now, or, while a rotation is in progress, from the CA it retires:
+    // every layout trusts both until the rotation finishes, and `ca rotate reissue` re-signs
+    // every host's request then. Signing anew from the new CA before that (a fleet tool
+    // re-running its playbook mid-rotation) would hand a daemon a certificate its clients
+    // refuse until their own bundle reaches them.
+    let signing_ca = dockpki::inspect(&state.signing_ca_cert()?)?;
+    let signed_by = if signing_ca.fingerprint().matches(&record.ca_sha256) {
+        signing_ca
+    } else if state.rotating() {
+        let retiring = state.cert_info(&state.ca_cert_path())?;
+        if !retiring.fingerprint().matches(&record.ca_sha256) {
+            return Ok(None);
+        }
+        retiring
+    } else {
         return Ok(None);
-    }
+    };
     // The certificate itself is only in the delivery directory: it must still be there.
     let delivered = reader::read_optional(&out.cert_path(), Links::Refuse, Limit::Pem)
         .ok()
@@ -296,28 +310,19 @@ fn already_signed(
         certificate,
         cert_pem: dockpki::cert_to_pem(&der),
         bundle: state.signing_trust_bundle_pem()?,
-        signing_ca,
+        signing_ca: signed_by,
     }))
 }
 
 /// The common name and the set of SANs (each as dockpki writes it) a certificate of kind
-/// `usage` signed from `csr` carries: a server's common name is the request's, else its first
-/// SAN; a client certificate carries no SANs. `None` when the request's SANs are not ones
-/// dockpki issues (signing it would be refused).
+/// `usage` signed from `csr` carries ([`VerifiedCsr::certified_names`]). `None` when the
+/// request's names are not ones dockpki certifies (signing it would be refused).
 fn certified_names(csr: &VerifiedCsr, usage: Usage) -> Option<(String, BTreeSet<String>)> {
-    match usage {
-        Usage::Server => {
-            let sans = SanList::parse(csr.sans()).ok()?;
-            let common_name = csr
-                .common_name()
-                .map_or_else(|| sans.primary().to_string(), str::to_string);
-            Some((
-                common_name,
-                sans.as_slice().iter().map(ToString::to_string).collect(),
-            ))
-        }
-        Usage::Client => Some((csr.common_name()?.to_string(), BTreeSet::new())),
-    }
+    let names = csr.certified_names(usage).ok()?;
+    Some((
+        names.common_name,
+        names.sans.iter().map(ToString::to_string).collect(),
+    ))
 }
 
 /// Refuses a signing that would mix up hosts: `out` delivering another remote certificate
@@ -686,7 +691,7 @@ mod tests {
     }
 
     #[test]
-    fn a_due_certificate_new_sans_resign_or_a_rotation_signs_anew_without_consent() {
+    fn a_due_certificate_new_sans_or_resign_sign_anew_without_consent() {
         let now = OffsetDateTime::now_utc();
         let Web1 { f, host, out, csr } = web1(now);
         let first = sign(
@@ -728,7 +733,20 @@ mod tests {
             widened.certificate.san_strings(),
             ["web1.example.com", "192.0.2.7"]
         );
-        // A rotation begun: the new CA signs.
+    }
+
+    #[test]
+    fn mid_rotation_a_certificate_from_the_retiring_ca_stays_and_only_resign_or_reissue_replace_it()
+    {
+        let now = OffsetDateTime::now_utc();
+        let Web1 { f, out, csr, .. } = web1(now);
+        let first = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        let old_ca = first.signing_ca.sha256_fingerprint.clone();
         crate::ops::rotate::begin(
             &f.state,
             &crate::ops::rotate::BeginRequest {
@@ -738,20 +756,53 @@ mod tests {
             now,
         )
         .unwrap();
-        let rotated = sign(
+        // Signing again mid-rotation (a playbook run again) keeps the old CA's certificate,
+        // which every layout still trusts, and delivers the bundle of both CAs with it.
+        let kept = sign(
             &f.state,
             &sign_request(csr.clone(), out.clone(), Existing::Refuse),
             now,
         )
         .unwrap();
-        assert!(rotated.newly_signed);
+        assert!(!kept.newly_signed, "{kept:?}");
+        assert_eq!(kept.certificate.serial, first.certificate.serial);
+        assert_eq!(kept.signing_ca.sha256_fingerprint, old_ca);
+        assert_eq!(
+            std::fs::read(out.join("ca.pem")).unwrap(),
+            f.state.signing_trust_bundle_pem().unwrap().into_bytes()
+        );
         let next = f.state.cert_info(&f.state.ca_next_cert_path()).unwrap();
+        // The rotation's reissue re-signs it from the new CA; signing again keeps that one.
+        crate::ops::rotate::reissue(&f.state, now).unwrap();
+        let reissued = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
+        assert!(!reissued.newly_signed, "{reissued:?}");
+        assert_ne!(reissued.certificate.serial, first.certificate.serial);
+        assert_eq!(
+            reissued.signing_ca.sha256_fingerprint,
+            next.sha256_fingerprint
+        );
+        // --resign: the new CA signs anew, and that certificate then stays.
+        let mut resign = sign_request(csr.clone(), out.clone(), Existing::Refuse);
+        resign.resign = true;
+        let rotated = sign(&f.state, &resign, now).unwrap();
+        assert!(rotated.newly_signed);
         assert_eq!(
             rotated.signing_ca.sha256_fingerprint,
             next.sha256_fingerprint
         );
-        let again = sign(&f.state, &sign_request(csr, out, Existing::Refuse), now).unwrap();
+        let again = sign(
+            &f.state,
+            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
+            now,
+        )
+        .unwrap();
         assert!(!again.changed(), "{again:?}");
+        assert_eq!(again.certificate.serial, rotated.certificate.serial);
     }
 
     #[test]
