@@ -100,6 +100,42 @@ export ANSIBLE_LOCAL_TEMP="$work/ansible-tmp" ANSIBLE_DISPLAY_SKIPPED_HOSTS=Fals
 ansible-galaxy collection install -p "$work/collections" "$repo/deploy/ansible" >"$work/galaxy.log" 2>&1 ||
   { cat "$work/galaxy.log" >&2; fail "ansible-galaxy collection install deploy/ansible failed"; }
 
+# The module in check mode, on the controller alone: daemon-config runs with --dry-run and says
+# the file would change (the diff shown) without writing it; a command that writes is skipped,
+# not reported unchanged, and writes nothing.
+check_dir="$work/check-mode"
+mkdir -p "$check_dir"
+"$bin" --state "$check_dir/ca" -q bootstrap --san localhost --daemon-dir "$check_dir/pki" \
+  --client-dir "$check_dir/client" --name check || fail "dockpki bootstrap for the check-mode play failed"
+printf '{"debug": true}\n' >"$check_dir/daemon.json"
+cat >"$check_dir/check.yml" <<EOF
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - dockpki.fleet.dockpki:
+        bin: $bin
+        argv: [daemon-config, --file, $check_dir/daemon.json, --daemon-dir, $check_dir/pki]
+      register: dc
+    - dockpki.fleet.dockpki:
+        bin: $bin
+        state_dir: $check_dir/state
+        argv: [ca, init]
+      register: ci
+    - ansible.builtin.assert:
+        that:
+          - dc is changed and dc.json.dry_run and dc.json.changed
+          - ci is skipped and ci is not changed
+EOF
+ansible-playbook -i localhost, --check --diff "$check_dir/check.yml" >"$work/check-mode.log" 2>&1 ||
+  { cat "$work/check-mode.log" >&2; fail "the module in check mode: see the playbook's output above"; }
+[ "$(cat "$check_dir/daemon.json")" = '{"debug": true}' ] ||
+  fail "the module in check mode changed $check_dir/daemon.json"
+[ ! -e "$check_dir/state" ] || fail "the module in check mode ran ca init ($check_dir/state exists)"
+grep -q '^+.*tlsverify' "$work/check-mode.log" ||
+  fail "the module in check mode showed no diff of daemon.json (see $work/check-mode.log)"
+say "the module in check mode: daemon-config dry-run with its diff, ca init skipped, nothing written"
+
 # The hosts.
 hosts=() addrs=()
 for ((i = 1; i <= N; i++)); do

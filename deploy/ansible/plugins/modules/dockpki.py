@@ -16,6 +16,10 @@ description:
   - On a failure the task's message is dockpki's own one-line error (what is wrong and how to fix
     it), prefixed by the command.
   - dockpki never prints a private key, so nothing here needs C(no_log).
+  - In check mode, commands that only read run as usual (C(changed=never), or an C(argv) holding
+    C(--dry-run)); C(daemon-config) runs with C(--dry-run) added and reports whether C(daemon.json)
+    would change (with C(--diff), the change); any other command is skipped, since whether it would
+    change anything is not known without running it.
 options:
   argv:
     description: The command and its options, after the global options, e.g. C([request, server, --dir, /etc/docker/pki]).
@@ -88,7 +92,7 @@ def main():
             argv=dict(type="list", elements="str", required=True),
             bin=dict(type="str", default="dockpki"),
             state_dir=dict(type="str"),
-            passphrase_file=dict(type="str"),
+            passphrase_file=dict(type="str", no_log=False),
             changed=dict(type="str", default="field", choices=["field", "written", "never", "always"]),
             ok_rcs=dict(type="list", elements="int", default=[0]),
             environ=dict(type="dict", default={}),
@@ -102,8 +106,15 @@ def main():
     if p["passphrase_file"]:
         argv += ["--passphrase-file", p["passphrase_file"]]
     argv += p["argv"]
-    if module.check_mode and p["changed"] != "never":
-        module.exit_json(changed=False, skipped=True, msg="check mode: dockpki not run", cmd=argv, json={}, exit_code=0)
+    if module.check_mode and p["changed"] != "never" and "--dry-run" not in p["argv"]:
+        if p["argv"][:1] == ["daemon-config"]:
+            # The one writing command that can say what it would change: it runs with
+            # --dry-run, which writes nothing, and reports changed from that (and the diff).
+            argv.append("--dry-run")
+        else:
+            # Whether it would change anything is not known without running it: skipped, not
+            # reported as unchanged.
+            module.exit_json(changed=False, skipped=True, msg="check mode: dockpki %s not run (it writes files; only daemon-config can say what it would change)" % " ".join(p["argv"][:1]), cmd=argv, json={}, exit_code=0)
 
     env = dict((k, str(v)) for k, v in p["environ"].items())
     rc, out, err = module.run_command(argv, environ_update=env)
@@ -131,6 +142,8 @@ def main():
         changed = doc["changed"]
     else:
         changed = wrote
+    if module._diff and isinstance(doc, dict) and isinstance(doc.get("diff"), str):
+        result["diff"] = dict(prepared=doc["diff"])
     module.exit_json(changed=changed, **result)
 
 
