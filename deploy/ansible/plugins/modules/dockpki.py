@@ -16,8 +16,8 @@ description:
   - On a failure the task's message is dockpki's own one-line error (what is wrong and how to fix
     it), prefixed by the command.
   - dockpki never prints a private key, so nothing here needs C(no_log).
-  - In check mode, commands that only read run as usual (C(changed=never), or an C(argv) holding
-    C(--dry-run)); C(daemon-config) runs with C(--dry-run) added and reports whether C(daemon.json)
+  - In check mode, commands that only read run as usual (C(changed=never)); C(daemon-config) runs
+    with C(--dry-run) added and reports whether C(daemon.json)
     would change (with C(--diff), the change); any other command is skipped, since whether it would
     change anything is not known without running it.
 options:
@@ -106,11 +106,14 @@ def main():
     if p["passphrase_file"]:
         argv += ["--passphrase-file", p["passphrase_file"]]
     argv += p["argv"]
-    if module.check_mode and p["changed"] != "never" and "--dry-run" not in p["argv"]:
+    if module.check_mode and p["changed"] != "never":
         if p["argv"][:1] == ["daemon-config"]:
             # The one writing command that can say what it would change: it runs with
             # --dry-run, which writes nothing, and reports changed from that (and the diff).
-            argv.append("--dry-run")
+            # (dockpki refuses the flag twice; as the value of an option it would be refused
+            # too, since clap takes no value starting with "--" there.)
+            if "--dry-run" not in p["argv"]:
+                argv.append("--dry-run")
         else:
             # Whether it would change anything is not known without running it: skipped, not
             # reported as unchanged.
