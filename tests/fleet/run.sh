@@ -239,6 +239,18 @@ probe() {
   return "$rc"
 }
 served_serial() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificate"]["serial"])' "$work/probe.json"; }
+# served_by_each WHEN NAME: probes every daemon with the operations client, failing (the message
+# begins with WHEN) when one refuses it, and records the serial each serves in the associative
+# array NAME, by address.
+# shellcheck disable=SC2034 # served is a name reference: the caller's array is what is written
+served_by_each() {
+  local -n served=$2
+  local a
+  for a in "${addrs[@]}"; do
+    probe "$a" "$ops" || fail "$1, $a refuses the operations client: $(cat "$work/probe.json")"
+    served["$a"]=$(served_serial)
+  done
+}
 
 # 0. A gate that fails stops the run at its host, and the same playbook resumes after the fix:
 # site.yml with a restart command that restarts nothing (h1's dockerd keeps listening on its
@@ -283,10 +295,7 @@ say "second site.yml: no changes"
 # 3. rotate.yml under the client loop
 cp -a "$ops" "$work/old-client"
 declare -A before=()
-for a in "${addrs[@]}"; do
-  probe "$a" "$ops" || fail "before the rotation, $a refuses the operations client: $(cat "$work/probe.json")"
-  before[$a]=$(served_serial)
-done
+served_by_each "before the rotation" before
 : >"$work/restarts.log"
 fleet_loop_start "$(fleet_hostdir "$client")/client" "$work/loop.out" "${addrs[@]}"
 loop_t0=$SECONDS
@@ -325,10 +334,7 @@ say "second rotate.yml: no changes"
 
 # 5. renew.yml with the real clock: the 100-day certificates are 40 days old, due within 90d.
 declare -A rotated=()
-for a in "${addrs[@]}"; do
-  probe "$a" "$ops" || fail "before renew.yml, $a refuses the operations client: $(cat "$work/probe.json")"
-  rotated[$a]=$(served_serial)
-done
+served_by_each "before renew.yml" rotated
 : >"$work/restarts.log"
 play renew "$bin"
 for a in "${addrs[@]}"; do
