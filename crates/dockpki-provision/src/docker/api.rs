@@ -9,7 +9,7 @@
 //! the connection to the last byte. What the daemon says (container names, paths) is outside
 //! text: callers escape it before printing it.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -156,33 +156,6 @@ pub struct Mount {
     pub destination: String,
 }
 
-/// A unix socket whose every read and write waits only for the time left before the deadline
-/// (the unix counterpart of the probe's [`Wire`]).
-struct UnixWire {
-    sock: UnixStream,
-    deadline: Deadline,
-}
-
-impl Read for UnixWire {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock
-            .set_read_timeout(Some(self.deadline.remaining()?))?;
-        self.sock.read(buf)
-    }
-}
-
-impl Write for UnixWire {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sock
-            .set_write_timeout(Some(self.deadline.remaining()?))?;
-        self.sock.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.sock.flush()
-    }
-}
-
 /// Either stream, for the one HTTP client.
 trait Stream: Read + Write {}
 impl<T: Read + Write> Stream for T {}
@@ -211,7 +184,7 @@ impl Client {
                     Error::new(format!("cannot connect to {}: {e}", unix_name(path)))
                 })?;
                 Ok(Client {
-                    reader: BufReader::new(Box::new(UnixWire { sock, deadline })),
+                    reader: BufReader::new(Box::new(Wire::new(sock, deadline))),
                     host: "docker".to_string(),
                     shown,
                 })

@@ -123,21 +123,54 @@ pub(crate) fn connect(
     .into())
 }
 
-/// A TCP stream that waits in each read and write only for the time left before the deadline,
-/// and remembers the first bytes the peer sent (a plain-HTTP listener answers a ClientHello
-/// with `HTTP/1.x 400`, which TLS can only call a corrupt record).
-pub struct Wire {
-    sock: TcpStream,
+/// A socket whose reads and writes can each be given a timeout: TCP for the probe and the API
+/// over TCP, a unix socket for the API over the daemon's socket.
+pub trait TimedSocket: Read + Write {
+    /// [`TcpStream::set_read_timeout`].
+    ///
+    /// # Errors
+    /// As the socket's own.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// [`TcpStream::set_write_timeout`].
+    ///
+    /// # Errors
+    /// As the socket's own.
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl TimedSocket for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
+impl TimedSocket for std::os::unix::net::UnixStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_write_timeout(self, timeout)
+    }
+}
+
+/// A socket (TCP unless said otherwise) that waits in each read and write only for the time left
+/// before the deadline, and remembers the first bytes the peer sent (a plain-HTTP listener
+/// answers a ClientHello with `HTTP/1.x 400`, which TLS can only call a corrupt record).
+pub struct Wire<S: TimedSocket = TcpStream> {
+    sock: S,
     head: Vec<u8>,
     deadline: Deadline,
 }
 
-impl Wire {
+impl<S: TimedSocket> Wire<S> {
     /// How many of the first bytes are kept.
     const KEEP: usize = 64;
 
     /// `sock`, bounded by `deadline`.
-    pub fn new(sock: TcpStream, deadline: Deadline) -> Wire {
+    pub fn new(sock: S, deadline: Deadline) -> Wire<S> {
         Wire {
             sock,
             head: Vec::new(),
@@ -151,7 +184,7 @@ impl Wire {
     }
 }
 
-impl Read for Wire {
+impl<S: TimedSocket> Read for Wire<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock
             .set_read_timeout(Some(self.deadline.remaining()?))?;
@@ -162,7 +195,7 @@ impl Read for Wire {
     }
 }
 
-impl Write for Wire {
+impl<S: TimedSocket> Write for Wire<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.sock
             .set_write_timeout(Some(self.deadline.remaining()?))?;
@@ -244,7 +277,7 @@ mod tests {
             "{e}"
         );
         assert!(took < Duration::from_secs(2), "{took:?}");
-        assert!(!sink.is_empty() && wire.head().len() <= Wire::KEEP);
+        assert!(!sink.is_empty() && wire.head().len() <= Wire::<TcpStream>::KEEP);
         drop(wire);
         server.join().unwrap();
     }
