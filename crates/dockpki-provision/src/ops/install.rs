@@ -23,10 +23,12 @@ pub struct InstallRequest {
     /// The layout holding the key (where `dockpki request` ran).
     pub dir: PathBuf,
     /// Whether existing files of the layout that need consent may be replaced (kept as
-    /// timestamped backups): a certificate for another key, or a file that is not a
-    /// certificate. A certificate for the layout's own key (a renewal, a rotation's delivery)
-    /// and a `ca.pem` sharing a CA with the delivered bundle are replaced without it, backups
-    /// kept; a symlink, directory or device is never replaced.
+    /// timestamped backups): a certificate for another key, a file that is not a certificate,
+    /// or an older delivery (a certificate for the layout's key older than the installed one,
+    /// or a bundle putting back a CA older than those the layout's `ca.pem` trusts; see
+    /// [`install`]). A newer certificate for the layout's own key (a renewal, a rotation's
+    /// delivery) and a `ca.pem` sharing a CA with the delivered bundle are replaced without
+    /// it, backups kept; a symlink, directory or device is never replaced.
     pub existing: Existing,
     /// The SHA-256 fingerprint of the CA the certificate must come from, as the CA's side
     /// prints it (`dockpki sign`, `dockpki status`, `dockpki inspect ca.pem`). Needed for a
@@ -88,6 +90,29 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// - it chains to the delivered `ca.pem`, is valid at `now`, and its extended key usage is the
 ///   layout's (serverAuth for a daemon layout, clientAuth for a client's).
 ///
+/// Without [`Existing::ReplaceKeepingBackup`], two more checks refuse an earlier delivery
+/// replayed (a fleet tool copying an old delivery directory again), which would silently put
+/// back what a later one replaced:
+///
+/// - an installed certificate for the layout's key is replaced only by one that is not older:
+///   the delivered one is older when its notBefore is earlier, or equal with an earlier
+///   notAfter (a total order; two different certificates with the same dates, signed within
+///   the same second, are not older than each other). The same certificate (same DER) is no
+///   change;
+/// - the delivered bundle may add only CAs no older than the newest CA (by notBefore) in the
+///   layout's `ca.pem`: a CA older than one the layout trusts is one a rotation retired (a
+///   rotation's `begin` adds its new CA, newer than the old; `finish` drops the old one).
+///
+/// Together with the checks above, the layout's end state verifies: its certificate chains to
+/// its new `ca.pem`. A bundle may drop a CA only if the certificate left in place does not
+/// need it: a certificate kept (the same one delivered) must chain to the delivered bundle,
+/// and one replaced is replaced by a newer one (a rotation's `finish` delivers the new-only
+/// bundle after `reissue` delivered the new CA's certificate). So every phase of a CA rotation
+/// delivered in order installs (`begin`: the installed certificate with old+new; `reissue`: the
+/// new CA's certificate with old+new; `finish`: that certificate with the new CA alone; `abort`:
+/// the old CA's certificate, re-signed now, with the old CA alone), and an earlier phase's
+/// delivery replayed after a later one is refused.
+///
 /// The key is not touched. An existing certificate for the layout's key and an existing
 /// `ca.pem` (which the checks above require to share a CA with the delivered one) are replaced
 /// without [`Existing::ReplaceKeepingBackup`], keeping timestamped backups; identical files are
@@ -98,8 +123,10 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// (or no fingerprint was given for a first install), the layout holds no key (make the request
 /// there first) or a loose one, any other check fails, the directory holds the other kind of
 /// layout, or the files cannot be written (an existing certificate for another key, or a file
-/// that is not a certificate, without [`Existing::ReplaceKeepingBackup`]); nothing is written
-/// then.
+/// that is not a certificate, without [`Existing::ReplaceKeepingBackup`]); without
+/// [`Existing::ReplaceKeepingBackup`] also when the delivered certificate is older than the one
+/// installed for the key, or the delivered bundle puts back a CA older than those the layout
+/// trusts ([`Advice::OlderDelivery`] for both); nothing is written then.
 pub fn install(
     request: &InstallRequest,
     now: OffsetDateTime,
@@ -122,7 +149,7 @@ pub fn install(
     let cert = certs_from_pem(&cert_pem).map_err(in_file(from.cert_path()))?;
     let leaf = &cert[0];
     let bundle = certs_from_pem(&bundle_pem).map_err(in_file(from.ca_path()))?;
-    let bundle_replaceable = refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
+    let current_bundle = refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
     let key_path = layout.key_path();
     let key_file = match reader::open(&key_path, Links::Follow, Limit::Pem) {
         Ok(file) => file,
@@ -163,6 +190,15 @@ pub fn install(
         ))
     })?;
     let certificate = dockpki::inspect(leaf).map_err(in_file(from.cert_path()))?;
+    let installed = installed_for_key(&layout.cert_path(), &key);
+    if request.existing != Existing::ReplaceKeepingBackup {
+        if let Some(installed) = &installed {
+            refuse_older_certificate(leaf, &certificate, installed, &from, &layout)?;
+        }
+        if let Some(current) = &current_bundle {
+            refuse_retired_ca(&bundle, current, &from, &layout)?;
+        }
+    }
     let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
     let mut plan = WritePlan::new(request.existing);
     // Written as read (a bundle may hold several CAs during a rotation), normalised to PEM.
@@ -170,12 +206,12 @@ pub fn install(
     // A bundle sharing a CA with the layout's, and a certificate for the layout's own key, are
     // a renewal's or a rotation's delivery: replaced without consent (backups kept). Anything
     // else already there only with it.
-    if bundle_replaceable {
+    if current_bundle.is_some() {
         plan.cert_replacing(layout.ca_path(), &bundle_out, None);
     } else {
         plan.cert(layout.ca_path(), &bundle_out, None);
     }
-    if certifies_key(&layout.cert_path(), &key) {
+    if installed.is_some() {
         plan.cert_replacing(layout.cert_path(), &dockpki::cert_to_pem(leaf), None);
     } else {
         plan.cert(layout.cert_path(), &dockpki::cert_to_pem(leaf), None);
@@ -188,26 +224,147 @@ pub fn install(
     })
 }
 
-/// Whether `path` is a regular file (not a symlink) holding, first, a certificate for `key`.
-fn certifies_key(path: &std::path::Path, key: &PrivateKey) -> bool {
+/// The certificate for `key` that `path` holds first, when `path` is a regular file (not a
+/// symlink) holding one.
+fn installed_for_key(path: &std::path::Path, key: &PrivateKey) -> Option<CertificateDer<'static>> {
     reader::read_optional(path, Links::Refuse, Limit::Pem)
         .ok()
         .flatten()
         .and_then(|pem| certs_from_pem(&pem).ok())
         .and_then(|certs| certs.into_iter().next())
-        .is_some_and(|cert| key_matches_cert(key, &cert))
+        .filter(|cert| key_matches_cert(key, cert))
+}
+
+/// How a delivered certificate for the layout's key compares with the one installed for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Age {
+    /// The same certificate (the same DER): installing it changes nothing.
+    Same,
+    /// Not older: a later notBefore, or the same notBefore and an expiry no earlier (a
+    /// renewal, a re-sign, a rotation's re-issue). Replaced without consent.
+    Newer,
+    /// An earlier notBefore, or the same notBefore and an earlier expiry: an earlier delivery
+    /// replayed. Replaced only with consent.
+    Older,
+}
+
+/// The total rule ordering two certificates for the same key: by notBefore, then by notAfter;
+/// two different certificates equal in both (signed within the same second) are not older.
+fn age(
+    delivered: &CertificateDer<'_>,
+    delivered_info: &CertInfo,
+    installed: &CertificateDer<'_>,
+    installed_info: &CertInfo,
+) -> Age {
+    if delivered.as_ref() == installed.as_ref() {
+        return Age::Same;
+    }
+    let when = |i: &CertInfo| (i.not_before, i.not_after);
+    if when(delivered_info) < when(installed_info) {
+        Age::Older
+    } else {
+        Age::Newer
+    }
+}
+
+/// Refuses a delivered certificate older ([`Age::Older`]) than the one installed for the
+/// layout's key: an earlier delivery replayed (last year's certificate, or the old CA's after a
+/// rotation re-issued it) would silently put back what a later one replaced.
+fn refuse_older_certificate(
+    delivered: &CertificateDer<'_>,
+    delivered_info: &CertInfo,
+    installed: &CertificateDer<'_>,
+    from: &Layout,
+    layout: &Layout,
+) -> Result<()> {
+    let installed_info = dockpki::inspect(installed)
+        .map_err(|e| Error::from(e).context(layout.cert_path().display()))?;
+    if age(delivered, delivered_info, installed, &installed_info) != Age::Older {
+        return Ok(());
+    }
+    let dates = |i: &CertInfo| {
+        format!(
+            "serial {}, valid {} to {}",
+            i.serial,
+            dockpki::format_time(i.not_before),
+            dockpki::format_time(i.not_after)
+        )
+    };
+    Err(Error::advised(
+        format!(
+            "{} ({}) is older than the certificate for the same key installed in {} ({}): an earlier delivery",
+            from.cert_path().display(),
+            dates(delivered_info),
+            layout.cert_path().display(),
+            dates(&installed_info)
+        ),
+        Advice::OlderDelivery,
+    ))
+}
+
+/// Refuses a delivered bundle that adds a CA issued before a CA the layout's `ca.pem` trusts
+/// now (an earlier notBefore than the newest of them): a CA rotation's `finish` retired it, and
+/// a replayed earlier delivery (the rotation's old+new bundle) would trust it again. A rotation
+/// only ever adds a CA newer than those trusted (`begin`'s new CA); one dropped is fine (the
+/// delivered certificate is checked to chain to the delivered bundle, and one older than the
+/// installed certificate is refused, so a certificate left in place still verifies).
+fn refuse_retired_ca(
+    bundle: &[CertificateDer<'static>],
+    current: &[CertificateDer<'static>],
+    from: &Layout,
+    layout: &Layout,
+) -> Result<()> {
+    let current_path = layout.ca_path();
+    let mut newest: Option<CertInfo> = None;
+    for ca in current {
+        let info =
+            dockpki::inspect(ca).map_err(|e| Error::from(e).context(current_path.display()))?;
+        if newest
+            .as_ref()
+            .is_none_or(|n| info.not_before > n.not_before)
+        {
+            newest = Some(info);
+        }
+    }
+    let Some(newest) = newest else {
+        return Ok(());
+    };
+    let trusted: Vec<Fingerprint> = current.iter().map(Fingerprint::of).collect();
+    for ca in bundle {
+        let fingerprint = Fingerprint::of(ca);
+        if trusted.contains(&fingerprint) {
+            continue;
+        }
+        let info =
+            dockpki::inspect(ca).map_err(|e| Error::from(e).context(from.ca_path().display()))?;
+        if info.not_before < newest.not_before {
+            return Err(Error::advised(
+                format!(
+                    "{} puts back the CA {:?} (SHA-256 {fingerprint}, valid from {}), which {} no longer holds and which is older than the CA {:?} it trusts now (valid from {}): an earlier delivery, from before a CA rotation finished",
+                    from.ca_path().display(),
+                    info.subject,
+                    dockpki::format_time(info.not_before),
+                    current_path.display(),
+                    newest.subject,
+                    dockpki::format_time(newest.not_before)
+                ),
+                Advice::OlderDelivery,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a delivered bundle the layout has no reason to trust: with a `ca.pem` in the layout,
 /// one sharing no CA certificate with it; without one, one not holding the CA of
 /// `request.ca_fingerprint` (required then). A given fingerprint must be in the bundle either
-/// way. `true` when the layout's `ca.pem` is there (and shares a CA with the bundle).
+/// way. The layout's `ca.pem` when it is there (and shares a CA with the bundle).
 fn refuse_untrusted_bundle(
     request: &InstallRequest,
     from: &Layout,
     layout: &Layout,
     bundle: &[CertificateDer<'static>],
-) -> Result<bool> {
+) -> Result<Option<Vec<CertificateDer<'static>>>> {
     let delivered: Vec<Fingerprint> = bundle.iter().map(Fingerprint::of).collect();
     if let Some(want) = request.ca_fingerprint {
         if !delivered.contains(&want) {
@@ -226,7 +383,7 @@ fn refuse_untrusted_bundle(
                 .iter()
                 .any(|c| delivered.contains(&Fingerprint::of(c)))
             {
-                Ok(true)
+                Ok(Some(current))
             } else {
                 Err(Error::new(format!(
                     "{} shares no CA certificate with {}, which this layout trusts now; install only what the CA this layout trusts signed, or remove {} and pass --ca-fingerprint SHA256 (printed by `dockpki sign` and `dockpki status` on the CA's host)",
@@ -236,7 +393,7 @@ fn refuse_untrusted_bundle(
                 )))
             }
         }
-        None if request.ca_fingerprint.is_some() => Ok(false),
+        None if request.ca_fingerprint.is_some() => Ok(None),
         None => Err(Error::new(format!(
             "{} holds no ca.pem yet, so nothing says which CA to trust: pass --ca-fingerprint SHA256 with the CA's fingerprint as its host prints it (`dockpki sign` and `dockpki status` there)",
             layout.dir.display()
