@@ -400,3 +400,220 @@ fn refuse_untrusted_bundle(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::test_fixtures::{certs, Fixture};
+    use crate::report::Silent;
+    use dockpki::{CaOptions, CertificateAuthority, LeafRequest, SanList, ServerRequest};
+    use std::path::Path;
+    use time::Duration;
+
+    /// The daemon's key signed by `ca` at `at`, valid for `lifetime`.
+    fn signed(
+        f: &Fixture,
+        ca: &CertificateAuthority,
+        at: OffsetDateTime,
+        lifetime: &str,
+    ) -> String {
+        let key = PrivateKey::from_pem(
+            &std::fs::read(Layout::daemon(f.daemon.clone()).key_path()).unwrap(),
+        )
+        .unwrap();
+        let req = LeafRequest::Server(ServerRequest {
+            sans: SanList::parse(["localhost"]).unwrap(),
+            common_name: None,
+            lifetime: lifetime.parse().unwrap(),
+        });
+        ca.sign(&req, &key, at).unwrap().cert_pem
+    }
+
+    /// A delivery directory (0700, in the fixture's root) holding `cert` and the bundle of
+    /// `cas`.
+    fn delivery(f: &Fixture, name: &str, cert: &str, cas: &[&CertificateAuthority]) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = f._root.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(dir.join("server-cert.pem"), cert).unwrap();
+        let bundle: String = cas.iter().map(|ca| ca.cert_pem().to_string()).collect();
+        std::fs::write(dir.join("ca.pem"), bundle).unwrap();
+        dir
+    }
+
+    fn install_from(
+        f: &Fixture,
+        from: &Path,
+        existing: Existing,
+        now: OffsetDateTime,
+    ) -> Result<Installed> {
+        let request = InstallRequest {
+            from: from.to_path_buf(),
+            dir: f.daemon.clone(),
+            existing,
+            ca_fingerprint: None,
+        };
+        install(&request, now, &Silent)
+    }
+
+    /// The daemon layout's certificate and bundle, as bytes.
+    fn files(f: &Fixture) -> (Vec<u8>, Vec<u8>) {
+        let layout = Layout::daemon(f.daemon.clone());
+        (
+            std::fs::read(layout.cert_path()).unwrap(),
+            std::fs::read(layout.ca_path()).unwrap(),
+        )
+    }
+
+    fn refused_as_older(result: Result<Installed>, phrase: &str) {
+        let e = result.expect_err("an older delivery must be refused");
+        assert_eq!(e.advice(), Some(Advice::OlderDelivery), "{e}");
+        assert!(e.message().contains(phrase), "{e}");
+    }
+
+    #[test]
+    fn a_certificate_older_than_the_installed_one_is_refused_without_consent_and_installed_with_it()
+    {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let installed =
+            std::fs::read_to_string(Layout::daemon(f.daemon.clone()).cert_path()).unwrap();
+        let now = t0 + Duration::hours(2);
+        let newer = delivery(
+            &f,
+            "newer",
+            &signed(&f, &ca, t0 + Duration::hours(1), "365d"),
+            &[&ca],
+        );
+        let done = install_from(&f, &newer, Existing::Refuse, now).unwrap();
+        assert!(done.written.iter().any(|w| w.changed));
+
+        let older = delivery(&f, "older", &installed, &[&ca]);
+        let before = files(&f);
+        let e = install_from(&f, &older, Existing::Refuse, now);
+        refused_as_older(
+            e,
+            "is older than the certificate for the same key installed in",
+        );
+        assert_eq!(files(&f), before, "nothing written on refusal");
+
+        let forced = install_from(&f, &older, Existing::ReplaceKeepingBackup, now).unwrap();
+        let cert = forced
+            .written
+            .iter()
+            .find(|w| w.path.ends_with("server-cert.pem"))
+            .unwrap();
+        assert!(cert.changed && cert.backup.as_ref().is_some_and(|b| b.is_file()));
+        assert_eq!(files(&f).0, installed.as_bytes());
+    }
+
+    #[test]
+    fn the_same_certificate_again_changes_nothing() {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let installed =
+            std::fs::read_to_string(Layout::daemon(f.daemon.clone()).cert_path()).unwrap();
+        let same = delivery(&f, "same", &installed, &[&ca]);
+        let done = install_from(&f, &same, Existing::Refuse, t0 + Duration::hours(1)).unwrap();
+        assert!(
+            done.written.iter().all(|w| !w.changed),
+            "{:?}",
+            done.written
+        );
+    }
+
+    #[test]
+    fn age_orders_by_not_before_then_by_expiry_and_a_tie_is_not_older() {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let at = t0 + Duration::hours(1);
+        let der = |pem: String| dockpki::certs_from_pem(pem.as_bytes()).unwrap().remove(0);
+        let (short, long) = (
+            der(signed(&f, &ca, at, "30d")),
+            der(signed(&f, &ca, at, "365d")),
+        );
+        let (long_again, later) = (
+            der(signed(&f, &ca, at, "365d")),
+            der(signed(&f, &ca, at + Duration::seconds(1), "30d")),
+        );
+        let info = |c: &CertificateDer<'_>| dockpki::inspect(c).unwrap();
+        let cmp = |a: &CertificateDer<'_>, b: &CertificateDer<'_>| age(a, &info(a), b, &info(b));
+        assert_eq!(cmp(&short, &short), Age::Same);
+        assert_eq!(
+            cmp(&short, &long),
+            Age::Older,
+            "same notBefore, earlier expiry"
+        );
+        assert_eq!(cmp(&long, &short), Age::Newer);
+        assert_ne!(long.as_ref(), long_again.as_ref());
+        assert_eq!(cmp(&long_again, &long), Age::Newer, "same dates: not older");
+        assert_eq!(
+            cmp(&long, &later),
+            Age::Older,
+            "earlier notBefore, later expiry"
+        );
+        assert_eq!(cmp(&later, &long), Age::Newer);
+    }
+
+    #[test]
+    fn a_rotations_phases_install_in_order_and_an_earlier_bundle_putting_back_the_old_ca_is_refused(
+    ) {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let old = f.state.load_ca().unwrap();
+        let t1 = t0 + Duration::hours(1);
+        let new = CertificateAuthority::create(&CaOptions::new(t1).unwrap(), t1).unwrap();
+        let now = t0 + Duration::hours(3);
+        let old_cert =
+            std::fs::read_to_string(Layout::daemon(f.daemon.clone()).cert_path()).unwrap();
+        let new_cert = signed(&f, &new, t0 + Duration::hours(2), "365d");
+
+        let begun = delivery(&f, "begun", &old_cert, &[&old, &new]);
+        let reissued = delivery(&f, "reissued", &new_cert, &[&old, &new]);
+        let finished = delivery(&f, "finished", &new_cert, &[&new]);
+        // The old certificate with the new CA alone: it does not chain there.
+        let broken = delivery(&f, "broken", &old_cert, &[&new]);
+        for phase in [&begun, &reissued, &finished] {
+            let done = install_from(&f, phase, Existing::Refuse, now).unwrap();
+            assert!(
+                done.written.iter().any(|w| w.changed),
+                "{}",
+                phase.display()
+            );
+            let layout = Layout::daemon(f.daemon.clone());
+            let leaf = certs(&layout.cert_path()).remove(0);
+            dockpki::verify_leaf(&leaf, &certs(&layout.ca_path()), Usage::Server, None, now)
+                .unwrap();
+        }
+        let before = files(&f);
+        refused_as_older(
+            install_from(&f, &begun, Existing::Refuse, now),
+            "is older than",
+        );
+        refused_as_older(
+            install_from(&f, &reissued, Existing::Refuse, now),
+            "puts back the CA",
+        );
+        assert!(install_from(&f, &broken, Existing::Refuse, now).is_err());
+        assert_eq!(files(&f), before, "nothing written on refusal");
+
+        // A newer CA added (the next rotation's begin) installs.
+        let t4 = t0 + Duration::hours(4);
+        let next = CertificateAuthority::create(&CaOptions::new(t4).unwrap(), t4).unwrap();
+        let next_begun = delivery(&f, "next-begun", &new_cert, &[&new, &next]);
+        install_from(&f, &next_begun, Existing::Refuse, t0 + Duration::hours(5)).unwrap();
+
+        // With consent, the old CA is put back (a backup of the bundle kept).
+        let forced = install_from(&f, &reissued, Existing::ReplaceKeepingBackup, now).unwrap();
+        let ca = forced
+            .written
+            .iter()
+            .find(|w| w.path.ends_with("ca.pem"))
+            .unwrap();
+        assert!(ca.changed && ca.backup.as_ref().is_some_and(|b| b.is_file()));
+    }
+}
