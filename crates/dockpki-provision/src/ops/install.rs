@@ -589,11 +589,25 @@ mod tests {
             dockpki::verify_leaf(&leaf, &certs(&layout.ca_path()), Usage::Server, None, now)
                 .unwrap();
         }
-        let before = files(&f);
         refused_as_older(
             install_from(&f, &begun, Existing::Refuse, now),
             "is older than",
         );
+        // Older than the newest CA trusted (the new one), though newer than the old one.
+        let t_mid = t0 + Duration::minutes(30);
+        let mid = CertificateAuthority::create(&CaOptions::new(t_mid).unwrap(), t_mid).unwrap();
+        let with_mid = delivery(&f, "with-mid", &new_cert, &[&new, &mid]);
+        refused_as_older(
+            install_from(&f, &with_mid, Existing::Refuse, now),
+            "puts back the CA",
+        );
+        // As old as the newest CA trusted: not older.
+        let twin = CertificateAuthority::create(&CaOptions::new(t1).unwrap(), t1).unwrap();
+        assert_eq!(twin.info().not_before, new.info().not_before);
+        let with_twin = delivery(&f, "with-twin", &new_cert, &[&new, &twin]);
+        install_from(&f, &with_twin, Existing::Refuse, now).unwrap();
+        install_from(&f, &finished, Existing::Refuse, now).unwrap();
+        let before = files(&f);
         refused_as_older(
             install_from(&f, &reissued, Existing::Refuse, now),
             "puts back the CA",
