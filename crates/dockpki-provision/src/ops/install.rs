@@ -577,7 +577,7 @@ mod tests {
         let finished = delivery(&f, "finished", &new_cert, &[&new]);
         // The old certificate with the new CA alone: it does not chain there.
         let broken = delivery(&f, "broken", &old_cert, &[&new]);
-        for phase in [&begun, &reissued, &finished] {
+        let in_order = |phase: &Path| {
             let done = install_from(&f, phase, Existing::Refuse, now).unwrap();
             assert!(
                 done.written.iter().any(|w| w.changed),
@@ -588,25 +588,29 @@ mod tests {
             let leaf = certs(&layout.cert_path()).remove(0);
             dockpki::verify_leaf(&leaf, &certs(&layout.ca_path()), Usage::Server, None, now)
                 .unwrap();
-        }
+        };
+        in_order(&begun);
+        in_order(&reissued);
         refused_as_older(
             install_from(&f, &begun, Existing::Refuse, now),
             "is older than",
         );
-        // Older than the newest CA trusted (the new one), though newer than the old one.
+        // With old and new trusted, a CA older than the newest (the new one), though newer than
+        // the old one, is refused.
         let t_mid = t0 + Duration::minutes(30);
         let mid = CertificateAuthority::create(&CaOptions::new(t_mid).unwrap(), t_mid).unwrap();
-        let with_mid = delivery(&f, "with-mid", &new_cert, &[&new, &mid]);
+        let with_mid = delivery(&f, "with-mid", &new_cert, &[&old, &new, &mid]);
         refused_as_older(
             install_from(&f, &with_mid, Existing::Refuse, now),
             "puts back the CA",
         );
+        in_order(&finished);
         // As old as the newest CA trusted: not older.
         let twin = CertificateAuthority::create(&CaOptions::new(t1).unwrap(), t1).unwrap();
         assert_eq!(twin.info().not_before, new.info().not_before);
         let with_twin = delivery(&f, "with-twin", &new_cert, &[&new, &twin]);
         install_from(&f, &with_twin, Existing::Refuse, now).unwrap();
-        install_from(&f, &finished, Existing::Refuse, now).unwrap();
+        in_order(&finished);
         let before = files(&f);
         refused_as_older(
             install_from(&f, &reissued, Existing::Refuse, now),
