@@ -1546,3 +1546,64 @@ fn a_rotations_deliveries_install_in_order_and_an_earlier_one_replayed_is_refuse
         std::fs::read(begun.join("server-cert.pem")).unwrap()
     );
 }
+
+#[test]
+fn an_older_delivery_replayed_over_an_interrupted_install_of_a_newer_one_is_refused() {
+    use std::os::unix::process::ExitStatusExt;
+    if !common::fault_injection() {
+        return;
+    }
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    requested_and_signed(&env, &host, &signed);
+    first_install(&env, &signed, &host);
+    let first = keep_delivery(&signed, &env.path("first"));
+    // A later notBefore (dates have a resolution of one second).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.ok(&[
+        "sign",
+        s(&host.join("server.csr")),
+        "--kind",
+        "server",
+        "--resign",
+        "--out",
+        s(&signed),
+    ]);
+    let out = env
+        .cmd()
+        .args(["install", "--from", s(&signed), "--dir", s(&host)])
+        .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(6), "aborted: {out:?}");
+    assert_eq!(
+        std::fs::read(host.join("server-cert.pem")).unwrap(),
+        std::fs::read(first.join("server-cert.pem")).unwrap(),
+        "killed before its renames, the layout still holds the first certificate"
+    );
+    // The replay is judged against what the interrupted install completes, not what it left.
+    let out = env
+        .cmd()
+        .args(["install", "--from", s(&first), "--dir", s(&host)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].contains("completed an interrupted update"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("error: ")
+            && lines[1].contains("is older than the certificate for the same key"),
+        "{stderr}"
+    );
+    assert!(!host.join(".dockpki-journal").exists());
+    assert_eq!(
+        std::fs::read(host.join("server-cert.pem")).unwrap(),
+        std::fs::read(signed.join("server-cert.pem")).unwrap()
+    );
+}

@@ -113,6 +113,9 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// the old CA's certificate, re-signed now, with the old CA alone), and an earlier phase's
 /// delivery replayed after a later one is refused.
 ///
+/// An interrupted update of the layout (its journal) is completed before these checks read the
+/// layout, so they judge the files it was putting in place.
+///
 /// The key is not touched. An existing certificate for the layout's key and an existing
 /// `ca.pem` (which the checks above require to share a CA with the delivered one) are replaced
 /// without [`Existing::ReplaceKeepingBackup`], keeping timestamped backups; identical files are
@@ -149,6 +152,10 @@ pub fn install(
     let cert = certs_from_pem(&cert_pem).map_err(in_file(from.cert_path()))?;
     let leaf = &cert[0];
     let bundle = certs_from_pem(&bundle_pem).map_err(in_file(from.ca_path()))?;
+    // An interrupted update of the layout is completed first: the files judged below are then
+    // the ones this install replaces (judged before, a replayed delivery could pass against the
+    // files the interrupted update was about to replace).
+    let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
     let current_bundle = refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
     let key_path = layout.key_path();
     let key_file = match reader::open(&key_path, Links::Follow, Limit::Pem) {
@@ -199,7 +206,6 @@ pub fn install(
             refuse_retired_ca(&bundle, current, &from, &layout)?;
         }
     }
-    let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
     let mut plan = WritePlan::new(request.existing);
     // Written as read (a bundle may hold several CAs during a rotation), normalised to PEM.
     let bundle_out: String = bundle.iter().map(dockpki::cert_to_pem).collect();
