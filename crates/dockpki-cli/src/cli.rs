@@ -888,7 +888,7 @@ pub struct InstallArgs {
     /// The SHA-256 fingerprint of the CA to trust, as the CA's host prints it (dockpki sign, dockpki status); required when the layout holds no ca.pem yet
     #[arg(long, value_name = "SHA256", value_parser = parse_fingerprint)]
     pub ca_fingerprint: Option<dockpki::Fingerprint>,
-    /// Replace an existing certificate that is not for the layout's key, or not a certificate (the old one is kept as a timestamped backup); one for the layout's key is replaced without it
+    /// Replace an existing certificate that is not for the layout's key, or not a certificate, or put back an older delivery (a certificate older than the one installed for the layout's key, or a ca.pem adding a CA older than those the layout trusts); the old files are kept as timestamped backups. A newer certificate for the layout's key is installed without it
     #[arg(long)]
     pub force: bool,
 }

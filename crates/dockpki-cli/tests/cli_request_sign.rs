@@ -1439,3 +1439,190 @@ fn install_refuses_to_replace_a_certificate_for_another_key_without_force() {
     ]));
     assert_eq!(doc["changed"], true);
 }
+
+/// A copy of the delivery directory `signed` as it is now, in `to` (0700, regular files): what a
+/// fleet tool keeps and might copy to the host again later.
+fn keep_delivery(signed: &Path, to: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for entry in std::fs::read_dir(signed).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    to.to_path_buf()
+}
+
+/// Every certificate file under `dir` whose name holds `stem` but is not `stem` itself: the
+/// timestamped backups install keeps.
+fn backups_of(dir: &Path, stem: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(stem) && name != stem
+        })
+        .count()
+}
+
+#[test]
+fn a_rotations_deliveries_install_in_order_and_an_earlier_one_replayed_is_refused_unless_force() {
+    if !openssl() {
+        return;
+    }
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    requested_and_signed(&env, &host, &signed);
+    first_install(&env, &signed, &host);
+    // Dates have a resolution of one second: the new CA and the re-issued certificate must be
+    // later than the old ones, as they are outside a test.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let cert = host.join("server-cert.pem");
+    let ca = host.join("ca.pem");
+    let install =
+        |from: &Path| env.ok(&["--json", "install", "--from", s(from), "--dir", s(&host)]);
+    let refused = |from: &Path, phrase: &str| {
+        let line = env.assert_refused(&["install", "--from", s(from), "--dir", s(&host)], phrase);
+        assert!(
+            line.contains("; deliver the newest files from the CA's host (`dockpki ")
+                && line.contains(" sign` again), or pass --force to put back the older one"),
+            "{line}"
+        );
+        // The installed files still verify (openssl judging).
+        assert_openssl_accepts(&ca, &cert, "sslserver");
+        line
+    };
+
+    // begin: the installed certificate with the old+new bundle.
+    env.ok(&["ca", "rotate", "begin"]);
+    let begun = keep_delivery(&signed, &env.path("begun"));
+    assert_eq!(json(&install(&begun))["changed"], true);
+    assert_eq!(pem_count(&ca), 2);
+
+    // reissue: the new CA's certificate with the old+new bundle.
+    env.ok(&["ca", "rotate", "reissue"]);
+    let reissued = keep_delivery(&signed, &env.path("reissued"));
+    assert_eq!(json(&install(&reissued))["changed"], true);
+    // begin's delivery again: its certificate (the old CA's) is older than the installed one.
+    let line = refused(
+        &begun,
+        "is older than the certificate for the same key installed in",
+    );
+    let old_serial = openssl_x509(&begun.join("server-cert.pem"), &["-serial"]);
+    let new_serial = openssl_x509(&cert, &["-serial"]);
+    for serial in [&old_serial, &new_serial] {
+        let hex = serial.trim().trim_start_matches("serial=").to_lowercase();
+        assert!(line.to_lowercase().contains(&hex), "{line} names {hex}");
+    }
+
+    // finish: that certificate with the new CA alone.
+    env.ok(&["ca", "rotate", "finish"]);
+    let finished = keep_delivery(&signed, &env.path("finished"));
+    assert_eq!(json(&install(&finished))["changed"], true);
+    assert_eq!(pem_count(&ca), 1);
+    assert_eq!(
+        std::fs::read(&ca).unwrap(),
+        std::fs::read(env.state().join("ca.pem")).unwrap()
+    );
+    // Each earlier phase's delivery again: begin's has an older certificate; reissue's has the
+    // installed certificate but puts back the CA the rotation retired.
+    refused(
+        &begun,
+        "is older than the certificate for the same key installed in",
+    );
+    refused(&reissued, "puts back the CA");
+    // finish's again: nothing to do.
+    let again = json(&install(&finished));
+    assert_eq!(again["changed"], false, "{again}");
+
+    // With --force the older delivery is put back, the replaced files kept as backups.
+    let (certs_before, cas_before) = (
+        backups_of(&host, "server-cert.pem"),
+        backups_of(&host, "ca.pem"),
+    );
+    let forced = |from: &Path| {
+        json(&env.ok(&[
+            "--json",
+            "install",
+            "--from",
+            s(from),
+            "--dir",
+            s(&host),
+            "--force",
+        ]))
+    };
+    assert_eq!(forced(&reissued)["changed"], true);
+    assert_eq!(pem_count(&ca), 2);
+    assert_eq!(backups_of(&host, "ca.pem"), cas_before + 1);
+    assert_eq!(forced(&begun)["changed"], true);
+    assert_eq!(backups_of(&host, "server-cert.pem"), certs_before + 1);
+    assert_eq!(
+        std::fs::read(&cert).unwrap(),
+        std::fs::read(begun.join("server-cert.pem")).unwrap()
+    );
+}
+
+#[test]
+fn an_older_delivery_replayed_over_an_interrupted_install_of_a_newer_one_is_refused() {
+    use std::os::unix::process::ExitStatusExt;
+    if !common::fault_injection() {
+        return;
+    }
+    let env = Env::new();
+    env.ca_init(&[]);
+    let (host, signed) = (env.path("host"), env.path("signed"));
+    requested_and_signed(&env, &host, &signed);
+    first_install(&env, &signed, &host);
+    let first = keep_delivery(&signed, &env.path("first"));
+    // A later notBefore (dates have a resolution of one second).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.ok(&[
+        "sign",
+        s(&host.join("server.csr")),
+        "--kind",
+        "server",
+        "--resign",
+        "--out",
+        s(&signed),
+    ]);
+    let out = env
+        .cmd()
+        .args(["install", "--from", s(&signed), "--dir", s(&host)])
+        .env("DOCKPKI_TEST_ABORT_AFTER_MOVES", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(6), "aborted: {out:?}");
+    assert_eq!(
+        std::fs::read(host.join("server-cert.pem")).unwrap(),
+        std::fs::read(first.join("server-cert.pem")).unwrap(),
+        "killed before its renames, the layout still holds the first certificate"
+    );
+    // The replay is judged against what the interrupted install completes, not what it left.
+    let out = env
+        .cmd()
+        .args(["install", "--from", s(&first), "--dir", s(&host)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].contains("completed an interrupted update"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("error: ")
+            && lines[1].contains("is older than the certificate for the same key"),
+        "{stderr}"
+    );
+    assert!(!host.join(".dockpki-journal").exists());
+    assert_eq!(
+        std::fs::read(host.join("server-cert.pem")).unwrap(),
+        std::fs::read(signed.join("server-cert.pem")).unwrap()
+    );
+}

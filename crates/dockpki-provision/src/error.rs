@@ -114,6 +114,12 @@ pub enum Advice {
     /// A lifetime the caller asked for would end after the CA that signs: a shorter one should
     /// be asked for (`--validity`), or the CA rotated first; nothing was written.
     ShorterValidity,
+    /// A delivery to install is older than what the layout holds (an earlier certificate for
+    /// the same key, or a CA bundle putting back a CA a rotation retired): the newest files
+    /// should be delivered from the CA's host (`dockpki sign` again), or the older ones put
+    /// back with the caller's explicit consent (`--force`; the files replaced are kept as
+    /// timestamped backups).
+    OlderDelivery,
 }
 
 /// An engine failure: a complete one-line message, an optional [`Advice`], and the underlying

@@ -23,10 +23,12 @@ pub struct InstallRequest {
     /// The layout holding the key (where `dockpki request` ran).
     pub dir: PathBuf,
     /// Whether existing files of the layout that need consent may be replaced (kept as
-    /// timestamped backups): a certificate for another key, or a file that is not a
-    /// certificate. A certificate for the layout's own key (a renewal, a rotation's delivery)
-    /// and a `ca.pem` sharing a CA with the delivered bundle are replaced without it, backups
-    /// kept; a symlink, directory or device is never replaced.
+    /// timestamped backups): a certificate for another key, a file that is not a certificate,
+    /// or an older delivery (a certificate for the layout's key older than the installed one,
+    /// or a bundle putting back a CA older than those the layout's `ca.pem` trusts; see
+    /// [`install`]). A newer certificate for the layout's own key (a renewal, a rotation's
+    /// delivery) and a `ca.pem` sharing a CA with the delivered bundle are replaced without
+    /// it, backups kept; a symlink, directory or device is never replaced.
     pub existing: Existing,
     /// The SHA-256 fingerprint of the CA the certificate must come from, as the CA's side
     /// prints it (`dockpki sign`, `dockpki status`, `dockpki inspect ca.pem`). Needed for a
@@ -88,6 +90,32 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// - it chains to the delivered `ca.pem`, is valid at `now`, and its extended key usage is the
 ///   layout's (serverAuth for a daemon layout, clientAuth for a client's).
 ///
+/// Without [`Existing::ReplaceKeepingBackup`], two more checks refuse an earlier delivery
+/// replayed (a fleet tool copying an old delivery directory again), which would silently put
+/// back what a later one replaced:
+///
+/// - an installed certificate for the layout's key is replaced only by one that is not older:
+///   the delivered one is older when its notBefore is earlier, or equal with an earlier
+///   notAfter (a total order; two different certificates with the same dates, signed within
+///   the same second, are not older than each other). The same certificate (same DER) is no
+///   change;
+/// - the delivered bundle may add only CAs no older than the newest CA (by notBefore) in the
+///   layout's `ca.pem`: a CA older than one the layout trusts is one a rotation retired (a
+///   rotation's `begin` adds its new CA, newer than the old; `finish` drops the old one).
+///
+/// Together with the checks above, the layout's end state verifies: its certificate chains to
+/// its new `ca.pem`. A bundle may drop a CA only if the certificate left in place does not
+/// need it: a certificate kept (the same one delivered) must chain to the delivered bundle,
+/// and one replaced is replaced by a newer one (a rotation's `finish` delivers the new-only
+/// bundle after `reissue` delivered the new CA's certificate). So every phase of a CA rotation
+/// delivered in order installs (`begin`: the installed certificate with old+new; `reissue`: the
+/// new CA's certificate with old+new; `finish`: that certificate with the new CA alone; `abort`:
+/// the old CA's certificate, re-signed now, with the old CA alone), and an earlier phase's
+/// delivery replayed after a later one is refused.
+///
+/// An interrupted update of the layout (its journal) is completed before these checks read the
+/// layout, so they judge the files it was putting in place.
+///
 /// The key is not touched. An existing certificate for the layout's key and an existing
 /// `ca.pem` (which the checks above require to share a CA with the delivered one) are replaced
 /// without [`Existing::ReplaceKeepingBackup`], keeping timestamped backups; identical files are
@@ -98,8 +126,10 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// (or no fingerprint was given for a first install), the layout holds no key (make the request
 /// there first) or a loose one, any other check fails, the directory holds the other kind of
 /// layout, or the files cannot be written (an existing certificate for another key, or a file
-/// that is not a certificate, without [`Existing::ReplaceKeepingBackup`]); nothing is written
-/// then.
+/// that is not a certificate, without [`Existing::ReplaceKeepingBackup`]); without
+/// [`Existing::ReplaceKeepingBackup`] also when the delivered certificate is older than the one
+/// installed for the key, or the delivered bundle puts back a CA older than those the layout
+/// trusts ([`Advice::OlderDelivery`] for both); nothing is written then.
 pub fn install(
     request: &InstallRequest,
     now: OffsetDateTime,
@@ -122,7 +152,11 @@ pub fn install(
     let cert = certs_from_pem(&cert_pem).map_err(in_file(from.cert_path()))?;
     let leaf = &cert[0];
     let bundle = certs_from_pem(&bundle_pem).map_err(in_file(from.ca_path()))?;
-    let bundle_replaceable = refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
+    // An interrupted update of the layout is completed first: the files judged below are then
+    // the ones this install replaces (judged before, a replayed delivery could pass against the
+    // files the interrupted update was about to replace).
+    let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
+    let current_bundle = refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
     let key_path = layout.key_path();
     let key_file = match reader::open(&key_path, Links::Follow, Limit::Pem) {
         Ok(file) => file,
@@ -163,19 +197,27 @@ pub fn install(
         ))
     })?;
     let certificate = dockpki::inspect(leaf).map_err(in_file(from.cert_path()))?;
-    let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
+    let installed = installed_for_key(&layout.cert_path(), &key);
+    if request.existing != Existing::ReplaceKeepingBackup {
+        if let Some(installed) = &installed {
+            refuse_older_certificate(leaf, &certificate, installed, &from, &layout)?;
+        }
+        if let Some(current) = &current_bundle {
+            refuse_retired_ca(&bundle, current, &from, &layout)?;
+        }
+    }
     let mut plan = WritePlan::new(request.existing);
     // Written as read (a bundle may hold several CAs during a rotation), normalised to PEM.
     let bundle_out: String = bundle.iter().map(dockpki::cert_to_pem).collect();
     // A bundle sharing a CA with the layout's, and a certificate for the layout's own key, are
     // a renewal's or a rotation's delivery: replaced without consent (backups kept). Anything
     // else already there only with it.
-    if bundle_replaceable {
+    if current_bundle.is_some() {
         plan.cert_replacing(layout.ca_path(), &bundle_out, None);
     } else {
         plan.cert(layout.ca_path(), &bundle_out, None);
     }
-    if certifies_key(&layout.cert_path(), &key) {
+    if installed.is_some() {
         plan.cert_replacing(layout.cert_path(), &dockpki::cert_to_pem(leaf), None);
     } else {
         plan.cert(layout.cert_path(), &dockpki::cert_to_pem(leaf), None);
@@ -188,26 +230,147 @@ pub fn install(
     })
 }
 
-/// Whether `path` is a regular file (not a symlink) holding, first, a certificate for `key`.
-fn certifies_key(path: &std::path::Path, key: &PrivateKey) -> bool {
+/// The certificate for `key` that `path` holds first, when `path` is a regular file (not a
+/// symlink) holding one.
+fn installed_for_key(path: &std::path::Path, key: &PrivateKey) -> Option<CertificateDer<'static>> {
     reader::read_optional(path, Links::Refuse, Limit::Pem)
         .ok()
         .flatten()
         .and_then(|pem| certs_from_pem(&pem).ok())
         .and_then(|certs| certs.into_iter().next())
-        .is_some_and(|cert| key_matches_cert(key, &cert))
+        .filter(|cert| key_matches_cert(key, cert))
+}
+
+/// How a delivered certificate for the layout's key compares with the one installed for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Age {
+    /// The same certificate (the same DER): installing it changes nothing.
+    Same,
+    /// Not older: a later notBefore, or the same notBefore and an expiry no earlier (a
+    /// renewal, a re-sign, a rotation's re-issue). Replaced without consent.
+    Newer,
+    /// An earlier notBefore, or the same notBefore and an earlier expiry: an earlier delivery
+    /// replayed. Replaced only with consent.
+    Older,
+}
+
+/// The total rule ordering two certificates for the same key: by notBefore, then by notAfter;
+/// two different certificates equal in both (signed within the same second) are not older.
+fn age(
+    delivered: &CertificateDer<'_>,
+    delivered_info: &CertInfo,
+    installed: &CertificateDer<'_>,
+    installed_info: &CertInfo,
+) -> Age {
+    if delivered.as_ref() == installed.as_ref() {
+        return Age::Same;
+    }
+    let when = |i: &CertInfo| (i.not_before, i.not_after);
+    if when(delivered_info) < when(installed_info) {
+        Age::Older
+    } else {
+        Age::Newer
+    }
+}
+
+/// Refuses a delivered certificate older ([`Age::Older`]) than the one installed for the
+/// layout's key: an earlier delivery replayed (last year's certificate, or the old CA's after a
+/// rotation re-issued it) would silently put back what a later one replaced.
+fn refuse_older_certificate(
+    delivered: &CertificateDer<'_>,
+    delivered_info: &CertInfo,
+    installed: &CertificateDer<'_>,
+    from: &Layout,
+    layout: &Layout,
+) -> Result<()> {
+    let installed_info = dockpki::inspect(installed)
+        .map_err(|e| Error::from(e).context(layout.cert_path().display()))?;
+    if age(delivered, delivered_info, installed, &installed_info) != Age::Older {
+        return Ok(());
+    }
+    let dates = |i: &CertInfo| {
+        format!(
+            "serial {}, valid {} to {}",
+            i.serial,
+            dockpki::format_time(i.not_before),
+            dockpki::format_time(i.not_after)
+        )
+    };
+    Err(Error::advised(
+        format!(
+            "{} ({}) is older than the certificate for the same key installed in {} ({}): an earlier delivery",
+            from.cert_path().display(),
+            dates(delivered_info),
+            layout.cert_path().display(),
+            dates(&installed_info)
+        ),
+        Advice::OlderDelivery,
+    ))
+}
+
+/// Refuses a delivered bundle that adds a CA issued before a CA the layout's `ca.pem` trusts
+/// now (an earlier notBefore than the newest of them): a CA rotation's `finish` retired it, and
+/// a replayed earlier delivery (the rotation's old+new bundle) would trust it again. A rotation
+/// only ever adds a CA newer than those trusted (`begin`'s new CA); one dropped is fine (the
+/// delivered certificate is checked to chain to the delivered bundle, and one older than the
+/// installed certificate is refused, so a certificate left in place still verifies).
+fn refuse_retired_ca(
+    bundle: &[CertificateDer<'static>],
+    current: &[CertificateDer<'static>],
+    from: &Layout,
+    layout: &Layout,
+) -> Result<()> {
+    let current_path = layout.ca_path();
+    let mut newest: Option<CertInfo> = None;
+    for ca in current {
+        let info =
+            dockpki::inspect(ca).map_err(|e| Error::from(e).context(current_path.display()))?;
+        if newest
+            .as_ref()
+            .is_none_or(|n| info.not_before > n.not_before)
+        {
+            newest = Some(info);
+        }
+    }
+    let Some(newest) = newest else {
+        return Ok(());
+    };
+    let trusted: Vec<Fingerprint> = current.iter().map(Fingerprint::of).collect();
+    for ca in bundle {
+        let fingerprint = Fingerprint::of(ca);
+        if trusted.contains(&fingerprint) {
+            continue;
+        }
+        let info =
+            dockpki::inspect(ca).map_err(|e| Error::from(e).context(from.ca_path().display()))?;
+        if info.not_before < newest.not_before {
+            return Err(Error::advised(
+                format!(
+                    "{} puts back the CA {:?} (SHA-256 {fingerprint}, valid from {}), which {} no longer holds and which is older than the CA {:?} it trusts now (valid from {}): an earlier delivery, from before a CA rotation finished",
+                    from.ca_path().display(),
+                    info.subject,
+                    dockpki::format_time(info.not_before),
+                    current_path.display(),
+                    newest.subject,
+                    dockpki::format_time(newest.not_before)
+                ),
+                Advice::OlderDelivery,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a delivered bundle the layout has no reason to trust: with a `ca.pem` in the layout,
 /// one sharing no CA certificate with it; without one, one not holding the CA of
 /// `request.ca_fingerprint` (required then). A given fingerprint must be in the bundle either
-/// way. `true` when the layout's `ca.pem` is there (and shares a CA with the bundle).
+/// way. The layout's `ca.pem` when it is there (and shares a CA with the bundle).
 fn refuse_untrusted_bundle(
     request: &InstallRequest,
     from: &Layout,
     layout: &Layout,
     bundle: &[CertificateDer<'static>],
-) -> Result<bool> {
+) -> Result<Option<Vec<CertificateDer<'static>>>> {
     let delivered: Vec<Fingerprint> = bundle.iter().map(Fingerprint::of).collect();
     if let Some(want) = request.ca_fingerprint {
         if !delivered.contains(&want) {
@@ -226,7 +389,7 @@ fn refuse_untrusted_bundle(
                 .iter()
                 .any(|c| delivered.contains(&Fingerprint::of(c)))
             {
-                Ok(true)
+                Ok(Some(current))
             } else {
                 Err(Error::new(format!(
                     "{} shares no CA certificate with {}, which this layout trusts now; install only what the CA this layout trusts signed, or remove {} and pass --ca-fingerprint SHA256 (printed by `dockpki sign` and `dockpki status` on the CA's host)",
@@ -236,10 +399,245 @@ fn refuse_untrusted_bundle(
                 )))
             }
         }
-        None if request.ca_fingerprint.is_some() => Ok(false),
+        None if request.ca_fingerprint.is_some() => Ok(None),
         None => Err(Error::new(format!(
             "{} holds no ca.pem yet, so nothing says which CA to trust: pass --ca-fingerprint SHA256 with the CA's fingerprint as its host prints it (`dockpki sign` and `dockpki status` there)",
             layout.dir.display()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::test_fixtures::{certs, Fixture};
+    use crate::report::Silent;
+    use dockpki::{CaOptions, CertificateAuthority, LeafRequest, SanList, ServerRequest};
+    use std::path::Path;
+    use time::Duration;
+
+    /// The daemon's key signed by `ca` at `at`, valid for `lifetime`.
+    fn signed(
+        f: &Fixture,
+        ca: &CertificateAuthority,
+        at: OffsetDateTime,
+        lifetime: &str,
+    ) -> String {
+        let key = PrivateKey::from_pem(
+            &std::fs::read(Layout::daemon(f.daemon.clone()).key_path()).unwrap(),
+        )
+        .unwrap();
+        let req = LeafRequest::Server(ServerRequest {
+            sans: SanList::parse(["localhost"]).unwrap(),
+            common_name: None,
+            lifetime: lifetime.parse().unwrap(),
+        });
+        ca.sign(&req, &key, at).unwrap().cert_pem
+    }
+
+    /// A delivery directory (0700, in the fixture's root) holding `cert` and the bundle of
+    /// `cas`.
+    fn delivery(f: &Fixture, name: &str, cert: &str, cas: &[&CertificateAuthority]) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = f._root.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(dir.join("server-cert.pem"), cert).unwrap();
+        let bundle: String = cas.iter().map(|ca| ca.cert_pem().to_string()).collect();
+        std::fs::write(dir.join("ca.pem"), bundle).unwrap();
+        dir
+    }
+
+    fn install_from(
+        f: &Fixture,
+        from: &Path,
+        existing: Existing,
+        now: OffsetDateTime,
+    ) -> Result<Installed> {
+        let request = InstallRequest {
+            from: from.to_path_buf(),
+            dir: f.daemon.clone(),
+            existing,
+            ca_fingerprint: None,
+        };
+        install(&request, now, &Silent)
+    }
+
+    /// The daemon layout's certificate and bundle, as bytes.
+    fn files(f: &Fixture) -> (Vec<u8>, Vec<u8>) {
+        let layout = Layout::daemon(f.daemon.clone());
+        (
+            std::fs::read(layout.cert_path()).unwrap(),
+            std::fs::read(layout.ca_path()).unwrap(),
+        )
+    }
+
+    fn refused_as_older(result: Result<Installed>, phrase: &str) {
+        let e = result.expect_err("an older delivery must be refused");
+        assert_eq!(e.advice(), Some(Advice::OlderDelivery), "{e}");
+        assert!(e.message().contains(phrase), "{e}");
+    }
+
+    #[test]
+    fn a_certificate_older_than_the_installed_one_is_refused_without_consent_and_installed_with_it()
+    {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let installed =
+            std::fs::read_to_string(Layout::daemon(f.daemon.clone()).cert_path()).unwrap();
+        let now = t0 + Duration::hours(2);
+        let newer = delivery(
+            &f,
+            "newer",
+            &signed(&f, &ca, t0 + Duration::hours(1), "365d"),
+            &[&ca],
+        );
+        let done = install_from(&f, &newer, Existing::Refuse, now).unwrap();
+        assert!(done.written.iter().any(|w| w.changed));
+
+        let older = delivery(&f, "older", &installed, &[&ca]);
+        let before = files(&f);
+        let e = install_from(&f, &older, Existing::Refuse, now);
+        refused_as_older(
+            e,
+            "is older than the certificate for the same key installed in",
+        );
+        assert_eq!(files(&f), before, "nothing written on refusal");
+
+        let forced = install_from(&f, &older, Existing::ReplaceKeepingBackup, now).unwrap();
+        let cert = forced
+            .written
+            .iter()
+            .find(|w| w.path.ends_with("server-cert.pem"))
+            .unwrap();
+        assert!(cert.changed && cert.backup.as_ref().is_some_and(|b| b.is_file()));
+        assert_eq!(files(&f).0, installed.as_bytes());
+    }
+
+    #[test]
+    fn the_same_certificate_again_changes_nothing() {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let installed =
+            std::fs::read_to_string(Layout::daemon(f.daemon.clone()).cert_path()).unwrap();
+        let same = delivery(&f, "same", &installed, &[&ca]);
+        let done = install_from(&f, &same, Existing::Refuse, t0 + Duration::hours(1)).unwrap();
+        assert!(
+            done.written.iter().all(|w| !w.changed),
+            "{:?}",
+            done.written
+        );
+    }
+
+    #[test]
+    fn age_orders_by_not_before_then_by_expiry_and_a_tie_is_not_older() {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let at = t0 + Duration::hours(1);
+        let der = |pem: String| dockpki::certs_from_pem(pem.as_bytes()).unwrap().remove(0);
+        let (short, long) = (
+            der(signed(&f, &ca, at, "30d")),
+            der(signed(&f, &ca, at, "365d")),
+        );
+        let (long_again, later) = (
+            der(signed(&f, &ca, at, "365d")),
+            der(signed(&f, &ca, at + Duration::seconds(1), "30d")),
+        );
+        let info = |c: &CertificateDer<'_>| dockpki::inspect(c).unwrap();
+        let cmp = |a: &CertificateDer<'_>, b: &CertificateDer<'_>| age(a, &info(a), b, &info(b));
+        assert_eq!(cmp(&short, &short), Age::Same);
+        assert_eq!(
+            cmp(&short, &long),
+            Age::Older,
+            "same notBefore, earlier expiry"
+        );
+        assert_eq!(cmp(&long, &short), Age::Newer);
+        assert_ne!(long.as_ref(), long_again.as_ref());
+        assert_eq!(cmp(&long_again, &long), Age::Newer, "same dates: not older");
+        assert_eq!(
+            cmp(&long, &later),
+            Age::Older,
+            "earlier notBefore, later expiry"
+        );
+        assert_eq!(cmp(&later, &long), Age::Newer);
+    }
+
+    #[test]
+    fn a_rotations_phases_install_in_order_and_an_earlier_bundle_putting_back_the_old_ca_is_refused(
+    ) {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let old = f.state.load_ca().unwrap();
+        let t1 = t0 + Duration::hours(1);
+        let new = CertificateAuthority::create(&CaOptions::new(t1).unwrap(), t1).unwrap();
+        let now = t0 + Duration::hours(3);
+        let old_cert =
+            std::fs::read_to_string(Layout::daemon(f.daemon.clone()).cert_path()).unwrap();
+        let new_cert = signed(&f, &new, t0 + Duration::hours(2), "365d");
+
+        let begun = delivery(&f, "begun", &old_cert, &[&old, &new]);
+        let reissued = delivery(&f, "reissued", &new_cert, &[&old, &new]);
+        let finished = delivery(&f, "finished", &new_cert, &[&new]);
+        // The old certificate with the new CA alone: it does not chain there.
+        let broken = delivery(&f, "broken", &old_cert, &[&new]);
+        let in_order = |phase: &Path| {
+            let done = install_from(&f, phase, Existing::Refuse, now).unwrap();
+            assert!(
+                done.written.iter().any(|w| w.changed),
+                "{}",
+                phase.display()
+            );
+            let layout = Layout::daemon(f.daemon.clone());
+            let leaf = certs(&layout.cert_path()).remove(0);
+            dockpki::verify_leaf(&leaf, &certs(&layout.ca_path()), Usage::Server, None, now)
+                .unwrap();
+        };
+        in_order(&begun);
+        in_order(&reissued);
+        refused_as_older(
+            install_from(&f, &begun, Existing::Refuse, now),
+            "is older than",
+        );
+        // With old and new trusted, a CA older than the newest (the new one), though newer than
+        // the old one, is refused.
+        let t_mid = t0 + Duration::minutes(30);
+        let mid = CertificateAuthority::create(&CaOptions::new(t_mid).unwrap(), t_mid).unwrap();
+        let with_mid = delivery(&f, "with-mid", &new_cert, &[&old, &new, &mid]);
+        refused_as_older(
+            install_from(&f, &with_mid, Existing::Refuse, now),
+            "puts back the CA",
+        );
+        in_order(&finished);
+        // As old as the newest CA trusted: not older.
+        let twin = CertificateAuthority::create(&CaOptions::new(t1).unwrap(), t1).unwrap();
+        assert_eq!(twin.info().not_before, new.info().not_before);
+        let with_twin = delivery(&f, "with-twin", &new_cert, &[&new, &twin]);
+        install_from(&f, &with_twin, Existing::Refuse, now).unwrap();
+        in_order(&finished);
+        let before = files(&f);
+        refused_as_older(
+            install_from(&f, &reissued, Existing::Refuse, now),
+            "puts back the CA",
+        );
+        assert!(install_from(&f, &broken, Existing::Refuse, now).is_err());
+        assert_eq!(files(&f), before, "nothing written on refusal");
+
+        // A newer CA added (the next rotation's begin) installs.
+        let t4 = t0 + Duration::hours(4);
+        let next = CertificateAuthority::create(&CaOptions::new(t4).unwrap(), t4).unwrap();
+        let next_begun = delivery(&f, "next-begun", &new_cert, &[&new, &next]);
+        install_from(&f, &next_begun, Existing::Refuse, t0 + Duration::hours(5)).unwrap();
+
+        // With consent, the old CA is put back (a backup of the bundle kept).
+        let forced = install_from(&f, &reissued, Existing::ReplaceKeepingBackup, now).unwrap();
+        let ca = forced
+            .written
+            .iter()
+            .find(|w| w.path.ends_with("ca.pem"))
+            .unwrap();
+        assert!(ca.changed && ca.backup.as_ref().is_some_and(|b| b.is_file()));
     }
 }
