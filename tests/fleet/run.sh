@@ -122,10 +122,25 @@ cat >"$check_dir/check.yml" <<EOF
         state_dir: $check_dir/state
         argv: [ca, init]
       register: ci
+    - dockpki.fleet.dockpki:
+        bin: $bin
+        state_dir: $check_dir/ca
+        changed: never
+        argv: [renew, --all]
+      register: rn
+    - dockpki.fleet.dockpki:
+        bin: $bin
+        state_dir: $check_dir/ca
+        changed: never
+        ok_rcs: [0, 3]
+        argv: [status]
+      register: st
     - ansible.builtin.assert:
         that:
           - dc is changed and dc.json.dry_run and dc.json.changed
           - ci is skipped and ci is not changed
+          - rn is skipped
+          - st is not skipped and st.json.certificates | length == 2
 EOF
 ansible-playbook -i localhost, --check --diff "$check_dir/check.yml" >"$work/check-mode.log" 2>&1 ||
   { cat "$work/check-mode.log" >&2; fail "the module in check mode: see the playbook's output above"; }
@@ -134,7 +149,15 @@ ansible-playbook -i localhost, --check --diff "$check_dir/check.yml" >"$work/che
 [ ! -e "$check_dir/state" ] || fail "the module in check mode ran ca init ($check_dir/state exists)"
 grep -q '^+.*tlsverify' "$work/check-mode.log" ||
   fail "the module in check mode showed no diff of daemon.json (see $work/check-mode.log)"
-say "the module in check mode: daemon-config dry-run with its diff, ca init skipped, nothing written"
+find "$check_dir" -type f -newer "$check_dir/check.yml" >"$work/check-mode.written"
+[ ! -s "$work/check-mode.written" ] ||
+  fail "check mode wrote files: $(head -n 3 "$work/check-mode.written")"
+if ansible-playbook -i localhost, --check dockpki.fleet.renew >"$work/check-mode-renew.log" 2>&1; then
+  fail "renew.yml ran in check mode instead of refusing it"
+fi
+grep -q "cannot be rehearsed with --check" "$work/check-mode-renew.log" ||
+  { tail -n 20 "$work/check-mode-renew.log" >&2; fail "renew.yml in check mode did not say why it stops"; }
+say "check mode: daemon-config dry-run with its diff, status run, ca init and renew skipped, nothing written; renew.yml refuses it"
 
 # The hosts.
 hosts=() addrs=()

@@ -118,7 +118,9 @@ pub struct VerifiedCsr {
 pub struct CertifiedNames {
     /// The subject's common name.
     pub common_name: String,
-    /// The subject alternative names, in the request's order (none for a client certificate).
+    /// The subject alternative names, in the order the certificate lists them (none for a
+    /// client certificate). `sign` compares them as a set: a request listing the same names in
+    /// another order does not need a new certificate.
     pub sans: Vec<SubjectAltName>,
 }
 
@@ -300,7 +302,8 @@ impl VerifiedCsr {
 
     /// The names a certificate of kind `usage` signed from this request
     /// ([`CertificateAuthority::sign_csr`]) carries, by the same rules: a server's common name
-    /// is the request's, else its first SAN, and its SANs are the request's, checked; a client
+    /// is the request's, else [`SanList::primary`] of its SANs, and its SANs are the request's,
+    /// checked (duplicates removed); a client
     /// certificate carries the request's common name and no SANs. For telling, without the CA's
     /// key, whether a certificate signed earlier still does for this request.
     ///

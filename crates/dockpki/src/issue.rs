@@ -17,8 +17,8 @@ use crate::lifetime::Lifetime;
 use crate::san::SanList;
 use crate::verify::{self, Usage};
 
-/// The common name of a daemon's certificate (and of its request): the one given, else the first
-/// SAN ([`SanList::primary`]). One rule for issuing, signing a request and making one, so that
+/// The common name of a daemon's certificate (and of its request): the one given, else
+/// [`SanList::primary`] (the first DNS name that is not a wildcard, else the first SAN). One rule for issuing, signing a request and making one, so that
 /// what a request will be certified with can be known before signing it
 /// ([`crate::VerifiedCsr::certified_names`]).
 pub(crate) fn server_common_name(common_name: Option<&CommonName>, sans: &SanList) -> String {

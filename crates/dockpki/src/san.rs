@@ -351,7 +351,8 @@ impl SanList {
         &self.0
     }
 
-    /// The first DNS name, or else the first address: the conventional common name.
+    /// The first DNS name that is not a wildcard, or else the first SAN: the conventional common
+    /// name.
     pub fn primary(&self) -> &SubjectAltName {
         self.0
             .iter()

@@ -16,7 +16,8 @@ description:
   - On a failure the task's message is dockpki's own one-line error (what is wrong and how to fix
     it), prefixed by the command.
   - dockpki never prints a private key, so nothing here needs C(no_log).
-  - In check mode, commands that only read run as usual (C(changed=never)); C(daemon-config) runs
+  - In check mode, commands that only read run as usual (C(status), C(inspect), C(verify),
+    C(probe), C(audit), C(sans), C(plan), C(env), C(ca rotate status)); C(daemon-config) runs
     with C(--dry-run) added and reports whether C(daemon.json)
     would change (with C(--diff), the change); any other command is skipped, since whether it would
     change anything is not known without running it.
@@ -86,6 +87,26 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 
+# The commands that write nothing (besides completing an update a killed run left, which any
+# command opening the state does): the only ones run as they are in check mode. Decided by the
+# command, never by the task's `changed`, which says how to report a run, not what it writes.
+READ_ONLY = (
+    ("status",),
+    ("inspect",),
+    ("verify",),
+    ("probe",),
+    ("audit",),
+    ("sans",),
+    ("plan",),
+    ("env",),
+    ("ca", "rotate", "status"),
+)
+
+
+def reads_only(argv):
+    return any(tuple(argv[: len(c)]) == c for c in READ_ONLY)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -106,7 +127,7 @@ def main():
     if p["passphrase_file"]:
         argv += ["--passphrase-file", p["passphrase_file"]]
     argv += p["argv"]
-    if module.check_mode and p["changed"] != "never":
+    if module.check_mode and not reads_only(p["argv"]):
         if p["argv"][:1] == ["daemon-config"]:
             # The one writing command that can say what it would change: it runs with
             # --dry-run, which writes nothing, and reports changed from that (and the diff).
@@ -133,6 +154,9 @@ def main():
         module.fail_json(msg="%s: %s" % (" ".join(argv[1:]), line), changed=False, **result)
 
     how = p["changed"]
+    if module.check_mode and p["argv"][:1] == ["daemon-config"] and how not in ("never", "always"):
+        # A dry run writes nothing, so its `written` says nothing: its `changed` does.
+        how = "field"
     written = doc.get("written") if isinstance(doc, dict) else None
     wrote = any(w.get("changed", True) for w in (written or []) if isinstance(w, dict))
     if how == "never":
