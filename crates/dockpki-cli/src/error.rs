@@ -232,10 +232,7 @@ fn advice_text(advice: Advice, inv: &Invocation) -> String {
         ),
         Advice::LongerCaValidity => "pass a longer --validity".to_string(),
         Advice::RemoveContext => "or pass --force to remove it anyway".to_string(),
-        Advice::OlderDelivery => format!(
-            "deliver the newest files from the CA's host (`{}` again), or pass --force to put back the older one (the files replaced are kept as timestamped backups)",
-            run("sign")
-        ),
+        Advice::OlderDelivery => "deliver the newest files from the CA's host (what its last `dockpki sign`, `renew` or `ca rotate` wrote into this host's --out), or pass --force to install these anyway (the files replaced are kept as timestamped backups)".to_string(),
         Advice::ShorterValidity => format!(
             "pass a shorter --validity, or rotate the CA first (`{}`); nothing was written",
             run("ca rotate begin")

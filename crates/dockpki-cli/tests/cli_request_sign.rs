@@ -1488,8 +1488,7 @@ fn a_rotations_deliveries_install_in_order_and_an_earlier_one_replayed_is_refuse
     let refused = |from: &Path, phrase: &str| {
         let line = env.assert_refused(&["install", "--from", s(from), "--dir", s(&host)], phrase);
         assert!(
-            line.contains("; deliver the newest files from the CA's host (`dockpki ")
-                && line.contains(" sign` again), or pass --force to put back the older one"),
+            line.contains("; deliver the newest files from the CA's host (what its last `dockpki sign`, `renew` or `ca rotate` wrote into this host's --out), or pass --force to install these anyway"),
             "{line}"
         );
         // The installed files still verify (openssl judging).
@@ -1534,7 +1533,7 @@ fn a_rotations_deliveries_install_in_order_and_an_earlier_one_replayed_is_refuse
         &begun,
         "is older than the certificate for the same key installed in",
     );
-    refused(&reissued, "puts back the CA");
+    refused(&reissued, "which was made before the newest CA it trusts");
     // finish's again: nothing to do.
     let again = json(&install(&finished));
     assert_eq!(again["changed"], false, "{again}");

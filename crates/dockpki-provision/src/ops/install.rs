@@ -110,11 +110,18 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// bundle after `reissue` delivered the new CA's certificate). So every phase of a CA rotation
 /// delivered in order installs (`begin`: the installed certificate with old+new; `reissue`: the
 /// new CA's certificate with old+new; `finish`: that certificate with the new CA alone; `abort`:
-/// the old CA's certificate, re-signed now, with the old CA alone), and an earlier phase's
-/// delivery replayed after a later one is refused.
+/// the old CA alone, with the old CA's certificate re-signed now when the new CA had signed one),
+/// and an earlier phase's delivery replayed after a later one is refused, but for the two cases
+/// below.
 ///
 /// An interrupted update of the layout (its journal) is completed before these checks read the
 /// layout, so they judge the files it was putting in place.
+///
+/// What a layout cannot tell apart (its files say nothing of the rotations it saw): after
+/// `abort` right after `begin` (which re-signs nothing, so the host keeps its certificate and
+/// gets the old CA alone back), `begin`'s delivery replayed puts the aborted CA back; and the
+/// delivery from before a rotation, replayed after `begin`'s, drops the new CA (it is what
+/// `abort` delivers). Both install without consent.
 ///
 /// The key is not touched. An existing certificate for the layout's key and an existing
 /// `ca.pem` (which the checks above require to share a CA with the delivered one) are replaced
@@ -128,8 +135,11 @@ fn kind_of(from: &std::path::Path) -> Result<Usage> {
 /// layout, or the files cannot be written (an existing certificate for another key, or a file
 /// that is not a certificate, without [`Existing::ReplaceKeepingBackup`]); without
 /// [`Existing::ReplaceKeepingBackup`] also when the delivered certificate is older than the one
-/// installed for the key, or the delivered bundle puts back a CA older than those the layout
-/// trusts ([`Advice::OlderDelivery`] for both); nothing is written then.
+/// installed for the key, or the delivered bundle adds a CA older than those the layout
+/// trusts ([`Advice::OlderDelivery`] for both); with or without it, when the delivered bundle
+/// holds a certificate that is not a CA (CA:TRUE with keyCertSign) or a CA not valid yet. Nothing
+/// is written then (an interrupted update of the layout is still completed first: that update's
+/// files, not this one's).
 pub fn install(
     request: &InstallRequest,
     now: OffsetDateTime,
@@ -156,6 +166,7 @@ pub fn install(
     // the ones this install replaces (judged before, a replayed delivery could pass against the
     // files the interrupted update was about to replace).
     let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
+    refuse_non_ca_entries(&bundle, &from, now)?;
     let current_bundle = refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
     let key_path = layout.key_path();
     let key_file = match reader::open(&key_path, Links::Follow, Limit::Pem) {
@@ -346,7 +357,7 @@ fn refuse_retired_ca(
         if info.not_before < newest.not_before {
             return Err(Error::advised(
                 format!(
-                    "{} puts back the CA {:?} (SHA-256 {fingerprint}, valid from {}), which {} no longer holds and which is older than the CA {:?} it trusts now (valid from {}): an earlier delivery, from before a CA rotation finished",
+                    "{} adds the CA {:?} (SHA-256 {fingerprint}, valid from {}), which {} does not hold and which was made before the newest CA it trusts, {:?} (valid from {}): a CA a rotation retired, from an earlier delivery (or the CA host's clock was behind when it was made)",
                     from.ca_path().display(),
                     info.subject,
                     dockpki::format_time(info.not_before),
@@ -356,6 +367,43 @@ fn refuse_retired_ca(
                 ),
                 Advice::OlderDelivery,
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a delivered bundle holding anything but CA certificates valid now (within the
+/// clock-skew allowance): what `ca.pem` holds is what the daemon (or client) trusts as a root,
+/// and Go's verifier trusts any certificate found there, so a leaf there (the layout's own, say)
+/// would be trusted by itself; a CA not valid yet verifies nothing, and would count as the newest
+/// CA and block the next rotation's delivery ([`refuse_retired_ca`]). With or without consent:
+/// no delivery dockpki makes holds either.
+fn refuse_non_ca_entries(
+    bundle: &[CertificateDer<'static>],
+    from: &Layout,
+    now: OffsetDateTime,
+) -> Result<()> {
+    for cert in bundle {
+        let info =
+            dockpki::inspect(cert).map_err(|e| Error::from(e).context(from.ca_path().display()))?;
+        let signs_certificates = info.key_usages.iter().any(|u| u == "keyCertSign");
+        if !info.is_ca || !signs_certificates {
+            return Err(Error::new(format!(
+                "{} holds {:?} (SHA-256 {}), which is not a CA certificate (CA:TRUE with keyCertSign); a ca.pem holds only the CA certificates to trust: deliver the ca.pem `dockpki sign` wrote",
+                from.ca_path().display(),
+                info.subject,
+                info.fingerprint()
+            )));
+        }
+        if info.not_before > now + dockpki::CLOCK_SKEW_ALLOWANCE {
+            return Err(Error::new(format!(
+                "{} holds the CA {:?} (SHA-256 {}), valid only from {}, later than this host's clock allows ({}): check the clocks of this host and the CA's host, then deliver again",
+                from.ca_path().display(),
+                info.subject,
+                info.fingerprint(),
+                dockpki::format_time(info.not_before),
+                dockpki::format_time(now)
+            )));
         }
     }
     Ok(())
@@ -608,7 +656,7 @@ mod tests {
         let with_mid = delivery(&f, "with-mid", &new_cert, &[&old, &new, &mid]);
         refused_as_older(
             install_from(&f, &with_mid, Existing::Refuse, now),
-            "puts back the CA",
+            "which was made before the newest CA it trusts",
         );
         in_order(&finished);
         // As old as the newest CA trusted: not older.
@@ -620,7 +668,7 @@ mod tests {
         let before = files(&f);
         refused_as_older(
             install_from(&f, &reissued, Existing::Refuse, now),
-            "puts back the CA",
+            "which was made before the newest CA it trusts",
         );
         assert!(install_from(&f, &broken, Existing::Refuse, now).is_err());
         assert_eq!(files(&f), before, "nothing written on refusal");
@@ -639,5 +687,37 @@ mod tests {
             .find(|w| w.path.ends_with("ca.pem"))
             .unwrap();
         assert!(ca.changed && ca.backup.as_ref().is_some_and(|b| b.is_file()));
+    }
+
+    #[test]
+    fn a_bundle_holding_a_leaf_or_a_ca_not_valid_yet_is_refused_even_with_consent() {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let now = t0 + Duration::hours(3);
+        let cert = signed(&f, &ca, t0 + Duration::hours(2), "365d");
+        // The layout's own certificate in ca.pem, next to the CA: Go would trust it as a root.
+        let with_leaf = delivery(&f, "with-leaf", &cert, &[&ca]);
+        let mut bundle = std::fs::read_to_string(with_leaf.join("ca.pem")).unwrap();
+        bundle.push_str(&cert);
+        std::fs::write(with_leaf.join("ca.pem"), bundle).unwrap();
+        // A CA valid only from next year: it verifies nothing, and would block the next rotation.
+        let later = now + Duration::days(365);
+        let future = CertificateAuthority::create(&CaOptions::new(later).unwrap(), later).unwrap();
+        let with_future = delivery(&f, "with-future", &cert, &[&ca, &future]);
+        // Within the clock-skew allowance it is taken (another host's clock a little ahead).
+        let soon = now + Duration::minutes(4);
+        let skewed = CertificateAuthority::create(&CaOptions::new(soon).unwrap(), soon).unwrap();
+        let with_skewed = delivery(&f, "with-skewed", &cert, &[&ca, &skewed]);
+        let before = files(&f);
+        for existing in [Existing::Refuse, Existing::ReplaceKeepingBackup] {
+            let e = install_from(&f, &with_leaf, existing, now).unwrap_err();
+            assert!(e.message().contains("which is not a CA certificate"), "{e}");
+            let e = install_from(&f, &with_future, existing, now).unwrap_err();
+            assert!(e.message().contains("valid only from"), "{e}");
+            assert_eq!(files(&f), before, "nothing written on refusal");
+        }
+        install_from(&f, &with_skewed, Existing::Refuse, now).unwrap();
+        assert_eq!(certs(&Layout::daemon(f.daemon.clone()).ca_path()).len(), 2);
     }
 }
