@@ -423,6 +423,12 @@ mod tests {
 
     /// Host web1's part of a fleet on the fixture's state: a server request made (key and CSR)
     /// in `root/web1/pki`, to be delivered into `root/signed/web1`.
+    /// Signs `csr` into `out` as [`sign_request`] asks (no consent, no `--resign`), at `now`.
+    fn sign_again(f: &Fixture, csr: &Path, out: &Path, now: OffsetDateTime) -> Signed {
+        let request = sign_request(csr.to_path_buf(), out.to_path_buf(), Existing::Refuse);
+        sign(&f.state, &request, now).unwrap()
+    }
+
     struct Web1 {
         f: Fixture,
         host: PathBuf,
@@ -442,12 +448,7 @@ mod tests {
     fn a_signed_request_installs_for_the_hosts_own_key_and_is_recorded_as_remote() {
         let now = OffsetDateTime::now_utc();
         let Web1 { f, host, out, csr } = web1(now);
-        let signed = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let signed = sign_again(&f, &csr, &out, now);
         assert_eq!(signed.usage, Usage::Server);
         assert!(
             !out.join("server-key.pem").exists(),
@@ -653,12 +654,7 @@ mod tests {
     fn signing_the_same_request_again_signs_nothing_and_writes_nothing_whatever_the_validity() {
         let now = OffsetDateTime::now_utc();
         let Web1 { f, out, csr, .. } = web1(now);
-        let first = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let first = sign_again(&f, &csr, &out, now);
         assert!(first.newly_signed && first.changed());
         let files = [
             out.join("server-cert.pem"),
@@ -694,20 +690,10 @@ mod tests {
     fn a_due_certificate_new_sans_or_resign_sign_anew_without_consent() {
         let now = OffsetDateTime::now_utc();
         let Web1 { f, host, out, csr } = web1(now);
-        let first = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let first = sign_again(&f, &csr, &out, now);
         let serials = |signed: &Signed| signed.certificate.serial.clone();
         // 30 days: due with 10 days left.
-        let due = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now + time::Duration::days(21),
-        )
-        .unwrap();
+        let due = sign_again(&f, &csr, &out, now + time::Duration::days(21));
         assert!(due.newly_signed);
         assert_ne!(serials(&due), serials(&first));
         let mut resign = sign_request(csr.clone(), out.clone(), Existing::Refuse);
@@ -722,12 +708,7 @@ mod tests {
             common_name: None,
         };
         assert!(request(&wider, &Silent).unwrap().changed());
-        let widened = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let widened = sign_again(&f, &csr, &out, now);
         assert!(widened.newly_signed);
         assert_eq!(
             widened.certificate.san_strings(),
@@ -740,12 +721,7 @@ mod tests {
     {
         let now = OffsetDateTime::now_utc();
         let Web1 { f, out, csr, .. } = web1(now);
-        let first = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let first = sign_again(&f, &csr, &out, now);
         let old_ca = first.signing_ca.sha256_fingerprint.clone();
         crate::ops::rotate::begin(
             &f.state,
@@ -758,12 +734,7 @@ mod tests {
         .unwrap();
         // Signing again mid-rotation (a playbook run again) keeps the old CA's certificate,
         // which every layout still trusts, and delivers the bundle of both CAs with it.
-        let kept = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let kept = sign_again(&f, &csr, &out, now);
         assert!(!kept.newly_signed, "{kept:?}");
         assert_eq!(kept.certificate.serial, first.certificate.serial);
         assert_eq!(kept.signing_ca.sha256_fingerprint, old_ca);
@@ -774,12 +745,7 @@ mod tests {
         let next = f.state.cert_info(&f.state.ca_next_cert_path()).unwrap();
         // The rotation's reissue re-signs it from the new CA; signing again keeps that one.
         crate::ops::rotate::reissue(&f.state, now).unwrap();
-        let reissued = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let reissued = sign_again(&f, &csr, &out, now);
         assert!(!reissued.newly_signed, "{reissued:?}");
         assert_ne!(reissued.certificate.serial, first.certificate.serial);
         assert_eq!(
@@ -795,12 +761,7 @@ mod tests {
             rotated.signing_ca.sha256_fingerprint,
             next.sha256_fingerprint
         );
-        let again = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let again = sign_again(&f, &csr, &out, now);
         assert!(!again.changed(), "{again:?}");
         assert_eq!(again.certificate.serial, rotated.certificate.serial);
     }
@@ -809,12 +770,7 @@ mod tests {
     fn install_replaces_a_certificate_for_the_same_key_without_consent_and_keeps_a_backup() {
         let now = OffsetDateTime::now_utc();
         let Web1 { f, host, out, csr } = web1(now);
-        let first = sign(
-            &f.state,
-            &sign_request(csr.clone(), out.clone(), Existing::Refuse),
-            now,
-        )
-        .unwrap();
+        let first = sign_again(&f, &csr, &out, now);
         let install_request = InstallRequest {
             from: out.clone(),
             dir: host.clone(),
