@@ -76,11 +76,16 @@ pub struct Renewed {
 /// What [`renew`] did.
 #[derive(Debug, Default)]
 pub struct Renewal {
-    /// The certificates renewed, in inventory order; empty when nothing was selected.
+    /// The certificates renewed, in inventory order (the local ones, then those of remote
+    /// hosts); empty when nothing was selected. A certificate left out (see
+    /// [`Renewal::skipped`]) is not among them.
     pub renewed: Vec<Renewed>,
-    /// The users' layout directories left as they were because they could not be written
-    /// (see [`WritePlan::drop_unwritable_layouts`]), with the reason: everything else was
-    /// renewed.
+    /// The directories left as they were, with the reason: users' layouts that could not be
+    /// written (see [`WritePlan::drop_unwritable_layouts`]), the other layouts of a certificate
+    /// installed in one of them (a certificate is renewed in all of its directories or in
+    /// none), the docker contexts copying any of those, and remote hosts' delivery directories
+    /// that could not be written. Each certificate left out keeps its record active, with no
+    /// successor recorded, so the next renewal tries it again; everything else was renewed.
     pub skipped: Vec<Skipped>,
     /// The files written, with their backups.
     pub written: Vec<Written>,
@@ -116,7 +121,10 @@ impl Renewal {
 /// (no passphrase asked for) and nothing written.
 ///
 /// A user's layout that cannot be written (they broke it) is left as it was and reported in
-/// [`Renewal::skipped`] instead of stopping the renewal of everything else. With
+/// [`Renewal::skipped`] instead of stopping the renewal of everything else; its certificate is
+/// left out of every directory it is installed in, and the same update keeps its record active
+/// with no successor recorded, so that `status` shows it as it is and the next renewal renews
+/// it once the directory is put right. With
 /// [`KeyPolicy::Reuse`] every installed copy of a reused key is made 0400 afterwards.
 ///
 /// # Errors
