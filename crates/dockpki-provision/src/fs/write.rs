@@ -2050,7 +2050,7 @@ mod tests {
                 ])
             })
             .unwrap();
-        assert_eq!(seen, [open.clone()]);
+        assert_eq!(seen, std::slice::from_ref(&open));
         let skipped: Vec<(&Path, &str)> = skipped
             .iter()
             .map(|(d, why)| (d.as_path(), why.as_str()))
