@@ -285,6 +285,96 @@ fn renew_by_serial_reinstalls_a_deleted_certificate_as_status_advises() {
     verify_ok(&env, &daemon, &client);
 }
 
+/// A layout `renew` cannot write (bob made his group-writable) is left as it was, and the
+/// inventory keeps its certificate as the active one: `status` shows it as it is, due as
+/// before (not `replaced` by a successor that was never installed), and once bob puts his
+/// directory right the next renewal renews it.
+#[test]
+fn a_layout_renew_left_out_stays_active_and_due_in_status_and_is_renewed_once_fixed() {
+    let (env, daemon, client) = bootstrapped();
+    let bob = env.path("bob");
+    env.issue_client("bob", &bob, &[]);
+    // 70 days on, both 90-day clients are due.
+    common::age_certificates(&env, "client", 70);
+    let serial_of = |dir: &Path| {
+        let doc = json(&env.run(&["--json", "status"]));
+        doc["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["installed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["dir"] == s(dir))
+            })
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let bobs_before = serial_of(&bob);
+    assert_eq!(bobs_before.len(), 1, "{bobs_before:?}");
+    assert_eq!(bobs_before[0]["state"], "due");
+    let bobs_files = [read(&bob.join("cert.pem")), read(&bob.join("key.pem"))];
+    let client_before = read(&client.join("cert.pem"));
+    common::chmod(&bob, 0o770);
+
+    let out = env.run(&["--json", "renew"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc = json(&out);
+    assert_eq!(doc["skipped"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["skipped"][0]["dir"], s(&bob), "{doc}");
+    let renewed = doc["renewed"].as_array().unwrap();
+    assert_eq!(renewed.len(), 1, "only alice's client: {doc}");
+    assert_eq!(renewed[0]["installed"][0]["dir"], s(&client), "{doc}");
+    assert_ne!(read(&client.join("cert.pem")), client_before);
+    assert_eq!(
+        [read(&bob.join("cert.pem")), read(&bob.join("key.pem"))],
+        bobs_files,
+        "bob's layout is left as it was"
+    );
+    // status: bob's old certificate is still the active one, as due as before; the inventory
+    // records no certificate for bob's directory that is not in it.
+    let bobs = serial_of(&bob);
+    assert_eq!(bobs.len(), 1, "{bobs:?}");
+    assert_eq!(bobs[0]["serial"], bobs_before[0]["serial"]);
+    assert_eq!(bobs[0]["state"], "due", "{bobs:?}");
+    assert_eq!(bobs[0]["installed"][0]["state"], "ok", "{bobs:?}");
+    let renewed_client = serial_of(&client);
+    assert_eq!(renewed_client[0]["state"], "ok", "{renewed_client:?}");
+    assert_eq!(
+        env.run(&["status"]).status.code(),
+        Some(3),
+        "bob is still due"
+    );
+
+    // bob puts his directory right: the next renewal renews it, and nothing is due after.
+    common::chmod(&bob, 0o700);
+    let doc = json(&env.ok(&["--json", "renew", "--all"]));
+    assert_eq!(doc["skipped"], serde_json::json!([]), "{doc}");
+    assert!(
+        doc["renewed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["old_serial"] == bobs_before[0]["serial"]),
+        "{doc}"
+    );
+    assert_ne!(read(&bob.join("cert.pem")), bobs_files[0]);
+    let bobs = serial_of(&bob);
+    assert_eq!(bobs.len(), 1, "{bobs:?}");
+    assert_eq!(bobs[0]["state"], "ok", "{bobs:?}");
+    env.ok(&["status"]);
+    verify_ok(&env, &daemon, &client);
+    env.ok(&[
+        "verify",
+        "--daemon-dir",
+        s(&daemon),
+        "--client-dir",
+        s(&bob),
+    ]);
+}
+
 /// `--within 0d` is a window of nothing ahead: it renews only what has already expired.
 #[test]
 fn within_0d_renews_only_expired_certificates() {

@@ -78,6 +78,9 @@ struct PlannedFile {
     replace: Replace,
     /// The planned file this one copies ([`WritePlan::mirror_of`]): left out with it.
     copy_of: Option<PathBuf>,
+    /// Checked already, with its whole directory, by the drop step of
+    /// [`WritePlan::commit_dropping_unwritable`]: the commit does not check it again.
+    judged: bool,
     /// Written even when the file already holds these contents ([`WritePlan::rewrite_in_place`]).
     rewrite_same: bool,
 }
@@ -306,6 +309,7 @@ impl WritePlan {
             replace,
             copy_of: None,
             rewrite_same: false,
+            judged: false,
         });
     }
 
@@ -349,7 +353,9 @@ impl WritePlan {
     ) -> (Vec<Skipped>, BTreeSet<PathBuf>) {
         // Each directory's files, found once: a renewal plans thousands of layouts.
         let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
-        for (i, f) in self.files.iter().enumerate() {
+        for (i, f) in self.files.iter_mut().enumerate() {
+            // Judged now, or not at all (a judgement of an earlier call is not kept).
+            f.judged = false;
             let dir = parent(&f.path);
             if !dir.starts_with(keep) {
                 by_dir.entry(dir.to_path_buf()).or_default().push(i);
@@ -358,37 +364,52 @@ impl WritePlan {
         // The directories above the layouts are the same for most of them: judged once.
         let mut dropped = Vec::new();
         let mut to_create = BTreeSet::new();
+        let mut kept = Vec::new();
         for (dir, files) in by_dir {
-            let files: Vec<&PlannedFile> = files.iter().map(|&i| &self.files[i]).collect();
-            match check_files(&files, &[], self.existing, trust) {
-                Ok(dirs) => to_create.extend(dirs),
+            let planned: Vec<&PlannedFile> = files.iter().map(|&i| &self.files[i]).collect();
+            match check_files(&planned, &[], self.existing, trust) {
+                Ok(dirs) => {
+                    to_create.extend(dirs);
+                    kept.extend(files);
+                }
                 Err(e) => dropped.push((dir, e.to_string())),
             }
         }
-        if !dropped.is_empty() {
-            // A copy of a file left out goes too, with its whole directory: a context whose
-            // layout was skipped must not hold newer files than the layout.
-            let mut copies: Vec<Skipped> = Vec::new();
-            for f in &self.files {
-                let Some(source) = &f.copy_of else { continue };
-                let source_dir = parent(source);
-                let dir = parent(&f.path);
-                if dropped.iter().any(|(d, _)| d == source_dir)
-                    && !dropped.iter().chain(&copies).any(|(d, _)| d == dir)
-                {
-                    copies.push((
-                        dir.to_path_buf(),
-                        format!("it copies {}, which was left out", source_dir.display()),
-                    ));
-                }
-            }
-            dropped.extend(copies);
-            let gone: BTreeSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
-            self.files.retain(|f| !gone.contains(parent(&f.path)));
-            // The directories checked for what stays: none of those left out is created.
-            to_create.retain(|d: &PathBuf| !gone.iter().any(|g| d.starts_with(g)));
+        for i in kept {
+            self.files[i].judged = true;
         }
+        self.leave_out(&mut dropped, &mut to_create);
         (dropped, to_create)
+    }
+
+    /// Takes the directories in `dropped` out of the plan, with every directory holding a copy
+    /// of a file in one of them ([`WritePlan::mirror_of`], added to `dropped`), and out of
+    /// `to_create` every directory at or under one of them.
+    fn leave_out(&mut self, dropped: &mut Vec<Skipped>, to_create: &mut BTreeSet<PathBuf>) {
+        if dropped.is_empty() {
+            return;
+        }
+        // A copy of a file left out goes too, with its whole directory: a context whose
+        // layout was skipped must not hold newer files than the layout.
+        let mut copies: Vec<Skipped> = Vec::new();
+        for f in &self.files {
+            let Some(source) = &f.copy_of else { continue };
+            let source_dir = parent(source);
+            let dir = parent(&f.path);
+            if dropped.iter().any(|(d, _)| d == source_dir)
+                && !dropped.iter().chain(&copies).any(|(d, _)| d == dir)
+            {
+                copies.push((
+                    dir.to_path_buf(),
+                    format!("it copies {}, which was left out", source_dir.display()),
+                ));
+            }
+        }
+        dropped.extend(copies);
+        let gone: BTreeSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
+        self.files.retain(|f| !gone.contains(parent(&f.path)));
+        // The directories checked for what stays: none of those left out is created.
+        to_create.retain(|d: &PathBuf| !gone.iter().any(|g| d.starts_with(g)));
     }
 
     /// Checks every file without writing anything: no symlinks, no directory in the way, and no
@@ -664,30 +685,40 @@ impl WritePlan {
         self.commit_checked(new_dirs, journal_path, staging_note, report)
     }
 
-    /// [`WritePlan::drop_unwritable_layouts`] (outside `keep`), then
+    /// [`WritePlan::drop_unwritable_layouts`] (outside `keep`), then `replan`, then
     /// [`WritePlan::commit_noting_staging`] of what is left, returning what was written and what
-    /// was left out. The layouts kept were checked whole by the first step an instant before,
-    /// so the commit checks only the rest (the files in `keep` and the renames) instead of
-    /// judging a renewal's thousands of files a second time.
+    /// was left out.
+    ///
+    /// `replan` is given the plan and the directories left out, before anything else is checked:
+    /// it plans what depends on them (the inventory, which must not record a certificate that
+    /// was not written) and returns more directories to leave out, with the reason (the other
+    /// layouts of a certificate one of whose layouts was left out); those go as the first step's
+    /// do, with their copies, and are returned with them.
+    ///
+    /// The layouts kept were checked whole by the first step an instant before, so the commit
+    /// checks only the rest (the files in `keep`, those `replan` added, and the renames) instead
+    /// of judging a renewal's thousands of files a second time; a file `replan` added that may
+    /// not be written stops the commit, wherever it is.
     ///
     /// # Errors
-    /// As [`WritePlan::commit`].
+    /// As [`WritePlan::commit`], and `replan`'s error; nothing was changed then.
     pub fn commit_dropping_unwritable(
         mut self,
         keep: &Path,
         journal_path: &Path,
         staging_note: Option<&Path>,
         report: &dyn Report,
+        replan: impl FnOnce(&mut WritePlan, &[Skipped]) -> Result<Vec<Skipped>>,
     ) -> Result<(Vec<Written>, Vec<Skipped>)> {
         // One cache for both checks, which run one right after the other: it never outlives
         // this call, so no pass is taken from longer ago than that.
         let mut trust = TrustCache::default();
-        let (skipped, mut to_create) = self.drop_unwritable_with(keep, &mut trust);
-        let rest: Vec<&PlannedFile> = self
-            .files
-            .iter()
-            .filter(|f| parent(&f.path).starts_with(keep))
-            .collect();
+        let (mut skipped, mut to_create) = self.drop_unwritable_with(keep, &mut trust);
+        let mut more = replan(&mut self, &skipped)?;
+        more.retain(|(d, _)| !skipped.iter().any(|(s, _)| s == d));
+        self.leave_out(&mut more, &mut to_create);
+        skipped.extend(more);
+        let rest: Vec<&PlannedFile> = self.files.iter().filter(|f| !f.judged).collect();
         to_create.extend(check_files(
             &rest,
             &self.renames,
@@ -1959,7 +1990,7 @@ mod tests {
         };
         let journal = state.join("journal.json");
         let (written, skipped) = plan()
-            .commit_dropping_unwritable(&state, &journal, None, &Silent)
+            .commit_dropping_unwritable(&state, &journal, None, &Silent, |_, _| Ok(Vec::new()))
             .unwrap();
         assert_eq!(skipped.len(), 1);
         assert_eq!(skipped[0].0, open);
@@ -1972,10 +2003,78 @@ mod tests {
         fs::create_dir(state.join("inventory.json")).unwrap();
         fs::remove_dir_all(root.path().join("new")).unwrap();
         let e = plan()
-            .commit_dropping_unwritable(&state, &journal, None, &Silent)
+            .commit_dropping_unwritable(&state, &journal, None, &Silent, |_, _| Ok(Vec::new()))
             .unwrap_err();
         assert!(e.to_string().contains("is a directory"), "{e}");
         assert!(!root.path().join("new").exists());
+    }
+
+    /// `replan` sees the directories the drop step left out before anything else is checked:
+    /// what it plans is written in the same commit, the directories it names are left out
+    /// with their copies (judged writable, they are still not written), and a file it plans
+    /// that may not be written stops the commit, even outside the state, which the drop step
+    /// never judged.
+    #[test]
+    fn a_replan_sees_what_was_left_out_and_what_it_plans_or_leaves_out_is_honoured() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let [state, open, sibling, copy, good] =
+            ["state", "open", "sibling", "copy", "good"].map(|d| root.path().join(d));
+        for d in [&state, &open, &sibling, &copy, &good] {
+            fs::create_dir(d).unwrap();
+        }
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let plan = || {
+            let mut plan = WritePlan::new(Existing::Refuse);
+            plan.cert(open.join("cert.pem"), "c", None);
+            plan.cert(sibling.join("cert.pem"), "c", None);
+            plan.mirror_of(
+                copy.join("cert.pem"),
+                b"c",
+                0o644,
+                None,
+                &sibling.join("cert.pem"),
+            );
+            plan.cert(good.join("cert.pem"), "c", None);
+            plan
+        };
+        let journal = state.join("journal.json");
+        let mut seen = Vec::new();
+        let (written, skipped) = plan()
+            .commit_dropping_unwritable(&state, &journal, None, &Silent, |plan, dropped| {
+                seen = dropped.iter().map(|(d, _)| d.clone()).collect();
+                plan.state(state.join("inventory.json"), b"i".to_vec());
+                Ok(vec![
+                    (sibling.clone(), "with open".into()),
+                    (open.clone(), "named twice".into()),
+                ])
+            })
+            .unwrap();
+        assert_eq!(seen, std::slice::from_ref(&open));
+        let skipped: Vec<(&Path, &str)> = skipped
+            .iter()
+            .map(|(d, why)| (d.as_path(), why.as_str()))
+            .collect();
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert_eq!(skipped[0].0, open);
+        assert_eq!(skipped[1], (sibling.as_path(), "with open"));
+        assert_eq!(skipped[2].0, copy);
+        let paths: Vec<&Path> = written.iter().map(|w| w.path.as_path()).collect();
+        assert_eq!(paths, [good.join("cert.pem"), state.join("inventory.json")]);
+        for d in [&open, &sibling, &copy] {
+            assert!(!d.join("cert.pem").exists(), "{}", d.display());
+        }
+
+        // A file replan adds where it may not be written stops the commit: nothing is written.
+        fs::remove_file(good.join("cert.pem")).unwrap();
+        let e = plan()
+            .commit_dropping_unwritable(&state, &journal, None, &Silent, |plan, _| {
+                plan.cert(open.join("late.pem"), "l", None);
+                Ok(Vec::new())
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("writable"), "{e}");
+        assert!(!good.join("cert.pem").exists() && !open.join("late.pem").exists());
     }
 
     #[test]
@@ -2182,6 +2281,7 @@ mod tests {
             replace: Replace::IfForced,
             copy_of: None,
             rewrite_same: false,
+            judged: false,
         };
         let (a, b) = (file("a"), file("b"));
         let ours = root.path().join(".a.dockpki-1-1.tmp");

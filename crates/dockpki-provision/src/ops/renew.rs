@@ -5,8 +5,8 @@
 //! renewal replaces are kept as timestamped backups; they are a few hundred bytes each, and an
 //! operator may need the previous key to read old traffic captures or to roll back by hand.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use dockpki::{CertInfo, CertificateAuthority, Lifetime, Usage};
 use time::OffsetDateTime;
@@ -18,7 +18,8 @@ use crate::report::{Notice, Task};
 use crate::store::expiry::{is_due, RenewalWindow};
 use crate::store::inventory::{Inventory, Record, RemoteInfo, Status};
 use crate::store::reissue::{
-    plan_successors, resign_remote_record, restrict_reused_keys, sign_successors,
+    plan_successor_files, resign_remote_record, restrict_reused_keys, sign_successors,
+    successor_record,
 };
 use crate::store::State;
 
@@ -75,11 +76,16 @@ pub struct Renewed {
 /// What [`renew`] did.
 #[derive(Debug, Default)]
 pub struct Renewal {
-    /// The certificates renewed, in inventory order; empty when nothing was selected.
+    /// The certificates renewed, in inventory order (the local ones, then those of remote
+    /// hosts); empty when nothing was selected. A certificate left out (see
+    /// [`Renewal::skipped`]) is not among them.
     pub renewed: Vec<Renewed>,
-    /// The users' layout directories left as they were because they could not be written
-    /// (see [`WritePlan::drop_unwritable_layouts`]), with the reason: everything else was
-    /// renewed.
+    /// The directories left as they were, with the reason: users' layouts that could not be
+    /// written (see [`WritePlan::drop_unwritable_layouts`]), the other layouts of a certificate
+    /// installed in one of them (a certificate is renewed in all of its directories or in
+    /// none), the docker contexts copying any of those, and remote hosts' delivery directories
+    /// that could not be written. Each certificate left out keeps its record active, with no
+    /// successor recorded, so the next renewal tries it again; everything else was renewed.
     pub skipped: Vec<Skipped>,
     /// The files written, with their backups.
     pub written: Vec<Written>,
@@ -115,7 +121,10 @@ impl Renewal {
 /// (no passphrase asked for) and nothing written.
 ///
 /// A user's layout that cannot be written (they broke it) is left as it was and reported in
-/// [`Renewal::skipped`] instead of stopping the renewal of everything else. With
+/// [`Renewal::skipped`] instead of stopping the renewal of everything else; its certificate is
+/// left out of every directory it is installed in, and the same update keeps its record active
+/// with no successor recorded, so that `status` shows it as it is and the next renewal renews
+/// it once the directory is put right. With
 /// [`KeyPolicy::Reuse`] every installed copy of a reused key is made 0400 afterwards.
 ///
 /// # Errors
@@ -232,19 +241,13 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
     if let Some(record) = selected.get(outliving) {
         refuse_outliving_ca(record, &ca, request.lifetime, now)?;
     }
-    plan_successors(
-        &ca,
-        &bundle,
-        &selected,
-        &issued_all,
-        owners,
-        &mut plan,
-        &mut inventory,
-    );
+    // The successors are recorded only once the update knows which layouts it writes (below).
+    plan_successor_files(&bundle, &selected, &issued_all, owners, &mut plan);
     // A remote host's delivery directory that cannot be written is left out before its new
     // certificate is recorded: the inventory keeps the old one active (renewed again next
     // time), instead of recording a certificate nobody can fetch.
     let mut remote_skipped = Vec::new();
+    let mut resigned_all = Vec::new();
     for record in &remote {
         refuse_outliving_ca(record, &ca, request.lifetime, now)?;
         let Some(resigned) = resign_remote_record(&ca, record, request.lifetime, now)? else {
@@ -257,7 +260,48 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
             continue;
         }
         resigned.plan(&bundle, &mut plan);
-        inventory.add(resigned.record);
+        resigned_all.push((record, resigned));
+    }
+    // Judged before the update: judged again after it, a layout swapped for a symlink would
+    // have no owner, and root would follow it (see restrict_reused_keys).
+    let layout_owners: BTreeMap<_, _> = selected
+        .iter()
+        .flat_map(|r| r.installed.iter())
+        .map(|d| (d.clone(), owners.owner_for(d)))
+        .collect();
+    let plan = state.feed_contexts(plan)?;
+    let mut contexts_fed = plan.contexts().to_vec();
+    // Which certificates had a directory left out, found once the layouts are judged: those
+    // keep their record active, with no successor recorded, in the same update.
+    let mut left_out = vec![false; selected.len()];
+    let mut remote_left_out = vec![false; resigned_all.len()];
+    let (written, mut skipped) = state.commit_skipping_unwritable(plan, |plan, dropped| {
+        let more = leave_out_whole(&selected, dropped, &mut left_out);
+        let gone = |dir: &Path| dropped.iter().chain(&more).any(|(d, _)| d.as_path() == dir);
+        inventory.add_all(
+            selected
+                .iter()
+                .zip(&issued_all)
+                .zip(&left_out)
+                .filter(|(_, &out)| !out)
+                .map(|((record, issued), _)| successor_record(&ca, record, issued)),
+        );
+        for ((_, resigned), out) in resigned_all.iter().zip(&mut remote_left_out) {
+            // Its probe passed, but the update judged the directory an instant later.
+            *out = gone(&resigned.out.dir);
+            if !*out {
+                inventory.add(resigned.record.clone());
+            }
+        }
+        state.plan_inventory(plan, &inventory)?;
+        Ok(more)
+    })?;
+    let mut kept = left_out.iter().map(|out| !out);
+    renewed.retain(|_| kept.next().unwrap_or(false));
+    for ((record, resigned), out) in resigned_all.into_iter().zip(remote_left_out) {
+        if out {
+            continue;
+        }
         renewed.push(Renewed {
             kind: record.kind,
             common_name: record.common_name.clone(),
@@ -268,19 +312,8 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
             remote: record.remote.clone(),
         });
     }
-    state.plan_inventory(&mut plan, &inventory)?;
-    // Judged before the update: judged again after it, a layout swapped for a symlink would
-    // have no owner, and root would follow it (see restrict_reused_keys).
-    let layout_owners: BTreeMap<_, _> = selected
-        .iter()
-        .flat_map(|r| r.installed.iter())
-        .map(|d| (d.clone(), owners.owner_for(d)))
-        .collect();
-    let plan = state.feed_contexts(plan)?;
-    let mut contexts_fed = plan.contexts().to_vec();
-    let (written, mut skipped) = state.commit_skipping_unwritable(plan)?;
     skipped.extend(remote_skipped);
-    let was_skipped = |dir: &std::path::Path| skipped.iter().any(|(d, _)| d == dir);
+    let was_skipped = |dir: &Path| skipped.iter().any(|(d, _)| d == dir);
     contexts_fed.retain(|c| !was_skipped(&c.tls_dir()));
     if request.key_policy == KeyPolicy::Reuse {
         // Only the layouts the update wrote: a skipped one is left exactly as it was.
@@ -288,7 +321,7 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
             .into_iter()
             .filter(|(dir, _)| !was_skipped(dir))
             .collect();
-        for record in &selected {
+        for (record, _) in selected.iter().zip(&left_out).filter(|(_, &out)| !out) {
             restrict_reused_keys(record, &written_layouts)?;
         }
     }
@@ -298,6 +331,44 @@ pub fn renew(state: &State, request: &RenewRequest, now: OffsetDateTime) -> Resu
         written,
         contexts_fed,
     })
+}
+
+/// Marks in `left_out` each of `records` installed in a directory `dropped` names, or in one
+/// left out with another such record, and returns those other directories, with the reason:
+/// a certificate is written into every directory it is installed in or into none, so that no
+/// directory holds a certificate the inventory does not record.
+fn leave_out_whole(records: &[Record], dropped: &[Skipped], left_out: &mut [bool]) -> Vec<Skipped> {
+    let mut gone: HashSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
+    let mut more: Vec<Skipped> = Vec::new();
+    // Until nothing changes: a directory left out for one certificate may hold another's.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (record, out) in records.iter().zip(left_out.iter_mut()) {
+            if *out {
+                continue;
+            }
+            let Some(first) = record.installed.iter().find(|d| gone.contains(d.as_path())) else {
+                continue;
+            };
+            *out = true;
+            changed = true;
+            for dir in &record.installed {
+                if gone.contains(dir.as_path()) {
+                    continue;
+                }
+                let why = format!(
+                    "its {} certificate (serial {}) is also installed in {}, which was left out, and is renewed in all of its directories or in none",
+                    record.kind,
+                    record.serial,
+                    first.display()
+                );
+                gone.insert(dir.as_path());
+                more.push((dir.clone(), why));
+            }
+        }
+    }
+    more
 }
 
 /// The active records `selection` names, in inventory order.
@@ -612,6 +683,142 @@ mod tests {
         assert_eq!(std::fs::read(bob.key_path()).unwrap(), bobs_key);
         assert!(renewal.written.iter().all(|w| !w.path.starts_with(&f.bob)));
         assert_eq!(renewal.restart_daemons(), std::slice::from_ref(&f.daemon));
+    }
+
+    /// Every active record's certificate is the one in each directory it lists, and each
+    /// directory of `dirs` is listed by exactly one active record: the inventory records no
+    /// certificate that is in no layout, and no layout holds one it does not record.
+    fn assert_inventory_matches_layouts(state: &State, dirs: &[&PathBuf]) {
+        let inventory = state.load_inventory().unwrap();
+        let active: Vec<&Record> = inventory
+            .certificates
+            .iter()
+            .filter(|r| r.status == Status::Active)
+            .collect();
+        for record in &active {
+            for dir in &record.installed {
+                let layout = Layout::for_usage(record.kind, dir.clone());
+                assert_eq!(serial_in(&layout), record.serial, "{}", dir.display());
+            }
+        }
+        for dir in dirs {
+            let listing = active.iter().filter(|r| r.installed.contains(dir)).count();
+            assert_eq!(listing, 1, "active records listing {}", dir.display());
+        }
+    }
+
+    /// The defect this guards against: the inventory recorded the successor of a layout the
+    /// update left out, so its old certificate (still installed) was marked superseded and
+    /// never renewed again.
+    #[test]
+    fn a_skipped_layout_keeps_its_record_active_with_no_successor_and_renews_once_fixed() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let [daemon, alice, bob] = f.layouts();
+        let before = [&daemon, &alice, &bob].map(serial_in);
+        let bobs_files =
+            [bob.cert_path(), bob.key_path(), bob.ca_path()].map(|p| std::fs::read(p).unwrap());
+        let records_before = f.state.load_inventory().unwrap().certificates.len();
+        // bob made his layout group-writable: it cannot be written.
+        std::fs::set_permissions(&f.bob, std::fs::Permissions::from_mode(0o770)).unwrap();
+
+        let renewal = renew(&f.state, &request(Selection::All, KeyPolicy::Fresh), now).unwrap();
+        assert_eq!(renewal.skipped.len(), 1, "{:?}", renewal.skipped);
+        assert_eq!(renewal.skipped[0].0, f.bob);
+        let renewed: Vec<&str> = renewal
+            .renewed
+            .iter()
+            .map(|r| r.old_serial.as_str())
+            .collect();
+        assert_eq!(renewed, [before[0].as_str(), before[1].as_str()]);
+        assert_eq!(
+            [bob.cert_path(), bob.key_path(), bob.ca_path()].map(|p| std::fs::read(p).unwrap()),
+            bobs_files,
+            "bob's files are unchanged"
+        );
+        assert_ne!(
+            [&daemon, &alice].map(serial_in),
+            [&before[0], &before[1]].map(|s| s.clone())
+        );
+        let inventory = f.state.load_inventory().unwrap();
+        assert_eq!(
+            inventory.certificates.len(),
+            records_before + 2,
+            "two successors"
+        );
+        let bobs = inventory
+            .certificates
+            .iter()
+            .find(|r| r.serial == before[2])
+            .unwrap();
+        assert_eq!(bobs.status, Status::Active, "bob's record stays active");
+        assert_inventory_matches_layouts(&f.state, &[&f.daemon, &f.alice, &f.bob]);
+
+        // bob puts his directory right: the next renewal renews his certificate.
+        std::fs::set_permissions(&f.bob, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let renewal = renew(
+            &f.state,
+            &request(Selection::CommonName("bob".into()), KeyPolicy::Fresh),
+            now,
+        )
+        .unwrap();
+        assert!(renewal.is_complete());
+        assert_eq!(renewal.renewed.len(), 1);
+        assert_eq!(renewal.renewed[0].old_serial, before[2]);
+        assert_ne!(serial_in(&bob), before[2]);
+        assert_inventory_matches_layouts(&f.state, &[&f.daemon, &f.alice, &f.bob]);
+    }
+
+    /// A certificate installed in several directories is renewed in all of them or in none:
+    /// one of them left out keeps the others as they were, each reported with why.
+    #[test]
+    fn a_certificate_installed_in_several_directories_is_left_out_of_all_when_one_is_skipped() {
+        let now = OffsetDateTime::now_utc();
+        let f = Fixture::new(now);
+        let [daemon, alice, bob] = f.layouts();
+        // alice's certificate is also installed in a second directory, listed second.
+        let second = f.alice.with_file_name("alice2");
+        std::fs::create_dir(&second).unwrap();
+        std::fs::set_permissions(&second, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let alice2 = Layout::client(second.clone());
+        for (from, to) in [
+            (alice.cert_path(), alice2.cert_path()),
+            (alice.key_path(), alice2.key_path()),
+            (alice.ca_path(), alice2.ca_path()),
+        ] {
+            std::fs::copy(from, to).unwrap();
+        }
+        let mut inventory = f.state.load_inventory().unwrap();
+        let alices = inventory.certificates[1].serial.clone();
+        assert_eq!(serial_in(&alice), alices);
+        inventory.certificates[1].installed.push(second.clone());
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+        f.state.plan_inventory(&mut plan, &inventory).unwrap();
+        f.state
+            .commit(f.state.feed_contexts(plan).unwrap())
+            .unwrap();
+        let alices_files = std::fs::read(alice.cert_path()).unwrap();
+        let before = [&daemon, &bob].map(serial_in);
+        std::fs::set_permissions(&second, std::fs::Permissions::from_mode(0o770)).unwrap();
+
+        let renewal = renew(&f.state, &request(Selection::All, KeyPolicy::Fresh), now).unwrap();
+        let skipped: Vec<&PathBuf> = renewal.skipped.iter().map(|(d, _)| d).collect();
+        assert_eq!(skipped, [&second, &f.alice], "{:?}", renewal.skipped);
+        let why = &renewal.skipped[1].1;
+        assert!(
+            why.contains(&alices) && why.contains(&second.display().to_string()),
+            "{why}"
+        );
+        assert_eq!(std::fs::read(alice.cert_path()).unwrap(), alices_files);
+        assert_eq!(serial_in(&alice2), alices);
+        assert!(renewal
+            .written
+            .iter()
+            .all(|w| !w.path.starts_with(&f.alice)));
+        assert_eq!(renewal.renewed.len(), 2);
+        assert!(renewal.renewed.iter().all(|r| r.old_serial != alices));
+        assert_ne!([&daemon, &bob].map(serial_in), before);
+        assert_inventory_matches_layouts(&f.state, &[&f.daemon, &f.alice, &second, &f.bob]);
     }
 
     /// With `--reuse-key` the keys renewed in place are made 0400, but only in the layouts the

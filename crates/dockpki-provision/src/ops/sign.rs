@@ -391,7 +391,7 @@ mod tests {
 
     use super::*;
     use crate::ops::install::{install, InstallRequest};
-    use crate::ops::renew::{renew, KeyPolicy, RenewRequest, Selection};
+    use crate::ops::renew::{renew, KeyPolicy, RenewRequest, Renewed, Selection};
     use crate::ops::request::{request, CsrRequest, CsrSubject, KeyChoice};
     use crate::ops::test_fixtures::{installed_spki, Fixture};
     use crate::report::Silent;
@@ -636,6 +636,47 @@ mod tests {
         assert_eq!(remote.len(), 1, "no new certificate recorded for it");
         assert_eq!(remote[0].status, Status::Active);
         assert_eq!(remote[0].serial, first.certificate.serial);
+
+        // Put right, it is renewed and recorded by the next renewal, even one that leaves a
+        // local layout out (bob made his group-writable).
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&f.bob, std::fs::Permissions::from_mode(0o770)).unwrap();
+        let renewal = renew(
+            &f.state,
+            &RenewRequest {
+                selection: Selection::All,
+                key_policy: KeyPolicy::Fresh,
+                lifetime: None,
+            },
+            now,
+        )
+        .unwrap();
+        let skipped: Vec<&PathBuf> = renewal.skipped.iter().map(|(d, _)| d).collect();
+        assert_eq!(skipped, [&f.bob], "{:?}", renewal.skipped);
+        let delivered: Vec<&Renewed> = renewal
+            .renewed
+            .iter()
+            .filter(|r| r.remote.is_some())
+            .collect();
+        assert_eq!(delivered.len(), 1);
+        assert_ne!(
+            std::fs::read(out.join("server-cert.pem")).unwrap(),
+            cert_before
+        );
+        let inventory = f.state.load_inventory().unwrap();
+        let remote: Vec<(&str, Status)> = inventory
+            .certificates
+            .iter()
+            .filter(|r| r.remote_host() == Some("web1"))
+            .map(|r| (r.serial.as_str(), r.status))
+            .collect();
+        assert_eq!(
+            remote,
+            [
+                (first.certificate.serial.as_str(), Status::Superseded),
+                (delivered[0].certificate.serial.as_str(), Status::Active)
+            ]
+        );
     }
 
     /// Each file's inode and modification time: the same after a run that wrote nothing.

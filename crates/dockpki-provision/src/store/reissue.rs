@@ -128,20 +128,43 @@ pub fn plan_successors(
     plan: &mut WritePlan,
     inventory: &mut Inventory,
 ) {
+    plan_successor_files(bundle_pem, records, issued, owners, plan);
+    inventory.add_all(
+        records
+            .iter()
+            .zip(issued)
+            .map(|(record, issued)| successor_record(ca, record, issued)),
+    );
+}
+
+/// The files half of [`plan_successors`]: adds the files of each successor in `issued` (of
+/// `records[i]`) to `plan` for every layout its record was installed in, with `bundle_pem` as
+/// `ca.pem`, recording nothing. A renewal records the successors once it knows which layouts
+/// could be written ([`successor_record`]).
+pub fn plan_successor_files(
+    bundle_pem: &str,
+    records: &[Record],
+    issued: &[IssuedCert],
+    owners: &OwnerPolicy,
+    plan: &mut WritePlan,
+) {
     for (record, issued) in records.iter().zip(issued) {
         for dir in &record.installed {
             let layout = Layout::for_usage(record.kind, dir.clone());
             layout.plan(plan, bundle_pem, issued, owners.owner_for(&layout.dir));
         }
     }
-    inventory.add_all(records.iter().zip(issued).map(|(record, issued)| {
-        Record::new(
-            &issued.info,
-            record.kind,
-            &ca.info().sha256_fingerprint,
-            record.installed.clone(),
-        )
-    }));
+}
+
+/// The inventory record of `issued`, the successor of `record` signed by `ca`: the same kind,
+/// installed in the same layouts.
+pub fn successor_record(ca: &CertificateAuthority, record: &Record, issued: &IssuedCert) -> Record {
+    Record::new(
+        &issued.info,
+        record.kind,
+        &ca.info().sha256_fingerprint,
+        record.installed.clone(),
+    )
 }
 
 /// A remote host's certificate signed again ([`resign_remote_record`]), not yet planned or

@@ -14,7 +14,7 @@ use crate::error::{Advice, Error, Result};
 use crate::fs::journal;
 use crate::fs::owner::OwnerPolicy;
 use crate::fs::reader::{self, Limit, Links};
-use crate::fs::write::{WritePlan, Written, DIR_MODE, PRIVATE_MODE};
+use crate::fs::write::{Skipped, WritePlan, Written, DIR_MODE, PRIVATE_MODE};
 use crate::report::{Notice, Report, Silent};
 use crate::store::ca_key::{self, KeyPerms, NoPassphrase, Passphrases, Purpose};
 use crate::store::inventory::{
@@ -370,19 +370,26 @@ impl State {
 
     /// Like [`State::commit`], for a batch renewal: a layout directory that cannot be written
     /// (see [`WritePlan::drop_unwritable_layouts`]) is left out instead of stopping the whole
-    /// update, and returned with the reason.
+    /// update, and returned with the reason. `replan` runs once the layouts are judged, before
+    /// the rest is checked (see [`WritePlan::commit_dropping_unwritable`]): given the plan and
+    /// the directories left out, it plans the state's files that depend on them (the inventory:
+    /// [`State::plan_inventory`]) and returns more directories to leave out, with the reason.
+    /// It runs after [`State::feed_contexts`], so it must plan no client file a context copies;
+    /// the state's own files are none.
     ///
     /// # Errors
-    /// As [`State::commit`].
+    /// As [`State::commit`], and `replan`'s error; nothing is written then.
     pub fn commit_skipping_unwritable(
         &self,
         plan: FedPlan,
-    ) -> Result<(Vec<Written>, Vec<crate::fs::write::Skipped>)> {
+        replan: impl FnOnce(&mut WritePlan, &[Skipped]) -> Result<Vec<Skipped>>,
+    ) -> Result<(Vec<Written>, Vec<Skipped>)> {
         plan.plan.commit_dropping_unwritable(
             &self.dir,
             &self.journal_path(),
             Some(&self.staging_note_path()),
             self.settings.report.as_ref(),
+            replan,
         )
     }
 

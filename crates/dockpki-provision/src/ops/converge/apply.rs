@@ -326,7 +326,7 @@ pub(crate) fn apply(
             contexts_fed.push(c.clone());
         }
     }
-    let (mut written, dropped) = state.commit_skipping_unwritable(fed)?;
+    let (mut written, dropped) = state.commit_skipping_unwritable(fed, |_, _| Ok(Vec::new()))?;
     skipped.extend(dropped);
     contexts_fed
         .retain(|c| !was_skipped(&skipped, &c.tls_dir()) && !was_skipped(&skipped, &c.client_dir));
