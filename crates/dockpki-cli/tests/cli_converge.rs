@@ -973,7 +973,8 @@ fn a_configuration_in_a_directory_others_can_write_is_refused_and_nothing_is_tou
 }
 
 #[test]
-fn a_broken_client_layout_is_one_warning_and_exit_1_while_the_server_reissue_still_lands() {
+fn a_broken_client_layout_is_left_out_with_its_context_warned_exit_1_while_the_server_reissue_lands(
+) {
     let pki = Pki::new();
     pki.write(&pki.text("", &[WEB], &[CI]));
     pki.apply(&[]);
@@ -989,10 +990,37 @@ fn a_broken_client_layout_is_one_warning_and_exit_1_while_the_server_reissue_sti
     let out = pki.env.run(&["apply", "-c", s(&pki.config()), "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
+    // One line for the layout and why, then one for each directory of its context, which
+    // goes with it (its copies would run ahead of the layout).
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning:")).collect();
-    assert_eq!(warnings.len(), 1, "{err}");
-    assert!(warnings[0].contains(s(&ci)), "{err}");
+    assert_eq!(warnings.len(), 3, "{err}");
+    assert!(
+        warnings[0].contains(&format!("left {} as it was: ", s(&ci)))
+            && warnings[0].contains("symlink"),
+        "{err}"
+    );
+    for w in &warnings[1..] {
+        assert!(
+            w.contains("/contexts/") && w.contains("which was left out"),
+            "{err}"
+        );
+    }
     assert_ne!(read(&pki.install("web").join("server-cert.pem")), old);
+    // The state records the client's old certificate, which the layout and its context hold.
+    let held = json(&pki.env.run(&["--json", "inspect", s(&ci.join("cert.pem"))]));
+    let status = json(&pki.env.run(&["--json", "status"]));
+    let recorded: Vec<&serde_json::Value> = status["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "client")
+        .map(|c| &c["serial"])
+        .collect();
+    assert_eq!(
+        recorded,
+        [&held["files"][0]["certificates"][0]["serial"]],
+        "{status}\n{held}"
+    );
     let out = pki
         .env
         .run(&["--json", "apply", "-c", s(&pki.config()), "--yes"]);

@@ -237,10 +237,8 @@ fn report_applied(ctx: &Context, path: &Path, state_dir: &Path, applied: &Applie
         return;
     }
     for (dir, why) in &applied.skipped {
-        note(format_args!(
-            "{}",
-            escape(&format!("warning: left {} as it was: {why}", dir.display()))
-        ));
+        // print_note escapes it (once).
+        note(format_args!("warning: left {} as it was: {why}", dir.display()));
     }
     for n in &applied.notes {
         note(format_args!("note: {}", note_text(ctx, n)));

@@ -318,6 +318,11 @@ pub fn meta_json(record: &ContextRecord) -> Vec<u8> {
 /// Adds the whole context to `plan`: `meta.json` and the copies `files` (contents of `ca.pem`,
 /// `cert.pem`, `key.pem`, in [`TLS_FILES`] order), with docker's modes for whatever directory
 /// has to be created.
+///
+/// The copies of client files the plan also writes go with them, and `meta.json` with the
+/// copies ([`WritePlan::mirror_of`]): when the update leaves the client layout out, it leaves
+/// the context out too, rather than make a context whose copies run ahead of the layout, or
+/// one with no TLS files at all.
 pub fn plan_context(
     plan: &mut WritePlan,
     record: &ContextRecord,
@@ -336,20 +341,23 @@ pub fn plan_context(
     ] {
         plan.dir_mode(dir, mode);
     }
-    plan.mirror(
+    let tls = tls_dir(config, &record.name);
+    for (name, contents) in TLS_FILES.iter().zip(files) {
+        let source = record.client_dir.join(name);
+        let copy = tls.join(name);
+        if plan.planned(&source).is_some() {
+            plan.mirror_of(copy, contents, TLS_FILE_MODE, owner, &source);
+        } else {
+            plan.mirror(copy, contents, TLS_FILE_MODE, owner);
+        }
+    }
+    plan.mirror_of(
         meta_dir(config, &record.name).join("meta.json"),
         &meta_json(record),
         META_FILE_MODE,
         owner,
+        &tls.join(TLS_FILES[0]),
     );
-    for (name, contents) in TLS_FILES.iter().zip(files) {
-        plan.mirror(
-            tls_dir(config, &record.name).join(name),
-            contents,
-            TLS_FILE_MODE,
-            owner,
-        );
-    }
 }
 
 /// A docker context dockpki made whose copies of its client layout's files an update rewrites:

@@ -152,7 +152,9 @@ impl WritePlan {
     /// [`WritePlan::mirror`] of the file `source` the plan also writes (a docker context's copy
     /// of its client layout's file): when `source`'s layout is left out of the update
     /// ([`WritePlan::drop_unwritable_layouts`]), so is this copy's directory, so that the copy
-    /// never runs ahead of what it copies.
+    /// never runs ahead of what it copies. Also for a file that must not be written without
+    /// another (a context's `meta.json`, without its TLS files): a copy of a copy left out
+    /// goes too.
     pub fn mirror_of(
         &mut self,
         path: PathBuf,
@@ -282,8 +284,11 @@ impl WritePlan {
         self.add(path, Zeroizing::new(contents), CONFIG_MODE, None, replace);
     }
 
-    /// Adds a file of dockpki's own state (mode 0600), replaced on every change.
+    /// Adds a file of dockpki's own state (mode 0600), replaced on every change. Planned again,
+    /// the last contents win: an inventory planned before the layouts were judged is planned
+    /// again without what was left out (see [`WritePlan::commit_dropping_unwritable`]).
     pub fn state(&mut self, path: PathBuf, contents: Vec<u8>) {
+        self.files.retain(|f| f.path != path);
         self.add(
             path,
             Zeroizing::new(contents),
@@ -390,22 +395,28 @@ impl WritePlan {
             return;
         }
         // A copy of a file left out goes too, with its whole directory: a context whose
-        // layout was skipped must not hold newer files than the layout.
-        let mut copies: Vec<Skipped> = Vec::new();
-        for f in &self.files {
-            let Some(source) = &f.copy_of else { continue };
-            let source_dir = parent(source);
-            let dir = parent(&f.path);
-            if dropped.iter().any(|(d, _)| d == source_dir)
-                && !dropped.iter().chain(&copies).any(|(d, _)| d == dir)
-            {
-                copies.push((
-                    dir.to_path_buf(),
-                    format!("it copies {}, which was left out", source_dir.display()),
-                ));
+        // layout was skipped must not hold newer files than the layout. Until nothing more
+        // goes: a copy of a copy (a context's meta.json goes with its TLS files) goes too.
+        loop {
+            let mut copies: Vec<Skipped> = Vec::new();
+            for f in &self.files {
+                let Some(source) = &f.copy_of else { continue };
+                let source_dir = parent(source);
+                let dir = parent(&f.path);
+                if dropped.iter().any(|(d, _)| d == source_dir)
+                    && !dropped.iter().chain(&copies).any(|(d, _)| d == dir)
+                {
+                    copies.push((
+                        dir.to_path_buf(),
+                        format!("it goes with {}, which was left out", source_dir.display()),
+                    ));
+                }
             }
+            if copies.is_empty() {
+                break;
+            }
+            dropped.extend(copies);
         }
-        dropped.extend(copies);
         let gone: BTreeSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
         self.files.retain(|f| !gone.contains(parent(&f.path)));
         // The directories checked for what stays: none of those left out is created.

@@ -94,10 +94,12 @@ pub(crate) fn apply(
     let mut skipped: Vec<Skipped> = Vec::new();
     let mut inventory = state.load_inventory()?;
     let mut inventory_changed = false;
-    let mut records = Vec::new();
+    let mut records: Vec<Record> = Vec::new();
     let mut restart: Vec<PathBuf> = Vec::new();
     let mut contexts_fed: Vec<ContextFed> = Vec::new();
     let mut to_remove: Vec<(Layout, Entry)> = Vec::new();
+    // Each context record set, with the one it replaced: put back if its files are left out.
+    let mut context_changes: Vec<(ContextRecord, Option<ContextRecord>)> = Vec::new();
     let mut daemon_configs: Vec<(PathBuf, PathBuf, String)> = Vec::new();
     let managed = declared::read(state)?;
     let mut now_managed = managed.clone();
@@ -217,10 +219,9 @@ pub(crate) fn apply(
                 ) {
                     continue;
                 }
-                inventory.contexts.retain(|c| {
-                    !(c.name == record.name && c.docker_config == record.docker_config)
-                });
+                let previous = take_context(&mut inventory, &record);
                 inventory.contexts.push(record.clone());
+                context_changes.push((record.clone(), previous));
                 inventory_changed = true;
                 contexts_fed.push(ContextFed {
                     name: record.name,
@@ -307,14 +308,16 @@ pub(crate) fn apply(
         });
     }
 
-    if !records.is_empty() {
-        inventory.add_all(records);
-        inventory_changed = true;
-    }
+    inventory_changed |= !records.is_empty();
     if inventory_changed {
-        state.plan_inventory(&mut wp, &inventory)?;
+        // Planned now for the contexts it records, which State::feed_contexts feeds; planned
+        // again once the update has judged the layouts, without what it left out.
+        let mut planned = inventory.clone();
+        planned.add_all(records.iter().cloned());
+        state.plan_inventory(&mut wp, &planned)?;
     }
-    if now_managed != managed {
+    let declared_changed = now_managed != managed;
+    if declared_changed {
         wp.state(
             state.dir().join(DECLARED_FILE),
             declared::to_bytes(&now_managed)?,
@@ -326,7 +329,37 @@ pub(crate) fn apply(
             contexts_fed.push(c.clone());
         }
     }
-    let (mut written, dropped) = state.commit_skipping_unwritable(fed, |_, _| Ok(Vec::new()))?;
+    // A layout the update leaves out (a directory others may write) keeps the certificate it
+    // holds recorded as the active one, and its context record and declared entry as they were:
+    // the state records only what was written, and the next plan plans the rest again.
+    let (mut written, dropped) = state.commit_skipping_unwritable(fed, |wp, dropped| {
+        let gone = |dir: &Path| was_skipped(dropped, dir);
+        if dropped.is_empty() {
+            inventory.add_all(records);
+            return Ok(Vec::new());
+        }
+        records.retain(|r| !r.installed.iter().any(|d| gone(d)));
+        inventory.add_all(records);
+        for (record, previous) in &context_changes {
+            let meta = dc::meta_dir(&record.docker_config, &record.name);
+            let tls = dc::tls_dir(&record.docker_config, &record.name);
+            if gone(&tls) || gone(&meta) || gone(&record.client_dir) {
+                take_context(&mut inventory, record);
+                inventory.contexts.extend(previous.clone());
+            }
+        }
+        now_managed.retain(|e| managed.contains(e) || !gone(&e.install));
+        if inventory_changed {
+            state.plan_inventory(wp, &inventory)?;
+        }
+        if declared_changed {
+            wp.state(
+                state.dir().join(DECLARED_FILE),
+                declared::to_bytes(&now_managed)?,
+            );
+        }
+        Ok(Vec::new())
+    })?;
     skipped.extend(dropped);
     contexts_fed
         .retain(|c| !was_skipped(&skipped, &c.tls_dir()) && !was_skipped(&skipped, &c.client_dir));
@@ -381,6 +414,16 @@ pub(crate) fn apply(
         contexts_fed,
         skipped,
     })
+}
+
+/// Takes out of `inventory` the record of the context `record` names (by name and docker
+/// configuration), returning it.
+fn take_context(inventory: &mut Inventory, record: &ContextRecord) -> Option<ContextRecord> {
+    let i = inventory
+        .contexts
+        .iter()
+        .position(|c| c.name == record.name && c.docker_config == record.docker_config)?;
+    Some(inventory.contexts.remove(i))
 }
 
 /// Whether the layout directory `dir` was left out of the update.

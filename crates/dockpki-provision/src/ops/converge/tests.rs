@@ -1295,13 +1295,19 @@ fn a_server_reissue_lands_while_a_broken_client_layout_is_skipped() {
         .any(|a| a.kind == ActionKind::Repair && a.target.name == "ci"));
     let old_server = std::fs::read(w.path("build-1/pki/server-cert.pem")).unwrap();
     let applied = w.apply(&desired);
+    // The layout, and with it its context (its copies and then its meta.json).
+    let ci = w.path("ci/.docker");
     assert_eq!(
         applied
             .skipped
             .iter()
             .map(|(d, _)| d.clone())
             .collect::<Vec<_>>(),
-        [w.path("ci/.docker")]
+        [
+            ci.clone(),
+            dc::tls_dir(&ci, "build-1"),
+            dc::meta_dir(&ci, "build-1")
+        ]
     );
     assert_ne!(
         std::fs::read(w.path("build-1/pki/server-cert.pem")).unwrap(),
@@ -1312,6 +1318,106 @@ fn a_server_reissue_lands_while_a_broken_client_layout_is_skipped() {
         .unwrap()
         .file_type()
         .is_symlink());
+}
+
+/// A layout the update itself leaves out (a directory others may write, judged at the commit)
+/// is left out whole: no certificate recorded for it, no copy of it in its context, no context
+/// record and no declared entry, so the next plan still plans it, and applies it once the
+/// directory is put right. The server's re-issue in the same apply lands and is recorded.
+#[test]
+fn a_layout_left_out_at_the_commit_gets_no_record_no_context_and_stays_planned() {
+    let w = World::new();
+    applied_base(&w);
+    let ci = w.path("ci/.docker");
+    let client_before = active(&w)
+        .into_iter()
+        .find(|r| r.installed == [ci.clone()])
+        .unwrap();
+    let serials_before_server: Vec<String> = active(&w)
+        .into_iter()
+        .filter(|r| r.installed == [w.path("build-1/pki")])
+        .map(|r| r.serial)
+        .collect();
+    let context_tls = dc::tls_dir(&ci, "build-1");
+    let copy_before = std::fs::read(context_tls.join("cert.pem")).unwrap();
+    // A new client with its own context, into a directory others may write.
+    let dev = w.path("dev/.docker");
+    std::fs::create_dir_all(&dev).unwrap();
+    std::fs::set_permissions(&dev, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let text = format!(
+        "{}\n[[client]]\nname = \"dev\"\ninstall = \"{{root}}/dev/.docker\"\ncontext = {{ name = \"dev\", host = \"tcp://build-1.example:2376\" }}\n",
+        BASE.replace("\"10.0.0.5\"", "\"10.0.0.6\"")
+    );
+    let desired = w.desired(&text);
+    // And the existing client's key deleted: repaired with a new certificate, into a layout
+    // made group-writable after the plan.
+    std::fs::remove_file(ci.join("key.pem")).unwrap();
+    let shown = w.plan(&desired);
+    assert!(shown
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::Repair && a.target.name == "ci"));
+    assert!(shown
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::Issue && a.target.name == "dev"));
+    std::fs::set_permissions(&ci, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let applied = apply(&w.state, &desired, Some(&shown), w.now, Foreign::Refuse).unwrap();
+
+    let skipped: Vec<&Path> = applied.skipped.iter().map(|(d, _)| d.as_path()).collect();
+    assert!(skipped.contains(&ci.as_path()), "{skipped:?}");
+    assert!(skipped.contains(&dev.as_path()), "{skipped:?}");
+    assert!(skipped.contains(&context_tls.as_path()), "{skipped:?}");
+    assert!(
+        applied.contexts_fed.is_empty(),
+        "{:?}",
+        applied.contexts_fed
+    );
+    // Nothing written into either, nor into the context of the one or for the other.
+    assert!(!ci.join("key.pem").exists() && !dev.join("cert.pem").exists());
+    assert_eq!(
+        std::fs::read(context_tls.join("cert.pem")).unwrap(),
+        copy_before
+    );
+    assert!(!dc::meta_dir(&dev, "dev").exists() && !dc::tls_dir(&dev, "dev").exists());
+    // The inventory: the server's new certificate, the client's old one still the active one,
+    // nothing for dev, no context record for it, and dev not declared managed.
+    let inventory = w.state.load_inventory().unwrap();
+    let records = active(&w);
+    let serials = |dir: &Path| -> Vec<String> {
+        records
+            .iter()
+            .filter(|r| r.installed.iter().any(|d| d == dir))
+            .map(|r| r.serial.clone())
+            .collect()
+    };
+    assert_eq!(serials(&ci), [client_before.serial.clone()]);
+    assert!(serials(&dev).is_empty());
+    let server = serials(&w.path("build-1/pki"));
+    assert_eq!(server.len(), 1);
+    assert_ne!(server, serials_before_server);
+    assert!(inventory.contexts.iter().all(|c| c.name != "dev"));
+    assert!(!declared::read(&w.state)
+        .unwrap()
+        .iter()
+        .any(|e| e.install == dev));
+
+    // Put right, the next plan still holds both, and applying it leaves nothing to do.
+    std::fs::set_permissions(&ci, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&dev, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let again = w.plan(&desired);
+    assert!(again
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::Repair && a.target.name == "ci"));
+    assert!(again
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::Issue && a.target.name == "dev"));
+    let applied = w.apply(&desired);
+    assert!(applied.skipped.is_empty(), "{:?}", applied.skipped);
+    assert!(dc::is_present(&dev, "dev"));
+    assert!(w.plan(&desired).is_empty());
 }
 
 #[test]
