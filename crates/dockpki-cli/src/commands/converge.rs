@@ -238,7 +238,10 @@ fn report_applied(ctx: &Context, path: &Path, state_dir: &Path, applied: &Applie
     }
     for (dir, why) in &applied.skipped {
         // print_note escapes it (once).
-        note(format_args!("warning: left {} as it was: {why}", dir.display()));
+        note(format_args!(
+            "warning: left {} as it was: {why}",
+            dir.display()
+        ));
     }
     for n in &applied.notes {
         note(format_args!("note: {}", note_text(ctx, n)));

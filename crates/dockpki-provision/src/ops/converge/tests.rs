@@ -1391,7 +1391,7 @@ fn a_layout_left_out_at_the_commit_gets_no_record_no_context_and_stays_planned()
             .map(|r| r.serial.clone())
             .collect()
     };
-    assert_eq!(serials(&ci), [client_before.serial.clone()]);
+    assert_eq!(serials(&ci), std::slice::from_ref(&client_before.serial));
     assert!(serials(&dev).is_empty());
     let server = serials(&w.path("build-1/pki"));
     assert_eq!(server.len(), 1);
