@@ -576,6 +576,89 @@ fn installing_without_a_key_in_the_layout_says_to_make_the_request_there_first()
     assert!(line.contains("request server|client --dir DIR"), "{line}");
 }
 
+/// An install into a layout another process is working on (holding the directory's lock, as
+/// util-linux `flock` takes it) waits, and past `DOCKPKI_LOCK_TIMEOUT` gives up in one line
+/// writing nothing; once the other lets go, it installs.
+#[test]
+fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_nothing() {
+    use std::io::BufRead;
+    if !common::prerequisite(
+        Command::new("flock")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "flock (util-linux)",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    env.ca_init(&[]);
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    let signed = env.path("signed");
+    sign_server(&env, &host, &signed);
+    // The holder: a shell that locks the directory on its descriptor 9 and becomes a sleep
+    // keeping it, stopped by its pid below.
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg("exec 9<\"$0\" && flock 9 && echo held && exec sleep 60")
+        .arg(&host)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sh");
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let before = snapshot(&host);
+    let fp = common::ca_sha256(&env);
+    let args = [
+        "install",
+        "--from",
+        s(&signed),
+        "--dir",
+        s(&host),
+        "--ca-fingerprint",
+        &fp,
+    ];
+    let out = env
+        .cmd()
+        .env("DOCKPKI_LOCK_TIMEOUT", "1s")
+        .args(args)
+        .output()
+        .expect("run dockpki");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(line, "held\n");
+    // The wait announced once, then one error line.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "dockpki: waiting up to 1s for another dockpki process working on {}",
+                s(&host)
+            ),
+            format!(
+                "error: gave up after 1s waiting for another dockpki process working on {}; let it finish; or raise DOCKPKI_LOCK_TIMEOUT (e.g. DOCKPKI_LOCK_TIMEOUT=10m)",
+                s(&host)
+            )
+        ],
+        "{stderr}"
+    );
+    assert_unchanged(&before, &snapshot(&host), "install gave up");
+    first_install(&env, &signed, &host);
+}
+
 #[test]
 fn renew_re_signs_a_remote_hosts_request_into_its_out_directory_with_the_same_key() {
     let env = Env::new();

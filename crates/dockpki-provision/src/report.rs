@@ -10,11 +10,12 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Notice {
-    /// Another process holds the state's lock; the engine waits for it (once per wait).
+    /// Another process holds the lock of the state or of a layout; the engine waits for it
+    /// (once per wait).
     WaitingForLock {
-        /// The state directory.
+        /// The state directory, or the layout directory ([`crate::fs::lock_dir`]).
         dir: PathBuf,
-        /// Its lock file.
+        /// The state's lock file, or the layout directory itself.
         lock: PathBuf,
         /// How long it waits at most (`None`: for ever).
         timeout: Option<Duration>,
@@ -152,10 +153,14 @@ impl fmt::Display for Notice {
                 };
                 write!(
                     f,
-                    "waiting {limit} for another dockpki process working on {} (lock {})",
-                    dir.display(),
-                    lock.display()
-                )
+                    "waiting {limit} for another dockpki process working on {}",
+                    dir.display()
+                )?;
+                // A layout's lock is the directory itself: named once.
+                if lock != dir {
+                    write!(f, " (lock {})", lock.display())?;
+                }
+                Ok(())
             }
             Notice::Recovered { journal, moved } => write!(
                 f,

@@ -18,6 +18,7 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> CliResult<i32> {
         dir: absolute(&args.dir)?,
         existing: super::existing(args.force),
         ca_fingerprint: args.ca_fingerprint,
+        lock_timeout: ctx.settings().lock_timeout,
     };
     let installed = ops::install(&request, now(), ctx.report())
         .map_err(with_layout_flags(LayoutFlags::RequestDir))?;

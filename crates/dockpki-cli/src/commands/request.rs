@@ -37,6 +37,7 @@ fn request(ctx: &Context, args: &RequestArgs, subject: CsrSubject) -> CliResult<
             KeyChoice::KeepExisting(key_type)
         },
         dir: absolute(&args.dir)?,
+        lock_timeout: ctx.settings().lock_timeout,
     };
     let done =
         ops::request(&request, ctx.report()).map_err(with_layout_flags(LayoutFlags::RequestDir))?;

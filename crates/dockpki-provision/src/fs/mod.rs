@@ -4,10 +4,12 @@
 
 pub mod journal;
 pub mod layout_dir;
+pub mod lock;
 pub mod owner;
 pub mod reader;
 pub mod write;
 
 pub use layout_dir::LayoutDir;
+pub use lock::{lock_dir, DirLock};
 pub use owner::{ActingAs, Owner, OwnerPolicy};
 pub use write::{Existing, Previous, Replace, Skipped, WritePlan, Written};

@@ -35,6 +35,9 @@ pub struct InstallRequest {
     /// first install, when the layout holds no `ca.pem` yet to judge the delivered one by;
     /// when given, the delivered bundle must hold that CA in any case.
     pub ca_fingerprint: Option<Fingerprint>,
+    /// How long to wait for another process updating the same layout (`install`, `request`:
+    /// see [`crate::fs::lock_dir`]) before giving up; `None` waits for ever.
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 /// What [`install`] did.
@@ -162,6 +165,9 @@ pub fn install(
     let cert = certs_from_pem(&cert_pem).map_err(in_file(from.cert_path()))?;
     let leaf = &cert[0];
     let bundle = certs_from_pem(&bundle_pem).map_err(in_file(from.ca_path()))?;
+    // The layout's lock, held until the update is done: another install (a fleet tool's and
+    // an operator's) or request must not change the files between the checks and the writes.
+    let _lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
     // An interrupted update of the layout is completed first: the files judged below are then
     // the ones this install replaces (judged before, a replayed delivery could pass against the
     // files the interrupted update was about to replace).
@@ -507,6 +513,7 @@ mod tests {
             dir: f.daemon.clone(),
             existing,
             ca_fingerprint: None,
+            lock_timeout: None,
         };
         install(&request, now, &Silent)
     }
@@ -561,6 +568,38 @@ mod tests {
             .unwrap();
         assert!(cert.changed && cert.backup.as_ref().is_some_and(|b| b.is_file()));
         assert_eq!(files(&f).0, installed.as_bytes());
+    }
+
+    /// While another process holds the layout's lock, install waits, gives up after its
+    /// timeout with nothing written, and installs once the lock is let go.
+    #[test]
+    fn an_install_waits_for_the_layouts_lock_and_writes_nothing_when_it_gives_up() {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let now = t0 + Duration::hours(2);
+        let newer = delivery(
+            &f,
+            "newer",
+            &signed(&f, &ca, t0 + Duration::hours(1), "365d"),
+            &[&ca],
+        );
+        let request = InstallRequest {
+            from: newer,
+            dir: f.daemon.clone(),
+            existing: Existing::Refuse,
+            ca_fingerprint: None,
+            lock_timeout: Some(std::time::Duration::from_millis(150)),
+        };
+        let held = crate::fs::lock_dir(&f.daemon, None, &Silent).unwrap();
+        let before = files(&f);
+        let e = install(&request, now, &Silent).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::LockTimeout), "{e}");
+        assert_eq!(files(&f), before, "nothing written while the lock was held");
+        drop(held);
+        let done = install(&request, now, &Silent).unwrap();
+        assert!(done.written.iter().any(|w| w.changed));
+        assert_ne!(files(&f), before);
     }
 
     #[test]

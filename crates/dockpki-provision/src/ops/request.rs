@@ -66,6 +66,9 @@ pub struct CsrRequest {
     /// The directory: the layout the certificate will be installed in (`dockpki install`), so
     /// that the key is already where it is used.
     pub dir: PathBuf,
+    /// How long to wait for another process updating the same layout (`request`, `install`:
+    /// see [`crate::fs::lock_dir`]) before giving up; `None` waits for ever.
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 /// Where the key of a request came from.
@@ -171,6 +174,7 @@ pub fn csr_path(usage: Usage, dir: &std::path::Path) -> PathBuf {
 ///     subject: CsrSubject::Server { sans: dockpki::SanList::parse(["docker.example.com"])?, common_name: None },
 ///     key: KeyChoice::KeepExisting(KeyType::EcdsaP256),
 ///     dir: dir.clone(),
+///     lock_timeout: None,
 /// };
 /// let first = request(&req, &Silent)?;
 /// assert_eq!(first.key, KeyOrigin::Generated);
@@ -184,6 +188,10 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
     let usage = request.subject.usage();
     let layout = Layout::for_usage(usage, request.dir.clone());
     layout.refuse_other_kind()?;
+    // The layout's lock, held until the update is done (see install). A directory not made
+    // yet has none: two first requests racing to make it are told apart by the write plan,
+    // which refuses a key that appeared since it checked.
+    let _lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
     let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
     let key_path = layout.key_path();
     let existing = match reader::open(&key_path, Links::Follow, Limit::Pem) {
@@ -285,12 +293,43 @@ mod tests {
             },
             key,
             dir: dir.to_path_buf(),
+            lock_timeout: None,
         }
     }
 
     fn stamp(path: &std::path::Path) -> (u64, std::time::SystemTime) {
         let m = std::fs::metadata(path).unwrap();
         (m.ino(), m.modified().unwrap())
+    }
+
+    /// While another process holds the layout's lock, a request with a new key waits, gives up
+    /// after its timeout leaving the key and request as they were, and is made once the lock
+    /// is let go.
+    #[test]
+    fn a_request_waits_for_the_layouts_lock_and_writes_nothing_when_it_gives_up() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("pki");
+        let first = request(
+            &server(
+                &dir,
+                &["a.example"],
+                KeyChoice::KeepExisting(KeyType::EcdsaP256),
+            ),
+            &Silent,
+        )
+        .unwrap();
+        let key = dir.join("server-key.pem");
+        let before = (stamp(&key), stamp(&first.csr_path));
+        let held = crate::fs::lock_dir(&dir, None, &Silent).unwrap();
+        let mut again = server(&dir, &["a.example"], KeyChoice::New(KeyType::EcdsaP256));
+        again.lock_timeout = Some(std::time::Duration::from_millis(150));
+        let e = request(&again, &Silent).unwrap_err();
+        assert_eq!(e.advice(), Some(Advice::LockTimeout), "{e}");
+        assert_eq!((stamp(&key), stamp(&first.csr_path)), before);
+        drop(held);
+        let made = request(&again, &Silent).unwrap();
+        assert!(made.changed());
+        assert_ne!(stamp(&key), before.0);
     }
 
     #[test]

@@ -405,6 +405,7 @@ mod tests {
             },
             key: KeyChoice::KeepExisting(KeyType::EcdsaP256),
             dir: dir.to_path_buf(),
+            lock_timeout: None,
         }
     }
 
@@ -460,6 +461,7 @@ mod tests {
                 dir: host.clone(),
                 existing: Existing::Refuse,
                 ca_fingerprint: Some(signed.signing_ca.fingerprint()),
+                lock_timeout: None,
             },
             now,
             &Silent,
@@ -817,6 +819,7 @@ mod tests {
             dir: host.clone(),
             existing: Existing::Refuse,
             ca_fingerprint: Some(first.signing_ca.fingerprint()),
+            lock_timeout: None,
         };
         install(&install_request, now, &Silent).unwrap();
         let same = install(&install_request, now, &Silent).unwrap();

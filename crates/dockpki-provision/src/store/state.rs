@@ -173,7 +173,13 @@ impl State {
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|e| Error::io("open lock file", &lock_path, &e))?;
-        wait_for_lock(&lock, &dir, &lock_path, &settings)?;
+        crate::fs::lock::wait_for_lock(
+            &lock,
+            &dir,
+            &lock_path,
+            settings.lock_timeout,
+            settings.report.as_ref(),
+        )?;
         let state = State {
             dir,
             _lock: lock,
@@ -839,44 +845,6 @@ fn unreadable_state(dir: &Path, e: &std::io::Error) -> Error {
 /// for any RSA-4096 renewal run, short enough that a cron job stuck behind a hung one fails
 /// visibly instead of piling up.
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
-
-/// Takes the exclusive lock, reporting when it has to wait and giving up with an error after
-/// the timeout. The kernel drops a flock when its holder exits, so a lock is never stale: a
-/// timeout means another dockpki is still running.
-fn wait_for_lock(lock: &File, dir: &Path, lock_path: &Path, settings: &Settings) -> Result<()> {
-    // A timeout too large for the clock means no deadline, not an overflow panic.
-    let deadline = settings
-        .lock_timeout
-        .and_then(|t| std::time::Instant::now().checked_add(t));
-    let mut announced = false;
-    loop {
-        match lock.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(fs::TryLockError::WouldBlock) => {}
-            Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path, &e)),
-        }
-        if !announced {
-            settings.report.notice(&Notice::WaitingForLock {
-                dir: dir.to_path_buf(),
-                lock: lock_path.to_path_buf(),
-                timeout: settings.lock_timeout,
-            });
-            announced = true;
-        }
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            return Err(Error::advised(
-                format!(
-                    "gave up after {}s waiting for another dockpki process working on {} (it holds {}); let it finish",
-                    settings.lock_timeout.unwrap_or_default().as_secs(),
-                    dir.display(),
-                    lock_path.display()
-                ),
-                Advice::LockTimeout,
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
 
 /// The CA certificate in the file at `path` (its first certificate), without its key.
 fn ca_cert(path: &Path) -> Result<CertificateDer<'static>> {
