@@ -172,12 +172,12 @@ impl Journal {
     /// When a move of the running user's (or root's) files fails; a failed move into another
     /// user's layout is skipped and returned instead.
     pub fn apply(&self, abort_after: Option<usize>) -> Result<Vec<String>> {
-        Ok(self.apply_moves(abort_after)?.lines)
+        Ok(self.apply_moves(abort_after, Run::Replay)?.lines)
     }
 
     /// [`Journal::apply`], also saying which targets were left out, so that a commit does not
     /// report them as written.
-    pub(crate) fn apply_moves(&self, abort_after: Option<usize>) -> Result<Applied> {
+    pub(crate) fn apply_moves(&self, abort_after: Option<usize>, run: Run) -> Result<Applied> {
         let mut dirs = std::collections::BTreeMap::new();
         let mut skipped = Vec::new();
         let mut left_out = BTreeSet::new();
@@ -195,7 +195,16 @@ impl Journal {
                 Ok(true) => {
                     dirs.insert(parent(&m.target).to_path_buf(), m.owner);
                 }
-                Ok(false) => {}
+                // Gone before a replay: moved by the run the replay completes. Gone right after
+                // the commit staged it: removed meanwhile (by the user whose directory holds
+                // it), so the target was not written.
+                Ok(false) if run == Run::Replay => {}
+                Ok(false) => {
+                    skipped.push(
+                        m.skipped(&"its staged file was removed before it was moved into place"),
+                    );
+                    left_out.insert(m.target.clone());
+                }
                 Err(e) if foreign => {
                     let _ = fs::remove_file(&m.temp);
                     skipped.push(m.skipped(&e));
@@ -267,6 +276,16 @@ fn sync_dirs(
         crate::fs::write::trace::record(crate::fs::write::trace::Step::DirSynced(dir));
     }
     Ok(())
+}
+
+/// Who runs [`Journal::apply_moves`]: a staged file already gone means the move was done
+/// before only when replaying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Run {
+    /// The commit that staged every file an instant before.
+    Commit,
+    /// The replay of a journal a crash left.
+    Replay,
 }
 
 /// What [`Journal::apply_moves`] left out.
@@ -716,6 +735,37 @@ mod tests {
             backup,
             owner: None,
         }
+    }
+
+    /// A staged file gone when its move comes: moved before, when a replay completes a
+    /// crashed run; removed meanwhile, when the commit that staged it runs the moves, so its
+    /// target is left out and said to be, not counted as written.
+    #[test]
+    fn a_staged_file_gone_is_done_before_in_a_replay_and_left_out_in_the_commit() {
+        let d = Dir::new();
+        fs::write(d.p("layout/cert.pem"), "old").unwrap();
+        let moves = vec![mv(
+            temp_path(&d.p("layout/cert.pem")).unwrap(),
+            d.p("layout/cert.pem"),
+            None,
+        )];
+        let journal = Journal {
+            version: JOURNAL_VERSION,
+            moves,
+        };
+        let replayed = journal.apply_moves(None, Run::Replay).unwrap();
+        assert!(replayed.left_out.is_empty() && replayed.lines.is_empty());
+        let committed = journal.apply_moves(None, Run::Commit).unwrap();
+        assert_eq!(
+            committed.left_out,
+            [d.p("layout/cert.pem")].into_iter().collect()
+        );
+        assert!(
+            matches!(&committed.lines[..], [line] if line.contains("removed before it was moved into place")),
+            "{:?}",
+            committed.lines
+        );
+        assert_eq!(fs::read(d.p("layout/cert.pem")).unwrap(), b"old");
     }
 
     #[test]

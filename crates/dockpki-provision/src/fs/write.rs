@@ -419,8 +419,21 @@ impl WritePlan {
         }
         let gone: BTreeSet<&Path> = dropped.iter().map(|(d, _)| d.as_path()).collect();
         self.files.retain(|f| !gone.contains(parent(&f.path)));
-        // The directories checked for what stays: none of those left out is created.
-        to_create.retain(|d: &PathBuf| !gone.iter().any(|g| d.starts_with(g)));
+        // The directories checked for what stays: none of those left out is created, nor a
+        // missing directory above one that only it needed (it would be left empty).
+        let mut needed: BTreeSet<&Path> = BTreeSet::new();
+        for f in &self.files {
+            let mut dir = Some(parent(&f.path));
+            while let Some(d) = dir {
+                if !needed.insert(d) {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+        to_create.retain(|d: &PathBuf| {
+            needed.contains(d.as_path()) && !gone.iter().any(|g| d.starts_with(g))
+        });
     }
 
     /// Checks every file without writing anything: no symlinks, no directory in the way, and no
@@ -736,12 +749,38 @@ impl WritePlan {
             self.existing,
             &mut trust,
         )?);
+        // What the update means to write outside `keep`: a file the moves left out (a user's
+        // directory broken, or their staged file removed, between the checks and the renames)
+        // leaves its directory out too, said as the rest are. The state's files are written
+        // by then (the caller's record of that file among them): `status` shows the mismatch.
+        let outside: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|f| !parent(&f.path).starts_with(keep))
+            .map(|f| f.path.clone())
+            .collect();
         let written = self.commit_checked(
             shallowest_first(to_create),
             journal_path,
             staging_note,
             report,
         )?;
+        let done: BTreeSet<&Path> = written.iter().map(|w| w.path.as_path()).collect();
+        let mut late: Vec<Skipped> = Vec::new();
+        for path in &outside {
+            let dir = parent(path);
+            if !done.contains(path.as_path()) && !skipped.iter().chain(&late).any(|(d, _)| d == dir)
+            {
+                late.push((
+                    dir.to_path_buf(),
+                    format!(
+                        "{} could not be moved into place: the directory changed during the update; put it right and run again (`status` shows what it holds)",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        skipped.extend(late);
         Ok((written, skipped))
     }
 
@@ -828,7 +867,7 @@ impl WritePlan {
         // renames of state files: half an update. So an error from here on leaves the journal,
         // every staged file it names, and the staging note for the replay.
         sync_dir(parent(journal_path))?;
-        let applied = journal.apply_moves(fault_injection())?;
+        let applied = journal.apply_moves(fault_injection(), crate::fs::journal::Run::Commit)?;
         for line in applied.lines {
             report.notice(&Notice::SkippedUserFile(line));
         }
@@ -2744,6 +2783,77 @@ mod tests {
         assert!(written
             .iter()
             .any(|w| w.path == state.join("inventory.json")));
+    }
+
+    /// The same move left out in a batch update (`commit_dropping_unwritable`, as renew
+    /// commits): its directory is returned as left out, with what happened, so that the caller
+    /// says so and exits 1, while the rest of the update is written.
+    #[test]
+    fn a_users_file_left_out_while_moving_into_place_leaves_its_directory_out_of_a_batch() {
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (state, layout) = (root.path().join("state"), root.path().join("layout"));
+        fs::DirBuilder::new().mode(0o700).create(&state).unwrap();
+        fs::create_dir(&layout).unwrap();
+        let cert = layout.join("cert.pem");
+        fs::write(&cert, "old").unwrap();
+        fs::set_permissions(&cert, fs::Permissions::from_mode(0o444)).unwrap();
+        std::os::unix::fs::chown(&layout, Some(65534), Some(65534)).unwrap();
+        let nobody = Owner {
+            uid: 65534,
+            gid: 65534,
+        };
+        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
+        plan.cert(cert.clone(), "new", Some(nobody));
+        plan.state(state.join("inventory.json"), b"inventory".to_vec());
+        let (written, skipped) = plan
+            .commit_dropping_unwritable(
+                &state,
+                &state.join("journal.json"),
+                None,
+                &Silent,
+                |_, _| Ok(Vec::new()),
+            )
+            .unwrap();
+        assert!(
+            matches!(&skipped[..], [(dir, why)] if *dir == layout && why.contains("could not be moved into place")),
+            "{skipped:?}"
+        );
+        assert_eq!(fs::read(&cert).unwrap(), b"old");
+        assert!(!written.iter().any(|w| w.path == cert), "{written:?}");
+        assert!(written
+            .iter()
+            .any(|w| w.path == state.join("inventory.json")));
+    }
+
+    /// A directory left out takes no directory with it that only it needed: a missing parent
+    /// of a layout left out is not made, empty, while one a kept file needs is.
+    #[test]
+    fn a_missing_directory_only_a_left_out_layout_needed_is_not_created() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let state = root.path().join("state");
+        fs::create_dir(&state).unwrap();
+        let [lost, kept] = ["x/lost", "y/kept"].map(|d| root.path().join(d));
+        let mut plan = WritePlan::new(Existing::Refuse);
+        plan.cert(lost.join("cert.pem"), "c", None);
+        plan.cert(kept.join("cert.pem"), "c", None);
+        let (written, skipped) = plan
+            .commit_dropping_unwritable(
+                &state,
+                &state.join("journal.json"),
+                None,
+                &Silent,
+                |_, _| Ok(vec![(lost.clone(), "named by the caller".into())]),
+            )
+            .unwrap();
+        assert_eq!(skipped, [(lost.clone(), "named by the caller".to_string())]);
+        assert_eq!(written.len(), 1);
+        assert!(kept.join("cert.pem").is_file());
+        assert!(!root.path().join("x").exists(), "an empty parent was made");
     }
 
     /// A directory with a pending update of its own (a journal next to a file there) keeps

@@ -333,11 +333,36 @@ pub(crate) fn apply(
     // holds recorded as the active one, and its context record and declared entry as they were:
     // the state records only what was written, and the next plan plans the rest again.
     let (mut written, dropped) = state.commit_skipping_unwritable(fed, |wp, dropped| {
-        let gone = |dir: &Path| was_skipped(dropped, dir);
         if dropped.is_empty() {
             inventory.add_all(records);
             return Ok(Vec::new());
         }
+        // A context is written whole or not at all: its meta.json and its TLS copies are in
+        // two directories, and either may be the one left out.
+        let mut more: Vec<Skipped> = Vec::new();
+        let contexts = context_changes
+            .iter()
+            .map(|(r, _)| (&r.docker_config, &r.name))
+            .chain(contexts_fed.iter().map(|c| (&c.docker_config, &c.name)));
+        for (config, name) in contexts {
+            let meta = dc::meta_dir(config, name);
+            let tls = dc::tls_dir(config, name);
+            for (lost, other) in [(&meta, &tls), (&tls, &meta)] {
+                if was_skipped(dropped, lost)
+                    && !was_skipped(dropped, other)
+                    && !was_skipped(&more, other)
+                {
+                    more.push((
+                        other.clone(),
+                        format!(
+                            "it is the other half of the docker context {name}, whose {} was left out",
+                            lost.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        let gone = |dir: &Path| was_skipped(dropped, dir) || was_skipped(&more, dir);
         records.retain(|r| !r.installed.iter().any(|d| gone(d)));
         inventory.add_all(records);
         for (record, previous) in &context_changes {
@@ -358,11 +383,14 @@ pub(crate) fn apply(
                 declared::to_bytes(&now_managed)?,
             );
         }
-        Ok(Vec::new())
+        Ok(more)
     })?;
     skipped.extend(dropped);
-    contexts_fed
-        .retain(|c| !was_skipped(&skipped, &c.tls_dir()) && !was_skipped(&skipped, &c.client_dir));
+    contexts_fed.retain(|c| {
+        !was_skipped(&skipped, &c.tls_dir())
+            && !was_skipped(&skipped, &dc::meta_dir(&c.docker_config, &c.name))
+            && !was_skipped(&skipped, &c.client_dir)
+    });
     restart.retain(|d| !was_skipped(&skipped, d));
     // Each daemon.json after the layouts it names are in place, through its own journal next
     // to it, as `dockpki daemon-config` writes it: the state's journal is replayed only into

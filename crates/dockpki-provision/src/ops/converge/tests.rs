@@ -1320,6 +1320,55 @@ fn a_server_reissue_lands_while_a_broken_client_layout_is_skipped() {
         .is_symlink());
 }
 
+/// A docker context is written whole or not at all: a new context whose meta directory may
+/// not be written (its parent others may write) gets no TLS copies either (the client's key
+/// copied with no context to use it), and no record, while its client layout is written and
+/// recorded; put right, the next apply makes it.
+#[test]
+fn a_context_with_one_half_left_out_is_left_out_whole_and_made_once_put_right() {
+    let w = World::new();
+    applied_base(&w);
+    let dave = w.path("dave/.docker");
+    let meta_parent = dave.join("contexts/meta");
+    std::fs::create_dir_all(&meta_parent).unwrap();
+    std::fs::set_permissions(&meta_parent, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let text = format!(
+        "{BASE}\n[[client]]\nname = \"dave\"\ninstall = \"{{root}}/dave/.docker\"\ncontext = {{ name = \"remote-dave\", host = \"tcp://build-1.example:2376\" }}\n"
+    );
+    let desired = w.desired(&text);
+    let applied = w.apply(&desired);
+    let meta = dc::meta_dir(&dave, "remote-dave");
+    let tls = dc::tls_dir(&dave, "remote-dave");
+    let skipped: Vec<&Path> = applied.skipped.iter().map(|(d, _)| d.as_path()).collect();
+    assert!(
+        skipped.contains(&meta.as_path()) && skipped.contains(&tls.as_path()),
+        "{:?}",
+        applied.skipped
+    );
+    assert!(!skipped.contains(&dave.as_path()), "{skipped:?}");
+    assert!(!tls.exists() && !meta.exists());
+    assert!(
+        applied.contexts_fed.is_empty(),
+        "{:?}",
+        applied.contexts_fed
+    );
+    assert!(dave.join("key.pem").is_file());
+    assert!(active(&w).iter().any(|r| r.installed == [dave.clone()]));
+    let inventory = w.state.load_inventory().unwrap();
+    assert!(inventory.contexts.iter().all(|c| c.name != "remote-dave"));
+    // The next command finds no journal to refuse, and the plan still makes the context.
+    assert!(w
+        .plan(&desired)
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::CreateContext && a.target.name == "dave"));
+    std::fs::set_permissions(&meta_parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let applied = w.apply(&desired);
+    assert!(applied.skipped.is_empty(), "{:?}", applied.skipped);
+    assert!(dc::is_present(&dave, "remote-dave"));
+    assert!(w.plan(&desired).is_empty());
+}
+
 /// A layout the update itself leaves out (a directory others may write, judged at the commit)
 /// is left out whole: no certificate recorded for it, no copy of it in its context, no context
 /// record and no declared entry, so the next plan still plans it, and applies it once the
