@@ -69,6 +69,23 @@ fn sign_server(env: &Env, host: &Path, out: &Path) -> Output {
     ])
 }
 
+/// `request server --san h.example.com --dir ROOT/host`, then [`sign_server`] into
+/// `ROOT/signed`: (host, signed).
+fn request_and_sign_server(env: &Env) -> (PathBuf, PathBuf) {
+    let host = env.path("host");
+    env.ok(&[
+        "request",
+        "server",
+        "--san",
+        "h.example.com",
+        "--dir",
+        s(&host),
+    ]);
+    let signed = env.path("signed");
+    sign_server(env, &host, &signed);
+    (host, signed)
+}
+
 /// `install --from FROM --dir DIR --ca-fingerprint (the state's CA)`, a first install.
 fn first_install(env: &Env, from: &Path, dir: &Path) -> Output {
     let fp = common::ca_sha256(env);
@@ -512,17 +529,7 @@ fn installing_a_certificate_for_another_key_is_refused_and_nothing_is_written() 
 fn installing_a_certificate_that_does_not_chain_to_the_given_ca_pem_is_refused() {
     let env = Env::new();
     env.ca_init(&[]);
-    let host = env.path("host");
-    env.ok(&[
-        "request",
-        "server",
-        "--san",
-        "h.example.com",
-        "--dir",
-        s(&host),
-    ]);
-    let signed = env.path("signed");
-    sign_server(&env, &host, &signed);
+    let (host, signed) = request_and_sign_server(&env);
     // Another CA's bundle next to the certificate.
     let other = Env::new();
     other.ca_init(&[]);
@@ -548,17 +555,7 @@ fn installing_a_certificate_that_does_not_chain_to_the_given_ca_pem_is_refused()
 fn installing_without_a_key_in_the_layout_says_to_make_the_request_there_first() {
     let env = Env::new();
     env.ca_init(&[]);
-    let host = env.path("host");
-    env.ok(&[
-        "request",
-        "server",
-        "--san",
-        "h.example.com",
-        "--dir",
-        s(&host),
-    ]);
-    let signed = env.path("signed");
-    sign_server(&env, &host, &signed);
+    let (_, signed) = request_and_sign_server(&env);
     std::fs::create_dir_all(env.path("empty")).unwrap();
     let fp = common::ca_sha256(&env);
     let line = env.assert_refused(
@@ -593,17 +590,7 @@ fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_
     }
     let env = Env::new();
     env.ca_init(&[]);
-    let host = env.path("host");
-    env.ok(&[
-        "request",
-        "server",
-        "--san",
-        "h.example.com",
-        "--dir",
-        s(&host),
-    ]);
-    let signed = env.path("signed");
-    sign_server(&env, &host, &signed);
+    let (host, signed) = request_and_sign_server(&env);
     // The holder: a shell that locks the directory on its descriptor 9 and becomes a sleep
     // keeping it, stopped by its pid below.
     let mut holder = Command::new("sh")
@@ -776,17 +763,7 @@ fn a_ca_rotation_delivers_bundles_and_re_signed_requests_to_remote_hosts_at_ever
 fn an_aborted_rotation_gives_remote_hosts_the_old_ca_back() {
     let env = Env::new();
     env.ca_init(&[]);
-    let host = env.path("host");
-    env.ok(&[
-        "request",
-        "server",
-        "--san",
-        "h.example.com",
-        "--dir",
-        s(&host),
-    ]);
-    let signed = env.path("signed");
-    sign_server(&env, &host, &signed);
+    let (host, signed) = request_and_sign_server(&env);
     let old_ca = std::fs::read(env.state().join("ca.pem")).unwrap();
     let old_fp = common::ca_sha256(&env);
     env.ok(&["ca", "rotate", "begin"]);

@@ -2742,15 +2742,11 @@ mod tests {
         assert_eq!(fs::metadata(open.join("f")).unwrap().uid(), 65534);
     }
 
-    /// A user's file whose move fails while the plan is applied (here: the user may not keep a
-    /// backup of a file root left in their layout) is left out and reported; the outcome must
-    /// not list it as written either, since an embedder's [`Report`] may drop notices (the
-    /// default settings' does).
-    #[test]
-    fn a_users_file_left_out_while_moving_into_place_is_not_listed_as_written() {
-        if !crate::test_support::root_or_skip() {
-            return;
-        }
+    /// A state, a layout of uid 65534 holding `cert.pem` root left there (0444, so that the
+    /// user may not keep its backup), and a plan replacing it for the user and writing the
+    /// state's inventory: (root, state, layout, cert, plan). Needs root.
+    fn plan_over_roots_file_in_a_users_layout(
+    ) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, WritePlan) {
         let root = tempfile::tempdir().unwrap();
         fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let (state, layout) = (root.path().join("state"), root.path().join("layout"));
@@ -2767,6 +2763,19 @@ mod tests {
         let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
         plan.cert(cert.clone(), "new", Some(nobody));
         plan.state(state.join("inventory.json"), b"inventory".to_vec());
+        (root, state, layout, cert, plan)
+    }
+
+    /// A user's file whose move fails while the plan is applied (here: the user may not keep a
+    /// backup of a file root left in their layout) is left out and reported; the outcome must
+    /// not list it as written either, since an embedder's [`Report`] may drop notices (the
+    /// default settings' does).
+    #[test]
+    fn a_users_file_left_out_while_moving_into_place_is_not_listed_as_written() {
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let (_root, state, _, cert, plan) = plan_over_roots_file_in_a_users_layout();
         let notices = std::sync::Mutex::new(Vec::new());
         let report = |n: &Notice| notices.lock().unwrap().push(n.clone());
         let written = plan.commit(&state.join("journal.json"), &report).unwrap();
@@ -2793,22 +2802,7 @@ mod tests {
         if !crate::test_support::root_or_skip() {
             return;
         }
-        let root = tempfile::tempdir().unwrap();
-        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let (state, layout) = (root.path().join("state"), root.path().join("layout"));
-        fs::DirBuilder::new().mode(0o700).create(&state).unwrap();
-        fs::create_dir(&layout).unwrap();
-        let cert = layout.join("cert.pem");
-        fs::write(&cert, "old").unwrap();
-        fs::set_permissions(&cert, fs::Permissions::from_mode(0o444)).unwrap();
-        std::os::unix::fs::chown(&layout, Some(65534), Some(65534)).unwrap();
-        let nobody = Owner {
-            uid: 65534,
-            gid: 65534,
-        };
-        let mut plan = WritePlan::new(Existing::ReplaceKeepingBackup);
-        plan.cert(cert.clone(), "new", Some(nobody));
-        plan.state(state.join("inventory.json"), b"inventory".to_vec());
+        let (_root, state, layout, cert, plan) = plan_over_roots_file_in_a_users_layout();
         let (written, skipped) = plan
             .commit_dropping_unwritable(
                 &state,

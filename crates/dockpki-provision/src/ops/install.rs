@@ -527,6 +527,21 @@ mod tests {
         )
     }
 
+    /// A fixture made a day ago (at `t0`), its CA, and a delivery of the daemon's key signed
+    /// an hour after `t0`: (fixture, CA, t0, delivery directory).
+    fn fixture_and_newer_delivery() -> (Fixture, CertificateAuthority, OffsetDateTime, PathBuf) {
+        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
+        let f = Fixture::new(t0);
+        let ca = f.state.load_ca().unwrap();
+        let newer = delivery(
+            &f,
+            "newer",
+            &signed(&f, &ca, t0 + Duration::hours(1), "365d"),
+            &[&ca],
+        );
+        (f, ca, t0, newer)
+    }
+
     fn refused_as_older(result: Result<Installed>, phrase: &str) {
         let e = result.expect_err("an older delivery must be refused");
         assert_eq!(e.advice(), Some(Advice::OlderDelivery), "{e}");
@@ -536,18 +551,10 @@ mod tests {
     #[test]
     fn a_certificate_older_than_the_installed_one_is_refused_without_consent_and_installed_with_it()
     {
-        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
-        let f = Fixture::new(t0);
-        let ca = f.state.load_ca().unwrap();
+        let (f, ca, t0, newer) = fixture_and_newer_delivery();
         let installed =
             std::fs::read_to_string(Layout::daemon(f.daemon.clone()).cert_path()).unwrap();
         let now = t0 + Duration::hours(2);
-        let newer = delivery(
-            &f,
-            "newer",
-            &signed(&f, &ca, t0 + Duration::hours(1), "365d"),
-            &[&ca],
-        );
         let done = install_from(&f, &newer, Existing::Refuse, now).unwrap();
         assert!(done.written.iter().any(|w| w.changed));
 
@@ -574,16 +581,8 @@ mod tests {
     /// timeout with nothing written, and installs once the lock is let go.
     #[test]
     fn an_install_waits_for_the_layouts_lock_and_writes_nothing_when_it_gives_up() {
-        let t0 = OffsetDateTime::now_utc() - Duration::days(1);
-        let f = Fixture::new(t0);
-        let ca = f.state.load_ca().unwrap();
+        let (f, _, t0, newer) = fixture_and_newer_delivery();
         let now = t0 + Duration::hours(2);
-        let newer = delivery(
-            &f,
-            "newer",
-            &signed(&f, &ca, t0 + Duration::hours(1), "365d"),
-            &[&ca],
-        );
         let request = InstallRequest {
             from: newer,
             dir: f.daemon.clone(),
