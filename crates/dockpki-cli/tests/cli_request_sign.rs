@@ -573,9 +573,10 @@ fn installing_without_a_key_in_the_layout_says_to_make_the_request_there_first()
     assert!(line.contains("request server|client --dir DIR"), "{line}");
 }
 
-/// An install into a layout another process is working on (holding the directory's lock, as
+/// An install into a layout another process is working on (holding its lock file, as
 /// util-linux `flock` takes it) waits, and past `DOCKPKI_LOCK_TIMEOUT` gives up in one line
-/// writing nothing; once the other lets go, it installs.
+/// writing nothing; once the other lets go, it installs. A lock of the directory itself, which
+/// anyone who may list it can take, holds no one off.
 #[test]
 fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_nothing() {
     use std::io::BufRead;
@@ -591,12 +592,20 @@ fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_
     let env = Env::new();
     env.ca_init(&[]);
     let (host, signed) = request_and_sign_server(&env);
-    // The holder: a shell that locks the directory on its descriptor 9 and becomes a sleep
-    // keeping it, stopped by its pid below.
+    // The holder: a shell that locks the lock file `request` made on its descriptor 9 and
+    // becomes a sleep keeping it, stopped by its pid below.
+    // A first install refused for its missing fingerprint makes it.
+    let lock = host.join(common::LAYOUT_LOCK);
+    common::assert_error_line(
+        &env.run(&["install", "--from", s(&signed), "--dir", s(&host)]),
+        "--ca-fingerprint",
+    );
+    let meta = std::fs::symlink_metadata(&lock).unwrap();
+    assert!(meta.is_file() && meta.len() == 0 && mode(&lock) == 0o600);
     let mut holder = Command::new("sh")
         .arg("-c")
         .arg("exec 9<\"$0\" && flock 9 && echo held && exec sleep 60")
-        .arg(&host)
+        .arg(&lock)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("run sh");
@@ -632,18 +641,42 @@ fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_
         lines,
         [
             format!(
-                "dockpki: waiting up to 1s for another dockpki process working on {}",
-                s(&host)
+                "dockpki: waiting up to 1s for another dockpki process working on {} (lock {})",
+                s(&host),
+                s(&lock)
             ),
             format!(
-                "error: gave up after 1s waiting for another dockpki process working on {}; let it finish; or raise DOCKPKI_LOCK_TIMEOUT (e.g. DOCKPKI_LOCK_TIMEOUT=10m)",
-                s(&host)
+                "error: gave up after 1s waiting for another dockpki process working on {} (it holds {}); let it finish; or raise DOCKPKI_LOCK_TIMEOUT (e.g. DOCKPKI_LOCK_TIMEOUT=10m)",
+                s(&host),
+                s(&lock)
             )
         ],
         "{stderr}"
     );
     assert_unchanged(&before, &snapshot(&host), "install gave up");
-    first_install(&env, &signed, &host);
+    // Now a process holding the directory itself (as anyone who may list it could): the
+    // install goes ahead at once.
+    let mut lister = Command::new("sh")
+        .arg("-c")
+        .arg("exec 9<\"$0\" && flock 9 && echo held && exec sleep 60")
+        .arg(&host)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sh");
+    let mut line = String::new();
+    std::io::BufReader::new(lister.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let out = env
+        .cmd()
+        .env("DOCKPKI_LOCK_TIMEOUT", "0s")
+        .args(args)
+        .output()
+        .expect("run dockpki");
+    lister.kill().unwrap();
+    lister.wait().unwrap();
+    assert_eq!(line, "held\n");
+    assert_success(&out);
 }
 
 #[test]
@@ -872,7 +905,7 @@ fn an_install_killed_before_each_rename_is_completed_by_the_next_command_in_the_
         }
         let leftovers: Vec<String> = common::names(&host)
             .into_iter()
-            .filter(|n| n.starts_with('.'))
+            .filter(|n| n.starts_with('.') && n != common::LAYOUT_LOCK)
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }

@@ -15,7 +15,7 @@ pub enum Notice {
     WaitingForLock {
         /// The state directory, or the layout directory ([`crate::fs::lock_dir`]).
         dir: PathBuf,
-        /// The state's lock file, or the layout directory itself.
+        /// Its lock file.
         lock: PathBuf,
         /// How long it waits at most (`None`: for ever).
         timeout: Option<Duration>,
@@ -153,14 +153,10 @@ impl fmt::Display for Notice {
                 };
                 write!(
                     f,
-                    "waiting {limit} for another dockpki process working on {}",
-                    dir.display()
-                )?;
-                // A layout's lock is the directory itself: named once.
-                if lock != dir {
-                    write!(f, " (lock {})", lock.display())?;
-                }
-                Ok(())
+                    "waiting {limit} for another dockpki process working on {} (lock {})",
+                    dir.display(),
+                    lock.display()
+                )
             }
             Notice::Recovered { journal, moved } => write!(
                 f,

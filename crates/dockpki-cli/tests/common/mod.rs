@@ -464,12 +464,18 @@ pub enum Entry {
     },
 }
 
-/// Every entry under `root` (recursively, not following symlinks), keyed by path.
+/// Every entry under `root` (recursively, not following symlinks), keyed by path, but a
+/// layout's lock file: `request` and `install` make it (empty, 0600) on their first run in a
+/// layout, refused or not, as the lock every later run takes (the engine's own tests pin it).
 pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Entry> {
     let mut map = BTreeMap::new();
     walk(root, &mut map);
+    map.retain(|path, _| path.file_name() != Some(OsStr::new(LAYOUT_LOCK)));
     map
 }
+
+/// The lock file of a layout (`dockpki_provision::fs::lock::LOCK_FILE`).
+pub const LAYOUT_LOCK: &str = ".dockpki-lock";
 
 fn walk(path: &Path, map: &mut BTreeMap<PathBuf, Entry>) {
     let Ok(meta) = fs::symlink_metadata(path) else {

@@ -1,5 +1,6 @@
-//! Exclusive `flock` locks: the state directory's lock file, and a layout directory itself for
-//! the updates no state's lock covers (`request` and `install` on a daemon's or client's host).
+//! Exclusive `flock` locks: the state directory's lock file, and a layout directory's lock file
+//! for the updates no state's lock covers (`request` and `install` on a daemon's or client's
+//! host).
 //!
 //! The kernel drops a flock when its holder exits, so a lock is never stale: waiting past the
 //! timeout means another dockpki is still running.
@@ -11,50 +12,122 @@ use std::time::{Duration, Instant};
 use crate::error::{Advice, Error, Result};
 use crate::report::{Notice, Report};
 
-/// An exclusive lock on a directory, held until dropped (see [`lock_dir`]).
+/// The lock file [`lock_dir`] keeps in a layout directory: empty, mode 0600, owned by whoever
+/// runs dockpki there (root for a daemon's layout).
+pub const LOCK_FILE: &str = ".dockpki-lock";
+
+/// An exclusive lock on a layout directory, held until dropped (see [`lock_dir`]).
 #[derive(Debug)]
 pub struct DirLock {
-    _dir: File,
+    _file: File,
 }
 
-/// Takes the exclusive lock of the directory `dir` itself (no file is made in it), waiting up to
-/// `timeout` (`None`: for ever) for another process holding it, with one
-/// [`Notice::WaitingForLock`] when it has to wait. `Ok(None)` when `dir` does not exist (yet):
-/// there is nothing to lock, and whoever creates it first wins its own refusal checks.
+/// Takes the exclusive lock of the layout directory `dir`, through its lock file [`LOCK_FILE`]
+/// (made on first use), waiting up to `timeout` (`None`: for ever) for another process holding
+/// it, with one [`Notice::WaitingForLock`] when it has to wait. `Ok(None)` when `dir` does not
+/// exist (yet): there is nothing to lock, and whoever creates it first wins its own refusal
+/// checks.
 ///
 /// Two dockpki processes updating one layout (a fleet tool's `install` and an operator's, two
 /// `request`s) each judge what is there and then write: without the lock, one could judge the
 /// files the other is about to replace, or remove the other's journal.
 ///
+/// A file, not the directory itself: anyone who may read a directory may `flock` it, so a
+/// user could hold root's `install` off a layout others may list (a hand-made 0755
+/// `/etc/docker/pki`); the lock file is made 0600 and used only when it is a regular file of
+/// the running user's (or root's), with one link, that no one else may open. Opened for
+/// writing too, since an exclusive lock over NFS needs that.
+///
 /// # Errors
-/// When `dir` is not a directory, cannot be opened, or the wait timed out.
+/// When `dir` is not a directory, the lock file is not one dockpki would have made (a link, a
+/// FIFO, another user's, others may open it, a hard link), cannot be made or opened, or the
+/// wait timed out.
 pub fn lock_dir(
     dir: &Path,
     timeout: Option<Duration>,
     report: &dyn Report,
 ) -> Result<Option<DirLock>> {
-    use nix::fcntl::{open, OFlag};
-    use nix::sys::stat::Mode;
-    // O_DIRECTORY: anything else (a FIFO, whose open would block) is refused by the open
-    // itself. A link to a directory is followed: its files are judged by the writes as usual.
-    let fd = match open(
-        dir,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(None),
-        Err(e) => {
-            return Err(Error::io(
-                "open the directory to lock",
-                dir,
-                &std::io::Error::from(e),
-            ))
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::new(format!(
+                "{} is not a directory; name the layout directory",
+                dir.display()
+            )))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open the directory to lock", dir, &e)),
+    }
+    let path = dir.join(LOCK_FILE);
+    let file = open_lock_file(&path)?;
+    wait_for_lock(&file, dir, &path, timeout, report)?;
+    Ok(Some(DirLock { _file: file }))
+}
+
+/// The lock file at `path`, made (0600, never through a link) or opened after checking it is
+/// one dockpki made: judged through a handle that opens nothing (`O_PATH`), then opened for
+/// real through that handle, so that no device is ever opened and the file judged is the one
+/// locked.
+fn open_lock_file(path: &Path) -> Result<File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let made = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path);
+    match made {
+        Ok(file) => return Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io("make the lock file", path, &e)),
+    }
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_PATH | nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::io("open the lock file", path, &e))?;
+    let meta = handle
+        .metadata()
+        .map_err(|e| Error::io("open the lock file", path, &e))?;
+    let me = nix::unistd::geteuid().as_raw();
+    let problem = if !meta.file_type().is_file() {
+        Some("it is not a regular file".to_string())
+    } else if meta.uid() != me && meta.uid() != 0 {
+        Some(format!("it belongs to uid {}", meta.uid()))
+    } else if meta.mode() & 0o077 != 0 {
+        Some(format!(
+            "others may open it (mode {:o})",
+            meta.mode() & 0o7777
+        ))
+    } else if meta.nlink() != 1 {
+        Some(format!("it has {} links", meta.nlink()))
+    } else {
+        None
     };
-    let file = File::from(fd);
-    wait_for_lock(&file, dir, dir, timeout, report)?;
-    Ok(Some(DirLock { _dir: file }))
+    if let Some(problem) = problem {
+        return Err(Error::new(format!(
+            "refusing to lock with {}: {problem}, and dockpki makes it an empty 0600 file of the user running it; remove it and run again",
+            path.display()
+        )));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(format!("/proc/self/fd/{}", handle.as_raw_fd()))
+        .map_err(|e| Error::io("open the lock file", path, &e))?;
+    let opened = file
+        .metadata()
+        .map_err(|e| Error::io("open the lock file", path, &e))?;
+    if opened.dev() != meta.dev() || opened.ino() != meta.ino() {
+        return Err(Error::new(format!(
+            "{} changed while it was being opened; run the command again",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Takes the exclusive lock of the open `lock` (the file `lock_path`, guarding `dir`), reporting
@@ -84,17 +157,12 @@ pub(crate) fn wait_for_lock(
             announced = true;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            // A layout's lock is the directory itself: named once.
-            let holds = if lock_path == dir {
-                String::new()
-            } else {
-                format!(" (it holds {})", lock_path.display())
-            };
             return Err(Error::advised(
                 format!(
-                    "gave up after {}s waiting for another dockpki process working on {}{holds}; let it finish",
+                    "gave up after {}s waiting for another dockpki process working on {} (it holds {}); let it finish",
                     timeout.unwrap_or_default().as_secs(),
                     dir.display(),
+                    lock_path.display()
                 ),
                 Advice::LockTimeout,
             ));
@@ -107,37 +175,51 @@ pub(crate) fn wait_for_lock(
 mod tests {
     use super::*;
     use crate::report::Silent;
+    use std::os::unix::fs::PermissionsExt;
 
-    /// The lock is the directory's own: a second holder waits for the first, gives up after
-    /// its timeout with one line saying who holds it, and gets it once the first lets go.
+    /// A second holder waits for the first, says so once, gives up after its timeout with one
+    /// line naming the directory and its lock file, and gets the lock once the first lets go.
     #[test]
     fn a_locked_directory_makes_the_next_locker_wait_and_is_free_once_dropped() {
         let root = tempfile::tempdir().unwrap();
         let first = lock_dir(root.path(), None, &Silent).unwrap().unwrap();
+        let lock = root.path().join(LOCK_FILE);
+        let meta = std::fs::symlink_metadata(&lock).unwrap();
+        assert!(meta.is_file() && meta.len() == 0);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         let started = Instant::now();
         let notices = std::sync::Mutex::new(Vec::new());
         let collect = |n: &Notice| notices.lock().unwrap().push(n.to_string());
         let e = lock_dir(root.path(), Some(Duration::from_millis(200)), &collect).unwrap_err();
         assert!(started.elapsed() >= Duration::from_millis(200));
-        // The wait said once, the directory named once (it is its own lock).
-        let dir = root.path().display().to_string();
+        let (dir, lock) = (root.path().display(), lock.display());
         assert_eq!(
             *notices.lock().unwrap(),
             [format!(
-                "waiting up to 0s for another dockpki process working on {dir}"
+                "waiting up to 0s for another dockpki process working on {dir} (lock {lock})"
             )]
         );
         assert_eq!(
             e.to_string(),
-            format!("gave up after 0s waiting for another dockpki process working on {dir}; let it finish")
+            format!("gave up after 0s waiting for another dockpki process working on {dir} (it holds {lock}); let it finish")
         );
         assert_eq!(e.advice(), Some(Advice::LockTimeout));
         drop(first);
         assert!(lock_dir(root.path(), Some(Duration::ZERO), &Silent)
             .unwrap()
             .is_some());
-        // Nothing was made in it.
-        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+
+    /// Anyone who may read a directory may flock it: that holds no one off, since the lock is
+    /// the lock file's, which no one else may open.
+    #[test]
+    fn a_flock_of_the_directory_itself_holds_no_one_off() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = File::open(root.path()).unwrap();
+        dir.lock().unwrap();
+        assert!(lock_dir(root.path(), Some(Duration::ZERO), &Silent)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -152,5 +234,63 @@ mod tests {
         let fifo = root.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         assert!(lock_dir(&fifo, None, &Silent).is_err());
+    }
+
+    /// A lock file dockpki would not have made is refused in one line saying to remove it, and
+    /// never opened for real: a link (to a file of root's), a FIFO, one others may open, a
+    /// hard link, and (as root) another user's.
+    #[test]
+    fn a_lock_file_dockpki_did_not_make_is_refused_without_opening_it() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("target");
+        std::fs::write(&target, b"root's").unwrap();
+        type Make<'a> = Box<dyn Fn(&Path) + 'a>;
+        let cases: Vec<(&str, Make)> = vec![
+            (
+                "a link",
+                Box::new(|l: &Path| std::os::unix::fs::symlink(&target, l).unwrap()),
+            ),
+            (
+                "a FIFO",
+                Box::new(|l: &Path| {
+                    nix::unistd::mkfifo(l, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap()
+                }),
+            ),
+            (
+                "open to others",
+                Box::new(|l: &Path| {
+                    std::fs::write(l, b"").unwrap();
+                    std::fs::set_permissions(l, std::fs::Permissions::from_mode(0o644)).unwrap();
+                }),
+            ),
+            (
+                "a hard link",
+                Box::new(|l: &Path| {
+                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
+                        .unwrap();
+                    std::fs::hard_link(&target, l).unwrap();
+                }),
+            ),
+        ];
+        for (what, make) in cases {
+            let dir = tempfile::tempdir_in(root.path()).unwrap();
+            make(&dir.path().join(LOCK_FILE));
+            let e = lock_dir(dir.path(), Some(Duration::ZERO), &Silent).unwrap_err();
+            assert!(
+                e.to_string().contains("refusing to lock with")
+                    && e.to_string().contains("remove it and run again"),
+                "{what}: {e}"
+            );
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"root's");
+        if crate::test_support::root_or_skip() {
+            let dir = tempfile::tempdir_in(root.path()).unwrap();
+            let lock = dir.path().join(LOCK_FILE);
+            std::fs::write(&lock, b"").unwrap();
+            std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o600)).unwrap();
+            std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).unwrap();
+            let e = lock_dir(dir.path(), Some(Duration::ZERO), &Silent).unwrap_err();
+            assert!(e.to_string().contains("it belongs to uid 65534"), "{e}");
+        }
     }
 }

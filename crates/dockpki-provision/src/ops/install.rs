@@ -151,6 +151,9 @@ pub fn install(
     let usage = kind_of(&request.from)?;
     let from = Layout::for_usage(usage, request.from.clone());
     let layout = Layout::for_usage(usage, request.dir.clone());
+    // The layout's lock, held until the update is done: another install (a fleet tool's and
+    // an operator's) or request must not change the files between the checks and the writes.
+    let _lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
     layout.refuse_other_kind()?;
     // Whoever may change `from` chooses the CA the layout will trust: only trusted users may.
     crate::fs::write::check_directory_trust(&from.cert_path(), None).map_err(|e| {
@@ -165,9 +168,6 @@ pub fn install(
     let cert = certs_from_pem(&cert_pem).map_err(in_file(from.cert_path()))?;
     let leaf = &cert[0];
     let bundle = certs_from_pem(&bundle_pem).map_err(in_file(from.ca_path()))?;
-    // The layout's lock, held until the update is done: another install (a fleet tool's and
-    // an operator's) or request must not change the files between the checks and the writes.
-    let _lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
     // An interrupted update of the layout is completed first: the files judged below are then
     // the ones this install replaces (judged before, a replayed delivery could pass against the
     // files the interrupted update was about to replace).

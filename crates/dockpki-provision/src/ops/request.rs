@@ -187,11 +187,12 @@ pub fn csr_path(usage: Usage, dir: &std::path::Path) -> PathBuf {
 pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
     let usage = request.subject.usage();
     let layout = Layout::for_usage(usage, request.dir.clone());
-    layout.refuse_other_kind()?;
-    // The layout's lock, held until the update is done (see install). A directory not made
-    // yet has none: two first requests racing to make it are told apart by the write plan,
-    // which refuses a key that appeared since it checked.
+    // The layout's lock, held until the update is done (see install), and taken before the
+    // layout is judged at all (a server and a client request at once must not both find it
+    // free of the other kind). A directory not made yet has none: of two first requests racing
+    // to make it, the one that comes second is refused by the write's checks.
     let _lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
+    layout.refuse_other_kind()?;
     let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
     let key_path = layout.key_path();
     let existing = match reader::open(&key_path, Links::Follow, Limit::Pem) {
