@@ -230,10 +230,16 @@ mod tests {
             .is_none());
         let file = root.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        assert!(lock_dir(&file, None, &Silent).is_err());
         let fifo = root.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        assert!(lock_dir(&fifo, None, &Silent).is_err());
+        for path in [&file, &fifo] {
+            let e = lock_dir(path, None, &Silent).unwrap_err();
+            assert!(e.to_string().contains("is not a directory"), "{e}");
+        }
+        // A path that cannot be looked up is an error, not a directory to make later.
+        let looped = root.path().join("loop");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        assert!(lock_dir(&looped, None, &Silent).is_err());
     }
 
     /// A lock file dockpki would not have made is refused in one line saying to remove it, and
@@ -242,8 +248,10 @@ mod tests {
     #[test]
     fn a_lock_file_dockpki_did_not_make_is_refused_without_opening_it() {
         let root = tempfile::tempdir().unwrap();
+        // Root's own 0600 file: a link to it is refused for being a link, nothing else.
         let target = root.path().join("target");
         std::fs::write(&target, b"root's").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
         type Make<'a> = Box<dyn Fn(&Path) + 'a>;
         let cases: Vec<(&str, Make)> = vec![
             (
@@ -265,11 +273,7 @@ mod tests {
             ),
             (
                 "a hard link",
-                Box::new(|l: &Path| {
-                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
-                        .unwrap();
-                    std::fs::hard_link(&target, l).unwrap();
-                }),
+                Box::new(|l: &Path| std::fs::hard_link(&target, l).unwrap()),
             ),
         ];
         for (what, make) in cases {
