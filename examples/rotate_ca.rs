@@ -46,10 +46,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reissued = rotate::reissue(&state, OffsetDateTime::now_utc())?;
     println!("reissued {} certificate(s)", reissued.reissued.len());
     let finished = rotate::finish(&state)?;
-    println!(
-        "finished: old CA archived in {:?}",
-        finished.archive.as_deref()
-    );
+    match &finished.archive {
+        Some(dir) => println!("finished: old CA archived in {}", dir.display()),
+        None => println!("finished: no old CA to archive"),
+    }
     assert_eq!(finished.phase, Phase::None);
 
     // Every recorded layout now trusts exactly the new CA, and its certificate comes from it.

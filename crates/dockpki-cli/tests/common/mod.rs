@@ -464,13 +464,10 @@ pub enum Entry {
     },
 }
 
-/// Every entry under `root` (recursively, not following symlinks), keyed by path, but a
-/// layout's lock file: `request` and `install` make it (empty, 0600) on their first run in a
-/// layout, refused or not, as the lock every later run takes (the engine's own tests pin it).
+/// Every entry under `root` (recursively, not following symlinks), keyed by path.
 pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Entry> {
     let mut map = BTreeMap::new();
     walk(root, &mut map);
-    map.retain(|path, _| path.file_name() != Some(OsStr::new(LAYOUT_LOCK)));
     map
 }
 

@@ -13,13 +13,53 @@ use crate::error::{Advice, Error, Result};
 use crate::report::{Notice, Report};
 
 /// The lock file [`lock_dir`] keeps in a layout directory: empty, mode 0600, owned by whoever
-/// runs dockpki there (root for a daemon's layout).
+/// runs dockpki there (root for a daemon's layout). `request` makes it with a new layout.
 pub const LOCK_FILE: &str = ".dockpki-lock";
 
 /// An exclusive lock on a layout directory, held until dropped (see [`lock_dir`]).
+///
+/// A lock file this lock made is removed when it is dropped, unless [`DirLock::keep`] said the
+/// update was written: a refused run leaves nothing in the directory.
 #[derive(Debug)]
 pub struct DirLock {
-    _file: File,
+    file: File,
+    path: std::path::PathBuf,
+    made: bool,
+    keep: bool,
+}
+
+impl DirLock {
+    /// Releases the lock, keeping its lock file: the update was written, and the lock file is
+    /// the layout's from now on.
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        if !self.made || self.keep {
+            return;
+        }
+        // Removed while still held, and only if the path still names this very file: whoever
+        // waits on it then finds it gone once it gets it, and starts again (see lock_dir).
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(held), Ok(there)) = (self.file.metadata(), std::fs::symlink_metadata(&self.path))
+        {
+            if held.dev() == there.dev() && held.ino() == there.ino() {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// Whether `file` (open) is the file at `path`.
+fn is_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// Takes the exclusive lock of the layout directory `dir`, through its lock file [`LOCK_FILE`]
@@ -35,13 +75,14 @@ pub struct DirLock {
 /// A file, not the directory itself: anyone who may read a directory may `flock` it, so a
 /// user could hold root's `install` off a layout others may list (a hand-made 0755
 /// `/etc/docker/pki`); the lock file is made 0600 and used only when it is a regular file of
-/// the running user's (or root's), with one link, that no one else may open. Opened for
-/// writing too, since an exclusive lock over NFS needs that.
+/// the running user's, with one link, that no one else may open. Opened for writing too, since
+/// an exclusive lock over NFS needs that. It is made only where the running user may write
+/// (the directory trusted as for any write: [`crate::fs::write::check_directory_trust`]).
 ///
 /// # Errors
-/// When `dir` is not a directory, the lock file is not one dockpki would have made (a link, a
-/// FIFO, another user's, others may open it, a hard link), cannot be made or opened, or the
-/// wait timed out.
+/// When `dir` is not a directory or not one the running user may write in (see above), the
+/// lock file is not one dockpki would have made (a link, a FIFO, another user's, others may
+/// open it, a hard link), cannot be made or opened, or the wait timed out.
 pub fn lock_dir(
     dir: &Path,
     timeout: Option<Duration>,
@@ -59,16 +100,31 @@ pub fn lock_dir(
         Err(e) => return Err(Error::io("open the directory to lock", dir, &e)),
     }
     let path = dir.join(LOCK_FILE);
-    let file = open_lock_file(&path)?;
-    wait_for_lock(&file, dir, &path, timeout, report)?;
-    Ok(Some(DirLock { _file: file }))
+    // Only where the running user may write at all: never made through a link someone else
+    // could repoint, nor in a directory someone else owns or may write (the writes that follow
+    // would be refused there anyway, and nothing must be left behind by the refusal).
+    crate::fs::write::check_directory_trust(&path, None)?;
+    loop {
+        let (file, made) = open_lock_file(&path)?;
+        wait_for_lock(&file, dir, &path, timeout, report)?;
+        // The file locked must still be the one at the path: a refused run removes the lock
+        // file it made (holding it), and whoever waited on it holds a lock of nothing then.
+        if is_at(&file, &path) {
+            return Ok(Some(DirLock {
+                file,
+                path,
+                made,
+                keep: false,
+            }));
+        }
+    }
 }
 
 /// The lock file at `path`, made (0600, never through a link) or opened after checking it is
 /// one dockpki made: judged through a handle that opens nothing (`O_PATH`), then opened for
 /// real through that handle, so that no device is ever opened and the file judged is the one
 /// locked.
-fn open_lock_file(path: &Path) -> Result<File> {
+fn open_lock_file(path: &Path) -> Result<(File, bool)> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let made = std::fs::OpenOptions::new()
@@ -79,7 +135,7 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(path);
     match made {
-        Ok(file) => return Ok(file),
+        Ok(file) => return Ok((file, true)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(Error::io("make the lock file", path, &e)),
     }
@@ -94,7 +150,7 @@ fn open_lock_file(path: &Path) -> Result<File> {
     let me = nix::unistd::geteuid().as_raw();
     let problem = if !meta.file_type().is_file() {
         Some("it is not a regular file".to_string())
-    } else if meta.uid() != me && meta.uid() != 0 {
+    } else if meta.uid() != me {
         Some(format!("it belongs to uid {}", meta.uid()))
     } else if meta.mode() & 0o077 != 0 {
         Some(format!(
@@ -127,7 +183,7 @@ fn open_lock_file(path: &Path) -> Result<File> {
             path.display()
         )));
     }
-    Ok(file)
+    Ok((file, false))
 }
 
 /// Takes the exclusive lock of the open `lock` (the file `lock_path`, guarding `dir`), reporting
@@ -184,6 +240,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let first = lock_dir(root.path(), None, &Silent).unwrap().unwrap();
         let lock = root.path().join(LOCK_FILE);
+        // Made for the run, 0600, empty.
         let meta = std::fs::symlink_metadata(&lock).unwrap();
         assert!(meta.is_file() && meta.len() == 0);
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
@@ -204,10 +261,17 @@ mod tests {
             format!("gave up after 0s waiting for another dockpki process working on {dir} (it holds {lock}); let it finish")
         );
         assert_eq!(e.advice(), Some(Advice::LockTimeout));
+        // The first made the lock file: let go without keep, it takes it away; kept, it stays.
         drop(first);
-        assert!(lock_dir(root.path(), Some(Duration::ZERO), &Silent)
+        assert!(!root.path().join(LOCK_FILE).exists());
+        let again = lock_dir(root.path(), Some(Duration::ZERO), &Silent)
             .unwrap()
-            .is_some());
+            .unwrap();
+        again.keep();
+        assert!(root.path().join(LOCK_FILE).is_file());
+        // One it did not make is never taken away.
+        drop(lock_dir(root.path(), None, &Silent).unwrap());
+        assert!(root.path().join(LOCK_FILE).is_file());
     }
 
     /// Anyone who may read a directory may flock it: that holds no one off, since the lock is
@@ -240,6 +304,59 @@ mod tests {
         let looped = root.path().join("loop");
         std::os::unix::fs::symlink(&looped, &looped).unwrap();
         assert!(lock_dir(&looped, None, &Silent).is_err());
+    }
+
+    /// Threads racing to make and take one directory's lock never hold it at the same time:
+    /// each that made the lock file removes it when it lets go (never kept), while others wait
+    /// on that very file and must start again on a new one.
+    #[test]
+    fn racing_lockers_of_a_fresh_directory_never_hold_the_lock_together() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let root = tempfile::tempdir().unwrap();
+        let inside = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        let held = lock_dir(root.path(), None, &Silent).unwrap().unwrap();
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(2));
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        drop(held);
+                    }
+                });
+            }
+        });
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
+
+    /// As root: the lock file is never made where the running user may not write, so a refused
+    /// run leaves nothing there: through a link another user owns (to a root-only directory),
+    /// or in a directory another user owns.
+    #[test]
+    fn no_lock_file_is_made_through_another_users_link_or_in_their_directory() {
+        if !crate::test_support::root_or_skip() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let private = root.path().join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let theirs = root.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        let link = theirs.join("layout");
+        std::os::unix::fs::symlink(&private, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        for dir in [&link, &theirs] {
+            let e = lock_dir(dir, Some(Duration::ZERO), &Silent).unwrap_err();
+            assert!(e.to_string().contains("65534"), "{e}");
+        }
+        assert_eq!(std::fs::read_dir(&private).unwrap().count(), 0);
+        assert!(!theirs.join(LOCK_FILE).exists());
     }
 
     /// A lock file dockpki would not have made is refused in one line saying to remove it, and

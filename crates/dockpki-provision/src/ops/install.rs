@@ -151,10 +151,8 @@ pub fn install(
     let usage = kind_of(&request.from)?;
     let from = Layout::for_usage(usage, request.from.clone());
     let layout = Layout::for_usage(usage, request.dir.clone());
-    // The layout's lock, held until the update is done: another install (a fleet tool's and
-    // an operator's) or request must not change the files between the checks and the writes.
-    let _lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
-    layout.refuse_other_kind()?;
+    // What needs nothing of the layout is judged first, so that a refused delivery (or a
+    // directory named by mistake, holding no key) does not even make the layout's lock file.
     // Whoever may change `from` chooses the CA the layout will trust: only trusted users may.
     crate::fs::write::check_directory_trust(&from.cert_path(), None).map_err(|e| {
         Error::new(format!(
@@ -168,26 +166,25 @@ pub fn install(
     let cert = certs_from_pem(&cert_pem).map_err(in_file(from.cert_path()))?;
     let leaf = &cert[0];
     let bundle = certs_from_pem(&bundle_pem).map_err(in_file(from.ca_path()))?;
+    refuse_non_ca_entries(&bundle, &from, now)?;
+    layout.refuse_other_kind()?;
+    let key_path = layout.key_path();
+    if std::fs::symlink_metadata(&key_path).is_err() {
+        return Err(no_key(&layout));
+    }
+    // The layout's lock, held until the update is done: another install (a fleet tool's and
+    // an operator's) or request must not change the files between the checks and the writes.
+    // Judged again under it: the looks above were only to leave nothing behind a refusal.
+    let lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
+    layout.refuse_other_kind()?;
     // An interrupted update of the layout is completed first: the files judged below are then
     // the ones this install replaces (judged before, a replayed delivery could pass against the
     // files the interrupted update was about to replace).
     let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
-    refuse_non_ca_entries(&bundle, &from, now)?;
     let current_bundle = refuse_untrusted_bundle(request, &from, &layout, &bundle)?;
-    let key_path = layout.key_path();
     let key_file = match reader::open(&key_path, Links::Follow, Limit::Pem) {
         Ok(file) => file,
-        Err(reader::ReadError::NotFound(_)) => {
-            return Err(Error::advised_about(
-                format!(
-                    "{} holds no key {} for this certificate",
-                    layout.dir.display(),
-                    key_path.display()
-                ),
-                Advice::RequestFirst,
-                layout.dir.display().to_string(),
-            ))
-        }
+        Err(reader::ReadError::NotFound(_)) => return Err(no_key(&layout)),
         Err(reader::ReadError::Refused(e)) => return Err(e),
     };
     crate::store::reissue::refuse_readable_key(
@@ -240,11 +237,28 @@ pub fn install(
         plan.cert(layout.cert_path(), &dockpki::cert_to_pem(leaf), None);
     }
     let written = plan.commit(&journal, report)?;
+    // The lock file it made stays only with a layout this run changed.
+    if let Some(lock) = lock.filter(|_| written.iter().any(|w| w.changed)) {
+        lock.keep();
+    }
     Ok(Installed {
         layout,
         certificate,
         written,
     })
+}
+
+/// The refusal of an install into `layout` when it holds no key: the request is made there.
+fn no_key(layout: &Layout) -> Error {
+    Error::advised_about(
+        format!(
+            "{} holds no key {} for this certificate",
+            layout.dir.display(),
+            layout.key_path().display()
+        ),
+        Advice::RequestFirst,
+        layout.dir.display().to_string(),
+    )
 }
 
 /// The certificate for `key` that `path` holds first, when `path` is a regular file (not a

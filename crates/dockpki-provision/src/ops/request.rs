@@ -191,7 +191,7 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
     // layout is judged at all (a server and a client request at once must not both find it
     // free of the other kind). A directory not made yet has none: of two first requests racing
     // to make it, the one that comes second is refused by the write's checks.
-    let _lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
+    let lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
     layout.refuse_other_kind()?;
     let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
     let key_path = layout.key_path();
@@ -268,7 +268,16 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
         plan.key(key_path, key.to_pem(), None);
     }
     plan.csr(csr_path.clone(), &csr_pem);
+    if lock.is_none() {
+        // A layout made now gets its lock file with its first files: every later run takes it
+        // there, and none of them, refused or not, adds a file the layout did not have.
+        plan.state(layout.dir.join(crate::fs::lock::LOCK_FILE), Vec::new());
+    }
     let written = plan.commit(&journal, report)?;
+    // The lock file it made stays only with a layout this run changed.
+    if let Some(lock) = lock.filter(|_| written.iter().any(|w| w.changed)) {
+        lock.keep();
+    }
     Ok(Requested {
         layout,
         csr_path,
