@@ -13,7 +13,8 @@ use crate::error::{Advice, Error, Result};
 use crate::report::{Notice, Report};
 
 /// The lock file [`lock_dir`] keeps in a layout directory: empty, mode 0600, owned by whoever
-/// runs dockpki there (root for a daemon's layout). `request` makes it with a new layout.
+/// runs dockpki there (root for a daemon's layout), made by the first run in the layout that
+/// changes it, and removed again by a run that made it and changed nothing.
 pub const LOCK_FILE: &str = ".dockpki-lock";
 
 /// An exclusive lock on a layout directory, held until dropped (see [`lock_dir`]).
@@ -104,9 +105,13 @@ pub fn lock_dir(
     // could repoint, nor in a directory someone else owns or may write (the writes that follow
     // would be refused there anyway, and nothing must be left behind by the refusal).
     crate::fs::write::check_directory_trust(&path, None)?;
+    let mut wait = Wait::new(timeout);
     loop {
-        let (file, made) = open_lock_file(&path)?;
-        wait_for_lock(&file, dir, &path, timeout, report)?;
+        // Gone between finding it and opening it: its maker let it go; start again.
+        let Some((file, made)) = open_lock_file(&path)? else {
+            continue;
+        };
+        wait.for_lock(&file, dir, &path, report)?;
         // The file locked must still be the one at the path: a refused run removes the lock
         // file it made (holding it), and whoever waited on it holds a lock of nothing then.
         if is_at(&file, &path) {
@@ -124,7 +129,9 @@ pub fn lock_dir(
 /// one dockpki made: judged through a handle that opens nothing (`O_PATH`), then opened for
 /// real through that handle, so that no device is ever opened and the file judged is the one
 /// locked.
-fn open_lock_file(path: &Path) -> Result<(File, bool)> {
+/// `Ok(None)` when a lock file found is gone by the time it is opened (removed by the run that
+/// made it): the caller starts again.
+fn open_lock_file(path: &Path) -> Result<Option<(File, bool)>> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let made = std::fs::OpenOptions::new()
@@ -135,18 +142,25 @@ fn open_lock_file(path: &Path) -> Result<(File, bool)> {
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(path);
     match made {
-        Ok(file) => return Ok((file, true)),
+        Ok(file) => return Ok(Some((file, true))),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(Error::io("make the lock file", path, &e)),
     }
-    let handle = std::fs::OpenOptions::new()
+    let handle = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_PATH | nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(path)
-        .map_err(|e| Error::io("open the lock file", path, &e))?;
+    {
+        Ok(handle) => handle,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open the lock file", path, &e)),
+    };
     let meta = handle
         .metadata()
         .map_err(|e| Error::io("open the lock file", path, &e))?;
+    if meta.nlink() == 0 {
+        return Ok(None);
+    }
     let me = nix::unistd::geteuid().as_raw();
     let problem = if !meta.file_type().is_file() {
         Some("it is not a regular file".to_string())
@@ -183,7 +197,7 @@ fn open_lock_file(path: &Path) -> Result<(File, bool)> {
             path.display()
         )));
     }
-    Ok((file, false))
+    Ok(Some((file, false)))
 }
 
 /// Takes the exclusive lock of the open `lock` (the file `lock_path`, guarding `dir`), reporting
@@ -195,25 +209,53 @@ pub(crate) fn wait_for_lock(
     timeout: Option<Duration>,
     report: &dyn Report,
 ) -> Result<()> {
-    // A timeout too large for the clock means no deadline, not an overflow panic.
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let mut announced = false;
-    loop {
-        match lock.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path, &e)),
+    Wait::new(timeout).for_lock(lock, dir, lock_path, report)
+}
+
+/// One wait for a lock, however many files it takes (see [`lock_dir`]): one deadline, and the
+/// wait said once.
+struct Wait {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    announced: bool,
+}
+
+impl Wait {
+    fn new(timeout: Option<Duration>) -> Wait {
+        Wait {
+            timeout,
+            // A timeout too large for the clock means no deadline, not an overflow panic.
+            deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+            announced: false,
         }
-        if !announced {
-            report.notice(&Notice::WaitingForLock {
-                dir: dir.to_path_buf(),
-                lock: lock_path.to_path_buf(),
-                timeout,
-            });
-            announced = true;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Error::advised(
+    }
+
+    fn for_lock(
+        &mut self,
+        lock: &File,
+        dir: &Path,
+        lock_path: &Path,
+        report: &dyn Report,
+    ) -> Result<()> {
+        let timeout = self.timeout;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => return Ok(()),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::io("lock", lock_path, &e))
+                }
+            }
+            if !self.announced {
+                report.notice(&Notice::WaitingForLock {
+                    dir: dir.to_path_buf(),
+                    lock: lock_path.to_path_buf(),
+                    timeout,
+                });
+                self.announced = true;
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::advised(
                 format!(
                     "gave up after {}s waiting for another dockpki process working on {} (it holds {}); let it finish",
                     timeout.unwrap_or_default().as_secs(),
@@ -222,8 +264,9 @@ pub(crate) fn wait_for_lock(
                 ),
                 Advice::LockTimeout,
             ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -190,7 +190,9 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
     // The layout's lock, held until the update is done (see install), and taken before the
     // layout is judged at all (a server and a client request at once must not both find it
     // free of the other kind). A directory not made yet has none: of two first requests racing
-    // to make it, the one that comes second is refused by the write's checks.
+    // to make it, the one that comes second is refused by the write's checks. (Its lock file
+    // is never one of the files written: a journal replayed would move it over the lock file
+    // a later run holds.)
     let lock = crate::fs::lock_dir(&layout.dir, request.lock_timeout, report)?;
     layout.refuse_other_kind()?;
     let journal = crate::fs::journal::recover_in_dir(&layout.dir, report)?;
@@ -268,11 +270,6 @@ pub fn request(request: &CsrRequest, report: &dyn Report) -> Result<Requested> {
         plan.key(key_path, key.to_pem(), None);
     }
     plan.csr(csr_path.clone(), &csr_pem);
-    if lock.is_none() {
-        // A layout made now gets its lock file with its first files: every later run takes it
-        // there, and none of them, refused or not, adds a file the layout did not have.
-        plan.state(layout.dir.join(crate::fs::lock::LOCK_FILE), Vec::new());
-    }
     let written = plan.commit(&journal, report)?;
     // The lock file it made stays only with a layout this run changed.
     if let Some(lock) = lock.filter(|_| written.iter().any(|w| w.changed)) {
@@ -310,6 +307,41 @@ mod tests {
     fn stamp(path: &std::path::Path) -> (u64, std::time::SystemTime) {
         let m = std::fs::metadata(path).unwrap();
         (m.ino(), m.modified().unwrap())
+    }
+
+    /// The lock file a run makes stays with a layout it wrote and goes with one it did not
+    /// change; a first request into a directory not made yet writes none (a replayed journal
+    /// must never move one over the lock file a later run holds).
+    #[test]
+    fn a_request_keeps_the_lock_file_it_made_only_when_it_wrote_a_file() {
+        let root = tempfile::tempdir().unwrap();
+        let new_dir = root.path().join("new");
+        let req = server(
+            &new_dir,
+            &["a.example"],
+            KeyChoice::KeepExisting(KeyType::EcdsaP256),
+        );
+        let made = request(&req, &Silent).unwrap();
+        let lock = new_dir.join(crate::fs::lock::LOCK_FILE);
+        assert!(!lock.exists());
+        assert!(made.written.iter().all(|w| w.path != lock));
+
+        let dir = root.path().join("existing");
+        std::fs::create_dir(&dir).unwrap();
+        let req = server(
+            &dir,
+            &["a.example"],
+            KeyChoice::KeepExisting(KeyType::EcdsaP256),
+        );
+        assert!(request(&req, &Silent).unwrap().changed());
+        let lock = dir.join(crate::fs::lock::LOCK_FILE);
+        assert!(lock.is_file());
+        std::fs::remove_file(&lock).unwrap();
+        assert!(!request(&req, &Silent).unwrap().changed());
+        assert!(
+            !lock.exists(),
+            "a run that changed nothing left its lock file"
+        );
     }
 
     /// While another process holds the layout's lock, a request with a new key waits, gives up
