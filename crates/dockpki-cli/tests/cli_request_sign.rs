@@ -573,13 +573,34 @@ fn installing_without_a_key_in_the_layout_says_to_make_the_request_there_first()
     assert!(line.contains("request server|client --dir DIR"), "{line}");
 }
 
+/// Runs `run` while another process holds a `flock` of `path` (util-linux `flock` on a shell's
+/// descriptor, the shell then a sleep keeping it, stopped by its pid once `run` is done).
+fn while_flocked(path: &Path, run: impl FnOnce() -> Output) -> Output {
+    use std::io::BufRead;
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg("exec 9<\"$0\" && flock 9 && echo held && exec sleep 60")
+        .arg(path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sh");
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let out = run();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(line, "held\n", "the holder did not take the lock");
+    out
+}
+
 /// An install into a layout another process is working on (holding its lock file, as
 /// util-linux `flock` takes it) waits, and past `DOCKPKI_LOCK_TIMEOUT` gives up in one line
 /// writing nothing; once the other lets go, it installs. A lock of the directory itself, which
 /// anyone who may list it can take, holds no one off.
 #[test]
 fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_nothing() {
-    use std::io::BufRead;
     if !common::prerequisite(
         Command::new("flock")
             .arg("--version")
@@ -592,8 +613,6 @@ fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_
     let env = Env::new();
     env.ca_init(&[]);
     let (host, signed) = request_and_sign_server(&env);
-    // The holder: a shell that locks the lock file `request` made on its descriptor 9 and
-    // becomes a sleep keeping it, stopped by its pid below.
     // The layout's lock file, as a run that changed the layout keeps it (empty, 0600).
     let lock = host.join(common::LAYOUT_LOCK);
     {
@@ -605,17 +624,6 @@ fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_
             .open(&lock)
             .unwrap();
     }
-    let mut holder = Command::new("sh")
-        .arg("-c")
-        .arg("exec 9<\"$0\" && flock 9 && echo held && exec sleep 60")
-        .arg(&lock)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run sh");
-    let mut line = String::new();
-    std::io::BufReader::new(holder.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
     let before = snapshot(&host);
     let fp = common::ca_sha256(&env);
     let args = [
@@ -627,15 +635,13 @@ fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_
         "--ca-fingerprint",
         &fp,
     ];
-    let out = env
-        .cmd()
-        .env("DOCKPKI_LOCK_TIMEOUT", "1s")
-        .args(args)
-        .output()
-        .expect("run dockpki");
-    holder.kill().unwrap();
-    holder.wait().unwrap();
-    assert_eq!(line, "held\n");
+    let out = while_flocked(&lock, || {
+        env.cmd()
+            .env("DOCKPKI_LOCK_TIMEOUT", "1s")
+            .args(args)
+            .output()
+            .expect("run dockpki")
+    });
     // The wait announced once, then one error line.
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -659,26 +665,13 @@ fn an_install_waits_for_another_process_holding_the_layout_and_gives_up_writing_
     assert_unchanged(&before, &snapshot(&host), "install gave up");
     // Now a process holding the directory itself (as anyone who may list it could): the
     // install goes ahead at once.
-    let mut lister = Command::new("sh")
-        .arg("-c")
-        .arg("exec 9<\"$0\" && flock 9 && echo held && exec sleep 60")
-        .arg(&host)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run sh");
-    let mut line = String::new();
-    std::io::BufReader::new(lister.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let out = env
-        .cmd()
-        .env("DOCKPKI_LOCK_TIMEOUT", "0s")
-        .args(args)
-        .output()
-        .expect("run dockpki");
-    lister.kill().unwrap();
-    lister.wait().unwrap();
-    assert_eq!(line, "held\n");
+    let out = while_flocked(&host, || {
+        env.cmd()
+            .env("DOCKPKI_LOCK_TIMEOUT", "0s")
+            .args(args)
+            .output()
+            .expect("run dockpki")
+    });
     assert_success(&out);
 }
 
