@@ -44,12 +44,8 @@ impl Drop for DirLock {
         }
         // Removed while still held, and only if the path still names this very file: whoever
         // waits on it then finds it gone once it gets it, and starts again (see lock_dir).
-        use std::os::unix::fs::MetadataExt;
-        if let (Ok(held), Ok(there)) = (self.file.metadata(), std::fs::symlink_metadata(&self.path))
-        {
-            if held.dev() == there.dev() && held.ino() == there.ino() {
-                let _ = std::fs::remove_file(&self.path);
-            }
+        if is_at(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
@@ -128,8 +124,7 @@ pub fn lock_dir(
 /// The lock file at `path`, made (0600, never through a link) or opened after checking it is
 /// one dockpki made: judged through a handle that opens nothing (`O_PATH`), then opened for
 /// real through that handle, so that no device is ever opened and the file judged is the one
-/// locked.
-/// `Ok(None)` when a lock file found is gone by the time it is opened (removed by the run that
+/// locked. `Ok(None)` when a lock file found is gone by the time it is opened (removed by the run that
 /// made it): the caller starts again.
 fn open_lock_file(path: &Path) -> Result<Option<(File, bool)>> {
     use std::os::fd::AsRawFd;
