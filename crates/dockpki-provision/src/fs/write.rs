@@ -284,11 +284,8 @@ impl WritePlan {
         self.add(path, Zeroizing::new(contents), CONFIG_MODE, None, replace);
     }
 
-    /// Adds a file of dockpki's own state (mode 0600), replaced on every change. Planned again,
-    /// the last contents win: an inventory planned before the layouts were judged is planned
-    /// again without what was left out (see [`WritePlan::commit_dropping_unwritable`]).
+    /// Adds a file of dockpki's own state (mode 0600), replaced on every change.
     pub fn state(&mut self, path: PathBuf, contents: Vec<u8>) {
-        self.files.retain(|f| f.path != path);
         self.add(
             path,
             Zeroizing::new(contents),

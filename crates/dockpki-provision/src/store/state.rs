@@ -18,7 +18,7 @@ use crate::fs::write::{Skipped, WritePlan, Written, DIR_MODE, PRIVATE_MODE};
 use crate::report::{Notice, Report, Silent};
 use crate::store::ca_key::{self, KeyPerms, NoPassphrase, Passphrases, Purpose};
 use crate::store::inventory::{
-    Delta, Header, Inventory, Record, DELTA_FROM_BYTES, DELTA_LIMIT_BYTES,
+    ContextRecord, Delta, Header, Inventory, Record, DELTA_FROM_BYTES, DELTA_LIMIT_BYTES,
     FORMAT_VERSION_WITH_DELTA,
 };
 
@@ -351,7 +351,7 @@ impl State {
     ///
     /// # Errors
     /// When the inventory cannot be read (or the one planned cannot be parsed).
-    pub fn feed_contexts(&self, mut plan: WritePlan) -> Result<FedPlan> {
+    pub fn feed_contexts(&self, plan: WritePlan) -> Result<FedPlan> {
         let path = self.inventory_path();
         // The delta records certificates only: the contexts are the inventory file's, read from
         // its first line when dockpki wrote it.
@@ -366,12 +366,15 @@ impl State {
                 HeaderRead::Other => self.load_inventory()?.contexts,
             },
         };
-        let contexts = crate::docker::context::mirror_client_files(
-            &mut plan,
-            &contexts,
-            &self.settings.owners,
-        );
-        Ok(FedPlan { plan, contexts })
+        Ok(self.feed_contexts_of(plan, &contexts))
+    }
+
+    /// [`State::feed_contexts`] of the contexts given, for a caller that plans the inventory
+    /// recording them only later (see [`State::commit_skipping_unwritable`]).
+    pub fn feed_contexts_of(&self, mut plan: WritePlan, contexts: &[ContextRecord]) -> FedPlan {
+        let contexts =
+            crate::docker::context::mirror_client_files(&mut plan, contexts, &self.settings.owners);
+        FedPlan { plan, contexts }
     }
 
     /// Like [`State::commit`], for a batch renewal: a layout directory that cannot be written
@@ -938,7 +941,7 @@ mod tests {
     use super::*;
     use crate::fs::journal::{Journal, Move, JOURNAL_VERSION};
     use crate::fs::write::{temp_path, write_new, Existing};
-    use crate::store::inventory::{ContextRecord, Status, FORMAT_VERSION};
+    use crate::store::inventory::{Status, FORMAT_VERSION};
     use dockpki::{KeyType, OffsetDateTime, Usage};
 
     struct Scene {

@@ -309,21 +309,10 @@ pub(crate) fn apply(
     }
 
     inventory_changed |= !records.is_empty();
-    if inventory_changed {
-        // Planned now for the contexts it records, which State::feed_contexts feeds; planned
-        // again once the update has judged the layouts, without what it left out.
-        let mut planned = inventory.clone();
-        planned.add_all(records.iter().cloned());
-        state.plan_inventory(&mut wp, &planned)?;
-    }
     let declared_changed = now_managed != managed;
-    if declared_changed {
-        wp.state(
-            state.dir().join(DECLARED_FILE),
-            declared::to_bytes(&now_managed)?,
-        );
-    }
-    let fed = state.feed_contexts(wp)?;
+    // The contexts as this update records them; the inventory and declared.json are planned
+    // once the update has judged the layouts, without what it left out.
+    let fed = state.feed_contexts_of(wp, &inventory.contexts);
     for c in fed.contexts() {
         if !contexts_fed.contains(c) {
             contexts_fed.push(c.clone());
@@ -333,10 +322,6 @@ pub(crate) fn apply(
     // holds recorded as the active one, and its context record and declared entry as they were:
     // the state records only what was written, and the next plan plans the rest again.
     let (mut written, dropped) = state.commit_skipping_unwritable(fed, |wp, dropped| {
-        if dropped.is_empty() {
-            inventory.add_all(records);
-            return Ok(Vec::new());
-        }
         // A context is written whole or not at all: its meta.json and its TLS copies are in
         // two directories, and either may be the one left out.
         let mut more: Vec<Skipped> = Vec::new();
